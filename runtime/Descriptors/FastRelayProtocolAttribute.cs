@@ -1,0 +1,25 @@
+namespace FastRelay.Descriptors;
+
+/// <summary>
+/// Marks a record (or class/struct) as a FastRelay protocol descriptor. Its attributed properties say where the
+/// protocol's fields live in the UDP payload; the FastRelay generator turns it into a TC eBPF fast path, typed
+/// C# map accessors and a registration event reader.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class | AttributeTargets.Struct, Inherited = false, AllowMultiple = false)]
+public sealed class FastRelayProtocolAttribute(string name) : Attribute
+{
+    /// <summary>C identifier naming the protocol: files are <c>&lt;name&gt;.fastrelay.h</c>, <c>&lt;name&gt;.bpf.o</c>.</summary>
+    public string Name { get; } = name;
+
+    /// <summary>UDP port the relay listens on (the default; the runtime can override it in the config map).</summary>
+    public int UdpPort { get; set; }
+
+    /// <summary>Most subscribers the kernel fans out to (the bound of the clone loop). 1..256.</summary>
+    public int MaxSubscribers { get; set; } = 64;
+
+    /// <summary>Most channels (fan-out groups). More than 1 needs a <see cref="ChannelAttribute"/> field.</summary>
+    public int MaxChannels { get; set; } = 1;
+
+    /// <summary>Drop less urgent packets against a per-subscriber byte budget. Needs a <see cref="PriorityAttribute"/> field.</summary>
+    public bool PriorityDrop { get; set; }
+}

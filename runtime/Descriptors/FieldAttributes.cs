@@ -1,0 +1,110 @@
+namespace FastRelay.Descriptors;
+
+/// <summary>Byte order of a multi-byte field on the wire.</summary>
+public enum ByteOrder
+{
+    /// <summary>Network byte order (most significant byte first).</summary>
+    BigEndian = 0,
+    LittleEndian = 1,
+}
+
+/// <summary>Which packets a match constraint selects.</summary>
+public enum MatchScope
+{
+    /// <summary>Only packets the kernel copies to subscribers must satisfy it (e.g. "one STREAM frame").</summary>
+    FastPath = 0,
+
+    /// <summary>Every packet of the protocol satisfies it (e.g. "QUIC short header"). Packets the userspace stack
+    /// sends to a subscriber are numbered by the kernel when they satisfy all connection-scope constraints.</summary>
+    Connection = 1,
+}
+
+/// <summary>How a stream id is encoded.</summary>
+public enum StreamIdEncoding
+{
+    /// <summary>A plain unsigned integer of the field's width.</summary>
+    Integer = 0,
+
+    /// <summary>A QUIC variable-length integer (RFC 9000 §16) always written with the field's width (1, 2, 4 or 8 bytes).</summary>
+    QuicVarint = 1,
+}
+
+/// <summary>Which end of the priority value is more urgent.</summary>
+public enum UrgencyOrder
+{
+    /// <summary>0 is the most urgent (HTTP/3 and MoQ style).</summary>
+    LowerIsMoreUrgent = 0,
+    HigherIsMoreUrgent = 1,
+}
+
+/// <summary>Common shape of a field role: where it starts in the UDP payload and how wide it is.</summary>
+public abstract class FieldAttribute(int offset) : Attribute
+{
+    /// <summary>Byte offset from the start of the UDP payload.</summary>
+    public int Offset { get; } = offset;
+
+    /// <summary>Width in bytes (1, 2, 4 or 8). 0 takes the width of the property's type.</summary>
+    public int Width { get; set; }
+
+    public ByteOrder ByteOrder { get; set; } = ByteOrder.BigEndian;
+}
+
+/// <summary>A fixed value under a mask that marks fast-path eligible packets: <c>(field &amp; Mask) == Value</c>.
+/// A property may carry several.</summary>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Field, AllowMultiple = true)]
+public sealed class MatchAttribute(int offset) : FieldAttribute(offset)
+{
+    public ulong Value { get; set; }
+
+    /// <summary>Bits compared; all bits of the field by default.</summary>
+    public ulong Mask { get; set; } = ulong.MaxValue;
+
+    public MatchScope Scope { get; set; } = MatchScope.FastPath;
+}
+
+/// <summary>The packet number (sequence number). With <see cref="Translate"/> the kernel renumbers every packet to a
+/// subscriber from an atomic per-subscriber counter, so each subscriber sees a gapless sequence.</summary>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
+public sealed class PacketNumberAttribute(int offset) : FieldAttribute(offset)
+{
+    public bool Translate { get; set; } = true;
+}
+
+/// <summary>The stream id. With <see cref="Translate"/> the kernel maps (subscriber, upstream stream) to the stream id the
+/// userspace stack opened on the subscriber's connection; copies without a mapping are not forwarded.</summary>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
+public sealed class StreamIdAttribute(int offset) : FieldAttribute(offset)
+{
+    public StreamIdEncoding Encoding { get; set; } = StreamIdEncoding.Integer;
+
+    public bool Translate { get; set; } = true;
+}
+
+/// <summary>A fixed-length connection id, replaced per subscriber with the subscriber's own.</summary>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
+public sealed class ConnectionIdAttribute(int offset, int length) : FieldAttribute(offset)
+{
+    /// <summary>Length in bytes, 1..20 (RFC 9000 limit).</summary>
+    public int Length { get; } = length;
+}
+
+/// <summary>Priority bits inside one byte: <c>(byte &gt;&gt; FirstBit) &amp; ((1 &lt;&lt; Bits) - 1)</c>.</summary>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
+public sealed class PriorityAttribute(int offset) : FieldAttribute(offset)
+{
+    /// <summary>Index of the lowest priority bit, 0 = least significant.</summary>
+    public int FirstBit { get; set; }
+
+    /// <summary>Number of priority bits, 1..8; they must stay inside the byte.</summary>
+    public int Bits { get; set; } = 8;
+
+    public UrgencyOrder Order { get; set; } = UrgencyOrder.LowerIsMoreUrgent;
+}
+
+/// <summary>The channel (track) key: the kernel fans a packet out to the subscribers of its channel only.</summary>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
+public sealed class ChannelAttribute(int offset) : FieldAttribute(offset);
+
+/// <summary>Where the application payload starts; every other field must end at or before it.</summary>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
+public sealed class PayloadAttribute(int offset) : FieldAttribute(offset);
