@@ -1,0 +1,49 @@
+using System.Collections.Generic;
+using System.Linq;
+
+namespace FastRelay.Generator.Model;
+
+/// <summary>The BPF maps of one protocol. Defined here once, emitted into the C header (SEC(".maps")) and as typed
+/// C# accessors, so the two sides cannot disagree on a name, a key or a value.</summary>
+internal static class SharedMaps
+{
+    public const int RingBufferBytes = 1 << 20;
+
+    public static EquatableArray<SharedMap> Build(DescriptorSpec spec, EquatableArray<SharedStruct> structs, bool streamTranslation)
+    {
+        SharedStruct S(string cName) => structs.First(s => s.CName == cName);
+        var maxSubs = spec.MaxSubscribers;
+
+        SharedMap Keyed(string cName, string clrName, string type, string keyC, int keySize, string keyClr,
+            SharedStruct value, string maxExpr, int max, string comment) =>
+            new(cName, clrName, type, keyC, keySize, keyClr, "struct " + value.CName, value.Size, value.ClrName, maxExpr, max, comment);
+
+        SharedMap Slot(string cName, string clrName, SharedStruct value, string comment) =>
+            Keyed(cName, clrName, "BPF_MAP_TYPE_ARRAY", "__u32", 4, "uint", value, "FR_MAX_SUBSCRIBERS", maxSubs, comment);
+
+        var maps = new List<SharedMap>
+        {
+            Keyed("fr_config", "Config", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "uint", S("fr_config"), "1", 1,
+                "Relay-wide settings (entry 0)."),
+            Slot("fr_subscribers", "Subscribers", S("fr_subscriber"),
+                "Subscriber slots; only userspace activates one."),
+            new("fr_sub_by_endpoint", "SubscribersByEndpoint", "BPF_MAP_TYPE_HASH", "struct fr_endpoint", S("fr_endpoint").Size, "Endpoint",
+                "__u32", 4, "uint", "FR_MAX_SUBSCRIBERS", maxSubs, "A subscriber's endpoint → its slot (egress numbering, ingress liveness)."),
+            new("fr_next_pn", "NextPacketNumbers", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "uint", "__u64", 8, "ulong",
+                "FR_MAX_SUBSCRIBERS", maxSubs, "Next packet number per slot; the kernel is the numbering authority."),
+            Slot("fr_budgets", "Budgets", S("fr_budget"), "Per-subscriber byte budgets for priority drop."),
+            Slot("fr_sub_stats", "SubscriberStats", S("fr_sub_stats"), "Per-subscriber counters."),
+            Keyed("fr_channels", "Channels", "BPF_MAP_TYPE_HASH", "struct fr_channel_key", S("fr_channel_key").Size, "ChannelKey",
+                S("fr_channel"), "FR_MAX_CHANNELS", spec.MaxChannels, "Channel → upstream and subscriber slots."),
+        };
+        if (streamTranslation)
+            maps.Add(Keyed("fr_streams", "Streams", "BPF_MAP_TYPE_HASH", "struct fr_stream_key", S("fr_stream_key").Size, "StreamKey",
+                S("fr_stream_value"), "FR_MAX_SUBSCRIBERS * " + ModelBuilder.StreamEntriesPerSubscriber,
+                maxSubs * ModelBuilder.StreamEntriesPerSubscriber, "(slot, upstream stream) → subscriber stream id."));
+        maps.Add(new SharedMap("fr_events", "Events", "BPF_MAP_TYPE_RINGBUF", "", 0, null, "", 0, null,
+            RingBufferBytes.ToString(), RingBufferBytes, "Registration events (struct fr_event), submitted without wakeup."));
+        maps.Add(Keyed("fr_stats", "Stats", "BPF_MAP_TYPE_PERCPU_ARRAY", "__u32", 4, "uint", S("fr_stats"), "1", 1,
+            "Relay-wide counters, per CPU."));
+        return maps.ToEquatableArray();
+    }
+}

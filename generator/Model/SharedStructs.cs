@@ -1,0 +1,131 @@
+using System.Collections.Generic;
+
+namespace FastRelay.Generator.Model;
+
+/// <summary>The structs kernel and userspace share, sized by the descriptor (connection id length, channel width,
+/// subscriber count, which roles exist). docs/generated-header.md documents each member.</summary>
+internal static class SharedStructs
+{
+    public static EquatableArray<SharedStruct> Build(DescriptorSpec spec, FieldSpec? packetNumber, FieldSpec? streamId, FieldSpec? connectionId, FieldSpec? channel)
+    {
+        var endpoint = new LayoutBuilder("fr_endpoint", "Endpoint", "An IPv4 or IPv6 UDP endpoint; address and port in network byte order.")
+            .Scalar("family", "Family", ScalarKind.U8, "4 or 6; 0 = unset")
+            .PadTo(2)
+            .Scalar("port", "Port", ScalarKind.Be16, "network byte order")
+            .Array("addr", "Address", ScalarKind.U8, 16, "IPv4 uses the first 4 bytes")
+            .Build();
+
+        var subscriber = new LayoutBuilder("fr_subscriber", "Subscriber", "A subscriber slot. Written only by userspace, after the subscriber's handshake.")
+            .Scalar("active", "Active", ScalarKind.U32, "1 once userspace has activated the slot")
+            .Scalar("ifindex", "IfIndex", ScalarKind.U32, "device the copies leave through")
+            .Array("mac_src", "MacSource", ScalarKind.U8, 6, "relay device MAC")
+            .Array("mac_dst", "MacDestination", ScalarKind.U8, 6, "next hop MAC towards the subscriber")
+            .Nested("local", "Local", endpoint, "relay endpoint the subscriber talks to")
+            .Nested("remote", "Remote", endpoint, "the subscriber's endpoint");
+        if (connectionId is not null)
+            subscriber.Array("cid", "ConnectionId", ScalarKind.U8, connectionId.Width, "connection id written into every copy");
+        var subscriberStruct = subscriber.PadTo(4).Build();
+
+        var budget = new LayoutBuilder("fr_budget", "Budget", "Per-subscriber byte budget: userspace refills it, the kernel debits it.")
+            .Scalar("bytes", "Bytes", ScalarKind.S64, "bytes left; may go negative for the most urgent level")
+            .Scalar("enabled", "Enabled", ScalarKind.U32, "0 = no priority drop for this subscriber")
+            .Scalar("reserve_per_level", "ReservePerLevel", ScalarKind.U32, "bytes kept back per urgency level below the top")
+            .Scalar("drop_from_level", "DropFromLevel", ScalarKind.U32, "urgency levels at or above this are always dropped")
+            .PadTo(8)
+            .Build();
+
+        var subStats = new LayoutBuilder("fr_sub_stats", "SubscriberStats", "Per-subscriber kernel counters.");
+        foreach (var (c, clr) in new[]
+                 {
+                     ("forwarded_packets", "ForwardedPackets"), ("forwarded_bytes", "ForwardedBytes"),
+                     ("userspace_packets", "UserspacePackets"), ("dropped_budget", "DroppedBudget"),
+                     ("dropped_no_stream", "DroppedNoStream"), ("dropped_inactive", "DroppedInactive"),
+                     ("received_packets", "ReceivedPackets"), ("received_bytes", "ReceivedBytes"),
+                     ("last_received_ns", "LastReceivedNs"),
+                 })
+            subStats.Scalar(c, clr, ScalarKind.U64);
+
+        var channelKey = new LayoutBuilder("fr_channel_key", "ChannelKey",
+                channel is null ? "The one channel (id 0): the descriptor has no channel field." : "A channel id in host byte order.")
+            .Scalar("id", "Id", channel is null ? ScalarKind.U32 : WidthKind(channel.Width))
+            .PadTo(4)
+            .Build();
+
+        var channelValue = new LayoutBuilder("fr_channel", "Channel", "A channel: its upstream and the slots it fans out to. Written by userspace.")
+            .Nested("upstream", "Upstream", endpoint, "only packets from this endpoint fan out; family 0 = any source")
+            .Scalar("count", "Count", ScalarKind.U32, "slots in use")
+            .Scalar("rotation", "Rotation", ScalarKind.U32, "advanced per packet so no subscriber is always served last")
+            .Array("slots", "Slots", ScalarKind.U32, spec.MaxSubscribers, "subscriber slots, first count used")
+            .Build();
+
+        var streamKey = new LayoutBuilder("fr_stream_key", "StreamKey", "A subscriber's view of an upstream stream.")
+            .Scalar("slot", "Slot", ScalarKind.U32)
+            .PadTo(8)
+            .Scalar("upstream_stream_id", "UpstreamStreamId", ScalarKind.U64)
+            .Build();
+
+        var streamValue = new LayoutBuilder("fr_stream_value", "StreamValue", "The stream id userspace opened for it on the subscriber's connection.")
+            .Scalar("stream_id", "StreamId", ScalarKind.U64)
+            .Build();
+
+        var eventStruct = new LayoutBuilder("fr_event", "Event", "One registration: a packet the kernel sent to a subscriber.")
+            .Scalar("timestamp_ns", "TimestampNs", ScalarKind.U64, "bpf_ktime_get_ns (CLOCK_MONOTONIC)");
+        if (packetNumber is not null)
+            eventStruct
+                .Scalar("packet_number", "PacketNumber", ScalarKind.U64, "as sent to the subscriber")
+                .Scalar("upstream_packet_number", "UpstreamPacketNumber", ScalarKind.U64, "as received (forwarded copies)");
+        if (streamId is not null)
+            eventStruct
+                .Scalar("stream_id", "StreamId", ScalarKind.U64, "as sent to the subscriber")
+                .Scalar("upstream_stream_id", "UpstreamStreamId", ScalarKind.U64, "as received");
+        var eventLayout = eventStruct
+            .Scalar("slot", "Slot", ScalarKind.U32)
+            .Scalar("length", "Length", ScalarKind.U32, "UDP payload bytes")
+            .Scalar("origin", "Origin", ScalarKind.U8, "FR_ORIGIN_FORWARDED or FR_ORIGIN_USERSPACE")
+            .Scalar("urgency", "Urgency", ScalarKind.U8, "0 = most urgent")
+            .PadTo(8)
+            .Build();
+
+        var config = new LayoutBuilder("fr_config", "Config", "Relay-wide settings written by userspace.")
+            .Scalar("udp_port", "UdpPort", ScalarKind.U16, "host order; 0 = FR_UDP_PORT")
+            .PadTo(4)
+            .Scalar("flags", "Flags", ScalarKind.U32, "reserved, 0")
+            .Build();
+
+        var stats = new LayoutBuilder("fr_stats", "Stats", "Relay-wide kernel counters (per CPU).");
+        foreach (var (c, clr) in new[]
+                 {
+                     ("upstream_seen", "UpstreamSeen"), ("upstream_matched", "UpstreamMatched"),
+                     ("upstream_not_matched", "UpstreamNotMatched"), ("upstream_truncated", "UpstreamTruncated"),
+                     ("upstream_no_channel", "UpstreamNoChannel"), ("upstream_foreign_source", "UpstreamForeignSource"),
+                     ("clones", "Clones"), ("clone_errors", "CloneErrors"), ("egress_rewritten", "EgressRewritten"),
+                     ("egress_userspace_numbered", "EgressUserspaceNumbered"), ("egress_dropped_budget", "EgressDroppedBudget"),
+                     ("egress_dropped_inactive", "EgressDroppedInactive"), ("egress_dropped_no_stream", "EgressDroppedNoStream"),
+                     ("egress_family_mismatch", "EgressFamilyMismatch"), ("subscriber_ingress_seen", "SubscriberIngressSeen"),
+                     ("subscriber_ingress_unknown", "SubscriberIngressUnknown"), ("events_lost", "EventsLost"),
+                 })
+            stats.Scalar(c, clr, ScalarKind.U64);
+
+        var list = new List<SharedStruct>
+        {
+            endpoint, subscriberStruct, budget, subStats.Build(), channelKey, channelValue,
+        };
+        if (streamId is not null)
+        {
+            list.Add(streamKey);
+            list.Add(streamValue);
+        }
+        list.Add(eventLayout);
+        list.Add(config);
+        list.Add(stats.Build());
+        return list.ToEquatableArray();
+    }
+
+    private static ScalarKind WidthKind(int width) => width switch
+    {
+        1 => ScalarKind.U8,
+        2 => ScalarKind.U16,
+        4 => ScalarKind.U32,
+        _ => ScalarKind.U64,
+    };
+}

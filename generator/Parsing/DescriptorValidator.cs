@@ -1,0 +1,122 @@
+using System.Collections.Generic;
+using System.Linq;
+using System.Text.RegularExpressions;
+using FastRelay.Generator.Diagnostics;
+using FastRelay.Generator.Model;
+using static FastRelay.Generator.Parsing.DescriptorParser;
+
+namespace FastRelay.Generator.Parsing;
+
+/// <summary>The rules a descriptor must satisfy before any C is emitted. Each rule reports at the attribute that
+/// breaks it.</summary>
+internal static class DescriptorValidator
+{
+    /// <summary>The TC programs copy this many UDP payload bytes to the stack; fields must lie inside them.</summary>
+    public const int MaxHeaderDepth = 64;
+    public const int MaxSubscribersLimit = 256;
+    public const int MaxChannelsLimit = 65536;
+    public const int MaxConnectionIdLength = 20;
+
+    private static readonly Regex CIdentifier = new("^[A-Za-z_][A-Za-z0-9_]{0,31}$");
+
+    public static IEnumerable<DiagnosticInfo> Validate(DescriptorSpec spec)
+    {
+        var at = spec.Location;
+        if (!CIdentifier.IsMatch(spec.ProtocolName))
+            yield return Diagnostic(DescriptorDiagnostics.InvalidProtocolName, at, spec.ProtocolName);
+        if (spec.UdpPort is < 1 or > 65535)
+            yield return Diagnostic(DescriptorDiagnostics.InvalidSetting, at, "UdpPort", spec.UdpPort.ToString(), "1..65535");
+        if (spec.MaxSubscribers is < 1 or > MaxSubscribersLimit)
+            yield return Diagnostic(DescriptorDiagnostics.InvalidSetting, at, "MaxSubscribers", spec.MaxSubscribers.ToString(), "1.." + MaxSubscribersLimit);
+        if (spec.MaxChannels is < 1 or > MaxChannelsLimit)
+            yield return Diagnostic(DescriptorDiagnostics.InvalidSetting, at, "MaxChannels", spec.MaxChannels.ToString(), "1.." + MaxChannelsLimit);
+
+        foreach (var diagnostic in ValidateFields(spec))
+            yield return diagnostic;
+        foreach (var diagnostic in ValidateRoles(spec))
+            yield return diagnostic;
+    }
+
+    private static IEnumerable<DiagnosticInfo> ValidateFields(DescriptorSpec spec)
+    {
+        foreach (var field in spec.Fields)
+        {
+            var role = field.RoleName;
+            if (field.Offset < 0)
+            {
+                yield return Diagnostic(DescriptorDiagnostics.NegativeOffset, field.Location, role, field.MemberName, field.Offset.ToString());
+                continue;
+            }
+            var widthError = field.Role switch
+            {
+                FieldRole.ConnectionId when field.Width is < 1 or > MaxConnectionIdLength => "1.." + MaxConnectionIdLength,
+                FieldRole.ConnectionId or FieldRole.Payload or FieldRole.Priority => null,
+                _ when field.Width is not (1 or 2 or 4 or 8) => "1, 2, 4 or 8",
+                _ => null,
+            };
+            if (widthError is not null)
+            {
+                yield return Diagnostic(DescriptorDiagnostics.UnsupportedWidth, field.Location, role, field.MemberName, field.Width.ToString(), widthError);
+                continue;
+            }
+            var depthEnd = field.Role == FieldRole.Payload ? field.Offset : field.End;
+            if (depthEnd > MaxHeaderDepth)
+                yield return Diagnostic(DescriptorDiagnostics.BeyondHeaderDepth, field.Location, role, field.MemberName,
+                    field.Offset.ToString(), (field.End - 1).ToString(), MaxHeaderDepth.ToString());
+            if (field.Role == FieldRole.Priority && (field.PriorityBits < 1 || field.PriorityFirstBit < 0 || field.PriorityFirstBit + field.PriorityBits > 8))
+                yield return Diagnostic(DescriptorDiagnostics.PriorityBitsOutsideByte, field.Location, field.MemberName,
+                    field.PriorityFirstBit.ToString(), (field.PriorityFirstBit + field.PriorityBits - 1).ToString());
+            if (field.Role == FieldRole.Match)
+            {
+                var fieldMask = field.Width >= 8 ? ulong.MaxValue : (1UL << (field.Width * 8)) - 1;
+                if ((field.MatchValue & ~(field.MatchMask & fieldMask)) != 0)
+                    yield return Diagnostic(DescriptorDiagnostics.MatchValueOutsideMask, field.Location, field.MemberName,
+                        "0x" + field.MatchValue.ToString("X"), "0x" + field.MatchMask.ToString("X"), field.Width.ToString());
+            }
+        }
+    }
+
+    private static IEnumerable<DiagnosticInfo> ValidateRoles(DescriptorSpec spec)
+    {
+        var fields = spec.Fields.Where(f => f.Offset >= 0).ToList();
+        var firstOfRole = new Dictionary<FieldRole, FieldSpec>();
+        foreach (var field in fields.Where(f => f.Role != FieldRole.Match))
+        {
+            if (firstOfRole.TryGetValue(field.Role, out var first))
+                yield return Diagnostic(DescriptorDiagnostics.DuplicateRole, field.Location, field.RoleName, field.MemberName, first.MemberName);
+            else
+                firstOfRole[field.Role] = field;
+        }
+
+        // Written fields own their bytes. Read-only roles may share bytes with each other, and the priority or channel
+        // may sit inside the connection id (they are read from the packet as it arrived, before the rewrite).
+        var sized = fields.Where(f => f.Role != FieldRole.Payload && f.Width > 0).ToList();
+        for (var i = 0; i < sized.Count; i++)
+        for (var j = i + 1; j < sized.Count; j++)
+        {
+            var (a, b) = (sized[i], sized[j]);
+            if (a.Offset >= b.End || b.Offset >= a.End || !(a.IsWritten || b.IsWritten))
+                continue;
+            var (written, other) = a.IsWritten ? (a, b) : (b, a);
+            if (written.Role == FieldRole.ConnectionId && other.Role is FieldRole.Priority or FieldRole.Channel && !other.IsWritten)
+                continue;
+            var report = b.Location is not null ? b : a;
+            var (first, second) = report == b ? (b, a) : (a, b);
+            yield return Diagnostic(DescriptorDiagnostics.OverlappingFields, report.Location,
+                first.RoleName, first.MemberName, first.Offset.ToString(), (first.End - 1).ToString(),
+                second.RoleName, second.MemberName, second.Offset.ToString(), (second.End - 1).ToString(), written.RoleName);
+        }
+
+        if (firstOfRole.TryGetValue(FieldRole.Payload, out var payload))
+            foreach (var field in sized.Where(f => f.End > payload.Offset))
+                yield return Diagnostic(DescriptorDiagnostics.FieldAfterPayload, field.Location, field.RoleName, field.MemberName,
+                    field.End.ToString(), payload.Offset.ToString());
+
+        if (spec.MaxChannels > 1 && !firstOfRole.ContainsKey(FieldRole.Channel))
+            yield return Diagnostic(DescriptorDiagnostics.MissingRole, spec.Location, $"MaxChannels = {spec.MaxChannels}", "Channel");
+        if (spec.PriorityDrop && !firstOfRole.ContainsKey(FieldRole.Priority))
+            yield return Diagnostic(DescriptorDiagnostics.MissingRole, spec.Location, "PriorityDrop", "Priority");
+        if (!fields.Any(f => f.Role == FieldRole.Match))
+            yield return Diagnostic(DescriptorDiagnostics.NoMatchConstraint, spec.Location, spec.TypeName, spec.UdpPort.ToString());
+    }
+}
