@@ -21,6 +21,7 @@ internal static class CHeaderEmitter
             .Line("#include <linux/types.h>")
             .Line("#include <linux/bpf.h>")
             .Line("#include <bpf/bpf_helpers.h>")
+            .Line("#include <bpf/bpf_endian.h>")
             .Line();
         EmitConstants(w, model);
         EmitStructs(w, model);

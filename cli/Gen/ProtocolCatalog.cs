@@ -1,0 +1,58 @@
+using System.Reflection;
+using System.Runtime.Loader;
+using FastRelay.Generated;
+using FastRelay.Protocols.CustomUdp;
+using FastRelay.Protocols.Quic;
+
+namespace FastRelay.Cli.Gen;
+
+/// <summary>Finds generated protocols: the bundled profiles by name, or every descriptor in a built assembly.</summary>
+public static class ProtocolCatalog
+{
+    /// <summary>Bundled profiles, by the name users type (`--profile custom-udp`).</summary>
+    public static IReadOnlyDictionary<string, GeneratedProtocol> Bundled { get; } = new Dictionary<string, GeneratedProtocol>(StringComparer.OrdinalIgnoreCase)
+    {
+        ["custom-udp"] = CustomUdpHeaderFastPath.Protocol,
+        ["quic"] = QuicMoqHeaderFastPath.Protocol,
+    };
+
+    public static GeneratedProtocol Profile(string name) =>
+        Bundled.TryGetValue(name, out var protocol)
+            ? protocol
+            : throw new UserFacingException($"unknown profile '{name}'; bundled profiles: {string.Join(", ", Bundled.Keys)}");
+
+    /// <summary>Loads a built assembly (and its dependencies from its folder) and returns the protocols its
+    /// generator output registered. FastRelay.Runtime is shared with the CLI so the attribute types match.</summary>
+    public static IReadOnlyList<GeneratedProtocol> FromAssembly(string path)
+    {
+        var full = Path.GetFullPath(path);
+        if (!File.Exists(full))
+            throw new UserFacingException($"assembly not found: {full}");
+        var context = new DescriptorLoadContext(full);
+        var assembly = context.LoadFromAssemblyPath(full);
+        var protocols = new List<GeneratedProtocol>();
+        foreach (var attribute in assembly.GetCustomAttributes<GeneratedFastRelayProtocolAttribute>())
+        {
+            var property = attribute.Holder.GetProperty("Protocol", BindingFlags.Public | BindingFlags.Static);
+            if (property?.GetValue(null) is GeneratedProtocol protocol)
+                protocols.Add(protocol);
+        }
+        if (protocols.Count == 0)
+            throw new UserFacingException(
+                $"{Path.GetFileName(full)} holds no FastRelay descriptors: is a type marked [FastRelayProtocol] and does the project reference generator/FastRelay.Generator.csproj as an analyzer?");
+        return protocols;
+    }
+
+    private sealed class DescriptorLoadContext(string mainAssembly) : AssemblyLoadContext(isCollectible: false)
+    {
+        private readonly AssemblyDependencyResolver _resolver = new(mainAssembly);
+
+        protected override Assembly? Load(AssemblyName name)
+        {
+            if (name.Name == typeof(GeneratedProtocol).Assembly.GetName().Name)
+                return null; // share the CLI's runtime: attribute and record types must be the same types
+            var path = _resolver.ResolveAssemblyToPath(name);
+            return path is null ? null : LoadFromAssemblyPath(path);
+        }
+    }
+}
