@@ -1,0 +1,58 @@
+using System.Runtime.InteropServices;
+using FastRelay.Bpf.Native;
+
+namespace FastRelay.Bpf;
+
+public sealed unsafe partial class BpfMap
+{
+    /// <summary>The kernel copies per-CPU values at 8-byte strides, whatever the value size.</summary>
+    private int PerCpuStride => (ValueSize + 7) & ~7;
+
+    /// <summary>One value per possible CPU (index = CPU number); false when the key is absent.</summary>
+    public bool TryLookupPerCpu<TKey, TValue>(in TKey key, out TValue[] values) where TKey : unmanaged where TValue : unmanaged
+    {
+        RequirePerCpu<TValue>();
+        int cpus = PossibleCpuCount, stride = PerCpuStride;
+        var raw = new byte[stride * cpus];
+        var k = AsBytes(in key);
+        CheckKey(k.Length);
+        using (new Lease(_owner.Handle))
+        fixed (byte* kp = k)
+        fixed (byte* vp = raw)
+        {
+            if (!Found(LibBpf.bpf_map__lookup_elem(Ptr, kp, (nuint)k.Length, vp, (nuint)raw.Length, 0), "per-CPU lookup"))
+            {
+                values = [];
+                return false;
+            }
+        }
+        values = new TValue[cpus];
+        for (int cpu = 0; cpu < cpus; cpu++)
+            values[cpu] = MemoryMarshal.Read<TValue>(raw.AsSpan(cpu * stride, sizeof(TValue)));
+        return true;
+    }
+
+    public TValue[] LookupPerCpu<TKey, TValue>(in TKey key) where TKey : unmanaged where TValue : unmanaged =>
+        TryLookupPerCpu(in key, out TValue[] values) ? values : throw new KeyNotFoundException($"key {key} not in map '{Name}'");
+
+    /// <summary>Writes one value per possible CPU; <paramref name="values"/> must have <see cref="PossibleCpuCount"/> entries.</summary>
+    public void UpdatePerCpu<TKey, TValue>(in TKey key, ReadOnlySpan<TValue> values, BpfUpdateFlags flags = BpfUpdateFlags.Any)
+        where TKey : unmanaged where TValue : unmanaged
+    {
+        RequirePerCpu<TValue>();
+        int cpus = PossibleCpuCount, stride = PerCpuStride;
+        if (values.Length != cpus)
+            throw new ArgumentException($"map '{Name}' needs {cpus} values (one per possible CPU); got {values.Length}");
+        var raw = new byte[stride * cpus];
+        for (int cpu = 0; cpu < cpus; cpu++)
+            MemoryMarshal.Write(raw.AsSpan(cpu * stride), in values[cpu]);
+        Update(AsBytes(in key), raw, flags);
+    }
+
+    private void RequirePerCpu<TValue>() where TValue : unmanaged
+    {
+        if (!IsPerCpu) throw new InvalidOperationException($"map '{Name}' ({Type}) is not per-CPU");
+        if (sizeof(TValue) != ValueSize)
+            throw new ArgumentException($"map '{Name}' has {ValueSize}-byte values; {typeof(TValue).Name} is {sizeof(TValue)} bytes");
+    }
+}
