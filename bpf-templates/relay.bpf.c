@@ -1,0 +1,405 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * FastRelay TC programs. Protocol independent: everything about the protocol (field places, match rules,
+ * struct layouts, maps) comes from the generated header named by FR_PROTOCOL_HEADER, whose symbols are
+ * specified in docs/generated-header.md.
+ *
+ *   fr_upstream_ingress    ingress of the upstream-facing device: one clone per subscriber of the channel
+ *   fr_subscriber_egress   egress of subscriber-facing devices: per-subscriber rewrite and numbering
+ *   fr_subscriber_ingress  ingress of subscriber-facing devices: liveness and receive counters
+ *
+ * Verdicts: TC_ACT_UNSPEC means "not mine" (the next program and the stack see the packet as if we were not
+ * there); TC_ACT_OK ends classification and lets the packet continue; TC_ACT_SHOT drops a copy we own.
+ */
+#ifndef FR_PROTOCOL_HEADER
+#error "compile with -DFR_PROTOCOL_HEADER='\"<proto>.fastrelay.h\"'"
+#endif
+#include FR_PROTOCOL_HEADER
+
+#include "fr_common.h"
+#include "fr_stats.h"
+#include "fr_parse.h"
+#include "fr_checksum.h"
+#include "fr_rewrite.h"
+#include "fr_budget.h"
+#include "fr_events.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* ------------------------------------------------------------------------------------------------------ */
+/* Upstream ingress                                                                                        */
+/* ------------------------------------------------------------------------------------------------------ */
+
+/* A channel with an upstream set only accepts that sender, so that anyone who can reach the relay port
+ * cannot inject data into every subscriber's connection. */
+static __always_inline int fr_upstream_allowed(const struct fr_channel *ch, const struct fr_packet *pkt)
+{
+	if (ch->upstream.family == 0)
+		return 1;
+	return fr_endpoint_eq(&ch->upstream, &pkt->src);
+}
+
+SEC("tc")
+int fr_upstream_ingress(struct __sk_buff *skb)
+{
+	struct fr_stats *st = fr_stats_get();
+	__u8 hdr[FR_HEADER_BUF_LEN] = {};
+	struct fr_channel_key key;
+	struct fr_channel *ch;
+	struct fr_packet pkt;
+	__u32 count, start, mark, i;
+	int fanned_out = 0;
+	int rc;
+
+	rc = fr_parse_udp(skb, &pkt);
+	if (rc == FR_PARSE_TRUNCATED) {
+		FR_COUNT(st, upstream_truncated);
+		return TC_ACT_UNSPEC;
+	}
+	if (rc != FR_PARSE_OK || pkt.dst.port != bpf_htons(fr_relay_port()))
+		return TC_ACT_UNSPEC;
+	FR_COUNT(st, upstream_seen);
+
+	if (fr_load_header(skb, &pkt, hdr)) {
+		FR_COUNT(st, upstream_truncated);
+		return TC_ACT_UNSPEC;
+	}
+	/* A GRO-merged skb (UDP_GRO on the relay socket) holds several datagrams behind one header: rewriting
+	 * that header would renumber only the first. Let the stack have it. */
+	if (skb->gso_size || !fr_match_fast_path(hdr)) {
+		FR_COUNT(st, upstream_not_matched);
+		return TC_ACT_UNSPEC;
+	}
+
+	__builtin_memset(&key, 0, sizeof(key));
+	fr_read_channel(hdr, &key);
+	ch = bpf_map_lookup_elem(&fr_channels, &key);
+	if (!ch) {
+		FR_COUNT(st, upstream_no_channel);
+		return TC_ACT_UNSPEC;
+	}
+	if (!fr_upstream_allowed(ch, &pkt)) {
+		FR_COUNT(st, upstream_foreign_source);
+		return TC_ACT_UNSPEC;
+	}
+	FR_COUNT(st, upstream_matched);
+
+	count = ch->count;
+	if (count > FR_MAX_SUBSCRIBERS)
+		count = FR_MAX_SUBSCRIBERS;
+	if (count == 0)
+		return TC_ACT_UNSPEC;
+
+	/* Clones leave one after the other; without rotation the subscriber in the last slot would always get
+	 * the data last and see the fan-out time as extra latency. */
+	start = __sync_fetch_and_add(&ch->rotation, 1) % count;
+	mark = skb->mark;
+
+	for (i = 0; i < FR_MAX_SUBSCRIBERS; i++) {
+		struct fr_subscriber *sub;
+		__u32 idx, slot;
+
+		if (i >= count)
+			break;
+		idx = start + i;
+		if (idx >= count)
+			idx -= count;
+		/* Always true after the wrap, but the verifier cannot derive it from a modulo. */
+		if (idx >= FR_MAX_SUBSCRIBERS)
+			break;
+
+		slot = ch->slots[idx];
+		sub = bpf_map_lookup_elem(&fr_subscribers, &slot);
+		if (!sub)
+			continue; /* slot out of range: userspace wrote garbage, skip it rather than abort the rest */
+		if (!sub->active) {
+			struct fr_sub_stats *ss = fr_sub_stats_get(slot);
+
+			FR_COUNT(ss, dropped_inactive);
+			continue;
+		}
+		/* An IPv4 datagram cannot be rewritten into an IPv6 one in place (header sizes differ). */
+		if (sub->remote.family != pkt.family) {
+			FR_COUNT(st, egress_family_mismatch);
+			continue;
+		}
+
+		/* The mark is the only per-clone state that survives into the egress program. */
+		skb->mark = fr_mark_for_slot(slot);
+		/* The egress program runs inside this call. A positive result (NET_XMIT_DROP/CN) is its verdict or
+		 * the qdisc's, already counted there; only a negative one means no clone left this program. */
+		if (bpf_clone_redirect(skb, sub->ifindex, 0) < 0) {
+			FR_COUNT(st, clone_errors);
+			continue;
+		}
+		FR_COUNT(st, clones);
+		fanned_out = 1;
+	}
+
+	/* The original goes up to the relay's own stack (ACKs, cache) exactly as it arrived. */
+	skb->mark = mark;
+	return fanned_out ? TC_ACT_OK : TC_ACT_UNSPEC;
+}
+
+/* ------------------------------------------------------------------------------------------------------ */
+/* Subscriber egress                                                                                       */
+/* ------------------------------------------------------------------------------------------------------ */
+
+/* The kernel is the packet-number authority of every subscriber connection: forwarded copies and the
+ * userspace stack's own packets take their numbers from the same counter, so the subscriber sees one gapless
+ * sequence. Callers only take a number once the packet is certain to leave. */
+static __always_inline __attribute__((unused)) __u64 fr_take_packet_number(__u64 *next_pn)
+{
+	return __sync_fetch_and_add(next_pn, 1);
+}
+
+/* A clone made by fr_upstream_ingress for the subscriber in slot. It still carries the upstream's addressing,
+ * so every path that cannot finish the rewrite drops it: it must never leave as it is. */
+static __always_inline int fr_egress_forwarded(struct __sk_buff *skb, __u32 slot)
+{
+	struct fr_stats *st = fr_stats_get();
+	struct fr_sub_stats *ss = fr_sub_stats_get(slot);
+	__u8 old_h[FR_HEADER_BUF_LEN] = {};
+	__u8 new_h[FR_HEADER_BUF_LEN];
+	struct fr_subscriber *sub;
+	struct fr_budget *budget;
+	struct fr_packet pkt;
+	struct fr_event *e;
+	__u64 *next_pn;
+	__be16 ports[2];
+	__u32 urgency;
+#if FR_HAS_PACKET_NUMBER
+	__u64 pn, upstream_pn;
+#endif
+#if FR_HAS_STREAM_ID
+	__u64 sid, upstream_sid;
+#endif
+
+	sub = bpf_map_lookup_elem(&fr_subscribers, &slot);
+	next_pn = bpf_map_lookup_elem(&fr_next_pn, &slot);
+	if (!sub || !next_pn || !sub->active) {
+		FR_COUNT(st, egress_dropped_inactive);
+		FR_COUNT(ss, dropped_inactive);
+		return TC_ACT_SHOT;
+	}
+
+	if (fr_parse_udp(skb, &pkt) != FR_PARSE_OK || fr_load_header(skb, &pkt, old_h))
+		return TC_ACT_SHOT;
+	/* The subscriber may have been re-registered with another family since the clone was made. */
+	if (pkt.family != sub->remote.family || pkt.family != sub->local.family) {
+		FR_COUNT(st, egress_family_mismatch);
+		return TC_ACT_SHOT;
+	}
+
+	/* Decide before numbering: a dropped copy must not consume a packet number, or the subscriber would
+	 * see a gap and report a loss that never happened. */
+	urgency = fr_read_urgency(old_h);
+	budget = fr_budget_get(slot);
+	if (!fr_budget_admit(budget, urgency, pkt.payload_len)) {
+		FR_COUNT(st, egress_dropped_budget);
+		FR_COUNT(ss, dropped_budget);
+		return TC_ACT_SHOT;
+	}
+
+#if FR_HAS_STREAM_ID
+	upstream_sid = fr_read_stream_id(old_h);
+	sid = upstream_sid;
+#if FR_STREAM_TRANSLATE
+	{
+		struct fr_stream_value *sval;
+		struct fr_stream_key skey;
+
+		/* Hash keys are compared bytewise: the padding must be zero like userspace's. */
+		__builtin_memset(&skey, 0, sizeof(skey));
+		skey.slot = slot;
+		skey.upstream_stream_id = upstream_sid;
+		sval = bpf_map_lookup_elem(&fr_streams, &skey);
+
+		/* The subscriber's connection has no stream for this data (not subscribed yet, or already reset):
+		 * sending it on an unknown stream id would be a protocol violation at the receiver. */
+		if (!sval) {
+			FR_COUNT(st, egress_dropped_no_stream);
+			FR_COUNT(ss, dropped_no_stream);
+			return TC_ACT_SHOT;
+		}
+		sid = sval->stream_id;
+	}
+#endif
+#endif
+
+	/* Unshare and linearise everything we are going to write now, so that no write after the packet number
+	 * is taken can fail for lack of memory and leave a hole in the sequence. */
+	if (bpf_skb_pull_data(skb, pkt.payload_off + FR_HEADER_LEN))
+		return TC_ACT_SHOT;
+	if (fr_rewrite_l2(skb, sub) || fr_rewrite_l3(skb, &pkt, sub))
+		return TC_ACT_SHOT;
+
+	/* From here on the copy leaves. */
+	fr_budget_debit(budget, pkt.payload_len);
+
+	__builtin_memcpy(new_h, old_h, sizeof(new_h));
+#if FR_HAS_CONNECTION_ID
+	fr_write_connection_id(new_h, sub->cid);
+#endif
+#if FR_HAS_PACKET_NUMBER
+	upstream_pn = fr_read_packet_number(old_h);
+	pn = upstream_pn;
+#if FR_PN_TRANSLATE
+	pn = fr_take_packet_number(next_pn);
+	fr_write_packet_number(new_h, pn);
+#endif
+#endif
+#if FR_HAS_STREAM_ID && FR_STREAM_TRANSLATE
+	fr_write_stream_id(new_h, sid);
+#endif
+
+	ports[0] = sub->local.port;
+	ports[1] = sub->remote.port;
+	if (fr_rewrite_l4(skb, &pkt, ports, old_h, new_h))
+		return TC_ACT_SHOT;
+
+	FR_COUNT(st, egress_rewritten);
+	FR_COUNT(ss, forwarded_packets);
+	FR_COUNT_ADD(ss, forwarded_bytes, pkt.payload_len);
+
+	e = fr_event_reserve(st);
+	if (e) {
+#if FR_HAS_PACKET_NUMBER
+		e->packet_number = pn;
+		e->upstream_packet_number = upstream_pn;
+#endif
+#if FR_HAS_STREAM_ID
+		e->stream_id = sid;
+		e->upstream_stream_id = upstream_sid;
+#endif
+		e->slot = slot;
+		e->length = pkt.payload_len;
+		e->origin = FR_ORIGIN_FORWARDED;
+		e->urgency = (__u8)urgency;
+		fr_event_submit(e);
+	}
+	return TC_ACT_OK;
+}
+
+/* A packet the relay's own stack sends to an active subscriber (handshake replies, retransmissions, control).
+ * It is numbered from the same counter as the forwarded copies. Anything that is not clearly such a packet
+ * is left exactly as it is. */
+static __always_inline int fr_egress_userspace(struct __sk_buff *skb)
+{
+	__u8 old_h[FR_HEADER_BUF_LEN] = {};
+	struct fr_subscriber *sub;
+	struct fr_sub_stats *ss;
+	struct fr_packet pkt;
+	struct fr_stats *st;
+	struct fr_event *e;
+	__u64 *next_pn;
+	__u32 *slot_p;
+	__u32 slot;
+#if FR_HAS_PACKET_NUMBER
+	__u64 pn, upstream_pn;
+#endif
+
+	if (fr_parse_udp(skb, &pkt) != FR_PARSE_OK || pkt.src.port != bpf_htons(fr_relay_port()))
+		return TC_ACT_UNSPEC;
+	slot_p = bpf_map_lookup_elem(&fr_sub_by_endpoint, &pkt.dst);
+	if (!slot_p)
+		return TC_ACT_UNSPEC;
+	slot = *slot_p;
+	sub = bpf_map_lookup_elem(&fr_subscribers, &slot);
+	next_pn = bpf_map_lookup_elem(&fr_next_pn, &slot);
+	if (!sub || !next_pn || !sub->active)
+		return TC_ACT_UNSPEC;
+	if (fr_load_header(skb, &pkt, old_h) || !fr_match_connection(old_h))
+		return TC_ACT_UNSPEC;
+	/* A UDP_SEGMENT super-packet carries many datagrams behind one header; we could only number the first.
+	 * The stack must not use GSO towards subscribers of a translated connection. */
+	if (skb->gso_size)
+		return TC_ACT_UNSPEC;
+
+	st = fr_stats_get();
+	ss = fr_sub_stats_get(slot);
+
+#if FR_HAS_PACKET_NUMBER
+	upstream_pn = fr_read_packet_number(old_h);
+	pn = upstream_pn;
+#if FR_PN_TRANSLATE
+	{
+		__u8 new_h[FR_HEADER_BUF_LEN];
+
+		if (bpf_skb_pull_data(skb, pkt.payload_off + FR_HEADER_LEN))
+			return TC_ACT_UNSPEC;
+		__builtin_memcpy(new_h, old_h, sizeof(new_h));
+		pn = fr_take_packet_number(next_pn);
+		fr_write_packet_number(new_h, pn);
+		if (fr_rewrite_l4(skb, &pkt, (const __be16 *)0, old_h, new_h))
+			return TC_ACT_SHOT; /* half-written: must not leave */
+		FR_COUNT(st, egress_userspace_numbered);
+	}
+#endif
+#endif
+
+	FR_COUNT(ss, userspace_packets);
+
+	e = fr_event_reserve(st);
+	if (e) {
+#if FR_HAS_PACKET_NUMBER
+		e->packet_number = pn;
+		/* The number the stack wrote: lets it match the event to the packet it sent. */
+		e->upstream_packet_number = upstream_pn;
+#endif
+		/* Stream id and urgency stay 0: only fast-path packets are known to carry those fields. */
+		e->slot = slot;
+		e->length = pkt.payload_len;
+		e->origin = FR_ORIGIN_USERSPACE;
+		fr_event_submit(e);
+	}
+	return TC_ACT_OK;
+}
+
+SEC("tc")
+int fr_subscriber_egress(struct __sk_buff *skb)
+{
+	__u32 slot;
+
+	if (fr_mark_to_slot(skb->mark, &slot)) {
+		/* The tag has done its job; it must not reach qdiscs, policy routing or the next hop's rules. */
+		skb->mark = 0;
+		return fr_egress_forwarded(skb, slot);
+	}
+	return fr_egress_userspace(skb);
+}
+
+/* ------------------------------------------------------------------------------------------------------ */
+/* Subscriber ingress                                                                                      */
+/* ------------------------------------------------------------------------------------------------------ */
+
+/* Observation only. A subscriber becomes active when userspace has finished its handshake and says so;
+ * a datagram from a known address proves nothing about who sent it. */
+SEC("tc")
+int fr_subscriber_ingress(struct __sk_buff *skb)
+{
+	struct fr_sub_stats *ss;
+	struct fr_packet pkt;
+	struct fr_stats *st;
+	__u32 *slot;
+
+	if (fr_parse_udp(skb, &pkt) != FR_PARSE_OK || pkt.dst.port != bpf_htons(fr_relay_port()))
+		return TC_ACT_UNSPEC;
+
+	st = fr_stats_get();
+	FR_COUNT(st, subscriber_ingress_seen);
+
+	slot = bpf_map_lookup_elem(&fr_sub_by_endpoint, &pkt.src);
+	if (!slot) {
+		FR_COUNT(st, subscriber_ingress_unknown);
+		return TC_ACT_UNSPEC;
+	}
+	ss = fr_sub_stats_get(*slot);
+	if (ss) {
+		__sync_fetch_and_add(&ss->received_packets, 1);
+		__sync_fetch_and_add(&ss->received_bytes, pkt.payload_len);
+		/* Last writer wins; any of the racing timestamps is a fine liveness signal. */
+		*(volatile __u64 *)&ss->last_received_ns = bpf_ktime_get_ns();
+	}
+	return TC_ACT_UNSPEC;
+}
