@@ -5,6 +5,7 @@ using FastRelay.Cli.Commands;
 var root = new RootCommand("FastRelay: describe a UDP protocol once, relay it from the Linux kernel.")
 {
     GenCommand.Create(),
+    VerifyCommand.Create(),
 };
 
 try

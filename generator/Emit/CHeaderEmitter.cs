@@ -84,6 +84,14 @@ internal static class CHeaderEmitter
             w.Line($"_Static_assert(sizeof(struct {s.CName}) == {s.Size}, \"{s.CName} layout\");");
             w.Line();
         }
+        // One pointer global per struct: clang emits a struct reached only through a pointer member as a forward
+        // declaration, but a pointer global keeps the whole struct in BTF.
+        w.Line("/* Keep every shared struct in the object's BTF, so the runtime can check the C# mirrors against it even for")
+            .Line(" * structs the programs only reach through a ring-buffer pointer. libbpf skips this section: nothing is loaded. */")
+            .Line("#define FR_BTF_ANCHOR __attribute__((section(\".fastrelay.btf\"), used))");
+        foreach (var s in m.Structs)
+            w.Line($"struct {s.CName} *fr_btf_anchor_{s.CName.Substring(3)} FR_BTF_ANCHOR;");
+        w.Line();
     }
 
     private static void EmitMaps(CodeWriter w, ProtocolModel m)

@@ -78,8 +78,8 @@ internal static class CSharpEmitter
             .Indent();
         foreach (var s in m.Structs)
         {
-            var fields = string.Join(", ", s.Members.Where(f => !f.IsPadding)
-                .Select(f => $"new(\"{f.CName}\", {f.Offset}, {f.Size})"));
+            // Padding members are listed too: the C side declares them, and the BTF check compares every member.
+            var fields = string.Join(", ", s.Members.Select(f => $"new(\"{f.CName}\", {f.Offset}, {f.Size})"));
             w.Line($"new(\"{s.CName}\", \"{s.ClrName}\", {s.Size}, new global::FastRelay.Generated.SharedFieldLayout[] {{ {fields} }}),");
         }
         w.Outdent().Line("},")
