@@ -15,6 +15,16 @@ public sealed class BpfFactAttribute : FactAttribute
     }
 }
 
+/// <summary>The theory form of <see cref="BpfFactAttribute"/>: same skip rule.</summary>
+public sealed class BpfTheoryAttribute : TheoryAttribute
+{
+    public BpfTheoryAttribute()
+    {
+        if (BpfCapabilities.MissingCapability is { } missing && !BpfCapabilities.IsCi)
+            Skip = $"capability missing: {missing} (set CI=true to make this a failure)";
+    }
+}
+
 internal static class BpfCapabilities
 {
     public static bool IsCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
