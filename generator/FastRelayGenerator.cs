@@ -32,10 +32,17 @@ public sealed class FastRelayGenerator : IIncrementalGenerator
                 transform: DescriptorParser.Parse)
             .WithTrackingName(StepNames.Descriptors);
 
-        context.RegisterSourceOutput(parsed.Select(static (r, _) => r.Diagnostics), static (spc, diagnostics) =>
+        // Diagnostics are re-anchored to the compilation's own syntax trees when reported: a location that is not tied
+        // to a tree cannot be suppressed with #pragma (dotnet/roslyn#68291). Only descriptors that have diagnostics
+        // flow into this step, so valid descriptors never re-run it on unrelated edits.
+        var diagnostics = parsed
+            .Where(static r => r.Diagnostics.Count > 0)
+            .Select(static (r, _) => r.Diagnostics)
+            .Combine(context.CompilationProvider);
+        context.RegisterSourceOutput(diagnostics, static (spc, pair) =>
         {
-            foreach (var diagnostic in diagnostics)
-                spc.ReportDiagnostic(diagnostic.ToDiagnostic());
+            foreach (var diagnostic in pair.Left)
+                spc.ReportDiagnostic(diagnostic.ToDiagnostic(pair.Right));
         });
 
         var models = parsed
@@ -57,6 +64,7 @@ public sealed class FastRelayGenerator : IIncrementalGenerator
             .Collect()
             .Select(static (uses, _) => FindDuplicateNames(uses))
             .WithTrackingName(StepNames.ProtocolNames);
+        // Always an error, so it needs no #pragma support and no compilation (which would re-run it on every edit).
         context.RegisterSourceOutput(names, static (spc, duplicates) =>
         {
             foreach (var diagnostic in duplicates)

@@ -28,7 +28,7 @@ public static class DescriptorDiagnostics
 
     public static readonly DiagnosticDescriptor BeyondHeaderDepth = Error("FR0005",
         "Field past the supported header depth",
-        "{0} field '{1}' spans bytes {2}..{3} of the UDP payload; the fast path reads only the first {4} bytes");
+        "{0} field '{1}' reaches byte {2} of the UDP payload; the fast path reads only the first {3} bytes");
 
     public static readonly DiagnosticDescriptor OverlappingFields = Error("FR0006",
         "Overlapping fields",
@@ -70,11 +70,20 @@ public static class DescriptorDiagnostics
         "Protocol name used twice",
         "Protocol name '{0}' is already used by '{1}'; generated files would overwrite each other");
 
+    public static readonly DiagnosticDescriptor NestedDescriptor = Error("FR0016",
+        "Descriptor nested in another type",
+        "Descriptor '{0}' is nested in '{1}'; declare descriptors as top-level types (the generated class sits beside it in the namespace)");
+
+    public static readonly DiagnosticDescriptor SettingIgnored = Error("FR0017",
+        "Option does not apply to this field",
+        "{0} field '{1}': {2}");
+
     public static IReadOnlyList<DiagnosticDescriptor> All { get; } = new[]
     {
         InvalidProtocolName, InvalidSetting, UnsupportedWidth, WidthDoesNotFitType, BeyondHeaderDepth,
         OverlappingFields, DuplicateRole, MissingRole, PriorityBitsOutsideByte, MatchValueOutsideMask,
         FieldAfterPayload, NoMatchConstraint, UnsupportedMemberType, NegativeOffset, DuplicateProtocolName,
+        NestedDescriptor, SettingIgnored,
     };
 
     private static readonly Dictionary<string, DiagnosticDescriptor> ByIdMap = All.ToDictionary(d => d.Id);

@@ -7,7 +7,14 @@ namespace FastRelay.Generator.Model;
 /// is not value-equal across compilations, so models carry this instead.</summary>
 public sealed record LocationInfo(string FilePath, TextSpan Span, LinePositionSpan LineSpan)
 {
-    public Location ToLocation() => Location.Create(FilePath, Span, LineSpan);
+    public Location ToLocation(Compilation? compilation = null)
+    {
+        if (compilation is not null)
+            foreach (var tree in compilation.SyntaxTrees)
+                if (tree.FilePath == FilePath && tree.Length >= Span.End)
+                    return Location.Create(tree, Span);
+        return Location.Create(FilePath, Span, LineSpan);
+    }
 
     public static LocationInfo? From(Location? location)
     {

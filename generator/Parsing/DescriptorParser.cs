@@ -61,6 +61,8 @@ internal static class DescriptorParser
             Fields: fields.OrderBy(f => f.Offset).ThenBy(f => f.Role).ToEquatableArray(),
             Location: LocationInfo.From(protocolAttribute.ApplicationSyntaxReference));
 
+        if (type.ContainingType is not null)
+            diagnostics.Add(Diagnostic(DescriptorDiagnostics.NestedDescriptor, spec.Location, type.Name, type.ContainingType.ToDisplayString()));
         diagnostics.AddRange(DescriptorValidator.Validate(spec));
         var hasErrors = diagnostics.Any(d => DescriptorDiagnostics.ById(d.Id).DefaultSeverity == DiagnosticSeverity.Error);
         return new ParseResult(spec, diagnostics.ToEquatableArray(), hasErrors);
@@ -99,6 +101,9 @@ internal static class DescriptorParser
         {
             case FieldRole.ConnectionId:
                 width = args.Length > 1 && args[1].Value is int length ? length : 0;
+                if (explicitWidth != 0)
+                    diagnostics.Add(Diagnostic(DescriptorDiagnostics.SettingIgnored, location, roleName, memberName,
+                        "Width does not apply: a connection id's length is the constructor's second argument"));
                 if (!IsByteSequence(memberType))
                     diagnostics.Add(Diagnostic(DescriptorDiagnostics.UnsupportedMemberType, location,
                         roleName, memberName, memberType.ToDisplayString(), "byte[] or ReadOnlyMemory<byte>"));
@@ -110,7 +115,10 @@ internal static class DescriptorParser
                 width = 1;
                 if (typeWidth is null)
                     diagnostics.Add(Diagnostic(DescriptorDiagnostics.UnsupportedMemberType, location,
-                        roleName, memberName, memberType.ToDisplayString(), "an unsigned integer type (byte)"));
+                        roleName, memberName, memberType.ToDisplayString(), "an integer type (the priority bits are read from one byte)"));
+                if (explicitWidth is not (0 or 1))
+                    diagnostics.Add(Diagnostic(DescriptorDiagnostics.SettingIgnored, location, roleName, memberName,
+                        "Width must be 1: priority bits are read from one byte (choose them with FirstBit and Bits)"));
                 break;
             default:
                 if (typeWidth is null)

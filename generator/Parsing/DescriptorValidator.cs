@@ -62,7 +62,7 @@ internal static class DescriptorValidator
             var depthEnd = field.Role == FieldRole.Payload ? field.Offset : field.End;
             if (depthEnd > MaxHeaderDepth)
                 yield return Diagnostic(DescriptorDiagnostics.BeyondHeaderDepth, field.Location, role, field.MemberName,
-                    field.Offset.ToString(), (field.End - 1).ToString(), MaxHeaderDepth.ToString());
+                    depthEnd.ToString(), MaxHeaderDepth.ToString());
             if (field.Role == FieldRole.Priority && (field.PriorityBits < 1 || field.PriorityFirstBit < 0 || field.PriorityFirstBit + field.PriorityBits > 8))
                 yield return Diagnostic(DescriptorDiagnostics.PriorityBitsOutsideByte, field.Location, field.MemberName,
                     field.PriorityFirstBit.ToString(), (field.PriorityFirstBit + field.PriorityBits - 1).ToString());
@@ -80,7 +80,7 @@ internal static class DescriptorValidator
     {
         var fields = spec.Fields.Where(f => f.Offset >= 0).ToList();
         var firstOfRole = new Dictionary<FieldRole, FieldSpec>();
-        foreach (var field in fields.Where(f => f.Role != FieldRole.Match))
+        foreach (var field in fields.Where(f => f.Role != FieldRole.Match).OrderBy(f => f.Location?.LineSpan.Start.Line ?? 0).ThenBy(f => f.Location?.LineSpan.Start.Character ?? 0))
         {
             if (firstOfRole.TryGetValue(field.Role, out var first))
                 yield return Diagnostic(DescriptorDiagnostics.DuplicateRole, field.Location, field.RoleName, field.MemberName, first.MemberName);
@@ -100,9 +100,9 @@ internal static class DescriptorValidator
             var (written, other) = a.IsWritten ? (a, b) : (b, a);
             if (written.Role == FieldRole.ConnectionId && other.Role is FieldRole.Priority or FieldRole.Channel && !other.IsWritten)
                 continue;
-            var report = b.Location is not null ? b : a;
-            var (first, second) = report == b ? (b, a) : (a, b);
-            yield return Diagnostic(DescriptorDiagnostics.OverlappingFields, report.Location,
+            // Report at whichever attribute comes later in the source: the one most likely just added or edited.
+            var (first, second) = ComesLater(b, a) ? (b, a) : (a, b);
+            yield return Diagnostic(DescriptorDiagnostics.OverlappingFields, first.Location,
                 first.RoleName, first.MemberName, first.Offset.ToString(), (first.End - 1).ToString(),
                 second.RoleName, second.MemberName, second.Offset.ToString(), (second.End - 1).ToString(), written.RoleName);
         }
@@ -118,5 +118,13 @@ internal static class DescriptorValidator
             yield return Diagnostic(DescriptorDiagnostics.MissingRole, spec.Location, "PriorityDrop", "Priority");
         if (!fields.Any(f => f.Role == FieldRole.Match))
             yield return Diagnostic(DescriptorDiagnostics.NoMatchConstraint, spec.Location, spec.TypeName, spec.UdpPort.ToString());
+    }
+
+    private static bool ComesLater(FieldSpec candidate, FieldSpec other)
+    {
+        if (candidate.Location is null || other.Location is null)
+            return candidate.Location is not null;
+        var (c, o) = (candidate.Location.LineSpan.Start, other.Location.LineSpan.Start);
+        return c.Line != o.Line ? c.Line > o.Line : c.Character > o.Character;
     }
 }

@@ -5,7 +5,7 @@ using Xunit;
 namespace FastRelay.Tests.Generator;
 
 /// <summary>
-/// One minimal descriptor per diagnostic FR0001..FR0015. The span marked <c>{| |}</c> is the attribute the diagnostic
+/// One minimal descriptor per diagnostic FR0001..FR0017. The span marked <c>{| |}</c> is the attribute the diagnostic
 /// must point at. A descriptor with an error must not generate code; a warning still generates.
 /// </summary>
 public sealed class DiagnosticTests
@@ -44,7 +44,7 @@ public sealed class DiagnosticTests
         { "FR0003", Descriptor(Protocol, MatchKind, Sequence, $"    [{Marked("ConnectionId(5, 21)")}] public byte[] Cid {{ get; init; }} = [];"), "width 21", [] },
         { "FR0003", Descriptor(Protocol, MatchKind, Sequence, $"    [{Marked("ConnectionId(5, 0)")}] public ReadOnlyMemory<byte> Cid {{ get; init; }}"), "width 0", [] },
         { "FR0004", Descriptor(Protocol, MatchKind, $"    [{Marked("PacketNumber(1, Width = 8)")}] public uint Sequence {{ get; init; }}"), "type 'uint' holds only 4", [] },
-        { "FR0005", Descriptor(Protocol, MatchKind, $"    [{Marked("PacketNumber(61)")}] public uint Sequence {{ get; init; }}"), "bytes 61..64", [] },
+        { "FR0005", Descriptor(Protocol, MatchKind, $"    [{Marked("PacketNumber(61)")}] public uint Sequence {{ get; init; }}"), "reaches byte 65 of the UDP payload", [] },
         { "FR0005", Descriptor(Protocol, MatchKind, Sequence, $"    [{Marked("Payload(65)")}] public ReadOnlyMemory<byte> Payload {{ get; init; }}"), "first 64 bytes", [] },
         { "FR0006", Descriptor(Protocol, MatchKind, Sequence, $"    [{Marked("StreamId(3)")}] public ushort Stream {{ get; init; }}"), "'Stream' (bytes 3..4) overlaps PacketNumber field 'Sequence' (bytes 1..4)", [] },
         { "FR0006", Descriptor(Protocol, MatchKind, Sequence, "    [ConnectionId(5, 4)] public byte[] Cid { get; init; } = [];", $"    [{Marked("Match(6, Value = 1)")}] public byte Flag {{ get; init; }}"), "rewrites ConnectionId", [] },
@@ -61,6 +61,9 @@ public sealed class DiagnosticTests
         { "FR0013", Descriptor(Protocol, MatchKind, Sequence, $"    [{Marked("ConnectionId(5, 4)")}] public ulong Cid {{ get; init; }}"), "byte[] or ReadOnlyMemory<byte>", [] },
         { "FR0013", Descriptor(Protocol, MatchKind, Sequence, $"    [{Marked("Priority(5)")}] public string Urgency {{ get; init; }} = \"\";"), "'Urgency'", [] },
         { "FR0014", Descriptor(Protocol, MatchKind, $"    [{Marked("PacketNumber(-1)")}] public uint Sequence {{ get; init; }}"), "offset -1", [] },
+        { "FR0016", "using FastRelay.Descriptors;\nnamespace Probes;\npublic static class Outer\n{\n    [" + Marked("""FastRelayProtocol("probe", UdpPort = 9000)""") + "]\n    public sealed record Probe { [Match(0, Value = 1)] public byte Kind { get; init; } }\n}\n", "nested in 'Probes.Outer'", [] },
+        { "FR0017", Descriptor(Protocol, MatchKind, Sequence, $"    [{Marked("ConnectionId(5, 4, Width = 8)")}] public byte[] Cid {{ get; init; }} = [];"), "second argument", [] },
+        { "FR0017", Descriptor(Protocol, MatchKind, Sequence, $"    [{Marked("Priority(5, Width = 2)")}] public ushort Urgency {{ get; init; }}"), "Width must be 1", [] },
     };
 
     public static readonly IReadOnlyDictionary<string, DiagnosticSeverity> ExpectedSeverity =
@@ -156,9 +159,8 @@ public sealed class DiagnosticTests
         Assert.Equal("Probes.ProbeFastPath.g.cs", Assert.Single(run.GeneratedSources).HintName);
     }
 
-    [Fact(Skip = "Generator bug, reported: nested descriptors with one simple name get the same hint name and class "
-                 + "(N.HeaderFastPath); AddSource throws and the generator drops all its output (CS8785).")]
-    public void Nested_descriptors_with_the_same_simple_name_do_not_crash_the_generator()
+    [Fact]
+    public void Nested_descriptors_are_refused_without_crashing_the_generator()
     {
         var run = GeneratorHarness.Run(new TestSource(Path, """
             using FastRelay.Descriptors;
@@ -177,8 +179,24 @@ public sealed class DiagnosticTests
                 public sealed partial record Header { [Match(0, Value = 1)] public byte Kind { get; init; } }
             }
             """));
-        Assert.Equal(2, run.GeneratedSources.Length);
-        run.AssertCompilesCleanly();
+        // Both get FR0016 (the generated class would sit beside them in the namespace, where the names collide);
+        // nothing is emitted, and in particular the generator does not throw (which would drop all its output).
+        Assert.Equal(new[] { "FR0016", "FR0016" }, run.GeneratorDiagnostics.Select(d => d.Id));
+        Assert.Empty(run.GeneratedSources);
+    }
+
+    [Fact]
+    public void Diagnostics_are_anchored_in_the_compilation_so_pragma_can_suppress_them()
+    {
+        var source = "#pragma warning disable FR0012\n" + Descriptor(Protocol, Sequence);
+        var run = GeneratorHarness.Run(new TestSource(Path, source));
+
+        var diagnostic = Assert.Single(run.GeneratorDiagnostics);
+        Assert.Equal("FR0012", diagnostic.Id);
+        // The compiler applies #pragma only to diagnostics located in one of the compilation's own syntax trees
+        // (dotnet/roslyn#68291); a location built from a file path alone is never suppressed.
+        Assert.True(diagnostic.Location.IsInSource, "the diagnostic must be anchored in the compilation's syntax tree");
+        Assert.Same(run.InputCompilation.SyntaxTrees.Single(t => t.FilePath == Path), diagnostic.Location.SourceTree);
     }
 
     [Fact]
@@ -186,7 +204,7 @@ public sealed class DiagnosticTests
     {
         var covered = Cases.Select(row => (string)row[0]).Append("FR0015").ToHashSet();
         var all = DescriptorDiagnostics.All.Select(d => d.Id).ToList();
-        Assert.Equal(Enumerable.Range(1, 15).Select(i => $"FR{i:0000}"), all);
+        Assert.Equal(Enumerable.Range(1, 17).Select(i => $"FR{i:0000}"), all);
         Assert.Empty(all.Except(covered));
         foreach (var descriptor in DescriptorDiagnostics.All)
         {
