@@ -18,6 +18,14 @@ public static class Checksums
     /// <summary>The UDP checksum the frame should carry (0 becomes 0xFFFF, RFC 768).</summary>
     public static ushort Udp(ReadOnlySpan<byte> frame)
     {
+        var result = (ushort)~UdpSum(frame);
+        return result == 0 ? (ushort)0xFFFF : result;
+    }
+
+    /// <summary>The folded one's-complement sum over pseudo header and datagram, checksum field excluded. A value of
+    /// 0xFFFF means the checksum computes to 0 and must be sent as 0xFFFF.</summary>
+    public static ushort UdpSum(ReadOnlySpan<byte> frame)
+    {
         var parsed = ParsedFrame.Parse(frame);
         var udp = frame.Slice(parsed.UdpOffset, parsed.UdpLength);
         uint sum = 0;
@@ -30,8 +38,7 @@ public static class Checksums
                 continue;
             sum += i + 1 < udp.Length ? BinaryPrimitives.ReadUInt16BigEndian(udp[i..]) : (uint)(udp[i] << 8);
         }
-        var result = Fold(sum);
-        return result == 0 ? (ushort)0xFFFF : result;
+        return (ushort)~Fold(sum);
     }
 
     private static uint Sum(ReadOnlySpan<byte> data)

@@ -1,0 +1,76 @@
+using FastRelay.Bpf;
+using FastRelay.Generated;
+using FastRelay.Tests.Packets.Fixtures;
+
+namespace FastRelay.Tests.Packets.Protocols;
+
+/// <summary>
+/// One protocol under test: how its header looks on the wire (written here from the descriptor's documentation, not
+/// from the generator's output) and how its maps are configured (through the generated typed accessors only).
+/// </summary>
+public abstract class FastPathProtocol
+{
+    public abstract GeneratedProtocol Generated { get; }
+    public string Name => Generated.Name;
+    public ushort UdpPort => (ushort)Generated.UdpPort;
+    public int MaxSubscribers => Generated.MaxSubscribers;
+    public abstract int HeaderLength { get; }
+    public abstract uint MarkMagic { get; }
+    public abstract int UrgencyLevels { get; }
+    public abstract int ConnectionIdLength { get; }
+    public abstract bool TranslatesStreams { get; }
+    /// <summary>Bytes of the packet number on the wire (the kernel counter is 64-bit; the wire keeps the low bytes).</summary>
+    public abstract int PacketNumberBytes { get; }
+
+    /// <summary>Exactly <see cref="HeaderLength"/> bytes.</summary>
+    public abstract byte[] Header(HeaderFields fields);
+
+    public abstract void WritePacketNumber(Span<byte> header, ulong packetNumber);
+    public abstract ulong ReadPacketNumber(ReadOnlySpan<byte> header);
+    public virtual void WriteStreamId(Span<byte> header, ulong streamId) =>
+        throw new NotSupportedException($"{Name} has no stream id");
+    public virtual void WriteConnectionId(Span<byte> header, ReadOnlySpan<byte> connectionId) =>
+        throw new NotSupportedException($"{Name} has no connection id");
+
+    /// <summary>A connection id for a subscriber slot, distinct per slot and from the upstream's.</summary>
+    public byte[] ConnectionIdFor(uint slot) =>
+        Enumerable.Range(0, ConnectionIdLength).Select(i => (byte)(0xC0 + slot * 16 + i)).ToArray();
+
+    /// <summary>The header a subscriber should receive: connection id, packet number and stream id replaced.</summary>
+    public byte[] RewrittenHeader(ReadOnlySpan<byte> header, ReadOnlySpan<byte> connectionId, ulong packetNumber, ulong? streamId)
+    {
+        var h = header.ToArray();
+        if (ConnectionIdLength > 0)
+            WriteConnectionId(h, connectionId);
+        WritePacketNumber(h, packetNumber);
+        if (streamId is { } sid)
+            WriteStreamId(h, sid);
+        return h;
+    }
+
+    /// <summary>Opens the generated typed accessors on a loaded object.</summary>
+    public abstract MapBinding Bind(BpfObject obj);
+
+    public override string ToString() => Name;
+}
+
+/// <summary>The test's protocol-neutral view of the generated <c>Maps</c> accessor class.</summary>
+public abstract class MapBinding
+{
+    public abstract BpfMap Events { get; }
+    public abstract void SetRelayPort(ushort port);
+    public abstract void SetSubscriber(uint slot, SubscriberSpec subscriber);
+    public abstract byte[] SubscriberBytes(uint slot);
+    public abstract void MapEndpoint(System.Net.IPEndPoint endpoint, uint slot);
+    public abstract void SetNextPacketNumber(uint slot, ulong next);
+    public abstract ulong NextPacketNumber(uint slot);
+    public abstract void SetBudget(uint slot, BudgetSpec budget);
+    public abstract BudgetSpec Budget(uint slot);
+    public abstract void SetChannel(uint id, ChannelSpec channel);
+    public abstract uint ChannelRotation(uint id);
+    public virtual void SetStream(uint slot, ulong upstreamStreamId, ulong streamId) =>
+        throw new NotSupportedException("no stream translation");
+    public abstract RelayStats Stats();
+    public abstract SubscriberCounters SubscriberStats(uint slot);
+    public abstract RegistrationView Decode(ReadOnlySpan<byte> record);
+}
