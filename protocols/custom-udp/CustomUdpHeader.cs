@@ -11,15 +11,15 @@ namespace FastRelay.Protocols.CustomUdp;
 /// | type |      | (BE u16)    | (BE u32)                  | (BE u64, ns) |
 /// +------+------+------+------+------+------+------+------+--------------+---------
 /// </code>
-/// Byte 0: version in the high nibble (1), bit 3 set for DATA (fast path), bits 0..2 the control message type.
+/// Byte 0: version in the high nibble (1), bit 3 set for DATA (fast path), bits 0..2 reserved.
 /// Byte 1: priority in bits 0..2 (0 = most urgent), bits 3..7 application flags.
 /// </summary>
 [FastRelayProtocol("custom_udp", UdpPort = 7400, MaxSubscribers = 64, MaxChannels = 16, PriorityDrop = true)]
 public sealed partial record CustomUdpHeader
 {
-    /// <summary>Version 1 for every packet of the protocol; DATA packets (bit 3) are fast-path eligible.</summary>
-    [Match(0, Mask = 0xF0, Value = 0x10, Scope = MatchScope.Connection)]
-    [Match(0, Mask = 0xF8, Value = 0x18)]
+    /// <summary>Version 1 DATA packets (bit 3) are fast-path eligible and are the numbered ones: a DATA packet the relay's
+    /// userspace sends to a subscriber is numbered by the kernel too. CONTROL packets (bit 3 clear) are never touched.</summary>
+    [Match(0, Mask = 0xF8, Value = 0x18, Scope = MatchScope.Connection)]
     public byte VersionAndType { get; init; }
 
     [Priority(1, FirstBit = 0, Bits = 3, Order = UrgencyOrder.LowerIsMoreUrgent)]

@@ -231,14 +231,13 @@ struct {
 /* Every connection-scope match holds: a packet of this protocol. */
 static __always_inline int fr_match_connection(const __u8 *h)
 {
-	return ((__u64)h[0] & 0xf0ULL) == 0x10ULL;
+	return ((__u64)h[0] & 0xf8ULL) == 0x18ULL;
 }
 
 /* Every match holds: the kernel may copy this packet to subscribers. */
 static __always_inline int fr_match_fast_path(const __u8 *h)
 {
-	return ((__u64)h[0] & 0xf0ULL) == 0x10ULL
-	    && ((__u64)h[0] & 0xf8ULL) == 0x18ULL;
+	return ((__u64)h[0] & 0xf8ULL) == 0x18ULL;
 }
 
 /* Sequence: bytes 4..7, big-endian, translated per subscriber. */

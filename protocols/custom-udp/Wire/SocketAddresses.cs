@@ -1,0 +1,47 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+
+namespace FastRelay.Protocols.CustomUdp.Wire;
+
+/// <summary>Allocation-free reads of <see cref="SocketAddress"/> (the raw sockaddr that
+/// <c>Socket.ReceiveFrom(Span&lt;byte&gt;, SocketFlags, SocketAddress)</c> fills in).</summary>
+public static class SocketAddresses
+{
+    /// <summary>
+    /// The peer's address in 16-byte IPv6 form (IPv4 as IPv4-mapped <c>::ffff:a.b.c.d</c>, so a peer has one identity on
+    /// IPv4 and dual-stack sockets) and its port. The IPv6 scope id and flow label are ignored. False for other families
+    /// or a too-short buffer.
+    /// </summary>
+    public static bool TryGetAddressAndPort(SocketAddress address, Span<byte> address16, out ushort port)
+    {
+        port = 0;
+        if (address16.Length < 16) return false;
+        var raw = address.Buffer.Span[..address.Size];
+        switch (address.Family)
+        {
+            case AddressFamily.InterNetwork when raw.Length >= 8:
+                address16[..10].Clear();
+                address16[10] = 0xFF;
+                address16[11] = 0xFF;
+                raw.Slice(4, 4).CopyTo(address16[12..]);
+                break;
+            case AddressFamily.InterNetworkV6 when raw.Length >= 24:
+                raw.Slice(8, 16).CopyTo(address16);
+                break;
+            default:
+                return false;
+        }
+        port = BinaryPrimitives.ReadUInt16BigEndian(raw[2..]);
+        return true;
+    }
+
+    /// <summary>True if both name the same IP address and port (IPv4 equal to its IPv4-mapped IPv6 form; scope id and
+    /// flow label ignored). False if either is not IPv4/IPv6.</summary>
+    public static bool SameEndpoint(SocketAddress a, SocketAddress b)
+    {
+        Span<byte> x = stackalloc byte[16];
+        Span<byte> y = stackalloc byte[16];
+        return TryGetAddressAndPort(a, x, out var px) && TryGetAddressAndPort(b, y, out var py) && px == py && x.SequenceEqual(y);
+    }
+}
