@@ -1,0 +1,137 @@
+using System.Runtime.InteropServices;
+using FastRelay.Bpf.Native;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace FastRelay.Bpf;
+
+/// <summary>
+/// The BPF file system, where maps are pinned so tools (<c>bpftool map dump pinned …</c>) and later processes can
+/// reach them. It belongs to the mount namespace: <c>ip netns exec</c> remounts /sys and hides it, so mount a fresh
+/// one with <see cref="EnsureMounted"/> (or enter network namespaces with setns/nsenter instead).
+/// </summary>
+public static unsafe class BpfFs
+{
+    public const string DefaultRoot = "/sys/fs/bpf";
+    /// <summary>Under the root, every relay instance pins into <c>fastrelay/&lt;instance&gt;</c>.</summary>
+    public const string FastRelayDirectory = "fastrelay";
+
+    /// <summary>Whether <paramref name="path"/> lies on a bpf file system (statfs f_type BPF_FS_MAGIC).</summary>
+    public static bool IsBpfFs(string path)
+    {
+        // struct statfs is 120 bytes on x86-64 and arm64; f_type is its first (long) member.
+        byte* buf = stackalloc byte[256];
+        if (LibC.statfs(path, buf) != 0) return false;
+        return *(long*)buf == LibC.BPF_FS_MAGIC;
+    }
+
+    /// <summary>Mounts a bpf file system at <paramref name="path"/> (creating the directory) unless one is there.</summary>
+    /// <exception cref="IOException">mount(2) failed, e.g. without CAP_SYS_ADMIN.</exception>
+    public static void EnsureMounted(string path = DefaultRoot, ILogger? logger = null)
+    {
+        logger ??= NullLogger.Instance;
+        if (IsBpfFs(path)) return;
+        Directory.CreateDirectory(path);
+        if (LibC.mount("bpf", path, "bpf", 0, 0) != 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            throw new IOException($"mount -t bpf bpf {path} failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})");
+        }
+        logger.LogInformation("Mounted bpffs at {Path}", path);
+    }
+
+    /// <summary><c>&lt;root&gt;/fastrelay/&lt;instance&gt;</c>, after checking the instance name is one path segment.</summary>
+    public static string InstancePath(string instance, string root = DefaultRoot)
+    {
+        if (string.IsNullOrEmpty(instance) || instance is "." or ".." ||
+            instance.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
+            throw new ArgumentException($"relay instance name '{instance}' must be letters, digits, '-', '_' or '.'", nameof(instance));
+        return Path.Combine(root, FastRelayDirectory, instance);
+    }
+}
+
+/// <summary>
+/// The pin directory of one relay instance, <c>/sys/fs/bpf/fastrelay/&lt;instance&gt;</c>. Either set
+/// <see cref="BpfObjectOptions.PinRootPath"/> to <see cref="Path"/> (maps declared with
+/// <c>__uint(pinning, LIBBPF_PIN_BY_NAME)</c> are pinned at load and reused if already there), or pin loaded maps
+/// with <see cref="PinMaps"/>. <see cref="Dispose"/> removes the pins and the directory on clean shutdown; the
+/// kernel maps live on only while something else still holds them.
+/// </summary>
+public sealed class BpfPinDirectory : IDisposable
+{
+    private readonly ILogger _logger;
+    private int _removed;
+
+    private BpfPinDirectory(string path, ILogger logger)
+    {
+        Path = path;
+        _logger = logger;
+    }
+
+    public string Path { get; }
+
+    /// <summary>Mounts bpffs at <paramref name="root"/> if needed and creates the instance directory. Pins a
+    /// previous process of the same instance left (killed before cleanup) are removed unless
+    /// <paramref name="keepExisting"/> (to reuse them through LIBBPF_PIN_BY_NAME).</summary>
+    public static BpfPinDirectory Create(string instance, string root = BpfFs.DefaultRoot, ILogger? logger = null, bool keepExisting = false)
+    {
+        logger ??= NullLogger.Instance;
+        var path = BpfFs.InstancePath(instance, root);
+        BpfFs.EnsureMounted(root, logger);
+        Directory.CreateDirectory(path);
+        var dir = new BpfPinDirectory(path, logger);
+        if (!keepExisting)
+        {
+            foreach (var stale in Directory.GetFileSystemEntries(path))
+            {
+                logger.LogWarning("Removing stale pin {Pin} of relay instance {Instance}", stale, instance);
+                File.Delete(stale);
+            }
+        }
+        return dir;
+    }
+
+    /// <summary>Where <paramref name="mapName"/> is (or would be) pinned.</summary>
+    public string PinPath(string mapName) => System.IO.Path.Combine(Path, mapName);
+
+    /// <summary>Pins the object's maps at <see cref="PinPath"/>(name). libbpf's internal maps (.data, .bss, .rodata,
+    /// .kconfig: names containing '.') are skipped unless <paramref name="includeInternal"/>. Maps libbpf already
+    /// pinned (LIBBPF_PIN_BY_NAME) are left as they are.</summary>
+    public IReadOnlyList<string> PinMaps(BpfObject obj, bool includeInternal = false, Func<BpfMap, bool>? filter = null)
+    {
+        var pinned = new List<string>();
+        foreach (var map in obj.Maps)
+        {
+            if (!includeInternal && map.Name.Contains('.')) continue;
+            if (filter is not null && !filter(map)) continue;
+            if (map.IsPinned)
+            {
+                pinned.Add(map.PinnedPath!);
+                continue;
+            }
+            var path = PinPath(map.Name);
+            map.Pin(path);
+            _logger.LogDebug("Pinned map {Map} at {Path}", map.Name, path);
+            pinned.Add(path);
+        }
+        return pinned;
+    }
+
+    /// <summary>Unlinks every pin in the directory and the directory itself. Idempotent.</summary>
+    public void RemovePins()
+    {
+        if (Interlocked.Exchange(ref _removed, 1) != 0) return;
+        if (!Directory.Exists(Path)) return;
+        foreach (var pin in Directory.GetFileSystemEntries(Path))
+            File.Delete(pin);
+        Directory.Delete(Path);
+        _logger.LogInformation("Removed pins at {Path}", Path);
+    }
+
+    /// <summary><see cref="RemovePins"/>, logging failures instead of throwing.</summary>
+    public void Dispose()
+    {
+        try { RemovePins(); }
+        catch (Exception e) { _logger.LogError(e, "Removing pins at {Path} failed", Path); }
+    }
+}
