@@ -1,0 +1,51 @@
+using System.Net;
+
+namespace FastRelay.Protocols.CustomUdp.Relay;
+
+/// <summary>
+/// Where DATA copies are made: in the kernel (<see cref="KernelDataPlane"/>) or in this process
+/// (<see cref="UserspaceDataPlane"/>). The relay core drives both the same way; only userspace decides who is active.
+/// </summary>
+public interface IDataPlane : IDisposable
+{
+    /// <summary>"fastpath" or "userspace", as reports print it.</summary>
+    string Mode { get; }
+
+    /// <summary>Sets a channel's upstream (null: none yet, nothing fans out) and its subscriber slots.</summary>
+    void SetChannel(ushort channel, IPEndPoint? upstream, IReadOnlyList<int> slots);
+
+    void Activate(int slot, SubscriberBinding binding);
+
+    void Deactivate(int slot);
+
+    void SetBudget(int slot, BudgetSetting budget);
+
+    /// <summary>An upstream DATA packet reached the relay socket (on the fast path: the original the kernel passed up).</summary>
+    void OnUpstreamData(ushort channel, ReadOnlySpan<byte> packet);
+
+    /// <summary>Counters for one slot since its activation.</summary>
+    SubscriberCounters Counters(int slot);
+
+    /// <summary>Delivers pending registrations (subscriber sequence → publisher sequence) to the sink now.</summary>
+    void Flush();
+}
+
+/// <summary>How to reach an activated subscriber.</summary>
+public sealed record SubscriberBinding(
+    ushort Channel,
+    IPEndPoint Remote,
+    IPEndPoint Local,
+    int IfIndex,
+    byte[] SourceMac,
+    byte[] DestinationMac);
+
+/// <summary>A subscriber's byte budget for one refresh period (see docs/generated-header.md, priority drop).</summary>
+public readonly record struct BudgetSetting(bool Enabled, long Bytes, uint ReservePerLevel, uint DropFromLevel);
+
+public readonly record struct SubscriberCounters(ulong ForwardedPackets, ulong ForwardedBytes, ulong DroppedBudget, ulong ReceivedPackets);
+
+/// <summary>Told about every DATA copy sent to a subscriber, so a NACK can be answered from the cache.</summary>
+public interface IRegistrationSink
+{
+    void OnSent(int slot, ulong subscriberSequence, ulong publisherSequence);
+}

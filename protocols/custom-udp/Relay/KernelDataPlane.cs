@@ -1,0 +1,178 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using FastRelay.Bpf;
+using Microsoft.Extensions.Logging;
+using static FastRelay.Protocols.CustomUdp.CustomUdpHeaderFastPath;
+
+namespace FastRelay.Protocols.CustomUdp.Relay;
+
+/// <summary>
+/// The fast path: copies are made by the generated TC programs; this class only writes the maps they read (through the
+/// generated typed accessors) and pumps their registration events back to the relay core. The ring buffer is drained
+/// in batches every few milliseconds (events are submitted without wakeup), never per packet.
+/// </summary>
+public sealed class KernelDataPlane : IDataPlane
+{
+    private static readonly TimeSpan PumpInterval = TimeSpan.FromMilliseconds(2);
+
+    private readonly Maps _maps;
+    private readonly IRegistrationSink _sink;
+    private readonly RingBufferReader _events;
+    private readonly Thread _pump;
+    private readonly ILogger? _log;
+    private readonly object _eventGate = new();
+    private volatile bool _stopping;
+
+    public KernelDataPlane(BpfObject bpf, IRegistrationSink sink, ILogger? log = null)
+    {
+        _maps = new Maps(bpf);
+        _sink = sink;
+        _log = log;
+        _events = new RingBufferReader(_maps.Events, OnEvent);
+        _pump = new Thread(PumpLoop) { IsBackground = true, Name = "fastrelay-registrations" };
+        _pump.Start();
+    }
+
+    public string Mode => "fastpath";
+
+    public Maps Maps => _maps;
+
+    public void SetConfig(ushort udpPort) => _maps.Config.Update(0u, new Config { UdpPort = udpPort });
+
+    public void SetChannel(ushort channel, IPEndPoint? upstream, IReadOnlyList<int> slots)
+    {
+        var value = new Channel
+        {
+            // No upstream yet: an endpoint no packet can come from (port 0), so nothing fans out.
+            Upstream = upstream is null ? new Endpoint { Family = 4 } : ToEndpoint(upstream),
+            Count = (uint)Math.Min(slots.Count, MaxSubscribers),
+        };
+        for (var i = 0; i < value.Count; i++)
+            value.Slots[i] = (uint)slots[i];
+        _maps.Channels.Update(new ChannelKey { Id = channel }, value);
+    }
+
+    public void Activate(int slot, SubscriberBinding binding)
+    {
+        var key = (uint)slot;
+        // Counters and numbering start fresh; the slot becomes active last, so the kernel never sees a half-written one.
+        _maps.NextPacketNumbers.Update(key, 0UL);
+        _maps.SubscriberStats.Update(key, default);
+        _maps.Budgets.Update(key, default);
+        var subscriber = new Subscriber
+        {
+            Active = 0,
+            IfIndex = (uint)binding.IfIndex,
+            Local = ToEndpoint(binding.Local),
+            Remote = ToEndpoint(binding.Remote),
+        };
+        binding.SourceMac.AsSpan(0, 6).CopyTo(subscriber.MacSource);
+        binding.DestinationMac.AsSpan(0, 6).CopyTo(subscriber.MacDestination);
+        _maps.Subscribers.Update(key, subscriber);
+        _maps.SubscribersByEndpoint.Update(ToEndpoint(binding.Remote), key);
+        subscriber.Active = 1;
+        _maps.Subscribers.Update(key, subscriber);
+    }
+
+    public void Deactivate(int slot)
+    {
+        var key = (uint)slot;
+        if (_maps.Subscribers.TryLookup(key, out var subscriber))
+            _maps.SubscribersByEndpoint.Delete(subscriber.Remote);
+        // Zero the whole slot: nothing of a departed subscriber stays in the maps.
+        _maps.Subscribers.Update(key, default);
+        _maps.Budgets.Update(key, default);
+    }
+
+    public void SetBudget(int slot, BudgetSetting budget) =>
+        _maps.Budgets.Update((uint)slot, new Budget
+        {
+            Bytes = budget.Bytes,
+            Enabled = budget.Enabled ? 1u : 0u,
+            ReservePerLevel = budget.ReservePerLevel,
+            DropFromLevel = budget.DropFromLevel,
+        });
+
+    public void OnUpstreamData(ushort channel, ReadOnlySpan<byte> packet)
+    {
+        // The kernel already made the copies; the original only feeds the cache (done by the relay core).
+    }
+
+    public SubscriberCounters Counters(int slot)
+    {
+        var stats = _maps.SubscriberStats.TryLookup((uint)slot, out var s) ? s : default;
+        return new SubscriberCounters(stats.ForwardedPackets, stats.ForwardedBytes, stats.DroppedBudget, stats.ReceivedPackets);
+    }
+
+    /// <summary>Relay-wide counters summed over CPUs.</summary>
+    public Stats TotalStats()
+    {
+        var total = new Stats();
+        foreach (var cpu in _maps.Stats.LookupPerCpu(0u))
+        {
+            total.Clones += cpu.Clones;
+            total.CloneErrors += cpu.CloneErrors;
+            total.UpstreamMatched += cpu.UpstreamMatched;
+            total.EgressRewritten += cpu.EgressRewritten;
+            total.EgressDroppedBudget += cpu.EgressDroppedBudget;
+            total.EventsLost += cpu.EventsLost;
+        }
+        return total;
+    }
+
+    public void Flush()
+    {
+        lock (_eventGate)
+            _events.Consume();
+    }
+
+    private void PumpLoop()
+    {
+        while (!_stopping)
+        {
+            try
+            {
+                lock (_eventGate)
+                    _events.Consume();
+                Thread.Sleep(PumpInterval);
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                _log?.LogError(e, "registration pump failed");
+                Thread.Sleep(100);
+            }
+        }
+    }
+
+    private void OnEvent(ReadOnlySpan<byte> record)
+    {
+        var registration = EventReader.Decode(record);
+        if (registration.Origin == PacketOrigin.Forwarded)
+            _sink.OnSent((int)registration.Slot, registration.PacketNumber, registration.UpstreamPacketNumber);
+    }
+
+    public static Endpoint ToEndpoint(IPEndPoint endpoint)
+    {
+        var plain = SocketAddresses.Plain(endpoint);
+        var result = new Endpoint
+        {
+            Family = plain.AddressFamily == AddressFamily.InterNetworkV6 ? (byte)6 : (byte)4,
+            Port = BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness((ushort)plain.Port) : (ushort)plain.Port,
+        };
+        plain.Address.TryWriteBytes(result.Address, out _);
+        return result;
+    }
+
+    public void Dispose()
+    {
+        _stopping = true;
+        _pump.Join(TimeSpan.FromSeconds(1));
+        lock (_eventGate)
+            _events.Dispose();
+    }
+}

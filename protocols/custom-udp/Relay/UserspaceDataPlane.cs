@@ -1,0 +1,144 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+
+namespace FastRelay.Protocols.CustomUdp.Relay;
+
+/// <summary>
+/// The same job as the kernel fast path, done in this process: for each upstream DATA packet, one renumbered copy per
+/// active subscriber of its channel (start rotated per packet), priority drop against the same budget rule, sent from
+/// the relay socket. Nothing allocates per packet: subscriber addresses are serialised once at activation and copies
+/// are built in one reusable buffer.
+/// </summary>
+public sealed class UserspaceDataPlane(Socket socket, int maxSubscribers, IRegistrationSink sink) : IDataPlane
+{
+    private sealed class Slot
+    {
+        public bool Active;
+        public SocketAddress? Address;
+        public ulong NextSequence;
+        public long BudgetBytes;
+        public BudgetSetting Budget;
+        public ulong ForwardedPackets, ForwardedBytes, DroppedBudget;
+    }
+
+    private sealed class ChannelState
+    {
+        public IPEndPoint? Upstream;
+        public int[] Slots = [];
+        public uint Rotation;
+    }
+
+    private readonly Slot[] _slots = Enumerable.Range(0, maxSubscribers).Select(_ => new Slot()).ToArray();
+    private readonly Dictionary<ushort, ChannelState> _channels = new();
+    private readonly byte[] _copy = new byte[ChannelCache.SlotBytes];
+    private readonly object _gate = new();
+
+    public string Mode => "userspace";
+
+    public void SetChannel(ushort channel, IPEndPoint? upstream, IReadOnlyList<int> slots)
+    {
+        lock (_gate)
+        {
+            if (!_channels.TryGetValue(channel, out var state))
+                _channels[channel] = state = new ChannelState();
+            state.Upstream = upstream;
+            state.Slots = slots.ToArray();
+        }
+    }
+
+    public void Activate(int slot, SubscriberBinding binding)
+    {
+        lock (_gate)
+        {
+            var s = _slots[slot];
+            s.Active = true;
+            s.Address = SocketAddresses.For(socket, binding.Remote);
+            s.NextSequence = 0;
+            s.ForwardedPackets = s.ForwardedBytes = s.DroppedBudget = 0;
+            s.Budget = default;
+        }
+    }
+
+    public void Deactivate(int slot)
+    {
+        lock (_gate)
+            _slots[slot].Active = false;
+    }
+
+    public void SetBudget(int slot, BudgetSetting budget)
+    {
+        lock (_gate)
+        {
+            _slots[slot].Budget = budget;
+            _slots[slot].BudgetBytes = budget.Bytes;
+        }
+    }
+
+    public void OnUpstreamData(ushort channel, ReadOnlySpan<byte> packet)
+    {
+        if (packet.Length > _copy.Length)
+            return;
+        lock (_gate)
+        {
+            if (!_channels.TryGetValue(channel, out var state) || state.Upstream is null || state.Slots.Length == 0)
+                return;
+            var publisherSequence = ChannelCache.PublisherSequence(packet);
+            var urgency = (uint)(packet[1] & 0x07);
+            var payloadLength = packet.Length;
+            packet.CopyTo(_copy);
+            var count = state.Slots.Length;
+            var start = (int)(state.Rotation++ % (uint)count);
+            for (var i = 0; i < count; i++)
+            {
+                var slotIndex = state.Slots[(start + i) % count];
+                var slot = _slots[slotIndex];
+                if (!slot.Active || slot.Address is null)
+                    continue;
+                if (!BudgetRule.Admit(ref slot.BudgetBytes, slot.Budget, urgency, payloadLength))
+                {
+                    slot.DroppedBudget++;
+                    continue;
+                }
+                var sequence = slot.NextSequence++;
+                BinaryPrimitives.WriteUInt32BigEndian(_copy.AsSpan(4), (uint)sequence);
+                socket.SendTo(_copy.AsSpan(0, packet.Length), SocketFlags.None, slot.Address);
+                slot.ForwardedPackets++;
+                slot.ForwardedBytes += (ulong)payloadLength;
+                sink.OnSent(slotIndex, sequence, publisherSequence);
+            }
+        }
+    }
+
+    public SubscriberCounters Counters(int slot)
+    {
+        lock (_gate)
+        {
+            var s = _slots[slot];
+            return new SubscriberCounters(s.ForwardedPackets, s.ForwardedBytes, s.DroppedBudget, 0);
+        }
+    }
+
+    public void Flush()
+    {
+    }
+
+    public void Dispose()
+    {
+    }
+}
+
+/// <summary>Serialised socket addresses in the socket's own family (a dual-stack socket needs IPv4-mapped IPv6).</summary>
+public static class SocketAddresses
+{
+    public static SocketAddress For(Socket socket, IPEndPoint endpoint) => Normalise(socket, endpoint).Serialize();
+
+    public static IPEndPoint Normalise(Socket socket, IPEndPoint endpoint) =>
+        socket.AddressFamily == AddressFamily.InterNetworkV6 && endpoint.AddressFamily == AddressFamily.InterNetwork
+            ? new IPEndPoint(endpoint.Address.MapToIPv6(), endpoint.Port)
+            : endpoint;
+
+    /// <summary>The plain form the kernel maps use: IPv4-mapped IPv6 becomes IPv4.</summary>
+    public static IPEndPoint Plain(IPEndPoint endpoint) =>
+        endpoint.Address.IsIPv4MappedToIPv6 ? new IPEndPoint(endpoint.Address.MapToIPv4(), endpoint.Port) : endpoint;
+}

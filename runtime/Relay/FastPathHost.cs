@@ -1,0 +1,108 @@
+using System.Net.NetworkInformation;
+using FastRelay.Bpf;
+using FastRelay.Generated;
+using FastRelay.Net;
+using Microsoft.Extensions.Logging;
+
+namespace FastRelay.Relay;
+
+/// <summary>What a relay needs to put a generated fast path into the kernel.</summary>
+public sealed record FastPathHostOptions(
+    GeneratedProtocol Protocol,
+    string ObjectPath,
+    string Instance,
+    IReadOnlyList<string>? Interfaces = null,
+    string BpfFsRoot = BpfFs.DefaultRoot,
+    TcAttachMode AttachMode = TcAttachMode.Auto);
+
+/// <summary>
+/// Loads a generated object, checks every shared struct against its BTF, pins its maps under
+/// <c>&lt;bpffs&gt;/fastrelay/&lt;instance&gt;</c> (so `bpftool map dump pinned` and `fastrelay status` can read them), removes
+/// filters a killed relay left behind, and attaches the three programs to every relay interface: upstream and
+/// subscriber ingress on ingress, subscriber egress on egress. Every program is attached on every interface, which
+/// serves one-interface and two-interface relays alike (each program acts only on its own packets). Dispose detaches
+/// exactly what it attached and removes the pins.
+/// </summary>
+public sealed class FastPathHost : IDisposable
+{
+    private readonly List<TcAttachment> _attachments = new();
+    private readonly BpfPinDirectory _pins;
+    private readonly ILogger _log;
+    private int _disposed;
+
+    private FastPathHost(BpfObject bpf, BpfPinDirectory pins, ILogger log)
+    {
+        Object = bpf;
+        _pins = pins;
+        _log = log;
+    }
+
+    public BpfObject Object { get; }
+
+    public string PinPath => _pins.Path;
+
+    public IReadOnlyList<TcAttachment> Attachments => _attachments;
+
+    public static FastPathHost Start(FastPathHostOptions options, ILogger log)
+    {
+        BpfFs.EnsureMounted(options.BpfFsRoot, log);
+        var pins = BpfPinDirectory.Create(options.Instance, options.BpfFsRoot, log);
+        BpfObject? bpf = null;
+        FastPathHost? host = null;
+        try
+        {
+            bpf = BpfObject.Open(options.ObjectPath);
+            bpf.Load();
+            BtfLayoutCheck.Verify(bpf, options.Protocol.Structs);
+            pins.PinMaps(bpf);
+            host = new FastPathHost(bpf, pins, log);
+            foreach (var device in options.Interfaces ?? DefaultInterfaces())
+                host.AttachAll(device, options);
+            return host;
+        }
+        catch
+        {
+            if (host is not null)
+                host.Dispose();
+            else
+            {
+                bpf?.Dispose();
+                pins.Dispose();
+            }
+            throw;
+        }
+    }
+
+    /// <summary>Every interface that is up, except loopback (clones cannot be redirected usefully there).</summary>
+    public static IReadOnlyList<string> DefaultInterfaces() =>
+        NetworkInterface.GetAllNetworkInterfaces()
+            .Where(n => n.NetworkInterfaceType != NetworkInterfaceType.Loopback && n.OperationalStatus != OperationalStatus.Down)
+            .Select(n => n.Name)
+            .Order(StringComparer.Ordinal)
+            .ToList();
+
+    private void AttachAll(string device, FastPathHostOptions options)
+    {
+        var ifindex = NetDevice.IndexOf(device);
+        foreach (var stale in StaleAttachments.Remove(ifindex, _log))
+            _log.LogWarning("removed a stale FastRelay filter on {Device}: {Filter}", device, stale);
+        var programs = options.Protocol.Programs;
+        Attach(programs[0], ifindex, TcDirection.Ingress, options.AttachMode);   // upstream ingress
+        Attach(programs[1], ifindex, TcDirection.Ingress, options.AttachMode);   // subscriber ingress
+        Attach(programs[2], ifindex, TcDirection.Egress, options.AttachMode);    // subscriber egress
+        _log.LogInformation("fast path attached on {Device} (ifindex {Ifindex}, {Mode})", device, ifindex, _attachments[^1].Mode);
+    }
+
+    private void Attach(string program, int ifindex, TcDirection direction, TcAttachMode mode) =>
+        _attachments.Add(TcAttach.Attach(Object.Program(program), ifindex, direction, mode, _log));
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        for (var i = _attachments.Count - 1; i >= 0; i--)
+            _attachments[i].Dispose();
+        _pins.Dispose();
+        Object.Dispose();
+    }
+}
