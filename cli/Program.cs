@@ -6,6 +6,8 @@ var root = new RootCommand("FastRelay: describe a UDP protocol once, relay it fr
 {
     GenCommand.Create(),
     VerifyCommand.Create(),
+    PublishCommand.Create(),
+    SubscribeCommand.Create(),
 };
 
 try

@@ -92,7 +92,7 @@ public readonly record struct Publish
 }
 
 /// <summary>CHALLENGE (relay → sender): <c>u8 role, 16-byte cookie</c>. Always smaller than the SUBSCRIBE/PUBLISH it answers.</summary>
-public readonly record struct Challenge(Role Role, Cookie Cookie)
+public readonly record struct Challenge(Role Role, HandshakeCookie Cookie)
 {
     public static bool TryRead(ReadOnlySpan<byte> packet, out Challenge message) => TryRead(packet, out _, out message);
 
@@ -102,7 +102,7 @@ public readonly record struct Challenge(Role Role, Cookie Cookie)
         if (!ControlMessage.TryBody(packet, ControlType.Challenge, out header, out var body) || body.Length != CustomUdpWire.ChallengeBodySize
             || !ControlMessage.IsRole(body[1]))
             return false;
-        message = new Challenge((Role)body[1], new Cookie(body.Slice(2, Cookie.Size)));
+        message = new Challenge((Role)body[1], new HandshakeCookie(body.Slice(2, HandshakeCookie.Size)));
         return true;
     }
 
@@ -117,7 +117,7 @@ public readonly record struct Challenge(Role Role, Cookie Cookie)
 
 /// <summary>CONFIRM (sender → relay): <c>u8 role, 16-byte cookie, u32 history_ms, u32 rate_bytes_per_s</c>
 /// (a publisher sends 0 for history and rate).</summary>
-public readonly record struct Confirm(Role Role, Cookie Cookie, uint HistoryMs, uint RateBytesPerSecond)
+public readonly record struct Confirm(Role Role, HandshakeCookie Cookie, uint HistoryMs, uint RateBytesPerSecond)
 {
     public static bool TryRead(ReadOnlySpan<byte> packet, out Confirm message) => TryRead(packet, out _, out message);
 
@@ -127,7 +127,7 @@ public readonly record struct Confirm(Role Role, Cookie Cookie, uint HistoryMs, 
         if (!ControlMessage.TryBody(packet, ControlType.Confirm, out header, out var body) || body.Length != CustomUdpWire.ConfirmBodySize
             || !ControlMessage.IsRole(body[1]))
             return false;
-        message = new Confirm((Role)body[1], new Cookie(body.Slice(2, Cookie.Size)),
+        message = new Confirm((Role)body[1], new HandshakeCookie(body.Slice(2, HandshakeCookie.Size)),
             BinaryPrimitives.ReadUInt32BigEndian(body[18..]), BinaryPrimitives.ReadUInt32BigEndian(body[22..]));
         return true;
     }

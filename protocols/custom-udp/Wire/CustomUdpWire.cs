@@ -33,8 +33,8 @@ public static class CustomUdpWire
     /// <summary>Body sizes (type byte included) of the fixed-size control messages.</summary>
     public const int SubscribeBodySize = PaddedRequestBodySize;
     public const int PublishBodySize = PaddedRequestBodySize;
-    public const int ChallengeBodySize = 1 + 1 + Cookie.Size;          // type, role, cookie
-    public const int ConfirmBodySize = 1 + 1 + Cookie.Size + 4 + 4;    // type, role, cookie, history_ms, rate
+    public const int ChallengeBodySize = 1 + 1 + HandshakeCookie.Size;          // type, role, cookie
+    public const int ConfirmBodySize = 1 + 1 + HandshakeCookie.Size + 4 + 4;    // type, role, cookie, history_ms, rate
     public const int ReplyBodySize = 1 + 1 + 1 + 1;                    // type, role, status, slot
     public const int FeedbackBodySize = 1 + 4 + 4;                     // type, rate, next expected
     public const int UnsubscribeBodySize = 1;

@@ -21,8 +21,9 @@ public enum TestPayloadStatus : byte
 /// <code>
 /// 0..7   u64 publisher sequence (the publisher's own counter, not renumbered by the relay)
 /// 8..9   u16 channel
-/// 10..11 u16 length of the whole payload (these 12 bytes included)
-/// 12..   pattern: splitmix64 stream seeded from (channel, publisher sequence), little-endian 8-byte words
+/// 10..11 u16 length of the whole payload (these 16 bytes included)
+/// 12..15 u32 check: the first word of a splitmix64 stream seeded from (channel, publisher sequence, length)
+/// 16..   pattern: the rest of that stream, little-endian 8-byte words
 /// </code>
 /// A subscriber recomputes the pattern: any flipped, lost or added byte is <see cref="TestPayloadStatus.Corrupt"/> or
 /// <see cref="TestPayloadStatus.LengthMismatch"/>, and an intact packet of another channel is
@@ -30,10 +31,10 @@ public enum TestPayloadStatus : byte
 /// </summary>
 public static class TestPayload
 {
-    public const int MinSize = 12;
+    public const int MinSize = 16;
     public const int MaxSize = ushort.MaxValue;
 
-    /// <summary>Smallest DATA packet carrying a test payload (header + 12).</summary>
+    /// <summary>Smallest DATA packet carrying a test payload (header + 16).</summary>
     public const int MinPacketSize = CustomUdpWire.HeaderSize + MinSize;
 
     /// <summary>Writes a test payload of <paramref name="length"/> bytes (≥ <see cref="MinSize"/>); returns length.</summary>
@@ -44,7 +45,8 @@ public static class TestPayload
         BinaryPrimitives.WriteUInt64BigEndian(destination, publisherSequence);
         BinaryPrimitives.WriteUInt16BigEndian(destination[8..], channel);
         BinaryPrimitives.WriteUInt16BigEndian(destination[10..], (ushort)length);
-        var state = Seed(channel, publisherSequence);
+        var state = Seed(channel, publisherSequence, (ushort)length);
+        BinaryPrimitives.WriteUInt32BigEndian(destination[12..], (uint)Next(ref state));
         var pattern = destination[MinSize..length];
         while (pattern.Length >= 8)
         {
@@ -76,9 +78,9 @@ public static class TestPayload
         publisherSequence = BinaryPrimitives.ReadUInt64BigEndian(payload);
         var channel = BinaryPrimitives.ReadUInt16BigEndian(payload[8..]);
         if (BinaryPrimitives.ReadUInt16BigEndian(payload[10..]) != payload.Length) return TestPayloadStatus.LengthMismatch;
-        var state = Seed(channel, publisherSequence);
+        var state = Seed(channel, publisherSequence, (ushort)payload.Length);
+        ulong diff = BinaryPrimitives.ReadUInt32BigEndian(payload[12..]) ^ (uint)Next(ref state);
         var pattern = payload[MinSize..];
-        ulong diff = 0;
         while (pattern.Length >= 8)
         {
             diff |= BinaryPrimitives.ReadUInt64LittleEndian(pattern) ^ Next(ref state);
@@ -93,8 +95,8 @@ public static class TestPayload
         return channel == expectedChannel ? TestPayloadStatus.Ok : TestPayloadStatus.WrongChannel;
     }
 
-    private static ulong Seed(ushort channel, ulong publisherSequence) =>
-        unchecked(publisherSequence * 0x9E3779B97F4A7C15UL ^ ((ulong)channel << 48 | 0x5EED_C0DE_0000UL));
+    private static ulong Seed(ushort channel, ulong publisherSequence, ushort length) =>
+        unchecked(publisherSequence * 0x9E3779B97F4A7C15UL ^ ((ulong)channel << 48 | (ulong)length << 32 | 0x5EED_C0DEUL));
 
     private static ulong Next(ref ulong state)
     {

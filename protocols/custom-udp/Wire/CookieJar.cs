@@ -5,14 +5,14 @@ using System.Security.Cryptography;
 namespace FastRelay.Protocols.CustomUdp.Wire;
 
 /// <summary>A 16-byte handshake cookie (CHALLENGE / CONFIRM). Equality is constant-time.</summary>
-public readonly struct Cookie : IEquatable<Cookie>
+public readonly struct HandshakeCookie : IEquatable<HandshakeCookie>
 {
     public const int Size = 16;
 
     private readonly ulong _high;
     private readonly ulong _low;
 
-    public Cookie(ReadOnlySpan<byte> bytes)
+    public HandshakeCookie(ReadOnlySpan<byte> bytes)
     {
         if (bytes.Length < Size) throw new ArgumentException($"a cookie is {Size} bytes", nameof(bytes));
         _high = BinaryPrimitives.ReadUInt64BigEndian(bytes);
@@ -26,15 +26,15 @@ public readonly struct Cookie : IEquatable<Cookie>
     }
 
     /// <summary>Constant-time: no early exit on the first differing byte.</summary>
-    public bool Equals(Cookie other) => ((_high ^ other._high) | (_low ^ other._low)) == 0;
+    public bool Equals(HandshakeCookie other) => ((_high ^ other._high) | (_low ^ other._low)) == 0;
 
-    public override bool Equals(object? obj) => obj is Cookie other && Equals(other);
+    public override bool Equals(object? obj) => obj is HandshakeCookie other && Equals(other);
 
     public override int GetHashCode() => HashCode.Combine(_high, _low);
 
-    public static bool operator ==(Cookie left, Cookie right) => left.Equals(right);
+    public static bool operator ==(HandshakeCookie left, HandshakeCookie right) => left.Equals(right);
 
-    public static bool operator !=(Cookie left, Cookie right) => !left.Equals(right);
+    public static bool operator !=(HandshakeCookie left, HandshakeCookie right) => !left.Equals(right);
 
     public override string ToString() => $"{_high:x16}{_low:x16}";
 }
@@ -42,7 +42,7 @@ public readonly struct Cookie : IEquatable<Cookie>
 /// <summary>
 /// Stateless handshake cookies for the relay: <c>cookie = HMAC-SHA256(secret, address ‖ port ‖ channel ‖ role ‖ slot)</c>
 /// truncated to 16 bytes, where <c>slot = unix-time / SlotLength</c> and the secret is random per process (or given).
-/// <see cref="Verify(SocketAddress, ushort, Role, Cookie)"/> accepts cookies of the current and the previous slot
+/// <see cref="Verify(SocketAddress, ushort, Role, HandshakeCookie)"/> accepts cookies of the current and the previous slot
 /// (README: "within two time slots"), so a cookie lives between one and two slot lengths. IPv4 and IPv4-mapped IPv6
 /// addresses are the same peer (dual-stack sockets). The comparison is constant-time. Allocation-free and thread-safe.
 /// <code>
@@ -80,7 +80,7 @@ public sealed class CookieJar
     public long CurrentSlot => _time.GetUtcNow().ToUnixTimeMilliseconds() / _slotMs;
 
     /// <summary>The cookie for a peer (as received: <c>Socket.ReceiveFrom(…, SocketAddress)</c>) in the current slot.</summary>
-    public Cookie Issue(SocketAddress peer, ushort channel, Role role)
+    public HandshakeCookie Issue(SocketAddress peer, ushort channel, Role role)
     {
         Span<byte> address = stackalloc byte[16];
         if (!SocketAddresses.TryGetAddressAndPort(peer, address, out var port))
@@ -89,11 +89,11 @@ public sealed class CookieJar
     }
 
     /// <summary>The cookie for an IPv4/IPv6 endpoint in the current slot.</summary>
-    public Cookie Issue(EndPoint peer, ushort channel, Role role) => Issue(peer.Serialize(), channel, role);
+    public HandshakeCookie Issue(EndPoint peer, ushort channel, Role role) => Issue(peer.Serialize(), channel, role);
 
     /// <summary>True if <paramref name="cookie"/> was issued to this peer, channel and role in the current or the previous slot.
     /// False (never throws) for anything else, including non-IP addresses.</summary>
-    public bool Verify(SocketAddress peer, ushort channel, Role role, Cookie cookie)
+    public bool Verify(SocketAddress peer, ushort channel, Role role, HandshakeCookie cookie)
     {
         Span<byte> address = stackalloc byte[16];
         if (!SocketAddresses.TryGetAddressAndPort(peer, address, out var port))
@@ -105,10 +105,10 @@ public sealed class CookieJar
         return current | previous;
     }
 
-    public bool Verify(EndPoint peer, ushort channel, Role role, Cookie cookie) =>
+    public bool Verify(EndPoint peer, ushort channel, Role role, HandshakeCookie cookie) =>
         peer is IPEndPoint && Verify(peer.Serialize(), channel, role, cookie);
 
-    private Cookie Compute(ReadOnlySpan<byte> address16, ushort port, ushort channel, Role role, long slot)
+    private HandshakeCookie Compute(ReadOnlySpan<byte> address16, ushort port, ushort channel, Role role, long slot)
     {
         Span<byte> input = stackalloc byte[InputSize];
         address16.CopyTo(input);
@@ -118,7 +118,7 @@ public sealed class CookieJar
         BinaryPrimitives.WriteInt64BigEndian(input[21..], slot);
         Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
         HMACSHA256.HashData(_secret, input, mac);
-        var cookie = new Cookie(mac);
+        var cookie = new HandshakeCookie(mac);
         CryptographicOperations.ZeroMemory(mac);
         return cookie;
     }
