@@ -6,6 +6,7 @@ var root = new RootCommand("FastRelay: describe a UDP protocol once, relay it fr
 {
     GenCommand.Create(),
     VerifyCommand.Create(),
+    LabCommand.Create(),
     PublishCommand.Create(),
     SubscribeCommand.Create(),
 };
