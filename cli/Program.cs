@@ -6,14 +6,15 @@ var root = new RootCommand("FastRelay: describe a UDP protocol once, relay it fr
 {
     GenCommand.Create(),
     VerifyCommand.Create(),
-    LabCommand.Create(),
     PublishCommand.Create(),
     SubscribeCommand.Create(),
+    LabCommand.Create(),
 };
 
 try
 {
-    return await root.Parse(args).InvokeAsync();
+    // Our own handler below prints user errors without a stack trace; System.CommandLine's would print them as crashes.
+    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
 catch (UserFacingException e)
 {
