@@ -22,7 +22,7 @@ public abstract class RegistrationEventTests(GeneratedObjects objects, FastPathP
         var copyB = new CopyCase(protocol, b, new HeaderFields { PacketNumber = 0x32, StreamId = 8, Urgency = 0 }) { Tail = Frames.Tail(3) };
         var sidA = copyA.MapStream(s.Maps, 0);
         var sidB = copyB.MapStream(s.Maps, 4);
-        var stackHeader = protocol.Header(new HeaderFields { Kind = PacketKind.Control, PacketNumber = 0x99, StreamId = 8, Urgency = 5 });
+        var stackHeader = protocol.Header(new HeaderFields { Kind = protocol.StackPacketKind, PacketNumber = 0x99, StreamId = 8, Urgency = 5 });
         var stack = Frames.FromRelayStack(b).Build(Frames.Payload(stackHeader, Frames.Tail(9)));
         protocol.WritePacketNumber(stackHeader, 21);
         var stackNumbered = Frames.FromRelayStack(b).Build(Frames.Payload(stackHeader, Frames.Tail(9)));

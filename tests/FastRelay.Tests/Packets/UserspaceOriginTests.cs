@@ -17,9 +17,9 @@ public abstract class UserspaceOriginTests(GeneratedObjects objects, FastPathPro
     private RelaySession Session() => new(objects, protocol);
 
     /// <summary>A packet of the connection that is not fast-path data (e.g. an ACK or control message).</summary>
-    private byte[] StackPacket(SubscriberSpec sub, ulong packetNumber, bool udpChecksum = true, PacketKind kind = PacketKind.Control) =>
+    private byte[] StackPacket(SubscriberSpec sub, ulong packetNumber, bool udpChecksum = true, PacketKind? kind = null) =>
         Frames.FromRelayStack(sub, udpChecksum).Build(Frames.Payload(
-            protocol.Header(new HeaderFields { Kind = kind, PacketNumber = packetNumber, StreamId = 0x99 }), Frames.Tail(31)));
+            protocol.Header(new HeaderFields { Kind = kind ?? protocol.StackPacketKind, PacketNumber = packetNumber, StreamId = 0x99 }), Frames.Tail(31)));
 
     [BpfFact]
     public void Stack_packets_and_forwarded_copies_share_one_gapless_sequence()
@@ -67,7 +67,7 @@ public abstract class UserspaceOriginTests(GeneratedObjects objects, FastPathPro
         var inactive = s.AddSubscriber(Slot + 1, active: false, nextPacketNumber: 60);
         var stranger = Topology.Subscriber(protocol, Slot + 2); // never registered
         var fromRelay = Frames.FromRelayStack(sub);
-        var header = protocol.Header(new HeaderFields { Kind = PacketKind.Control });
+        var header = protocol.Header(new HeaderFields { Kind = protocol.StackPacketKind });
 
         var cases = new Dictionary<string, byte[]>
         {

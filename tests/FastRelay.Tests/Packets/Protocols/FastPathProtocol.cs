@@ -25,6 +25,11 @@ public abstract class FastPathProtocol
     /// <summary>Exactly <see cref="HeaderLength"/> bytes.</summary>
     public abstract byte[] Header(HeaderFields fields);
 
+    /// <summary>The kind of packet the relay's own stack sends on a subscriber connection and the kernel numbers:
+    /// a non-fast-path connection packet (QUIC ACK, tick control) where the protocol has one, else fast-path data
+    /// (custom_udp numbers DATA only).</summary>
+    public virtual PacketKind StackPacketKind => PacketKind.Control;
+
     public abstract void WritePacketNumber(Span<byte> header, ulong packetNumber);
     public abstract ulong ReadPacketNumber(ReadOnlySpan<byte> header);
     public virtual void WriteStreamId(Span<byte> header, ulong streamId) =>
