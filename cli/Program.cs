@@ -9,6 +9,8 @@ var root = new RootCommand("FastRelay: describe a UDP protocol once, relay it fr
     PublishCommand.Create(),
     SubscribeCommand.Create(),
     LabCommand.Create(),
+    RelayCommand.Create(),
+    StatusCommand.Create(),
 };
 
 try

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using FastRelay.Bpf;
+using FastRelay.Protocols.CustomUdp.Wire;
 using Microsoft.Extensions.Logging;
 using static FastRelay.Protocols.CustomUdp.CustomUdpHeaderFastPath;
 

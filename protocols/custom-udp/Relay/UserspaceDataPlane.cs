@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
+using FastRelay.Protocols.CustomUdp.Wire;
 
 namespace FastRelay.Protocols.CustomUdp.Relay;
 
@@ -126,19 +127,4 @@ public sealed class UserspaceDataPlane(Socket socket, int maxSubscribers, IRegis
     public void Dispose()
     {
     }
-}
-
-/// <summary>Serialised socket addresses in the socket's own family (a dual-stack socket needs IPv4-mapped IPv6).</summary>
-public static class SocketAddresses
-{
-    public static SocketAddress For(Socket socket, IPEndPoint endpoint) => Normalise(socket, endpoint).Serialize();
-
-    public static IPEndPoint Normalise(Socket socket, IPEndPoint endpoint) =>
-        socket.AddressFamily == AddressFamily.InterNetworkV6 && endpoint.AddressFamily == AddressFamily.InterNetwork
-            ? new IPEndPoint(endpoint.Address.MapToIPv6(), endpoint.Port)
-            : endpoint;
-
-    /// <summary>The plain form the kernel maps use: IPv4-mapped IPv6 becomes IPv4.</summary>
-    public static IPEndPoint Plain(IPEndPoint endpoint) =>
-        endpoint.Address.IsIPv4MappedToIPv6 ? new IPEndPoint(endpoint.Address.MapToIPv4(), endpoint.Port) : endpoint;
 }

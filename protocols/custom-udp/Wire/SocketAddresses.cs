@@ -44,4 +44,16 @@ public static class SocketAddresses
         Span<byte> y = stackalloc byte[16];
         return TryGetAddressAndPort(a, x, out var px) && TryGetAddressAndPort(b, y, out var py) && px == py && x.SequenceEqual(y);
     }
+
+    /// <summary>Serialises an endpoint in the socket's own family (a dual-stack socket needs IPv4-mapped IPv6).</summary>
+    public static SocketAddress For(Socket socket, IPEndPoint endpoint) => Normalise(socket, endpoint).Serialize();
+
+    public static IPEndPoint Normalise(Socket socket, IPEndPoint endpoint) =>
+        socket.AddressFamily == AddressFamily.InterNetworkV6 && endpoint.AddressFamily == AddressFamily.InterNetwork
+            ? new IPEndPoint(endpoint.Address.MapToIPv6(), endpoint.Port)
+            : endpoint;
+
+    /// <summary>The plain form kernel maps and route lookups use: IPv4-mapped IPv6 becomes IPv4.</summary>
+    public static IPEndPoint Plain(IPEndPoint endpoint) =>
+        endpoint.Address.IsIPv4MappedToIPv6 ? new IPEndPoint(endpoint.Address.MapToIPv4(), endpoint.Port) : endpoint;
 }

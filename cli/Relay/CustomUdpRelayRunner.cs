@@ -1,0 +1,108 @@
+using System.Net;
+using FastRelay.Cli.Gen;
+using FastRelay.Net;
+using FastRelay.Protocols.CustomUdp;
+using FastRelay.Protocols.CustomUdp.Relay;
+using FastRelay.Relay;
+using Microsoft.Extensions.Logging;
+
+namespace FastRelay.Cli.Relay;
+
+/// <summary>Which copy engine a relay uses.</summary>
+public enum RelayMode
+{
+    /// <summary>Copies made by the generated TC programs in the kernel.</summary>
+    FastPath,
+
+    /// <summary>The same wire behaviour, all in this process (for comparison and machines without eBPF).</summary>
+    Userspace,
+}
+
+public sealed record RelayRunOptions
+{
+    public RelayMode Mode { get; init; } = RelayMode.FastPath;
+    public required RelayOptions Relay { get; init; }
+    public IReadOnlyList<string>? Interfaces { get; init; }
+    public string? ObjectPath { get; init; }
+    public string BpfFsRoot { get; init; } = FastRelay.Bpf.BpfFs.DefaultRoot;
+    public string TemplatesDir { get; init; } = GenPipeline.DefaultTemplatesDir;
+}
+
+/// <summary>
+/// Composes a custom-UDP relay: the socket, the data plane (the generated fast path put into the kernel by
+/// <see cref="FastPathHost"/>, or the userspace plane), subscriber binding through the routing and neighbour tables, and
+/// the relay core. Runs until cancelled (Ctrl-C), then detaches and removes everything it put into the kernel.
+/// </summary>
+public static class CustomUdpRelayRunner
+{
+    public static async Task RunAsync(RelayRunOptions options, ILoggerFactory logs, CancellationToken cancellationToken)
+    {
+        var log = logs.CreateLogger("fastrelay.relay");
+        using var socket = CustomUdpRelay.OpenSocket(options.Relay.Port);
+        FastPathHost? host = null;
+        try
+        {
+            Func<IRegistrationSink, IDataPlane> plane;
+            Func<IPEndPoint, SubscriberBinding> bind;
+            if (options.Mode == RelayMode.FastPath)
+            {
+                var objectPath = options.ObjectPath ?? await BuildObjectAsync(options, cancellationToken);
+                host = FastPathHost.Start(new FastPathHostOptions(CustomUdpHeaderFastPath.Protocol, objectPath, options.Relay.Name,
+                    options.Interfaces, options.BpfFsRoot), log);
+                var bpf = host.Object;
+                plane = sink =>
+                {
+                    var kernel = new KernelDataPlane(bpf, sink, log);
+                    kernel.SetConfig((ushort)options.Relay.Port);
+                    return kernel;
+                };
+                bind = remote => BindThroughKernelTables(remote, options.Relay.Port, cancellationToken);
+                log.LogInformation("fast path: {Count} programs attached, maps pinned at {Pins}", host.Attachments.Count, host.PinPath);
+            }
+            else
+            {
+                plane = sink => new UserspaceDataPlane(socket, options.Relay.MaxSubscribers, sink);
+                bind = remote => new SubscriberBinding(0, remote, new IPEndPoint(IPAddress.Any, options.Relay.Port), 0, new byte[6], new byte[6]);
+            }
+
+            using var relay = new CustomUdpRelay(socket, options.Relay, plane, bind, log);
+            log.LogInformation("relay {Name} listening on UDP {Port} ({Mode})", options.Relay.Name, options.Relay.Port, relay.Plane.Mode);
+            await Task.Factory.StartNew(() => relay.Run(cancellationToken), TaskCreationOptions.LongRunning);
+        }
+        finally
+        {
+            host?.Dispose();
+        }
+    }
+
+    /// <summary>Generates and compiles the profile's object (about 0.3 s) so the relay always runs the programs that match
+    /// this build's descriptor.</summary>
+    private static async Task<string> BuildObjectAsync(RelayRunOptions options, CancellationToken cancellationToken)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "fastrelay-" + options.Relay.Name + "-bpf");
+        var clang = await ClangToolchain.FindAsync(null, cancellationToken);
+        var built = await new GenPipeline(clang, options.TemplatesDir, TextWriter.Null)
+            .BuildAsync(CustomUdpHeaderFastPath.Protocol, dir, cancellationToken);
+        return Path.Combine(dir, built.Object);
+    }
+
+    /// <summary>The device, relay address and MACs towards a subscriber. The relay has just sent it a CHALLENGE, so the
+    /// neighbour entry is normally there; give the kernel a moment when it is still resolving.</summary>
+    private static SubscriberBinding BindThroughKernelTables(IPEndPoint remote, int port, CancellationToken cancellationToken)
+    {
+        var plain = remote.Address.IsIPv4MappedToIPv6 ? remote.Address.MapToIPv4() : remote.Address;
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                var route = RouteResolver.Resolve(plain);
+                return new SubscriberBinding(0, new IPEndPoint(plain, remote.Port), new IPEndPoint(route.Source, port), route.Ifindex,
+                    route.DeviceMac.GetAddressBytes(), route.NextHopMac.GetAddressBytes());
+            }
+            catch (NeighbourNotResolvedException) when (attempt < 50 && !cancellationToken.IsCancellationRequested)
+            {
+                Thread.Sleep(10);
+            }
+        }
+    }
+}

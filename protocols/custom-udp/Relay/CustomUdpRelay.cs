@@ -1,0 +1,462 @@
+using System.Net;
+using System.Net.Sockets;
+using FastRelay.Protocols.CustomUdp.Wire;
+using Microsoft.Extensions.Logging;
+
+namespace FastRelay.Protocols.CustomUdp.Relay;
+
+/// <summary>
+/// The custom-UDP relay's userspace: the cookie handshake (nothing is sent to an address before it echoed a cookie),
+/// channel upstreams, subscriber slots and their activation in the data plane, byte budgets from feedback, the
+/// per-channel cache, NACK repair, late-joiner history, keepalive expiry and the status file. DATA copies are made by
+/// the <see cref="IDataPlane"/> (kernel or userspace); this class never copies DATA to subscribers itself, except to
+/// repair or replay history.
+/// </summary>
+public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
+{
+    private sealed class ChannelState(ChannelCache cache)
+    {
+        public IPEndPoint? Upstream;
+        public SocketAddressKey? UpstreamKey;
+        public SocketAddress? UpstreamAddress; // serialised once: the data path compares without allocating
+        public ChannelCache Cache { get; } = cache;
+        public List<int> Slots { get; } = new();
+        public ulong UpstreamPackets;
+    }
+
+    private readonly Socket _socket;
+    private readonly RelayOptions _options;
+    private readonly ILogger _log;
+    private readonly Func<IPEndPoint, SubscriberBinding> _bind;
+    private readonly CookieJar _cookies = new();
+    private readonly IDataPlane _plane;
+    private readonly object _gate = new();
+    private readonly Dictionary<ushort, ChannelState> _channels = new();
+    private readonly Dictionary<SocketAddressKey, SubscriberSession> _byEndpoint = new();
+    private readonly SubscriberSession?[] _slots;
+    private readonly byte[] _send = new byte[ChannelCache.SlotBytes + 64];
+    private readonly byte[] _repairScratch = new byte[ChannelCache.SlotBytes];
+    private ulong _upstreamPackets, _foreignData, _malformed, _challenges, _accepted, _refused, _removed, _repaired;
+
+    /// <param name="planeFactory">Creates the data plane; it gets this relay as its registration sink.</param>
+    /// <param name="bind">How to reach a subscriber (device, MACs, relay address); may throw when it cannot.</param>
+    public CustomUdpRelay(Socket socket, RelayOptions options, Func<IRegistrationSink, IDataPlane> planeFactory,
+        Func<IPEndPoint, SubscriberBinding> bind, ILogger log)
+    {
+        _socket = socket;
+        _options = options;
+        _bind = bind;
+        _log = log;
+        _slots = new SubscriberSession?[options.MaxSubscribers];
+        _plane = planeFactory(this);
+    }
+
+    public IDataPlane Plane => _plane;
+
+    /// <summary>Binds a dual-stack UDP socket on the relay port, sized for bursts.</summary>
+    public static Socket OpenSocket(int port)
+    {
+        var socket = new Socket(AddressFamily.InterNetworkV6, SocketType.Dgram, ProtocolType.Udp) { DualMode = true };
+        socket.ReceiveBufferSize = 8 << 20;
+        socket.SendBufferSize = 8 << 20;
+        socket.ReceiveTimeout = 100;
+        socket.Bind(new IPEndPoint(IPAddress.IPv6Any, port));
+        return socket;
+    }
+
+    /// <summary>Runs until cancelled: one thread receives and handles packets, one keeps time.</summary>
+    public void Run(CancellationToken cancellationToken)
+    {
+        var timer = new Thread(() => TimerLoop(cancellationToken)) { IsBackground = true, Name = "fastrelay-timer" };
+        timer.Start();
+        ReceiveLoop(cancellationToken);
+        timer.Join();
+        WriteStatus();
+    }
+
+    private void ReceiveLoop(CancellationToken cancellationToken)
+    {
+        var buffer = new byte[65536];
+        var from = new SocketAddress(_socket.AddressFamily);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            int length;
+            try
+            {
+                length = _socket.ReceiveFrom(buffer, SocketFlags.None, from);
+            }
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock or SocketError.ConnectionReset)
+            {
+                continue;
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            try
+            {
+                Handle(buffer.AsSpan(0, length), from);
+            }
+            catch (Exception e)
+            {
+                // A bug must not take the relay down with every subscriber on it; count and log it.
+                _malformed++;
+                _log.LogError(e, "packet handling failed");
+            }
+        }
+    }
+
+    private void Handle(ReadOnlySpan<byte> packet, SocketAddress from)
+    {
+        if (PacketHeader.IsDataPacket(packet))
+        {
+            HandleData(packet, from);
+            return;
+        }
+        if (!ControlMessage.TryReadType(packet, out var header, out var type))
+        {
+            _malformed++;
+            return;
+        }
+        var endpoint = (IPEndPoint)new IPEndPoint(IPAddress.IPv6Any, 0).Create(from);
+        switch (type)
+        {
+            case ControlType.Subscribe when Subscribe.TryRead(packet, out _):
+                SendChallenge(endpoint, header.Channel, Role.Subscriber);
+                break;
+            case ControlType.Publish when Publish.TryRead(packet, out _):
+                SendChallenge(endpoint, header.Channel, Role.Publisher);
+                break;
+            case ControlType.Confirm when Confirm.TryRead(packet, out var confirm):
+                HandleConfirm(endpoint, header.Channel, confirm);
+                break;
+            case ControlType.Feedback when Feedback.TryRead(packet, out var feedback):
+                HandleFeedback(endpoint, feedback);
+                break;
+            case ControlType.Nack when Nack.TryRead(packet, out var nack):
+                HandleNack(endpoint, nack);
+                break;
+            case ControlType.Unsubscribe when Unsubscribe.TryRead(packet, out _):
+                lock (_gate)
+                    if (_byEndpoint.TryGetValue(SocketAddressKey.From(endpoint), out var session))
+                        Remove(session, "unsubscribed");
+                break;
+            default:
+                _malformed++;
+                break;
+        }
+    }
+
+    private void HandleData(ReadOnlySpan<byte> packet, SocketAddress from)
+    {
+        if (!PacketHeader.TryRead(packet, out var header))
+        {
+            _malformed++;
+            return;
+        }
+        ChannelState? channel;
+        lock (_gate)
+            _channels.TryGetValue(header.Channel, out channel);
+        if (channel?.UpstreamAddress is null || !SocketAddresses.SameEndpoint(from, channel.UpstreamAddress))
+        {
+            // Only the channel's upstream may feed it. A publisher we lost (relay restart) is asked to prove its
+            // address again: the challenge is no larger than the DATA that caused it, and at most 20 go out a second.
+            _foreignData++;
+            if (packet.Length >= CustomUdpWire.ChallengePacketSize && channel?.Upstream is null && UnsolicitedChallengeAllowed())
+                SendChallenge((IPEndPoint)new IPEndPoint(IPAddress.IPv6Any, 0).Create(from), header.Channel, Role.Publisher);
+            return;
+        }
+        _upstreamPackets++;
+        channel.UpstreamPackets++;
+        channel.Cache.Add(header.Sequence, packet, (long)MonotonicClock.NowNs());
+        _plane.OnUpstreamData(header.Channel, packet);
+    }
+
+    private long _unsolicitedWindowStart;
+    private int _unsolicitedInWindow;
+
+    private bool UnsolicitedChallengeAllowed()
+    {
+        var now = (long)MonotonicClock.NowNs();
+        if (now - _unsolicitedWindowStart > 1_000_000_000L)
+        {
+            _unsolicitedWindowStart = now;
+            _unsolicitedInWindow = 0;
+        }
+        return ++_unsolicitedInWindow <= 20;
+    }
+
+    private void SendChallenge(IPEndPoint to, ushort channel, Role role)
+    {
+        _challenges++;
+        var cookie = _cookies.Issue(to, channel, role);
+        var length = new Challenge(role, cookie).Write(_send, channel, MonotonicClock.NowNs());
+        SendTo(_send.AsSpan(0, length), to);
+    }
+
+    private void SendReply(IPEndPoint to, ushort channel, Role role, ReplyStatus status, int slot = 0)
+    {
+        var length = new Reply(role, status, (byte)slot).Write(_send, channel, MonotonicClock.NowNs());
+        SendTo(_send.AsSpan(0, length), to);
+    }
+
+    private void HandleConfirm(IPEndPoint from, ushort channelId, Confirm confirm)
+    {
+        if (!_cookies.Verify(from, channelId, confirm.Role, confirm.Cookie))
+        {
+            _refused++;
+            SendReply(from, channelId, confirm.Role, ReplyStatus.BadCookie);
+            return;
+        }
+        lock (_gate)
+        {
+            if (confirm.Role == Role.Publisher)
+                AcceptPublisher(from, channelId);
+            else
+                AcceptSubscriber(from, channelId, confirm);
+        }
+    }
+
+    private void AcceptPublisher(IPEndPoint from, ushort channelId)
+    {
+        var channel = Channel(channelId);
+        if (channel is null)
+        {
+            _refused++;
+            SendReply(from, channelId, Role.Publisher, ReplyStatus.RelayFull);
+            return;
+        }
+        var key = SocketAddressKey.From(from);
+        if (channel.UpstreamKey is { } existing && existing != key)
+        {
+            _refused++;
+            SendReply(from, channelId, Role.Publisher, ReplyStatus.ChannelHasUpstream);
+            return;
+        }
+        channel.Upstream = SocketAddresses.Plain(from);
+        channel.UpstreamKey = key;
+        channel.UpstreamAddress = SocketAddresses.For(_socket, channel.Upstream);
+        _plane.SetChannel(channelId, channel.Upstream, channel.Slots);
+        _accepted++;
+        SendReply(from, channelId, Role.Publisher, ReplyStatus.Accepted);
+        _log.LogInformation("channel {Channel}: upstream {Upstream}", channelId, channel.Upstream);
+    }
+
+    private void AcceptSubscriber(IPEndPoint from, ushort channelId, Confirm confirm)
+    {
+        var key = SocketAddressKey.From(from);
+        // A repeated CONFIRM (the subscriber restarted or lost our REPLY) starts it over: numbering from 0.
+        if (_byEndpoint.TryGetValue(key, out var previous))
+            Remove(previous, "re-subscribed");
+        var channel = Channel(channelId);
+        var slot = Array.IndexOf(_slots, null);
+        if (channel is null || slot < 0)
+        {
+            _refused++;
+            SendReply(from, channelId, Role.Subscriber, ReplyStatus.RelayFull);
+            return;
+        }
+        SubscriberBinding binding;
+        try
+        {
+            binding = _bind(from);
+        }
+        catch (Exception e)
+        {
+            _refused++;
+            _log.LogWarning("cannot reach subscriber {Endpoint}: {Reason}", from, e.Message);
+            SendReply(from, channelId, Role.Subscriber, ReplyStatus.RelayFull);
+            return;
+        }
+        var session = new SubscriberSession(slot, SocketAddresses.Plain(from), key, channelId, new SequenceMap(16384))
+        {
+            LastHeardNs = (long)MonotonicClock.NowNs(),
+            RateBytesPerSecond = confirm.RateBytesPerSecond,
+        };
+        _slots[slot] = session;
+        _byEndpoint[key] = session;
+        _accepted++;
+        // The REPLY leaves before the first copy can, so the subscriber knows its numbering starts now.
+        SendReply(from, channelId, Role.Subscriber, ReplyStatus.Accepted, slot);
+        _plane.Activate(slot, binding with { Channel = channelId });
+        RefreshBudget(session);
+        channel.Slots.Add(slot);
+        _plane.SetChannel(channelId, channel.Upstream, channel.Slots);
+        _log.LogInformation("subscriber {Endpoint} accepted on channel {Channel} (slot {Slot})", session.Endpoint, channelId, slot);
+        if (confirm.HistoryMs > 0)
+            SendHistory(session, channel, confirm.HistoryMs);
+    }
+
+    private void SendHistory(SubscriberSession session, ChannelState channel, uint historyMs)
+    {
+        var since = (long)MonotonicClock.NowNs() - historyMs * 1_000_000L;
+        foreach (var sequence in channel.Cache.SequencesSince(since))
+        {
+            if (!channel.Cache.TryCopy(sequence, _repairScratch, out var length))
+                continue;
+            var written = History.Write(_send, session.Channel, MonotonicClock.NowNs(), _repairScratch.AsSpan(0, length));
+            SendTo(_send.AsSpan(0, written), session.Endpoint);
+        }
+    }
+
+    private void HandleFeedback(IPEndPoint from, Feedback feedback)
+    {
+        lock (_gate)
+        {
+            if (!_byEndpoint.TryGetValue(SocketAddressKey.From(from), out var session))
+                return;
+            session.LastHeardNs = (long)MonotonicClock.NowNs();
+            session.RateBytesPerSecond = feedback.RateBytesPerSecond;
+        }
+    }
+
+    private void HandleNack(IPEndPoint from, Nack nack)
+    {
+        lock (_gate)
+        {
+            if (!_byEndpoint.TryGetValue(SocketAddressKey.From(from), out var session) || !_channels.TryGetValue(session.Channel, out var channel))
+                return;
+            session.LastHeardNs = (long)MonotonicClock.NowNs();
+            var flushed = false;
+            foreach (var range in nack)
+            {
+                for (var i = 0u; i < range.Length; i++)
+                {
+                    var sequence = range.First + i;
+                    session.NackedSequences++;
+                    if (!session.Sequences.TryGet(sequence, out var publisherSequence))
+                    {
+                        // The registration may still sit in the ring buffer: drain it once, then look again.
+                        if (flushed)
+                            continue;
+                        _plane.Flush();
+                        flushed = true;
+                        if (!session.Sequences.TryGet(sequence, out publisherSequence))
+                            continue;
+                    }
+                    if (!channel.Cache.TryCopy(publisherSequence, _repairScratch, out var length))
+                        continue;
+                    var written = Repair.Write(_send, session.Channel, MonotonicClock.NowNs(), sequence, _repairScratch.AsSpan(0, length));
+                    SendTo(_send.AsSpan(0, written), session.Endpoint);
+                    session.Repaired++;
+                    _repaired++;
+                }
+            }
+        }
+    }
+
+    /// <summary>Registrations from the data plane: which publisher packet a subscriber got under which number.</summary>
+    public void OnSent(int slot, ulong subscriberSequence, ulong publisherSequence)
+    {
+        var session = (uint)slot < (uint)_slots.Length ? _slots[slot] : null;
+        session?.Sequences.Record(subscriberSequence & 0xFFFF_FFFF, publisherSequence);
+    }
+
+    private ChannelState? Channel(ushort id)
+    {
+        if (_channels.TryGetValue(id, out var channel))
+            return channel;
+        if (_channels.Count >= _options.MaxChannels)
+            return null;
+        channel = new ChannelState(new ChannelCache(_options.CachePacketsPerChannel));
+        _channels[id] = channel;
+        return channel;
+    }
+
+    private void Remove(SubscriberSession session, string why)
+    {
+        if (_channels.TryGetValue(session.Channel, out var channel))
+        {
+            channel.Slots.Remove(session.Slot);
+            _plane.SetChannel(session.Channel, channel.Upstream, channel.Slots);
+        }
+        _plane.Deactivate(session.Slot);
+        _slots[session.Slot] = null;
+        _byEndpoint.Remove(session.Key);
+        _removed++;
+        _log.LogInformation("subscriber {Endpoint} removed: {Why}", session.Endpoint, why);
+    }
+
+    private void TimerLoop(CancellationToken cancellationToken)
+    {
+        var nextStatus = 0L;
+        while (!cancellationToken.WaitHandle.WaitOne(_options.BudgetPeriod))
+        {
+            var now = (long)MonotonicClock.NowNs();
+            lock (_gate)
+            {
+                foreach (var session in _slots)
+                {
+                    if (session is null)
+                        continue;
+                    if (now - session.LastHeardNs > _options.SubscriberTimeout.Ticks * 100)
+                        Remove(session, "silent");
+                    else
+                        RefreshBudget(session);
+                }
+            }
+            if (now >= nextStatus)
+            {
+                WriteStatus();
+                nextStatus = now + 500_000_000L;
+            }
+        }
+    }
+
+    /// <summary>One period's worth of the subscriber's advertised rate. Less urgent levels need a reserve of 1/16 of it per
+    /// level, so they are dropped first as the budget runs short; the most urgent level is never dropped.</summary>
+    private void RefreshBudget(SubscriberSession session)
+    {
+        if (session.RateBytesPerSecond == CustomUdpWire.UnlimitedRate)
+        {
+            _plane.SetBudget(session.Slot, new BudgetSetting(false, 0, 0, 0));
+            return;
+        }
+        var bytes = (long)(session.RateBytesPerSecond * _options.BudgetPeriod.TotalSeconds);
+        _plane.SetBudget(session.Slot, new BudgetSetting(true, bytes, (uint)Math.Max(1, bytes / 16), CustomUdpWire.PriorityLevels));
+    }
+
+    public RelayStatus Status()
+    {
+        lock (_gate)
+        {
+            var now = (long)MonotonicClock.NowNs();
+            var subscribers = _slots.Where(s => s is not null).Select(s =>
+            {
+                var counters = _plane.Counters(s!.Slot);
+                return new SubscriberStatus(s.Slot, s.Endpoint.ToString(), s.Channel, counters.ForwardedPackets, counters.ForwardedBytes,
+                    counters.DroppedBudget, s.Repaired, s.NackedSequences, s.RateBytesPerSecond, (now - s.LastHeardNs) / 1e9);
+            }).ToList();
+            var channels = _channels.Select(c => new ChannelStatus(c.Key, c.Value.Upstream?.ToString(), c.Value.Slots.Count, c.Value.UpstreamPackets)).ToList();
+            return new RelayStatus(_options.Name, _plane.Mode, _options.Port, Environment.ProcessId, DateTimeOffset.UtcNow, channels, subscribers,
+                new RelayTotals(_upstreamPackets, _foreignData, _malformed, _challenges, _accepted, _refused, _removed, _repaired));
+        }
+    }
+
+    private void WriteStatus()
+    {
+        if (_options.StatusFile is not { } path)
+            return;
+        try
+        {
+            var temporary = path + ".tmp";
+            File.WriteAllText(temporary, Status().ToJson());
+            File.Move(temporary, path, overwrite: true);
+        }
+        catch (Exception e)
+        {
+            _log.LogWarning("status file {Path}: {Error}", path, e.Message);
+        }
+    }
+
+    private void SendTo(ReadOnlySpan<byte> packet, IPEndPoint to) =>
+        _socket.SendTo(packet, SocketFlags.None, SocketAddresses.Normalise(_socket, to));
+
+    public void Dispose()
+    {
+        lock (_gate)
+            foreach (var session in _slots.Where(s => s is not null).ToList())
+                Remove(session!, "relay stopping");
+        _plane.Dispose();
+    }
+}

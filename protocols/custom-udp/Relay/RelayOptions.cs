@@ -1,0 +1,25 @@
+namespace FastRelay.Protocols.CustomUdp.Relay;
+
+/// <summary>Settings of one custom-UDP relay.</summary>
+public sealed record RelayOptions
+{
+    public string Name { get; init; } = "custom-udp";
+
+    public int Port { get; init; } = CustomUdpHeaderFastPath.UdpPort;
+
+    public int MaxSubscribers { get; init; } = CustomUdpHeaderFastPath.MaxSubscribers;
+
+    public int MaxChannels { get; init; } = CustomUdpHeaderFastPath.MaxChannels;
+
+    /// <summary>A subscriber silent for this long is removed.</summary>
+    public TimeSpan SubscriberTimeout { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Packets kept per channel for NACK repair and late joiners.</summary>
+    public int CachePacketsPerChannel { get; init; } = 8192;
+
+    /// <summary>How often budgets are refilled from the subscribers' feedback.</summary>
+    public TimeSpan BudgetPeriod { get; init; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>Where the relay writes its status (JSON) for `fastrelay status`; null: nowhere.</summary>
+    public string? StatusFile { get; init; }
+}

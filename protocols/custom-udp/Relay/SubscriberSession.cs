@@ -1,0 +1,32 @@
+using System.Net;
+
+namespace FastRelay.Protocols.CustomUdp.Relay;
+
+/// <summary>One accepted subscriber: its slot in the kernel maps (or the userspace plane), what it asked for, and
+/// what the relay did for it.</summary>
+public sealed class SubscriberSession(int slot, IPEndPoint endpoint, SocketAddressKey key, ushort channel, SequenceMap sequences)
+{
+    public int Slot { get; } = slot;
+    public IPEndPoint Endpoint { get; } = endpoint;
+    public SocketAddressKey Key { get; } = key;
+    public ushort Channel { get; } = channel;
+    public SequenceMap Sequences { get; } = sequences;
+    public long LastHeardNs { get; set; }
+    public uint RateBytesPerSecond { get; set; }
+    public ulong Repaired { get; set; }
+    public ulong NackedSequences { get; set; }
+}
+
+/// <summary>An endpoint as a dictionary key (IPv4 and IPv4-mapped IPv6 are the same key).</summary>
+public readonly record struct SocketAddressKey(UInt128 Address, int Port)
+{
+    public static SocketAddressKey From(IPEndPoint endpoint)
+    {
+        var address = endpoint.Address.IsIPv4MappedToIPv6 || endpoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6
+            ? endpoint.Address
+            : endpoint.Address.MapToIPv6();
+        Span<byte> bytes = stackalloc byte[16];
+        address.TryWriteBytes(bytes, out _);
+        return new SocketAddressKey(System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(bytes), endpoint.Port);
+    }
+}
