@@ -52,7 +52,7 @@ public static class CustomUdpRelayRunner
                 var bpf = host.Object;
                 plane = sink =>
                 {
-                    var kernel = new KernelDataPlane(bpf, sink, log);
+                    var kernel = new KernelDataPlane(bpf, socket, sink, log);
                     kernel.SetConfig((ushort)options.Relay.Port);
                     return kernel;
                 };

@@ -22,6 +22,7 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
         public ChannelCache Cache { get; } = cache;
         public List<int> Slots { get; } = new();
         public ulong UpstreamPackets;
+        public long LastUpstreamNs;
     }
 
     private readonly Socket _socket;
@@ -168,6 +169,7 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
         }
         _upstreamPackets++;
         channel.UpstreamPackets++;
+        channel.LastUpstreamNs = (long)MonotonicClock.NowNs();
         channel.Cache.Add(header.Sequence, packet, (long)MonotonicClock.NowNs());
         _plane.OnUpstreamData(header.Channel, packet);
     }
@@ -227,7 +229,9 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
             return;
         }
         var key = SocketAddressKey.From(from);
-        if (channel.UpstreamKey is { } existing && existing != key)
+        // One upstream per channel; a new publisher may take over only once the current one has gone silent.
+        var silent = (long)MonotonicClock.NowNs() - channel.LastUpstreamNs > _options.SubscriberTimeout.Ticks * 100;
+        if (channel.UpstreamKey is { } existing && existing != key && !silent)
         {
             _refused++;
             SendReply(from, channelId, Role.Publisher, ReplyStatus.ChannelHasUpstream);
@@ -236,6 +240,7 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
         channel.Upstream = SocketAddresses.Plain(from);
         channel.UpstreamKey = key;
         channel.UpstreamAddress = SocketAddresses.For(_socket, channel.Upstream);
+        channel.LastUpstreamNs = (long)MonotonicClock.NowNs();
         _plane.SetChannel(channelId, channel.Upstream, channel.Slots);
         _accepted++;
         SendReply(from, channelId, Role.Publisher, ReplyStatus.Accepted);

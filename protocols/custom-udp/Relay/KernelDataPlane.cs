@@ -12,6 +12,9 @@ namespace FastRelay.Protocols.CustomUdp.Relay;
 /// The fast path: copies are made by the generated TC programs; this class only writes the maps they read (through the
 /// generated typed accessors) and pumps their registration events back to the relay core. The ring buffer is drained
 /// in batches every few milliseconds (events are submitted without wakeup), never per packet.
+/// A subscriber whose address family differs from its channel's upstream cannot get an in-place rewritten copy (the IP
+/// headers differ in size), so for those the relay socket sends the original packet and the egress program numbers
+/// it like any packet of the relay's own stack.
 /// </summary>
 public sealed class KernelDataPlane : IDataPlane
 {
@@ -24,9 +27,14 @@ public sealed class KernelDataPlane : IDataPlane
     private readonly ILogger? _log;
     private readonly object _eventGate = new();
     private volatile bool _stopping;
+    private readonly Socket _socket;
+    private readonly object _crossGate = new();
+    private readonly Dictionary<ushort, (AddressFamily Upstream, int[] Slots)> _channelFamilies = new();
+    private readonly Dictionary<int, (AddressFamily Family, SocketAddress Address, long Budget, BudgetSetting Setting)> _slots = new();
 
-    public KernelDataPlane(BpfObject bpf, IRegistrationSink sink, ILogger? log = null)
+    public KernelDataPlane(BpfObject bpf, Socket socket, IRegistrationSink sink, ILogger? log = null)
     {
+        _socket = socket;
         _maps = new Maps(bpf);
         _sink = sink;
         _log = log;
@@ -52,6 +60,8 @@ public sealed class KernelDataPlane : IDataPlane
         for (var i = 0; i < value.Count; i++)
             value.Slots[i] = (uint)slots[i];
         _maps.Channels.Update(new ChannelKey { Id = channel }, value);
+        lock (_crossGate)
+            _channelFamilies[channel] = (upstream is null ? AddressFamily.Unspecified : SocketAddresses.Plain(upstream).AddressFamily, slots.ToArray());
     }
 
     public void Activate(int slot, SubscriberBinding binding)
@@ -74,6 +84,8 @@ public sealed class KernelDataPlane : IDataPlane
         _maps.SubscribersByEndpoint.Update(ToEndpoint(binding.Remote), key);
         subscriber.Active = 1;
         _maps.Subscribers.Update(key, subscriber);
+        lock (_crossGate)
+            _slots[slot] = (SocketAddresses.Plain(binding.Remote).AddressFamily, SocketAddresses.For(_socket, binding.Remote), 0, default);
     }
 
     public void Deactivate(int slot)
@@ -81,12 +93,18 @@ public sealed class KernelDataPlane : IDataPlane
         var key = (uint)slot;
         if (_maps.Subscribers.TryLookup(key, out var subscriber))
             _maps.SubscribersByEndpoint.Delete(subscriber.Remote);
+        lock (_crossGate)
+            _slots.Remove(slot);
         // Zero the whole slot: nothing of a departed subscriber stays in the maps.
         _maps.Subscribers.Update(key, default);
         _maps.Budgets.Update(key, default);
     }
 
-    public void SetBudget(int slot, BudgetSetting budget) =>
+    public void SetBudget(int slot, BudgetSetting budget)
+    {
+        lock (_crossGate)
+            if (_slots.TryGetValue(slot, out var s))
+                _slots[slot] = s with { Budget = budget.Bytes, Setting = budget };
         _maps.Budgets.Update((uint)slot, new Budget
         {
             Bytes = budget.Bytes,
@@ -94,10 +112,27 @@ public sealed class KernelDataPlane : IDataPlane
             ReservePerLevel = budget.ReservePerLevel,
             DropFromLevel = budget.DropFromLevel,
         });
+    }
 
     public void OnUpstreamData(ushort channel, ReadOnlySpan<byte> packet)
     {
-        // The kernel already made the copies; the original only feeds the cache (done by the relay core).
+        // The kernel made the same-family copies. Cross-family subscribers get the original from this socket; the egress
+        // program numbers it. The budget rule is applied here because egress applies it only to its own clones.
+        lock (_crossGate)
+        {
+            if (!_channelFamilies.TryGetValue(channel, out var state) || state.Upstream == AddressFamily.Unspecified)
+                return;
+            foreach (var slot in state.Slots)
+            {
+                if (!_slots.TryGetValue(slot, out var s) || s.Family == state.Upstream)
+                    continue;
+                var budget = s.Budget;
+                if (!BudgetRule.Admit(ref budget, s.Setting, (uint)(packet[1] & 0x07), packet.Length))
+                    continue;
+                _slots[slot] = s with { Budget = budget };
+                _socket.SendTo(packet, SocketFlags.None, s.Address);
+            }
+        }
     }
 
     public SubscriberCounters Counters(int slot)
@@ -152,9 +187,10 @@ public sealed class KernelDataPlane : IDataPlane
 
     private void OnEvent(ReadOnlySpan<byte> record)
     {
+        // Both origins are DATA sent to a subscriber: clones, and originals the relay socket sent across families
+        // (whose upstream_packet_number is the publisher's, as the socket sent the packet unchanged).
         var registration = EventReader.Decode(record);
-        if (registration.Origin == PacketOrigin.Forwarded)
-            _sink.OnSent((int)registration.Slot, registration.PacketNumber, registration.UpstreamPacketNumber);
+        _sink.OnSent((int)registration.Slot, registration.PacketNumber, registration.UpstreamPacketNumber);
     }
 
     public static Endpoint ToEndpoint(IPEndPoint endpoint)
