@@ -11,6 +11,7 @@ var root = new RootCommand("FastRelay: describe a UDP protocol once, relay it fr
     LabCommand.Create(),
     RelayCommand.Create(),
     StatusCommand.Create(),
+    DemoCommand.Create(),
 };
 
 try

@@ -1,0 +1,100 @@
+using System.Text;
+using CliWrap;
+using FastRelay.Cli.Lab;
+using FastRelay.Cli.Relay;
+
+namespace FastRelay.Cli.Scenario;
+
+/// <summary>A `fastrelay relay` process in the lab's relay namespace, stopped with SIGTERM (it detaches and unpins).</summary>
+public sealed class RelayProcess : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _graceful = new();
+    private readonly CancellationTokenSource _forceful = new();
+    private readonly StringBuilder _log = new();
+    private CommandTask<CommandResult> _task = null!;
+
+    private RelayProcess()
+    {
+    }
+
+    public static RelayProcess Start(LabNetwork lab, ScenarioOptions options) => Start(lab, options.Mode, options.RelayTimeoutSeconds);
+
+    public static RelayProcess Start(LabNetwork lab, RelayMode mode, double timeoutSeconds = 3)
+    {
+        var process = new RelayProcess();
+        var log = process._log;
+        process._task = lab.Command(lab.Relay, "dotnet",
+            [
+                RelayScenario.FastRelayDll, "relay", "--name", lab.Prefix,
+                "--mode", mode == RelayMode.FastPath ? "FastPath" : "Userspace",
+                "--timeout", timeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ])
+            .WithStandardOutputPipe(PipeTarget.ToDelegate(line => { lock (log) log.AppendLine(line); }))
+            .WithStandardErrorPipe(PipeTarget.ToDelegate(line => { lock (log) log.AppendLine(line); }))
+            .WithValidation(CommandResultValidation.None)
+            .ExecuteAsync(process._forceful.Token, process._graceful.Token);
+        return process;
+    }
+
+    public int ProcessId => _task.ProcessId;
+
+    public string Log
+    {
+        get
+        {
+            lock (_log)
+                return _log.ToString();
+        }
+    }
+
+    /// <summary>Waits for the relay's status file (written once it listens) or fails with its log.</summary>
+    public async Task WaitReadyAsync(string statusFile, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_task.Task.IsCompleted)
+                throw new InvalidOperationException("the relay exited during start-up:\n" + Log);
+            if (Log.Contains("listening on UDP"))
+                return;
+            await Task.Delay(50, cancellationToken);
+        }
+        throw new TimeoutException("the relay did not start listening in time:\n" + Log);
+    }
+
+    /// <summary>SIGTERM, then SIGKILL after 10 s. Returns everything the relay logged.</summary>
+    public async Task<string> StopAsync()
+    {
+        _graceful.Cancel();
+        _forceful.CancelAfter(TimeSpan.FromSeconds(10));
+        try
+        {
+            await _task;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        return Log;
+    }
+
+    /// <summary>kill -9: no detach, no unpin (what a crash leaves behind).</summary>
+    public async Task KillAsync()
+    {
+        _forceful.Cancel();
+        try
+        {
+            await _task;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_task.Task.IsCompleted)
+            await StopAsync();
+        _graceful.Dispose();
+        _forceful.Dispose();
+    }
+}
