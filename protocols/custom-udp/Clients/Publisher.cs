@@ -38,6 +38,8 @@ public sealed class Publisher : IDisposable
     private readonly SocketAddress _from;
     private readonly byte[] _rx = new byte[CustomUdpWire.MaxDatagramSize];
     private readonly byte[] _tx;
+    private readonly byte[] _tx2 = new byte[CustomUdpWire.ConfirmPacketSize]; // answers mid-stream without disturbing _tx
+    private long _rechallenged;
 
     public Publisher(PublisherOptions options)
     {
@@ -140,9 +142,31 @@ public sealed class Publisher : IDisposable
             else errors++;
             sequence++;
             scheduled++;
+            if ((sequence & 15) == 0)
+                AnswerChallenges();
         }
         var seconds = (MonotonicClock.NowNs() - start) / 1e9;
         return Report(true, null, attempts, (sent, bytes, errors, resets, perPriority), seconds);
+    }
+
+    /// <summary>A relay that restarted has forgotten us and challenges the DATA it receives; answering re-registers this
+    /// publisher without interrupting the stream. Checked every few packets (one FIONREAD), never blocking.</summary>
+    private void AnswerChallenges()
+    {
+        while (_socket.Available > 0)
+        {
+            var length = ClientSocket.TryReceive(_socket, _rx, _from);
+            if (length < 0)
+                return;
+            if (!SocketAddresses.SameEndpoint(_from, _relay))
+                continue;
+            if (Challenge.TryRead(_rx.AsSpan(0, length), out var h, out var challenge) && h.Channel == _options.Channel && challenge.Role == Role.Publisher)
+            {
+                var n = new Confirm(Role.Publisher, challenge.Cookie, 0, 0).Write(_tx2, _options.Channel, MonotonicClock.NowNs());
+                ClientSocket.TrySend(_socket, _tx2.AsSpan(0, n), _relay);
+                _rechallenged++;
+            }
+        }
     }
 
     private static ulong WaitUntil(ulong due, CancellationToken ct)

@@ -57,6 +57,7 @@ public sealed class Subscriber : IDisposable
     private int _attempts, _resubscribes;
     private long _lastHandshakeNs, _lastFromRelayNs, _nextFeedbackNs, _nextNackNs;
     private long _received, _bytes, _repaired, _reordered, _duplicates, _tooLate, _history;
+    private readonly long[] _receivedByPriority = new long[CustomUdpWire.PriorityLevels];
     private long _nacks, _feedback, _integrity, _wrongChannel, _malformed, _foreign, _negative;
     private ulong _minPublisherSeq = ulong.MaxValue, _maxPublisherSeq;
     private long _deliveredUnique;
@@ -228,6 +229,7 @@ public sealed class Subscriber : IDisposable
             case SequenceOutcome.FilledGap:
                 if (outcome == SequenceOutcome.FilledGap) _reordered++;
                 _received++;
+                _receivedByPriority[header.Priority & 0x07]++;
                 _bytes += packet.Length;
                 Delivered(payloadOk, pubSeq);
                 var delay = rxNs - (long)header.TimestampNs;
@@ -305,6 +307,7 @@ public sealed class Subscriber : IDisposable
             HandshakeAttempts = _attempts,
             Resubscribes = _resubscribes,
             Received = _received,
+            ReceivedByPriority = (long[])_receivedByPriority.Clone(),
             Bytes = _bytes,
             Repaired = _repaired,
             Reordered = _reordered,
