@@ -21,7 +21,7 @@ public sealed record SubscriberReport
     /// <summary>Distinct DATA packets received in sequence order or late (reordered); repaired ones are not included.</summary>
     public long Received { get; init; }
     /// <summary>DATA received per priority 0..7 (0 = most urgent): shows which levels a byte budget dropped.</summary>
-    public long[] ReceivedByPriority { get; init; } = new long[CustomUdpWire.PriorityLevels];
+    public long[] ReceivedByPriority { get; init; } = new long[Wire.CustomUdpWire.PriorityLevels];
     public long Bytes { get; init; }
     /// <summary>Gaps filled by a REPAIR.</summary>
     public long Repaired { get; init; }
