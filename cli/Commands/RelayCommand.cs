@@ -22,10 +22,11 @@ public static class RelayCommand
         var objectPath = new Option<string?>("--object") { Description = "Use this compiled object instead of generating one." };
         var bpffs = new Option<string>("--bpffs") { Description = "bpffs root for pinned maps.", DefaultValueFactory = _ => FastRelay.Bpf.BpfFs.DefaultRoot };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log every subscriber event." };
+        var maxSubscribers = new Option<int>("--max-subscribers") { Description = "Refuse subscribers beyond this many (at most the profile's maximum).", DefaultValueFactory = _ => FastRelay.Protocols.CustomUdp.CustomUdpHeaderFastPath.MaxSubscribers };
 
         var command = new Command("relay", "Run a relay: one upstream per channel, subscribers after a cookie handshake, fan-out in the kernel (or userspace).")
         {
-            profile, mode, port, interfaces, name, timeout, objectPath, bpffs, verbose,
+            profile, mode, port, interfaces, name, timeout, objectPath, bpffs, verbose, maxSubscribers,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -51,6 +52,7 @@ public static class RelayCommand
                     Name = instance,
                     Port = parse.GetValue(port),
                     SubscriberTimeout = TimeSpan.FromSeconds(parse.GetValue(timeout)),
+                    MaxSubscribers = Math.Clamp(parse.GetValue(maxSubscribers), 1, FastRelay.Protocols.CustomUdp.CustomUdpHeaderFastPath.MaxSubscribers),
                     StatusFile = StatusFile(instance),
                 },
             }, logs, stop.Token);

@@ -17,9 +17,12 @@ public sealed class RelayProcess : IAsyncDisposable
     {
     }
 
-    public static RelayProcess Start(LabNetwork lab, ScenarioOptions options) => Start(lab, options.Mode, options.RelayTimeoutSeconds);
+    public static RelayProcess Start(LabNetwork lab, ScenarioOptions options, string bpffs) =>
+        Start(lab, options.Mode, bpffs, options.RelayTimeoutSeconds, options.RelayMaxSubscribers);
 
-    public static RelayProcess Start(LabNetwork lab, RelayMode mode, double timeoutSeconds = 3)
+    /// <param name="bpffs">A bpffs mounted in the root mount namespace (ip netns exec hides the relay's own /sys mounts),
+    /// so tests and `bpftool` can read the relay's pinned maps.</param>
+    public static RelayProcess Start(LabNetwork lab, RelayMode mode, string bpffs, double timeoutSeconds = 3, int? maxSubscribers = null)
     {
         var process = new RelayProcess();
         var log = process._log;
@@ -28,6 +31,8 @@ public sealed class RelayProcess : IAsyncDisposable
                 RelayScenario.FastRelayDll, "relay", "--name", lab.Prefix,
                 "--mode", mode == RelayMode.FastPath ? "FastPath" : "Userspace",
                 "--timeout", timeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                "--bpffs", bpffs,
+                .. (maxSubscribers is { } max ? new[] { "--max-subscribers", max.ToString() } : []),
             ])
             .WithStandardOutputPipe(PipeTarget.ToDelegate(line => { lock (log) log.AppendLine(line); }))
             .WithStandardErrorPipe(PipeTarget.ToDelegate(line => { lock (log) log.AppendLine(line); }))

@@ -28,6 +28,10 @@ public sealed record ScenarioOptions
     public double DurationSeconds { get; init; } = 3;
     public double RelayTimeoutSeconds { get; init; } = 3;
     public string? LabPrefix { get; init; }
+    public int? RelayMaxSubscribers { get; init; }
+
+    /// <summary>Called while the stream runs (after the publishers finished), with the lab and the relay's bpffs.</summary>
+    public Func<LabNetwork, string, Task>? DuringStream { get; init; }
     public Action<string>? Progress { get; init; }
 }
 
@@ -57,7 +61,8 @@ public static class RelayScenario
             Subscribers = hosts,
             RelayInterfaces = options.RelayInterfaces,
         }, cancellationToken);
-        await using var relay = RelayProcess.Start(lab, options);
+        await using var bpffs = ScenarioBpfFs.Mount(lab.Prefix);
+        await using var relay = RelayProcess.Start(lab, options, bpffs.Path);
         var statusFile = RelayCommand.StatusFile(lab.Prefix);
         await relay.WaitReadyAsync(statusFile, TimeSpan.FromSeconds(30), cancellationToken);
         options.Progress?.Invoke($"relay up ({options.Mode}); starting {options.Subscribers.Count} subscriber(s)");
@@ -76,6 +81,8 @@ public static class RelayScenario
             var publishers = await Task.WhenAll(publisherRuns);
             await Task.Delay(300, cancellationToken); // repairs in flight
             var status = File.Exists(statusFile) ? RelayStatus.FromJson(await File.ReadAllTextAsync(statusFile, cancellationToken)) : null;
+            if (options.DuringStream is { } during)
+                await during(lab, bpffs.Path);
             var subscribers = await Task.WhenAll(subscriberRuns);
             options.Progress?.Invoke("done; stopping relay and removing the lab");
             var log = await relay.StopAsync();
