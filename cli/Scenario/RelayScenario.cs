@@ -30,6 +30,12 @@ public sealed record ScenarioOptions
     public string? LabPrefix { get; init; }
     public int? RelayMaxSubscribers { get; init; }
 
+    /// <summary>Lab hosts beyond those the subscribers use (e.g. a host that never subscribes).</summary>
+    public int ExtraSubscriberHosts { get; init; }
+
+    /// <summary>Called once the subscribers have subscribed, before the publishers start.</summary>
+    public Func<LabNetwork, Task>? BeforePublishing { get; init; }
+
     /// <summary>Called while the stream runs (after the publishers finished), with the lab and the relay's bpffs.</summary>
     public Func<LabNetwork, string, Task>? DuringStream { get; init; }
     public Action<string>? Progress { get; init; }
@@ -53,7 +59,7 @@ public static class RelayScenario
 {
     public static async Task<ScenarioResult> RunAsync(ScenarioOptions options, CancellationToken cancellationToken = default)
     {
-        var hosts = options.Subscribers.Select(s => s.Host).DefaultIfEmpty(-1).Max() + 1;
+        var hosts = options.Subscribers.Select(s => s.Host).DefaultIfEmpty(-1).Max() + 1 + options.ExtraSubscriberHosts;
         options.Progress?.Invoke($"lab up: publisher, relay ({options.RelayInterfaces} interface(s)), {hosts} subscriber host(s)");
         await using var lab = await LabTopology.UpAsync(new LabOptions
         {
@@ -76,6 +82,8 @@ public static class RelayScenario
 
             var subscriberRuns = options.Subscribers.Select((s, i) => RunSubscriberAsync(lab, s, i, options, work, cancellationToken)).ToList();
             await Task.Delay(700, cancellationToken); // let every subscriber finish its handshake before data flows
+            if (options.BeforePublishing is { } before)
+                await before(lab);
             options.Progress?.Invoke($"publishing for {options.DurationSeconds:0.#} s");
             var publisherRuns = options.Publishers.Select((p, i) => RunPublisherAsync(lab, p, i, options, work, cancellationToken)).ToList();
             var publishers = await Task.WhenAll(publisherRuns);
