@@ -28,7 +28,7 @@ public static unsafe class StaleAttachments
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(ifindex);
         var found = new List<ClsactFilter>();
-        using var capture = LibBpfLog.CaptureWarnings();
+        using var capture = LibBpfLog.CaptureWarnings(quiet: true);
         foreach (var direction in new[] { TcDirection.Ingress, TcDirection.Egress })
         {
             var hook = BpfTcHook.For(ifindex, TcAttach.AttachPoint(direction));

@@ -45,16 +45,27 @@ public static unsafe class LibBpfLog
     }
 
     /// <summary>Collects libbpf warnings printed on this thread until disposed.</summary>
-    internal static WarningCapture CaptureWarnings() => new();
+    /// <param name="quiet">Keep the warnings out of the log too: for probes whose failures are expected (e.g. asking a
+    /// device without a clsact qdisc for our filters), which would otherwise log kernel errors on every start.</param>
+    internal static WarningCapture CaptureWarnings(bool quiet = false) => new(quiet);
+
+    [ThreadStatic] private static bool t_quiet;
 
     internal sealed class WarningCapture : IDisposable
     {
         private readonly List<string>? _previous = t_capture;
+        private readonly bool _previousQuiet = t_quiet;
         public List<string> Warnings { get; } = [];
-        public WarningCapture() => t_capture = Warnings;
+        public WarningCapture(bool quiet)
+        {
+            t_capture = Warnings;
+            t_quiet = quiet || _previousQuiet;
+        }
+
         public void Dispose()
         {
             t_capture = _previous;
+            t_quiet = _previousQuiet;
             _previous?.AddRange(Warnings);
         }
     }
@@ -77,7 +88,7 @@ public static unsafe class LibBpfLog
                 }
             }
             var logger = s_logger;
-            if (logger.IsEnabled(logLevel)) logger.Log(logLevel, "{LibBpfMessage}", text);
+            if (!(t_quiet && level == 0) && logger.IsEnabled(logLevel)) logger.Log(logLevel, "{LibBpfMessage}", text);
         }
         catch
         {

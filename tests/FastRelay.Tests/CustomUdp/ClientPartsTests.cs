@@ -78,7 +78,10 @@ public sealed class ClientPartsTests
             if (s % 7 != 3) tracker.OnReceived(s, s * 1000L);
             tracker.CollectNacks(s * 1000L, ranges);
         }
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        // Less than a byte per packet: nothing is allocated per packet. (The JIT's own tier-up work can allocate a few
+        // kB on this thread in an optimised build, so "exactly 0" would test the runtime, not the tracker.)
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated < 200_000, $"{allocated} bytes allocated for 200000 packets");
         Assert.True(tracker.Unrepaired > 0);
     }
 
