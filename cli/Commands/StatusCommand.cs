@@ -43,6 +43,8 @@ public static class StatusCommand
     {
         var alive = IsRunning(s.ProcessId);
         Console.WriteLine($"relay {s.Name}: {s.Mode}, UDP {s.Port}, pid {s.ProcessId} ({(alive ? "running" : "not running")}), updated {s.Updated:HH:mm:ss}");
+        foreach (var a in s.Attachments ?? [])
+            Console.WriteLine($"  attached: {a}");
         foreach (var c in s.Channels)
             Console.WriteLine($"  channel {c.Channel}: upstream {c.Upstream ?? "-"}, {c.Subscribers} subscribers, {c.UpstreamPackets} upstream packets");
         Console.WriteLine($"  {"slot",4} {"subscriber",-28} {"ch",4} {"forwarded",10} {"budget-drop",11} {"repaired",9} {"silent",7}");

@@ -65,7 +65,14 @@ public static class CustomUdpRelayRunner
                 bind = remote => new SubscriberBinding(0, remote, new IPEndPoint(IPAddress.Any, options.Relay.Port), 0, new byte[6], new byte[6]);
             }
 
-            using var relay = new CustomUdpRelay(socket, options.Relay, plane, bind, log);
+            var attached = host;
+            var relayOptions = options.Relay with
+            {
+                Attachments = () => attached?.Attachments
+                    .Select(a => $"{a.ProgramName} on {Net.NetDevice.NameOf(a.Ifindex) ?? a.Ifindex.ToString()} {a.Direction.ToString().ToLowerInvariant()} ({a.Mode}, prog {a.ProgramId})")
+                    .ToList() ?? [],
+            };
+            using var relay = new CustomUdpRelay(socket, relayOptions, plane, bind, log);
             log.LogInformation("relay {Name} listening on UDP {Port} ({Mode})", options.Relay.Name, options.Relay.Port, relay.Plane.Mode);
             await Task.Factory.StartNew(() => relay.Run(cancellationToken), TaskCreationOptions.LongRunning);
         }

@@ -72,7 +72,9 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
         timer.Start();
         ReceiveLoop(cancellationToken);
         timer.Join();
-        WriteStatus();
+        // A relay that stopped cleanly leaves no status behind; one that was killed leaves its last one ("not running").
+        if (_options.StatusFile is { } path)
+            File.Delete(path);
     }
 
     private void ReceiveLoop(CancellationToken cancellationToken)
@@ -433,7 +435,8 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
                     counters.DroppedBudget, s.Repaired, s.NackedSequences, s.RateBytesPerSecond, (now - s.LastHeardNs) / 1e9);
             }).ToList();
             var channels = _channels.Select(c => new ChannelStatus(c.Key, c.Value.Upstream?.ToString(), c.Value.Slots.Count, c.Value.UpstreamPackets)).ToList();
-            return new RelayStatus(_options.Name, _plane.Mode, _options.Port, Environment.ProcessId, DateTimeOffset.UtcNow, channels, subscribers,
+            return new RelayStatus(_options.Name, _plane.Mode, _options.Port, Environment.ProcessId, DateTimeOffset.UtcNow,
+                _options.Attachments?.Invoke() ?? [], channels, subscribers,
                 new RelayTotals(_upstreamPackets, _foreignData, _malformed, _challenges, _accepted, _refused, _removed, _repaired));
         }
     }

@@ -22,4 +22,7 @@ public sealed record RelayOptions
 
     /// <summary>Where the relay writes its status (JSON) for `fastrelay status`; null: nowhere.</summary>
     public string? StatusFile { get; init; }
+
+    /// <summary>Describes what the relay has put into the kernel (programs and where they are attached), for status.</summary>
+    public Func<IReadOnlyList<string>>? Attachments { get; init; }
 }

@@ -10,6 +10,7 @@ public sealed record RelayStatus(
     int Port,
     int ProcessId,
     DateTimeOffset Updated,
+    IReadOnlyList<string> Attachments,
     IReadOnlyList<ChannelStatus> Channels,
     IReadOnlyList<SubscriberStatus> Subscribers,
     RelayTotals Totals)
