@@ -44,6 +44,7 @@ public sealed record LabDescription(
         foreach (var nic in host.Interfaces)
             text.AppendLine($"  {host.Name,-6} {host.Namespace,-16} {nic.Name,-5} {nic.IfIndex,3}  {nic.Mac,-17}  {nic.IPv4,-15}  {nic.IPv6,-22}  {nic.Segment}");
         text.AppendLine($"  run in a host: ip netns exec {Prefix}-<host> <command>");
+        text.AppendLine($"  relay:         ip netns exec {Prefix}-relay fastrelay relay --bpffs {LabBpfFs.PathFor(Prefix)}   (pins visible outside)");
         text.Append($"  remove:        fastrelay lab down {Prefix}");
         return text.ToString();
     }

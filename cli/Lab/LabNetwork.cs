@@ -36,6 +36,9 @@ public sealed class LabNetwork : IAsyncDisposable, IDisposable
     }
 
     public string Prefix { get; }
+
+    /// <summary>The lab's bpffs (see <see cref="LabBpfFs"/>): pass it to a relay in the lab as --bpffs.</summary>
+    public string BpfFsPath => LabBpfFs.PathFor(Prefix);
     public int RelayInterfaces { get; }
     public int? Mtu { get; }
     public int CreatorPid { get; }

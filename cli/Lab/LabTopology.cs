@@ -61,6 +61,7 @@ public static class LabTopology
             .Where(existing.Contains)
             .ToList();
         await RemoveNamespacesAsync(namespaces, cancellationToken);
+        LabBpfFs.Unmount(prefix);
         if (File.Exists(LabRegistry.PathOf(prefix)))
             LabRegistry.Remove(prefix);
         DeleteWorkDirectory(prefix);
@@ -175,6 +176,7 @@ public static class LabTopology
                     });
 
                 var hosts = await WaitReadyAsync(cancellationToken);
+                LabBpfFs.Mount(plan.Prefix);
                 var lab = new LabNetwork(plan.Prefix, plan.RelayInterfaces, plan.Mtu, plan.SwitchNs, LabPlan.Bridge, hosts,
                     plan.Namespaces, options, Environment.ProcessId, _createdAt);
                 LabRegistry.Save(lab.Describe());

@@ -67,8 +67,7 @@ public static class RelayScenario
             Subscribers = hosts,
             RelayInterfaces = options.RelayInterfaces,
         }, cancellationToken);
-        await using var bpffs = ScenarioBpfFs.Mount(lab.Prefix);
-        await using var relay = RelayProcess.Start(lab, options, bpffs.Path);
+        await using var relay = RelayProcess.Start(lab, options, lab.BpfFsPath);
         var statusFile = RelayCommand.StatusFile(lab.Prefix);
         await relay.WaitReadyAsync(statusFile, TimeSpan.FromSeconds(30), cancellationToken);
         options.Progress?.Invoke($"relay up ({options.Mode}); starting {options.Subscribers.Count} subscriber(s)");
@@ -90,7 +89,7 @@ public static class RelayScenario
             await Task.Delay(300, cancellationToken); // repairs in flight
             var status = File.Exists(statusFile) ? RelayStatus.FromJson(await File.ReadAllTextAsync(statusFile, cancellationToken)) : null;
             if (options.DuringStream is { } during)
-                await during(lab, bpffs.Path);
+                await during(lab, lab.BpfFsPath);
             var subscribers = await Task.WhenAll(subscriberRuns);
             options.Progress?.Invoke("done; stopping relay and removing the lab");
             var log = await relay.StopAsync();

@@ -66,11 +66,10 @@ public sealed class RelayRobustnessTests(ITestOutputHelper output)
     public async Task After_kill_9_a_new_relay_starts_clean_and_the_stream_resumes()
     {
         await using var lab = await LabTopology.UpAsync(new LabOptions { Subscribers = 1, RelayInterfaces = 2 });
-        await using var bpffs = ScenarioBpfFs.Mount(lab.Prefix);
         var work = Directory.CreateTempSubdirectory("fastrelay-kill-").FullName;
         try
         {
-            var first = RelayProcess.Start(lab, RelayMode.FastPath, bpffs.Path);
+            var first = RelayProcess.Start(lab, RelayMode.FastPath, lab.BpfFsPath);
             await first.WaitReadyAsync("", TimeSpan.FromSeconds(30), default);
             var json = Path.Combine(work, "s0.json");
             var subscriber = lab.Command(lab.Subscribers[0], "dotnet",
@@ -85,10 +84,10 @@ public sealed class RelayRobustnessTests(ITestOutputHelper output)
             await first.KillAsync();
             output.WriteLine("relay killed");
             Assert.Empty(await TcxPrograms(lab)); // TCX links went with the process
-            var pins = Path.Combine(bpffs.Path, "fastrelay", lab.Prefix);
+            var pins = Path.Combine(lab.BpfFsPath, "fastrelay", lab.Prefix);
             Assert.True(Directory.Exists(pins) && Directory.GetFiles(pins).Length > 0, "kill -9 leaves the pinned maps behind");
 
-            await using var second = RelayProcess.Start(lab, RelayMode.FastPath, bpffs.Path);
+            await using var second = RelayProcess.Start(lab, RelayMode.FastPath, lab.BpfFsPath);
             await second.WaitReadyAsync("", TimeSpan.FromSeconds(30), default);
             output.WriteLine("second relay up");
             Assert.Equal(6, (await TcxPrograms(lab)).Count); // its own three programs on two devices, nothing stale
