@@ -12,6 +12,7 @@ var root = new RootCommand("FastRelay: describe a UDP protocol once, relay it fr
     RelayCommand.Create(),
     StatusCommand.Create(),
     DemoCommand.Create(),
+    BenchCommand.Create(),
 };
 
 try

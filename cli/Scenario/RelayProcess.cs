@@ -22,13 +22,15 @@ public sealed class RelayProcess : IAsyncDisposable
 
     /// <param name="bpffs">A bpffs mounted in the root mount namespace (ip netns exec hides the relay's own /sys mounts),
     /// so tests and `bpftool` can read the relay's pinned maps.</param>
-    public static RelayProcess Start(LabNetwork lab, RelayMode mode, string bpffs, double timeoutSeconds = 3, int? maxSubscribers = null)
+    /// <param name="cpu">Pin the relay to this CPU (taskset), as the benchmark does.</param>
+    public static RelayProcess Start(LabNetwork lab, RelayMode mode, string bpffs, double timeoutSeconds = 3, int? maxSubscribers = null, int? cpu = null)
     {
         var process = new RelayProcess();
         var log = process._log;
-        process._task = lab.Command(lab.Relay, "dotnet",
+        string[] launcher = cpu is { } c ? ["taskset", "-c", c.ToString(), "dotnet"] : ["dotnet"];
+        process._task = lab.Command(lab.Relay, launcher[0],
             [
-                RelayScenario.FastRelayDll, "relay", "--name", lab.Prefix,
+                .. launcher[1..], RelayScenario.FastRelayDll, "relay", "--name", lab.Prefix,
                 "--mode", mode == RelayMode.FastPath ? "FastPath" : "Userspace",
                 "--timeout", timeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 "--bpffs", bpffs,

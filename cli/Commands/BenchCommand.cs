@@ -1,0 +1,55 @@
+using System.CommandLine;
+using FastRelay.Cli.Bench;
+
+namespace FastRelay.Cli.Commands;
+
+/// <summary>`fastrelay bench`: the same paced stream through the kernel floor, the fast path, the userspace relay and a
+/// C reference relay, in one run; medians, ratios, JSON and plots.</summary>
+public static class BenchCommand
+{
+    public static Command Create()
+    {
+        var profile = new Option<string>("--profile") { Description = "Profile (custom-udp).", DefaultValueFactory = _ => "custom-udp" };
+        var subscribers = new Option<string>("--subscribers") { Description = "Fan-outs to measure, comma-separated.", DefaultValueFactory = _ => "1,4,16,64" };
+        var rate = new Option<int>("--rate") { Description = "Packets per second.", DefaultValueFactory = _ => 2000 };
+        var size = new Option<int>("--size") { Description = "Datagram size in bytes (header included).", DefaultValueFactory = _ => 256 };
+        var duration = new Option<double>("--duration") { Description = "Seconds per run.", DefaultValueFactory = _ => 5 };
+        var repetitions = new Option<int>("--repetitions") { Description = "Runs per configuration (the median is reported).", DefaultValueFactory = _ => 3 };
+        var json = new Option<string?>("--json") { Description = "Write every figure as JSON to this file." };
+        var outDir = new Option<string?>("--out") { Description = "Directory for report.json and the SVG plots." };
+        var quick = new Option<bool>("--quick") { Description = "A smoke run: fan-outs 1 and 4, one short run each, no rate sweep (under a minute)." };
+        var noSweep = new Option<bool>("--no-sweep") { Description = "Skip the search for the highest loss-free rate." };
+        var command = new Command("bench", "Measure the fast path against the kernel floor, the userspace relay and a C reference relay.")
+        {
+            profile, subscribers, rate, size, duration, repetitions, json, outDir, quick, noSweep,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            if (!string.Equals(parse.GetValue(profile), "custom-udp", StringComparison.OrdinalIgnoreCase))
+                throw new UserFacingException("bench supports the custom-udp profile");
+            var fanOuts = parse.GetValue(subscribers)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(s => int.TryParse(s, out var n) && n is >= 1 and <= 64 ? n : throw new UserFacingException($"--subscribers: '{s}' is not a fan-out of 1..64"))
+                .Distinct().Order().ToList();
+            var options = new BenchOptions
+            {
+                FanOuts = fanOuts,
+                RatePps = parse.GetValue(rate),
+                PacketSize = parse.GetValue(size),
+                DurationSeconds = parse.GetValue(duration),
+                Repetitions = Math.Max(1, parse.GetValue(repetitions)),
+                RateSweep = !parse.GetValue(noSweep),
+                JsonFile = parse.GetValue(json),
+                OutDir = parse.GetValue(outDir),
+                Progress = line => Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {line}"),
+            };
+            if (parse.GetValue(quick))
+                options = BenchOptions.Quick(options);
+            var report = await new BenchRunner(options).RunAsync(cancellationToken);
+            Console.WriteLine(BenchTable.Format(report));
+            if (options.JsonFile is { } file)
+                await File.WriteAllTextAsync(file, report.ToJson(), cancellationToken);
+            return 0;
+        });
+        return command;
+    }
+}
