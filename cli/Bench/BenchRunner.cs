@@ -123,7 +123,6 @@ public sealed class BenchRunner(BenchOptions options)
         await Task.Delay(fastRelay ? 1200 : 400, cancellationToken);
 
         // 3. The stream.
-        var (statsBefore, cpuBefore) = await KernelAndRelayCost(lab, path, relay, floor, cRelay);
         var sendTarget = path switch
         {
             BenchPath.Floor when fanOut == 1 => $"{subscribers[0].IPv4}:{Port}",
@@ -139,11 +138,18 @@ public sealed class BenchRunner(BenchOptions options)
         if (fastRelay)
             sendArgs.Add("--publish");
         var sendOut = new StringBuilder();
-        await lab.Command(lab.Publisher, tools.Send, sendArgs)
+        var sender = lab.Command(lab.Publisher, tools.Send, sendArgs)
             .WithStandardOutputPipe(PipeTarget.ToStringBuilder(sendOut))
             .WithValidation(CommandResultValidation.None)
             .ExecuteAsync(cancellationToken);
+        // Costs are counted over the stream after its warm-up (handshake, JIT tier-up and cold caches are not per-copy costs).
+        var handshake = fastRelay ? 0.3 : 0.0;
+        await Task.Delay(TimeSpan.FromSeconds(handshake + options.WarmupSeconds), cancellationToken);
+        var (statsBefore, cpuBefore) = await KernelAndRelayCost(lab, path, relay, floor, cRelay);
+        var measuredFrom = DateTime.UtcNow;
+        await sender;
         var (statsAfter, cpuAfter) = await KernelAndRelayCost(lab, path, relay, floor, cRelay);
+        var measuredSeconds = (DateTime.UtcNow - measuredFrom).TotalSeconds;
         var sent = JsonDocument.Parse(LastJsonLine(sendOut)).RootElement.GetProperty("sent").GetInt64();
 
         // 4. Collect.
@@ -163,7 +169,7 @@ public sealed class BenchRunner(BenchOptions options)
         }
         floor?.Dispose();
 
-        var copies = Math.Max(1, sent * fanOut);
+        var copies = Math.Max(1L, (long)(Math.Min(sent, rate * measuredSeconds) * fanOut));
         double? kernelNs = statsAfter.RunTimeNs > statsBefore.RunTimeNs ? (statsAfter.RunTimeNs - statsBefore.RunTimeNs) / (double)copies : null;
         double? cpuUs = cpuAfter is { } a && cpuBefore is { } b ? (a - b) * 1e6 / copies + (kernelNs ?? 0) / 1000 : kernelNs / 1000;
         return new BenchSample(path, fanOut, repetition, sent, results[0], results.Count > 1 ? results[1] : null, cpuUs, kernelNs, syscalls,

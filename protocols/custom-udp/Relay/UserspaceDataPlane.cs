@@ -8,10 +8,10 @@ namespace FastRelay.Protocols.CustomUdp.Relay;
 /// <summary>
 /// The same job as the kernel fast path, done in this process: for each upstream DATA packet, one renumbered copy per
 /// active subscriber of its channel (start rotated per packet), priority drop against the same budget rule, sent from
-/// the relay socket. Nothing allocates per packet: subscriber addresses are serialised once at activation and copies
-/// are built in one reusable buffer.
+/// the relay socket. Nothing allocates per packet: subscriber addresses are serialised once at activation, and all
+/// copies of a packet leave in one sendmmsg(2) (each its own header, the payload shared).
 /// </summary>
-public sealed class UserspaceDataPlane(Socket socket, int maxSubscribers, IRegistrationSink sink) : IDataPlane
+public sealed unsafe class UserspaceDataPlane(Socket socket, int maxSubscribers, IRegistrationSink sink) : IDataPlane
 {
     private sealed class Slot
     {
@@ -32,7 +32,8 @@ public sealed class UserspaceDataPlane(Socket socket, int maxSubscribers, IRegis
 
     private readonly Slot[] _slots = Enumerable.Range(0, maxSubscribers).Select(_ => new Slot()).ToArray();
     private readonly Dictionary<ushort, ChannelState> _channels = new();
-    private readonly byte[] _copy = new byte[ChannelCache.SlotBytes];
+    private readonly byte[] _header = new byte[16];
+    private readonly SendBatch _batch = new(socket, maxSubscribers);
     private readonly object _gate = new();
 
     public string Mode => "userspace";
@@ -78,7 +79,7 @@ public sealed class UserspaceDataPlane(Socket socket, int maxSubscribers, IRegis
 
     public void OnUpstreamData(ushort channel, ReadOnlySpan<byte> packet)
     {
-        if (packet.Length > _copy.Length)
+        if (packet.Length > ChannelCache.SlotBytes)
             return;
         lock (_gate)
         {
@@ -87,26 +88,30 @@ public sealed class UserspaceDataPlane(Socket socket, int maxSubscribers, IRegis
             var publisherSequence = ChannelCache.PublisherSequence(packet);
             var urgency = (uint)(packet[1] & 0x07);
             var payloadLength = packet.Length;
-            packet.CopyTo(_copy);
+            packet[..16].CopyTo(_header);
             var count = state.Slots.Length;
             var start = (int)(state.Rotation++ % (uint)count);
-            for (var i = 0; i < count; i++)
+            fixed (byte* payload = packet)
             {
-                var slotIndex = state.Slots[(start + i) % count];
-                var slot = _slots[slotIndex];
-                if (!slot.Active || slot.Address is null)
-                    continue;
-                if (!BudgetRule.Admit(ref slot.BudgetBytes, slot.Budget, urgency, payloadLength))
+                for (var i = 0; i < count; i++)
                 {
-                    slot.DroppedBudget++;
-                    continue;
+                    var slotIndex = state.Slots[(start + i) % count];
+                    var slot = _slots[slotIndex];
+                    if (!slot.Active || slot.Address is null)
+                        continue;
+                    if (!BudgetRule.Admit(ref slot.BudgetBytes, slot.Budget, urgency, payloadLength))
+                    {
+                        slot.DroppedBudget++;
+                        continue;
+                    }
+                    var sequence = slot.NextSequence++;
+                    BinaryPrimitives.WriteUInt32BigEndian(_header.AsSpan(4), (uint)sequence);
+                    _batch.Add(_header, payload + 16, payloadLength - 16, slot.Address);
+                    slot.ForwardedPackets++;
+                    slot.ForwardedBytes += (ulong)payloadLength;
+                    sink.OnSent(slotIndex, sequence, publisherSequence);
                 }
-                var sequence = slot.NextSequence++;
-                BinaryPrimitives.WriteUInt32BigEndian(_copy.AsSpan(4), (uint)sequence);
-                socket.SendTo(_copy.AsSpan(0, packet.Length), SocketFlags.None, slot.Address);
-                slot.ForwardedPackets++;
-                slot.ForwardedBytes += (ulong)payloadLength;
-                sink.OnSent(slotIndex, sequence, publisherSequence);
+                _batch.Send();
             }
         }
     }
@@ -126,5 +131,7 @@ public sealed class UserspaceDataPlane(Socket socket, int maxSubscribers, IRegis
 
     public void Dispose()
     {
+        lock (_gate)
+            _batch.Dispose();
     }
 }

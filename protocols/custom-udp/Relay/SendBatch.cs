@@ -1,0 +1,108 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
+namespace FastRelay.Protocols.CustomUdp.Relay;
+
+/// <summary>
+/// Copies of one datagram to many destinations in one sendmmsg(2): each copy is its own 16-byte header (the per-copy
+/// sequence) plus the shared payload, so the payload is never copied and a fan-out of N costs one system call, not N.
+/// All native memory is allocated once, for the largest fan-out; adding a copy allocates nothing.
+/// </summary>
+internal sealed unsafe partial class SendBatch : IDisposable
+{
+    private const int HeaderBytes = 16;
+    private const int AddressBytes = 28; // sockaddr_in6, which also holds an IPv4-mapped destination
+
+    private readonly Socket _socket;
+    private readonly int _capacity;
+    private readonly byte* _headers;
+    private readonly byte* _addresses;
+    private readonly IoVec* _iov;
+    private readonly MMsgHdr* _messages;
+    private int _count;
+
+    public SendBatch(Socket socket, int capacity)
+    {
+        _socket = socket;
+        _capacity = capacity;
+        _headers = (byte*)NativeMemory.AllocZeroed((nuint)(capacity * HeaderBytes));
+        _addresses = (byte*)NativeMemory.AllocZeroed((nuint)(capacity * AddressBytes));
+        _iov = (IoVec*)NativeMemory.AllocZeroed((nuint)(capacity * 2 * sizeof(IoVec)));
+        _messages = (MMsgHdr*)NativeMemory.AllocZeroed((nuint)(capacity * sizeof(MMsgHdr)));
+    }
+
+    /// <summary>Queues one copy: <paramref name="header"/> (16 bytes) replaces the datagram's header, the payload
+    /// after it is the shared <paramref name="payload"/>, which must stay pinned until <see cref="Send"/>.</summary>
+    public void Add(ReadOnlySpan<byte> header, byte* payload, int payloadLength, SocketAddress destination)
+    {
+        if (_count == _capacity)
+            Send();
+        var i = _count++;
+        var h = _headers + i * HeaderBytes;
+        header[..HeaderBytes].CopyTo(new Span<byte>(h, HeaderBytes));
+        var name = _addresses + i * AddressBytes;
+        var size = Math.Min(destination.Size, AddressBytes);
+        destination.Buffer.Span[..size].CopyTo(new Span<byte>(name, size));
+        _iov[2 * i] = new IoVec { Base = h, Length = HeaderBytes };
+        _iov[2 * i + 1] = new IoVec { Base = payload, Length = (nuint)payloadLength };
+        _messages[i] = new MMsgHdr
+        {
+            Header = new MsgHdr { Name = name, NameLength = (uint)size, Iov = _iov + 2 * i, IovLength = 2 },
+        };
+    }
+
+    /// <summary>Sends everything queued; returns how many copies the kernel took (a full socket buffer drops the rest,
+    /// as a plain sendto would).</summary>
+    public int Send()
+    {
+        var sent = 0;
+        var fd = (int)_socket.SafeHandle.DangerousGetHandle();
+        while (sent < _count)
+        {
+            var n = sendmmsg(fd, _messages + sent, (uint)(_count - sent), 0);
+            if (n <= 0)
+                break;
+            sent += n;
+        }
+        _count = 0;
+        return sent;
+    }
+
+    public void Dispose()
+    {
+        NativeMemory.Free(_headers);
+        NativeMemory.Free(_addresses);
+        NativeMemory.Free(_iov);
+        NativeMemory.Free(_messages);
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct IoVec
+    {
+        public void* Base;
+        public nuint Length;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct MsgHdr
+    {
+        public void* Name;
+        public uint NameLength;
+        public IoVec* Iov;
+        public nuint IovLength;
+        public void* Control;
+        public nuint ControlLength;
+        public int Flags;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct MMsgHdr
+    {
+        public MsgHdr Header;
+        public uint Length;
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int sendmmsg(int fd, MMsgHdr* messages, uint count, int flags);
+}
