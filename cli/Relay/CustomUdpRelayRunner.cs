@@ -68,6 +68,7 @@ public static class CustomUdpRelayRunner
             var attached = host;
             var relayOptions = options.Relay with
             {
+                ReceiveCoalescing = options.Mode == RelayMode.FastPath ? TimeSpan.FromMilliseconds(1) : TimeSpan.Zero,
                 Attachments = () => attached?.Attachments
                     .Select(a => $"{a.ProgramName} on {Net.NetDevice.NameOf(a.Ifindex) ?? a.Ifindex.ToString()} {a.Direction.ToString().ToLowerInvariant()} ({a.Mode}, prog {a.ProgramId})")
                     .ToList() ?? [],

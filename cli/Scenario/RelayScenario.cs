@@ -13,7 +13,8 @@ namespace FastRelay.Cli.Scenario;
 
 /// <summary>One subscriber of a scenario: which lab host, which channel, how it reaches the relay, what it asks for.</summary>
 public sealed record ScenarioSubscriber(int Host, ushort Channel, AddressFamily Family = AddressFamily.InterNetwork,
-    uint? RateLimitBytesPerSecond = null, double LossPercent = 0, double StartDelaySeconds = 0, double? DurationSeconds = null);
+    uint? RateLimitBytesPerSecond = null, double LossPercent = 0, double StartDelaySeconds = 0, double? DurationSeconds = null,
+    uint HistoryMs = 0);
 
 /// <summary>One publisher: the channel it feeds and the family it reaches the relay with.</summary>
 public sealed record ScenarioPublisher(ushort Channel, AddressFamily Family = AddressFamily.InterNetwork, int RatePps = 1000,
@@ -116,6 +117,8 @@ public static class RelayScenario
         };
         if (s.RateLimitBytesPerSecond is { } rate)
             args.AddRange(["--rate-limit", rate.ToString()]);
+        if (s.HistoryMs > 0)
+            args.AddRange(["--history-ms", s.HistoryMs.ToString()]);
         var stderr = new StringBuilder();
         await lab.Command(lab.Subscribers[s.Host], "dotnet", args)
             .WithStandardErrorPipe(PipeTarget.ToStringBuilder(stderr))

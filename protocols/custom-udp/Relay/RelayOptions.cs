@@ -20,6 +20,10 @@ public sealed record RelayOptions
     /// <summary>How often budgets are refilled from the subscribers' feedback.</summary>
     public TimeSpan BudgetPeriod { get; init; } = TimeSpan.FromMilliseconds(50);
 
+    /// <summary>How long the receive loop lets packets gather after each batch (0: none). Worth it only when userspace is
+    /// off the data path (the fast path); it delays control messages and repairs by at most this much.</summary>
+    public TimeSpan ReceiveCoalescing { get; init; } = TimeSpan.Zero;
+
     /// <summary>Where the relay writes its status (JSON) for `fastrelay status`; null: nowhere.</summary>
     public string? StatusFile { get; init; }
 

@@ -134,7 +134,7 @@ public sealed class RelayEndToEndTests(ITestOutputHelper output)
             [
                 new ScenarioSubscriber(0, ChannelA),                                             // whole stream
                 new ScenarioSubscriber(1, ChannelA, StartDelaySeconds: 0, DurationSeconds: 2.2), // leaves mid-stream
-                new ScenarioSubscriber(2, ChannelA, StartDelaySeconds: 1.5),                     // joins mid-stream
+                new ScenarioSubscriber(2, ChannelA, StartDelaySeconds: 1.5, HistoryMs: 500),     // joins mid-stream, asks for history
                 new ScenarioSubscriber(3, ChannelA, StartDelaySeconds: 2.0),                     // one too many while 0 and 2 run...
             ],
             DuringStream = async (lab, bpffs) =>
@@ -150,6 +150,8 @@ public sealed class RelayEndToEndTests(ITestOutputHelper output)
         Assert.Equal(Sent(result, ChannelA), whole.Received + whole.Repaired);
         Assert.True(leaver.Received > 0 && leaver.Received < whole.Received, $"the leaver got {leaver.Received}");
         Assert.True(joiner.Received > 0 && joiner.Received < whole.Received, $"the joiner got {joiner.Received}");
+        // The late joiner asked for 500 ms of history: about 250 packets at 500 pps replayed from the cache.
+        Assert.InRange(joiner.History, 100, 400);
         Assert.Equal(0, joiner.UnrepairedGaps + leaver.UnrepairedGaps + whole.UnrepairedGaps);
         // 3 allowed: s0, s1 and s2 were in when s3 asked at 2.0 s, so the relay refused it (RelayFull) while the
         // others went on undisturbed (s0 complete above).
