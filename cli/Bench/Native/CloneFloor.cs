@@ -14,14 +14,16 @@ namespace FastRelay.Cli.Bench.Native;
 public sealed record CloneFloorTarget(int IfIndex, PhysicalAddress SourceMac, PhysicalAddress DestinationMac, IPEndPoint Source, IPEndPoint Destination);
 
 /// <summary>
-/// The kernel fan-out floor of the bench: bpf-templates/bench/clone_floor.bpf.c loaded and attached to a relay
-/// device's TC ingress (TCX when available). A UDP datagram to <see cref="Port"/> arriving there is rewritten to each
-/// target in turn (MACs, addresses, ports, IPv4/UDP checksums) and cloned out of the target's device; the original is
-/// dropped. Dispose detaches and unloads.
+/// The kernel fan-out floor of the bench: bpf-templates/bench/clone_floor.bpf.c, the FastRelay fast path's technique
+/// with nothing on top. <see cref="ProgramName"/> on a relay device's TC ingress (TCX when available) tags one clone of a
+/// UDP datagram to <see cref="Port"/> per target and redirects it to the egress of the target's device, where
+/// <see cref="EgressProgramName"/> (attached to every target device) rewrites the clone (MACs, addresses, ports,
+/// IPv4/UDP checksums); the original is never written and is dropped. Dispose detaches and unloads.
 /// </summary>
 public sealed class CloneFloor : IDisposable
 {
     public const string ProgramName = "bench_clone_floor";
+    public const string EgressProgramName = "bench_clone_floor_egress";
     public const int MaxTargets = 64;
 
     /// <summary>sizeof(struct bench_target) in clone_floor.bpf.c.</summary>
@@ -34,11 +36,13 @@ public sealed class CloneFloor : IDisposable
 
     private readonly BpfObject _object;
     private readonly TcAttachment _attachment;
+    private readonly IReadOnlyList<TcAttachment> _egressAttachments;
 
-    private CloneFloor(BpfObject obj, TcAttachment attachment, int port, IReadOnlyList<CloneFloorTarget> targets)
+    private CloneFloor(BpfObject obj, TcAttachment attachment, IReadOnlyList<TcAttachment> egressAttachments, int port, IReadOnlyList<CloneFloorTarget> targets)
     {
         _object = obj;
         _attachment = attachment;
+        _egressAttachments = egressAttachments;
         Port = port;
         Targets = targets;
     }
@@ -46,9 +50,13 @@ public sealed class CloneFloor : IDisposable
     public int Port { get; }
     public IReadOnlyList<CloneFloorTarget> Targets { get; }
 
-    /// <summary>The attachment (mode, ifindex, program id).</summary>
+    /// <summary>The ingress attachment (mode, ifindex, program id).</summary>
     public TcAttachment Attachment => _attachment;
 
+    /// <summary>The egress attachments, one per distinct target device.</summary>
+    public IReadOnlyList<TcAttachment> EgressAttachments => _egressAttachments;
+
+    /// <summary>The ingress program (the fan-out; the egress program runs inside it).</summary>
     public BpfProgram Program => _object.Program(ProgramName);
 
     /// <summary>
@@ -70,8 +78,9 @@ public sealed class CloneFloor : IDisposable
         return Task.Run(() => Attach(lab.Relay.Namespace, lab.RelayUpstream.IfIndex, objectPath, port, resolved, rotate), cancellationToken);
     }
 
-    /// <summary>Loads the object, fills the maps and attaches to <paramref name="ingressIfIndex"/>'s ingress inside network
-    /// namespace <paramref name="netns"/> (a name under /run/netns).</summary>
+    /// <summary>Loads the object, fills the maps, attaches the egress program to every target device's egress and then the
+    /// fan-out to <paramref name="ingressIfIndex"/>'s ingress, inside network namespace <paramref name="netns"/> (a name
+    /// under /run/netns).</summary>
     public static CloneFloor Attach(string netns, int ingressIfIndex, string objectPath, int port, IReadOnlyList<CloneFloorTarget> targets, bool rotate = false)
     {
         ArgumentOutOfRangeException.ThrowIfZero(targets.Count, nameof(targets));
@@ -102,8 +111,22 @@ public sealed class CloneFloor : IDisposable
             configMap.Update(key, config);
 
             var program = obj.Program(ProgramName);
-            var attachment = NetnsThread.Run(netns, () => TcAttach.Attach(program, ingressIfIndex, TcDirection.Ingress));
-            return new CloneFloor(obj, attachment, port, targets);
+            var egressProgram = obj.Program(EgressProgramName);
+            var egress = new List<TcAttachment>();
+            try
+            {
+                // Egress first: a clone that reached an egress without the rewrite would leave with upstream addressing.
+                foreach (var ifIndex in targets.Select(t => t.IfIndex).Distinct())
+                    egress.Add(NetnsThread.Run(netns, () => TcAttach.Attach(egressProgram, ifIndex, TcDirection.Egress)));
+                var attachment = NetnsThread.Run(netns, () => TcAttach.Attach(program, ingressIfIndex, TcDirection.Ingress));
+                return new CloneFloor(obj, attachment, egress, port, targets);
+            }
+            catch
+            {
+                foreach (var a in egress)
+                    a.Dispose();
+                throw;
+            }
         }
         catch
         {
@@ -129,7 +152,8 @@ public sealed class CloneFloor : IDisposable
         BinaryPrimitives.WriteUInt16BigEndian(value[54..], (ushort)target.Destination.Port);
     }
 
-    /// <summary>Cumulative run time and run count of the program (non-zero only while kernel.bpf_stats_enabled=1).</summary>
+    /// <summary>Cumulative run time and run count of the ingress program (non-zero only while kernel.bpf_stats_enabled=1).
+    /// The egress program runs inside its bpf_clone_redirect calls, so its time is already included and is not added.</summary>
     public (long RunTimeNs, long RunCount) RunStats()
     {
         var info = Program.GetInfo();
@@ -138,7 +162,9 @@ public sealed class CloneFloor : IDisposable
 
     public void Dispose()
     {
-        _attachment.Dispose();
+        _attachment.Dispose(); // ingress first: no more clones
+        foreach (var a in _egressAttachments)
+            a.Dispose();
         _object.Dispose();
     }
 }
