@@ -19,12 +19,21 @@ public static class BenchCommand
         var outDir = new Option<string?>("--out") { Description = "Directory for report.json and the SVG plots." };
         var quick = new Option<bool>("--quick") { Description = "A smoke run: fan-outs 1 and 4, one short run each, no rate sweep (under a minute)." };
         var noSweep = new Option<bool>("--no-sweep") { Description = "Skip the search for the highest loss-free rate." };
+        var render = new Option<string?>("--markdown-from") { Description = "Print an earlier report.json as Markdown tables (for docs/benchmarks.md) and exit." };
+        var busyPoll = new Option<bool?>("--busy-poll") { Description = "Measuring receivers spin instead of blocking (default: only with 4 or more CPUs)." };
         var command = new Command("bench", "Measure the fast path against the kernel floor, the userspace relay and a C reference relay.")
         {
-            profile, subscribers, rate, size, duration, repetitions, json, outDir, quick, noSweep,
+            profile, subscribers, rate, size, duration, repetitions, json, outDir, quick, noSweep, busyPoll, render,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
+            if (parse.GetValue(render) is { } reportFile)
+            {
+                var earlier = System.Text.Json.JsonSerializer.Deserialize<BenchReport>(await File.ReadAllTextAsync(reportFile, cancellationToken), BenchReport.Json)
+                    ?? throw new UserFacingException($"{reportFile} is not a bench report");
+                Console.WriteLine(BenchTable.Format(earlier, markdown: true));
+                return 0;
+            }
             if (!string.Equals(parse.GetValue(profile), "custom-udp", StringComparison.OrdinalIgnoreCase))
                 throw new UserFacingException("bench supports the custom-udp profile");
             var fanOuts = parse.GetValue(subscribers)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
@@ -38,6 +47,7 @@ public static class BenchCommand
                 DurationSeconds = parse.GetValue(duration),
                 Repetitions = Math.Max(1, parse.GetValue(repetitions)),
                 RateSweep = !parse.GetValue(noSweep),
+                BusyPoll = parse.GetValue(busyPoll) ?? Environment.ProcessorCount >= 4,
                 JsonFile = parse.GetValue(json),
                 OutDir = parse.GetValue(outDir),
                 Progress = line => Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {line}"),
