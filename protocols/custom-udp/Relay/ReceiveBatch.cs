@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using static FastRelay.Protocols.CustomUdp.Relay.SocketSyscalls;
 
 namespace FastRelay.Protocols.CustomUdp.Relay;
 
@@ -9,13 +10,11 @@ namespace FastRelay.Protocols.CustomUdp.Relay;
 /// buffers, each with its sender as a reusable <see cref="SocketAddress"/>. Waiting is a poll(2) with a timeout, so the
 /// receive loop can notice cancellation. Nothing is allocated per datagram.
 /// </summary>
-internal sealed unsafe partial class ReceiveBatch : IDisposable
+internal sealed unsafe class ReceiveBatch : IDisposable
 {
     public const int Capacity = 64;
     private const int DatagramBytes = 65536;
     private const int AddressBytes = 128; // sockaddr_storage
-    private const int MsgDontWait = 0x40;
-    private const short PollIn = 0x1;
 
     private readonly Socket _socket;
     private readonly byte[] _data = GC.AllocateArray<byte>(Capacity * DatagramBytes, pinned: true);
@@ -76,44 +75,4 @@ internal sealed unsafe partial class ReceiveBatch : IDisposable
         NativeMemory.Free(_iov);
         NativeMemory.Free(_messages);
     }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct IoVec
-    {
-        public void* Base;
-        public nuint Length;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct MsgHdr
-    {
-        public void* Name;
-        public uint NameLength;
-        public IoVec* Iov;
-        public nuint IovLength;
-        public void* Control;
-        public nuint ControlLength;
-        public int Flags;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct MMsgHdr
-    {
-        public MsgHdr Header;
-        public uint Length;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct PollFd
-    {
-        public int Fd;
-        public short Events;
-        public short Revents;
-    }
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int recvmmsg(int fd, MMsgHdr* messages, uint count, int flags, void* timeout);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int poll(PollFd* fds, nuint count, int timeoutMs);
 }

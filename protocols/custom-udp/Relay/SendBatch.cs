@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using static FastRelay.Protocols.CustomUdp.Relay.SocketSyscalls;
 
 namespace FastRelay.Protocols.CustomUdp.Relay;
 
@@ -9,7 +10,7 @@ namespace FastRelay.Protocols.CustomUdp.Relay;
 /// sequence) plus the shared payload, so the payload is never copied and a fan-out of N costs one system call, not N.
 /// All native memory is allocated once, for the largest fan-out; adding a copy allocates nothing.
 /// </summary>
-internal sealed unsafe partial class SendBatch : IDisposable
+internal sealed unsafe class SendBatch : IDisposable
 {
     private const int HeaderBytes = 16;
     private const int AddressBytes = 28; // sockaddr_in6, which also holds an IPv4-mapped destination
@@ -76,33 +77,4 @@ internal sealed unsafe partial class SendBatch : IDisposable
         NativeMemory.Free(_iov);
         NativeMemory.Free(_messages);
     }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct IoVec
-    {
-        public void* Base;
-        public nuint Length;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct MsgHdr
-    {
-        public void* Name;
-        public uint NameLength;
-        public IoVec* Iov;
-        public nuint IovLength;
-        public void* Control;
-        public nuint ControlLength;
-        public int Flags;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct MMsgHdr
-    {
-        public MsgHdr Header;
-        public uint Length;
-    }
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int sendmmsg(int fd, MMsgHdr* messages, uint count, int flags);
 }
