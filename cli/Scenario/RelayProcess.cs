@@ -6,7 +6,7 @@ using FastRelay.Cli.Relay;
 namespace FastRelay.Cli.Scenario;
 
 /// <summary>A `fastrelay relay` process in the lab's relay namespace, stopped with SIGTERM (it detaches and unpins).</summary>
-public sealed class RelayProcess : IAsyncDisposable
+public sealed partial class RelayProcess : IAsyncDisposable
 {
     private readonly CancellationTokenSource _graceful = new();
     private readonly CancellationTokenSource _forceful = new();
@@ -72,7 +72,10 @@ public sealed class RelayProcess : IAsyncDisposable
     /// <summary>SIGTERM, then SIGKILL after 10 s. Returns everything the relay logged.</summary>
     public async Task<string> StopAsync()
     {
-        _graceful.Cancel();
+        // SIGTERM ourselves: CliWrap's graceful cancellation sends SIGINT, which a process can inherit as ignored
+        // (background jobs of a shell, some hosts); the relay handles SIGTERM by detaching and removing its pins.
+        if (!_task.Task.IsCompleted)
+            Kill(_task.ProcessId, 15);
         _forceful.CancelAfter(TimeSpan.FromSeconds(10));
         try
         {
@@ -104,4 +107,7 @@ public sealed class RelayProcess : IAsyncDisposable
         _graceful.Dispose();
         _forceful.Dispose();
     }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "kill")]
+    private static partial int Kill(int pid, int signal);
 }
