@@ -122,7 +122,9 @@ public sealed class BenchRunner(BenchOptions options)
         }).ToList();
         await Task.Delay(fastRelay ? 1200 : 400, cancellationToken);
 
-        // 3. The stream.
+        // 3. The stream. First let the bridge learn where every subscriber is: receivers that never send (floor, C relay)
+        // would otherwise have their copies flooded to every port of the lab's bridge, a cost no real network has.
+        await PrimeBridgeAsync(lab, subscribers, relayDown);
         var sendTarget = path switch
         {
             BenchPath.Floor when fanOut == 1 => $"{subscribers[0].IPv4}:{Port}",
@@ -177,6 +179,16 @@ public sealed class BenchRunner(BenchOptions options)
     }
 
     private CancellationTokenSource _stopCRelay = new();
+
+    private static async Task PrimeBridgeAsync(LabNetwork lab, IReadOnlyList<LabHost> subscribers, IPAddress relay)
+    {
+        foreach (var host in subscribers)
+        {
+            using var socket = lab.UdpSocket(host, System.Net.Sockets.AddressFamily.InterNetwork);
+            socket.SendTo(new byte[1], new IPEndPoint(relay, 9)); // discard port: only the frame's source MAC matters
+        }
+        await Task.Delay(20);
+    }
 
     /// <summary>Cumulative BPF run time of the path's programs (bpf_stats) and the relay process's CPU seconds.</summary>
     private static async Task<((long RunTimeNs, long RunCount) Bpf, double? ProcessCpuSeconds)> KernelAndRelayCost(LabNetwork lab, BenchPath path,
