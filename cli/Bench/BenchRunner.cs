@@ -82,7 +82,7 @@ public sealed class BenchRunner(BenchOptions options)
         if (fastRelay)
         {
             relay = RelayProcess.Start(lab, path == BenchPath.FastPath ? RelayMode.FastPath : RelayMode.Userspace, lab.BpfFsPath, cpu: RelayCpu);
-            await relay.WaitReadyAsync("", TimeSpan.FromSeconds(30), cancellationToken);
+            await relay.WaitReadyAsync(TimeSpan.FromSeconds(30), cancellationToken);
         }
         else if (path == BenchPath.CRelay)
         {
@@ -90,7 +90,7 @@ public sealed class BenchRunner(BenchOptions options)
             cRelay = lab.Command(lab.Relay, tools.Relay, ["--port", Port.ToString(), "--subscribers", targets, "--cpu", RelayCpu.ToString()])
                 .WithStandardOutputPipe(PipeTarget.ToStringBuilder(cRelayOut))
                 .WithValidation(CommandResultValidation.None)
-                .ExecuteAsync(CancellationToken.None, _stopCRelay.Token);
+                .ExecuteAsync(CancellationToken.None);
             await Task.Delay(300, cancellationToken);
         }
         else if (fanOut > 1)
@@ -164,9 +164,8 @@ public sealed class BenchRunner(BenchOptions options)
             await relay.StopAsync();
         if (cRelay is not null)
         {
-            _stopCRelay.Cancel();
-            try { await cRelay; } catch (OperationCanceledException) { }
-            _stopCRelay = new CancellationTokenSource();
+            ProcessSignals.Terminate(cRelay.ProcessId); // it prints its counters and exits
+            await cRelay;
             syscalls = JsonDocument.Parse(LastJsonLine(cRelayOut)).RootElement.GetProperty("syscalls_per_packet").GetDouble();
         }
         floor?.Dispose();
@@ -177,8 +176,6 @@ public sealed class BenchRunner(BenchOptions options)
         return new BenchSample(path, fanOut, repetition, sent, results[0], results.Count > 1 ? results[1] : null, cpuUs, kernelNs, syscalls,
             File.Exists(samplesFile) ? samplesFile : null);
     }
-
-    private CancellationTokenSource _stopCRelay = new();
 
     private static async Task PrimeBridgeAsync(LabNetwork lab, IReadOnlyList<LabHost> subscribers, IPAddress relay)
     {

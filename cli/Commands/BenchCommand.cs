@@ -47,11 +47,13 @@ public static class BenchCommand
                 DurationSeconds = parse.GetValue(duration),
                 Repetitions = Math.Max(1, parse.GetValue(repetitions)),
                 RateSweep = !parse.GetValue(noSweep),
-                BusyPoll = parse.GetValue(busyPoll) ?? Environment.ProcessorCount >= 4,
+
                 JsonFile = parse.GetValue(json),
                 OutDir = parse.GetValue(outDir),
                 Progress = line => Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {line}"),
             };
+            if (parse.GetValue(busyPoll) is { } spin)
+                options = options with { BusyPoll = spin };
             if (parse.GetValue(quick))
                 options = BenchOptions.Quick(options);
             var report = await new BenchRunner(options).RunAsync(cancellationToken);

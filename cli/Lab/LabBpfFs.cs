@@ -7,34 +7,16 @@ namespace FastRelay.Cli.Lab;
 /// relay started with `--bpffs &lt;path&gt;` inside the lab pins maps that tests, `bpftool` and `fastrelay status` can
 /// read from outside the relay namespace. Mounted by lab up, unmounted by lab down.
 /// </summary>
-public static partial class LabBpfFs
+public static class LabBpfFs
 {
     public static string PathFor(string prefix) => Path.Combine("/run/fastrelay-lab", prefix + ".bpffs");
 
     public static string Mount(string prefix)
     {
         var path = PathFor(prefix);
-        Directory.CreateDirectory(path);
         BpfFs.EnsureMounted(path);
         return path;
     }
 
-    public static void Unmount(string prefix)
-    {
-        var path = PathFor(prefix);
-        if (!Directory.Exists(path))
-            return;
-        // MNT_DETACH: pins a killed relay left behind cannot keep the mount busy.
-        Umount2(path, 2);
-        try
-        {
-            Directory.Delete(path);
-        }
-        catch (IOException)
-        {
-        }
-    }
-
-    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "umount2", StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf8)]
-    private static partial int Umount2(string target, int flags);
+    public static void Unmount(string prefix) => BpfFs.Unmount(PathFor(prefix));
 }

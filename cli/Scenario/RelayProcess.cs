@@ -6,9 +6,8 @@ using FastRelay.Cli.Relay;
 namespace FastRelay.Cli.Scenario;
 
 /// <summary>A `fastrelay relay` process in the lab's relay namespace, stopped with SIGTERM (it detaches and unpins).</summary>
-public sealed partial class RelayProcess : IAsyncDisposable
+public sealed class RelayProcess : IAsyncDisposable
 {
-    private readonly CancellationTokenSource _graceful = new();
     private readonly CancellationTokenSource _forceful = new();
     private readonly StringBuilder _log = new();
     private CommandTask<CommandResult> _task = null!;
@@ -39,7 +38,7 @@ public sealed partial class RelayProcess : IAsyncDisposable
             .WithStandardOutputPipe(PipeTarget.ToDelegate(line => { lock (log) log.AppendLine(line); }))
             .WithStandardErrorPipe(PipeTarget.ToDelegate(line => { lock (log) log.AppendLine(line); }))
             .WithValidation(CommandResultValidation.None)
-            .ExecuteAsync(process._forceful.Token, process._graceful.Token);
+            .ExecuteAsync(process._forceful.Token);
         return process;
     }
 
@@ -54,8 +53,8 @@ public sealed partial class RelayProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Waits for the relay's status file (written once it listens) or fails with its log.</summary>
-    public async Task WaitReadyAsync(string statusFile, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>Waits until the relay logs that it listens, or fails with its log.</summary>
+    public async Task WaitReadyAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (DateTime.UtcNow < deadline)
@@ -72,10 +71,9 @@ public sealed partial class RelayProcess : IAsyncDisposable
     /// <summary>SIGTERM, then SIGKILL after 10 s. Returns everything the relay logged.</summary>
     public async Task<string> StopAsync()
     {
-        // SIGTERM ourselves: CliWrap's graceful cancellation sends SIGINT, which a process can inherit as ignored
-        // (background jobs of a shell, some hosts); the relay handles SIGTERM by detaching and removing its pins.
+        // The relay handles SIGTERM by detaching and removing its pins.
         if (!_task.Task.IsCompleted)
-            Kill(_task.ProcessId, 15);
+            ProcessSignals.Terminate(_task.ProcessId);
         _forceful.CancelAfter(TimeSpan.FromSeconds(10));
         try
         {
@@ -104,10 +102,6 @@ public sealed partial class RelayProcess : IAsyncDisposable
     {
         if (!_task.Task.IsCompleted)
             await StopAsync();
-        _graceful.Dispose();
         _forceful.Dispose();
     }
-
-    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "kill")]
-    private static partial int Kill(int pid, int signal);
 }

@@ -70,7 +70,7 @@ public static class RelayScenario
         }, cancellationToken);
         await using var relay = RelayProcess.Start(lab, options, lab.BpfFsPath);
         var statusFile = RelayCommand.StatusFile(lab.Prefix);
-        await relay.WaitReadyAsync(statusFile, TimeSpan.FromSeconds(30), cancellationToken);
+        await relay.WaitReadyAsync(TimeSpan.FromSeconds(30), cancellationToken);
         options.Progress?.Invoke($"relay up ({options.Mode}); starting {options.Subscribers.Count} subscriber(s)");
 
         var work = Directory.CreateTempSubdirectory("fastrelay-scenario-").FullName;

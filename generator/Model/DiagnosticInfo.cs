@@ -1,3 +1,4 @@
+using System.Linq;
 using Microsoft.CodeAnalysis;
 
 namespace FastRelay.Generator.Model;
@@ -10,17 +11,6 @@ public sealed record DiagnosticInfo(string Id, LocationInfo? Location, Equatable
     public Diagnostic ToDiagnostic(Compilation? compilation = null)
     {
         var descriptor = Diagnostics.DescriptorDiagnostics.ById(Id);
-        return Diagnostic.Create(descriptor, Location?.ToLocation(compilation), Arguments.ToArray<object>());
-    }
-}
-
-internal static class EnumerableExtensions
-{
-    public static TOut[] ToArray<TOut>(this EquatableArray<string> items)
-    {
-        var result = new TOut[items.Count];
-        for (var i = 0; i < items.Count; i++)
-            result[i] = (TOut)(object)items[i];
-        return result;
+        return Diagnostic.Create(descriptor, Location?.ToLocation(compilation), Arguments.Select(a => (object)a).ToArray());
     }
 }

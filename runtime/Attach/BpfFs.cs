@@ -40,6 +40,23 @@ public static unsafe class BpfFs
         logger.LogInformation("Mounted bpffs at {Path}", path);
     }
 
+    /// <summary>Lazily unmounts a bpffs mounted by <see cref="EnsureMounted"/> (MNT_DETACH: pins a killed relay left
+    /// behind cannot keep it busy) and removes the then empty directory.</summary>
+    public static void Unmount(string path)
+    {
+        if (!Directory.Exists(path)) return;
+        if (IsBpfFs(path))
+            LibC.umount2(path, LibC.MNT_DETACH);
+        try
+        {
+            Directory.Delete(path);
+        }
+        catch (IOException)
+        {
+            // Something else lives there now; leave the directory.
+        }
+    }
+
     /// <summary><c>&lt;root&gt;/fastrelay/&lt;instance&gt;</c>, after checking the instance name is one path segment.</summary>
     public static string InstancePath(string instance, string root = DefaultRoot)
     {

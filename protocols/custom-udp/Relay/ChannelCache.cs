@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-
 namespace FastRelay.Protocols.CustomUdp.Relay;
 
 /// <summary>
@@ -84,7 +82,4 @@ public sealed class ChannelCache
         }
         return result;
     }
-
-    /// <summary>The publisher sequence of a DATA packet: the header's 32-bit sequence as the publisher sent it.</summary>
-    public static uint PublisherSequence(ReadOnlySpan<byte> packet) => BinaryPrimitives.ReadUInt32BigEndian(packet[4..]);
 }

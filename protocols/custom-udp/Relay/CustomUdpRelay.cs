@@ -179,9 +179,10 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
         }
         _upstreamPackets++;
         channel.UpstreamPackets++;
-        channel.LastUpstreamNs = (long)MonotonicClock.NowNs();
-        channel.Cache.Add(header.Sequence, packet, (long)MonotonicClock.NowNs());
-        _plane.OnUpstreamData(header.Channel, packet);
+        var now = (long)MonotonicClock.NowNs();
+        channel.LastUpstreamNs = now;
+        channel.Cache.Add(header.Sequence, packet, now);
+        _plane.OnUpstreamData(header, packet);
     }
 
     private long _unsolicitedWindowStart;

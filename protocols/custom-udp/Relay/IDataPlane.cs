@@ -1,4 +1,5 @@
 using System.Net;
+using FastRelay.Protocols.CustomUdp.Wire;
 
 namespace FastRelay.Protocols.CustomUdp.Relay;
 
@@ -20,8 +21,9 @@ public interface IDataPlane : IDisposable
 
     void SetBudget(int slot, BudgetSetting budget);
 
-    /// <summary>An upstream DATA packet reached the relay socket (on the fast path: the original the kernel passed up).</summary>
-    void OnUpstreamData(ushort channel, ReadOnlySpan<byte> packet);
+    /// <summary>An upstream DATA packet reached the relay socket (on the fast path: the original the kernel passed up);
+    /// <paramref name="header"/> is its header, already parsed by the relay core.</summary>
+    void OnUpstreamData(in PacketHeader header, ReadOnlySpan<byte> packet);
 
     /// <summary>Counters for one slot since its activation.</summary>
     SubscriberCounters Counters(int slot);

@@ -29,8 +29,21 @@ public sealed class KernelDataPlane : IDataPlane
     private volatile bool _stopping;
     private readonly Socket _socket;
     private readonly object _crossGate = new();
-    private readonly Dictionary<ushort, (AddressFamily Upstream, int[] Slots)> _channelFamilies = new();
-    private readonly Dictionary<int, (AddressFamily Family, SocketAddress Address, long Budget, BudgetSetting Setting)> _slots = new();
+
+    /// <summary>A subscriber the socket serves because its family differs from its channel's upstream.</summary>
+    private sealed class CrossFamilySlot(AddressFamily family, SocketAddress address)
+    {
+        public AddressFamily Family { get; } = family;
+        public SocketAddress Address { get; } = address;
+        public long Budget;
+        public BudgetSetting Setting;
+    }
+
+    private readonly Dictionary<int, CrossFamilySlot> _slots = new();
+    private readonly Dictionary<ushort, (AddressFamily Upstream, int[] Slots)> _channels = new();
+
+    // Derived from the two above whenever either changes, so a packet costs one lookup (normally of an empty array).
+    private readonly Dictionary<ushort, CrossFamilySlot[]> _crossFamilyByChannel = new();
 
     public KernelDataPlane(BpfObject bpf, Socket socket, IRegistrationSink sink, ILogger? log = null)
     {
@@ -61,7 +74,10 @@ public sealed class KernelDataPlane : IDataPlane
             value.Slots[i] = (uint)slots[i];
         _maps.Channels.Update(new ChannelKey { Id = channel }, value);
         lock (_crossGate)
-            _channelFamilies[channel] = (upstream is null ? AddressFamily.Unspecified : SocketAddresses.Plain(upstream).AddressFamily, slots.ToArray());
+        {
+            _channels[channel] = (upstream is null ? AddressFamily.Unspecified : SocketAddresses.Plain(upstream).AddressFamily, slots.ToArray());
+            RebuildCrossFamily();
+        }
     }
 
     public void Activate(int slot, SubscriberBinding binding)
@@ -85,7 +101,10 @@ public sealed class KernelDataPlane : IDataPlane
         subscriber.Active = 1;
         _maps.Subscribers.Update(key, subscriber);
         lock (_crossGate)
-            _slots[slot] = (SocketAddresses.Plain(binding.Remote).AddressFamily, SocketAddresses.For(_socket, binding.Remote), 0, default);
+        {
+            _slots[slot] = new CrossFamilySlot(SocketAddresses.Plain(binding.Remote).AddressFamily, SocketAddresses.For(_socket, binding.Remote));
+            RebuildCrossFamily();
+        }
     }
 
     public void Deactivate(int slot)
@@ -94,7 +113,10 @@ public sealed class KernelDataPlane : IDataPlane
         if (_maps.Subscribers.TryLookup(key, out var subscriber))
             _maps.SubscribersByEndpoint.Delete(subscriber.Remote);
         lock (_crossGate)
+        {
             _slots.Remove(slot);
+            RebuildCrossFamily();
+        }
         // Zero the whole slot: nothing of a departed subscriber stays in the maps.
         _maps.Subscribers.Update(key, default);
         _maps.Budgets.Update(key, default);
@@ -103,8 +125,13 @@ public sealed class KernelDataPlane : IDataPlane
     public void SetBudget(int slot, BudgetSetting budget)
     {
         lock (_crossGate)
+        {
             if (_slots.TryGetValue(slot, out var s))
-                _slots[slot] = s with { Budget = budget.Bytes, Setting = budget };
+            {
+                s.Budget = budget.Bytes;
+                s.Setting = budget;
+            }
+        }
         _maps.Budgets.Update((uint)slot, new Budget
         {
             Bytes = budget.Bytes,
@@ -114,24 +141,30 @@ public sealed class KernelDataPlane : IDataPlane
         });
     }
 
-    public void OnUpstreamData(ushort channel, ReadOnlySpan<byte> packet)
+    public void OnUpstreamData(in PacketHeader header, ReadOnlySpan<byte> packet)
     {
         // The kernel made the same-family copies. Cross-family subscribers get the original from this socket; the egress
         // program numbers it. The budget rule is applied here because egress applies it only to its own clones.
         lock (_crossGate)
         {
-            if (!_channelFamilies.TryGetValue(channel, out var state) || state.Upstream == AddressFamily.Unspecified)
+            if (!_crossFamilyByChannel.TryGetValue(header.Channel, out var targets))
                 return;
-            foreach (var slot in state.Slots)
-            {
-                if (!_slots.TryGetValue(slot, out var s) || s.Family == state.Upstream)
-                    continue;
-                var budget = s.Budget;
-                if (!BudgetRule.Admit(ref budget, s.Setting, (uint)(packet[1] & 0x07), packet.Length))
-                    continue;
-                _slots[slot] = s with { Budget = budget };
-                _socket.SendTo(packet, SocketFlags.None, s.Address);
-            }
+            foreach (var target in targets)
+                if (BudgetRule.Admit(ref target.Budget, target.Setting, header.Priority, packet.Length))
+                    _socket.SendTo(packet, SocketFlags.None, target.Address);
+        }
+    }
+
+    private void RebuildCrossFamily()
+    {
+        _crossFamilyByChannel.Clear();
+        foreach (var (channel, (upstream, slots)) in _channels)
+        {
+            if (upstream == AddressFamily.Unspecified)
+                continue;
+            var targets = slots.Select(slot => _slots.GetValueOrDefault(slot)).Where(s => s is not null && s.Family != upstream).ToArray();
+            if (targets.Length > 0)
+                _crossFamilyByChannel[channel] = targets!;
         }
     }
 
@@ -139,22 +172,6 @@ public sealed class KernelDataPlane : IDataPlane
     {
         var stats = _maps.SubscriberStats.TryLookup((uint)slot, out var s) ? s : default;
         return new SubscriberCounters(stats.ForwardedPackets, stats.ForwardedBytes, stats.DroppedBudget, stats.ReceivedPackets);
-    }
-
-    /// <summary>Relay-wide counters summed over CPUs.</summary>
-    public Stats TotalStats()
-    {
-        var total = new Stats();
-        foreach (var cpu in _maps.Stats.LookupPerCpu(0u))
-        {
-            total.Clones += cpu.Clones;
-            total.CloneErrors += cpu.CloneErrors;
-            total.UpstreamMatched += cpu.UpstreamMatched;
-            total.EgressRewritten += cpu.EgressRewritten;
-            total.EgressDroppedBudget += cpu.EgressDroppedBudget;
-            total.EventsLost += cpu.EventsLost;
-        }
-        return total;
     }
 
     public void Flush()

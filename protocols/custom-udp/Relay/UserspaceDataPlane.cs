@@ -77,16 +77,16 @@ public sealed unsafe class UserspaceDataPlane(Socket socket, int maxSubscribers,
         }
     }
 
-    public void OnUpstreamData(ushort channel, ReadOnlySpan<byte> packet)
+    public void OnUpstreamData(in PacketHeader header, ReadOnlySpan<byte> packet)
     {
         if (packet.Length > ChannelCache.SlotBytes)
             return;
         lock (_gate)
         {
-            if (!_channels.TryGetValue(channel, out var state) || state.Upstream is null || state.Slots.Length == 0)
+            if (!_channels.TryGetValue(header.Channel, out var state) || state.Upstream is null || state.Slots.Length == 0)
                 return;
-            var publisherSequence = ChannelCache.PublisherSequence(packet);
-            var urgency = (uint)(packet[1] & 0x07);
+            var publisherSequence = header.Sequence;
+            var urgency = (uint)header.Priority;
             var payloadLength = packet.Length;
             packet[..16].CopyTo(_header);
             var count = state.Slots.Length;

@@ -17,6 +17,11 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib, SetLastError = true)] internal static partial int setns(int fd, int nstype);
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int mount(string source, string target, string fstype, nuint flags, nint data);
+
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int umount2(string target, int flags);
+
+    internal const int MNT_DETACH = 2;
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int statfs(string path, byte* buf);
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]

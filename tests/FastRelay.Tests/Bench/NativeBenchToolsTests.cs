@@ -276,7 +276,7 @@ public class NativeBenchToolsTests(BenchToolsFixture fixture, ITestOutputHelper 
     {
         await using var lab = await LabTopology.UpAsync(new LabOptions { Subscribers = 2, RelayInterfaces = 2 });
         await using var relay = RelayProcess.Start(lab, RelayMode.FastPath, lab.BpfFsPath);
-        await relay.WaitReadyAsync("", TimeSpan.FromSeconds(30), default);
+        await relay.WaitReadyAsync(TimeSpan.FromSeconds(30), default);
         var relayDown = $"{lab.RelayDownstream.IPv4}:{Port}";
         var receivers = lab.Subscribers.Select(s => StartReceiver(lab, s, $"{s.IPv4}:{Port}", subscribe: relayDown)).ToList();
         await Task.WhenAll(receivers.Select(r => r.Subscribed));

@@ -70,7 +70,7 @@ public sealed class RelayRobustnessTests(ITestOutputHelper output)
         try
         {
             var first = RelayProcess.Start(lab, RelayMode.FastPath, lab.BpfFsPath);
-            await first.WaitReadyAsync("", TimeSpan.FromSeconds(30), default);
+            await first.WaitReadyAsync(TimeSpan.FromSeconds(30), default);
             var json = Path.Combine(work, "s0.json");
             var subscriber = lab.Command(lab.Subscribers[0], "dotnet",
                     [RelayScenario.FastRelayDll, "subscribe", "--relay", $"{lab.RelayDownstream.IPv4}:7400", "--channel", "1", "--duration", "9", "--json", json])
@@ -88,7 +88,7 @@ public sealed class RelayRobustnessTests(ITestOutputHelper output)
             Assert.True(Directory.Exists(pins) && Directory.GetFiles(pins).Length > 0, "kill -9 leaves the pinned maps behind");
 
             await using var second = RelayProcess.Start(lab, RelayMode.FastPath, lab.BpfFsPath);
-            await second.WaitReadyAsync("", TimeSpan.FromSeconds(30), default);
+            await second.WaitReadyAsync(TimeSpan.FromSeconds(30), default);
             output.WriteLine("second relay up");
             Assert.Equal(6, (await TcxPrograms(lab)).Count); // its own three programs on two devices, nothing stale
 

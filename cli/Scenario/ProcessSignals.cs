@@ -1,0 +1,15 @@
+namespace FastRelay.Cli.Scenario;
+
+/// <summary>
+/// SIGTERM for the processes a scenario or the bench starts. CliWrap's graceful cancellation sends SIGINT, which a
+/// process can inherit as ignored (background jobs of a shell, some hosts); every FastRelay tool handles SIGTERM.
+/// </summary>
+public static partial class ProcessSignals
+{
+    private const int SigTerm = 15;
+
+    public static void Terminate(int pid) => Kill(pid, SigTerm);
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "kill")]
+    private static partial int Kill(int pid, int signal);
+}
