@@ -1,0 +1,56 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Logging;
+
+namespace FastRelay.Protocols.Quic.Api;
+
+/// <summary>Settings both ends share (transport limits, idle timeout, logging). Shaped like System.Net.Quic's options.</summary>
+public abstract class QuicConnectionOptions
+{
+    /// <summary>ALPN protocols offered (client) or accepted (server), most preferred first. Required.</summary>
+    public List<string> ApplicationProtocols { get; set; } = [];
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(30);
+    public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+    public int MaxInboundBidirectionalStreams { get; set; } = 100;
+    public int MaxInboundUnidirectionalStreams { get; set; } = 10;
+    /// <summary>Initial receive window per stream; grows with use (auto-tuning) up to <see cref="MaxStreamReceiveWindow"/>.</summary>
+    public int InitialStreamReceiveWindow { get; set; } = 1 << 20;
+    public int MaxStreamReceiveWindow { get; set; } = 16 << 20;
+    public int InitialConnectionReceiveWindow { get; set; } = 4 << 20;
+    public int MaxConnectionReceiveWindow { get; set; } = 64 << 20;
+    /// <summary>Advertise transport parameter 0xBAAD: 1-RTT packets without AEAD and header protection, used only when the peer advertises it too.</summary>
+    public bool Disable1RttEncryption { get; set; }
+    /// <summary>Advertise max_datagram_frame_size (RFC 9221); null disables DATAGRAM frames.</summary>
+    public int? MaxDatagramFrameSize { get; set; }
+    /// <summary>Directory for qlog output (one file per connection); null disables qlog.</summary>
+    public string? QlogDirectory { get; set; }
+    public ILoggerFactory? LoggerFactory { get; set; }
+}
+
+public sealed class QuicClientConnectionOptions : QuicConnectionOptions
+{
+    public required EndPoint RemoteEndPoint { get; set; }
+    public IPEndPoint? LocalEndPoint { get; set; }
+    /// <summary>Server name for SNI and certificate validation; defaults to the remote host.</summary>
+    public string? TargetHost { get; set; }
+    /// <summary>Extra trust anchors (e.g. a test CA or a self-signed server certificate).</summary>
+    public X509Certificate2Collection? TrustedCertificates { get; set; }
+    /// <summary>Explicit opt-out of certificate validation (tests, --insecure).</summary>
+    public bool SkipCertificateValidation { get; set; }
+}
+
+public sealed class QuicServerConnectionOptions : QuicConnectionOptions
+{
+    /// <summary>Certificate with private key (ECDSA P-256/P-384 or RSA).</summary>
+    public required X509Certificate2 ServerCertificate { get; set; }
+}
+
+public sealed class QuicListenerOptions
+{
+    public required IPEndPoint ListenEndPoint { get; set; }
+    public List<string> ApplicationProtocols { get; set; } = [];
+    public required QuicServerConnectionOptions ConnectionOptions { get; set; }
+    /// <summary>Send Retry before accepting a connection (address validation, RFC 9000 §8.1.2).</summary>
+    public bool RequireAddressValidation { get; set; }
+    public int ListenBacklog { get; set; } = 512;
+}
