@@ -1,0 +1,22 @@
+using FastRelay.Protocols.Quic.Crypto;
+
+namespace FastRelay.Protocols.Quic.Tls.Handshake;
+
+/// <summary>
+/// What the handshake hands to the QUIC connection (RFC 9001 §4.1.1: "the TLS stack provides data to send and secrets").
+/// Calls happen synchronously inside <see cref="TlsHandshake.Start"/> and <see cref="TlsHandshake.TryProcess"/>.
+/// </summary>
+public interface ITlsHandshakeSink
+{
+    /// <summary>Handshake bytes to send in CRYPTO frames at this level, in order (the connection appends them to that level's CRYPTO stream).</summary>
+    void WriteCrypto(EncryptionLevel level, ReadOnlySpan<byte> data);
+
+    /// <summary>
+    /// Read and write secrets of a level are ready. Handshake: when ServerHello is sent/received. OneRtt: server when it
+    /// sends its Finished, client when it has verified the server Finished (before it writes its own Finished).
+    /// </summary>
+    void InstallSecrets(EncryptionLevel level, CipherSuite suite, ReadOnlySpan<byte> readSecret, ReadOnlySpan<byte> writeSecret);
+
+    /// <summary>Client: after writing its Finished. Server: after verifying the client Finished.</summary>
+    void HandshakeCompleted();
+}
