@@ -1,32 +1,315 @@
 using System.Net;
+using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
+using System.Threading.Channels;
+using FastRelay.Protocols.Quic.Connection;
+using FastRelay.Protocols.Quic.Io;
+using FastRelay.Protocols.Quic.Streams;
+using FastRelay.Protocols.Quic.Wire;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace FastRelay.Protocols.Quic.Api;
 
-/// <summary>A QUIC connection (client or server side), shaped like System.Net.Quic.QuicConnection.</summary>
-public sealed partial class QuicConnection : IAsyncDisposable
+/// <summary>
+/// A QUIC connection (client or server side), shaped like System.Net.Quic.QuicConnection. Wraps a
+/// <see cref="QuicConnectionCore"/> with a lock: the endpoint's receive thread and application threads both drive it,
+/// and whoever changed it sends what became sendable before releasing the lock. Waiters (handshake, accept, stream
+/// reads and writes) complete asynchronously, never under the lock.
+/// </summary>
+public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, IConnectionIdListener
 {
-    public static ValueTask<QuicConnection> ConnectAsync(QuicClientConnectionOptions options, CancellationToken cancellationToken = default) =>
-        throw new NotImplementedException("QUIC connection: being built in this session");
+    private readonly object _lock = new();
+    private readonly QuicEndpoint _endpoint;
+    private readonly bool _ownsEndpoint;
+    private readonly SocketAddress _remoteAddress;
+    private readonly QuicConnectionCore _core;
+    private readonly ILogger _log;
+    private readonly byte[] _sendBuffer = new byte[65536];
+    private readonly Dictionary<ulong, QuicStream> _streams = [];
+    private readonly Channel<QuicStream> _inbound = Channel.CreateUnbounded<QuicStream>();
+    private readonly TaskCompletionSource _handshake = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<TaskCompletionSource> _openWaiters = [];
+    private readonly Action<QuicConnection>? _onHandshakeCompleted;
+    private readonly Action<QuicConnection>? _onClosed;
+    private long _nextTimeout = long.MaxValue;
+    private bool _disposed;
 
-    public IPEndPoint LocalEndPoint => throw new NotImplementedException();
-    public IPEndPoint RemoteEndPoint => throw new NotImplementedException();
-    public string NegotiatedApplicationProtocol => throw new NotImplementedException();
-    public X509Certificate2? RemoteCertificate => throw new NotImplementedException();
-    /// <summary>True when both ends advertised 0xBAAD, so 1-RTT packets travel without AEAD.</summary>
-    public bool Is1RttEncryptionDisabled => throw new NotImplementedException();
+    private QuicConnection(QuicEndpoint endpoint, bool ownsEndpoint, IPEndPoint remote, Func<IConnectionIdListener, QuicConnectionCore> createCore,
+        ILogger log, Action<QuicConnection>? onHandshakeCompleted, Action<QuicConnection>? onClosed)
+    {
+        _endpoint = endpoint;
+        _ownsEndpoint = ownsEndpoint;
+        RemoteEndPoint = remote;
+        _remoteAddress = remote.Serialize();
+        _log = log;
+        _onHandshakeCompleted = onHandshakeCompleted;
+        _onClosed = onClosed;
+        _core = createCore(this);
+    }
 
-    public ValueTask<QuicStream> OpenOutboundStreamAsync(QuicStreamType type, CancellationToken cancellationToken = default) =>
-        throw new NotImplementedException();
+    public static async ValueTask<QuicConnection> ConnectAsync(QuicClientConnectionOptions options, CancellationToken cancellationToken = default)
+    {
+        if (options.ApplicationProtocols.Count == 0) throw new ArgumentException("at least one application protocol (ALPN) is required", nameof(options));
+        var (remote, host) = await ResolveAsync(options.RemoteEndPoint, cancellationToken).ConfigureAwait(false);
+        var bind = options.LocalEndPoint ?? new IPEndPoint(remote.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
+        var log = options.LoggerFactory?.CreateLogger("FastRelay.Quic.Client") ?? NullLogger.Instance;
+        var endpoint = new QuicEndpoint(bind, null, false, log);
+        var serverName = options.TargetHost ?? host;
+        var settings = SettingsFactory.ForClient(options, serverName, endpoint.ResetKey, log);
+        QuicConnection connection;
+        try
+        {
+            connection = new QuicConnection(endpoint, true, remote, l => QuicConnectionCore.CreateClient(settings, l, QuicClock.NowMicros), log, null, null);
+        }
+        catch
+        {
+            endpoint.Dispose();
+            throw;
+        }
+        lock (connection._lock) connection.AfterChangeLocked(QuicClock.NowMicros);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.HandshakeTimeout);
+        try
+        {
+            await connection._handshake.Task.WaitAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw new QuicException(QuicErrorKind.ConnectionTimeout, $"QUIC handshake with {remote} did not complete within {options.HandshakeTimeout.TotalSeconds:0.#} s");
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        return connection;
+    }
 
-    public ValueTask<QuicStream> AcceptInboundStreamAsync(CancellationToken cancellationToken = default) =>
-        throw new NotImplementedException();
+    /// <summary>Server side: made by the listener's endpoint for a client's first Initial.</summary>
+    internal static QuicConnection CreateServer(QuicEndpoint endpoint, IPEndPoint remote, ConnectionSettings settings, in ServerHandshakeContext context,
+        ILogger log, Action<QuicConnection> onHandshakeCompleted, Action<QuicConnection> onClosed)
+    {
+        var ctx = context;
+        return new QuicConnection(endpoint, false, remote, l => QuicConnectionCore.CreateServer(settings, ctx, l, QuicClock.NowMicros), log,
+            onHandshakeCompleted, onClosed);
+    }
 
-    /// <summary>Closes with CONNECTION_CLOSE (application variant, 0x1d) and the given code.</summary>
-    public ValueTask CloseAsync(long errorCode, CancellationToken cancellationToken = default) => throw new NotImplementedException();
+    private static async ValueTask<(IPEndPoint Remote, string? Host)> ResolveAsync(EndPoint endPoint, CancellationToken cancellationToken)
+    {
+        switch (endPoint)
+        {
+            case IPEndPoint ip:
+                return (ip, null);
+            case DnsEndPoint dns:
+                if (IPAddress.TryParse(dns.Host, out var literal)) return (new IPEndPoint(literal, dns.Port), null);
+                var addresses = await Dns.GetHostAddressesAsync(dns.Host, cancellationToken).ConfigureAwait(false);
+                if (addresses.Length == 0) throw new QuicException(QuicErrorKind.HandshakeFailed, $"no address for {dns.Host}");
+                var chosen = addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? addresses[0];
+                return (new IPEndPoint(chosen, dns.Port), dns.Host);
+            default:
+                throw new ArgumentException($"unsupported endpoint type {endPoint.GetType().Name}", nameof(endPoint));
+        }
+    }
 
-    /// <summary>Starts a key update (RFC 9001 §6) at the next packet.</summary>
-    public void UpdateKeys() => throw new NotImplementedException();
+    public IPEndPoint LocalEndPoint => _endpoint.LocalEndPoint;
+    public IPEndPoint RemoteEndPoint { get; }
+    public string NegotiatedApplicationProtocol => _core.NegotiatedApplicationProtocol ?? "";
+    public X509Certificate2? RemoteCertificate => _core.PeerCertificate;
+    public bool Is1RttEncryptionDisabled => _core.IsOneRttPlaintext;
+    /// <summary>Completes when the connection is fully closed (after closing/draining).</summary>
+    public Task Closed => _closed.Task;
+    internal Task HandshakeCompleted => _handshake.Task;
+    internal QuicConnectionCore Core => _core;
 
-    public ValueTask DisposeAsync() => throw new NotImplementedException();
+    public async ValueTask<QuicStream> OpenOutboundStreamAsync(QuicStreamType type, CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            TaskCompletionSource waiter;
+            lock (_lock)
+            {
+                ThrowIfClosedLocked();
+                if (_core.Streams.TryOpenStream(type == QuicStreamType.Bidirectional, out ulong id))
+                {
+                    var stream = new QuicStream(this, id, type, canRead: type == QuicStreamType.Bidirectional, canWrite: true);
+                    _streams[id] = stream;
+                    return stream;
+                }
+                waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _openWaiters.Add(waiter);
+                AfterChangeLocked(QuicClock.NowMicros); // STREAMS_BLOCKED
+            }
+            await waiter.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask<QuicStream> AcceptInboundStreamAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await _inbound.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+            throw ClosedException();
+        }
+    }
+
+    public ValueTask CloseAsync(long errorCode, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            _core.Close((ulong)errorCode, "", QuicClock.NowMicros);
+            AfterChangeLocked(QuicClock.NowMicros);
+        }
+        return new ValueTask(_closed.Task.WaitAsync(TimeSpan.FromSeconds(5), cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default));
+    }
+
+    public void UpdateKeys()
+    {
+        lock (_lock)
+        {
+            if (!_core.TryInitiateKeyUpdate()) throw new InvalidOperationException("a key update is possible only after the handshake is confirmed and the previous update was answered");
+            AfterChangeLocked(QuicClock.NowMicros);
+        }
+    }
+
+    /// <summary>Key generation of the 1-RTT write keys (0 before any key update).</summary>
+    public ulong KeyUpdateGeneration
+    {
+        get { lock (_lock) return _core.KeyUpdateGeneration; }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        lock (_lock)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            if (_core.Phase is ConnectionPhase.Handshaking or ConnectionPhase.Established)
+            {
+                _core.Close(0, "", QuicClock.NowMicros);
+                AfterChangeLocked(QuicClock.NowMicros);
+            }
+        }
+        // Give the close a moment to leave and the peer a chance to hear it; the timers finish the job.
+        await Task.WhenAny(_closed.Task, Task.Delay(_ownsEndpoint ? 50 : 0)).ConfigureAwait(false);
+        if (_ownsEndpoint) _endpoint.Dispose();
+        else if (!_closed.Task.IsCompleted) _ = _closed.Task.ContinueWith(_ => _endpoint.Remove(this), TaskScheduler.Default);
+        lock (_lock) if (_core.Phase == ConnectionPhase.Closed) _core.Dispose();
+    }
+
+    // ---- driven by the endpoint ----
+
+    void IEndpointConnection.OnDatagram(Memory<byte> datagram, long now)
+    {
+        lock (_lock)
+        {
+            _core.OnDatagram(datagram, now);
+            AfterChangeLocked(now);
+        }
+    }
+
+    long IEndpointConnection.NextTimeout => Volatile.Read(ref _nextTimeout);
+
+    void IEndpointConnection.OnTimeout(long now)
+    {
+        lock (_lock)
+        {
+            _core.OnTimeout(now);
+            AfterChangeLocked(now);
+        }
+    }
+
+    void IConnectionIdListener.OnIssued(in ConnectionId id) => _endpoint.Register(id, this);
+    void IConnectionIdListener.OnRetired(in ConnectionId id) => _endpoint.Unregister(id);
+
+    // ---- used by QuicStream ----
+
+    internal object Lock => _lock;
+
+    /// <summary>After any change: send what became sendable, then wake whoever waits for what happened.</summary>
+    internal void AfterChangeLocked(long now)
+    {
+        while (true)
+        {
+            int length = _core.WriteDatagram(_sendBuffer, now);
+            if (length == 0) break;
+            _endpoint.Send(_sendBuffer.AsSpan(0, length), _remoteAddress);
+        }
+        DispatchEventsLocked();
+        Volatile.Write(ref _nextTimeout, _core.NextTimeout);
+    }
+
+    internal void ThrowIfClosedLocked()
+    {
+        if (_core.Phase is ConnectionPhase.Closing or ConnectionPhase.Draining or ConnectionPhase.Closed || _disposed) throw ClosedException();
+    }
+
+    internal QuicException ClosedException()
+    {
+        var info = _core.CloseInfo;
+        if (info is null) return new QuicException(QuicErrorKind.OperationAborted, "the connection was disposed");
+        if (info.Value.IdleTimeout) return new QuicException(QuicErrorKind.ConnectionIdle, "the connection timed out (idle)");
+        if (info.Value.IsApplicationError) return new QuicException(QuicErrorKind.ConnectionAborted, $"connection closed: {info}", (long)info.Value.ErrorCode);
+        if (!_core.IsHandshakeComplete) return new QuicException(QuicErrorKind.HandshakeFailed, $"handshake failed: {info}", transportError: info.Value.ErrorCode);
+        return new QuicException(info.Value.ErrorCode == 0 ? QuicErrorKind.ConnectionAborted : QuicErrorKind.TransportError, $"connection closed: {info}",
+            transportError: info.Value.ErrorCode);
+    }
+
+    private void DispatchEventsLocked()
+    {
+        while (_core.TryDequeueEvent(out var kind))
+        {
+            switch (kind)
+            {
+                case ConnectionEventKind.HandshakeCompleted:
+                    _handshake.TrySetResult();
+                    _onHandshakeCompleted?.Invoke(this);
+                    break;
+                case ConnectionEventKind.Closing:
+                    FailEverythingLocked();
+                    break;
+                case ConnectionEventKind.Closed:
+                    FailEverythingLocked();
+                    _closed.TrySetResult();
+                    _onClosed?.Invoke(this);
+                    if (!_ownsEndpoint) _endpoint.Remove(this);
+                    break;
+            }
+        }
+        while (_core.Streams.TryDequeueEvent(out var e))
+        {
+            if (e.Kind == StreamEventKind.PeerOpened)
+            {
+                var type = StreamId.IsUnidirectional(e.StreamId) ? QuicStreamType.Unidirectional : QuicStreamType.Bidirectional;
+                var stream = new QuicStream(this, e.StreamId, type, canRead: true, canWrite: type == QuicStreamType.Bidirectional);
+                _streams[e.StreamId] = stream;
+                _inbound.Writer.TryWrite(stream);
+                continue;
+            }
+            if (e.Kind == StreamEventKind.LocalOpenAvailable)
+            {
+                foreach (var w in _openWaiters) w.TrySetResult();
+                _openWaiters.Clear();
+                continue;
+            }
+            if (_streams.TryGetValue(e.StreamId, out var target)) target.OnEventLocked(e);
+        }
+    }
+
+    private void FailEverythingLocked()
+    {
+        var error = ClosedException();
+        _handshake.TrySetException(error);
+        _inbound.Writer.TryComplete();
+        foreach (var w in _openWaiters) w.TrySetException(error);
+        _openWaiters.Clear();
+        foreach (var stream in _streams.Values) stream.OnConnectionClosedLocked(error);
+    }
+
+    internal void ForgetStreamLocked(ulong id) => _streams.Remove(id);
 }

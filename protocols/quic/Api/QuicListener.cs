@@ -1,16 +1,100 @@
 using System.Net;
+using System.Threading.Channels;
+using FastRelay.Protocols.Quic.Connection;
+using FastRelay.Protocols.Quic.Io;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace FastRelay.Protocols.Quic.Api;
 
-/// <summary>Accepts QUIC connections on one UDP socket, shaped like System.Net.Quic.QuicListener.</summary>
-public sealed partial class QuicListener : IAsyncDisposable
+/// <summary>
+/// Accepts QUIC connections on one UDP socket, shaped like System.Net.Quic.QuicListener. A connection is handed out
+/// once its handshake completed; connections whose handshake fails never appear.
+/// </summary>
+public sealed class QuicListener : IAsyncDisposable, IConnectionAcceptor
 {
-    public static ValueTask<QuicListener> ListenAsync(QuicListenerOptions options, CancellationToken cancellationToken = default) =>
-        throw new NotImplementedException("QUIC listener: being built in this session");
+    private readonly QuicListenerOptions _options;
+    private readonly QuicEndpoint _endpoint;
+    private readonly ILogger _log;
+    private readonly Channel<QuicConnection> _accepted;
+    private readonly HashSet<QuicConnection> _handshaking = [];
+    private readonly HashSet<QuicConnection> _live = [];
+    private bool _disposed;
 
-    public IPEndPoint LocalEndPoint => throw new NotImplementedException();
+    private QuicListener(QuicListenerOptions options)
+    {
+        if (options.ApplicationProtocols.Count == 0 && options.ConnectionOptions.ApplicationProtocols.Count == 0)
+            throw new ArgumentException("at least one application protocol (ALPN) is required", nameof(options));
+        _options = options;
+        _log = options.ConnectionOptions.LoggerFactory?.CreateLogger("FastRelay.Quic.Server") ?? NullLogger.Instance;
+        _accepted = Channel.CreateBounded<QuicConnection>(new BoundedChannelOptions(options.ListenBacklog) { FullMode = BoundedChannelFullMode.DropWrite });
+        _endpoint = new QuicEndpoint(options.ListenEndPoint, this, options.RequireAddressValidation, _log);
+    }
 
-    public ValueTask<QuicConnection> AcceptConnectionAsync(CancellationToken cancellationToken = default) => throw new NotImplementedException();
+    public static ValueTask<QuicListener> ListenAsync(QuicListenerOptions options, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(new QuicListener(options));
+    }
 
-    public ValueTask DisposeAsync() => throw new NotImplementedException();
+    public IPEndPoint LocalEndPoint => _endpoint.LocalEndPoint;
+
+    public async ValueTask<QuicConnection> AcceptConnectionAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await _accepted.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+            throw new ObjectDisposedException(nameof(QuicListener));
+        }
+    }
+
+    IEndpointConnection? IConnectionAcceptor.Accept(in ServerHandshakeContext context, IPEndPoint remote, Memory<byte> datagram, long now)
+    {
+        lock (_handshaking)
+        {
+            if (_disposed || _handshaking.Count >= _options.ListenBacklog) return null;
+        }
+        var protocols = _options.ApplicationProtocols.Count > 0 ? _options.ApplicationProtocols : _options.ConnectionOptions.ApplicationProtocols;
+        var settings = SettingsFactory.ForServer(_options.ConnectionOptions, protocols, _endpoint.ResetKey, _log);
+        var connection = QuicConnection.CreateServer(_endpoint, remote, settings, context, _log, OnHandshakeCompleted, OnClosed);
+        lock (_handshaking)
+        {
+            _handshaking.Add(connection);
+            _live.Add(connection);
+        }
+        ((IEndpointConnection)connection).OnDatagram(datagram, now);
+        return connection;
+    }
+
+    private void OnHandshakeCompleted(QuicConnection connection)
+    {
+        lock (_handshaking) _handshaking.Remove(connection);
+        if (!_accepted.Writer.TryWrite(connection)) _ = connection.DisposeAsync();
+    }
+
+    private void OnClosed(QuicConnection connection)
+    {
+        lock (_handshaking)
+        {
+            _handshaking.Remove(connection);
+            _live.Remove(connection);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        QuicConnection[] live;
+        lock (_handshaking)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            live = [.. _live];
+        }
+        _accepted.Writer.TryComplete();
+        foreach (var connection in live) await connection.DisposeAsync().ConfigureAwait(false);
+        _endpoint.Dispose();
+    }
 }

@@ -1,30 +1,206 @@
+using FastRelay.Protocols.Quic.Io;
+using FastRelay.Protocols.Quic.Streams;
+
 namespace FastRelay.Protocols.Quic.Api;
 
-/// <summary>A QUIC stream as a <see cref="Stream"/>, shaped like System.Net.Quic.QuicStream.</summary>
-public sealed partial class QuicStream : Stream
+/// <summary>
+/// A QUIC stream as a <see cref="Stream"/>, shaped like System.Net.Quic.QuicStream. Reads and writes go to the
+/// connection's <see cref="StreamTable"/> under the connection lock; when nothing can be read (or no buffer space is
+/// free) the call waits for the matching stream event.
+/// </summary>
+public sealed class QuicStream : Stream
 {
-    public long Id => throw new NotImplementedException();
-    public QuicStreamType Type => throw new NotImplementedException();
-    public bool CanBeAborted => true;
-    /// <summary>Completes when the peer's FIN was read or the read side was aborted.</summary>
-    public Task ReadsClosed => throw new NotImplementedException();
-    /// <summary>Completes when everything written (and FIN) was acknowledged, or the write side was aborted.</summary>
-    public Task WritesClosed => throw new NotImplementedException();
+    private readonly QuicConnection _connection;
+    private readonly TaskCompletionSource _readsClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _writesClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource? _readWaiter;
+    private TaskCompletionSource? _writeWaiter;
+    private Exception? _readError;
+    private Exception? _writeError;
+    private bool _readFinished;
+    private bool _writeCompleted;
 
-    public override bool CanRead => throw new NotImplementedException();
-    public override bool CanWrite => throw new NotImplementedException();
+    internal QuicStream(QuicConnection connection, ulong id, QuicStreamType type, bool canRead, bool canWrite)
+    {
+        _connection = connection;
+        Id = (long)id;
+        Type = type;
+        CanRead = canRead;
+        CanWrite = canWrite;
+        if (!canRead) _readsClosed.TrySetResult();
+        if (!canWrite) _writesClosed.TrySetResult();
+    }
+
+    public long Id { get; }
+    public QuicStreamType Type { get; }
+    public bool CanBeAborted => true;
+    public Task ReadsClosed => _readsClosed.Task;
+    public Task WritesClosed => _writesClosed.Task;
+
+    public override bool CanRead { get; }
+    public override bool CanWrite { get; }
     public override bool CanSeek => false;
     public override long Length => throw new NotSupportedException();
     public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
-    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => throw new NotImplementedException();
-    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => throw new NotImplementedException();
-    /// <summary>Writes and, when <paramref name="completeWrites"/> is set, ends the stream with FIN in the same call.</summary>
-    public ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, bool completeWrites, CancellationToken cancellationToken = default) => throw new NotImplementedException();
-    /// <summary>Sends FIN after what was written.</summary>
-    public void CompleteWrites() => throw new NotImplementedException();
-    /// <summary>RESET_STREAM (write) and/or STOP_SENDING (read) with an application error code.</summary>
-    public void Abort(QuicAbortDirection direction, long errorCode) => throw new NotImplementedException();
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (!CanRead) throw new InvalidOperationException("this stream cannot be read (a unidirectional stream we opened)");
+        while (true)
+        {
+            Task wait;
+            lock (_connection.Lock)
+            {
+                if (_readError is not null) throw _readError;
+                if (_readFinished) return 0;
+                int n = _connection.Core.Streams.Read((ulong)Id, buffer.Span, out bool fin);
+                if (fin) FinishReadsLocked();
+                if (n > 0 || fin || buffer.IsEmpty)
+                {
+                    // Reading frees receive window: let MAX_STREAM_DATA / MAX_DATA leave now.
+                    if (n > 0) _connection.AfterChangeLocked(QuicClock.NowMicros);
+                    return n;
+                }
+                _readWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                wait = _readWaiter.Task;
+            }
+            await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
+        WriteAsync(buffer, false, cancellationToken);
+
+    public async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, bool completeWrites, CancellationToken cancellationToken = default)
+    {
+        if (!CanWrite) throw new InvalidOperationException("this stream cannot be written (a unidirectional stream the peer opened)");
+        while (true)
+        {
+            Task wait;
+            lock (_connection.Lock)
+            {
+                if (_writeError is not null) throw _writeError;
+                if (_writeCompleted) throw new InvalidOperationException("writes were already completed on this stream");
+                _connection.ThrowIfClosedLocked();
+                int accepted = buffer.IsEmpty ? 0 : _connection.Core.Streams.Write((ulong)Id, buffer.Span, false);
+                buffer = buffer[accepted..];
+                if (buffer.IsEmpty && completeWrites)
+                {
+                    _connection.Core.Streams.Write((ulong)Id, ReadOnlySpan<byte>.Empty, true);
+                    _writeCompleted = true;
+                }
+                _connection.AfterChangeLocked(QuicClock.NowMicros);
+                if (buffer.IsEmpty) return;
+                _writeWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                wait = _writeWaiter.Task;
+            }
+            await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public void CompleteWrites()
+    {
+        lock (_connection.Lock)
+        {
+            if (_writeCompleted || _writeError is not null || !CanWrite) return;
+            _connection.ThrowIfClosedLocked();
+            _connection.Core.Streams.Write((ulong)Id, ReadOnlySpan<byte>.Empty, true);
+            _writeCompleted = true;
+            _connection.AfterChangeLocked(QuicClock.NowMicros);
+        }
+    }
+
+    public void Abort(QuicAbortDirection direction, long errorCode)
+    {
+        lock (_connection.Lock)
+        {
+            if (direction.HasFlag(QuicAbortDirection.Write) && CanWrite && _writeError is null && !_writesClosed.Task.IsCompleted)
+            {
+                _connection.Core.Streams.ResetStream((ulong)Id, (ulong)errorCode);
+                FailWritesLocked(new QuicException(QuicErrorKind.OperationAborted, "the stream's writes were aborted locally", errorCode));
+            }
+            if (direction.HasFlag(QuicAbortDirection.Read) && CanRead && _readError is null && !_readFinished)
+            {
+                _connection.Core.Streams.StopSending((ulong)Id, (ulong)errorCode);
+                FailReadsLocked(new QuicException(QuicErrorKind.OperationAborted, "the stream's reads were aborted locally", errorCode));
+            }
+            _connection.AfterChangeLocked(QuicClock.NowMicros);
+        }
+    }
+
+    internal void OnEventLocked(in StreamEvent e)
+    {
+        switch (e.Kind)
+        {
+            case StreamEventKind.Readable:
+                Wake(ref _readWaiter);
+                break;
+            case StreamEventKind.Writable:
+                Wake(ref _writeWaiter);
+                break;
+            case StreamEventKind.PeerReset:
+                FailReadsLocked(new QuicException(QuicErrorKind.StreamAborted, $"the peer reset stream {Id} (code 0x{e.ErrorCode:x})", (long)e.ErrorCode));
+                break;
+            case StreamEventKind.PeerStopSending:
+                FailWritesLocked(new QuicException(QuicErrorKind.StreamAborted, $"the peer stopped reading stream {Id} (code 0x{e.ErrorCode:x})", (long)e.ErrorCode));
+                break;
+            case StreamEventKind.WritesAcknowledged:
+                _writesClosed.TrySetResult();
+                MaybeForgetLocked();
+                break;
+        }
+    }
+
+    internal void OnConnectionClosedLocked(Exception error)
+    {
+        FailReadsLocked(error);
+        FailWritesLocked(error);
+    }
+
+    private void FinishReadsLocked()
+    {
+        _readFinished = true;
+        _readsClosed.TrySetResult();
+        MaybeForgetLocked();
+    }
+
+    private void FailReadsLocked(Exception error)
+    {
+        if (_readsClosed.Task.IsCompleted) return;
+        _readError = error;
+        _readsClosed.TrySetException(error);
+        _ = _readsClosed.Task.Exception; // observed: a stream nobody reads must not crash the finalizer thread
+        WakeWithError(ref _readWaiter, error);
+    }
+
+    private void FailWritesLocked(Exception error)
+    {
+        if (_writesClosed.Task.IsCompleted) return;
+        _writeError = error;
+        _writesClosed.TrySetException(error);
+        _ = _writesClosed.Task.Exception;
+        WakeWithError(ref _writeWaiter, error);
+    }
+
+    private void MaybeForgetLocked()
+    {
+        if (_readsClosed.Task.IsCompleted && _writesClosed.Task.IsCompleted) _connection.ForgetStreamLocked((ulong)Id);
+    }
+
+    private static void Wake(ref TaskCompletionSource? waiter)
+    {
+        var w = waiter;
+        waiter = null;
+        w?.TrySetResult();
+    }
+
+    private static void WakeWithError(ref TaskCompletionSource? waiter, Exception error)
+    {
+        var w = waiter;
+        waiter = null;
+        w?.TrySetResult(); // the woken call re-checks and throws the stored error
+        _ = error;
+    }
 
     public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
     public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
@@ -34,4 +210,36 @@ public sealed partial class QuicStream : Stream
     public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
     public override void SetLength(long value) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        // Like System.Net.Quic: disposing completes writes gracefully and stops reading what is left.
+        if (disposing)
+        {
+            try
+            {
+                lock (_connection.Lock)
+                {
+                    if (CanWrite && !_writeCompleted && _writeError is null && !_writesClosed.Task.IsCompleted && !IsConnectionGoneLocked())
+                    {
+                        _connection.Core.Streams.Write((ulong)Id, ReadOnlySpan<byte>.Empty, true);
+                        _writeCompleted = true;
+                    }
+                    if (CanRead && !_readFinished && _readError is null && !IsConnectionGoneLocked())
+                    {
+                        _connection.Core.Streams.StopSending((ulong)Id, 0);
+                        _readError = new ObjectDisposedException(nameof(QuicStream));
+                    }
+                    if (!IsConnectionGoneLocked()) _connection.AfterChangeLocked(QuicClock.NowMicros);
+                }
+            }
+            catch (InvalidOperationException)
+            {
+                // The table already forgot the stream: nothing left to finish.
+            }
+        }
+        base.Dispose(disposing);
+    }
+
+    private bool IsConnectionGoneLocked() => _connection.Core.Phase is not (Connection.ConnectionPhase.Handshaking or Connection.ConnectionPhase.Established);
 }

@@ -1,0 +1,44 @@
+using System.Net;
+using FastRelay.Protocols.Quic.Connection;
+using Microsoft.Extensions.Logging;
+
+namespace FastRelay.Protocols.Quic.Api;
+
+/// <summary>Translates the public options into the core's <see cref="ConnectionSettings"/> (once per connection).</summary>
+internal static class SettingsFactory
+{
+    public static ConnectionSettings ForClient(QuicClientConnectionOptions options, string? serverName, StatelessResetKey resetKey, ILogger log) =>
+        Create(options, QuicPerspective.Client, resetKey, log, serverName: serverName, client: options);
+
+    public static ConnectionSettings ForServer(QuicServerConnectionOptions options, IReadOnlyList<string> applicationProtocols, StatelessResetKey resetKey, ILogger log) =>
+        Create(options, QuicPerspective.Server, resetKey, log, applicationProtocols: applicationProtocols, server: options);
+
+    private static ConnectionSettings Create(QuicConnectionOptions options, QuicPerspective perspective, StatelessResetKey resetKey, ILogger log,
+        string? serverName = null, IReadOnlyList<string>? applicationProtocols = null, QuicClientConnectionOptions? client = null,
+        QuicServerConnectionOptions? server = null)
+    {
+        var protocols = applicationProtocols is { Count: > 0 } ? applicationProtocols : options.ApplicationProtocols;
+        if (protocols.Count == 0) throw new ArgumentException("at least one application protocol (ALPN) is required");
+        return new ConnectionSettings
+        {
+            Perspective = perspective,
+            ApplicationProtocols = protocols,
+            // SNI carries names, not address literals (RFC 6066 §3).
+            ServerName = serverName is not null && !IPAddress.TryParse(serverName, out _) ? serverName : null,
+            Certificate = server?.ServerCertificate,
+            TrustedCertificates = client?.TrustedCertificates,
+            SkipCertificateValidation = client?.SkipCertificateValidation ?? false,
+            MaxIdleTimeoutMs = (ulong)Math.Max(0, options.IdleTimeout.TotalMilliseconds),
+            InitialMaxData = (ulong)options.InitialConnectionReceiveWindow,
+            InitialMaxStreamData = (ulong)options.InitialStreamReceiveWindow,
+            MaxStreamReceiveWindow = (ulong)options.MaxStreamReceiveWindow,
+            MaxConnectionReceiveWindow = (ulong)options.MaxConnectionReceiveWindow,
+            MaxStreamsBidi = (ulong)options.MaxInboundBidirectionalStreams,
+            MaxStreamsUni = (ulong)options.MaxInboundUnidirectionalStreams,
+            Disable1RttEncryption = options.Disable1RttEncryption,
+            MaxDatagramFrameSize = options.MaxDatagramFrameSize is { } size ? (ulong)size : null,
+            ResetKey = resetKey,
+            Logger = log,
+        };
+    }
+}

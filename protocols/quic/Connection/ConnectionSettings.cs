@@ -1,0 +1,55 @@
+using System.Security.Cryptography.X509Certificates;
+using FastRelay.Protocols.Quic.Crypto;
+using FastRelay.Protocols.Quic.Wire;
+using Microsoft.Extensions.Logging;
+
+namespace FastRelay.Protocols.Quic.Connection;
+
+/// <summary>
+/// Everything a <see cref="QuicConnectionCore"/> needs to start, for either role. The public options (Api/) are
+/// translated into this once; the core never reads the public options again.
+/// </summary>
+public sealed class ConnectionSettings
+{
+    public required QuicPerspective Perspective { get; init; }
+    public required IReadOnlyList<string> ApplicationProtocols { get; init; }
+
+    // TLS
+    public string? ServerName { get; init; }
+    public X509Certificate2? Certificate { get; init; }
+    public X509Certificate2Collection? TrustedCertificates { get; init; }
+    public bool SkipCertificateValidation { get; init; }
+    public IReadOnlyList<CipherSuite>? CipherSuites { get; init; }
+
+    // Transport limits we advertise.
+    public ulong MaxIdleTimeoutMs { get; init; } = 30_000;
+    public ulong InitialMaxData { get; init; } = 4 << 20;
+    public ulong InitialMaxStreamData { get; init; } = 1 << 20;
+    public ulong MaxStreamReceiveWindow { get; init; } = 16 << 20;
+    public ulong MaxConnectionReceiveWindow { get; init; } = 64 << 20;
+    public ulong MaxStreamsBidi { get; init; } = 100;
+    public ulong MaxStreamsUni { get; init; } = 10;
+    public int SendBufferCapacity { get; init; } = 1 << 20;
+    public bool Disable1RttEncryption { get; init; }
+    public ulong? MaxDatagramFrameSize { get; init; }
+
+    /// <summary>Largest UDP payload we send once the peer allows it (no PMTU discovery yet; 1452 fits Ethernet over IPv6).</summary>
+    public int MaxDatagramSize { get; init; } = 1452;
+
+    /// <summary>Length of the connection ids this endpoint issues (short headers carry no length, so it is fixed per endpoint).</summary>
+    public int LocalConnectionIdLength { get; init; } = 8;
+
+    /// <summary>Key the endpoint derives stateless reset tokens from (shared by all its connections).</summary>
+    public required StatelessResetKey ResetKey { get; init; }
+
+    public ILogger? Logger { get; init; }
+}
+
+/// <summary>What the server endpoint learned from the client's first Initial before creating the connection.</summary>
+public readonly record struct ServerHandshakeContext(
+    ConnectionId OriginalDestinationConnectionId,
+    ConnectionId ClientInitialDestinationConnectionId,
+    ConnectionId ClientSourceConnectionId,
+    ConnectionId LocalConnectionId,
+    ConnectionId? RetrySourceConnectionId,
+    bool AddressValidated);

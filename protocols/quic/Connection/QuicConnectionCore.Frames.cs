@@ -1,0 +1,112 @@
+using FastRelay.Protocols.Quic.Tls.Handshake;
+using FastRelay.Protocols.Quic.Wire;
+using FastRelay.Protocols.Quic.Wire.Frames;
+using Microsoft.Extensions.Logging;
+
+namespace FastRelay.Protocols.Quic.Connection;
+
+// What each received frame does. FrameDecoder has already checked that the frame may appear in the packet type.
+public sealed partial class QuicConnectionCore
+{
+    private readonly struct FrameHandler(QuicConnectionCore core, PacketSpace space, ReadOnlyMemory<byte> destination, long now) : IQuicFrameHandler
+    {
+        public QuicError OnPadding(in PaddingFrame frame) => default;
+        public QuicError OnPing(in PingFrame frame) => default;
+        public QuicError OnAck(in AckFrame frame) => core.OnAck(frame, space, now);
+        public QuicError OnCrypto(in CryptoFrame frame) => core.OnCrypto(frame, space);
+        public QuicError OnConnectionClose(in ConnectionCloseFrame frame) => core.OnConnectionClose(frame, now);
+        public QuicError OnStream(in StreamFrame frame) => core.Streams.TryOnStream(frame, out var e) ? default : e;
+        public QuicError OnResetStream(in ResetStreamFrame frame) => core.Streams.TryOnResetStream(frame, out var e) ? default : e;
+        public QuicError OnStopSending(in StopSendingFrame frame) => core.Streams.TryOnStopSending(frame, out var e) ? default : e;
+        public QuicError OnMaxData(in MaxDataFrame frame) { core.Streams.OnMaxData(frame); return default; }
+        public QuicError OnMaxStreamData(in MaxStreamDataFrame frame) => core.Streams.TryOnMaxStreamData(frame, out var e) ? default : e;
+        public QuicError OnMaxStreams(in MaxStreamsFrame frame) => core.Streams.TryOnMaxStreams(frame, out var e) ? default : e;
+        public QuicError OnDataBlocked(in DataBlockedFrame frame) => default;
+        public QuicError OnStreamDataBlocked(in StreamDataBlockedFrame frame) => core.Streams.TryOnStreamDataBlocked(frame, out var e) ? default : e;
+        public QuicError OnStreamsBlocked(in StreamsBlockedFrame frame) => default;
+        public QuicError OnNewToken(in NewTokenFrame frame) =>
+            core._isClient ? default : QuicError.Protocol("NEW_TOKEN sent by a client", FrameType.NewToken);
+        public QuicError OnNewConnectionId(in NewConnectionIdFrame frame) =>
+            core._cids.TryOnNewConnectionId(frame, LocalActiveConnectionIdLimit, out var e) ? default : e;
+        public QuicError OnRetireConnectionId(in RetireConnectionIdFrame frame) =>
+            core._cids.TryOnRetire(frame, destination.Span, out var e) ? default : e;
+        public QuicError OnPathChallenge(in PathChallengeFrame frame) { core._pathResponsePending = frame.Data; return default; }
+        public QuicError OnPathResponse(in PathResponseFrame frame) => default;
+        public QuicError OnHandshakeDone(in HandshakeDoneFrame frame) => core.OnHandshakeDone(now);
+        public QuicError OnDatagram(in DatagramFrame frame) =>
+            (ulong)frame.Data.Length > (core._localParameters.MaxDatagramFrameSize ?? 0)
+                ? QuicError.Protocol("DATAGRAM larger than our max_datagram_frame_size", FrameType.Datagram)
+                : default; // accepted and dropped: no application API for datagrams yet
+    }
+
+    private QuicError OnAck(in AckFrame frame, PacketSpace space, long now)
+    {
+        int exponent = (int)(_peerParameters?.AckDelayExponent ?? TransportParameters.DefaultAckDelayExponent);
+        long maxAckDelay = (long)(_peerParameters?.MaxAckDelay ?? TransportParameters.DefaultMaxAckDelayMs) * 1000;
+        if (!_loss.TryOnAckReceived(frame, space.Space, now, exponent, maxAckDelay, this, out var error)) return error;
+        // RFC 9002 A.6: a client knows the server validated its address once a Handshake packet is acknowledged.
+        if (space.Space == PacketNumberSpace.Handshake) _loss.PeerCompletedAddressValidation = true;
+        Streams.SmoothedRtt = _rtt.SmoothedRtt;
+        return default;
+    }
+
+    private QuicError OnCrypto(in CryptoFrame frame, PacketSpace space)
+    {
+        if (!space.CryptoReceive.TryWrite(frame.Offset, frame.Data.Span, false, out var error)) return error;
+        int available = space.CryptoReceive.Available;
+        if (available == 0) return default;
+        var level = (EncryptionLevel)space.Space;
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(available);
+        try
+        {
+            int read = space.CryptoReceive.Read(buffer.AsSpan(0, available));
+            if (!_tls.TryProcess(level, buffer.AsSpan(0, read), out error)) return error;
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+        return ApplyPeerTransportParameters();
+    }
+
+    private QuicError OnConnectionClose(in ConnectionCloseFrame frame, long now)
+    {
+        string reason = System.Text.Encoding.UTF8.GetString(frame.ReasonPhrase.Span);
+        _log.LogDebug("peer closed: {Kind} 0x{Code:x} {Reason}", frame.IsApplicationError ? "application" : "transport", frame.ErrorCode, reason);
+        EnterDraining(now, new ConnectionCloseInfo(frame.ErrorCode, frame.IsApplicationError, reason, ByPeer: true));
+        return default;
+    }
+
+    private QuicError OnHandshakeDone(long now)
+    {
+        if (!_isClient) return QuicError.Protocol("HANDSHAKE_DONE sent by a client", FrameType.HandshakeDone);
+        ConfirmHandshake();
+        return default;
+    }
+
+    /// <summary>
+    /// Once TLS has the peer's transport parameters: check the connection ids they vouch for (RFC 9000 §7.3), then apply
+    /// limits. Runs once.
+    /// </summary>
+    private QuicError ApplyPeerTransportParameters()
+    {
+        if (_peerParameters is not null || _tls.PeerTransportParameters is not { } peer) return default;
+        if (peer.InitialSourceConnectionId is not { } initialSource || _peerInitialSource is not { } seen || !initialSource.Equals(seen))
+            return QuicError.TransportParameter("initial_source_connection_id does not match the peer's Source Connection ID");
+        if (_isClient)
+        {
+            if (peer.OriginalDestinationConnectionId is not { } odcid || !odcid.Equals(_originalDestination))
+                return QuicError.TransportParameter("original_destination_connection_id does not match what we sent");
+            if (_retrySource is { } retry ? peer.RetrySourceConnectionId is not { } r || !r.Equals(retry) : peer.RetrySourceConnectionId is not null)
+                return QuicError.TransportParameter("retry_source_connection_id does not match the Retry");
+            if (peer.StatelessResetToken is { } token) _cids.SetInitialPeerResetToken(token);
+        }
+        _peerParameters = peer;
+        Streams.SetPeerLimits(peer);
+        _plaintextOneRtt = _localParameters.Disable1RttEncryption && peer.Disable1RttEncryption;
+        if (peer.MaxIdleTimeout != 0)
+            _idleTimeout = _idleTimeout == 0 ? (long)peer.MaxIdleTimeout * 1000 : Math.Min(_idleTimeout, (long)peer.MaxIdleTimeout * 1000);
+        if (_plaintextOneRtt) _log.LogInformation("disable_1rtt_encryption negotiated: 1-RTT packets are not encrypted");
+        return default;
+    }
+}

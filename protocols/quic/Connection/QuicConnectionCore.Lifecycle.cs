@@ -1,0 +1,234 @@
+using FastRelay.Protocols.Quic.Crypto;
+using FastRelay.Protocols.Quic.Recovery;
+using FastRelay.Protocols.Quic.Tls.Handshake;
+using FastRelay.Protocols.Quic.Wire;
+using FastRelay.Protocols.Quic.Wire.Frames;
+using Microsoft.Extensions.Logging;
+
+namespace FastRelay.Protocols.Quic.Connection;
+
+// Handshake progress, keys, timers, acknowledgement and loss of what we sent, and the end of the connection.
+public sealed partial class QuicConnectionCore
+{
+    // ---- TLS → QUIC (RFC 9001 §4.1) ----
+
+    void ITlsHandshakeSink.WriteCrypto(EncryptionLevel level, ReadOnlySpan<byte> data)
+    {
+        var send = _spaces[(int)level].CryptoSend;
+        if (send.Write(data) != data.Length) throw new InvalidOperationException("TLS flight larger than the CRYPTO send buffer");
+    }
+
+    void ITlsHandshakeSink.InstallSecrets(EncryptionLevel level, CipherSuite suite, ReadOnlySpan<byte> readSecret, ReadOnlySpan<byte> writeSecret)
+    {
+        var space = _spaces[(int)level];
+        space.ReadKeys?.Dispose();
+        space.WriteKeys?.Dispose();
+        space.ReadKeys = PacketKeys.FromSecret(suite, readSecret);
+        space.WriteKeys = PacketKeys.FromSecret(suite, writeSecret);
+        _loss.SetHasKeys((PacketNumberSpace)level, true);
+        _log.LogDebug("{Level} keys installed ({Suite})", level, suite);
+        if (_undecryptable.Count > 0) _replayUndecryptable = true;
+    }
+
+    void ITlsHandshakeSink.HandshakeCompleted()
+    {
+        _handshakeComplete = true;
+        if (Phase == ConnectionPhase.Handshaking) Phase = ConnectionPhase.Established;
+        _log.LogDebug("handshake complete: ALPN {Alpn}, 1-RTT {Protection}", _tls.NegotiatedApplicationProtocol,
+            _plaintextOneRtt || _localParameters.Disable1RttEncryption && _tls.PeerTransportParameters?.Disable1RttEncryption == true ? "unprotected" : "protected");
+        if (!_isClient)
+        {
+            // RFC 9001 §4.1.2: the server's handshake is confirmed when it completes; it tells the client.
+            _handshakeDonePending = true;
+            ConfirmHandshake();
+        }
+        _events.Enqueue(ConnectionEventKind.HandshakeCompleted);
+    }
+
+    private void ConfirmHandshake()
+    {
+        if (_handshakeConfirmed) return;
+        _handshakeConfirmed = true;
+        _loss.HandshakeConfirmed = true;
+        _loss.PeerCompletedAddressValidation = true;
+        DiscardSpace(PacketNumberSpace.Handshake);
+        int limit = (int)Math.Min((ulong)LocalActiveConnectionIdLimit, _peerParameters?.ActiveConnectionIdLimit ?? TransportParameters.DefaultActiveConnectionIdLimit);
+        _cids.IssueUpTo(limit);
+    }
+
+    private void DiscardSpace(PacketNumberSpace which)
+    {
+        var space = _spaces[(int)which];
+        if (space.Discarded) return;
+        space.Discard();
+        _loss.DiscardSpace(which);
+    }
+
+    private void DisposeOneRttKeys()
+    {
+        _oneRttReadPrevious?.Dispose();
+        _oneRttReadNext?.Dispose();
+        _oneRttReadPrevious = _oneRttReadNext = null;
+    }
+
+    /// <summary>
+    /// Starts a key update (RFC 9001 §6.1): the next 1-RTT packet uses the next generation of write keys. Only after the
+    /// handshake is confirmed and once the previous update was acknowledged; false otherwise.
+    /// </summary>
+    public bool TryInitiateKeyUpdate()
+    {
+        var app = _spaces[2];
+        if (!_handshakeConfirmed || _keyUpdateUnconfirmed || app.WriteKeys is null || _plaintextOneRtt) return false;
+        var next = app.WriteKeys.DeriveNextGeneration();
+        app.WriteKeys.Dispose();
+        app.WriteKeys = next;
+        _writePhaseFirstPacketNumber = app.NextPacketNumber;
+        _keyUpdateUnconfirmed = true;
+        _pingPending = true; // make sure a packet in the new phase goes out
+        _log.LogDebug("key update initiated: generation {Generation}", next.Generation);
+        return true;
+    }
+
+    // ---- What we sent: acknowledged or lost (RFC 9002 via LossDetection) ----
+
+    void ILossDetectionSink.OnPacketAcked(SentPacket packet)
+    {
+        if (packet.LargestAcknowledgedInAck is { } largest) _spaces[(int)packet.Space].Received.OnAckOfAckReceived(largest);
+        foreach (var frame in packet.Frames)
+        {
+            switch (frame.FrameType)
+            {
+                case FrameType.Crypto:
+                    _spaces[(int)frame.StreamId].CryptoSend.OnAcked(frame.Offset, frame.Length, false);
+                    break;
+                case FrameType.Ping or FrameType.HandshakeDone or FrameType.PathResponse or FrameType.NewConnectionId or FrameType.RetireConnectionId:
+                    break;
+                default:
+                    Streams.OnFrameAcked(frame);
+                    break;
+            }
+        }
+    }
+
+    void ILossDetectionSink.OnPacketLost(SentPacket packet)
+    {
+        foreach (var frame in packet.Frames)
+        {
+            switch (frame.FrameType)
+            {
+                case FrameType.Crypto:
+                    var space = _spaces[(int)frame.StreamId];
+                    if (!space.Discarded) space.CryptoSend.OnLost(frame.Offset, frame.Length, false);
+                    break;
+                case FrameType.HandshakeDone:
+                    _handshakeDonePending = true;
+                    break;
+                case FrameType.NewConnectionId or FrameType.RetireConnectionId:
+                    _cids.OnFrameLost(frame);
+                    break;
+                case FrameType.Ping or FrameType.PathResponse:
+                    break;
+                default:
+                    Streams.OnFrameLost(frame);
+                    break;
+            }
+        }
+    }
+
+    void ILossDetectionSink.SendProbes(PacketNumberSpace which, int count)
+    {
+        var space = _spaces[(int)which];
+        if (!space.CanSend)
+        {
+            // A client without Handshake keys probes with an Initial (RFC 9002 §6.2.2.1, anti-deadlock).
+            space = _spaces[0].CanSend ? _spaces[0] : _spaces[2];
+        }
+        space.ProbesPending = Math.Max(space.ProbesPending, count);
+        if (space.Space != PacketNumberSpace.ApplicationData) space.ResendUnacknowledgedCrypto();
+    }
+
+    // ---- Timers ----
+
+    /// <summary>The earliest time <see cref="OnTimeout"/> must run (absolute µs); long.MaxValue when nothing is armed.</summary>
+    public long NextTimeout
+    {
+        get
+        {
+            if (Phase == ConnectionPhase.Closed) return long.MaxValue;
+            if (Phase is ConnectionPhase.Closing or ConnectionPhase.Draining) return _closeDeadline;
+            long next = _idleTimeout > 0 ? _lastActivity + _idleTimeout : long.MaxValue;
+            next = Math.Min(next, _loss.LossDetectionTimer);
+            foreach (var space in _spaces)
+                if (space.CanSend && space.Received.AckPending)
+                    next = Math.Min(next, space.Received.AckDeadline(MaxAckDelayFor(space)));
+            return next;
+        }
+    }
+
+    public void OnTimeout(long now)
+    {
+        switch (Phase)
+        {
+            case ConnectionPhase.Closed:
+                return;
+            case ConnectionPhase.Closing or ConnectionPhase.Draining:
+                if (now >= _closeDeadline) EnterClosed();
+                return;
+        }
+        if (_idleTimeout > 0 && now >= _lastActivity + _idleTimeout)
+        {
+            _log.LogDebug("idle timeout");
+            CloseInfo = new ConnectionCloseInfo(0, false, "idle timeout", ByPeer: false, IdleTimeout: true);
+            EnterClosed();
+            return;
+        }
+        if (now >= _loss.LossDetectionTimer) _loss.OnLossDetectionTimeout(now, this);
+    }
+
+    // ---- Closing (RFC 9000 §10) ----
+
+    /// <summary>Closes with an application error (CONNECTION_CLOSE 0x1d) — or NO_ERROR transport close when code is null.</summary>
+    public void Close(ulong? applicationErrorCode, string reason, long now)
+    {
+        if (Phase is ConnectionPhase.Closing or ConnectionPhase.Draining or ConnectionPhase.Closed) return;
+        var info = applicationErrorCode is { } code
+            ? new ConnectionCloseInfo(code, true, reason, ByPeer: false)
+            : new ConnectionCloseInfo((ulong)QuicTransportError.NoError, false, reason, ByPeer: false);
+        EnterClosing(now, info);
+    }
+
+    private void CloseWithError(QuicError error, long now)
+    {
+        if (Phase is ConnectionPhase.Closing or ConnectionPhase.Draining or ConnectionPhase.Closed) return;
+        _log.LogDebug("closing with {Error}", error);
+        EnterClosing(now, new ConnectionCloseInfo((ulong)error.Code, false, error.Reason ?? "", ByPeer: false));
+    }
+
+    private void EnterClosing(long now, ConnectionCloseInfo info)
+    {
+        CloseInfo = info;
+        Phase = ConnectionPhase.Closing;
+        _closeFramePending = true;
+        _closeDeadline = now + 3 * ProbeTimeout();
+        _events.Enqueue(ConnectionEventKind.Closing);
+    }
+
+    private void EnterDraining(long now, ConnectionCloseInfo info)
+    {
+        if (Phase is ConnectionPhase.Draining or ConnectionPhase.Closed) return;
+        bool wasClosing = Phase == ConnectionPhase.Closing;
+        CloseInfo ??= info;
+        Phase = ConnectionPhase.Draining;
+        _closeDeadline = now + 3 * ProbeTimeout();
+        if (!wasClosing) _events.Enqueue(ConnectionEventKind.Closing);
+    }
+
+    private void EnterClosed()
+    {
+        Phase = ConnectionPhase.Closed;
+        _cids.RetireAllLocal();
+        _events.Enqueue(ConnectionEventKind.Closed);
+    }
+
+    private long ProbeTimeout() => _rtt.ProbeTimeout(true, (long)(_peerParameters?.MaxAckDelay ?? TransportParameters.DefaultMaxAckDelayMs) * 1000);
+}

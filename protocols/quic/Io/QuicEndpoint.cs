@@ -1,0 +1,237 @@
+using System.Net;
+using System.Net.Sockets;
+using FastRelay.Protocols.Quic.Connection;
+using FastRelay.Protocols.Quic.Crypto;
+using FastRelay.Protocols.Quic.Wire;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace FastRelay.Protocols.Quic.Io;
+
+/// <summary>
+/// One UDP socket and the thread that reads it: routes each datagram to its connection by destination connection id,
+/// runs connection timers, and — on a server — answers what no connection owns: Version Negotiation, Retry, stateless
+/// reset, or a new connection. The receive buffer is reused for every datagram (no allocation per packet).
+/// <para>Sending happens on whichever thread changed a connection (under that connection's lock); the loop only wakes
+/// for received datagrams and timers, at least every <see cref="MaxPollMicros"/> so a timer armed from another thread
+/// is never late by more than that.</para>
+/// </summary>
+internal sealed class QuicEndpoint : IDisposable
+{
+    public const int ConnectionIdLength = 8;
+    private const int MaxPollMicros = 2_000;
+    private const int SocketBufferBytes = 4 << 20;
+
+    private readonly Socket _socket;
+    private readonly Dictionary<ConnectionId, IEndpointConnection> _routes = [];
+    private readonly List<IEndpointConnection> _connections = [];
+    private readonly IConnectionAcceptor? _acceptor;
+    private readonly bool _requireAddressValidation;
+    private readonly AddressValidationTokens? _tokens;
+    private readonly ILogger _log;
+    private readonly Thread _thread;
+    private readonly byte[] _receiveBuffer = new byte[65536];
+    private readonly byte[] _replyBuffer = new byte[1500];
+    private readonly SocketAddress _from;
+    private volatile bool _disposed;
+
+    public QuicEndpoint(IPEndPoint bind, IConnectionAcceptor? acceptor, bool requireAddressValidation, ILogger? log)
+    {
+        _socket = new Socket(bind.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        if (bind.AddressFamily == AddressFamily.InterNetworkV6) _socket.DualMode = bind.Address.Equals(IPAddress.IPv6Any);
+        _socket.ReceiveBufferSize = SocketBufferBytes;
+        _socket.SendBufferSize = SocketBufferBytes;
+        _socket.Bind(bind);
+        _from = new SocketAddress(bind.AddressFamily);
+        _acceptor = acceptor;
+        _requireAddressValidation = requireAddressValidation;
+        _tokens = acceptor is not null ? new AddressValidationTokens() : null;
+        _log = log ?? NullLogger.Instance;
+        LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
+        _thread = new Thread(Run) { IsBackground = true, Name = $"quic {LocalEndPoint}" };
+        _thread.Start();
+    }
+
+    public IPEndPoint LocalEndPoint { get; }
+    public StatelessResetKey ResetKey { get; } = StatelessResetKey.CreateRandom();
+
+    public void Send(ReadOnlySpan<byte> datagram, SocketAddress to)
+    {
+        try
+        {
+            _socket.SendTo(datagram, SocketFlags.None, to);
+        }
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.NoBufferSpaceAvailable or SocketError.WouldBlock or SocketError.ConnectionRefused)
+        {
+            // UDP: a datagram the kernel could not take is a lost packet; recovery resends.
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    public void Register(in ConnectionId id, IEndpointConnection connection)
+    {
+        lock (_routes)
+        {
+            _routes[id] = connection;
+            if (!_connections.Contains(connection)) _connections.Add(connection);
+        }
+    }
+
+    public void Unregister(in ConnectionId id)
+    {
+        lock (_routes) _routes.Remove(id);
+    }
+
+    /// <summary>The connection is gone: drop every route to it.</summary>
+    public void Remove(IEndpointConnection connection)
+    {
+        lock (_routes)
+        {
+            _connections.Remove(connection);
+            List<ConnectionId>? stale = null;
+            foreach (var (id, c) in _routes) if (c == connection) (stale ??= []).Add(id);
+            if (stale is not null) foreach (var id in stale) _routes.Remove(id);
+        }
+    }
+
+    public int ConnectionCount
+    {
+        get { lock (_routes) return _connections.Count; }
+    }
+
+    private void Run()
+    {
+        var snapshot = new List<IEndpointConnection>();
+        while (!_disposed)
+        {
+            long now = QuicClock.NowMicros;
+            long next = long.MaxValue;
+            snapshot.Clear();
+            lock (_routes) snapshot.AddRange(_connections);
+            foreach (var c in snapshot) next = Math.Min(next, c.NextTimeout);
+            long wait = Math.Clamp(next - now, 0, MaxPollMicros);
+            try
+            {
+                if (_socket.Poll((int)wait, SelectMode.SelectRead)) ReceiveAvailable();
+            }
+            catch (ObjectDisposedException) { return; }
+            catch (SocketException e) when (_disposed || e.SocketErrorCode == SocketError.ConnectionReset) { if (_disposed) return; }
+
+            now = QuicClock.NowMicros;
+            foreach (var c in snapshot)
+            {
+                if (c.NextTimeout > now) continue;
+                try { c.OnTimeout(now); }
+                catch (Exception e) { _log.LogError(e, "connection timer failed"); }
+            }
+        }
+    }
+
+    private void ReceiveAvailable()
+    {
+        // Drain what is queued, bounded so timers still run under a flood.
+        for (int i = 0; i < 256 && !_disposed; i++)
+        {
+            int length;
+            try
+            {
+                if (i > 0 && _socket.Available == 0) return;
+                length = _socket.ReceiveFrom(_receiveBuffer, SocketFlags.None, _from);
+            }
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.WouldBlock)
+            {
+                continue;
+            }
+            try
+            {
+                Route(_receiveBuffer.AsMemory(0, length), QuicClock.NowMicros);
+            }
+            catch (Exception e)
+            {
+                // A bug in one connection must not end the endpoint for all of them.
+                _log.LogError(e, "datagram processing failed");
+            }
+        }
+    }
+
+    private void Route(Memory<byte> datagram, long now)
+    {
+        var span = datagram.Span;
+        if (!PacketHeaderParser.TryGetDestinationConnectionId(span, ConnectionIdLength, out var dcidSpan)) return;
+        IEndpointConnection? connection = null;
+        if (ConnectionId.TryCreate(dcidSpan, out var dcid))
+            lock (_routes) _routes.TryGetValue(dcid, out connection);
+        if (connection is not null)
+        {
+            connection.OnDatagram(datagram, now);
+            return;
+        }
+        if (_acceptor is null) return;
+        if ((span[0] & 0x80) == 0)
+        {
+            SendStatelessReset(dcid, span.Length);
+            return;
+        }
+        AcceptOrAnswer(datagram, now);
+    }
+
+    private void AcceptOrAnswer(Memory<byte> datagram, long now)
+    {
+        if (!PacketHeaderParser.TryParse(datagram, ConnectionIdLength, out var header, out _)) return;
+        var remote = (IPEndPoint)LocalEndPoint.Create(_from);
+        if (header.Type == QuicPacketType.UnsupportedVersion)
+        {
+            // RFC 9000 §6.1: answer only datagrams large enough to be a client's first flight.
+            if (datagram.Length < QuicConnectionCore.MinimumInitialDatagramSize) return;
+            int n = PacketHeaderWriter.WriteVersionNegotiation(_replyBuffer, header.SourceConnectionId.Span, header.DestinationConnectionId.Span, [QuicVersion.V1]);
+            Send(_replyBuffer.AsSpan(0, n), _from);
+            return;
+        }
+        if (header.Type != QuicPacketType.Initial || datagram.Length < QuicConnectionCore.MinimumInitialDatagramSize) return;
+        if (header.DestinationConnectionId.Length < 8) return; // RFC 9000 §7.2
+        if (!ConnectionId.TryCreate(header.DestinationConnectionId.Span, out var clientDcid)
+            || !ConnectionId.TryCreate(header.SourceConnectionId.Span, out var clientScid)) return;
+
+        var original = clientDcid;
+        ConnectionId? retrySource = null;
+        bool validated = false;
+        if (!header.Token.IsEmpty && _tokens!.TryValidate(header.Token.Span, remote, DateTimeOffset.UtcNow, out var tokenOdcid, out var tokenRetry)
+            && tokenRetry.Equals(clientDcid))
+        {
+            original = tokenOdcid;
+            retrySource = tokenRetry;
+            validated = true;
+        }
+        else if (_requireAddressValidation)
+        {
+            // Unknown or no token: ask the client to prove its address first (Retry, RFC 9000 §8.1.2).
+            var newId = ConnectionId.Random(ConnectionIdLength);
+            var token = _tokens!.Create(remote, clientDcid, newId, DateTimeOffset.UtcNow);
+            int n = RetryIntegrity.WriteRetry(_replyBuffer, QuicVersion.V1, clientScid.Span, newId.Span, token, clientDcid.Span);
+            Send(_replyBuffer.AsSpan(0, n), _from);
+            return;
+        }
+        var local = ConnectionId.Random(ConnectionIdLength);
+        var context = new ServerHandshakeContext(original, clientDcid, clientScid, local, retrySource, validated);
+        var connection = _acceptor!.Accept(context, remote, datagram, now);
+        // Retransmitted client Initials still carry the id the client picked; route those too until the connection ends.
+        if (connection is not null) Register(clientDcid, connection);
+    }
+
+    private void SendStatelessReset(in ConnectionId dcid, int triggerLength)
+    {
+        int n = ResetKey.WriteReset(_replyBuffer, dcid, triggerLength);
+        if (n > 0) Send(_replyBuffer.AsSpan(0, n), _from);
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _socket.Dispose();
+        if (Thread.CurrentThread != _thread) _thread.Join(TimeSpan.FromSeconds(2));
+        _tokens?.Dispose();
+    }
+}

@@ -1,0 +1,158 @@
+using Xunit;
+using System.Security.Cryptography.X509Certificates;
+using FastRelay.Protocols.Quic;
+using FastRelay.Protocols.Quic.Connection;
+using FastRelay.Protocols.Quic.Tls.Certificates;
+using FastRelay.Protocols.Quic.Wire;
+
+namespace FastRelay.Tests.Quic.Connection;
+
+/// <summary>
+/// A client core and a server core joined by an in-memory network with a virtual clock: what one writes the other
+/// receives after <see cref="OneWayDelay"/>, unless the seeded loss function drops it. No sockets, fully repeatable.
+/// </summary>
+internal sealed class CorePair : IDisposable
+{
+    private sealed class Routes : IConnectionIdListener
+    {
+        public readonly HashSet<ConnectionId> Ids = [];
+        public void OnIssued(in ConnectionId id) => Ids.Add(id);
+        public void OnRetired(in ConnectionId id) => Ids.Remove(id);
+    }
+
+    private static readonly Lazy<X509Certificate2> SharedCertificate = new(() => SelfSignedCertificate.Create());
+
+    private readonly List<(long At, bool ToServer, byte[] Bytes)> _inFlight = [];
+    private readonly byte[] _buffer = new byte[65536];
+    private readonly Routes _clientRoutes = new(), _serverRoutes = new();
+
+    public long Now { get; private set; } = 1_000_000;
+    public long OneWayDelay { get; init; } = 10_000;
+    /// <summary>Decides per datagram whether it is lost: (toServer, index of the datagram in that direction).</summary>
+    public Func<bool, int, bool> Lose { get; init; } = (_, _) => false;
+    public QuicConnectionCore Client { get; }
+    public QuicConnectionCore? Server { get; private set; }
+    public int DatagramsToServer { get; private set; }
+    public int DatagramsToClient { get; private set; }
+    public List<byte[]> ServerBound { get; } = [];
+    public List<byte[]> ClientBound { get; } = [];
+    private readonly Func<ConnectionSettings> _serverSettings;
+
+    public CorePair(Action<ConnectionSettingsBuilder>? client = null, Action<ConnectionSettingsBuilder>? server = null)
+    {
+        var clientBuilder = new ConnectionSettingsBuilder(QuicPerspective.Client);
+        client?.Invoke(clientBuilder);
+        var serverBuilder = new ConnectionSettingsBuilder(QuicPerspective.Server) { Certificate = SharedCertificate.Value };
+        server?.Invoke(serverBuilder);
+        _serverSettings = serverBuilder.Build;
+        Client = QuicConnectionCore.CreateClient(clientBuilder.Build(), _clientRoutes, Now);
+    }
+
+    /// <summary>Runs both ends until <paramref name="done"/> holds or virtual time passes <paramref name="limit"/> µs.</summary>
+    public bool RunUntil(Func<bool> done, long limit = 30_000_000)
+    {
+        long end = Now + limit;
+        while (Now < end)
+        {
+            if (done()) return true;
+            bool sent = Flush(Client, toServer: true);
+            if (Server is not null) sent |= Flush(Server, toServer: false);
+            if (sent) continue;
+            long next = _inFlight.Count > 0 ? _inFlight.Min(d => d.At) : long.MaxValue;
+            next = Math.Min(next, Client.NextTimeout);
+            if (Server is not null) next = Math.Min(next, Server.NextTimeout);
+            if (next == long.MaxValue) return done();
+            Now = Math.Max(Now, next);
+            Deliver();
+            if (Client.NextTimeout <= Now) Client.OnTimeout(Now);
+            if (Server is not null && Server.NextTimeout <= Now) Server.OnTimeout(Now);
+        }
+        return done();
+    }
+
+    private bool Flush(QuicConnectionCore core, bool toServer)
+    {
+        bool any = false;
+        for (int i = 0; i < 1000; i++)
+        {
+            int n = core.WriteDatagram(_buffer, Now);
+            if (n == 0) break;
+            any = true;
+            var bytes = _buffer.AsSpan(0, n).ToArray();
+            int index = toServer ? DatagramsToServer++ : DatagramsToClient++;
+            (toServer ? ServerBound : ClientBound).Add(bytes);
+            if (!Lose(toServer, index)) _inFlight.Add((Now + OneWayDelay, toServer, bytes));
+        }
+        return any;
+    }
+
+    private void Deliver()
+    {
+        var due = _inFlight.Where(d => d.At <= Now).ToList();
+        _inFlight.RemoveAll(d => d.At <= Now);
+        foreach (var (_, toServer, bytes) in due)
+        {
+            if (toServer)
+            {
+                if (Server is null) StartServer(bytes);
+                Server!.OnDatagram(bytes, Now);
+            }
+            else Client.OnDatagram(bytes, Now);
+        }
+    }
+
+    private void StartServer(byte[] firstDatagram)
+    {
+        Assert.True(PacketHeaderParser.TryParse(firstDatagram, 8, out var header, out _));
+        ConnectionId.TryCreate(header.DestinationConnectionId.Span, out var dcid);
+        ConnectionId.TryCreate(header.SourceConnectionId.Span, out var scid);
+        var context = new ServerHandshakeContext(dcid, dcid, scid, ConnectionId.Random(8), null, AddressValidated: false);
+        Server = QuicConnectionCore.CreateServer(_serverSettings(), context, _serverRoutes, Now);
+    }
+
+    /// <summary>Moves everything readable from one stream of a core into a list.</summary>
+    public static int Drain(QuicConnectionCore core, ulong streamId, List<byte> into, out bool fin)
+    {
+        var chunk = new byte[65536];
+        int total = 0;
+        fin = false;
+        while (true)
+        {
+            int n;
+            try { n = core.Streams.Read(streamId, chunk, out fin); }
+            catch (InvalidOperationException) { return total; } // the peer's stream is not open here yet
+
+            into.AddRange(chunk.AsSpan(0, n).ToArray());
+            total += n;
+            if (n == 0 || fin) return total;
+        }
+    }
+
+    public void Dispose()
+    {
+        Client.Dispose();
+        Server?.Dispose();
+    }
+}
+
+/// <summary>Test-side knobs for <see cref="ConnectionSettings"/>.</summary>
+internal sealed class ConnectionSettingsBuilder(QuicPerspective perspective)
+{
+    public List<string> Alpn { get; set; } = ["test"];
+    public X509Certificate2? Certificate { get; set; }
+    public bool Disable1RttEncryption { get; set; }
+    public ulong IdleTimeoutMs { get; set; } = 30_000;
+    public ulong StreamWindow { get; set; } = 1 << 20;
+
+    public ConnectionSettings Build() => new()
+    {
+        Perspective = perspective,
+        ApplicationProtocols = Alpn,
+        Certificate = Certificate,
+        SkipCertificateValidation = true,
+        Disable1RttEncryption = Disable1RttEncryption,
+        MaxIdleTimeoutMs = IdleTimeoutMs,
+        InitialMaxStreamData = StreamWindow,
+        ResetKey = StatelessResetKey.CreateRandom(),
+    };
+}
