@@ -183,6 +183,7 @@ public class TlsHandshakeRobustnessTests
         var sink = new RecordingSink();
         using var client = TlsHandshake.CreateClient(TlsOptions.Client(), sink);
         client.Start();
+        Assert.True(ClientHello.TryRead(sink.Pending.Single().Data.AsMemory(4), out var ch1, out _));
         sink.Pending.Clear();
         var hrr = new ServerHello
         {
@@ -194,6 +195,10 @@ public class TlsHandshakeRobustnessTests
         var ch2 = Assert.Single(sink.Pending).Data;
         Assert.True(ClientHello.TryRead(ch2.AsMemory(4), out var hello, out _));
         Assert.Equal(new byte[] { 5, 6, 7 }, hello.Extensions.Cookie!.Value.ToArray());
-        Assert.Equal(NamedGroup.Secp256r1, Assert.Single(hello.Extensions.KeyShares!).Group);
+        // A cookie-only retry keeps the original key share (§4.1.2: only the requested changes).
+        var share = Assert.Single(hello.Extensions.KeyShares!);
+        Assert.Equal(ch1.Extensions.KeyShares![0].Group, share.Group);
+        Assert.Equal(ch1.Extensions.KeyShares[0].KeyExchange.ToArray(), share.KeyExchange.ToArray());
+        Assert.Equal(ch1.Random.ToArray(), hello.Random.ToArray());
     }
 }

@@ -466,7 +466,7 @@ public class TlsHandshakeTests
     [Fact]
     public void InvalidServerKeySharePoint_IllegalParameter()
     {
-        using var pair = new HandshakePair(TlsOptions.Client(), TlsOptions.Server())
+        using var pair = new HandshakePair(TlsOptions.Client(groups: [NamedGroup.Secp256r1]), TlsOptions.Server())
         {
             Tamper = (toServer, level, data) =>
             {
