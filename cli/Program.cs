@@ -13,6 +13,7 @@ var root = new RootCommand("FastRelay: describe a UDP protocol once, relay it fr
     StatusCommand.Create(),
     DemoCommand.Create(),
     BenchCommand.Create(),
+    QuicCommand.Create(),
 };
 
 try

@@ -21,14 +21,18 @@ public abstract class KeyExchange : IDisposable
 
     public abstract void Dispose();
 
-    /// <summary>Groups in the default preference order.</summary>
-    internal static readonly NamedGroup[] DefaultGroups = [NamedGroup.Secp256r1, NamedGroup.Secp384r1];
+    /// <summary>
+    /// Groups in the default preference order: X25519 first as in most stacks (GnuTLS clients send an x25519 share
+    /// first, so a server preferring it avoids a HelloRetryRequest), then the BCL's NIST curves.
+    /// </summary>
+    internal static readonly NamedGroup[] DefaultGroups = [NamedGroup.X25519, NamedGroup.Secp256r1, NamedGroup.Secp384r1];
 
-    public static bool IsSupported(NamedGroup group) => group is NamedGroup.Secp256r1 or NamedGroup.Secp384r1;
+    public static bool IsSupported(NamedGroup group) => group is NamedGroup.X25519 or NamedGroup.Secp256r1 or NamedGroup.Secp384r1;
 
     public static KeyExchange Create(NamedGroup group) => group switch
     {
         NamedGroup.Secp256r1 or NamedGroup.Secp384r1 => new EcdhKeyExchange(group),
+        NamedGroup.X25519 => new X25519KeyExchange(),
         _ => throw new ArgumentException($"group {group} is not supported", nameof(group)),
     };
 }

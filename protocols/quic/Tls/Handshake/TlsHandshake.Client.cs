@@ -94,7 +94,9 @@ public sealed partial class TlsHandshake
             _keyExchange = KeyExchange.Create(group);
             extensions.KeyShares = [new KeyShareEntry(group, _keyExchange.PublicKey)];
         }
-        extensions.Cookie = retry.Extensions.Cookie is { } cookie ? cookie.ToArray() : null;
+        // Not a conditional expression: a null byte[] would convert to an empty, non-null ReadOnlyMemory.
+        extensions.Cookie = null;
+        if (retry.Extensions.Cookie is { } cookie) extensions.Cookie = cookie.ToArray();
         WriteClientHello();
         return default;
     }

@@ -1,0 +1,64 @@
+using System.CommandLine;
+using FastRelay.Cli.Quic;
+
+namespace FastRelay.Cli.Commands;
+
+/// <summary>`fastrelay quic get|serve`: the managed QUIC stack's HTTP/3 client and file server (ngtcp2 interop).</summary>
+public static class QuicCommand
+{
+    public static Command Create() => new("quic", "HTTP/3 over the managed QUIC stack: download files or serve a directory.")
+    {
+        CreateGet(),
+        CreateServe(),
+    };
+
+    private static Command CreateGet()
+    {
+        var urls = new Argument<string[]>("url") { Description = "https://HOST:PORT/PATH URLs; those with the same authority share one connection.", Arity = ArgumentArity.OneOrMore };
+        var output = new Option<string?>("--output", "-o") { Description = "File (one URL) or directory (several URLs: DIR/<basename>). Without it bodies are discarded." };
+        var insecure = new Option<bool>("--insecure", "-k") { Description = "Do not validate the server certificate." };
+        var trust = new Option<string?>("--trust-cert") { Description = "PEM file with extra trusted certificates (e.g. the server's self-signed one)." };
+        var disable1Rtt = new Option<bool>("--disable-1rtt-encryption") { Description = "Advertise transport parameter 0xBAAD (unencrypted 1-RTT when the server agrees)." };
+        var keyUpdate = new Option<bool>("--key-update") { Description = "Initiate one key update after the first response bytes arrive." };
+        var concurrency = new Option<int>("--concurrency") { Description = "Concurrent requests per connection.", DefaultValueFactory = _ => 8 };
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "Debug logging." };
+        var command = new Command("get", "Download one or more URLs over HTTP/3.") { urls, output, insecure, trust, disable1Rtt, keyUpdate, concurrency, verbose };
+        command.SetAction((parse, cancellationToken) => QuicGetRunner.RunAsync(new QuicGetOptions
+        {
+            Urls = parse.GetValue(urls)!,
+            Output = parse.GetValue(output),
+            Insecure = parse.GetValue(insecure),
+            TrustCertificatePath = parse.GetValue(trust),
+            Disable1RttEncryption = parse.GetValue(disable1Rtt),
+            KeyUpdate = parse.GetValue(keyUpdate),
+            Concurrency = parse.GetValue(concurrency),
+            Verbose = parse.GetValue(verbose),
+        }, Console.Out, cancellationToken));
+        return command;
+    }
+
+    private static Command CreateServe()
+    {
+        var root = new Option<string>("--root") { Description = "Directory to serve.", Required = true };
+        var port = new Option<int>("--port") { Description = "UDP port (0: any free port).", Required = true };
+        var address = new Option<string>("--address") { Description = "Address to listen on.", DefaultValueFactory = _ => "127.0.0.1" };
+        var cert = new Option<string?>("--cert") { Description = "Certificate PEM (with --key); without both a self-signed ECDSA P-256 one is generated." };
+        var key = new Option<string?>("--key") { Description = "Private key PEM." };
+        var retry = new Option<bool>("--retry") { Description = "Require address validation (send Retry first)." };
+        var disable1Rtt = new Option<bool>("--disable-1rtt-encryption") { Description = "Advertise transport parameter 0xBAAD." };
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "Debug logging." };
+        var command = new Command("serve", "Serve a directory over HTTP/3 until SIGTERM/SIGINT.") { root, port, address, cert, key, retry, disable1Rtt, verbose };
+        command.SetAction((parse, cancellationToken) => QuicServeRunner.RunAsync(new QuicServeOptions
+        {
+            Root = parse.GetValue(root)!,
+            Port = parse.GetValue(port),
+            Address = parse.GetValue(address)!,
+            CertificatePath = parse.GetValue(cert),
+            KeyPath = parse.GetValue(key),
+            Retry = parse.GetValue(retry),
+            Disable1RttEncryption = parse.GetValue(disable1Rtt),
+            Verbose = parse.GetValue(verbose),
+        }, Console.Out, cancellationToken));
+        return command;
+    }
+}

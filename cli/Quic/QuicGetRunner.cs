@@ -1,0 +1,157 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using FastRelay.Protocols.Quic.Api;
+using FastRelay.Protocols.Quic.Http3;
+using Microsoft.Extensions.Logging;
+
+namespace FastRelay.Cli.Quic;
+
+public sealed class QuicGetOptions
+{
+    public required IReadOnlyList<string> Urls { get; init; }
+    public string? Output { get; init; }
+    public bool Insecure { get; init; }
+    public string? TrustCertificatePath { get; init; }
+    public bool Disable1RttEncryption { get; init; }
+    public bool KeyUpdate { get; init; }
+    public int Concurrency { get; init; } = 8;
+    public bool Verbose { get; init; }
+}
+
+/// <summary>`fastrelay quic get`: one connection per authority, requests concurrent up to a small bound, each body
+/// to its file (or discarded), one line per URL with status, bytes, time and goodput. Exit 1 if anything failed.</summary>
+public static class QuicGetRunner
+{
+    public static async Task<int> RunAsync(QuicGetOptions options, TextWriter output, CancellationToken cancellationToken)
+    {
+        var targets = options.Urls.Select(Parse).ToList();
+        var destinations = Destinations(options, targets);
+        X509Certificate2Collection? trusted = null;
+        if (options.TrustCertificatePath is { } trustPath)
+        {
+            if (!File.Exists(trustPath))
+                throw new UserFacingException($"--trust-cert {trustPath} does not exist");
+            trusted = [];
+            trusted.ImportFromPemFile(trustPath);
+        }
+        using var logs = QuicLogging.Create(options.Verbose);
+        var logger = logs.CreateLogger("quic-get");
+        int failures = 0;
+        var total = Stopwatch.StartNew();
+        long totalBytes = 0;
+        foreach (var group in targets.Select((t, i) => (Target: t, Index: i)).GroupBy(t => t.Target.Authority))
+        {
+            var first = group.First().Target;
+            var connectionOptions = new QuicClientConnectionOptions
+            {
+                RemoteEndPoint = first.EndPoint,
+                TargetHost = first.Uri.IdnHost,
+                ApplicationProtocols = [Http3Client.Alpn],
+                SkipCertificateValidation = options.Insecure,
+                TrustedCertificates = trusted,
+                Disable1RttEncryption = options.Disable1RttEncryption,
+                LoggerFactory = logs,
+            };
+            Http3Client client;
+            try
+            {
+                client = await Http3Client.ConnectAsync(connectionOptions, logger, cancellationToken);
+            }
+            catch (Exception e) when (e is QuicException or Http3Exception or NotImplementedException or System.Net.Sockets.SocketException)
+            {
+                throw new UserFacingException($"cannot connect to {group.Key}: {e.Message}", e);
+            }
+            await using (client)
+            {
+                int keyUpdated = options.KeyUpdate ? 0 : 1;
+                void OnFirstBytes()
+                {
+                    if (Interlocked.Exchange(ref keyUpdated, 1) == 0)
+                        client.QuicConnection?.UpdateKeys();
+                }
+                using var gate = new SemaphoreSlim(Math.Max(1, options.Concurrency));
+                var lines = new object();
+                await Task.WhenAll(group.Select(async item =>
+                {
+                    await gate.WaitAsync(cancellationToken);
+                    try
+                    {
+                        var watch = Stopwatch.StartNew();
+                        string? path = destinations[item.Index];
+                        await using var sink = path is null ? Stream.Null : new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
+                        try
+                        {
+                            var response = await client.GetAsync(item.Target.Uri.Authority, item.Target.Uri.PathAndQuery, sink, OnFirstBytes, cancellationToken);
+                            double seconds = Math.Max(watch.Elapsed.TotalSeconds, 1e-6);
+                            Interlocked.Add(ref totalBytes, response.BodyLength);
+                            if (response.StatusCode != 200)
+                                Interlocked.Increment(ref failures);
+                            lock (lines)
+                                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                                    $"{item.Target.Uri}: status {response.StatusCode}, {response.BodyLength} bytes, {seconds * 1000:F1} ms, {response.BodyLength / seconds / 1e6:F2} MB/s{(path is null ? "" : " -> " + path)}"));
+                        }
+                        catch (Exception e) when (e is QuicException or Http3Exception or IOException)
+                        {
+                            Interlocked.Increment(ref failures);
+                            lock (lines)
+                                output.WriteLine($"{item.Target.Uri}: FAILED: {e.Message}");
+                        }
+                    }
+                    finally
+                    {
+                        gate.Release();
+                    }
+                }));
+            }
+        }
+        double elapsed = Math.Max(total.Elapsed.TotalSeconds, 1e-6);
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"total: {targets.Count} URLs, {totalBytes} bytes in {elapsed:F3} s, goodput {totalBytes / elapsed / 1e6:F2} MB/s"));
+        if (failures > 0)
+            throw new UserFacingException($"{failures} of {targets.Count} downloads failed");
+        return 0;
+    }
+
+    private sealed record Target(Uri Uri, IPEndPoint EndPoint, string Authority);
+
+    private static Target Parse(string text)
+    {
+        if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme != "https")
+            throw new UserFacingException($"{text} is not an https://HOST:PORT/PATH URL");
+        IPAddress address;
+        if (uri.HostNameType is UriHostNameType.IPv4 or UriHostNameType.IPv6)
+            address = IPAddress.Parse(uri.IdnHost);
+        else
+        {
+            var addresses = Dns.GetHostAddresses(uri.IdnHost);
+            address = addresses.FirstOrDefault(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork) ?? addresses.FirstOrDefault()
+                ?? throw new UserFacingException($"cannot resolve {uri.Host}");
+        }
+        return new Target(uri, new IPEndPoint(address, uri.Port), uri.Authority);
+    }
+
+    private static string?[] Destinations(QuicGetOptions options, List<Target> targets)
+    {
+        var result = new string?[targets.Count];
+        if (options.Output is not { } output)
+            return result;
+        if (targets.Count == 1 && !Directory.Exists(output))
+        {
+            result[0] = output;
+            return result;
+        }
+        Directory.CreateDirectory(output);
+        var used = new HashSet<string>();
+        for (int i = 0; i < targets.Count; i++)
+        {
+            string name = Path.GetFileName(Uri.UnescapeDataString(targets[i].Uri.AbsolutePath));
+            if (string.IsNullOrEmpty(name) || name is "." or "..")
+                name = "index.html";
+            if (!used.Add(name))
+                throw new UserFacingException($"two URLs would both be written to {Path.Combine(output, name)}");
+            result[i] = Path.Combine(output, name);
+        }
+        return result;
+    }
+}

@@ -1,0 +1,87 @@
+using System.Net;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography.X509Certificates;
+using FastRelay.Protocols.Quic.Api;
+using FastRelay.Protocols.Quic.Http3;
+using Microsoft.Extensions.Logging;
+
+namespace FastRelay.Cli.Quic;
+
+public sealed class QuicServeOptions
+{
+    public required string Root { get; init; }
+    public int Port { get; init; }
+    public string Address { get; init; } = "127.0.0.1";
+    public string? CertificatePath { get; init; }
+    public string? KeyPath { get; init; }
+    public bool Retry { get; init; }
+    public bool Disable1RttEncryption { get; init; }
+    public bool Verbose { get; init; }
+}
+
+/// <summary>`fastrelay quic serve`: an <see cref="Http3Server"/> until SIGTERM/SIGINT, then GOAWAY and a graceful
+/// close. Prints "listening on ADDR:PORT" once ready (tests and scripts wait for that line).</summary>
+public static class QuicServeRunner
+{
+    public static async Task<int> RunAsync(QuicServeOptions options, TextWriter output, CancellationToken cancellationToken)
+    {
+        if (!Directory.Exists(options.Root))
+            throw new UserFacingException($"--root {options.Root} is not a directory");
+        if (!IPAddress.TryParse(options.Address, out var address))
+            throw new UserFacingException($"--address {options.Address} is not an IP address");
+        if ((options.CertificatePath is null) != (options.KeyPath is null))
+            throw new UserFacingException("--cert and --key go together");
+        X509Certificate2 certificate;
+        if (options.CertificatePath is { } certPath)
+        {
+            try
+            {
+                certificate = X509Certificate2.CreateFromPemFile(certPath, options.KeyPath);
+            }
+            catch (Exception e) when (e is IOException or System.Security.Cryptography.CryptographicException or ArgumentException)
+            {
+                throw new UserFacingException($"cannot load {certPath} / {options.KeyPath}: {e.Message}", e);
+            }
+        }
+        else
+        {
+            certificate = SelfSignedCertificate.Create();
+            var dir = Path.Combine(Path.GetTempPath(), $"fastrelay-quic-serve-{Environment.ProcessId}");
+            var (pem, key) = SelfSignedCertificate.WritePem(certificate, dir);
+            output.WriteLine($"self-signed certificate: {pem} (key {key})");
+        }
+
+        using var logs = QuicLogging.Create(options.Verbose);
+        var logger = logs.CreateLogger("quic-serve");
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
+
+        await using var server = new Http3Server(options.Root, logger);
+        try
+        {
+            await server.ListenAsync(new QuicListenerOptions
+            {
+                ListenEndPoint = new IPEndPoint(address, options.Port),
+                ApplicationProtocols = [Http3Server.Alpn],
+                RequireAddressValidation = options.Retry,
+                ConnectionOptions = new QuicServerConnectionOptions
+                {
+                    ServerCertificate = certificate,
+                    ApplicationProtocols = [Http3Server.Alpn],
+                    Disable1RttEncryption = options.Disable1RttEncryption,
+                    LoggerFactory = logs,
+                },
+            }, stop.Token);
+        }
+        catch (Exception e) when (e is QuicException or System.Net.Sockets.SocketException or NotImplementedException)
+        {
+            throw new UserFacingException($"cannot listen on {address}:{options.Port}: {e.Message}", e);
+        }
+        output.WriteLine($"listening on {server.LocalEndPoint} (HTTP/3, root {server.Root}{(options.Retry ? ", retry" : "")})");
+        output.Flush();
+        await server.RunAsync(stop.Token);
+        output.WriteLine("stopped");
+        return 0;
+    }
+}
