@@ -104,6 +104,8 @@ public static class QuicGetRunner
                         gate.Release();
                     }
                 }));
+                if (client.QuicConnection is { } quic)
+                    output.WriteLine($"connection {group.Key}: ALPN {quic.NegotiatedApplicationProtocol}, 1-RTT {(quic.Is1RttEncryptionDisabled ? "unencrypted (disable_1rtt_encryption)" : "encrypted")}, key generation {quic.KeyUpdateGeneration}");
             }
         }
         double elapsed = Math.Max(total.Elapsed.TotalSeconds, 1e-6);

@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Quic.Tls.Certificates;
 using System.Net;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography.X509Certificates;
@@ -47,7 +48,9 @@ public static class QuicServeRunner
         {
             certificate = SelfSignedCertificate.Create();
             var dir = Path.Combine(Path.GetTempPath(), $"fastrelay-quic-serve-{Environment.ProcessId}");
-            var (pem, key) = SelfSignedCertificate.WritePem(certificate, dir);
+            Directory.CreateDirectory(dir);
+            string pem = Path.Combine(dir, "cert.pem"), key = Path.Combine(dir, "key.pem");
+            SelfSignedCertificate.ExportPem(certificate, pem, key);
             output.WriteLine($"self-signed certificate: {pem} (key {key})");
         }
 

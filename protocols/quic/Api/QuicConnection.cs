@@ -168,11 +168,16 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
         return new ValueTask(_closed.Task.WaitAsync(TimeSpan.FromSeconds(5), cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default));
     }
 
+    /// <summary>
+    /// Starts a key update (RFC 9001 §6) with the next packet — or, before the handshake is confirmed or while the
+    /// previous update is unanswered, as soon as that allows. <see cref="KeyUpdateGeneration"/> shows it happened.
+    /// </summary>
     public void UpdateKeys()
     {
         lock (_lock)
         {
-            if (!_core.TryInitiateKeyUpdate()) throw new InvalidOperationException("a key update is possible only after the handshake is confirmed and the previous update was answered");
+            ThrowIfClosedLocked();
+            _core.RequestKeyUpdate();
             AfterChangeLocked(QuicClock.NowMicros);
         }
     }

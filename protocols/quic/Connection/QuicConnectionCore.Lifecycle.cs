@@ -66,10 +66,30 @@ public sealed partial class QuicConnectionCore
 
     private void DisposeOneRttKeys()
     {
-        _oneRttReadPrevious?.Dispose();
-        _oneRttReadNext?.Dispose();
+        RetireOneRttKeys(_oneRttReadPrevious);
+        RetireOneRttKeys(_oneRttReadNext);
         _oneRttReadPrevious = _oneRttReadNext = null;
+        foreach (var keys in _firstOneRttKeys) keys.Dispose();
+        _firstOneRttKeys.Clear();
     }
+
+    /// <summary>
+    /// Generation 0 of the 1-RTT keys owns the header protection every later generation shares (RFC 9001 §6: header
+    /// protection keys do not change), so it is kept until the connection ends; later generations go at once.
+    /// </summary>
+    private void RetireOneRttKeys(PacketKeys? keys)
+    {
+        if (keys is null) return;
+        if (keys.Generation == 0) _firstOneRttKeys.Add(keys);
+        else keys.Dispose();
+    }
+
+    private readonly List<PacketKeys> _firstOneRttKeys = [];
+
+    /// <summary>Asks for a key update as soon as one is allowed (handshake confirmed, previous update answered).</summary>
+    public void RequestKeyUpdate() => _keyUpdateRequested = true;
+
+    private bool _keyUpdateRequested;
 
     /// <summary>
     /// Starts a key update (RFC 9001 §6.1): the next 1-RTT packet uses the next generation of write keys. Only after the
@@ -80,7 +100,7 @@ public sealed partial class QuicConnectionCore
         var app = _spaces[2];
         if (!_handshakeConfirmed || _keyUpdateUnconfirmed || app.WriteKeys is null || _plaintextOneRtt) return false;
         var next = app.WriteKeys.DeriveNextGeneration();
-        app.WriteKeys.Dispose();
+        RetireOneRttKeys(app.WriteKeys);
         app.WriteKeys = next;
         _writePhaseFirstPacketNumber = app.NextPacketNumber;
         _keyUpdateUnconfirmed = true;

@@ -192,7 +192,7 @@ public sealed partial class QuicConnectionCore
     private void RotateReadKeys(ulong firstPacketNumber)
     {
         var app = _spaces[2];
-        _oneRttReadPrevious?.Dispose();
+        RetireOneRttKeys(_oneRttReadPrevious);
         _oneRttReadPrevious = app.ReadKeys;
         app.ReadKeys = _oneRttReadNext;
         _oneRttReadNext = null;
@@ -201,7 +201,7 @@ public sealed partial class QuicConnectionCore
         {
             // Peer-initiated update (RFC 9001 §6.2): respond by updating our write keys too.
             var next = app.WriteKeys.DeriveNextGeneration();
-            app.WriteKeys.Dispose();
+            RetireOneRttKeys(app.WriteKeys);
             app.WriteKeys = next;
             _writePhaseFirstPacketNumber = app.NextPacketNumber;
             _log.LogDebug("key update by peer: generation {Generation}", next.Generation);

@@ -61,6 +61,7 @@ public sealed partial class QuicConnectionCore
         }
         var datagram = destination[..limit];
         if (Phase == ConnectionPhase.Closing) return WriteClosePackets(datagram, now);
+        if (_keyUpdateRequested && TryInitiateKeyUpdate()) _keyUpdateRequested = false;
 
         int count = 0, offset = 0;
         bool hasInitial = false, initialAckEliciting = false;

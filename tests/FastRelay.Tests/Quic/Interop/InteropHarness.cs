@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using FastRelay.Cli.Commands;
-using FastRelay.Cli.Quic;
+using FastRelay.Protocols.Quic.Tls.Certificates;
 
 namespace FastRelay.Tests.Quic.Interop;
 
@@ -23,7 +23,10 @@ public sealed class InteropHarness : IAsyncDisposable
         Directory.CreateDirectory(Htdocs);
         Directory.CreateDirectory(Downloads);
         using var certificate = SelfSignedCertificate.Create();
-        (CertificatePath, KeyPath) = SelfSignedCertificate.WritePem(certificate, Path.Combine(Root, "tls"));
+        Directory.CreateDirectory(Path.Combine(Root, "tls"));
+        CertificatePath = Path.Combine(Root, "tls", "cert.pem");
+        KeyPath = Path.Combine(Root, "tls", "key.pem");
+        SelfSignedCertificate.ExportPem(certificate, CertificatePath, KeyPath);
     }
 
     public string Root { get; } = Directory.CreateTempSubdirectory("fastrelay-interop-").FullName;

@@ -5,8 +5,6 @@ namespace FastRelay.Tests.Quic.Interop;
 /// <summary>ngtcp2's gtlsclient against `fastrelay quic serve` (our QUIC + HTTP/3 server, run as a process).</summary>
 public sealed class OurServerInteropTests
 {
-    private const string Pending = "awaiting QUIC connection";
-
     /// <summary>Starts `quic serve` (with <paramref name="serverOptions"/>), fetches <paramref name="files"/> with one
     /// gtlsclient (one connection) and checks every file byte for byte; the server is stopped with SIGTERM.</summary>
     private static async Task Fetch(Dictionary<string, int> files, string[] serverOptions, params string[] clientOptions)
@@ -26,25 +24,25 @@ public sealed class OurServerInteropTests
         Assert.True(server.HasExited && server.ExitCode == 0, $"quic serve did not stop cleanly on SIGTERM\n{harness.Transcript()}");
     }
 
-    [Ngtcp2Fact(Skip = Pending)]
+    [Ngtcp2Fact]
     public Task Handshake_and_small_file() => Fetch(new() { ["small.txt"] = 1234 }, []);
 
-    [Ngtcp2Fact(Skip = Pending)]
+    [Ngtcp2Fact]
     public Task Ten_MB_byte_identical() => Fetch(new() { ["big.bin"] = 10 * 1024 * 1024 }, []);
 
-    [Ngtcp2Fact(Skip = Pending)]
+    [Ngtcp2Fact]
     public Task Two_hundred_files_on_one_connection() =>
         Fetch(Enumerable.Range(0, 200).ToDictionary(i => $"f{i:D3}.bin", i => 100 + i * 37), []);
 
-    [Ngtcp2Fact(Skip = Pending)]
+    [Ngtcp2Fact]
     public Task Handshake_under_30_percent_loss() => Fetch(new() { ["small.txt"] = 1234 }, [], "-t", "0.3", "-r", "0.3");
 
-    [Ngtcp2Fact(Skip = Pending)]
+    [Ngtcp2Fact]
     public Task Ten_MB_under_2_percent_loss() => Fetch(new() { ["big.bin"] = 10 * 1024 * 1024 }, [], "-t", "0.02", "-r", "0.02");
 
-    [Ngtcp2Fact(Skip = Pending)]
+    [Ngtcp2Fact]
     public Task Retry() => Fetch(new() { ["small.txt"] = 1234 }, ["--retry"]);
 
-    [Ngtcp2Fact(Skip = Pending)]
+    [Ngtcp2Fact]
     public Task Key_update() => Fetch(new() { ["big.bin"] = 10 * 1024 * 1024 }, [], "--key-update=5ms");
 }
