@@ -1,0 +1,82 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace FastRelay.Tests.Quic.Api;
+
+/// <summary>
+/// A UDP middlebox on loopback between one client and one server: forwards both ways and keeps a copy of every
+/// datagram, so a test can read what actually crossed the wire. <see cref="DropToServer"/> can drop datagrams.
+/// </summary>
+internal sealed class UdpCapturingProxy : IDisposable
+{
+    private readonly Socket _front = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+    private readonly Socket _back = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+    private readonly IPEndPoint _server;
+    private readonly Thread _thread;
+    private EndPoint? _client;
+    private volatile bool _stopped;
+
+    public UdpCapturingProxy(IPEndPoint server)
+    {
+        _server = server;
+        _front.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        _back.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        EndPoint = (IPEndPoint)_front.LocalEndPoint!;
+        _thread = new Thread(Run) { IsBackground = true, Name = "udp proxy" };
+        _thread.Start();
+    }
+
+    public IPEndPoint EndPoint { get; }
+    public List<byte[]> ToServer { get; } = [];
+    public List<byte[]> ToClient { get; } = [];
+    public Func<byte[], bool> DropToServer { get; set; } = _ => false;
+
+    public List<byte[]> Snapshot(bool toServer)
+    {
+        var list = toServer ? ToServer : ToClient;
+        lock (list) return [.. list];
+    }
+
+    private void Run()
+    {
+        var buffer = new byte[65536];
+        var sockets = new List<Socket>();
+        while (!_stopped)
+        {
+            sockets.Clear();
+            sockets.Add(_front);
+            sockets.Add(_back);
+            try
+            {
+                Socket.Select(sockets, null, null, 100_000);
+                foreach (var socket in sockets)
+                {
+                    EndPoint from = new IPEndPoint(IPAddress.Any, 0);
+                    int n = socket.ReceiveFrom(buffer, ref from);
+                    var copy = buffer.AsSpan(0, n).ToArray();
+                    if (socket == _front)
+                    {
+                        _client = from;
+                        lock (ToServer) ToServer.Add(copy);
+                        if (!DropToServer(copy)) _back.SendTo(copy, _server);
+                    }
+                    else if (_client is not null)
+                    {
+                        lock (ToClient) ToClient.Add(copy);
+                        _front.SendTo(copy, _client);
+                    }
+                }
+            }
+            catch (SocketException) { }
+            catch (ObjectDisposedException) { return; }
+        }
+    }
+
+    public void Dispose()
+    {
+        _stopped = true;
+        _thread.Join(1000);
+        _front.Dispose();
+        _back.Dispose();
+    }
+}
