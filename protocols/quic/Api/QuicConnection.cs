@@ -214,8 +214,14 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
         lock (_lock)
         {
             _core.OnDatagram(datagram, now);
-            AfterChangeLocked(now);
+            // Wake readers now; sending waits for Flush at the end of the loop's batch.
+            DispatchEventsLocked();
         }
+    }
+
+    void IEndpointConnection.Flush(long now)
+    {
+        lock (_lock) AfterChangeLocked(now);
     }
 
     long IEndpointConnection.NextTimeout => Volatile.Read(ref _nextTimeout);

@@ -39,8 +39,7 @@ internal sealed class QuicEndpoint : IDisposable
     {
         _socket = new Socket(bind.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         if (bind.AddressFamily == AddressFamily.InterNetworkV6) _socket.DualMode = bind.Address.Equals(IPAddress.IPv6Any);
-        _socket.ReceiveBufferSize = SocketBufferBytes;
-        _socket.SendBufferSize = SocketBufferBytes;
+        SetBufferSizes(_socket);
         _socket.Bind(bind);
         _from = new SocketAddress(bind.AddressFamily);
         _acceptor = acceptor;
@@ -50,6 +49,26 @@ internal sealed class QuicEndpoint : IDisposable
         LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
         _thread = new Thread(Run) { IsBackground = true, Name = $"quic {LocalEndPoint}" };
         _thread.Start();
+    }
+
+    /// <summary>
+    /// Large socket buffers keep a burst from being dropped by the kernel before the loop drains it. The ordinary
+    /// options are capped by net.core.[rw]mem_max (about 200 KB by default); as root the FORCE variants are not.
+    /// </summary>
+    private static void SetBufferSizes(Socket socket)
+    {
+        const int SolSocket = 1, SoSndBufForce = 32, SoRcvBufForce = 33;
+        socket.ReceiveBufferSize = SocketBufferBytes;
+        socket.SendBufferSize = SocketBufferBytes;
+        try
+        {
+            socket.SetRawSocketOption(SolSocket, SoRcvBufForce, BitConverter.GetBytes(SocketBufferBytes));
+            socket.SetRawSocketOption(SolSocket, SoSndBufForce, BitConverter.GetBytes(SocketBufferBytes));
+        }
+        catch (SocketException)
+        {
+            // Not root: keep the capped sizes.
+        }
     }
 
     public IPEndPoint LocalEndPoint { get; }
@@ -131,7 +150,8 @@ internal sealed class QuicEndpoint : IDisposable
 
     private void ReceiveAvailable()
     {
-        // Drain what is queued, bounded so timers still run under a flood.
+        // Drain what is queued, bounded so timers still run under a flood, then let each touched connection send once.
+        _touched.Clear();
         for (int i = 0; i < 256 && !_disposed; i++)
         {
             int length;
@@ -154,6 +174,20 @@ internal sealed class QuicEndpoint : IDisposable
                 _log.LogError(e, "datagram processing failed");
             }
         }
+        long now = QuicClock.NowMicros;
+        foreach (var connection in _touched)
+        {
+            try { connection.Flush(now); }
+            catch (Exception e) { _log.LogError(e, "connection send failed"); }
+        }
+        _touched.Clear();
+    }
+
+    private readonly List<IEndpointConnection> _touched = [];
+
+    private void Touch(IEndpointConnection connection)
+    {
+        if (!_touched.Contains(connection)) _touched.Add(connection);
     }
 
     private void Route(Memory<byte> datagram, long now)
@@ -166,6 +200,7 @@ internal sealed class QuicEndpoint : IDisposable
         if (connection is not null)
         {
             connection.OnDatagram(datagram, now);
+            Touch(connection);
             return;
         }
         if (_acceptor is null) return;
@@ -217,7 +252,11 @@ internal sealed class QuicEndpoint : IDisposable
         var context = new ServerHandshakeContext(original, clientDcid, clientScid, local, retrySource, validated);
         var connection = _acceptor!.Accept(context, remote, datagram, now);
         // Retransmitted client Initials still carry the id the client picked; route those too until the connection ends.
-        if (connection is not null) Register(clientDcid, connection);
+        if (connection is not null)
+        {
+            Register(clientDcid, connection);
+            Touch(connection);
+        }
     }
 
     private void SendStatelessReset(in ConnectionId dcid, int triggerLength)
