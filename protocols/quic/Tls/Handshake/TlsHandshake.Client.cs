@@ -15,6 +15,9 @@ public sealed partial class TlsHandshake
     private CipherSuite? _retrySuite;
     private byte[]? _certificateRequestContext;
 
+    /// <summary>Largest HelloRetryRequest cookie echoed (stateless-retry cookies are tens of bytes; this leaves room for the rest of ClientHello2).</summary>
+    private const int MaxCookieLength = 16 * 1024;
+
     private void SendClientHello()
     {
         _keyExchange = KeyExchange.Create(_groups[0]);
@@ -80,6 +83,9 @@ public sealed partial class TlsHandshake
             return Alert(TlsAlert.IllegalParameter, "HelloRetryRequest for a group not offered or already shared");
         if (selected is null && retry.Extensions.Cookie is null)
             return Alert(TlsAlert.IllegalParameter, "HelloRetryRequest would not change the ClientHello");
+        // The cookie is echoed inside ClientHello2's 16-bit extension block; a huge one could not be encoded.
+        if (retry.Extensions.Cookie is { Length: > MaxCookieLength })
+            return Alert(TlsAlert.IllegalParameter, "HelloRetryRequest cookie too large");
 
         HelloRetryRequested = true;
         _retrySuite = retry.CipherSuite;
@@ -140,16 +146,30 @@ public sealed partial class TlsHandshake
             return Alert(TlsAlert.BadCertificate, "server certificate does not parse");
         }
         PeerCertificate = leaf;
-        if (leaf.GetECDsaPublicKey() is null && leaf.GetRSAPublicKey() is null)
-            return Alert(TlsAlert.UnsupportedCertificate, "server certificate key is neither ECDSA nor RSA");
-        if (!_options.SkipCertificateValidation)
+        try
         {
-            var result = CertificateValidation.Validate(leaf, intermediates, _options, out var reason);
-            if (result != TlsAlert.None) return Alert(result, reason);
+            if (!HasUsableKey(leaf)) return Alert(TlsAlert.UnsupportedCertificate, "server certificate key is neither ECDSA nor RSA");
+            if (!_options.SkipCertificateValidation)
+            {
+                var result = CertificateValidation.Validate(leaf, intermediates, _options, out var reason);
+                if (result != TlsAlert.None) return Alert(result, reason);
+            }
+        }
+        catch (Exception e) when (e is CryptographicException or NotSupportedException)
+        {
+            // A certificate that parses at the top level can still carry a key or extension the platform rejects.
+            return Alert(TlsAlert.BadCertificate, "server certificate key or extensions are unusable");
         }
         _transcript.Add(message);
         _state = State.ClientWaitCertificateVerify;
         return default;
+    }
+
+    private static bool HasUsableKey(X509Certificate2 leaf)
+    {
+        using (var ec = leaf.GetECDsaPublicKey()) if (ec is not null) return true;
+        using var rsa = leaf.GetRSAPublicKey();
+        return rsa is not null;
     }
 
     /// <summary>

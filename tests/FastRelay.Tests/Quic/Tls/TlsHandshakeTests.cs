@@ -218,6 +218,79 @@ public class TlsHandshakeTests
     }
 
     [Fact]
+    public void Client_HelloRetryRequestWithHugeCookie_IllegalParameter_NoThrow()
+    {
+        using var client = TlsHandshake.CreateClient(TlsOptions.Client(), new RecordingSink());
+        client.Start();
+        var hrr = new ServerHello
+        {
+            CipherSuite = CipherSuite.Aes128GcmSha256,
+            Extensions = new TlsExtensions { SelectedVersion = TlsExtensions.Tls13, Cookie = new byte[60000] },
+        };
+        hrr.SetHelloRetryRequest();
+        Assert.False(client.TryProcess(EncryptionLevel.Initial, Flight.Encode(b => hrr.Write(b)), out var e));
+        Assert.Equal(TlsOptions.CryptoError(TlsAlert.IllegalParameter), (ulong)e.Code);
+    }
+
+    [Fact]
+    public void GarbageCertificate_BadCertificate()
+    {
+        using var pair = new HandshakePair(TlsOptions.Client(), TlsOptions.Server())
+        {
+            Tamper = (toServer, level, data) =>
+            {
+                if (toServer || level != EncryptionLevel.Handshake) return data;
+                var junk = new byte[300];
+                new Random(3).NextBytes(junk);
+                var certificate = new Certificate { Entries = [new CertificateEntry(junk, ReadOnlyMemory<byte>.Empty)] };
+                return Flight.Replace(data, TlsHandshakeType.Certificate, Flight.Encode(b => certificate.Write(b)));
+            },
+        };
+        Assert.False(pair.Run());
+        Assert.Equal(TlsOptions.CryptoError(TlsAlert.BadCertificate), (ulong)pair.ClientError.Code);
+    }
+
+    [Fact]
+    public void EmptyServerCertificate_DecodeError()
+    {
+        using var pair = new HandshakePair(TlsOptions.Client(), TlsOptions.Server())
+        {
+            Tamper = (toServer, level, data) => toServer || level != EncryptionLevel.Handshake ? data
+                : Flight.Replace(data, TlsHandshakeType.Certificate, Flight.Encode(b => new Certificate().Write(b))),
+        };
+        Assert.False(pair.Run());
+        Assert.Equal(TlsOptions.CryptoError(TlsAlert.DecodeError), (ulong)pair.ClientError.Code);
+    }
+
+    [Fact]
+    public void SkipValidation_StillVerifiesCertificateVerify()
+    {
+        using var pair = new HandshakePair(TlsOptions.Client(trustDefault: false, skip: true), TlsOptions.Server())
+        {
+            Tamper = (toServer, level, data) => !toServer && level == EncryptionLevel.Handshake ? FlipLastByteOf(data, TlsHandshakeType.CertificateVerify) : data,
+        };
+        Assert.False(pair.Run());
+        Assert.Equal(TlsOptions.CryptoError(TlsAlert.DecryptError), (ulong)pair.ClientError.Code);
+    }
+
+    [Fact]
+    public void SkipValidation_CertificateVerifyBySubstitutedKey_DecryptError()
+    {
+        // The server signs with its key but presents another certificate: the signature must not verify.
+        using var pair = new HandshakePair(TlsOptions.Client(trustDefault: false, skip: true), TlsOptions.Server())
+        {
+            Tamper = (toServer, level, data) =>
+            {
+                if (toServer || level != EncryptionLevel.Handshake) return data;
+                var other = new Certificate { Entries = [new CertificateEntry(TlsTestCertificates.OtherName.RawData, ReadOnlyMemory<byte>.Empty)] };
+                return Flight.Replace(data, TlsHandshakeType.Certificate, Flight.Encode(b => other.Write(b)));
+            },
+        };
+        Assert.False(pair.Run());
+        Assert.Equal(TlsOptions.CryptoError(TlsAlert.DecryptError), (ulong)pair.ClientError.Code);
+    }
+
+    [Fact]
     public void Server_SecondClientHelloWithoutRequestedShare_IllegalParameter()
     {
         using var pair = new HandshakePair(TlsOptions.Client(groups: [NamedGroup.Secp384r1, NamedGroup.Secp256r1]),

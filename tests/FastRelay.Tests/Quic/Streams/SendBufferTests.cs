@@ -1,0 +1,122 @@
+using FastRelay.Protocols.Quic.Streams;
+using Xunit;
+
+namespace FastRelay.Tests.Quic.Streams;
+
+public class SendBufferTests
+{
+    [Fact]
+    public void WriteIsLimitedByCapacityUntilAcked()
+    {
+        var buffer = new SendBuffer(10_000);
+        Assert.Equal(10_000, buffer.Write(new byte[15_000]));
+        Assert.Equal(0, buffer.FreeSpace);
+        var chunk = new byte[4000];
+        Assert.True(buffer.TryTakeNext(chunk, ulong.MaxValue, out ulong offset, out int length, out _));
+        Assert.Equal((0UL, 4000), (offset, length));
+        buffer.OnAcked(0, 4000, false);
+        Assert.Equal(4000, buffer.FreeSpace);
+        buffer.OnAcked(0, 4000, false);   // duplicate ack: no double credit
+        Assert.Equal(4000, buffer.FreeSpace);
+    }
+
+    [Fact]
+    public void FlowLimitCapsNewDataButNotRetransmissions()
+    {
+        var buffer = new SendBuffer(100_000);
+        buffer.Write(new byte[5000]);
+        var dst = new byte[10_000];
+        Assert.True(buffer.TryTakeNext(dst, 1000, out _, out int length, out _));
+        Assert.Equal(1000, length);
+        Assert.False(buffer.HasPendingData(1000));
+        Assert.False(buffer.TryTakeNext(dst, 1000, out _, out _, out _));
+        Assert.True(buffer.IsBlockedBy(1000));
+        buffer.OnLost(0, 1000, false);
+        Assert.True(buffer.HasPendingData(1000));
+        Assert.True(buffer.TryTakeNext(dst, 1000, out ulong offset, out length, out _));
+        Assert.Equal((0UL, 1000), (offset, length));
+    }
+
+    [Fact]
+    public void FinAloneIsSentAndResentWhenLost()
+    {
+        var buffer = new SendBuffer(100);
+        buffer.Write(new byte[10]);
+        var dst = new byte[100];
+        Assert.True(buffer.TryTakeNext(dst, 100, out _, out int length, out bool fin));
+        Assert.Equal(10, length);
+        Assert.False(fin);
+        buffer.Finish();
+        Assert.True(buffer.TryTakeNext(dst, 100, out ulong offset, out length, out fin));
+        Assert.Equal((10UL, 0, true), (offset, length, fin));
+        buffer.OnAcked(0, 10, false);
+        Assert.False(buffer.IsFullyAcknowledged);
+        buffer.OnLost(10, 0, true);
+        Assert.True(buffer.TryTakeNext(dst, 100, out offset, out length, out fin));
+        Assert.Equal((10UL, 0, true), (offset, length, fin));
+        buffer.OnAcked(10, 0, true);
+        Assert.True(buffer.IsFullyAcknowledged);
+        Assert.False(buffer.HasPendingData(ulong.MaxValue));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    public void RandomTakeAckLoseCycles(int seed)
+    {
+        var rng = new Random(seed);
+        var data = new byte[rng.Next(1000, 300_000)];
+        rng.NextBytes(data);
+        var buffer = new SendBuffer(64 * 1024);
+        var acked = new bool[data.Length];
+        var inFlight = new List<(ulong Offset, int Length, bool Fin)>();
+        int written = 0;
+        ulong flowLimit = 0;
+        bool finAcked = false;
+        int ackedCount = 0;
+        var dst = new byte[3000];
+        for (int round = 0; round < 1_000_000 && !buffer.IsFullyAcknowledged; round++)
+        {
+            if (written < data.Length)
+            {
+                written += buffer.Write(data.AsSpan(written, Math.Min(rng.Next(1, 20_000), data.Length - written)));
+                if (written == data.Length) buffer.Finish();
+            }
+            flowLimit += (ulong)rng.Next(0, 3000);
+            for (int k = rng.Next(1, 4); k > 0; k--)
+            {
+                var slice = dst.AsSpan(0, rng.Next(1, dst.Length));
+                if (!buffer.TryTakeNext(slice, flowLimit, out ulong offset, out int length, out bool fin)) break;
+                Assert.True(offset + (ulong)length <= flowLimit, "flow limit exceeded");
+                Assert.True(slice[..length].SequenceEqual(data.AsSpan((int)offset, length)), "bytes differ from the original");
+                for (int i = 0; i < length; i++) Assert.False(acked[(int)offset + i], "acked byte resent");
+                if (fin) Assert.Equal((ulong)data.Length, offset + (ulong)length);
+                inFlight.Add((offset, length, fin));
+            }
+            // Resolve some in-flight ranges: ack (~70 %) or lose, in random order.
+            for (int k = rng.Next(0, inFlight.Count + 1); k > 0 && inFlight.Count > 0; k--)
+            {
+                int index = rng.Next(inFlight.Count);
+                var (offset, length, fin) = inFlight[index];
+                inFlight.RemoveAt(index);
+                if (rng.Next(10) < 7)
+                {
+                    buffer.OnAcked(offset, (ulong)length, fin);
+                    for (int i = 0; i < length; i++)
+                    {
+                        if (!acked[(int)offset + i]) ackedCount++;
+                        acked[(int)offset + i] = true;
+                    }
+                    finAcked |= fin;
+                }
+                else buffer.OnLost(offset, (ulong)length, fin);
+                Assert.Equal(finAcked && ackedCount == data.Length && written == data.Length, buffer.IsFullyAcknowledged);
+            }
+        }
+        Assert.True(buffer.IsFullyAcknowledged);
+        Assert.True(acked.All(b => b));
+        Assert.True(buffer.RetainedBytes <= 4096);
+    }
+}
