@@ -87,23 +87,28 @@ public sealed partial class QuicConnectionCore
     private readonly List<PacketKeys> _firstOneRttKeys = [];
 
     /// <summary>Asks for a key update as soon as one is allowed (handshake confirmed, previous update answered).</summary>
-    public void RequestKeyUpdate() => _keyUpdateRequested = true;
+    public void RequestKeyUpdate()
+    {
+        _keyUpdateRequested = true;
+        // If the current phase has no acknowledged packet yet (we may only have sent ACKs in it), elicit one.
+        if (!_writePhaseAcknowledged) _pingPending = true;
+    }
 
     private bool _keyUpdateRequested;
 
     /// <summary>
     /// Starts a key update (RFC 9001 §6.1): the next 1-RTT packet uses the next generation of write keys. Only after the
-    /// handshake is confirmed and once the previous update was acknowledged; false otherwise.
+    /// handshake is confirmed and once a packet of the current key phase was acknowledged; false otherwise.
     /// </summary>
     public bool TryInitiateKeyUpdate()
     {
         var app = _spaces[2];
-        if (!_handshakeConfirmed || _keyUpdateUnconfirmed || app.WriteKeys is null || _plaintextOneRtt) return false;
+        if (!_handshakeConfirmed || !_writePhaseAcknowledged || app.WriteKeys is null || _plaintextOneRtt) return false;
         var next = app.WriteKeys.DeriveNextGeneration();
         RetireOneRttKeys(app.WriteKeys);
         app.WriteKeys = next;
         _writePhaseFirstPacketNumber = app.NextPacketNumber;
-        _keyUpdateUnconfirmed = true;
+        _writePhaseAcknowledged = false;
         _pingPending = true; // make sure a packet in the new phase goes out
         _log.LogDebug("key update initiated: generation {Generation}", next.Generation);
         return true;
@@ -113,6 +118,7 @@ public sealed partial class QuicConnectionCore
 
     void ILossDetectionSink.OnPacketAcked(SentPacket packet)
     {
+        if (packet.Space == PacketNumberSpace.ApplicationData && packet.PacketNumber >= _writePhaseFirstPacketNumber) _writePhaseAcknowledged = true;
         if (packet.LargestAcknowledgedInAck is { } largest) _spaces[(int)packet.Space].Received.OnAckOfAckReceived(largest);
         foreach (var frame in packet.Frames)
         {
@@ -132,6 +138,7 @@ public sealed partial class QuicConnectionCore
 
     void ILossDetectionSink.OnPacketLost(SentPacket packet)
     {
+        _log.LogTrace("lost: {Space} packet {Number}", packet.Space, packet.PacketNumber);
         foreach (var frame in packet.Frames)
         {
             switch (frame.FrameType)
@@ -164,6 +171,7 @@ public sealed partial class QuicConnectionCore
             space = _spaces[0].CanSend ? _spaces[0] : _spaces[2];
         }
         space.ProbesPending = Math.Max(space.ProbesPending, count);
+        _log.LogTrace("PTO: {Count} probe(s) in {Space}", count, space.Space);
         if (space.Space != PacketNumberSpace.ApplicationData) space.ResendUnacknowledgedCrypto();
     }
 

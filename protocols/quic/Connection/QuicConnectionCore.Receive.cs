@@ -18,7 +18,8 @@ public sealed partial class QuicConnectionCore
     private PacketKeys? _oneRttReadNext;
     private ulong _readPhaseFirstPacketNumber;
     private ulong _writePhaseFirstPacketNumber;
-    private bool _keyUpdateUnconfirmed;
+    /// <summary>RFC 9001 §6.1: a packet of the current write phase was acknowledged (no update before that).</summary>
+    private bool _writePhaseAcknowledged = true;
 
     /// <summary>
     /// Processes one UDP datagram addressed to this connection. The bytes are decrypted in place, so the caller's
@@ -155,7 +156,10 @@ public sealed partial class QuicConnectionCore
         }
         if (!PacketProtection.TryDecryptPayload(packet, header.PacketNumberOffset, pnLength, packetNumber, keys.Aead,
                 out payloadOffset, out payloadLength, out error))
+        {
+            _log.LogTrace("1-RTT packet {Number} (key phase {Phase}) failed with key generation {Generation}", packetNumber, phase, keys.Generation);
             return false;
+        }
         if (rotate) RotateReadKeys(packetNumber);
         return true;
     }
@@ -204,11 +208,8 @@ public sealed partial class QuicConnectionCore
             RetireOneRttKeys(app.WriteKeys);
             app.WriteKeys = next;
             _writePhaseFirstPacketNumber = app.NextPacketNumber;
+            _writePhaseAcknowledged = false;
             _log.LogDebug("key update by peer: generation {Generation}", next.Generation);
-        }
-        else
-        {
-            _keyUpdateUnconfirmed = false;
         }
     }
 

@@ -2,6 +2,7 @@ using FastRelay.Protocols.Quic.Crypto;
 using FastRelay.Protocols.Quic.Recovery;
 using FastRelay.Protocols.Quic.Wire;
 using FastRelay.Protocols.Quic.Wire.Frames;
+using Microsoft.Extensions.Logging;
 
 namespace FastRelay.Protocols.Quic.Connection;
 
@@ -156,20 +157,22 @@ public sealed partial class QuicConnectionCore
             written += ack;
         }
         if (wantData) written += WriteAckElicitingFrames(space, frames[written..], record, probe);
-        if (written == 0)
-        {
-            _loss.ReturnPacket(record);
-            return false;
-        }
         foreach (var f in record.Frames)
             if (FrameType.IsAckEliciting(f.FrameType)) { record.AckEliciting = true; break; }
+        // A probe must elicit an ACK even when there is nothing to (re)send: PING (RFC 9002 §6.2.4).
         if (probe && !record.AckEliciting && frames.Length - written > 0)
         {
             frames[written++] = (byte)FrameType.Ping;
             record.Frames.Add(new SentFrame(FrameType.Ping));
             record.AckEliciting = true;
         }
+        if (written == 0)
+        {
+            _loss.ReturnPacket(record);
+            return false;
+        }
         if (record.AckEliciting && probe) space.ProbesPending--;
+        if (_log.IsEnabled(LogLevel.Trace)) _log.LogTrace("sent {Space} {Number}: {Frames}", space.Space, packetNumber, DescribeFrames(record));
         space.NextPacketNumber++;
         packet = new PendingPacket
         {
@@ -276,6 +279,14 @@ public sealed partial class QuicConnectionCore
         _closeFramePending = false;
         _bytesSent += offset;
         return offset;
+    }
+
+    private static string DescribeFrames(SentPacket record)
+    {
+        var text = new System.Text.StringBuilder();
+        if (record.LargestAcknowledgedInAck is { } acked) text.Append("ACK<=").Append(acked).Append(' ');
+        foreach (var f in record.Frames) text.Append("0x").Append(f.FrameType.ToString("x")).Append(' ');
+        return text.ToString();
     }
 
     private static string Truncate(string reason) => reason.Length <= 64 ? reason : reason[..64];

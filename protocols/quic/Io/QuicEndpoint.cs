@@ -157,7 +157,7 @@ internal sealed class QuicEndpoint : IDisposable
             int length;
             try
             {
-                if (i > 0 && _socket.Available == 0) return;
+                if (i > 0 && _socket.Available == 0) break;
                 length = _socket.ReceiveFrom(_receiveBuffer, SocketFlags.None, _from);
             }
             catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.WouldBlock)

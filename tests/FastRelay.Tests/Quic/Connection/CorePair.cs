@@ -30,8 +30,13 @@ internal sealed class CorePair : IDisposable
     public long OneWayDelay { get; init; } = 10_000;
     /// <summary>Decides per datagram whether it is lost: (toServer, index of the datagram in that direction).</summary>
     public Func<bool, int, bool> Lose { get; init; } = (_, _) => false;
+    /// <summary>Rewrites a datagram on its way (toServer, bytes) — the fuzz tests corrupt packets with it.</summary>
+    public Action<bool, byte[]>? Mutate { get; set; }
     public QuicConnectionCore Client { get; }
     public QuicConnectionCore? Server { get; private set; }
+    public IReadOnlyCollection<ConnectionId> ClientIds => _clientRoutes.Ids;
+    public IReadOnlyCollection<ConnectionId> ServerIds => _serverRoutes.Ids;
+    public StatelessResetKey ServerResetKey { get; private set; } = null!;
     public int DatagramsToServer { get; private set; }
     public int DatagramsToClient { get; private set; }
     public List<byte[]> ServerBound { get; } = [];
@@ -61,7 +66,7 @@ internal sealed class CorePair : IDisposable
             long next = _inFlight.Count > 0 ? _inFlight.Min(d => d.At) : long.MaxValue;
             next = Math.Min(next, Client.NextTimeout);
             if (Server is not null) next = Math.Min(next, Server.NextTimeout);
-            if (next == long.MaxValue) return done();
+            if (next == long.MaxValue || next > end) return done();
             Now = Math.Max(Now, next);
             Deliver();
             if (Client.NextTimeout <= Now) Client.OnTimeout(Now);
@@ -81,6 +86,7 @@ internal sealed class CorePair : IDisposable
             var bytes = _buffer.AsSpan(0, n).ToArray();
             int index = toServer ? DatagramsToServer++ : DatagramsToClient++;
             (toServer ? ServerBound : ClientBound).Add(bytes);
+            Mutate?.Invoke(toServer, bytes);
             if (!Lose(toServer, index)) _inFlight.Add((Now + OneWayDelay, toServer, bytes));
         }
         return any;
@@ -107,7 +113,9 @@ internal sealed class CorePair : IDisposable
         ConnectionId.TryCreate(header.DestinationConnectionId.Span, out var dcid);
         ConnectionId.TryCreate(header.SourceConnectionId.Span, out var scid);
         var context = new ServerHandshakeContext(dcid, dcid, scid, ConnectionId.Random(8), null, AddressValidated: false);
-        Server = QuicConnectionCore.CreateServer(_serverSettings(), context, _serverRoutes, Now);
+        var settings = _serverSettings();
+        ServerResetKey = settings.ResetKey;
+        Server = QuicConnectionCore.CreateServer(settings, context, _serverRoutes, Now);
     }
 
     /// <summary>Moves everything readable from one stream of a core into a list.</summary>
@@ -144,8 +152,11 @@ internal sealed class ConnectionSettingsBuilder(QuicPerspective perspective)
     public ulong IdleTimeoutMs { get; set; } = 30_000;
     public ulong StreamWindow { get; set; } = 1 << 20;
 
+    public Microsoft.Extensions.Logging.ILogger? Logger { get; set; }
+
     public ConnectionSettings Build() => new()
     {
+        Logger = Logger,
         Perspective = perspective,
         ApplicationProtocols = Alpn,
         Certificate = Certificate,
@@ -155,4 +166,15 @@ internal sealed class ConnectionSettingsBuilder(QuicPerspective perspective)
         InitialMaxStreamData = StreamWindow,
         ResetKey = StatelessResetKey.CreateRandom(),
     };
+}
+
+/// <summary>Collects log lines with the virtual time, for failure messages.</summary>
+internal sealed class TestLog(string name, Func<long> clock, System.Text.StringBuilder sink) : Microsoft.Extensions.Logging.ILogger
+{
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+    public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+    public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        lock (sink) sink.AppendLine($"{clock() / 1000.0:F1}ms {name}: {formatter(state, exception)}");
+    }
 }
