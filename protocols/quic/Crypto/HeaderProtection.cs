@@ -25,38 +25,55 @@ public abstract class HeaderProtection : IDisposable
 }
 
 /// <summary>
-/// AES-ECB header protection. <see cref="Aes.EncryptEcb(ReadOnlySpan{byte}, Span{byte}, PaddingMode)"/> allocates per call
+/// AES-ECB header protection. With AES-NI the mask is one <see cref="AesNiBlockCipher"/> block (no P/Invoke, no
+/// allocation). Otherwise: <see cref="Aes.EncryptEcb(ReadOnlySpan{byte}, Span{byte}, PaddingMode)"/> allocates per call
 /// on Linux, so this keeps one ECB <see cref="ICryptoTransform"/> and preallocated block buffers instead: zero
 /// allocations per packet.
 /// </summary>
 public sealed class AesHeaderProtection : HeaderProtection
 {
-    private readonly Aes _aes;
-    private readonly ICryptoTransform _encryptor;
-    private readonly byte[] _input = new byte[SampleLength];
-    private readonly byte[] _output = new byte[SampleLength];
+    private readonly AesNiBlockCipher? _aesNi;
+    private readonly Aes? _aes;
+    private readonly ICryptoTransform? _encryptor;
+    private readonly byte[]? _input;
+    private readonly byte[]? _output;
 
     public AesHeaderProtection(ReadOnlySpan<byte> hpKey)
     {
         if (hpKey.Length is not (16 or 32)) throw new ArgumentException("AES header protection keys are 16 or 32 bytes");
+        if (AesNiBlockCipher.IsSupported)
+        {
+            _aesNi = new AesNiBlockCipher(hpKey);
+            return;
+        }
         _aes = Aes.Create();
         _aes.Key = hpKey.ToArray();
         _aes.Mode = CipherMode.ECB;
         _aes.Padding = PaddingMode.None;
         _encryptor = _aes.CreateEncryptor();
+        _input = new byte[SampleLength];
+        _output = new byte[SampleLength];
     }
 
     public override void GetMask(ReadOnlySpan<byte> sample, Span<byte> mask)
     {
+        if (_aesNi is not null)
+        {
+            Span<byte> block = stackalloc byte[SampleLength];
+            _aesNi.EncryptBlock(sample[..SampleLength], block);
+            block[..MaskLength].CopyTo(mask);
+            return;
+        }
         sample[..SampleLength].CopyTo(_input);
-        _encryptor.TransformBlock(_input, 0, SampleLength, _output, 0);
+        _encryptor!.TransformBlock(_input!, 0, SampleLength, _output!, 0);
         _output.AsSpan(0, MaskLength).CopyTo(mask);
     }
 
     public override void Dispose()
     {
-        _encryptor.Dispose();
-        _aes.Dispose();
+        _aesNi?.Dispose();
+        _encryptor?.Dispose();
+        _aes?.Dispose();
     }
 }
 
