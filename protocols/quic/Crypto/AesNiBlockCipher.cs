@@ -60,6 +60,9 @@ public sealed class AesNiBlockCipher : IDisposable
         Encrypt(ref RoundKeys, Rounds, block).StoreUnsafe(ref MemoryMarshal.GetReference(output));
     }
 
+    /// <summary>Encrypts one block held in a register (header protection: no memory round trip).</summary>
+    public Vector128<byte> EncryptBlock(Vector128<byte> block) => Encrypt(ref RoundKeys, Rounds, block);
+
     /// <summary>
     /// ECB encryption of a whole number of blocks (four at a time so the AES units pipeline). <paramref name="input"/>
     /// and <paramref name="output"/> must be the same memory or not overlap.

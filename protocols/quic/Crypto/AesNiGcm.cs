@@ -91,9 +91,6 @@ public sealed class AesNiGcm : IDisposable
     // (lane 3) and back, so inc32 is a vector add (which wraps mod 2^32 like inc32 does).
     private static Vector128<byte> SwapCounter => Vector128.Create((byte)0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 15, 14, 13, 12);
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<byte> CounterBlock(Vector128<int> counter) => Ssse3.Shuffle(counter.AsByte(), SwapCounter);
-
     /// <summary>
     /// CTR-encrypts <paramref name="input"/> into <paramref name="output"/> and returns the tag E(K, J0) ^ GHASH.
     /// <paramref name="encrypt"/> only chooses which side is the ciphertext that GHASH absorbs (output when sealing,
@@ -113,12 +110,50 @@ public sealed class AesNiGcm : IDisposable
 
         var s = GhashClmul.Absorb(Vector128<ulong>.Zero, ref powers, associatedData);
 
-        ref byte src = ref MemoryMarshal.GetReference(input);
-        ref byte dst = ref MemoryMarshal.GetReference(output);
-        nuint length = (nuint)input.Length;
-        nuint offset = 0;
+        int bulk = input.Length & ~127;
+        if (bulk != 0)
+        {
+            s = CryptEightBlocks(ref rk, rounds, ref powers, ref MemoryMarshal.GetReference(input),
+                ref MemoryMarshal.GetReference(output), (nuint)bulk, ref counter, s, encrypt);
+        }
+        int offset = bulk;
+
+        // Tail: fewer than 8 blocks. Opening hashes the ciphertext before it is overwritten; sealing hashes after.
+        ReadOnlySpan<byte> inputTail = input[offset..];
+        Span<byte> outputTail = output[offset..];
+        if (!encrypt) s = GhashClmul.Absorb(s, ref powers, inputTail);
+        CtrTail(ref rk, rounds, counter, inputTail, outputTail);
+        if (encrypt) s = GhashClmul.Absorb(s, ref powers, outputTail);
+
+        // Length block [len(A)]64 || [len(C)]64 in bits, big-endian; byte-reversed it is (len(C), len(A)) as qwords.
+        var lengths = Vector128.Create((ulong)input.Length * 8, (ulong)associatedData.Length * 8);
+        s = GhashClmul.Dot(s ^ lengths, powers);
+        return GhashClmul.FromPolyval(s) ^ AesNiBlockCipher.Encrypt(ref rk, rounds, j0);
+    }
+
+    /// <summary>
+    /// The main loop over <paramref name="length"/> bytes (a multiple of 128): eight counter blocks through AES side by
+    /// side, XOR, store, then one aggregated GHASH step over the eight ciphertext blocks. A method of its own, with the
+    /// shuffle masks in locals, so the JIT keeps the loop's state in registers (inlined into the caller it ran out of
+    /// inlining budget and called the mask getters per block).
+    /// </summary>
+    private static Vector128<ulong> CryptEightBlocks(ref Vector128<byte> rk, int rounds, ref Vector128<ulong> powers,
+        ref byte src, ref byte dst, nuint length, ref Vector128<int> counterRef, Vector128<ulong> s, bool encrypt)
+    {
+        var swap = SwapCounter;
+        var reverse = GhashClmul.ReverseBytes;
+        var fold = GhashClmul.Fold;
         var one = Vector128.Create(0, 0, 0, 1);
-        for (; offset + 128 <= length; offset += 128)
+        var counter = counterRef;
+        var h1 = powers;
+        var h2 = Unsafe.Add(ref powers, 1);
+        var h3 = Unsafe.Add(ref powers, 2);
+        var h4 = Unsafe.Add(ref powers, 3);
+        var h5 = Unsafe.Add(ref powers, 4);
+        var h6 = Unsafe.Add(ref powers, 5);
+        var h7 = Unsafe.Add(ref powers, 6);
+        var h8 = Unsafe.Add(ref powers, 7);
+        for (nuint offset = 0; offset < length; offset += 128)
         {
             var c0 = counter + one;
             var c1 = c0 + one;
@@ -130,14 +165,14 @@ public sealed class AesNiGcm : IDisposable
             var c7 = c6 + one;
             counter = c7;
             var k = rk;
-            var b0 = CounterBlock(c0) ^ k;
-            var b1 = CounterBlock(c1) ^ k;
-            var b2 = CounterBlock(c2) ^ k;
-            var b3 = CounterBlock(c3) ^ k;
-            var b4 = CounterBlock(c4) ^ k;
-            var b5 = CounterBlock(c5) ^ k;
-            var b6 = CounterBlock(c6) ^ k;
-            var b7 = CounterBlock(c7) ^ k;
+            var b0 = Ssse3.Shuffle(c0.AsByte(), swap) ^ k;
+            var b1 = Ssse3.Shuffle(c1.AsByte(), swap) ^ k;
+            var b2 = Ssse3.Shuffle(c2.AsByte(), swap) ^ k;
+            var b3 = Ssse3.Shuffle(c3.AsByte(), swap) ^ k;
+            var b4 = Ssse3.Shuffle(c4.AsByte(), swap) ^ k;
+            var b5 = Ssse3.Shuffle(c5.AsByte(), swap) ^ k;
+            var b6 = Ssse3.Shuffle(c6.AsByte(), swap) ^ k;
+            var b7 = Ssse3.Shuffle(c7.AsByte(), swap) ^ k;
             for (int r = 1; r < rounds; r++)
             {
                 k = Unsafe.Add(ref rk, r);
@@ -180,28 +215,18 @@ public sealed class AesNiGcm : IDisposable
                 x0 = y0; x1 = y1; x2 = y2; x3 = y3; x4 = y4; x5 = y5; x6 = y6; x7 = y7;
             }
             Vector128<ulong> lo = default, mid = default, hi = default;
-            GhashClmul.MultiplyAdd(GhashClmul.ToPolyval(x0) ^ s, Unsafe.Add(ref powers, 7), ref lo, ref mid, ref hi);
-            GhashClmul.MultiplyAdd(GhashClmul.ToPolyval(x1), Unsafe.Add(ref powers, 6), ref lo, ref mid, ref hi);
-            GhashClmul.MultiplyAdd(GhashClmul.ToPolyval(x2), Unsafe.Add(ref powers, 5), ref lo, ref mid, ref hi);
-            GhashClmul.MultiplyAdd(GhashClmul.ToPolyval(x3), Unsafe.Add(ref powers, 4), ref lo, ref mid, ref hi);
-            GhashClmul.MultiplyAdd(GhashClmul.ToPolyval(x4), Unsafe.Add(ref powers, 3), ref lo, ref mid, ref hi);
-            GhashClmul.MultiplyAdd(GhashClmul.ToPolyval(x5), Unsafe.Add(ref powers, 2), ref lo, ref mid, ref hi);
-            GhashClmul.MultiplyAdd(GhashClmul.ToPolyval(x6), Unsafe.Add(ref powers, 1), ref lo, ref mid, ref hi);
-            GhashClmul.MultiplyAdd(GhashClmul.ToPolyval(x7), powers, ref lo, ref mid, ref hi);
-            s = GhashClmul.Reduce(lo, mid, hi);
+            GhashClmul.MultiplyAdd(Ssse3.Shuffle(x0, reverse).AsUInt64() ^ s, h8, ref lo, ref mid, ref hi);
+            GhashClmul.MultiplyAdd(Ssse3.Shuffle(x1, reverse).AsUInt64(), h7, ref lo, ref mid, ref hi);
+            GhashClmul.MultiplyAdd(Ssse3.Shuffle(x2, reverse).AsUInt64(), h6, ref lo, ref mid, ref hi);
+            GhashClmul.MultiplyAdd(Ssse3.Shuffle(x3, reverse).AsUInt64(), h5, ref lo, ref mid, ref hi);
+            GhashClmul.MultiplyAdd(Ssse3.Shuffle(x4, reverse).AsUInt64(), h4, ref lo, ref mid, ref hi);
+            GhashClmul.MultiplyAdd(Ssse3.Shuffle(x5, reverse).AsUInt64(), h3, ref lo, ref mid, ref hi);
+            GhashClmul.MultiplyAdd(Ssse3.Shuffle(x6, reverse).AsUInt64(), h2, ref lo, ref mid, ref hi);
+            GhashClmul.MultiplyAdd(Ssse3.Shuffle(x7, reverse).AsUInt64(), h1, ref lo, ref mid, ref hi);
+            s = GhashClmul.Reduce(lo, mid, hi, fold);
         }
-
-        // Tail: fewer than 8 blocks. Opening hashes the ciphertext before it is overwritten; sealing hashes after.
-        ReadOnlySpan<byte> inputTail = input[(int)offset..];
-        Span<byte> outputTail = output[(int)offset..];
-        if (!encrypt) s = GhashClmul.Absorb(s, ref powers, inputTail);
-        CtrTail(ref rk, rounds, counter, inputTail, outputTail);
-        if (encrypt) s = GhashClmul.Absorb(s, ref powers, outputTail);
-
-        // Length block [len(A)]64 || [len(C)]64 in bits, big-endian; byte-reversed it is (len(C), len(A)) as qwords.
-        var lengths = Vector128.Create((ulong)input.Length * 8, (ulong)associatedData.Length * 8);
-        s = GhashClmul.Dot(s ^ lengths, powers);
-        return GhashClmul.FromPolyval(s) ^ AesNiBlockCipher.Encrypt(ref rk, rounds, j0);
+        counterRef = counter;
+        return s;
     }
 
     /// <summary>CTR over fewer than 128 bytes: four blocks, then single blocks, then a masked partial block.</summary>
@@ -212,6 +237,7 @@ public sealed class AesNiGcm : IDisposable
         nuint length = (nuint)input.Length;
         nuint offset = 0;
         var one = Vector128.Create(0, 0, 0, 1);
+        var swap = SwapCounter;
         if (length >= 64)
         {
             var c0 = counter + one;
@@ -220,10 +246,10 @@ public sealed class AesNiGcm : IDisposable
             var c3 = c2 + one;
             counter = c3;
             var k = rk;
-            var b0 = CounterBlock(c0) ^ k;
-            var b1 = CounterBlock(c1) ^ k;
-            var b2 = CounterBlock(c2) ^ k;
-            var b3 = CounterBlock(c3) ^ k;
+            var b0 = Ssse3.Shuffle(c0.AsByte(), swap) ^ k;
+            var b1 = Ssse3.Shuffle(c1.AsByte(), swap) ^ k;
+            var b2 = Ssse3.Shuffle(c2.AsByte(), swap) ^ k;
+            var b3 = Ssse3.Shuffle(c3.AsByte(), swap) ^ k;
             for (int r = 1; r < rounds; r++)
             {
                 k = Unsafe.Add(ref rk, r);
@@ -246,14 +272,14 @@ public sealed class AesNiGcm : IDisposable
         for (; offset + 16 <= length; offset += 16)
         {
             counter += one;
-            var y = AesNiBlockCipher.Encrypt(ref rk, rounds, CounterBlock(counter)) ^ Vector128.LoadUnsafe(ref src, offset);
+            var y = AesNiBlockCipher.Encrypt(ref rk, rounds, Ssse3.Shuffle(counter.AsByte(), swap)) ^ Vector128.LoadUnsafe(ref src, offset);
             y.StoreUnsafe(ref dst, offset);
         }
         int rest = (int)(length - offset);
         if (rest != 0)
         {
             counter += one;
-            var y = AesNiBlockCipher.Encrypt(ref rk, rounds, CounterBlock(counter)) ^ GhashClmul.LoadPartial(input[(int)offset..]);
+            var y = AesNiBlockCipher.Encrypt(ref rk, rounds, Ssse3.Shuffle(counter.AsByte(), swap)) ^ GhashClmul.LoadPartial(input[(int)offset..]);
             MemoryMarshal.AsBytes(new ReadOnlySpan<Vector128<byte>>(in y))[..rest].CopyTo(output[(int)offset..]);
         }
     }

@@ -30,10 +30,10 @@ internal static class GhashClmul
     public static bool IsSupported => Pclmulqdq.IsSupported && Ssse3.IsSupported;
 
     // Reverses the 16 bytes of a block: GCM's big-endian block <-> POLYVAL's little-endian element.
-    private static Vector128<byte> ReverseBytes => Vector128.Create((byte)15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    internal static Vector128<byte> ReverseBytes => Vector128.Create((byte)15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
 
     // x^63 + x^62 + x^57 in the high lane: the part of the POLYVAL polynomial below x^128, except its "+ 1".
-    private static Vector128<ulong> Fold => Vector128.Create(0UL, 0xC200000000000000UL);
+    internal static Vector128<ulong> Fold => Vector128.Create(0UL, 0xC200000000000000UL);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<ulong> ToPolyval(Vector128<byte> block) => Ssse3.Shuffle(block, ReverseBytes).AsUInt64();
@@ -57,12 +57,16 @@ internal static class GhashClmul
     /// q·(x^63 + x^62 + x^57) (one PCLMULQDQ). Two folds divide by x^128.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<ulong> Reduce(Vector128<ulong> lo, Vector128<ulong> mid, Vector128<ulong> hi)
+    public static Vector128<ulong> Reduce(Vector128<ulong> lo, Vector128<ulong> mid, Vector128<ulong> hi) => Reduce(lo, mid, hi, Fold);
+
+    /// <summary><see cref="Reduce(Vector128{ulong}, Vector128{ulong}, Vector128{ulong})"/> with the fold constant in a register.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<ulong> Reduce(Vector128<ulong> lo, Vector128<ulong> mid, Vector128<ulong> hi, Vector128<ulong> fold)
     {
         lo ^= Sse2.ShiftLeftLogical128BitLane(mid, 8);
         hi ^= Sse2.ShiftRightLogical128BitLane(mid, 8);
-        lo = Sse2.Shuffle(lo.AsUInt32(), 0x4e).AsUInt64() ^ Pclmulqdq.CarrylessMultiply(lo, Fold, 0x10);
-        lo = Sse2.Shuffle(lo.AsUInt32(), 0x4e).AsUInt64() ^ Pclmulqdq.CarrylessMultiply(lo, Fold, 0x10);
+        lo = Sse2.Shuffle(lo.AsUInt32(), 0x4e).AsUInt64() ^ Pclmulqdq.CarrylessMultiply(lo, fold, 0x10);
+        lo = Sse2.Shuffle(lo.AsUInt32(), 0x4e).AsUInt64() ^ Pclmulqdq.CarrylessMultiply(lo, fold, 0x10);
         return hi ^ lo;
     }
 

@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using System.Security.Cryptography;
 
 namespace FastRelay.Protocols.Quic.Crypto;
@@ -59,9 +61,9 @@ public sealed class AesHeaderProtection : HeaderProtection
     {
         if (_aesNi is not null)
         {
-            Span<byte> block = stackalloc byte[SampleLength];
-            _aesNi.EncryptBlock(sample[..SampleLength], block);
-            block[..MaskLength].CopyTo(mask);
+            var block = _aesNi.EncryptBlock(Vector128.Create(sample[..SampleLength]));
+            MemoryMarshal.Write(mask, block.AsUInt32().ToScalar());
+            mask[4] = block.GetElement(4);
             return;
         }
         sample[..SampleLength].CopyTo(_input);
