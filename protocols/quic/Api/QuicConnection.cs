@@ -209,19 +209,13 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
 
     // ---- driven by the endpoint ----
 
-    void IEndpointConnection.OnDatagram(Memory<byte> datagram, long now)
+    void IEndpointConnection.OnDatagrams(ReadOnlySpan<Memory<byte>> datagrams, long now)
     {
         lock (_lock)
         {
-            _core.OnDatagram(datagram, now);
-            // Wake readers now; sending waits for Flush at the end of the loop's batch.
-            DispatchEventsLocked();
+            foreach (var datagram in datagrams) _core.OnDatagram(datagram, now);
+            AfterChangeLocked(now);
         }
-    }
-
-    void IEndpointConnection.Flush(long now)
-    {
-        lock (_lock) AfterChangeLocked(now);
     }
 
     long IEndpointConnection.NextTimeout => Volatile.Read(ref _nextTimeout);

@@ -51,7 +51,7 @@ public sealed class QuicListener : IAsyncDisposable, IConnectionAcceptor
         }
     }
 
-    IEndpointConnection? IConnectionAcceptor.Accept(in ServerHandshakeContext context, IPEndPoint remote, Memory<byte> datagram, long now)
+    IEndpointConnection? IConnectionAcceptor.Accept(in ServerHandshakeContext context, IPEndPoint remote, long now)
     {
         lock (_handshaking)
         {
@@ -65,7 +65,6 @@ public sealed class QuicListener : IAsyncDisposable, IConnectionAcceptor
             _handshaking.Add(connection);
             _live.Add(connection);
         }
-        ((IEndpointConnection)connection).OnDatagram(datagram, now);
         return connection;
     }
 

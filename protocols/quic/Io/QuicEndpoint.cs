@@ -30,7 +30,6 @@ internal sealed class QuicEndpoint : IDisposable
     private readonly AddressValidationTokens? _tokens;
     private readonly ILogger _log;
     private readonly Thread _thread;
-    private readonly byte[] _receiveBuffer = new byte[65536];
     private readonly byte[] _replyBuffer = new byte[1500];
     private readonly SocketAddress _from;
     private volatile bool _disposed;
@@ -148,25 +147,37 @@ internal sealed class QuicEndpoint : IDisposable
         }
     }
 
+    /// <summary>
+    /// Drains what is queued (bounded, so timers still run under a flood) into one batch buffer, then hands each
+    /// connection all of its datagrams in one call: one lock, one event dispatch and one flush (so one ACK) per burst
+    /// instead of per datagram. Measured before batching: the receive thread and the reading application thread
+    /// fought over the connection lock for every packet (hundreds of thousands of sched_yield per 100 MB).
+    /// </summary>
     private void ReceiveAvailable()
     {
-        // Drain what is queued, bounded so timers still run under a flood, then let each touched connection send once.
-        _touched.Clear();
-        for (int i = 0; i < 256 && !_disposed; i++)
+        int count = 0, used = 0;
+        while (count < MaxBatch && _batchBuffer.Length - used >= MaxDatagram && !_disposed)
         {
             int length;
             try
             {
-                if (i > 0 && _socket.Available == 0) break;
-                length = _socket.ReceiveFrom(_receiveBuffer, SocketFlags.None, _from);
+                if (count > 0 && _socket.Available == 0) break;
+                length = _socket.ReceiveFrom(_batchBuffer.AsSpan(used, MaxDatagram), SocketFlags.None, _from);
             }
             catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.WouldBlock)
             {
-                continue;
+                break;
             }
+            var datagram = _batchBuffer.AsMemory(used, length);
             try
             {
-                Route(_receiveBuffer.AsMemory(0, length), QuicClock.NowMicros);
+                if (Route(datagram, QuicClock.NowMicros) is { } owner)
+                {
+                    _batch[count] = datagram;
+                    _batchOwners[count] = owner;
+                    count++;
+                    used += length;
+                }
             }
             catch (Exception e)
             {
@@ -174,42 +185,55 @@ internal sealed class QuicEndpoint : IDisposable
                 _log.LogError(e, "datagram processing failed");
             }
         }
-        long now = QuicClock.NowMicros;
-        foreach (var connection in _touched)
-        {
-            try { connection.Flush(now); }
-            catch (Exception e) { _log.LogError(e, "connection send failed"); }
-        }
-        _touched.Clear();
+        DeliverBatch(count);
     }
 
-    private readonly List<IEndpointConnection> _touched = [];
+    private const int MaxBatch = 256;
+    private const int MaxDatagram = 65536;
+    private readonly byte[] _batchBuffer = new byte[1 << 20];
+    private readonly Memory<byte>[] _batch = new Memory<byte>[MaxBatch];
+    private readonly IEndpointConnection?[] _batchOwners = new IEndpointConnection?[MaxBatch];
+    private readonly Memory<byte>[] _perConnection = new Memory<byte>[MaxBatch];
 
-    private void Touch(IEndpointConnection connection)
+    private void DeliverBatch(int count)
     {
-        if (!_touched.Contains(connection)) _touched.Add(connection);
+        long now = QuicClock.NowMicros;
+        for (int i = 0; i < count; i++)
+        {
+            var owner = _batchOwners[i];
+            if (owner is null) continue;
+            // Usually one connection owns the whole batch; otherwise gather each owner's datagrams in arrival order.
+            int n = 0;
+            for (int j = i; j < count; j++)
+            {
+                if (_batchOwners[j] != owner) continue;
+                _perConnection[n++] = _batch[j];
+                _batchOwners[j] = null;
+            }
+            try { owner.OnDatagrams(_perConnection.AsSpan(0, n), now); }
+            catch (Exception e) { _log.LogError(e, "datagram processing failed"); }
+        }
+        Array.Clear(_batch, 0, count);
+        Array.Clear(_perConnection, 0, count);
     }
 
-    private void Route(Memory<byte> datagram, long now)
+    /// <summary>The connection a datagram belongs to, or null when it was answered here (or dropped).</summary>
+    private IEndpointConnection? Route(Memory<byte> datagram, long now)
     {
         var span = datagram.Span;
-        if (!PacketHeaderParser.TryGetDestinationConnectionId(span, ConnectionIdLength, out var dcidSpan)) return;
+        if (!PacketHeaderParser.TryGetDestinationConnectionId(span, ConnectionIdLength, out var dcidSpan)) return null;
         IEndpointConnection? connection = null;
         if (ConnectionId.TryCreate(dcidSpan, out var dcid))
             lock (_routes) _routes.TryGetValue(dcid, out connection);
-        if (connection is not null)
-        {
-            connection.OnDatagram(datagram, now);
-            Touch(connection);
-            return;
-        }
-        if (_acceptor is null) return;
+        if (connection is not null) return connection;
+        if (_acceptor is null) return null;
         if ((span[0] & 0x80) == 0)
         {
             SendStatelessReset(dcid, span.Length);
-            return;
+            return null;
         }
         AcceptOrAnswer(datagram, now);
+        return null;
     }
 
     private void AcceptOrAnswer(Memory<byte> datagram, long now)
@@ -250,13 +274,11 @@ internal sealed class QuicEndpoint : IDisposable
         }
         var local = ConnectionId.Random(ConnectionIdLength);
         var context = new ServerHandshakeContext(original, clientDcid, clientScid, local, retrySource, validated);
-        var connection = _acceptor!.Accept(context, remote, datagram, now);
+        var connection = _acceptor!.Accept(context, remote, now);
+        if (connection is null) return;
         // Retransmitted client Initials still carry the id the client picked; route those too until the connection ends.
-        if (connection is not null)
-        {
-            Register(clientDcid, connection);
-            Touch(connection);
-        }
+        Register(clientDcid, connection);
+        connection.OnDatagrams([datagram], now);
     }
 
     private void SendStatelessReset(in ConnectionId dcid, int triggerLength)
