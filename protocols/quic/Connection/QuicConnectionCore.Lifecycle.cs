@@ -34,8 +34,10 @@ public sealed partial class QuicConnectionCore
     {
         _handshakeComplete = true;
         if (Phase == ConnectionPhase.Handshaking) Phase = ConnectionPhase.Established;
-        _log.LogDebug("handshake complete: ALPN {Alpn}, 1-RTT {Protection}", _tls.NegotiatedApplicationProtocol,
-            _plaintextOneRtt || _localParameters.Disable1RttEncryption && _tls.PeerTransportParameters?.Disable1RttEncryption == true ? "unprotected" : "protected");
+        _log.LogDebug("handshake complete: ALPN {Alpn}, {Suite}, 1-RTT {Protection}, hello retry request: {Hrr}", _tls.NegotiatedApplicationProtocol,
+            _tls.NegotiatedCipherSuite,
+            _plaintextOneRtt || _localParameters.Disable1RttEncryption && _tls.PeerTransportParameters?.Disable1RttEncryption == true ? "unprotected" : "protected",
+            _tls.HelloRetryRequested ? "yes" : "no");
         if (!_isClient)
         {
             // RFC 9001 §4.1.2: the server's handshake is confirmed when it completes; it tells the client.

@@ -270,6 +270,7 @@ internal sealed class QuicEndpoint : IDisposable
             var token = _tokens!.Create(remote, clientDcid, newId, DateTimeOffset.UtcNow);
             int n = RetryIntegrity.WriteRetry(_replyBuffer, QuicVersion.V1, clientScid.Span, newId.Span, token, clientDcid.Span);
             Send(_replyBuffer.AsSpan(0, n), _from);
+            _log.LogDebug("sent Retry to {Remote}", remote);
             return;
         }
         var local = ConnectionId.Random(ConnectionIdLength);

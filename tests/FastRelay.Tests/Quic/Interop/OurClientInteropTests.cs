@@ -45,8 +45,19 @@ public sealed class OurClientInteropTests
         Download(new() { ["big.bin"] = 10 * 1024 * 1024 }, ["-t", "0.02", "-r", "0.02"]);
 
     [Ngtcp2Fact]
-    public Task Retry() =>
-        Download(new() { ["small.txt"] = 1234 }, ["-V"]);
+    public async Task Retry()
+    {
+        string log = await Download(new() { ["small.txt"] = 1234 }, ["-V"], "-v");
+        Assert.Contains("retry: new destination", log);
+    }
+
+    [Ngtcp2Fact]
+    public async Task Hello_retry_request()
+    {
+        // gtlsserver accepts only P-384; our client's first key share is X25519, so the server asks again.
+        string log = await Download(new() { ["small.txt"] = 1234 }, ["--groups=-GROUP-ALL:+GROUP-SECP384R1"], "-v");
+        Assert.Contains("hello retry request: yes", log);
+    }
 
     [Ngtcp2Fact]
     public async Task Key_update()
