@@ -18,7 +18,13 @@ namespace FastRelay.Protocols.CustomUdp.Relay;
 /// </summary>
 public sealed class KernelDataPlane : IDataPlane
 {
-    private static readonly TimeSpan PumpInterval = TimeSpan.FromMilliseconds(2);
+    /// <summary>
+    /// How often registrations are drained from the ring buffer. Nothing waits for them: a NACK that needs a registration
+    /// still in the buffer drains it on the spot (<see cref="Flush"/>), so the interval only has to keep the 1 MB ring from
+    /// filling (about 25k events: over a second at 64 subscribers × 2000 pps). Measured: at 2 ms these wake-ups were most
+    /// of the relay's CPU at low fan-out.
+    /// </summary>
+    private static readonly TimeSpan PumpInterval = TimeSpan.FromMilliseconds(20);
 
     private readonly Maps _maps;
     private readonly IRegistrationSink _sink;
