@@ -209,6 +209,8 @@ public sealed class QlogTracer : IConnectionTracer
             info.IdleTimeout ? "idle_timeout"
             : info.StatelessReset ? "stateless_reset"
             : info.VersionMismatch ? "version_mismatch"
+            // An application close says nothing about errors to the transport (HTTP/3 closes with H3_NO_ERROR = 0x100).
+            : info.IsApplicationError ? "application"
             : info.ErrorCode == 0 ? "clean"
             : "error");
         End();

@@ -130,7 +130,7 @@ public sealed class QlogCoreTests
         Assert.Equal("local", local.GetProperty("owner").GetString());
         Assert.Equal(0x1234UL, local.GetProperty("application_code").GetUInt64());
         Assert.Equal("bye", local.GetProperty("reason").GetString());
-        Assert.Equal("error", local.GetProperty("trigger").GetString());
+        Assert.Equal("application", local.GetProperty("trigger").GetString());
         var remote = QlogReader.Data(Assert.Single(server.Named("connectivity:connection_closed")));
         Assert.Equal("remote", remote.GetProperty("owner").GetString());
         Assert.Equal(0x1234UL, remote.GetProperty("application_code").GetUInt64());
