@@ -22,7 +22,8 @@ public static class QuicCommand
         var keyUpdate = new Option<bool>("--key-update") { Description = "Initiate one key update after the first response bytes arrive." };
         var concurrency = new Option<int>("--concurrency") { Description = "Concurrent requests per connection.", DefaultValueFactory = _ => 8 };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Debug logging." };
-        var command = new Command("get", "Download one or more URLs over HTTP/3.") { urls, output, insecure, trust, disable1Rtt, keyUpdate, concurrency, verbose };
+        var qlogDir = new Option<string?>("--qlog-dir") { Description = "Write a qlog trace per connection to DIR/<ODCID>_client.sqlog." };
+        var command = new Command("get", "Download one or more URLs over HTTP/3.") { urls, output, insecure, trust, disable1Rtt, keyUpdate, concurrency, verbose, qlogDir };
         command.SetAction((parse, cancellationToken) => QuicGetRunner.RunAsync(new QuicGetOptions
         {
             Urls = parse.GetValue(urls)!,
@@ -33,6 +34,7 @@ public static class QuicCommand
             KeyUpdate = parse.GetValue(keyUpdate),
             Concurrency = parse.GetValue(concurrency),
             Verbose = parse.GetValue(verbose),
+            QlogDirectory = parse.GetValue(qlogDir),
         }, Console.Out, cancellationToken));
         return command;
     }
@@ -47,7 +49,8 @@ public static class QuicCommand
         var retry = new Option<bool>("--retry") { Description = "Require address validation (send Retry first)." };
         var disable1Rtt = new Option<bool>("--disable-1rtt-encryption") { Description = "Advertise transport parameter 0xBAAD." };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Debug logging." };
-        var command = new Command("serve", "Serve a directory over HTTP/3 until SIGTERM/SIGINT.") { root, port, address, cert, key, retry, disable1Rtt, verbose };
+        var qlogDir = new Option<string?>("--qlog-dir") { Description = "Write a qlog trace per connection to DIR/<ODCID>_server.sqlog." };
+        var command = new Command("serve", "Serve a directory over HTTP/3 until SIGTERM/SIGINT.") { root, port, address, cert, key, retry, disable1Rtt, verbose, qlogDir };
         command.SetAction((parse, cancellationToken) => QuicServeRunner.RunAsync(new QuicServeOptions
         {
             Root = parse.GetValue(root)!,
@@ -58,6 +61,7 @@ public static class QuicCommand
             Retry = parse.GetValue(retry),
             Disable1RttEncryption = parse.GetValue(disable1Rtt),
             Verbose = parse.GetValue(verbose),
+            QlogDirectory = parse.GetValue(qlogDir),
         }, Console.Out, cancellationToken));
         return command;
     }

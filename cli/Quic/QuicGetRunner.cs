@@ -18,6 +18,8 @@ public sealed class QuicGetOptions
     public bool KeyUpdate { get; init; }
     public int Concurrency { get; init; } = 8;
     public bool Verbose { get; init; }
+    /// <summary>Directory for one qlog file per connection (created if missing); null: no qlog.</summary>
+    public string? QlogDirectory { get; init; }
 }
 
 /// <summary>`fastrelay quic get`: one connection per authority, requests concurrent up to a small bound, each body
@@ -36,6 +38,7 @@ public static class QuicGetRunner
             trusted = [];
             trusted.ImportFromPemFile(trustPath);
         }
+        QuicLogging.PrepareQlogDirectory(options.QlogDirectory);
         using var logs = QuicLogging.Create(options.Verbose);
         var logger = logs.CreateLogger("quic-get");
         int failures = 0;
@@ -52,6 +55,7 @@ public static class QuicGetRunner
                 SkipCertificateValidation = options.Insecure,
                 TrustedCertificates = trusted,
                 Disable1RttEncryption = options.Disable1RttEncryption,
+                QlogDirectory = options.QlogDirectory,
                 LoggerFactory = logs,
             };
             Http3Client client;

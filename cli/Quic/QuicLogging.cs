@@ -7,4 +7,18 @@ internal static class QuicLogging
     public static ILoggerFactory Create(bool verbose) => LoggerFactory.Create(b => b
         .AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; })
         .SetMinimumLevel(verbose ? LogLevel.Debug : LogLevel.Warning));
+
+    /// <summary>--qlog-dir: create the directory up front so a bad path is a clear error, not one warning per connection.</summary>
+    public static void PrepareQlogDirectory(string? directory)
+    {
+        if (directory is null) return;
+        try
+        {
+            Directory.CreateDirectory(directory);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new UserFacingException($"--qlog-dir {directory}: {e.Message}", e);
+        }
+    }
 }

@@ -18,6 +18,8 @@ public sealed class QuicServeOptions
     public bool Retry { get; init; }
     public bool Disable1RttEncryption { get; init; }
     public bool Verbose { get; init; }
+    /// <summary>Directory for one qlog file per connection (created if missing); null: no qlog.</summary>
+    public string? QlogDirectory { get; init; }
 }
 
 /// <summary>`fastrelay quic serve`: an <see cref="Http3Server"/> until SIGTERM/SIGINT, then GOAWAY and a graceful
@@ -32,6 +34,7 @@ public static class QuicServeRunner
             throw new UserFacingException($"--address {options.Address} is not an IP address");
         if ((options.CertificatePath is null) != (options.KeyPath is null))
             throw new UserFacingException("--cert and --key go together");
+        QuicLogging.PrepareQlogDirectory(options.QlogDirectory);
         X509Certificate2 certificate;
         if (options.CertificatePath is { } certPath)
         {
@@ -73,6 +76,7 @@ public static class QuicServeRunner
                     ServerCertificate = certificate,
                     ApplicationProtocols = [Http3Server.Alpn],
                     Disable1RttEncryption = options.Disable1RttEncryption,
+                    QlogDirectory = options.QlogDirectory,
                     LoggerFactory = logs,
                 },
             }, stop.Token);

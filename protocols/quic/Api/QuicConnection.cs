@@ -205,6 +205,8 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
         if (_ownsEndpoint) _endpoint.Dispose();
         else if (!_closed.Task.IsCompleted) _ = _closed.Task.ContinueWith(_ => _endpoint.Remove(this), TaskScheduler.Default);
         lock (_lock) if (_core.Phase == ConnectionPhase.Closed) _core.Dispose();
+        // qlog: with our own endpoint gone nothing drives the core any more, so end its trace; otherwise flush what we have.
+        lock (_lock) _core.FlushTrace(complete: _ownsEndpoint);
     }
 
     // ---- driven by the endpoint ----

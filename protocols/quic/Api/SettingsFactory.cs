@@ -39,6 +39,7 @@ internal static class SettingsFactory
             MaxDatagramFrameSize = options.MaxDatagramFrameSize is { } size ? (ulong)size : null,
             ResetKey = resetKey,
             Logger = log,
+            TracerFactory = options.QlogDirectory is { Length: > 0 } qlog ? Qlog.QlogTracer.CreateFactory(qlog, log) : null,
         };
     }
 }

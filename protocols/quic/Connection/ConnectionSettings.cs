@@ -43,6 +43,9 @@ public sealed class ConnectionSettings
     public required StatelessResetKey ResetKey { get; init; }
 
     public ILogger? Logger { get; init; }
+
+    /// <summary>Makes the connection's tracer from (perspective, original destination connection id); null: no tracing (qlog).</summary>
+    public Func<QuicPerspective, ConnectionId, Qlog.IConnectionTracer>? TracerFactory { get; init; }
 }
 
 /// <summary>What the server endpoint learned from the client's first Initial before creating the connection.</summary>

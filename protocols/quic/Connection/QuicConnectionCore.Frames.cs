@@ -48,6 +48,7 @@ public sealed partial class QuicConnectionCore
         // RFC 9002 A.6: a client knows the server validated its address once a Handshake packet is acknowledged.
         if (space.Space == PacketNumberSpace.Handshake) _loss.PeerCompletedAddressValidation = true;
         Streams.SmoothedRtt = _rtt.SmoothedRtt;
+        _tracer.MetricsUpdated(_rtt, _cc);
         return default;
     }
 
@@ -103,6 +104,7 @@ public sealed partial class QuicConnectionCore
             if (peer.StatelessResetToken is { } token) _cids.SetInitialPeerResetToken(token);
         }
         _peerParameters = peer;
+        _tracer.ParametersSet(false, peer);
         Streams.SetPeerLimits(peer);
         _plaintextOneRtt = _localParameters.Disable1RttEncryption && peer.Disable1RttEncryption;
         if (peer.MaxIdleTimeout != 0)

@@ -28,6 +28,7 @@ public sealed partial class QuicConnectionCore
         _loss.SetHasKeys((PacketNumberSpace)level, true);
         _log.LogDebug("{Level} keys installed ({Suite})", level, suite);
         if (_undecryptable.Count > 0) _replayUndecryptable = true;
+        TraceKeysInstalled(level);
     }
 
     void ITlsHandshakeSink.HandshakeCompleted()
@@ -63,6 +64,7 @@ public sealed partial class QuicConnectionCore
         var space = _spaces[(int)which];
         if (space.Discarded) return;
         space.Discard();
+        TraceKeysDiscarded(which);
         _loss.DiscardSpace(which);
     }
 
@@ -112,6 +114,7 @@ public sealed partial class QuicConnectionCore
         _writePhaseFirstPacketNumber = app.NextPacketNumber;
         _writePhaseAcknowledged = false;
         _pingPending = true; // make sure a packet in the new phase goes out
+        TraceKeyUpdate(write: true, next.Generation, remote: false);
         _log.LogDebug("key update initiated: generation {Generation}", next.Generation);
         return true;
     }
@@ -141,6 +144,7 @@ public sealed partial class QuicConnectionCore
     void ILossDetectionSink.OnPacketLost(SentPacket packet)
     {
         _log.LogTrace("lost: {Space} packet {Number}", packet.Space, packet.PacketNumber);
+        TracePacketLost(packet);
         foreach (var frame in packet.Frames)
         {
             switch (frame.FrameType)
@@ -197,6 +201,7 @@ public sealed partial class QuicConnectionCore
 
     public void OnTimeout(long now)
     {
+        _tracer.AdvanceTime(now);
         switch (Phase)
         {
             case ConnectionPhase.Closed:
@@ -240,6 +245,7 @@ public sealed partial class QuicConnectionCore
         Phase = ConnectionPhase.Closing;
         _closeFramePending = true;
         _closeDeadline = now + 3 * ProbeTimeout();
+        TraceConnectionClosed(now);
         _events.Enqueue(ConnectionEventKind.Closing);
     }
 
@@ -248,6 +254,7 @@ public sealed partial class QuicConnectionCore
         if (Phase is ConnectionPhase.Draining or ConnectionPhase.Closed) return;
         bool wasClosing = Phase == ConnectionPhase.Closing;
         CloseInfo ??= info;
+        TraceConnectionClosed(now);
         Phase = ConnectionPhase.Draining;
         _closeDeadline = now + 3 * ProbeTimeout();
         if (!wasClosing) _events.Enqueue(ConnectionEventKind.Closing);
@@ -258,6 +265,7 @@ public sealed partial class QuicConnectionCore
         Phase = ConnectionPhase.Closed;
         _cids.RetireAllLocal();
         _events.Enqueue(ConnectionEventKind.Closed);
+        EndTrace();
     }
 
     private long ProbeTimeout() => _rtt.ProbeTimeout(true, (long)(_peerParameters?.MaxAckDelay ?? TransportParameters.DefaultMaxAckDelayMs) * 1000);

@@ -28,6 +28,7 @@ public sealed partial class QuicConnectionCore
     public void OnDatagram(Memory<byte> datagram, long now)
     {
         if (Phase is ConnectionPhase.Draining or ConnectionPhase.Closed) return;
+        _tracer.AdvanceTime(now);
         _bytesReceived += datagram.Length;
         Streams.Now = now;
         bool processedAny = ProcessDatagram(datagram, now);
@@ -95,6 +96,7 @@ public sealed partial class QuicConnectionCore
             return false;
         }
         if (space.Received.IsDuplicate(packetNumber)) return false;
+        TracePacketReceived(header, packet.Span, packetNumber, payloadOffset, payloadLength);
 
         if (_isClient && !_receivedFromPeer && header.Type != QuicPacketType.OneRtt)
         {
@@ -196,6 +198,7 @@ public sealed partial class QuicConnectionCore
     private void RotateReadKeys(ulong firstPacketNumber)
     {
         var app = _spaces[2];
+        TraceKeyUpdate(write: false, _oneRttReadNext!.Generation, remote: _oneRttReadNext.Generation > app.WriteKeys!.Generation);
         RetireOneRttKeys(_oneRttReadPrevious);
         _oneRttReadPrevious = app.ReadKeys;
         app.ReadKeys = _oneRttReadNext;
@@ -209,6 +212,7 @@ public sealed partial class QuicConnectionCore
             app.WriteKeys = next;
             _writePhaseFirstPacketNumber = app.NextPacketNumber;
             _writePhaseAcknowledged = false;
+            TraceKeyUpdate(write: true, next.Generation, remote: true);
             _log.LogDebug("key update by peer: generation {Generation}", next.Generation);
         }
     }
@@ -220,9 +224,11 @@ public sealed partial class QuicConnectionCore
         for (int i = 0; i < header.SupportedVersionCount; i++)
             if (header.GetSupportedVersion(i) == QuicVersion.V1) return false;
         _log.LogDebug("version negotiation: server does not speak QUIC v1");
+        TracePacketReceived(header, header.PacketLength);
         CloseInfo = new ConnectionCloseInfo(0, false, "server does not support QUIC v1", ByPeer: true, VersionMismatch: true);
         Phase = ConnectionPhase.Closed;
         _events.Enqueue(ConnectionEventKind.Closed);
+        EndTrace();
         return true;
     }
 
@@ -233,6 +239,7 @@ public sealed partial class QuicConnectionCore
         if (header.Token.IsEmpty || !RetryIntegrity.Verify(_originalDestination.Span, packet)) return false;
         if (!ConnectionId.TryCreate(header.SourceConnectionId.Span, out var retrySource) || retrySource.Equals(_cids.Destination)) return false;
         _retrySource = retrySource;
+        TracePacketReceived(header, packet.Length);
         _token = header.Token.ToArray();
         _cids.ReplaceInitialPeer(retrySource);
         var initial = _spaces[0];

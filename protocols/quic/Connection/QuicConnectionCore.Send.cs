@@ -51,6 +51,7 @@ public sealed partial class QuicConnectionCore
     public int WriteDatagram(Span<byte> destination, long now)
     {
         if (Phase is ConnectionPhase.Draining or ConnectionPhase.Closed) return 0;
+        _tracer.AdvanceTime(now);
         int limit = Math.Min(destination.Length, MaxDatagramSize);
         if (!_isClient && !_addressValidated)
         {
@@ -95,6 +96,7 @@ public sealed partial class QuicConnectionCore
         for (int i = 0; i < count; i++)
         {
             ref var packet = ref _pending[i];
+            TracePacketSent(datagram, packet, packet.Space);
             int length = SealPacket(datagram, packet);
             var record = packet.Record;
             record.Size = length;
@@ -273,6 +275,7 @@ public sealed partial class QuicConnectionCore
                 buffer.Slice(headerLength + payload, padding).Clear();
                 pending.PayloadLength += padding;
             }
+            TracePacketSent(datagram, pending, (PacketNumberSpace)s);
             offset += SealPacket(datagram, pending);
             _loss.ReturnPacket(pending.Record);
         }

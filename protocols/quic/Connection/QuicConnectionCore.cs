@@ -147,6 +147,7 @@ public sealed partial class QuicConnectionCore : ITlsHandshakeSink, ILossDetecti
         var destination = ConnectionId.Random(8);
         var core = new QuicConnectionCore(settings, local, destination, destination, listener, now);
         core._tls.Start();
+        core.TraceStart(now);
         return core;
     }
 
@@ -160,6 +161,7 @@ public sealed partial class QuicConnectionCore : ITlsHandshakeSink, ILossDetecti
         core._localParameters.StatelessResetToken = settings.ResetKey.TokenFor(context.LocalConnectionId);
         core._addressValidated = context.AddressValidated;
         core._peerInitialSource = context.ClientSourceConnectionId;
+        core.TraceStart(now);
         return core;
     }
 
@@ -186,6 +188,7 @@ public sealed partial class QuicConnectionCore : ITlsHandshakeSink, ILossDetecti
         foreach (var space in _spaces) space.Dispose();
         DisposeOneRttKeys();
         _tls.Dispose();
+        EndTrace();
     }
 }
 
