@@ -319,4 +319,9 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
     }
 
     internal void ForgetStreamLocked(ulong id) => _streams.Remove(id);
+
+    internal void CompleteTrace()
+    {
+        lock (_lock) _core.FlushTrace(complete: true);
+    }
 }

@@ -95,5 +95,7 @@ public sealed class QuicListener : IAsyncDisposable, IConnectionAcceptor
         _accepted.Writer.TryComplete();
         foreach (var connection in live) await connection.DisposeAsync().ConfigureAwait(false);
         _endpoint.Dispose();
+        // Connections still closing when the socket went away never reach Closed: finish their qlog files now.
+        foreach (var connection in live) connection.CompleteTrace();
     }
 }
