@@ -47,21 +47,7 @@ public sealed class CoreBehaviourTests
             CoreHandshakeTests.Describe(pair) + "\n" + log);
         var payload = new byte[300_000];
         rng.NextBytes(payload);
-        Assert.True(pair.Client.Streams.TryOpenStream(true, out ulong id));
-        int offset = 0;
-        var received = new List<byte>();
-        bool fin = false;
-        Assert.True(pair.RunUntil(() =>
-        {
-            if (offset < payload.Length)
-            {
-                offset += pair.Client.Streams.Write(id, payload.AsSpan(offset), false);
-                if (offset == payload.Length) pair.Client.Streams.Write(id, [], true);
-            }
-            CorePair.Drain(pair.Server!, id, received, out bool f);
-            return fin |= f;
-        }, limit: 120_000_000), CoreHandshakeTests.Describe(pair) + $" received {received.Count}\n" + Tail(log));
-        Assert.True(payload.AsSpan().SequenceEqual(received.ToArray()));
+        Assert.Equal(payload, pair.Transfer(payload, limit: 120_000_000).Received);
     }
 
     [Fact]

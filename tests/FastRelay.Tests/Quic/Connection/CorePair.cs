@@ -118,6 +118,32 @@ internal sealed class CorePair : IDisposable
         Server = QuicConnectionCore.CreateServer(settings, context, _serverRoutes, Now);
     }
 
+    public bool Handshake() => RunUntil(() => Client.IsHandshakeComplete && Server?.IsHandshakeComplete == true);
+
+    /// <summary>
+    /// Sends <paramref name="payload"/> from the client on a new bidirectional stream with FIN and runs until the server
+    /// has read all of it; returns the stream id and what the server read.
+    /// </summary>
+    public (ulong StreamId, byte[] Received) Transfer(byte[] payload, long limit = 60_000_000)
+    {
+        Assert.True(Client.Streams.TryOpenStream(true, out ulong id));
+        int offset = 0;
+        var received = new List<byte>();
+        bool fin = false;
+        bool done = RunUntil(() =>
+        {
+            if (offset < payload.Length)
+            {
+                offset += Client.Streams.Write(id, payload.AsSpan(offset), false);
+                if (offset == payload.Length) Client.Streams.Write(id, [], true);
+            }
+            Drain(Server!, id, received, out bool f);
+            return fin |= f;
+        }, limit);
+        Assert.True(done, $"received {received.Count} of {payload.Length}; client {Client.Phase} {Client.CloseInfo}, server {Server?.Phase} {Server?.CloseInfo}");
+        return (id, received.ToArray());
+    }
+
     /// <summary>Moves everything readable from one stream of a core into a list.</summary>
     public static int Drain(QuicConnectionCore core, ulong streamId, List<byte> into, out bool fin)
     {
@@ -153,10 +179,12 @@ internal sealed class ConnectionSettingsBuilder(QuicPerspective perspective)
     public ulong StreamWindow { get; set; } = 1 << 20;
 
     public Microsoft.Extensions.Logging.ILogger? Logger { get; set; }
+    public Func<QuicPerspective, ConnectionId, FastRelay.Protocols.Quic.Qlog.IConnectionTracer>? TracerFactory { get; set; }
 
     public ConnectionSettings Build() => new()
     {
         Logger = Logger,
+        TracerFactory = TracerFactory,
         Perspective = perspective,
         ApplicationProtocols = Alpn,
         Certificate = Certificate,

@@ -274,7 +274,7 @@ public sealed class QlogCoreTests
     {
         // Every 9th datagram from the client disappears once the handshake is done.
         bool lossy = false;
-        using var pair = new TracedCorePair { Lose = (toServer, index) => lossy && toServer && index % 9 == 4 };
+        using var pair = new TracedCorePair(lose: (toServer, index) => lossy && toServer && index % 9 == 4);
         Assert.True(pair.Handshake());
         lossy = true;
         pair.Transfer(Payload(300_000, 8));

@@ -9,6 +9,7 @@ using Xunit;
 namespace FastRelay.Tests.Quic.Qlog;
 
 /// <summary>The writer on its own: frame fields from known payloads, file naming, failure handling, zero cost when off.</summary>
+[Collection(FastRelay.Tests.Quic.Connection.AllocationMeasurements.Name)] // its allocation check shares the chunk pool
 public sealed class QlogTracerTests
 {
     private static readonly ConnectionId Odcid = new([0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x08]);

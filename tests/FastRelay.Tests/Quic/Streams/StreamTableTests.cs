@@ -7,6 +7,7 @@ using Xunit;
 
 namespace FastRelay.Tests.Quic.Streams;
 
+[Collection(FastRelay.Tests.Quic.Connection.AllocationMeasurements.Name)] // its allocation check shares the chunk pool
 public class StreamTableTests
 {
     private static StreamTableSettings Small() => new()
