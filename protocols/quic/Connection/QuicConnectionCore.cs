@@ -94,7 +94,7 @@ public sealed partial class QuicConnectionCore : ITlsHandshakeSink, ILossDetecti
         _cids = new ConnectionIdManager(localId, peerId, settings.ResetKey, settings.LocalConnectionIdLength, listener);
         _idleTimeout = (long)settings.MaxIdleTimeoutMs * 1000;
         _lastActivity = now;
-        Streams = new StreamTable(new StreamTableSettings
+        var streamSettings = new StreamTableSettings
         {
             IsClient = _isClient,
             LocalMaxStreamsBidi = settings.MaxStreamsBidi,
@@ -106,23 +106,20 @@ public sealed partial class QuicConnectionCore : ITlsHandshakeSink, ILossDetecti
             MaxReceiveWindow = settings.MaxStreamReceiveWindow,
             MaxConnectionReceiveWindow = settings.MaxConnectionReceiveWindow,
             SendBufferCapacity = settings.SendBufferCapacity,
-        });
+        };
+        Streams = new StreamTable(streamSettings);
         _localParameters = new TransportParameters
         {
             InitialSourceConnectionId = localId,
             MaxIdleTimeout = settings.MaxIdleTimeoutMs,
-            InitialMaxData = settings.InitialMaxData,
-            InitialMaxStreamDataBidiLocal = settings.InitialMaxStreamData,
-            InitialMaxStreamDataBidiRemote = settings.InitialMaxStreamData,
-            InitialMaxStreamDataUni = settings.InitialMaxStreamData,
-            InitialMaxStreamsBidi = settings.MaxStreamsBidi,
-            InitialMaxStreamsUni = settings.MaxStreamsUni,
             ActiveConnectionIdLimit = LocalActiveConnectionIdLimit,
             // No path migration yet: the peer must keep its address (RFC 9000 §9).
             DisableActiveMigration = true,
             Disable1RttEncryption = settings.Disable1RttEncryption,
             MaxDatagramFrameSize = settings.MaxDatagramFrameSize,
         };
+        // The flow-control and stream limits we advertise are the ones the stream table enforces.
+        streamSettings.ApplyTo(_localParameters);
         var (clientKeys, serverKeys) = PacketKeys.CreateInitial(originalDestination.Span);
         _spaces[0].WriteKeys = _isClient ? clientKeys : serverKeys;
         _spaces[0].ReadKeys = _isClient ? serverKeys : clientKeys;

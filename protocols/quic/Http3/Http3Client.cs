@@ -141,10 +141,7 @@ public sealed class Http3Client : IAsyncDisposable
                     case (ulong)Http3FrameType.Headers:
                         if (trailersSeen)
                             throw new Http3Exception(Http3ErrorCode.FrameUnexpected, "HEADERS after trailers");
-                        var fields = new List<HttpField>();
-                        var payload = await reader.ReadPayloadAsync(frame.Length, cancellationToken).ConfigureAwait(false);
-                        if (!QpackDecoder.TryDecode(payload, fields, out var qpackError))
-                            throw new Http3Exception(qpackError);
+                        var fields = await reader.ReadFieldSectionAsync(frame.Length, cancellationToken).ConfigureAwait(false);
                         if (head is null)
                         {
                             if (!Http3Message.TryValidateResponse(fields, out var candidate, out var error))

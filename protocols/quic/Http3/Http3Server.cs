@@ -212,10 +212,7 @@ public sealed class Http3Server : IAsyncDisposable
                     case (ulong)Http3FrameType.Headers:
                         if (trailers)
                             throw new Http3Exception(Http3ErrorCode.FrameUnexpected, "HEADERS after trailers");
-                        var payload = await reader.ReadPayloadAsync(frame.Length, cancellationToken).ConfigureAwait(false);
-                        var fields = new List<HttpField>();
-                        if (!QpackDecoder.TryDecode(payload, fields, out var qpackError))
-                            throw new Http3Exception(qpackError);
+                        var fields = await reader.ReadFieldSectionAsync(frame.Length, cancellationToken).ConfigureAwait(false);
                         Http3Error error;
                         if (request is null)
                         {

@@ -92,6 +92,16 @@ public sealed class Http3StreamReader(IHttp3Stream stream, long maxFramePayload 
         return payload;
     }
 
+    /// <summary>A HEADERS frame's payload of <paramref name="length"/> bytes, QPACK-decoded; a bad field section throws its HTTP/3 error.</summary>
+    public async ValueTask<List<Qpack.HttpField>> ReadFieldSectionAsync(long length, CancellationToken cancellationToken)
+    {
+        var payload = await ReadPayloadAsync(length, cancellationToken).ConfigureAwait(false);
+        var fields = new List<Qpack.HttpField>();
+        if (!Qpack.QpackDecoder.TryDecode(payload, fields, out var error))
+            throw new Http3Exception(error);
+        return fields;
+    }
+
     /// <summary>Up to <paramref name="destination"/>.Length bytes of frame payload; 0 only at FIN.</summary>
     public async ValueTask<int> ReadSomeAsync(Memory<byte> destination, CancellationToken cancellationToken)
     {
