@@ -8,12 +8,11 @@ namespace FastRelay.Tests.Quic.Crypto;
 public class AesNiBlockCipherTests
 {
     // FIPS-197 Appendix C: plaintext 00112233..ff, key 000102..(Nk*4 - 1).
-    [Theory]
+    [AesNiTheory]
     [InlineData("000102030405060708090a0b0c0d0e0f", "69c4e0d86a7b0430d8cdb78070b4c55a")]
     [InlineData("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", "8ea2b7ca516745bfeafc49904b496089")]
     public void Fips197AppendixC(string key, string expected)
     {
-        if (!AesNiBlockCipher.IsSupported) return;
         using var aes = new AesNiBlockCipher(Hex.Parse(key));
         var block = Hex.Parse("00112233445566778899aabbccddeeff");
         var output = new byte[16];
@@ -26,10 +25,9 @@ public class AesNiBlockCipherTests
 
     // FIPS-197 Appendix B (the worked AES-128 example) and the SP 800-38A F.1.1/F.1.5 ECB vectors (4 blocks through
     // the 4-wide path).
-    [Fact]
+    [AesNiFact]
     public void Fips197AppendixBAndSp80038aEcb()
     {
-        if (!AesNiBlockCipher.IsSupported) return;
         using (var aes = new AesNiBlockCipher(Hex.Parse("2b7e151628aed2a6abf7158809cf4f3c")))
         {
             var output = new byte[16];
@@ -54,10 +52,9 @@ public class AesNiBlockCipherTests
         }
     }
 
-    [Fact]
+    [AesNiFact]
     public void MatchesBclEcbForRandomKeysAndLengths()
     {
-        if (!AesNiBlockCipher.IsSupported) return;
         var random = new Random(197);
         for (int i = 0; i < 2000; i++)
         {
@@ -77,10 +74,9 @@ public class AesNiBlockCipherTests
         }
     }
 
-    [Fact]
+    [AesNiFact]
     public void RejectsBadKeysAndLengthsAndUseAfterDispose()
     {
-        if (!AesNiBlockCipher.IsSupported) return;
         Assert.Throws<ArgumentException>(() => new AesNiBlockCipher(new byte[24]));
         Assert.Throws<ArgumentException>(() => new AesNiBlockCipher(new byte[15]));
         var aes = new AesNiBlockCipher(new byte[16]);

@@ -23,12 +23,11 @@ public class AesNiGcmDifferentialTests
         }
     }
 
-    [Theory]
+    [AesNiTheory]
     [InlineData(16)]
     [InlineData(32)]
     public void MatchesBclForBoundaryLengths(int keySize)
     {
-        if (!AesNiGcm.IsSupported) return;
         var random = new Random(9001 + keySize);
         int cases = 0;
         foreach (int length in PayloadLengths())
@@ -39,20 +38,18 @@ public class AesNiGcmDifferentialTests
         Assert.True(cases > 600);
     }
 
-    [Fact]
+    [AesNiFact]
     public void MatchesBclForRandomSizes()
     {
-        if (!AesNiGcm.IsSupported) return;
         var random = new Random(38);
         for (int i = 0; i < 3000; i++)
             Compare(random, random.Next(2) == 0 ? 16 : 32, random.Next(0, 101), random.Next(0, 2001));
     }
 
     // QUIC headers stay under 100 bytes, but the AAD hash must also take the 8-block aggregated path correctly.
-    [Fact]
+    [AesNiFact]
     public void MatchesBclForLongAssociatedData()
     {
-        if (!AesNiGcm.IsSupported) return;
         var random = new Random(8452);
         for (int aadLength = 100; aadLength <= 700; aadLength++)
             Compare(random, random.Next(2) == 0 ? 16 : 32, aadLength, random.Next(0, 300));
@@ -91,10 +88,9 @@ public class AesNiGcmDifferentialTests
         Assert.Equal(plaintext, opened);
     }
 
-    [Fact]
+    [AesNiFact]
     public void EverySingleBitFlipIsRejectedAndZeroesTheOutput()
     {
-        if (!AesNiGcm.IsSupported) return;
         var random = new Random(1605);
         // Small messages: every bit of AAD, ciphertext and tag. Sizes cover empty AAD / empty payload, partial blocks
         // and a payload long enough for the 8-block loop.
@@ -136,10 +132,9 @@ public class AesNiGcmDifferentialTests
         }
     }
 
-    [Fact]
+    [AesNiFact]
     public void RandomBitFlipsInLargeMessagesAreRejected()
     {
-        if (!AesNiGcm.IsSupported) return;
         var random = new Random(1200);
         for (int i = 0; i < 1000; i++)
         {
