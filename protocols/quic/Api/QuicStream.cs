@@ -13,8 +13,8 @@ public sealed class QuicStream : Stream
     private readonly QuicConnection _connection;
     private readonly TaskCompletionSource _readsClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _writesClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private TaskCompletionSource? _readWaiter;
-    private TaskCompletionSource? _writeWaiter;
+    private readonly StreamSignal _readSignal;
+    private readonly StreamSignal _writeSignal;
     private Exception? _readError;
     private Exception? _writeError;
     private bool _readFinished;
@@ -23,6 +23,8 @@ public sealed class QuicStream : Stream
     internal QuicStream(QuicConnection connection, ulong id, QuicStreamType type, bool canRead, bool canWrite)
     {
         _connection = connection;
+        _readSignal = new StreamSignal(connection.Lock);
+        _writeSignal = new StreamSignal(connection.Lock);
         Id = (long)id;
         Type = type;
         CanRead = canRead;
@@ -48,7 +50,7 @@ public sealed class QuicStream : Stream
         if (!CanRead) throw new InvalidOperationException("this stream cannot be read (a unidirectional stream we opened)");
         while (true)
         {
-            Task wait;
+            ValueTask wait;
             lock (_connection.Lock)
             {
                 if (_readError is not null) throw _readError;
@@ -61,10 +63,9 @@ public sealed class QuicStream : Stream
                     if (n > 0) _connection.AfterChangeLocked(QuicClock.NowMicros);
                     return n;
                 }
-                _readWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                wait = _readWaiter.Task;
+                wait = _readSignal.Arm(cancellationToken);
             }
-            await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await wait.ConfigureAwait(false);
         }
     }
 
@@ -76,7 +77,7 @@ public sealed class QuicStream : Stream
         if (!CanWrite) throw new InvalidOperationException("this stream cannot be written (a unidirectional stream the peer opened)");
         while (true)
         {
-            Task wait;
+            ValueTask wait;
             lock (_connection.Lock)
             {
                 if (_writeError is not null) throw _writeError;
@@ -91,10 +92,9 @@ public sealed class QuicStream : Stream
                 }
                 _connection.AfterChangeLocked(QuicClock.NowMicros);
                 if (buffer.IsEmpty) return;
-                _writeWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                wait = _writeWaiter.Task;
+                wait = _writeSignal.Arm(cancellationToken);
             }
-            await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await wait.ConfigureAwait(false);
         }
     }
 
@@ -133,10 +133,10 @@ public sealed class QuicStream : Stream
         switch (e.Kind)
         {
             case StreamEventKind.Readable:
-                Wake(ref _readWaiter);
+                _readSignal.Set();
                 break;
             case StreamEventKind.Writable:
-                Wake(ref _writeWaiter);
+                _writeSignal.Set();
                 break;
             case StreamEventKind.PeerReset:
                 FailReadsLocked(new QuicException(QuicErrorKind.StreamAborted, $"the peer reset stream {Id} (code 0x{e.ErrorCode:x})", (long)e.ErrorCode));
@@ -170,7 +170,7 @@ public sealed class QuicStream : Stream
         _readError = error;
         _readsClosed.TrySetException(error);
         _ = _readsClosed.Task.Exception; // observed: a stream nobody reads must not crash the finalizer thread
-        WakeWithError(ref _readWaiter, error);
+        _readSignal.Set(); // the woken call re-checks and throws the stored error
     }
 
     private void FailWritesLocked(Exception error)
@@ -179,27 +179,12 @@ public sealed class QuicStream : Stream
         _writeError = error;
         _writesClosed.TrySetException(error);
         _ = _writesClosed.Task.Exception;
-        WakeWithError(ref _writeWaiter, error);
+        _writeSignal.Set();
     }
 
     private void MaybeForgetLocked()
     {
         if (_readsClosed.Task.IsCompleted && _writesClosed.Task.IsCompleted) _connection.ForgetStreamLocked((ulong)Id);
-    }
-
-    private static void Wake(ref TaskCompletionSource? waiter)
-    {
-        var w = waiter;
-        waiter = null;
-        w?.TrySetResult();
-    }
-
-    private static void WakeWithError(ref TaskCompletionSource? waiter, Exception error)
-    {
-        var w = waiter;
-        waiter = null;
-        w?.TrySetResult(); // the woken call re-checks and throws the stored error
-        _ = error;
     }
 
     public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
