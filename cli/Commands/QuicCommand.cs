@@ -23,7 +23,8 @@ public static class QuicCommand
         var concurrency = new Option<int>("--concurrency") { Description = "Concurrent requests per connection.", DefaultValueFactory = _ => 8 };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Debug logging." };
         var qlogDir = new Option<string?>("--qlog-dir") { Description = "Write a qlog trace per connection to DIR/<ODCID>_client.sqlog." };
-        var command = new Command("get", "Download one or more URLs over HTTP/3.") { urls, output, insecure, trust, disable1Rtt, keyUpdate, concurrency, verbose, qlogDir };
+        var handshakeTimeout = new Option<double>("--handshake-timeout") { Description = "Seconds the handshake may take.", DefaultValueFactory = _ => 10 };
+        var command = new Command("get", "Download one or more URLs over HTTP/3.") { urls, output, insecure, trust, disable1Rtt, keyUpdate, concurrency, verbose, qlogDir, handshakeTimeout };
         command.SetAction((parse, cancellationToken) => QuicGetRunner.RunAsync(new QuicGetOptions
         {
             Urls = parse.GetValue(urls)!,
@@ -35,6 +36,7 @@ public static class QuicCommand
             Concurrency = parse.GetValue(concurrency),
             Verbose = parse.GetValue(verbose),
             QlogDirectory = parse.GetValue(qlogDir),
+            HandshakeTimeout = TimeSpan.FromSeconds(parse.GetValue(handshakeTimeout)),
         }, Console.Out, cancellationToken));
         return command;
     }

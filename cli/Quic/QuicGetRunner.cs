@@ -17,6 +17,7 @@ public sealed class QuicGetOptions
     public bool Disable1RttEncryption { get; init; }
     public bool KeyUpdate { get; init; }
     public int Concurrency { get; init; } = 8;
+    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
     public bool Verbose { get; init; }
     /// <summary>Directory for one qlog file per connection (created if missing); null: no qlog.</summary>
     public string? QlogDirectory { get; init; }
@@ -56,6 +57,7 @@ public static class QuicGetRunner
                 TrustedCertificates = trusted,
                 Disable1RttEncryption = options.Disable1RttEncryption,
                 QlogDirectory = options.QlogDirectory,
+                HandshakeTimeout = options.HandshakeTimeout,
                 LoggerFactory = logs,
             };
             Http3Client client;

@@ -38,7 +38,7 @@ public sealed class OurClientInteropTests
 
     [Ngtcp2Fact]
     public Task Handshake_under_30_percent_loss() =>
-        Download(new() { ["small.txt"] = 1234 }, ["-t", "0.3", "-r", "0.3"]);
+        Download(new() { ["small.txt"] = 1234 }, ["-t", "0.3", "-r", "0.3"], "--handshake-timeout", "40");
 
     [Ngtcp2Fact]
     public Task Ten_MB_under_2_percent_loss() =>

@@ -36,7 +36,7 @@ public sealed class OurServerInteropTests
         Fetch(Enumerable.Range(0, 200).ToDictionary(i => $"f{i:D3}.bin", i => 100 + i * 37), []);
 
     [Ngtcp2Fact]
-    public Task Handshake_under_30_percent_loss() => Fetch(new() { ["small.txt"] = 1234 }, [], "-t", "0.3", "-r", "0.3");
+    public Task Handshake_under_30_percent_loss() => Fetch(new() { ["small.txt"] = 1234 }, [], "-t", "0.3", "-r", "0.3", "--handshake-timeout=40s");
 
     [Ngtcp2Fact]
     public Task Ten_MB_under_2_percent_loss() => Fetch(new() { ["big.bin"] = 10 * 1024 * 1024 }, [], "-t", "0.02", "-r", "0.02");
