@@ -13,8 +13,8 @@ public sealed class QuicStream : Stream
     private readonly QuicConnection _connection;
     private readonly TaskCompletionSource _readsClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _writesClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly StreamSignal _readSignal;
-    private readonly StreamSignal _writeSignal;
+    private TaskCompletionSource? _readWaiter;
+    private TaskCompletionSource? _writeWaiter;
     private Exception? _readError;
     private Exception? _writeError;
     private bool _readFinished;
@@ -23,8 +23,6 @@ public sealed class QuicStream : Stream
     internal QuicStream(QuicConnection connection, ulong id, QuicStreamType type, bool canRead, bool canWrite)
     {
         _connection = connection;
-        _readSignal = new StreamSignal(connection.Lock);
-        _writeSignal = new StreamSignal(connection.Lock);
         Id = (long)id;
         Type = type;
         CanRead = canRead;
@@ -50,7 +48,7 @@ public sealed class QuicStream : Stream
         if (!CanRead) throw new InvalidOperationException("this stream cannot be read (a unidirectional stream we opened)");
         while (true)
         {
-            ValueTask wait;
+            Task wait;
             lock (_connection.Lock)
             {
                 if (_readError is not null) throw _readError;
@@ -63,9 +61,10 @@ public sealed class QuicStream : Stream
                     if (n > 0) _connection.AfterChangeLocked(QuicClock.NowMicros);
                     return n;
                 }
-                wait = _readSignal.Arm(cancellationToken);
+                _readWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                wait = _readWaiter.Task;
             }
-            await wait.ConfigureAwait(false);
+            await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -77,7 +76,7 @@ public sealed class QuicStream : Stream
         if (!CanWrite) throw new InvalidOperationException("this stream cannot be written (a unidirectional stream the peer opened)");
         while (true)
         {
-            ValueTask wait;
+            Task wait;
             lock (_connection.Lock)
             {
                 if (_writeError is not null) throw _writeError;
@@ -92,9 +91,10 @@ public sealed class QuicStream : Stream
                 }
                 _connection.AfterChangeLocked(QuicClock.NowMicros);
                 if (buffer.IsEmpty) return;
-                wait = _writeSignal.Arm(cancellationToken);
+                _writeWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                wait = _writeWaiter.Task;
             }
-            await wait.ConfigureAwait(false);
+            await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -133,10 +133,10 @@ public sealed class QuicStream : Stream
         switch (e.Kind)
         {
             case StreamEventKind.Readable:
-                _readSignal.Set();
+                Wake(ref _readWaiter);
                 break;
             case StreamEventKind.Writable:
-                _writeSignal.Set();
+                Wake(ref _writeWaiter);
                 break;
             case StreamEventKind.PeerReset:
                 FailReadsLocked(new QuicException(QuicErrorKind.StreamAborted, $"the peer reset stream {Id} (code 0x{e.ErrorCode:x})", (long)e.ErrorCode));
@@ -170,7 +170,7 @@ public sealed class QuicStream : Stream
         _readError = error;
         _readsClosed.TrySetException(error);
         _ = _readsClosed.Task.Exception; // observed: a stream nobody reads must not crash the finalizer thread
-        _readSignal.Set(); // the woken call re-checks and throws the stored error
+        WakeWithError(ref _readWaiter, error);
     }
 
     private void FailWritesLocked(Exception error)
@@ -179,12 +179,27 @@ public sealed class QuicStream : Stream
         _writeError = error;
         _writesClosed.TrySetException(error);
         _ = _writesClosed.Task.Exception;
-        _writeSignal.Set();
+        WakeWithError(ref _writeWaiter, error);
     }
 
     private void MaybeForgetLocked()
     {
         if (_readsClosed.Task.IsCompleted && _writesClosed.Task.IsCompleted) _connection.ForgetStreamLocked((ulong)Id);
+    }
+
+    private static void Wake(ref TaskCompletionSource? waiter)
+    {
+        var w = waiter;
+        waiter = null;
+        w?.TrySetResult();
+    }
+
+    private static void WakeWithError(ref TaskCompletionSource? waiter, Exception error)
+    {
+        var w = waiter;
+        waiter = null;
+        w?.TrySetResult(); // the woken call re-checks and throws the stored error
+        _ = error;
     }
 
     public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
