@@ -192,9 +192,12 @@ public sealed partial class QuicConnectionCore
             if (Phase is ConnectionPhase.Closing or ConnectionPhase.Draining) return _closeDeadline;
             long next = _idleTimeout > 0 ? _lastActivity + _idleTimeout : long.MaxValue;
             next = Math.Min(next, _loss.LossDetectionTimer);
-            foreach (var space in _spaces)
-                if (space.CanSend && space.Received.AckPending)
-                    next = Math.Min(next, space.Received.AckDeadline(MaxAckDelayFor(space)));
+            // An ACK that the anti-amplification limit keeps in is no reason to wake up: it leaves with the next
+            // datagram from the client (which raises the limit), and a due-at-once deadline would make the owner spin.
+            if (!AmplificationLimited)
+                foreach (var space in _spaces)
+                    if (space.CanSend && space.Received.AckPending)
+                        next = Math.Min(next, space.Received.AckDeadline(MaxAckDelayFor(space)));
             return next;
         }
     }

@@ -30,20 +30,6 @@ public sealed partial class QuicConnectionCore
 
     private readonly PendingPacket[] _pending = new PendingPacket[3];
 
-    /// <summary>Whether <see cref="WriteDatagram"/> would produce something now (the owner's send loop asks).</summary>
-    public bool WantsToSend(long now)
-    {
-        if (Phase is ConnectionPhase.Draining or ConnectionPhase.Closed) return false;
-        if (Phase == ConnectionPhase.Closing) return _closeFramePending;
-        foreach (var space in _spaces)
-        {
-            if (!space.CanSend) continue;
-            if (space.Received.AckPending && space.Received.AckDeadline(MaxAckDelayFor(space)) <= now) return true;
-            if (HasAckElicitingData(space) && (space.ProbesPending > 0 || _cc.CanSend(MaxDatagramSize))) return true;
-        }
-        return false;
-    }
-
     /// <summary>
     /// Builds the next datagram into <paramref name="destination"/> (at least 1200 bytes) and returns its length, or 0
     /// when there is nothing to send now (or congestion control, the anti-amplification limit or closing forbid it).
@@ -56,7 +42,7 @@ public sealed partial class QuicConnectionCore
         if (!_isClient && !_addressValidated)
         {
             // RFC 9000 §8.1: three times what the client sent, until its address is validated.
-            long allowance = 3 * _bytesReceived - _bytesSent;
+            long allowance = AmplificationAllowance;
             limit = (int)Math.Min(limit, Math.Max(0, allowance));
             _loss.AmplificationBlocked = allowance < MinimumInitialDatagramSize;
             if (limit < MinimumInitialDatagramSize) return 0;
@@ -111,6 +97,11 @@ public sealed partial class QuicConnectionCore
         if (_isClient && sentHandshake) DiscardSpace(PacketNumberSpace.Initial);
         return offset;
     }
+
+    /// <summary>Server before address validation: bytes it may still send (RFC 9000 §8.1).</summary>
+    private long AmplificationAllowance => 3 * _bytesReceived - _bytesSent;
+
+    private bool AmplificationLimited => !_isClient && !_addressValidated && AmplificationAllowance < MinimumInitialDatagramSize;
 
     private int MaxDatagramSize =>
         _peerParameters is { } peer ? (int)Math.Min((ulong)_settings.MaxDatagramSize, peer.MaxUdpPayloadSize) : MinimumInitialDatagramSize;

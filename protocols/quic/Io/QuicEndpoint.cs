@@ -114,11 +114,6 @@ internal sealed class QuicEndpoint : IDisposable
         }
     }
 
-    public int ConnectionCount
-    {
-        get { lock (_routes) return _connections.Count; }
-    }
-
     private void Run()
     {
         var snapshot = new List<IEndpointConnection>();
@@ -129,7 +124,8 @@ internal sealed class QuicEndpoint : IDisposable
             snapshot.Clear();
             lock (_routes) snapshot.AddRange(_connections);
             foreach (var c in snapshot) next = Math.Min(next, c.NextTimeout);
-            long wait = Math.Clamp(next - now, 0, MaxPollMicros);
+            // next may be long.MinValue ("at once"): compare before subtracting, which would overflow.
+            long wait = next <= now ? 0 : Math.Min(next - now, MaxPollMicros);
             try
             {
                 if (_socket.Poll((int)wait, SelectMode.SelectRead)) ReceiveAvailable();

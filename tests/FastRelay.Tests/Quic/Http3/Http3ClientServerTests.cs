@@ -211,7 +211,8 @@ public sealed class Http3ClientServerTests : IAsyncLifetime
         Assert.Equal((long)Http3ErrorCode.NoError, _serverSide.ClosedWith);
     }
 
-    private static async Task WaitForClose(InMemoryHttp3Connection side)
+    /// <summary>The close is recorded right after the failing task completes: wait for it rather than race it.</summary>
+    internal static async Task WaitForClose(InMemoryHttp3Connection side)
     {
         for (int i = 0; i < 500 && side.ClosedWith is null; i++)
             await Task.Delay(10);
@@ -289,6 +290,7 @@ public sealed class Http3ClientValidationTests
         Http3FrameCodec.WriteFrame(output, (ulong)Http3FrameType.PushPromise, [0x00, 0x00, 0x00]);
         var (request, _, client) = await Run(output.WrittenSpan.ToArray());
         Assert.Equal(Http3ErrorCode.IdError, (await Assert.ThrowsAsync<Http3Exception>(() => request.WaitAsync(TimeSpan.FromSeconds(10)))).Code);
+        await Http3ClientServerTests.WaitForClose(client);
         Assert.Equal((long)Http3ErrorCode.IdError, client.ClosedWith);
     }
 
@@ -303,6 +305,7 @@ public sealed class Http3ClientValidationTests
         Http3FrameCodec.WriteSingleVarintFrame(output, Http3FrameType.GoAway, 0);
         await control.WriteAsync(output.WrittenMemory, false);
         await Assert.ThrowsAsync<Http3Exception>(() => client.PeerSettings.WaitAsync(TimeSpan.FromSeconds(10)));
+        await Http3ClientServerTests.WaitForClose(clientSide);
         Assert.Equal((long)Http3ErrorCode.MissingSettings, clientSide.ClosedWith);
     }
 

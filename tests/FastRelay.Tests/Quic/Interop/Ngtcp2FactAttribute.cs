@@ -10,7 +10,7 @@ public sealed class Ngtcp2FactAttribute : FactAttribute
 {
     public Ngtcp2FactAttribute()
     {
-        if (Ngtcp2Tools.Missing is { } missing && !Ngtcp2Tools.IsCi)
+        if (Ngtcp2Tools.Missing is { } missing && !FastRelay.Tests.Runtime.BpfCapabilities.IsCi)
             Skip = $"ngtcp2 examples missing: {missing} (apt-get install ngtcp2-client ngtcp2-server; set CI=true to make this a failure)";
     }
 }
@@ -20,15 +20,13 @@ public sealed class Ngtcp2TheoryAttribute : TheoryAttribute
 {
     public Ngtcp2TheoryAttribute()
     {
-        if (Ngtcp2Tools.Missing is { } missing && !Ngtcp2Tools.IsCi)
+        if (Ngtcp2Tools.Missing is { } missing && !FastRelay.Tests.Runtime.BpfCapabilities.IsCi)
             Skip = $"ngtcp2 examples missing: {missing} (apt-get install ngtcp2-client ngtcp2-server; set CI=true to make this a failure)";
     }
 }
 
 public static class Ngtcp2Tools
 {
-    public static bool IsCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
-
     public static string? Client { get; } = Find("gtlsclient");
     public static string? Server { get; } = Find("gtlsserver");
 
