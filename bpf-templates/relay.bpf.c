@@ -262,6 +262,10 @@ static __always_inline int fr_egress_forwarded(struct __sk_buff *skb, __u32 slot
 	FR_COUNT(ss, forwarded_packets);
 	FR_COUNT_ADD(ss, forwarded_bytes, pkt.payload_len);
 
+#if FR_HAS_PACKET_NUMBER
+	if (!fr_registration_needed(slot, pn, upstream_pn))
+		return TC_ACT_OK;
+#endif
 	e = fr_event_reserve(st);
 	if (e) {
 #if FR_HAS_PACKET_NUMBER
@@ -339,6 +343,9 @@ static __always_inline int fr_egress_userspace(struct __sk_buff *skb)
 #endif
 
 	FR_COUNT(ss, userspace_packets);
+#if FR_HAS_PACKET_NUMBER && FR_PN_TRANSLATE
+	fr_registration_break(slot);
+#endif
 
 	e = fr_event_reserve(st);
 	if (e) {

@@ -44,6 +44,14 @@ static __always_inline __u16 fr_relay_port(void)
 	return FR_UDP_PORT;
 }
 
+static __always_inline __u32 fr_config_flags(void)
+{
+	__u32 zero = 0;
+	struct fr_config *cfg = bpf_map_lookup_elem(&fr_config, &zero);
+
+	return cfg ? cfg->flags : 0;
+}
+
 /* Slot + 1 so that a mark of exactly FR_MARK_MAGIC (slot bits zero) never decodes as slot 0. */
 static __always_inline __u32 fr_mark_for_slot(__u32 slot)
 {

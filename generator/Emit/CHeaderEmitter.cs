@@ -8,6 +8,7 @@ namespace FastRelay.Generator.Emit;
 internal static class CHeaderEmitter
 {
     public const uint MarkMagic = 0x46520000; // "FR" in the upper half of skb->mark
+    public const uint ConfigRegisterRuns = 0x1;
 
     public static string Emit(ProtocolModel model)
     {
@@ -60,6 +61,8 @@ internal static class CHeaderEmitter
             .Line("#define FR_MARK_SLOT_MASK 0x0000ffffu")
             .Line("#define FR_ORIGIN_FORWARDED 1")
             .Line("#define FR_ORIGIN_USERSPACE 2")
+            .Line("/* fr_config.flags: register only where a subscriber's numbering stops following the upstream's. */")
+            .Line($"#define FR_CONFIG_REGISTER_RUNS 0x{ConfigRegisterRuns:x}u")
             .Line();
         foreach (var program in m.Programs)
             w.Line($"#define FR_PROG_{program.CName.Substring(3).ToUpperInvariant()} \"{program.CName}\"");

@@ -46,6 +46,10 @@ internal static class CSharpEmitter
             .Line($"public const int HeaderLength = {m.HeaderLength};")
             .Line($"public const int PriorityLevels = {m.PriorityLevels};")
             .Line($"public const uint MarkMagic = 0x{CHeaderEmitter.MarkMagic:x}u;")
+            .Line("/// <summary><c>Config.Flags</c> bit: the kernel registers a forwarded copy only where the subscriber's numbering stops")
+            .Line("/// following the upstream's (the subscriber's previous number was not the previous upstream packet). Every other copy")
+            .Line("/// is implied: subscriber number r + k carries upstream number u + k after a registration (r, u).</summary>")
+            .Line($"public const uint ConfigRegisterRuns = 0x{CHeaderEmitter.ConfigRegisterRuns:x}u;")
             .Line()
             .Line("/// <summary>Names of the TC programs in the compiled object.</summary>")
             .Open("public static class Programs");

@@ -49,6 +49,9 @@ public sealed record SubscriberReport
 
     /// <summary>Payloads whose pattern or length did not verify.</summary>
     public long IntegrityErrors { get; init; }
+    /// <summary>Publisher packets delivered a second time under another of our sequence numbers (should be 0: a copy or a
+    /// repair carried the wrong packet).</summary>
+    public long RepeatedPublisherPackets { get; init; }
     /// <summary>Packets of another channel (header or payload).</summary>
     public long WrongChannel { get; init; }
     /// <summary>Datagrams from the relay that are not valid custom-UDP.</summary>
@@ -72,7 +75,7 @@ public sealed record SubscriberReport
             $"subscriber {Relay} channel {Channel}: {DurationSeconds:0.00} s, {state}; {HandshakeAttempts} handshake(s), {Resubscribes} re-subscribe(s)",
             $"  received   {Received} DATA ({Bytes / 1e6:0.###} MB), {Repaired} repaired, {Reordered} reordered, {Duplicates} duplicate(s), {TooLate} too late, {History} history",
             $"  gaps       {GapsDetected} detected, {UnrepairedGaps} unrepaired ({OpenGapsAtStop} open at stop); {NacksSent} NACK(s) for {NackedSequences} sequences; {FeedbackSent} FEEDBACK; {NotSentByRelay} not sent by the relay",
-            $"  integrity  {IntegrityErrors} error(s), {WrongChannel} wrong channel, {Malformed} malformed, {Foreign} foreign, {NegativeDelays} negative delay(s)",
+            $"  integrity  {IntegrityErrors} error(s), {RepeatedPublisherPackets} repeated, {WrongChannel} wrong channel, {Malformed} malformed, {Foreign} foreign, {NegativeDelays} negative delay(s)",
             d.Count == 0
                 ? "  delay      no DATA"
                 : $"  delay µs   p50 {d.P50Us}  p90 {d.P90Us}  p99 {d.P99Us}  p99.9 {d.P999Us}  max {d.MaxUs}  (min {d.MinUs}, mean {d.MeanUs}, n {d.Count})");

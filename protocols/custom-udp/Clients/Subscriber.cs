@@ -60,7 +60,10 @@ public sealed class Subscriber : IDisposable
     private readonly long[] _receivedByPriority = new long[CustomUdpWire.PriorityLevels];
     private long _nacks, _feedback, _integrity, _wrongChannel, _malformed, _foreign, _negative;
     private ulong _minPublisherSeq = ulong.MaxValue, _maxPublisherSeq;
-    private long _deliveredUnique;
+    private long _deliveredUnique, _repeatedPublisher;
+    // The last publisher sequences delivered, by their low 16 bits (stored + 1; 0 = empty): a publisher packet delivered
+    // under two of our sequence numbers means the relay numbered or repaired wrongly.
+    private readonly ulong[] _recentPublisher = new ulong[65536];
 
     public Subscriber(SubscriberOptions options)
     {
@@ -260,6 +263,13 @@ public sealed class Subscriber : IDisposable
     private void Delivered(bool payloadOk, ulong publisherSequence)
     {
         if (!payloadOk) return;
+        ref var recent = ref _recentPublisher[publisherSequence & 0xFFFF];
+        if (recent == publisherSequence + 1)
+        {
+            _repeatedPublisher++;
+            return;
+        }
+        recent = publisherSequence + 1;
         _deliveredUnique++;
         if (publisherSequence < _minPublisherSeq) _minPublisherSeq = publisherSequence;
         if (publisherSequence > _maxPublisherSeq) _maxPublisherSeq = publisherSequence;
@@ -323,6 +333,7 @@ public sealed class Subscriber : IDisposable
             SequenceResyncs = _tracker.Resyncs,
             NotSentByRelay = Math.Max(0, span - _deliveredUnique),
             IntegrityErrors = _integrity,
+            RepeatedPublisherPackets = _repeatedPublisher,
             WrongChannel = _wrongChannel,
             Malformed = _malformed,
             Foreign = _foreign,

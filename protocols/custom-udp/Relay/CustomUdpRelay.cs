@@ -284,7 +284,7 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
             SendReply(from, channelId, Role.Subscriber, ReplyStatus.RelayFull);
             return;
         }
-        var session = new SubscriberSession(slot, SocketAddresses.Plain(from), key, channelId, new SequenceMap(16384))
+        var session = new SubscriberSession(slot, SocketAddresses.Plain(from), key, channelId, new SequenceMap(4096))
         {
             LastHeardNs = (long)MonotonicClock.NowNs(),
             RateBytesPerSecond = confirm.RateBytesPerSecond,
@@ -333,23 +333,20 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
             if (!_byEndpoint.TryGetValue(SocketAddressKey.From(from), out var session) || !_channels.TryGetValue(session.Channel, out var channel))
                 return;
             session.LastHeardNs = (long)MonotonicClock.NowNs();
-            var flushed = false;
+            // Only numbers already taken can be repaired, and a break in the numbering may still sit in the kernel's ring:
+            // without it the run before would be extended over numbers that carried other packets. So: the bound first,
+            // then drain, and every number below the bound has its break delivered (unless its copy is still between
+            // taking the number and submitting the event on another CPU, a window of about a microsecond).
+            var next = _plane.NextSequence(session.Slot) & 0xFFFF_FFFF;
+            _plane.Flush();
             foreach (var range in nack)
             {
                 for (var i = 0u; i < range.Length; i++)
                 {
                     var sequence = range.First + i;
                     session.NackedSequences++;
-                    if (!session.Sequences.TryGet(sequence, out var publisherSequence))
-                    {
-                        // The registration may still sit in the ring buffer: drain it once, then look again.
-                        if (flushed)
-                            continue;
-                        _plane.Flush();
-                        flushed = true;
-                        if (!session.Sequences.TryGet(sequence, out publisherSequence))
-                            continue;
-                    }
+                    if (!session.Sequences.TryGet(sequence, next, out var publisherSequence))
+                        continue;
                     if (!channel.Cache.TryCopy(publisherSequence, _repairScratch, out var length))
                         continue;
                     var written = Repair.Write(_send, session.Channel, MonotonicClock.NowNs(), sequence, _repairScratch.AsSpan(0, length));
@@ -366,6 +363,13 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
     {
         var session = (uint)slot < (uint)_slots.Length ? _slots[slot] : null;
         session?.Sequences.Record(subscriberSequence & 0xFFFF_FFFF, publisherSequence);
+    }
+
+    public void OnRegistrationsLost()
+    {
+        lock (_gate)
+            foreach (var session in _slots)
+                session?.Sequences.Clear();
     }
 
     private ChannelState? Channel(ushort id)

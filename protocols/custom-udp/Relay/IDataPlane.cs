@@ -28,6 +28,9 @@ public interface IDataPlane : IDisposable
     /// <summary>Counters for one slot since its activation.</summary>
     SubscriberCounters Counters(int slot);
 
+    /// <summary>The sequence number the next DATA to this subscriber will get: nothing at or beyond it was sent yet.</summary>
+    ulong NextSequence(int slot);
+
     /// <summary>Delivers pending registrations (subscriber sequence → publisher sequence) to the sink now.</summary>
     void Flush();
 }
@@ -46,8 +49,14 @@ public readonly record struct BudgetSetting(bool Enabled, long Bytes, uint Reser
 
 public readonly record struct SubscriberCounters(ulong ForwardedPackets, ulong ForwardedBytes, ulong DroppedBudget, ulong ReceivedPackets);
 
-/// <summary>Told about every DATA copy sent to a subscriber, so a NACK can be answered from the cache.</summary>
+/// <summary>Told which publisher packet went out under which subscriber sequence, so a NACK can be answered from the cache.</summary>
 public interface IRegistrationSink
 {
+    /// <summary><paramref name="subscriberSequence"/> carried <paramref name="publisherSequence"/>, and the numbers after it
+    /// continue that run (s + k carried p + k) until the slot's next registration.</summary>
     void OnSent(int slot, ulong subscriberSequence, ulong publisherSequence);
+
+    /// <summary>Registrations were lost (the kernel's ring was full): every run known so far may have a break nobody
+    /// reported, so none can be trusted to answer a NACK.</summary>
+    void OnRegistrationsLost();
 }

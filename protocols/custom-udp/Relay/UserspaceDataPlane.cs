@@ -62,6 +62,12 @@ public sealed unsafe class UserspaceDataPlane(Socket socket, int maxSubscribers,
         }
     }
 
+    public ulong NextSequence(int slot)
+    {
+        lock (_gate)
+            return _slots[slot].NextSequence;
+    }
+
     public void Deactivate(int slot)
     {
         lock (_gate)

@@ -57,6 +57,7 @@ public sealed class RelayEndToEndTests(ITestOutputHelper output)
             // byte-identity of the pattern derived from (channel, publisher sequence)), none of the other channel.
             Assert.Equal(sent, subscriber.Received + subscriber.Repaired);
             Assert.Equal(0, subscriber.IntegrityErrors);
+            Assert.Equal(0, subscriber.RepeatedPublisherPackets);
             Assert.Equal(0, subscriber.WrongChannel);
             Assert.Equal(0, subscriber.Duplicates);
             Assert.Equal(0, subscriber.UnrepairedGaps);
@@ -124,7 +125,34 @@ public sealed class RelayEndToEndTests(ITestOutputHelper output)
         Assert.Equal(sent, lossy.Received + lossy.Repaired);
         Assert.Equal(0, lossy.UnrepairedGaps);
         Assert.Equal(0, lossy.IntegrityErrors);
+        Assert.Equal(0, lossy.RepeatedPublisherPackets);
         Assert.Equal(sent, result.Subscribers[1].Received);
+    }
+
+    [LabTheory(needsClang: true)]
+    [InlineData(RelayMode.FastPath)]
+    [InlineData(RelayMode.Userspace)]
+    public async Task Repairs_carry_the_right_packets_when_the_budget_breaks_the_numbering(RelayMode mode)
+    {
+        // Every budget drop breaks the run between the subscriber's numbers and the publisher's (the kernel registers only
+        // those breaks); a repair mapped through the wrong run would deliver a publisher packet a second time.
+        var result = await Run(new ScenarioOptions
+        {
+            Mode = mode,
+            Publishers = [new ScenarioPublisher(ChannelA, RatePps: 1000, PacketSize: 256, Priorities: "0,1,2,3,4,5,6,7")],
+            Subscribers = [new ScenarioSubscriber(0, ChannelA, RateLimitBytesPerSecond: 150_000, LossPercent: 3)],
+        });
+
+        var limited = Assert.Single(result.Subscribers);
+        var sent = Sent(result, ChannelA);
+        output.WriteLine($"sent {sent}, received {limited.Received}, repaired {limited.Repaired}, not sent {limited.NotSentByRelay}");
+        Assert.True(limited.NotSentByRelay > sent * 0.2, $"the budget should have dropped packets: {limited.NotSentByRelay} of {sent}");
+        Assert.True(limited.Repaired > 0, "3 % loss should need repairs");
+        Assert.Equal(0, limited.UnrepairedGaps);
+        Assert.Equal(0, limited.IntegrityErrors);
+        Assert.Equal(0, limited.RepeatedPublisherPackets);
+        // Drops before the first or after the last packet delivered fall outside the span NotSentByRelay counts.
+        Assert.InRange(limited.Received + limited.Repaired + limited.NotSentByRelay, sent - 16, sent);
     }
 
     [LabFact(needsClang: true)]

@@ -49,6 +49,48 @@ public abstract class RegistrationEventTests(GeneratedObjects objects, FastPathP
         Assert.Equal(events.Select(e => e.TimestampNs).Order(), events.Select(e => e.TimestampNs));
         Assert.Empty(s.TakeEvents());
     }
+
+    [BpfFact]
+    public void With_run_registration_only_breaks_in_a_subscribers_numbering_are_registered()
+    {
+        using var s = Session();
+        s.Maps.RegisterRuns();
+        var a = s.AddSubscriber(0, nextPacketNumber: 10);
+        var b = s.AddSubscriber(4, nextPacketNumber: 0);
+        CopyCase Copy(SubscriberSpec sub, ulong upstream) => new(protocol, sub, new HeaderFields { PacketNumber = upstream, StreamId = 8 });
+        var sidA = Copy(a, 0).MapStream(s.Maps, 0);
+        var sidB = Copy(b, 0).MapStream(s.Maps, 4);
+        void Forward(SubscriberSpec sub, uint slot, ulong upstream, ulong expectedNumber, ulong? sid)
+        {
+            var copy = Copy(sub, upstream);
+            s.SubscriberEgress.Run(new PacketFixture($"0x{upstream:x} to {slot}", copy.Input, TcAct.Ok, copy.Expected(expectedNumber, sid), s.CloneFor(slot)));
+        }
+
+        Forward(a, 0, 0x31, 10, sidA); // first copy: registered
+        Forward(a, 0, 0x32, 11, sidA); // 11 follows 10 as 0x32 follows 0x31: implied
+        Forward(a, 0, 0x33, 12, sidA);
+        Forward(b, 4, 0x33, 0, sidB); // another slot has its own run
+        Forward(a, 0, 0x35, 13, sidA); // 0x34 never reached slot 0: a break
+        Forward(a, 0, 0x36, 14, sidA);
+        var stackHeader = protocol.Header(new HeaderFields { Kind = protocol.StackPacketKind, PacketNumber = 0x99 });
+        var stack = Frames.FromRelayStack(a).Build(Frames.Payload(stackHeader, Frames.Tail(9)));
+        protocol.WritePacketNumber(stackHeader, 15);
+        s.SubscriberEgress.Run(new PacketFixture("stack to 0", stack, TcAct.Ok, Frames.FromRelayStack(a).Build(Frames.Payload(stackHeader, Frames.Tail(9)))));
+        Forward(a, 0, 0x37, 16, sidA); // follows a packet of the stack, not 0x36: a break
+        Forward(a, 0, 0x38, 17, sidA);
+
+        var registered = s.TakeEvents().Select(e => (e.Slot, e.PacketNumber, e.UpstreamPacketNumber, e.Origin)).ToList();
+        Assert.Equal(
+        [
+            (0u, 10UL, 0x31UL, RegistrationView.Forwarded),
+            (4u, 0UL, 0x33UL, RegistrationView.Forwarded),
+            (0u, 13UL, 0x35UL, RegistrationView.Forwarded),
+            (0u, 15UL, 0x99UL, RegistrationView.Userspace),
+            (0u, 16UL, 0x37UL, RegistrationView.Forwarded),
+        ], registered);
+        // Implied copies are still counted as forwarded: only their events are left out.
+        Assert.Equal(7UL, s.Maps.SubscriberStats(0).ForwardedPackets);
+    }
 }
 
 [Collection(GeneratedObjectsCollection.Name)]

@@ -19,6 +19,10 @@ namespace FastRelay.Protocols.Quic
         public const int HeaderLength = 22;
         public const int PriorityLevels = 256;
         public const uint MarkMagic = 0x46520000u;
+        /// <summary><c>Config.Flags</c> bit: the kernel registers a forwarded copy only where the subscriber's numbering stops
+        /// following the upstream's (the subscriber's previous number was not the previous upstream packet). Every other copy
+        /// is implied: subscriber number r + k carries upstream number u + k after a registration (r, u).</summary>
+        public const uint ConfigRegisterRuns = 0x1u;
 
         /// <summary>Names of the TC programs in the compiled object.</summary>
         public static class Programs
@@ -68,6 +72,8 @@ namespace FastRelay.Protocols.Quic
 #define FR_MARK_SLOT_MASK 0x0000ffffu
 #define FR_ORIGIN_FORWARDED 1
 #define FR_ORIGIN_USERSPACE 2
+/* fr_config.flags: register only where a subscriber's numbering stops following the upstream's. */
+#define FR_CONFIG_REGISTER_RUNS 0x1u
 
 #define FR_PROG_UPSTREAM_INGRESS ""fr_upstream_ingress""
 #define FR_PROG_SUBSCRIBER_INGRESS ""fr_subscriber_ingress""
@@ -241,6 +247,14 @@ struct {
 	__uint(max_entries, FR_MAX_SUBSCRIBERS);
 } fr_next_pn SEC("".maps"");
 
+/* Per slot: the last packet numbered (FR_CONFIG_REGISTER_RUNS); userspace zeroes it on activation. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, FR_MAX_SUBSCRIBERS);
+} fr_last_numbered SEC("".maps"");
+
 /* Per-subscriber byte budgets for priority drop. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -390,6 +404,7 @@ static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
                 new("fr_subscribers", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "struct fr_subscriber", 68, 64),
                 new("fr_sub_by_endpoint", "BPF_MAP_TYPE_HASH", "struct fr_endpoint", 20, "__u32", 4, 64),
                 new("fr_next_pn", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "__u64", 8, 64),
+                new("fr_last_numbered", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "__u64", 8, 64),
                 new("fr_budgets", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "struct fr_budget", 24, 64),
                 new("fr_sub_stats", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "struct fr_sub_stats", 72, 64),
                 new("fr_channels", "BPF_MAP_TYPE_HASH", "struct fr_channel_key", 4, "struct fr_channel", 284, 64),
@@ -578,6 +593,7 @@ static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
                 Subscribers = new(bpf.Map("fr_subscribers"));
                 SubscribersByEndpoint = new(bpf.Map("fr_sub_by_endpoint"));
                 NextPacketNumbers = new(bpf.Map("fr_next_pn"));
+                LastNumbered = new(bpf.Map("fr_last_numbered"));
                 Budgets = new(bpf.Map("fr_budgets"));
                 SubscriberStats = new(bpf.Map("fr_sub_stats"));
                 Channels = new(bpf.Map("fr_channels"));
@@ -597,6 +613,9 @@ static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
 
             /// <summary><c>fr_next_pn</c>: Next packet number per slot; the kernel is the numbering authority.</summary>
             public global::FastRelay.Bpf.BpfMap<uint, ulong> NextPacketNumbers { get; }
+
+            /// <summary><c>fr_last_numbered</c>: Per slot: the last packet numbered (FR_CONFIG_REGISTER_RUNS); userspace zeroes it on activation.</summary>
+            public global::FastRelay.Bpf.BpfMap<uint, ulong> LastNumbered { get; }
 
             /// <summary><c>fr_budgets</c>: Per-subscriber byte budgets for priority drop.</summary>
             public global::FastRelay.Bpf.BpfMap<uint, Budget> Budgets { get; }

@@ -34,6 +34,8 @@
 #define FR_MARK_SLOT_MASK 0x0000ffffu
 #define FR_ORIGIN_FORWARDED 1
 #define FR_ORIGIN_USERSPACE 2
+/* fr_config.flags: register only where a subscriber's numbering stops following the upstream's. */
+#define FR_CONFIG_REGISTER_RUNS 0x1u
 
 #define FR_PROG_UPSTREAM_INGRESS "fr_upstream_ingress"
 #define FR_PROG_SUBSCRIBER_INGRESS "fr_subscriber_ingress"
@@ -188,6 +190,14 @@ struct {
 	__type(value, __u64);
 	__uint(max_entries, FR_MAX_SUBSCRIBERS);
 } fr_next_pn SEC(".maps");
+
+/* Per slot: the last packet numbered (FR_CONFIG_REGISTER_RUNS); userspace zeroes it on activation. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, FR_MAX_SUBSCRIBERS);
+} fr_last_numbered SEC(".maps");
 
 /* Per-subscriber byte budgets for priority drop. */
 struct {

@@ -49,6 +49,13 @@ public sealed class CustomUdpProtocol : FastPathProtocol
 
         public override void SetRelayPort(ushort port) => maps.Config.Update(0u, new G.Config { UdpPort = port });
 
+        public override void RegisterRuns()
+        {
+            var config = maps.Config.Lookup(0u);
+            config.Flags |= G.ConfigRegisterRuns;
+            maps.Config.Update(0u, config);
+        }
+
         public override void SetSubscriber(uint slot, SubscriberSpec s)
         {
             var sub = new G.Subscriber { Active = s.Active ? 1u : 0u, IfIndex = s.IfIndex, Local = Ep(s.Local), Remote = Ep(s.Remote) };

@@ -64,6 +64,8 @@ public abstract class MapBinding
 {
     public abstract BpfMap Events { get; }
     public abstract void SetRelayPort(ushort port);
+    /// <summary>Sets FR_CONFIG_REGISTER_RUNS: only breaks in a subscriber's numbering are registered.</summary>
+    public abstract void RegisterRuns();
     public abstract void SetSubscriber(uint slot, SubscriberSpec subscriber);
     public abstract byte[] SubscriberBytes(uint slot);
     public abstract void MapEndpoint(System.Net.IPEndPoint endpoint, uint slot);
