@@ -23,6 +23,7 @@
 #include "fr_rewrite.h"
 #include "fr_budget.h"
 #include "fr_events.h"
+#include "fr_cache.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -48,7 +49,7 @@ int fr_upstream_ingress(struct __sk_buff *skb)
 	struct fr_channel *ch;
 	struct fr_packet pkt;
 	__u32 count, start, mark, i;
-	int fanned_out = 0;
+	int fanned_out = 0, cross_family = 0;
 	int rc;
 
 	rc = fr_parse_udp(skb, &pkt);
@@ -121,6 +122,7 @@ int fr_upstream_ingress(struct __sk_buff *skb)
 		/* An IPv4 datagram cannot be rewritten into an IPv6 one in place (header sizes differ). */
 		if (sub->remote.family != pkt.family) {
 			FR_COUNT(st, egress_family_mismatch);
+			cross_family = 1; /* the relay socket serves this one from the original */
 			continue;
 		}
 
@@ -136,9 +138,23 @@ int fr_upstream_ingress(struct __sk_buff *skb)
 		fanned_out = 1;
 	}
 
-	/* The original goes up to the relay's own stack (ACKs, cache) exactly as it arrived. */
 	skb->mark = mark;
-	return fanned_out ? TC_ACT_OK : TC_ACT_UNSPEC;
+	if (!fanned_out)
+		return TC_ACT_UNSPEC;
+#if FR_KERNEL_CACHE && FR_HAS_PACKET_NUMBER
+	/* Kept here, and userspace has said it needs nothing else from the originals: it need not receive this one. */
+	if (!cross_family && (fr_config_flags() & FR_CONFIG_CONSUME_CACHED)) {
+		__u64 now = bpf_ktime_get_ns();
+
+		if (fr_cache_store(skb, &pkt, hdr, ch, now)) {
+			__sync_fetch_and_add(&ch->upstream_packets, 1);
+			*(volatile __u64 *)&ch->last_upstream_ns = now;
+			return TC_ACT_SHOT;
+		}
+	}
+#endif
+	/* The original goes up to the relay's own stack (ACKs, cache) exactly as it arrived. */
+	return TC_ACT_OK;
 }
 
 /* ------------------------------------------------------------------------------------------------------ */

@@ -9,6 +9,7 @@ internal static class CHeaderEmitter
 {
     public const uint MarkMagic = 0x46520000; // "FR" in the upper half of skb->mark
     public const uint ConfigRegisterRuns = 0x1;
+    public const uint ConfigConsumeCached = 0x2;
 
     public static string Emit(ProtocolModel model)
     {
@@ -63,6 +64,12 @@ internal static class CHeaderEmitter
             .Line("#define FR_ORIGIN_USERSPACE 2")
             .Line("/* fr_config.flags: register only where a subscriber's numbering stops following the upstream's. */")
             .Line($"#define FR_CONFIG_REGISTER_RUNS 0x{ConfigRegisterRuns:x}u")
+            .Line("/* fr_config.flags: a packet fanned out and kept in the kernel cache is not passed up to the relay's stack. */")
+            .Line($"#define FR_CONFIG_CONSUME_CACHED 0x{ConfigConsumeCached:x}u")
+            .Line($"#define FR_KERNEL_CACHE {Flag(m.KernelCachePackets > 0)}")
+            .Line($"#define FR_CACHE_PACKETS {m.KernelCachePackets}")
+            .Line($"#define FR_CACHE_PACKET_BYTES {SharedStructs.CachePacketBytes}")
+            .Line("#define FR_CACHE_WRITING 0xffffffffffffffffULL")
             .Line();
         foreach (var program in m.Programs)
             w.Line($"#define FR_PROG_{program.CName.Substring(3).ToUpperInvariant()} \"{program.CName}\"");

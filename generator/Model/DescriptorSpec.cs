@@ -70,6 +70,7 @@ public sealed record DescriptorSpec(
     int MaxSubscribers,
     int MaxChannels,
     bool PriorityDrop,
+    int KernelCachePackets,
     EquatableArray<FieldSpec> Fields,
     LocationInfo? Location);
 

@@ -37,6 +37,7 @@ internal static class ModelBuilder
             MaxSubscribers: spec.MaxSubscribers,
             MaxChannels: spec.MaxChannels,
             PriorityDrop: spec.PriorityDrop,
+            KernelCachePackets: spec.KernelCachePackets,
             HeaderLength: headerLength,
             HeaderBufferLength: (headerLength + 3) / 4 * 4,
             Matches: fields.Where(f => f.Role == FieldRole.Match).ToEquatableArray(),

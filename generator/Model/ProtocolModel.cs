@@ -13,6 +13,7 @@ public sealed record ProtocolModel(
     int MaxSubscribers,
     int MaxChannels,
     bool PriorityDrop,
+    int KernelCachePackets,
     int HeaderLength,
     int HeaderBufferLength,
     EquatableArray<FieldSpec> Matches,

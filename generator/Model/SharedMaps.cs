@@ -38,6 +38,10 @@ internal static class SharedMaps
             Keyed("fr_channels", "Channels", "BPF_MAP_TYPE_HASH", "struct fr_channel_key", S("fr_channel_key").Size, "ChannelKey",
                 S("fr_channel"), "FR_MAX_CHANNELS", spec.MaxChannels, "Channel → upstream and subscriber slots."),
         };
+        if (spec.KernelCachePackets > 0)
+            maps.Add(Keyed("fr_cache", "Cache", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "uint", S("fr_cache_entry"),
+                "FR_MAX_CHANNELS * FR_CACHE_PACKETS", spec.MaxChannels * spec.KernelCachePackets,
+                "Kernel cache: FR_CACHE_PACKETS entries per channel from its cache_base, indexed by upstream packet number."));
         if (streamTranslation)
             maps.Add(Keyed("fr_streams", "Streams", "BPF_MAP_TYPE_HASH", "struct fr_stream_key", S("fr_stream_key").Size, "StreamKey",
                 S("fr_stream_value"), "FR_MAX_SUBSCRIBERS * " + ModelBuilder.StreamEntriesPerSubscriber,

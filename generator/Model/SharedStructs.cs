@@ -6,6 +6,10 @@ namespace FastRelay.Generator.Model;
 /// subscriber count, which roles exist). docs/generated-header.md documents each member.</summary>
 internal static class SharedStructs
 {
+    /// <summary>Largest UDP payload the kernel cache keeps (an Ethernet MTU of 1500 less IPv4 and UDP headers); larger
+    /// packets pass up to the relay's userspace cache instead.</summary>
+    public const int CachePacketBytes = 1472;
+
     public static EquatableArray<SharedStruct> Build(DescriptorSpec spec, FieldSpec? packetNumber, FieldSpec? streamId, FieldSpec? connectionId, FieldSpec? channel)
     {
         var endpoint = new LayoutBuilder("fr_endpoint", "Endpoint", "An IPv4 or IPv6 UDP endpoint; address and port in network byte order.")
@@ -56,6 +60,19 @@ internal static class SharedStructs
             .Scalar("count", "Count", ScalarKind.U32, "slots in use")
             .Scalar("rotation", "Rotation", ScalarKind.U32, "advanced per packet so no subscriber is always served last")
             .Array("slots", "Slots", ScalarKind.U32, spec.MaxSubscribers, "subscriber slots, first count used")
+            .Scalar("cache_base", "CacheBase", ScalarKind.U32, "first fr_cache entry of this channel's ring (kernel cache only)")
+            .PadTo(8)
+            .Scalar("upstream_packets", "UpstreamPackets", ScalarKind.U64, "packets fanned out (kernel)")
+            .Scalar("last_upstream_ns", "LastUpstreamNs", ScalarKind.U64, "bpf_ktime_get_ns of the last one (kernel): publisher liveness")
+            .Build();
+
+        var cacheEntry = new LayoutBuilder("fr_cache_entry", "CacheEntry",
+                "One cached upstream packet (UDP payload as received). upstream_packet_number is written last and set to FR_CACHE_WRITING first.")
+            .Scalar("upstream_packet_number", "UpstreamPacketNumber", ScalarKind.U64, "the cache key; FR_CACHE_WRITING while being written")
+            .Scalar("received_ns", "ReceivedNs", ScalarKind.U64, "bpf_ktime_get_ns at upstream ingress")
+            .Scalar("length", "Length", ScalarKind.U32, "UDP payload bytes")
+            .PadTo(8)
+            .Array("data", "Data", ScalarKind.U8, CachePacketBytes, "the UDP payload")
             .Build();
 
         var streamKey = new LayoutBuilder("fr_stream_key", "StreamKey", "A subscriber's view of an upstream stream.")
@@ -115,6 +132,8 @@ internal static class SharedStructs
             list.Add(streamKey);
             list.Add(streamValue);
         }
+        if (spec.KernelCachePackets > 0)
+            list.Add(cacheEntry);
         list.Add(eventLayout);
         list.Add(config);
         list.Add(stats.Build());

@@ -58,6 +58,7 @@ internal static class DescriptorParser
             MaxSubscribers: NamedInt("MaxSubscribers", 64),
             MaxChannels: NamedInt("MaxChannels", 1),
             PriorityDrop: NamedBool("PriorityDrop", false),
+            KernelCachePackets: NamedInt("KernelCachePackets", 0),
             Fields: fields.OrderBy(f => f.Offset).ThenBy(f => f.Role).ToEquatableArray(),
             Location: LocationInfo.From(protocolAttribute.ApplicationSyntaxReference));
 

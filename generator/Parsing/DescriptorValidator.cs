@@ -15,6 +15,7 @@ internal static class DescriptorValidator
     public const int MaxHeaderDepth = 64;
     public const int MaxSubscribersLimit = 256;
     public const int MaxChannelsLimit = 65536;
+    public const int MaxKernelCachePackets = 65536;
     public const int MaxConnectionIdLength = 20;
 
     private static readonly Regex CIdentifier = new("^[A-Za-z_][A-Za-z0-9_]{0,31}$");
@@ -30,6 +31,9 @@ internal static class DescriptorValidator
             yield return Diagnostic(DescriptorDiagnostics.InvalidSetting, at, "MaxSubscribers", spec.MaxSubscribers.ToString(), "1.." + MaxSubscribersLimit);
         if (spec.MaxChannels is < 1 or > MaxChannelsLimit)
             yield return Diagnostic(DescriptorDiagnostics.InvalidSetting, at, "MaxChannels", spec.MaxChannels.ToString(), "1.." + MaxChannelsLimit);
+        if (spec.KernelCachePackets != 0 && (spec.KernelCachePackets is < 0 or > MaxKernelCachePackets || (spec.KernelCachePackets & (spec.KernelCachePackets - 1)) != 0))
+            yield return Diagnostic(DescriptorDiagnostics.InvalidSetting, at, "KernelCachePackets", spec.KernelCachePackets.ToString(),
+                "0 or a power of two up to " + MaxKernelCachePackets);
 
         foreach (var diagnostic in ValidateFields(spec))
             yield return diagnostic;
@@ -116,6 +120,8 @@ internal static class DescriptorValidator
             yield return Diagnostic(DescriptorDiagnostics.MissingRole, spec.Location, $"MaxChannels = {spec.MaxChannels}", "Channel");
         if (spec.PriorityDrop && !firstOfRole.ContainsKey(FieldRole.Priority))
             yield return Diagnostic(DescriptorDiagnostics.MissingRole, spec.Location, "PriorityDrop", "Priority");
+        if (spec.KernelCachePackets > 0 && !firstOfRole.ContainsKey(FieldRole.PacketNumber))
+            yield return Diagnostic(DescriptorDiagnostics.MissingRole, spec.Location, $"KernelCachePackets = {spec.KernelCachePackets}", "PacketNumber");
         if (!fields.Any(f => f.Role == FieldRole.Match))
             yield return Diagnostic(DescriptorDiagnostics.NoMatchConstraint, spec.Location, spec.TypeName, spec.UdpPort.ToString());
     }

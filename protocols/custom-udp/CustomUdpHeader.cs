@@ -14,7 +14,7 @@ namespace FastRelay.Protocols.CustomUdp;
 /// Byte 0: version in the high nibble (1), bit 3 set for DATA (fast path), bits 0..2 reserved.
 /// Byte 1: priority in bits 0..2 (0 = most urgent), bits 3..7 application flags.
 /// </summary>
-[FastRelayProtocol("custom_udp", UdpPort = 7400, MaxSubscribers = 64, MaxChannels = 16, PriorityDrop = true)]
+[FastRelayProtocol("custom_udp", UdpPort = 7400, MaxSubscribers = 64, MaxChannels = 16, PriorityDrop = true, KernelCachePackets = 1024)]
 public sealed partial record CustomUdpHeader
 {
     /// <summary>Version 1 DATA packets (bit 3) are fast-path eligible and are the numbered ones: a DATA packet the relay's

@@ -22,4 +22,10 @@ public sealed class FastRelayProtocolAttribute(string name) : Attribute
 
     /// <summary>Drop less urgent packets against a per-subscriber byte budget. Needs a <see cref="PriorityAttribute"/> field.</summary>
     public bool PriorityDrop { get; set; }
+
+    /// <summary>Upstream packets the kernel keeps per channel (a ring keyed by the upstream packet number) for repair and
+    /// late joiners, so that a relay whose userspace needs nothing else from the originals can have them dropped in the
+    /// kernel instead of received. 0 (the default): no kernel cache. A power of two up to 65536; needs a
+    /// <see cref="PacketNumberAttribute"/> field. Memory: MaxChannels × this × about 1.5 kB.</summary>
+    public int KernelCachePackets { get; set; }
 }

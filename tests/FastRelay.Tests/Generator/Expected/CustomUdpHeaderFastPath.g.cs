@@ -23,6 +23,15 @@ namespace FastRelay.Protocols.CustomUdp
         /// following the upstream's (the subscriber's previous number was not the previous upstream packet). Every other copy
         /// is implied: subscriber number r + k carries upstream number u + k after a registration (r, u).</summary>
         public const uint ConfigRegisterRuns = 0x1u;
+        /// <summary><c>Config.Flags</c> bit: a packet the kernel fanned out and kept in its cache is dropped there instead of
+        /// passed up to the relay socket (only for protocols whose userspace needs nothing else from the originals).</summary>
+        public const uint ConfigConsumeCached = 0x2u;
+        /// <summary>Upstream packets the kernel keeps per channel (0: no kernel cache).</summary>
+        public const int KernelCachePackets = 1024;
+        /// <summary>Largest UDP payload the kernel cache keeps.</summary>
+        public const int CachePacketBytes = 1472;
+        /// <summary><c>CacheEntry.UpstreamPacketNumber</c> while the kernel writes the entry.</summary>
+        public const ulong CacheWriting = ulong.MaxValue;
 
         /// <summary>Names of the TC programs in the compiled object.</summary>
         public static class Programs
@@ -74,6 +83,12 @@ namespace FastRelay.Protocols.CustomUdp
 #define FR_ORIGIN_USERSPACE 2
 /* fr_config.flags: register only where a subscriber's numbering stops following the upstream's. */
 #define FR_CONFIG_REGISTER_RUNS 0x1u
+/* fr_config.flags: a packet fanned out and kept in the kernel cache is not passed up to the relay's stack. */
+#define FR_CONFIG_CONSUME_CACHED 0x2u
+#define FR_KERNEL_CACHE 1
+#define FR_CACHE_PACKETS 1024
+#define FR_CACHE_PACKET_BYTES 1472
+#define FR_CACHE_WRITING 0xffffffffffffffffULL
 
 #define FR_PROG_UPSTREAM_INGRESS ""fr_upstream_ingress""
 #define FR_PROG_SUBSCRIBER_INGRESS ""fr_subscriber_ingress""
@@ -137,8 +152,21 @@ struct fr_channel {
 	__u32 count; /* slots in use */
 	__u32 rotation; /* advanced per packet so no subscriber is always served last */
 	__u32 slots[64]; /* subscriber slots, first count used */
+	__u32 cache_base; /* first fr_cache entry of this channel's ring (kernel cache only) */
+	__u64 upstream_packets; /* packets fanned out (kernel) */
+	__u64 last_upstream_ns; /* bpf_ktime_get_ns of the last one (kernel): publisher liveness */
 };
-_Static_assert(sizeof(struct fr_channel) == 284, ""fr_channel layout"");
+_Static_assert(sizeof(struct fr_channel) == 304, ""fr_channel layout"");
+
+/* One cached upstream packet (UDP payload as received). upstream_packet_number is written last and set to FR_CACHE_WRITING first. */
+struct fr_cache_entry {
+	__u64 upstream_packet_number; /* the cache key; FR_CACHE_WRITING while being written */
+	__u64 received_ns; /* bpf_ktime_get_ns at upstream ingress */
+	__u32 length; /* UDP payload bytes */
+	__u8 _pad0[4];
+	__u8 data[1472]; /* the UDP payload */
+};
+_Static_assert(sizeof(struct fr_cache_entry) == 1496, ""fr_cache_entry layout"");
 
 /* One registration: a packet the kernel sent to a subscriber. */
 struct fr_event {
@@ -192,6 +220,7 @@ struct fr_budget *fr_btf_anchor_budget FR_BTF_ANCHOR;
 struct fr_sub_stats *fr_btf_anchor_sub_stats FR_BTF_ANCHOR;
 struct fr_channel_key *fr_btf_anchor_channel_key FR_BTF_ANCHOR;
 struct fr_channel *fr_btf_anchor_channel FR_BTF_ANCHOR;
+struct fr_cache_entry *fr_btf_anchor_cache_entry FR_BTF_ANCHOR;
 struct fr_event *fr_btf_anchor_event FR_BTF_ANCHOR;
 struct fr_config *fr_btf_anchor_config FR_BTF_ANCHOR;
 struct fr_stats *fr_btf_anchor_stats FR_BTF_ANCHOR;
@@ -260,6 +289,14 @@ struct {
 	__type(value, struct fr_channel);
 	__uint(max_entries, FR_MAX_CHANNELS);
 } fr_channels SEC("".maps"");
+
+/* Kernel cache: FR_CACHE_PACKETS entries per channel from its cache_base, indexed by upstream packet number. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fr_cache_entry);
+	__uint(max_entries, FR_MAX_CHANNELS * FR_CACHE_PACKETS);
+} fr_cache SEC("".maps"");
 
 /* Registration events (struct fr_event), submitted without wakeup. */
 struct {
@@ -340,7 +377,8 @@ static __always_inline void fr_read_channel(const __u8 *h, struct fr_channel_key
                 new("fr_budget", "Budget", 24, new global::FastRelay.Generated.SharedFieldLayout[] { new("bytes", 0, 8), new("enabled", 8, 4), new("reserve_per_level", 12, 4), new("drop_from_level", 16, 4), new("_pad0", 20, 4) }),
                 new("fr_sub_stats", "SubscriberStats", 72, new global::FastRelay.Generated.SharedFieldLayout[] { new("forwarded_packets", 0, 8), new("forwarded_bytes", 8, 8), new("userspace_packets", 16, 8), new("dropped_budget", 24, 8), new("dropped_no_stream", 32, 8), new("dropped_inactive", 40, 8), new("received_packets", 48, 8), new("received_bytes", 56, 8), new("last_received_ns", 64, 8) }),
                 new("fr_channel_key", "ChannelKey", 4, new global::FastRelay.Generated.SharedFieldLayout[] { new("id", 0, 2), new("_pad0", 2, 2) }),
-                new("fr_channel", "Channel", 284, new global::FastRelay.Generated.SharedFieldLayout[] { new("upstream", 0, 20), new("count", 20, 4), new("rotation", 24, 4), new("slots", 28, 256) }),
+                new("fr_channel", "Channel", 304, new global::FastRelay.Generated.SharedFieldLayout[] { new("upstream", 0, 20), new("count", 20, 4), new("rotation", 24, 4), new("slots", 28, 256), new("cache_base", 284, 4), new("upstream_packets", 288, 8), new("last_upstream_ns", 296, 8) }),
+                new("fr_cache_entry", "CacheEntry", 1496, new global::FastRelay.Generated.SharedFieldLayout[] { new("upstream_packet_number", 0, 8), new("received_ns", 8, 8), new("length", 16, 4), new("_pad0", 20, 4), new("data", 24, 1472) }),
                 new("fr_event", "Event", 40, new global::FastRelay.Generated.SharedFieldLayout[] { new("timestamp_ns", 0, 8), new("packet_number", 8, 8), new("upstream_packet_number", 16, 8), new("slot", 24, 4), new("length", 28, 4), new("origin", 32, 1), new("urgency", 33, 1), new("_pad0", 34, 6) }),
                 new("fr_config", "Config", 8, new global::FastRelay.Generated.SharedFieldLayout[] { new("udp_port", 0, 2), new("_pad0", 2, 2), new("flags", 4, 4) }),
                 new("fr_stats", "Stats", 136, new global::FastRelay.Generated.SharedFieldLayout[] { new("upstream_seen", 0, 8), new("upstream_matched", 8, 8), new("upstream_not_matched", 16, 8), new("upstream_truncated", 24, 8), new("upstream_no_channel", 32, 8), new("upstream_foreign_source", 40, 8), new("clones", 48, 8), new("clone_errors", 56, 8), new("egress_rewritten", 64, 8), new("egress_userspace_numbered", 72, 8), new("egress_dropped_budget", 80, 8), new("egress_dropped_inactive", 88, 8), new("egress_dropped_no_stream", 96, 8), new("egress_family_mismatch", 104, 8), new("subscriber_ingress_seen", 112, 8), new("subscriber_ingress_unknown", 120, 8), new("events_lost", 128, 8) }),
@@ -354,7 +392,8 @@ static __always_inline void fr_read_channel(const __u8 *h, struct fr_channel_key
                 new("fr_last_numbered", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "__u64", 8, 64),
                 new("fr_budgets", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "struct fr_budget", 24, 64),
                 new("fr_sub_stats", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "struct fr_sub_stats", 72, 64),
-                new("fr_channels", "BPF_MAP_TYPE_HASH", "struct fr_channel_key", 4, "struct fr_channel", 284, 16),
+                new("fr_channels", "BPF_MAP_TYPE_HASH", "struct fr_channel_key", 4, "struct fr_channel", 304, 16),
+                new("fr_cache", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "struct fr_cache_entry", 1496, 16384),
                 new("fr_events", "BPF_MAP_TYPE_RINGBUF", "", 0, "", 0, 1048576),
                 new("fr_stats", "BPF_MAP_TYPE_PERCPU_ARRAY", "__u32", 4, "struct fr_stats", 136, 1),
             },
@@ -427,7 +466,7 @@ static __always_inline void fr_read_channel(const __u8 *h, struct fr_channel_key
         }
 
         /// <summary>Mirror of <c>struct fr_channel</c>: A channel: its upstream and the slots it fans out to. Written by userspace.</summary>
-        [global::System.Runtime.InteropServices.StructLayout(global::System.Runtime.InteropServices.LayoutKind.Explicit, Size = 284)]
+        [global::System.Runtime.InteropServices.StructLayout(global::System.Runtime.InteropServices.LayoutKind.Explicit, Size = 304)]
         public struct Channel
         {
             /// <summary>only packets from this endpoint fan out; family 0 = any source</summary>
@@ -438,6 +477,26 @@ static __always_inline void fr_read_channel(const __u8 *h, struct fr_channel_key
             [global::System.Runtime.InteropServices.FieldOffset(24)] public uint Rotation;
             /// <summary>subscriber slots, first count used</summary>
             [global::System.Runtime.InteropServices.FieldOffset(28)] public UInt32s64 Slots;
+            /// <summary>first fr_cache entry of this channel's ring (kernel cache only)</summary>
+            [global::System.Runtime.InteropServices.FieldOffset(284)] public uint CacheBase;
+            /// <summary>packets fanned out (kernel)</summary>
+            [global::System.Runtime.InteropServices.FieldOffset(288)] public ulong UpstreamPackets;
+            /// <summary>bpf_ktime_get_ns of the last one (kernel): publisher liveness</summary>
+            [global::System.Runtime.InteropServices.FieldOffset(296)] public ulong LastUpstreamNs;
+        }
+
+        /// <summary>Mirror of <c>struct fr_cache_entry</c>: One cached upstream packet (UDP payload as received). upstream_packet_number is written last and set to FR_CACHE_WRITING first.</summary>
+        [global::System.Runtime.InteropServices.StructLayout(global::System.Runtime.InteropServices.LayoutKind.Explicit, Size = 1496)]
+        public struct CacheEntry
+        {
+            /// <summary>the cache key; FR_CACHE_WRITING while being written</summary>
+            [global::System.Runtime.InteropServices.FieldOffset(0)] public ulong UpstreamPacketNumber;
+            /// <summary>bpf_ktime_get_ns at upstream ingress</summary>
+            [global::System.Runtime.InteropServices.FieldOffset(8)] public ulong ReceivedNs;
+            /// <summary>UDP payload bytes</summary>
+            [global::System.Runtime.InteropServices.FieldOffset(16)] public uint Length;
+            /// <summary>the UDP payload</summary>
+            [global::System.Runtime.InteropServices.FieldOffset(24)] public Bytes1472 Data;
         }
 
         /// <summary>Mirror of <c>struct fr_event</c>: One registration: a packet the kernel sent to a subscriber.</summary>
@@ -492,6 +551,10 @@ static __always_inline void fr_read_channel(const __u8 *h, struct fr_channel_key
             [global::System.Runtime.InteropServices.FieldOffset(128)] public ulong EventsLost;
         }
 
+        /// <summary>1472 × byte, inline.</summary>
+        [global::System.Runtime.CompilerServices.InlineArray(1472)]
+        public struct Bytes1472 { private byte _element0; }
+
         /// <summary>16 × byte, inline.</summary>
         [global::System.Runtime.CompilerServices.InlineArray(16)]
         public struct Bytes16 { private byte _element0; }
@@ -518,6 +581,7 @@ static __always_inline void fr_read_channel(const __u8 *h, struct fr_channel_key
                 Budgets = new(bpf.Map("fr_budgets"));
                 SubscriberStats = new(bpf.Map("fr_sub_stats"));
                 Channels = new(bpf.Map("fr_channels"));
+                Cache = new(bpf.Map("fr_cache"));
                 Events = bpf.Map("fr_events");
                 Stats = new(bpf.Map("fr_stats"));
             }
@@ -545,6 +609,9 @@ static __always_inline void fr_read_channel(const __u8 *h, struct fr_channel_key
 
             /// <summary><c>fr_channels</c>: Channel → upstream and subscriber slots.</summary>
             public global::FastRelay.Bpf.BpfMap<ChannelKey, Channel> Channels { get; }
+
+            /// <summary><c>fr_cache</c>: Kernel cache: FR_CACHE_PACKETS entries per channel from its cache_base, indexed by upstream packet number.</summary>
+            public global::FastRelay.Bpf.BpfMap<uint, CacheEntry> Cache { get; }
 
             /// <summary><c>fr_events</c>: Registration events (struct fr_event), submitted without wakeup.</summary>
             public global::FastRelay.Bpf.BpfMap Events { get; }

@@ -23,6 +23,15 @@ namespace FastRelay.Protocols.Quic
         /// following the upstream's (the subscriber's previous number was not the previous upstream packet). Every other copy
         /// is implied: subscriber number r + k carries upstream number u + k after a registration (r, u).</summary>
         public const uint ConfigRegisterRuns = 0x1u;
+        /// <summary><c>Config.Flags</c> bit: a packet the kernel fanned out and kept in its cache is dropped there instead of
+        /// passed up to the relay socket (only for protocols whose userspace needs nothing else from the originals).</summary>
+        public const uint ConfigConsumeCached = 0x2u;
+        /// <summary>Upstream packets the kernel keeps per channel (0: no kernel cache).</summary>
+        public const int KernelCachePackets = 0;
+        /// <summary>Largest UDP payload the kernel cache keeps.</summary>
+        public const int CachePacketBytes = 1472;
+        /// <summary><c>CacheEntry.UpstreamPacketNumber</c> while the kernel writes the entry.</summary>
+        public const ulong CacheWriting = ulong.MaxValue;
 
         /// <summary>Names of the TC programs in the compiled object.</summary>
         public static class Programs
@@ -74,6 +83,12 @@ namespace FastRelay.Protocols.Quic
 #define FR_ORIGIN_USERSPACE 2
 /* fr_config.flags: register only where a subscriber's numbering stops following the upstream's. */
 #define FR_CONFIG_REGISTER_RUNS 0x1u
+/* fr_config.flags: a packet fanned out and kept in the kernel cache is not passed up to the relay's stack. */
+#define FR_CONFIG_CONSUME_CACHED 0x2u
+#define FR_KERNEL_CACHE 0
+#define FR_CACHE_PACKETS 0
+#define FR_CACHE_PACKET_BYTES 1472
+#define FR_CACHE_WRITING 0xffffffffffffffffULL
 
 #define FR_PROG_UPSTREAM_INGRESS ""fr_upstream_ingress""
 #define FR_PROG_SUBSCRIBER_INGRESS ""fr_subscriber_ingress""
@@ -137,8 +152,11 @@ struct fr_channel {
 	__u32 count; /* slots in use */
 	__u32 rotation; /* advanced per packet so no subscriber is always served last */
 	__u32 slots[64]; /* subscriber slots, first count used */
+	__u32 cache_base; /* first fr_cache entry of this channel's ring (kernel cache only) */
+	__u64 upstream_packets; /* packets fanned out (kernel) */
+	__u64 last_upstream_ns; /* bpf_ktime_get_ns of the last one (kernel): publisher liveness */
 };
-_Static_assert(sizeof(struct fr_channel) == 284, ""fr_channel layout"");
+_Static_assert(sizeof(struct fr_channel) == 304, ""fr_channel layout"");
 
 /* A subscriber's view of an upstream stream. */
 struct fr_stream_key {
@@ -391,7 +409,7 @@ static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
                 new("fr_budget", "Budget", 24, new global::FastRelay.Generated.SharedFieldLayout[] { new("bytes", 0, 8), new("enabled", 8, 4), new("reserve_per_level", 12, 4), new("drop_from_level", 16, 4), new("_pad0", 20, 4) }),
                 new("fr_sub_stats", "SubscriberStats", 72, new global::FastRelay.Generated.SharedFieldLayout[] { new("forwarded_packets", 0, 8), new("forwarded_bytes", 8, 8), new("userspace_packets", 16, 8), new("dropped_budget", 24, 8), new("dropped_no_stream", 32, 8), new("dropped_inactive", 40, 8), new("received_packets", 48, 8), new("received_bytes", 56, 8), new("last_received_ns", 64, 8) }),
                 new("fr_channel_key", "ChannelKey", 4, new global::FastRelay.Generated.SharedFieldLayout[] { new("id", 0, 4) }),
-                new("fr_channel", "Channel", 284, new global::FastRelay.Generated.SharedFieldLayout[] { new("upstream", 0, 20), new("count", 20, 4), new("rotation", 24, 4), new("slots", 28, 256) }),
+                new("fr_channel", "Channel", 304, new global::FastRelay.Generated.SharedFieldLayout[] { new("upstream", 0, 20), new("count", 20, 4), new("rotation", 24, 4), new("slots", 28, 256), new("cache_base", 284, 4), new("upstream_packets", 288, 8), new("last_upstream_ns", 296, 8) }),
                 new("fr_stream_key", "StreamKey", 16, new global::FastRelay.Generated.SharedFieldLayout[] { new("slot", 0, 4), new("_pad0", 4, 4), new("upstream_stream_id", 8, 8) }),
                 new("fr_stream_value", "StreamValue", 8, new global::FastRelay.Generated.SharedFieldLayout[] { new("stream_id", 0, 8) }),
                 new("fr_event", "Event", 56, new global::FastRelay.Generated.SharedFieldLayout[] { new("timestamp_ns", 0, 8), new("packet_number", 8, 8), new("upstream_packet_number", 16, 8), new("stream_id", 24, 8), new("upstream_stream_id", 32, 8), new("slot", 40, 4), new("length", 44, 4), new("origin", 48, 1), new("urgency", 49, 1), new("_pad0", 50, 6) }),
@@ -407,7 +425,7 @@ static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
                 new("fr_last_numbered", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "__u64", 8, 64),
                 new("fr_budgets", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "struct fr_budget", 24, 64),
                 new("fr_sub_stats", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "struct fr_sub_stats", 72, 64),
-                new("fr_channels", "BPF_MAP_TYPE_HASH", "struct fr_channel_key", 4, "struct fr_channel", 284, 64),
+                new("fr_channels", "BPF_MAP_TYPE_HASH", "struct fr_channel_key", 4, "struct fr_channel", 304, 64),
                 new("fr_streams", "BPF_MAP_TYPE_HASH", "struct fr_stream_key", 16, "struct fr_stream_value", 8, 4096),
                 new("fr_events", "BPF_MAP_TYPE_RINGBUF", "", 0, "", 0, 1048576),
                 new("fr_stats", "BPF_MAP_TYPE_PERCPU_ARRAY", "__u32", 4, "struct fr_stats", 136, 1),
@@ -483,7 +501,7 @@ static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
         }
 
         /// <summary>Mirror of <c>struct fr_channel</c>: A channel: its upstream and the slots it fans out to. Written by userspace.</summary>
-        [global::System.Runtime.InteropServices.StructLayout(global::System.Runtime.InteropServices.LayoutKind.Explicit, Size = 284)]
+        [global::System.Runtime.InteropServices.StructLayout(global::System.Runtime.InteropServices.LayoutKind.Explicit, Size = 304)]
         public struct Channel
         {
             /// <summary>only packets from this endpoint fan out; family 0 = any source</summary>
@@ -494,6 +512,12 @@ static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
             [global::System.Runtime.InteropServices.FieldOffset(24)] public uint Rotation;
             /// <summary>subscriber slots, first count used</summary>
             [global::System.Runtime.InteropServices.FieldOffset(28)] public UInt32s64 Slots;
+            /// <summary>first fr_cache entry of this channel's ring (kernel cache only)</summary>
+            [global::System.Runtime.InteropServices.FieldOffset(284)] public uint CacheBase;
+            /// <summary>packets fanned out (kernel)</summary>
+            [global::System.Runtime.InteropServices.FieldOffset(288)] public ulong UpstreamPackets;
+            /// <summary>bpf_ktime_get_ns of the last one (kernel): publisher liveness</summary>
+            [global::System.Runtime.InteropServices.FieldOffset(296)] public ulong LastUpstreamNs;
         }
 
         /// <summary>Mirror of <c>struct fr_stream_key</c>: A subscriber's view of an upstream stream.</summary>

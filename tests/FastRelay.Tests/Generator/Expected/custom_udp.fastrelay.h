@@ -36,6 +36,12 @@
 #define FR_ORIGIN_USERSPACE 2
 /* fr_config.flags: register only where a subscriber's numbering stops following the upstream's. */
 #define FR_CONFIG_REGISTER_RUNS 0x1u
+/* fr_config.flags: a packet fanned out and kept in the kernel cache is not passed up to the relay's stack. */
+#define FR_CONFIG_CONSUME_CACHED 0x2u
+#define FR_KERNEL_CACHE 1
+#define FR_CACHE_PACKETS 1024
+#define FR_CACHE_PACKET_BYTES 1472
+#define FR_CACHE_WRITING 0xffffffffffffffffULL
 
 #define FR_PROG_UPSTREAM_INGRESS "fr_upstream_ingress"
 #define FR_PROG_SUBSCRIBER_INGRESS "fr_subscriber_ingress"
@@ -99,8 +105,21 @@ struct fr_channel {
 	__u32 count; /* slots in use */
 	__u32 rotation; /* advanced per packet so no subscriber is always served last */
 	__u32 slots[64]; /* subscriber slots, first count used */
+	__u32 cache_base; /* first fr_cache entry of this channel's ring (kernel cache only) */
+	__u64 upstream_packets; /* packets fanned out (kernel) */
+	__u64 last_upstream_ns; /* bpf_ktime_get_ns of the last one (kernel): publisher liveness */
 };
-_Static_assert(sizeof(struct fr_channel) == 284, "fr_channel layout");
+_Static_assert(sizeof(struct fr_channel) == 304, "fr_channel layout");
+
+/* One cached upstream packet (UDP payload as received). upstream_packet_number is written last and set to FR_CACHE_WRITING first. */
+struct fr_cache_entry {
+	__u64 upstream_packet_number; /* the cache key; FR_CACHE_WRITING while being written */
+	__u64 received_ns; /* bpf_ktime_get_ns at upstream ingress */
+	__u32 length; /* UDP payload bytes */
+	__u8 _pad0[4];
+	__u8 data[1472]; /* the UDP payload */
+};
+_Static_assert(sizeof(struct fr_cache_entry) == 1496, "fr_cache_entry layout");
 
 /* One registration: a packet the kernel sent to a subscriber. */
 struct fr_event {
@@ -154,6 +173,7 @@ struct fr_budget *fr_btf_anchor_budget FR_BTF_ANCHOR;
 struct fr_sub_stats *fr_btf_anchor_sub_stats FR_BTF_ANCHOR;
 struct fr_channel_key *fr_btf_anchor_channel_key FR_BTF_ANCHOR;
 struct fr_channel *fr_btf_anchor_channel FR_BTF_ANCHOR;
+struct fr_cache_entry *fr_btf_anchor_cache_entry FR_BTF_ANCHOR;
 struct fr_event *fr_btf_anchor_event FR_BTF_ANCHOR;
 struct fr_config *fr_btf_anchor_config FR_BTF_ANCHOR;
 struct fr_stats *fr_btf_anchor_stats FR_BTF_ANCHOR;
@@ -222,6 +242,14 @@ struct {
 	__type(value, struct fr_channel);
 	__uint(max_entries, FR_MAX_CHANNELS);
 } fr_channels SEC(".maps");
+
+/* Kernel cache: FR_CACHE_PACKETS entries per channel from its cache_base, indexed by upstream packet number. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fr_cache_entry);
+	__uint(max_entries, FR_MAX_CHANNELS * FR_CACHE_PACKETS);
+} fr_cache SEC(".maps");
 
 /* Registration events (struct fr_event), submitted without wakeup. */
 struct {

@@ -36,6 +36,12 @@
 #define FR_ORIGIN_USERSPACE 2
 /* fr_config.flags: register only where a subscriber's numbering stops following the upstream's. */
 #define FR_CONFIG_REGISTER_RUNS 0x1u
+/* fr_config.flags: a packet fanned out and kept in the kernel cache is not passed up to the relay's stack. */
+#define FR_CONFIG_CONSUME_CACHED 0x2u
+#define FR_KERNEL_CACHE 0
+#define FR_CACHE_PACKETS 0
+#define FR_CACHE_PACKET_BYTES 1472
+#define FR_CACHE_WRITING 0xffffffffffffffffULL
 
 #define FR_PROG_UPSTREAM_INGRESS "fr_upstream_ingress"
 #define FR_PROG_SUBSCRIBER_INGRESS "fr_subscriber_ingress"
@@ -99,8 +105,11 @@ struct fr_channel {
 	__u32 count; /* slots in use */
 	__u32 rotation; /* advanced per packet so no subscriber is always served last */
 	__u32 slots[64]; /* subscriber slots, first count used */
+	__u32 cache_base; /* first fr_cache entry of this channel's ring (kernel cache only) */
+	__u64 upstream_packets; /* packets fanned out (kernel) */
+	__u64 last_upstream_ns; /* bpf_ktime_get_ns of the last one (kernel): publisher liveness */
 };
-_Static_assert(sizeof(struct fr_channel) == 284, "fr_channel layout");
+_Static_assert(sizeof(struct fr_channel) == 304, "fr_channel layout");
 
 /* A subscriber's view of an upstream stream. */
 struct fr_stream_key {
