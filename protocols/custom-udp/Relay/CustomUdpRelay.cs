@@ -240,8 +240,10 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
             return;
         }
         var key = SocketAddressKey.From(from);
-        // One upstream per channel; a new publisher may take over only once the current one has gone silent.
-        var silent = (long)MonotonicClock.NowNs() - channel.LastUpstreamNs > _options.SubscriberTimeout.Ticks * 100;
+        // One upstream per channel; a new publisher may take over only once the current one has gone silent (its packets
+        // may have reached this socket or only the kernel).
+        var lastHeard = Math.Max(channel.LastUpstreamNs, _plane.UpstreamConsumed(channelId).LastNs);
+        var silent = (long)MonotonicClock.NowNs() - lastHeard > _options.SubscriberTimeout.Ticks * 100;
         if (channel.UpstreamKey is { } existing && existing != key && !silent)
         {
             _refused++;
@@ -306,9 +308,16 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
     private void SendHistory(SubscriberSession session, ChannelState channel, uint historyMs)
     {
         var since = (long)MonotonicClock.NowNs() - historyMs * 1_000_000L;
-        foreach (var sequence in channel.Cache.SequencesSince(since))
+        // The kernel's cache and this process's hold different packets (the originals the kernel did not keep come here).
+        var sequences = channel.Cache.SequencesSince(since);
+        _plane.AddCachedSince(session.Channel, since, sequences);
+        sequences.Sort();
+        for (var i = 0; i < sequences.Count; i++)
         {
-            if (!channel.Cache.TryCopy(sequence, _repairScratch, out var length))
+            var sequence = sequences[i];
+            if (i > 0 && sequence == sequences[i - 1])
+                continue;
+            if (!TryCopyCached(channel, session.Channel, sequence, out var length))
                 continue;
             var written = History.Write(_send, session.Channel, MonotonicClock.NowNs(), _repairScratch.AsSpan(0, length));
             SendTo(_send.AsSpan(0, written), session.Endpoint);
@@ -347,7 +356,7 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
                     session.NackedSequences++;
                     if (!session.Sequences.TryGet(sequence, next, out var publisherSequence))
                         continue;
-                    if (!channel.Cache.TryCopy(publisherSequence, _repairScratch, out var length))
+                    if (!TryCopyCached(channel, session.Channel, publisherSequence, out var length))
                         continue;
                     var written = Repair.Write(_send, session.Channel, MonotonicClock.NowNs(), sequence, _repairScratch.AsSpan(0, length));
                     SendTo(_send.AsSpan(0, written), session.Endpoint);
@@ -357,6 +366,11 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
             }
         }
     }
+
+    /// <summary>A publisher packet from the data plane's cache (the kernel's) or this process's, into the repair scratch.</summary>
+    private bool TryCopyCached(ChannelState channel, ushort channelId, ulong publisherSequence, out int length) =>
+        _plane.TryCopyCached(channelId, publisherSequence, _repairScratch, out length)
+        || channel.Cache.TryCopy(publisherSequence, _repairScratch, out length);
 
     /// <summary>Registrations from the data plane: which publisher packet a subscriber got under which number.</summary>
     public void OnSent(int slot, ulong subscriberSequence, ulong publisherSequence)
@@ -447,10 +461,12 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
                 return new SubscriberStatus(s.Slot, s.Endpoint.ToString(), s.Channel, counters.ForwardedPackets, counters.ForwardedBytes,
                     counters.DroppedBudget, s.Repaired, s.NackedSequences, s.RateBytesPerSecond, (now - s.LastHeardNs) / 1e9);
             }).ToList();
-            var channels = _channels.Select(c => new ChannelStatus(c.Key, c.Value.Upstream?.ToString(), c.Value.Slots.Count, c.Value.UpstreamPackets)).ToList();
+            var channels = _channels.Select(c => new ChannelStatus(c.Key, c.Value.Upstream?.ToString(), c.Value.Slots.Count,
+                c.Value.UpstreamPackets + _plane.UpstreamConsumed(c.Key).Packets)).ToList();
+            var upstreamPackets = _upstreamPackets + _channels.Keys.Aggregate(0UL, (sum, id) => sum + _plane.UpstreamConsumed(id).Packets);
             return new RelayStatus(_options.Name, _plane.Mode, _options.Port, Environment.ProcessId, DateTimeOffset.UtcNow,
                 _options.Attachments?.Invoke() ?? [], channels, subscribers,
-                new RelayTotals(_upstreamPackets, _foreignData, _malformed, _challenges, _accepted, _refused, _removed, _repaired));
+                new RelayTotals(upstreamPackets, _foreignData, _malformed, _challenges, _accepted, _refused, _removed, _repaired));
         }
     }
 

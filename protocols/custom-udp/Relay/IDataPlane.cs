@@ -25,6 +25,17 @@ public interface IDataPlane : IDisposable
     /// <paramref name="header"/> is its header, already parsed by the relay core.</summary>
     void OnUpstreamData(in PacketHeader header, ReadOnlySpan<byte> packet);
 
+    /// <summary>Copies a publisher packet the data plane keeps itself (the kernel cache); false when it has none.</summary>
+    bool TryCopyCached(ushort channel, ulong publisherSequence, Span<byte> destination, out int length);
+
+    /// <summary>Adds the publisher sequences the data plane keeps for the channel, received at or after
+    /// <paramref name="sinceNs"/> (CLOCK_MONOTONIC), to <paramref name="into"/>.</summary>
+    void AddCachedSince(ushort channel, long sinceNs, List<ulong> into);
+
+    /// <summary>Upstream packets of the channel the data plane handled without passing them up to the relay socket, and
+    /// when the last one arrived (CLOCK_MONOTONIC ns, 0 = none).</summary>
+    (ulong Packets, long LastNs) UpstreamConsumed(ushort channel);
+
     /// <summary>Counters for one slot since its activation.</summary>
     SubscriberCounters Counters(int slot);
 

@@ -15,6 +15,9 @@ namespace FastRelay.Protocols.CustomUdp.Relay;
 /// A subscriber whose address family differs from its channel's upstream cannot get an in-place rewritten copy (the IP
 /// headers differ in size), so for those the relay socket sends the original packet and the egress program numbers
 /// it like any packet of the relay's own stack.
+/// The kernel keeps the last packets of each channel (fr_cache) and, as the relay needs nothing else from them, drops
+/// the originals it fanned out instead of passing them up: this process then receives only control traffic, originals
+/// of channels with cross-family subscribers and packets too large for the kernel cache.
 /// </summary>
 public sealed class KernelDataPlane : IDataPlane
 {
@@ -68,19 +71,24 @@ public sealed class KernelDataPlane : IDataPlane
 
     /// <summary>The relay port, and run registration: NACK repair only needs to know where a subscriber's numbering stops
     /// following the publisher's, so the kernel sends an event per break instead of one per copy.</summary>
-    public void SetConfig(ushort udpPort) => _maps.Config.Update(0u, new Config { UdpPort = udpPort, Flags = ConfigRegisterRuns });
+    public void SetConfig(ushort udpPort) => _maps.Config.Update(0u, new Config
+    {
+        UdpPort = udpPort,
+        Flags = ConfigRegisterRuns | (KernelCachePackets > 0 ? ConfigConsumeCached : 0),
+    });
 
     public void SetChannel(ushort channel, IPEndPoint? upstream, IReadOnlyList<int> slots)
     {
-        var value = new Channel
-        {
-            // No upstream yet: an endpoint no packet can come from (port 0), so nothing fans out.
-            Upstream = upstream is null ? new Endpoint { Family = 4 } : ToEndpoint(upstream),
-            Count = (uint)Math.Min(slots.Count, MaxSubscribers),
-        };
+        var key = new ChannelKey { Id = channel };
+        // What the kernel keeps in the entry (rotation, upstream counters) survives the update.
+        _maps.Channels.TryLookup(key, out var value);
+        // No upstream yet: an endpoint no packet can come from (port 0), so nothing fans out.
+        value.Upstream = upstream is null ? new Endpoint { Family = 4 } : ToEndpoint(upstream);
+        value.Count = (uint)Math.Min(slots.Count, MaxSubscribers);
         for (var i = 0; i < value.Count; i++)
             value.Slots[i] = (uint)slots[i];
-        _maps.Channels.Update(new ChannelKey { Id = channel }, value);
+        value.CacheBase = (uint)(CacheRing(channel) * KernelCachePackets);
+        _maps.Channels.Update(key, value);
         lock (_crossGate)
         {
             _channels[channel] = (upstream is null ? AddressFamily.Unspecified : SocketAddresses.Plain(upstream).AddressFamily, slots.ToArray());
@@ -182,6 +190,62 @@ public sealed class KernelDataPlane : IDataPlane
         var stats = _maps.SubscriberStats.TryLookup((uint)slot, out var s) ? s : default;
         return new SubscriberCounters(stats.ForwardedPackets, stats.ForwardedBytes, stats.DroppedBudget, stats.ReceivedPackets);
     }
+
+    private readonly Dictionary<ushort, int> _cacheRings = new();
+
+    /// <summary>Each channel gets one of the MaxChannels rings of fr_cache for good (the relay never forgets a channel).</summary>
+    private int CacheRing(ushort channel)
+    {
+        lock (_cacheRings)
+        {
+            if (!_cacheRings.TryGetValue(channel, out var ring))
+                _cacheRings[channel] = ring = _cacheRings.Count;
+            return ring;
+        }
+    }
+
+    private bool TryCacheIndex(ushort channel, ulong publisherSequence, out uint index)
+    {
+        index = 0;
+        if (KernelCachePackets == 0)
+            return false;
+        lock (_cacheRings)
+            if (!_cacheRings.TryGetValue(channel, out var ring))
+                return false;
+            else
+                index = (uint)(ring * KernelCachePackets + (int)(publisherSequence % KernelCachePackets));
+        return true;
+    }
+
+    public bool TryCopyCached(ushort channel, ulong publisherSequence, Span<byte> destination, out int length)
+    {
+        length = 0;
+        if (!TryCacheIndex(channel, publisherSequence, out var index) || !_maps.Cache.TryLookup(index, out var entry))
+            return false;
+        if (entry.UpstreamPacketNumber != publisherSequence || entry.Length == 0 || entry.Length > destination.Length)
+            return false;
+        ReadOnlySpan<byte> data = entry.Data;
+        data[..(int)entry.Length].CopyTo(destination);
+        // The kernel may have started rewriting the entry while it was copied: it marks the key first, so an unchanged
+        // key afterwards means the copy is whole.
+        if (!_maps.Cache.TryLookup(index, out var again) || again.UpstreamPacketNumber != publisherSequence)
+            return false;
+        length = (int)entry.Length;
+        return true;
+    }
+
+    public void AddCachedSince(ushort channel, long sinceNs, List<ulong> into)
+    {
+        if (!TryCacheIndex(channel, 0, out var first))
+            return;
+        for (var i = 0u; i < KernelCachePackets; i++)
+            if (_maps.Cache.TryLookup(first + i, out var entry) && entry.Length > 0 && entry.UpstreamPacketNumber != CacheWriting
+                && (long)entry.ReceivedNs >= sinceNs)
+                into.Add(entry.UpstreamPacketNumber);
+    }
+
+    public (ulong Packets, long LastNs) UpstreamConsumed(ushort channel) =>
+        _maps.Channels.TryLookup(new ChannelKey { Id = channel }, out var value) ? (value.UpstreamPackets, (long)value.LastUpstreamNs) : (0, 0);
 
     public ulong NextSequence(int slot) => _maps.NextPacketNumbers.TryLookup((uint)slot, out var next) ? next : 0;
 

@@ -62,6 +62,19 @@ public sealed unsafe class UserspaceDataPlane(Socket socket, int maxSubscribers,
         }
     }
 
+    // Every original reaches this process: the relay's own cache has them all.
+    public bool TryCopyCached(ushort channel, ulong publisherSequence, Span<byte> destination, out int length)
+    {
+        length = 0;
+        return false;
+    }
+
+    public void AddCachedSince(ushort channel, long sinceNs, List<ulong> into)
+    {
+    }
+
+    public (ulong Packets, long LastNs) UpstreamConsumed(ushort channel) => (0, 0);
+
     public ulong NextSequence(int slot)
     {
         lock (_gate)
