@@ -68,8 +68,9 @@ public static class CustomUdpRelayRunner
             var attached = host;
             var relayOptions = options.Relay with
             {
-                // Fast path: the kernel forwards; this process only caches originals and answers control messages, so
-                // it wakes at most every 5 ms (a NACK is still answered in order, after every original before it).
+                // Fast path: the kernel forwards and caches; this process answers control messages and takes the few
+                // originals the kernel does not keep, so it wakes at most every 5 ms (a NACK is still answered in order,
+                // after every original before it).
                 ReceiveCoalescing = options.Mode == RelayMode.FastPath ? TimeSpan.FromMilliseconds(5) : TimeSpan.Zero,
                 Attachments = () => attached?.Attachments
                     .Select(a => $"{a.ProgramName} on {Net.NetDevice.NameOf(a.Ifindex) ?? a.Ifindex.ToString()} {a.Direction.ToString().ToLowerInvariant()} ({a.Mode}, prog {a.ProgramId})")

@@ -88,7 +88,7 @@ public static class RelayScenario
             var publisherRuns = options.Publishers.Select((p, i) => RunPublisherAsync(lab, p, i, options, work, cancellationToken)).ToList();
             var publishers = await Task.WhenAll(publisherRuns);
             await Task.Delay(300, cancellationToken); // repairs in flight
-            var status = File.Exists(statusFile) ? RelayStatus.FromJson(await File.ReadAllTextAsync(statusFile, cancellationToken)) : null;
+            var status = await StatusWrittenAfterAsync(statusFile, DateTimeOffset.UtcNow, cancellationToken);
             if (options.DuringStream is { } during)
                 await during(lab, lab.BpfFsPath);
             var subscribers = await Task.WhenAll(subscriberRuns);
@@ -153,4 +153,27 @@ public static class RelayScenario
 
     /// <summary>This CLI's own dll, run as `dotnet fastrelay.dll VERB` inside the lab hosts.</summary>
     public static string FastRelayDll => typeof(RelayScenario).Assembly.Location;
+
+    /// <summary>The relay's status as it writes it next after <paramref name="after"/> (it rewrites the file about twice a
+    /// second), so that its counters include everything sent before; the last one written when none comes within 3 s.</summary>
+    private static async Task<RelayStatus?> StatusWrittenAfterAsync(string statusFile, DateTimeOffset after, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(3);
+        RelayStatus? status = null;
+        while (true)
+        {
+            try
+            {
+                if (File.Exists(statusFile))
+                    status = RelayStatus.FromJson(await File.ReadAllTextAsync(statusFile, cancellationToken));
+            }
+            catch (IOException)
+            {
+                // replaced while we read it: the next look finds the new one
+            }
+            if (status is not null && status.Updated > after || DateTime.UtcNow > deadline)
+                return status;
+            await Task.Delay(50, cancellationToken);
+        }
+    }
 }

@@ -13,6 +13,8 @@ public sealed class SubscriberSession(int slot, IPEndPoint endpoint, SocketAddre
     public SequenceMap Sequences { get; } = sequences;
     public long LastHeardNs { get; set; }
     public uint RateBytesPerSecond { get; set; }
+    /// <summary>The plane has been told this subscriber is unlimited: nothing to refill until its rate changes.</summary>
+    public bool UnlimitedBudgetSet { get; set; }
     public ulong Repaired { get; set; }
     public ulong NackedSequences { get; set; }
 }
