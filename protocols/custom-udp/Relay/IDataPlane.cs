@@ -42,7 +42,8 @@ public interface IDataPlane : IDisposable
     /// <summary>The sequence number the next DATA to this subscriber will get: nothing at or beyond it was sent yet.</summary>
     ulong NextSequence(int slot);
 
-    /// <summary>Delivers pending registrations (subscriber sequence → publisher sequence) to the sink now.</summary>
+    /// <summary>Delivers pending registrations (subscriber sequence → publisher sequence) to the sink now. The relay core
+    /// calls it at least every <see cref="CustomUdpRelay.RegistrationDrainInterval"/> and before it answers a NACK.</summary>
     void Flush();
 }
 

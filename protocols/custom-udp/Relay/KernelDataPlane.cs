@@ -15,28 +15,19 @@ namespace FastRelay.Protocols.CustomUdp.Relay;
 /// A subscriber whose address family differs from its channel's upstream cannot get an in-place rewritten copy (the IP
 /// headers differ in size), so for those the relay socket sends the original packet and the egress program numbers
 /// it like any packet of the relay's own stack.
+/// Registrations are drained when the relay core calls <see cref="Flush"/> (it does so on its own receive thread, at
+/// least every 100 ms, and before answering a NACK): a thread of their own cost a wake-up each time.
 /// The kernel keeps the last packets of each channel (fr_cache) and, as the relay needs nothing else from them, drops
 /// the originals it fanned out instead of passing them up: this process then receives only control traffic, originals
 /// of channels with cross-family subscribers and packets too large for the kernel cache.
 /// </summary>
 public sealed class KernelDataPlane : IDataPlane
 {
-    /// <summary>
-    /// How often registrations are drained from the ring buffer. Nothing waits for them: a NACK drains the ring before it
-    /// looks anything up (<see cref="Flush"/>), so the interval only has to keep the 1 MB ring (about 25k events) from
-    /// filling, and with run registration there are events only where a subscriber's numbering breaks (at most one per
-    /// copy: 64 subscribers × 2000 pps, every copy a break, fill it in 0.2 s). Measured: each wake-up of an idle thread
-    /// costs this VM 20-50 µs, at 2 ms they were most of the relay's CPU.
-    /// </summary>
-    private static readonly TimeSpan PumpInterval = TimeSpan.FromMilliseconds(50);
-
     private readonly Maps _maps;
     private readonly IRegistrationSink _sink;
     private readonly RingBufferReader _events;
-    private readonly Thread _pump;
     private readonly ILogger? _log;
     private readonly object _eventGate = new();
-    private volatile bool _stopping;
     private readonly Socket _socket;
     private readonly object _crossGate = new();
 
@@ -62,8 +53,6 @@ public sealed class KernelDataPlane : IDataPlane
         _sink = sink;
         _log = log;
         _events = new RingBufferReader(_maps.Events, OnEvent);
-        _pump = new Thread(PumpLoop) { IsBackground = true, Name = "fastrelay-registrations" };
-        _pump.Start();
     }
 
     public string Mode => "fastpath";
@@ -275,28 +264,6 @@ public sealed class KernelDataPlane : IDataPlane
         _sink.OnRegistrationsLost();
     }
 
-    private void PumpLoop()
-    {
-        while (!_stopping)
-        {
-            try
-            {
-                lock (_eventGate)
-                    Drain();
-                Thread.Sleep(PumpInterval);
-            }
-            catch (ObjectDisposedException)
-            {
-                return;
-            }
-            catch (Exception e)
-            {
-                _log?.LogError(e, "registration pump failed");
-                Thread.Sleep(100);
-            }
-        }
-    }
-
     private void OnEvent(ReadOnlySpan<byte> record)
     {
         // Both origins are DATA sent to a subscriber: clones, and originals the relay socket sent across families
@@ -319,8 +286,6 @@ public sealed class KernelDataPlane : IDataPlane
 
     public void Dispose()
     {
-        _stopping = true;
-        _pump.Join(TimeSpan.FromSeconds(1));
         lock (_eventGate)
             _events.Dispose();
     }
