@@ -154,7 +154,7 @@ public static class RelayScenario
     /// <summary>This CLI's own dll, run as `dotnet fastrelay.dll VERB` inside the lab hosts.</summary>
     public static string FastRelayDll => typeof(RelayScenario).Assembly.Location;
 
-    /// <summary>The relay's status as it writes it next after <paramref name="after"/> (it rewrites the file about once a
+    /// <summary>The relay's status as it writes it next after <paramref name="after"/> (it rewrites the file twice a
     /// second), so that its counters include everything sent before; the last one written when none comes within 3 s.</summary>
     private static async Task<RelayStatus?> StatusWrittenAfterAsync(string statusFile, DateTimeOffset after, CancellationToken cancellationToken)
     {
