@@ -173,8 +173,10 @@ public sealed class LoopbackTests(ITestOutputHelper output)
         await publisher.RunAsync();
         var report = await subscribing;
 
-        Assert.True(report.Received + report.Repaired >= 9_000, report.ToSummary());
-        // The report and its strings allocate a few KB once; 10 000 packets at even 8 bytes each would be 80 KB.
+        // Enough packets for a per-packet allocation to show. Not all 10 000: under a loaded CI machine the subscriber has
+        // been seen to stall long enough to re-subscribe (which it should), and loss is not what this test is about.
+        Assert.True(report.Received + report.Repaired >= 5_000, report.ToSummary());
+        // The report and its strings allocate a few KB once; 5 000 packets at even 8 bytes each would be 40 KB.
         Assert.True(allocated < 16_000 && allocated >= 0, $"{allocated} bytes allocated for {report.Received + report.Repaired} packets");
     }
 
