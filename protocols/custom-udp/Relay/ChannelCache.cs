@@ -64,6 +64,16 @@ public sealed class ChannelCache
         }
     }
 
+    /// <summary>Forgets every packet (a new publisher took the channel over and may reuse the old one's sequence numbers).</summary>
+    public void Clear()
+    {
+        lock (_gate)
+        {
+            Array.Clear(_length);
+            _any = false;
+        }
+    }
+
     /// <summary>Publisher sequences received at or after <paramref name="sinceNs"/>, oldest first (late joiners).</summary>
     public List<ulong> SequencesSince(long sinceNs)
     {

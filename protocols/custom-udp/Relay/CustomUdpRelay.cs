@@ -278,6 +278,14 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
             SendReply(from, channelId, Role.Publisher, ReplyStatus.ChannelHasUpstream);
             return;
         }
+        if (channel.UpstreamKey is { } previous && previous != key)
+        {
+            // The new publisher numbers its own packets, possibly from where the old one did: a repair looked up by number
+            // must not find the old publisher's packet.
+            channel.Cache.Clear();
+            _plane.ForgetCached(channelId);
+            _log.LogInformation("channel {Channel}: publisher {Old} replaced, its cached packets forgotten", channelId, channel.Upstream);
+        }
         channel.Upstream = SocketAddresses.Plain(from);
         channel.UpstreamKey = key;
         channel.UpstreamAddress = SocketAddresses.For(_socket, channel.Upstream);

@@ -32,6 +32,10 @@ public interface IDataPlane : IDisposable
     /// <paramref name="sinceNs"/> (CLOCK_MONOTONIC), to <paramref name="into"/>.</summary>
     void AddCachedSince(ushort channel, long sinceNs, List<ulong> into);
 
+    /// <summary>Forgets every packet the data plane keeps for the channel (a new publisher took it over: its sequence numbers
+    /// may repeat the old one's, and a repair must never carry the old publisher's packet).</summary>
+    void ForgetCached(ushort channel);
+
     /// <summary>Upstream packets of the channel the data plane handled without passing them up to the relay socket, and
     /// when the last one arrived (CLOCK_MONOTONIC ns, 0 = none).</summary>
     (ulong Packets, long LastNs) UpstreamConsumed(ushort channel);

@@ -234,6 +234,15 @@ public sealed class KernelDataPlane : IDataPlane
                 into.Add(entry.UpstreamPacketNumber);
     }
 
+    public void ForgetCached(ushort channel)
+    {
+        if (!TryCacheIndex(channel, 0, out var first))
+            return;
+        // About a thousand map updates: only when a publisher takes a channel over.
+        for (var i = 0u; i < KernelCachePackets; i++)
+            _maps.Cache.Update(first + i, default);
+    }
+
     public (ulong Packets, long LastNs) UpstreamConsumed(ushort channel) =>
         _maps.Channels.TryLookup(new ChannelKey { Id = channel }, out var value) ? (value.UpstreamPackets, (long)value.LastUpstreamNs) : (0, 0);
 

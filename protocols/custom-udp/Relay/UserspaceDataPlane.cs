@@ -73,6 +73,10 @@ public sealed unsafe class UserspaceDataPlane(Socket socket, int maxSubscribers,
     {
     }
 
+    public void ForgetCached(ushort channel)
+    {
+    }
+
     public (ulong Packets, long LastNs) UpstreamConsumed(ushort channel) => (0, 0);
 
     public ulong NextSequence(int slot)
