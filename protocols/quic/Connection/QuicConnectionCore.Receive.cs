@@ -118,6 +118,7 @@ public sealed partial class QuicConnectionCore
         if (Phase is ConnectionPhase.Draining or ConnectionPhase.Closed) return true;
         space.Received.OnPacketReceived(packetNumber, ackEliciting, now);
         _lastActivity = now;
+        _ackElicitingSentSinceReceive = false;
 
         if (header.Type == QuicPacketType.Handshake && !_isClient)
         {

@@ -88,7 +88,13 @@ public sealed partial class QuicConnectionCore
             record.Size = length;
             record.InFlight = record.AckEliciting || packet.PayloadLength > 0 && hasInitial;
             _loss.OnPacketSent(record, now);
-            if (record.AckEliciting) _lastActivity = Math.Max(_lastActivity, now);
+            // RFC 9000 §10.1: sending restarts the idle timer only for the first ack-eliciting packet since the peer was
+            // last heard from; otherwise the probes to a peer that is gone would keep the connection alive.
+            if (record.AckEliciting && !_ackElicitingSentSinceReceive)
+            {
+                _lastActivity = Math.Max(_lastActivity, now);
+                _ackElicitingSentSinceReceive = true;
+            }
             sentHandshake |= packet.Space == PacketNumberSpace.Handshake;
             packet.Record = null!;
         }

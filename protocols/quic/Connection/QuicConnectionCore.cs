@@ -77,6 +77,7 @@ public sealed partial class QuicConnectionCore : ITlsHandshakeSink, ILossDetecti
 
     private long _idleTimeout;
     private long _lastActivity;
+    private bool _ackElicitingSentSinceReceive;
     private long _closeDeadline = long.MaxValue;
     private bool _closeFramePending;
     private ulong? _pathResponsePending;

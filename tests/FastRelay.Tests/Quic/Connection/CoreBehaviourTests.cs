@@ -20,6 +20,25 @@ public sealed class CoreBehaviourTests
         Assert.False(pair.Server!.IsHandshakeComplete);
     }
 
+    [Fact]
+    public void Probes_to_a_peer_that_is_gone_do_not_keep_the_connection_alive_past_its_idle_timeout()
+    {
+        // RFC 9000 §10.1: only the first ack-eliciting packet sent after the peer was last heard from restarts the idle
+        // timer. Here the client vanishes just as the server answers; the server's PTO probes must not extend its life.
+        var gone = false;
+        using var pair = new CorePair { Lose = (_, _) => gone };
+        Assert.True(pair.Handshake());
+        var (id, _) = pair.Transfer([1, 2, 3]);
+        gone = true;
+        var answeredAt = pair.Now;
+        pair.Server!.Streams.Write(id, new byte[500], true);
+        Assert.True(pair.RunUntil(() => pair.Server.Phase == ConnectionPhase.Closed, limit: 200_000_000));
+
+        Assert.True(pair.Server.CloseInfo!.Value.IdleTimeout, $"{pair.Server.CloseInfo}");
+        var idle = 30_000_000L; // CorePair's idle timeout
+        Assert.InRange(pair.Now - answeredAt, idle, idle + 1_000_000);
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
