@@ -64,7 +64,7 @@ public sealed class KernelDataPlane : IDataPlane
     public void SetConfig(ushort udpPort) => _maps.Config.Update(0u, new Config
     {
         UdpPort = udpPort,
-        Flags = ConfigRegisterRuns | (KernelCachePackets > 0 ? ConfigConsumeCached : 0),
+        Flags = ConfigRegisterRuns | ConfigConsumeCached,
     });
 
     public void SetChannel(ushort channel, IPEndPoint? upstream, IReadOnlyList<int> slots)
@@ -194,16 +194,15 @@ public sealed class KernelDataPlane : IDataPlane
         }
     }
 
+    /// <summary>The fr_cache entry that holds (or would hold) the packet; false for a channel the relay never set up.</summary>
     private bool TryCacheIndex(ushort channel, ulong publisherSequence, out uint index)
     {
         index = 0;
-        if (KernelCachePackets == 0)
-            return false;
+        int ring;
         lock (_cacheRings)
-            if (!_cacheRings.TryGetValue(channel, out var ring))
+            if (!_cacheRings.TryGetValue(channel, out ring))
                 return false;
-            else
-                index = (uint)(ring * KernelCachePackets + (int)(publisherSequence % KernelCachePackets));
+        index = (uint)(ring * KernelCachePackets + (int)(publisherSequence % KernelCachePackets));
         return true;
     }
 
