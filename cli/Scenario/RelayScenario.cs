@@ -87,8 +87,11 @@ public static class RelayScenario
             options.Progress?.Invoke($"publishing for {options.DurationSeconds:0.#} s");
             var publisherRuns = options.Publishers.Select((p, i) => RunPublisherAsync(lab, p, i, options, work, cancellationToken)).ToList();
             var publishers = await Task.WhenAll(publisherRuns);
+            // A status written after the publishers ended counts everything they sent; it must be taken before the
+            // subscribers, hearing nothing more, re-subscribe after 1 s (which resets their counters).
+            var streamEnded = DateTimeOffset.UtcNow;
             await Task.Delay(300, cancellationToken); // repairs in flight
-            var status = await StatusWrittenAfterAsync(statusFile, DateTimeOffset.UtcNow, cancellationToken);
+            var status = await StatusWrittenAfterAsync(statusFile, streamEnded, cancellationToken);
             if (options.DuringStream is { } during)
                 await during(lab, lab.BpfFsPath);
             var subscribers = await Task.WhenAll(subscriberRuns);

@@ -522,6 +522,9 @@ public class StreamTableTests
         for (int i = 0; i < 5000; i++) Round();
         allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
         Assert.True(server.LocalMaxData > before + 4_000_000);   // data really flowed (≈5.5 MB)
-        Assert.True(allocated < 1000, $"{allocated} bytes allocated");
+        // Per round, even one small object would be over 100 KB in 5000 rounds. Two 4 KB chunks are tolerated: the chunk pool is
+        // process-wide, and a connection some earlier test left running can empty its bucket just as this test rents
+        // (seen once in CI: 5112 bytes).
+        Assert.True(allocated < 2 * 4096 + 1024, $"{allocated} bytes allocated");
     }
 }
