@@ -143,7 +143,10 @@ int fr_upstream_ingress(struct __sk_buff *skb)
 		return TC_ACT_UNSPEC;
 #if FR_KERNEL_CACHE && FR_HAS_PACKET_NUMBER
 	/* Kept here, and userspace has said it needs nothing else from the originals: it need not receive this one. */
-	if (!cross_family && (fr_config_flags() & FR_CONFIG_CONSUME_CACHED)) {
+	/* fr_config is looked up again rather than kept from the port check: anything of it held live across the fan-out
+	 * loop multiplies the states the verifier walks there past its budget (measured: over a million instructions). The
+	 * array lookup is a few inlined instructions. */
+	if (!cross_family && (fr_config_flags_of(fr_config_get()) & FR_CONFIG_CONSUME_CACHED)) {
 		__u64 now = bpf_ktime_get_ns();
 
 		if (fr_cache_store(skb, &pkt, hdr, ch, now)) {

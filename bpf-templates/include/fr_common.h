@@ -33,22 +33,30 @@ _Static_assert((FR_MARK_SLOT_MASK & (FR_MARK_SLOT_MASK + 1)) == 0, "FR_MARK_SLOT
 #define FR_AF_INET  4
 #define FR_AF_INET6 6
 
-/* Userspace may move the relay to another port at run time without reloading the object. */
-static __always_inline __u16 fr_relay_port(void)
+/* Relay-wide settings; NULL only if the map is broken, which every reader treats as "all defaults". A program that
+ * needs several settings looks the entry up once. */
+static __always_inline const struct fr_config *fr_config_get(void)
 {
 	__u32 zero = 0;
-	struct fr_config *cfg = bpf_map_lookup_elem(&fr_config, &zero);
 
+	return bpf_map_lookup_elem(&fr_config, &zero);
+}
+
+/* Userspace may move the relay to another port at run time without reloading the object. */
+static __always_inline __u16 fr_relay_port_of(const struct fr_config *cfg)
+{
 	if (cfg && cfg->udp_port)
 		return cfg->udp_port;
 	return FR_UDP_PORT;
 }
 
-static __always_inline __u32 fr_config_flags(void)
+static __always_inline __u16 fr_relay_port(void)
 {
-	__u32 zero = 0;
-	struct fr_config *cfg = bpf_map_lookup_elem(&fr_config, &zero);
+	return fr_relay_port_of(fr_config_get());
+}
 
+static __always_inline __u32 fr_config_flags_of(const struct fr_config *cfg)
+{
 	return cfg ? cfg->flags : 0;
 }
 

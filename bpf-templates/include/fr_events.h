@@ -57,7 +57,7 @@ static __always_inline int fr_registration_needed(__u32 slot, __u64 pn, __u64 up
 {
 	__u64 *last;
 
-	if (!(fr_config_flags() & FR_CONFIG_REGISTER_RUNS))
+	if (!(fr_config_flags_of(fr_config_get()) & FR_CONFIG_REGISTER_RUNS))
 		return 1;
 	last = bpf_map_lookup_elem(&fr_last_numbered, &slot);
 	if (!last)

@@ -520,9 +520,11 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
                 return new SubscriberStatus(s.Slot, s.Endpoint.ToString(), s.Channel, counters.ForwardedPackets, counters.ForwardedBytes,
                     counters.DroppedBudget, s.Repaired, s.NackedSequences, s.RateBytesPerSecond, (now - s.LastHeardNs) / 1e9);
             }).ToList();
+            // Upstream packets reached this socket or only the kernel; each channel's kernel count is read once.
+            var consumed = _channels.ToDictionary(c => c.Key, c => _plane.UpstreamConsumed(c.Key).Packets);
             var channels = _channels.Select(c => new ChannelStatus(c.Key, c.Value.Upstream?.ToString(), c.Value.Slots.Count,
-                c.Value.UpstreamPackets + _plane.UpstreamConsumed(c.Key).Packets)).ToList();
-            var upstreamPackets = _upstreamPackets + _channels.Keys.Aggregate(0UL, (sum, id) => sum + _plane.UpstreamConsumed(id).Packets);
+                c.Value.UpstreamPackets + consumed[c.Key])).ToList();
+            var upstreamPackets = _upstreamPackets + consumed.Values.Aggregate(0UL, (sum, n) => sum + n);
             return new RelayStatus(_options.Name, _plane.Mode, _options.Port, Environment.ProcessId, DateTimeOffset.UtcNow,
                 _options.Attachments?.Invoke() ?? [], channels, subscribers,
                 new RelayTotals(upstreamPackets, _foreignData, _malformed, _challenges, _accepted, _refused, _removed, _repaired));

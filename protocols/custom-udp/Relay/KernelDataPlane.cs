@@ -59,8 +59,9 @@ public sealed class KernelDataPlane : IDataPlane
 
     public Maps Maps => _maps;
 
-    /// <summary>The relay port, and run registration: NACK repair only needs to know where a subscriber's numbering stops
-    /// following the publisher's, so the kernel sends an event per break instead of one per copy.</summary>
+    /// <summary>The relay port, run registration (NACK repair only needs to know where a subscriber's numbering stops
+    /// following the publisher's, so the kernel sends an event per break instead of one per copy) and consumed originals
+    /// (the relay needs nothing from an original the kernel fanned out and cached).</summary>
     public void SetConfig(ushort udpPort) => _maps.Config.Update(0u, new Config
     {
         UdpPort = udpPort,
