@@ -76,6 +76,8 @@ public sealed partial class QuicConnectionCore : ITlsHandshakeSink, ILossDetecti
     private long _bytesSent;
 
     private long _idleTimeout;
+    /// <summary>Server: when an unfinished handshake is given up (half-open state must age, see ConnectionSettings).</summary>
+    private readonly long _handshakeDeadline;
     private long _lastActivity;
     private bool _ackElicitingSentSinceReceive;
     private long _closeDeadline = long.MaxValue;
@@ -95,6 +97,7 @@ public sealed partial class QuicConnectionCore : ITlsHandshakeSink, ILossDetecti
         _cids = new ConnectionIdManager(localId, peerId, settings.ResetKey, settings.LocalConnectionIdLength, listener);
         _idleTimeout = (long)settings.MaxIdleTimeoutMs * 1000;
         _lastActivity = now;
+        _handshakeDeadline = _isClient || settings.ServerHandshakeTimeoutMs == 0 ? long.MaxValue : now + (long)settings.ServerHandshakeTimeoutMs * 1000;
         var streamSettings = new StreamTableSettings
         {
             IsClient = _isClient,
