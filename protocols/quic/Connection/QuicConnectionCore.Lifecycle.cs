@@ -132,7 +132,8 @@ public sealed partial class QuicConnectionCore
                 case FrameType.Crypto:
                     _spaces[(int)frame.StreamId].CryptoSend.OnAcked(frame.Offset, frame.Length, false);
                     break;
-                case FrameType.Ping or FrameType.HandshakeDone or FrameType.PathResponse or FrameType.NewConnectionId or FrameType.RetireConnectionId:
+                case FrameType.Ping or FrameType.HandshakeDone or FrameType.PathResponse or FrameType.NewConnectionId or FrameType.RetireConnectionId
+                    or FrameType.Datagram or FrameType.DatagramWithLength:
                     break;
                 default:
                     Streams.OnFrameAcked(frame);
@@ -159,8 +160,8 @@ public sealed partial class QuicConnectionCore
                 case FrameType.NewConnectionId or FrameType.RetireConnectionId:
                     _cids.OnFrameLost(frame);
                     break;
-                case FrameType.Ping or FrameType.PathResponse:
-                    break;
+                case FrameType.Ping or FrameType.PathResponse or FrameType.Datagram or FrameType.DatagramWithLength:
+                    break; // DATAGRAMs are never retransmitted (RFC 9221 §5.2)
                 default:
                     Streams.OnFrameLost(frame);
                     break;

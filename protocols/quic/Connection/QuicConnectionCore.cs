@@ -17,6 +17,8 @@ public enum ConnectionPhase
     /// <summary>The peer closed (or reset); we stay silent for 3 PTO (§10.2.2).</summary>
     Draining,
     Closed,
+    /// <summary>A DATAGRAM arrived: <see cref="QuicConnectionCore.TryDequeueReceivedDatagram"/> has it.</summary>
+    DatagramReceived,
 }
 
 /// <summary>Why a connection ended, as the wire said it (or as we decided it).</summary>
@@ -196,4 +198,6 @@ public enum ConnectionEventKind
     /// <summary>Entered closing or draining: streams fail now; <see cref="QuicConnectionCore.CloseInfo"/> says why.</summary>
     Closing,
     Closed,
+    /// <summary>A DATAGRAM arrived: <see cref="QuicConnectionCore.TryDequeueReceivedDatagram"/> has it.</summary>
+    DatagramReceived,
 }
