@@ -17,6 +17,8 @@ public enum ConnectionPhase
     /// <summary>The peer closed (or reset); we stay silent for 3 PTO (§10.2.2).</summary>
     Draining,
     Closed,
+    /// <summary>A DATAGRAM arrived: <see cref="QuicConnectionCore.TryDequeueReceivedDatagram"/> has it.</summary>
+    DatagramReceived,
 }
 
 /// <summary>Why a connection ended, as the wire said it (or as we decided it).</summary>
@@ -76,6 +78,8 @@ public sealed partial class QuicConnectionCore : ITlsHandshakeSink, ILossDetecti
     private long _bytesSent;
 
     private long _idleTimeout;
+    /// <summary>Server: when an unfinished handshake is given up (half-open state must age, see ConnectionSettings).</summary>
+    private readonly long _handshakeDeadline;
     private long _lastActivity;
     private bool _ackElicitingSentSinceReceive;
     private long _closeDeadline = long.MaxValue;
@@ -95,6 +99,7 @@ public sealed partial class QuicConnectionCore : ITlsHandshakeSink, ILossDetecti
         _cids = new ConnectionIdManager(localId, peerId, settings.ResetKey, settings.LocalConnectionIdLength, listener);
         _idleTimeout = (long)settings.MaxIdleTimeoutMs * 1000;
         _lastActivity = now;
+        _handshakeDeadline = _isClient || settings.ServerHandshakeTimeoutMs == 0 ? long.MaxValue : now + (long)settings.ServerHandshakeTimeoutMs * 1000;
         var streamSettings = new StreamTableSettings
         {
             IsClient = _isClient,
@@ -196,4 +201,6 @@ public enum ConnectionEventKind
     /// <summary>Entered closing or draining: streams fail now; <see cref="QuicConnectionCore.CloseInfo"/> says why.</summary>
     Closing,
     Closed,
+    /// <summary>A DATAGRAM arrived: <see cref="QuicConnectionCore.TryDequeueReceivedDatagram"/> has it.</summary>
+    DatagramReceived,
 }
