@@ -124,6 +124,18 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
     public bool Is1RttEncryptionDisabled => _core.IsOneRttPlaintext;
     /// <summary>Completes when the connection is fully closed (after closing/draining).</summary>
     public Task Closed => _closed.Task;
+
+    /// <summary>Congestion window, bytes in flight and RTT as the connection sees them now (one lock, one snapshot).</summary>
+    public QuicPathStatistics GetPathStatistics()
+    {
+        lock (_lock)
+        {
+            var cc = _core.CongestionControl;
+            var rtt = _core.Rtt;
+            return new QuicPathStatistics(_core.CongestionControlAlgorithm, cc.CongestionWindow, cc.BytesInFlight,
+                rtt.SmoothedRtt, rtt.MinRtt, rtt.RttVar, rtt.HasSample);
+        }
+    }
     internal Task HandshakeCompleted => _handshake.Task;
     internal QuicConnectionCore Core => _core;
 

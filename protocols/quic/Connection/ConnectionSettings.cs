@@ -38,6 +38,7 @@ public sealed class ConnectionSettings
     public int SendBufferCapacity { get; init; } = 1 << 20;
     public bool Disable1RttEncryption { get; init; }
     public ulong? MaxDatagramFrameSize { get; init; }
+    public Recovery.CongestionControlAlgorithm CongestionControl { get; init; } = Recovery.CongestionControlAlgorithm.NewReno;
 
     /// <summary>Largest UDP payload we send once the peer allows it (no PMTU discovery yet; 1452 fits Ethernet over IPv6).</summary>
     public int MaxDatagramSize { get; init; } = 1452;
