@@ -14,5 +14,9 @@ public static class FuzzTargetCatalog
         ["tls-handshake"] = QuicFuzzTargets.TlsHandshake,
         ["http3-frames"] = QuicFuzzTargets.Http3Frames,
         ["qpack"] = QuicFuzzTargets.Qpack,
+        ["moq-control"] = MoqFuzzTargets.ControlStream,
+        ["moq-data-stream"] = MoqFuzzTargets.DataStream,
+        ["moq-datagram"] = MoqFuzzTargets.Datagram,
+        ["moq-names"] = MoqFuzzTargets.Names,
     };
 }
