@@ -132,7 +132,10 @@ public sealed partial class QuicConnectionCore
                 case FrameType.Crypto:
                     _spaces[(int)frame.StreamId].CryptoSend.OnAcked(frame.Offset, frame.Length, false);
                     break;
-                case FrameType.Ping or FrameType.HandshakeDone or FrameType.PathResponse or FrameType.NewConnectionId or FrameType.RetireConnectionId
+                case FrameType.RetireConnectionId:
+                    _cids.OnFrameAcked(frame);
+                    break;
+                case FrameType.Ping or FrameType.HandshakeDone or FrameType.PathResponse or FrameType.NewConnectionId
                     or FrameType.Datagram or FrameType.DatagramWithLength:
                     break;
                 default:
