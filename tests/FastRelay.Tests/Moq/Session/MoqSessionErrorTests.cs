@@ -196,6 +196,7 @@ public class MoqSessionErrorTests
         await raw.WriteAsync(w.ToArray());
         var error = await pair.Client.Terminated.WaitAsync(MoqSessionPair.Timeout);
         Assert.Equal(MoqSessionError.ProtocolViolation, error.Code);
+        await pair.ServerTransport.Closed.WaitAsync(MoqSessionPair.Timeout); // the close reaches the peer just after
         Assert.Equal((ulong)MoqSessionError.ProtocolViolation, pair.ServerTransport.CloseErrorCode);
     }
 
