@@ -209,3 +209,64 @@ public class MoqSessionErrorTests
         Assert.Equal(MoqSessionError.Unauthorized, error.Code);
     }
 }
+
+public class MoqSessionFlowTests
+{
+    private static readonly MoqFullTrackName Track = new(MoqTrackNamespace.FromStrings("t"), "x");
+
+    [Fact]
+    public async Task RequestsArrivingBeforeSetupWaitForIt()
+    {
+        var (ct, st) = MemoryMoqTransport.CreatePair();
+        var accept = MoqSession.AcceptAsync(st, new MoqSessionOptions { Handler = new DelegateHandler { Subscribe = r => r.AcceptAsync() } });
+        // The request stream overtakes the control stream (no SETUP from this peer yet).
+        var request = await ct.OpenStreamAsync(true);
+        await request.WriteAsync(new MoqSubscribe(0, Track, new MoqMessageParameters()).Encode());
+        await Task.Delay(100);
+        Assert.False(accept.IsCompleted);
+        var control = await ct.OpenStreamAsync(false);
+        await control.WriteAsync(new MoqSetup(new MoqSetupOptions()).Encode());
+        await accept.WaitAsync(MoqSessionPair.Timeout);
+        Assert.IsType<MoqSubscribeOk>(await RawPeer.ReadMessageAsync(request));
+    }
+
+    [Fact]
+    public async Task EarlyStreamsBeyondTheLimitAreRefused()
+    {
+        var (ct, st) = MemoryMoqTransport.CreatePair();
+        _ = MoqSession.AcceptAsync(st, new MoqSessionOptions { MaxEarlyStreams = 1 });
+        var first = await ct.OpenStreamAsync(true);
+        await first.WriteAsync(new MoqTrackStatus(0, Track, new MoqMessageParameters()).Encode());
+        await Task.Delay(100);
+        var second = await ct.OpenStreamAsync(true);
+        await second.WriteAsync(new MoqTrackStatus(2, Track, new MoqMessageParameters()).Encode());
+        // The second is reset: reading it fails instead of waiting for an answer.
+        await Assert.ThrowsAsync<IOException>(async () => await second.ReadAsync(new byte[16]).AsTask().WaitAsync(MoqSessionPair.Timeout));
+    }
+
+    [Fact]
+    public async Task SubgroupDeliveryTimeoutResetsAStuckStream()
+    {
+        var published = new TaskCompletionSource<Protocols.Moq.Publisher.MoqTrackPublication>();
+        await using var pair = await MoqSessionPair.StartAsync(new DelegateHandler { Subscribe = async r => published.SetResult(await r.AcceptAsync()) },
+            client: o => o with { ObjectQueueLength = 1 });
+        await pair.Client.SubscribeAsync(Track, new MoqMessageParameters { SubgroupDeliveryTimeoutMs = 200 }); // and never read
+        var publication = await published.Task;
+        Assert.Equal(TimeSpan.FromMilliseconds(200), publication.SubgroupDeliveryTimeout);
+        var stream = await publication.OpenSubgroupAsync(0);
+        await Assert.ThrowsAsync<TimeoutException>(async () =>
+        {
+            for (ulong i = 0; i < 100; i++) await stream.WriteObjectAsync(i, new byte[64 * 1024]);
+        });
+    }
+
+    [Fact]
+    public async Task UpdatesStillWorkAfterGoAway()
+    {
+        await using var pair = await MoqSessionPair.StartAsync(new DelegateHandler { Subscribe = r => r.AcceptAsync() });
+        var subscription = await pair.Client.SubscribeAsync(Track);
+        await pair.Server.GoAwayAsync();
+        await pair.Client.GoAwayReceived.WaitAsync(MoqSessionPair.Timeout);
+        await subscription.UpdateAsync(new MoqMessageParameters { SubscriberPriority = 5 }).WaitAsync(MoqSessionPair.Timeout);
+    }
+}
