@@ -39,6 +39,7 @@ public sealed partial class MoqSession : IAsyncDisposable
         IsClient = isClient;
         _nextRequestId = isClient ? 0 : 1;
         _peerRequestIds = new MoqRequestIdTracker(peerIsClient: !isClient);
+        _bufferBudget = new MoqBufferBudget(options.MaxBufferedBytes);
     }
 
     /// <summary>True on the side that opened the connection (it uses even Request IDs).</summary>

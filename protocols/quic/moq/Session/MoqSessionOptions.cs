@@ -43,6 +43,9 @@ public sealed record MoqSessionOptions
     /// <summary>Bytes buffered per stream for one control message or object header (an object payload adds up to <see cref="DataLimits"/>).</summary>
     public int MaxStreamBuffer { get; init; } = 64 * 1024 + 16;
 
+    /// <summary>Bytes all data streams together may buffer; a stream that would exceed it is refused (STOP_SENDING).</summary>
+    public long MaxBufferedBytes { get; init; } = 64L * 1024 * 1024;
+
     /// <summary>Limits on one object (payload, properties) on data streams and datagrams.</summary>
     public MoqDataLimits DataLimits { get; init; } = MoqDataLimits.Default;
 
