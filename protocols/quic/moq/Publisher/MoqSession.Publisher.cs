@@ -181,6 +181,11 @@ public sealed partial class MoqSession
             }
             case MoqPublish publish:
             {
+                if (HasUnknownMandatoryProperty(publish.TrackProperties))
+                {
+                    await RejectAsync(stream, MoqRequestErrorCode.UnsupportedExtension, "mandatory track property not understood").ConfigureAwait(false);
+                    return;
+                }
                 var request = new MoqIncomingPublish(this, stream, publish);
                 await AnswerAsync(request, () => handler.OnPublishAsync(request, token)).ConfigureAwait(false);
                 if (request.Subscription is { } subscription) await RunSubscriptionAsync(subscription).ConfigureAwait(false);

@@ -25,6 +25,9 @@ public sealed record MoqSessionOptions
     /// <summary>Answers the peer's requests (SUBSCRIBE, FETCH, ...). Null: every request is rejected with NOT_SUPPORTED.</summary>
     public IMoqRequestHandler? Handler { get; init; }
 
+    /// <summary>Mandatory Track Property types (0x4000..0x7FFF) the application understands; tracks with others are refused.</summary>
+    public IReadOnlySet<ulong> UnderstoodMandatoryProperties { get; init; } = new HashSet<ulong>();
+
     /// <summary>How long to wait for the peer's SETUP.</summary>
     public TimeSpan SetupTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
