@@ -226,7 +226,8 @@ public sealed partial class MoqSession
                 switch (message)
                 {
                     case null:
-                        await publication.Cancelled.WaitAsync(_cts.Token).ConfigureAwait(false); // nothing more can come
+                        // The subscriber finished its direction; nothing more can come. Hold the request until it ends.
+                        await publication.Ended.WaitAsync(_cts.Token).ConfigureAwait(false);
                         return;
                     case MoqRequestUpdate update:
                         UsePeerRequestId(update.RequestId);

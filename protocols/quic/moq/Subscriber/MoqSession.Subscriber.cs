@@ -134,6 +134,11 @@ public sealed partial class MoqSession
         {
             throw new MoqSessionClosedException(_terminated.Task.Result);
         }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            stream.Cancel(MoqStreamResetCode.Cancelled); // the caller gave up: so does the request
+            throw;
+        }
         catch (Exception e) when (e is IOException or InvalidOperationException)
         {
             throw new MoqRequestException(new MoqRequestError(MoqRequestErrorCode.InternalError, "the request stream was reset"));
