@@ -68,6 +68,9 @@ public sealed class WebTransportSession : IAsyncDisposable
     /// <summary>Completes once the session ended, with how (never faults).</summary>
     public Task<WebTransportCloseInfo> Closed => _closed.Task;
 
+    /// <summary>Completes when the peer's side of the CONNECT stream has ended (FIN or reset).</summary>
+    internal Task ConnectStreamReadsClosed => _connectStream.ReadsClosed;
+
     /// <summary>Completes when the peer asked to wind the session down (WT_DRAIN_SESSION or GOAWAY).</summary>
     public Task Draining => _draining.Task;
 
@@ -352,6 +355,13 @@ public sealed class WebTransportSession : IAsyncDisposable
     }
 
     internal void OnGoAway() => _draining.TrySetResult();
+
+    /// <summary>The QUIC connection (or HTTP/3 on it) ended under the session: abrupt, and not our doing.</summary>
+    internal void OnConnectionLost()
+    {
+        if (_closed.TrySetResult(new WebTransportCloseInfo(0, "the connection closed", ByPeer: true, Abrupt: true)))
+            Terminate();
+    }
 
     /// <summary>Session termination (draft §6): reset every stream with WT_SESSION_GONE, no more streams or datagrams.</summary>
     private void Terminate()
