@@ -79,6 +79,18 @@ public sealed class NewRenoCongestionController : ICongestionController
         OnCongestionEvent(largestLost.TimeSent, now);
     }
 
+    /// <summary>
+    /// Initial window and slow start again, for a new network path (RFC 9000 §9.4); bytes in flight stay counted until
+    /// the packets sent on the old path are acknowledged or declared lost.
+    /// </summary>
+    public void ResetForNewPath()
+    {
+        _congestionWindow = InitialWindow;
+        _ssthresh = long.MaxValue;
+        _recoveryStartTime = long.MinValue;
+        _bytesAckedInAvoidance = 0;
+    }
+
     public void OnPersistentCongestion()
     {
         _congestionWindow = MinimumWindow;
