@@ -1,0 +1,69 @@
+using FastRelay.Protocols.Moq.Relay.Model;
+
+namespace FastRelay.Protocols.Moq.Relay.Ports;
+
+/// <summary>Location Filter types (draft-19 §"Location Filters"); None is an unfiltered subscription.</summary>
+public enum LocationFilterType : byte
+{
+    None = 0,
+    NextGroupStart = 0x1,
+    LargestObject = 0x2,
+    AbsoluteStart = 0x3,
+    AbsoluteRange = 0x4,
+}
+
+/// <summary>A Location Filter as received; <see cref="EndGroup"/> is absolute (Start.Group + End Group Delta).</summary>
+public readonly record struct LocationFilter(LocationFilterType Type, ObjectLocation Start = default, ulong? EndGroup = null)
+{
+    public static LocationFilter LargestObject => new(LocationFilterType.LargestObject);
+}
+
+/// <summary>A SUBSCRIBE from a downstream peer.</summary>
+public sealed record SubscribeRequest(FullTrackName Track)
+{
+    public IReadOnlyList<AuthToken> AuthorizationTokens { get; init; } = [];
+    public byte SubscriberPriority { get; init; } = 128;
+    public GroupOrder GroupOrder { get; init; } = GroupOrder.Default;
+    public bool Forward { get; init; } = true;
+    /// <summary>Absent LOCATION_FILTER: unfiltered (all objects from now on).</summary>
+    public LocationFilter Filter { get; init; } = new(LocationFilterType.None);
+}
+
+/// <summary>REQUEST_UPDATE on a subscription; null fields are unchanged.</summary>
+public sealed record SubscriptionUpdate
+{
+    public byte? SubscriberPriority { get; init; }
+    public bool? Forward { get; init; }
+    public LocationFilter? Filter { get; init; }
+}
+
+/// <summary>FETCH: standalone (track and range) or joining (a subscription of the same session).</summary>
+public sealed record FetchRequest
+{
+    public IReadOnlyList<AuthToken> AuthorizationTokens { get; init; } = [];
+    public byte SubscriberPriority { get; init; } = 128;
+    public GroupOrder GroupOrder { get; init; } = GroupOrder.Ascending;
+
+    /// <summary>Standalone: the track and [Start, End) with End.Object 0 meaning all of End.Group.</summary>
+    public FullTrackName? Track { get; init; }
+    public ObjectLocation Start { get; init; }
+    public ObjectLocation End { get; init; }
+
+    /// <summary>Joining: the handle <see cref="IRelayRequestHandler.SubscribeAsync"/> returned for that subscription.</summary>
+    public IRelaySubscription? Joining { get; init; }
+    public bool JoiningIsRelative { get; init; }
+    public ulong JoiningStart { get; init; }
+}
+
+/// <summary>PUBLISH_NAMESPACE, SUBSCRIBE_NAMESPACE and TRACK_STATUS carry just a name and tokens.</summary>
+public sealed record NamespaceRequest(TrackNamespace Namespace)
+{
+    public IReadOnlyList<AuthToken> AuthorizationTokens { get; init; } = [];
+}
+
+/// <summary>A PUBLISH from a publisher: a track it pushes, with its side of the subscription.</summary>
+public sealed record PublishRequest(FullTrackName Track, IUpstreamSubscription Subscription)
+{
+    public IReadOnlyList<AuthToken> AuthorizationTokens { get; init; } = [];
+    public UpstreamTrackInfo Info { get; init; } = new();
+}

@@ -1,0 +1,43 @@
+using FastRelay.Protocols.Moq.Relay.Model;
+using FastRelay.Protocols.Moq.Relay.Ports;
+using FastRelay.Protocols.Moq.Relay.Tracks;
+
+namespace FastRelay.Protocols.Moq.Relay.Routing;
+
+/// <summary>A PUBLISH_NAMESPACE the relay accepted: subscriptions to tracks under it are routed to its session.</summary>
+internal sealed class NamespaceRegistration(TrackNamespace ns, RelaySession session, Action<NamespaceRegistration> withdraw) : IRelayRegistration
+{
+    private int _disposed;
+
+    public TrackNamespace Namespace { get; } = ns;
+    public RelaySession Session { get; } = session;
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            withdraw(this);
+    }
+}
+
+/// <summary>A SUBSCRIBE_NAMESPACE the relay accepted: NAMESPACE / NAMESPACE_DONE for namespaces under its prefix.</summary>
+internal sealed class NamespaceInterest(TrackNamespace prefix, RelaySession session, INamespaceListener listener,
+    IReadOnlyList<AuthToken> tokens, Action<NamespaceInterest> withdraw) : IRelayRegistration
+{
+    private int _disposed;
+
+    public TrackNamespace Prefix { get; } = prefix;
+    public RelaySession Session { get; } = session;
+    public INamespaceListener Listener { get; } = listener;
+
+    /// <summary>The request's tokens, kept to check each namespace announced to it against the auth rules.</summary>
+    public IReadOnlyList<AuthToken> Tokens { get; } = tokens;
+
+    /// <summary>The namespace relative to the prefix, as NAMESPACE carries it.</summary>
+    public TrackNamespace SuffixOf(TrackNamespace ns) => TrackNamespace.FromBytes(ns.Fields.Skip(Prefix.Count));
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            withdraw(this);
+    }
+}
