@@ -47,7 +47,13 @@ public sealed class RelaySession
 
     internal bool Ended { get; set; }
 
-    public long ObjectsReceived => SendQueue.ObjectsSent;
+    /// <summary>Bytes queued for this session and not yet accepted by its transport (bounded by the limit).</summary>
+    public long SendQueueBytes => SendQueue.QueuedBytes;
+    public int OpenSubgroups => SendQueue.OpenSubgroups;
+    public long ObjectsSent => Interlocked.Read(ref SendQueue.ObjectsSent);
+    public long BytesSent => Interlocked.Read(ref SendQueue.BytesSent);
+    public long ObjectsDropped => Interlocked.Read(ref SendQueue.ObjectsDropped);
+    public long SubgroupsDropped => Interlocked.Read(ref SendQueue.SubgroupsDropped);
 
     public int SubscriptionCount
     {
