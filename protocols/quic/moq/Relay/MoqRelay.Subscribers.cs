@@ -1,3 +1,5 @@
+using FastRelay.Protocols.Moq.Wire.Data;
+using FastRelay.Protocols.Moq.Wire;
 using FastRelay.Protocols.Moq.Relay.Auth;
 using FastRelay.Protocols.Moq.Relay.Model;
 using FastRelay.Protocols.Moq.Relay.Ports;
@@ -14,11 +16,11 @@ public sealed partial class MoqRelay
         if (SessionOf(peer) is not { } session) return NotSetUp;
         var name = request.Track;
         if (!_options.Auth.IsAllowed(RelayAction.Subscribe, name.Namespace, request.AuthorizationTokens))
-            return Refuse(session, RequestErrorCode.Unauthorized, $"not authorized to subscribe {name}");
+            return Refuse(session, MoqRequestErrorCode.Unauthorized, $"not authorized to subscribe {name}");
         if (session.SubscriptionCount >= _limits.MaxSubscriptionsPerSession)
-            return Refuse(session, RequestErrorCode.ExcessiveLoad, "too many subscriptions");
+            return Refuse(session, MoqRequestErrorCode.ExcessiveLoad, "too many subscriptions");
         if (!EnterRequest(session))
-            return Refuse(session, RequestErrorCode.ExcessiveLoad, "too many requests in flight");
+            return Refuse(session, MoqRequestErrorCode.ExcessiveLoad, "too many requests in flight");
         RelayTrack? track = null;
         try
         {
@@ -28,11 +30,11 @@ public sealed partial class MoqRelay
             if (failed is not null) return Refuse(session, failed.Code, failed.Reason);
             var subscription = track.AddSubscriber(session, port, request);
             if (subscription is null)
-                return Refuse(session, RequestErrorCode.DoesNotExist, "track ended");
+                return Refuse(session, MoqRequestErrorCode.DoesNotExist, "track ended");
             if (!session.TryAdd(subscription, _limits.MaxSubscriptionsPerSession))
             {
                 subscription.Cancel();
-                return Refuse(session, RequestErrorCode.ExcessiveLoad, "too many subscriptions");
+                return Refuse(session, MoqRequestErrorCode.ExcessiveLoad, "too many subscriptions");
             }
             Interlocked.Increment(ref _counters.SubscriptionsAccepted);
             _logger.LogInformation("{Peer}: subscribed {Track} (priority {Priority}, start {Start})", peer.Name, name, request.SubscriberPriority, subscription.Start);
@@ -55,7 +57,7 @@ public sealed partial class MoqRelay
     private static void ExitRequest(RelaySession session) => Interlocked.Decrement(ref session.RequestsInFlight);
 
     /// <summary>The track's entry (creating it and its upstream subscription if needed), held pending until released.</summary>
-    private RelayTrack? AcquireTrack(FullTrackName name, out RequestRefusal? refusal)
+    private RelayTrack? AcquireTrack(MoqFullTrackName name, out RequestRefusal? refusal)
     {
         refusal = null;
         bool created = false;
@@ -66,7 +68,7 @@ public sealed partial class MoqRelay
             {
                 if (_tracks.Count >= _limits.MaxTracks)
                 {
-                    refusal = new RequestRefusal(RequestErrorCode.ExcessiveLoad, "too many tracks");
+                    refusal = new RequestRefusal(MoqRequestErrorCode.ExcessiveLoad, "too many tracks");
                     return null;
                 }
                 var publisher = _namespaces.PublishersFor(name.Namespace).FirstOrDefault();
@@ -97,7 +99,7 @@ public sealed partial class MoqRelay
         }
         catch (TimeoutException)
         {
-            return new RequestRefusal(RequestErrorCode.Timeout, "no answer from upstream in time");
+            return new RequestRefusal(MoqRequestErrorCode.Timeout, "no answer from upstream in time");
         }
     }
 
@@ -108,7 +110,7 @@ public sealed partial class MoqRelay
     private async Task SubscribeUpstreamAsync(RelayTrack track)
     {
         var name = track.Name;
-        RequestRefusal last = new(RequestErrorCode.DoesNotExist, $"no publisher for {name.Namespace}");
+        RequestRefusal last = new(MoqRequestErrorCode.DoesNotExist, $"no publisher for {name.Namespace}");
         try
         {
             var candidates = _namespaces.PublishersFor(name.Namespace)
@@ -136,7 +138,7 @@ public sealed partial class MoqRelay
         }
         catch (Exception e)
         {
-            last = new RequestRefusal(RequestErrorCode.InternalError, "upstream unavailable: " + e.Message);
+            last = new RequestRefusal(MoqRequestErrorCode.InternalError, "upstream unavailable: " + e.Message);
             _logger.LogWarning("{Track}: upstream subscribe failed: {Error}", name, e.Message);
         }
         track.Fail(last);
@@ -188,43 +190,43 @@ public sealed partial class MoqRelay
     {
         if (SessionOf(peer) is not { } session) return NotSetUp;
         RelayTrack? track;
-        ObjectLocation start, end;
+        MoqLocation start, end;
         if (request.Joining is { } joining)
         {
             if (joining is not DownstreamSubscription subscription || subscription.Session != session || subscription.IsCancelled)
-                return Refuse(session, RequestErrorCode.InvalidJoiningRequestId, "no such subscription");
+                return Refuse(session, MoqRequestErrorCode.InvalidJoiningRequestId, "no such subscription");
             if (subscription.JoiningLocation is not { } at)
-                return Refuse(session, RequestErrorCode.InvalidRange, subscription.Forward ? "no objects yet" : "subscription is not forwarding");
+                return Refuse(session, MoqRequestErrorCode.InvalidRange, subscription.Forward ? "no objects yet" : "subscription is not forwarding");
             track = subscription.Track;
             start = request.JoiningIsRelative
-                ? new ObjectLocation(at.Group - Math.Min(request.JoiningStart, at.Group), 0)
-                : new ObjectLocation(request.JoiningStart, 0);
+                ? new MoqLocation(at.Group - Math.Min(request.JoiningStart, at.Group), 0)
+                : new MoqLocation(request.JoiningStart, 0);
             end = at;
             if (start > end)
-                return Refuse(session, RequestErrorCode.InvalidRange, "joining start is after the joining location");
+                return Refuse(session, MoqRequestErrorCode.InvalidRange, "joining start is after the joining location");
         }
         else
         {
             if (request.Track is not { } name)
-                return Refuse(session, RequestErrorCode.InvalidRange, "FETCH names no track");
+                return Refuse(session, MoqRequestErrorCode.InvalidRange, "FETCH names no track");
             if (!_options.Auth.IsAllowed(RelayAction.Subscribe, name.Namespace, request.AuthorizationTokens))
-                return Refuse(session, RequestErrorCode.Unauthorized, $"not authorized to fetch {name}");
+                return Refuse(session, MoqRequestErrorCode.Unauthorized, $"not authorized to fetch {name}");
             track = FindTrack(name);
             if (track is null || track.State != TrackState.Live)
-                return Refuse(session, RequestErrorCode.DoesNotExist, "track not available here");
+                return Refuse(session, MoqRequestErrorCode.DoesNotExist, "track not available here");
             start = request.Start;
             // End is exclusive on the wire; Object 0 means the whole of End.Group.
-            end = request.End.Object == 0 ? new ObjectLocation(request.End.Group, ulong.MaxValue) : new ObjectLocation(request.End.Group, request.End.Object - 1);
+            end = request.End.Object == 0 ? new MoqLocation(request.End.Group, ulong.MaxValue) : new MoqLocation(request.End.Group, request.End.Object - 1);
             if (end < start)
-                return Refuse(session, RequestErrorCode.InvalidRange, "end before start");
+                return Refuse(session, MoqRequestErrorCode.InvalidRange, "end before start");
         }
         if (track.Largest is not { } largest || start > largest)
-            return Refuse(session, RequestErrorCode.InvalidRange, "nothing published in that range yet");
+            return Refuse(session, MoqRequestErrorCode.InvalidRange, "nothing published in that range yet");
         bool capped = end >= largest;
         if (capped) end = largest;
-        var objects = track.Cache.Range(start, end, request.GroupOrder == GroupOrder.Descending, out bool complete);
-        objects.RemoveAll(o => o.Status != ObjectStatus.Normal);
-        var endOnWire = capped || request.Joining is not null ? new ObjectLocation(end.Group, end.Object + 1) : request.End;
+        var objects = track.Cache.Range(start, end, request.GroupOrder == MoqGroupOrder.Descending, out bool complete);
+        objects.RemoveAll(o => o.Status != MoqObjectStatus.Normal);
+        var endOnWire = capped || request.Joining is not null ? new MoqLocation(end.Group, end.Object + 1) : request.End;
         Interlocked.Increment(ref _counters.FetchesServed);
         Interlocked.Add(ref _counters.FetchObjects, objects.Count);
         await Task.CompletedTask.ConfigureAwait(false);
@@ -236,12 +238,12 @@ public sealed partial class MoqRelay
         if (SessionOf(peer) is not { } session) return Result<UpstreamTrackInfo>(NotSetUp);
         var name = request.Track;
         if (!_options.Auth.IsAllowed(RelayAction.Subscribe, name.Namespace, request.AuthorizationTokens))
-            return Result<UpstreamTrackInfo>(Refuse(session, RequestErrorCode.Unauthorized, $"not authorized for {name}"));
+            return Result<UpstreamTrackInfo>(Refuse(session, MoqRequestErrorCode.Unauthorized, $"not authorized for {name}"));
         if (FindTrack(name) is { State: TrackState.Live } track)
             return Result<UpstreamTrackInfo>(track.Info with { Largest = track.Largest });
         if (_namespaces.HasPublisherFor(name.Namespace))
             return Result<UpstreamTrackInfo>(new UpstreamTrackInfo());
-        return Result<UpstreamTrackInfo>(Refuse(session, RequestErrorCode.DoesNotExist, "track not available here"));
+        return Result<UpstreamTrackInfo>(Refuse(session, MoqRequestErrorCode.DoesNotExist, "track not available here"));
     }
 
     public ValueTask<RelayOutcome<IRelayRegistration>> SubscribeNamespaceAsync(IRelayPeer peer, NamespaceRequest request, INamespaceListener listener, CancellationToken cancellationToken)
@@ -249,15 +251,15 @@ public sealed partial class MoqRelay
         if (SessionOf(peer) is not { } session) return Result(NotSetUp);
         var prefix = request.Namespace;
         if (!_options.Auth.MayDiscover(prefix, request.AuthorizationTokens))
-            return Result(Refuse(session, RequestErrorCode.Unauthorized, $"not authorized to discover {prefix}"));
+            return Result(Refuse(session, MoqRequestErrorCode.Unauthorized, $"not authorized to discover {prefix}"));
         NamespaceInterest interest;
         lock (session.Lock)
         {
             if (session.Ended) return Result(NotSetUp);
             if (session.Interests.Count >= _limits.MaxNamespaceInterestsPerSession)
-                return Result(Refuse(session, RequestErrorCode.ExcessiveLoad, "too many namespace subscriptions"));
-            if (session.Interests.Any(i => i.Prefix.Overlaps(prefix)))
-                return Result(Refuse(session, RequestErrorCode.PrefixOverlap, "overlaps another namespace subscription"));
+                return Result(Refuse(session, MoqRequestErrorCode.ExcessiveLoad, "too many namespace subscriptions"));
+            if (session.Interests.Any(i => RelayNames.Overlap(i.Prefix, prefix)))
+                return Result(Refuse(session, MoqRequestErrorCode.PrefixOverlap, "overlaps another namespace subscription"));
             interest = new NamespaceInterest(prefix, session, listener, request.AuthorizationTokens, WithdrawInterest);
             session.Interests.Add(interest);
         }
@@ -265,7 +267,7 @@ public sealed partial class MoqRelay
         if (existing.Count > _limits.MaxNamespacesPerInterest)
         {
             interest.Dispose();
-            return Result(Refuse(session, RequestErrorCode.NamespaceTooLarge, "prefix matches too many namespaces"));
+            return Result(Refuse(session, MoqRequestErrorCode.NamespaceTooLarge, "prefix matches too many namespaces"));
         }
         foreach (var ns in existing)
             if (_options.Auth.IsAllowed(RelayAction.Subscribe, ns, request.AuthorizationTokens))

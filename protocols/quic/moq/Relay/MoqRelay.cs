@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 using System.Collections.Concurrent;
 using FastRelay.Protocols.Moq.Relay.Auth;
 using FastRelay.Protocols.Moq.Relay.Cache;
@@ -23,7 +24,7 @@ public sealed partial class MoqRelay : IRelayRequestHandler
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<IRelayPeer, RelaySession> _sessions = new(ReferenceEqualityComparer.Instance);
     private readonly object _tracksLock = new();
-    private readonly Dictionary<FullTrackName, RelayTrack> _tracks = new();
+    private readonly Dictionary<MoqFullTrackName, RelayTrack> _tracks = new();
     private readonly NamespaceRegistry _namespaces = new();
     private readonly RelayCounters _counters = new();
 
@@ -54,7 +55,7 @@ public sealed partial class MoqRelay : IRelayRequestHandler
     public (int Published, int Interests, int Nodes) NamespaceState =>
         (_namespaces.PublishedCount, _namespaces.InterestCount, _namespaces.NodeCount);
 
-    public RelayTrack? FindTrack(FullTrackName name)
+    public RelayTrack? FindTrack(MoqFullTrackName name)
     {
         lock (_tracksLock) return _tracks.GetValueOrDefault(name);
     }
@@ -100,7 +101,7 @@ public sealed partial class MoqRelay : IRelayRequestHandler
         // did not, so no track keeps a source that can never send again.
         foreach (var track in AllTracks())
             foreach (var source in track.SourcesOwnedBy(session))
-                EndSource(track, source, PublishDoneCode.TrackEnded);
+                EndSource(track, source, MoqPublishDoneCode.TrackEnded);
         _logger.LogInformation("{Peer}: session ended", peer.Name);
     }
 
@@ -111,12 +112,12 @@ public sealed partial class MoqRelay : IRelayRequestHandler
 
     private RelaySession? SessionOf(IRelayPeer peer) => _sessions.GetValueOrDefault(peer);
 
-    private static RequestRefusal NotSetUp => new(RequestErrorCode.InternalError, "session not set up");
+    private static RequestRefusal NotSetUp => new(MoqRequestErrorCode.InternalError, "session not set up");
 
-    private RequestRefusal Refuse(RelaySession session, ulong code, string reason)
+    private RequestRefusal Refuse(RelaySession session, MoqRequestErrorCode code, string reason)
     {
         Interlocked.Increment(ref _counters.RequestsRefused);
-        if (code == RequestErrorCode.Unauthorized)
+        if (code == MoqRequestErrorCode.Unauthorized)
             _logger.LogWarning("{Peer}: refused: {Reason}", session.Peer.Name, reason);
         else
             _logger.LogDebug("{Peer}: refused ({Code:x}): {Reason}", session.Peer.Name, code, reason);
@@ -129,13 +130,13 @@ public sealed partial class MoqRelay : IRelayRequestHandler
     {
         if (SessionOf(peer) is not { } session) return ValueTask.FromResult<RelayOutcome<IRelayRegistration>>(NotSetUp);
         if (!_options.Auth.IsAllowed(RelayAction.Publish, request.Namespace, request.AuthorizationTokens))
-            return Result(Refuse(session, RequestErrorCode.Unauthorized, $"not authorized to publish {request.Namespace}"));
+            return Result(Refuse(session, MoqRequestErrorCode.Unauthorized, $"not authorized to publish {request.Namespace}"));
         NamespaceRegistration registration;
         lock (session.Lock)
         {
             if (session.Ended) return Result(NotSetUp);
             if (session.PublishedNamespaces.Count >= _limits.MaxPublishedNamespacesPerSession)
-                return Result(Refuse(session, RequestErrorCode.ExcessiveLoad, "too many published namespaces"));
+                return Result(Refuse(session, MoqRequestErrorCode.ExcessiveLoad, "too many published namespaces"));
             registration = new NamespaceRegistration(request.Namespace, session, Withdraw);
             session.PublishedNamespaces.Add(registration);
         }
@@ -173,11 +174,11 @@ public sealed partial class MoqRelay : IRelayRequestHandler
         if (SessionOf(peer) is not { } session) return Result<IUpstreamTrackSink>(NotSetUp);
         var name = request.Track;
         if (!_options.Auth.IsAllowed(RelayAction.Publish, name.Namespace, request.AuthorizationTokens))
-            return Result<IUpstreamTrackSink>(Refuse(session, RequestErrorCode.Unauthorized, $"not authorized to publish {name}"));
+            return Result<IUpstreamTrackSink>(Refuse(session, MoqRequestErrorCode.Unauthorized, $"not authorized to publish {name}"));
         lock (session.Lock)
         {
             if (session.PushedTracks.Count >= _limits.MaxPublishedTracksPerSession)
-                return Result<IUpstreamTrackSink>(Refuse(session, RequestErrorCode.ExcessiveLoad, "too many published tracks"));
+                return Result<IUpstreamTrackSink>(Refuse(session, MoqRequestErrorCode.ExcessiveLoad, "too many published tracks"));
         }
         RelayTrack track;
         bool created = false;
@@ -186,7 +187,7 @@ public sealed partial class MoqRelay : IRelayRequestHandler
             if (!_tracks.TryGetValue(name, out track!) || track.State == TrackState.Ended)
             {
                 if (_tracks.Count >= _limits.MaxTracks)
-                    return Result<IUpstreamTrackSink>(Refuse(session, RequestErrorCode.ExcessiveLoad, "too many tracks"));
+                    return Result<IUpstreamTrackSink>(Refuse(session, MoqRequestErrorCode.ExcessiveLoad, "too many tracks"));
                 track = NewTrack(name, session.CacheBudget, pushed: true);
                 _tracks[name] = track;
                 created = true;
@@ -199,7 +200,7 @@ public sealed partial class MoqRelay : IRelayRequestHandler
         return Result<IUpstreamTrackSink>(track);
     }
 
-    private RelayTrack NewTrack(FullTrackName name, CacheBudget budget, bool pushed)
+    private RelayTrack NewTrack(MoqFullTrackName name, CacheBudget budget, bool pushed)
     {
         var track = new RelayTrack(name, new TrackCache(_limits.CacheBytesPerTrack, budget), pushed, _logger)
         {
@@ -212,11 +213,11 @@ public sealed partial class MoqRelay : IRelayRequestHandler
     private void WatchSource(RelayTrack track, IUpstreamSubscription source)
     {
         _ = source.Done.ContinueWith(t =>
-            EndSource(track, source, t.IsCompletedSuccessfully ? t.Result : PublishDoneCode.InternalError),
+            EndSource(track, source, t.IsCompletedSuccessfully ? t.Result : MoqPublishDoneCode.InternalError),
             CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
-    private void EndSource(RelayTrack track, IUpstreamSubscription source, ulong code)
+    private void EndSource(RelayTrack track, IUpstreamSubscription source, MoqPublishDoneCode code)
     {
         if (!track.SourceEnded(source, code)) return;
         RemoveTrack(track);
@@ -232,7 +233,7 @@ public sealed partial class MoqRelay : IRelayRequestHandler
         }
         foreach (var session in _sessions.Values)
             lock (session.Lock) session.PushedTracks.Remove(track);
-        track.Close(PublishDoneCode.TrackEnded);
+        track.Close(MoqPublishDoneCode.TrackEnded);
     }
 
     private static ValueTask<RelayOutcome<T>> Result<T>(RelayOutcome<T> outcome) where T : class => ValueTask.FromResult(outcome);

@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 namespace FastRelay.Protocols.Moq.Relay;
 
 /// <summary>Relay-wide event counts (atomic increments), for the status view and tests.</summary>

@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 using FastRelay.Protocols.Moq.Relay.Auth;
 using FastRelay.Protocols.Moq.Relay.Ports;
 using Microsoft.Extensions.Logging;

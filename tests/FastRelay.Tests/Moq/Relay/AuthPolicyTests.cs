@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 using FastRelay.Protocols.Moq.Relay.Auth;
 using FastRelay.Protocols.Moq.Relay.Model;
 using FastRelay.Protocols.Moq.Relay.Ports;
@@ -15,15 +16,15 @@ public class AuthPolicyTests
     {
         var open = RelayAuthPolicy.Open;
         Assert.True(open.IsOpen);
-        Assert.True(open.IsAllowed(RelayAction.Publish, TrackNamespace.Parse("any/thing"), None));
-        Assert.True(open.MayDiscover(TrackNamespace.Empty, None));
+        Assert.True(open.IsAllowed(RelayAction.Publish, RelayNames.Namespace("any/thing"), None));
+        Assert.True(open.MayDiscover(MoqTrackNamespace.Empty, None));
     }
 
     [Fact]
     public void SingleTokenGuardsBothActionsEverywhere()
     {
         var policy = RelayAuthPolicy.SingleToken("s3cret");
-        var ns = TrackNamespace.Parse("live/cam");
+        var ns = RelayNames.Namespace("live/cam");
         Assert.True(policy.IsAllowed(RelayAction.Publish, ns, T("s3cret")));
         Assert.True(policy.IsAllowed(RelayAction.Subscribe, ns, T("s3cret")));
         Assert.False(policy.IsAllowed(RelayAction.Subscribe, ns, None));
@@ -43,28 +44,28 @@ public class AuthPolicyTests
                 "dropbox": { "publish": ["*"] }
             } }
             """);
-        Assert.True(policy.IsAllowed(RelayAction.Subscribe, TrackNamespace.Parse("live/cam1"), None));
-        Assert.False(policy.IsAllowed(RelayAction.Publish, TrackNamespace.Parse("live/cam1"), None));
-        Assert.True(policy.IsAllowed(RelayAction.Publish, TrackNamespace.Parse("live/cam1"), T("pub")));
+        Assert.True(policy.IsAllowed(RelayAction.Subscribe, RelayNames.Namespace("live/cam1"), None));
+        Assert.False(policy.IsAllowed(RelayAction.Publish, RelayNames.Namespace("live/cam1"), None));
+        Assert.True(policy.IsAllowed(RelayAction.Publish, RelayNames.Namespace("live/cam1"), T("pub")));
         // live/private overrides live's "*".
-        Assert.False(policy.IsAllowed(RelayAction.Subscribe, TrackNamespace.Parse("live/private/x"), None));
-        Assert.True(policy.IsAllowed(RelayAction.Subscribe, TrackNamespace.Parse("live/private/x"), T("viewer")));
+        Assert.False(policy.IsAllowed(RelayAction.Subscribe, RelayNames.Namespace("live/private/x"), None));
+        Assert.True(policy.IsAllowed(RelayAction.Subscribe, RelayNames.Namespace("live/private/x"), T("viewer")));
         // No subscribe list: nobody subscribes there; anyone publishes.
-        Assert.True(policy.IsAllowed(RelayAction.Publish, TrackNamespace.Parse("dropbox"), None));
-        Assert.False(policy.IsAllowed(RelayAction.Subscribe, TrackNamespace.Parse("dropbox"), T("pub")));
+        Assert.True(policy.IsAllowed(RelayAction.Publish, RelayNames.Namespace("dropbox"), None));
+        Assert.False(policy.IsAllowed(RelayAction.Subscribe, RelayNames.Namespace("dropbox"), T("pub")));
         // Not covered by any rule.
-        Assert.False(policy.IsAllowed(RelayAction.Subscribe, TrackNamespace.Parse("other"), T("viewer")));
-        Assert.False(policy.IsAllowed(RelayAction.Publish, TrackNamespace.Parse("liveX"), T("pub")));
+        Assert.False(policy.IsAllowed(RelayAction.Subscribe, RelayNames.Namespace("other"), T("viewer")));
+        Assert.False(policy.IsAllowed(RelayAction.Publish, RelayNames.Namespace("liveX"), T("pub")));
     }
 
     [Fact]
     public void DiscoveryIsAllowedWhereTheTokensOpenSomethingBelowThePrefix()
     {
         var policy = AuthFile.Parse("""{ "namespaces": { "a/b": { "subscribe": ["t"] }, "a/c": { "subscribe": ["u"] } } }""");
-        Assert.True(policy.MayDiscover(TrackNamespace.Parse("a"), T("t")));
-        Assert.True(policy.MayDiscover(TrackNamespace.Empty, T("u")));
-        Assert.False(policy.MayDiscover(TrackNamespace.Parse("a"), T("v")));
-        Assert.False(policy.MayDiscover(TrackNamespace.Parse("z"), T("t")));
+        Assert.True(policy.MayDiscover(RelayNames.Namespace("a"), T("t")));
+        Assert.True(policy.MayDiscover(MoqTrackNamespace.Empty, T("u")));
+        Assert.False(policy.MayDiscover(RelayNames.Namespace("a"), T("v")));
+        Assert.False(policy.MayDiscover(RelayNames.Namespace("z"), T("t")));
     }
 
     [Theory]

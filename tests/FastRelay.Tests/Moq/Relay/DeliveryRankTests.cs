@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 using FastRelay.Protocols.Moq.Relay.Delivery;
 using FastRelay.Protocols.Moq.Relay.Model;
 using Xunit;
@@ -6,7 +7,7 @@ namespace FastRelay.Tests.Moq.Relay;
 
 public class DeliveryRankTests
 {
-    private static DeliveryRank R(byte sub, byte pub, ulong group, ulong subgroup = 0, GroupOrder order = GroupOrder.Ascending) =>
+    private static DeliveryRank R(byte sub, byte pub, ulong group, ulong subgroup = 0, MoqGroupOrder order = MoqGroupOrder.Ascending) =>
         new(sub, pub, order, group, subgroup);
 
     [Fact]
@@ -34,8 +35,8 @@ public class DeliveryRankTests
     [Fact]
     public void DescendingGroupOrderSendsNewerGroupsFirst()
     {
-        var older = R(5, 5, 10, order: GroupOrder.Descending);
-        var newer = R(5, 5, 11, order: GroupOrder.Descending);
+        var older = R(5, 5, 10, order: MoqGroupOrder.Descending);
+        var newer = R(5, 5, 11, order: MoqGroupOrder.Descending);
         Assert.True(newer.CompareTo(older) < 0);
         Assert.True(newer.ToSendPriority(10) < older.ToSendPriority(10));
         var ascOlder = R(5, 5, 10);

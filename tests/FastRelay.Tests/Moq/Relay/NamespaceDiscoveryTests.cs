@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 using FastRelay.Protocols.Moq.Relay.Model;
 using FastRelay.Protocols.Moq.Relay.Ports;
 using FastRelay.Tests.Moq.Relay.Fakes;
@@ -14,20 +15,20 @@ public class NamespaceDiscoveryTests
         var h = new RelayHarness(); // "live" is published
         var peer = h.NewSubscriberPeer();
         var listener = new FakeNamespaceListener();
-        var interest = await h.Relay.SubscribeNamespaceAsync(peer, new NamespaceRequest(TrackNamespace.Empty), listener, default);
+        var interest = await h.Relay.SubscribeNamespaceAsync(peer, new NamespaceRequest(MoqTrackNamespace.Empty), listener, default);
         Assert.True(interest.IsAccepted);
         Assert.Equal(new[] { "+live" }, listener.Events);
 
         var other = new FakePeer();
         h.Relay.SessionStarted(other);
-        var cam = await h.Relay.PublishNamespaceAsync(other, new NamespaceRequest(TrackNamespace.Parse("live/cam9")), default);
+        var cam = await h.Relay.PublishNamespaceAsync(other, new NamespaceRequest(RelayNames.Namespace("live/cam9")), default);
         cam.Value!.Dispose();
         Assert.Equal(new[] { "+live", "+live/cam9", "-live/cam9" }, listener.Events);
 
         // Suffixes are relative to the prefix; the publisher itself is not told about its own namespace.
         var narrow = new FakeNamespaceListener();
-        await h.Relay.SubscribeNamespaceAsync(other, new NamespaceRequest(TrackNamespace.Parse("live")), narrow, default);
-        await h.Relay.PublishNamespaceAsync(other, new NamespaceRequest(TrackNamespace.Parse("live/cam7")), default);
+        await h.Relay.SubscribeNamespaceAsync(other, new NamespaceRequest(RelayNames.Namespace("live")), narrow, default);
+        await h.Relay.PublishNamespaceAsync(other, new NamespaceRequest(RelayNames.Namespace("live/cam7")), default);
         Assert.Equal(new[] { "+" }, narrow.Events);
     }
 
@@ -36,10 +37,10 @@ public class NamespaceDiscoveryTests
     {
         var h = new RelayHarness();
         var peer = h.NewSubscriberPeer();
-        Assert.True((await h.Relay.SubscribeNamespaceAsync(peer, new NamespaceRequest(TrackNamespace.Parse("a/b")), new FakeNamespaceListener(), default)).IsAccepted);
-        var overlap = await h.Relay.SubscribeNamespaceAsync(peer, new NamespaceRequest(TrackNamespace.Parse("a")), new FakeNamespaceListener(), default);
-        Assert.Equal(RequestErrorCode.PrefixOverlap, overlap.Refusal!.Code);
-        Assert.True((await h.Relay.SubscribeNamespaceAsync(peer, new NamespaceRequest(TrackNamespace.Parse("a/c")), new FakeNamespaceListener(), default)).IsAccepted);
+        Assert.True((await h.Relay.SubscribeNamespaceAsync(peer, new NamespaceRequest(RelayNames.Namespace("a/b")), new FakeNamespaceListener(), default)).IsAccepted);
+        var overlap = await h.Relay.SubscribeNamespaceAsync(peer, new NamespaceRequest(RelayNames.Namespace("a")), new FakeNamespaceListener(), default);
+        Assert.Equal(MoqRequestErrorCode.PrefixOverlap, overlap.Refusal!.Code);
+        Assert.True((await h.Relay.SubscribeNamespaceAsync(peer, new NamespaceRequest(RelayNames.Namespace("a/c")), new FakeNamespaceListener(), default)).IsAccepted);
     }
 
     [Fact]
@@ -53,8 +54,8 @@ public class NamespaceDiscoveryTests
         await h.SubscribeAsync(peer);
         RelayHarness.PublishGroups(h.Publisher.SinkFor(RelayHarness.Video), 0, 2, 2, 5);
         var live = await h.Relay.TrackStatusAsync(peer, new SubscribeRequest(RelayHarness.Video), default);
-        Assert.Equal(new ObjectLocation(1, 1), live.Value!.Largest);
-        var none = await h.Relay.TrackStatusAsync(peer, new SubscribeRequest(FullTrackName.Of("nowhere", "x")), default);
-        Assert.Equal(RequestErrorCode.DoesNotExist, none.Refusal!.Code);
+        Assert.Equal(new MoqLocation(1, 1), live.Value!.Largest);
+        var none = await h.Relay.TrackStatusAsync(peer, new SubscribeRequest(RelayNames.Track("nowhere", "x")), default);
+        Assert.Equal(MoqRequestErrorCode.DoesNotExist, none.Refusal!.Code);
     }
 }

@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 using FastRelay.Protocols.Moq.Relay;
 using FastRelay.Protocols.Moq.Relay.Auth;
 using FastRelay.Protocols.Moq.Relay.Model;
@@ -20,11 +21,11 @@ public class RelayAuthTests
     public async Task APublisherWithoutTheRightTokenIsRefusedUnauthorized()
     {
         var h = new RelayHarness(Guarded(), publishNamespace: false);
-        var ns = new NamespaceRequest(TrackNamespace.Parse("live")) { AuthorizationTokens = [AuthToken.FromText("sub")] };
+        var ns = new NamespaceRequest(RelayNames.Namespace("live")) { AuthorizationTokens = [AuthToken.FromText("sub")] };
         var refused = await h.Relay.PublishNamespaceAsync(h.Publisher, ns, default);
-        Assert.Equal(RequestErrorCode.Unauthorized, refused.Refusal!.Code);
+        Assert.Equal(MoqRequestErrorCode.Unauthorized, refused.Refusal!.Code);
         var pushed = await h.Relay.PublishAsync(h.Publisher, new PublishRequest(RelayHarness.Video, new FakeUpstreamSubscription()), default);
-        Assert.Equal(RequestErrorCode.Unauthorized, pushed.Refusal!.Code);
+        Assert.Equal(MoqRequestErrorCode.Unauthorized, pushed.Refusal!.Code);
         Assert.Equal(0, h.Relay.TrackCount);
         Assert.Equal(0, h.Relay.NamespaceState.Published);
         var accepted = await h.Relay.PublishNamespaceAsync(h.Publisher, ns with { AuthorizationTokens = [AuthToken.FromText("pub")] }, default);
@@ -35,17 +36,17 @@ public class RelayAuthTests
     public async Task ASubscriberWithoutTheRightTokenIsRefusedUnauthorizedAndNothingIsSubscribedUpstream()
     {
         var h = new RelayHarness(Guarded(), publishNamespace: false);
-        await h.Relay.PublishNamespaceAsync(h.Publisher, new NamespaceRequest(TrackNamespace.Parse("live")) { AuthorizationTokens = [AuthToken.FromText("pub")] }, default);
+        await h.Relay.PublishNamespaceAsync(h.Publisher, new NamespaceRequest(RelayNames.Namespace("live")) { AuthorizationTokens = [AuthToken.FromText("pub")] }, default);
         var peer = h.NewSubscriberPeer();
         var refused = await h.Relay.SubscribeAsync(peer, new SubscribeRequest(RelayHarness.Video) { AuthorizationTokens = [AuthToken.FromText("pub")] }, new FakeDownstreamPort(), default);
-        Assert.Equal(RequestErrorCode.Unauthorized, refused.Refusal!.Code);
+        Assert.Equal(MoqRequestErrorCode.Unauthorized, refused.Refusal!.Code);
         Assert.Empty(h.Publisher.Subscribes);
         var fetch = await h.Relay.FetchAsync(peer, new FetchRequest { Track = RelayHarness.Video, End = new(1, 0) }, default);
-        Assert.Equal(RequestErrorCode.Unauthorized, fetch.Refusal!.Code);
+        Assert.Equal(MoqRequestErrorCode.Unauthorized, fetch.Refusal!.Code);
         var status = await h.Relay.TrackStatusAsync(peer, new SubscribeRequest(RelayHarness.Video), default);
-        Assert.Equal(RequestErrorCode.Unauthorized, status.Refusal!.Code);
-        var discover = await h.Relay.SubscribeNamespaceAsync(peer, new NamespaceRequest(TrackNamespace.Parse("live")), new FakeNamespaceListener(), default);
-        Assert.Equal(RequestErrorCode.Unauthorized, discover.Refusal!.Code);
+        Assert.Equal(MoqRequestErrorCode.Unauthorized, status.Refusal!.Code);
+        var discover = await h.Relay.SubscribeNamespaceAsync(peer, new NamespaceRequest(RelayNames.Namespace("live")), new FakeNamespaceListener(), default);
+        Assert.Equal(MoqRequestErrorCode.Unauthorized, discover.Refusal!.Code);
 
         var ok = await h.Relay.SubscribeAsync(peer, new SubscribeRequest(RelayHarness.Video) { AuthorizationTokens = [AuthToken.FromText("sub")] }, new FakeDownstreamPort(), default);
         Assert.True(ok.IsAccepted);

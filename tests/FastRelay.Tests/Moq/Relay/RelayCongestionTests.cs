@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 using FastRelay.Protocols.Moq.Relay;
 using FastRelay.Protocols.Moq.Relay.Model;
 using FastRelay.Protocols.Moq.Relay.Ports;
@@ -68,7 +69,7 @@ public class RelayCongestionTests
             if (stream.Completed)
                 Assert.Equal(Objects, stream.Objects.Count);
             else
-                Assert.Equal(StreamResetCode.TooFarBehind, stream.ResetCode);
+                Assert.Equal(MoqStreamResetCode.TooFarBehind, stream.ResetCode);
         }
         Assert.Equal(0, slowSession.SendQueueBytes);
     }
@@ -77,7 +78,7 @@ public class RelayCongestionTests
     public async Task ASubscriberWithAHigherSubscriberPriorityKeepsItsTrackOverAnotherOfTheSameSession()
     {
         var h = new RelayHarness(new RelayOptions { Limits = new RelayLimits { SendQueueBytesPerSession = 15_000 } });
-        var audio = FullTrackName.Of("live/cam1", "audio");
+        var audio = RelayNames.Track("live/cam1", "audio");
         var peer = h.NewSubscriberPeer();
         var (_, videoPort) = await h.SubscribeAsync(peer, new SubscribeRequest(RelayHarness.Video) { SubscriberPriority = 200 });
         var (_, audioPort) = await h.SubscribeAsync(peer, new SubscribeRequest(audio) { SubscriberPriority = 10 });
@@ -102,6 +103,6 @@ public class RelayCongestionTests
         var session = h.Relay.FindSession(peer)!;
         await audioPort.WaitUntil(_ => session.OpenSubgroups == 0);
         Assert.Equal(10, audioPort.Subgroups.Count(s => s.Completed));
-        Assert.Contains(videoPort.Subgroups, s => s.ResetCode == StreamResetCode.TooFarBehind);
+        Assert.Contains(videoPort.Subgroups, s => s.ResetCode == MoqStreamResetCode.TooFarBehind);
     }
 }

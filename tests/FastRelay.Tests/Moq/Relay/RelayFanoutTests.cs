@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 using System.Runtime.InteropServices;
 using FastRelay.Protocols.Moq.Relay.Model;
 using FastRelay.Protocols.Moq.Relay.Ports;
@@ -61,10 +62,10 @@ public class RelayFanoutTests
         var upstream = h.Publisher.SinkFor(RelayHarness.Video);
         RelayHarness.PublishGroups(upstream, 0, 2, 3, 10); // largest {1,2}
         var (largest, portLargest) = await h.SubscribeAsync(h.NewSubscriberPeer(), new SubscribeRequest(RelayHarness.Video) { Filter = LocationFilter.LargestObject });
-        Assert.Equal(new ObjectLocation(1, 2), largest.Info.Largest);
+        Assert.Equal(new MoqLocation(1, 2), largest.Info.Largest);
         var (_, portRange) = await h.SubscribeAsync(h.NewSubscriberPeer(), new SubscribeRequest(RelayHarness.Video)
         {
-            Filter = new LocationFilter(LocationFilterType.AbsoluteRange, new ObjectLocation(2, 1), EndGroup: 3),
+            Filter = new LocationFilter(LocationFilterType.AbsoluteRange, new MoqLocation(2, 1), EndGroup: 3),
         });
         var (_, portNoForward) = await h.SubscribeAsync(h.NewSubscriberPeer(), new SubscribeRequest(RelayHarness.Video) { Forward = false });
         RelayHarness.PublishGroups(upstream, 2, 3, 3, 10); // groups 2, 3, 4

@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 using FastRelay.Protocols.Moq.Relay;
 using FastRelay.Protocols.Moq.Relay.Model;
 using FastRelay.Protocols.Moq.Relay.Ports;
@@ -21,11 +22,11 @@ public class RelayFetchTests
 
         var late = h.NewSubscriberPeer();
         var (accepted, port) = await h.SubscribeAsync(late, new SubscribeRequest(RelayHarness.Video) { Filter = LocationFilter.LargestObject });
-        Assert.Equal(new ObjectLocation(3, 2), accepted.Info.Largest);
+        Assert.Equal(new MoqLocation(3, 2), accepted.Info.Largest);
         var fetch = await h.Relay.FetchAsync(late, new FetchRequest { Joining = accepted.Subscription, JoiningIsRelative = true, JoiningStart = 0 }, default);
         Assert.True(fetch.IsAccepted, fetch.Refusal?.Reason);
         Assert.False(fetch.Value!.Incomplete);
-        Assert.Equal(new ObjectLocation(3, 3), fetch.Value.End);
+        Assert.Equal(new MoqLocation(3, 3), fetch.Value.End);
         Assert.Equal(new ulong[] { 0, 1, 2 }, fetch.Value.Objects.Select(o => o.ObjectId));
         Assert.All(fetch.Value.Objects, o => Assert.Equal(3UL, o.Group));
 
@@ -61,10 +62,10 @@ public class RelayFetchTests
         // [{1,1}, {2,0}) + whole group 2 via End {3,0}... End.Object 0 means all of End.Group.
         var fetch = await h.Relay.FetchAsync(peer, new FetchRequest { Track = RelayHarness.Video, Start = new(1, 1), End = new(2, 0) }, default);
         Assert.Equal(new[] { "1/1", "1/2", "2/0", "2/1", "2/2" }, fetch.Value!.Objects.Select(o => $"{o.Group}/{o.ObjectId}"));
-        Assert.Equal(new ObjectLocation(2, 0), fetch.Value.End);
-        var desc = await h.Relay.FetchAsync(peer, new FetchRequest { Track = RelayHarness.Video, Start = new(2, 0), End = new(9, 0), GroupOrder = GroupOrder.Descending }, default);
+        Assert.Equal(new MoqLocation(2, 0), fetch.Value.End);
+        var desc = await h.Relay.FetchAsync(peer, new FetchRequest { Track = RelayHarness.Video, Start = new(2, 0), End = new(9, 0), GroupOrder = MoqGroupOrder.Descending }, default);
         Assert.Equal(new[] { "3/0", "3/1", "3/2", "2/0", "2/1", "2/2" }, desc.Value!.Objects.Select(o => $"{o.Group}/{o.ObjectId}"));
-        Assert.Equal(new ObjectLocation(3, 3), desc.Value.End); // capped at the largest object
+        Assert.Equal(new MoqLocation(3, 3), desc.Value.End); // capped at the largest object
     }
 
     [Fact]
@@ -74,15 +75,15 @@ public class RelayFetchTests
         var peer = h.NewSubscriberPeer();
         var (accepted, _) = await h.SubscribeAsync(peer);
         var empty = await h.Relay.FetchAsync(peer, new FetchRequest { Joining = accepted.Subscription }, default);
-        Assert.Equal(RequestErrorCode.InvalidRange, empty.Refusal!.Code);
+        Assert.Equal(MoqRequestErrorCode.InvalidRange, empty.Refusal!.Code);
         RelayHarness.PublishGroups(h.Publisher.SinkFor(RelayHarness.Video), 0, 1, 1, 10);
         var beyond = await h.Relay.FetchAsync(peer, new FetchRequest { Track = RelayHarness.Video, Start = new(5, 0), End = new(6, 0) }, default);
-        Assert.Equal(RequestErrorCode.InvalidRange, beyond.Refusal!.Code);
+        Assert.Equal(MoqRequestErrorCode.InvalidRange, beyond.Refusal!.Code);
         var other = h.NewSubscriberPeer();
         var foreign = await h.Relay.FetchAsync(other, new FetchRequest { Joining = accepted.Subscription }, default);
-        Assert.Equal(RequestErrorCode.InvalidJoiningRequestId, foreign.Refusal!.Code);
-        var unknown = await h.Relay.FetchAsync(peer, new FetchRequest { Track = FullTrackName.Of("live/none", "x"), End = new(1, 0) }, default);
-        Assert.Equal(RequestErrorCode.DoesNotExist, unknown.Refusal!.Code);
+        Assert.Equal(MoqRequestErrorCode.InvalidJoiningRequestId, foreign.Refusal!.Code);
+        var unknown = await h.Relay.FetchAsync(peer, new FetchRequest { Track = RelayNames.Track("live/none", "x"), End = new(1, 0) }, default);
+        Assert.Equal(MoqRequestErrorCode.DoesNotExist, unknown.Refusal!.Code);
     }
 
     [Fact]
@@ -100,7 +101,7 @@ public class RelayFetchTests
     public async Task WhatTheRelayNeverReceivedIsNotClaimedByFetch()
     {
         var h = new RelayHarness();
-        h.Publisher.LargestToReport = new ObjectLocation(7, 4); // the publisher was already at {7,4}
+        h.Publisher.LargestToReport = new MoqLocation(7, 4); // the publisher was already at {7,4}
         var peer = h.NewSubscriberPeer();
         var (accepted, _) = await h.SubscribeAsync(peer);
         var sink = h.Publisher.SinkFor(RelayHarness.Video);
@@ -109,6 +110,6 @@ public class RelayFetchTests
         var fetch = await h.Relay.FetchAsync(peer, new FetchRequest { Track = RelayHarness.Video, Start = new(7, 0), End = new(8, 0) }, default);
         Assert.True(fetch.Value!.Incomplete);
         Assert.Single(fetch.Value.Objects);
-        Assert.Equal(new ObjectLocation(7, 4), accepted.Info.Largest);
+        Assert.Equal(new MoqLocation(7, 4), accepted.Info.Largest);
     }
 }

@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 using FastRelay.Protocols.Moq.Relay;
 using FastRelay.Protocols.Moq.Relay.Model;
 using FastRelay.Protocols.Moq.Relay.Ports;
@@ -53,9 +54,9 @@ public class RelayLeakTests
         var h = new RelayHarness(new RelayOptions { UpstreamLinger = TimeSpan.Zero });
         var peer = h.NewSubscriberPeer();
         for (int i = 0; i < 20; i++)
-            await h.SubscribeAsync(peer, new SubscribeRequest(FullTrackName.Of("live/cam" + i, "video")));
-        await h.Relay.SubscribeNamespaceAsync(peer, new NamespaceRequest(TrackNamespace.Parse("live")), new FakeNamespaceListener(), default);
-        await h.Relay.PublishNamespaceAsync(peer, new NamespaceRequest(TrackNamespace.Parse("mine/a")), default);
+            await h.SubscribeAsync(peer, new SubscribeRequest(RelayNames.Track("live/cam" + i, "video")));
+        await h.Relay.SubscribeNamespaceAsync(peer, new NamespaceRequest(RelayNames.Namespace("live")), new FakeNamespaceListener(), default);
+        await h.Relay.PublishNamespaceAsync(peer, new NamespaceRequest(RelayNames.Namespace("mine/a")), default);
         Assert.Equal(20, h.Relay.FindSession(peer)!.SubscriptionCount);
         h.Relay.SessionEnded(peer);
         Assert.Null(h.Relay.FindSession(peer));
@@ -74,16 +75,16 @@ public class RelayLeakTests
         });
         var peer = h.NewSubscriberPeer();
         for (int i = 0; i < 3; i++)
-            await h.SubscribeAsync(peer, new SubscribeRequest(FullTrackName.Of("live/c" + i, "v")));
-        var fourth = await h.Relay.SubscribeAsync(peer, new SubscribeRequest(FullTrackName.Of("live/c9", "v")), new FakeDownstreamPort(), default);
-        Assert.Equal(RequestErrorCode.ExcessiveLoad, fourth.Refusal!.Code);
-        await h.Relay.PublishNamespaceAsync(peer, new NamespaceRequest(TrackNamespace.Parse("a")), default);
-        await h.Relay.PublishNamespaceAsync(peer, new NamespaceRequest(TrackNamespace.Parse("b")), default);
-        var third = await h.Relay.PublishNamespaceAsync(peer, new NamespaceRequest(TrackNamespace.Parse("c")), default);
-        Assert.Equal(RequestErrorCode.ExcessiveLoad, third.Refusal!.Code);
-        await h.Relay.SubscribeNamespaceAsync(peer, new NamespaceRequest(TrackNamespace.Parse("x")), new FakeNamespaceListener(), default);
-        var second = await h.Relay.SubscribeNamespaceAsync(peer, new NamespaceRequest(TrackNamespace.Parse("y")), new FakeNamespaceListener(), default);
-        Assert.Equal(RequestErrorCode.ExcessiveLoad, second.Refusal!.Code);
+            await h.SubscribeAsync(peer, new SubscribeRequest(RelayNames.Track("live/c" + i, "v")));
+        var fourth = await h.Relay.SubscribeAsync(peer, new SubscribeRequest(RelayNames.Track("live/c9", "v")), new FakeDownstreamPort(), default);
+        Assert.Equal(MoqRequestErrorCode.ExcessiveLoad, fourth.Refusal!.Code);
+        await h.Relay.PublishNamespaceAsync(peer, new NamespaceRequest(RelayNames.Namespace("a")), default);
+        await h.Relay.PublishNamespaceAsync(peer, new NamespaceRequest(RelayNames.Namespace("b")), default);
+        var third = await h.Relay.PublishNamespaceAsync(peer, new NamespaceRequest(RelayNames.Namespace("c")), default);
+        Assert.Equal(MoqRequestErrorCode.ExcessiveLoad, third.Refusal!.Code);
+        await h.Relay.SubscribeNamespaceAsync(peer, new NamespaceRequest(RelayNames.Namespace("x")), new FakeNamespaceListener(), default);
+        var second = await h.Relay.SubscribeNamespaceAsync(peer, new NamespaceRequest(RelayNames.Namespace("y")), new FakeNamespaceListener(), default);
+        Assert.Equal(MoqRequestErrorCode.ExcessiveLoad, second.Refusal!.Code);
         // Sessions: the harness publisher and `peer` are two of four.
         Assert.True(h.Relay.SessionStarted(new FakePeer()));
         Assert.True(h.Relay.SessionStarted(new FakePeer()));

@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 using FastRelay.Protocols.Moq.Relay;
 using FastRelay.Protocols.Moq.Relay.Model;
 using FastRelay.Protocols.Moq.Relay.Ports;
@@ -15,13 +16,13 @@ public class RelayRoutingTests
         var h = new RelayHarness();
         var specific = new FakePeer("specific");
         Assert.True(h.Relay.SessionStarted(specific));
-        var ns = await h.Relay.PublishNamespaceAsync(specific, new NamespaceRequest(TrackNamespace.Parse("live/cam1")), default);
+        var ns = await h.Relay.PublishNamespaceAsync(specific, new NamespaceRequest(RelayNames.Namespace("live/cam1")), default);
         Assert.True(ns.IsAccepted);
         await h.SubscribeAsync(h.NewSubscriberPeer());
         Assert.Single(specific.Subscribes);
         Assert.Empty(h.Publisher.Subscribes);
         // Another camera only the shorter prefix covers goes to the first publisher.
-        await h.SubscribeAsync(h.NewSubscriberPeer(), new SubscribeRequest(FullTrackName.Of("live/cam2", "video")));
+        await h.SubscribeAsync(h.NewSubscriberPeer(), new SubscribeRequest(RelayNames.Track("live/cam2", "video")));
         Assert.Single(h.Publisher.Subscribes);
     }
 
@@ -29,9 +30,9 @@ public class RelayRoutingTests
     public async Task ANamespaceNobodyPublishesIsDoesNotExist()
     {
         var h = new RelayHarness();
-        var outcome = await h.Relay.SubscribeAsync(h.NewSubscriberPeer(), new SubscribeRequest(FullTrackName.Of("livex", "v")), new FakeDownstreamPort(), default);
+        var outcome = await h.Relay.SubscribeAsync(h.NewSubscriberPeer(), new SubscribeRequest(RelayNames.Track("livex", "v")), new FakeDownstreamPort(), default);
         Assert.False(outcome.IsAccepted);
-        Assert.Equal(RequestErrorCode.DoesNotExist, outcome.Refusal!.Code);
+        Assert.Equal(MoqRequestErrorCode.DoesNotExist, outcome.Refusal!.Code);
         Assert.Equal(0, h.Relay.TrackCount);
     }
 
@@ -39,9 +40,9 @@ public class RelayRoutingTests
     public async Task TheUpstreamRefusalIsPassedOnAndTheTrackForgotten()
     {
         var h = new RelayHarness();
-        h.Publisher.RefuseWith = new RequestRefusal(RequestErrorCode.DoesNotExist, "no such camera");
+        h.Publisher.RefuseWith = new RequestRefusal(MoqRequestErrorCode.DoesNotExist, "no such camera");
         var outcome = await h.Relay.SubscribeAsync(h.NewSubscriberPeer(), new SubscribeRequest(RelayHarness.Video), new FakeDownstreamPort(), default);
-        Assert.Equal(RequestErrorCode.DoesNotExist, outcome.Refusal!.Code);
+        Assert.Equal(MoqRequestErrorCode.DoesNotExist, outcome.Refusal!.Code);
         Assert.Equal(0, h.Relay.TrackCount);
     }
 
@@ -95,9 +96,9 @@ public class RelayRoutingTests
         var h = new RelayHarness();
         var (_, port1) = await h.SubscribeAsync(h.NewSubscriberPeer());
         var (_, port2) = await h.SubscribeAsync(h.NewSubscriberPeer());
-        h.Publisher.Subscribes.Single().Subscription.End(PublishDoneCode.TrackEnded);
-        Assert.Equal(PublishDoneCode.TrackEnded, await port1.Finished.Task.WaitAsync(TimeSpan.FromSeconds(5)));
-        Assert.Equal(PublishDoneCode.TrackEnded, await port2.Finished.Task.WaitAsync(TimeSpan.FromSeconds(5)));
+        h.Publisher.Subscribes.Single().Subscription.End(MoqPublishDoneCode.TrackEnded);
+        Assert.Equal(MoqPublishDoneCode.TrackEnded, await port1.Finished.Task.WaitAsync(TimeSpan.FromSeconds(5)));
+        Assert.Equal(MoqPublishDoneCode.TrackEnded, await port2.Finished.Task.WaitAsync(TimeSpan.FromSeconds(5)));
         Assert.Equal(0, h.Relay.TrackCount);
         await h.SubscribeAsync(h.NewSubscriberPeer());
         Assert.Equal(2, h.Publisher.Subscribes.Count);
@@ -128,7 +129,7 @@ public class RelayRoutingTests
         var sink = published.Value!;
         RelayHarness.PublishGroups(sink, 0, 1, 2, 50);
         var (accepted, port) = await h.SubscribeAsync(h.NewSubscriberPeer());
-        Assert.Equal(new ObjectLocation(0, 1), accepted.Info.Largest);
+        Assert.Equal(new MoqLocation(0, 1), accepted.Info.Largest);
         RelayHarness.PublishGroups(sink, 1, 1, 2, 50);
         await port.WaitUntil(p => p.AllObjects().Count == 2);
         Assert.Empty(h.Publisher.Subscribes);
@@ -137,7 +138,7 @@ public class RelayRoutingTests
         h.Time.Advance(TimeSpan.FromMinutes(1));
         Assert.Equal(0, h.Relay.SweepIdleTracks());
         Assert.False(source.IsCancelled);
-        source.End(PublishDoneCode.TrackEnded);
+        source.End(MoqPublishDoneCode.TrackEnded);
         await Task.Delay(20);
         Assert.Equal(0, h.Relay.TrackCount);
     }

@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 using FastRelay.Protocols.Moq.Relay.Cache;
 using FastRelay.Protocols.Moq.Relay.Model;
 using FastRelay.Tests.Moq.Relay.Fakes;

@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using FastRelay.Protocols.Moq.Relay.Model;
@@ -28,7 +29,7 @@ public static class AuthFile
         if (model?.Namespaces is not { Count: > 0 } namespaces)
             throw new FormatException("auth file has no \"namespaces\" entries (an open relay needs no file)");
         var rules = namespaces
-            .Select(kv => new AuthRule(TrackNamespace.Parse(kv.Key), kv.Value.Publish, kv.Value.Subscribe))
+            .Select(kv => new AuthRule(RelayNames.Namespace(kv.Key), kv.Value.Publish, kv.Value.Subscribe))
             .ToList();
         return RelayAuthPolicy.FromRules(rules);
     }

@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 using System.Security.Cryptography;
 using FastRelay.Protocols.Moq.Relay.Model;
 using FastRelay.Protocols.Moq.Relay.Ports;
@@ -38,10 +39,10 @@ public sealed class RelayAuthPolicy
 
     /// <summary>One token for everything (--auth-token): the same value publishes and subscribes anywhere.</summary>
     public static RelayAuthPolicy SingleToken(string token) =>
-        new([new AuthRule(TrackNamespace.Empty, [token], [token])]);
+        new([new AuthRule(MoqTrackNamespace.Empty, [token], [token])]);
 
     /// <summary>May a request with <paramref name="tokens"/> do <paramref name="action"/> on <paramref name="ns"/>?</summary>
-    public bool IsAllowed(RelayAction action, TrackNamespace ns, IReadOnlyList<AuthToken> tokens)
+    public bool IsAllowed(RelayAction action, MoqTrackNamespace ns, IReadOnlyList<AuthToken> tokens)
     {
         if (IsOpen) return true;
         var governing = _rules.FindAtOrAbove(ns);
@@ -52,7 +53,7 @@ public sealed class RelayAuthPolicy
     /// SUBSCRIBE_NAMESPACE: allowed when the rule governing the prefix allows it or any rule below the prefix does (the
     /// subscriber may discover those); each announced namespace is then checked with <see cref="IsAllowed"/>.
     /// </summary>
-    public bool MayDiscover(TrackNamespace prefix, IReadOnlyList<AuthToken> tokens)
+    public bool MayDiscover(MoqTrackNamespace prefix, IReadOnlyList<AuthToken> tokens)
     {
         if (IsAllowed(RelayAction.Subscribe, prefix, tokens)) return true;
         foreach (var (_, rule) in _rules.FindAtOrBelow(prefix))
@@ -63,7 +64,7 @@ public sealed class RelayAuthPolicy
 }
 
 /// <summary>Accepted tokens for publishing and subscribing under one namespace prefix; null or empty: nobody.</summary>
-public sealed record AuthRule(TrackNamespace Prefix, IReadOnlyList<string>? PublishTokens, IReadOnlyList<string>? SubscribeTokens)
+public sealed record AuthRule(MoqTrackNamespace Prefix, IReadOnlyList<string>? PublishTokens, IReadOnlyList<string>? SubscribeTokens)
 {
     private readonly byte[][] _publish = Encode(PublishTokens);
     private readonly byte[][] _subscribe = Encode(SubscribeTokens);

@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 using FastRelay.Protocols.Moq.Relay.Model;
 
 namespace FastRelay.Protocols.Moq.Relay.Cache;

@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 using FastRelay.Protocols.Moq.Relay.Model;
 
 namespace FastRelay.Protocols.Moq.Relay.Cache;
@@ -31,7 +32,7 @@ public sealed class TrackCache : IDisposable
     private long _bytes;
     private long _objects;
     private ulong? _evictedThrough;
-    private ObjectLocation? _unknownThrough;
+    private MoqLocation? _unknownThrough;
     private bool _disposed;
 
     public TrackCache(long trackLimitBytes, CacheBudget budget)
@@ -141,7 +142,7 @@ public sealed class TrackCache : IDisposable
     /// Objects at or before <paramref name="location"/> were published before this relay's upstream subscription began
     /// (the Largest Location of SUBSCRIBE_OK): it never received them, so a FETCH reaching back there is incomplete.
     /// </summary>
-    public void MarkUnknownThrough(ObjectLocation location)
+    public void MarkUnknownThrough(MoqLocation location)
     {
         lock (_lock)
         {
@@ -191,7 +192,7 @@ public sealed class TrackCache : IDisposable
     /// objects in Object ID order. <paramref name="complete"/> is false when part of the range may hold objects this cache
     /// does not have (evicted, truncated, or before the upstream subscription started).
     /// </summary>
-    public List<RelayObject> Range(ObjectLocation start, ObjectLocation end, bool descending, out bool complete)
+    public List<RelayObject> Range(MoqLocation start, MoqLocation end, bool descending, out bool complete)
     {
         var found = new List<RelayObject>();
         lock (_lock)

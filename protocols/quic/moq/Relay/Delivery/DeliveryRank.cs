@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 using FastRelay.Protocols.Moq.Relay.Model;
 
 namespace FastRelay.Protocols.Moq.Relay.Delivery;
@@ -8,11 +9,11 @@ namespace FastRelay.Protocols.Moq.Relay.Delivery;
 /// first; under congestion the highest rank is dropped first. Compared exactly here; <see cref="ToSendPriority"/> packs
 /// it into the transport's int for IMoqStream.SendPriority.
 /// </summary>
-public readonly record struct DeliveryRank(byte SubscriberPriority, byte PublisherPriority, GroupOrder Order, ulong Group, ulong Subgroup)
+public readonly record struct DeliveryRank(byte SubscriberPriority, byte PublisherPriority, MoqGroupOrder Order, ulong Group, ulong Subgroup)
     : IComparable<DeliveryRank>
 {
     /// <summary>Groups earlier in the subscription's order get smaller keys.</summary>
-    private ulong GroupKey => Order == GroupOrder.Descending ? ulong.MaxValue - Group : Group;
+    private ulong GroupKey => Order == MoqGroupOrder.Descending ? ulong.MaxValue - Group : Group;
 
     public int CompareTo(DeliveryRank other)
     {
@@ -37,7 +38,7 @@ public readonly record struct DeliveryRank(byte SubscriberPriority, byte Publish
     public int ToSendPriority(ulong groupAnchor)
     {
         ulong distance = Group <= groupAnchor ? 0 : Math.Min(Group - groupAnchor, GroupSpan);
-        int group = Order == GroupOrder.Descending ? GroupSpan - (int)distance : (int)distance;
+        int group = Order == MoqGroupOrder.Descending ? GroupSpan - (int)distance : (int)distance;
         return (SubscriberPriority << 23) | (PublisherPriority << 15) | group;
     }
 

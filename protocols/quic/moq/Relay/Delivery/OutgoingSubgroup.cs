@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 using FastRelay.Protocols.Moq.Relay.Model;
 using FastRelay.Protocols.Moq.Relay.Ports;
 using FastRelay.Protocols.Moq.Relay.Tracks;
@@ -37,7 +38,7 @@ internal sealed class OutgoingSubgroup
     public bool Draining { get; set; }
 
     public SubgroupEnd End { get; set; }
-    public ulong ResetCode { get; set; }
+    public MoqStreamResetCode ResetCode { get; set; }
 
     /// <summary>Dropped under congestion or cancelled: nothing more is sent; the stream, if opened, was reset.</summary>
     public bool Dropped { get; set; }

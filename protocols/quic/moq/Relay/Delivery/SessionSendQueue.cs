@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 using FastRelay.Protocols.Moq.Relay.Model;
 using FastRelay.Protocols.Moq.Relay.Tracks;
 using Microsoft.Extensions.Logging;
@@ -69,12 +70,12 @@ internal sealed class SessionSendQueue
                 if (victim is null)
                 {
                     // Nothing queued ranks below this subgroup: it is the one the subscriber cannot keep up with.
-                    DropLocked(og, StreamResetCode.TooFarBehind);
+                    DropLocked(og, MoqStreamResetCode.TooFarBehind);
                     (dropped ??= []).Add(og);
                     Interlocked.Increment(ref ObjectsDropped);
                     break;
                 }
-                DropLocked(victim, StreamResetCode.TooFarBehind);
+                DropLocked(victim, MoqStreamResetCode.TooFarBehind);
                 (dropped ??= []).Add(victim);
             }
             if (!og.Dropped)
@@ -103,7 +104,7 @@ internal sealed class SessionSendQueue
         {
             if (og.Dropped || og.Closed || og.End != SubgroupEnd.None) return;
             og.End = finished ? SubgroupEnd.Finish : SubgroupEnd.Reset;
-            og.ResetCode = StreamResetCode.Cancelled;
+            og.ResetCode = MoqStreamResetCode.Cancelled;
             if (!og.Draining)
             {
                 og.Draining = true;
@@ -115,7 +116,7 @@ internal sealed class SessionSendQueue
     }
 
     /// <summary>Resets every subgroup of <paramref name="subscription"/> (it was cancelled, or its session is going).</summary>
-    public void ResetAll(DownstreamSubscription subscription, ulong code)
+    public void ResetAll(DownstreamSubscription subscription, MoqStreamResetCode code)
     {
         var dropped = new List<OutgoingSubgroup>();
         lock (_lock)
@@ -163,7 +164,7 @@ internal sealed class SessionSendQueue
         return worst;
     }
 
-    private void DropLocked(OutgoingSubgroup og, ulong code)
+    private void DropLocked(OutgoingSubgroup og, MoqStreamResetCode code)
     {
         if (og.Dropped) return;
         og.Dropped = true;
@@ -174,7 +175,7 @@ internal sealed class SessionSendQueue
         og.Queue.Clear();
         Interlocked.Add(ref ObjectsDropped, dropped);
         Interlocked.Add(ref og.Subscription.ObjectsDropped, dropped);
-        if (code == StreamResetCode.TooFarBehind)
+        if (code == MoqStreamResetCode.TooFarBehind)
             Interlocked.Increment(ref SubgroupsDropped);
         CloseLocked(og);
     }
@@ -191,7 +192,7 @@ internal sealed class SessionSendQueue
     {
         foreach (var og in dropped)
         {
-            if (og.ResetCode == StreamResetCode.TooFarBehind)
+            if (og.ResetCode == MoqStreamResetCode.TooFarBehind)
                 _logger.LogDebug("{Session}: dropped subgroup {Group}/{Subgroup} of {Track} (send queue full)",
                     _sessionName, og.Group, og.Subgroup, og.Subscription.Track.Name);
             ResetWriter(og);
@@ -292,7 +293,7 @@ internal sealed class SessionSendQueue
             {
                 og.Draining = false;
                 closedNow = !og.Dropped;
-                if (closedNow) DropLocked(og, StreamResetCode.Cancelled);
+                if (closedNow) DropLocked(og, MoqStreamResetCode.Cancelled);
             }
             if (closedNow)
             {

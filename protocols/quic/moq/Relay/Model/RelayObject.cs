@@ -1,12 +1,7 @@
-namespace FastRelay.Protocols.Moq.Relay.Model;
+using FastRelay.Protocols.Moq.Wire;
+using FastRelay.Protocols.Moq.Wire.Data;
 
-/// <summary>Object Status (draft-19 §"Object Status"); absent on the wire for a non-empty payload (Normal).</summary>
-public enum ObjectStatus : byte
-{
-    Normal = 0x0,
-    EndOfGroup = 0x3,
-    EndOfTrack = 0x4,
-}
+namespace FastRelay.Protocols.Moq.Relay.Model;
 
 /// <summary>
 /// One object as the relay forwards and caches it. A struct, so queues and the cache hold it without an allocation per
@@ -16,7 +11,7 @@ public enum ObjectStatus : byte
 public readonly struct RelayObject
 {
     public RelayObject(ulong group, ulong subgroup, ulong objectId, byte publisherPriority, ReadOnlyMemory<byte> payload,
-        ObjectStatus status = ObjectStatus.Normal, ReadOnlyMemory<byte> properties = default, bool isDatagram = false)
+        MoqObjectStatus status = MoqObjectStatus.Normal, IReadOnlyList<MoqKeyValuePair>? properties = null, bool isDatagram = false)
     {
         Group = group;
         Subgroup = subgroup;
@@ -24,7 +19,7 @@ public readonly struct RelayObject
         PublisherPriority = publisherPriority;
         Payload = payload;
         Status = status;
-        Properties = properties;
+        Properties = properties ?? [];
         IsDatagram = isDatagram;
     }
 
@@ -32,17 +27,24 @@ public readonly struct RelayObject
     public ulong Subgroup { get; }
     public ulong ObjectId { get; }
     public byte PublisherPriority { get; }
-    public ObjectStatus Status { get; }
+    public MoqObjectStatus Status { get; }
     /// <summary>Object Forwarding Preference Datagram (else Subgroup). Forwarded the way it arrived.</summary>
     public bool IsDatagram { get; }
-    /// <summary>The Object Properties as received (encoded key-value pairs), passed through unparsed.</summary>
-    public ReadOnlyMemory<byte> Properties { get; }
+    /// <summary>The Object Properties as received; the relay passes them on (the list is shared, never modified).</summary>
+    public IReadOnlyList<MoqKeyValuePair> Properties { get; }
     public ReadOnlyMemory<byte> Payload { get; }
 
-    public ObjectLocation Location => new(Group, ObjectId);
+    public MoqLocation Location => new(Group, ObjectId);
 
     /// <summary>What the object costs in a cache or a queue: its bytes plus a fixed charge for the bookkeeping.</summary>
-    public long ChargedBytes => Payload.Length + Properties.Length + OverheadBytes;
+    public long ChargedBytes => Payload.Length + OverheadBytes + (Properties.Count == 0 ? 0 : PropertiesBytes());
+
+    private long PropertiesBytes()
+    {
+        long bytes = 0;
+        foreach (var p in Properties) bytes += 24 + p.BytesValue.Length;
+        return bytes;
+    }
 
     /// <summary>The struct itself and its slot in a list or queue, charged so that a flood of empty objects is bounded too.</summary>
     public const int OverheadBytes = 64;

@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 using FastRelay.Protocols.Moq.Relay.Model;
 
 namespace FastRelay.Protocols.Moq.Relay.Ports;
@@ -18,7 +19,7 @@ public interface IDownstreamTrackPort
     bool TrySendDatagram(in RelayObject obj);
 
     /// <summary>PUBLISH_DONE with a status code, then the request stream ends. Called once, after the last stream closed.</summary>
-    void Finish(ulong statusCode, string reason);
+    void Finish(MoqPublishDoneCode statusCode, string reason);
 }
 
 /// <summary>One downstream SUBGROUP stream, written by one relay task at a time.</summary>
@@ -34,12 +35,12 @@ public interface IDownstreamSubgroupWriter
     void Complete();
 
     /// <summary>RESET_STREAM: the subgroup is abandoned (draft-19: a started subgroup is finished or reset, never left with a hole).</summary>
-    void Reset(ulong code);
+    void Reset(MoqStreamResetCode code);
 }
 
 /// <summary>Where the relay sends NAMESPACE / NAMESPACE_DONE for a SUBSCRIBE_NAMESPACE (suffixes relative to its prefix).</summary>
 public interface INamespaceListener
 {
-    void OnNamespace(TrackNamespace suffix);
-    void OnNamespaceDone(TrackNamespace suffix);
+    void OnNamespace(MoqTrackNamespace suffix);
+    void OnNamespaceDone(MoqTrackNamespace suffix);
 }

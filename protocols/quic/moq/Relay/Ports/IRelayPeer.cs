@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 using System.Net;
 using FastRelay.Protocols.Moq.Transport;
 
@@ -26,5 +27,5 @@ public interface IRelayPeer
     ValueTask<UpstreamSubscribeResult> SubscribeAsync(UpstreamSubscribeRequest request, IUpstreamTrackSink sink, CancellationToken cancellationToken);
 
     /// <summary>Closes the session with a termination code (draft-19 §"Termination").</summary>
-    ValueTask CloseAsync(ulong code, string reason);
+    ValueTask CloseAsync(MoqSessionError code, string reason);
 }

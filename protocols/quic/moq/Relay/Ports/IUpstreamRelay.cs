@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 namespace FastRelay.Protocols.Moq.Relay.Ports;
 
 /// <summary>

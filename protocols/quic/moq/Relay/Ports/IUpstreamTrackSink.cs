@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 using FastRelay.Protocols.Moq.Relay.Model;
 
 namespace FastRelay.Protocols.Moq.Relay.Ports;
@@ -28,5 +29,5 @@ public interface IUpstreamSubscription
     void Cancel();
 
     /// <summary>Completes with the PUBLISH_DONE status code when the publisher ends it, or when its session closes.</summary>
-    Task<ulong> Done { get; }
+    Task<MoqPublishDoneCode> Done { get; }
 }

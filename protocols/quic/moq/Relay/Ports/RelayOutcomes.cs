@@ -1,18 +1,19 @@
+using FastRelay.Protocols.Moq.Wire;
 using FastRelay.Protocols.Moq.Relay.Model;
 
 namespace FastRelay.Protocols.Moq.Relay.Ports;
 
 /// <summary>A refusal: the REQUEST_ERROR the session sends.</summary>
-public sealed record RequestRefusal(ulong Code, string Reason)
+public sealed record RequestRefusal(MoqRequestErrorCode Code, string Reason)
 {
-    public static RequestRefusal Unauthorized(string what) => new(RequestErrorCode.Unauthorized, what);
+    public static RequestRefusal Unauthorized(string what) => new(MoqRequestErrorCode.Unauthorized, what);
 }
 
 /// <summary>SUBSCRIBE_OK's contents (the session adds the track alias) with the handle for the subscription's life.</summary>
 public sealed record SubscribeAccepted(IRelaySubscription Subscription, UpstreamTrackInfo Info);
 
 /// <summary>FETCH_OK's contents and the objects to write on the FETCH data stream, in order.</summary>
-public sealed record FetchAccepted(ObjectLocation End, bool EndOfTrack, IReadOnlyList<RelayObject> Objects, UpstreamTrackInfo Info)
+public sealed record FetchAccepted(MoqLocation End, bool EndOfTrack, IReadOnlyList<RelayObject> Objects, UpstreamTrackInfo Info)
 {
     /// <summary>Objects in the range the relay does not hold: reset the stream with UNKNOWN_OBJECT_STATUS after these.</summary>
     public bool Incomplete { get; init; }

@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 using FastRelay.Protocols.Moq.Relay.Model;
 
 namespace FastRelay.Protocols.Moq.Relay.Ports;
@@ -13,17 +14,18 @@ public enum LocationFilterType : byte
 }
 
 /// <summary>A Location Filter as received; <see cref="EndGroup"/> is absolute (Start.Group + End Group Delta).</summary>
-public readonly record struct LocationFilter(LocationFilterType Type, ObjectLocation Start = default, ulong? EndGroup = null)
+public readonly record struct LocationFilter(LocationFilterType Type, MoqLocation Start = default, ulong? EndGroup = null)
 {
     public static LocationFilter LargestObject => new(LocationFilterType.LargestObject);
 }
 
 /// <summary>A SUBSCRIBE from a downstream peer.</summary>
-public sealed record SubscribeRequest(FullTrackName Track)
+public sealed record SubscribeRequest(MoqFullTrackName Track)
 {
     public IReadOnlyList<AuthToken> AuthorizationTokens { get; init; } = [];
     public byte SubscriberPriority { get; init; } = 128;
-    public GroupOrder GroupOrder { get; init; } = GroupOrder.Default;
+    /// <summary>Null: not stated, the publisher's preference applies.</summary>
+    public MoqGroupOrder? GroupOrder { get; init; }
     public bool Forward { get; init; } = true;
     /// <summary>Absent LOCATION_FILTER: unfiltered (all objects from now on).</summary>
     public LocationFilter Filter { get; init; } = new(LocationFilterType.None);
@@ -42,12 +44,12 @@ public sealed record FetchRequest
 {
     public IReadOnlyList<AuthToken> AuthorizationTokens { get; init; } = [];
     public byte SubscriberPriority { get; init; } = 128;
-    public GroupOrder GroupOrder { get; init; } = GroupOrder.Ascending;
+    public MoqGroupOrder GroupOrder { get; init; } = MoqGroupOrder.Ascending;
 
     /// <summary>Standalone: the track and [Start, End) with End.Object 0 meaning all of End.Group.</summary>
-    public FullTrackName? Track { get; init; }
-    public ObjectLocation Start { get; init; }
-    public ObjectLocation End { get; init; }
+    public MoqFullTrackName? Track { get; init; }
+    public MoqLocation Start { get; init; }
+    public MoqLocation End { get; init; }
 
     /// <summary>Joining: the handle <see cref="IRelayRequestHandler.SubscribeAsync"/> returned for that subscription.</summary>
     public IRelaySubscription? Joining { get; init; }
@@ -56,13 +58,13 @@ public sealed record FetchRequest
 }
 
 /// <summary>PUBLISH_NAMESPACE, SUBSCRIBE_NAMESPACE and TRACK_STATUS carry just a name and tokens.</summary>
-public sealed record NamespaceRequest(TrackNamespace Namespace)
+public sealed record NamespaceRequest(MoqTrackNamespace Namespace)
 {
     public IReadOnlyList<AuthToken> AuthorizationTokens { get; init; } = [];
 }
 
 /// <summary>A PUBLISH from a publisher: a track it pushes, with its side of the subscription.</summary>
-public sealed record PublishRequest(FullTrackName Track, IUpstreamSubscription Subscription)
+public sealed record PublishRequest(MoqFullTrackName Track, IUpstreamSubscription Subscription)
 {
     public IReadOnlyList<AuthToken> AuthorizationTokens { get; init; } = [];
     public UpstreamTrackInfo Info { get; init; } = new();

@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 using FastRelay.Protocols.Moq.Relay.Model;
 
 namespace FastRelay.Protocols.Moq.Relay.Ports;
@@ -7,7 +8,7 @@ namespace FastRelay.Protocols.Moq.Relay.Ports;
 /// values instead of a subscriber's (draft-19 §"Considerations for Setting Priorities"): Largest Object filter,
 /// default priority, forward 1.
 /// </summary>
-public sealed record UpstreamSubscribeRequest(FullTrackName Track, IReadOnlyList<AuthToken> AuthorizationTokens)
+public sealed record UpstreamSubscribeRequest(MoqFullTrackName Track, IReadOnlyList<AuthToken> AuthorizationTokens)
 {
     public byte SubscriberPriority { get; init; } = 128;
     public bool Forward { get; init; } = true;
@@ -16,11 +17,11 @@ public sealed record UpstreamSubscribeRequest(FullTrackName Track, IReadOnlyList
 /// <summary>What SUBSCRIBE_OK / PUBLISH told us about a track.</summary>
 public sealed record UpstreamTrackInfo
 {
-    public ObjectLocation? Largest { get; init; }
+    public MoqLocation? Largest { get; init; }
     public byte DefaultPublisherPriority { get; init; } = 128;
-    public GroupOrder DefaultGroupOrder { get; init; } = GroupOrder.Ascending;
-    /// <summary>Track Properties as received, encoded; the relay passes them on unchanged.</summary>
-    public ReadOnlyMemory<byte> TrackProperties { get; init; }
+    public MoqGroupOrder DefaultGroupOrder { get; init; } = MoqGroupOrder.Ascending;
+    /// <summary>Track Properties as received; the relay passes them on unchanged.</summary>
+    public IReadOnlyList<MoqKeyValuePair> TrackProperties { get; init; } = [];
 }
 
 /// <summary>SUBSCRIBE_OK with the subscription, or REQUEST_ERROR's code and reason.</summary>
@@ -28,7 +29,7 @@ public sealed record UpstreamSubscribeResult
 {
     public IUpstreamSubscription? Subscription { get; init; }
     public UpstreamTrackInfo? Info { get; init; }
-    public ulong ErrorCode { get; init; }
+    public MoqRequestErrorCode ErrorCode { get; init; }
     public string? Reason { get; init; }
 
     public bool IsSuccess => Subscription is not null;
@@ -36,7 +37,7 @@ public sealed record UpstreamSubscribeResult
     public static UpstreamSubscribeResult Ok(IUpstreamSubscription subscription, UpstreamTrackInfo info) =>
         new() { Subscription = subscription, Info = info };
 
-    public static UpstreamSubscribeResult Error(ulong code, string reason) => new() { ErrorCode = code, Reason = reason };
+    public static UpstreamSubscribeResult Error(MoqRequestErrorCode code, string reason) => new() { ErrorCode = code, Reason = reason };
 }
 
 /// <summary>An AUTHORIZATION TOKEN parameter after the session resolved its alias: type and value.</summary>

@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 using FastRelay.Protocols.Moq.Relay.Model;
 using FastRelay.Protocols.Moq.Relay.Ports;
 using FastRelay.Protocols.Moq.Relay.Tracks;
@@ -5,11 +6,11 @@ using FastRelay.Protocols.Moq.Relay.Tracks;
 namespace FastRelay.Protocols.Moq.Relay.Routing;
 
 /// <summary>A PUBLISH_NAMESPACE the relay accepted: subscriptions to tracks under it are routed to its session.</summary>
-internal sealed class NamespaceRegistration(TrackNamespace ns, RelaySession session, Action<NamespaceRegistration> withdraw) : IRelayRegistration
+internal sealed class NamespaceRegistration(MoqTrackNamespace ns, RelaySession session, Action<NamespaceRegistration> withdraw) : IRelayRegistration
 {
     private int _disposed;
 
-    public TrackNamespace Namespace { get; } = ns;
+    public MoqTrackNamespace Namespace { get; } = ns;
     public RelaySession Session { get; } = session;
 
     public void Dispose()
@@ -20,12 +21,12 @@ internal sealed class NamespaceRegistration(TrackNamespace ns, RelaySession sess
 }
 
 /// <summary>A SUBSCRIBE_NAMESPACE the relay accepted: NAMESPACE / NAMESPACE_DONE for namespaces under its prefix.</summary>
-internal sealed class NamespaceInterest(TrackNamespace prefix, RelaySession session, INamespaceListener listener,
+internal sealed class NamespaceInterest(MoqTrackNamespace prefix, RelaySession session, INamespaceListener listener,
     IReadOnlyList<AuthToken> tokens, Action<NamespaceInterest> withdraw) : IRelayRegistration
 {
     private int _disposed;
 
-    public TrackNamespace Prefix { get; } = prefix;
+    public MoqTrackNamespace Prefix { get; } = prefix;
     public RelaySession Session { get; } = session;
     public INamespaceListener Listener { get; } = listener;
 
@@ -33,7 +34,7 @@ internal sealed class NamespaceInterest(TrackNamespace prefix, RelaySession sess
     public IReadOnlyList<AuthToken> Tokens { get; } = tokens;
 
     /// <summary>The namespace relative to the prefix, as NAMESPACE carries it.</summary>
-    public TrackNamespace SuffixOf(TrackNamespace ns) => TrackNamespace.FromBytes(ns.Fields.Skip(Prefix.Count));
+    public MoqTrackNamespace SuffixOf(MoqTrackNamespace ns) => ns.Suffix(Prefix.Count);
 
     public void Dispose()
     {

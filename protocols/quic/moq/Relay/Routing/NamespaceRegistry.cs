@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 using FastRelay.Protocols.Moq.Relay.Model;
 
 namespace FastRelay.Protocols.Moq.Relay.Routing;
@@ -44,18 +45,18 @@ internal sealed class NamespaceRegistry
         _interests.FindAtOrAbove(registration.Namespace).Where(i => i.Session != registration.Session).ToList();
 
     /// <summary>Publishers that can serve a track in <paramref name="ns"/>: longest matching prefix first, then oldest.</summary>
-    public List<NamespaceRegistration> PublishersFor(TrackNamespace ns)
+    public List<NamespaceRegistration> PublishersFor(MoqTrackNamespace ns)
     {
         lock (_lock) return _published.FindAtOrAbove(ns);
     }
 
-    public bool HasPublisherFor(TrackNamespace ns)
+    public bool HasPublisherFor(MoqTrackNamespace ns)
     {
         lock (_lock) return _published.FindAtOrAbove(ns).Count > 0;
     }
 
     /// <summary>Adds an interest; returns the distinct published namespaces under its prefix (at most <paramref name="limit"/>+1).</summary>
-    public List<TrackNamespace> AddInterest(NamespaceInterest interest, int limit)
+    public List<MoqTrackNamespace> AddInterest(NamespaceInterest interest, int limit)
     {
         lock (_lock)
         {

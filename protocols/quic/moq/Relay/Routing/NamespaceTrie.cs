@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 using FastRelay.Protocols.Moq.Relay.Model;
 
 namespace FastRelay.Protocols.Moq.Relay.Routing;
@@ -25,7 +26,7 @@ public sealed class NamespaceTrie<T> where T : class
 
     public int ValueCount { get; private set; }
 
-    public void Add(TrackNamespace ns, T value)
+    public void Add(MoqTrackNamespace ns, T value)
     {
         var node = _root;
         for (int i = 0; i < ns.Count; i++)
@@ -45,7 +46,7 @@ public sealed class NamespaceTrie<T> where T : class
     }
 
     /// <summary>Removes one registration of <paramref name="value"/> at exactly <paramref name="ns"/>; prunes empty nodes.</summary>
-    public bool Remove(TrackNamespace ns, T value)
+    public bool Remove(MoqTrackNamespace ns, T value)
     {
         var path = new Node[ns.Count + 1];
         path[0] = _root;
@@ -68,7 +69,7 @@ public sealed class NamespaceTrie<T> where T : class
     }
 
     /// <summary>Values registered at <paramref name="ns"/> or any prefix of it, longest prefix first.</summary>
-    public List<T> FindAtOrAbove(TrackNamespace ns)
+    public List<T> FindAtOrAbove(MoqTrackNamespace ns)
     {
         var found = new List<T>();
         var node = _root;
@@ -87,9 +88,9 @@ public sealed class NamespaceTrie<T> where T : class
     }
 
     /// <summary>(namespace, value) for every registration at <paramref name="prefix"/> or below it, at most <paramref name="limit"/>.</summary>
-    public List<(TrackNamespace Namespace, T Value)> FindAtOrBelow(TrackNamespace prefix, int limit = int.MaxValue)
+    public List<(MoqTrackNamespace Namespace, T Value)> FindAtOrBelow(MoqTrackNamespace prefix, int limit = int.MaxValue)
     {
-        var found = new List<(TrackNamespace, T)>();
+        var found = new List<(MoqTrackNamespace, T)>();
         var node = _root;
         for (int i = 0; i < prefix.Count; i++)
         {
@@ -102,11 +103,11 @@ public sealed class NamespaceTrie<T> where T : class
         return found;
     }
 
-    private static void Collect(Node node, List<ReadOnlyMemory<byte>> fields, List<(TrackNamespace, T)> found, int limit)
+    private static void Collect(Node node, List<ReadOnlyMemory<byte>> fields, List<(MoqTrackNamespace, T)> found, int limit)
     {
         if (node.Values is { Count: > 0 })
         {
-            var ns = TrackNamespace.FromBytes(fields);
+            var ns = new MoqTrackNamespace(fields.Select(f => f.ToArray()));
             foreach (var v in node.Values)
             {
                 if (found.Count >= limit) return;

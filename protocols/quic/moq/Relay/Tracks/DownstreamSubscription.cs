@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 using FastRelay.Protocols.Moq.Relay.Delivery;
 using FastRelay.Protocols.Moq.Relay.Model;
 using FastRelay.Protocols.Moq.Relay.Ports;
@@ -18,7 +19,7 @@ public sealed class DownstreamSubscription : IRelaySubscription
     private bool _anchored;
 
     internal DownstreamSubscription(RelayTrack track, RelaySession session, IDownstreamTrackPort port, SubscribeRequest request,
-        GroupOrder order, ObjectLocation start, ObjectLocation? joining)
+        MoqGroupOrder order, MoqLocation start, MoqLocation? joining)
     {
         Track = track;
         Session = session;
@@ -37,13 +38,13 @@ public sealed class DownstreamSubscription : IRelaySubscription
     internal CancellationToken Cancellation => _cancellation.Token;
 
     public byte SubscriberPriority { get; private set; }
-    public GroupOrder Order { get; }
+    public MoqGroupOrder Order { get; }
     public bool Forward { get; private set; }
-    public ObjectLocation Start { get; private set; }
+    public MoqLocation Start { get; private set; }
     public ulong? EndGroup { get; private set; }
 
     /// <summary>The Largest Location sent in SUBSCRIBE_OK (forward 1): a joining FETCH ends there.</summary>
-    public ObjectLocation? JoiningLocation { get; private set; }
+    public MoqLocation? JoiningLocation { get; private set; }
 
     /// <summary>Base group of the packed send priorities (<see cref="DeliveryRank.ToSendPriority"/>).</summary>
     internal ulong GroupAnchor { get; private set; }
@@ -107,16 +108,16 @@ public sealed class DownstreamSubscription : IRelaySubscription
     {
         if (Interlocked.Exchange(ref _cancelled, 1) != 0) return;
         Track.RemoveSubscriber(this);
-        Session.SendQueue.ResetAll(this, StreamResetCode.Cancelled);
+        Session.SendQueue.ResetAll(this, MoqStreamResetCode.Cancelled);
         Session.Forget(this);
         _cancellation.Cancel();
     }
 
     /// <summary>The track ended upstream: PUBLISH_DONE once the open subgroup streams have ended.</summary>
-    internal void EndWith(ulong code)
+    internal void EndWith(MoqPublishDoneCode code)
     {
         if (IsCancelled) return;
-        Interlocked.Exchange(ref _finishCode, code);
+        Interlocked.Exchange(ref _finishCode, (ulong)code);
         if (Volatile.Read(ref OpenSubgroups) == 0)
             FinishNow();
     }
@@ -133,7 +134,7 @@ public sealed class DownstreamSubscription : IRelaySubscription
         Session.Forget(this);
         try
         {
-            Port.Finish(_finishCode, _finishCode == PublishDoneCode.TrackEnded ? "track ended" : "publisher done");
+            Port.Finish((MoqPublishDoneCode)_finishCode, (MoqPublishDoneCode)_finishCode == MoqPublishDoneCode.TrackEnded ? "track ended" : "publisher done");
         }
         catch (Exception)
         {

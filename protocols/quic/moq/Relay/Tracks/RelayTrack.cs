@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 using FastRelay.Protocols.Moq.Relay.Cache;
 using FastRelay.Protocols.Moq.Relay.Model;
 using FastRelay.Protocols.Moq.Relay.Ports;
@@ -20,7 +21,7 @@ public sealed class RelayTrack : IUpstreamTrackSink
     private readonly TaskCompletionSource<RequestRefusal?> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ILogger _logger;
 
-    internal RelayTrack(FullTrackName name, TrackCache cache, bool pushed, ILogger logger)
+    internal RelayTrack(MoqFullTrackName name, TrackCache cache, bool pushed, ILogger logger)
     {
         Name = name;
         Cache = cache;
@@ -28,7 +29,7 @@ public sealed class RelayTrack : IUpstreamTrackSink
         _logger = logger;
     }
 
-    public FullTrackName Name { get; }
+    public MoqFullTrackName Name { get; }
     public TrackCache Cache { get; }
 
     /// <summary>The publisher PUBLISHed it (rather than the relay subscribing): it lives as long as the publisher sends.</summary>
@@ -38,7 +39,7 @@ public sealed class RelayTrack : IUpstreamTrackSink
 
     public TrackState State { get; private set; } = TrackState.Pending;
     public UpstreamTrackInfo Info { get; private set; } = new();
-    public ObjectLocation? Largest { get; private set; }
+    public MoqLocation? Largest { get; private set; }
 
     /// <summary>The session the track's source belongs to (null: the upstream relay), for the status view.</summary>
     public string? SourceName { get; private set; }
@@ -67,7 +68,7 @@ public sealed class RelayTrack : IUpstreamTrackSink
     }
 
     /// <summary>The Start Location a filter means now (draft-19 §"Location Filters").</summary>
-    internal static ObjectLocation StartOf(LocationFilter filter, ObjectLocation? largest) => filter.Type switch
+    internal static MoqLocation StartOf(LocationFilter filter, MoqLocation? largest) => filter.Type switch
     {
         LocationFilterType.LargestObject => largest is { } l ? new(l.Group, l.Object + 1) : default,
         LocationFilterType.NextGroupStart => largest is { } l ? new(l.Group + 1, 0) : default,
@@ -131,8 +132,7 @@ public sealed class RelayTrack : IUpstreamTrackSink
         lock (Lock)
         {
             if (State != TrackState.Live) return null;
-            var order = request.GroupOrder != GroupOrder.Default ? request.GroupOrder
-                : Info.DefaultGroupOrder != GroupOrder.Default ? Info.DefaultGroupOrder : GroupOrder.Ascending;
+            var order = request.GroupOrder ?? Info.DefaultGroupOrder;
             var start = StartOf(request.Filter, Largest);
             var subscription = new DownstreamSubscription(this, session, port, request, order, start, Largest);
             _subscribers.Add(subscription);
@@ -230,10 +230,10 @@ public sealed class RelayTrack : IUpstreamTrackSink
         return true;
     }
 
-    private static ObjectLocation Max(ObjectLocation? a, ObjectLocation b) => a is { } x && x > b ? x : b;
+    private static MoqLocation Max(MoqLocation? a, MoqLocation b) => a is { } x && x > b ? x : b;
 
     /// <summary>A source ended (PUBLISH_DONE or its session closed). Returns true when it was the last: the track ended.</summary>
-    internal bool SourceEnded(IUpstreamSubscription source, ulong code)
+    internal bool SourceEnded(IUpstreamSubscription source, MoqPublishDoneCode code)
     {
         DownstreamSubscription[] subscribers;
         lock (Lock)
@@ -252,7 +252,7 @@ public sealed class RelayTrack : IUpstreamTrackSink
     }
 
     /// <summary>Ends the track from the relay's side (linger expired, relay stopping): unsubscribes upstream.</summary>
-    internal void Close(ulong code)
+    internal void Close(MoqPublishDoneCode code)
     {
         (IUpstreamSubscription Source, RelaySession? Owner)[] sources;
         DownstreamSubscription[] subscribers;
@@ -264,7 +264,7 @@ public sealed class RelayTrack : IUpstreamTrackSink
             subscribers = _subscribers.ToArray();
             _subscribers.Clear();
         }
-        _ready.TrySetResult(new RequestRefusal(RequestErrorCode.DoesNotExist, "track closed"));
+        _ready.TrySetResult(new RequestRefusal(MoqRequestErrorCode.DoesNotExist, "track closed"));
         foreach (var (source, _) in sources)
             source.Cancel();
         foreach (var subscription in subscribers)

@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 using FastRelay.Protocols.Moq.Relay.Delivery;
 using FastRelay.Protocols.Moq.Relay.Model;
 using FastRelay.Protocols.Moq.Relay.Ports;

@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 using System.Collections.Concurrent;
 using FastRelay.Protocols.Moq.Relay.Model;
 using FastRelay.Protocols.Moq.Relay.Ports;
@@ -13,7 +14,7 @@ internal sealed class FakeDownstreamPort : IDownstreamTrackPort
 {
     public ConcurrentQueue<FakeSubgroupWriter> Subgroups { get; } = new();
     public ConcurrentQueue<RelayObject> Datagrams { get; } = new();
-    public TaskCompletionSource<ulong> Finished { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    public TaskCompletionSource<MoqPublishDoneCode> Finished { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     public TaskCompletionSource? Gate { get; set; }
 
     public ValueTask<IDownstreamSubgroupWriter> OpenSubgroupAsync(ulong group, ulong subgroup, byte publisherPriority, int sendPriority, CancellationToken cancellationToken)
@@ -29,7 +30,7 @@ internal sealed class FakeDownstreamPort : IDownstreamTrackPort
         return true;
     }
 
-    public void Finish(ulong statusCode, string reason) => Finished.TrySetResult(statusCode);
+    public void Finish(MoqPublishDoneCode statusCode, string reason) => Finished.TrySetResult(statusCode);
 
     /// <summary>Every object written on any subgroup stream, in write order per stream, streams in open order.</summary>
     public List<RelayObject> AllObjects() => Subgroups.SelectMany(s => s.Objects).ToList();
@@ -56,7 +57,7 @@ internal sealed class FakeSubgroupWriter(FakeDownstreamPort port, ulong group, u
     public byte PublisherPriority { get; } = publisherPriority;
     public int SendPriority { get; set; }
     public bool Completed { get; private set; }
-    public ulong? ResetCode { get; private set; }
+    public MoqStreamResetCode? ResetCode { get; private set; }
 
     public List<RelayObject> Objects
     {
@@ -76,5 +77,5 @@ internal sealed class FakeSubgroupWriter(FakeDownstreamPort port, ulong group, u
         if (ResetCode is null) Completed = true;
     }
 
-    public void Reset(ulong code) => ResetCode ??= code;
+    public void Reset(MoqStreamResetCode code) => ResetCode ??= code;
 }

@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 using System.Collections.Concurrent;
 using System.Net;
 using FastRelay.Protocols.Moq.Relay.Model;
@@ -28,7 +29,7 @@ internal sealed class FakePeer : IRelayPeer
     public ConcurrentQueue<(UpstreamSubscribeRequest Request, IUpstreamTrackSink Sink, FakeUpstreamSubscription Subscription)> Subscribes { get; } = new();
 
     public RequestRefusal? RefuseWith { get; set; }
-    public ObjectLocation? LargestToReport { get; set; }
+    public MoqLocation? LargestToReport { get; set; }
     public TaskCompletionSource? HoldAnswers { get; set; }
 
     public async ValueTask<UpstreamSubscribeResult> SubscribeAsync(UpstreamSubscribeRequest request, IUpstreamTrackSink sink, CancellationToken cancellationToken)
@@ -41,12 +42,12 @@ internal sealed class FakePeer : IRelayPeer
         return UpstreamSubscribeResult.Ok(subscription, new UpstreamTrackInfo { Largest = LargestToReport });
     }
 
-    public IUpstreamTrackSink SinkFor(FullTrackName track) =>
+    public IUpstreamTrackSink SinkFor(MoqFullTrackName track) =>
         Subscribes.Last(s => s.Request.Track.Equals(track)).Sink;
 
-    public ulong? ClosedWith { get; private set; }
+    public MoqSessionError? ClosedWith { get; private set; }
 
-    public ValueTask CloseAsync(ulong code, string reason)
+    public ValueTask CloseAsync(MoqSessionError code, string reason)
     {
         ClosedWith = code;
         return ValueTask.CompletedTask;
@@ -55,7 +56,7 @@ internal sealed class FakePeer : IRelayPeer
 
 internal sealed class FakeUpstreamSubscription : IUpstreamSubscription
 {
-    private readonly TaskCompletionSource<ulong> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<MoqPublishDoneCode> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public int CancelCount;
 
@@ -64,17 +65,17 @@ internal sealed class FakeUpstreamSubscription : IUpstreamSubscription
     public void Cancel()
     {
         Interlocked.Increment(ref CancelCount);
-        _done.TrySetResult(PublishDoneCode.SubscriptionEnded);
+        _done.TrySetResult(MoqPublishDoneCode.SubscriptionEnded);
     }
 
-    public Task<ulong> Done => _done.Task;
+    public Task<MoqPublishDoneCode> Done => _done.Task;
 
-    public void End(ulong code) => _done.TrySetResult(code);
+    public void End(MoqPublishDoneCode code) => _done.TrySetResult(code);
 }
 
 internal sealed class FakeNamespaceListener : INamespaceListener
 {
     public ConcurrentQueue<string> Events { get; } = new();
-    public void OnNamespace(TrackNamespace suffix) => Events.Enqueue("+" + suffix);
-    public void OnNamespaceDone(TrackNamespace suffix) => Events.Enqueue("-" + suffix);
+    public void OnNamespace(MoqTrackNamespace suffix) => Events.Enqueue("+" + RelayNames.Format(suffix));
+    public void OnNamespaceDone(MoqTrackNamespace suffix) => Events.Enqueue("-" + RelayNames.Format(suffix));
 }

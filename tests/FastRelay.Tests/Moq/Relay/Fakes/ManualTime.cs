@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 namespace FastRelay.Tests.Moq.Relay.Fakes;
 
 /// <summary>A clock the test moves: the relay's linger uses timestamps from it.</summary>

@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Moq.Wire;
 using FastRelay.Protocols.Moq.Relay;
 using FastRelay.Protocols.Moq.Relay.Model;
 using FastRelay.Protocols.Moq.Relay.Ports;
@@ -8,7 +9,7 @@ namespace FastRelay.Tests.Moq.Relay.Fakes;
 /// <summary>A <see cref="MoqRelay"/> with in-memory peers: one publisher that published namespace "live".</summary>
 internal sealed class RelayHarness
 {
-    public static readonly FullTrackName Video = FullTrackName.Of("live/cam1", "video");
+    public static readonly MoqFullTrackName Video = RelayNames.Track("live/cam1", "video");
 
     public RelayHarness(RelayOptions? options = null, bool publishNamespace = true)
     {
@@ -18,7 +19,7 @@ internal sealed class RelayHarness
         Assert.True(Relay.SessionStarted(Publisher));
         if (publishNamespace)
         {
-            var outcome = Relay.PublishNamespaceAsync(Publisher, new NamespaceRequest(TrackNamespace.Parse("live")), default).AsTask().Result;
+            var outcome = Relay.PublishNamespaceAsync(Publisher, new NamespaceRequest(RelayNames.Namespace("live")), default).AsTask().Result;
             Assert.True(outcome.IsAccepted, outcome.Refusal?.Reason);
             Registration = outcome.Value;
         }
