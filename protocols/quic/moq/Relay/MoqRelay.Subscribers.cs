@@ -271,7 +271,7 @@ public sealed partial class MoqRelay
         }
         foreach (var ns in existing)
             if (_options.Auth.IsAllowed(RelayAction.Subscribe, ns, request.AuthorizationTokens))
-                Notify(interest, l => l.OnNamespace(interest.SuffixOf(ns)));
+                Notify(interest, l => l.OnNamespace(ns));
         return Result<IRelayRegistration>(interest);
     }
 

@@ -142,7 +142,7 @@ public sealed partial class MoqRelay : IRelayRequestHandler
         }
         foreach (var interest in _namespaces.Publish(registration))
             if (_options.Auth.IsAllowed(RelayAction.Subscribe, request.Namespace, interest.Tokens))
-                Notify(interest, l => l.OnNamespace(interest.SuffixOf(request.Namespace)));
+                Notify(interest, l => l.OnNamespace(request.Namespace));
         _logger.LogInformation("{Peer}: publishes namespace {Namespace}", peer.Name, request.Namespace);
         return Result<IRelayRegistration>(registration);
     }
@@ -153,7 +153,7 @@ public sealed partial class MoqRelay : IRelayRequestHandler
             registration.Session.PublishedNamespaces.Remove(registration);
         foreach (var interest in _namespaces.Withdraw(registration))
             if (_options.Auth.IsAllowed(RelayAction.Subscribe, registration.Namespace, interest.Tokens))
-                Notify(interest, l => l.OnNamespaceDone(interest.SuffixOf(registration.Namespace)));
+                Notify(interest, l => l.OnNamespaceDone(registration.Namespace));
         _logger.LogInformation("{Peer}: namespace {Namespace} withdrawn", registration.Session.Peer.Name, registration.Namespace);
     }
 

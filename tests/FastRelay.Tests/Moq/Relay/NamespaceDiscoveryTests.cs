@@ -25,11 +25,11 @@ public class NamespaceDiscoveryTests
         cam.Value!.Dispose();
         Assert.Equal(new[] { "+live", "+live/cam9", "-live/cam9" }, listener.Events);
 
-        // Suffixes are relative to the prefix; the publisher itself is not told about its own namespace.
+        // The publisher itself is not told about its own namespace.
         var narrow = new FakeNamespaceListener();
         await h.Relay.SubscribeNamespaceAsync(other, new NamespaceRequest(RelayNames.Namespace("live")), narrow, default);
         await h.Relay.PublishNamespaceAsync(other, new NamespaceRequest(RelayNames.Namespace("live/cam7")), default);
-        Assert.Equal(new[] { "+" }, narrow.Events);
+        Assert.Equal(new[] { "+live" }, narrow.Events);
     }
 
     [Fact]

@@ -61,11 +61,11 @@ public class RelayFanoutTests
         var sink = (await h.SubscribeAsync(h.NewSubscriberPeer())).Port; // first subscriber starts the track
         var upstream = h.Publisher.SinkFor(RelayHarness.Video);
         RelayHarness.PublishGroups(upstream, 0, 2, 3, 10); // largest {1,2}
-        var (largest, portLargest) = await h.SubscribeAsync(h.NewSubscriberPeer(), new SubscribeRequest(RelayHarness.Video) { Filter = LocationFilter.LargestObject });
+        var (largest, portLargest) = await h.SubscribeAsync(h.NewSubscriberPeer(), new SubscribeRequest(RelayHarness.Video) { Filter = MoqLocationFilter.LargestObject() });
         Assert.Equal(new MoqLocation(1, 2), largest.Info.Largest);
         var (_, portRange) = await h.SubscribeAsync(h.NewSubscriberPeer(), new SubscribeRequest(RelayHarness.Video)
         {
-            Filter = new LocationFilter(LocationFilterType.AbsoluteRange, new MoqLocation(2, 1), EndGroup: 3),
+            Filter = MoqLocationFilter.AbsoluteRange(new MoqLocation(2, 1), endGroupDelta: 1),
         });
         var (_, portNoForward) = await h.SubscribeAsync(h.NewSubscriberPeer(), new SubscribeRequest(RelayHarness.Video) { Forward = false });
         RelayHarness.PublishGroups(upstream, 2, 3, 3, 10); // groups 2, 3, 4

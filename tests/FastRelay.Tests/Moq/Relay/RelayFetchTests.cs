@@ -21,7 +21,7 @@ public class RelayFetchTests
         for (ulong o = 0; o < 3; o++) stream.OnObject(RelayHarness.Obj(3, o, 500));
 
         var late = h.NewSubscriberPeer();
-        var (accepted, port) = await h.SubscribeAsync(late, new SubscribeRequest(RelayHarness.Video) { Filter = LocationFilter.LargestObject });
+        var (accepted, port) = await h.SubscribeAsync(late, new SubscribeRequest(RelayHarness.Video) { Filter = MoqLocationFilter.LargestObject() });
         Assert.Equal(new MoqLocation(3, 2), accepted.Info.Largest);
         var fetch = await h.Relay.FetchAsync(late, new FetchRequest { Joining = accepted.Subscription, JoiningIsRelative = true, JoiningStart = 0 }, default);
         Assert.True(fetch.IsAccepted, fetch.Refusal?.Reason);

@@ -38,9 +38,10 @@ public interface IDownstreamSubgroupWriter
     void Reset(MoqStreamResetCode code);
 }
 
-/// <summary>Where the relay sends NAMESPACE / NAMESPACE_DONE for a SUBSCRIBE_NAMESPACE (suffixes relative to its prefix).</summary>
+/// <summary>Where the relay sends NAMESPACE / NAMESPACE_DONE for a SUBSCRIBE_NAMESPACE: full namespaces under its
+/// prefix (the session writes them relative to the prefix).</summary>
 public interface INamespaceListener
 {
-    void OnNamespace(MoqTrackNamespace suffix);
-    void OnNamespaceDone(MoqTrackNamespace suffix);
+    void OnNamespace(MoqTrackNamespace ns);
+    void OnNamespaceDone(MoqTrackNamespace ns);
 }

@@ -3,22 +3,6 @@ using FastRelay.Protocols.Moq.Relay.Model;
 
 namespace FastRelay.Protocols.Moq.Relay.Ports;
 
-/// <summary>Location Filter types (draft-19 §"Location Filters"); None is an unfiltered subscription.</summary>
-public enum LocationFilterType : byte
-{
-    None = 0,
-    NextGroupStart = 0x1,
-    LargestObject = 0x2,
-    AbsoluteStart = 0x3,
-    AbsoluteRange = 0x4,
-}
-
-/// <summary>A Location Filter as received; <see cref="EndGroup"/> is absolute (Start.Group + End Group Delta).</summary>
-public readonly record struct LocationFilter(LocationFilterType Type, MoqLocation Start = default, ulong? EndGroup = null)
-{
-    public static LocationFilter LargestObject => new(LocationFilterType.LargestObject);
-}
-
 /// <summary>A SUBSCRIBE from a downstream peer.</summary>
 public sealed record SubscribeRequest(MoqFullTrackName Track)
 {
@@ -27,8 +11,8 @@ public sealed record SubscribeRequest(MoqFullTrackName Track)
     /// <summary>Null: not stated, the publisher's preference applies.</summary>
     public MoqGroupOrder? GroupOrder { get; init; }
     public bool Forward { get; init; } = true;
-    /// <summary>Absent LOCATION_FILTER: unfiltered (all objects from now on).</summary>
-    public LocationFilter Filter { get; init; } = new(LocationFilterType.None);
+    /// <summary>Null (no LOCATION_FILTER): unfiltered, every object from now on.</summary>
+    public MoqLocationFilter? Filter { get; init; }
 }
 
 /// <summary>REQUEST_UPDATE on a subscription; null fields are unchanged.</summary>
@@ -36,7 +20,7 @@ public sealed record SubscriptionUpdate
 {
     public byte? SubscriberPriority { get; init; }
     public bool? Forward { get; init; }
-    public LocationFilter? Filter { get; init; }
+    public MoqLocationFilter? Filter { get; init; }
 }
 
 /// <summary>FETCH: standalone (track and range) or joining (a subscription of the same session).</summary>

@@ -33,9 +33,6 @@ internal sealed class NamespaceInterest(MoqTrackNamespace prefix, RelaySession s
     /// <summary>The request's tokens, kept to check each namespace announced to it against the auth rules.</summary>
     public IReadOnlyList<AuthToken> Tokens { get; } = tokens;
 
-    /// <summary>The namespace relative to the prefix, as NAMESPACE carries it.</summary>
-    public MoqTrackNamespace SuffixOf(MoqTrackNamespace ns) => ns.Suffix(Prefix.Count);
-
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)

@@ -28,7 +28,7 @@ public sealed class DownstreamSubscription : IRelaySubscription
         Order = order;
         Forward = request.Forward;
         Start = start;
-        EndGroup = request.Filter.Type == LocationFilterType.AbsoluteRange ? request.Filter.EndGroup : null;
+        EndGroup = request.Filter?.EndGroup;
         JoiningLocation = request.Forward ? joining : null;
     }
 
@@ -86,7 +86,7 @@ public sealed class DownstreamSubscription : IRelaySubscription
             {
                 var largest = Track.Largest;
                 Start = RelayTrack.StartOf(filter, largest);
-                EndGroup = filter.Type == LocationFilterType.AbsoluteRange ? filter.EndGroup : null;
+                EndGroup = filter.EndGroup;
             }
             if (update.Forward is { } forward)
             {

@@ -68,11 +68,11 @@ public sealed class RelayTrack : IUpstreamTrackSink
     }
 
     /// <summary>The Start Location a filter means now (draft-19 §"Location Filters").</summary>
-    internal static MoqLocation StartOf(LocationFilter filter, MoqLocation? largest) => filter.Type switch
+    internal static MoqLocation StartOf(MoqLocationFilter? filter, MoqLocation? largest) => filter?.Type switch
     {
-        LocationFilterType.LargestObject => largest is { } l ? new(l.Group, l.Object + 1) : default,
-        LocationFilterType.NextGroupStart => largest is { } l ? new(l.Group + 1, 0) : default,
-        LocationFilterType.AbsoluteStart or LocationFilterType.AbsoluteRange => filter.Start,
+        MoqFilterType.LargestObject => largest is { } l ? new(l.Group, l.Object + 1) : default,
+        MoqFilterType.NextGroupStart => largest is { } l ? new(l.Group + 1, 0) : default,
+        MoqFilterType.AbsoluteStart or MoqFilterType.AbsoluteRange => filter.Start,
         _ => default,
     };
 

@@ -76,6 +76,6 @@ internal sealed class FakeUpstreamSubscription : IUpstreamSubscription
 internal sealed class FakeNamespaceListener : INamespaceListener
 {
     public ConcurrentQueue<string> Events { get; } = new();
-    public void OnNamespace(MoqTrackNamespace suffix) => Events.Enqueue("+" + RelayNames.Format(suffix));
-    public void OnNamespaceDone(MoqTrackNamespace suffix) => Events.Enqueue("-" + RelayNames.Format(suffix));
+    public void OnNamespace(MoqTrackNamespace ns) => Events.Enqueue("+" + RelayNames.Format(ns));
+    public void OnNamespaceDone(MoqTrackNamespace ns) => Events.Enqueue("-" + RelayNames.Format(ns));
 }
