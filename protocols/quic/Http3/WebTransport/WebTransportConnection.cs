@@ -113,11 +113,11 @@ internal sealed class WebTransportConnection
             return;
         // A client owns its connection: give the peer a moment to see WT_CLOSE_SESSION and answer with its FIN
         // before CONNECTION_CLOSE can overtake it (draft §6).
-        await Task.WhenAny(session.Closed, Task.Delay(TimeSpan.FromMilliseconds(200))).ConfigureAwait(false);
-        await Task.Delay(20).ConfigureAwait(false);
+        await Task.WhenAny(PeerFinishedConnectStream(session), Task.Delay(TimeSpan.FromMilliseconds(200))).ConfigureAwait(false);
         try
         {
-            await Quic.CloseAsync((long)Http3ErrorCode.NoError).ConfigureAwait(false);
+            // Starts CONNECTION_CLOSE now; waiting out the closing period (3 PTO) is the endpoint's business, not ours.
+            _ = Quic.CloseAsync((long)Http3ErrorCode.NoError);
         }
         catch (Exception e) when (e is QuicException or ObjectDisposedException or InvalidOperationException)
         {
@@ -125,6 +125,8 @@ internal sealed class WebTransportConnection
         _lifetime.Cancel();
         await Quic.DisposeAsync().ConfigureAwait(false);
     }
+
+    private static Task PeerFinishedConnectStream(WebTransportSession session) => session.ConnectStreamReadsClosed;
 
     private void OnConnectionClosed()
     {

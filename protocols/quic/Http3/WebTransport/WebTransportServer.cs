@@ -136,7 +136,7 @@ public sealed class WebTransportServer : IAsyncDisposable
             {
                 try
                 {
-                    await connection.CloseAsync((long)Http3ErrorCode.NoError).ConfigureAwait(false);
+                    _ = connection.CloseAsync((long)Http3ErrorCode.NoError); // the endpoint finishes the closing period
                 }
                 catch (Exception e) when (e is QuicException or ObjectDisposedException or InvalidOperationException)
                 {

@@ -68,6 +68,9 @@ public sealed class WebTransportSession : IAsyncDisposable
     /// <summary>Completes once the session ended, with how (never faults).</summary>
     public Task<WebTransportCloseInfo> Closed => _closed.Task;
 
+    /// <summary>Completes when the peer's side of the CONNECT stream has ended (FIN or reset).</summary>
+    internal Task ConnectStreamReadsClosed => _connectStream.ReadsClosed;
+
     /// <summary>Completes when the peer asked to wind the session down (WT_DRAIN_SESSION or GOAWAY).</summary>
     public Task Draining => _draining.Task;
 
