@@ -5,6 +5,7 @@ using FastRelay.Protocols.Moq.Session;
 using FastRelay.Protocols.Moq.Transport;
 using FastRelay.Protocols.Moq.Wire;
 using FastRelay.Protocols.Quic.Api;
+using FastRelay.Protocols.Quic.Http3.WebTransport;
 using FastRelay.Tests.Quic.Api;
 
 namespace FastRelay.Tests.Moq.Relay.EndToEnd;
@@ -43,6 +44,20 @@ internal static class LoopbackRelay
         return new ClientSession(connection, session);
     }
 
+    /// <summary>A client session over WebTransport (what a browser does): https://127.0.0.1:PORT/moq, WT-Protocol moqt-19.</summary>
+    public static async Task<ClientSession> ConnectWebTransportAsync(RelayHost host, CancellationToken cancellationToken = default)
+    {
+        var wt = await WebTransportClient.ConnectAsync(new Uri($"https://127.0.0.1:{host.LocalEndPoint.Port}/moq"), new WebTransportClientOptions
+        {
+            Protocols = [QuicMoqTransport.Alpn],
+            RequireProtocol = true,
+            SkipCertificateValidation = true,
+            ConfigureQuic = q => q.MaxInboundUnidirectionalStreams = 256,
+        }, cancellationToken);
+        var session = await MoqSession.ConnectAsync(new WebTransportMoqTransport(wt), new MoqSessionOptions(), cancellationToken);
+        return new ClientSession(null, session);
+    }
+
     public static MoqMessageParameters Token(string token)
     {
         var p = new MoqMessageParameters();
@@ -51,7 +66,7 @@ internal static class LoopbackRelay
     }
 }
 
-internal sealed class ClientSession(QuicConnection connection, MoqSession session) : IAsyncDisposable
+internal sealed class ClientSession(QuicConnection? connection, MoqSession session) : IAsyncDisposable
 {
     public MoqSession Session { get; } = session;
 
@@ -59,7 +74,8 @@ internal sealed class ClientSession(QuicConnection connection, MoqSession sessio
     {
         try { await Session.CloseAsync(); } catch { /* already gone */ }
         await Session.DisposeAsync();
-        await connection.DisposeAsync();
+        if (connection is not null) await connection.DisposeAsync();
+        else await Session.Transport.DisposeAsync();
     }
 }
 
