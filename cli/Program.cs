@@ -15,6 +15,8 @@ var root = new RootCommand("FastRelay: describe a UDP protocol once, relay it fr
     BenchCommand.Create(),
     QuicCommand.Create(),
 };
+// `moq relay` and `moq status` join the `moq` group (or make it, before MoqCommand is there).
+MoqRelayCommand.Register(root);
 
 try
 {
