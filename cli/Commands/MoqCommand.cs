@@ -15,7 +15,7 @@ public sealed record MoqCommandEnvironment
     public Func<Stream> OpenStandardInput { get; init; } = Console.OpenStandardInput;
     public TimeProvider Time { get; init; } = TimeProvider.System;
     /// <summary>Makes the connector for one command run (it gets the run's logger factory).</summary>
-    public Func<ILoggerFactory, IMoqClientConnector> Connector { get; init; } = _ => new UnavailableMoqConnector();
+    public Func<ILoggerFactory, IMoqClientConnector> Connector { get; init; } = MoqCommand.DefaultConnector;
 
     public static MoqCommandEnvironment Default { get; } = new();
 }
@@ -30,6 +30,9 @@ public static class MoqCommand
 {
     public const int IntegrityFailureExitCode = 3;
     public const int IncompleteExitCode = 4;
+
+    /// <summary>The connector the verbs and `bench --profile moq` use outside tests.</summary>
+    public static IMoqClientConnector DefaultConnector(ILoggerFactory? logs = null) => new UnavailableMoqConnector();
 
     public static Command Create(MoqCommandEnvironment? environment = null)
     {

@@ -37,6 +37,17 @@ public sealed class LatencyHistogram
         if (microseconds > Max) Max = microseconds;
     }
 
+    /// <summary>Adds every value <paramref name="other"/> holds (e.g. to pool several subscribers' latencies).</summary>
+    public void Add(LatencyHistogram other)
+    {
+        if (other.Count == 0) return;
+        for (var i = 0; i < _counts.Length; i++) _counts[i] += other._counts[i];
+        Count += other.Count;
+        _sum += other._sum;
+        Min = Math.Min(Min, other.Min);
+        Max = Math.Max(Max, other.Max);
+    }
+
     /// <summary>Nearest-rank percentile, q in 0..1; 0 when empty.</summary>
     public long ValueAt(double q)
     {

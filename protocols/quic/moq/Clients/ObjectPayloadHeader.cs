@@ -58,12 +58,12 @@ public readonly record struct ObjectPayloadHeader(
     public static bool IsStamped(ReadOnlySpan<byte> payload) =>
         payload.Length >= 5 && BinaryPrimitives.ReadUInt32BigEndian(payload) == Magic && payload[4] == Version;
 
-    /// <summary>Reads and verifies a stamped payload: length and checksum.</summary>
-    public static PayloadVerdict Verify(ReadOnlySpan<byte> payload, out ObjectPayloadHeader header)
+    /// <summary>Reads the header fields without verifying anything (for a sender's own log, or after
+    /// <see cref="Verify"/> said Ok); false when the payload is not stamped or shorter than the header.</summary>
+    public static bool TryReadUnverified(ReadOnlySpan<byte> payload, out ObjectPayloadHeader header)
     {
         header = default;
-        if (!IsStamped(payload)) return PayloadVerdict.NotStamped;
-        if (payload.Length < Size) return PayloadVerdict.Truncated;
+        if (!IsStamped(payload) || payload.Length < Size) return false;
         header = new ObjectPayloadHeader(
             BinaryPrimitives.ReadUInt64BigEndian(payload[8..]),
             BinaryPrimitives.ReadUInt64BigEndian(payload[16..]),
@@ -71,6 +71,15 @@ public readonly record struct ObjectPayloadHeader(
             BinaryPrimitives.ReadInt64BigEndian(payload[32..]),
             BinaryPrimitives.ReadUInt32BigEndian(payload[40..]),
             (payload[5] & KeyFlag) != 0);
+        return true;
+    }
+
+    /// <summary>Reads and verifies a stamped payload: length and checksum.</summary>
+    public static PayloadVerdict Verify(ReadOnlySpan<byte> payload, out ObjectPayloadHeader header)
+    {
+        header = default;
+        if (!IsStamped(payload)) return PayloadVerdict.NotStamped;
+        if (!TryReadUnverified(payload, out header)) return PayloadVerdict.Truncated;
         if (header.PayloadLength != (uint)payload.Length)
             return header.PayloadLength > (uint)payload.Length ? PayloadVerdict.Truncated : PayloadVerdict.TooLong;
         var expected = BinaryPrimitives.ReadUInt64BigEndian(payload[ChecksumOffset..]);
