@@ -32,7 +32,7 @@ public static class MoqCommand
     public const int IncompleteExitCode = 4;
 
     /// <summary>The connector the verbs and `bench --profile moq` use outside tests.</summary>
-    public static IMoqClientConnector DefaultConnector(ILoggerFactory? logs = null) => new UnavailableMoqConnector();
+    public static IMoqClientConnector DefaultConnector(ILoggerFactory? logs = null) => new MoqSessionConnector();
 
     public static Command Create(MoqCommandEnvironment? environment = null)
     {
@@ -320,12 +320,4 @@ public static class MoqCommand
             return 1;
         }
     }
-}
-
-/// <summary>Stands in until the MoQ session is in this build.</summary>
-internal sealed class UnavailableMoqConnector : IMoqClientConnector
-{
-    private static UserFacingException NotYet() => new("MoQ sessions are not available in this build yet (the session layer is still being written)");
-    public Task<IMoqTrackPublisher> PublishAsync(MoqClientEndpoint endpoint, MoqTrackName track, CancellationToken cancellationToken) => throw NotYet();
-    public Task<IMoqTrackSubscription> SubscribeAsync(MoqClientEndpoint endpoint, MoqTrackName track, MoqSubscribeOptions options, CancellationToken cancellationToken) => throw NotYet();
 }
