@@ -81,29 +81,31 @@ public sealed class MoqBenchRunner(MoqBenchOptions options, IMoqClientConnector 
         var subscriptions = await ConnectSubscribersAsync(endpoint, track, fanOut, cancellationToken);
         try
         {
-            var startUs = RealtimeClock.NowMicroseconds(Time);
-            var fromUs = startUs + (long)(warmupSeconds * 1e6);
-            var toUs = fromUs + (long)(windowSeconds * 1e6);
-            var stats = subscriptions.Select(_ => new WindowedObjectStats(fromUs, toUs)).ToList();
+            var stats = subscriptions.Select(_ => new WindowedObjectStats()).ToList();
             using var stopReading = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var readers = subscriptions.Select((s, i) => Task.Run(() => TrackSubscriber.RunAsync(s, new SubscribeLimits(), relay.Url.ToString(), track.ToString(),
                 "latest", Time, stopReading.Token, stats[i].OnObject))).ToList();
-            var cpu = MeasureCpuAsync(relay, fromUs, toUs, cancellationToken);
+            // The window starts a warm-up after the first object really went out, and the relay's CPU is read at its edges.
+            var window = MeasureCpuAsync(relay, publisher.FirstSendMicroseconds, warmupSeconds, windowSeconds, cancellationToken);
 
             var sent = await SyntheticPublisher.RunAsync(publisher, synthetic, new PublishLimits(TimeSpan.FromSeconds(warmupSeconds + windowSeconds + 0.05)),
                 relay.Url.ToString(), track.ToString(), Time, cancellationToken);
             if (sent.StoppedBecause is { } why)
                 throw new UserFacingException($"the bench publisher stopped at fan-out {fanOut}: {why}\nrelay log:\n{relay.Log}");
-            var cpuNs = await cpu;
+            var (cpuNs, fromUs, toUs) = await window;
             await Task.Delay(TimeSpan.FromSeconds(options.DrainSeconds), cancellationToken);
             stopReading.Cancel();
             await Task.WhenAll(readers);
 
             var (sentInWindow, sentBytes) = publisher.SentBetween(fromUs, toUs);
             var latency = new LatencyHistogram();
-            foreach (var s in stats) latency.Add(s.Latency);
-            var delivered = stats.Sum(s => s.Delivered);
-            var deliveredBytes = stats.Sum(s => s.Bytes);
+            long delivered = 0, deliveredBytes = 0;
+            foreach (var s in stats)
+            {
+                var (n, bytes) = s.InWindow(fromUs, toUs, latency);
+                delivered += n;
+                deliveredBytes += bytes;
+            }
             var nsPerByte = deliveredBytes > 0 ? cpuNs / (double)deliveredBytes : (double?)null;
             return new MoqBenchPoint
             {
@@ -161,13 +163,16 @@ public sealed class MoqBenchRunner(MoqBenchOptions options, IMoqClientConnector 
         }
     }
 
-    /// <summary>The relay's CPU between the window's two instants (CLOCK_REALTIME µs).</summary>
-    private static async Task<long> MeasureCpuAsync(IMoqBenchRelay relay, long fromUs, long toUs, CancellationToken cancellationToken)
+    /// <summary>Places the window (CLOCK_REALTIME µs) a warm-up after the first send and reads the relay's CPU at its edges.</summary>
+    private static async Task<(long CpuNs, long FromUs, long ToUs)> MeasureCpuAsync(IMoqBenchRelay relay, Task<long> firstSendUs, double warmupSeconds,
+        double windowSeconds, CancellationToken cancellationToken)
     {
+        var fromUs = await firstSendUs.WaitAsync(cancellationToken) + (long)(warmupSeconds * 1e6);
+        var toUs = fromUs + (long)(windowSeconds * 1e6);
         await DelayUntil(fromUs, cancellationToken);
         var before = relay.ReadCpu();
         await DelayUntil(toUs, cancellationToken);
-        return ProcessCpuTime.Difference(before, relay.ReadCpu());
+        return (ProcessCpuTime.Difference(before, relay.ReadCpu()), fromUs, toUs);
     }
 
     private static Task DelayUntil(long realtimeUs, CancellationToken cancellationToken)

@@ -10,6 +10,10 @@ internal sealed class SendLog(IMoqTrackPublisher inner) : IMoqTrackPublisher
 {
     private readonly List<(long SendUs, int Bytes)> _sent = [];
     private readonly Lock _lock = new();
+    private readonly TaskCompletionSource<long> _firstSend = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>CLOCK_REALTIME µs of the first object written: where the run really started.</summary>
+    public Task<long> FirstSendMicroseconds => _firstSend.Task;
 
     public Task Closed => inner.Closed;
 
@@ -40,6 +44,7 @@ internal sealed class SendLog(IMoqTrackPublisher inner) : IMoqTrackPublisher
             ObjectPayloadHeader.TryReadUnverified(payload.Span, out var header);
             await inner.WriteObjectAsync(objectId, payload, cancellationToken);
             lock (log._lock) log._sent.Add((header.SendTimeMicroseconds, payload.Length));
+            log._firstSend.TrySetResult(header.SendTimeMicroseconds);
         }
 
         public ValueTask CompleteAsync(CancellationToken cancellationToken) => inner.CompleteAsync(cancellationToken);

@@ -3,15 +3,14 @@ using FastRelay.Protocols.Moq.Clients;
 namespace FastRelay.Cli.Bench.Moq;
 
 /// <summary>
-/// One bench subscriber's view of the measured window: objects sent (by their header's send time) inside
-/// [from, to) that arrived intact, their bytes and latencies. Objects outside the window (warm-up, drain) are not
-/// counted; corrupt objects and duplicates are counted wherever they fall, because any is a failure.
+/// One bench subscriber's objects, kept as (send time, latency, bytes) so the measured window can be placed afterwards,
+/// from when the publisher really started (a late start must not empty the window). Corrupt objects and duplicates
+/// are counted wherever they fall, because any is a failure.
 /// </summary>
-internal sealed class WindowedObjectStats(long fromUs, long toUs)
+internal sealed class WindowedObjectStats
 {
-    public LatencyHistogram Latency { get; } = new();
-    public long Delivered { get; private set; }
-    public long Bytes { get; private set; }
+    private readonly List<(long SendUs, long LatencyUs, int Bytes)> _objects = [];
+
     public long Corrupt { get; private set; }
     public long Duplicates { get; private set; }
 
@@ -25,10 +24,20 @@ internal sealed class WindowedObjectStats(long fromUs, long toUs)
             default: return;
         }
         ObjectPayloadHeader.TryReadUnverified(received.Payload.Span, out var header);
-        if (header.SendTimeMicroseconds < fromUs || header.SendTimeMicroseconds >= toUs) return;
-        Delivered++;
-        Bytes += received.Payload.Length;
-        var latency = received.ReceivedAtMicroseconds - header.SendTimeMicroseconds;
-        if (latency >= 0) Latency.Record(latency);
+        _objects.Add((header.SendTimeMicroseconds, received.ReceivedAtMicroseconds - header.SendTimeMicroseconds, received.Payload.Length));
+    }
+
+    /// <summary>Objects sent in [from, to) that arrived intact: count, bytes, and their latencies added to <paramref name="latency"/>.</summary>
+    public (long Delivered, long Bytes) InWindow(long fromUs, long toUs, LatencyHistogram latency)
+    {
+        long delivered = 0, bytes = 0;
+        foreach (var (sendUs, latencyUs, size) in _objects)
+        {
+            if (sendUs < fromUs || sendUs >= toUs) continue;
+            delivered++;
+            bytes += size;
+            if (latencyUs >= 0) latency.Record(latencyUs);
+        }
+        return (delivered, bytes);
     }
 }

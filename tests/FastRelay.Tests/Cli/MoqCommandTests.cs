@@ -8,6 +8,7 @@ using Xunit;
 namespace FastRelay.Tests.Cli;
 
 /// <summary>`fastrelay moq publish | subscribe`: help, argument errors, exit codes and reports, over an in-memory connector.</summary>
+[Collection(MoqTimingCollection.Name)]
 public sealed class MoqCommandTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("fastrelay-moqcli-").FullName;

@@ -4,6 +4,7 @@ using Xunit;
 namespace FastRelay.Tests.Moq.Clients;
 
 /// <summary>The publisher and subscriber tools end to end over <see cref="InMemoryMoqConnector"/>, in real time.</summary>
+[Collection(MoqTimingCollection.Name)]
 public sealed class PublishSubscribeLoopTests
 {
     private static readonly MoqClientEndpoint Endpoint = new() { Url = MoqUrl.Parse("moqt://127.0.0.1:1/") };

@@ -4,6 +4,7 @@ using Xunit;
 namespace FastRelay.Tests.Moq.Clients;
 
 /// <summary>The tools on the real MoQ session over loopback QUIC, through <see cref="LoopbackForwarder"/>.</summary>
+[Collection(MoqTimingCollection.Name)]
 public sealed class SessionClientsTests
 {
     private static readonly MoqTrackName Track = MoqTrackName.FromText("live/cam1", "video");
