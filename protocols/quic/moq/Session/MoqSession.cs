@@ -116,6 +116,13 @@ public sealed partial class MoqSession : IAsyncDisposable
         return (ulong)(Interlocked.Add(ref _nextRequestId, 2) - 2);
     }
 
+    /// <summary>A Request ID for REQUEST_UPDATE: allowed after GOAWAY (it starts nothing new), not after the end.</summary>
+    internal ulong AllocateUpdateRequestId()
+    {
+        if (_terminated.Task.IsCompleted) throw new MoqSessionClosedException(_terminated.Task.Result);
+        return (ulong)(Interlocked.Add(ref _nextRequestId, 2) - 2);
+    }
+
     private void ThrowIfUnusable()
     {
         if (_terminated.Task.IsCompleted) throw new MoqSessionClosedException(_terminated.Task.Result);

@@ -155,7 +155,9 @@ public sealed partial class MoqSession
                 switch (message)
                 {
                     case null:
-                        subscription.End(null, null);
+                        // After PUBLISH_DONE the FIN is expected: the objects end once the counted streams drained.
+                        // Without PUBLISH_DONE the request failed (§"Graceful Request Stream Closure").
+                        if (!subscription.Done.IsCompleted) subscription.End(null, null);
                         return;
                     case MoqPublishDone done:
                         subscription.OnPublishDone(done, _options.PublishDoneLinger);
