@@ -3,7 +3,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-packages=(clang llvm libbpf-dev libbpf1 bpftool iproute2 ethtool ngtcp2-client ngtcp2-server)
+packages=(clang llvm libbpf-dev libbpf1 bpftool iproute2 ethtool ngtcp2-client ngtcp2-server chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -25,6 +25,14 @@ fi
 
 # bpffs and tracefs are needed to pin maps and read verifier output; mount them when a fresh machine lacks them.
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf 2>/dev/null || true
+
+# Browser tests (headless Chromium + @moq/net): exact versions from tests/browser/package-lock.json, test-only folder.
+if command -v npm >/dev/null 2>&1; then
+  echo "setup: npm ci in tests/browser" >&2
+  (cd "$root/tests/browser" && npm ci --no-audit --no-fund >&2 && npm run --silent bundle >&2)
+else
+  echo "setup: npm not found: the @moq/net browser tests will be skipped (and fail under CI=true)" >&2
+fi
 
 echo "setup: restoring and building" >&2
 dotnet build "$root/Toolkit.sln" -c Release -nologo -v:q -clp:ErrorsOnly >&2

@@ -28,6 +28,9 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
     private readonly byte[] _sendBuffer = new byte[65536];
     private readonly Dictionary<ulong, QuicStream> _streams = [];
     private readonly Channel<QuicStream> _inbound = Channel.CreateUnbounded<QuicStream>();
+    // Filled from the core under the lock; the core's own queue is bounded too, this one decouples the reader.
+    private readonly Channel<byte[]> _datagrams = Channel.CreateBounded<byte[]>(
+        new BoundedChannelOptions(QuicConnectionCore.MaxQueuedInboundDatagrams) { FullMode = BoundedChannelFullMode.DropOldest, SingleWriter = true });
     private readonly TaskCompletionSource _handshake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<TaskCompletionSource> _openWaiters = [];
@@ -121,6 +124,18 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
     public bool Is1RttEncryptionDisabled => _core.IsOneRttPlaintext;
     /// <summary>Completes when the connection is fully closed (after closing/draining).</summary>
     public Task Closed => _closed.Task;
+
+    /// <summary>Congestion window, bytes in flight and RTT as the connection sees them now (one lock, one snapshot).</summary>
+    public QuicPathStatistics GetPathStatistics()
+    {
+        lock (_lock)
+        {
+            var cc = _core.CongestionControl;
+            var rtt = _core.Rtt;
+            return new QuicPathStatistics(_core.CongestionControlAlgorithm, cc.CongestionWindow, cc.BytesInFlight,
+                rtt.SmoothedRtt, rtt.MinRtt, rtt.RttVar, rtt.HasSample);
+        }
+    }
     internal Task HandshakeCompleted => _handshake.Task;
     internal QuicConnectionCore Core => _core;
 
@@ -151,6 +166,43 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
         try
         {
             return await _inbound.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+            throw ClosedException();
+        }
+    }
+
+    /// <summary>Largest datagram payload <see cref="SendDatagram"/> accepts now; 0 when the peer takes no DATAGRAM
+    /// frames (it did not advertise max_datagram_frame_size) or the handshake has not completed.</summary>
+    public int MaxDatagramPayload
+    {
+        get { lock (_lock) return _core.MaxDatagramPayload; }
+    }
+
+    /// <summary>
+    /// Sends one unreliable datagram (RFC 9221) without waiting: it is queued for the next packet, or refused at once
+    /// when it is too large, the peer does not take datagrams, or the bounded send queue is full because congestion
+    /// control holds packets back. A queued datagram can still be lost; it is never retransmitted.
+    /// </summary>
+    public DatagramSendResult SendDatagram(ReadOnlySpan<byte> payload)
+    {
+        lock (_lock)
+        {
+            if (_disposed) return DatagramSendResult.Closed;
+            var result = _core.TryQueueDatagram(payload);
+            if (result == DatagramSendResult.Queued) AfterChangeLocked(QuicClock.NowMicros);
+            return result;
+        }
+    }
+
+    /// <summary>The next datagram from the peer. At most <see cref="QuicConnectionCore.MaxQueuedInboundDatagrams"/> wait
+    /// here; a slow reader loses the oldest. Throws <see cref="QuicException"/> once the connection is closed.</summary>
+    public async ValueTask<ReadOnlyMemory<byte>> ReceiveDatagramAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await _datagrams.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (ChannelClosedException)
         {
@@ -280,6 +332,9 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
                 case ConnectionEventKind.Closing:
                     FailEverythingLocked();
                     break;
+                case ConnectionEventKind.DatagramReceived:
+                    while (_core.TryDequeueReceivedDatagram(out var datagram)) _datagrams.Writer.TryWrite(datagram);
+                    break;
                 case ConnectionEventKind.Closed:
                     FailEverythingLocked();
                     _closed.TrySetResult();
@@ -313,6 +368,7 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
         var error = ClosedException();
         _handshake.TrySetException(error);
         _inbound.Writer.TryComplete();
+        _datagrams.Writer.TryComplete();
         foreach (var w in _openWaiters) w.TrySetException(error);
         _openWaiters.Clear();
         foreach (var stream in _streams.Values) stream.OnConnectionClosedLocked(error);

@@ -33,10 +33,7 @@ public sealed partial class QuicConnectionCore
         public QuicError OnPathChallenge(in PathChallengeFrame frame) { core._pathResponsePending = frame.Data; return default; }
         public QuicError OnPathResponse(in PathResponseFrame frame) => default;
         public QuicError OnHandshakeDone(in HandshakeDoneFrame frame) => core.OnHandshakeDone(now);
-        public QuicError OnDatagram(in DatagramFrame frame) =>
-            (ulong)frame.Data.Length > (core._localParameters.MaxDatagramFrameSize ?? 0)
-                ? QuicError.Protocol("DATAGRAM larger than our max_datagram_frame_size", FrameType.Datagram)
-                : default; // accepted and dropped: no application API for datagrams yet
+        public QuicError OnDatagram(in DatagramFrame frame) => core.OnDatagramFrame(frame);
     }
 
     private QuicError OnAck(in AckFrame frame, PacketSpace space, long now)

@@ -120,7 +120,8 @@ public sealed partial class QuicConnectionCore
     {
         if (space.ProbesPending > 0 || space.CryptoSend.HasPendingData(ulong.MaxValue)) return true;
         if (space.Space != PacketNumberSpace.ApplicationData || !_handshakeComplete && _isClient) return false;
-        return _handshakeDonePending || _pingPending || _pathResponsePending is not null || _cids.HasPendingFrames || Streams.HasPendingFrames;
+        return _handshakeDonePending || _pingPending || _pathResponsePending is not null || _cids.HasPendingFrames || HasDatagramsToSend
+            || Streams.HasPendingFrames;
     }
 
     private bool TryBuildPacket(PacketSpace space, Span<byte> datagram, int start, long now, out PendingPacket packet)
@@ -221,7 +222,12 @@ public sealed partial class QuicConnectionCore
             _pingPending = false;
         }
         written += _cids.WriteFrames(frames[written..], record.Frames);
-        if (_handshakeComplete || !_isClient) written += Streams.WriteFrames(frames[written..], record.Frames);
+        if (_handshakeComplete || !_isClient)
+        {
+            // Datagrams before stream data: they are the latency-sensitive traffic and never wait for a retransmission.
+            written += WriteDatagramFrames(frames[written..], record);
+            written += Streams.WriteFrames(frames[written..], record.Frames);
+        }
         return written;
     }
 

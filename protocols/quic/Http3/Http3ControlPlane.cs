@@ -22,11 +22,16 @@ public sealed class Http3ControlPlane
     private int _peerControl, _peerEncoder, _peerDecoder;
     private long _goAwayId = -1;
 
-    public Http3ControlPlane(IHttp3Connection connection, bool isServer, ILogger? logger)
+    private readonly Http3Settings _localSettings;
+
+    /// <param name="localSettings">Our SETTINGS; <see cref="Http3Settings.Ours"/> when null (extensions such as
+    /// WebTransport add their identifiers).</param>
+    public Http3ControlPlane(IHttp3Connection connection, bool isServer, ILogger? logger, Http3Settings? localSettings = null)
     {
         _connection = connection;
         _isServer = isServer;
         _logger = logger;
+        _localSettings = localSettings ?? Http3Settings.Ours;
     }
 
     /// <summary>Completes with the peer's SETTINGS (client: before the first response is interpreted).</summary>
@@ -43,7 +48,7 @@ public sealed class Http3ControlPlane
         _control = await _connection.OpenOutboundStreamAsync(QuicStreamType.Unidirectional, cancellationToken).ConfigureAwait(false);
         var bytes = new ArrayBufferWriter<byte>(64);
         Http3FrameCodec.WriteVarint(bytes, (ulong)Http3StreamType.Control);
-        Http3Settings.Ours.WriteFrame(bytes);
+        _localSettings.WriteFrame(bytes);
         await _control.WriteAsync(bytes.WrittenMemory, completeWrites: false, cancellationToken).ConfigureAwait(false);
     }
 
@@ -84,12 +89,19 @@ public sealed class Http3ControlPlane
 
     /// <summary>Handles one inbound unidirectional stream until it ends (runs for the connection's lifetime for the
     /// critical streams).</summary>
-    public async Task HandleUnidirectionalAsync(IHttp3Stream stream, CancellationToken cancellationToken)
+    public Task HandleUnidirectionalAsync(IHttp3Stream stream, CancellationToken cancellationToken) =>
+        HandleUnidirectionalAsync(stream, knownType: null, cancellationToken);
+
+    /// <summary>Same, for a stream whose type varint an extension already read (and did not claim).</summary>
+    public Task HandleUnidirectionalAsync(IHttp3Stream stream, ulong streamType, CancellationToken cancellationToken) =>
+        HandleUnidirectionalAsync(stream, (ulong?)streamType, cancellationToken);
+
+    private async Task HandleUnidirectionalAsync(IHttp3Stream stream, ulong? knownType, CancellationToken cancellationToken)
     {
         var reader = new Http3StreamReader(stream);
         try
         {
-            var type = await reader.ReadVarintAsync(cancellationToken).ConfigureAwait(false);
+            var type = knownType ?? await reader.ReadVarintAsync(cancellationToken).ConfigureAwait(false);
             if (type is null)
                 return; // ended before its type: nothing to act on (§6.2)
             switch (type.Value)
@@ -145,8 +157,9 @@ public sealed class Http3ControlPlane
                     var payload = await reader.ReadPayloadAsync(header.Length, cancellationToken).ConfigureAwait(false);
                     if (!Http3Settings.TryParse(payload, out var settings, out var error))
                         throw new Http3Exception(error);
-                    _logger?.LogDebug("peer SETTINGS: qpack capacity {Capacity}, blocked {Blocked}, max field section {Max}",
-                        settings.QpackMaxTableCapacity, settings.QpackBlockedStreams, settings.MaxFieldSectionSize);
+                    _logger?.LogDebug("peer SETTINGS: qpack capacity {Capacity}, blocked {Blocked}, max field section {Max}, other {Other}",
+                        settings.QpackMaxTableCapacity, settings.QpackBlockedStreams, settings.MaxFieldSectionSize,
+                        string.Join(" ", settings.Other.Select(p => $"0x{p.Key:x}={p.Value}")));
                     _peerSettings.TrySetResult(settings);
                     break;
                 case (ulong)Http3FrameType.GoAway:

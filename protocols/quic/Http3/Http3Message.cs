@@ -4,7 +4,20 @@ using FastRelay.Protocols.Quic.Http3.Qpack;
 namespace FastRelay.Protocols.Quic.Http3;
 
 /// <summary>A validated request head (RFC 9114 §4.3.1).</summary>
-public sealed record Http3Request(string Method, string Scheme, string Authority, string Path, IReadOnlyList<HttpField> Headers);
+public sealed record Http3Request(string Method, string Scheme, string Authority, string Path, IReadOnlyList<HttpField> Headers)
+{
+    /// <summary>The :protocol of an extended CONNECT (RFC 9220), e.g. <c>webtransport</c>; null otherwise.</summary>
+    public string? Protocol { get; init; }
+
+    /// <summary>The first header field of that (lower-case) name, or null.</summary>
+    public string? Header(string name)
+    {
+        foreach (var field in Headers)
+            if (field.Name == name)
+                return field.Value;
+        return null;
+    }
+}
 
 /// <summary>A validated response head (RFC 9114 §4.3.2).</summary>
 public sealed record Http3ResponseHead(int Status, long? ContentLength, IReadOnlyList<HttpField> Headers);
@@ -21,10 +34,12 @@ public static class Http3Message
         "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade",
     };
 
-    public static bool TryValidateRequest(IReadOnlyList<HttpField> fields, out Http3Request request, out Http3Error error)
+    /// <param name="allowExtendedConnect">Only an endpoint that advertised SETTINGS_ENABLE_CONNECT_PROTOCOL accepts
+    /// :protocol (RFC 9220 §3); elsewhere it is an unknown pseudo-header, so the request is malformed.</param>
+    public static bool TryValidateRequest(IReadOnlyList<HttpField> fields, out Http3Request request, out Http3Error error, bool allowExtendedConnect = false)
     {
         request = null!;
-        string? method = null, scheme = null, authority = null, path = null;
+        string? method = null, scheme = null, authority = null, path = null, protocol = null;
         var headers = new List<HttpField>();
         if (!TrySplit(fields, headers, (name, value) =>
             {
@@ -34,13 +49,20 @@ public static class Http3Message
                     case ":scheme" when scheme is null: scheme = value; return true;
                     case ":authority" when authority is null: authority = value; return true;
                     case ":path" when path is null: path = value; return true;
+                    case ":protocol" when protocol is null && allowExtendedConnect: protocol = value; return true;
                     default: return false; // unknown or repeated pseudo-header
                 }
             }, out error))
             return false;
         if (method is null || method.Length == 0)
             return Malformed(out error, "request without :method");
-        if (method == "CONNECT")
+        if (protocol is not null)
+        {
+            // Extended CONNECT (RFC 8441 §4 as applied by RFC 9220): all four of :scheme, :path, :authority present.
+            if (method != "CONNECT" || protocol.Length == 0 || string.IsNullOrEmpty(scheme) || string.IsNullOrEmpty(path) || string.IsNullOrEmpty(authority))
+                return Malformed(out error, ":protocol needs CONNECT with :scheme, :path and :authority");
+        }
+        else if (method == "CONNECT")
         {
             if (scheme is not null || path is not null || string.IsNullOrEmpty(authority))
                 return Malformed(out error, "CONNECT needs :authority and no :scheme/:path");
@@ -49,7 +71,7 @@ public static class Http3Message
             return Malformed(out error, "request without :scheme or :path");
         if (!TryContentLength(headers, out _, out error))
             return false;
-        request = new Http3Request(method, scheme ?? "", authority ?? "", path ?? "", headers);
+        request = new Http3Request(method, scheme ?? "", authority ?? "", path ?? "", headers) { Protocol = protocol };
         return true;
     }
 

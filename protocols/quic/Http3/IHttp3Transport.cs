@@ -37,6 +37,10 @@ public sealed class QuicHttp3Connection(QuicConnection connection) : IHttp3Conne
 
     public ValueTask CloseAsync(long errorCode, CancellationToken cancellationToken = default) => Connection.CloseAsync(errorCode, cancellationToken);
 
+    /// <summary>The HTTP/3 view of one stream of this connection (extensions that read a stream's first bytes
+    /// themselves hand it on this way).</summary>
+    public IHttp3Stream Wrap(QuicStream stream) => new Adapter(stream);
+
     public ValueTask DisposeAsync() => Connection.DisposeAsync();
 
     private sealed class Adapter(QuicStream stream) : IHttp3Stream

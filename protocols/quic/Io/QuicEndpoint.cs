@@ -32,6 +32,7 @@ internal sealed class QuicEndpoint : IDisposable
     private readonly Thread _thread;
     private readonly byte[] _replyBuffer = new byte[1500];
     private readonly SocketAddress _from;
+    private readonly InitialAuthentication _initialAuthentication = new();
     private volatile bool _disposed;
 
     public QuicEndpoint(IPEndPoint bind, IConnectionAcceptor? acceptor, bool requireAddressValidation, ILogger? log)
@@ -151,13 +152,17 @@ internal sealed class QuicEndpoint : IDisposable
     /// </summary>
     private void ReceiveAvailable()
     {
-        int count = 0, used = 0;
-        while (count < MaxBatch && _batchBuffer.Length - used >= MaxDatagram && !_disposed)
+        int count = 0, used = 0, received = 0;
+        while (received < MaxBatch && _batchBuffer.Length - used >= MaxDatagram && !_disposed)
         {
             int length;
             try
             {
-                if (count > 0 && _socket.Available == 0) break;
+                // Poll said one datagram is there; after it, read only what is already queued. This thread owns every
+                // connection's timers and must never block without a deadline — counting routed datagrams instead
+                // (a new client's Initial or garbage routes nowhere) once left it in ReceiveFrom with all timers stopped.
+                if (received > 0 && _socket.Available == 0) break;
+                received++;
                 length = _socket.ReceiveFrom(_batchBuffer.AsSpan(used, MaxDatagram), SocketFlags.None, _from);
             }
             catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.WouldBlock)
@@ -252,6 +257,8 @@ internal sealed class QuicEndpoint : IDisposable
         }
         if (header.Type != QuicPacketType.Initial || datagram.Length < QuicConnectionCore.MinimumInitialDatagramSize) return;
         if (header.DestinationConnectionId.Length < 8) return; // RFC 9000 §7.2
+        // Nothing (no Retry, no connection, no backlog slot) for an Initial that does not decrypt.
+        if (!_initialAuthentication.Authenticates(datagram.Span, header)) return;
         if (!ConnectionId.TryCreate(header.DestinationConnectionId.Span, out var clientDcid)
             || !ConnectionId.TryCreate(header.SourceConnectionId.Span, out var clientScid)) return;
 
