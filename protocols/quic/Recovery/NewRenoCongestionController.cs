@@ -79,10 +79,6 @@ public sealed class NewRenoCongestionController : ICongestionController
         OnCongestionEvent(largestLost.TimeSent, now);
     }
 
-    /// <summary>
-    /// Initial window and slow start again, for a new network path (RFC 9000 §9.4); bytes in flight stay counted until
-    /// the packets sent on the old path are acknowledged or declared lost.
-    /// </summary>
     public void ResetForNewPath()
     {
         _congestionWindow = InitialWindow;
