@@ -89,6 +89,8 @@ public sealed class ChromiumWebTransportTests(ITestOutputHelper output)
             var bidi = await session.AcceptStreamAsync(timeout.Token);
             Assert.True(bidi.IsBidirectional);
             var received = await ReadAllAsync(bidi, timeout.Token);
+            // Every byte as the page made it: (i * 7 + 3) & 0xff.
+            Assert.Equal(Enumerable.Range(0, received.Length).Select(i => (byte)((i * 7 + 3) & 0xff)), received);
             await bidi.WriteAsync(received, completeWrites: true, timeout.Token);
             // A uni stream of ours.
             var uni = await session.OpenUnidirectionalStreamAsync(timeout.Token);
