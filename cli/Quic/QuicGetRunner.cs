@@ -89,14 +89,16 @@ public static class QuicGetRunner
                         await using var sink = path is null ? Stream.Null : new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
                         try
                         {
-                            var response = await client.GetAsync(item.Target.Uri.Authority, item.Target.Uri.PathAndQuery, sink, OnFirstBytes, cancellationToken);
+                            var (response, final, refusal) = await GetFollowingRedirectsAsync(client, item.Target.Uri, sink, OnFirstBytes, cancellationToken);
                             double seconds = Math.Max(watch.Elapsed.TotalSeconds, 1e-6);
                             Interlocked.Add(ref totalBytes, response.BodyLength);
                             if (response.StatusCode != 200)
                                 Interlocked.Increment(ref failures);
+                            string redirected = final == item.Target.Uri ? "" : $" (redirected to {final})";
+                            string notFollowed = refusal is null ? "" : $" ({refusal})";
                             lock (lines)
                                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                                    $"{item.Target.Uri}: status {response.StatusCode}, {response.BodyLength} bytes, {seconds * 1000:F1} ms, {response.BodyLength / seconds / 1e6:F2} MB/s{(path is null ? "" : " -> " + path)}"));
+                                    $"{item.Target.Uri}: status {response.StatusCode}{redirected}{notFollowed}, {response.BodyLength} bytes, {seconds * 1000:F1} ms, {response.BodyLength / seconds / 1e6:F2} MB/s{(path is null ? "" : " -> " + path)}"));
                         }
                         catch (Exception e) when (e is QuicException or Http3Exception or IOException)
                         {
@@ -119,6 +121,57 @@ public static class QuicGetRunner
         if (failures > 0)
             throw new UserFacingException($"{failures} of {targets.Count} downloads failed");
         return 0;
+    }
+
+    /// <summary>Redirects followed per URL before giving up (browsers allow about 20; a file fetcher needs few).</summary>
+    public const int MaxRedirects = 5;
+
+    /// <summary>
+    /// GET, following 3xx redirects that stay on the same origin (same scheme and authority: the same connection) up to
+    /// <see cref="MaxRedirects"/>. The destination is truncated before each attempt so it ends up holding only the final
+    /// body. Returns the last response, the URL it answered, and why a redirect was not followed (null if none was refused).
+    /// </summary>
+    public static async Task<(Http3Response Response, Uri Final, string? Refusal)> GetFollowingRedirectsAsync(Http3Client client, Uri uri,
+        Stream destination, Action? onFirstBodyBytes, CancellationToken cancellationToken)
+    {
+        for (int redirects = 0; ; redirects++)
+        {
+            if (destination.CanSeek)
+            {
+                destination.SetLength(0);
+                destination.Position = 0;
+            }
+            var response = await client.GetAsync(uri.Authority, uri.PathAndQuery, destination, onFirstBodyBytes, cancellationToken);
+            var next = SameOriginRedirect(uri, response, out string? refusal);
+            if (next is null)
+                return (response, uri, refusal);
+            if (redirects == MaxRedirects)
+                return (response, uri, $"redirect to {next} not followed: more than {MaxRedirects} redirects");
+            uri = next;
+        }
+    }
+
+    /// <summary>
+    /// Where a redirect (301, 302, 303, 307, 308) leads when it may be followed on the same connection; null for any other
+    /// status, and for a redirect without a usable Location or to another origin (then <paramref name="refusal"/> says so).
+    /// </summary>
+    public static Uri? SameOriginRedirect(Uri requested, Http3Response response, out string? refusal)
+    {
+        refusal = null;
+        if (response.StatusCode is not (301 or 302 or 303 or 307 or 308))
+            return null;
+        string? location = response.Headers.FirstOrDefault(h => h.Name == "location").Value;
+        if (string.IsNullOrEmpty(location) || !Uri.TryCreate(requested, location, out var target))
+        {
+            refusal = $"redirect not followed: no usable location ({location ?? "none"})";
+            return null;
+        }
+        if (target.Scheme != requested.Scheme || target.Authority != requested.Authority)
+        {
+            refusal = $"redirect to {target} not followed: another origin";
+            return null;
+        }
+        return target;
     }
 
     private sealed record Target(Uri Uri, IPEndPoint EndPoint, string Authority);

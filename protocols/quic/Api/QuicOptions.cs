@@ -22,6 +22,8 @@ public abstract class QuicConnectionOptions
     public bool Disable1RttEncryption { get; set; }
     /// <summary>Advertise max_datagram_frame_size (RFC 9221); null disables DATAGRAM frames.</summary>
     public int? MaxDatagramFrameSize { get; set; }
+    /// <summary>The congestion controller (NewReno by default, or CUBIC); <see cref="QuicConnection.CongestionWindow"/> reads it.</summary>
+    public Recovery.CongestionControlAlgorithm CongestionControl { get; set; } = Recovery.CongestionControlAlgorithm.NewReno;
     /// <summary>Directory for qlog output (one file per connection); null disables qlog.</summary>
     public string? QlogDirectory { get; set; }
     public ILoggerFactory? LoggerFactory { get; set; }

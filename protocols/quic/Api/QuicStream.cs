@@ -33,6 +33,25 @@ public sealed class QuicStream : Stream
 
     public long Id { get; }
     public QuicStreamType Type { get; }
+
+    /// <summary>
+    /// Send priority: data of streams with a lower value leaves first; streams of equal priority share the connection
+    /// round robin. Default 0; negative values are allowed. Takes effect from the next packet.
+    /// </summary>
+    public int SendPriority
+    {
+        get => _sendPriority;
+        set
+        {
+            lock (_connection.Lock)
+            {
+                _sendPriority = value;
+                _connection.Core.Streams.SetSendPriority((ulong)Id, value);
+            }
+        }
+    }
+
+    private int _sendPriority;
     public bool CanBeAborted => true;
     public Task ReadsClosed => _readsClosed.Task;
     public Task WritesClosed => _writesClosed.Task;

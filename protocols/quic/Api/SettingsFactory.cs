@@ -37,6 +37,7 @@ internal static class SettingsFactory
             MaxStreamsUni = (ulong)options.MaxInboundUnidirectionalStreams,
             Disable1RttEncryption = options.Disable1RttEncryption,
             MaxDatagramFrameSize = options.MaxDatagramFrameSize is { } size ? (ulong)size : null,
+            CongestionControl = options.CongestionControl,
             ResetKey = resetKey,
             Logger = log,
             TracerFactory = options.QlogDirectory is { Length: > 0 } qlog ? Qlog.QlogTracer.CreateFactory(qlog, log) : null,

@@ -28,6 +28,13 @@ public sealed class ConnectionIdManager
         public UInt128? Token { get; } = token;
     }
 
+    /// <summary>
+    /// RETIRE_CONNECTION_ID frames owed and not yet acknowledged. A peer that keeps raising Retire Prior To while our
+    /// frames cannot leave (or are never acknowledged) would otherwise grow the queue without bound — quic-go's
+    /// CVE-2024-22189. An honest peer retires a few ids at a time, at most its active_connection_id_limit per step.
+    /// </summary>
+    public const int MaxUnacknowledgedRetirements = 32;
+
     private readonly List<LocalId> _local = [];
     private readonly List<PeerId> _peer = [];
     private readonly Queue<ulong> _retireToSend = new();
@@ -37,6 +44,7 @@ public sealed class ConnectionIdManager
     private ulong _nextLocalSequence;
     private ulong _peerRetirePriorTo;
     private int _activeCurrent;
+    private int _retirementsUnacknowledged;
 
     public ConnectionIdManager(ConnectionId initialLocal, ConnectionId initialPeer, StatelessResetKey resetKey, int localLength,
         IConnectionIdListener listener)
@@ -108,6 +116,11 @@ public sealed class ConnectionIdManager
         return written;
     }
 
+    public void OnFrameAcked(in Recovery.SentFrame frame)
+    {
+        if (frame.FrameType == FrameType.RetireConnectionId && _retirementsUnacknowledged > 0) _retirementsUnacknowledged--;
+    }
+
     public void OnFrameLost(in Recovery.SentFrame frame)
     {
         if (frame.FrameType == FrameType.RetireConnectionId) _retireToSend.Enqueue(frame.Value);
@@ -165,8 +178,7 @@ public sealed class ConnectionIdManager
         }
         if (frame.SequenceNumber < _peerRetirePriorTo)
         {
-            _retireToSend.Enqueue(frame.SequenceNumber);
-            return true;
+            return TryOweRetirement(frame.SequenceNumber, out error);
         }
         _peer.Add(new PeerId(frame.SequenceNumber, frame.ConnectionId, frame.StatelessResetToken));
         if (frame.RetirePriorTo > _peerRetirePriorTo)
@@ -176,8 +188,9 @@ public sealed class ConnectionIdManager
             for (int i = _peer.Count - 1; i >= 0; i--)
             {
                 if (_peer[i].Sequence >= _peerRetirePriorTo) continue;
-                _retireToSend.Enqueue(_peer[i].Sequence);
+                ulong retired = _peer[i].Sequence;
                 _peer.RemoveAt(i);
+                if (!TryOweRetirement(retired, out error)) return false;
             }
             int index = _peer.FindIndex(p => p.Sequence == current.Sequence);
             _activeCurrent = index >= 0 ? index : 0;
@@ -187,6 +200,18 @@ public sealed class ConnectionIdManager
             error = new QuicError(QuicTransportError.ConnectionIdLimitError, "peer exceeded our active_connection_id_limit", FrameType.NewConnectionId);
             return false;
         }
+        return true;
+    }
+
+    private bool TryOweRetirement(ulong sequence, out QuicError error)
+    {
+        if (++_retirementsUnacknowledged > MaxUnacknowledgedRetirements)
+        {
+            error = new QuicError(QuicTransportError.ConnectionIdLimitError, "too many connection ids retired without acknowledgement", FrameType.NewConnectionId);
+            return false;
+        }
+        _retireToSend.Enqueue(sequence);
+        error = default;
         return true;
     }
 

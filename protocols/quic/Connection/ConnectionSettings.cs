@@ -23,6 +23,12 @@ public sealed class ConnectionSettings
 
     // Transport limits we advertise.
     public ulong MaxIdleTimeoutMs { get; init; } = 30_000;
+
+    /// <summary>
+    /// Server: a connection whose handshake has not completed this long after it was created is dropped silently, so
+    /// half-open state (a client that vanished, or one that only ever sends Initials) ages out well before the idle timeout.
+    /// </summary>
+    public ulong ServerHandshakeTimeoutMs { get; init; } = 10_000;
     public ulong InitialMaxData { get; init; } = 4 << 20;
     public ulong InitialMaxStreamData { get; init; } = 1 << 20;
     public ulong MaxStreamReceiveWindow { get; init; } = 16 << 20;
@@ -32,6 +38,7 @@ public sealed class ConnectionSettings
     public int SendBufferCapacity { get; init; } = 1 << 20;
     public bool Disable1RttEncryption { get; init; }
     public ulong? MaxDatagramFrameSize { get; init; }
+    public Recovery.CongestionControlAlgorithm CongestionControl { get; init; } = Recovery.CongestionControlAlgorithm.NewReno;
 
     /// <summary>Largest UDP payload we send once the peer allows it (no PMTU discovery yet; 1452 fits Ethernet over IPv6).</summary>
     public int MaxDatagramSize { get; init; } = 1452;

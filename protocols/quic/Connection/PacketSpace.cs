@@ -13,6 +13,11 @@ internal sealed class PacketSpace(PacketNumberSpace space) : IDisposable
 {
     /// <summary>How far ahead of the TLS reader the peer may send CRYPTO data (certificate chains are a few KB).</summary>
     private const ulong CryptoReceiveLimit = 256 * 1024;
+    /// <summary>
+    /// Separate CRYPTO ranges per level. An honest handshake has a few (one per lost or reordered packet of a flight);
+    /// Initial CRYPTO frames arrive before anything is authenticated, so each costs an attacker nothing.
+    /// </summary>
+    private const int CryptoReceiveMaxRanges = 128;
     private const int CryptoSendCapacity = 256 * 1024;
 
     public PacketNumberSpace Space { get; } = space;
@@ -20,7 +25,7 @@ internal sealed class PacketSpace(PacketNumberSpace space) : IDisposable
     public PacketKeys? WriteKeys { get; set; }
     public ulong NextPacketNumber { get; set; }
     public ReceivedPacketTracker Received { get; } = new(space);
-    public ReceiveBuffer CryptoReceive { get; } = new(CryptoReceiveLimit, QuicTransportError.CryptoBufferExceeded);
+    public ReceiveBuffer CryptoReceive { get; } = new(CryptoReceiveLimit, QuicTransportError.CryptoBufferExceeded, CryptoReceiveMaxRanges);
     public SendBuffer CryptoSend { get; private set; } = new(CryptoSendCapacity);
     /// <summary>Keys were dropped (RFC 9001 §4.9): packets of this space are ignored and none are sent.</summary>
     public bool Discarded { get; private set; }

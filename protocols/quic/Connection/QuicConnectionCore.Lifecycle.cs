@@ -132,7 +132,10 @@ public sealed partial class QuicConnectionCore
                 case FrameType.Crypto:
                     _spaces[(int)frame.StreamId].CryptoSend.OnAcked(frame.Offset, frame.Length, false);
                     break;
-                case FrameType.Ping or FrameType.HandshakeDone or FrameType.PathResponse or FrameType.NewConnectionId or FrameType.RetireConnectionId
+                case FrameType.RetireConnectionId:
+                    _cids.OnFrameAcked(frame);
+                    break;
+                case FrameType.Ping or FrameType.HandshakeDone or FrameType.PathResponse or FrameType.PathChallenge or FrameType.NewConnectionId
                     or FrameType.Datagram or FrameType.DatagramWithLength:
                     break;
                 default:
@@ -162,6 +165,8 @@ public sealed partial class QuicConnectionCore
                     break;
                 case FrameType.Ping or FrameType.PathResponse or FrameType.Datagram or FrameType.DatagramWithLength:
                     break; // DATAGRAMs are never retransmitted (RFC 9221 §5.2)
+                case FrameType.PathChallenge:
+                    break; // a lost PATH_CHALLENGE is asked again by the path validation timer
                 default:
                     Streams.OnFrameLost(frame);
                     break;
@@ -192,6 +197,8 @@ public sealed partial class QuicConnectionCore
             if (Phase == ConnectionPhase.Closed) return long.MaxValue;
             if (Phase is ConnectionPhase.Closing or ConnectionPhase.Draining) return _closeDeadline;
             long next = _idleTimeout > 0 ? _lastActivity + _idleTimeout : long.MaxValue;
+            if (!_handshakeComplete) next = Math.Min(next, _handshakeDeadline);
+            next = Math.Min(next, PathValidationTimeout);
             next = Math.Min(next, _loss.LossDetectionTimer);
             // An ACK that the anti-amplification limit keeps in is no reason to wake up: it leaves with the next
             // datagram from the client (which raises the limit), and a due-at-once deadline would make the owner spin.
@@ -221,6 +228,14 @@ public sealed partial class QuicConnectionCore
             EnterClosed();
             return;
         }
+        if (!_handshakeComplete && now >= _handshakeDeadline)
+        {
+            _log.LogDebug("handshake timeout");
+            CloseInfo = new ConnectionCloseInfo(0, false, "handshake timeout", ByPeer: false, IdleTimeout: true);
+            EnterClosed();
+            return;
+        }
+        OnPathValidationTimeout(now);
         if (now >= _loss.LossDetectionTimer) _loss.OnLossDetectionTimeout(now, this);
     }
 

@@ -12,6 +12,8 @@ public sealed partial class QuicConnectionCore
     private const int MaxUndecryptablePackets = 8;
     private readonly List<byte[]> _undecryptable = [];
     private bool _replayUndecryptable;
+    /// <summary>Size of the UDP datagram being processed (the §14.1 minimum applies to it).</summary>
+    private int _datagramLength;
 
     // 1-RTT key update state (RFC 9001 §6): the current keys live in the application space; these are around them.
     private PacketKeys? _oneRttReadPrevious;
@@ -50,6 +52,7 @@ public sealed partial class QuicConnectionCore
 
     private bool ProcessDatagram(Memory<byte> datagram, long now)
     {
+        _datagramLength = datagram.Length;
         var packets = new CoalescedPackets(datagram, _settings.LocalConnectionIdLength);
         bool processedAny = false;
         ConnectionId firstDestination = default;
@@ -87,7 +90,8 @@ public sealed partial class QuicConnectionCore
             if (header.Type != QuicPacketType.Initial && _undecryptable.Count < MaxUndecryptablePackets) _undecryptable.Add(packet.ToArray());
             return false;
         }
-        if (header.Type == QuicPacketType.Initial && !_isClient && packet.Length < MinimumInitialDatagramSize && !_receivedFromPeer)
+        // RFC 9000 §14.1: the minimum is the datagram's size (an Initial may share it with 0-RTT), not the packet's.
+        if (header.Type == QuicPacketType.Initial && !_isClient && _datagramLength < MinimumInitialDatagramSize && !_receivedFromPeer)
             return false;
 
         if (!TryUnprotect(header, packet.Span, space, out ulong packetNumber, out int payloadOffset, out int payloadLength, out var error))
@@ -108,6 +112,7 @@ public sealed partial class QuicConnectionCore
         _receivedFromPeer = true;
 
         var handler = new FrameHandler(this, space, header.DestinationConnectionId, now);
+        _packetHasNonProbingFrame = false;
         var payload = packet.Slice(payloadOffset, payloadLength);
         if (!FrameDecoder.TryDecode(payload, header.Type, ref handler, out bool ackEliciting, out error,
                 datagramsEnabled: _localParameters.MaxDatagramFrameSize is not null))
@@ -117,6 +122,7 @@ public sealed partial class QuicConnectionCore
         }
         if (Phase is ConnectionPhase.Draining or ConnectionPhase.Closed) return true;
         space.Received.OnPacketReceived(packetNumber, ackEliciting, now);
+        if (header.Type == QuicPacketType.OneRtt) ConsiderPeerAddressChange(packetNumber, space.Received.LargestReceived, now);
         _lastActivity = now;
         _ackElicitingSentSinceReceive = false;
 

@@ -53,7 +53,7 @@ public sealed partial class QuicConnectionCore : ITlsHandshakeSink, ILossDetecti
     private readonly PacketSpace[] _spaces = [new(PacketNumberSpace.Initial), new(PacketNumberSpace.Handshake), new(PacketNumberSpace.ApplicationData)];
     private readonly TlsHandshake _tls;
     private readonly RttEstimator _rtt = new();
-    private readonly NewRenoCongestionController _cc;
+    private readonly ICongestionController _cc;
     private readonly LossDetection _loss;
     private readonly ConnectionIdManager _cids;
     private readonly TransportParameters _localParameters;
@@ -78,6 +78,8 @@ public sealed partial class QuicConnectionCore : ITlsHandshakeSink, ILossDetecti
     private long _bytesSent;
 
     private long _idleTimeout;
+    /// <summary>Server: when an unfinished handshake is given up (half-open state must age, see ConnectionSettings).</summary>
+    private readonly long _handshakeDeadline;
     private long _lastActivity;
     private bool _ackElicitingSentSinceReceive;
     private long _closeDeadline = long.MaxValue;
@@ -91,12 +93,13 @@ public sealed partial class QuicConnectionCore : ITlsHandshakeSink, ILossDetecti
         _settings = settings;
         _isClient = settings.Perspective == QuicPerspective.Client;
         _log = settings.Logger ?? NullLogger.Instance;
-        _cc = new NewRenoCongestionController(settings.MaxDatagramSize);
+        _cc = CongestionControllers.Create(settings.CongestionControl, settings.MaxDatagramSize, _rtt);
         _loss = new LossDetection(_rtt, _cc, !_isClient);
         _originalDestination = originalDestination;
         _cids = new ConnectionIdManager(localId, peerId, settings.ResetKey, settings.LocalConnectionIdLength, listener);
         _idleTimeout = (long)settings.MaxIdleTimeoutMs * 1000;
         _lastActivity = now;
+        _handshakeDeadline = _isClient || settings.ServerHandshakeTimeoutMs == 0 ? long.MaxValue : now + (long)settings.ServerHandshakeTimeoutMs * 1000;
         var streamSettings = new StreamTableSettings
         {
             IsClient = _isClient,
@@ -178,6 +181,7 @@ public sealed partial class QuicConnectionCore : ITlsHandshakeSink, ILossDetecti
     public ConnectionId OriginalDestinationConnectionId => _originalDestination;
     public RttEstimator Rtt => _rtt;
     public ICongestionController CongestionControl => _cc;
+    public CongestionControlAlgorithm CongestionControlAlgorithm => _settings.CongestionControl;
     public ulong KeyUpdateGeneration => _spaces[2].WriteKeys?.Generation ?? 0;
 
     /// <summary>Connection-level happenings for the owner (stream happenings come from <see cref="Streams"/>).</summary>

@@ -265,12 +265,13 @@ public sealed class Http3Server : IAsyncDisposable
         await using var file = new FileStream(path!, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, useAsync: true);
         long length = file.Length;
         _logger?.LogDebug("stream {Id}: {Method} {Path} -> 200, {Length} bytes", stream.Id, request.Method, request.Path, length);
+        HttpField[] contentType = [new HttpField("content-type", Http3StaticFiles.ContentTypeFor(path!))];
         if (head || length == 0)
         {
-            await WriteHeadAsync(stream, 200, length, [], finish: true, cancellationToken).ConfigureAwait(false);
+            await WriteHeadAsync(stream, 200, length, contentType, finish: true, cancellationToken).ConfigureAwait(false);
             return;
         }
-        await WriteHeadAsync(stream, 200, length, [], finish: false, cancellationToken).ConfigureAwait(false);
+        await WriteHeadAsync(stream, 200, length, contentType, finish: false, cancellationToken).ConfigureAwait(false);
         // Each chunk goes out as one DATA frame with its header in front; the last one carries FIN.
         var buffer = ArrayPool<byte>.Shared.Rent(ChunkSize + 16);
         try

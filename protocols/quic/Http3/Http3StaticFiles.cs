@@ -50,6 +50,24 @@ public sealed class Http3StaticFiles
         return 200;
     }
 
+    /// <summary>
+    /// The content-type for a served file, by extension (case-insensitive). Browsers need it: Chromium refuses an ES
+    /// module (&lt;script type="module"&gt;, import) served without a JavaScript MIME type, and sniffs nothing for
+    /// application/octet-stream, the fallback for everything not listed.
+    /// </summary>
+    public static string ContentTypeFor(string path) => Path.GetExtension(path).ToLowerInvariant() switch
+    {
+        ".html" or ".htm" => "text/html; charset=utf-8",
+        ".js" or ".mjs" => "text/javascript; charset=utf-8",
+        ".css" => "text/css; charset=utf-8",
+        ".json" => "application/json",
+        ".wasm" => "application/wasm",
+        ".png" => "image/png",
+        ".svg" => "image/svg+xml",
+        ".txt" => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    };
+
     private bool IsUnderRoot(string real) =>
         real == Root || real.StartsWith(Root.EndsWith('/') ? Root : Root + "/", StringComparison.Ordinal);
 

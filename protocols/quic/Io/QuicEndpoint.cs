@@ -32,6 +32,7 @@ internal sealed class QuicEndpoint : IDisposable
     private readonly Thread _thread;
     private readonly byte[] _replyBuffer = new byte[1500];
     private readonly SocketAddress _from;
+    private readonly InitialAuthentication _initialAuthentication = new();
     private volatile bool _disposed;
 
     public QuicEndpoint(IPEndPoint bind, IConnectionAcceptor? acceptor, bool requireAddressValidation, ILogger? log)
@@ -41,6 +42,8 @@ internal sealed class QuicEndpoint : IDisposable
         SetBufferSizes(_socket);
         _socket.Bind(bind);
         _from = new SocketAddress(bind.AddressFamily);
+        _batchSources = new SocketAddress[MaxBatch];
+        for (int i = 0; i < MaxBatch; i++) _batchSources[i] = new SocketAddress(bind.AddressFamily);
         _acceptor = acceptor;
         _requireAddressValidation = requireAddressValidation;
         _tokens = acceptor is not null ? new AddressValidationTokens() : null;
@@ -151,13 +154,17 @@ internal sealed class QuicEndpoint : IDisposable
     /// </summary>
     private void ReceiveAvailable()
     {
-        int count = 0, used = 0;
-        while (count < MaxBatch && _batchBuffer.Length - used >= MaxDatagram && !_disposed)
+        int count = 0, used = 0, received = 0;
+        while (received < MaxBatch && _batchBuffer.Length - used >= MaxDatagram && !_disposed)
         {
             int length;
             try
             {
-                if (count > 0 && _socket.Available == 0) break;
+                // Poll said one datagram is there; after it, read only what is already queued. This thread owns every
+                // connection's timers and must never block without a deadline — counting routed datagrams instead
+                // (a new client's Initial or garbage routes nowhere) once left it in ReceiveFrom with all timers stopped.
+                if (received > 0 && _socket.Available == 0) break;
+                received++;
                 length = _socket.ReceiveFrom(_batchBuffer.AsSpan(used, MaxDatagram), SocketFlags.None, _from);
             }
             catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.WouldBlock)
@@ -171,6 +178,7 @@ internal sealed class QuicEndpoint : IDisposable
                 {
                     _batch[count] = datagram;
                     _batchOwners[count] = owner;
+                    CopyAddress(_from, _batchSources[count]);
                     count++;
                     used += length;
                 }
@@ -191,6 +199,15 @@ internal sealed class QuicEndpoint : IDisposable
     private readonly Memory<byte>[] _batch = new Memory<byte>[MaxBatch];
     private readonly IEndpointConnection?[] _batchOwners = new IEndpointConnection?[MaxBatch];
     private readonly Memory<byte>[] _perConnection = new Memory<byte>[MaxBatch];
+    // Where each datagram of the batch came from (preallocated: no allocation per datagram) and the per-owner gather.
+    private readonly SocketAddress[] _batchSources;
+    private readonly SocketAddress[] _perConnectionSources = new SocketAddress[MaxBatch];
+
+    private static void CopyAddress(SocketAddress from, SocketAddress to)
+    {
+        from.Buffer.Span[..from.Size].CopyTo(to.Buffer.Span);
+        to.Size = from.Size;
+    }
 
     private void DeliverBatch(int count)
     {
@@ -204,6 +221,7 @@ internal sealed class QuicEndpoint : IDisposable
             for (int j = i; j < count; j++)
             {
                 if (_batchOwners[j] != owner) continue;
+                _perConnectionSources[n] = _batchSources[j];
                 _perConnection[n++] = _batch[j];
                 _batchOwners[j] = null;
             }
@@ -211,7 +229,8 @@ internal sealed class QuicEndpoint : IDisposable
             // AckSlice packets rather than one at its end, so the sender's window keeps moving.
             for (int from = 0; from < n; from += AckSlice)
             {
-                try { owner.OnDatagrams(_perConnection.AsSpan(from, Math.Min(AckSlice, n - from)), now); }
+                int slice = Math.Min(AckSlice, n - from);
+                try { owner.OnDatagrams(_perConnection.AsSpan(from, slice), _perConnectionSources.AsSpan(from, slice), now); }
                 catch (Exception e) { _log.LogError(e, "datagram processing failed"); }
             }
         }
@@ -252,6 +271,8 @@ internal sealed class QuicEndpoint : IDisposable
         }
         if (header.Type != QuicPacketType.Initial || datagram.Length < QuicConnectionCore.MinimumInitialDatagramSize) return;
         if (header.DestinationConnectionId.Length < 8) return; // RFC 9000 §7.2
+        // Nothing (no Retry, no connection, no backlog slot) for an Initial that does not decrypt.
+        if (!_initialAuthentication.Authenticates(datagram.Span, header)) return;
         if (!ConnectionId.TryCreate(header.DestinationConnectionId.Span, out var clientDcid)
             || !ConnectionId.TryCreate(header.SourceConnectionId.Span, out var clientScid)) return;
 
@@ -281,7 +302,7 @@ internal sealed class QuicEndpoint : IDisposable
         if (connection is null) return;
         // Retransmitted client Initials still carry the id the client picked; route those too until the connection ends.
         Register(clientDcid, connection);
-        connection.OnDatagrams([datagram], now);
+        connection.OnDatagrams([datagram], [_from], now);
     }
 
     private void SendStatelessReset(in ConnectionId dcid, int triggerLength)

@@ -1,21 +1,17 @@
 namespace FastRelay.Protocols.Quic.Recovery;
 
 /// <summary>
-/// NewReno as specified by RFC 9002 §7 and Appendix B: slow start, a recovery period that reduces the window once per
+/// NewReno as specified by RFC 9002 §7 and Appendix B (the default; see <see cref="CubicCongestionController"/>): slow start, a recovery period that reduces the window once per
 /// round trip (a loss of a packet sent before the period started is not a new event), congestion avoidance by
 /// appropriate byte counting (RFC 3465 §2.1: one max_datagram_size per window of acknowledged bytes, exact in
-/// integers), persistent congestion down to the minimum window. Pacing (§7.7) is a leaky bucket filled at
-/// 1.25·cwnd/smoothed_rtt whose capacity is the initial window; it needs the connection's <see cref="RttEstimator"/>
-/// and is off (no delay) without one or before the first RTT sample.
+/// integers), persistent congestion down to the minimum window. Pacing (§7.7) is the <see cref="Pacer"/>; it needs the
+/// connection's <see cref="RttEstimator"/> and is off (no delay) without one or before the first RTT sample.
 /// </summary>
 public sealed class NewRenoCongestionController : ICongestionController
 {
     /// <summary>kLossReductionFactor 0.5 as a divisor.</summary>
     private const int LossReductionDivisor = 2;
-    /// <summary>Pacing gain N = 1.25 (§7.7).</summary>
-    private const double PacingGain = 1.25;
-
-    private readonly RttEstimator? _rtt;
+    private readonly Pacer _pacer;
     private readonly int _maxDatagramSize;
     private long _congestionWindow;
     private long _bytesInFlight;
@@ -24,24 +20,16 @@ public sealed class NewRenoCongestionController : ICongestionController
     private long _recoveryStartTime = long.MinValue;
     private long _bytesAckedInAvoidance;
 
-    // Pacer state: tokens in bytes (may go negative when a caller sends ahead of NextSendTime), refilled lazily.
-    private double _pacerTokens;
-    private long _pacerLastUpdate = long.MinValue;
-
     public NewRenoCongestionController(int maxDatagramSize, RttEstimator? rtt = null)
     {
         if (maxDatagramSize < 1200) throw new ArgumentOutOfRangeException(nameof(maxDatagramSize), "QUIC requires at least 1200 bytes");
         _maxDatagramSize = maxDatagramSize;
-        _rtt = rtt;
         _congestionWindow = InitialWindow;
-        _pacerTokens = InitialWindow;
+        _pacer = new Pacer(rtt, InitialWindow);
     }
 
-    /// <summary>kInitialWindow (§7.2): min(10·mds, max(14720, 2·mds)).</summary>
-    public long InitialWindow => Math.Min(10L * _maxDatagramSize, Math.Max(14_720L, 2L * _maxDatagramSize));
-
-    /// <summary>kMinimumWindow (§7.2): 2·mds.</summary>
-    public long MinimumWindow => 2L * _maxDatagramSize;
+    public long InitialWindow => CongestionWindows.Initial(_maxDatagramSize);
+    public long MinimumWindow => CongestionWindows.Minimum(_maxDatagramSize);
 
     public int MaxDatagramSize => _maxDatagramSize;
     public long CongestionWindow => _congestionWindow;
@@ -62,8 +50,7 @@ public sealed class NewRenoCongestionController : ICongestionController
     {
         if (!p.InFlight) return; // ACK-only packets are neither counted nor paced (§7.7)
         _bytesInFlight += p.Size;
-        RefillPacer(p.TimeSent);
-        _pacerTokens -= p.Size;
+        _pacer.OnSent(p.Size, p.TimeSent, _congestionWindow);
     }
 
     public void OnPacketAcked(SentPacket p, long now)
@@ -92,6 +79,14 @@ public sealed class NewRenoCongestionController : ICongestionController
         OnCongestionEvent(largestLost.TimeSent, now);
     }
 
+    public void ResetForNewPath()
+    {
+        _congestionWindow = InitialWindow;
+        _ssthresh = long.MaxValue;
+        _recoveryStartTime = long.MinValue;
+        _bytesAckedInAvoidance = 0;
+    }
+
     public void OnPersistentCongestion()
     {
         _congestionWindow = MinimumWindow;
@@ -104,35 +99,7 @@ public sealed class NewRenoCongestionController : ICongestionController
         if (p.InFlight) _bytesInFlight -= p.Size;
     }
 
-    public long NextSendTime(int bytes, long now)
-    {
-        if (_rtt is null || !_rtt.HasSample) return now;
-        RefillPacer(now);
-        if (_pacerTokens >= bytes) return now;
-        double rate = PacingRate();
-        return now + (long)Math.Ceiling((bytes - _pacerTokens) / rate);
-    }
-
-    /// <summary>Bytes per microsecond: N·cwnd/smoothed_rtt.</summary>
-    private double PacingRate() => PacingGain * _congestionWindow / Math.Max(_rtt!.SmoothedRtt, 1);
-
-    private void RefillPacer(long now)
-    {
-        if (_pacerLastUpdate == long.MinValue || now <= _pacerLastUpdate)
-        {
-            if (_pacerLastUpdate == long.MinValue) _pacerLastUpdate = now;
-            return;
-        }
-        long elapsed = now - _pacerLastUpdate;
-        _pacerLastUpdate = now;
-        if (_rtt is null || !_rtt.HasSample)
-        {
-            _pacerTokens = InitialWindow; // no pacing without an RTT: the bucket stays full
-            return;
-        }
-        // Burst limit = initial window (§7.7 "SHOULD limit bursts to the initial congestion window").
-        _pacerTokens = Math.Min(InitialWindow, _pacerTokens + elapsed * PacingRate());
-    }
+    public long NextSendTime(int bytes, long now) => _pacer.NextSendTime(bytes, now, _congestionWindow);
 
     private bool InCongestionRecovery(long sentTime) => sentTime <= _recoveryStartTime;
 

@@ -3,8 +3,10 @@ namespace FastRelay.Protocols.Quic.Streams;
 /// <summary>
 /// Sorted, non-overlapping, non-adjacent half-open byte ranges [Start, End). Used for the received pieces of a
 /// <see cref="ReceiveBuffer"/> and the acked/lost ranges of a <see cref="SendBuffer"/>. Backed by a List that only
-/// grows when fragmentation grows, so steady-state use does not allocate. Linear operations: in practice the set holds
-/// a handful of ranges (one per gap the network created).
+/// grows when fragmentation grows, so steady-state use does not allocate.
+/// <para>A peer decides how fragmented a receive set gets (one range per byte it sends with a gap after it), so the
+/// position of a range is found by binary search, and receivers bound the count with <see cref="CanAdd"/>. What is left
+/// linear is the List's shift on insert and merge: a memmove of at most the bounded count of 16-byte entries.</para>
 /// </summary>
 internal sealed class RangeSet
 {
@@ -17,13 +19,33 @@ internal sealed class RangeSet
 
     public void Clear() => _ranges.Clear();
 
+    /// <summary>Index of the first range whose End is at least <paramref name="offset"/> (Count if none): O(log n).</summary>
+    public int FirstEndingAtOrAfter(ulong offset)
+    {
+        int low = 0, high = _ranges.Count;
+        while (low < high)
+        {
+            int middle = (low + high) >>> 1;
+            if (_ranges[middle].End < offset) low = middle + 1;
+            else high = middle;
+        }
+        return low;
+    }
+
+    /// <summary>Whether adding [start, end) keeps the count within <paramref name="maxRanges"/> (it may merge instead of adding).</summary>
+    public bool CanAdd(ulong start, ulong end, int maxRanges)
+    {
+        if (_ranges.Count < maxRanges || start >= end) return true;
+        int i = FirstEndingAtOrAfter(start);
+        return i < _ranges.Count && _ranges[i].Start <= end;   // touches or overlaps a range: merges, no new one
+    }
+
     /// <summary>Adds [start, end), merging with overlapping or touching ranges.</summary>
     public void Add(ulong start, ulong end)
     {
         if (start >= end) return;
-        int i = 0;
         // First range whose end reaches start (touching counts, so neighbours merge).
-        while (i < _ranges.Count && _ranges[i].End < start) i++;
+        int i = FirstEndingAtOrAfter(start);
         int j = i;
         while (j < _ranges.Count && _ranges[j].Start <= end)
         {
@@ -43,7 +65,8 @@ internal sealed class RangeSet
     public void Remove(ulong start, ulong end)
     {
         if (start >= end) return;
-        for (int i = 0; i < _ranges.Count; i++)
+        // Ranges ending at or before start are untouched: skip them by binary search (End > start needed).
+        for (int i = FirstEndingAtOrAfter(start + 1); i < _ranges.Count; i++)
         {
             var (s, e) = _ranges[i];
             if (e <= start) continue;
@@ -73,11 +96,7 @@ internal sealed class RangeSet
     /// <summary>Whether [start, end) is entirely covered.</summary>
     public bool Contains(ulong start, ulong end)
     {
-        foreach (var (s, e) in _ranges)
-        {
-            if (s <= start && e >= end) return true;
-            if (s > start) return false;
-        }
-        return false;
+        int i = FirstEndingAtOrAfter(end);
+        return i < _ranges.Count && _ranges[i].Start <= start;
     }
 }

@@ -9,16 +9,28 @@ namespace FastRelay.Protocols.Quic.Streams;
 /// </summary>
 public sealed class ReceiveBuffer
 {
+    /// <summary>
+    /// Separate runs of received bytes a stream may hold (the gaps a lossy network makes are far fewer: a 16 MB window
+    /// at 2% loss has a few hundred). A peer could otherwise send single bytes with gaps between them and make one range
+    /// per byte. quic-go bounds its frame sorter the same way (1000 gaps).
+    /// </summary>
+    public const int DefaultMaxRanges = 1024;
+
     private readonly ulong _maxBufferedAhead;
     private readonly QuicTransportError _overflowError;
+    private readonly int _maxRanges;
     private readonly ChunkStore _store = new();
     private readonly RangeSet _received = new();   // ranges at or above ReadOffset that hold data
     private bool _discarding;
 
-    public ReceiveBuffer(ulong maxBufferedAhead, QuicTransportError overflowError)
+    /// <param name="maxBufferedAhead">Bytes beyond the read offset that may be buffered.</param>
+    /// <param name="overflowError">The error for data beyond that, and for more than <paramref name="maxRanges"/> separate ranges
+    /// (FLOW_CONTROL_ERROR for streams, CRYPTO_BUFFER_EXCEEDED for CRYPTO: both say the peer used more of our buffer than allowed).</param>
+    public ReceiveBuffer(ulong maxBufferedAhead, QuicTransportError overflowError, int maxRanges = DefaultMaxRanges)
     {
         _maxBufferedAhead = maxBufferedAhead;
         _overflowError = overflowError;
+        _maxRanges = maxRanges;
     }
 
     /// <summary>Bytes consumed by the reader.</summary>
@@ -63,6 +75,8 @@ public sealed class ReceiveBuffer
         }
         if (end > ReadOffset && end - ReadOffset > _maxBufferedAhead)
             return Fail(out error, _overflowError, "data beyond the receive buffer limit");
+        if (end > ReadOffset && !_received.CanAdd(Math.Max(offset, ReadOffset), end, _maxRanges))
+            return Fail(out error, _overflowError, "too many gaps in received data");
 
         if (fin) FinalSize = end;
         if (end > HighestReceived) HighestReceived = end;
@@ -79,7 +93,7 @@ public sealed class ReceiveBuffer
         ReadOnlySpan<byte> fresh = data[(int)(start - offset)..];
         // Copy only the gaps: bytes already present stay (they are the same bytes from a conforming peer).
         ulong cursor = start;
-        for (int i = 0; i < _received.Count && cursor < end; i++)
+        for (int i = _received.FirstEndingAtOrAfter(cursor); i < _received.Count && cursor < end; i++)
         {
             var (s, e) = _received[i];
             if (e <= cursor) continue;

@@ -46,6 +46,8 @@ internal sealed class StreamState
     public ulong CreditedOffset;          // connection-level credit returned for this stream up to here
 
     // ---- queues
+    /// <summary>Send priority: lower is more urgent (see <see cref="StreamSendScheduler"/>).</summary>
+    public int SendPriority;
     public bool InSendQueue;
     public bool InControlQueue;
     public bool Removed;

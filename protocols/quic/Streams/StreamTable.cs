@@ -20,8 +20,9 @@ public sealed class StreamTable
     private readonly StreamTableSettings _settings;
     private readonly bool _isClient;
     private readonly Dictionary<ulong, StreamState> _streams = new();
-    // Streams with data (or a FIN) to send, in round-robin order; a stream appears at most once (InSendQueue).
-    private readonly Queue<StreamState> _sendQueue = new();
+    // Streams with data (or a FIN) to send, most urgent priority first, round robin within a priority; a stream
+    // appears at most once (InSendQueue).
+    private readonly StreamSendScheduler _sendQueue = new();
     // Streams owing a stream-level control frame (MAX_STREAM_DATA, RESET_STREAM, STOP_SENDING, STREAM_DATA_BLOCKED).
     private readonly Queue<StreamState> _controlQueue = new();
     private readonly Queue<StreamEvent> _events = new();
@@ -238,6 +239,16 @@ public sealed class StreamTable
     }
 
     /// <summary>
+    /// Sets a stream's send priority: lower is sent first; streams of equal priority share round robin (all start at 0).
+    /// Takes effect from the next packet. Unknown or closed ids are ignored.
+    /// </summary>
+    public void SetSendPriority(ulong streamId, int priority)
+    {
+        if (!_streams.TryGetValue(streamId, out var s) || s.Send is null) return;
+        _sendQueue.ChangePriority(s, priority);
+    }
+
+    /// <summary>
     /// Queues bytes (and FIN once all of <paramref name="data"/> was accepted); returns the bytes accepted (send buffer
     /// space). Throws <see cref="InvalidOperationException"/> for misuse: unknown or closed id, receive-only stream,
     /// writing after FIN or reset.
@@ -324,12 +335,13 @@ public sealed class StreamTable
                 || _streamsBlockedBidiPending || _streamsBlockedUniPending || _controlQueue.Count > 0)
                 return true;
             ulong credit = _peerMaxData - _connSent;
-            foreach (var s in _sendQueue)
-            {
-                if (s.Removed || s.ResetSent) continue;
-                var sb = s.Send!;
-                if (sb.HasPendingData(Math.Min(s.PeerMaxStreamData, sb.SentOffset + credit))) return true;
-            }
+            for (int level = 0; level < _sendQueue.LevelCount; level++)
+                foreach (var s in _sendQueue.QueueAt(level))
+                {
+                    if (s.Removed || s.ResetSent) continue;
+                    var sb = s.Send!;
+                    if (sb.HasPendingData(Math.Min(s.PeerMaxStreamData, sb.SentOffset + credit))) return true;
+                }
             return false;
         }
     }
@@ -721,15 +733,32 @@ public sealed class StreamTable
         sentFrames.Add(new SentFrame(bidi ? FrameType.StreamsBlockedBidi : FrameType.StreamsBlockedUni, Value: limit));
     }
 
-    /// <summary>STREAM frames, one per stream per turn, rotating through the send queue (round robin).</summary>
+    /// <summary>
+    /// STREAM frames: the most urgent priority level first, one frame per stream per turn rotating through the level
+    /// (round robin); a less urgent level gets what room is left once every stream of the levels before it had its turn.
+    /// </summary>
     private void WriteStreamData(Span<byte> destination, ref int pos, List<SentFrame> sentFrames)
     {
-        for (int i = _sendQueue.Count; i > 0; i--)
+        for (int level = 0; level < _sendQueue.LevelCount; level++)
+            if (!WriteStreamDataAtLevel(level, destination, ref pos, sentFrames)) return;
+    }
+
+    /// <summary>One round-robin pass over a priority level; false once the packet is full.</summary>
+    private bool WriteStreamDataAtLevel(int level, Span<byte> destination, ref int pos, List<SentFrame> sentFrames)
+    {
+        var queue = _sendQueue.QueueAt(level);
+        int priority = _sendQueue.PriorityAt(level);
+        for (int i = queue.Count; i > 0; i--)
         {
-            if (destination.Length - pos < 4) return;   // type + id + length + 1 byte at least
-            var s = _sendQueue.Dequeue();
+            if (destination.Length - pos < 4) return false;   // type + id + length + 1 byte at least
+            var s = queue.Dequeue();
             s.InSendQueue = false;
             if (s.Removed || s.ResetSent) continue;
+            if (s.SendPriority != priority)
+            {
+                EnqueueSend(s);   // its priority changed while it waited: move it to its level
+                continue;
+            }
             var sb = s.Send!;
             ulong flowLimit = Math.Min(s.PeerMaxStreamData, sb.SentOffset + (_peerMaxData - _connSent));
             if (!sb.HasPendingData(flowLimit))
@@ -744,12 +773,13 @@ public sealed class StreamTable
             if (written == 0)
             {
                 EnqueueSend(s);
-                return;   // packet full
+                return false;   // packet full
             }
             pos += written;
             NoteBlocked(s);
             EnqueueSend(s);   // back of the queue; dropped on its next turn if it has nothing left
         }
+        return true;
     }
 
     /// <summary>

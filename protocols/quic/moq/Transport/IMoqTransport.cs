@@ -37,6 +37,13 @@ public interface IMoqTransport : IAsyncDisposable
 
     /// <summary>Completes when the transport has closed, for whatever reason.</summary>
     Task Closed { get; }
+
+    /// <summary>
+    /// The application error code the connection was closed with (by either side), once known; null when unknown or
+    /// closed without one. Lets a session report the peer's MoQ termination code. Defaults to null, so existing
+    /// implementations need not change.
+    /// </summary>
+    ulong? CloseErrorCode => null;
 }
 
 public enum MoqTransportKind { Quic, WebTransport }

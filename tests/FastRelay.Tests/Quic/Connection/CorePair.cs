@@ -177,6 +177,7 @@ internal sealed class ConnectionSettingsBuilder(QuicPerspective perspective)
     public bool Disable1RttEncryption { get; set; }
     public ulong IdleTimeoutMs { get; set; } = 30_000;
     public ulong StreamWindow { get; set; } = 1 << 20;
+    public FastRelay.Protocols.Quic.Recovery.CongestionControlAlgorithm CongestionControl { get; set; }
 
     public Microsoft.Extensions.Logging.ILogger? Logger { get; set; }
     public Func<QuicPerspective, ConnectionId, FastRelay.Protocols.Quic.Qlog.IConnectionTracer>? TracerFactory { get; set; }
@@ -192,6 +193,7 @@ internal sealed class ConnectionSettingsBuilder(QuicPerspective perspective)
         Disable1RttEncryption = Disable1RttEncryption,
         MaxIdleTimeoutMs = IdleTimeoutMs,
         InitialMaxStreamData = StreamWindow,
+        CongestionControl = CongestionControl,
         ResetKey = StatelessResetKey.CreateRandom(),
     };
 }

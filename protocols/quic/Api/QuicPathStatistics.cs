@@ -1,0 +1,16 @@
+using FastRelay.Protocols.Quic.Recovery;
+
+namespace FastRelay.Protocols.Quic.Api;
+
+/// <summary>
+/// A consistent snapshot of what the connection's congestion controller and RTT estimator believe, for applications
+/// that schedule by it (a relay choosing what to drop under congestion, a status view). Times in microseconds.
+/// </summary>
+public readonly record struct QuicPathStatistics(
+    CongestionControlAlgorithm CongestionControl,
+    long CongestionWindow,
+    long BytesInFlight,
+    long SmoothedRtt,
+    long MinRtt,
+    long RttVariation,
+    bool HasRttSample);

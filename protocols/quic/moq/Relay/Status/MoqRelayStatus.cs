@@ -1,0 +1,70 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace FastRelay.Protocols.Moq.Relay.Status;
+
+/// <summary>
+/// A snapshot of a running MoQ relay: what <c>fastrelay moq status</c> prints. The relay host rewrites it to its status
+/// file (JSON) every second; anyone can read it without talking to the relay.
+/// </summary>
+public sealed record MoqRelayStatus(
+    string Name,
+    int ProcessId,
+    IReadOnlyList<string> Listening,
+    string? Upstream,
+    bool AuthOpen,
+    DateTimeOffset Started,
+    DateTimeOffset Updated,
+    IReadOnlyList<MoqSessionStatus> Sessions,
+    IReadOnlyList<MoqTrackStatus> Tracks,
+    MoqRelayTotals Totals)
+{
+    public string ToJson() => JsonSerializer.Serialize(this, MoqRelayStatusJson.Default.MoqRelayStatus);
+
+    public static MoqRelayStatus? FromJson(string json) => JsonSerializer.Deserialize(json, MoqRelayStatusJson.Default.MoqRelayStatus);
+}
+
+public sealed record MoqSessionStatus(
+    string Name,
+    string Transport,
+    string Remote,
+    double AgeSeconds,
+    int Subscriptions,
+    int PublishedNamespaces,
+    int PublishedTracks,
+    long ObjectsSent,
+    long BytesSent,
+    long ObjectsDropped,
+    long SubgroupsDropped,
+    long QueuedBytes);
+
+public sealed record MoqTrackStatus(
+    string Track,
+    string State,
+    string? Source,
+    bool Pushed,
+    string? Largest,
+    int Subscribers,
+    long CacheBytes,
+    int CacheGroups,
+    long ObjectsIn,
+    long BytesIn,
+    long ObjectsOut,
+    long Dropped);
+
+public sealed record MoqRelayTotals(
+    long SessionsAccepted,
+    long SessionsRefused,
+    long RequestsRefused,
+    long SubscriptionsAccepted,
+    long UpstreamSubscriptions,
+    long FetchesServed,
+    long CacheBytes,
+    long CacheLimitBytes,
+    long ObjectsIn,
+    long ObjectsOut,
+    long ObjectsDropped);
+
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(MoqRelayStatus))]
+internal sealed partial class MoqRelayStatusJson : JsonSerializerContext;

@@ -1,0 +1,113 @@
+using System.Net;
+using FastRelay.Protocols.Quic.Api;
+
+namespace FastRelay.Protocols.Moq.Transport;
+
+/// <summary>
+/// <see cref="IMoqTransport"/> over one of our raw QUIC connections (ALPN <c>moqt-19</c>). Streams map one to one;
+/// application error codes pass through unchanged. The QUIC API has no DATAGRAM delivery yet, so datagrams report a
+/// payload limit of 0 (the session then sends objects on streams only).
+/// </summary>
+public sealed class QuicMoqTransport : IMoqTransport
+{
+    /// <summary>The ALPN of MoQ transport draft-19 over raw QUIC.</summary>
+    public const string Alpn = "moqt-19";
+
+    private readonly QuicConnection _connection;
+    private ulong? _closeErrorCode;
+
+    public QuicMoqTransport(QuicConnection connection)
+    {
+        _connection = connection;
+        Closed = connection.Closed;
+    }
+
+    public QuicConnection Connection => _connection;
+    public string Protocol => string.IsNullOrEmpty(_connection.NegotiatedApplicationProtocol) ? Alpn : _connection.NegotiatedApplicationProtocol;
+    public MoqTransportKind Kind => MoqTransportKind.Quic;
+    public EndPoint RemoteEndPoint => _connection.RemoteEndPoint;
+    public Task Closed { get; }
+    public ulong? CloseErrorCode => _closeErrorCode;
+
+    public async ValueTask<IMoqStream> OpenStreamAsync(bool bidirectional, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var stream = await _connection.OpenOutboundStreamAsync(bidirectional ? QuicStreamType.Bidirectional : QuicStreamType.Unidirectional, cancellationToken).ConfigureAwait(false);
+            return new QuicMoqStream(stream);
+        }
+        catch (QuicException e) { Remember(e); throw; }
+    }
+
+    public async ValueTask<IMoqStream> AcceptStreamAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return new QuicMoqStream(await _connection.AcceptInboundStreamAsync(cancellationToken).ConfigureAwait(false));
+        }
+        catch (QuicException e) { Remember(e); throw; }
+    }
+
+    // No DATAGRAM delivery in the QUIC API yet: nothing can be sent or received.
+    public int MaxDatagramPayload => 0;
+
+    public bool TrySendDatagram(ReadOnlySpan<byte> payload) => false;
+
+    public async ValueTask<ReadOnlyMemory<byte>> ReceiveDatagramAsync(CancellationToken cancellationToken = default)
+    {
+        // Never produces a datagram; ends (throws) when the connection closes, as the contract says.
+        await Closed.WaitAsync(cancellationToken).ConfigureAwait(false);
+        throw new QuicException(QuicErrorKind.OperationAborted, "the connection is closed");
+    }
+
+    public async ValueTask CloseAsync(ulong errorCode, string reason, CancellationToken cancellationToken = default)
+    {
+        _closeErrorCode ??= errorCode;
+        // The QUIC API carries no reason phrase on close; the code is what reaches the peer.
+        await _connection.CloseAsync((long)errorCode, cancellationToken).ConfigureAwait(false);
+    }
+
+    public ValueTask DisposeAsync() => _connection.DisposeAsync();
+
+    private void Remember(QuicException e)
+    {
+        if (e.Kind == QuicErrorKind.ConnectionAborted && e.ApplicationErrorCode is { } code) _closeErrorCode ??= (ulong)code;
+    }
+}
+
+/// <summary>One QUIC stream as an <see cref="IMoqStream"/>.</summary>
+internal sealed class QuicMoqStream(QuicStream stream) : IMoqStream
+{
+    public long Id => stream.Id;
+    public bool IsBidirectional => stream.Type == QuicStreamType.Bidirectional;
+    public bool CanRead => stream.CanRead;
+    public bool CanWrite => stream.CanWrite;
+
+    public ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => stream.ReadAsync(buffer, cancellationToken);
+
+    public ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, bool completeWrites = false, CancellationToken cancellationToken = default) =>
+        stream.WriteAsync(buffer, completeWrites, cancellationToken);
+
+    public void CompleteWrites()
+    {
+        try { stream.CompleteWrites(); } catch (QuicException) { } // already closed: nothing left to end
+    }
+
+    public void Reset(ulong errorCode)
+    {
+        try { stream.Abort(QuicAbortDirection.Write, (long)errorCode); } catch (QuicException) { }
+    }
+
+    public void StopSending(ulong errorCode)
+    {
+        try { stream.Abort(QuicAbortDirection.Read, (long)errorCode); } catch (QuicException) { }
+    }
+
+    /// <summary>
+    /// Stored for when the QUIC API gains stream priorities (another branch adds them); until then QUIC sends streams
+    /// in its own order and this value has no effect on the wire.
+    /// </summary>
+    public int SendPriority { get; set; }
+
+    public ValueTask DisposeAsync() => stream.DisposeAsync();
+}
