@@ -18,6 +18,8 @@ public sealed class ChromiumWebTransportTests(ITestOutputHelper output)
     /// <summary>serverCertificateHashes needs ECDSA P-256 valid for less than 14 days.</summary>
     private static readonly Lazy<X509Certificate2> Certificate = new(() => SelfSignedCertificate.Create(validity: TimeSpan.FromDays(10)));
 
+    internal static X509Certificate2 ServerCertificate => Certificate.Value;
+
     internal static string CertificateHashHex => Convert.ToHexString(SHA256.HashData(Certificate.Value.RawData)).ToLowerInvariant();
 
     internal static async Task<WebTransportServer> StartServerAsync(ITestOutputHelper output, Action<WebTransportServer> map, string? qlog = null)
