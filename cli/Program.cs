@@ -14,6 +14,7 @@ var root = new RootCommand("FastRelay: describe a UDP protocol once, relay it fr
     DemoCommand.Create(),
     BenchCommand.Create(),
     QuicCommand.Create(),
+    MoqCommand.Create(),
 };
 // `moq relay` and `moq status` join the `moq` group (or make it, before MoqCommand is there).
 MoqRelayCommand.Register(root);

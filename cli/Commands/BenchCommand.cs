@@ -1,5 +1,6 @@
 using System.CommandLine;
 using FastRelay.Cli.Bench;
+using FastRelay.Cli.Bench.Moq;
 
 namespace FastRelay.Cli.Commands;
 
@@ -9,7 +10,7 @@ public static class BenchCommand
 {
     public static Command Create()
     {
-        var profile = new Option<string>("--profile") { Description = "Profile (custom-udp).", DefaultValueFactory = _ => "custom-udp" };
+        var profile = new Option<string>("--profile") { Description = "Profile: custom-udp (kernel floor, fast path, userspace and C relays in a lab) or moq (the userspace MoQ relay on loopback: latency and relay CPU per delivered object and byte).", DefaultValueFactory = _ => "custom-udp" };
         var subscribers = new Option<string>("--subscribers") { Description = "Fan-outs to measure, comma-separated.", DefaultValueFactory = _ => "1,4,16,64" };
         var rate = new Option<int>("--rate") { Description = "Packets per second.", DefaultValueFactory = _ => 2000 };
         var size = new Option<int>("--size") { Description = "Datagram size in bytes (header included).", DefaultValueFactory = _ => 256 };
@@ -34,8 +35,12 @@ public static class BenchCommand
                 Console.WriteLine(BenchTable.Format(earlier, markdown: true));
                 return 0;
             }
+            if (string.Equals(parse.GetValue(profile), "moq", StringComparison.OrdinalIgnoreCase))
+                return await MoqBenchCommand.RunAsync(parse.GetValue(subscribers)!, parse.GetResult(rate) is { Implicit: false } ? parse.GetValue(rate) : null,
+                    parse.GetResult(duration) is { Implicit: false } ? parse.GetValue(duration) : null, parse.GetValue(quick), parse.GetValue(noSweep),
+                    parse.GetValue(json), MoqCommand.DefaultConnector(), Console.Out, cancellationToken);
             if (!string.Equals(parse.GetValue(profile), "custom-udp", StringComparison.OrdinalIgnoreCase))
-                throw new UserFacingException("bench supports the custom-udp profile");
+                throw new UserFacingException("bench supports the custom-udp and moq profiles");
             var fanOuts = parse.GetValue(subscribers)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Select(s => int.TryParse(s, out var n) && n is >= 1 and <= 64 ? n : throw new UserFacingException($"--subscribers: '{s}' is not a fan-out of 1..64"))
                 .Distinct().Order().ToList();

@@ -39,6 +39,7 @@ public sealed partial class MoqSession : IAsyncDisposable
         IsClient = isClient;
         _nextRequestId = isClient ? 0 : 1;
         _peerRequestIds = new MoqRequestIdTracker(peerIsClient: !isClient);
+        _bufferBudget = new MoqBufferBudget(options.MaxBufferedBytes);
     }
 
     /// <summary>True on the side that opened the connection (it uses even Request IDs).</summary>
@@ -90,6 +91,12 @@ public sealed partial class MoqSession : IAsyncDisposable
         {
             throw new MoqSessionClosedException(session._terminated.Task.Result);
         }
+        catch (Exception)
+        {
+            // Cancelled by the caller or the transport failed: leave nothing running behind.
+            await session.CloseAsync(MoqSessionError.InternalError, "session setup abandoned").ConfigureAwait(false);
+            throw;
+        }
     }
 
     private MoqSetupOptions BuildSetupOptions()
@@ -113,6 +120,13 @@ public sealed partial class MoqSession : IAsyncDisposable
     internal ulong AllocateRequestId()
     {
         ThrowIfUnusable();
+        return (ulong)(Interlocked.Add(ref _nextRequestId, 2) - 2);
+    }
+
+    /// <summary>A Request ID for REQUEST_UPDATE: allowed after GOAWAY (it starts nothing new), not after the end.</summary>
+    internal ulong AllocateUpdateRequestId()
+    {
+        if (_terminated.Task.IsCompleted) throw new MoqSessionClosedException(_terminated.Task.Result);
         return (ulong)(Interlocked.Add(ref _nextRequestId, 2) - 2);
     }
 
@@ -148,11 +162,8 @@ public sealed partial class MoqSession : IAsyncDisposable
     /// <summary>Ends the session with a termination code (CONNECTION_CLOSE / CLOSE_WEBTRANSPORT_SESSION).</summary>
     public Task CloseAsync(MoqSessionError code = MoqSessionError.NoError, string reason = "") => TerminateAsync(new MoqError(code, reason), local: true);
 
-    public async ValueTask DisposeAsync()
-    {
-        await CloseAsync().ConfigureAwait(false);
-        _cts.Dispose();
-    }
+    /// <summary>Closes with NO_ERROR (the transport itself stays the caller's to dispose).</summary>
+    public ValueTask DisposeAsync() => new(CloseAsync());
 
     /// <summary>Ends the session once; the first error wins. Local errors are sent to the peer as the close code.</summary>
     internal async Task TerminateAsync(MoqError error, bool local)

@@ -84,7 +84,7 @@ public sealed class MoqSubscription : IAsyncDisposable
         {
             var waiter = new TaskCompletionSource<MoqControlMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
             lock (_lock) _pendingUpdate = waiter;
-            await Stream.WriteAsync(new MoqRequestUpdate(Session.AllocateRequestId(), parameters), cancellationToken: cancellationToken).ConfigureAwait(false);
+            await Stream.WriteAsync(new MoqRequestUpdate(Session.AllocateUpdateRequestId(), parameters), cancellationToken: cancellationToken).ConfigureAwait(false);
             var answer = await waiter.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
             return answer as MoqRequestOk ?? throw new MoqRequestException((MoqRequestError)answer);
         }

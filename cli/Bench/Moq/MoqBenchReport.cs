@@ -1,0 +1,73 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace FastRelay.Cli.Bench.Moq;
+
+/// <summary>One fan-out's figures over the measured window. Rates are achieved, never requested.</summary>
+public sealed record MoqBenchPoint
+{
+    public required int FanOut { get; init; }
+    public required int SubscribersConnected { get; init; }
+    /// <summary>Objects the publisher sent in the window, per second.</summary>
+    public required double PublishedObjectsPerSecond { get; init; }
+    public required double MeanObjectBytes { get; init; }
+    /// <summary>Objects sent in the window × subscribers: what should have been delivered.</summary>
+    public required long Expected { get; init; }
+    public required long Delivered { get; init; }
+    public required long Lost { get; init; }
+    public required long Duplicates { get; init; }
+    public required long IntegrityFailures { get; init; }
+    public required long DeliveredBytes { get; init; }
+    /// <summary>Delivered payload bytes per second, all subscribers together (Mbit/s).</summary>
+    public required double EgressMegabitsPerSecond { get; init; }
+    public required long LatencyP50Us { get; init; }
+    public required long LatencyP90Us { get; init; }
+    public required long LatencyP99Us { get; init; }
+    public required long LatencyMaxUs { get; init; }
+    /// <summary>Relay CPU over the window, ns, and as a share of one CPU.</summary>
+    public required long RelayCpuNanoseconds { get; init; }
+    public required double RelayCpuPercent { get; init; }
+    public double? RelayCpuNanosecondsPerObject { get; init; }
+    /// <summary>Relay CPU per delivered payload byte.</summary>
+    public double? RelayCpuNanosecondsPerByte { get; init; }
+    public double? RelayCyclesPerByte { get; init; }
+}
+
+/// <summary>One step of the rate sweep.</summary>
+public sealed record MoqBenchSweepStep(double RequestedObjectsPerSecond, double PublishedObjectsPerSecond, double DeliveredObjectsPerSecondPerSubscriber,
+    long Lost, long LatencyP99Us, double RelayCpuPercent);
+
+public sealed record MoqBenchMethod(
+    string Relay,
+    double ObjectsPerSecond,
+    long BitrateBitsPerSecond,
+    int GopFrames,
+    double KeyFrameRatio,
+    double WarmupSeconds,
+    double DurationSeconds,
+    string Transport,
+    string Latency,
+    string Cpu,
+    double? CpuMhz,
+    string? CpuMhzSource);
+
+public sealed record MoqBenchReport(
+    DateTimeOffset Started,
+    string Machine,
+    MoqBenchMethod Method,
+    IReadOnlyList<MoqBenchPoint> Points,
+    IReadOnlyList<MoqBenchSweepStep> Sweep,
+    double? MaxLossFreeObjectsPerSecond,
+    string Anchor)
+{
+    public const string MoqDevAnchor = "moq-dev relay: about 12.8-14.8 CPU cycles per egress byte (100 publishers x 8 subscribers, 3 Gbit/s)";
+
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+}

@@ -1,0 +1,188 @@
+using FastRelay.Protocols.Moq.Clients;
+
+namespace FastRelay.Cli.Bench.Moq;
+
+/// <summary>
+/// `fastrelay bench --profile moq`: the userspace MoQ relay on loopback (a child `fastrelay moq relay` by default, so
+/// its CPU is its own), one publisher of a video-like track and N subscribers, each its own QUIC connection, in this
+/// process. For each fan-out: warm-up, a measured window, a drain; one-way latency of every object delivered in the
+/// window (CLOCK_REALTIME stamped by the publisher before the write, read by the subscriber when the object
+/// completed), objects lost, relay CPU over the window per delivered object and per delivered payload byte (and in
+/// cycles at the CPU's clock). Then a sweep for the highest object rate delivered without loss.
+/// </summary>
+public sealed class MoqBenchRunner(MoqBenchOptions options, IMoqClientConnector connector, Func<CancellationToken, Task<IMoqBenchRelay>> startRelay)
+{
+    private const int ConnectConcurrency = 8;
+    private static readonly TimeProvider Time = TimeProvider.System;
+
+    public async Task<MoqBenchReport> RunAsync(CancellationToken cancellationToken)
+    {
+        var started = DateTimeOffset.UtcNow;
+        var frequency = CpuFrequency.Read();
+        Progress("starting the relay");
+        await using var relay = await startRelay(cancellationToken);
+        Progress($"relay: {relay.Description} at {relay.Url}");
+
+        var points = new List<MoqBenchPoint>();
+        var track = new SyntheticTrackOptions
+        {
+            BitrateBitsPerSecond = options.BitrateBitsPerSecond, FramesPerSecond = options.ObjectsPerSecond, GopFrames = options.GopFrames,
+            KeyFrameRatio = options.KeyFrameRatio, Layout = SubgroupLayout.PerLayer, Layers = 2,
+        };
+        foreach (var fanOut in options.FanOuts)
+        {
+            Progress($"fan-out {fanOut,2}: {options.ObjectsPerSecond} objects/s, {options.BitrateBitsPerSecond / 1e6:0.###} Mbit/s, {options.DurationSeconds} s window");
+            var point = await MeasureAsync(relay, fanOut, track, options.WarmupSeconds, options.DurationSeconds, frequency?.Mhz, cancellationToken);
+            Progress($"fan-out {fanOut,2}: p50 {point.LatencyP50Us} µs, p99 {point.LatencyP99Us} µs, lost {point.Lost}, relay {point.RelayCpuPercent:0.#} % CPU, " +
+                     $"{point.RelayCpuNanosecondsPerByte:0.##} ns/byte");
+            points.Add(point);
+        }
+
+        var sweep = new List<MoqBenchSweepStep>();
+        double? maxLossFree = null;
+        if (options.RateSweep)
+        {
+            foreach (var rate in options.SweepRates)
+            {
+                var sweepTrack = new SyntheticTrackOptions
+                {
+                    FramesPerSecond = rate, BitrateBitsPerSecond = (long)(rate * options.SweepObjectBytes * 8), GopFrames = Math.Max(1, (int)(rate / 2)),
+                    KeyFrameRatio = 1, Layout = SubgroupLayout.PerGroup,
+                };
+                var p = await MeasureAsync(relay, options.SweepFanOut, sweepTrack, options.WarmupSeconds, options.SweepStepSeconds, frequency?.Mhz, cancellationToken);
+                var perSubscriber = p.Delivered / (double)Math.Max(1, options.SweepFanOut) / options.SweepStepSeconds;
+                sweep.Add(new MoqBenchSweepStep(rate, p.PublishedObjectsPerSecond, Math.Round(perSubscriber, 1), p.Lost, p.LatencyP99Us, p.RelayCpuPercent));
+                Progress($"sweep {rate,6} objects/s asked: {p.PublishedObjectsPerSecond:0} sent, {perSubscriber:0} delivered per subscriber, lost {p.Lost}, p99 {p.LatencyP99Us} µs");
+                // Loss-free and the publisher really sent at about that rate (otherwise the rate was not achieved).
+                if (p.Lost > 0 || p.IntegrityFailures > 0 || p.SubscribersConnected < options.SweepFanOut || p.PublishedObjectsPerSecond < rate * 0.9) break;
+                maxLossFree = Math.Round(perSubscriber, 1);
+            }
+        }
+
+        var method = new MoqBenchMethod(
+            relay.Description, options.ObjectsPerSecond, options.BitrateBitsPerSecond, options.GopFrames, options.KeyFrameRatio,
+            options.WarmupSeconds, options.DurationSeconds,
+            Transport: $"raw QUIC (ALPN moqt-19) on loopback, {relay.Url}; each subscriber its own connection; publisher and subscribers in the bench process",
+            Latency: "object one-way latency: subscriber CLOCK_REALTIME when the object completed minus the publisher's CLOCK_REALTIME stamp taken just before the write, pooled over all subscribers",
+            Cpu: "relay CPU over the measured window from /proc/PID/task/*/schedstat (utime+stime if threads exited); per delivered object and per delivered payload byte (objects x subscribers)",
+            frequency?.Mhz, frequency?.Source);
+        return new MoqBenchReport(started, Machine(), method, points, sweep, maxLossFree, MoqBenchReport.MoqDevAnchor);
+    }
+
+    private async Task<MoqBenchPoint> MeasureAsync(IMoqBenchRelay relay, int fanOut, SyntheticTrackOptions trackOptions, double warmupSeconds,
+        double windowSeconds, double? mhz, CancellationToken cancellationToken)
+    {
+        var endpoint = new MoqClientEndpoint { Url = relay.Url, Insecure = true };
+        var track = MoqTrackName.FromText("bench", $"f{fanOut}-r{trackOptions.FramesPerSecond}-{Guid.NewGuid():N}"[..24]);
+        var synthetic = new SyntheticTrack(trackOptions);
+
+        // The publisher announces first, so the relay knows the namespace when the subscriptions arrive.
+        await using var publisher = new SendLog(await connector.PublishAsync(endpoint, track, cancellationToken));
+        var subscriptions = await ConnectSubscribersAsync(endpoint, track, fanOut, cancellationToken);
+        try
+        {
+            var stats = subscriptions.Select(_ => new WindowedObjectStats()).ToList();
+            using var stopReading = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var readers = subscriptions.Select((s, i) => Task.Run(() => TrackSubscriber.RunAsync(s, new SubscribeLimits(), relay.Url.ToString(), track.ToString(),
+                "latest", Time, stopReading.Token, stats[i].OnObject))).ToList();
+            // The window starts a warm-up after the first object really went out, and the relay's CPU is read at its edges.
+            var window = MeasureCpuAsync(relay, publisher.FirstSendMicroseconds, warmupSeconds, windowSeconds, cancellationToken);
+
+            var sent = await SyntheticPublisher.RunAsync(publisher, synthetic, new PublishLimits(TimeSpan.FromSeconds(warmupSeconds + windowSeconds + 0.05)),
+                relay.Url.ToString(), track.ToString(), Time, cancellationToken);
+            if (sent.StoppedBecause is { } why)
+                throw new UserFacingException($"the bench publisher stopped at fan-out {fanOut}: {why}\nrelay log:\n{relay.Log}");
+            var (cpuNs, fromUs, toUs) = await window;
+            await Task.Delay(TimeSpan.FromSeconds(options.DrainSeconds), cancellationToken);
+            stopReading.Cancel();
+            await Task.WhenAll(readers);
+
+            var (sentInWindow, sentBytes) = publisher.SentBetween(fromUs, toUs);
+            var latency = new LatencyHistogram();
+            long delivered = 0, deliveredBytes = 0;
+            foreach (var s in stats)
+            {
+                var (n, bytes) = s.InWindow(fromUs, toUs, latency);
+                delivered += n;
+                deliveredBytes += bytes;
+            }
+            var nsPerByte = deliveredBytes > 0 ? cpuNs / (double)deliveredBytes : (double?)null;
+            return new MoqBenchPoint
+            {
+                FanOut = fanOut,
+                SubscribersConnected = subscriptions.Count,
+                PublishedObjectsPerSecond = Math.Round(sentInWindow / windowSeconds, 1),
+                MeanObjectBytes = sentInWindow > 0 ? Math.Round(sentBytes / (double)sentInWindow, 1) : 0,
+                Expected = sentInWindow * fanOut,
+                Delivered = delivered,
+                Lost = Math.Max(0, sentInWindow * fanOut - delivered),
+                Duplicates = stats.Sum(s => s.Duplicates),
+                IntegrityFailures = stats.Sum(s => s.Corrupt),
+                DeliveredBytes = deliveredBytes,
+                EgressMegabitsPerSecond = Math.Round(deliveredBytes * 8 / windowSeconds / 1e6, 3),
+                LatencyP50Us = latency.ValueAt(0.50),
+                LatencyP90Us = latency.ValueAt(0.90),
+                LatencyP99Us = latency.ValueAt(0.99),
+                LatencyMaxUs = latency.Count == 0 ? 0 : latency.Max,
+                RelayCpuNanoseconds = cpuNs,
+                RelayCpuPercent = Math.Round(cpuNs / (windowSeconds * 1e9) * 100, 1),
+                RelayCpuNanosecondsPerObject = delivered > 0 ? Math.Round(cpuNs / (double)delivered, 0) : null,
+                RelayCpuNanosecondsPerByte = nsPerByte is { } b ? Math.Round(b, 3) : null,
+                RelayCyclesPerByte = nsPerByte is { } c && mhz is { } m ? Math.Round(c * m / 1000, 2) : null,
+            };
+        }
+        finally
+        {
+            foreach (var s in subscriptions) await s.DisposeAsync();
+        }
+    }
+
+    private async Task<List<IMoqTrackSubscription>> ConnectSubscribersAsync(MoqClientEndpoint endpoint, MoqTrackName track, int fanOut, CancellationToken cancellationToken)
+    {
+        using var gate = new SemaphoreSlim(ConnectConcurrency);
+        var tasks = Enumerable.Range(0, fanOut).Select(async _ =>
+        {
+            await gate.WaitAsync(cancellationToken);
+            try
+            {
+                return await connector.SubscribeAsync(endpoint, track, new MoqSubscribeOptions(), cancellationToken);
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }).ToList();
+        try
+        {
+            return [.. await Task.WhenAll(tasks)];
+        }
+        catch
+        {
+            foreach (var t in tasks.Where(t => t.IsCompletedSuccessfully)) await t.Result.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Places the window (CLOCK_REALTIME µs) a warm-up after the first send and reads the relay's CPU at its edges.</summary>
+    private static async Task<(long CpuNs, long FromUs, long ToUs)> MeasureCpuAsync(IMoqBenchRelay relay, Task<long> firstSendUs, double warmupSeconds,
+        double windowSeconds, CancellationToken cancellationToken)
+    {
+        var fromUs = await firstSendUs.WaitAsync(cancellationToken) + (long)(warmupSeconds * 1e6);
+        var toUs = fromUs + (long)(windowSeconds * 1e6);
+        await DelayUntil(fromUs, cancellationToken);
+        var before = relay.ReadCpu();
+        await DelayUntil(toUs, cancellationToken);
+        return (ProcessCpuTime.Difference(before, relay.ReadCpu()), fromUs, toUs);
+    }
+
+    private static Task DelayUntil(long realtimeUs, CancellationToken cancellationToken)
+    {
+        var wait = realtimeUs - RealtimeClock.NowMicroseconds(Time);
+        return wait > 0 ? Task.Delay(TimeSpan.FromMicroseconds(wait), cancellationToken) : Task.CompletedTask;
+    }
+
+    private static string Machine() =>
+        $"{Environment.ProcessorCount} CPUs ({CpuFrequency.ModelName() ?? "unknown model"}), kernel {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}, .NET {Environment.Version}";
+
+    private void Progress(string line) => options.Progress?.Invoke(line);
+}

@@ -1,0 +1,56 @@
+using System.Globalization;
+using System.Text;
+
+namespace FastRelay.Cli.Bench.Moq;
+
+/// <summary>The MoQ bench report as a terminal table or Markdown (docs/benchmarks.md).</summary>
+public static class MoqBenchTable
+{
+    public static string Format(MoqBenchReport report, bool markdown = false)
+    {
+        var text = new StringBuilder();
+        var header = new[] { "fan-out", "objects/s sent", "mean bytes", "delivered", "lost", "p50 µs", "p90 µs", "p99 µs", "max µs", "egress Mbit/s", "relay CPU %", "ns/object", "ns/byte", "cycles/byte" };
+        var rows = report.Points.Select(p => new[]
+        {
+            p.FanOut.ToString(CultureInfo.InvariantCulture), F(p.PublishedObjectsPerSecond, "0.#"), F(p.MeanObjectBytes, "0"), p.Delivered.ToString(CultureInfo.InvariantCulture),
+            p.Lost.ToString(CultureInfo.InvariantCulture), p.LatencyP50Us.ToString(CultureInfo.InvariantCulture), p.LatencyP90Us.ToString(CultureInfo.InvariantCulture),
+            p.LatencyP99Us.ToString(CultureInfo.InvariantCulture), p.LatencyMaxUs.ToString(CultureInfo.InvariantCulture), F(p.EgressMegabitsPerSecond, "0.##"),
+            F(p.RelayCpuPercent, "0.#"), F(p.RelayCpuNanosecondsPerObject, "0"), F(p.RelayCpuNanosecondsPerByte, "0.##"), F(p.RelayCyclesPerByte, "0.#"),
+        }).ToList();
+        Table(text, header, rows, markdown);
+        if (report.Sweep.Count > 0)
+        {
+            text.AppendLine();
+            Table(text, ["asked objects/s", "sent objects/s", "delivered/s per subscriber", "lost", "p99 µs", "relay CPU %"],
+                report.Sweep.Select(s => new[]
+                {
+                    F(s.RequestedObjectsPerSecond, "0"), F(s.PublishedObjectsPerSecond, "0.#"), F(s.DeliveredObjectsPerSecondPerSubscriber, "0.#"),
+                    s.Lost.ToString(CultureInfo.InvariantCulture), s.LatencyP99Us.ToString(CultureInfo.InvariantCulture), F(s.RelayCpuPercent, "0.#"),
+                }).ToList(), markdown);
+        }
+        text.AppendLine();
+        text.AppendLine(report.MaxLossFreeObjectsPerSecond is { } max
+            ? $"highest loss-free rate achieved: {max.ToString("0.#", CultureInfo.InvariantCulture)} objects/s per subscriber"
+            : report.Sweep.Count > 0 ? "highest loss-free rate: none of the sweep's rates was loss-free" : "rate sweep: skipped");
+        text.AppendLine($"relay: {report.Method.Relay}; CPU clock {(report.Method.CpuMhz is { } mhz ? $"{mhz:0} MHz ({report.Method.CpuMhzSource})" : "unknown: no cycles")}");
+        text.AppendLine("anchor: " + report.Anchor);
+        return text.ToString();
+    }
+
+    private static void Table(StringBuilder text, string[] header, List<string[]> rows, bool markdown)
+    {
+        if (markdown)
+        {
+            text.AppendLine("| " + string.Join(" | ", header) + " |");
+            text.AppendLine("|" + string.Concat(header.Select(_ => "---|")));
+            foreach (var row in rows) text.AppendLine("| " + string.Join(" | ", row) + " |");
+            return;
+        }
+        var widths = header.Select((h, i) => Math.Max(h.Length, rows.Select(r => r[i].Length).DefaultIfEmpty(0).Max())).ToArray();
+        text.AppendLine(string.Join("  ", header.Select((h, i) => h.PadLeft(widths[i]))));
+        foreach (var row in rows) text.AppendLine(string.Join("  ", row.Select((c, i) => c.PadLeft(widths[i]))));
+    }
+
+    private static string F(double? value, string format) =>
+        value is { } v && !double.IsNaN(v) ? v.ToString(format, CultureInfo.InvariantCulture) : "-";
+}

@@ -1,0 +1,132 @@
+using FastRelay.Protocols.Moq.Publisher;
+using FastRelay.Protocols.Moq.Session;
+using FastRelay.Protocols.Moq.Wire;
+
+namespace FastRelay.Protocols.Moq.Clients;
+
+/// <summary>
+/// The publisher tool's track on a real session: PUBLISH_NAMESPACE for the track's namespace, then every SUBSCRIBE for
+/// the track (normally the relay's one upstream subscription) is accepted, and each subgroup the tool opens is opened
+/// on every subscription that wants objects (FORWARD 1). A subscription that arrives mid-group starts at the next
+/// subgroup opened, which is after its Largest Object: what the filter asks. Other tracks: DOES_NOT_EXIST; FETCH:
+/// NOT_SUPPORTED (the relay serves fetches from its cache).
+/// </summary>
+internal sealed class SessionTrackPublisher : IMoqTrackPublisher, IMoqRequestHandler
+{
+    private readonly MoqFullTrackName _track;
+    private readonly Lock _lock = new();
+    private readonly List<MoqTrackPublication> _publications = [];
+    private MoqSession _session = null!;
+    private MoqPublishedNamespace? _namespace;
+    private MoqLocation? _largest;
+
+    private SessionTrackPublisher(MoqFullTrackName track) => _track = track;
+
+    public Task Closed => _session.Terminated;
+
+    public int SubscriberCount { get { lock (_lock) return _publications.Count; } }
+
+    public static async Task<SessionTrackPublisher> StartAsync(MoqClientEndpoint endpoint, MoqTrackName track, CancellationToken cancellationToken)
+    {
+        var publisher = new SessionTrackPublisher(MoqClientConnection.FullName(track));
+        publisher._session = await MoqClientConnection.ConnectAsync(endpoint, publisher, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            publisher._namespace = await publisher._session.PublishNamespaceAsync(publisher._track.Namespace, MoqClientConnection.Parameters(endpoint), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            await MoqClientConnection.DisposeAsync(publisher._session).ConfigureAwait(false);
+            throw MoqClientConnection.Refused("PUBLISH_NAMESPACE for", track, e);
+        }
+        return publisher;
+    }
+
+    public async Task OnSubscribeAsync(MoqIncomingSubscribe request, CancellationToken cancellationToken)
+    {
+        if (!request.Track.Equals(_track))
+        {
+            await request.RejectAsync(MoqRequestErrorCode.DoesNotExist, "this publisher has one track").ConfigureAwait(false);
+            return;
+        }
+        MoqLocation? largest;
+        lock (_lock) largest = _largest;
+        var publication = await request.AcceptAsync(largestObject: largest).ConfigureAwait(false);
+        lock (_lock) _publications.Add(publication);
+        _ = publication.Cancelled.ContinueWith(_ => { lock (_lock) _publications.Remove(publication); }, TaskScheduler.Default);
+    }
+
+    public async ValueTask<IMoqSubgroupWriter> OpenSubgroupAsync(ulong groupId, ulong subgroupId, byte publisherPriority, CancellationToken cancellationToken)
+    {
+        if (_session.Terminated.IsCompletedSuccessfully)
+            throw new MoqClientException($"the MoQ session closed: {_session.Terminated.Result}");
+        MoqTrackPublication[] targets;
+        lock (_lock) targets = _publications.Where(p => p.Forward && !p.Cancelled.IsCompleted).ToArray();
+        var streams = new List<MoqSubgroupStream>(targets.Length);
+        foreach (var publication in targets)
+        {
+            try
+            {
+                streams.Add(await publication.OpenSubgroupAsync(groupId, subgroupId, publisherPriority: publisherPriority, cancellationToken: cancellationToken).ConfigureAwait(false));
+            }
+            catch (Exception) when (publication.Cancelled.IsCompleted || _session.Terminated.IsCompleted)
+            {
+                // That subscriber left while we opened; the others still get the subgroup.
+            }
+        }
+        return new Writer(this, groupId, streams);
+    }
+
+    private void Wrote(ulong group, ulong objectId)
+    {
+        lock (_lock)
+            if (_largest is not { } l || group > l.Group || (group == l.Group && objectId > l.Object))
+                _largest = new MoqLocation(group, objectId);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        MoqTrackPublication[] publications;
+        lock (_lock) publications = [.. _publications];
+        foreach (var p in publications)
+        {
+            try { await p.FinishAsync(MoqPublishDoneCode.TrackEnded, "publisher finished").ConfigureAwait(false); }
+            catch (Exception) { /* the subscriber or the session is gone */ }
+        }
+        if (_namespace is not null)
+        {
+            try { await _namespace.DisposeAsync().ConfigureAwait(false); }
+            catch (Exception) { }
+        }
+        await MoqClientConnection.DisposeAsync(_session).ConfigureAwait(false);
+    }
+
+    /// <summary>One subgroup on every subscription that had it opened; a subscriber that fails is dropped, the others go on.</summary>
+    private sealed class Writer(SessionTrackPublisher owner, ulong groupId, List<MoqSubgroupStream> streams) : IMoqSubgroupWriter
+    {
+        public async ValueTask WriteObjectAsync(ulong objectId, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+        {
+            owner.Wrote(groupId, objectId);
+            for (var i = streams.Count - 1; i >= 0; i--)
+            {
+                try { await streams[i].WriteObjectAsync(objectId, payload, cancellationToken: cancellationToken).ConfigureAwait(false); }
+                catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    if (owner._session.Terminated.IsCompleted) throw new MoqClientException("the MoQ session closed", e);
+                    streams.RemoveAt(i); // that subscription's stream was reset or timed out
+                }
+            }
+        }
+
+        public async ValueTask CompleteAsync(CancellationToken cancellationToken)
+        {
+            foreach (var s in streams)
+            {
+                try { await s.CompleteAsync().ConfigureAwait(false); }
+                catch (Exception) { }
+            }
+        }
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,86 @@
+using System.CommandLine;
+using System.Text.Json;
+using FastRelay.Cli.Commands;
+using FastRelay.Protocols.Moq.Relay;
+using FastRelay.Tests.Moq.Relay.EndToEnd;
+using Xunit;
+
+namespace FastRelay.Tests.Moq.Clients;
+
+/// <summary>`moq publish` and two `moq subscribe`s (the CLI verbs, on the real session) through the MoQ relay on loopback.</summary>
+[Collection(MoqTimingCollection.Name)]
+public sealed class ClientsThroughRelayTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("fastrelay-moq-e2e-").FullName;
+
+    private static async Task<(int Exit, string Out, string Error)> Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var root = new RootCommand { MoqCommand.Create(new MoqCommandEnvironment { Out = output, Error = error }) };
+        var exit = await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+        return (exit, output.ToString(), error.ToString());
+    }
+
+    private static async Task WaitUntil(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException(what);
+            await Task.Delay(20);
+        }
+    }
+
+    [Fact]
+    public async Task Every_object_reaches_both_subscribers_intact_through_the_relay()
+    {
+        await using var relay = await LoopbackRelay.StartAsync();
+        var url = $"moqt://127.0.0.1:{relay.LocalEndPoint.Port}/";
+        const int count = 150;
+
+        // The publisher announces at once and sends its first object after 2 s: time for both subscriptions to be set up.
+        var publish = Run("moq", "publish", url, "-k", "-n", "e2e/cam", "-t", "video", "--fps", "100", "--gop", "25", "--layers", "3",
+            "--bitrate", "3M", "--count", count.ToString(), "--delay", "2", "--json", Path.Combine(_dir, "pub.json"));
+        await WaitUntil(() => relay.Relay.NamespaceState.Published > 0, "the publisher's namespace never reached the relay");
+        var subscribers = Enumerable.Range(0, 2).Select(i => Run("moq", "subscribe", url, "-k", "-n", "e2e/cam", "-t", "video",
+            "--start", "absolute 0/0", "--expect", count.ToString(), "--duration", "30", "--json", Path.Combine(_dir, $"sub{i}.json"))).ToList();
+
+        var published = await publish;
+        var results = await Task.WhenAll(subscribers);
+
+        Assert.True(published.Exit == 0, published.Out + published.Error);
+        foreach (var (exit, output, error) in results)
+        {
+            Assert.True(exit == 0, output + error);
+            Assert.Contains($"{count} verified", output);
+        }
+        foreach (var i in new[] { 0, 1 })
+        {
+            var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, $"sub{i}.json"))).RootElement;
+            Assert.Equal(count, report.GetProperty("verified").GetInt64());
+            Assert.Equal(0, report.GetProperty("missingObjects").GetInt64());
+            Assert.Equal(0, report.GetProperty("duplicates").GetInt64());
+            Assert.Equal(0, report.GetProperty("checksumFailures").GetInt64() + report.GetProperty("lengthFailures").GetInt64() + report.GetProperty("locationMismatches").GetInt64());
+            Assert.Equal(count, report.GetProperty("latency").GetProperty("count").GetInt64());
+        }
+    }
+
+    [Fact]
+    public async Task A_subscriber_without_the_relays_token_is_refused_and_exits_1()
+    {
+        await using var relay = await LoopbackRelay.StartAsync(new RelayOptions { Auth = Protocols.Moq.Relay.Auth.RelayAuthPolicy.SingleToken("letmein") });
+        var url = $"moqt://127.0.0.1:{relay.LocalEndPoint.Port}/";
+        var publish = Run("moq", "publish", url, "-k", "-n", "e2e/cam", "-t", "video", "--auth-token", "letmein", "--fps", "50", "--count", "20", "--delay", "1");
+        await WaitUntil(() => relay.Relay.NamespaceState.Published > 0, "the publisher's namespace never reached the relay");
+
+        var (exit, _, error) = await Run("moq", "subscribe", url, "-k", "-n", "e2e/cam", "-t", "video", "--auth-token", "wrong", "--duration", "5");
+        var publisherResult = await publish;
+
+        Assert.Equal(1, exit);
+        Assert.Contains("refused: Unauthorized", error);
+        Assert.Equal(0, publisherResult.Exit);
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+}
