@@ -263,11 +263,11 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
 
     // ---- driven by the endpoint ----
 
-    void IEndpointConnection.OnDatagrams(ReadOnlySpan<Memory<byte>> datagrams, long now)
+    void IEndpointConnection.OnDatagrams(ReadOnlySpan<Memory<byte>> datagrams, ReadOnlySpan<SocketAddress> sources, long now)
     {
         lock (_lock)
         {
-            foreach (var datagram in datagrams) _core.OnDatagram(datagram, now);
+            for (int i = 0; i < datagrams.Length; i++) _core.OnDatagram(datagrams[i], sources[i], now);
             AfterChangeLocked(now);
         }
     }
@@ -297,7 +297,8 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
         {
             int length = _core.WriteDatagram(_sendBuffer, now);
             if (length == 0) break;
-            _endpoint.Send(_sendBuffer.AsSpan(0, length), _remoteAddress);
+            // The core follows the peer when its address changes (RFC 9000 §9); until it heard from it, the address we dialled.
+            _endpoint.Send(_sendBuffer.AsSpan(0, length), _core.PeerAddress ?? _remoteAddress);
         }
         DispatchEventsLocked();
         Volatile.Write(ref _nextTimeout, _core.NextTimeout);

@@ -10,30 +10,37 @@ public sealed partial class QuicConnectionCore
 {
     private readonly struct FrameHandler(QuicConnectionCore core, PacketSpace space, ReadOnlyMemory<byte> destination, long now) : IQuicFrameHandler
     {
+        /// <summary>Every frame but PADDING, PATH_CHALLENGE, PATH_RESPONSE and NEW_CONNECTION_ID (RFC 9000 §9.1).</summary>
+        private QuicError NonProbing(QuicError result)
+        {
+            core._packetHasNonProbingFrame = true;
+            return result;
+        }
+
         public QuicError OnPadding(in PaddingFrame frame) => default;
-        public QuicError OnPing(in PingFrame frame) => default;
-        public QuicError OnAck(in AckFrame frame) => core.OnAck(frame, space, now);
-        public QuicError OnCrypto(in CryptoFrame frame) => core.OnCrypto(frame, space);
-        public QuicError OnConnectionClose(in ConnectionCloseFrame frame) => core.OnConnectionClose(frame, now);
-        public QuicError OnStream(in StreamFrame frame) => core.Streams.TryOnStream(frame, out var e) ? default : e;
-        public QuicError OnResetStream(in ResetStreamFrame frame) => core.Streams.TryOnResetStream(frame, out var e) ? default : e;
-        public QuicError OnStopSending(in StopSendingFrame frame) => core.Streams.TryOnStopSending(frame, out var e) ? default : e;
-        public QuicError OnMaxData(in MaxDataFrame frame) { core.Streams.OnMaxData(frame); return default; }
-        public QuicError OnMaxStreamData(in MaxStreamDataFrame frame) => core.Streams.TryOnMaxStreamData(frame, out var e) ? default : e;
-        public QuicError OnMaxStreams(in MaxStreamsFrame frame) => core.Streams.TryOnMaxStreams(frame, out var e) ? default : e;
-        public QuicError OnDataBlocked(in DataBlockedFrame frame) => default;
-        public QuicError OnStreamDataBlocked(in StreamDataBlockedFrame frame) => core.Streams.TryOnStreamDataBlocked(frame, out var e) ? default : e;
-        public QuicError OnStreamsBlocked(in StreamsBlockedFrame frame) => default;
+        public QuicError OnPing(in PingFrame frame) => NonProbing(default);
+        public QuicError OnAck(in AckFrame frame) => NonProbing(core.OnAck(frame, space, now));
+        public QuicError OnCrypto(in CryptoFrame frame) => NonProbing(core.OnCrypto(frame, space));
+        public QuicError OnConnectionClose(in ConnectionCloseFrame frame) => NonProbing(core.OnConnectionClose(frame, now));
+        public QuicError OnStream(in StreamFrame frame) => NonProbing(core.Streams.TryOnStream(frame, out var e) ? default : e);
+        public QuicError OnResetStream(in ResetStreamFrame frame) => NonProbing(core.Streams.TryOnResetStream(frame, out var e) ? default : e);
+        public QuicError OnStopSending(in StopSendingFrame frame) => NonProbing(core.Streams.TryOnStopSending(frame, out var e) ? default : e);
+        public QuicError OnMaxData(in MaxDataFrame frame) { core.Streams.OnMaxData(frame); return NonProbing(default); }
+        public QuicError OnMaxStreamData(in MaxStreamDataFrame frame) => NonProbing(core.Streams.TryOnMaxStreamData(frame, out var e) ? default : e);
+        public QuicError OnMaxStreams(in MaxStreamsFrame frame) => NonProbing(core.Streams.TryOnMaxStreams(frame, out var e) ? default : e);
+        public QuicError OnDataBlocked(in DataBlockedFrame frame) => NonProbing(default);
+        public QuicError OnStreamDataBlocked(in StreamDataBlockedFrame frame) => NonProbing(core.Streams.TryOnStreamDataBlocked(frame, out var e) ? default : e);
+        public QuicError OnStreamsBlocked(in StreamsBlockedFrame frame) => NonProbing(default);
         public QuicError OnNewToken(in NewTokenFrame frame) =>
-            core._isClient ? default : QuicError.Protocol("NEW_TOKEN sent by a client", FrameType.NewToken);
+            NonProbing(core._isClient ? default : QuicError.Protocol("NEW_TOKEN sent by a client", FrameType.NewToken));
         public QuicError OnNewConnectionId(in NewConnectionIdFrame frame) =>
             core._cids.TryOnNewConnectionId(frame, LocalActiveConnectionIdLimit, out var e) ? default : e;
         public QuicError OnRetireConnectionId(in RetireConnectionIdFrame frame) =>
-            core._cids.TryOnRetire(frame, destination.Span, out var e) ? default : e;
+            NonProbing(core._cids.TryOnRetire(frame, destination.Span, out var e) ? default : e);
         public QuicError OnPathChallenge(in PathChallengeFrame frame) { core._pathResponsePending = frame.Data; return default; }
-        public QuicError OnPathResponse(in PathResponseFrame frame) => default;
-        public QuicError OnHandshakeDone(in HandshakeDoneFrame frame) => core.OnHandshakeDone(now);
-        public QuicError OnDatagram(in DatagramFrame frame) => core.OnDatagramFrame(frame);
+        public QuicError OnPathResponse(in PathResponseFrame frame) { core.OnPathResponse(frame.Data); return default; }
+        public QuicError OnHandshakeDone(in HandshakeDoneFrame frame) => NonProbing(core.OnHandshakeDone(now));
+        public QuicError OnDatagram(in DatagramFrame frame) => NonProbing(core.OnDatagramFrame(frame));
     }
 
     private QuicError OnAck(in AckFrame frame, PacketSpace space, long now)

@@ -135,7 +135,7 @@ public sealed partial class QuicConnectionCore
                 case FrameType.RetireConnectionId:
                     _cids.OnFrameAcked(frame);
                     break;
-                case FrameType.Ping or FrameType.HandshakeDone or FrameType.PathResponse or FrameType.NewConnectionId
+                case FrameType.Ping or FrameType.HandshakeDone or FrameType.PathResponse or FrameType.PathChallenge or FrameType.NewConnectionId
                     or FrameType.Datagram or FrameType.DatagramWithLength:
                     break;
                 default:
@@ -165,6 +165,8 @@ public sealed partial class QuicConnectionCore
                     break;
                 case FrameType.Ping or FrameType.PathResponse or FrameType.Datagram or FrameType.DatagramWithLength:
                     break; // DATAGRAMs are never retransmitted (RFC 9221 §5.2)
+                case FrameType.PathChallenge:
+                    break; // a lost PATH_CHALLENGE is asked again by the path validation timer
                 default:
                     Streams.OnFrameLost(frame);
                     break;
@@ -196,6 +198,7 @@ public sealed partial class QuicConnectionCore
             if (Phase is ConnectionPhase.Closing or ConnectionPhase.Draining) return _closeDeadline;
             long next = _idleTimeout > 0 ? _lastActivity + _idleTimeout : long.MaxValue;
             if (!_handshakeComplete) next = Math.Min(next, _handshakeDeadline);
+            next = Math.Min(next, PathValidationTimeout);
             next = Math.Min(next, _loss.LossDetectionTimer);
             // An ACK that the anti-amplification limit keeps in is no reason to wake up: it leaves with the next
             // datagram from the client (which raises the limit), and a due-at-once deadline would make the owner spin.
@@ -232,6 +235,7 @@ public sealed partial class QuicConnectionCore
             EnterClosed();
             return;
         }
+        OnPathValidationTimeout(now);
         if (now >= _loss.LossDetectionTimer) _loss.OnLossDetectionTimeout(now, this);
     }
 

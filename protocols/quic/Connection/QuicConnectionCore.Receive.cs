@@ -112,6 +112,7 @@ public sealed partial class QuicConnectionCore
         _receivedFromPeer = true;
 
         var handler = new FrameHandler(this, space, header.DestinationConnectionId, now);
+        _packetHasNonProbingFrame = false;
         var payload = packet.Slice(payloadOffset, payloadLength);
         if (!FrameDecoder.TryDecode(payload, header.Type, ref handler, out bool ackEliciting, out error,
                 datagramsEnabled: _localParameters.MaxDatagramFrameSize is not null))
@@ -121,6 +122,7 @@ public sealed partial class QuicConnectionCore
         }
         if (Phase is ConnectionPhase.Draining or ConnectionPhase.Closed) return true;
         space.Received.OnPacketReceived(packetNumber, ackEliciting, now);
+        if (header.Type == QuicPacketType.OneRtt) ConsiderPeerAddressChange(packetNumber, space.Received.LargestReceived, now);
         _lastActivity = now;
         _ackElicitingSentSinceReceive = false;
 

@@ -15,6 +15,8 @@ public sealed partial class QuicConnectionCore
     private const int LengthFieldLength = 2;
     /// <summary>Room below which a packet is not worth starting.</summary>
     private const int MinimumPacketRoom = 32;
+    /// <summary>Smallest datagram worth sending to an unvalidated address (a short header, a PATH_CHALLENGE and a tag fit).</summary>
+    private const int MinimumPathDatagram = 64;
 
     /// <summary>A packet laid out in the datagram, protected once the datagram is complete (padding may still grow it).</summary>
     private struct PendingPacket
@@ -47,6 +49,13 @@ public sealed partial class QuicConnectionCore
             _loss.AmplificationBlocked = allowance < MinimumInitialDatagramSize;
             if (limit < MinimumInitialDatagramSize) return 0;
         }
+        if (!_pathValidated)
+        {
+            // RFC 9000 §9.3: until the peer's new address answers our PATH_CHALLENGE, three times what came from it.
+            limit = (int)Math.Min(limit, Math.Max(0, PathAmplificationAllowance));
+            if (limit < MinimumPathDatagram) return 0;
+        }
+        _padDatagram = false;
         var datagram = destination[..limit];
         if (Phase == ConnectionPhase.Closing) return WriteClosePackets(datagram, now);
         if (_keyUpdateRequested && TryInitiateKeyUpdate()) _keyUpdateRequested = false;
@@ -69,7 +78,8 @@ public sealed partial class QuicConnectionCore
         if (count == 0) return 0;
 
         // RFC 9000 §14.1: a client pads every datagram with an Initial, a server those with ack-eliciting Initials.
-        if (hasInitial && (_isClient || initialAckEliciting) && offset < MinimumInitialDatagramSize)
+        // §8.2.1/§8.2.2: so are datagrams with PATH_CHALLENGE or PATH_RESPONSE (as far as the path's limit allows).
+        if ((hasInitial && (_isClient || initialAckEliciting) || _padDatagram) && offset < Math.Min(MinimumInitialDatagramSize, datagram.Length))
         {
             ref var last = ref _pending[count - 1];
             int padding = Math.Min(MinimumInitialDatagramSize, datagram.Length) - offset;
@@ -99,6 +109,7 @@ public sealed partial class QuicConnectionCore
             packet.Record = null!;
         }
         _bytesSent += offset;
+        if (!_pathValidated) _pathBytesSent += offset;
         // RFC 9001 §4.9.1: a client drops Initial keys when it first sends a Handshake packet.
         if (_isClient && sentHandshake) DiscardSpace(PacketNumberSpace.Initial);
         return offset;
@@ -120,8 +131,8 @@ public sealed partial class QuicConnectionCore
     {
         if (space.ProbesPending > 0 || space.CryptoSend.HasPendingData(ulong.MaxValue)) return true;
         if (space.Space != PacketNumberSpace.ApplicationData || !_handshakeComplete && _isClient) return false;
-        return _handshakeDonePending || _pingPending || _pathResponsePending is not null || _cids.HasPendingFrames || HasDatagramsToSend
-            || Streams.HasPendingFrames;
+        return _handshakeDonePending || _pingPending || _pathResponsePending is not null || _pathChallengePending || _cids.HasPendingFrames
+            || HasDatagramsToSend || Streams.HasPendingFrames;
     }
 
     private bool TryBuildPacket(PacketSpace space, Span<byte> datagram, int start, long now, out PendingPacket packet)
@@ -156,7 +167,7 @@ public sealed partial class QuicConnectionCore
             if (ack > 0) record.LargestAcknowledgedInAck = largest;
             written += ack;
         }
-        if (wantData) written += WriteAckElicitingFrames(space, frames[written..], record, probe);
+        if (wantData) written += WriteAckElicitingFrames(space, frames[written..], record, probe, now);
         foreach (var f in record.Frames)
             if (FrameType.IsAckEliciting(f.FrameType)) { record.AckEliciting = true; break; }
         // A probe must elicit an ACK even when there is nothing to (re)send: PING (RFC 9002 §6.2.4).
@@ -181,7 +192,7 @@ public sealed partial class QuicConnectionCore
         return true;
     }
 
-    private int WriteAckElicitingFrames(PacketSpace space, Span<byte> frames, SentPacket record, bool probe)
+    private int WriteAckElicitingFrames(PacketSpace space, Span<byte> frames, SentPacket record, bool probe, long now)
     {
         int written = 0;
         // CRYPTO first: handshake progress matters more than anything else in the packet.
@@ -214,6 +225,15 @@ public sealed partial class QuicConnectionCore
             written += new PathResponseFrame(challenge).Write(frames[written..]);
             record.Frames.Add(new SentFrame(FrameType.PathResponse));
             _pathResponsePending = null;
+            _padDatagram = true;
+        }
+        if (_pathChallengePending && _pathChallenge is { } ours && frames.Length - written >= 9)
+        {
+            written += new PathChallengeFrame(ours).Write(frames[written..]);
+            record.Frames.Add(new SentFrame(FrameType.PathChallenge));
+            _pathChallengePending = false;
+            _pathChallengeSentAt = now;
+            _padDatagram = true;
         }
         if (_pingPending && frames.Length - written >= 1)
         {

@@ -18,6 +18,7 @@ public sealed class Http3ControlPlane
     private readonly TaskCompletionSource<Http3Settings> _peerSettings = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<Http3Error> _failed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly SemaphoreSlim _controlWrite = new(1, 1);
+    private readonly TaskCompletionSource _peerGoAway = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private IHttp3Stream? _control;
     private int _peerControl, _peerEncoder, _peerDecoder;
     private long _goAwayId = -1;
@@ -39,6 +40,9 @@ public sealed class Http3ControlPlane
 
     /// <summary>Completes when the connection failed with an HTTP/3 error (we closed it).</summary>
     public Task<Http3Error> Failed => _failed.Task;
+
+    /// <summary>Completes at the peer's first GOAWAY (WebTransport sessions start draining on it).</summary>
+    public Task PeerGoAway => _peerGoAway.Task;
 
     /// <summary>The stream/push id of the peer's last GOAWAY, or -1.</summary>
     public long PeerGoAwayId => Interlocked.Read(ref _goAwayId);
@@ -173,6 +177,7 @@ public sealed class Http3ControlPlane
                     if (previous >= 0 && (long)id > previous)
                         throw new Http3Exception(Http3ErrorCode.IdError, "GOAWAY id increased");
                     Interlocked.Exchange(ref _goAwayId, (long)id);
+                    _peerGoAway.TrySetResult();
                     _logger?.LogDebug("peer GOAWAY {Id}", id);
                     break;
                 case (ulong)Http3FrameType.MaxPushId:

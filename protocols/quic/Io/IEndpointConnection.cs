@@ -6,10 +6,11 @@ namespace FastRelay.Protocols.Quic.Io;
 internal interface IEndpointConnection
 {
     /// <summary>
-    /// Datagrams for this connection, in arrival order; the buffers are the loop's and are reused after the call. The
-    /// connection processes them all, then sends once (so a burst of packets gets one ACK, not one each).
+    /// Datagrams for this connection, in arrival order, with the address each came from (the peer may move: RFC 9000
+    /// §9); buffers and addresses are the loop's and are reused after the call. The connection processes them all, then
+    /// sends once (so a burst of packets gets one ACK, not one each).
     /// </summary>
-    void OnDatagrams(ReadOnlySpan<Memory<byte>> datagrams, long now);
+    void OnDatagrams(ReadOnlySpan<Memory<byte>> datagrams, ReadOnlySpan<SocketAddress> sources, long now);
     /// <summary>Absolute µs of the next timer (long.MaxValue: none). Read without the connection's lock: a stale value only costs an early wake-up.</summary>
     long NextTimeout { get; }
     void OnTimeout(long now);

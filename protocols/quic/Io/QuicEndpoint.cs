@@ -42,6 +42,8 @@ internal sealed class QuicEndpoint : IDisposable
         SetBufferSizes(_socket);
         _socket.Bind(bind);
         _from = new SocketAddress(bind.AddressFamily);
+        _batchSources = new SocketAddress[MaxBatch];
+        for (int i = 0; i < MaxBatch; i++) _batchSources[i] = new SocketAddress(bind.AddressFamily);
         _acceptor = acceptor;
         _requireAddressValidation = requireAddressValidation;
         _tokens = acceptor is not null ? new AddressValidationTokens() : null;
@@ -176,6 +178,7 @@ internal sealed class QuicEndpoint : IDisposable
                 {
                     _batch[count] = datagram;
                     _batchOwners[count] = owner;
+                    CopyAddress(_from, _batchSources[count]);
                     count++;
                     used += length;
                 }
@@ -196,6 +199,15 @@ internal sealed class QuicEndpoint : IDisposable
     private readonly Memory<byte>[] _batch = new Memory<byte>[MaxBatch];
     private readonly IEndpointConnection?[] _batchOwners = new IEndpointConnection?[MaxBatch];
     private readonly Memory<byte>[] _perConnection = new Memory<byte>[MaxBatch];
+    // Where each datagram of the batch came from (preallocated: no allocation per datagram) and the per-owner gather.
+    private readonly SocketAddress[] _batchSources;
+    private readonly SocketAddress[] _perConnectionSources = new SocketAddress[MaxBatch];
+
+    private static void CopyAddress(SocketAddress from, SocketAddress to)
+    {
+        from.Buffer.Span[..from.Size].CopyTo(to.Buffer.Span);
+        to.Size = from.Size;
+    }
 
     private void DeliverBatch(int count)
     {
@@ -209,6 +221,7 @@ internal sealed class QuicEndpoint : IDisposable
             for (int j = i; j < count; j++)
             {
                 if (_batchOwners[j] != owner) continue;
+                _perConnectionSources[n] = _batchSources[j];
                 _perConnection[n++] = _batch[j];
                 _batchOwners[j] = null;
             }
@@ -216,7 +229,8 @@ internal sealed class QuicEndpoint : IDisposable
             // AckSlice packets rather than one at its end, so the sender's window keeps moving.
             for (int from = 0; from < n; from += AckSlice)
             {
-                try { owner.OnDatagrams(_perConnection.AsSpan(from, Math.Min(AckSlice, n - from)), now); }
+                int slice = Math.Min(AckSlice, n - from);
+                try { owner.OnDatagrams(_perConnection.AsSpan(from, slice), _perConnectionSources.AsSpan(from, slice), now); }
                 catch (Exception e) { _log.LogError(e, "datagram processing failed"); }
             }
         }
@@ -288,7 +302,7 @@ internal sealed class QuicEndpoint : IDisposable
         if (connection is null) return;
         // Retransmitted client Initials still carry the id the client picked; route those too until the connection ends.
         Register(clientDcid, connection);
-        connection.OnDatagrams([datagram], now);
+        connection.OnDatagrams([datagram], [_from], now);
     }
 
     private void SendStatelessReset(in ConnectionId dcid, int triggerLength)

@@ -95,6 +95,16 @@ public sealed class CubicCongestionController : ICongestionController
         StartEpoch(now);
     }
 
+    public void ResetForNewPath()
+    {
+        _cwnd = InitialWindow;
+        _ssthresh = double.PositiveInfinity;
+        _recoveryStartTime = long.MinValue;
+        _epochStart = long.MinValue;
+        _wMax = 0;
+        _cwndPrior = 0;
+    }
+
     public void OnPersistentCongestion()
     {
         // §4.8 (as for a retransmission timeout): down to the minimum window; avoidance starts a new epoch from there.

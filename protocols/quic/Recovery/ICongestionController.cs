@@ -24,6 +24,12 @@ public interface ICongestionController
     /// </summary>
     void OnPacketsLost(SentPacket largestLost, long lostBytes, long now);
 
+    /// <summary>
+    /// Initial window and slow start again, for a new network path (RFC 9000 §9.4); bytes in flight stay counted until
+    /// the packets sent on the old path are acknowledged or declared lost.
+    /// </summary>
+    void ResetForNewPath();
+
     /// <summary>Persistent congestion was established (§7.6): collapse to the minimum window.</summary>
     void OnPersistentCongestion();
 

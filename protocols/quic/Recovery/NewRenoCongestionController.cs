@@ -79,6 +79,14 @@ public sealed class NewRenoCongestionController : ICongestionController
         OnCongestionEvent(largestLost.TimeSent, now);
     }
 
+    public void ResetForNewPath()
+    {
+        _congestionWindow = InitialWindow;
+        _ssthresh = long.MaxValue;
+        _recoveryStartTime = long.MinValue;
+        _bytesAckedInAvoidance = 0;
+    }
+
     public void OnPersistentCongestion()
     {
         _congestionWindow = MinimumWindow;

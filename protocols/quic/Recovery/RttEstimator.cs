@@ -16,11 +16,24 @@ public sealed class RttEstimator
     public long MinRtt;
     public bool HasSample;
 
+    private readonly long _initialRtt;
+
     public RttEstimator(long initialRtt = 333_000)
     {
         if (initialRtt <= 0) throw new ArgumentOutOfRangeException(nameof(initialRtt));
+        _initialRtt = initialRtt;
         SmoothedRtt = initialRtt;
         RttVar = initialRtt / 2;
+    }
+
+    /// <summary>Back to the initial estimate: the peer moved to a network path we know nothing about (RFC 9000 §9.4).</summary>
+    public void ResetForNewPath()
+    {
+        SmoothedRtt = _initialRtt;
+        RttVar = _initialRtt / 2;
+        LatestRtt = 0;
+        MinRtt = 0;
+        HasSample = false;
     }
 
     /// <summary>

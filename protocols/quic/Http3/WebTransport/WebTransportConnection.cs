@@ -25,6 +25,7 @@ internal sealed class WebTransportConnection
     private readonly Queue<(long Session, byte[] Payload)> _bufferedDatagrams = new();
     private readonly CancellationTokenSource _lifetime = new();
     private int _bufferedStreamCount;
+    private long _nextRequestStreamId; // lowest client bidirectional id not seen yet, for GOAWAY
     private readonly bool _ownsConnection;
 
     public WebTransportConnection(QuicConnection quic, bool isServer, Http3Settings localSettings, ILogger? logger, int maxBufferedStreams,
@@ -62,6 +63,14 @@ internal sealed class WebTransportConnection
         DatagramLoop = ReceiveDatagramsAsync(_lifetime.Token);
         _ = Quic.Closed.ContinueWith(_ => OnConnectionClosed(), TaskScheduler.Default);
         _ = Control.Failed.ContinueWith(_ => OnConnectionClosed(), TaskScheduler.Default);
+        // GOAWAY asks every session of the connection to wind down (draft §4.7).
+        _ = Control.PeerGoAway.ContinueWith(_ =>
+        {
+            List<WebTransportSession> sessions;
+            lock (_lock) sessions = [.. _sessions.Values];
+            foreach (var session in sessions)
+                session.OnGoAway();
+        }, TaskScheduler.Default);
     }
 
     public Task FailAsync(Http3Error error) => Control.FailAsync(error);
@@ -133,7 +142,7 @@ internal sealed class WebTransportConnection
         List<WebTransportSession> sessions;
         lock (_lock) sessions = [.. _sessions.Values];
         foreach (var session in sessions)
-            session.Abort(Http3ErrorCode.NoError);
+            session.OnConnectionLost();
         _lifetime.Cancel();
     }
 
@@ -162,6 +171,8 @@ internal sealed class WebTransportConnection
                 return; // ended before its type: nothing to act on
             var (type, raw) = first.Value;
             bool bidirectional = stream.Type == QuicStreamType.Bidirectional;
+            if (bidirectional)
+                InterlockedMax(ref _nextRequestStreamId, stream.Id + 4);
             if (bidirectional ? type == WebTransportStreamType.BidirectionalSignal : type == WebTransportStreamType.Unidirectional)
             {
                 var session = await StreamHeaderReader.ReadVarintAsync(stream, cancellationToken).ConfigureAwait(false);
@@ -184,6 +195,18 @@ internal sealed class WebTransportConnection
             await _onRequestStream(new PrefixedHttp3Stream(stream, raw)).ConfigureAwait(false);
         }
         catch (Exception e) when (e is QuicException or OperationCanceledException or ObjectDisposedException)
+        {
+        }
+    }
+
+    /// <summary>Server: GOAWAY with the first request stream id we have not seen; sessions stay usable (draft §4.7).</summary>
+    public Task SendGoAwayAsync(CancellationToken cancellationToken) =>
+        Control.SendGoAwayAsync((ulong)Interlocked.Read(ref _nextRequestStreamId), cancellationToken);
+
+    private static void InterlockedMax(ref long target, long value)
+    {
+        long current;
+        while ((current = Interlocked.Read(ref target)) < value && Interlocked.CompareExchange(ref target, value, current) != current)
         {
         }
     }

@@ -57,6 +57,7 @@ public sealed class WebTransportServer : IAsyncDisposable
     private readonly ConcurrentDictionary<string, WebTransportPathOptions> _paths = new(StringComparer.Ordinal);
     private readonly Channel<WebTransportSession> _sessions = Channel.CreateUnbounded<WebTransportSession>();
     private readonly CancellationTokenSource _lifetime = new();
+    private readonly ConcurrentDictionary<WebTransportConnection, byte> _connections = new();
     private QuicListener? _listener;
     private Task _run = Task.CompletedTask;
 
@@ -83,6 +84,24 @@ public sealed class WebTransportServer : IAsyncDisposable
         options.ConnectionOptions.MaxDatagramFrameSize ??= WebTransportSettings.MaxDatagramFrameSize;
         _listener = await QuicListener.ListenAsync(options, cancellationToken).ConfigureAwait(false);
         _run = AcceptConnectionsAsync(_listener, _lifetime.Token);
+    }
+
+    /// <summary>
+    /// Graceful shutdown, step one: GOAWAY on every connection. No new sessions are accepted on them, and every session
+    /// sees <see cref="WebTransportSession.Draining"/> complete at its peer; the application then closes them.
+    /// </summary>
+    public async Task GoAwayAsync(CancellationToken cancellationToken = default)
+    {
+        foreach (var wt in _connections.Keys)
+        {
+            try
+            {
+                await wt.SendGoAwayAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is QuicException or ObjectDisposedException or InvalidOperationException)
+            {
+            }
+        }
     }
 
     /// <summary>The next accepted session (any path; <see cref="WebTransportSession.Path"/> says which).</summary>
@@ -122,6 +141,7 @@ public sealed class WebTransportServer : IAsyncDisposable
         WebTransportConnection? wt = null;
         wt = new WebTransportConnection(connection, isServer: true, WebTransportSettings.ForServer(_options.MaxSessionsPerConnection), _logger,
             _options.MaxBufferedStreamsPerConnection, _options.MaxBufferedDatagramsPerConnection, stream => HandleRequestAsync(wt!, stream), ownsConnection: false);
+        _connections.TryAdd(wt, 0);
         try
         {
             await wt.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -132,6 +152,7 @@ public sealed class WebTransportServer : IAsyncDisposable
         }
         finally
         {
+            _connections.TryRemove(wt, out _);
             if (!connection.Closed.IsCompleted)
             {
                 try

@@ -356,6 +356,13 @@ public sealed class WebTransportSession : IAsyncDisposable
 
     internal void OnGoAway() => _draining.TrySetResult();
 
+    /// <summary>The QUIC connection (or HTTP/3 on it) ended under the session: abrupt, and not our doing.</summary>
+    internal void OnConnectionLost()
+    {
+        if (_closed.TrySetResult(new WebTransportCloseInfo(0, "the connection closed", ByPeer: true, Abrupt: true)))
+            Terminate();
+    }
+
     /// <summary>Session termination (draft §6): reset every stream with WT_SESSION_GONE, no more streams or datagrams.</summary>
     private void Terminate()
     {

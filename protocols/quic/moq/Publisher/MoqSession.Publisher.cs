@@ -181,6 +181,11 @@ public sealed partial class MoqSession
             }
             case MoqPublish publish:
             {
+                if (HasUnknownMandatoryProperty(publish.TrackProperties))
+                {
+                    await RejectAsync(stream, MoqRequestErrorCode.UnsupportedExtension, "mandatory track property not understood").ConfigureAwait(false);
+                    return;
+                }
                 var request = new MoqIncomingPublish(this, stream, publish);
                 await AnswerAsync(request, () => handler.OnPublishAsync(request, token)).ConfigureAwait(false);
                 if (request.Subscription is { } subscription) await RunSubscriptionAsync(subscription).ConfigureAwait(false);
@@ -221,7 +226,8 @@ public sealed partial class MoqSession
                 switch (message)
                 {
                     case null:
-                        await publication.Cancelled.WaitAsync(_cts.Token).ConfigureAwait(false); // nothing more can come
+                        // The subscriber finished its direction; nothing more can come. Hold the request until it ends.
+                        await publication.Ended.WaitAsync(_cts.Token).ConfigureAwait(false);
                         return;
                     case MoqRequestUpdate update:
                         UsePeerRequestId(update.RequestId);

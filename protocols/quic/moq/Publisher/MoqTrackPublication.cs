@@ -14,6 +14,7 @@ public sealed class MoqTrackPublication
 {
     private readonly object _lock = new();
     private readonly TaskCompletionSource _cancelled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _finishedSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _streamCount;
     private bool _finished;
 
@@ -101,6 +102,7 @@ public sealed class MoqTrackPublication
             count = _streamCount;
         }
         Session.ForgetPublication(this);
+        _finishedSignal.TrySetResult();
         try { await Stream.WriteAsync(new MoqPublishDone(status, (ulong)count, reason), fin: true).ConfigureAwait(false); }
         catch (Exception) when (Cancelled.IsCompleted) { /* the subscriber is gone already */ }
     }
@@ -134,4 +136,7 @@ public sealed class MoqTrackPublication
     }
 
     internal void OnCancelled() => _cancelled.TrySetResult();
+
+    /// <summary>Completes once PUBLISH_DONE was sent or the subscriber cancelled: nothing more will happen on the request.</summary>
+    internal Task Ended => Task.WhenAny(_cancelled.Task, _finishedSignal.Task);
 }

@@ -7,14 +7,15 @@ using FastRelay.Protocols.Moq.Session;
 using FastRelay.Protocols.Moq.Transport;
 using FastRelay.Protocols.Moq.Wire;
 using FastRelay.Protocols.Quic.Api;
+using FastRelay.Protocols.Quic.Http3.WebTransport;
 using Microsoft.Extensions.Logging;
 
 namespace FastRelay.Protocols.Moq.Relay;
 
 /// <summary>
-/// Runs a <see cref="MoqRelay"/> on one UDP port: accepts QUIC connections with ALPN <c>moqt-19</c> (and hands others,
-/// e.g. WebTransport's h3, to <see cref="RelayHostOptions.OtherConnection"/>), sets up a MoQ session on each, and joins
-/// it to the relay. A timer ends idle upstream subscriptions and rewrites the status file. Start one in-process with
+/// Runs a <see cref="MoqRelay"/> on one UDP port: accepts QUIC connections with ALPN <c>moqt-19</c> (raw QUIC) and h3
+/// (WebTransport sessions on <see cref="RelayHostOptions.WebTransportPath"/> with WT-Protocol <c>moqt-19</c>), sets up a
+/// MoQ session over each, and joins it to the relay: both arrive as an <see cref="IMoqTransport"/>. A timer ends idle upstream subscriptions and rewrites the status file. Start one in-process with
 /// <see cref="StartAsync"/> on any endpoint (tests use 127.0.0.1:0); dispose to stop.
 /// </summary>
 public sealed class RelayHost : IAsyncDisposable
@@ -25,6 +26,8 @@ public sealed class RelayHost : IAsyncDisposable
     private readonly ConcurrentDictionary<RelaySessionAdapter, MoqSession> _sessions = new(ReferenceEqualityComparer.Instance);
     private readonly QuicUpstreamRelay? _upstream;
     private QuicListener? _listener;
+    private WebTransportServer? _webTransport;
+    private Task _webTransportLoop = Task.CompletedTask;
     private Task _acceptLoop = Task.CompletedTask;
     private ITimer? _timer;
 
@@ -68,7 +71,12 @@ public sealed class RelayHost : IAsyncDisposable
     private async Task ListenAsync(CancellationToken cancellationToken)
     {
         var alpns = new List<string> { QuicMoqTransport.Alpn };
-        alpns.AddRange(_options.AdditionalAlpns);
+        if (_options.WebTransportPath is { } path)
+        {
+            _webTransport = new WebTransportServer(new WebTransportServerOptions(), _options.Relay.LoggerFactory.CreateLogger<WebTransportServer>());
+            _webTransport.Map(path, new WebTransportPathOptions { Protocols = [QuicMoqTransport.Alpn] });
+            alpns.Add(WebTransportServer.Alpn);
+        }
         _listener = await QuicListener.ListenAsync(new QuicListenerOptions
         {
             ListenEndPoint = _options.ListenEndPoint,
@@ -79,11 +87,13 @@ public sealed class RelayHost : IAsyncDisposable
                 ApplicationProtocols = alpns,
                 MaxInboundUnidirectionalStreams = _options.MaxInboundUnidirectionalStreams,
                 MaxInboundBidirectionalStreams = _options.MaxInboundBidirectionalStreams,
-                MaxDatagramFrameSize = _options.MaxDatagramFrameSize,
+                MaxDatagramFrameSize = _webTransport is null ? null : WebTransportSettings.MaxDatagramFrameSize,
                 LoggerFactory = _options.Relay.LoggerFactory,
             },
         }, cancellationToken).ConfigureAwait(false);
         _acceptLoop = AcceptLoopAsync();
+        if (_webTransport is not null)
+            _webTransportLoop = AcceptWebTransportLoopAsync(_webTransport);
         _timer = _options.Relay.TimeProvider.CreateTimer(_ => Tick(), null, TimeSpan.Zero, TimeSpan.FromMilliseconds(Math.Min(250, _options.StatusInterval.TotalMilliseconds)));
         _logger.LogInformation("MoQ relay {Name} listening on {Endpoint} (ALPN {Alpns})", _options.Name, _listener.LocalEndPoint, string.Join(", ", alpns));
     }
@@ -115,20 +125,31 @@ public sealed class RelayHost : IAsyncDisposable
             await ServeTransportAsync(new QuicMoqTransport(connection)).ConfigureAwait(false);
             return;
         }
-        if (_options.OtherConnection is { } other)
+        if (_webTransport is not null && connection.NegotiatedApplicationProtocol == WebTransportServer.Alpn)
         {
-            try
-            {
-                await other(connection, this, _stop.Token).ConfigureAwait(false);
-            }
-            catch (Exception e)
-            {
-                _logger.LogDebug("{Remote}: {Alpn} connection ended: {Error}", connection.RemoteEndPoint, connection.NegotiatedApplicationProtocol, e.Message);
-            }
+            // HTTP/3: its WebTransport sessions come out of AcceptWebTransportLoopAsync.
+            await _webTransport.ServeConnectionAsync(connection, _stop.Token).ConfigureAwait(false);
             return;
         }
         await connection.CloseAsync(0).ConfigureAwait(false);
         await connection.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private async Task AcceptWebTransportLoopAsync(WebTransportServer server)
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            WebTransportSession session;
+            try
+            {
+                session = await server.AcceptSessionAsync(_stop.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or System.Threading.Channels.ChannelClosedException)
+            {
+                return;
+            }
+            _ = Task.Run(() => ServeTransportAsync(new WebTransportMoqTransport(session)));
+        }
     }
 
     /// <summary>
@@ -198,8 +219,21 @@ public sealed class RelayHost : IAsyncDisposable
     }
 
     public MoqRelayStatus Snapshot() =>
-        Relay.Snapshot(_options.Name, _listener is null ? [] : [$"{_listener.LocalEndPoint} (QUIC {string.Join(", ", new[] { QuicMoqTransport.Alpn }.Concat(_options.AdditionalAlpns))})"],
-            _options.Upstream?.ToString());
+        Relay.Snapshot(_options.Name, Listening, _options.Upstream?.ToString());
+
+    /// <summary>What clients connect to, e.g. "moqt://127.0.0.1:4443" and "https://127.0.0.1:4443/moq".</summary>
+    public IReadOnlyList<string> Listening
+    {
+        get
+        {
+            if (_listener is null) return [];
+            var at = _listener.LocalEndPoint;
+            var host = at.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{at.Address}]" : at.Address.ToString();
+            var urls = new List<string> { $"moqt://{host}:{at.Port}" };
+            if (_options.WebTransportPath is { } path) urls.Add($"https://{host}:{at.Port}{path}");
+            return urls;
+        }
+    }
 
     /// <summary>Writes the snapshot atomically (temp file + rename), so a reader never sees half a file.</summary>
     private void WriteStatus(string file)
@@ -215,11 +249,13 @@ public sealed class RelayHost : IAsyncDisposable
         _stop.Cancel();
         _timer?.Dispose();
         try { await _acceptLoop.ConfigureAwait(false); } catch { /* stopping */ }
+        try { await _webTransportLoop.ConfigureAwait(false); } catch { /* stopping */ }
         foreach (var (adapter, session) in _sessions)
         {
             try { await session.CloseAsync(MoqSessionError.NoError, "relay stopping").ConfigureAwait(false); } catch { /* gone */ }
         }
         if (_upstream is not null) await _upstream.DisposeAsync().ConfigureAwait(false);
+        if (_webTransport is not null) await _webTransport.DisposeAsync().ConfigureAwait(false);
         if (_listener is not null) await _listener.DisposeAsync().ConfigureAwait(false);
         if (_options.StatusFile is { } file)
             try { File.Delete(file); } catch (IOException) { }

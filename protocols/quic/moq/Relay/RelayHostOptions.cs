@@ -1,7 +1,6 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using FastRelay.Protocols.Moq.Session;
-using FastRelay.Protocols.Quic.Api;
 
 namespace FastRelay.Protocols.Moq.Relay;
 
@@ -36,15 +35,10 @@ public sealed record RelayHostOptions
     public bool UpstreamInsecure { get; init; }
 
     /// <summary>
-    /// Further ALPNs served on the same port, e.g. "h3" for WebTransport: connections that negotiated one of them go
-    /// to <see cref="OtherConnection"/>, which hands the MoQ sessions it finds to <see cref="RelayHost.ServeTransportAsync"/>.
+    /// WebTransport path on the same port (ALPN h3, extended CONNECT, WT-Protocol <c>moqt-19</c>), e.g. "/moq" — what
+    /// browsers connect to; null: raw QUIC only.
     /// </summary>
-    public IReadOnlyList<string> AdditionalAlpns { get; init; } = [];
-
-    public Func<QuicConnection, RelayHost, CancellationToken, Task>? OtherConnection { get; init; }
-
-    /// <summary>QUIC datagram frames accepted (for OBJECT_DATAGRAM over WebTransport); null: none.</summary>
-    public int? MaxDatagramFrameSize { get; init; }
+    public string? WebTransportPath { get; init; } = "/moq";
 
     /// <summary>Streams a peer may open: MoQ opens one unidirectional stream per subgroup and one bidirectional per request.</summary>
     public int MaxInboundUnidirectionalStreams { get; init; } = 256;

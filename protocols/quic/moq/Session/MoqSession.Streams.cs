@@ -10,11 +10,20 @@ namespace FastRelay.Protocols.Moq.Session;
 // Inbound streams: classification by type and dispatch (control, subgroup, fetch, padding, requests).
 public sealed partial class MoqSession
 {
+    private readonly MoqBufferBudget _bufferBudget;
+
     private int MaxDataStreamBuffer => _options.MaxStreamBuffer + _options.DataLimits.MaxObjectPayload + _options.DataLimits.MaxPropertiesLength;
 
     private async Task HandleUnidirectionalStreamAsync(IMoqStream stream)
     {
-        var reader = new MoqStreamReader(stream, MaxDataStreamBuffer);
+        using var reader = new MoqStreamReader(stream, MaxDataStreamBuffer, _bufferBudget);
+        try { await ReadUnidirectionalStreamAsync(reader).ConfigureAwait(false); }
+        catch (MoqBufferBudgetException) { stream.StopSending((ulong)MoqStreamResetCode.ExcessiveLoad); }
+    }
+
+    private async Task ReadUnidirectionalStreamAsync(MoqStreamReader reader)
+    {
+        var stream = reader.Stream;
         MoqStreamKind kind;
         MoqSubgroupHeader? subgroup;
         ulong fetchRequestId;

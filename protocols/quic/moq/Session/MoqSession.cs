@@ -39,6 +39,7 @@ public sealed partial class MoqSession : IAsyncDisposable
         IsClient = isClient;
         _nextRequestId = isClient ? 0 : 1;
         _peerRequestIds = new MoqRequestIdTracker(peerIsClient: !isClient);
+        _bufferBudget = new MoqBufferBudget(options.MaxBufferedBytes);
     }
 
     /// <summary>True on the side that opened the connection (it uses even Request IDs).</summary>
@@ -89,6 +90,12 @@ public sealed partial class MoqSession : IAsyncDisposable
         catch (Exception) when (session._terminated.Task.IsCompleted)
         {
             throw new MoqSessionClosedException(session._terminated.Task.Result);
+        }
+        catch (Exception)
+        {
+            // Cancelled by the caller or the transport failed: leave nothing running behind.
+            await session.CloseAsync(MoqSessionError.InternalError, "session setup abandoned").ConfigureAwait(false);
+            throw;
         }
     }
 
@@ -155,11 +162,8 @@ public sealed partial class MoqSession : IAsyncDisposable
     /// <summary>Ends the session with a termination code (CONNECTION_CLOSE / CLOSE_WEBTRANSPORT_SESSION).</summary>
     public Task CloseAsync(MoqSessionError code = MoqSessionError.NoError, string reason = "") => TerminateAsync(new MoqError(code, reason), local: true);
 
-    public async ValueTask DisposeAsync()
-    {
-        await CloseAsync().ConfigureAwait(false);
-        _cts.Dispose();
-    }
+    /// <summary>Closes with NO_ERROR (the transport itself stays the caller's to dispose).</summary>
+    public ValueTask DisposeAsync() => new(CloseAsync());
 
     /// <summary>Ends the session once; the first error wins. Local errors are sent to the peer as the close code.</summary>
     internal async Task TerminateAsync(MoqError error, bool local)

@@ -25,6 +25,9 @@ public sealed record MoqSessionOptions
     /// <summary>Answers the peer's requests (SUBSCRIBE, FETCH, ...). Null: every request is rejected with NOT_SUPPORTED.</summary>
     public IMoqRequestHandler? Handler { get; init; }
 
+    /// <summary>Mandatory Track Property types (0x4000..0x7FFF) the application understands; tracks with others are refused.</summary>
+    public IReadOnlySet<ulong> UnderstoodMandatoryProperties { get; init; } = new HashSet<ulong>();
+
     /// <summary>How long to wait for the peer's SETUP.</summary>
     public TimeSpan SetupTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
@@ -42,6 +45,9 @@ public sealed record MoqSessionOptions
 
     /// <summary>Bytes buffered per stream for one control message or object header (an object payload adds up to <see cref="DataLimits"/>).</summary>
     public int MaxStreamBuffer { get; init; } = 64 * 1024 + 16;
+
+    /// <summary>Bytes all data streams together may buffer; a stream that would exceed it is refused (STOP_SENDING).</summary>
+    public long MaxBufferedBytes { get; init; } = 64L * 1024 * 1024;
 
     /// <summary>Limits on one object (payload, properties) on data streams and datagrams.</summary>
     public MoqDataLimits DataLimits { get; init; } = MoqDataLimits.Default;

@@ -8,10 +8,12 @@ namespace FastRelay.Protocols.Moq.Session;
 /// Buffers what arrives on one stream so parsers can see whole messages and objects. The buffer grows only to what a
 /// parser has asked for, and never beyond its bound: a peer cannot make it hold more than one message or object.
 /// </summary>
-internal sealed class MoqStreamReader(IMoqStream stream, int maxBuffered)
+internal sealed class MoqStreamReader(IMoqStream stream, int maxBuffered, MoqBufferBudget? budget = null) : IDisposable
 {
-    private byte[] _buffer = new byte[Math.Min(4096, maxBuffered)];
-    private int _start, _end;
+    // The first 4 KiB are not charged to the budget: every stream needs that much to say what it is.
+    private const int FreeBytes = 4096;
+    private byte[] _buffer = new byte[Math.Min(FreeBytes, maxBuffered)];
+    private int _start, _end, _charged;
 
     public IMoqStream Stream => stream;
     public bool IsFinished { get; private set; }
@@ -30,7 +32,7 @@ internal sealed class MoqStreamReader(IMoqStream stream, int maxBuffered)
             if (_buffer.Length - _start < total)
             {
                 // Compact, and grow when the item cannot fit at all.
-                var target = _buffer.Length >= total ? _buffer : new byte[Math.Min(maxBuffered, Math.Max(total, _buffer.Length * 2))];
+                var target = _buffer.Length >= total ? _buffer : Grow(Math.Min(maxBuffered, Math.Max(total, _buffer.Length * 2)));
                 Buffer.BlockCopy(_buffer, _start, target, 0, Count);
                 _end -= _start;
                 _start = 0;
@@ -41,6 +43,21 @@ internal sealed class MoqStreamReader(IMoqStream stream, int maxBuffered)
             _end += n;
         }
         return true;
+    }
+
+    private byte[] Grow(int size)
+    {
+        int charge = Math.Max(0, size - FreeBytes) - _charged;
+        if (budget is not null && charge > 0 && !budget.TryTake(charge)) throw new MoqBufferBudgetException();
+        _charged += Math.Max(0, charge);
+        return new byte[size];
+    }
+
+    /// <summary>Returns this stream's share of the session budget.</summary>
+    public void Dispose()
+    {
+        budget?.Release(_charged);
+        _charged = 0;
     }
 
     /// <summary>Reads more bytes (at least one) unless the stream ended; false at the end.</summary>

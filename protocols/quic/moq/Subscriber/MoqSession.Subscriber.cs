@@ -24,6 +24,12 @@ public sealed partial class MoqSession
         var stream = await OpenRequestAsync(request, fin: false, cancellationToken).ConfigureAwait(false);
         var answer = await ReadAnswerAsync(stream, cancellationToken).ConfigureAwait(false);
         if (answer is not MoqSubscribeOk ok) throw new MoqProtocolException(MoqError.Protocol($"{answer.Type} in answer to SUBSCRIBE"));
+        if (HasUnknownMandatoryProperty(ok.TrackProperties))
+        {
+            // §"Mandatory Track Properties": we must not process such a track; cancel the subscription.
+            stream.Cancel(MoqStreamResetCode.Cancelled);
+            throw new MoqRequestException(new MoqRequestError(MoqRequestErrorCode.UnsupportedExtension, "the track has a mandatory property we do not understand"));
+        }
         var subscription = new MoqSubscription(this, stream, request.RequestId, track, ok.TrackAlias, ok.Parameters, ok.TrackProperties, fromPublish: false, _options.ObjectQueueLength);
         RegisterSubscription(subscription);
         _ = GuardAsync(() => RunSubscriptionAsync(subscription));
@@ -89,6 +95,13 @@ public sealed partial class MoqSession
         return subscription;
     }
 
+    /// <summary>
+    /// Mandatory Track Properties (0x4000..0x7FFF) must be understood to process a track. This session understands
+    /// none, so any is a reason to refuse; <see cref="MoqSessionOptions.UnderstoodMandatoryProperties"/> lists exceptions.
+    /// </summary>
+    internal bool HasUnknownMandatoryProperty(IReadOnlyList<MoqKeyValuePair> trackProperties) =>
+        trackProperties.Any(p => Wire.Data.MoqObjectProperties.IsMandatoryTrackProperty(p.Type) && !_options.UnderstoodMandatoryProperties.Contains(p.Type));
+
     internal async Task<MoqRequestStream> OpenRequestAsync(MoqControlMessage request, bool fin, CancellationToken cancellationToken,
         Action<MoqRequestStream>? beforeSend = null)
     {
@@ -120,6 +133,11 @@ public sealed partial class MoqSession
         catch (Exception) when (_terminated.Task.IsCompleted)
         {
             throw new MoqSessionClosedException(_terminated.Task.Result);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            stream.Cancel(MoqStreamResetCode.Cancelled); // the caller gave up: so does the request
+            throw;
         }
         catch (Exception e) when (e is IOException or InvalidOperationException)
         {

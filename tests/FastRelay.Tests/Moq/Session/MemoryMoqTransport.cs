@@ -40,6 +40,9 @@ internal sealed class MemoryMoqTransport : IMoqTransport
     public Task Closed => _closed.Task;
     public ulong? CloseErrorCode { get; private set; }
     public int DatagramLimit { get; set; } = 1200;
+
+    /// <summary>Every stream this side opened, in order (to look at what the session set on them).</summary>
+    public List<IMoqStream> OpenedStreams { get; } = new();
     public int MaxDatagramPayload => DatagramLimit;
 
     public ValueTask<IMoqStream> OpenStreamAsync(bool bidirectional, CancellationToken cancellationToken = default)
@@ -51,6 +54,7 @@ internal sealed class MemoryMoqTransport : IMoqTransport
         var local = new MemoryStreamEnd(id, bidirectional, send: forward, receive: bidirectional ? backward : null);
         var remote = new MemoryStreamEnd(id, bidirectional, send: bidirectional ? backward : null, receive: forward);
         _peer._incoming.Writer.TryWrite(remote);
+        lock (OpenedStreams) OpenedStreams.Add(local);
         return ValueTask.FromResult<IMoqStream>(local);
     }
 

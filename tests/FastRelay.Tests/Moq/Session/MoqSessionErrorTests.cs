@@ -183,6 +183,25 @@ public class MoqSessionErrorTests
     }
 
     [Fact]
+    public async Task TheSessionWideBufferBudgetRefusesAStreamButNotTheSession()
+    {
+        var published = new TaskCompletionSource<Protocols.Moq.Publisher.MoqTrackPublication>();
+        await using var pair = await MoqSessionPair.StartAsync(new DelegateHandler { Subscribe = async r => published.SetResult(await r.AcceptAsync()) },
+            client: o => o with { MaxBufferedBytes = 100_000 });
+        var subscription = await pair.Client.SubscribeAsync(Track);
+        var publication = await published.Task;
+        var big = await publication.OpenSubgroupAsync(0);
+        _ = big.WriteObjectAsync(0, new byte[300_000]); // within the object limit, over the session budget
+        await Task.Delay(200);
+        var small = await publication.OpenSubgroupAsync(1);
+        await small.WriteObjectAsync(0, new byte[10]);
+        await small.CompleteAsync();
+        var obj = await subscription.Objects.ReadAsync().AsTask().WaitAsync(MoqSessionPair.Timeout);
+        Assert.Equal(1UL, obj.GroupId);
+        Assert.False(pair.Client.Terminated.IsCompleted);
+    }
+
+    [Fact]
     public async Task MalformedObjectClosesTheSessionWithProtocolViolation()
     {
         var published = new TaskCompletionSource<Protocols.Moq.Publisher.MoqTrackPublication>();

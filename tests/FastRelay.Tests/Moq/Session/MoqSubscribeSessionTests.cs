@@ -208,6 +208,51 @@ public class MoqSubscribeSessionTests
         Assert.Equal(MoqRequestErrorCode.Uninterested, e.Code);
     }
 
+    [Theory]
+    [InlineData(MoqGroupOrder.Ascending)]
+    [InlineData(MoqGroupOrder.Descending)]
+    public async Task StreamPriorityFollowsSubscriberPriorityPublisherPriorityAndGroupOrder(MoqGroupOrder order)
+    {
+        var publications = new List<MoqTrackPublication>();
+        await using var pair = await MoqSessionPair.StartAsync(new DelegateHandler
+        {
+            Subscribe = async r => { var p = await r.AcceptAsync(publisherPriority: 50); lock (publications) publications.Add(p); },
+        });
+        await pair.Client.SubscribeAsync(Track, new MoqMessageParameters { SubscriberPriority = 10, GroupOrder = order });
+        await pair.Client.SubscribeAsync(Track, new MoqMessageParameters { SubscriberPriority = 200 });
+        MoqTrackPublication urgent, lazy;
+        lock (publications)
+        {
+            urgent = publications.Single(p => p.SubscriberPriority == 10);
+            lazy = publications.Single(p => p.SubscriberPriority == 200);
+        }
+        int Priority(MoqSubgroupStream _) => pair.ServerTransport.OpenedStreams[^1].SendPriority;
+        int g1 = Priority(await urgent.OpenSubgroupAsync(1));
+        int g2 = Priority(await urgent.OpenSubgroupAsync(2));
+        int g1Low = Priority(await urgent.OpenSubgroupAsync(1, subgroupId: 1, publisherPriority: 60));
+        int other = Priority(await lazy.OpenSubgroupAsync(1));
+        Assert.Equal(order == MoqGroupOrder.Ascending, g1 < g2);    // the group order decides between groups
+        Assert.True(g1 < g1Low);                                     // then publisher priority within a subscription
+        Assert.True(Math.Max(g1, Math.Max(g2, g1Low)) < other);      // subscriber priority first of all
+        Assert.True(pair.ServerTransport.OpenedStreams[0].SendPriority < g1); // the control stream before any data
+    }
+
+    [Fact]
+    public async Task UnknownMandatoryTrackPropertiesAreRefused()
+    {
+        var cancelled = new TaskCompletionSource<MoqTrackPublication>();
+        await using var pair = await MoqSessionPair.StartAsync(new DelegateHandler
+        {
+            Subscribe = async r => cancelled.SetResult(await r.AcceptAsync(trackProperties: new[] { MoqKeyValuePair.FromInt(0x4000, 1) })),
+        });
+        var e = await Assert.ThrowsAsync<MoqRequestException>(() => pair.Client.SubscribeAsync(Track));
+        Assert.Equal(MoqRequestErrorCode.UnsupportedExtension, e.Code);
+        await (await cancelled.Task).Cancelled.WaitAsync(MoqSessionPair.Timeout);
+
+        var publish = await Assert.ThrowsAsync<MoqRequestException>(() => pair.Server.PublishAsync(Track, trackProperties: new[] { MoqKeyValuePair.FromInt(0x7FFE, 0) }));
+        Assert.Equal(MoqRequestErrorCode.UnsupportedExtension, publish.Code);
+    }
+
     [Fact]
     public async Task TrackStatusReturnsLargestObjectAndProperties()
     {

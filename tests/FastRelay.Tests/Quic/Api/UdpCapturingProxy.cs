@@ -10,7 +10,8 @@ namespace FastRelay.Tests.Quic.Api;
 internal sealed class UdpCapturingProxy : IDisposable
 {
     private readonly Socket _front = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-    private readonly Socket _back = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+    private Socket _back = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+    private volatile bool _rebindRequested;
     private readonly IPEndPoint _server;
     private readonly Thread _thread;
     private EndPoint? _client;
@@ -30,6 +31,15 @@ internal sealed class UdpCapturingProxy : IDisposable
     public List<byte[]> ToServer { get; } = [];
     public List<byte[]> ToClient { get; } = [];
     public Func<byte[], bool> DropToServer { get; set; } = _ => false;
+    /// <summary>Datagrams the server sent to the proxy's current server-side port since the last <see cref="RebindServerSide"/>.</summary>
+    public int FromServerSinceRebind => Volatile.Read(ref _fromServerSinceRebind);
+    private int _fromServerSinceRebind;
+
+    /// <summary>
+    /// A NAT rebinding: from the next datagram on, the proxy talks to the server from a new source port, and what the
+    /// server still sends to the old port is lost (that socket closes). The client notices nothing.
+    /// </summary>
+    public void RebindServerSide() => _rebindRequested = true;
 
     public List<byte[]> Snapshot(bool toServer)
     {
@@ -43,6 +53,17 @@ internal sealed class UdpCapturingProxy : IDisposable
         var sockets = new List<Socket>();
         while (!_stopped)
         {
+            if (_rebindRequested)
+            {
+                // Swapped on this thread, so Select never sees a disposed socket.
+                var fresh = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+                fresh.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+                var old = _back;
+                _back = fresh;
+                old.Dispose();
+                Volatile.Write(ref _fromServerSinceRebind, 0);
+                _rebindRequested = false;
+            }
             sockets.Clear();
             sockets.Add(_front);
             sockets.Add(_back);
@@ -62,6 +83,7 @@ internal sealed class UdpCapturingProxy : IDisposable
                     }
                     else if (_client is not null)
                     {
+                        Interlocked.Increment(ref _fromServerSinceRebind);
                         lock (ToClient) ToClient.Add(copy);
                         _front.SendTo(copy, _client);
                     }

@@ -56,6 +56,16 @@ public sealed class OurServerInteropTests
     }
 
     [Ngtcp2Fact]
+    public async Task Nat_rebinding_mid_download()
+    {
+        // gtlsclient moves to a new local port 10 ms after the handshake without telling anyone (--nat-rebinding: no path
+        // validation of its own). Our server must follow it — validate the new path and send there — or the download stalls.
+        string log = await Fetch(new() { ["big.bin"] = 10 * 1024 * 1024 }, ["-v"], "--change-local-addr=10ms", "--nat-rebinding");
+        Assert.Contains("peer address changed", log);
+        Assert.Contains("validated", log);
+    }
+
+    [Ngtcp2Fact]
     public async Task Hello_retry_request()
     {
         // gtlsclient sends a key share only for P-521, which we do not offer: our server asks again for one of its groups.

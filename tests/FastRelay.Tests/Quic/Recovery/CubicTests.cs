@@ -135,6 +135,16 @@ public class CubicTests
     }
 
     [Fact]
+    public void ANewPathStartsOverInSlowStart()
+    {
+        var cc = AfterLossAt(100, Rtt(100_000), 10_000_000);
+        cc.ResetForNewPath();
+        Assert.Equal(cc.InitialWindow, cc.CongestionWindow);
+        Assert.True(cc.InSlowStart);
+        Assert.Equal(0, cc.WindowBeforeReduction);
+    }
+
+    [Fact]
     public void ApplicationLimitedAcksDoNotGrowTheWindow()
     {
         var cc = AfterLossAt(100, Rtt(100_000), 10_000_000);

@@ -151,6 +151,22 @@ public sealed class WebTransportClientServerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Goaway_from_the_server_makes_client_sessions_drain()
+    {
+        await using var wt = await WebTransportLoopback.StartAsync(output, s => s.Map("/wt"));
+        using var timeout = new CancellationTokenSource(Limit);
+        await using var client = await wt.ConnectAsync("/wt", cancellationToken: timeout.Token);
+        var server = await wt.Server.AcceptSessionAsync(timeout.Token);
+        Assert.False(client.Draining.IsCompleted);
+        await wt.Server.GoAwayAsync(timeout.Token);
+        await client.Draining.WaitAsync(timeout.Token);
+        // Still usable: draining is a request to wind down, not an end.
+        var uni = await client.OpenUnidirectionalStreamAsync(timeout.Token);
+        await uni.WriteAsync(new byte[] { 5 }, completeWrites: true, timeout.Token);
+        Assert.Equal([5], await ReadAllAsync(await server.AcceptStreamAsync(timeout.Token), timeout.Token));
+    }
+
+    [Fact]
     public async Task Stream_reset_codes_arrive_as_the_applications_32_bit_codes()
     {
         await using var wt = await WebTransportLoopback.StartAsync(output, s => s.Map("/wt"));

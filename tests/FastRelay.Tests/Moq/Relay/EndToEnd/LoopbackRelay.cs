@@ -5,6 +5,7 @@ using FastRelay.Protocols.Moq.Session;
 using FastRelay.Protocols.Moq.Transport;
 using FastRelay.Protocols.Moq.Wire;
 using FastRelay.Protocols.Quic.Api;
+using FastRelay.Protocols.Quic.Http3.WebTransport;
 using FastRelay.Tests.Quic.Api;
 
 namespace FastRelay.Tests.Moq.Relay.EndToEnd;
@@ -43,6 +44,20 @@ internal static class LoopbackRelay
         return new ClientSession(connection, session);
     }
 
+    /// <summary>A client session over WebTransport (what a browser does): https://127.0.0.1:PORT/moq, WT-Protocol moqt-19.</summary>
+    public static async Task<ClientSession> ConnectWebTransportAsync(RelayHost host, CancellationToken cancellationToken = default)
+    {
+        var wt = await WebTransportClient.ConnectAsync(new Uri($"https://127.0.0.1:{host.LocalEndPoint.Port}/moq"), new WebTransportClientOptions
+        {
+            Protocols = [QuicMoqTransport.Alpn],
+            RequireProtocol = true,
+            SkipCertificateValidation = true,
+            ConfigureQuic = q => q.MaxInboundUnidirectionalStreams = 256,
+        }, cancellationToken);
+        var session = await MoqSession.ConnectAsync(new WebTransportMoqTransport(wt), new MoqSessionOptions(), cancellationToken);
+        return new ClientSession(null, session);
+    }
+
     public static MoqMessageParameters Token(string token)
     {
         var p = new MoqMessageParameters();
@@ -51,7 +66,7 @@ internal static class LoopbackRelay
     }
 }
 
-internal sealed class ClientSession(QuicConnection connection, MoqSession session) : IAsyncDisposable
+internal sealed class ClientSession(QuicConnection? connection, MoqSession session) : IAsyncDisposable
 {
     public MoqSession Session { get; } = session;
 
@@ -59,7 +74,8 @@ internal sealed class ClientSession(QuicConnection connection, MoqSession sessio
     {
         try { await Session.CloseAsync(); } catch { /* already gone */ }
         await Session.DisposeAsync();
-        await connection.DisposeAsync();
+        if (connection is not null) await connection.DisposeAsync();
+        else await Session.Transport.DisposeAsync();
     }
 }
 
@@ -84,7 +100,16 @@ internal sealed class AcceptingPublisher : IMoqRequestHandler
 
     public Protocols.Moq.Wire.MoqLocation? Largest { get; set; }
 
-    public Task<MoqTrackPublication> FirstSubscription => _next.Task;
+    public Task<MoqTrackPublication> FirstSubscription
+    {
+        get { lock (_lock) return _next.Task; }
+    }
+
+    /// <summary>The next SUBSCRIBE from the relay completes <see cref="FirstSubscription"/> anew.</summary>
+    public void Reset()
+    {
+        lock (_lock) _next = new TaskCompletionSource<MoqTrackPublication>(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
 
     /// <summary>Writes whole groups: one subgroup stream per group, payloads that spell their location.</summary>
     public static async Task PublishGroupsAsync(MoqTrackPublication publication, ulong firstGroup, int groups, int objects, int bytes)

@@ -64,6 +64,29 @@ public class RelayLoopbackTests
     }
 
     [Fact]
+    public async Task AWebTransportSubscriberAndARawQuicSubscriberShareOneTrackOnOnePort()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await using var relay = await LoopbackRelay.StartAsync();
+        var publisher = new AcceptingPublisher();
+        await using var pub = await LoopbackRelay.ConnectAsync(relay, publisher, cancellationToken: timeout.Token);
+        await pub.Session.PublishNamespaceAsync(RelayNames.Namespace("live"), cancellationToken: timeout.Token);
+        await using var browserLike = await LoopbackRelay.ConnectWebTransportAsync(relay, timeout.Token);
+        await using var native = await LoopbackRelay.ConnectAsync(relay, cancellationToken: timeout.Token);
+        var overWebTransport = await browserLike.Session.SubscribeAsync(Track, cancellationToken: timeout.Token);
+        var overQuic = await native.Session.SubscribeAsync(Track, cancellationToken: timeout.Token);
+        await AcceptingPublisher.PublishGroupsAsync(await publisher.FirstSubscription.WaitAsync(timeout.Token), 0, 3, 3, 2000);
+        foreach (var subscription in new[] { overWebTransport, overQuic })
+        {
+            var objects = await ReadAsync(subscription, 9, timeout.Token);
+            Assert.All(objects, o => Assert.True(o.Payload.Span.SequenceEqual(AcceptingPublisher.Payload(o.GroupId, o.ObjectId, 2000))));
+        }
+        var transports = relay.Snapshot().Sessions.Select(s => s.Transport).Order().ToList();
+        Assert.Equal(new[] { "Quic", "Quic", "WebTransport" }, transports);
+        Assert.Equal(1, publisher.SubscribeCount);
+    }
+
+    [Fact]
     public async Task ALateJoinerGetsTheCurrentGroupThroughAJoiningFetch()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));

@@ -135,6 +135,79 @@ public sealed class ChromiumWebTransportTests(ITestOutputHelper output)
         Assert.Equal("bye from fastrelay", result.GetProperty("closeReason").GetString());
     }
 
+    private const string ResetAndClosePage = """
+        const hex = s => new Uint8Array(s.match(/../g).map(h => parseInt(h, 16)));
+        export default async function (p) {
+          const wt = new WebTransport(p.url, { serverCertificateHashes: [{ algorithm: "sha-256", value: hex(p.hash) }] });
+          await wt.ready;
+          const writers = [];
+          for (const first of [1, 2]) {
+            const writer = (await wt.createUnidirectionalStream()).getWriter();
+            await writer.write(new Uint8Array([first, 2, 3]));
+            writers.push(writer);
+          }
+          // Wait for the server's go-ahead (a datagram) so the resets cannot overtake the bytes.
+          const go = await wt.datagrams.readable.getReader().read();
+          // Chromium takes one init dictionary here (not the spec's (message, options)).
+          await writers[0].abort(new WebTransportError({ message: "abandoned", streamErrorCode: 0x42 }));
+          await writers[1].abort(new WebTransportError({ message: "abandoned", streamErrorCode: 0xbeef }));
+          const bidi = await wt.createBidirectionalStream();
+          const reader = bidi.readable.getReader();
+          let resetCode = null;
+          try { await reader.read(); } catch (e) { resetCode = e.streamErrorCode ?? null; }
+          wt.close({ closeCode: 7, reason: "tab closed" });
+          await wt.closed.catch(() => {});
+          return { go: Array.from(go.value), resetCode, protocol: wt.protocol };
+        }
+        """;
+
+    [ChromiumFact]
+    public async Task Chromium_stream_resets_and_session_close_carry_their_codes_both_ways()
+    {
+        await using var server = await StartServerAsync(output, s => s.Map("/wt"));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var serverSide = Task.Run(async () =>
+        {
+            var session = await server.AcceptSessionAsync(timeout.Token);
+            var resets = new Dictionary<byte, WebTransportException>();
+            var streams = new Dictionary<byte, WebTransportStream>();
+            for (int i = 0; i < 2; i++)
+            {
+                var uni = await session.AcceptStreamAsync(timeout.Token);
+                var head = new byte[3];
+                int n = 0;
+                while (n < 3)
+                    n += await uni.ReadAsync(head.AsMemory(n), timeout.Token);
+                streams[head[0]] = uni;
+            }
+            Assert.Equal(DatagramSendResult.Queued, session.SendDatagram([0x60]));
+            foreach (var (first, uni) in streams)
+                resets[first] = await Assert.ThrowsAsync<WebTransportException>(async () => await uni.ReadAsync(new byte[8], timeout.Token));
+            var bidi = await session.AcceptStreamAsync(timeout.Token);
+            bidi.Reset(0xc0ffee);
+            var closed = await session.Closed.WaitAsync(timeout.Token);
+            return (resets, closed, session.Protocol);
+        });
+        var result = await ChromiumHarness.RunAsync(new ChromiumPage
+        {
+            Module = ResetAndClosePage,
+            Params = new { url = $"https://127.0.0.1:{server.LocalEndPoint.Port}/wt", hash = CertificateHashHex },
+            Timeout = TimeSpan.FromSeconds(45),
+        }, output, timeout.Token);
+        output.WriteLine(result.ToString());
+        var (resets, closed, protocol) = await serverSide;
+        Assert.All(resets.Values, r => Assert.Equal(WebTransportErrorKind.StreamAborted, r.Kind));
+        Assert.Equal(0x42u, resets[1].ApplicationErrorCode);
+        // Chromium 156 clamps the codes it sends to 8 bits (draft-02 stream errors were a byte): 0xbeef leaves as 255.
+        // It decodes the full 32-bit mapping it receives (0xc0ffee below).
+        Assert.Equal(255u, resets[2].ApplicationErrorCode);
+        Assert.Equal(0xc0ffee, result.GetProperty("resetCode").GetInt32());
+        Assert.Equal(new WebTransportCloseInfo(7, "tab closed", ByPeer: true), closed);
+        // No protocols offered: none negotiated, on either side.
+        Assert.Null(protocol);
+        Assert.Equal("", result.GetProperty("protocol").GetString());
+    }
+
     internal static async Task<byte[]> ReadAllAsync(WebTransportStream stream, CancellationToken cancellationToken)
     {
         var buffer = new byte[16384];

@@ -1,0 +1,85 @@
+using System.CommandLine;
+using FastRelay.Cli.Moq;
+
+namespace FastRelay.Cli.Commands;
+
+/// <summary>
+/// `fastrelay moq relay` and `fastrelay moq status`. The `moq` group itself belongs to MoqCommand (publish, subscribe);
+/// <see cref="Register"/> adds these two verbs to it, or creates the group when it is not there.
+/// </summary>
+public static class MoqRelayCommand
+{
+    public static Command CreateRelay()
+    {
+        var port = new Option<int>("--port", "-p") { Description = $"UDP port (raw QUIC moqt-19 and WebTransport share it).", DefaultValueFactory = _ => MoqRelayRunner.DefaultPort };
+        var address = new Option<string>("--address") { Description = "IP address to listen on (0.0.0.0 or :: for every interface).", DefaultValueFactory = _ => "127.0.0.1" };
+        var cert = new Option<string?>("--cert") { Description = "Certificate PEM (default: a fresh self-signed one, printed with its hashes)." };
+        var key = new Option<string?>("--key") { Description = "Private key PEM for --cert." };
+        var upstream = new Option<string?>("--upstream") { Description = "Take namespaces no local publisher has from this relay: moqt://HOST:PORT." };
+        var upstreamToken = new Option<string?>("--upstream-token") { Description = "AUTHORIZATION TOKEN sent with this relay's requests upstream." };
+        var upstreamInsecure = new Option<bool>("--upstream-insecure") { Description = "Accept any certificate from --upstream (labs, tests)." };
+        var upstreamTrust = new Option<string?>("--upstream-trust") { Description = "PEM certificate to trust for --upstream (e.g. its self-signed one)." };
+        var auth = new Option<string?>("--auth") { Description = "JSON file: namespace prefix -> publish / subscribe tokens (see docs/moq.md). Without --auth or --auth-token the relay is open." };
+        var authToken = new Option<string?>("--auth-token") { Description = "One token that must accompany every publish and subscribe." };
+        var name = new Option<string>("--name") { Description = "Instance name (status file).", DefaultValueFactory = _ => "moq" };
+        var statusDir = new Option<string>("--status-dir") { Description = "Where the status file goes.", DefaultValueFactory = _ => MoqRelayRunner.DefaultStatusDirectory };
+        var webTransport = new Option<string>("--webtransport-path") { Description = "WebTransport path for browsers ('none' to turn off).", DefaultValueFactory = _ => "/moq" };
+        var cacheMb = new Option<long>("--cache-mb") { Description = "Cache bound for all tracks, MiB.", DefaultValueFactory = _ => 256 };
+        var trackCacheMb = new Option<long>("--track-cache-mb") { Description = "Cache bound per track, MiB (the newest group is always kept, up to this).", DefaultValueFactory = _ => 16 };
+        var queueKb = new Option<long>("--queue-kb") { Description = "Send queue per subscriber session, KiB; beyond it the lowest-priority subgroups are dropped.", DefaultValueFactory = _ => 4096 };
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "Debug logging." };
+        var command = new Command("relay", "Run a MoQ relay (draft-19): publishers and subscribers over raw QUIC (moqt://) and WebTransport (https://) on one port.")
+        {
+            port, address, cert, key, upstream, upstreamToken, upstreamInsecure, upstreamTrust, auth, authToken, name, statusDir, webTransport,
+            cacheMb, trackCacheMb, queueKb, verbose,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var path = parse.GetValue(webTransport)!;
+            return await MoqRelayRunner.RunAsync(new MoqRelayCliOptions
+            {
+                Port = parse.GetValue(port),
+                Address = parse.GetValue(address)!,
+                CertificatePath = parse.GetValue(cert),
+                KeyPath = parse.GetValue(key),
+                Upstream = parse.GetValue(upstream),
+                UpstreamToken = parse.GetValue(upstreamToken),
+                UpstreamInsecure = parse.GetValue(upstreamInsecure),
+                UpstreamTrustPath = parse.GetValue(upstreamTrust),
+                AuthFile = parse.GetValue(auth),
+                AuthToken = parse.GetValue(authToken),
+                Name = parse.GetValue(name)!,
+                StatusDirectory = parse.GetValue(statusDir)!,
+                WebTransportPath = path == "none" ? null : path.StartsWith('/') ? path : throw new UserFacingException("--webtransport-path must start with '/' (or be 'none')"),
+                CacheMegabytes = parse.GetValue(cacheMb),
+                TrackCacheMegabytes = parse.GetValue(trackCacheMb),
+                SubscriberQueueKilobytes = parse.GetValue(queueKb),
+                Verbose = parse.GetValue(verbose),
+            }, Console.Out, cancellationToken);
+        });
+        return command;
+    }
+
+    public static Command CreateStatus()
+    {
+        var name = new Option<string?>("--name") { Description = "Only this relay instance." };
+        var json = new Option<bool>("--json") { Description = "Print the raw status JSON." };
+        var statusDir = new Option<string>("--status-dir") { Description = "Where relays write their status.", DefaultValueFactory = _ => MoqRelayRunner.DefaultStatusDirectory };
+        var command = new Command("status", "Show running MoQ relays: sessions (transport, remote), tracks, subscribers, cache, objects in/out, drops.") { name, json, statusDir };
+        command.SetAction(parse => MoqRelayStatusPrinter.Print(parse.GetValue(statusDir)!, parse.GetValue(name), parse.GetValue(json), Console.Out));
+        return command;
+    }
+
+    /// <summary>Adds `relay` and `status` under `moq` (creating `moq` when no other verb made it); idempotent.</summary>
+    public static void Register(RootCommand root)
+    {
+        var moq = root.Subcommands.FirstOrDefault(c => c.Name == "moq");
+        if (moq is null)
+        {
+            moq = new Command("moq", "Media over QUIC (draft-19).");
+            root.Add(moq);
+        }
+        if (!moq.Subcommands.Any(c => c.Name == "relay")) moq.Add(CreateRelay());
+        if (!moq.Subcommands.Any(c => c.Name == "status")) moq.Add(CreateStatus());
+    }
+}

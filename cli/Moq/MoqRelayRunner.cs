@@ -1,0 +1,185 @@
+using System.Net;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using FastRelay.Cli.Quic;
+using FastRelay.Protocols.Moq.Relay;
+using FastRelay.Protocols.Moq.Relay.Auth;
+using FastRelay.Protocols.Moq.Relay.Ports;
+using FastRelay.Protocols.Quic.Tls.Certificates;
+using Microsoft.Extensions.Logging;
+
+namespace FastRelay.Cli.Moq;
+
+/// <summary>What `fastrelay moq relay` was asked for, already parsed.</summary>
+public sealed record MoqRelayCliOptions
+{
+    public string Address { get; init; } = "127.0.0.1";
+    public int Port { get; init; } = MoqRelayRunner.DefaultPort;
+    public string? CertificatePath { get; init; }
+    public string? KeyPath { get; init; }
+    public string? Upstream { get; init; }
+    public string? UpstreamToken { get; init; }
+    public bool UpstreamInsecure { get; init; }
+    public string? UpstreamTrustPath { get; init; }
+    public string? AuthFile { get; init; }
+    public string? AuthToken { get; init; }
+    public string Name { get; init; } = "moq";
+    public string StatusDirectory { get; init; } = MoqRelayRunner.DefaultStatusDirectory;
+    public string? WebTransportPath { get; init; } = "/moq";
+    public long CacheMegabytes { get; init; } = 256;
+    public long TrackCacheMegabytes { get; init; } = 16;
+    public long SubscriberQueueKilobytes { get; init; } = 4096;
+    public bool Verbose { get; init; }
+}
+
+/// <summary>
+/// `fastrelay moq relay`: a <see cref="RelayHost"/> until SIGINT/SIGTERM. Prints "listening on URL ..." once ready
+/// (scripts and tests wait for that line) and writes its status to STATUS_DIR/NAME.json every second, which
+/// `fastrelay moq status` reads.
+/// </summary>
+public static class MoqRelayRunner
+{
+    public const int DefaultPort = 4443;
+    /// <summary>Beside the custom-UDP relay's status files (/run/fastrelay/*.json), in its own folder so neither reads the other's.</summary>
+    public const string DefaultStatusDirectory = "/run/fastrelay/moq";
+
+    public static string StatusFile(string directory, string name) => Path.Combine(directory, name + ".json");
+
+    public static async Task<int> RunAsync(MoqRelayCliOptions options, TextWriter output, CancellationToken cancellationToken)
+    {
+        if (!IPAddress.TryParse(options.Address, out var address))
+            throw new UserFacingException($"--address {options.Address} is not an IP address");
+        if (options.Port is < 0 or > 65535)
+            throw new UserFacingException($"--port {options.Port} is not a UDP port");
+        if (options.AuthFile is not null && options.AuthToken is not null)
+            throw new UserFacingException("--auth and --auth-token exclude each other");
+        if (options.CacheMegabytes <= 0 || options.TrackCacheMegabytes <= 0 || options.SubscriberQueueKilobytes <= 0)
+            throw new UserFacingException("--cache-mb, --track-cache-mb and --queue-kb must be positive");
+        var auth = LoadAuth(options);
+        var upstream = ParseUpstream(options.Upstream);
+        var certificate = LoadCertificate(options, output);
+        X509Certificate2Collection? trust = null;
+        if (options.UpstreamTrustPath is { } trustPath)
+        {
+            try { trust = [X509Certificate2.CreateFromPemFile(trustPath)]; }
+            catch (Exception e) when (e is IOException or CryptographicException or ArgumentException)
+            {
+                throw new UserFacingException($"--upstream-trust {trustPath}: {e.Message}", e);
+            }
+        }
+        string statusFile;
+        try
+        {
+            Directory.CreateDirectory(options.StatusDirectory);
+            statusFile = StatusFile(options.StatusDirectory, options.Name);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UserFacingException($"--status-dir {options.StatusDirectory}: {e.Message}", e);
+        }
+
+        using var logs = LoggerFactory.Create(b => b
+            .AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; })
+            .SetMinimumLevel(options.Verbose ? LogLevel.Debug : LogLevel.Information)
+            .AddFilter("FastRelay.Protocols.Quic", options.Verbose ? LogLevel.Debug : LogLevel.Warning));
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
+
+        var relayOptions = new RelayOptions
+        {
+            Auth = auth,
+            LoggerFactory = logs,
+            UpstreamTokens = options.UpstreamToken is { } t ? [AuthToken.FromText(t)] : [],
+            Limits = new RelayLimits
+            {
+                CacheBytesTotal = options.CacheMegabytes << 20,
+                CacheBytesPerTrack = options.TrackCacheMegabytes << 20,
+                CacheBytesPerSession = Math.Max(options.TrackCacheMegabytes, options.CacheMegabytes / 4) << 20,
+                SendQueueBytesPerSession = options.SubscriberQueueKilobytes << 10,
+            },
+        };
+        RelayHost host;
+        try
+        {
+            host = await RelayHost.StartAsync(new RelayHostOptions
+            {
+                Name = options.Name,
+                ListenEndPoint = new IPEndPoint(address, options.Port),
+                Certificate = certificate,
+                Relay = relayOptions,
+                StatusFile = statusFile,
+                Upstream = upstream,
+                UpstreamInsecure = options.UpstreamInsecure,
+                UpstreamTrust = trust,
+                WebTransportPath = options.WebTransportPath,
+            }, stop.Token);
+        }
+        catch (Exception e) when (e is Protocols.Quic.Api.QuicException or System.Net.Sockets.SocketException)
+        {
+            throw new UserFacingException($"cannot listen on {address}:{options.Port}: {e.Message}", e);
+        }
+        await using (host)
+        {
+            output.WriteLine($"listening on {string.Join(" ", host.Listening)} (status {statusFile}{(upstream is null ? "" : ", upstream " + upstream)}{(auth.IsOpen ? ", OPEN: no authorization" : "")})");
+            output.Flush();
+            try { await Task.Delay(Timeout.Infinite, stop.Token); }
+            catch (OperationCanceledException) { }
+        }
+        output.WriteLine("stopped");
+        return 0;
+    }
+
+    private static RelayAuthPolicy LoadAuth(MoqRelayCliOptions options)
+    {
+        if (options.AuthToken is { } token)
+        {
+            if (token.Length == 0) throw new UserFacingException("--auth-token is empty");
+            return RelayAuthPolicy.SingleToken(token);
+        }
+        if (options.AuthFile is not { } file) return RelayAuthPolicy.Open;
+        try
+        {
+            return AuthFile.Load(file);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+        {
+            throw new UserFacingException($"--auth {file}: {e.Message}", e);
+        }
+    }
+
+    private static Uri? ParseUpstream(string? text)
+    {
+        if (text is null) return null;
+        if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme != "moqt" || string.IsNullOrEmpty(uri.Host))
+            throw new UserFacingException($"--upstream {text}: expected moqt://HOST:PORT (raw QUIC, ALPN moqt-19)");
+        return uri;
+    }
+
+    private static X509Certificate2 LoadCertificate(MoqRelayCliOptions options, TextWriter output)
+    {
+        if ((options.CertificatePath is null) != (options.KeyPath is null))
+            throw new UserFacingException("--cert and --key go together");
+        if (options.CertificatePath is { } certPath)
+        {
+            try
+            {
+                return X509Certificate2.CreateFromPemFile(certPath, options.KeyPath);
+            }
+            catch (Exception e) when (e is IOException or CryptographicException or ArgumentException)
+            {
+                throw new UserFacingException($"cannot load {certPath} / {options.KeyPath}: {e.Message}", e);
+            }
+        }
+        var certificate = SelfSignedCertificate.Create();
+        var dir = Path.Combine(Path.GetTempPath(), $"fastrelay-moq-relay-{Environment.ProcessId}");
+        Directory.CreateDirectory(dir);
+        string pem = Path.Combine(dir, "cert.pem"), key = Path.Combine(dir, "key.pem");
+        SelfSignedCertificate.ExportPem(certificate, pem, key);
+        output.WriteLine($"self-signed certificate: {pem} (key {key})");
+        output.WriteLine($"  certificate SHA-256 (WebTransport serverCertificateHashes): {Convert.ToBase64String(SHA256.HashData(certificate.RawData))}");
+        output.WriteLine($"  SPKI SHA-256 (chromium --ignore-certificate-errors-spki-list): {Convert.ToBase64String(SHA256.HashData(certificate.PublicKey.ExportSubjectPublicKeyInfo()))}");
+        return certificate;
+    }
+}
