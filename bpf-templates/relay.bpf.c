@@ -24,21 +24,13 @@
 #include "fr_budget.h"
 #include "fr_events.h"
 #include "fr_cache.h"
+#include "fr_channel.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 /* ------------------------------------------------------------------------------------------------------ */
 /* Upstream ingress                                                                                        */
 /* ------------------------------------------------------------------------------------------------------ */
-
-/* A channel with an upstream set only accepts that sender, so that anyone who can reach the relay port
- * cannot inject data into every subscriber's connection. */
-static __always_inline int fr_upstream_allowed(const struct fr_channel *ch, const struct fr_packet *pkt)
-{
-	if (ch->upstream.family == 0)
-		return 1;
-	return fr_endpoint_eq(&ch->upstream, &pkt->src);
-}
 
 SEC("tc")
 int fr_upstream_ingress(struct __sk_buff *skb)
@@ -119,6 +111,11 @@ int fr_upstream_ingress(struct __sk_buff *skb)
 			FR_COUNT(ss, dropped_inactive);
 			continue;
 		}
+		/* A slot of another channel: the entry was reused under us (fr_channel.h). */
+		if (!fr_subscribed_to(sub, &key)) {
+			FR_COUNT(st, egress_wrong_channel);
+			continue;
+		}
 		/* An IPv4 datagram cannot be rewritten into an IPv6 one in place (header sizes differ). */
 		if (sub->remote.family != pkt.family) {
 			FR_COUNT(st, egress_family_mismatch);
@@ -180,6 +177,7 @@ static __always_inline int fr_egress_forwarded(struct __sk_buff *skb, __u32 slot
 	struct fr_sub_stats *ss = fr_sub_stats_get(slot);
 	__u8 old_h[FR_HEADER_BUF_LEN] = {};
 	__u8 new_h[FR_HEADER_BUF_LEN];
+	struct fr_channel_key channel;
 	struct fr_subscriber *sub;
 	struct fr_budget *budget;
 	struct fr_packet pkt;
@@ -207,6 +205,13 @@ static __always_inline int fr_egress_forwarded(struct __sk_buff *skb, __u32 slot
 	/* The subscriber may have been re-registered with another family since the clone was made. */
 	if (pkt.family != sub->remote.family || pkt.family != sub->local.family) {
 		FR_COUNT(st, egress_family_mismatch);
+		return TC_ACT_SHOT;
+	}
+	/* The mark names a slot, not a channel: a copy of another channel's packet must not reach this subscriber,
+	 * whichever way the tag came to name it (a reused channel entry, another program's mark). */
+	fr_read_channel(old_h, &channel);
+	if (!fr_subscribed_to(sub, &channel)) {
+		FR_COUNT(st, egress_wrong_channel);
 		return TC_ACT_SHOT;
 	}
 
@@ -334,10 +339,6 @@ static __always_inline int fr_egress_userspace(struct __sk_buff *skb)
 		return TC_ACT_UNSPEC;
 	if (fr_load_header(skb, &pkt, old_h) || !fr_match_connection(old_h))
 		return TC_ACT_UNSPEC;
-	/* A UDP_SEGMENT super-packet carries many datagrams behind one header; we could only number the first.
-	 * The stack must not use GSO towards subscribers of a translated connection. */
-	if (skb->gso_size)
-		return TC_ACT_UNSPEC;
 
 	st = fr_stats_get();
 	ss = fr_sub_stats_get(slot);
@@ -349,8 +350,16 @@ static __always_inline int fr_egress_userspace(struct __sk_buff *skb)
 	{
 		__u8 new_h[FR_HEADER_BUF_LEN];
 
-		if (bpf_skb_pull_data(skb, pkt.payload_off + FR_HEADER_LEN))
-			return TC_ACT_UNSPEC;
+		/* From here the packet belongs to a numbered connection, so it leaves with a kernel number or not at all:
+		 * the number the stack wrote may be one the kernel already gave a copy, and the subscriber would take the
+		 * second packet under it for a duplicate (or the first for a lost one). A UDP_SEGMENT super-packet carries
+		 * several datagrams behind one header of which only the first could be numbered, and a packet we cannot
+		 * make writable cannot be numbered at all: both are dropped and counted (the stack must not use GSO towards
+		 * subscribers of a translated connection; its own retransmission covers the drop). */
+		if (skb->gso_size || bpf_skb_pull_data(skb, pkt.payload_off + FR_HEADER_LEN)) {
+			FR_COUNT(st, egress_userspace_dropped);
+			return TC_ACT_SHOT;
+		}
 		__builtin_memcpy(new_h, old_h, sizeof(new_h));
 		pn = fr_take_packet_number(next_pn);
 		fr_write_packet_number(new_h, pn);

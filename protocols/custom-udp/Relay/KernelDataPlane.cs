@@ -99,6 +99,8 @@ public sealed class KernelDataPlane : IDataPlane
         {
             Active = 0,
             IfIndex = (uint)binding.IfIndex,
+            // The kernel gives this slot copies of this channel only, whatever a channel entry it reads mid-update lists.
+            Channel = new ChannelKey { Id = binding.Channel },
             Local = ToEndpoint(binding.Local),
             Remote = ToEndpoint(binding.Remote),
         };

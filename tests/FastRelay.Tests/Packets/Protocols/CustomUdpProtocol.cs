@@ -58,7 +58,7 @@ public sealed class CustomUdpProtocol : FastPathProtocol
 
         public override void SetSubscriber(uint slot, SubscriberSpec s)
         {
-            var sub = new G.Subscriber { Active = s.Active ? 1u : 0u, IfIndex = s.IfIndex, Local = Ep(s.Local), Remote = Ep(s.Remote) };
+            var sub = new G.Subscriber { Active = s.Active ? 1u : 0u, IfIndex = s.IfIndex, Channel = new G.ChannelKey { Id = (ushort)s.Channel }, Local = Ep(s.Local), Remote = Ep(s.Remote) };
             s.MacSource.CopyTo(sub.MacSource);
             s.MacDestination.CopyTo(sub.MacDestination);
             maps.Subscribers.Update(slot, sub);

@@ -64,7 +64,7 @@ public sealed class TickFeedProtocol : FastPathProtocol
 
         public override void SetSubscriber(uint slot, SubscriberSpec s)
         {
-            var sub = new G.Subscriber { Active = s.Active ? 1u : 0u, IfIndex = s.IfIndex, Local = Ep(s.Local), Remote = Ep(s.Remote) };
+            var sub = new G.Subscriber { Active = s.Active ? 1u : 0u, IfIndex = s.IfIndex, Channel = new G.ChannelKey { Id = s.Channel }, Local = Ep(s.Local), Remote = Ep(s.Remote) };
             s.MacSource.CopyTo(sub.MacSource);
             s.MacDestination.CopyTo(sub.MacDestination);
             s.ConnectionId.CopyTo(sub.ConnectionId);
