@@ -110,7 +110,8 @@ internal static class SharedStructs
         var config = new LayoutBuilder("fr_config", "Config", "Relay-wide settings written by userspace.")
             .Scalar("udp_port", "UdpPort", ScalarKind.U16, "host order; 0 = FR_UDP_PORT")
             .PadTo(4)
-            .Scalar("flags", "Flags", ScalarKind.U32, "reserved, 0")
+            .Scalar("flags", "Flags", ScalarKind.U32, "FR_CONFIG_* bits")
+            .Scalar("clone_mark", "CloneMark", ScalarKind.U32, "this instance's clone tag in the FR_MARK_MAGIC_MASK bits; 0 = FR_MARK_MAGIC")
             .Build();
 
         var stats = new LayoutBuilder("fr_stats", "Stats", "Relay-wide kernel counters (per CPU).");

@@ -19,6 +19,8 @@ namespace FastRelay.Protocols.CustomUdp
         public const int HeaderLength = 16;
         public const int PriorityLevels = 8;
         public const uint MarkMagic = 0x46520000u;
+        /// <summary>The bits of skb->mark that hold a clone's instance tag (<c>Config.CloneMark</c>; <see cref="MarkMagic"/> when 0).</summary>
+        public const uint MarkMagicMask = 0xffff0000u;
         /// <summary><c>Config.Flags</c> bit: the kernel registers a forwarded copy only where the subscriber's numbering stops
         /// following the upstream's (the subscriber's previous number was not the previous upstream packet). Every other copy
         /// is implied: subscriber number r + k carries upstream number u + k after a registration (r, u).</summary>
@@ -75,7 +77,8 @@ namespace FastRelay.Protocols.CustomUdp
 #define FR_PRIORITY_DROP 1
 #define FR_PAYLOAD_OFFSET 16
 
-/* Clones carry their subscriber slot in skb->mark from upstream ingress to subscriber egress. */
+/* Clones carry their subscriber slot in skb->mark from upstream ingress to subscriber egress, under the instance's
+ * tag (fr_config.clone_mark in the FR_MARK_MAGIC_MASK bits; FR_MARK_MAGIC when userspace wrote none). */
 #define FR_MARK_MAGIC 0x46520000u
 #define FR_MARK_MAGIC_MASK 0xffff0000u
 #define FR_MARK_SLOT_MASK 0x0000ffffu
@@ -186,9 +189,10 @@ _Static_assert(sizeof(struct fr_event) == 40, ""fr_event layout"");
 struct fr_config {
 	__u16 udp_port; /* host order; 0 = FR_UDP_PORT */
 	__u8 _pad0[2];
-	__u32 flags; /* reserved, 0 */
+	__u32 flags; /* FR_CONFIG_* bits */
+	__u32 clone_mark; /* this instance's clone tag in the FR_MARK_MAGIC_MASK bits; 0 = FR_MARK_MAGIC */
 };
-_Static_assert(sizeof(struct fr_config) == 8, ""fr_config layout"");
+_Static_assert(sizeof(struct fr_config) == 12, ""fr_config layout"");
 
 /* Relay-wide kernel counters (per CPU). */
 struct fr_stats {
@@ -383,12 +387,12 @@ static __always_inline void fr_read_channel(const __u8 *h, struct fr_channel_key
                 new("fr_channel", "Channel", 304, new global::FastRelay.Generated.SharedFieldLayout[] { new("upstream", 0, 20), new("count", 20, 4), new("rotation", 24, 4), new("slots", 28, 256), new("cache_base", 284, 4), new("upstream_packets", 288, 8), new("last_upstream_ns", 296, 8) }),
                 new("fr_cache_entry", "CacheEntry", 1496, new global::FastRelay.Generated.SharedFieldLayout[] { new("upstream_packet_number", 0, 8), new("received_ns", 8, 8), new("length", 16, 4), new("_pad0", 20, 4), new("data", 24, 1472) }),
                 new("fr_event", "Event", 40, new global::FastRelay.Generated.SharedFieldLayout[] { new("timestamp_ns", 0, 8), new("packet_number", 8, 8), new("upstream_packet_number", 16, 8), new("slot", 24, 4), new("length", 28, 4), new("origin", 32, 1), new("urgency", 33, 1), new("_pad0", 34, 6) }),
-                new("fr_config", "Config", 8, new global::FastRelay.Generated.SharedFieldLayout[] { new("udp_port", 0, 2), new("_pad0", 2, 2), new("flags", 4, 4) }),
+                new("fr_config", "Config", 12, new global::FastRelay.Generated.SharedFieldLayout[] { new("udp_port", 0, 2), new("_pad0", 2, 2), new("flags", 4, 4), new("clone_mark", 8, 4) }),
                 new("fr_stats", "Stats", 152, new global::FastRelay.Generated.SharedFieldLayout[] { new("upstream_seen", 0, 8), new("upstream_matched", 8, 8), new("upstream_not_matched", 16, 8), new("upstream_truncated", 24, 8), new("upstream_no_channel", 32, 8), new("upstream_foreign_source", 40, 8), new("clones", 48, 8), new("clone_errors", 56, 8), new("egress_rewritten", 64, 8), new("egress_userspace_numbered", 72, 8), new("egress_dropped_budget", 80, 8), new("egress_dropped_inactive", 88, 8), new("egress_dropped_no_stream", 96, 8), new("egress_family_mismatch", 104, 8), new("egress_wrong_channel", 112, 8), new("egress_userspace_dropped", 120, 8), new("subscriber_ingress_seen", 128, 8), new("subscriber_ingress_unknown", 136, 8), new("events_lost", 144, 8) }),
             },
             Maps: new global::FastRelay.Generated.MapLayout[]
             {
-                new("fr_config", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "struct fr_config", 8, 1),
+                new("fr_config", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "struct fr_config", 12, 1),
                 new("fr_subscribers", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "struct fr_subscriber", 64, 64),
                 new("fr_sub_by_endpoint", "BPF_MAP_TYPE_HASH", "struct fr_endpoint", 20, "__u32", 4, 64),
                 new("fr_next_pn", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "__u64", 8, 64),
@@ -524,13 +528,15 @@ static __always_inline void fr_read_channel(const __u8 *h, struct fr_channel_key
         }
 
         /// <summary>Mirror of <c>struct fr_config</c>: Relay-wide settings written by userspace.</summary>
-        [global::System.Runtime.InteropServices.StructLayout(global::System.Runtime.InteropServices.LayoutKind.Explicit, Size = 8)]
+        [global::System.Runtime.InteropServices.StructLayout(global::System.Runtime.InteropServices.LayoutKind.Explicit, Size = 12)]
         public struct Config
         {
             /// <summary>host order; 0 = FR_UDP_PORT</summary>
             [global::System.Runtime.InteropServices.FieldOffset(0)] public ushort UdpPort;
-            /// <summary>reserved, 0</summary>
+            /// <summary>FR_CONFIG_* bits</summary>
             [global::System.Runtime.InteropServices.FieldOffset(4)] public uint Flags;
+            /// <summary>this instance's clone tag in the FR_MARK_MAGIC_MASK bits; 0 = FR_MARK_MAGIC</summary>
+            [global::System.Runtime.InteropServices.FieldOffset(8)] public uint CloneMark;
         }
 
         /// <summary>Mirror of <c>struct fr_stats</c>: Relay-wide kernel counters (per CPU).</summary>

@@ -28,7 +28,8 @@
 #define FR_PRIORITY_DROP 1
 #define FR_PAYLOAD_OFFSET 22
 
-/* Clones carry their subscriber slot in skb->mark from upstream ingress to subscriber egress. */
+/* Clones carry their subscriber slot in skb->mark from upstream ingress to subscriber egress, under the instance's
+ * tag (fr_config.clone_mark in the FR_MARK_MAGIC_MASK bits; FR_MARK_MAGIC when userspace wrote none). */
 #define FR_MARK_MAGIC 0x46520000u
 #define FR_MARK_MAGIC_MASK 0xffff0000u
 #define FR_MARK_SLOT_MASK 0x0000ffffu
@@ -145,9 +146,10 @@ _Static_assert(sizeof(struct fr_event) == 56, "fr_event layout");
 struct fr_config {
 	__u16 udp_port; /* host order; 0 = FR_UDP_PORT */
 	__u8 _pad0[2];
-	__u32 flags; /* reserved, 0 */
+	__u32 flags; /* FR_CONFIG_* bits */
+	__u32 clone_mark; /* this instance's clone tag in the FR_MARK_MAGIC_MASK bits; 0 = FR_MARK_MAGIC */
 };
-_Static_assert(sizeof(struct fr_config) == 8, "fr_config layout");
+_Static_assert(sizeof(struct fr_config) == 12, "fr_config layout");
 
 /* Relay-wide kernel counters (per CPU). */
 struct fr_stats {

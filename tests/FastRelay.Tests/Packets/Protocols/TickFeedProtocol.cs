@@ -55,6 +55,13 @@ public sealed class TickFeedProtocol : FastPathProtocol
 
         public override void SetRelayPort(ushort port) => maps.Config.Update(0u, new G.Config { UdpPort = port });
 
+        public override void SetCloneMark(uint mark)
+        {
+            var config = maps.Config.Lookup(0u);
+            config.CloneMark = mark;
+            maps.Config.Update(0u, config);
+        }
+
         public override void RegisterRuns()
         {
             var config = maps.Config.Lookup(0u);
