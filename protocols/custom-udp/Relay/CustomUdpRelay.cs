@@ -188,9 +188,9 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
             case ControlType.Nack when Nack.TryRead(packet, out var nack):
                 HandleNack(endpoint, nack);
                 break;
-            case ControlType.Unsubscribe when Unsubscribe.TryRead(packet, out _):
+            case ControlType.Unsubscribe when Unsubscribe.TryRead(packet, out var unsubscribe):
                 lock (_gate)
-                    if (_byEndpoint.TryGetValue(SocketAddressKey.From(endpoint), out var session))
+                    if (_byEndpoint.TryGetValue(SocketAddressKey.From(endpoint), out var session) && SessionSecret.Matches(session, unsubscribe.Session))
                         Remove(session, "unsubscribed");
                 break;
             default:
@@ -248,9 +248,9 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
         SendTo(_send.AsSpan(0, length), to);
     }
 
-    private void SendReply(IPEndPoint to, ushort channel, Role role, ReplyStatus status, int slot = 0)
+    private void SendReply(IPEndPoint to, ushort channel, Role role, ReplyStatus status, int slot = 0, ulong session = 0)
     {
-        var length = new Reply(role, status, (byte)slot).Write(_send, channel, MonotonicClock.NowNs());
+        var length = new Reply(role, status, (byte)slot, session).Write(_send, channel, MonotonicClock.NowNs());
         SendTo(_send.AsSpan(0, length), to);
     }
 
@@ -336,7 +336,7 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
             return;
         }
         var session = new SubscriberSession(slot, SocketAddresses.Plain(from), key, channelId, new SequenceMap(4096),
-            new RepairBudget(_options.RepairBurstBytes, _options.RepairBytesPerSecond))
+            new RepairBudget(_options.RepairBurstBytes, _options.RepairBytesPerSecond), SessionSecret.New())
         {
             LastHeardNs = (long)MonotonicClock.NowNs(),
             RateBytesPerSecond = confirm.RateBytesPerSecond,
@@ -345,7 +345,7 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
         _byEndpoint[key] = session;
         _accepted++;
         // The REPLY leaves before the first copy can, so the subscriber knows its numbering starts now.
-        SendReply(from, channelId, Role.Subscriber, ReplyStatus.Accepted, slot);
+        SendReply(from, channelId, Role.Subscriber, ReplyStatus.Accepted, slot, session.Secret);
         _plane.Activate(slot, binding with { Channel = channelId });
         RefreshBudget(session);
         channel.Slots.Add(slot);
@@ -380,6 +380,14 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
         {
             if (!_byEndpoint.TryGetValue(SocketAddressKey.From(from), out var session))
                 return;
+            if (!SessionSecret.Matches(session, feedback.Session))
+            {
+                // Its REPLY may have been lost (it saw DATA and went on): the secret goes to the subscriber's address
+                // again, where only the subscriber (or someone on its path) reads it. The REPLY is smaller than the
+                // FEEDBACK, and nothing else changes.
+                SendReply(from, session.Channel, Role.Subscriber, ReplyStatus.Accepted, session.Slot, session.Secret);
+                return;
+            }
             session.LastHeardNs = (long)MonotonicClock.NowNs();
             if (session.RateBytesPerSecond == feedback.RateBytesPerSecond)
                 return;
@@ -399,7 +407,7 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
         SubscriberSession? session;
         lock (_gate)
         {
-            if (!_byEndpoint.TryGetValue(SocketAddressKey.From(from), out session))
+            if (!_byEndpoint.TryGetValue(SocketAddressKey.From(from), out session) || !SessionSecret.Matches(session, nack.Session))
                 return;
             session.LastHeardNs = (long)MonotonicClock.NowNs();
             session.NackedSequences += (ulong)nack.TotalSequences;

@@ -3,7 +3,7 @@ using FastRelay.Protocols.CustomUdp.Wire;
 namespace FastRelay.Protocols.CustomUdp.Relay;
 
 /// <summary>
-/// Which subscriber sequences a NACK may be answered for. A NACK is at most 787 bytes but its 128 ranges of up to 65535
+/// Which subscriber sequences a NACK may be answered for. A NACK is at most 795 bytes but its 128 ranges of up to 65535
 /// numbers each can overlap and name millions of sequences; answered one by one that was seconds of work and hundreds of
 /// megabytes sent for one datagram. The plan keeps only numbers inside the window that can still be repaired (the last
 /// <c>window</c> numbers below the subscriber's next sequence: older ones left every cache), each number once, oldest

@@ -5,8 +5,10 @@ namespace FastRelay.Protocols.CustomUdp.Relay;
 /// <summary>One accepted subscriber: its slot in the kernel maps (or the userspace plane), what it asked for, and
 /// what the relay did for it.</summary>
 public sealed class SubscriberSession(int slot, IPEndPoint endpoint, SocketAddressKey key, ushort channel, SequenceMap sequences,
-    RepairBudget repairBudget)
+    RepairBudget repairBudget, ulong secret)
 {
+    /// <summary>Sent in the REPLY that accepted it; its FEEDBACK, NACK and UNSUBSCRIBE must carry it (<see cref="SessionSecret"/>).</summary>
+    public ulong Secret { get; } = secret;
     public int Slot { get; } = slot;
     public IPEndPoint Endpoint { get; } = endpoint;
     public SocketAddressKey Key { get; } = key;

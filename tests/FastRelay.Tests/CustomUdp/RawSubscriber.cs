@@ -21,6 +21,8 @@ public sealed class RawSubscriber : IDisposable
     public IPEndPoint Relay { get; }
     public ushort Channel { get; }
     public Socket Socket { get; }
+    /// <summary>The session secret from the relay's REPLY.</summary>
+    public ulong Session { get; private set; }
 
     /// <summary>The cookie handshake; returns the REPLY.</summary>
     public Reply Subscribe()
@@ -32,6 +34,7 @@ public sealed class RawSubscriber : IDisposable
         Send(packet.AsSpan(0, new Confirm(Role.Subscriber, c.Cookie, 0, 0).Write(packet, Channel, 0)));
         var reply = Expect(ControlType.Reply, TimeSpan.FromSeconds(5));
         Assert(Reply.TryRead(reply, out var r), "reply");
+        Session = r.Session;
         return r;
     }
 
@@ -40,7 +43,7 @@ public sealed class RawSubscriber : IDisposable
     public void SendNack(ReadOnlySpan<NackRange> ranges)
     {
         var packet = new byte[Nack.PacketSize(ranges.Length)];
-        Send(packet.AsSpan(0, Nack.Write(packet, Channel, 0, ranges)));
+        Send(packet.AsSpan(0, Nack.Write(packet, Channel, 0, Session, ranges)));
     }
 
     /// <summary>Counts datagrams by kind until none arrived for <paramref name="quiet"/> (or <paramref name="limit"/> passed).</summary>
