@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using Xunit;
 using Xunit.Abstractions;
@@ -5,74 +6,79 @@ using Xunit.Abstractions;
 namespace FastRelay.Tests.Quic.WebTransport.Browser;
 
 /// <summary>The harness itself: results come back, page errors surface, and a page that never answers times out —
-/// each time without leaving a browser process or a profile directory behind.</summary>
+/// each time without leaving its browser process or its profile directory behind (other browser tests may run at the
+/// same time, so only this run's own process and directory are checked).</summary>
+[Collection(ChromiumCollection.Name)]
 public sealed class ChromiumHarnessTests(ITestOutputHelper output)
 {
-    private static HashSet<string> Profiles() =>
-        Directory.GetDirectories(Path.GetTempPath(), "fastrelay-chromium-*").ToHashSet();
-
-    private static int BrowsersUsing(IEnumerable<string> profiles)
+    private sealed class Runs
     {
-        int count = 0;
-        foreach (var p in Process.GetProcessesByName("chromium"))
+        public readonly ConcurrentBag<(int Pid, string Profile)> Started = [];
+        public void Add(int pid, string profile) => Started.Add((pid, profile));
+
+        public void AssertAllGone()
+        {
+            Assert.NotEmpty(Started);
+            foreach (var (pid, profile) in Started)
+            {
+                Assert.False(Directory.Exists(profile), $"profile {profile} left behind");
+                Assert.False(IsRunning(pid), $"chromium {pid} still running");
+            }
+        }
+
+        private static bool IsRunning(int pid)
         {
             try
             {
-                var cmdline = File.ReadAllText($"/proc/{p.Id}/cmdline");
-                if (profiles.Any(dir => cmdline.Contains(dir, StringComparison.Ordinal))) count++;
+                using var p = Process.GetProcessById(pid);
+                return !p.HasExited;
             }
-            catch (IOException)
+            catch (ArgumentException)
             {
+                return false;
             }
         }
-        return count;
     }
 
     [ChromiumFact]
     public async Task A_result_comes_back_as_json_and_log_lines_reach_the_test_output()
     {
-        var before = Profiles();
+        var runs = new Runs();
         var result = await ChromiumHarness.RunAsync(new ChromiumPage
         {
             Module = "export default async function (p) { log('hello from', p.name); return { sum: p.a + p.b, secure: isSecureContext, wt: typeof WebTransport }; }",
             Params = new { a = 2, b = 40, name = "the page" },
             Timeout = TimeSpan.FromSeconds(30),
+            OnStarted = runs.Add,
         }, output);
         Assert.Equal(42, result.GetProperty("sum").GetInt32());
         Assert.True(result.GetProperty("secure").GetBoolean());
         Assert.Equal("function", result.GetProperty("wt").GetString());
-        Assert.Empty(Profiles().Except(before));
+        runs.AssertAllGone();
     }
 
     [ChromiumFact]
     public async Task A_throwing_page_fails_with_its_message_and_a_silent_page_times_out_both_cleaned_up()
     {
-        var before = Profiles();
+        var runs = new Runs();
         var failed = await Assert.ThrowsAsync<PageFailedException>(() => ChromiumHarness.RunAsync(new ChromiumPage
         {
             Module = "export default async function () { throw new Error('deliberate failure'); }",
             Timeout = TimeSpan.FromSeconds(30),
+            OnStarted = runs.Add,
         }, output));
         Assert.Contains("deliberate failure", failed.PageError);
 
         var watch = Stopwatch.StartNew();
-        var created = new List<string>();
-        var run = ChromiumHarness.RunAsync(new ChromiumPage
+        var silent = new Runs();
+        await Assert.ThrowsAsync<TimeoutException>(() => ChromiumHarness.RunAsync(new ChromiumPage
         {
             Module = "export default function () { return new Promise(() => {}); }",
             Timeout = TimeSpan.FromSeconds(4),
-        }, output);
-        // While it runs, its profile and browser exist...
-        for (int i = 0; i < 40 && created.Count == 0; i++)
-        {
-            await Task.Delay(100);
-            created = Profiles().Except(before).ToList();
-        }
-        Assert.NotEmpty(created);
-        await Assert.ThrowsAsync<TimeoutException>(() => run);
+            OnStarted = silent.Add,
+        }, output));
         Assert.InRange(watch.Elapsed.TotalSeconds, 3.5, 20);
-        // ...and afterwards neither does.
-        Assert.Empty(Profiles().Except(before));
-        Assert.Equal(0, BrowsersUsing(created));
+        runs.AssertAllGone();
+        silent.AssertAllGone();
     }
 }

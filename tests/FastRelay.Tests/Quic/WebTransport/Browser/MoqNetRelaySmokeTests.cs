@@ -9,6 +9,7 @@ namespace FastRelay.Tests.Quic.WebTransport.Browser;
 /// First MoQ interop with a browser client: @moq/net in headless Chromium connects to our relay (RelayHost) over
 /// WebTransport and completes the draft-19 SETUP exchange. The full publish/subscribe interop builds on this page.
 /// </summary>
+[Collection(ChromiumCollection.Name)]
 public sealed class MoqNetRelaySmokeTests(ITestOutputHelper output)
 {
     private const string ConnectPage = """
