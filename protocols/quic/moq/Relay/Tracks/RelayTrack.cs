@@ -154,9 +154,6 @@ public sealed class RelayTrack : IUpstreamTrackSink
     /// <summary>Set by the relay: the linger clock starts when the last subscriber leaves.</summary>
     internal Action<RelayTrack>? OnSubscriberLeft;
 
-    /// <summary>Set by the relay: a source ended; the track ends when it was the last.</summary>
-    internal Action<RelayTrack>? OnEnded;
-
     public IUpstreamSubgroupSink OpenSubgroup() => new UpstreamSubgroupFanout(this);
 
     internal void Deliver(UpstreamSubgroupFanout from, in RelayObject obj)
