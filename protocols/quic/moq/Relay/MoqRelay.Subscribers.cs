@@ -127,7 +127,7 @@ public sealed partial class MoqRelay
                 if (result.IsSuccess)
                 {
                     Interlocked.Increment(ref _counters.UpstreamSubscriptions);
-                    track.SetLive(result.Subscription!, owner, result.Info ?? new UpstreamTrackInfo());
+                    track.SetLive(result.Subscription!, owner, result.Info ?? new UpstreamTrackInfo(), (peer, tokens));
                     WatchSource(track, result.Subscription!);
                     _logger.LogInformation("{Track}: subscribed upstream at {Peer} (largest {Largest})", name, peer.Name, result.Info?.Largest);
                     return;
@@ -224,12 +224,23 @@ public sealed partial class MoqRelay
             return Refuse(session, MoqRequestErrorCode.InvalidRange, "nothing published in that range yet");
         bool capped = end >= largest;
         if (capped) end = largest;
-        var objects = track.Cache.Range(start, end, request.GroupOrder == MoqGroupOrder.Descending, out bool complete);
+        bool descending = request.GroupOrder == MoqGroupOrder.Descending;
+        var objects = track.Cache.Range(start, end, descending, out bool complete);
+        if (!complete && track.Origin is { } origin)
+        {
+            // Part of the range is not held here (evicted, or before this relay subscribed): ask where the track comes from.
+            var fetched = await origin.Peer.FetchAsync(track.Name, start, end, origin.Tokens, _limits.CacheBytesPerTrack, cancellationToken).ConfigureAwait(false);
+            if (fetched.Refusal is null && fetched.Complete)
+            {
+                objects = descending ? fetched.Objects.OrderByDescending(o => o.Group).ThenBy(o => o.ObjectId).ToList() : fetched.Objects.ToList();
+                complete = true;
+                Interlocked.Increment(ref _counters.UpstreamFetches);
+            }
+        }
         objects.RemoveAll(o => o.Status != MoqObjectStatus.Normal);
         var endOnWire = capped || request.Joining is not null ? new MoqLocation(end.Group, end.Object + 1) : request.End;
         Interlocked.Increment(ref _counters.FetchesServed);
         Interlocked.Add(ref _counters.FetchObjects, objects.Count);
-        await Task.CompletedTask.ConfigureAwait(false);
         return new FetchAccepted(endOnWire, false, objects, track.Info with { Largest = track.Largest }) { Incomplete = !complete };
     }
 

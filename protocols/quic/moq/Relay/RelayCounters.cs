@@ -12,4 +12,5 @@ public sealed class RelayCounters
     public long TracksOpened;
     public long FetchesServed;
     public long FetchObjects;
+    public long UpstreamFetches;
 }

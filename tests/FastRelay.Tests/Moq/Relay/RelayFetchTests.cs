@@ -111,5 +111,26 @@ public class RelayFetchTests
         Assert.True(fetch.Value!.Incomplete);
         Assert.Single(fetch.Value.Objects);
         Assert.Equal(new MoqLocation(7, 4), accepted.Info.Largest);
+        Assert.Equal(1, h.Publisher.FetchCount); // asked upstream, which refused: the cache's part, marked incomplete
+    }
+
+    [Fact]
+    public async Task WhatTheCacheLacksIsFetchedFromWhereTheTrackComesFrom()
+    {
+        var h = new RelayHarness();
+        h.Publisher.LargestToReport = new MoqLocation(7, 4);
+        h.Publisher.FetchableObjects = Enumerable.Range(0, 5).Select(i => RelayHarness.Obj(7, (ulong)i, 10)).ToList();
+        var peer = h.NewSubscriberPeer();
+        var (accepted, _) = await h.SubscribeAsync(peer);
+        var fetch = await h.Relay.FetchAsync(peer, new FetchRequest { Joining = accepted.Subscription, JoiningIsRelative = true }, default);
+        Assert.False(fetch.Value!.Incomplete);
+        Assert.Equal(new ulong[] { 0, 1, 2, 3, 4 }, fetch.Value.Objects.Select(o => o.ObjectId));
+        Assert.Equal(1, h.Publisher.FetchCount);
+        Assert.Equal(1, h.Relay.Counters.UpstreamFetches);
+        // A range the cache holds whole is not asked upstream.
+        RelayHarness.PublishGroups(h.Publisher.SinkFor(RelayHarness.Video), 8, 1, 2, 10);
+        var cached = await h.Relay.FetchAsync(peer, new FetchRequest { Track = RelayHarness.Video, Start = new(8, 0), End = new(9, 0) }, default);
+        Assert.Equal(2, cached.Value!.Objects.Count);
+        Assert.Equal(1, h.Publisher.FetchCount);
     }
 }

@@ -26,6 +26,13 @@ public interface IRelayPeer
     /// </summary>
     ValueTask<UpstreamSubscribeResult> SubscribeAsync(UpstreamSubscribeRequest request, IUpstreamTrackSink sink, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Standalone FETCH of [<paramref name="start"/>, <paramref name="end"/>] (inclusive) from the peer acting as
+    /// publisher, for a range the relay's cache does not hold. Reads at most <paramref name="maxBytes"/> of objects.
+    /// </summary>
+    ValueTask<UpstreamFetchResult> FetchAsync(MoqFullTrackName track, MoqLocation start, MoqLocation end, IReadOnlyList<AuthToken> tokens,
+        long maxBytes, CancellationToken cancellationToken);
+
     /// <summary>Closes the session with a termination code (draft-19 §"Termination").</summary>
     ValueTask CloseAsync(MoqSessionError code, string reason);
 }

@@ -40,6 +40,9 @@ public sealed record UpstreamSubscribeResult
     public static UpstreamSubscribeResult Error(MoqRequestErrorCode code, string reason) => new() { ErrorCode = code, Reason = reason };
 }
 
+/// <summary>An upstream FETCH's objects (Complete: the stream ended with FIN within the byte limit), or its refusal.</summary>
+public sealed record UpstreamFetchResult(IReadOnlyList<RelayObject> Objects, bool Complete, RequestRefusal? Refusal = null);
+
 /// <summary>An AUTHORIZATION TOKEN parameter after the session resolved its alias: type and value.</summary>
 public readonly record struct AuthToken(ulong Type, ReadOnlyMemory<byte> Value)
 {

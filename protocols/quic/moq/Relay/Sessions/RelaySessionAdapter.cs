@@ -93,6 +93,37 @@ public sealed partial class RelaySessionAdapter : IRelayPeer, IMoqRequestHandler
         }
     }
 
+    public async ValueTask<UpstreamFetchResult> FetchAsync(MoqFullTrackName track, MoqLocation start, MoqLocation end, IReadOnlyList<AuthToken> tokens,
+        long maxBytes, CancellationToken cancellationToken)
+    {
+        var parameters = new MoqMessageParameters();
+        foreach (var token in tokens)
+            parameters.AuthorizationTokens.Add(MoqAuthToken.UseValue(token.Type, token.Value));
+        var objects = new List<Model.RelayObject>();
+        try
+        {
+            await using var response = await Session.FetchAsync(track, start, new MoqLocation(end.Group, end.Object + 1), parameters, cancellationToken).ConfigureAwait(false);
+            long bytes = 0;
+            await foreach (var obj in response.ReadObjectsAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var relayObject = RelayObjects.FromSession(obj);
+                bytes += relayObject.ChargedBytes;
+                if (bytes > maxBytes) return new UpstreamFetchResult(objects, Complete: false);
+                objects.Add(relayObject);
+            }
+            return new UpstreamFetchResult(objects, Complete: response.EndOfRanges.Count == 0);
+        }
+        catch (MoqRequestException e)
+        {
+            return new UpstreamFetchResult([], false, new RequestRefusal(e.Code, e.Error.Reason));
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _logger.LogDebug("{Peer}: upstream FETCH of {Track} ended early: {Error}", Name, track, e.Message);
+            return new UpstreamFetchResult(objects, Complete: false);
+        }
+    }
+
     public async ValueTask CloseAsync(MoqSessionError code, string reason) => await Session.CloseAsync(code, reason).ConfigureAwait(false);
 
     private void Remember(MoqTrackPublication publication, IRelaySubscription subscription)

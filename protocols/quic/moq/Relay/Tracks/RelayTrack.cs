@@ -44,6 +44,9 @@ public sealed class RelayTrack : IUpstreamTrackSink
     /// <summary>The session the track's source belongs to (null: the upstream relay), for the status view.</summary>
     public string? SourceName { get; private set; }
 
+    /// <summary>Where the track comes from, and the tokens to use there: a FETCH for what the cache lacks goes there.</summary>
+    internal (IRelayPeer Peer, IReadOnlyList<AuthToken> Tokens)? Origin { get; private set; }
+
     /// <summary>Subscribers waiting for the upstream SUBSCRIBE_OK; guarded by the relay's track table lock.</summary>
     internal int PendingSubscribers;
 
@@ -77,7 +80,7 @@ public sealed class RelayTrack : IUpstreamTrackSink
     };
 
     /// <summary>The source answered: objects flow from now on.</summary>
-    internal void SetLive(IUpstreamSubscription source, RelaySession? owner, UpstreamTrackInfo info)
+    internal void SetLive(IUpstreamSubscription source, RelaySession? owner, UpstreamTrackInfo info, (IRelayPeer, IReadOnlyList<AuthToken>)? origin = null)
     {
         lock (Lock)
         {
@@ -90,6 +93,7 @@ public sealed class RelayTrack : IUpstreamTrackSink
             if (State == TrackState.Pending)
             {
                 Info = info;
+                Origin = origin;
                 SourceName = owner?.Peer.Name ?? "upstream";
                 if (info.Largest is { } l)
                 {
@@ -149,9 +153,6 @@ public sealed class RelayTrack : IUpstreamTrackSink
 
     /// <summary>Set by the relay: the linger clock starts when the last subscriber leaves.</summary>
     internal Action<RelayTrack>? OnSubscriberLeft;
-
-    /// <summary>Set by the relay: a source ended; the track ends when it was the last.</summary>
-    internal Action<RelayTrack>? OnEnded;
 
     public IUpstreamSubgroupSink OpenSubgroup() => new UpstreamSubgroupFanout(this);
 

@@ -165,6 +165,35 @@ public class RelayLoopbackTests
     }
 
     [Fact]
+    public async Task ALateJoinerAtAnEdgeGetsTheCurrentGroupFetchedFromTheOrigin()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await using var origin = await LoopbackRelay.StartAsync();
+        await using var edge = await LoopbackRelay.StartAsync(upstream: LoopbackRelay.UrlOf(origin));
+        var publisher = new AcceptingPublisher();
+        await using var pub = await LoopbackRelay.ConnectAsync(origin, publisher, cancellationToken: timeout.Token);
+        await pub.Session.PublishNamespaceAsync(RelayNames.Namespace("live"), cancellationToken: timeout.Token);
+        await using var early = await LoopbackRelay.ConnectAsync(origin, cancellationToken: timeout.Token);
+        var atOrigin = await early.Session.SubscribeAsync(Track, cancellationToken: timeout.Token);
+        var publication = await publisher.FirstSubscription.WaitAsync(timeout.Token);
+        var current = await publication.OpenSubgroupAsync(0);
+        for (ulong o = 0; o < 3; o++) await current.WriteObjectAsync(o, AcceptingPublisher.Payload(0, o, 700));
+        await ReadAsync(atOrigin, 3, timeout.Token);
+
+        // The edge subscribes at the origin only now, in the middle of group 0: its own cache starts after {0,2}.
+        await using var late = await LoopbackRelay.ConnectAsync(edge, cancellationToken: timeout.Token);
+        var atEdge = await late.Session.SubscribeAsync(Track, new MoqMessageParameters { LocationFilter = MoqLocationFilter.LargestObject() }, timeout.Token);
+        Assert.Equal(new MoqLocation(0, 2), atEdge.LargestObject);
+        await using var fetch = await late.Session.JoiningFetchAsync(atEdge, 0, relative: true, cancellationToken: timeout.Token);
+        var fetched = new List<MoqObject>();
+        await foreach (var o in fetch.ReadObjectsAsync(timeout.Token)) fetched.Add(o);
+        Assert.Equal(new[] { "0/0", "0/1", "0/2" }, fetched.Select(Describe));
+        Assert.All(fetched, o => Assert.True(o.Payload.Span.SequenceEqual(AcceptingPublisher.Payload(0, o.ObjectId, 700))));
+        Assert.Equal(1, edge.Relay.Counters.UpstreamFetches);
+        Assert.Equal(1, publisher.SubscribeCount);
+    }
+
+    [Fact]
     public async Task APublisherOrSubscriberWithoutTheRightTokenIsRefusedUnauthorized()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));

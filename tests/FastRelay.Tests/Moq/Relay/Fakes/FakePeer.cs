@@ -45,6 +45,21 @@ internal sealed class FakePeer : IRelayPeer
     public IUpstreamTrackSink SinkFor(MoqFullTrackName track) =>
         Subscribes.Last(s => s.Request.Track.Equals(track)).Sink;
 
+    /// <summary>What the peer answers a FETCH with (all objects of the track it "has"); null: refuses with NOT_SUPPORTED.</summary>
+    public List<RelayObject>? FetchableObjects { get; set; }
+
+    public int FetchCount;
+
+    public ValueTask<UpstreamFetchResult> FetchAsync(MoqFullTrackName track, MoqLocation start, MoqLocation end, IReadOnlyList<AuthToken> tokens,
+        long maxBytes, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref FetchCount);
+        if (FetchableObjects is not { } all)
+            return ValueTask.FromResult(new UpstreamFetchResult([], false, new RequestRefusal(MoqRequestErrorCode.NotSupported, "no fetch")));
+        var range = all.Where(o => o.Location >= start && o.Location <= end).OrderBy(o => o.Group).ThenBy(o => o.ObjectId).ToList();
+        return ValueTask.FromResult(new UpstreamFetchResult(range, true));
+    }
+
     public MoqSessionError? ClosedWith { get; private set; }
 
     public ValueTask CloseAsync(MoqSessionError code, string reason)
