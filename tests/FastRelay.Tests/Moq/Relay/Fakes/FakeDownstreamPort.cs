@@ -17,6 +17,9 @@ internal sealed class FakeDownstreamPort : IDownstreamTrackPort
     public TaskCompletionSource<MoqPublishDoneCode> Finished { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     public TaskCompletionSource? Gate { get; set; }
 
+    /// <summary>False: writers only count objects (for allocation measurements, where a growing list would be noise).</summary>
+    public bool RecordObjects { get; set; } = true;
+
     public ValueTask<IDownstreamSubgroupWriter> OpenSubgroupAsync(ulong group, ulong subgroup, byte publisherPriority, int sendPriority, CancellationToken cancellationToken)
     {
         var writer = new FakeSubgroupWriter(this, group, subgroup, publisherPriority) { SendPriority = sendPriority };
@@ -52,6 +55,8 @@ internal sealed class FakeSubgroupWriter(FakeDownstreamPort port, ulong group, u
 {
     private readonly List<RelayObject> _objects = [];
 
+    public int Written;
+
     public ulong Group { get; } = group;
     public ulong Subgroup { get; } = subgroup;
     public byte PublisherPriority { get; } = publisherPriority;
@@ -69,7 +74,9 @@ internal sealed class FakeSubgroupWriter(FakeDownstreamPort port, ulong group, u
         if (port.Gate is { } gate) await gate.Task.WaitAsync(cancellationToken);
         if (ResetCode is not null) throw new InvalidOperationException("write after reset");
         if (Completed) throw new InvalidOperationException("write after FIN");
-        lock (_objects) _objects.Add(obj);
+        Written++;
+        if (port.RecordObjects)
+            lock (_objects) _objects.Add(obj);
     }
 
     public void Complete()

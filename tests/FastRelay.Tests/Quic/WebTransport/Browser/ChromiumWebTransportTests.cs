@@ -18,6 +18,8 @@ public sealed class ChromiumWebTransportTests(ITestOutputHelper output)
     /// <summary>serverCertificateHashes needs ECDSA P-256 valid for less than 14 days.</summary>
     private static readonly Lazy<X509Certificate2> Certificate = new(() => SelfSignedCertificate.Create(validity: TimeSpan.FromDays(10)));
 
+    internal static X509Certificate2 ServerCertificate => Certificate.Value;
+
     internal static string CertificateHashHex => Convert.ToHexString(SHA256.HashData(Certificate.Value.RawData)).ToLowerInvariant();
 
     internal static async Task<WebTransportServer> StartServerAsync(ITestOutputHelper output, Action<WebTransportServer> map, string? qlog = null)
@@ -89,6 +91,8 @@ public sealed class ChromiumWebTransportTests(ITestOutputHelper output)
             var bidi = await session.AcceptStreamAsync(timeout.Token);
             Assert.True(bidi.IsBidirectional);
             var received = await ReadAllAsync(bidi, timeout.Token);
+            // Every byte as the page made it: (i * 7 + 3) & 0xff.
+            Assert.Equal(Enumerable.Range(0, received.Length).Select(i => (byte)((i * 7 + 3) & 0xff)), received);
             await bidi.WriteAsync(received, completeWrites: true, timeout.Token);
             // A uni stream of ours.
             var uni = await session.OpenUnidirectionalStreamAsync(timeout.Token);
