@@ -12,9 +12,9 @@ public static class BenchCommand
     {
         var profile = new Option<string>("--profile") { Description = "Profile: custom-udp (kernel floor, fast path, userspace and C relays in a lab) or moq (the userspace MoQ relay on loopback: latency and relay CPU per delivered object and byte).", DefaultValueFactory = _ => "custom-udp" };
         var subscribers = new Option<string>("--subscribers") { Description = "Fan-outs to measure, comma-separated.", DefaultValueFactory = _ => "1,4,16,64" };
-        var rate = new Option<int>("--rate") { Description = "Packets per second.", DefaultValueFactory = _ => 2000 };
-        var size = new Option<int>("--size") { Description = "Datagram size in bytes (header included).", DefaultValueFactory = _ => 256 };
-        var duration = new Option<double>("--duration") { Description = "Seconds per run.", DefaultValueFactory = _ => 5 };
+        var rate = new Option<int>("--rate") { Description = "Packets per second (moq: objects per second, default 100).", DefaultValueFactory = _ => 2000 };
+        var size = new Option<int>("--size") { Description = "Datagram size in bytes (header included; moq: mean object size, default 2500).", DefaultValueFactory = _ => 256 };
+        var duration = new Option<double>("--duration") { Description = "Seconds per run (moq: of each measured window, default 5).", DefaultValueFactory = _ => 5 };
         var repetitions = new Option<int>("--repetitions") { Description = "Runs per configuration (the median is reported).", DefaultValueFactory = _ => 3 };
         var json = new Option<string?>("--json") { Description = "Write every figure as JSON to this file." };
         var outDir = new Option<string?>("--out") { Description = "Directory for report.json and the SVG plots." };
@@ -37,6 +37,7 @@ public static class BenchCommand
             }
             if (string.Equals(parse.GetValue(profile), "moq", StringComparison.OrdinalIgnoreCase))
                 return await MoqBenchCommand.RunAsync(parse.GetValue(subscribers)!, parse.GetResult(rate) is { Implicit: false } ? parse.GetValue(rate) : null,
+                    parse.GetResult(size) is { Implicit: false } ? parse.GetValue(size) : null,
                     parse.GetResult(duration) is { Implicit: false } ? parse.GetValue(duration) : null, parse.GetValue(quick), parse.GetValue(noSweep),
                     parse.GetValue(json), MoqCommand.DefaultConnector(), Console.Out, cancellationToken);
             if (!string.Equals(parse.GetValue(profile), "custom-udp", StringComparison.OrdinalIgnoreCase))

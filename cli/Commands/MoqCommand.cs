@@ -208,7 +208,7 @@ public static class MoqCommand
     {
         var common = new EndpointOptions();
         var start = new Option<string>("--start") { Description = "Where the subscription starts: latest (after the largest object), next-group, or absolute G/O.", DefaultValueFactory = _ => "latest" };
-        var fetch = new Option<ulong>("--fetch") { Description = "Also send a joining FETCH for N groups before the start (1: the current group from its first object).", DefaultValueFactory = _ => 0 };
+        var fetch = new Option<ulong>("--fetch") { Description = "Also send a joining FETCH for N groups up to the start, the current one included (1: the current group from its first object).", DefaultValueFactory = _ => 0 };
         var priority = new Option<int>("--priority") { Description = "Subscriber priority (0 most urgent .. 255).", DefaultValueFactory = _ => 128 };
         var duration = new Option<double?>("--duration", "-d") { Description = "Seconds to run (default: until the track ends, --expect objects arrived, or Ctrl+C)." };
         var expect = new Option<long?>("--expect") { Description = $"Stop once N objects arrived intact; exit {IncompleteExitCode} if fewer did." };

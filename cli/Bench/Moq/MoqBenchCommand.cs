@@ -9,8 +9,9 @@ public static class MoqBenchCommand
 {
     /// <param name="fanOuts">--subscribers, e.g. "1,4,16,64".</param>
     /// <param name="objectsPerSecond">--rate when given: objects per second of the measured track.</param>
+    /// <param name="meanObjectBytes">--size when given: mean object size (the bit rate follows from it and the object rate).</param>
     /// <param name="windowSeconds">--duration when given: seconds of each measured window.</param>
-    public static async Task<int> RunAsync(string fanOuts, double? objectsPerSecond, double? windowSeconds, bool quick, bool noSweep, string? jsonFile,
+    public static async Task<int> RunAsync(string fanOuts, double? objectsPerSecond, int? meanObjectBytes, double? windowSeconds, bool quick, bool noSweep, string? jsonFile,
         IMoqClientConnector connector, TextWriter output, CancellationToken cancellationToken)
     {
         var options = new MoqBenchOptions
@@ -25,6 +26,10 @@ public static class MoqBenchCommand
         if (quick) options = MoqBenchOptions.Quick(options);
         if (objectsPerSecond is { } rate)
             options = rate is > 0 and <= 100_000 ? options with { ObjectsPerSecond = rate } : throw new UserFacingException("--rate must be 1..100000 objects/s for --profile moq");
+        if (meanObjectBytes is { } bytes)
+            options = bytes is >= 64 and <= 1 << 20
+                ? options with { BitrateBitsPerSecond = (long)(options.ObjectsPerSecond * bytes * 8) }
+                : throw new UserFacingException("--size must be 64..1048576 bytes (mean object size) for --profile moq");
         if (windowSeconds is { } seconds)
             options = seconds > 0 ? options with { DurationSeconds = seconds } : throw new UserFacingException("--duration must be > 0 seconds");
 

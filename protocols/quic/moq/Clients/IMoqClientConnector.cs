@@ -43,8 +43,8 @@ public sealed record MoqTrackName(IReadOnlyList<byte[]> Namespace, byte[] Name)
 public sealed record MoqSubscribeOptions
 {
     public SubscriptionStart Start { get; init; } = new SubscriptionStart.Latest();
-    /// <summary>Also send a joining FETCH for this many groups before the subscription's start (0: none; 1: the
-    /// current group from its beginning).</summary>
+    /// <summary>Also send a joining FETCH for this many groups up to the subscription's start, the current one included
+    /// (0: none; 1: the current group from its first object; 2: the previous group too).</summary>
     public ulong JoiningFetchGroups { get; init; }
     /// <summary>SUBSCRIBER_PRIORITY (0 most urgent).</summary>
     public byte SubscriberPriority { get; init; } = 128;

@@ -45,7 +45,8 @@ internal sealed class SessionTrackSubscription : IMoqTrackSubscription
             subscription = await session.SubscribeAsync(MoqClientConnection.FullName(track), parameters, cancellationToken).ConfigureAwait(false);
             MoqFetchResponse? fetch = null;
             if (options.JoiningFetchGroups > 0)
-                fetch = await session.JoiningFetchAsync(subscription, options.JoiningFetchGroups, relative: true, MoqClientConnection.Parameters(endpoint), cancellationToken).ConfigureAwait(false);
+                // Relative joining start k = from group (joining group − k): N groups including the current one is k = N − 1.
+                fetch = await session.JoiningFetchAsync(subscription, options.JoiningFetchGroups - 1, relative: true, MoqClientConnection.Parameters(endpoint), cancellationToken).ConfigureAwait(false);
             return new SessionTrackSubscription(session, subscription, fetch, time);
         }
         catch (Exception e) when (e is not OperationCanceledException)
@@ -55,6 +56,9 @@ internal sealed class SessionTrackSubscription : IMoqTrackSubscription
             throw MoqClientConnection.Refused(subscription is null ? "SUBSCRIBE to" : "joining FETCH for", track, e);
         }
     }
+
+    /// <summary>Why the joining fetch ended early, if it did.</summary>
+    public string? FetchError { get; private set; }
 
     public string? EndReason =>
         _subscription.Done.IsCompletedSuccessfully && _subscription.Done.Result is { } done
@@ -77,16 +81,18 @@ internal sealed class SessionTrackSubscription : IMoqTrackSubscription
         }
     }
 
-    private static async Task PumpAsync(ChannelReader<MoqObject> source, bool viaFetch, ChannelWriter<(MoqObject, bool)> target, CancellationToken cancellationToken)
+    private async Task PumpAsync(ChannelReader<MoqObject> source, bool viaFetch, ChannelWriter<(MoqObject, bool)> target, CancellationToken cancellationToken)
     {
         try
         {
             await foreach (var obj in source.ReadAllAsync(cancellationToken).ConfigureAwait(false))
                 await target.WriteAsync((obj, viaFetch), cancellationToken).ConfigureAwait(false);
         }
-        catch (ChannelClosedException) when (viaFetch)
+        catch (Exception e) when (viaFetch && e is not OperationCanceledException)
         {
-            // The fetch ended with an error (e.g. its stream was reset): the subscription goes on.
+            // The fetch ended with an error (e.g. the relay reset its stream: part of the range is not cached there);
+            // the objects it did deliver count, and the subscription goes on.
+            FetchError = e.Message;
         }
     }
 

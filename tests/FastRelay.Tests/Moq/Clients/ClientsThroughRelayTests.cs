@@ -67,6 +67,31 @@ public sealed class ClientsThroughRelayTests : IDisposable
     }
 
     [Fact]
+    public async Task A_late_joiner_with_fetch_gets_the_current_group_from_its_start_contiguous_with_its_subscription()
+    {
+        await using var relay = await LoopbackRelay.StartAsync();
+        var url = $"moqt://127.0.0.1:{relay.LocalEndPoint.Port}/";
+        // Groups of 100 objects at 100/s: joining after ~1.5 s lands in the middle of group 1.
+        var publish = Run("moq", "publish", url, "-k", "-n", "e2e/late", "-t", "video", "--fps", "100", "--gop", "100", "--subgroups", "per-group",
+            "--count", "300");
+        await WaitUntil(() => relay.Relay.NamespaceState.Published > 0, "the publisher's namespace never reached the relay");
+        var early = Run("moq", "subscribe", url, "-k", "-n", "e2e/late", "-t", "video", "--duration", "6"); // makes the relay subscribe upstream
+        await Task.Delay(1500);
+
+        var json = Path.Combine(_dir, "late.json");
+        var (exit, output, error) = await Run("moq", "subscribe", url, "-k", "-n", "e2e/late", "-t", "video", "--fetch", "1", "--duration", "2.5", "--json", json);
+        await publish;
+        await early;
+
+        Assert.True(exit == 0, output + error);
+        var report = JsonDocument.Parse(File.ReadAllText(json)).RootElement;
+        Assert.True(report.GetProperty("viaFetch").GetInt64() > 0, output);
+        Assert.Equal(0, report.GetProperty("duplicates").GetInt64());
+        Assert.Equal(0, report.GetProperty("missingObjects").GetInt64()); // fetch and subscription meet without a hole
+        Assert.Equal(0, report.GetProperty("checksumFailures").GetInt64() + report.GetProperty("locationMismatches").GetInt64());
+    }
+
+    [Fact]
     public async Task A_subscriber_without_the_relays_token_is_refused_and_exits_1()
     {
         await using var relay = await LoopbackRelay.StartAsync(new RelayOptions { Auth = Protocols.Moq.Relay.Auth.RelayAuthPolicy.SingleToken("letmein") });
