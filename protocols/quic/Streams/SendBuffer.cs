@@ -123,7 +123,8 @@ public sealed class SendBuffer
         if (_discarded) return;
         if (fin) { _finAcked = true; _finLost = false; }
         ulong end = offset + length;
-        if (end <= _ackedPrefix) return;
+        // A FIN-only frame acknowledges no bytes (its ACK may come before the data's: nothing to record).
+        if (length == 0 || end <= _ackedPrefix) return;
         offset = Math.Max(offset, _ackedPrefix);
         _lost.Remove(offset, end);
         _acked.Add(offset, end);

@@ -59,6 +59,27 @@ public class SendBufferTests
         Assert.False(buffer.HasPendingData(ulong.MaxValue));
     }
 
+    [Fact]
+    public void FinAloneAcknowledgedBeforeTheDataItFollows()
+    {
+        // The FIN-only frame's ACK can arrive first (the data frame was lost, or reordered): an empty range that must
+        // neither throw nor count as data.
+        var buffer = new SendBuffer(100);
+        buffer.Write(new byte[10]);
+        var dst = new byte[100];
+        Assert.True(buffer.TryTakeNext(dst, 100, out _, out _, out _));
+        buffer.Finish();
+        Assert.True(buffer.TryTakeNext(dst, 100, out ulong offset, out int length, out bool fin));
+        Assert.Equal((10UL, 0, true), (offset, length, fin));
+        buffer.OnAcked(10, 0, true);
+        Assert.False(buffer.IsFullyAcknowledged);
+        buffer.OnLost(0, 10, false);
+        Assert.True(buffer.TryTakeNext(dst, 100, out offset, out length, out fin));
+        Assert.Equal((0UL, 10, false), (offset, length, fin));
+        buffer.OnAcked(0, 10, false);
+        Assert.True(buffer.IsFullyAcknowledged);
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
