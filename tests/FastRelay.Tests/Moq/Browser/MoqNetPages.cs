@@ -56,4 +56,42 @@ internal static class MoqNetPages
           return result;
         }
         """;
+
+    /// <summary>
+    /// Publisher: announces <c>p.namespace</c> (PUBLISH_NAMESPACE), waits until a subscriber asks for <c>p.track</c>
+    /// (the relay's SUBSCRIBE), then writes the given payloads (base64, <c>p.groups</c>: one array per group, one
+    /// frame per object) every <c>p.intervalMs</c>, and stays until the subscriber leaves or <c>p.lingerMs</c> passed.
+    /// </summary>
+    public const string Publisher = Connect + """
+        export default async function (p) {
+          const connection = await connect(p);
+          const broadcast = new Moq.Broadcast.Producer();
+          const track = broadcast.createTrack(p.track);
+          connection.publish(Moq.Path.from(p.namespace), broadcast);
+          const result = { version: connection.version, sent: 0 };
+          const wait = ms => new Promise(resolve => setTimeout(resolve, ms));
+          const deadline = performance.now() + p.seconds * 1000;
+          while (!track.used.peek()) {
+            if (performance.now() > deadline) throw new Error("nobody subscribed to " + p.track);
+            await wait(10);
+          }
+          log("subscribed: publishing");
+          for (const objects of p.groups) {
+            const group = track.appendGroup();
+            for (const object of objects) {
+              const payload = Uint8Array.from(atob(object), c => c.charCodeAt(0));
+              group.writeFrame({ payload, timestamp: Moq.Time.Timestamp.now() });
+              result.sent++;
+              await wait(p.intervalMs);
+            }
+            group.close();
+          }
+          await Promise.race([track.unused(), wait(p.lingerMs)]);
+          result.stillUsed = track.used.peek();
+          track.close();
+          broadcast.close();
+          connection.close();
+          return result;
+        }
+        """;
 }
