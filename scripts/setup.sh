@@ -30,8 +30,11 @@ mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf 2>/dev/null || true
 if command -v npm >/dev/null 2>&1; then
   echo "setup: npm ci in tests/browser" >&2
   (cd "$root/tests/browser" && npm ci --no-audit --no-fund >&2 && npm run --silent bundle >&2)
+  # The `fastrelay moq relay --web` viewer's @moq/net bundle (same pinned versions; the CLI build copies it to moq-viewer/).
+  echo "setup: npm ci in cli/Moq/Viewer" >&2
+  (cd "$root/cli/Moq/Viewer" && npm ci --no-audit --no-fund >&2 && npm run --silent bundle >&2)
 else
-  echo "setup: npm not found: the @moq/net browser tests will be skipped (and fail under CI=true)" >&2
+  echo "setup: npm not found: the @moq/net browser tests will be skipped (and fail under CI=true), and moq relay --web has no viewer" >&2
 fi
 
 echo "setup: restoring and building" >&2
