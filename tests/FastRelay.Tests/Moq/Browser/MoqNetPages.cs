@@ -45,7 +45,7 @@ internal static class MoqNetPages
           while (result.frames.length < p.count && performance.now() < deadline) {
             const group = await Promise.race([track.recvGroup(), timeout]);
             if (!group) break;
-            for (let index = 0; ; index++) {
+            for (let index = 0; result.frames.length < p.count; index++) {
               const frame = await Promise.race([group.readFrame(), timeout]);
               if (!frame) break;
               result.frames.push({ g: group.sequence, o: index, t: Math.round((performance.timeOrigin + performance.now()) * 1000), p: base64(frame.payload) });
