@@ -24,21 +24,13 @@
 #include "fr_budget.h"
 #include "fr_events.h"
 #include "fr_cache.h"
+#include "fr_channel.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 /* ------------------------------------------------------------------------------------------------------ */
 /* Upstream ingress                                                                                        */
 /* ------------------------------------------------------------------------------------------------------ */
-
-/* A channel with an upstream set only accepts that sender, so that anyone who can reach the relay port
- * cannot inject data into every subscriber's connection. */
-static __always_inline int fr_upstream_allowed(const struct fr_channel *ch, const struct fr_packet *pkt)
-{
-	if (ch->upstream.family == 0)
-		return 1;
-	return fr_endpoint_eq(&ch->upstream, &pkt->src);
-}
 
 SEC("tc")
 int fr_upstream_ingress(struct __sk_buff *skb)
@@ -48,7 +40,7 @@ int fr_upstream_ingress(struct __sk_buff *skb)
 	struct fr_channel_key key;
 	struct fr_channel *ch;
 	struct fr_packet pkt;
-	__u32 count, start, mark, i;
+	__u32 count, start, mark, magic, i;
 	int fanned_out = 0, cross_family = 0;
 	int rc;
 
@@ -95,6 +87,7 @@ int fr_upstream_ingress(struct __sk_buff *skb)
 	 * the data last and see the fan-out time as extra latency. */
 	start = __sync_fetch_and_add(&ch->rotation, 1) % count;
 	mark = skb->mark;
+	magic = fr_clone_magic_of(fr_config_get());
 
 	for (i = 0; i < FR_MAX_SUBSCRIBERS; i++) {
 		struct fr_subscriber *sub;
@@ -119,6 +112,11 @@ int fr_upstream_ingress(struct __sk_buff *skb)
 			FR_COUNT(ss, dropped_inactive);
 			continue;
 		}
+		/* A slot of another channel: the entry was reused under us (fr_channel.h). */
+		if (!fr_subscribed_to(sub, &key)) {
+			FR_COUNT(st, egress_wrong_channel);
+			continue;
+		}
 		/* An IPv4 datagram cannot be rewritten into an IPv6 one in place (header sizes differ). */
 		if (sub->remote.family != pkt.family) {
 			FR_COUNT(st, egress_family_mismatch);
@@ -127,7 +125,7 @@ int fr_upstream_ingress(struct __sk_buff *skb)
 		}
 
 		/* The mark is the only per-clone state that survives into the egress program. */
-		skb->mark = fr_mark_for_slot(slot);
+		skb->mark = fr_mark_for_slot(magic, slot);
 		/* The egress program runs inside this call. A positive result (NET_XMIT_DROP/CN) is its verdict or
 		 * the qdisc's, already counted there; only a negative one means no clone left this program. */
 		if (bpf_clone_redirect(skb, sub->ifindex, 0) < 0) {
@@ -173,13 +171,16 @@ static __always_inline __attribute__((unused)) __u64 fr_take_packet_number(__u64
 }
 
 /* A clone made by fr_upstream_ingress for the subscriber in slot. It still carries the upstream's addressing,
- * so every path that cannot finish the rewrite drops it: it must never leave as it is. */
-static __always_inline int fr_egress_forwarded(struct __sk_buff *skb, __u32 slot)
+ * so every path that cannot finish the rewrite drops it: it must never leave as it is. A packet whose mark only looks
+ * like our tag (another program's mark) is not a clone unless it is also what upstream ingress clones: UDP to the relay
+ * port that satisfies fr_match_fast_path. Anything else is left exactly as it is, mark included. */
+static __always_inline int fr_egress_forwarded(struct __sk_buff *skb, __u32 slot, __u16 relay_port)
 {
 	struct fr_stats *st = fr_stats_get();
 	struct fr_sub_stats *ss = fr_sub_stats_get(slot);
 	__u8 old_h[FR_HEADER_BUF_LEN] = {};
 	__u8 new_h[FR_HEADER_BUF_LEN];
+	struct fr_channel_key channel;
 	struct fr_subscriber *sub;
 	struct fr_budget *budget;
 	struct fr_packet pkt;
@@ -194,6 +195,12 @@ static __always_inline int fr_egress_forwarded(struct __sk_buff *skb, __u32 slot
 	__u64 sid, upstream_sid;
 #endif
 
+	if (fr_parse_udp(skb, &pkt) != FR_PARSE_OK || pkt.dst.port != bpf_htons(relay_port) ||
+	    fr_load_header(skb, &pkt, old_h) || !fr_match_fast_path(old_h))
+		return TC_ACT_UNSPEC;
+	/* The tag has done its job; it must not reach qdiscs, policy routing or the next hop's rules. */
+	skb->mark = 0;
+
 	sub = bpf_map_lookup_elem(&fr_subscribers, &slot);
 	next_pn = bpf_map_lookup_elem(&fr_next_pn, &slot);
 	if (!sub || !next_pn || !sub->active) {
@@ -201,12 +208,16 @@ static __always_inline int fr_egress_forwarded(struct __sk_buff *skb, __u32 slot
 		FR_COUNT(ss, dropped_inactive);
 		return TC_ACT_SHOT;
 	}
-
-	if (fr_parse_udp(skb, &pkt) != FR_PARSE_OK || fr_load_header(skb, &pkt, old_h))
-		return TC_ACT_SHOT;
 	/* The subscriber may have been re-registered with another family since the clone was made. */
 	if (pkt.family != sub->remote.family || pkt.family != sub->local.family) {
 		FR_COUNT(st, egress_family_mismatch);
+		return TC_ACT_SHOT;
+	}
+	/* The mark names a slot, not a channel: a copy of another channel's packet must not reach this subscriber,
+	 * whichever way the tag came to name it (a reused channel entry, another program's mark). */
+	fr_read_channel(old_h, &channel);
+	if (!fr_subscribed_to(sub, &channel)) {
+		FR_COUNT(st, egress_wrong_channel);
 		return TC_ACT_SHOT;
 	}
 
@@ -307,7 +318,7 @@ static __always_inline int fr_egress_forwarded(struct __sk_buff *skb, __u32 slot
 /* A packet the relay's own stack sends to an active subscriber (handshake replies, retransmissions, control).
  * It is numbered from the same counter as the forwarded copies. Anything that is not clearly such a packet
  * is left exactly as it is. */
-static __always_inline int fr_egress_userspace(struct __sk_buff *skb)
+static __always_inline int fr_egress_userspace(struct __sk_buff *skb, __u16 relay_port)
 {
 	__u8 old_h[FR_HEADER_BUF_LEN] = {};
 	struct fr_subscriber *sub;
@@ -322,7 +333,7 @@ static __always_inline int fr_egress_userspace(struct __sk_buff *skb)
 	__u64 pn, upstream_pn;
 #endif
 
-	if (fr_parse_udp(skb, &pkt) != FR_PARSE_OK || pkt.src.port != bpf_htons(fr_relay_port()))
+	if (fr_parse_udp(skb, &pkt) != FR_PARSE_OK || pkt.src.port != bpf_htons(relay_port))
 		return TC_ACT_UNSPEC;
 	slot_p = bpf_map_lookup_elem(&fr_sub_by_endpoint, &pkt.dst);
 	if (!slot_p)
@@ -333,10 +344,6 @@ static __always_inline int fr_egress_userspace(struct __sk_buff *skb)
 	if (!sub || !next_pn || !sub->active)
 		return TC_ACT_UNSPEC;
 	if (fr_load_header(skb, &pkt, old_h) || !fr_match_connection(old_h))
-		return TC_ACT_UNSPEC;
-	/* A UDP_SEGMENT super-packet carries many datagrams behind one header; we could only number the first.
-	 * The stack must not use GSO towards subscribers of a translated connection. */
-	if (skb->gso_size)
 		return TC_ACT_UNSPEC;
 
 	st = fr_stats_get();
@@ -349,8 +356,16 @@ static __always_inline int fr_egress_userspace(struct __sk_buff *skb)
 	{
 		__u8 new_h[FR_HEADER_BUF_LEN];
 
-		if (bpf_skb_pull_data(skb, pkt.payload_off + FR_HEADER_LEN))
-			return TC_ACT_UNSPEC;
+		/* From here the packet belongs to a numbered connection, so it leaves with a kernel number or not at all:
+		 * the number the stack wrote may be one the kernel already gave a copy, and the subscriber would take the
+		 * second packet under it for a duplicate (or the first for a lost one). A UDP_SEGMENT super-packet carries
+		 * several datagrams behind one header of which only the first could be numbered, and a packet we cannot
+		 * make writable cannot be numbered at all: both are dropped and counted (the stack must not use GSO towards
+		 * subscribers of a translated connection; its own retransmission covers the drop). */
+		if (skb->gso_size || bpf_skb_pull_data(skb, pkt.payload_off + FR_HEADER_LEN)) {
+			FR_COUNT(st, egress_userspace_dropped);
+			return TC_ACT_SHOT;
+		}
 		__builtin_memcpy(new_h, old_h, sizeof(new_h));
 		pn = fr_take_packet_number(next_pn);
 		fr_write_packet_number(new_h, pn);
@@ -385,14 +400,13 @@ static __always_inline int fr_egress_userspace(struct __sk_buff *skb)
 SEC("tc")
 int fr_subscriber_egress(struct __sk_buff *skb)
 {
+	const struct fr_config *cfg = fr_config_get();
+	__u16 relay_port = fr_relay_port_of(cfg);
 	__u32 slot;
 
-	if (fr_mark_to_slot(skb->mark, &slot)) {
-		/* The tag has done its job; it must not reach qdiscs, policy routing or the next hop's rules. */
-		skb->mark = 0;
-		return fr_egress_forwarded(skb, slot);
-	}
-	return fr_egress_userspace(skb);
+	if (fr_mark_to_slot(fr_clone_magic_of(cfg), skb->mark, &slot))
+		return fr_egress_forwarded(skb, slot, relay_port);
+	return fr_egress_userspace(skb, relay_port);
 }
 
 /* ------------------------------------------------------------------------------------------------------ */

@@ -16,7 +16,7 @@ var root = new RootCommand("FastRelay: describe a UDP protocol once, relay it fr
     QuicCommand.Create(),
     MoqCommand.Create(),
 };
-// `moq relay` and `moq status` join the `moq` group (or make it, before MoqCommand is there).
+// `moq relay` and `moq status` (the relay's verbs) join the `moq` group MoqCommand made.
 MoqRelayCommand.Register(root);
 
 try

@@ -27,14 +27,28 @@ fi
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf 2>/dev/null || true
 
 # Browser tests (headless Chromium + @moq/net): exact versions from tests/browser/package-lock.json, test-only folder.
+# Node.js comes from Debian's archive when the machine has none; npm ci runs again only when the lock file changed.
+if ! command -v npm >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ]; then
+    echo "setup: installing nodejs npm" >&2
+    apt-get update -q >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm >&2
+  else
+    echo "setup: npm not found and not root: the @moq/net browser tests will be skipped (and fail under CI=true)" >&2
+  fi
+fi
 if command -v npm >/dev/null 2>&1; then
-  echo "setup: npm ci in tests/browser" >&2
-  (cd "$root/tests/browser" && npm ci --no-audit --no-fund >&2 && npm run --silent bundle >&2)
-  # The `fastrelay moq relay --web` viewer's @moq/net bundle (same pinned versions; the CLI build copies it to moq-viewer/).
-  echo "setup: npm ci in cli/Moq/Viewer" >&2
-  (cd "$root/cli/Moq/Viewer" && npm ci --no-audit --no-fund >&2 && npm run --silent bundle >&2)
-else
-  echo "setup: npm not found: the @moq/net browser tests will be skipped (and fail under CI=true), and moq relay --web has no viewer" >&2
+  # tests/browser: the browser tests' bundle; cli/Moq/Viewer: the `fastrelay moq relay --web` viewer's (the CLI build
+  # copies it to moq-viewer/). Both pinned by their package-lock.json; npm ci again only when that lock changed.
+  for npm_dir in "$root/tests/browser" "$root/cli/Moq/Viewer"; do
+    stamp="$npm_dir/node_modules/.fastrelay-lock.sha256"
+    lock_hash="$(sha256sum "$npm_dir/package-lock.json" | cut -d' ' -f1)"
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
+      echo "setup: npm ci in ${npm_dir#$root/}" >&2
+      (cd "$npm_dir" && npm ci --no-audit --no-fund >&2) && echo "$lock_hash" > "$stamp"
+    fi
+    (cd "$npm_dir" && npm run --silent bundle >&2)
+  done
 fi
 
 echo "setup: restoring and building" >&2

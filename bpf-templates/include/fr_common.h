@@ -60,19 +60,30 @@ static __always_inline __u32 fr_config_flags_of(const struct fr_config *cfg)
 	return cfg ? cfg->flags : 0;
 }
 
-/* Slot + 1 so that a mark of exactly FR_MARK_MAGIC (slot bits zero) never decodes as slot 0. */
-static __always_inline __u32 fr_mark_for_slot(__u32 slot)
+/* The tag of this instance's clones. Two relays on one host (two objects, the same protocol or not) attach their egress
+ * programs to the same devices, and each must recognise only its own clones: with one constant for everyone, the
+ * first egress program in the chain took the other relay's clones for its own slots. Userspace writes a tag unique to
+ * the instance into fr_config.clone_mark; FR_MARK_MAGIC is only the default for a relay that wrote none. */
+static __always_inline __u32 fr_clone_magic_of(const struct fr_config *cfg)
 {
-	return FR_MARK_MAGIC | ((slot + 1) & FR_MARK_SLOT_MASK);
+	__u32 magic = cfg ? cfg->clone_mark & FR_MARK_MAGIC_MASK : 0;
+
+	return magic ? magic : FR_MARK_MAGIC;
 }
 
-/* Returns 1 and the slot when the mark is one of our clone tags. Any other mark (firewall, policy routing)
- * is somebody else's and must be left alone. */
-static __always_inline int fr_mark_to_slot(__u32 mark, __u32 *slot)
+/* Slot + 1 so that a mark of exactly the magic (slot bits zero) never decodes as slot 0. */
+static __always_inline __u32 fr_mark_for_slot(__u32 magic, __u32 slot)
+{
+	return magic | ((slot + 1) & FR_MARK_SLOT_MASK);
+}
+
+/* Returns 1 and the slot when the mark is one of this instance's clone tags. Any other mark (firewall, policy
+ * routing, another relay) is somebody else's and must be left alone. */
+static __always_inline int fr_mark_to_slot(__u32 magic, __u32 mark, __u32 *slot)
 {
 	__u32 tag;
 
-	if ((mark & FR_MARK_MAGIC_MASK) != FR_MARK_MAGIC)
+	if ((mark & FR_MARK_MAGIC_MASK) != magic)
 		return 0;
 	tag = mark & FR_MARK_SLOT_MASK;
 	if (tag == 0 || tag > FR_MAX_SUBSCRIBERS)

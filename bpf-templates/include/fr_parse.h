@@ -35,6 +35,9 @@ struct fr_packet {
 	__u8 family;        /* FR_AF_INET | FR_AF_INET6 */
 	__u8 _pad0;
 	__be16 udp_check;   /* as received; 0 on IPv4 means "no checksum" */
+	__u8 tos;           /* IPv4 TOS / IPv6 traffic class: DSCP << 2 | ECN */
+	__u8 ttl;           /* IPv4 TTL / IPv6 hop limit */
+	__u8 _pad1[2];
 	struct fr_endpoint src;
 	struct fr_endpoint dst;
 };
@@ -62,6 +65,8 @@ static __always_inline int fr_parse_ipv4(struct __sk_buff *skb, struct fr_packet
 		return FR_PARSE_TRUNCATED;
 
 	pkt->family = FR_AF_INET;
+	pkt->tos = iph.tos;
+	pkt->ttl = iph.ttl;
 	pkt->l4_off = pkt->l3_off + ihl_len;
 	pkt->payload_len = tot_len - ihl_len; /* upper bound, narrowed by the UDP length below */
 	pkt->src.family = FR_AF_INET;
@@ -91,6 +96,8 @@ static __always_inline int fr_parse_ipv6(struct __sk_buff *skb, struct fr_packet
 		return FR_PARSE_TRUNCATED;
 
 	pkt->family = FR_AF_INET6;
+	pkt->tos = (__u8)(ip6.priority << 4 | ip6.flow_lbl[0] >> 4);
+	pkt->ttl = ip6.hop_limit;
 	pkt->l4_off = pkt->l3_off + sizeof(ip6);
 	pkt->payload_len = plen;
 	pkt->src.family = FR_AF_INET6;

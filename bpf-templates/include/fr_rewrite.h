@@ -23,27 +23,63 @@ static __always_inline int fr_rewrite_l2(struct __sk_buff *skb, const struct fr_
 	return bpf_skb_store_bytes(skb, 0, macs, sizeof(macs), BPF_F_RECOMPUTE_CSUM);
 }
 
-/* Source becomes the relay's local endpoint, destination the subscriber. */
+/*
+ * A copy is a new datagram from the relay, not the publisher's one passed on, so the IP fields that describe the
+ * publisher's path are reset: the TTL / hop limit (it would leak how far away the publisher is and, low enough, expire
+ * on the way to the subscriber), the ECN field (a CE mark is congestion on the publisher's path that the subscriber's
+ * connection never saw, and the relay did not negotiate ECN with the subscriber) and the IPv6 flow label (the
+ * publisher's flow, not the relay's). DSCP stays: it is the publisher's class for the data, which the copy keeps.
+ */
+#define FR_COPY_TTL 64
+#define FR_ECN_MASK 0x03
+
+/* Source becomes the relay's local endpoint, destination the subscriber; TTL and ECN are reset. */
 static __always_inline int fr_rewrite_ipv4(struct __sk_buff *skb, const struct fr_packet *pkt,
 					   const struct fr_subscriber *sub)
 {
-	__u8 old_a[8], new_a[8];
-	__s64 diff;
+	/* The header's 16-bit words that change, side by side: (0, TOS), (TTL, 0), then the addresses. A one's-complement
+	 * sum does not care where a word sits, only which byte of it a value is, so one diff over this buffer is the whole
+	 * header change and the header checksum takes it in a single update. The UDP pseudo header covers the addresses
+	 * only, so the UDP checksum takes the address part alone. */
+	__u8 old_h[12] = {}, new_h[12] = {};
+	__s64 addr_diff, header_diff;
 
-	__builtin_memcpy(&old_a[0], pkt->src.addr, 4);
-	__builtin_memcpy(&old_a[4], pkt->dst.addr, 4);
-	__builtin_memcpy(&new_a[0], sub->local.addr, 4);
-	__builtin_memcpy(&new_a[4], sub->remote.addr, 4);
+	old_h[1] = pkt->tos;
+	new_h[1] = pkt->tos & ~FR_ECN_MASK;
+	old_h[2] = pkt->ttl;
+	new_h[2] = FR_COPY_TTL;
+	__builtin_memcpy(&old_h[4], pkt->src.addr, 4);
+	__builtin_memcpy(&old_h[8], pkt->dst.addr, 4);
+	__builtin_memcpy(&new_h[4], sub->local.addr, 4);
+	__builtin_memcpy(&new_h[8], sub->remote.addr, 4);
 
-	diff = fr_csum_diff(old_a, new_a, sizeof(old_a), 0);
-	if (diff < 0)
+	addr_diff = fr_csum_diff(&old_h[4], &new_h[4], 8, 0);
+	if (addr_diff < 0)
+		return -1;
+	header_diff = fr_csum_diff(old_h, new_h, 4, (__u32)addr_diff);
+	if (header_diff < 0)
 		return -1;
 	/* No BPF_F_RECOMPUTE_CSUM: the header checksum moves by -diff, so the packet's sum does not change. */
-	if (bpf_skb_store_bytes(skb, pkt->l3_off + __builtin_offsetof(struct iphdr, saddr), new_a, sizeof(new_a), 0))
+	if (bpf_skb_store_bytes(skb, pkt->l3_off + __builtin_offsetof(struct iphdr, tos), &new_h[1], 1, 0) ||
+	    bpf_skb_store_bytes(skb, pkt->l3_off + __builtin_offsetof(struct iphdr, ttl), &new_h[2], 1, 0) ||
+	    bpf_skb_store_bytes(skb, pkt->l3_off + __builtin_offsetof(struct iphdr, saddr), &new_h[4], 8, 0))
 		return -1;
-	if (fr_ipv4_csum_apply(skb, pkt, diff))
+	if (fr_ipv4_csum_apply(skb, pkt, header_diff))
 		return -1;
-	return fr_udp_csum_apply_pseudo(skb, pkt, diff);
+	return fr_udp_csum_apply_pseudo(skb, pkt, addr_diff);
+}
+
+/* Version, traffic class without ECN, flow label 0; and the hop limit. No checksum covers them, but a
+ * CHECKSUM_COMPLETE sum does: BPF_F_RECOMPUTE_CSUM keeps it right. */
+static __always_inline int fr_rewrite_ipv6_path_fields(struct __sk_buff *skb, const struct fr_packet *pkt)
+{
+	__be32 first = bpf_htonl(0x60000000u | (__u32)(pkt->tos & ~FR_ECN_MASK) << 20);
+	__u8 hop_limit = FR_COPY_TTL;
+
+	if (bpf_skb_store_bytes(skb, pkt->l3_off, &first, sizeof(first), BPF_F_RECOMPUTE_CSUM))
+		return -1;
+	return bpf_skb_store_bytes(skb, pkt->l3_off + __builtin_offsetof(struct ipv6hdr, hop_limit), &hop_limit,
+				   sizeof(hop_limit), BPF_F_RECOMPUTE_CSUM);
 }
 
 static __always_inline int fr_rewrite_ipv6(struct __sk_buff *skb, const struct fr_packet *pkt,
@@ -67,7 +103,9 @@ static __always_inline int fr_rewrite_ipv6(struct __sk_buff *skb, const struct f
 	if (bpf_skb_store_bytes(skb, pkt->l3_off + __builtin_offsetof(struct ipv6hdr, saddr), new_a, sizeof(new_a),
 				BPF_F_RECOMPUTE_CSUM))
 		return -1;
-	return fr_udp_csum_apply_pseudo(skb, pkt, diff);
+	if (fr_udp_csum_apply_pseudo(skb, pkt, diff))
+		return -1;
+	return fr_rewrite_ipv6_path_fields(skb, pkt);
 }
 
 static __always_inline int fr_rewrite_l3(struct __sk_buff *skb, const struct fr_packet *pkt,

@@ -42,8 +42,7 @@ public static class MoqCommand
             CreatePublish(env),
             CreateSubscribe(env),
         };
-        // LEAD: when branch moq-relay is merged, register its verbs here:
-        // command.Add(MoqRelayCommand.CreateRelay()); command.Add(MoqRelayCommand.CreateStatus());
+        // `moq relay` and `moq status` are added by MoqRelayCommand.Register (cli/Program.cs).
         return command;
     }
 

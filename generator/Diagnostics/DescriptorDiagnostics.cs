@@ -78,12 +78,20 @@ public static class DescriptorDiagnostics
         "Option does not apply to this field",
         "{0} field '{1}': {2}");
 
+    public static readonly DiagnosticDescriptor KernelCacheTooLarge = Error("FR0018",
+        "Kernel cache too large",
+        "MaxChannels × KernelCachePackets = {0} × {1} = {2} entries of {3} bytes: {4} MiB of kernel memory that cannot be swapped out, more than the {5} MiB allowed; lower MaxChannels or KernelCachePackets");
+
+    public static readonly DiagnosticDescriptor KernelCacheLarge = Warning("FR0019",
+        "Large kernel cache",
+        "MaxChannels × KernelCachePackets = {0} × {1} = {2} entries of {3} bytes: fr_cache pins {4} MiB of kernel memory that cannot be swapped out");
+
     public static IReadOnlyList<DiagnosticDescriptor> All { get; } = new[]
     {
         InvalidProtocolName, InvalidSetting, UnsupportedWidth, WidthDoesNotFitType, BeyondHeaderDepth,
         OverlappingFields, DuplicateRole, MissingRole, PriorityBitsOutsideByte, MatchValueOutsideMask,
         FieldAfterPayload, NoMatchConstraint, UnsupportedMemberType, NegativeOffset, DuplicateProtocolName,
-        NestedDescriptor, SettingIgnored,
+        NestedDescriptor, SettingIgnored, KernelCacheTooLarge, KernelCacheLarge,
     };
 
     private static readonly Dictionary<string, DiagnosticDescriptor> ByIdMap = All.ToDictionary(d => d.Id);

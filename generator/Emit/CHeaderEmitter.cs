@@ -8,6 +8,7 @@ namespace FastRelay.Generator.Emit;
 internal static class CHeaderEmitter
 {
     public const uint MarkMagic = 0x46520000; // "FR" in the upper half of skb->mark
+    public const uint MarkMagicMask = 0xffff0000;
     public const uint ConfigRegisterRuns = 0x1;
     public const uint ConfigConsumeCached = 0x2;
 
@@ -56,9 +57,10 @@ internal static class CHeaderEmitter
             .Line($"#define FR_PRIORITY_DROP {Flag(m.PriorityDrop)}")
             .Line($"#define FR_PAYLOAD_OFFSET {m.Payload?.Offset ?? m.HeaderLength}")
             .Line()
-            .Line("/* Clones carry their subscriber slot in skb->mark from upstream ingress to subscriber egress. */")
+            .Line("/* Clones carry their subscriber slot in skb->mark from upstream ingress to subscriber egress, under the instance's")
+            .Line(" * tag (fr_config.clone_mark in the FR_MARK_MAGIC_MASK bits; FR_MARK_MAGIC when userspace wrote none). */")
             .Line($"#define FR_MARK_MAGIC 0x{MarkMagic:x}u")
-            .Line("#define FR_MARK_MAGIC_MASK 0xffff0000u")
+            .Line($"#define FR_MARK_MAGIC_MASK 0x{MarkMagicMask:x}u")
             .Line("#define FR_MARK_SLOT_MASK 0x0000ffffu")
             .Line("#define FR_ORIGIN_FORWARDED 1")
             .Line("#define FR_ORIGIN_USERSPACE 2")

@@ -46,6 +46,8 @@ internal static class CSharpEmitter
             .Line($"public const int HeaderLength = {m.HeaderLength};")
             .Line($"public const int PriorityLevels = {m.PriorityLevels};")
             .Line($"public const uint MarkMagic = 0x{CHeaderEmitter.MarkMagic:x}u;")
+            .Line("/// <summary>The bits of skb->mark that hold a clone's instance tag (<c>Config.CloneMark</c>; <see cref=\"MarkMagic\"/> when 0).</summary>")
+            .Line($"public const uint MarkMagicMask = 0x{CHeaderEmitter.MarkMagicMask:x}u;")
             .Line("/// <summary><c>Config.Flags</c> bit: the kernel registers a forwarded copy only where the subscriber's numbering stops")
             .Line("/// following the upstream's (the subscriber's previous number was not the previous upstream packet). Every other copy")
             .Line("/// is implied: subscriber number r + k carries upstream number u + k after a registration (r, u).</summary>")

@@ -10,6 +10,9 @@ internal static class SharedStructs
     /// packets pass up to the relay's userspace cache instead.</summary>
     public const int CachePacketBytes = 1472;
 
+    /// <summary>Bytes of one fr_cache_entry: key, receive time, length and padding, then the payload.</summary>
+    public const int CacheEntryBytes = 8 + 8 + 4 + 4 + CachePacketBytes;
+
     public static EquatableArray<SharedStruct> Build(DescriptorSpec spec, FieldSpec? packetNumber, FieldSpec? streamId, FieldSpec? connectionId, FieldSpec? channel)
     {
         var endpoint = new LayoutBuilder("fr_endpoint", "Endpoint", "An IPv4 or IPv6 UDP endpoint; address and port in network byte order.")
@@ -19,9 +22,16 @@ internal static class SharedStructs
             .Array("addr", "Address", ScalarKind.U8, 16, "IPv4 uses the first 4 bytes")
             .Build();
 
+        var channelKey = new LayoutBuilder("fr_channel_key", "ChannelKey",
+                channel is null ? "The one channel (id 0): the descriptor has no channel field." : "A channel id in host byte order.")
+            .Scalar("id", "Id", channel is null ? ScalarKind.U32 : WidthKind(channel.Width))
+            .PadTo(4)
+            .Build();
+
         var subscriber = new LayoutBuilder("fr_subscriber", "Subscriber", "A subscriber slot. Written only by userspace, after the subscriber's handshake.")
             .Scalar("active", "Active", ScalarKind.U32, "1 once userspace has activated the slot")
             .Scalar("ifindex", "IfIndex", ScalarKind.U32, "device the copies leave through")
+            .Nested("channel", "Channel", channelKey, "the one channel whose copies this slot may receive")
             .Array("mac_src", "MacSource", ScalarKind.U8, 6, "relay device MAC")
             .Array("mac_dst", "MacDestination", ScalarKind.U8, 6, "next hop MAC towards the subscriber")
             .Nested("local", "Local", endpoint, "relay endpoint the subscriber talks to")
@@ -49,14 +59,8 @@ internal static class SharedStructs
                  })
             subStats.Scalar(c, clr, ScalarKind.U64);
 
-        var channelKey = new LayoutBuilder("fr_channel_key", "ChannelKey",
-                channel is null ? "The one channel (id 0): the descriptor has no channel field." : "A channel id in host byte order.")
-            .Scalar("id", "Id", channel is null ? ScalarKind.U32 : WidthKind(channel.Width))
-            .PadTo(4)
-            .Build();
-
         var channelValue = new LayoutBuilder("fr_channel", "Channel", "A channel: its upstream and the slots it fans out to. Written by userspace.")
-            .Nested("upstream", "Upstream", endpoint, "only packets from this endpoint fan out; family 0 = any source")
+            .Nested("upstream", "Upstream", endpoint, "only packets from this endpoint fan out; family 0 = any source, port 0 = none")
             .Scalar("count", "Count", ScalarKind.U32, "slots in use")
             .Scalar("rotation", "Rotation", ScalarKind.U32, "advanced per packet so no subscriber is always served last")
             .Array("slots", "Slots", ScalarKind.U32, spec.MaxSubscribers, "subscriber slots, first count used")
@@ -106,7 +110,8 @@ internal static class SharedStructs
         var config = new LayoutBuilder("fr_config", "Config", "Relay-wide settings written by userspace.")
             .Scalar("udp_port", "UdpPort", ScalarKind.U16, "host order; 0 = FR_UDP_PORT")
             .PadTo(4)
-            .Scalar("flags", "Flags", ScalarKind.U32, "reserved, 0")
+            .Scalar("flags", "Flags", ScalarKind.U32, "FR_CONFIG_* bits")
+            .Scalar("clone_mark", "CloneMark", ScalarKind.U32, "this instance's clone tag in the FR_MARK_MAGIC_MASK bits; 0 = FR_MARK_MAGIC")
             .Build();
 
         var stats = new LayoutBuilder("fr_stats", "Stats", "Relay-wide kernel counters (per CPU).");
@@ -118,14 +123,15 @@ internal static class SharedStructs
                      ("clones", "Clones"), ("clone_errors", "CloneErrors"), ("egress_rewritten", "EgressRewritten"),
                      ("egress_userspace_numbered", "EgressUserspaceNumbered"), ("egress_dropped_budget", "EgressDroppedBudget"),
                      ("egress_dropped_inactive", "EgressDroppedInactive"), ("egress_dropped_no_stream", "EgressDroppedNoStream"),
-                     ("egress_family_mismatch", "EgressFamilyMismatch"), ("subscriber_ingress_seen", "SubscriberIngressSeen"),
+                     ("egress_family_mismatch", "EgressFamilyMismatch"), ("egress_wrong_channel", "EgressWrongChannel"),
+                     ("egress_userspace_dropped", "EgressUserspaceDropped"), ("subscriber_ingress_seen", "SubscriberIngressSeen"),
                      ("subscriber_ingress_unknown", "SubscriberIngressUnknown"), ("events_lost", "EventsLost"),
                  })
             stats.Scalar(c, clr, ScalarKind.U64);
 
         var list = new List<SharedStruct>
         {
-            endpoint, subscriberStruct, budget, subStats.Build(), channelKey, channelValue,
+            endpoint, channelKey, subscriberStruct, budget, subStats.Build(), channelValue,
         };
         if (streamId is not null)
         {

@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Globalization;
 using System.Linq;
 using System.Text.RegularExpressions;
 using FastRelay.Generator.Diagnostics;
@@ -18,6 +19,11 @@ internal static class DescriptorValidator
     public const int MaxKernelCachePackets = 65536;
     public const int MaxConnectionIdLength = 20;
 
+    /// <summary>fr_cache is one array map of MaxChannels × KernelCachePackets entries, allocated when the object loads and
+    /// never swapped out. Each setting alone may be large; their product is what the kernel must hold.</summary>
+    public const long MaxKernelCacheBytes = 1L << 30;
+    public const long LargeKernelCacheBytes = 64L << 20;
+
     private static readonly Regex CIdentifier = new("^[A-Za-z_][A-Za-z0-9_]{0,31}$");
 
     public static IEnumerable<DiagnosticInfo> Validate(DescriptorSpec spec)
@@ -35,11 +41,34 @@ internal static class DescriptorValidator
             yield return Diagnostic(DescriptorDiagnostics.InvalidSetting, at, "KernelCachePackets", spec.KernelCachePackets.ToString(),
                 "0 or a power of two up to " + MaxKernelCachePackets);
 
+        else if (spec.KernelCachePackets > 0 && spec.MaxChannels is >= 1 and <= MaxChannelsLimit && KernelCacheDiagnostic(spec) is { } cacheSize)
+            yield return cacheSize;
+
         foreach (var diagnostic in ValidateFields(spec))
             yield return diagnostic;
         foreach (var diagnostic in ValidateRoles(spec))
             yield return diagnostic;
     }
+
+    /// <summary>The product in 64 bits (65536 × 65536 is 2^32: 0 in an int and in the map's u32 max_entries).</summary>
+    private static DiagnosticInfo? KernelCacheDiagnostic(DescriptorSpec spec)
+    {
+        var entries = (long)spec.MaxChannels * spec.KernelCachePackets;
+        var bytes = entries * SharedStructs.CacheEntryBytes;
+        if (bytes < LargeKernelCacheBytes)
+            return null;
+        var args = new[]
+        {
+            spec.MaxChannels.ToString(CultureInfo.InvariantCulture), spec.KernelCachePackets.ToString(CultureInfo.InvariantCulture),
+            entries.ToString(CultureInfo.InvariantCulture), SharedStructs.CacheEntryBytes.ToString(CultureInfo.InvariantCulture),
+            Mebibytes(bytes),
+        };
+        return bytes > MaxKernelCacheBytes
+            ? Diagnostic(DescriptorDiagnostics.KernelCacheTooLarge, spec.Location, args.Append(Mebibytes(MaxKernelCacheBytes)).ToArray())
+            : Diagnostic(DescriptorDiagnostics.KernelCacheLarge, spec.Location, args);
+    }
+
+    private static string Mebibytes(long bytes) => (bytes / (1024.0 * 1024.0)).ToString("0.#", CultureInfo.InvariantCulture);
 
     private static IEnumerable<DiagnosticInfo> ValidateFields(DescriptorSpec spec)
     {

@@ -73,30 +73,36 @@ public static unsafe class BpfFs
 /// <c>__uint(pinning, LIBBPF_PIN_BY_NAME)</c> are pinned at load and reused if already there), or pin loaded maps
 /// with <see cref="PinMaps"/>. <see cref="Dispose"/> removes the pins and the directory on clean shutdown; the
 /// kernel maps live on only while something else still holds them.
+/// One process at a time owns an instance: <see cref="Create"/> takes an exclusive flock on the directory, held until
+/// <see cref="Dispose"/> (the kernel drops it when the process dies, even by kill -9), so a second relay started with a
+/// live one's name fails instead of deleting the live relay's pins.
 /// </summary>
 public sealed class BpfPinDirectory : IDisposable
 {
     private readonly ILogger _logger;
+    private readonly OwnedFd _lock;
     private int _removed;
 
-    private BpfPinDirectory(string path, ILogger logger)
+    private BpfPinDirectory(string path, OwnedFd instanceLock, ILogger logger)
     {
         Path = path;
+        _lock = instanceLock;
         _logger = logger;
     }
 
     public string Path { get; }
 
-    /// <summary>Mounts bpffs at <paramref name="root"/> if needed and creates the instance directory. Pins a
-    /// previous process of the same instance left (killed before cleanup) are removed unless
+    /// <summary>Mounts bpffs at <paramref name="root"/> if needed, creates the instance directory and takes the
+    /// instance's lock. Pins a previous process of the same instance left (killed before cleanup) are removed unless
     /// <paramref name="keepExisting"/> (to reuse them through LIBBPF_PIN_BY_NAME).</summary>
+    /// <exception cref="BpfInstanceBusyException">A live process owns the instance.</exception>
     public static BpfPinDirectory Create(string instance, string root = BpfFs.DefaultRoot, ILogger? logger = null, bool keepExisting = false)
     {
         logger ??= NullLogger.Instance;
         var path = BpfFs.InstancePath(instance, root);
         BpfFs.EnsureMounted(root, logger);
         Directory.CreateDirectory(path);
-        var dir = new BpfPinDirectory(path, logger);
+        var dir = new BpfPinDirectory(path, Lock(path, instance), logger);
         if (!keepExisting)
         {
             foreach (var stale in Directory.GetFileSystemEntries(path))
@@ -106,6 +112,25 @@ public sealed class BpfPinDirectory : IDisposable
             }
         }
         return dir;
+    }
+
+    /// <summary>An exclusive, non-blocking flock on the directory itself (bpffs holds no regular files, but any
+    /// directory fd can carry a flock).</summary>
+    private static OwnedFd Lock(string path, string instance)
+    {
+        var fd = new OwnedFd(LibC.open(path, LibC.O_RDONLY | LibC.O_DIRECTORY | LibC.O_CLOEXEC));
+        if (fd.IsInvalid)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            throw new IOException($"open {path}: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})");
+        }
+        if (LibC.flock(fd.Fd, LibC.LOCK_EX | LibC.LOCK_NB) == 0)
+            return fd;
+        int error = Marshal.GetLastPInvokeError();
+        fd.Dispose();
+        if (error == LibC.EWOULDBLOCK)
+            throw new BpfInstanceBusyException(instance, path);
+        throw new IOException($"flock {path}: {Marshal.GetPInvokeErrorMessage(error)} (errno {error})");
     }
 
     /// <summary>Where <paramref name="mapName"/> is (or would be) pinned.</summary>
@@ -150,5 +175,6 @@ public sealed class BpfPinDirectory : IDisposable
     {
         try { RemovePins(); }
         catch (Exception e) { _logger.LogError(e, "Removing pins at {Path} failed", Path); }
+        finally { _lock.Dispose(); }
     }
 }

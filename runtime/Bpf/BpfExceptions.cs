@@ -60,6 +60,14 @@ public sealed class BpfLoadException : BpfException
 /// <summary>A typed map view whose CLR key/value sizes disagree with the kernel map.</summary>
 public sealed class BpfMapLayoutException(string message) : Exception(message);
 
+/// <summary>Another live process owns the relay instance (its pin directory is locked): starting a second relay under
+/// the same name would remove the live one's pins.</summary>
+public sealed class BpfInstanceBusyException(string instance, string path)
+    : IOException($"relay instance '{instance}' is in use by another process ({path} is locked); stop it or choose another instance name")
+{
+    public string Instance { get; } = instance;
+}
+
 /// <summary>One difference between a generated layout and the object's BTF.</summary>
 public sealed record LayoutMismatch(string Struct, string? Member, string Kind, long Expected, long Actual)
 {

@@ -12,7 +12,9 @@ public delegate void RingBufferRecordHandler(ReadOnlySpan<byte> record);
 /// Reads a BPF_MAP_TYPE_RINGBUF map through libbpf's ring_buffer. Records are handed to the handler straight from
 /// the mapped pages (no per-record allocation). Producers that use BPF_RB_NO_WAKEUP do not wake <see cref="Poll"/>,
 /// so readers of such maps call <see cref="Consume"/> on their own schedule and batch many records per call.
-/// Not thread-safe: poll/consume from one thread at a time.
+/// Poll/consume from one thread at a time. <see cref="Dispose"/> may come from any thread, even during a poll/consume or
+/// from inside the handler: no record is delivered after it, and the callback context and the ring buffer are freed only
+/// when the call in flight has returned.
 /// </summary>
 public sealed unsafe class RingBufferReader : IDisposable
 {
@@ -21,7 +23,8 @@ public sealed unsafe class RingBufferReader : IDisposable
     private readonly RingBufferHandle _rb;
     private readonly GCHandle _self;
     private ExceptionDispatchInfo? _handlerFailure;
-    private bool _disposed;
+    private volatile bool _disposed;
+    private int _disposeStarted;
 
     public RingBufferReader(BpfMap map, RingBufferRecordHandler handler)
     {
@@ -43,7 +46,15 @@ public sealed unsafe class RingBufferReader : IDisposable
             using var capture = LibBpfLog.CaptureWarnings();
             nint rb = LibBpf.ring_buffer__new(map.Fd, &OnRecord, (void*)GCHandle.ToIntPtr(_self), null);
             if (rb == 0) throw new BpfException($"ring_buffer__new for map {map.Name}", Marshal.GetLastPInvokeError(), capture.Warnings);
-            _rb = new RingBufferHandle(rb);
+            var self = _self;
+            var owner = _owner;
+            // Freed with the ring buffer, after the last lease: a Dispose during Consume must not pull the callback's
+            // context (or the object's map fd) from under it.
+            _rb = new RingBufferHandle(rb, () =>
+            {
+                self.Free();
+                owner.Handle.DangerousRelease();
+            });
         }
         catch
         {
@@ -76,6 +87,8 @@ public sealed unsafe class RingBufferReader : IDisposable
 
     private int Finish(int result, string operation)
     {
+        // Disposed during the call: the handler stopped the batch on purpose.
+        if (_disposed) return Math.Max(result, 0);
         if (_handlerFailure is { } failure)
         {
             _handlerFailure = null;
@@ -90,7 +103,7 @@ public sealed unsafe class RingBufferReader : IDisposable
     private static int OnRecord(void* ctx, void* data, nuint size)
     {
         var reader = (RingBufferReader?)GCHandle.FromIntPtr((nint)ctx).Target;
-        if (reader is null) return -1;
+        if (reader is null || reader._disposed) return -1;
         try
         {
             reader._handler(new ReadOnlySpan<byte>(data, (int)size));
@@ -107,10 +120,8 @@ public sealed unsafe class RingBufferReader : IDisposable
 
     public void Dispose()
     {
-        if (_disposed) return;
+        if (Interlocked.Exchange(ref _disposeStarted, 1) != 0) return;
         _disposed = true;
-        _rb.Dispose();
-        _self.Free();
-        _owner.Handle.DangerousRelease();
+        _rb.Dispose(); // the release (and the context's) waits for a Poll/Consume in flight
     }
 }

@@ -88,8 +88,11 @@ public sealed class MoqBenchRunner(MoqBenchOptions options, IMoqClientConnector 
             // The window starts a warm-up after the first object really went out, and the relay's CPU is read at its edges.
             var window = MeasureCpuAsync(relay, publisher.FirstSendMicroseconds, warmupSeconds, windowSeconds, cancellationToken);
 
-            var sent = await SyntheticPublisher.RunAsync(publisher, synthetic, new PublishLimits(TimeSpan.FromSeconds(warmupSeconds + windowSeconds + 0.05)),
-                relay.Url.ToString(), track.ToString(), Time, cancellationToken);
+            // The publisher runs until the window has closed (however late its first object went out), plus a little.
+            using var stopPublishing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            _ = window.ContinueWith(_ => { try { stopPublishing.CancelAfter(TimeSpan.FromMilliseconds(50)); } catch (ObjectDisposedException) { } }, TaskScheduler.Default);
+            var sent = await SyntheticPublisher.RunAsync(publisher, synthetic, new PublishLimits(), relay.Url.ToString(), track.ToString(), Time, stopPublishing.Token);
+            cancellationToken.ThrowIfCancellationRequested();
             if (sent.StoppedBecause is { } why)
                 throw new UserFacingException($"the bench publisher stopped at fan-out {fanOut}: {why}\nrelay log:\n{relay.Log}");
             var (cpuNs, fromUs, toUs) = await window;

@@ -39,7 +39,10 @@ public sealed class MoqRelayProcess : IMoqBenchRelay
         var log = relay._log;
         string[] launcher = cpu is { } c ? ["taskset", "-c", c.ToString(CultureInfo.InvariantCulture), "dotnet"] : ["dotnet"];
         relay._task = CliWrap.Cli.Wrap(launcher[0])
-            .WithArguments([.. launcher[1..], RelayScenario.FastRelayDll, "moq", "relay", "--port", port.ToString(CultureInfo.InvariantCulture), .. extraArguments])
+            .WithArguments([.. launcher[1..], RelayScenario.FastRelayDll, "moq", "relay", "--port", port.ToString(CultureInfo.InvariantCulture),
+                // Its own status file, so a bench never overwrites (or is mistaken for) an operator's relay.
+                "--name", $"bench-{Environment.ProcessId}", "--status-dir", Path.Combine(Path.GetTempPath(), $"fastrelay-moq-bench-{Environment.ProcessId}"),
+                .. extraArguments])
             .WithStandardOutputPipe(PipeTarget.ToDelegate(line => { lock (log) log.AppendLine(line); }))
             .WithStandardErrorPipe(PipeTarget.ToDelegate(line => { lock (log) log.AppendLine(line); }))
             .WithValidation(CommandResultValidation.None)

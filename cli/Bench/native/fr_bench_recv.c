@@ -8,7 +8,9 @@
  *
  * --subscribe: SUBSCRIBE -> CHALLENGE -> CONFIRM -> REPLY (history 0, rate unlimited 0xFFFFFFFF) from the bound socket
  *   (SUBSCRIBE again every 200 ms until a REPLY; exit 2 when not accepted within 10 s), then FEEDBACK every 100 ms and
- *   UNSUBSCRIBE at the end. CONTROL packets after the handshake are counted ("control") and otherwise ignored.
+ *   UNSUBSCRIBE at the end, both carrying the session secret from the REPLY (a REPLY after the handshake, which the relay
+ *   repeats when the first was lost, updates it). Other CONTROL packets after the handshake are counted ("control") and
+ *   otherwise ignored.
  * --channel: only DATA of this channel is measured (others count as "other"); without it every DATA packet is.
  * Receiving: non-blocking socket, recvmmsg (batch 32, MSG_DONTWAIT) in a busy-poll loop; the receive time is read
  *   (CLOCK_MONOTONIC) right after recvmmsg returns and applies to every datagram of that batch. --block: blocking
@@ -179,6 +181,17 @@ static int g_fd;
 static struct sockaddr_storage g_relay;
 static socklen_t g_relay_len;
 static uint16_t g_channel;
+static uint8_t g_session[8]; /* from the relay's REPLY; FEEDBACK and UNSUBSCRIBE must carry it */
+
+/* A REPLY accepting us (type, role, status 0, slot, 8-byte session): keeps the session. */
+static int take_reply(const uint8_t *p, size_t n)
+{
+	if (n != HDR + 12 || p[0] != 0x10 || p[HDR] != 5 /* T_REPLY */ || p[HDR + 1] != 1 /* subscriber */)
+		return 0;
+	if (p[HDR + 2] == 0)
+		memcpy(g_session, p + HDR + 4, 8);
+	return 1;
+}
 
 static size_t control_begin(uint8_t *p, uint8_t type)
 {
@@ -218,17 +231,19 @@ static void send_confirm(const uint8_t *cookie)
 
 static void send_feedback(uint32_t next_expected)
 {
-	uint8_t p[HDR + 1 + 4 + 4];
+	uint8_t p[HDR + 1 + 8 + 4 + 4];
 	size_t o = control_begin(p, T_FEEDBACK);
-	put32(p + o, UNLIMITED);
-	put32(p + o + 4, next_expected);
+	memcpy(p + o, g_session, 8);
+	put32(p + o + 8, UNLIMITED);
+	put32(p + o + 12, next_expected);
 	send_control(p, sizeof(p));
 }
 
 static void send_unsubscribe(void)
 {
-	uint8_t p[HDR + 1];
-	control_begin(p, T_UNSUBSCRIBE);
+	uint8_t p[HDR + 1 + 8];
+	size_t o = control_begin(p, T_UNSUBSCRIBE);
+	memcpy(p + o, g_session, 8);
 	send_control(p, sizeof(p));
 }
 
@@ -256,7 +271,7 @@ static int handshake(void)
 			if (rx[HDR] == T_CHALLENGE && n == HDR + 18 && rx[HDR + 1] == ROLE_SUBSCRIBER) {
 				send_confirm(rx + HDR + 2);
 				confirming = 1;
-			} else if (rx[HDR] == T_REPLY && n == HDR + 4 && rx[HDR + 1] == ROLE_SUBSCRIBER) {
+			} else if (rx[HDR] == T_REPLY && take_reply(rx, (size_t)n)) {
 				uint8_t status = rx[HDR + 2];
 				if (status == 0) return 0;
 				if (status == 2) break; /* bad cookie: SUBSCRIBE again now */
@@ -397,8 +412,11 @@ int main(int argc, char **argv)
 				size_t len = msgs[i].msg_len;
 				if (len < HDR) { other++; continue; }
 				if ((p[0] & 0xF8) != 0x18) {
-					if (p[0] == 0x10) control++;
-					else other++;
+					if (p[0] == 0x10) {
+						control++;
+						take_reply(p, len);
+					} else
+						other++;
 					continue;
 				}
 				if (channel >= 0 && get16(p + 2) != (uint16_t)channel) { other++; continue; }

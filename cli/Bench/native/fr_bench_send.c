@@ -172,7 +172,7 @@ static int handle_control(int fd, const uint8_t *p, ssize_t n, uint16_t channel)
 		send_confirm(fd, channel, p + HDR + 2);
 		return 1;
 	}
-	if (p[HDR] == T_REPLY && n == HDR + 4 && p[HDR + 1] == ROLE_PUBLISHER && p[HDR + 2] <= 3)
+	if (p[HDR] == T_REPLY && n == HDR + 12 && p[HDR + 1] == ROLE_PUBLISHER && p[HDR + 2] <= 3)
 		return 100 + p[HDR + 2];
 	return 0;
 }

@@ -56,6 +56,7 @@ public sealed class Subscriber : IDisposable
     private string? _rejection;
     private int _attempts, _resubscribes;
     private long _lastHandshakeNs, _lastFromRelayNs, _nextFeedbackNs, _nextNackNs;
+    private ulong _session; // from the relay's REPLY: every FEEDBACK, NACK and UNSUBSCRIBE carries it
     private long _received, _bytes, _repaired, _reordered, _duplicates, _tooLate, _history;
     private readonly long[] _receivedByPriority = new long[CustomUdpWire.PriorityLevels];
     private long _nacks, _feedback, _integrity, _wrongChannel, _malformed, _foreign, _negative;
@@ -116,7 +117,7 @@ public sealed class Subscriber : IDisposable
                     var count = _tracker.CollectNacks(now, _ranges);
                     if (count > 0)
                     {
-                        var n = Nack.Write(_tx, _o.Channel, (ulong)now, _ranges.AsSpan(0, count));
+                        var n = Nack.Write(_tx, _o.Channel, (ulong)now, _session, _ranges.AsSpan(0, count));
                         if (ClientSocket.TrySend(_socket, _tx.AsSpan(0, n), _relay)) _nacks++;
                     }
                     _nextNackNs = now + 1_000_000;
@@ -149,7 +150,7 @@ public sealed class Subscriber : IDisposable
 
         if (_phase != Phase.Subscribing || _everAccepted)
         {
-            var n = new Unsubscribe().Write(_tx, _o.Channel, MonotonicClock.NowNs());
+            var n = new Unsubscribe(_session).Write(_tx, _o.Channel, MonotonicClock.NowNs());
             ClientSocket.TrySend(_socket, _tx.AsSpan(0, n), _relay);
         }
         return Report((Now() - start) / 1e9);
@@ -164,7 +165,13 @@ public sealed class Subscriber : IDisposable
         }
         if (header.IsData)
         {
-            if (_phase == Phase.Confirming) Accept(rxNs); // the REPLY was lost, but the relay sends: we are in
+            // The REPLY was lost, but the relay sends: we are in. Without the session our FEEDBACK is refused, and the
+            // relay answers that with the REPLY again.
+            if (_phase == Phase.Confirming)
+            {
+                _session = 0;
+                Accept(rxNs);
+            }
             if (_phase != Phase.Accepted) return;          // stale DATA of a subscription we are redoing
             _lastFromRelayNs = rxNs;
             OnData(packet, header, rxNs);
@@ -186,8 +193,18 @@ public sealed class Subscriber : IDisposable
                 return;
             case ControlType.Reply:
                 if (!Reply.TryRead(packet, out h, out var reply)) { _malformed++; return; }
-                if (_phase == Phase.Accepted || h.Channel != _o.Channel || reply.Role != Role.Subscriber) return;
-                if (reply.Status == ReplyStatus.Accepted) Accept(rxNs);
+                if (h.Channel != _o.Channel || reply.Role != Role.Subscriber) return;
+                if (_phase == Phase.Accepted)
+                {
+                    // The relay repeats its REPLY when our messages lacked the session (the first REPLY was lost).
+                    if (reply.Status == ReplyStatus.Accepted) _session = reply.Session;
+                    return;
+                }
+                if (reply.Status == ReplyStatus.Accepted)
+                {
+                    _session = reply.Session;
+                    Accept(rxNs);
+                }
                 else
                 {
                     _rejection = reply.Status.ToString();
@@ -298,7 +315,7 @@ public sealed class Subscriber : IDisposable
 
     private void SendFeedback(long now)
     {
-        var n = new Feedback(_o.RateLimitBytesPerSecond, _tracker.NextExpected).Write(_tx, _o.Channel, (ulong)now);
+        var n = new Feedback(_o.RateLimitBytesPerSecond, _tracker.NextExpected, _session).Write(_tx, _o.Channel, (ulong)now);
         if (ClientSocket.TrySend(_socket, _tx.AsSpan(0, n), _relay)) _feedback++;
     }
 

@@ -2,14 +2,18 @@ namespace FastRelay.Protocols.CustomUdp.Relay;
 
 /// <summary>
 /// The last packets of one channel, exactly as the publisher sent them (the unaltered copy that reaches userspace),
-/// keyed by the publisher's sequence number. A fixed ring of preallocated slots: caching a packet never allocates,
-/// and the oldest packet is overwritten when the ring wraps.
+/// keyed by the publisher's sequence number. A ring of slots, the oldest packet overwritten when it wraps. The slots'
+/// memory comes in chunks of <see cref="ChunkSlots"/>, allocated when a packet first lands in one and dropped by
+/// <see cref="Clear"/>: a channel anyone can name after a cookie handshake costs nothing until data flows (it used to
+/// cost the whole ring, 16 MiB by default, at once and for good). Once the ring has wrapped, caching never allocates.
 /// </summary>
 public sealed class ChannelCache
 {
     public const int SlotBytes = 2048;
+    /// <summary>Slots per chunk of memory (128 KiB).</summary>
+    public const int ChunkSlots = 64;
 
-    private readonly byte[] _data;
+    private readonly byte[]?[] _chunks;
     private readonly ulong[] _sequence;
     private readonly long[] _receivedAt;
     private readonly int[] _length;
@@ -21,13 +25,23 @@ public sealed class ChannelCache
     public ChannelCache(int capacity)
     {
         _capacity = capacity;
-        _data = new byte[capacity * SlotBytes];
+        _chunks = new byte[]?[(capacity + ChunkSlots - 1) / ChunkSlots];
         _sequence = new ulong[capacity];
         _receivedAt = new long[capacity];
         _length = new int[capacity];
     }
 
     public int Capacity => _capacity;
+
+    /// <summary>Bytes of packet memory allocated now.</summary>
+    public long HeldBytes
+    {
+        get
+        {
+            lock (_gate)
+                return _chunks.Count(c => c is not null) * (long)ChunkSlots * SlotBytes;
+        }
+    }
 
     public void Add(ulong publisherSequence, ReadOnlySpan<byte> packet, long receivedAtNs)
     {
@@ -36,7 +50,8 @@ public sealed class ChannelCache
         var index = (int)(publisherSequence % (ulong)_capacity);
         lock (_gate)
         {
-            packet.CopyTo(_data.AsSpan(index * SlotBytes));
+            var chunk = _chunks[index / ChunkSlots] ??= new byte[ChunkSlots * SlotBytes];
+            packet.CopyTo(chunk.AsSpan(index % ChunkSlots * SlotBytes));
             _sequence[index] = publisherSequence;
             _length[index] = packet.Length;
             _receivedAt[index] = receivedAtNs;
@@ -59,7 +74,7 @@ public sealed class ChannelCache
                 length = 0;
                 return false;
             }
-            _data.AsSpan(index * SlotBytes, length).CopyTo(destination);
+            _chunks[index / ChunkSlots]!.AsSpan(index % ChunkSlots * SlotBytes, length).CopyTo(destination);
             return true;
         }
     }
@@ -70,6 +85,7 @@ public sealed class ChannelCache
         lock (_gate)
         {
             Array.Clear(_length);
+            Array.Clear(_chunks); // the memory goes back with the packets
             _any = false;
         }
     }

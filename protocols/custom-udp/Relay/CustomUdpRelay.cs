@@ -38,7 +38,8 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
     private readonly SubscriberSession?[] _slots;
     private readonly byte[] _send = new byte[ChannelCache.SlotBytes + 64];
     private readonly byte[] _repairScratch = new byte[ChannelCache.SlotBytes];
-    private ulong _upstreamPackets, _foreignData, _malformed, _challenges, _accepted, _refused, _removed, _repaired;
+    private ulong _upstreamPackets, _foreignData, _malformed, _challenges, _accepted, _refused, _removed, _repaired, _nacksDropped;
+    private readonly RepairWorker<RepairRequest, RepairBuffers> _repairs;
 
     /// <param name="planeFactory">Creates the data plane; it gets this relay as its registration sink.</param>
     /// <param name="bind">How to reach a subscriber (device, MACs, relay address); may throw when it cannot.</param>
@@ -51,9 +52,19 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
         _log = log;
         _slots = new SubscriberSession?[options.MaxSubscribers];
         _plane = planeFactory(this);
+        _repairs = new RepairWorker<RepairRequest, RepairBuffers>("fastrelay-repair", RepairQueueDepth,
+            () => new RepairBuffers(new byte[ChannelCache.SlotBytes + 64], new byte[ChannelCache.SlotBytes]), Repair, log);
     }
 
     public IDataPlane Plane => _plane;
+
+    /// <summary>Planned NACKs waiting for the repair worker; beyond this the relay drops NACKs (counted).</summary>
+    private const int RepairQueueDepth = 64;
+
+    private sealed record RepairRequest(SubscriberSession Session, uint[] Sequences, int Count);
+
+    /// <summary>The repair worker's own buffers: the receive thread keeps using the relay's.</summary>
+    private sealed record RepairBuffers(byte[] Send, byte[] Scratch);
 
     /// <summary>Binds a dual-stack UDP socket on the relay port, sized for bursts.</summary>
     public static Socket OpenSocket(int port)
@@ -71,8 +82,10 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
     {
         var timer = new Thread(() => TimerLoop(cancellationToken)) { IsBackground = true, Name = "fastrelay-timer" };
         timer.Start();
+        _repairs.Start();
         ReceiveLoop(cancellationToken);
         timer.Join();
+        _repairs.Stop();
         // A relay that stopped cleanly leaves no status behind; one that was killed leaves its last one ("not running").
         if (_options.StatusFile is { } path)
             File.Delete(path);
@@ -175,9 +188,9 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
             case ControlType.Nack when Nack.TryRead(packet, out var nack):
                 HandleNack(endpoint, nack);
                 break;
-            case ControlType.Unsubscribe when Unsubscribe.TryRead(packet, out _):
+            case ControlType.Unsubscribe when Unsubscribe.TryRead(packet, out var unsubscribe):
                 lock (_gate)
-                    if (_byEndpoint.TryGetValue(SocketAddressKey.From(endpoint), out var session))
+                    if (_byEndpoint.TryGetValue(SocketAddressKey.From(endpoint), out var session) && SessionSecret.Matches(session, unsubscribe.Session))
                         Remove(session, "unsubscribed");
                 break;
             default:
@@ -235,9 +248,9 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
         SendTo(_send.AsSpan(0, length), to);
     }
 
-    private void SendReply(IPEndPoint to, ushort channel, Role role, ReplyStatus status, int slot = 0)
+    private void SendReply(IPEndPoint to, ushort channel, Role role, ReplyStatus status, int slot = 0, ulong session = 0)
     {
-        var length = new Reply(role, status, (byte)slot).Write(_send, channel, MonotonicClock.NowNs());
+        var length = new Reply(role, status, (byte)slot, session).Write(_send, channel, MonotonicClock.NowNs());
         SendTo(_send.AsSpan(0, length), to);
     }
 
@@ -322,7 +335,8 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
             SendReply(from, channelId, Role.Subscriber, ReplyStatus.RelayFull);
             return;
         }
-        var session = new SubscriberSession(slot, SocketAddresses.Plain(from), key, channelId, new SequenceMap(4096))
+        var session = new SubscriberSession(slot, SocketAddresses.Plain(from), key, channelId, new SequenceMap(4096),
+            new RepairBudget(_options.RepairBurstBytes, _options.RepairBytesPerSecond), SessionSecret.New())
         {
             LastHeardNs = (long)MonotonicClock.NowNs(),
             RateBytesPerSecond = confirm.RateBytesPerSecond,
@@ -331,7 +345,7 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
         _byEndpoint[key] = session;
         _accepted++;
         // The REPLY leaves before the first copy can, so the subscriber knows its numbering starts now.
-        SendReply(from, channelId, Role.Subscriber, ReplyStatus.Accepted, slot);
+        SendReply(from, channelId, Role.Subscriber, ReplyStatus.Accepted, slot, session.Secret);
         _plane.Activate(slot, binding with { Channel = channelId });
         RefreshBudget(session);
         channel.Slots.Add(slot);
@@ -353,7 +367,7 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
             var sequence = sequences[i];
             if (i > 0 && sequence == sequences[i - 1])
                 continue;
-            if (!TryCopyCached(channel, session.Channel, sequence, out var length))
+            if (!TryCopyCached(channel, session.Channel, sequence, _repairScratch, out var length))
                 continue;
             var written = History.Write(_send, session.Channel, MonotonicClock.NowNs(), _repairScratch.AsSpan(0, length));
             SendTo(_send.AsSpan(0, written), session.Endpoint);
@@ -366,6 +380,14 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
         {
             if (!_byEndpoint.TryGetValue(SocketAddressKey.From(from), out var session))
                 return;
+            if (!SessionSecret.Matches(session, feedback.Session))
+            {
+                // Its REPLY may have been lost (it saw DATA and went on): the secret goes to the subscriber's address
+                // again, where only the subscriber (or someone on its path) reads it. The REPLY is smaller than the
+                // FEEDBACK, and nothing else changes.
+                SendReply(from, session.Channel, Role.Subscriber, ReplyStatus.Accepted, session.Slot, session.Secret);
+                return;
+            }
             session.LastHeardNs = (long)MonotonicClock.NowNs();
             if (session.RateBytesPerSecond == feedback.RateBytesPerSecond)
                 return;
@@ -374,42 +396,70 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
         _budgetChanged.Set(); // the timer refills budgets at once and, for a limited subscriber, every period from now on
     }
 
+    /// <summary>
+    /// On the receive thread only what is cheap and bounded: find the session and plan the numbers (clamped to what a
+    /// cache can still hold, each once, capped; <see cref="NackPlan"/>). The repairs themselves are sent by the repair
+    /// worker, so a burst of NACKs delays neither DATA nor other subscribers' control messages; when the worker is behind,
+    /// further NACKs are dropped (the subscriber asks again).
+    /// </summary>
     private void HandleNack(IPEndPoint from, Nack nack)
+    {
+        SubscriberSession? session;
+        lock (_gate)
+        {
+            if (!_byEndpoint.TryGetValue(SocketAddressKey.From(from), out session) || !SessionSecret.Matches(session, nack.Session))
+                return;
+            session.LastHeardNs = (long)MonotonicClock.NowNs();
+            session.NackedSequences += (ulong)nack.TotalSequences;
+        }
+        var planned = new uint[_options.MaxRepairsPerNack];
+        var count = NackPlan.Plan(nack, _plane.NextSequence(session.Slot), RepairWindow, planned);
+        if (count > 0 && !_repairs.TryQueue(new RepairRequest(session, planned, count)))
+            _nacksDropped++;
+    }
+
+    /// <summary>How far back any cache reaches (the relay's own, or the kernel's): older numbers cannot be repaired.</summary>
+    private int RepairWindow => Math.Max(_options.CachePacketsPerChannel, CustomUdpHeaderFastPath.KernelCachePackets);
+
+    /// <summary>Runs on the repair worker: answers one planned NACK within the session's repair byte budget.</summary>
+    private void Repair(RepairRequest request, RepairBuffers buffers)
     {
         lock (_gate)
         {
-            if (!_byEndpoint.TryGetValue(SocketAddressKey.From(from), out var session) || !_channels.TryGetValue(session.Channel, out var channel))
+            var session = request.Session;
+            // The subscriber left (or its slot went to someone else) while the request waited.
+            if (_slots[session.Slot] != session || !_channels.TryGetValue(session.Channel, out var channel))
                 return;
-            session.LastHeardNs = (long)MonotonicClock.NowNs();
             // Only numbers already taken can be repaired, and a break in the numbering may still sit in the kernel's ring:
             // without it the run before would be extended over numbers that carried other packets. So: the bound first,
             // then drain, and every number below the bound has its break delivered (unless its copy is still between
             // taking the number and submitting the event on another CPU, a window of about a microsecond).
             var next = _plane.NextSequence(session.Slot) & 0xFFFF_FFFF;
             _plane.Flush();
-            foreach (var range in nack)
+            foreach (var sequence in request.Sequences.AsSpan(0, request.Count))
             {
-                for (var i = 0u; i < range.Length; i++)
+                if (!session.Sequences.TryGet(sequence, next, out var publisherSequence))
+                    continue;
+                if (!TryCopyCached(channel, session.Channel, publisherSequence, buffers.Scratch, out var length))
+                    continue;
+                var now = MonotonicClock.NowNs();
+                var written = Wire.Repair.Write(buffers.Send, session.Channel, now, sequence, buffers.Scratch.AsSpan(0, length));
+                if (!session.RepairBudget.TryTake(written, (long)now))
                 {
-                    var sequence = range.First + i;
-                    session.NackedSequences++;
-                    if (!session.Sequences.TryGet(sequence, next, out var publisherSequence))
-                        continue;
-                    if (!TryCopyCached(channel, session.Channel, publisherSequence, out var length))
-                        continue;
-                    var written = Repair.Write(_send, session.Channel, MonotonicClock.NowNs(), sequence, _repairScratch.AsSpan(0, length));
-                    SendTo(_send.AsSpan(0, written), session.Endpoint);
-                    session.Repaired++;
-                    _repaired++;
+                    session.RepairsOverBudget++;
+                    return;
                 }
+                SendTo(buffers.Send.AsSpan(0, written), session.Endpoint);
+                session.Repaired++;
+                _repaired++;
             }
         }
     }
 
-    /// <summary>A publisher packet from the data plane's cache (the kernel's) or this process's, into the repair scratch.</summary>
-    private bool TryCopyCached(ChannelState channel, ushort channelId, ulong publisherSequence, out int length) =>
-        _plane.TryCopyCached(channelId, publisherSequence, _repairScratch, out length)
-        || channel.Cache.TryCopy(publisherSequence, _repairScratch, out length);
+    /// <summary>A publisher packet from the data plane's cache (the kernel's) or this process's, into <paramref name="scratch"/>.</summary>
+    private bool TryCopyCached(ChannelState channel, ushort channelId, ulong publisherSequence, byte[] scratch, out int length) =>
+        _plane.TryCopyCached(channelId, publisherSequence, scratch, out length)
+        || channel.Cache.TryCopy(publisherSequence, scratch, out length);
 
     /// <summary>Registrations from the data plane: which publisher packet a subscriber got under which number.</summary>
     public void OnSent(int slot, ulong subscriberSequence, ulong publisherSequence)
@@ -527,7 +577,7 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
             var upstreamPackets = _upstreamPackets + consumed.Values.Aggregate(0UL, (sum, n) => sum + n);
             return new RelayStatus(_options.Name, _plane.Mode, _options.Port, Environment.ProcessId, DateTimeOffset.UtcNow,
                 _options.Attachments?.Invoke() ?? [], channels, subscribers,
-                new RelayTotals(upstreamPackets, _foreignData, _malformed, _challenges, _accepted, _refused, _removed, _repaired));
+                new RelayTotals(upstreamPackets, _foreignData, _malformed, _challenges, _accepted, _refused, _removed, _repaired, _nacksDropped));
         }
     }
 

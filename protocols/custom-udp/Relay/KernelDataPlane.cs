@@ -24,6 +24,7 @@ namespace FastRelay.Protocols.CustomUdp.Relay;
 public sealed class KernelDataPlane : IDataPlane
 {
     private readonly Maps _maps;
+    private readonly uint _cloneMark;
     private readonly IRegistrationSink _sink;
     private readonly RingBufferReader _events;
     private readonly ILogger? _log;
@@ -50,6 +51,7 @@ public sealed class KernelDataPlane : IDataPlane
     {
         _socket = socket;
         _maps = new Maps(bpf);
+        _cloneMark = FastRelay.Relay.CloneMarks.ForInstance(bpf.Program(Programs.UpstreamIngress), MarkMagicMask);
         _sink = sink;
         _log = log;
         _events = new RingBufferReader(_maps.Events, OnEvent);
@@ -61,11 +63,13 @@ public sealed class KernelDataPlane : IDataPlane
 
     /// <summary>The relay port, run registration (NACK repair only needs to know where a subscriber's numbering stops
     /// following the publisher's, so the kernel sends an event per break instead of one per copy) and consumed originals
-    /// (the relay needs nothing from an original the kernel fanned out and cached).</summary>
+    /// (the relay needs nothing from an original the kernel fanned out and cached), and this instance's clone tag (another
+    /// relay on the host must not take its clones for its own).</summary>
     public void SetConfig(ushort udpPort) => _maps.Config.Update(0u, new Config
     {
         UdpPort = udpPort,
         Flags = ConfigRegisterRuns | ConfigConsumeCached,
+        CloneMark = _cloneMark,
     });
 
     public void SetChannel(ushort channel, IPEndPoint? upstream, IReadOnlyList<int> slots)
@@ -99,6 +103,8 @@ public sealed class KernelDataPlane : IDataPlane
         {
             Active = 0,
             IfIndex = (uint)binding.IfIndex,
+            // The kernel gives this slot copies of this channel only, whatever a channel entry it reads mid-update lists.
+            Channel = new ChannelKey { Id = binding.Channel },
             Local = ToEndpoint(binding.Local),
             Remote = ToEndpoint(binding.Remote),
         };

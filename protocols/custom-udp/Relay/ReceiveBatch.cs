@@ -69,8 +69,13 @@ internal sealed unsafe class ReceiveBatch : IDisposable
 
     private int Fd => (int)_socket.SafeHandle.DangerousGetHandle();
 
+    private int _disposed;
+
+    /// <summary>Frees the native buffers once: a second Dispose must not hand the same blocks to free(3) again.</summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
         NativeMemory.Free(_names);
         NativeMemory.Free(_iov);
         NativeMemory.Free(_messages);

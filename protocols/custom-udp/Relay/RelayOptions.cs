@@ -17,6 +17,15 @@ public sealed record RelayOptions
     /// <summary>Packets kept per channel for NACK repair and late joiners.</summary>
     public int CachePacketsPerChannel { get; init; } = 8192;
 
+    /// <summary>Most repairs one NACK can get (its numbers are clamped to the cache, de-duplicated, then capped).</summary>
+    public int MaxRepairsPerNack { get; init; } = 512;
+
+    /// <summary>Repair bytes a subscriber may get at once, and per second after that (a token bucket per subscriber):
+    /// NACKs from its address, its own or spoofed, cannot make the relay send it more.</summary>
+    public long RepairBurstBytes { get; init; } = 1 << 20;
+
+    public long RepairBytesPerSecond { get; init; } = 4 << 20;
+
     /// <summary>How often budgets are refilled from the subscribers' feedback.</summary>
     public TimeSpan BudgetPeriod { get; init; } = TimeSpan.FromMilliseconds(50);
 

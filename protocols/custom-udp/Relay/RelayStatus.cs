@@ -42,7 +42,8 @@ public sealed record RelayTotals(
     ulong Accepted,
     ulong Refused,
     ulong Removed,
-    ulong Repaired);
+    ulong Repaired,
+    ulong NacksDropped = 0); // NACKs refused because the repair worker was behind
 
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(RelayStatus))]

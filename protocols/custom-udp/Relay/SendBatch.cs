@@ -70,8 +70,14 @@ internal sealed unsafe class SendBatch : IDisposable
         return sent;
     }
 
+    private int _disposed;
+
+    /// <summary>Frees the native buffers once: a second Dispose (a using plus an explicit call, a relay stopping twice)
+    /// must not hand the same blocks to free(3) again.</summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
         NativeMemory.Free(_headers);
         NativeMemory.Free(_addresses);
         NativeMemory.Free(_iov);

@@ -4,13 +4,20 @@ namespace FastRelay.Protocols.CustomUdp.Relay;
 
 /// <summary>One accepted subscriber: its slot in the kernel maps (or the userspace plane), what it asked for, and
 /// what the relay did for it.</summary>
-public sealed class SubscriberSession(int slot, IPEndPoint endpoint, SocketAddressKey key, ushort channel, SequenceMap sequences)
+public sealed class SubscriberSession(int slot, IPEndPoint endpoint, SocketAddressKey key, ushort channel, SequenceMap sequences,
+    RepairBudget repairBudget, ulong secret)
 {
+    /// <summary>Sent in the REPLY that accepted it; its FEEDBACK, NACK and UNSUBSCRIBE must carry it (<see cref="SessionSecret"/>).</summary>
+    public ulong Secret { get; } = secret;
     public int Slot { get; } = slot;
     public IPEndPoint Endpoint { get; } = endpoint;
     public SocketAddressKey Key { get; } = key;
     public ushort Channel { get; } = channel;
     public SequenceMap Sequences { get; } = sequences;
+    /// <summary>Repair bytes it may still get (the repair worker's only).</summary>
+    public RepairBudget RepairBudget { get; } = repairBudget;
+    /// <summary>Repairs not sent because the budget was spent.</summary>
+    public ulong RepairsOverBudget { get; set; }
     public long LastHeardNs { get; set; }
     public uint RateBytesPerSecond { get; set; }
     /// <summary>The plane has been told this subscriber is unlimited: nothing to refill until its rate changes.</summary>

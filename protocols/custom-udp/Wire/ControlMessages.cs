@@ -143,8 +143,9 @@ public readonly record struct Confirm(Role Role, HandshakeCookie Cookie, uint Hi
     }
 }
 
-/// <summary>REPLY (relay → sender): <c>u8 role, u8 status, u8 slot</c>. Unknown roles or statuses are rejected.</summary>
-public readonly record struct Reply(Role Role, ReplyStatus Status, byte Slot)
+/// <summary>REPLY (relay → sender): <c>u8 role, u8 status, u8 slot, u64 session</c> (the secret later FEEDBACK, NACK and
+/// UNSUBSCRIBE must carry; 0 unless accepted). Unknown roles or statuses are rejected.</summary>
+public readonly record struct Reply(Role Role, ReplyStatus Status, byte Slot, ulong Session = 0)
 {
     public static bool TryRead(ReadOnlySpan<byte> packet, out Reply message) => TryRead(packet, out _, out message);
 
@@ -154,7 +155,7 @@ public readonly record struct Reply(Role Role, ReplyStatus Status, byte Slot)
         if (!ControlMessage.TryBody(packet, ControlType.Reply, out header, out var body) || body.Length != CustomUdpWire.ReplyBodySize
             || !ControlMessage.IsRole(body[1]) || body[2] > (byte)ReplyStatus.ChannelHasUpstream)
             return false;
-        message = new Reply((Role)body[1], (ReplyStatus)body[2], body[3]);
+        message = new Reply((Role)body[1], (ReplyStatus)body[2], body[3], BinaryPrimitives.ReadUInt64BigEndian(body[4..]));
         return true;
     }
 
@@ -164,13 +165,14 @@ public readonly record struct Reply(Role Role, ReplyStatus Status, byte Slot)
         destination[o] = (byte)Role;
         destination[o + 1] = (byte)Status;
         destination[o + 2] = Slot;
+        BinaryPrimitives.WriteUInt64BigEndian(destination[(o + 3)..], Session);
         return CustomUdpWire.ReplyPacketSize;
     }
 }
 
 /// <summary>FEEDBACK (subscriber → relay, keepalive): <c>u32 rate_bytes_per_s, u32 next_expected_sequence</c>.
 /// The clients send as next expected the lowest subscriber sequence not yet received nor given up.</summary>
-public readonly record struct Feedback(uint RateBytesPerSecond, uint NextExpectedSequence)
+public readonly record struct Feedback(uint RateBytesPerSecond, uint NextExpectedSequence, ulong Session = 0)
 {
     public static bool TryRead(ReadOnlySpan<byte> packet, out Feedback message) => TryRead(packet, out _, out message);
 
@@ -179,33 +181,39 @@ public readonly record struct Feedback(uint RateBytesPerSecond, uint NextExpecte
         message = default;
         if (!ControlMessage.TryBody(packet, ControlType.Feedback, out header, out var body) || body.Length != CustomUdpWire.FeedbackBodySize)
             return false;
-        message = new Feedback(BinaryPrimitives.ReadUInt32BigEndian(body[1..]), BinaryPrimitives.ReadUInt32BigEndian(body[5..]));
+        message = new Feedback(BinaryPrimitives.ReadUInt32BigEndian(body[9..]), BinaryPrimitives.ReadUInt32BigEndian(body[13..]),
+            BinaryPrimitives.ReadUInt64BigEndian(body[1..]));
         return true;
     }
 
     public int Write(Span<byte> destination, ushort channel, ulong timestampNs)
     {
         var o = ControlMessage.Begin(destination, ControlType.Feedback, CustomUdpWire.FeedbackBodySize, channel, timestampNs);
-        BinaryPrimitives.WriteUInt32BigEndian(destination[o..], RateBytesPerSecond);
-        BinaryPrimitives.WriteUInt32BigEndian(destination[(o + 4)..], NextExpectedSequence);
+        BinaryPrimitives.WriteUInt64BigEndian(destination[o..], Session);
+        BinaryPrimitives.WriteUInt32BigEndian(destination[(o + 8)..], RateBytesPerSecond);
+        BinaryPrimitives.WriteUInt32BigEndian(destination[(o + 12)..], NextExpectedSequence);
         return CustomUdpWire.FeedbackPacketSize;
     }
 }
 
-/// <summary>UNSUBSCRIBE (subscriber → relay): no body after the type byte.</summary>
-public readonly record struct Unsubscribe
+/// <summary>UNSUBSCRIBE (subscriber → relay): <c>u64 session</c>.</summary>
+public readonly record struct Unsubscribe(ulong Session = 0)
 {
     public static bool TryRead(ReadOnlySpan<byte> packet, out Unsubscribe message) => TryRead(packet, out _, out message);
 
     public static bool TryRead(ReadOnlySpan<byte> packet, out PacketHeader header, out Unsubscribe message)
     {
         message = default;
-        return ControlMessage.TryBody(packet, ControlType.Unsubscribe, out header, out var body) && body.Length == CustomUdpWire.UnsubscribeBodySize;
+        if (!ControlMessage.TryBody(packet, ControlType.Unsubscribe, out header, out var body) || body.Length != CustomUdpWire.UnsubscribeBodySize)
+            return false;
+        message = new Unsubscribe(BinaryPrimitives.ReadUInt64BigEndian(body[1..]));
+        return true;
     }
 
     public int Write(Span<byte> destination, ushort channel, ulong timestampNs)
     {
-        ControlMessage.Begin(destination, ControlType.Unsubscribe, CustomUdpWire.UnsubscribeBodySize, channel, timestampNs);
+        var o = ControlMessage.Begin(destination, ControlType.Unsubscribe, CustomUdpWire.UnsubscribeBodySize, channel, timestampNs);
+        BinaryPrimitives.WriteUInt64BigEndian(destination[o..], Session);
         return CustomUdpWire.UnsubscribePacketSize;
     }
 }

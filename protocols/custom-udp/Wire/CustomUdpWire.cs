@@ -35,15 +35,19 @@ public static class CustomUdpWire
     public const int PublishBodySize = PaddedRequestBodySize;
     public const int ChallengeBodySize = 1 + 1 + HandshakeCookie.Size;          // type, role, cookie
     public const int ConfirmBodySize = 1 + 1 + HandshakeCookie.Size + 4 + 4;    // type, role, cookie, history_ms, rate
-    public const int ReplyBodySize = 1 + 1 + 1 + 1;                    // type, role, status, slot
-    public const int FeedbackBodySize = 1 + 4 + 4;                     // type, rate, next expected
-    public const int UnsubscribeBodySize = 1;
+    public const int ReplyBodySize = 1 + 1 + 1 + 1 + SessionSize;      // type, role, status, slot, session
+    public const int FeedbackBodySize = 1 + SessionSize + 4 + 4;       // type, session, rate, next expected
+    public const int UnsubscribeBodySize = 1 + SessionSize;            // type, session
 
-    /// <summary>NACK: type, u16 count, then <see cref="NackRangeSize"/> bytes per range.</summary>
-    public const int NackFixedBodySize = 1 + 2;
+    /// <summary>The session secret an accepted subscriber's REPLY carries and its FEEDBACK, NACK and UNSUBSCRIBE must carry
+    /// (right after the type byte): after the handshake a source address alone is easy to forge.</summary>
+    public const int SessionSize = 8;
+
+    /// <summary>NACK: type, session, u16 count, then <see cref="NackRangeSize"/> bytes per range.</summary>
+    public const int NackFixedBodySize = 1 + SessionSize + 2;
     public const int NackRangeSize = 4 + 2;
 
-    /// <summary>Ranges a NACK may carry (a NACK is then at most 16 + 3 + 128 × 6 = 787 bytes).</summary>
+    /// <summary>Ranges a NACK may carry (a NACK is then at most 16 + 11 + 128 × 6 = 795 bytes).</summary>
     public const int MaxNackRanges = 128;
 
     /// <summary>REPAIR body before the embedded DATA packet: type, u32 sequence.</summary>
@@ -57,9 +61,9 @@ public static class CustomUdpWire
     public const int PublishPacketSize = HeaderSize + PublishBodySize;       // 80
     public const int ChallengePacketSize = HeaderSize + ChallengeBodySize;   // 34
     public const int ConfirmPacketSize = HeaderSize + ConfirmBodySize;       // 42
-    public const int ReplyPacketSize = HeaderSize + ReplyBodySize;           // 20
-    public const int FeedbackPacketSize = HeaderSize + FeedbackBodySize;     // 25
-    public const int UnsubscribePacketSize = HeaderSize + UnsubscribeBodySize; // 17
+    public const int ReplyPacketSize = HeaderSize + ReplyBodySize;           // 28
+    public const int FeedbackPacketSize = HeaderSize + FeedbackBodySize;     // 33
+    public const int UnsubscribePacketSize = HeaderSize + UnsubscribeBodySize; // 25
 
     /// <summary>Largest UDP payload (IPv4); a receive buffer of this size never truncates a datagram.</summary>
     public const int MaxDatagramSize = 65507;

@@ -10,7 +10,7 @@ public readonly record struct NackRange(uint First, ushort Length)
 }
 
 /// <summary>
-/// NACK (subscriber → relay): <c>u16 count, count × (u32 first, u16 length)</c>, sequences in the subscriber's own
+/// NACK (subscriber → relay): <c>u64 session, u16 count, count × (u32 first, u16 length)</c>, sequences in the subscriber's own
 /// numbering. A view over the received bytes (no copy): index it or <c>foreach</c> it. Rejected when the count is 0 or
 /// above <see cref="CustomUdpWire.MaxNackRanges"/>, a length is 0, or the body size does not match the count exactly.
 /// </summary>
@@ -18,7 +18,14 @@ public readonly ref struct Nack
 {
     private readonly ReadOnlySpan<byte> _ranges;
 
-    private Nack(ReadOnlySpan<byte> ranges) => _ranges = ranges;
+    private Nack(ulong session, ReadOnlySpan<byte> ranges)
+    {
+        Session = session;
+        _ranges = ranges;
+    }
+
+    /// <summary>The session secret from the subscriber's REPLY.</summary>
+    public ulong Session { get; }
 
     public int Count => _ranges.Length / CustomUdpWire.NackRangeSize;
 
@@ -51,14 +58,14 @@ public readonly ref struct Nack
         message = default;
         if (!ControlMessage.TryBody(packet, ControlType.Nack, out header, out var body) || body.Length < CustomUdpWire.NackFixedBodySize)
             return false;
-        int count = BinaryPrimitives.ReadUInt16BigEndian(body[1..]);
+        int count = BinaryPrimitives.ReadUInt16BigEndian(body[(1 + CustomUdpWire.SessionSize)..]);
         if (count == 0 || count > CustomUdpWire.MaxNackRanges || body.Length != BodySize(count))
             return false;
         var ranges = body[CustomUdpWire.NackFixedBodySize..];
         for (var i = 0; i < count; i++)
             if (BinaryPrimitives.ReadUInt16BigEndian(ranges[(i * CustomUdpWire.NackRangeSize + 4)..]) == 0)
                 return false;
-        message = new Nack(ranges);
+        message = new Nack(BinaryPrimitives.ReadUInt64BigEndian(body[1..]), ranges);
         return true;
     }
 
@@ -69,13 +76,14 @@ public readonly ref struct Nack
     public static int PacketSize(int count) => CustomUdpWire.HeaderSize + BodySize(count);
 
     /// <summary>Writes a NACK of 1..<see cref="CustomUdpWire.MaxNackRanges"/> ranges (each of length ≥ 1).</summary>
-    public static int Write(Span<byte> destination, ushort channel, ulong timestampNs, ReadOnlySpan<NackRange> ranges)
+    public static int Write(Span<byte> destination, ushort channel, ulong timestampNs, ulong session, ReadOnlySpan<NackRange> ranges)
     {
         if (ranges.Length is 0 or > CustomUdpWire.MaxNackRanges)
             throw new ArgumentException($"a NACK carries 1..{CustomUdpWire.MaxNackRanges} ranges", nameof(ranges));
         var o = ControlMessage.Begin(destination, ControlType.Nack, BodySize(ranges.Length), channel, timestampNs);
-        BinaryPrimitives.WriteUInt16BigEndian(destination[o..], (ushort)ranges.Length);
-        o += 2;
+        BinaryPrimitives.WriteUInt64BigEndian(destination[o..], session);
+        BinaryPrimitives.WriteUInt16BigEndian(destination[(o + CustomUdpWire.SessionSize)..], (ushort)ranges.Length);
+        o += CustomUdpWire.SessionSize + 2;
         foreach (var range in ranges)
         {
             if (range.Length == 0) throw new ArgumentException("a NACK range has length ≥ 1", nameof(ranges));

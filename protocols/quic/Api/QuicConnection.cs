@@ -273,6 +273,7 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
     }
 
     long IEndpointConnection.NextTimeout => Volatile.Read(ref _nextTimeout);
+    bool IEndpointConnection.IsHandshakeComplete => _handshake.Task.IsCompletedSuccessfully;
 
     void IEndpointConnection.OnTimeout(long now)
     {

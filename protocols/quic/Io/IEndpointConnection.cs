@@ -13,6 +13,8 @@ internal interface IEndpointConnection
     void OnDatagrams(ReadOnlySpan<Memory<byte>> datagrams, ReadOnlySpan<SocketAddress> sources, long now);
     /// <summary>Absolute µs of the next timer (long.MaxValue: none). Read without the connection's lock: a stale value only costs an early wake-up.</summary>
     long NextTimeout { get; }
+    /// <summary>The handshake completed (the endpoint stops counting the connection as half-open).</summary>
+    bool IsHandshakeComplete { get; }
     void OnTimeout(long now);
 }
 

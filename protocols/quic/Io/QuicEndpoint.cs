@@ -286,9 +286,10 @@ internal sealed class QuicEndpoint : IDisposable
             retrySource = tokenRetry;
             validated = true;
         }
-        else if (_requireAddressValidation)
+        else if (_requireAddressValidation || UnvalidatedHandshakesAtLimit())
         {
-            // Unknown or no token: ask the client to prove its address first (Retry, RFC 9000 §8.1.2).
+            // Unknown or no token: ask the client to prove its address first (Retry, RFC 9000 §8.1.2) — always when
+            // configured, and under a flood of handshakes from addresses nobody proved (see MaxUnvalidatedHandshakes).
             var newId = ConnectionId.Random(ConnectionIdLength);
             var token = _tokens!.Create(remote, clientDcid, newId, DateTimeOffset.UtcNow);
             int n = RetryIntegrity.WriteRetry(_replyBuffer, QuicVersion.V1, clientScid.Span, newId.Span, token, clientDcid.Span);
@@ -300,9 +301,27 @@ internal sealed class QuicEndpoint : IDisposable
         var context = new ServerHandshakeContext(original, clientDcid, clientScid, local, retrySource, validated);
         var connection = _acceptor!.Accept(context, remote, now);
         if (connection is null) return;
+        if (!validated) _unvalidatedHandshakes.Add(connection);
         // Retransmitted client Initials still carry the id the client picked; route those too until the connection ends.
         Register(clientDcid, connection);
         connection.OnDatagrams([datagram], [_from], now);
+    }
+
+    /// <summary>
+    /// Handshakes in progress whose client address nobody validated, beyond which new clients get a Retry first (the
+    /// bound quic-go uses). Initial keys are public: anyone can make Initials that authenticate, from spoofed addresses,
+    /// and abandon them; each holds a connection and a listener backlog slot until its handshake times out. A Retry costs
+    /// the server no state, a spoofer never answers it, and a real client comes back validated.
+    /// </summary>
+    private const int MaxUnvalidatedHandshakes = 128;
+    private readonly List<IEndpointConnection> _unvalidatedHandshakes = [];   // endpoint thread only
+
+    private bool UnvalidatedHandshakesAtLimit()
+    {
+        if (_unvalidatedHandshakes.Count < MaxUnvalidatedHandshakes) return false;
+        // A closed connection has no timer left (NextTimeout is long.MaxValue); a live handshake always has one.
+        _unvalidatedHandshakes.RemoveAll(c => c.IsHandshakeComplete || c.NextTimeout == long.MaxValue);
+        return _unvalidatedHandshakes.Count >= MaxUnvalidatedHandshakes;
     }
 
     private void SendStatelessReset(in ConnectionId dcid, int triggerLength)

@@ -15,6 +15,9 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int open(string path, int flags);
     [LibraryImport(Lib, SetLastError = true)] internal static partial int setns(int fd, int nstype);
+
+    internal const int O_DIRECTORY = 0x10000, LOCK_EX = 2, LOCK_NB = 4, EWOULDBLOCK = EAGAIN;
+    [LibraryImport(Lib, SetLastError = true)] internal static partial int flock(int fd, int operation);
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int mount(string source, string target, string fstype, nuint flags, nint data);
 

@@ -19,11 +19,21 @@ internal sealed class BpfObjectHandle : SafeHandle
 /// <summary>Owns a <c>struct ring_buffer*</c> (its epoll fd and mmapped pages).</summary>
 internal sealed class RingBufferHandle : SafeHandle
 {
-    internal RingBufferHandle(nint rb) : base(0, ownsHandle: true) => SetHandle(rb);
+    private readonly Action? _afterFree;
+
+    /// <param name="afterFree">Runs once the ring buffer is freed, i.e. after the last call that leased it returned:
+    /// what its callbacks use (their context) must live until then.</param>
+    internal RingBufferHandle(nint rb, Action? afterFree = null) : base(0, ownsHandle: true)
+    {
+        SetHandle(rb);
+        _afterFree = afterFree;
+    }
+
     public override bool IsInvalid => handle == 0;
     protected override bool ReleaseHandle()
     {
         LibBpf.ring_buffer__free(handle);
+        _afterFree?.Invoke();
         return true;
     }
 }

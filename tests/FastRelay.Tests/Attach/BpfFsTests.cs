@@ -76,15 +76,16 @@ public sealed class BpfFsTests(CompiledFixtures fixtures)
     public void Create_removes_pins_a_killed_instance_left_behind()
     {
         var instance = Instance();
-        string left;
-        var first = BpfPinDirectory.Create(instance);
-        using (var obj = BpfObject.Load(fixtures.Object("pin_fixture"), new BpfObjectOptions { PinRootPath = first.Path }))
-            left = first.PinMaps(obj)[0];
-        // first is never disposed: the process "died" with its pins in place.
-        Assert.True(File.Exists(left));
+        // A killed relay leaves its pins; its instance lock died with it (the kernel closes the fd), so what remains is
+        // the directory with pins and no lock.
+        var path = BpfFs.InstancePath(instance);
+        Directory.CreateDirectory(path);
+        var left = Path.Combine(path, "fx_by_name");
+        using (var obj = BpfObject.Load(fixtures.Object("pin_fixture"), new BpfObjectOptions { PinRootPath = path }))
+            Assert.True(File.Exists(left));
 
         using var second = BpfPinDirectory.Create(instance);
-        Assert.Equal(first.Path, second.Path);
+        Assert.Equal(path, second.Path);
         Assert.False(File.Exists(left));
         using var again = BpfObject.Load(fixtures.Object("pin_fixture"), new BpfObjectOptions { PinRootPath = second.Path });
         Assert.Equal(2, second.PinMaps(again).Count);

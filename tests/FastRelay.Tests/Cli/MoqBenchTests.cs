@@ -39,7 +39,10 @@ public sealed class MoqBenchTests
         foreach (var p in report.Points)
         {
             Assert.Equal(p.FanOut, p.SubscribersConnected);
-            Assert.True(p.PublishedObjectsPerSecond is >= 150 and <= 250, p.ToString()); // achieved, measured from the send log (a stall and its catch-up can move a few objects in or out of a short window)
+            // The rate reported is the one achieved in the window (objects sent in it / its length), whatever was asked; on a
+            // loaded machine the publisher can stall and catch up, so only a loose band around the 200 asked is checked.
+            Assert.Equal(p.Expected, (long)Math.Round(p.PublishedObjectsPerSecond * options.DurationSeconds) * p.FanOut);
+            Assert.True(p.PublishedObjectsPerSecond is >= 50 and <= 400, p.ToString());
             Assert.True(p.Expected > 0);
             Assert.Equal((p.Expected, 0L, 0L, 0L), (p.Delivered, p.Lost, p.Duplicates, p.IntegrityFailures));
             Assert.InRange(p.MeanObjectBytes, 900, 1100); // 1.6 Mbit/s at 200 objects/s = 1000 bytes

@@ -77,22 +77,25 @@ public sealed class WireCodecTests
         Assert.True(Confirm.TryRead(buffer.AsSpan(0, 42), out var confirm));
         Assert.Equal(new Confirm(Role.Subscriber, SampleCookie, 7, 9), confirm);
 
-        Assert.Equal(20, new Reply(Role.Subscriber, ReplyStatus.ChannelHasUpstream, 63).Write(buffer, ch, ts));
-        Assert.True(Reply.TryRead(buffer.AsSpan(0, 20), out var reply));
-        Assert.Equal(new Reply(Role.Subscriber, ReplyStatus.ChannelHasUpstream, 63), reply);
+        const ulong session = 0xFEDC_BA98_7654_3210;
+        Assert.Equal(28, new Reply(Role.Subscriber, ReplyStatus.ChannelHasUpstream, 63, session).Write(buffer, ch, ts));
+        Assert.True(Reply.TryRead(buffer.AsSpan(0, 28), out var reply));
+        Assert.Equal(new Reply(Role.Subscriber, ReplyStatus.ChannelHasUpstream, 63, session), reply);
 
-        Assert.Equal(25, new Feedback(123_456, 0xFFFF_FFFE).Write(buffer, ch, ts));
-        Assert.True(Feedback.TryRead(buffer.AsSpan(0, 25), out var feedback));
-        Assert.Equal(new Feedback(123_456, 0xFFFF_FFFE), feedback);
+        Assert.Equal(33, new Feedback(123_456, 0xFFFF_FFFE, session).Write(buffer, ch, ts));
+        Assert.True(Feedback.TryRead(buffer.AsSpan(0, 33), out var feedback));
+        Assert.Equal(new Feedback(123_456, 0xFFFF_FFFE, session), feedback);
 
-        Assert.Equal(17, new Unsubscribe().Write(buffer, ch, ts));
-        Assert.True(Unsubscribe.TryRead(buffer.AsSpan(0, 17), out h, out _));
+        Assert.Equal(25, new Unsubscribe(session).Write(buffer, ch, ts));
+        Assert.True(Unsubscribe.TryRead(buffer.AsSpan(0, 25), out h, out var unsubscribe));
         Assert.Equal(ch, h.Channel);
+        Assert.Equal(session, unsubscribe.Session);
 
         NackRange[] ranges = [new(5, 1), new(0xFFFF_FFFF, 3), new(1000, ushort.MaxValue)];
-        var n = Nack.Write(buffer, ch, ts, ranges);
-        Assert.Equal(16 + 3 + 3 * 6, n);
+        var n = Nack.Write(buffer, ch, ts, session, ranges);
+        Assert.Equal(16 + 11 + 3 * 6, n);
         Assert.True(Nack.TryRead(buffer.AsSpan(0, n), out var nack));
+        Assert.Equal(session, nack.Session);
         Assert.Equal(3, nack.Count);
         var read = new List<NackRange>();
         foreach (var range in nack) read.Add(range);
@@ -169,17 +172,17 @@ public sealed class WireCodecTests
         buffer[17] = 0;
         Assert.False(Challenge.TryRead(buffer.AsSpan(0, n), out _));
 
-        n = Nack.Write(buffer, 1, 0, [new NackRange(1, 2)]);
-        BinaryPrimitives.WriteUInt16BigEndian(buffer.AsSpan(16 + 3 + 4), 0); // zero-length range
+        n = Nack.Write(buffer, 1, 0, 7, [new NackRange(1, 2)]);
+        BinaryPrimitives.WriteUInt16BigEndian(buffer.AsSpan(16 + 11 + 4), 0); // zero-length range
         Assert.False(Nack.TryRead(buffer.AsSpan(0, n), out _));
-        BinaryPrimitives.WriteUInt16BigEndian(buffer.AsSpan(16 + 3 + 4), 1);
-        BinaryPrimitives.WriteUInt16BigEndian(buffer.AsSpan(17), 0);           // count 0
-        Assert.False(Nack.TryRead(buffer.AsSpan(0, 19), out _));
-        BinaryPrimitives.WriteUInt16BigEndian(buffer.AsSpan(17), 2);           // count larger than the body
+        BinaryPrimitives.WriteUInt16BigEndian(buffer.AsSpan(16 + 11 + 4), 1);
+        BinaryPrimitives.WriteUInt16BigEndian(buffer.AsSpan(25), 0);           // count 0
+        Assert.False(Nack.TryRead(buffer.AsSpan(0, 27), out _));
+        BinaryPrimitives.WriteUInt16BigEndian(buffer.AsSpan(25), 2);           // count larger than the body
         Assert.False(Nack.TryRead(buffer.AsSpan(0, n), out _));
 
-        Assert.Throws<ArgumentException>(() => Nack.Write(buffer, 1, 0, []));
-        Assert.Throws<ArgumentException>(() => Nack.Write(new byte[4096], 1, 0, new NackRange[CustomUdpWire.MaxNackRanges + 1]));
+        Assert.Throws<ArgumentException>(() => Nack.Write(buffer, 1, 0, 7, []));
+        Assert.Throws<ArgumentException>(() => Nack.Write(new byte[4096], 1, 0, 7, new NackRange[CustomUdpWire.MaxNackRanges + 1]));
         Assert.Throws<ArgumentException>(() => new Confirm(Role.Publisher, SampleCookie, 0, 0).Write(new byte[41], 1, 0));
     }
 
@@ -233,7 +236,7 @@ public sealed class WireCodecTests
         yield return ("CONFIRM", Encode(b => new Confirm(Role.Publisher, SampleCookie, 0, 0).Write(b, 3, 1)), b => Confirm.TryRead(b, out _));
         yield return ("REPLY", Encode(b => new Reply(Role.Publisher, ReplyStatus.Accepted, 4).Write(b, 3, 1)), b => Reply.TryRead(b, out _));
         yield return ("FEEDBACK", Encode(b => new Feedback(5, 6).Write(b, 3, 1)), b => Feedback.TryRead(b, out _));
-        yield return ("NACK", Encode(b => Nack.Write(b, 3, 1, [new NackRange(1, 1), new NackRange(10, 4), new NackRange(99, 2)])), b => Nack.TryRead(b, out _));
+        yield return ("NACK", Encode(b => Nack.Write(b, 3, 1, 7, [new NackRange(1, 1), new NackRange(10, 4), new NackRange(99, 2)])), b => Nack.TryRead(b, out _));
         yield return ("REPAIR", Encode(b => Repair.Write(b, 3, 1, 42, data)), b => Repair.TryRead(b, out _));
         yield return ("HISTORY", Encode(b => History.Write(b, 3, 1, data)), b => History.TryRead(b, out _));
         yield return ("UNSUBSCRIBE", Encode(b => new Unsubscribe().Write(b, 3, 1)), b => Unsubscribe.TryRead(b, out _));

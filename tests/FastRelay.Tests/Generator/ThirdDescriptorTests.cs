@@ -195,7 +195,7 @@ public sealed class ThirdDescriptorTests
         {
             var protocol = Protocol(holder);
             Assert.Equal(
-                new[] { "fr_endpoint", "fr_subscriber", "fr_budget", "fr_sub_stats", "fr_channel_key", "fr_channel", "fr_stream_key", "fr_stream_value", "fr_event", "fr_config", "fr_stats" },
+                new[] { "fr_endpoint", "fr_channel_key", "fr_subscriber", "fr_budget", "fr_sub_stats", "fr_channel", "fr_stream_key", "fr_stream_value", "fr_event", "fr_config", "fr_stats" },
                 protocol.Structs.Select(s => s.CName));
             var header = Header;
             foreach (var layout in protocol.Structs)
@@ -223,7 +223,8 @@ public sealed class ThirdDescriptorTests
             Assert.Equal(4, protocol.Structs.Single(s => s.CName == "fr_channel_key").Size); // u8 id + 3 padding
             Assert.Equal(new[] { new SharedFieldLayout("id", 0, 1), new SharedFieldLayout("_pad0", 1, 3) },
                 protocol.Structs.Single(s => s.CName == "fr_channel_key").Fields);
-            Assert.Contains(new SharedFieldLayout("cid", 60, 4), protocol.Structs.Single(s => s.CName == "fr_subscriber").Fields);
+            Assert.Contains(new SharedFieldLayout("channel", 8, 4), protocol.Structs.Single(s => s.CName == "fr_subscriber").Fields);
+            Assert.Contains(new SharedFieldLayout("cid", 64, 4), protocol.Structs.Single(s => s.CName == "fr_subscriber").Fields);
             Assert.Contains(new SharedFieldLayout("slots", 28, 20), protocol.Structs.Single(s => s.CName == "fr_channel").Fields);
             Assert.Equal(5 * 64, protocol.Maps.Single(m => m.Name == "fr_streams").MaxEntries);
 

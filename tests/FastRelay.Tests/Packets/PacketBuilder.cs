@@ -22,6 +22,12 @@ public sealed record PacketBuilder
 
     public byte Ttl { get; init; } = 64;
 
+    /// <summary>IPv4 TOS / IPv6 traffic class: DSCP in the upper six bits, ECN in the lower two.</summary>
+    public byte Tos { get; init; }
+
+    /// <summary>IPv6 flow label (20 bits).</summary>
+    public uint FlowLabel { get; init; }
+
     public bool IsIpv6 => Source.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6;
 
     public byte[] Build(ReadOnlySpan<byte> payload)
@@ -35,7 +41,7 @@ public sealed record PacketBuilder
         var udpLength = 8 + payload.Length;
         if (IsIpv6)
         {
-            ip[0] = 0x60;
+            BinaryPrimitives.WriteUInt32BigEndian(ip, 0x6000_0000u | (uint)Tos << 20 | (FlowLabel & 0xFFFFF));
             BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)udpLength);
             ip[6] = 17;
             ip[7] = Ttl;
@@ -45,6 +51,7 @@ public sealed record PacketBuilder
         else
         {
             ip[0] = (byte)(0x40 | (ipHeader / 4));
+            ip[1] = Tos;
             BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)(ipHeader + udpLength));
             BinaryPrimitives.WriteUInt16BigEndian(ip[4..], 0x1234);
             BinaryPrimitives.WriteUInt16BigEndian(ip[6..], 0x4000); // DF

@@ -81,14 +81,29 @@ public abstract class UserspaceOriginTests(GeneratedObjects objects, FastPathPro
         foreach (var (name, input) in cases)
             s.SubscriberEgress.Run(new PacketFixture(name, input, TcAct.Unspec));
 
-        // A UDP_SEGMENT super-packet: only its first datagram could be numbered.
-        s.SubscriberEgress.Run(new PacketFixture("GSO", StackPacket(sub, StackNumber), TcAct.Unspec,
-            Context: new SkbContext { GsoSize = 1200, GsoSegs = 2 }));
-
         Assert.Equal(60UL, s.Maps.NextPacketNumber(Slot));
         Assert.Equal(60UL, s.Maps.NextPacketNumber(Slot + 1));
         Assert.Equal(new RelayStats(), s.Maps.Stats());
         Assert.Empty(s.TakeEvents());
+    }
+
+    [BpfFact]
+    public void A_stack_packet_that_cannot_be_numbered_is_dropped_and_counted_never_sent_with_the_stacks_number()
+    {
+        using var s = Session();
+        var sub = s.AddSubscriber(Slot, nextPacketNumber: 60);
+
+        // A UDP_SEGMENT super-packet carries several datagrams behind one header: only the first could be numbered, the
+        // rest would leave with numbers of the stack's own that the kernel may already have given to copies.
+        s.SubscriberEgress.Run(new PacketFixture("GSO", StackPacket(sub, StackNumber), TcAct.Shot,
+            Context: new SkbContext { GsoSize = 1200, GsoSegs = 2 }));
+
+        Assert.Equal(60UL, s.Maps.NextPacketNumber(Slot));
+        Assert.Equal(new RelayStats { EgressUserspaceDropped = 1 }, s.Maps.Stats());
+        Assert.Empty(s.TakeEvents());
+
+        // The next stack packet is numbered as usual: nothing was taken for the dropped one.
+        s.SubscriberEgress.Run(new PacketFixture("after", StackPacket(sub, StackNumber), TcAct.Ok, StackPacket(sub, 60)));
     }
 }
 

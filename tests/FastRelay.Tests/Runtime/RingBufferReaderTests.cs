@@ -38,6 +38,33 @@ public sealed class RingBufferReaderTests(CompiledFixtures fixtures)
     }
 
     [BpfFact]
+    public void Dispose_while_consuming_stops_delivery_and_frees_nothing_still_in_use()
+    {
+        // The relay's timer or shutdown can dispose the reader while another thread is inside Consume: the callback
+        // context (a GCHandle) and the ring buffer must outlive the call in flight. Disposing from inside the handler is
+        // that race made deterministic.
+        using var obj = BpfObject.Load(fixtures.Object(CompiledFixtures.Runtime));
+        obj.Map("fx_records").Update(10u, FxRecord.Create(1, 100, 1, Tag));
+        for (var i = 0; i < 3; i++)
+            obj.Program("fx_classify").TestRun(FixtureLayouts.Packet(10));
+        RingBufferReader? reader = null;
+        var calls = 0;
+        reader = new RingBufferReader(obj.Map("fx_events"), _ =>
+        {
+            calls++;
+            reader!.Dispose();
+            GC.Collect(); // a freed callback handle would be found out here
+            GC.WaitForPendingFinalizers();
+        });
+
+        reader.Consume();
+
+        Assert.Equal(1, calls); // nothing more reaches a disposed reader
+        Assert.Throws<ObjectDisposedException>(() => reader.Consume());
+        reader.Dispose(); // again: nothing to free twice
+    }
+
+    [BpfFact]
     public void Poll_times_out_with_zero_and_handler_exceptions_surface_from_consume()
     {
         using var obj = BpfObject.Load(fixtures.Object(CompiledFixtures.Runtime));

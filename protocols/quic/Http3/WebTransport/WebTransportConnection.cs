@@ -20,7 +20,11 @@ internal sealed class WebTransportConnection
     private readonly int _maxBufferedDatagrams;
     private readonly object _lock = new();
     private readonly Dictionary<long, WebTransportSession> _sessions = [];
-    private readonly HashSet<long> _endedSessions = [];
+    /// <summary>Ended or refused session ids, so their late streams are reset rather than buffered. Capped: a client
+    /// that opens CONNECT after CONNECT must not grow it forever; the oldest ids are forgotten first (a late stream for
+    /// one of those is only buffered, which is bounded too).</summary>
+    private readonly SortedSet<long> _endedSessions = [];
+    private const int MaxRememberedEndedSessions = 1024;
     private readonly Dictionary<long, List<QuicStream>> _bufferedStreams = [];
     private readonly Queue<(long Session, byte[] Payload)> _bufferedDatagrams = new();
     private readonly CancellationTokenSource _lifetime = new();
@@ -106,6 +110,8 @@ internal sealed class WebTransportConnection
         lock (_lock)
         {
             _endedSessions.Add(sessionId);
+            if (_endedSessions.Count > MaxRememberedEndedSessions)
+                _endedSessions.Remove(_endedSessions.Min);
             _sessions.Remove(sessionId);
             if (_bufferedStreams.Remove(sessionId, out streams))
                 _bufferedStreamCount -= streams.Count;

@@ -26,6 +26,14 @@ public sealed class WebTransportStream : IAsyncDisposable
     public bool CanWrite => _stream.CanWrite;
     public WebTransportSession Session => _session;
 
+    /// <summary>Send priority among the connection's streams (lower leaves first, equal share round robin); the QUIC
+    /// stream's own, so it orders this session's streams against every other stream on the connection.</summary>
+    public int SendPriority
+    {
+        get => _stream.SendPriority;
+        set => _stream.SendPriority = value;
+    }
+
     /// <summary>The QUIC stream underneath (for transport-level knobs; its bytes are the application payload).</summary>
     public QuicStream QuicStream => _stream;
 

@@ -36,7 +36,8 @@ public static class InputPublisher
                 ulong sequence = 0;
                 await foreach (var chunk in options.Framing.ReadObjectsAsync(input, cancellationToken))
                 {
-                    if (limits.Reached(time.GetElapsedTime(start), stats.Objects)) break;
+                    // A publisher that is behind never waits, so cancellation is checked here, not only in the delay.
+                    if (cancellationToken.IsCancellationRequested || limits.Reached(time.GetElapsedTime(start), stats.Objects)) break;
                     var due = (long)(sequence * interval);
                     var wait = TimeSpan.FromTicks(due * 10) - time.GetElapsedTime(start);
                     if (wait > TimeSpan.Zero) await Task.Delay(wait, time, cancellationToken);

@@ -84,6 +84,14 @@ internal sealed class SessionTrackPublisher : IMoqTrackPublisher, IMoqRequestHan
                 _largest = new MoqLocation(group, objectId);
     }
 
+    /// <summary>
+    /// How long to keep the connection after PUBLISH_DONE before closing it. A QUIC CONNECTION_CLOSE discards whatever
+    /// is not yet delivered, and the session does not expose when the peer acknowledged our last bytes, so the
+    /// publisher lingers (ending sooner when the peer closes first). Ample on loopback and LANs; a lossy long path may
+    /// need more.
+    /// </summary>
+    public static TimeSpan CloseLinger { get; set; } = TimeSpan.FromSeconds(1);
+
     public async ValueTask DisposeAsync()
     {
         MoqTrackPublication[] publications;
@@ -92,6 +100,11 @@ internal sealed class SessionTrackPublisher : IMoqTrackPublisher, IMoqRequestHan
         {
             try { await p.FinishAsync(MoqPublishDoneCode.TrackEnded, "publisher finished").ConfigureAwait(false); }
             catch (Exception) { /* the subscriber or the session is gone */ }
+        }
+        if (publications.Length > 0 && !_session.Terminated.IsCompleted)
+        {
+            try { await _session.Terminated.WaitAsync(CloseLinger).ConfigureAwait(false); }
+            catch (TimeoutException) { }
         }
         if (_namespace is not null)
         {

@@ -22,7 +22,8 @@ public static class SyntheticPublisher
             {
                 foreach (var planned in track.Objects())
                 {
-                    if (limits.Reached(time.GetElapsedTime(start), stats.Objects)) break;
+                    // A publisher that is behind never waits, so cancellation is checked here, not only in the delay.
+                    if (cancellationToken.IsCancellationRequested || limits.Reached(time.GetElapsedTime(start), stats.Objects)) break;
                     var wait = TimeSpan.FromTicks(planned.DueMicroseconds * 10) - time.GetElapsedTime(start);
                     if (limits.Duration is { } d && time.GetElapsedTime(start) + wait >= d) break; // due after the end
                     if (wait > TimeSpan.Zero) await Task.Delay(wait, time, cancellationToken);

@@ -28,7 +28,7 @@ public interface IMoqRequestHandler
     Task OnPublishAsync(MoqIncomingPublish request, CancellationToken cancellationToken) =>
         request.RejectAsync(MoqRequestErrorCode.Uninterested, "not interested");
 
-    /// <summary>SUBSCRIBE_TRACKS: not implemented by the session beyond handing it over; default NOT_SUPPORTED.</summary>
+    /// <summary>SUBSCRIBE_TRACKS: accept, then PUBLISH the matching tracks and skip the rest.</summary>
     Task OnSubscribeTracksAsync(MoqIncomingSubscribeTracks request, CancellationToken cancellationToken) => NotSupported(request);
 
     private static Task NotSupported(MoqIncomingRequest request) => request.RejectAsync(MoqRequestErrorCode.NotSupported, "not supported");

@@ -186,10 +186,53 @@ public sealed class MoqIncomingPublish : MoqIncomingRequest
     }
 }
 
-/// <summary>An inbound SUBSCRIBE_TRACKS (only rejection is offered by the session so far).</summary>
+/// <summary>
+/// An inbound SUBSCRIBE_TRACKS: after accepting, PUBLISH each matching track with <see cref="MoqSession.PublishAsync"/>
+/// (FORWARD and GROUP_ORDER copied from <see cref="Parameters"/>) and report the ones left out with PUBLISH_SKIPPED.
+/// </summary>
 public sealed class MoqIncomingSubscribeTracks : MoqIncomingRequest
 {
     internal MoqIncomingSubscribeTracks(MoqSession session, MoqRequestStream stream, MoqSubscribeTracks message) : base(session, stream, message.RequestId) => Message = message;
 
     public MoqSubscribeTracks Message { get; }
+    public MoqTrackNamespace Prefix => Message.Prefix;
+    public MoqMessageParameters Parameters => Message.Parameters;
+    internal MoqTracksResponder? Responder { get; private set; }
+
+    /// <summary>REQUEST_OK; then PUBLISH the tracks, and <see cref="MoqTracksResponder.SkipAsync"/> the others.</summary>
+    public async Task<MoqTracksResponder> AcceptAsync()
+    {
+        MarkAnswered();
+        var responder = new MoqTracksResponder(Stream, Prefix);
+        await Stream.WriteAsync(new MoqRequestOk()).ConfigureAwait(false);
+        Responder = responder;
+        return responder;
+    }
+}
+
+/// <summary>The answering side of a SUBSCRIBE_TRACKS: PUBLISH_SKIPPED for tracks that will not be published.</summary>
+public sealed class MoqTracksResponder
+{
+    private readonly MoqRequestStream _stream;
+    private readonly TaskCompletionSource _cancelled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    internal MoqTracksResponder(MoqRequestStream stream, MoqTrackNamespace prefix)
+    {
+        _stream = stream;
+        Prefix = prefix;
+    }
+
+    public MoqTrackNamespace Prefix { get; }
+
+    /// <summary>Completes when the subscriber cancelled its SUBSCRIBE_TRACKS.</summary>
+    public Task Cancelled => _cancelled.Task;
+
+    /// <summary>PUBLISH_SKIPPED for <paramref name="track"/> (its namespace must be under <see cref="Prefix"/>).</summary>
+    public Task SkipAsync(MoqFullTrackName track)
+    {
+        if (!track.Namespace.StartsWith(Prefix)) throw new ArgumentException("track is not under the prefix", nameof(track));
+        return _stream.WriteAsync(new MoqPublishSkipped(track.Namespace.Suffix(Prefix.Count), track.Name.ToArray()));
+    }
+
+    internal void OnCancelled() => _cancelled.TrySetResult();
 }

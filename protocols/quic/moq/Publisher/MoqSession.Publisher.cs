@@ -93,6 +93,7 @@ public sealed partial class MoqSession
                 case MoqNamespaceAnnouncer a: a.OnCancelled(); break;
                 case MoqPeerNamespace n: n.OnWithdrawn(); break;
                 case MoqPublishedNamespace p: p.OnCancelled(); break;
+                case MoqTracksResponder t: t.OnCancelled(); break;
             }
         }
     }
@@ -195,6 +196,16 @@ public sealed partial class MoqSession
             {
                 var request = new MoqIncomingSubscribeTracks(this, stream, subscribeTracks);
                 await AnswerAsync(request, () => handler.OnSubscribeTracksAsync(request, token)).ConfigureAwait(false);
+                if (request.Responder is { } responder)
+                {
+                    lock (_lock) _openResponders.Add(responder);
+                    try { await DrainUntilCancelledAsync(stream).ConfigureAwait(false); }
+                    finally
+                    {
+                        responder.OnCancelled();
+                        lock (_lock) _openResponders.Remove(responder);
+                    }
+                }
                 break;
             }
         }

@@ -272,6 +272,13 @@ public sealed partial class MoqSession : IAsyncDisposable
         }
         catch (Exception e) when (e is not MoqProtocolException && !_terminated.Task.IsCompleted && !_cts.IsCancellationRequested)
         {
+            // The stream also fails when the whole connection closes; then the peer's close code is the news, not us.
+            await Task.WhenAny(_transport.Closed, Task.Delay(200)).ConfigureAwait(false);
+            if (_transport.Closed.IsCompleted)
+            {
+                OnTransportGone();
+                return;
+            }
             // A reset control stream is a protocol violation (§"Session initialization").
             throw new MoqProtocolException(MoqError.Protocol("the control stream was reset"));
         }

@@ -48,9 +48,15 @@ public sealed class MoqNamespaceSubscription : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
+    private MoqTrackNamespace Full(MoqTrackNamespace suffix)
+    {
+        try { return Prefix.Append(suffix); }
+        catch (ArgumentException) { throw new MoqProtocolException(MoqError.Protocol("prefix + suffix exceed the namespace limits")); }
+    }
+
     internal void OnNamespace(MoqTrackNamespace suffix)
     {
-        var full = Prefix.Append(suffix);
+        var full = Full(suffix);
         lock (_active)
         {
             if (!_active.Add(full)) return;
@@ -62,7 +68,7 @@ public sealed class MoqNamespaceSubscription : IAsyncDisposable
 
     internal void OnNamespaceDone(MoqTrackNamespace suffix)
     {
-        var full = Prefix.Append(suffix);
+        var full = Full(suffix);
         lock (_active)
         {
             if (!_active.Remove(full)) throw new MoqProtocolException(MoqError.Protocol("NAMESPACE_DONE before its NAMESPACE"));

@@ -102,6 +102,33 @@ public sealed partial class MoqSession
     internal bool HasUnknownMandatoryProperty(IReadOnlyList<MoqKeyValuePair> trackProperties) =>
         trackProperties.Any(p => Wire.Data.MoqObjectProperties.IsMandatoryTrackProperty(p.Type) && !_options.UnderstoodMandatoryProperties.Contains(p.Type));
 
+    /// <summary>
+    /// SUBSCRIBE_TRACKS: asks the publisher to PUBLISH every track under <paramref name="prefix"/> (FORWARD and
+    /// GROUP_ORDER in <paramref name="parameters"/> carry over). The PUBLISHes go to the handler's OnPublishAsync.
+    /// </summary>
+    public async Task<MoqTracksSubscription> SubscribeTracksAsync(MoqTrackNamespace prefix, MoqMessageParameters? parameters = null,
+        CancellationToken cancellationToken = default)
+    {
+        ulong id = AllocateRequestId();
+        var stream = await OpenRequestAsync(new MoqSubscribeTracks(id, prefix, parameters ?? new MoqMessageParameters()), fin: false, cancellationToken).ConfigureAwait(false);
+        var answer = await ReadAnswerAsync(stream, cancellationToken).ConfigureAwait(false);
+        if (answer is not MoqRequestOk) throw new MoqProtocolException(MoqError.Protocol($"{answer.Type} in answer to SUBSCRIBE_TRACKS"));
+        var subscription = new MoqTracksSubscription(stream, id, prefix);
+        _ = GuardAsync(async () =>
+        {
+            try
+            {
+                while (await stream.ReadAsync(_cts.Token).ConfigureAwait(false) is { } message)
+                {
+                    if (message is MoqPublishSkipped skipped) subscription.OnSkipped(skipped);
+                    else if (message is not MoqGoAway) throw new MoqProtocolException(MoqError.Protocol($"{message.Type} on a SUBSCRIBE_TRACKS stream"));
+                }
+            }
+            finally { subscription.End(); }
+        });
+        return subscription;
+    }
+
     internal async Task<MoqRequestStream> OpenRequestAsync(MoqControlMessage request, bool fin, CancellationToken cancellationToken,
         Action<MoqRequestStream>? beforeSend = null)
     {

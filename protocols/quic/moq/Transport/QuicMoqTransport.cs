@@ -19,7 +19,19 @@ public sealed class QuicMoqTransport : IMoqTransport
     public QuicMoqTransport(QuicConnection connection)
     {
         _connection = connection;
-        Closed = connection.Closed;
+        Closed = CaptureCloseCodeAsync(connection);
+    }
+
+    /// <summary>
+    /// Completes when the connection closed, after learning its application close code: the QUIC API reports it only
+    /// through the exception of an operation on the closed connection, so one harmless open attempt asks for it.
+    /// </summary>
+    private async Task CaptureCloseCodeAsync(QuicConnection connection)
+    {
+        try { await connection.Closed.ConfigureAwait(false); } catch (Exception) { }
+        try { await connection.OpenOutboundStreamAsync(QuicStreamType.Unidirectional).ConfigureAwait(false); }
+        catch (QuicException e) { Remember(e); }
+        catch (Exception) { }
     }
 
     public QuicConnection Connection => _connection;

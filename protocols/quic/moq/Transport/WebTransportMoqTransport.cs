@@ -49,6 +49,11 @@ public sealed class WebTransportMoqTransport : IMoqTransport
 
     public Task Closed => _session.Closed;
 
+    /// <summary>The WT_CLOSE_SESSION code of whichever side closed the session; null while open or after an abrupt
+    /// end (CONNECT stream reset, connection lost), which carries no code.</summary>
+    public ulong? CloseErrorCode =>
+        _session.Closed.IsCompletedSuccessfully && _session.Closed.Result is { Abrupt: false } info ? info.ErrorCode : null;
+
     public ValueTask DisposeAsync() => _session.DisposeAsync();
 
     /// <summary>One WebTransport stream as MoQ sees it. Stream error codes are 32-bit on WebTransport too.</summary>
@@ -70,9 +75,12 @@ public sealed class WebTransportMoqTransport : IMoqTransport
 
         public void StopSending(ulong errorCode) => stream.StopSending(ToStreamCode(errorCode));
 
-        /// <summary>Kept for the scheduler; the QUIC stream API has no send priority yet, so it does not change the order
-        /// of bytes on the wire until it does (the raw-QUIC adapter has the same gap).</summary>
-        public int SendPriority { get; set; }
+        /// <summary>The QUIC stream's send priority: lower leaves first across the whole connection.</summary>
+        public int SendPriority
+        {
+            get => stream.SendPriority;
+            set => stream.SendPriority = value;
+        }
 
         public ValueTask DisposeAsync() => stream.DisposeAsync();
 

@@ -12,7 +12,7 @@ public sealed class MoqMessageParameters
     /// (@moq/net 0.3.4, draft 19 mode) writes and reads it with a varint length in front of the two varints, as the
     /// Key-Value-Pair odd-type rule would. We do the same so the two interoperate.
     /// </summary>
-    public const bool LargestObjectIsLengthPrefixed = true;
+    public static readonly bool LargestObjectIsLengthPrefixed = true;
 
     public List<MoqAuthToken> AuthorizationTokens { get; init; } = new();
     public ulong? ObjectDeliveryTimeoutMs { get; set; }

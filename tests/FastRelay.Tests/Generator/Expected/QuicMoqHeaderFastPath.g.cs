@@ -19,6 +19,8 @@ namespace FastRelay.Protocols.Quic
         public const int HeaderLength = 22;
         public const int PriorityLevels = 256;
         public const uint MarkMagic = 0x46520000u;
+        /// <summary>The bits of skb->mark that hold a clone's instance tag (<c>Config.CloneMark</c>; <see cref="MarkMagic"/> when 0).</summary>
+        public const uint MarkMagicMask = 0xffff0000u;
         /// <summary><c>Config.Flags</c> bit: the kernel registers a forwarded copy only where the subscriber's numbering stops
         /// following the upstream's (the subscriber's previous number was not the previous upstream packet). Every other copy
         /// is implied: subscriber number r + k carries upstream number u + k after a registration (r, u).</summary>
@@ -75,7 +77,8 @@ namespace FastRelay.Protocols.Quic
 #define FR_PRIORITY_DROP 1
 #define FR_PAYLOAD_OFFSET 22
 
-/* Clones carry their subscriber slot in skb->mark from upstream ingress to subscriber egress. */
+/* Clones carry their subscriber slot in skb->mark from upstream ingress to subscriber egress, under the instance's
+ * tag (fr_config.clone_mark in the FR_MARK_MAGIC_MASK bits; FR_MARK_MAGIC when userspace wrote none). */
 #define FR_MARK_MAGIC 0x46520000u
 #define FR_MARK_MAGIC_MASK 0xffff0000u
 #define FR_MARK_SLOT_MASK 0x0000ffffu
@@ -104,17 +107,24 @@ struct fr_endpoint {
 };
 _Static_assert(sizeof(struct fr_endpoint) == 20, ""fr_endpoint layout"");
 
+/* A channel id in host byte order. */
+struct fr_channel_key {
+	__u32 id;
+};
+_Static_assert(sizeof(struct fr_channel_key) == 4, ""fr_channel_key layout"");
+
 /* A subscriber slot. Written only by userspace, after the subscriber's handshake. */
 struct fr_subscriber {
 	__u32 active; /* 1 once userspace has activated the slot */
 	__u32 ifindex; /* device the copies leave through */
+	struct fr_channel_key channel; /* the one channel whose copies this slot may receive */
 	__u8 mac_src[6]; /* relay device MAC */
 	__u8 mac_dst[6]; /* next hop MAC towards the subscriber */
 	struct fr_endpoint local; /* relay endpoint the subscriber talks to */
 	struct fr_endpoint remote; /* the subscriber's endpoint */
 	__u8 cid[8]; /* connection id written into every copy */
 };
-_Static_assert(sizeof(struct fr_subscriber) == 68, ""fr_subscriber layout"");
+_Static_assert(sizeof(struct fr_subscriber) == 72, ""fr_subscriber layout"");
 
 /* Per-subscriber byte budget: userspace refills it, the kernel debits it. */
 struct fr_budget {
@@ -140,15 +150,9 @@ struct fr_sub_stats {
 };
 _Static_assert(sizeof(struct fr_sub_stats) == 72, ""fr_sub_stats layout"");
 
-/* A channel id in host byte order. */
-struct fr_channel_key {
-	__u32 id;
-};
-_Static_assert(sizeof(struct fr_channel_key) == 4, ""fr_channel_key layout"");
-
 /* A channel: its upstream and the slots it fans out to. Written by userspace. */
 struct fr_channel {
-	struct fr_endpoint upstream; /* only packets from this endpoint fan out; family 0 = any source */
+	struct fr_endpoint upstream; /* only packets from this endpoint fan out; family 0 = any source, port 0 = none */
 	__u32 count; /* slots in use */
 	__u32 rotation; /* advanced per packet so no subscriber is always served last */
 	__u32 slots[64]; /* subscriber slots, first count used */
@@ -191,9 +195,10 @@ _Static_assert(sizeof(struct fr_event) == 56, ""fr_event layout"");
 struct fr_config {
 	__u16 udp_port; /* host order; 0 = FR_UDP_PORT */
 	__u8 _pad0[2];
-	__u32 flags; /* reserved, 0 */
+	__u32 flags; /* FR_CONFIG_* bits */
+	__u32 clone_mark; /* this instance's clone tag in the FR_MARK_MAGIC_MASK bits; 0 = FR_MARK_MAGIC */
 };
-_Static_assert(sizeof(struct fr_config) == 8, ""fr_config layout"");
+_Static_assert(sizeof(struct fr_config) == 12, ""fr_config layout"");
 
 /* Relay-wide kernel counters (per CPU). */
 struct fr_stats {
@@ -211,20 +216,22 @@ struct fr_stats {
 	__u64 egress_dropped_inactive;
 	__u64 egress_dropped_no_stream;
 	__u64 egress_family_mismatch;
+	__u64 egress_wrong_channel;
+	__u64 egress_userspace_dropped;
 	__u64 subscriber_ingress_seen;
 	__u64 subscriber_ingress_unknown;
 	__u64 events_lost;
 };
-_Static_assert(sizeof(struct fr_stats) == 136, ""fr_stats layout"");
+_Static_assert(sizeof(struct fr_stats) == 152, ""fr_stats layout"");
 
 /* Keep every shared struct in the object's BTF, so the runtime can check the C# mirrors against it even for
  * structs the programs only reach through a ring-buffer pointer. libbpf skips this section: nothing is loaded. */
 #define FR_BTF_ANCHOR __attribute__((section("".fastrelay.btf""), used))
 struct fr_endpoint *fr_btf_anchor_endpoint FR_BTF_ANCHOR;
+struct fr_channel_key *fr_btf_anchor_channel_key FR_BTF_ANCHOR;
 struct fr_subscriber *fr_btf_anchor_subscriber FR_BTF_ANCHOR;
 struct fr_budget *fr_btf_anchor_budget FR_BTF_ANCHOR;
 struct fr_sub_stats *fr_btf_anchor_sub_stats FR_BTF_ANCHOR;
-struct fr_channel_key *fr_btf_anchor_channel_key FR_BTF_ANCHOR;
 struct fr_channel *fr_btf_anchor_channel FR_BTF_ANCHOR;
 struct fr_stream_key *fr_btf_anchor_stream_key FR_BTF_ANCHOR;
 struct fr_stream_value *fr_btf_anchor_stream_value FR_BTF_ANCHOR;
@@ -405,21 +412,21 @@ static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
             Structs: new global::FastRelay.Generated.SharedStructLayout[]
             {
                 new("fr_endpoint", "Endpoint", 20, new global::FastRelay.Generated.SharedFieldLayout[] { new("family", 0, 1), new("_pad0", 1, 1), new("port", 2, 2), new("addr", 4, 16) }),
-                new("fr_subscriber", "Subscriber", 68, new global::FastRelay.Generated.SharedFieldLayout[] { new("active", 0, 4), new("ifindex", 4, 4), new("mac_src", 8, 6), new("mac_dst", 14, 6), new("local", 20, 20), new("remote", 40, 20), new("cid", 60, 8) }),
+                new("fr_channel_key", "ChannelKey", 4, new global::FastRelay.Generated.SharedFieldLayout[] { new("id", 0, 4) }),
+                new("fr_subscriber", "Subscriber", 72, new global::FastRelay.Generated.SharedFieldLayout[] { new("active", 0, 4), new("ifindex", 4, 4), new("channel", 8, 4), new("mac_src", 12, 6), new("mac_dst", 18, 6), new("local", 24, 20), new("remote", 44, 20), new("cid", 64, 8) }),
                 new("fr_budget", "Budget", 24, new global::FastRelay.Generated.SharedFieldLayout[] { new("bytes", 0, 8), new("enabled", 8, 4), new("reserve_per_level", 12, 4), new("drop_from_level", 16, 4), new("_pad0", 20, 4) }),
                 new("fr_sub_stats", "SubscriberStats", 72, new global::FastRelay.Generated.SharedFieldLayout[] { new("forwarded_packets", 0, 8), new("forwarded_bytes", 8, 8), new("userspace_packets", 16, 8), new("dropped_budget", 24, 8), new("dropped_no_stream", 32, 8), new("dropped_inactive", 40, 8), new("received_packets", 48, 8), new("received_bytes", 56, 8), new("last_received_ns", 64, 8) }),
-                new("fr_channel_key", "ChannelKey", 4, new global::FastRelay.Generated.SharedFieldLayout[] { new("id", 0, 4) }),
                 new("fr_channel", "Channel", 304, new global::FastRelay.Generated.SharedFieldLayout[] { new("upstream", 0, 20), new("count", 20, 4), new("rotation", 24, 4), new("slots", 28, 256), new("cache_base", 284, 4), new("upstream_packets", 288, 8), new("last_upstream_ns", 296, 8) }),
                 new("fr_stream_key", "StreamKey", 16, new global::FastRelay.Generated.SharedFieldLayout[] { new("slot", 0, 4), new("_pad0", 4, 4), new("upstream_stream_id", 8, 8) }),
                 new("fr_stream_value", "StreamValue", 8, new global::FastRelay.Generated.SharedFieldLayout[] { new("stream_id", 0, 8) }),
                 new("fr_event", "Event", 56, new global::FastRelay.Generated.SharedFieldLayout[] { new("timestamp_ns", 0, 8), new("packet_number", 8, 8), new("upstream_packet_number", 16, 8), new("stream_id", 24, 8), new("upstream_stream_id", 32, 8), new("slot", 40, 4), new("length", 44, 4), new("origin", 48, 1), new("urgency", 49, 1), new("_pad0", 50, 6) }),
-                new("fr_config", "Config", 8, new global::FastRelay.Generated.SharedFieldLayout[] { new("udp_port", 0, 2), new("_pad0", 2, 2), new("flags", 4, 4) }),
-                new("fr_stats", "Stats", 136, new global::FastRelay.Generated.SharedFieldLayout[] { new("upstream_seen", 0, 8), new("upstream_matched", 8, 8), new("upstream_not_matched", 16, 8), new("upstream_truncated", 24, 8), new("upstream_no_channel", 32, 8), new("upstream_foreign_source", 40, 8), new("clones", 48, 8), new("clone_errors", 56, 8), new("egress_rewritten", 64, 8), new("egress_userspace_numbered", 72, 8), new("egress_dropped_budget", 80, 8), new("egress_dropped_inactive", 88, 8), new("egress_dropped_no_stream", 96, 8), new("egress_family_mismatch", 104, 8), new("subscriber_ingress_seen", 112, 8), new("subscriber_ingress_unknown", 120, 8), new("events_lost", 128, 8) }),
+                new("fr_config", "Config", 12, new global::FastRelay.Generated.SharedFieldLayout[] { new("udp_port", 0, 2), new("_pad0", 2, 2), new("flags", 4, 4), new("clone_mark", 8, 4) }),
+                new("fr_stats", "Stats", 152, new global::FastRelay.Generated.SharedFieldLayout[] { new("upstream_seen", 0, 8), new("upstream_matched", 8, 8), new("upstream_not_matched", 16, 8), new("upstream_truncated", 24, 8), new("upstream_no_channel", 32, 8), new("upstream_foreign_source", 40, 8), new("clones", 48, 8), new("clone_errors", 56, 8), new("egress_rewritten", 64, 8), new("egress_userspace_numbered", 72, 8), new("egress_dropped_budget", 80, 8), new("egress_dropped_inactive", 88, 8), new("egress_dropped_no_stream", 96, 8), new("egress_family_mismatch", 104, 8), new("egress_wrong_channel", 112, 8), new("egress_userspace_dropped", 120, 8), new("subscriber_ingress_seen", 128, 8), new("subscriber_ingress_unknown", 136, 8), new("events_lost", 144, 8) }),
             },
             Maps: new global::FastRelay.Generated.MapLayout[]
             {
-                new("fr_config", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "struct fr_config", 8, 1),
-                new("fr_subscribers", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "struct fr_subscriber", 68, 64),
+                new("fr_config", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "struct fr_config", 12, 1),
+                new("fr_subscribers", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "struct fr_subscriber", 72, 64),
                 new("fr_sub_by_endpoint", "BPF_MAP_TYPE_HASH", "struct fr_endpoint", 20, "__u32", 4, 64),
                 new("fr_next_pn", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "__u64", 8, 64),
                 new("fr_last_numbered", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "__u64", 8, 64),
@@ -428,7 +435,7 @@ static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
                 new("fr_channels", "BPF_MAP_TYPE_HASH", "struct fr_channel_key", 4, "struct fr_channel", 304, 64),
                 new("fr_streams", "BPF_MAP_TYPE_HASH", "struct fr_stream_key", 16, "struct fr_stream_value", 8, 4096),
                 new("fr_events", "BPF_MAP_TYPE_RINGBUF", "", 0, "", 0, 1048576),
-                new("fr_stats", "BPF_MAP_TYPE_PERCPU_ARRAY", "__u32", 4, "struct fr_stats", 136, 1),
+                new("fr_stats", "BPF_MAP_TYPE_PERCPU_ARRAY", "__u32", 4, "struct fr_stats", 152, 1),
             },
             Programs: new[] { Programs.UpstreamIngress, Programs.SubscriberIngress, Programs.SubscriberEgress });
 
@@ -444,24 +451,33 @@ static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
             [global::System.Runtime.InteropServices.FieldOffset(4)] public Bytes16 Address;
         }
 
+        /// <summary>Mirror of <c>struct fr_channel_key</c>: A channel id in host byte order.</summary>
+        [global::System.Runtime.InteropServices.StructLayout(global::System.Runtime.InteropServices.LayoutKind.Explicit, Size = 4)]
+        public struct ChannelKey
+        {
+            [global::System.Runtime.InteropServices.FieldOffset(0)] public uint Id;
+        }
+
         /// <summary>Mirror of <c>struct fr_subscriber</c>: A subscriber slot. Written only by userspace, after the subscriber's handshake.</summary>
-        [global::System.Runtime.InteropServices.StructLayout(global::System.Runtime.InteropServices.LayoutKind.Explicit, Size = 68)]
+        [global::System.Runtime.InteropServices.StructLayout(global::System.Runtime.InteropServices.LayoutKind.Explicit, Size = 72)]
         public struct Subscriber
         {
             /// <summary>1 once userspace has activated the slot</summary>
             [global::System.Runtime.InteropServices.FieldOffset(0)] public uint Active;
             /// <summary>device the copies leave through</summary>
             [global::System.Runtime.InteropServices.FieldOffset(4)] public uint IfIndex;
+            /// <summary>the one channel whose copies this slot may receive</summary>
+            [global::System.Runtime.InteropServices.FieldOffset(8)] public ChannelKey Channel;
             /// <summary>relay device MAC</summary>
-            [global::System.Runtime.InteropServices.FieldOffset(8)] public Bytes6 MacSource;
+            [global::System.Runtime.InteropServices.FieldOffset(12)] public Bytes6 MacSource;
             /// <summary>next hop MAC towards the subscriber</summary>
-            [global::System.Runtime.InteropServices.FieldOffset(14)] public Bytes6 MacDestination;
+            [global::System.Runtime.InteropServices.FieldOffset(18)] public Bytes6 MacDestination;
             /// <summary>relay endpoint the subscriber talks to</summary>
-            [global::System.Runtime.InteropServices.FieldOffset(20)] public Endpoint Local;
+            [global::System.Runtime.InteropServices.FieldOffset(24)] public Endpoint Local;
             /// <summary>the subscriber's endpoint</summary>
-            [global::System.Runtime.InteropServices.FieldOffset(40)] public Endpoint Remote;
+            [global::System.Runtime.InteropServices.FieldOffset(44)] public Endpoint Remote;
             /// <summary>connection id written into every copy</summary>
-            [global::System.Runtime.InteropServices.FieldOffset(60)] public Bytes8 ConnectionId;
+            [global::System.Runtime.InteropServices.FieldOffset(64)] public Bytes8 ConnectionId;
         }
 
         /// <summary>Mirror of <c>struct fr_budget</c>: Per-subscriber byte budget: userspace refills it, the kernel debits it.</summary>
@@ -493,18 +509,11 @@ static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
             [global::System.Runtime.InteropServices.FieldOffset(64)] public ulong LastReceivedNs;
         }
 
-        /// <summary>Mirror of <c>struct fr_channel_key</c>: A channel id in host byte order.</summary>
-        [global::System.Runtime.InteropServices.StructLayout(global::System.Runtime.InteropServices.LayoutKind.Explicit, Size = 4)]
-        public struct ChannelKey
-        {
-            [global::System.Runtime.InteropServices.FieldOffset(0)] public uint Id;
-        }
-
         /// <summary>Mirror of <c>struct fr_channel</c>: A channel: its upstream and the slots it fans out to. Written by userspace.</summary>
         [global::System.Runtime.InteropServices.StructLayout(global::System.Runtime.InteropServices.LayoutKind.Explicit, Size = 304)]
         public struct Channel
         {
-            /// <summary>only packets from this endpoint fan out; family 0 = any source</summary>
+            /// <summary>only packets from this endpoint fan out; family 0 = any source, port 0 = none</summary>
             [global::System.Runtime.InteropServices.FieldOffset(0)] public Endpoint Upstream;
             /// <summary>slots in use</summary>
             [global::System.Runtime.InteropServices.FieldOffset(20)] public uint Count;
@@ -559,17 +568,19 @@ static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
         }
 
         /// <summary>Mirror of <c>struct fr_config</c>: Relay-wide settings written by userspace.</summary>
-        [global::System.Runtime.InteropServices.StructLayout(global::System.Runtime.InteropServices.LayoutKind.Explicit, Size = 8)]
+        [global::System.Runtime.InteropServices.StructLayout(global::System.Runtime.InteropServices.LayoutKind.Explicit, Size = 12)]
         public struct Config
         {
             /// <summary>host order; 0 = FR_UDP_PORT</summary>
             [global::System.Runtime.InteropServices.FieldOffset(0)] public ushort UdpPort;
-            /// <summary>reserved, 0</summary>
+            /// <summary>FR_CONFIG_* bits</summary>
             [global::System.Runtime.InteropServices.FieldOffset(4)] public uint Flags;
+            /// <summary>this instance's clone tag in the FR_MARK_MAGIC_MASK bits; 0 = FR_MARK_MAGIC</summary>
+            [global::System.Runtime.InteropServices.FieldOffset(8)] public uint CloneMark;
         }
 
         /// <summary>Mirror of <c>struct fr_stats</c>: Relay-wide kernel counters (per CPU).</summary>
-        [global::System.Runtime.InteropServices.StructLayout(global::System.Runtime.InteropServices.LayoutKind.Explicit, Size = 136)]
+        [global::System.Runtime.InteropServices.StructLayout(global::System.Runtime.InteropServices.LayoutKind.Explicit, Size = 152)]
         public struct Stats
         {
             [global::System.Runtime.InteropServices.FieldOffset(0)] public ulong UpstreamSeen;
@@ -586,9 +597,11 @@ static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
             [global::System.Runtime.InteropServices.FieldOffset(88)] public ulong EgressDroppedInactive;
             [global::System.Runtime.InteropServices.FieldOffset(96)] public ulong EgressDroppedNoStream;
             [global::System.Runtime.InteropServices.FieldOffset(104)] public ulong EgressFamilyMismatch;
-            [global::System.Runtime.InteropServices.FieldOffset(112)] public ulong SubscriberIngressSeen;
-            [global::System.Runtime.InteropServices.FieldOffset(120)] public ulong SubscriberIngressUnknown;
-            [global::System.Runtime.InteropServices.FieldOffset(128)] public ulong EventsLost;
+            [global::System.Runtime.InteropServices.FieldOffset(112)] public ulong EgressWrongChannel;
+            [global::System.Runtime.InteropServices.FieldOffset(120)] public ulong EgressUserspaceDropped;
+            [global::System.Runtime.InteropServices.FieldOffset(128)] public ulong SubscriberIngressSeen;
+            [global::System.Runtime.InteropServices.FieldOffset(136)] public ulong SubscriberIngressUnknown;
+            [global::System.Runtime.InteropServices.FieldOffset(144)] public ulong EventsLost;
         }
 
         /// <summary>16 × byte, inline.</summary>

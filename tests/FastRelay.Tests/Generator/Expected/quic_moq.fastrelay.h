@@ -28,7 +28,8 @@
 #define FR_PRIORITY_DROP 1
 #define FR_PAYLOAD_OFFSET 22
 
-/* Clones carry their subscriber slot in skb->mark from upstream ingress to subscriber egress. */
+/* Clones carry their subscriber slot in skb->mark from upstream ingress to subscriber egress, under the instance's
+ * tag (fr_config.clone_mark in the FR_MARK_MAGIC_MASK bits; FR_MARK_MAGIC when userspace wrote none). */
 #define FR_MARK_MAGIC 0x46520000u
 #define FR_MARK_MAGIC_MASK 0xffff0000u
 #define FR_MARK_SLOT_MASK 0x0000ffffu
@@ -57,17 +58,24 @@ struct fr_endpoint {
 };
 _Static_assert(sizeof(struct fr_endpoint) == 20, "fr_endpoint layout");
 
+/* A channel id in host byte order. */
+struct fr_channel_key {
+	__u32 id;
+};
+_Static_assert(sizeof(struct fr_channel_key) == 4, "fr_channel_key layout");
+
 /* A subscriber slot. Written only by userspace, after the subscriber's handshake. */
 struct fr_subscriber {
 	__u32 active; /* 1 once userspace has activated the slot */
 	__u32 ifindex; /* device the copies leave through */
+	struct fr_channel_key channel; /* the one channel whose copies this slot may receive */
 	__u8 mac_src[6]; /* relay device MAC */
 	__u8 mac_dst[6]; /* next hop MAC towards the subscriber */
 	struct fr_endpoint local; /* relay endpoint the subscriber talks to */
 	struct fr_endpoint remote; /* the subscriber's endpoint */
 	__u8 cid[8]; /* connection id written into every copy */
 };
-_Static_assert(sizeof(struct fr_subscriber) == 68, "fr_subscriber layout");
+_Static_assert(sizeof(struct fr_subscriber) == 72, "fr_subscriber layout");
 
 /* Per-subscriber byte budget: userspace refills it, the kernel debits it. */
 struct fr_budget {
@@ -93,15 +101,9 @@ struct fr_sub_stats {
 };
 _Static_assert(sizeof(struct fr_sub_stats) == 72, "fr_sub_stats layout");
 
-/* A channel id in host byte order. */
-struct fr_channel_key {
-	__u32 id;
-};
-_Static_assert(sizeof(struct fr_channel_key) == 4, "fr_channel_key layout");
-
 /* A channel: its upstream and the slots it fans out to. Written by userspace. */
 struct fr_channel {
-	struct fr_endpoint upstream; /* only packets from this endpoint fan out; family 0 = any source */
+	struct fr_endpoint upstream; /* only packets from this endpoint fan out; family 0 = any source, port 0 = none */
 	__u32 count; /* slots in use */
 	__u32 rotation; /* advanced per packet so no subscriber is always served last */
 	__u32 slots[64]; /* subscriber slots, first count used */
@@ -144,9 +146,10 @@ _Static_assert(sizeof(struct fr_event) == 56, "fr_event layout");
 struct fr_config {
 	__u16 udp_port; /* host order; 0 = FR_UDP_PORT */
 	__u8 _pad0[2];
-	__u32 flags; /* reserved, 0 */
+	__u32 flags; /* FR_CONFIG_* bits */
+	__u32 clone_mark; /* this instance's clone tag in the FR_MARK_MAGIC_MASK bits; 0 = FR_MARK_MAGIC */
 };
-_Static_assert(sizeof(struct fr_config) == 8, "fr_config layout");
+_Static_assert(sizeof(struct fr_config) == 12, "fr_config layout");
 
 /* Relay-wide kernel counters (per CPU). */
 struct fr_stats {
@@ -164,20 +167,22 @@ struct fr_stats {
 	__u64 egress_dropped_inactive;
 	__u64 egress_dropped_no_stream;
 	__u64 egress_family_mismatch;
+	__u64 egress_wrong_channel;
+	__u64 egress_userspace_dropped;
 	__u64 subscriber_ingress_seen;
 	__u64 subscriber_ingress_unknown;
 	__u64 events_lost;
 };
-_Static_assert(sizeof(struct fr_stats) == 136, "fr_stats layout");
+_Static_assert(sizeof(struct fr_stats) == 152, "fr_stats layout");
 
 /* Keep every shared struct in the object's BTF, so the runtime can check the C# mirrors against it even for
  * structs the programs only reach through a ring-buffer pointer. libbpf skips this section: nothing is loaded. */
 #define FR_BTF_ANCHOR __attribute__((section(".fastrelay.btf"), used))
 struct fr_endpoint *fr_btf_anchor_endpoint FR_BTF_ANCHOR;
+struct fr_channel_key *fr_btf_anchor_channel_key FR_BTF_ANCHOR;
 struct fr_subscriber *fr_btf_anchor_subscriber FR_BTF_ANCHOR;
 struct fr_budget *fr_btf_anchor_budget FR_BTF_ANCHOR;
 struct fr_sub_stats *fr_btf_anchor_sub_stats FR_BTF_ANCHOR;
-struct fr_channel_key *fr_btf_anchor_channel_key FR_BTF_ANCHOR;
 struct fr_channel *fr_btf_anchor_channel FR_BTF_ANCHOR;
 struct fr_stream_key *fr_btf_anchor_stream_key FR_BTF_ANCHOR;
 struct fr_stream_value *fr_btf_anchor_stream_value FR_BTF_ANCHOR;

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using FastRelay.Protocols.Moq.Clients;
-using FastRelay.Tests.Moq.Clients;
 using FastRelay.Tests.Quic.WebTransport.Browser;
 using Xunit;
 using Xunit.Abstractions;
@@ -12,7 +11,8 @@ namespace FastRelay.Tests.Moq.Browser;
 /// WebTransport to our relay and publishes a track; `fastrelay moq subscribe` (raw QUIC) receives every object intact
 /// and in order, checked by its own integrity, gap and duplicate checks.
 /// </summary>
-[Collection(MoqTimingCollection.Name)]
+// One browser at a time (ChromiumCollection explains why); it also keeps our real-time publisher from sharing the machine with another.
+[Collection(ChromiumCollection.Name)]
 public sealed class BrowserPublisherTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("fastrelay-moq-browser-pub-").FullName;

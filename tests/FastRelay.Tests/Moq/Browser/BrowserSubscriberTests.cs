@@ -1,5 +1,4 @@
 using System.Text.Json;
-using FastRelay.Tests.Moq.Clients;
 using FastRelay.Tests.Quic.WebTransport.Browser;
 using Xunit;
 using Xunit.Abstractions;
@@ -10,7 +9,8 @@ namespace FastRelay.Tests.Moq.Browser;
 /// An independent MoQ implementation as subscriber: @moq/net 0.3.4 in headless Chromium, over WebTransport to our relay,
 /// receives the synthetic track `fastrelay moq publish` sends over raw QUIC: every object intact and in order.
 /// </summary>
-[Collection(MoqTimingCollection.Name)]
+// One browser at a time (ChromiumCollection explains why); it also keeps our real-time publisher from sharing the machine with another.
+[Collection(ChromiumCollection.Name)]
 public sealed class BrowserSubscriberTests(ITestOutputHelper output)
 {
     [ChromiumMoqFact]

@@ -2,7 +2,6 @@ using System.Net.Http;
 using System.Text.RegularExpressions;
 using FastRelay.Cli.Moq;
 using FastRelay.Protocols.Moq.Relay.Status;
-using FastRelay.Tests.Moq.Clients;
 using FastRelay.Tests.Quic.WebTransport.Browser;
 using Xunit;
 using Xunit.Abstractions;
@@ -13,7 +12,8 @@ namespace FastRelay.Tests.Moq.Browser;
 /// `fastrelay moq relay --web PORT` (the CLI's runner, in-process): its viewer page, loaded in headless Chromium, receives
 /// `moq publish`'s track through the relay over WebTransport and shows every object, no gaps.
 /// </summary>
-[Collection(MoqTimingCollection.Name)]
+// One browser at a time (ChromiumCollection explains why); it also keeps our real-time publisher from sharing the machine with another.
+[Collection(ChromiumCollection.Name)]
 public sealed partial class ViewerPageTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _statusDir = Directory.CreateTempSubdirectory("fastrelay-moq-viewer-").FullName;

@@ -81,6 +81,40 @@ public class MoqFetchSessionTests
     }
 
     [Fact]
+    public async Task EndOfRangeMarkersReachTheFetcher()
+    {
+        await using var pair = await MoqSessionPair.StartAsync(new DelegateHandler
+        {
+            Fetch = async r =>
+            {
+                var stream = await r.AcceptAsync(new MoqLocation(6, 0), endOfTrack: true);
+                await stream.WriteObjectAsync(new MoqObject { GroupId = 1, SubgroupId = 0, ObjectId = 0, Payload = new byte[] { 1 } });
+                await stream.WriteEndOfRangeAsync(new MoqLocation(4, 9), unknown: true);
+                await stream.WriteObjectAsync(new MoqObject { GroupId = 5, SubgroupId = 0, ObjectId = 0, Payload = new byte[] { 5 } });
+                await stream.CompleteAsync();
+            },
+        });
+        var fetch = await pair.Client.FetchAsync(Track, new MoqLocation(1, 0), new MoqLocation(6, 0));
+        Assert.True(fetch.Ok.EndOfTrack);
+        var objects = await ReadAll(fetch);
+        Assert.Equal(new ulong[] { 1, 5 }, objects.Select(o => o.GroupId));
+        Assert.Equal(new MoqFetchEndOfRange(new MoqLocation(4, 9), Unknown: true), fetch.EndOfRanges.Single());
+    }
+
+    [Fact]
+    public async Task RedirectReachesTheRequester()
+    {
+        await using var pair = await MoqSessionPair.StartAsync(new DelegateHandler
+        {
+            Fetch = r => r.RejectAsync(MoqRequestErrorCode.Redirect, "elsewhere", 0,
+                new Protocols.Moq.Wire.Messages.MoqRedirect("", MoqTrackNamespace.FromStrings("vod2"), "clip"u8.ToArray())),
+        });
+        var e = await Assert.ThrowsAsync<MoqRequestException>(() => pair.Client.FetchAsync(Track, default, new MoqLocation(1, 0)));
+        Assert.Equal(MoqRequestErrorCode.Redirect, e.Code);
+        Assert.Equal(MoqTrackNamespace.FromStrings("vod2"), e.Error.Redirect!.Namespace);
+    }
+
+    [Fact]
     public async Task JoiningAnUnknownSubscriptionIsRejected()
     {
         await using var other = await MoqSessionPair.StartAsync(Cache());

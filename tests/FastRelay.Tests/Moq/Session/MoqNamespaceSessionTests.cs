@@ -63,3 +63,39 @@ public class MoqNamespaceSessionTests
         Assert.Equal(MoqRequestErrorCode.Unauthorized, e.Code);
     }
 }
+
+public class MoqSubscribeTracksSessionTests
+{
+    [Fact]
+    public async Task SubscribeTracksGetsPublishesAndSkips()
+    {
+        var prefix = MoqTrackNamespace.FromStrings("live");
+        var video = new MoqFullTrackName(MoqTrackNamespace.FromStrings("live", "cam1"), "video");
+        var audio = new MoqFullTrackName(MoqTrackNamespace.FromStrings("live", "cam1"), "audio");
+        var published = new TaskCompletionSource<Protocols.Moq.Subscriber.MoqSubscription>();
+        MoqSessionPair? pairRef = null;
+        var serverHandler = new TracksHandler(async request =>
+        {
+            Assert.Equal(prefix, request.Prefix);
+            Assert.Equal(false, request.Parameters.Forward);
+            var responder = await request.AcceptAsync();
+            await pairRef!.Server.PublishAsync(video, new MoqMessageParameters { Forward = false });
+            await responder.SkipAsync(audio);
+        });
+        await using var pair = await MoqSessionPair.StartAsync(serverHandler, new DelegateHandler
+        {
+            Publish = async r => published.SetResult(await r.AcceptAsync()),
+        });
+        pairRef = pair;
+        var tracks = await pair.Client.SubscribeTracksAsync(prefix, new MoqMessageParameters { Forward = false });
+        var subscription = await published.Task.WaitAsync(MoqSessionPair.Timeout);
+        Assert.Equal(video, subscription.Track);
+        Assert.Equal(false, subscription.Parameters.Forward);
+        Assert.Equal(audio, await tracks.Skipped.ReadAsync().AsTask().WaitAsync(MoqSessionPair.Timeout));
+    }
+
+    private sealed class TracksHandler(Func<MoqIncomingSubscribeTracks, Task> onTracks) : IMoqRequestHandler
+    {
+        Task IMoqRequestHandler.OnSubscribeTracksAsync(MoqIncomingSubscribeTracks request, CancellationToken cancellationToken) => onTracks(request);
+    }
+}

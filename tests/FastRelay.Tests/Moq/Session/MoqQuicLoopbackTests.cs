@@ -55,8 +55,9 @@ public class MoqQuicLoopbackTests
         Assert.Equal(6, objects.Count);
         Assert.Equal(3000, objects.First(o => o.ObjectId == 0).Payload.Length);
 
-        await client.CloseAsync(MoqSessionError.NoError);
-        await server.Terminated.WaitAsync(timeout.Token);
+        await client.CloseAsync(MoqSessionError.Unauthorized, "go away");
+        // The peer learns the MoQ termination code from the QUIC CONNECTION_CLOSE.
+        Assert.Equal(MoqSessionError.Unauthorized, (await server.Terminated.WaitAsync(timeout.Token)).Code);
         await clientConnection.DisposeAsync();
         await serverConnection.DisposeAsync();
     }

@@ -54,6 +54,17 @@ public class MoqControlMessageTests
     }
 
     [Fact]
+    public void SetupBytesAreExactlyWhatTheDraftDescribes()
+    {
+        // 0x2F00 as a draft-19 varint is 0xAF 0x00; then a 16-bit length; then MOQT_IMPLEMENTATION (7) = "FR".
+        var bytes = new MoqSetup(new MoqSetupOptions { Implementation = "FR" }).Encode();
+        Assert.Equal("af000004070246" + "52", Convert.ToHexString(bytes).ToLowerInvariant());
+        // SUBSCRIBE: type 3, length, request 2, namespace ("a"), name "b", one parameter: SUBSCRIBER_PRIORITY 0x20 = 5.
+        var subscribe = new MoqSubscribe(2, new MoqFullTrackName(MoqTrackNamespace.FromStrings("a"), "b"), new MoqMessageParameters { SubscriberPriority = 5 }).Encode();
+        Assert.Equal("030009" + "02" + "010161" + "0162" + "01" + "20" + "05", Convert.ToHexString(subscribe).ToLowerInvariant());
+    }
+
+    [Fact]
     public void RangeFilterUsesTheDraftsDeltaExample()
     {
         // "to express ranges 3-5 and 10-15: the first Start is 3, the first End is 2, the second Start is 5, the second End is 5".

@@ -37,6 +37,8 @@ public sealed record SubscriberSpec
 {
     public bool Active { get; init; } = true;
     public uint IfIndex { get; init; } = 1;
+    /// <summary>The channel the slot is subscribed to: egress drops a copy of any other channel.</summary>
+    public uint Channel { get; init; } = 7;
     public byte[] MacSource { get; init; } = [0x02, 0xAA, 0, 0, 0, 0x01];
     public byte[] MacDestination { get; init; } = [0x02, 0xBB, 0, 0, 0, 0x01];
     /// <summary>The relay's endpoint towards the subscriber (becomes the copies' source).</summary>
@@ -75,6 +77,8 @@ public sealed record RelayStats
     public ulong EgressDroppedInactive { get; init; }
     public ulong EgressDroppedNoStream { get; init; }
     public ulong EgressFamilyMismatch { get; init; }
+    public ulong EgressWrongChannel { get; init; }
+    public ulong EgressUserspaceDropped { get; init; }
     public ulong SubscriberIngressSeen { get; init; }
     public ulong SubscriberIngressUnknown { get; init; }
     public ulong EventsLost { get; init; }

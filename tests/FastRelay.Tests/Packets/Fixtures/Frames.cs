@@ -24,8 +24,19 @@ public static class Frames
         DestinationPort = protocol.UdpPort,
     };
 
-    /// <summary>The same datagram re-addressed to a subscriber (IP options, TTL, id and checksum mode kept).</summary>
-    public static PacketBuilder ToSubscriber(PacketBuilder like, SubscriberSpec sub) => like with
+    /// <summary>The hop limit every copy leaves with: a copy is a new datagram from the relay, not the publisher's one
+    /// forwarded (its TTL would leak the publisher's path length and could expire on the way to the subscriber).</summary>
+    public const byte CopyTtl = 64;
+
+    /// <summary>The same datagram re-addressed to a subscriber (IP options, id, DSCP and checksum mode kept).</summary>
+    public static PacketBuilder ToSubscriber(PacketBuilder like, SubscriberSpec sub) => ToRelayStack(like, sub) with
+    {
+        Ttl = CopyTtl,
+        Tos = (byte)(like.Tos & 0xFC), // ECN of the publisher's path (CE above all) is not the subscriber's path's
+        FlowLabel = 0,
+    };
+
+    private static PacketBuilder ToRelayStack(PacketBuilder like, SubscriberSpec sub) => like with
     {
         SourceMac = sub.MacSource,
         DestinationMac = sub.MacDestination,
@@ -37,7 +48,7 @@ public static class Frames
 
     /// <summary>A datagram the relay's own stack sends to a subscriber.</summary>
     public static PacketBuilder FromRelayStack(SubscriberSpec sub, bool udpChecksum = true) =>
-        ToSubscriber(new PacketBuilder { UdpChecksum = udpChecksum }, sub);
+        ToRelayStack(new PacketBuilder { UdpChecksum = udpChecksum }, sub);
 
     /// <summary>The frame a subscriber should receive for an upstream datagram with this header and tail.</summary>
     public static byte[] ExpectedCopy(FastPathProtocol protocol, PacketBuilder upstream, SubscriberSpec sub,

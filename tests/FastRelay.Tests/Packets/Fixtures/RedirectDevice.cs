@@ -24,9 +24,9 @@ public sealed class RedirectDevice : IDisposable
     /// <summary>Clones that reached the device (dropped there because the peer is down).</summary>
     public ulong TxDropped => ulong.Parse(File.ReadAllText($"/sys/class/net/{Name}/statistics/tx_dropped").Trim());
 
-    public static RedirectDevice Create()
+    public static RedirectDevice Create(string prefix = "frpk")
     {
-        var name = "frpk" + Convert.ToHexStringLower(Guid.NewGuid().ToByteArray(), 0, 4);
+        var name = prefix + Convert.ToHexStringLower(Guid.NewGuid().ToByteArray(), 0, 4);
         Ip($"link add {name} type veth peer name {name}p");
         try
         {

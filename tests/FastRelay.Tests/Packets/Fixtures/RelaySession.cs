@@ -43,9 +43,9 @@ public sealed class RelaySession : IDisposable
     public SkbContext CloneFor(uint slot) => new() { Mark = Protocol.MarkMagic | (slot + 1) };
 
     /// <summary>Configures a subscriber from <see cref="Topology"/>: slot, endpoint index and first packet number.</summary>
-    public SubscriberSpec AddSubscriber(uint slot, bool v6 = false, bool active = true, uint ifIndex = 1, ulong nextPacketNumber = 0)
+    public SubscriberSpec AddSubscriber(uint slot, bool v6 = false, bool active = true, uint ifIndex = 1, ulong nextPacketNumber = 0, uint channel = 7)
     {
-        var sub = Topology.Subscriber(Protocol, slot, v6) with { Active = active, IfIndex = ifIndex };
+        var sub = Topology.Subscriber(Protocol, slot, v6) with { Active = active, IfIndex = ifIndex, Channel = channel };
         Maps.SetSubscriber(slot, sub);
         Maps.MapEndpoint(sub.Remote, slot);
         Maps.SetNextPacketNumber(slot, nextPacketNumber);

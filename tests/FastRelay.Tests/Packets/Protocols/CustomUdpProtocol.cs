@@ -49,6 +49,13 @@ public sealed class CustomUdpProtocol : FastPathProtocol
 
         public override void SetRelayPort(ushort port) => maps.Config.Update(0u, new G.Config { UdpPort = port });
 
+        public override void SetCloneMark(uint mark)
+        {
+            var config = maps.Config.Lookup(0u);
+            config.CloneMark = mark;
+            maps.Config.Update(0u, config);
+        }
+
         public override void RegisterRuns()
         {
             var config = maps.Config.Lookup(0u);
@@ -58,7 +65,7 @@ public sealed class CustomUdpProtocol : FastPathProtocol
 
         public override void SetSubscriber(uint slot, SubscriberSpec s)
         {
-            var sub = new G.Subscriber { Active = s.Active ? 1u : 0u, IfIndex = s.IfIndex, Local = Ep(s.Local), Remote = Ep(s.Remote) };
+            var sub = new G.Subscriber { Active = s.Active ? 1u : 0u, IfIndex = s.IfIndex, Channel = new G.ChannelKey { Id = (ushort)s.Channel }, Local = Ep(s.Local), Remote = Ep(s.Remote) };
             s.MacSource.CopyTo(sub.MacSource);
             s.MacDestination.CopyTo(sub.MacDestination);
             maps.Subscribers.Update(slot, sub);

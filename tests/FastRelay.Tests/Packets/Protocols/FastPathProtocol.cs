@@ -66,6 +66,8 @@ public abstract class MapBinding
     public abstract void SetRelayPort(ushort port);
     /// <summary>Sets FR_CONFIG_REGISTER_RUNS: only breaks in a subscriber's numbering are registered.</summary>
     public abstract void RegisterRuns();
+    /// <summary>Writes this instance's clone tag (fr_config.clone_mark, in the FR_MARK_MAGIC_MASK bits).</summary>
+    public abstract void SetCloneMark(uint mark);
     public abstract void SetSubscriber(uint slot, SubscriberSpec subscriber);
     public abstract byte[] SubscriberBytes(uint slot);
     public abstract void MapEndpoint(System.Net.IPEndPoint endpoint, uint slot);

@@ -65,6 +65,8 @@ public sealed class WebTransportClientServerTests(ITestOutputHelper output)
 
         // Uni streams both ways.
         var uniUp = await client.OpenUnidirectionalStreamAsync(timeout.Token);
+        uniUp.SendPriority = -2; // the QUIC stream's priority: it orders this stream against the whole connection
+        Assert.Equal(-2, uniUp.QuicStream.SendPriority);
         await uniUp.WriteAsync(Pattern(7000, 3), completeWrites: true, timeout.Token);
         var uniAtServer = await server.AcceptStreamAsync(timeout.Token);
         Assert.False(uniAtServer.IsBidirectional);

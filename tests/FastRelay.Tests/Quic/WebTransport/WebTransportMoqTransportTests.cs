@@ -17,6 +17,7 @@ public sealed class WebTransportMoqTransportTests(ITestOutputHelper output)
         IMoqTransport server = new WebTransportMoqTransport(await wt.Server.AcceptSessionAsync(timeout.Token));
         Assert.Equal("moqt-19", client.Protocol);
         Assert.Equal("moqt-19", server.Protocol);
+        Assert.Null(server.CloseErrorCode);
         Assert.Equal(MoqTransportKind.WebTransport, server.Kind);
         Assert.Equal(System.Net.IPAddress.Loopback, ((System.Net.IPEndPoint)server.RemoteEndPoint).Address);
 
@@ -55,6 +56,8 @@ public sealed class WebTransportMoqTransportTests(ITestOutputHelper output)
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await server.CloseAsync(1UL << 33, "too big"));
         await server.CloseAsync(0x10, "GOAWAY timeout", timeout.Token);
         await client.Closed.WaitAsync(timeout.Token);
+        Assert.Equal(0x10UL, client.CloseErrorCode);
+        Assert.Equal(0x10UL, server.CloseErrorCode);
         var info = await ((WebTransportMoqTransport)client).Session.Closed;
         Assert.Equal(0x10u, info.ErrorCode);
         Assert.Equal("GOAWAY timeout", info.Reason);

@@ -100,7 +100,16 @@ internal sealed class AcceptingPublisher : IMoqRequestHandler
 
     public Protocols.Moq.Wire.MoqLocation? Largest { get; set; }
 
-    public Task<MoqTrackPublication> FirstSubscription => _next.Task;
+    public Task<MoqTrackPublication> FirstSubscription
+    {
+        get { lock (_lock) return _next.Task; }
+    }
+
+    /// <summary>The next SUBSCRIBE from the relay completes <see cref="FirstSubscription"/> anew.</summary>
+    public void Reset()
+    {
+        lock (_lock) _next = new TaskCompletionSource<MoqTrackPublication>(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
 
     /// <summary>Writes whole groups: one subgroup stream per group, payloads that spell their location.</summary>
     public static async Task PublishGroupsAsync(MoqTrackPublication publication, ulong firstGroup, int groups, int objects, int bytes)

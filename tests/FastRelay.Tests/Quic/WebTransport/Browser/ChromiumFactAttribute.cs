@@ -24,3 +24,11 @@ public sealed class ChromiumMoqFactAttribute : FactAttribute
             Skip = $"missing {missing}; set CI=true to make this a failure";
     }
 }
+
+/// <summary>Browser tests run one at a time: several Chromiums at once on a 2-core machine shared with other work made
+/// the network service drop a WebTransport session ("Connection lost", a mojo validation error) once in a few runs.</summary>
+[CollectionDefinition(Name)]
+public sealed class ChromiumCollection
+{
+    public const string Name = "Chromium";
+}

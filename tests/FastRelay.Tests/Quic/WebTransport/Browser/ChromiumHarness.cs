@@ -18,6 +18,9 @@ public sealed record ChromiumPage
     /// <summary>Extra command-line switches (e.g. <c>--origin-to-force-quic-on=127.0.0.1:PORT</c>).</summary>
     public IReadOnlyList<string> ExtraArguments { get; init; } = [];
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
+    /// <summary>Told the browser's process id and profile directory once it started (the harness's own tests check
+    /// that both are gone afterwards).</summary>
+    public Action<int, string>? OnStarted { get; init; }
 }
 
 /// <summary>
@@ -72,6 +75,7 @@ public static class ChromiumHarness
         try
         {
             process.Start();
+            page.OnStarted?.Invoke(process.Id, profile);
             process.BeginErrorReadLine();
             process.BeginOutputReadLine();
             var exited = process.WaitForExitAsync(timeout.Token);

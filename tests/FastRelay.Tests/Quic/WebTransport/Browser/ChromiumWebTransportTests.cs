@@ -13,10 +13,13 @@ using Xunit.Abstractions;
 namespace FastRelay.Tests.Quic.WebTransport.Browser;
 
 /// <summary>Headless Chromium 156 against our WebTransport server over real UDP on loopback.</summary>
+[Collection(ChromiumCollection.Name)]
 public sealed class ChromiumWebTransportTests(ITestOutputHelper output)
 {
     /// <summary>serverCertificateHashes needs ECDSA P-256 valid for less than 14 days.</summary>
     private static readonly Lazy<X509Certificate2> Certificate = new(() => SelfSignedCertificate.Create(validity: TimeSpan.FromDays(10)));
+
+    internal static X509Certificate2 ServerCertificate => Certificate.Value;
 
     internal static string CertificateHashHex => Convert.ToHexString(SHA256.HashData(Certificate.Value.RawData)).ToLowerInvariant();
 
@@ -41,10 +44,16 @@ public sealed class ChromiumWebTransportTests(ITestOutputHelper output)
           for (;;) { const { value, done } = await reader.read(); if (done) break; chunks.push(value); total += value.length; }
           const out = new Uint8Array(total); let o = 0; for (const c of chunks) { out.set(c, o); o += c.length; } return out;
         }
+        let stage = "start";
         export default async function (p) {
+          try { return await run(p); } catch (e) { throw new Error(`at stage '${stage}': ${e}`); }
+        }
+        async function run(p) {
+          stage = "connect";
           const wt = new WebTransport(p.url, { serverCertificateHashes: [{ algorithm: "sha-256", value: hex(p.hash) }], protocols: ["moqt-19"] });
           await wt.ready;
           const result = { protocol: wt.protocol };
+          stage = "bidi echo";
           // 1. bidi echo: we send, the server echoes, we compare.
           const bidi = await wt.createBidirectionalStream();
           const payload = bytes(p.bidiBytes);
@@ -52,11 +61,13 @@ public sealed class ChromiumWebTransportTests(ITestOutputHelper output)
           const echoed = await readAll(bidi.readable);
           result.echoLength = echoed.length;
           result.echoEqual = echoed.length === payload.length && echoed.every((b, i) => b === payload[i]);
+          stage = "server uni stream";
           // 2. a uni stream the server opens.
           const uniReader = wt.incomingUnidirectionalStreams.getReader();
           const { value: uni } = await uniReader.read();
           const uniBytes = await readAll(uni);
           result.uni = Array.from(uniBytes);
+          stage = "datagrams";
           // 3. datagrams: send until the server echoes one back (datagrams may be lost, so retry).
           const dw = wt.datagrams.writable.getWriter(); const dr = wt.datagrams.readable.getReader();
           let echoedDatagram = null;
@@ -66,6 +77,7 @@ public sealed class ChromiumWebTransportTests(ITestOutputHelper output)
             if (r && r.value) echoedDatagram = Array.from(r.value);
           }
           result.datagram = echoedDatagram;
+          stage = "close";
           // 4. the server closes the session with a code and reason.
           const writer2 = (await wt.createBidirectionalStream()).writable.getWriter();
           await writer2.write(new TextEncoder().encode("close please")); await writer2.close();
@@ -89,6 +101,8 @@ public sealed class ChromiumWebTransportTests(ITestOutputHelper output)
             var bidi = await session.AcceptStreamAsync(timeout.Token);
             Assert.True(bidi.IsBidirectional);
             var received = await ReadAllAsync(bidi, timeout.Token);
+            // Every byte as the page made it: (i * 7 + 3) & 0xff.
+            Assert.Equal(Enumerable.Range(0, received.Length).Select(i => (byte)((i * 7 + 3) & 0xff)), received);
             await bidi.WriteAsync(received, completeWrites: true, timeout.Token);
             // A uni stream of ours.
             var uni = await session.OpenUnidirectionalStreamAsync(timeout.Token);

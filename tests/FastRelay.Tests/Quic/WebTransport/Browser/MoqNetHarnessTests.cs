@@ -10,6 +10,7 @@ namespace FastRelay.Tests.Quic.WebTransport.Browser;
 /// (there is no MoQ server here yet). The MoQ interop tests later reuse exactly this: <see cref="ChromiumHarness"/> +
 /// <c>import { Moq } from "/moq.js"</c>.
 /// </summary>
+[Collection(ChromiumCollection.Name)]
 public sealed class MoqNetHarnessTests(ITestOutputHelper output)
 {
     private const string ConnectPage = """
