@@ -11,7 +11,7 @@ namespace FastRelay.Tests.Moq.Browser;
 /// WebTransport to our relay and publishes a track; `fastrelay moq subscribe` (raw QUIC) receives every object intact
 /// and in order, checked by its own integrity, gap and duplicate checks.
 /// </summary>
-// One browser at a time (ChromiumCollection explains why); it also keeps our real-time publisher from sharing the machine with another.
+// One browser at a time: see ChromiumCollection.
 [Collection(ChromiumCollection.Name)]
 public sealed class BrowserPublisherTests(ITestOutputHelper output) : IDisposable
 {

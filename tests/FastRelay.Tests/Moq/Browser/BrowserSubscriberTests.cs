@@ -9,7 +9,7 @@ namespace FastRelay.Tests.Moq.Browser;
 /// An independent MoQ implementation as subscriber: @moq/net 0.3.4 in headless Chromium, over WebTransport to our relay,
 /// receives the synthetic track `fastrelay moq publish` sends over raw QUIC: every object intact and in order.
 /// </summary>
-// One browser at a time (ChromiumCollection explains why); it also keeps our real-time publisher from sharing the machine with another.
+// One browser at a time: see ChromiumCollection.
 [Collection(ChromiumCollection.Name)]
 public sealed class BrowserSubscriberTests(ITestOutputHelper output)
 {

@@ -12,7 +12,7 @@ namespace FastRelay.Tests.Moq.Browser;
 /// `fastrelay moq relay --web PORT` (the CLI's runner, in-process): its viewer page, loaded in headless Chromium, receives
 /// `moq publish`'s track through the relay over WebTransport and shows every object, no gaps.
 /// </summary>
-// One browser at a time (ChromiumCollection explains why); it also keeps our real-time publisher from sharing the machine with another.
+// One browser at a time: see ChromiumCollection.
 [Collection(ChromiumCollection.Name)]
 public sealed partial class ViewerPageTests(ITestOutputHelper output) : IDisposable
 {
