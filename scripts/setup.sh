@@ -38,14 +38,17 @@ if ! command -v npm >/dev/null 2>&1; then
   fi
 fi
 if command -v npm >/dev/null 2>&1; then
-  browser="$root/tests/browser"
-  stamp="$browser/node_modules/.fastrelay-lock.sha256"
-  lock_hash="$(sha256sum "$browser/package-lock.json" | cut -d' ' -f1)"
-  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
-    echo "setup: npm ci in tests/browser" >&2
-    (cd "$browser" && npm ci --no-audit --no-fund >&2) && echo "$lock_hash" > "$stamp"
-  fi
-  (cd "$browser" && npm run --silent bundle >&2)
+  # tests/browser: the browser tests' bundle; cli/Moq/Viewer: the `fastrelay moq relay --web` viewer's (the CLI build
+  # copies it to moq-viewer/). Both pinned by their package-lock.json; npm ci again only when that lock changed.
+  for npm_dir in "$root/tests/browser" "$root/cli/Moq/Viewer"; do
+    stamp="$npm_dir/node_modules/.fastrelay-lock.sha256"
+    lock_hash="$(sha256sum "$npm_dir/package-lock.json" | cut -d' ' -f1)"
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
+      echo "setup: npm ci in ${npm_dir#$root/}" >&2
+      (cd "$npm_dir" && npm ci --no-audit --no-fund >&2) && echo "$lock_hash" > "$stamp"
+    fi
+    (cd "$npm_dir" && npm run --silent bundle >&2)
+  done
 fi
 
 echo "setup: restoring and building" >&2

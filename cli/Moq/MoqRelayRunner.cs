@@ -31,6 +31,10 @@ public sealed record MoqRelayCliOptions
     public long TrackCacheMegabytes { get; init; } = 16;
     public long SubscriberQueueKilobytes { get; init; } = 4096;
     public bool Verbose { get; init; }
+    /// <summary>TCP port for the browser viewer (`--web`); null: no viewer. 0 picks a free port.</summary>
+    public int? WebPort { get; init; }
+    /// <summary>Where the viewer's files are (tests); null: moq-viewer/ beside the executable.</summary>
+    public string? WebDirectory { get; init; }
 }
 
 /// <summary>
@@ -58,6 +62,12 @@ public static class MoqRelayRunner
             throw new UserFacingException("--cache-mb, --track-cache-mb and --queue-kb must be positive");
         var auth = LoadAuth(options);
         var upstream = ParseUpstream(options.Upstream);
+        if (options.WebPort is { } webPort && (webPort is < 0 or > 65535))
+            throw new UserFacingException($"--web {webPort} is not a TCP port");
+        if (options.WebPort is not null && options.WebTransportPath is null)
+            throw new UserFacingException("--web needs WebTransport (--webtransport-path is 'none')");
+        // Before the certificate and the socket: a viewer that is not built is a clear error, not a broken page.
+        var site = options.WebPort is null ? null : Viewer.ViewerSite.Load(options.WebDirectory);
         var certificate = LoadCertificate(options, output);
         X509Certificate2Collection? trust = null;
         if (options.UpstreamTrustPath is { } trustPath)
@@ -123,12 +133,37 @@ public static class MoqRelayRunner
         await using (host)
         {
             output.WriteLine($"listening on {string.Join(" ", host.Listening)} (status {statusFile}{(upstream is null ? "" : ", upstream " + upstream)}{(auth.IsOpen ? ", OPEN: no authorization" : "")})");
+            await using var viewer = StartViewer(options, site, address, certificate, host, logs, output);
             output.Flush();
             try { await Task.Delay(Timeout.Infinite, stop.Token); }
             catch (OperationCanceledException) { }
         }
         output.WriteLine("stopped");
         return 0;
+    }
+
+    /// <summary>The `--web` viewer on TCP (same address as the relay); prints its URL, which scripts and tests wait for.</summary>
+    private static Viewer.ViewerHttpServer? StartViewer(MoqRelayCliOptions options, Viewer.ViewerSite? site, IPAddress address,
+        X509Certificate2 certificate, RelayHost host, ILoggerFactory logs, TextWriter output)
+    {
+        if (site is null || options.WebPort is not { } port) return null;
+        Viewer.ViewerHttpServer viewer;
+        try
+        {
+            viewer = Viewer.ViewerHttpServer.Start(new IPEndPoint(address, port), site, certificate, host.LocalEndPoint.Port, options.WebTransportPath!,
+                logs.CreateLogger<Viewer.ViewerHttpServer>());
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            throw new UserFacingException($"--web: cannot listen on {address}:{port}/tcp: {e.Message}", e);
+        }
+        var at = viewer.LocalEndPoint;
+        // A wildcard address is opened in a browser as loopback: http://127.0.0.1 is a secure context, another host is not.
+        var hostText = at.Address.Equals(IPAddress.Any) ? "127.0.0.1" : at.Address.Equals(IPAddress.IPv6Any) ? "[::1]"
+            : at.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{at.Address}]" : at.Address.ToString();
+        output.WriteLine($"viewer on http://{hostText}:{at.Port}/?namespace=live/cam1&track=video (certificate SHA-256 at /certificate.sha256" +
+            $"{(Viewer.ViewerHttpServer.IsPinnable(certificate) ? "" : "; not pinnable by hash: browsers must trust it")})");
+        return viewer;
     }
 
     private static RelayAuthPolicy LoadAuth(MoqRelayCliOptions options)
@@ -172,13 +207,14 @@ public static class MoqRelayRunner
                 throw new UserFacingException($"cannot load {certPath} / {options.KeyPath}: {e.Message}", e);
             }
         }
-        var certificate = SelfSignedCertificate.Create();
+        // ECDSA P-256 valid for 10 days: what browsers accept through WebTransport serverCertificateHashes (at most 14).
+        var certificate = SelfSignedCertificate.Create(validity: TimeSpan.FromDays(10));
         var dir = Path.Combine(Path.GetTempPath(), $"fastrelay-moq-relay-{Environment.ProcessId}");
         Directory.CreateDirectory(dir);
         string pem = Path.Combine(dir, "cert.pem"), key = Path.Combine(dir, "key.pem");
         SelfSignedCertificate.ExportPem(certificate, pem, key);
         output.WriteLine($"self-signed certificate: {pem} (key {key})");
-        output.WriteLine($"  certificate SHA-256 (WebTransport serverCertificateHashes): {Convert.ToBase64String(SHA256.HashData(certificate.RawData))}");
+        output.WriteLine($"  certificate SHA-256 (WebTransport serverCertificateHashes): {Convert.ToBase64String(SHA256.HashData(certificate.RawData))} = hex {Convert.ToHexString(SHA256.HashData(certificate.RawData)).ToLowerInvariant()}");
         output.WriteLine($"  SPKI SHA-256 (chromium --ignore-certificate-errors-spki-list): {Convert.ToBase64String(SHA256.HashData(certificate.PublicKey.ExportSubjectPublicKeyInfo()))}");
         return certificate;
     }

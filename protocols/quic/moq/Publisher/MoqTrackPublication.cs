@@ -66,9 +66,13 @@ public sealed class MoqTrackPublication
     /// <summary>
     /// Opens a subgroup stream and writes its header. Subgroup 0 is encoded implicitly; the stream's send priority
     /// combines subscriber priority, publisher priority and group order (§"Priorities").
+    /// <paramref name="firstObject"/> is the header's FIRST_OBJECT bit: the stream starts with the first object ever
+    /// published in the subgroup. An original publisher opening a new subgroup MUST set it (§"Subgroups"), hence the
+    /// default; a relay forwarding a subgroup from its middle clears it. Peers rely on it: @moq/net drops a stream
+    /// without it as one that starts partway through a group.
     /// </summary>
     public Task<MoqSubgroupStream> OpenSubgroupAsync(ulong groupId, ulong subgroupId = 0, bool endOfGroup = false, byte? publisherPriority = null,
-        bool withProperties = false, CancellationToken cancellationToken = default)
+        bool withProperties = false, CancellationToken cancellationToken = default, bool firstObject = true)
     {
         lock (_lock)
         {
@@ -76,7 +80,7 @@ public sealed class MoqTrackPublication
             _streamCount++;
         }
         var header = new MoqSubgroupHeader(TrackAlias, groupId, subgroupId == 0 ? MoqSubgroupIdMode.Zero : MoqSubgroupIdMode.Explicit, subgroupId,
-            publisherPriority ?? PublisherPriority, withProperties, endOfGroup);
+            publisherPriority ?? PublisherPriority, withProperties, endOfGroup, firstObject);
         return MoqSubgroupStream.OpenAsync(this, header, StreamPriority(groupId, publisherPriority ?? PublisherPriority), cancellationToken);
     }
 

@@ -255,8 +255,11 @@ internal sealed class SessionSendQueue
                 }
                 if (og.Writer is null)
                 {
+                    // FIRST_OBJECT when the stream starts with object 0: nothing can precede it in any subgroup. A stream
+                    // that starts later (a subscriber joining mid-group, or a layer subgroup) leaves the bit clear: the
+                    // relay does not carry the upstream header's bit, so it cannot claim more than it knows.
                     var writer = await subscription.Port.OpenSubgroupAsync(og.Group, og.Subgroup, og.PublisherPriority,
-                        og.Rank.ToSendPriority(subscription.GroupAnchor), subscription.Cancellation).ConfigureAwait(false);
+                        og.Rank.ToSendPriority(subscription.GroupAnchor), firstObject: next.ObjectId == 0, subscription.Cancellation).ConfigureAwait(false);
                     bool dropped;
                     lock (_lock)
                     {

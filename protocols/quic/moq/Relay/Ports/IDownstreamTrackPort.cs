@@ -11,9 +11,10 @@ public interface IDownstreamTrackPort
 {
     /// <summary>
     /// Opens a unidirectional stream and writes its SUBGROUP_HEADER (group, subgroup, publisher priority). Waits for
-    /// stream credit; throws when the session is gone.
+    /// stream credit; throws when the session is gone. <paramref name="firstObject"/>: the stream starts with the first
+    /// object ever published in the subgroup (the header's FIRST_OBJECT bit, which a relay MUST then set).
     /// </summary>
-    ValueTask<IDownstreamSubgroupWriter> OpenSubgroupAsync(ulong group, ulong subgroup, byte publisherPriority, int sendPriority, CancellationToken cancellationToken);
+    ValueTask<IDownstreamSubgroupWriter> OpenSubgroupAsync(ulong group, ulong subgroup, byte publisherPriority, int sendPriority, bool firstObject, CancellationToken cancellationToken);
 
     /// <summary>Sends one object as OBJECT_DATAGRAM; false when it does not fit or datagrams are off (dropped).</summary>
     bool TrySendDatagram(in RelayObject obj);

@@ -19,11 +19,11 @@ internal sealed class PublicationPort : IDownstreamTrackPort
 
     public void Fail(Exception error) => _publication.TrySetException(error);
 
-    public async ValueTask<IDownstreamSubgroupWriter> OpenSubgroupAsync(ulong group, ulong subgroup, byte publisherPriority, int sendPriority, CancellationToken cancellationToken)
+    public async ValueTask<IDownstreamSubgroupWriter> OpenSubgroupAsync(ulong group, ulong subgroup, byte publisherPriority, int sendPriority, bool firstObject, CancellationToken cancellationToken)
     {
         var publication = await _publication.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         // Properties may appear on any object of a subgroup; the header has to say so up front (one byte per object).
-        var stream = await publication.OpenSubgroupAsync(group, subgroup, endOfGroup: false, publisherPriority, withProperties: true, cancellationToken).ConfigureAwait(false);
+        var stream = await publication.OpenSubgroupAsync(group, subgroup, endOfGroup: false, publisherPriority, withProperties: true, cancellationToken, firstObject).ConfigureAwait(false);
         return new SubgroupStreamWriter(stream);
     }
 

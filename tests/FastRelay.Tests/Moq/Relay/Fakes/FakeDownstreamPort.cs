@@ -20,9 +20,9 @@ internal sealed class FakeDownstreamPort : IDownstreamTrackPort
     /// <summary>False: writers only count objects (for allocation measurements, where a growing list would be noise).</summary>
     public bool RecordObjects { get; set; } = true;
 
-    public ValueTask<IDownstreamSubgroupWriter> OpenSubgroupAsync(ulong group, ulong subgroup, byte publisherPriority, int sendPriority, CancellationToken cancellationToken)
+    public ValueTask<IDownstreamSubgroupWriter> OpenSubgroupAsync(ulong group, ulong subgroup, byte publisherPriority, int sendPriority, bool firstObject, CancellationToken cancellationToken)
     {
-        var writer = new FakeSubgroupWriter(this, group, subgroup, publisherPriority) { SendPriority = sendPriority };
+        var writer = new FakeSubgroupWriter(this, group, subgroup, publisherPriority) { SendPriority = sendPriority, FirstObject = firstObject };
         Subgroups.Enqueue(writer);
         return ValueTask.FromResult<IDownstreamSubgroupWriter>(writer);
     }
@@ -61,6 +61,8 @@ internal sealed class FakeSubgroupWriter(FakeDownstreamPort port, ulong group, u
     public ulong Subgroup { get; } = subgroup;
     public byte PublisherPriority { get; } = publisherPriority;
     public int SendPriority { get; set; }
+    /// <summary>The FIRST_OBJECT bit the relay asked for in the header.</summary>
+    public bool FirstObject { get; init; }
     public bool Completed { get; private set; }
     public MoqStreamResetCode? ResetCode { get; private set; }
 
