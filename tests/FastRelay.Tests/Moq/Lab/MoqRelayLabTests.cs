@@ -127,10 +127,11 @@ public sealed class MoqRelayLabTests(ITestOutputHelper output)
         // The subscriber only talks to the edge, which has no publisher: it took the track from the origin with one
         // upstream subscription, and the origin took it from the publisher with one.
         Assert.Contains("subscribed upstream", edge.Log);
-        var edgeStatus = await lab.WaitForStatusAsync("edge", s => s.Updated > DateTimeOffset.UtcNow, "a fresh status");
-        var originStatus = await lab.WaitForStatusAsync("origin", s => s.Updated > DateTimeOffset.UtcNow.AddSeconds(-1), "a fresh status");
+        var edgeStatus = await lab.WaitForStatusAsync("edge", s => s.Totals.UpstreamSubscriptions > 0, "an upstream subscription");
+        var originStatus = await lab.WaitForStatusAsync("origin", s => s.Totals.UpstreamSubscriptions > 0, "an upstream subscription");
         Assert.Equal(1, edgeStatus.Totals.UpstreamSubscriptions);
         Assert.Equal(1, originStatus.Totals.UpstreamSubscriptions);
+        Assert.Equal(1, edgeStatus.Totals.SubscriptionsAccepted);
     }
 
     [LabFact]
