@@ -44,8 +44,9 @@ internal sealed class SessionTrackSubscription : IMoqTrackSubscription
             };
             subscription = await session.SubscribeAsync(MoqClientConnection.FullName(track), parameters, cancellationToken).ConfigureAwait(false);
             MoqFetchResponse? fetch = null;
+            // Relative Joining Start counts groups before the joining location's group (draft-19 §"Joining Fetch Range
+            // Calculation": Start = {Joining Location.Group - Joining Start, 0}): N groups including the current one is N - 1.
             if (options.JoiningFetchGroups > 0)
-                // Relative joining start k = from group (joining group − k): N groups including the current one is k = N − 1.
                 fetch = await session.JoiningFetchAsync(subscription, options.JoiningFetchGroups - 1, relative: true, MoqClientConnection.Parameters(endpoint), cancellationToken).ConfigureAwait(false);
             return new SessionTrackSubscription(session, subscription, fetch, time);
         }

@@ -1,0 +1,150 @@
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using FastRelay.Cli.Lab;
+using FastRelay.Protocols.Moq.Clients;
+using FastRelay.Protocols.Moq.Relay.Status;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace FastRelay.Tests.Moq.Lab;
+
+/// <summary>
+/// A lab (real network namespaces, prefix <c>frml</c> + a test letter + 4 random hex digits) plus the `fastrelay moq`
+/// processes a test runs in it and a scratch folder for their reports. Disposing it stops every process, then removes
+/// the lab (namespaces, veths, bridge, loss filters) and the folder, also when the test failed; the processes' logs go
+/// to the test output.
+/// </summary>
+internal sealed partial class MoqLab : IAsyncDisposable
+{
+    public const int Port = 4443;
+    public const string Namespace = "live/cam1";
+    public const string TrackName = "video";
+
+    /// <summary>Generous: the machine these run on may be heavily loaded (2 cores, other engineers' builds).</summary>
+    public static readonly TimeSpan ProcessTimeout = TimeSpan.FromSeconds(150);
+    public static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(60);
+
+    private readonly List<MoqLabProcess> _processes = [];
+    private readonly ITestOutputHelper _output;
+
+    private MoqLab(LabNetwork lab, string work, ITestOutputHelper output)
+    {
+        Network = lab;
+        Work = work;
+        _output = output;
+    }
+
+    public LabNetwork Network { get; }
+    public string Work { get; }
+
+    public static async Task<MoqLab> UpAsync(char testLetter, int subscribers, ITestOutputHelper output)
+    {
+        var prefix = $"frml{testLetter}{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(2))}";
+        var lab = await LabTopology.UpAsync(new LabOptions { Prefix = prefix, Subscribers = subscribers });
+        output.WriteLine($"lab {prefix} up: relay {lab.RelayDownstream.IPv4}, publisher {lab.Publisher.IPv4}, {subscribers} subscriber host(s)");
+        return new MoqLab(lab, Directory.CreateTempSubdirectory($"fastrelay-{prefix}-").FullName, output);
+    }
+
+    public static string UrlOf(IPAddress address) => $"moqt://{address}:{Port}/";
+
+    public string StatusFile(string relayName) => Path.Combine(Work, "status", relayName + ".json");
+
+    /// <summary>`moq relay` listening on every address of <paramref name="host"/>; returns once it listens.</summary>
+    public async Task<MoqLabProcess> StartRelayAsync(LabHost host, string name, params string[] extra)
+    {
+        var relay = Track(MoqLabProcess.Start(Network, host, name,
+            ["relay", "--address", "0.0.0.0", "--port", Port.ToString(CultureInfo.InvariantCulture), "--name", name,
+             "--status-dir", Path.Combine(Work, "status"), .. extra]));
+        await relay.WaitForLogAsync(l => l.Contains("listening on"), "'listening on'", StepTimeout);
+        return relay;
+    }
+
+    /// <summary>`moq publish` of objects the test writes to its stdin (length-prefixed, stamped, a group every
+    /// <paramref name="gop"/> objects, at most <paramref name="rate"/> per second).</summary>
+    public MoqLabProcess StartPublisher(string url, int gop, int rate, params string[] extra) =>
+        Track(MoqLabProcess.Start(Network, Network.Publisher, "publisher",
+            ["publish", url, "-k", "-n", Namespace, "-t", TrackName, "--input", "-", "--framing", "length-prefixed", "--stamp",
+             "--gop", gop.ToString(CultureInfo.InvariantCulture), "--input-rate", rate.ToString(CultureInfo.InvariantCulture),
+             "--json", Path.Combine(Work, "publisher.json"), .. extra], withStdin: true));
+
+    /// <summary>`moq subscribe --json --output` in <paramref name="host"/>, stopping once <paramref name="expect"/>
+    /// objects arrived intact (or after <see cref="ProcessTimeout"/>).</summary>
+    public MoqLabProcess StartSubscriber(LabHost host, string name, string url, int expect, params string[] extra) =>
+        Track(MoqLabProcess.Start(Network, host, name,
+            ["subscribe", url, "-k", "-n", Namespace, "-t", TrackName, "--expect", expect.ToString(CultureInfo.InvariantCulture),
+             "--duration", (ProcessTimeout.TotalSeconds - 30).ToString(CultureInfo.InvariantCulture),
+             "--json", ReportPath(name), "--output", OutputPath(name), .. extra]));
+
+    /// <summary>A client expected to fail fast (refused): no report files.</summary>
+    public MoqLabProcess StartClient(LabHost host, string name, params string[] args) =>
+        Track(MoqLabProcess.Start(Network, host, name, args));
+
+    public string ReportPath(string name) => Path.Combine(Work, name + ".json");
+    public string OutputPath(string name) => Path.Combine(Work, name + ".bin");
+
+    public MoqSubscriberReport SubscriberReport(string name) =>
+        JsonSerializer.Deserialize(File.ReadAllText(ReportPath(name)), MoqClientJsonContext.Default.MoqSubscriberReport)
+        ?? throw new InvalidDataException($"{name}: empty report");
+
+    public MoqPublisherReport PublisherReport() =>
+        JsonSerializer.Deserialize(File.ReadAllText(Path.Combine(Work, "publisher.json")), MoqClientJsonContext.Default.MoqPublisherReport)
+        ?? throw new InvalidDataException("publisher: empty report");
+
+    /// <summary>Downstream SUBSCRIBEs the relay accepted so far (its log line per subscriber; not its own upstream ones).</summary>
+    public static int AcceptedSubscriptions(string relayLog) => SubscribedLine().Matches(relayLog).Count;
+
+    /// <summary>Polls the relay's status file (rewritten every second) until <paramref name="condition"/> holds.</summary>
+    public async Task<MoqRelayStatus> WaitForStatusAsync(string relayName, Func<MoqRelayStatus, bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + StepTimeout;
+        MoqRelayStatus? status = null;
+        while (true)
+        {
+            try
+            {
+                if (File.Exists(StatusFile(relayName)))
+                    status = MoqRelayStatus.FromJson(await File.ReadAllTextAsync(StatusFile(relayName)));
+            }
+            catch (Exception e) when (e is IOException or JsonException)
+            {
+                // replaced while we read it: the next look finds the new one
+            }
+            if (status is not null && condition(status))
+                return status;
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"relay {relayName}: no {what} within {StepTimeout.TotalSeconds:0} s; last status: {status?.ToJson()}");
+            await Task.Delay(100);
+        }
+    }
+
+    private MoqLabProcess Track(MoqLabProcess process)
+    {
+        _processes.Add(process);
+        return process;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            for (int i = _processes.Count - 1; i >= 0; i--)
+            {
+                var log = await _processes[i].StopAsync();
+                try { _output.WriteLine($"--- {_processes[i].Name} ---\n{log}"); }
+                catch (InvalidOperationException) { /* no test running */ }
+            }
+        }
+        finally
+        {
+            await Network.DownAsync();
+            try { Directory.Delete(Work, recursive: true); }
+            catch (IOException) { }
+        }
+    }
+
+    [GeneratedRegex(@": subscribed (?!upstream)")]
+    private static partial Regex SubscribedLine();
+}
