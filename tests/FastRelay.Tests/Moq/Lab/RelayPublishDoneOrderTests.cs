@@ -59,7 +59,7 @@ public sealed class RelayPublishDoneOrderTests
             new(TaskCreationOptions.RunContinuationsAsynchronously);
         public ConcurrentQueue<Writer> Writers { get; } = new();
 
-        public async ValueTask<IDownstreamSubgroupWriter> OpenSubgroupAsync(ulong group, ulong subgroup, byte publisherPriority, int sendPriority, CancellationToken cancellationToken)
+        public async ValueTask<IDownstreamSubgroupWriter> OpenSubgroupAsync(ulong group, ulong subgroup, byte publisherPriority, int sendPriority, bool firstObject, CancellationToken cancellationToken)
         {
             OpenRequested.TrySetResult();
             await AllowOpen.Task.WaitAsync(cancellationToken);

@@ -13,8 +13,9 @@ namespace FastRelay.Protocols.Moq.Relay.Sessions;
 /// <para>
 /// The session hands objects over in arrival order without the stream they came on, so subgroup streams are
 /// recognised by (group, subgroup): objects of one upstream stream keep their order. A subgroup is taken as complete
-/// (its downstream streams get a FIN) on its End of Group / End of Track object, when a later group of the same
-/// subgroup ID starts, or when the subscription ends after PUBLISH_DONE; when the session ended abnormally the open
+/// (its downstream streams get a FIN) on its End of Group / End of Track object, when the same subgroup ID starts two
+/// groups later (not one: the last objects of group g often arrive after group g+1 started, on their own stream, and
+/// closing g then would split it over two downstream streams), or when the subscription ends after PUBLISH_DONE; when the session ended abnormally the open
 /// subgroups are reset instead. An upstream stream reset is not visible here, so it ends like a complete subgroup.
 /// </para>
 /// </summary>
@@ -100,11 +101,14 @@ internal sealed class UpstreamPump : IUpstreamSubscription
         }
     }
 
+    /// <summary>How many groups a subgroup stays open after a later group of its subgroup ID started (see the class).</summary>
+    private const ulong GroupsKeptOpen = 1;
+
     private void CloseEarlierGroups(ulong group, ulong subgroup)
     {
         List<(ulong, ulong)>? done = null;
         foreach (var key in _open.Keys)
-            if (key.Subgroup == subgroup && key.Group < group)
+            if (key.Subgroup == subgroup && key.Group + GroupsKeptOpen < group)
                 (done ??= []).Add(key);
         if (done is null) return;
         foreach (var key in done)
