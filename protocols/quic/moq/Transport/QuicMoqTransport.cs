@@ -115,11 +115,14 @@ internal sealed class QuicMoqStream(QuicStream stream) : IMoqStream
         try { stream.Abort(QuicAbortDirection.Read, (long)errorCode); } catch (QuicException) { }
     }
 
-    /// <summary>
-    /// Stored for when the QUIC API gains stream priorities (another branch adds them); until then QUIC sends streams
-    /// in its own order and this value has no effect on the wire.
-    /// </summary>
-    public int SendPriority { get; set; }
+    /// <summary>The QUIC stream's send priority: lower leaves first across the whole connection.</summary>
+    public int SendPriority
+    {
+        get => stream.SendPriority;
+        set => stream.SendPriority = value;
+    }
+
+    public Task WritesAcknowledged => stream.WritesClosed;
 
     public ValueTask DisposeAsync() => stream.DisposeAsync();
 }

@@ -82,6 +82,8 @@ public sealed class WebTransportMoqTransport : IMoqTransport
             set => stream.SendPriority = value;
         }
 
+        public Task WritesAcknowledged => stream.QuicStream.WritesClosed;
+
         public ValueTask DisposeAsync() => stream.DisposeAsync();
 
         private static uint ToStreamCode(ulong code) =>
