@@ -85,11 +85,12 @@ internal sealed class SessionTrackPublisher : IMoqTrackPublisher, IMoqRequestHan
     }
 
     /// <summary>
-    /// How long to wait after PUBLISH_DONE for the peer to acknowledge every subgroup stream before closing. A QUIC
-    /// CONNECTION_CLOSE discards whatever is not yet delivered; the wait ends as soon as everything is acknowledged
-    /// (or the peer closes first), so this is only the bound for a peer that has stopped answering.
+    /// How long to keep the connection after PUBLISH_DONE before closing it. A QUIC CONNECTION_CLOSE discards whatever
+    /// is not yet delivered, and the session does not expose when the peer acknowledged our last bytes, so the
+    /// publisher lingers (ending sooner when the peer closes first). Ample on loopback and LANs; a lossy long path may
+    /// need more.
     /// </summary>
-    public static TimeSpan CloseLinger { get; set; } = TimeSpan.FromSeconds(10);
+    public static TimeSpan CloseLinger { get; set; } = TimeSpan.FromSeconds(1);
 
     public async ValueTask DisposeAsync()
     {
@@ -102,8 +103,8 @@ internal sealed class SessionTrackPublisher : IMoqTrackPublisher, IMoqRequestHan
         }
         if (publications.Length > 0 && !_session.Terminated.IsCompleted)
         {
-            var delivered = Task.WhenAll(publications.Select(p => p.WhenDeliveredAsync(CloseLinger)));
-            await Task.WhenAny(delivered, _session.Terminated).ConfigureAwait(false);
+            try { await _session.Terminated.WaitAsync(CloseLinger).ConfigureAwait(false); }
+            catch (TimeoutException) { }
         }
         if (_namespace is not null)
         {

@@ -29,9 +29,6 @@ public sealed class MoqSubgroupStream
     public ulong GroupId => Header.GroupId;
     public ulong SubgroupId => Header.SubgroupId;
 
-    /// <summary>Completes when the peer acknowledged the whole stream, or its send side ended otherwise.</summary>
-    internal Task WritesAcknowledged => _stream.WritesAcknowledged;
-
     internal static async Task<MoqSubgroupStream> OpenAsync(MoqTrackPublication publication, MoqSubgroupHeader header, int priority, CancellationToken cancellationToken)
     {
         var stream = await publication.Session.Transport.OpenStreamAsync(bidirectional: false, cancellationToken).ConfigureAwait(false);

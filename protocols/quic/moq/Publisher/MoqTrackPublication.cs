@@ -17,8 +17,6 @@ public sealed class MoqTrackPublication
     private readonly TaskCompletionSource _finishedSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _streamCount;
     private bool _finished;
-    /// <summary>Every subgroup stream opened (or being opened), for <see cref="WhenDeliveredAsync"/>.</summary>
-    private readonly List<Task<MoqSubgroupStream>> _subgroups = [];
 
     internal MoqTrackPublication(MoqSession session, MoqRequestStream stream, ulong requestId, MoqFullTrackName track, ulong trackAlias,
         MoqMessageParameters subscriberParameters, byte publisherPriority, MoqGroupOrder groupOrder)
@@ -83,31 +81,7 @@ public sealed class MoqTrackPublication
         }
         var header = new MoqSubgroupHeader(TrackAlias, groupId, subgroupId == 0 ? MoqSubgroupIdMode.Zero : MoqSubgroupIdMode.Explicit, subgroupId,
             publisherPriority ?? PublisherPriority, withProperties, endOfGroup, firstObject);
-        var opening = MoqSubgroupStream.OpenAsync(this, header, StreamPriority(groupId, publisherPriority ?? PublisherPriority), cancellationToken);
-        lock (_lock)
-        {
-            // Streams already acknowledged need no waiting: keep the list to what is still in flight.
-            _subgroups.RemoveAll(t => t.IsCompletedSuccessfully && t.Result.WritesAcknowledged.IsCompleted || t.IsFaulted || t.IsCanceled);
-            _subgroups.Add(opening);
-        }
-        return opening;
-    }
-
-    /// <summary>
-    /// Waits until the peer has acknowledged every subgroup stream of this publication (or they ended otherwise), at most
-    /// <paramref name="timeout"/>; true when everything was delivered. Closing the session right after
-    /// <see cref="FinishAsync"/> would otherwise discard the objects still in flight.
-    /// </summary>
-    public async Task<bool> WhenDeliveredAsync(TimeSpan timeout)
-    {
-        Task<MoqSubgroupStream>[] streams;
-        lock (_lock) streams = [.. _subgroups];
-        var all = Task.WhenAll(streams.Select(async opening =>
-        {
-            try { await (await opening.ConfigureAwait(false)).WritesAcknowledged.ConfigureAwait(false); }
-            catch (Exception) { /* reset, refused or the connection is gone: nothing more will be delivered */ }
-        }));
-        return await Task.WhenAny(all, Task.Delay(timeout)).ConfigureAwait(false) == all;
+        return MoqSubgroupStream.OpenAsync(this, header, StreamPriority(groupId, publisherPriority ?? PublisherPriority), cancellationToken);
     }
 
     /// <summary>Sends one object as an OBJECT_DATAGRAM; false when it does not fit or datagrams are unavailable.</summary>

@@ -72,13 +72,6 @@ public interface IMoqStream : IAsyncDisposable
     void StopSending(ulong errorCode);
 
     /// <summary>
-    /// Completes when the peer has acknowledged every byte written and the FIN, or the send side ended otherwise (reset,
-    /// STOP_SENDING, connection gone; the task may then be faulted). A publisher waits on it before closing, because
-    /// closing the connection discards whatever is still in flight.
-    /// </summary>
-    Task WritesAcknowledged => Task.CompletedTask;
-
-    /// <summary>
     /// Send priority among this connection's streams: lower is sent first, equal values share round robin. MoQ maps
     /// subscriber priority, publisher priority and group order onto it (draft-19 §"Priorities").
     /// </summary>

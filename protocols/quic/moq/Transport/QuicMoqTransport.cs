@@ -122,7 +122,5 @@ internal sealed class QuicMoqStream(QuicStream stream) : IMoqStream
         set => stream.SendPriority = value;
     }
 
-    public Task WritesAcknowledged => stream.WritesClosed;
-
     public ValueTask DisposeAsync() => stream.DisposeAsync();
 }

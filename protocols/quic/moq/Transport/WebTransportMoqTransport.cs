@@ -82,8 +82,6 @@ public sealed class WebTransportMoqTransport : IMoqTransport
             set => stream.SendPriority = value;
         }
 
-        public Task WritesAcknowledged => stream.QuicStream.WritesClosed;
-
         public ValueTask DisposeAsync() => stream.DisposeAsync();
 
         private static uint ToStreamCode(ulong code) =>

@@ -67,8 +67,10 @@ internal sealed class UpstreamPump : IUpstreamSubscription
             _logger.LogDebug("upstream {Track}: objects ended: {Error}", subscription.Track, e.Message);
         }
         var done = subscription.Done.IsCompletedSuccessfully ? subscription.Done.Result : null;
-        // After PUBLISH_DONE the session delivers every stream it counted before ending the objects: what is open is complete.
-        bool complete = clean && done is not null;
+        // After PUBLISH_DONE what is open is complete, also when the publisher's session ended right after it (a publisher
+        // closes once its streams are acknowledged, which can be before we forwarded them): resetting the downstream
+        // streams then would throw away objects we hold.
+        bool complete = done is not null;
         foreach (var open in _open.Values)
             open.OnClosed(complete);
         _open.Clear();
