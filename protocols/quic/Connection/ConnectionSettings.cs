@@ -21,6 +21,16 @@ public sealed class ConnectionSettings
     public bool SkipCertificateValidation { get; init; }
     public IReadOnlyList<CipherSuite>? CipherSuites { get; init; }
 
+    // Resumption and 0-RTT (Tls/Resumption).
+    /// <summary>Client: the ticket to resume with (taken from a cache; single use).</summary>
+    public Tls.Resumption.SessionTicket? ResumptionTicket { get; init; }
+    /// <summary>Client: send 0-RTT when the ticket allows. Server: accept 0-RTT (anti-replay permitting).</summary>
+    public bool EnableEarlyData { get; init; }
+    /// <summary>Client: where new tickets go.</summary>
+    public Action<Tls.Resumption.SessionTicket>? TicketReceived { get; init; }
+    /// <summary>Server: ticket key and anti-replay state, one per listener; null issues no tickets.</summary>
+    public Tls.Resumption.SessionTicketProtector? TicketProtector { get; init; }
+
     // Transport limits we advertise.
     public ulong MaxIdleTimeoutMs { get; init; } = 30_000;
 

@@ -28,6 +28,8 @@ public sealed partial class QuicConnectionCore
         _loss.SetHasKeys((PacketNumberSpace)level, true);
         _log.LogDebug("{Level} keys installed ({Suite})", level, suite);
         if (_undecryptable.Count > 0) _replayUndecryptable = true;
+        // RFC 9001 §4.9.3: once a client has 1-RTT keys it sends no more 0-RTT.
+        if (_isClient && level == EncryptionLevel.OneRtt) DiscardZeroRttKeys();
         TraceKeysInstalled(level);
     }
 

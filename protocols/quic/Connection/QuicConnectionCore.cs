@@ -138,6 +138,10 @@ public sealed partial class QuicConnectionCore : ITlsHandshakeSink, ILossDetecti
             TrustedCertificates = settings.TrustedCertificates,
             SkipCertificateValidation = settings.SkipCertificateValidation,
             CipherSuites = settings.CipherSuites,
+            ResumptionTicket = settings.ResumptionTicket,
+            EnableEarlyData = settings.EnableEarlyData,
+            TicketReceived = settings.TicketReceived,
+            TicketProtector = settings.TicketProtector,
         };
         _tls = _isClient ? TlsHandshake.CreateClient(tlsOptions, this) : TlsHandshake.CreateServer(tlsOptions, this);
     }
@@ -191,6 +195,7 @@ public sealed partial class QuicConnectionCore : ITlsHandshakeSink, ILossDetecti
     {
         foreach (var space in _spaces) space.Dispose();
         DisposeOneRttKeys();
+        DiscardZeroRttKeys();
         _tls.Dispose();
         EndTrace();
     }

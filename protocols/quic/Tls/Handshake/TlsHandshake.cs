@@ -53,6 +53,8 @@ public sealed partial class TlsHandshake : IDisposable
     private bool _disposed;
 
     public bool IsComplete => _state == State.Complete && !_failed;
+    /// <summary>Server: the ClientHello was processed (the state moved on from waiting for it).</summary>
+    public bool IsStarted => _state != State.ServerWaitClientHello && _state != State.ClientStart;
     public TransportParameters? PeerTransportParameters { get; private set; }
     public string? NegotiatedApplicationProtocol { get; private set; }
     public CipherSuite NegotiatedCipherSuite { get; private set; }

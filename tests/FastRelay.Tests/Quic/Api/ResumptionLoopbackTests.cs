@@ -1,0 +1,171 @@
+using System.Net;
+using FastRelay.Protocols.Quic.Api;
+using FastRelay.Protocols.Quic.Tls.Handshake;
+using FastRelay.Protocols.Quic.Tls.Resumption;
+using Xunit;
+
+namespace FastRelay.Tests.Quic.Api;
+
+/// <summary>Our client resuming with our server over loopback: session tickets, 0-RTT accepted, 0-RTT refused and resent.</summary>
+public sealed class ResumptionLoopbackTests
+{
+    private static async Task<QuicListener> ListenAsync(bool earlyData = true) => await QuicListener.ListenAsync(new QuicListenerOptions
+    {
+        ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
+        ApplicationProtocols = ["test"],
+        ConnectionOptions = new QuicServerConnectionOptions
+        {
+            ServerCertificate = LoopbackPair.Certificate.Value, ApplicationProtocols = ["test"], EnableEarlyData = earlyData,
+        },
+    });
+
+    private static QuicClientConnectionOptions ClientOptions(IPEndPoint server, SessionTicketCache cache, bool earlyData = true) => new()
+    {
+        RemoteEndPoint = server,
+        ApplicationProtocols = ["test"],
+        SkipCertificateValidation = true,
+        SessionTickets = cache,
+        EnableEarlyData = earlyData,
+    };
+
+    /// <summary>A full handshake whose ticket lands in <paramref name="cache"/> (it comes after the handshake, in 1-RTT).</summary>
+    private static async Task FirstConnectionAsync(QuicListener listener, IPEndPoint target, SessionTicketCache cache, CancellationToken token)
+    {
+        var accept = listener.AcceptConnectionAsync(token).AsTask();
+        await using var client = await QuicConnection.ConnectAsync(ClientOptions(target, cache), token);
+        await using var server = await accept;
+        Assert.False(client.IsResumed);
+        Assert.NotNull(client.RemoteCertificate);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (cache.Count == 0 && DateTime.UtcNow < deadline) await Task.Delay(10, token);
+        Assert.Equal(1, cache.Count);
+    }
+
+    /// <summary>Opens a stream at once (0-RTT when possible), sends <paramref name="payload"/>, and returns what the server read.</summary>
+    private static async Task<(QuicConnection Client, QuicConnection Server, byte[] Received)> ResumeAndSendAsync(QuicListener listener,
+        IPEndPoint target, SessionTicketCache cache, byte[] payload, CancellationToken token)
+    {
+        var accept = listener.AcceptConnectionAsync(token).AsTask();
+        var client = await QuicConnection.ConnectAsync(ClientOptions(target, cache), token);
+        Assert.Equal(EarlyDataState.Offered, client.EarlyDataState); // handed out before the handshake completed
+        var stream = await client.OpenOutboundStreamAsync(QuicStreamType.Bidirectional, token);
+        await stream.WriteAsync(payload, completeWrites: true, token);
+        var server = await accept;
+        var incoming = await server.AcceptInboundStreamAsync(token);
+        var received = new MemoryStream();
+        await incoming.CopyToAsync(received, token);
+        await client.WaitForHandshakeAsync(token);
+        return (client, server, received.ToArray());
+    }
+
+    private static bool IsZeroRttPacket(byte first) => (first & 0x80) != 0 && (first & 0x30) == 0x10;
+
+    [Fact]
+    public async Task Resumed_connection_sends_its_request_in_0rtt_and_the_server_accepts_it()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await using var listener = await ListenAsync();
+        using var proxy = new UdpCapturingProxy(listener.LocalEndPoint);
+        var cache = new SessionTicketCache();
+        await FirstConnectionAsync(listener, proxy.EndPoint, cache, timeout.Token);
+        int before = proxy.Snapshot(toServer: true).Count;
+
+        var payload = new byte[3000];
+        new Random(3).NextBytes(payload);
+        var (client, server, received) = await ResumeAndSendAsync(listener, proxy.EndPoint, cache, payload, timeout.Token);
+        await using (client)
+        await using (server)
+        {
+            Assert.Equal(payload, received);
+            Assert.True(client.IsResumed);
+            Assert.True(server.IsResumed);
+            Assert.Null(client.RemoteCertificate);
+            Assert.Equal(EarlyDataState.Accepted, client.EarlyDataState);
+            Assert.Equal(EarlyDataState.Accepted, server.EarlyDataState);
+            // The first datagram of the second connection carries the Initial and a 0-RTT packet after it.
+            var first = proxy.Snapshot(toServer: true)[before];
+            Assert.True((first[0] & 0xb0) == 0x80 && first.Length >= 1200, "first datagram is not an Initial");
+            Assert.Contains(proxy.Snapshot(toServer: true).Skip(before), d => ContainsZeroRtt(d));
+            // The resumed connection got a new ticket (the used one is gone: single use).
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (cache.Count == 0 && DateTime.UtcNow < deadline) await Task.Delay(10, timeout.Token);
+            Assert.Equal(1, cache.Count);
+        }
+    }
+
+    [Fact]
+    public async Task Replayed_ticket_resumes_but_its_0rtt_is_refused_and_the_data_arrives_in_1rtt()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await using var listener = await ListenAsync();
+        var cache = new SessionTicketCache();
+        await FirstConnectionAsync(listener, listener.LocalEndPoint, cache, timeout.Token);
+        // The same ticket twice: the server's anti-replay cache must refuse the second 0-RTT.
+        var key = SessionTicketCache.KeyFor(IPAddress.Loopback.ToString(), listener.LocalEndPoint.Port);
+        Assert.True(cache.TryTake(key, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), out var ticket));
+        cache.Add(key, ticket!);
+        var first = await ResumeAndSendAsync(listener, listener.LocalEndPoint, cache, [1, 2, 3], timeout.Token);
+        await first.Client.DisposeAsync();
+        await first.Server.DisposeAsync();
+        Assert.Equal(EarlyDataState.Accepted, first.Client.EarlyDataState);
+
+        var replayCache = new SessionTicketCache();
+        replayCache.Add(key, ticket!);
+        var payload = new byte[20_000];
+        new Random(4).NextBytes(payload);
+        var (client, server, received) = await ResumeAndSendAsync(listener, listener.LocalEndPoint, replayCache, payload, timeout.Token);
+        await using (client)
+        await using (server)
+        {
+            Assert.Equal(EarlyDataState.Rejected, client.EarlyDataState);
+            Assert.True(client.IsResumed);
+            Assert.Equal(payload, received);
+        }
+    }
+
+    [Fact]
+    public async Task Server_without_early_data_still_resumes_in_one_round_trip_without_a_certificate()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await using var listener = await ListenAsync(earlyData: false);
+        var cache = new SessionTicketCache();
+        await FirstConnectionAsync(listener, listener.LocalEndPoint, cache, timeout.Token);
+        var accept = listener.AcceptConnectionAsync(timeout.Token).AsTask();
+        await using var client = await QuicConnection.ConnectAsync(ClientOptions(listener.LocalEndPoint, cache), timeout.Token);
+        await using var server = await accept;
+        Assert.True(client.IsResumed);
+        Assert.Null(client.RemoteCertificate);
+        Assert.Equal(EarlyDataState.NotAttempted, client.EarlyDataState);
+    }
+
+    private static bool ContainsZeroRtt(byte[] datagram)
+    {
+        // Walk coalesced long-header packets: type, version, DCID, SCID, [token], length.
+        int p = 0;
+        while (p + 7 < datagram.Length && (datagram[p] & 0x80) != 0)
+        {
+            if (IsZeroRttPacket(datagram[p])) return true;
+            bool initial = (datagram[p] & 0x30) == 0;
+            int q = p + 5;
+            q += 1 + datagram[q];
+            q += 1 + datagram[q];
+            if (initial)
+            {
+                long token = ReadVarint(datagram, ref q);
+                q += (int)token;
+            }
+            long length = ReadVarint(datagram, ref q);
+            p = q + (int)length;
+        }
+        return false;
+    }
+
+    private static long ReadVarint(byte[] b, ref int p)
+    {
+        int n = 1 << (b[p] >> 6);
+        long v = b[p] & 0x3f;
+        for (int i = 1; i < n; i++) v = v << 8 | b[p + i];
+        p += n;
+        return v;
+    }
+}
