@@ -177,7 +177,9 @@ public sealed partial class QuicConnectionCore : ITlsHandshakeSink, ILossDetecti
     public ConnectionCloseInfo? CloseInfo { get; private set; }
     public bool IsHandshakeComplete => _handshakeComplete;
     public StreamTable Streams { get; }
-    public string? NegotiatedApplicationProtocol => _tls.NegotiatedApplicationProtocol;
+    /// <summary>The ALPN; while 0-RTT is in flight, the ticket's (RFC 8446 §4.2.10: accepting 0-RTT means the same protocol).</summary>
+    public string? NegotiatedApplicationProtocol =>
+        _tls.NegotiatedApplicationProtocol ?? (_tls.EarlyData == Tls.Handshake.EarlyDataState.Offered ? _settings.ResumptionTicket?.ApplicationProtocol : null);
     public System.Security.Cryptography.X509Certificates.X509Certificate2? PeerCertificate => _tls.PeerCertificate;
     public TransportParameters? PeerTransportParameters => _peerParameters;
     /// <summary>Both ends advertised disable_1rtt_encryption (0xBAAD): 1-RTT packets go without AEAD and header protection.</summary>
