@@ -149,6 +149,9 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
     /// <summary>Resumed with a session ticket (no certificate was exchanged: <see cref="RemoteCertificate"/> is null).</summary>
     public bool IsResumed { get { lock (_lock) return _core.IsResumed; } }
 
+    /// <summary>The largest UDP payload the connection sends now (grows with path MTU discovery).</summary>
+    public int PathMtu { get { lock (_lock) return _core.PathMtu; } }
+
     /// <summary>What became of 0-RTT: NotAttempted, Offered (handshake still running), Accepted or Rejected (resent in 1-RTT).</summary>
     public Tls.Handshake.EarlyDataState EarlyDataState { get { lock (_lock) return _core.EarlyDataState; } }
 

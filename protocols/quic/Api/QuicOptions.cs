@@ -27,6 +27,8 @@ public abstract class QuicConnectionOptions
     /// <summary>Directory for qlog output (one file per connection); null disables qlog.</summary>
     public string? QlogDirectory { get; set; }
     public ILoggerFactory? LoggerFactory { get; set; }
+    /// <summary>Path MTU discovery: the largest UDP payload to probe for (also bounded by the peer's max_udp_payload_size). 0 (default): off, datagrams stay ≤ 1452 bytes.</summary>
+    public int MaxPathMtuProbeSize { get; set; }
 }
 
 public sealed class QuicClientConnectionOptions : QuicConnectionOptions

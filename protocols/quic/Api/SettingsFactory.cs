@@ -53,6 +53,7 @@ internal static class SettingsFactory
             Disable1RttEncryption = options.Disable1RttEncryption,
             MaxDatagramFrameSize = options.MaxDatagramFrameSize is { } size ? (ulong)size : null,
             CongestionControl = options.CongestionControl,
+            MaxPathMtuProbeSize = options.MaxPathMtuProbeSize,
             ResumptionTicket = resumption.Ticket,
             EnableEarlyData = resumption.EarlyData,
             TicketReceived = resumption.Received,

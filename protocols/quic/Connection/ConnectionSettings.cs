@@ -53,6 +53,15 @@ public sealed class ConnectionSettings
     /// <summary>Largest UDP payload we send once the peer allows it (no PMTU discovery yet; 1452 fits Ethernet over IPv6).</summary>
     public int MaxDatagramSize { get; init; } = 1452;
 
+    /// <summary>
+    /// Path MTU discovery (DPLPMTUD): the largest UDP payload to probe for (e.g. the interface MTU minus 28/48 bytes of
+    /// IP/UDP headers); probes never exceed the peer's max_udp_payload_size either. 0: no discovery, MaxDatagramSize stays.
+    /// </summary>
+    public int MaxPathMtuProbeSize { get; init; }
+
+    /// <summary>max_udp_payload_size we advertise (what our receive path takes; the endpoint reads up to 64 KiB).</summary>
+    public ulong AdvertisedMaxUdpPayloadSize { get; init; } = TransportParameters.DefaultMaxUdpPayloadSize;
+
     /// <summary>Length of the connection ids this endpoint issues (short headers carry no length, so it is fixed per endpoint).</summary>
     public int LocalConnectionIdLength { get; init; } = 8;
 

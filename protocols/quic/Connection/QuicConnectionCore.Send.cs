@@ -59,6 +59,7 @@ public sealed partial class QuicConnectionCore
         var datagram = destination[..limit];
         if (Phase == ConnectionPhase.Closing) return WriteClosePackets(datagram, now);
         if (_keyUpdateRequested && TryInitiateKeyUpdate()) _keyUpdateRequested = false;
+        if (TryWritePathMtuProbe(destination, now, out int probe)) return probe;
 
         int count = 0, offset = 0;
         bool hasInitial = false, initialAckEliciting = false;
@@ -122,7 +123,7 @@ public sealed partial class QuicConnectionCore
     private bool AmplificationLimited => !_isClient && !_addressValidated && AmplificationAllowance < MinimumInitialDatagramSize;
 
     private int MaxDatagramSize =>
-        _peerParameters is { } peer ? (int)Math.Min((ulong)_settings.MaxDatagramSize, peer.MaxUdpPayloadSize) : MinimumInitialDatagramSize;
+        _peerParameters is { } peer ? (int)Math.Min((ulong)_pmtu.CurrentSize, peer.MaxUdpPayloadSize) : MinimumInitialDatagramSize;
 
     private long MaxAckDelayFor(PacketSpace space) => space.Space == PacketNumberSpace.ApplicationData ? LocalMaxAckDelay : 0;
 
@@ -141,7 +142,7 @@ public sealed partial class QuicConnectionCore
     {
         packet = default;
         bool probe = space.ProbesPending > 0;
-        bool wantData = HasAckElicitingData(space) && (probe || _cc.CanSend(MaxDatagramSize));
+        bool wantData = HasAckElicitingData(space) && (probe || _cc.CanSend(MaxDatagramSize) && !(_probeWaitsForWindow && space.Space == PacketNumberSpace.ApplicationData));
         bool ackDue = space.Received.AckPending && (wantData || space.Received.AckDeadline(MaxAckDelayFor(space)) <= now);
         if (!wantData && !ackDue) return false;
 

@@ -123,7 +123,9 @@ public sealed partial class QuicConnectionCore : ITlsHandshakeSink, ILossDetecti
             DisableActiveMigration = true,
             Disable1RttEncryption = settings.Disable1RttEncryption,
             MaxDatagramFrameSize = settings.MaxDatagramFrameSize,
+            MaxUdpPayloadSize = settings.AdvertisedMaxUdpPayloadSize,
         };
+        _pmtu = new PathMtuDiscovery(settings.MaxDatagramSize, settings.MaxPathMtuProbeSize);
         // The flow-control and stream limits we advertise are the ones the stream table enforces.
         streamSettings.ApplyTo(_localParameters);
         var (clientKeys, serverKeys) = PacketKeys.CreateInitial(originalDestination.Span);

@@ -362,7 +362,13 @@ public sealed class LossDetection
             if (p.TimeSent <= lostSendTime || largestAcked >= pn + PacketThreshold)
             {
                 history.Remove(pn);
-                if (p.InFlight)
+                if (p.InFlight && p.IsPathMtuProbe)
+                {
+                    // RFC 9000 §14.4: a lost probe leaves the window alone; it only stops counting as in flight.
+                    if (p.AckEliciting) _ackElicitingInFlight[s]--;
+                    _cc.RemoveFromBytesInFlight(p);
+                }
+                else if (p.InFlight)
                 {
                     if (p.AckEliciting) _ackElicitingInFlight[s]--;
                     lostBytes += p.Size;
