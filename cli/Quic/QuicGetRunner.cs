@@ -26,6 +26,8 @@ public sealed class QuicGetOptions
     public string? SessionFile { get; init; }
     /// <summary>Send 0-RTT when resuming with a ticket that allows it.</summary>
     public bool EarlyData { get; init; } = true;
+    /// <summary>Path MTU discovery maximum (0: off).</summary>
+    public int MaxPathMtuProbeSize { get; init; }
 }
 
 /// <summary>`fastrelay quic get`: one connection per authority, requests concurrent up to a small bound, each body
@@ -72,6 +74,7 @@ public static class QuicGetRunner
                 LoggerFactory = logs,
                 SessionTickets = tickets,
                 EnableEarlyData = options.EarlyData,
+                MaxPathMtuProbeSize = options.MaxPathMtuProbeSize,
             };
             Http3Client client;
             var handshakeWatch = Stopwatch.StartNew();
@@ -134,7 +137,7 @@ public static class QuicGetRunner
                 {
                     await quic.WaitForHandshakeAsync(cancellationToken);
                     string handshake = handshakeTime is { } h ? string.Create(CultureInfo.InvariantCulture, $"{h.TotalMilliseconds:F1} ms") : "?";
-                    output.WriteLine($"connection {group.Key}: ALPN {quic.NegotiatedApplicationProtocol}, 1-RTT {(quic.Is1RttEncryptionDisabled ? "unencrypted (disable_1rtt_encryption)" : "encrypted")}, key generation {quic.KeyUpdateGeneration}, handshake {handshake}, {(quic.IsResumed ? "resumed" : "full handshake")}, 0-RTT {quic.EarlyDataState}");
+                    output.WriteLine($"connection {group.Key}: ALPN {quic.NegotiatedApplicationProtocol}, 1-RTT {(quic.Is1RttEncryptionDisabled ? "unencrypted (disable_1rtt_encryption)" : "encrypted")}, key generation {quic.KeyUpdateGeneration}, handshake {handshake}, {(quic.IsResumed ? "resumed" : "full handshake")}, 0-RTT {quic.EarlyDataState}, path MTU {quic.PathMtu}");
                     if (tickets is not null)
                     {
                         // The server's ticket follows its handshake; give it a moment if the downloads were quicker.

@@ -47,7 +47,8 @@ public sealed class ResumptionLoopbackTests(Xunit.Abstractions.ITestOutputHelper
     {
         var accept = listener.AcceptConnectionAsync(token).AsTask();
         var client = await QuicConnection.ConnectAsync(ClientOptions(target, cache), token);
-        Assert.Equal(EarlyDataState.Offered, client.EarlyDataState); // handed out before the handshake completed
+        // Handed out before the handshake completed (on loopback the answer may already be in by now).
+        Assert.NotEqual(EarlyDataState.NotAttempted, client.EarlyDataState);
         var stream = await client.OpenOutboundStreamAsync(QuicStreamType.Bidirectional, token);
         await stream.WriteAsync(payload, completeWrites: true, token);
         var server = await accept;
@@ -68,29 +69,35 @@ public sealed class ResumptionLoopbackTests(Xunit.Abstractions.ITestOutputHelper
         using var proxy = new UdpCapturingProxy(listener.LocalEndPoint);
         var cache = new SessionTicketCache();
         await FirstConnectionAsync(listener, proxy.EndPoint, cache, timeout.Token);
-        int before = proxy.Snapshot(toServer: true).Count;
 
         var payload = new byte[3000];
         new Random(3).NextBytes(payload);
-        var (client, server, received) = await ResumeAndSendAsync(listener, proxy.EndPoint, cache, payload, timeout.Token);
-        await using (client)
-        await using (server)
+        // On loopback the server's answer can beat the application's first write, and then the data rightly goes in
+        // 1-RTT; each attempt resumes with the ticket the previous one left, until one request travelled in 0-RTT.
+        bool seenZeroRtt = false;
+        for (int attempt = 0; attempt < 5 && !seenZeroRtt; attempt++)
         {
-            Assert.Equal(payload, received);
-            Assert.True(client.IsResumed);
-            Assert.True(server.IsResumed);
-            Assert.Null(client.RemoteCertificate);
-            Assert.Equal(EarlyDataState.Accepted, client.EarlyDataState);
-            Assert.Equal(EarlyDataState.Accepted, server.EarlyDataState);
-            // The first datagram of the second connection carries the Initial and a 0-RTT packet after it.
-            var first = proxy.Snapshot(toServer: true)[before];
-            Assert.True((first[0] & 0xb0) == 0x80 && first.Length >= 1200, "first datagram is not an Initial");
-            Assert.Contains(proxy.Snapshot(toServer: true).Skip(before), d => ContainsZeroRtt(d));
-            // The resumed connection got a new ticket (the used one is gone: single use).
-            var deadline = DateTime.UtcNow.AddSeconds(10);
-            while (cache.Count == 0 && DateTime.UtcNow < deadline) await Task.Delay(10, timeout.Token);
-            Assert.Equal(1, cache.Count);
+            int before = proxy.Snapshot(toServer: true).Count;
+            var (client, server, received) = await ResumeAndSendAsync(listener, proxy.EndPoint, cache, payload, timeout.Token);
+            await using (client)
+            await using (server)
+            {
+                Assert.Equal(payload, received);
+                Assert.True(client.IsResumed);
+                Assert.True(server.IsResumed);
+                Assert.Null(client.RemoteCertificate);
+                Assert.Equal(EarlyDataState.Accepted, client.EarlyDataState);
+                Assert.Equal(EarlyDataState.Accepted, server.EarlyDataState);
+                var sent = proxy.Snapshot(toServer: true).Skip(before).ToList();
+                Assert.True((sent[0][0] & 0xb0) == 0x80 && sent[0].Length >= 1200, "first datagram is not an Initial");
+                seenZeroRtt = sent.Any(ContainsZeroRtt);
+                // The resumed connection gets a new ticket (the used one is gone: single use).
+                var deadline = DateTime.UtcNow.AddSeconds(10);
+                while (cache.Count == 0 && DateTime.UtcNow < deadline) await Task.Delay(10, timeout.Token);
+                Assert.Equal(1, cache.Count);
+            }
         }
+        Assert.True(seenZeroRtt, "no request travelled in a 0-RTT packet in 5 resumed connections");
     }
 
     [Fact]
