@@ -24,7 +24,10 @@ public static class QuicCommand
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Debug logging." };
         var qlogDir = new Option<string?>("--qlog-dir") { Description = "Write a qlog trace per connection to DIR/<ODCID>_client.sqlog." };
         var handshakeTimeout = new Option<double>("--handshake-timeout") { Description = "Seconds the handshake may take.", DefaultValueFactory = _ => 10 };
-        var command = new Command("get", "Download one or more URLs over HTTP/3.") { urls, output, insecure, trust, disable1Rtt, keyUpdate, concurrency, verbose, qlogDir, handshakeTimeout };
+        var sessionFile = new Option<string?>("--session-file") { Description = "Resume with a session ticket stored in FILE (0-RTT when the server allows it) and store the new ticket there." };
+        var noEarlyData = new Option<bool>("--no-early-data") { Description = "With --session-file: resume, but send no 0-RTT." };
+        var pmtud = new Option<int>("--pmtud-max") { Description = "Path MTU discovery up to N bytes of UDP payload (0: off, datagrams stay <= 1452)." };
+        var command = new Command("get", "Download one or more URLs over HTTP/3.") { urls, output, insecure, trust, disable1Rtt, keyUpdate, concurrency, verbose, qlogDir, handshakeTimeout, sessionFile, noEarlyData, pmtud };
         command.SetAction((parse, cancellationToken) => QuicGetRunner.RunAsync(new QuicGetOptions
         {
             Urls = parse.GetValue(urls)!,
@@ -37,6 +40,9 @@ public static class QuicCommand
             Verbose = parse.GetValue(verbose),
             QlogDirectory = parse.GetValue(qlogDir),
             HandshakeTimeout = TimeSpan.FromSeconds(parse.GetValue(handshakeTimeout)),
+            SessionFile = parse.GetValue(sessionFile),
+            EarlyData = !parse.GetValue(noEarlyData),
+            MaxPathMtuProbeSize = parse.GetValue(pmtud),
         }, Console.Out, cancellationToken));
         return command;
     }
@@ -52,7 +58,9 @@ public static class QuicCommand
         var disable1Rtt = new Option<bool>("--disable-1rtt-encryption") { Description = "Advertise transport parameter 0xBAAD." };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Debug logging." };
         var qlogDir = new Option<string?>("--qlog-dir") { Description = "Write a qlog trace per connection to DIR/<ODCID>_server.sqlog." };
-        var command = new Command("serve", "Serve a directory over HTTP/3 until SIGTERM/SIGINT.") { root, port, address, cert, key, retry, disable1Rtt, verbose, qlogDir };
+        var noEarlyData = new Option<bool>("--no-early-data") { Description = "Issue session tickets but accept no 0-RTT (by default GETs may come in 0-RTT: they are safe to replay)." };
+        var pmtud = new Option<int>("--pmtud-max") { Description = "Path MTU discovery up to N bytes of UDP payload (0: off, datagrams stay <= 1452)." };
+        var command = new Command("serve", "Serve a directory over HTTP/3 until SIGTERM/SIGINT.") { root, port, address, cert, key, retry, disable1Rtt, verbose, qlogDir, noEarlyData, pmtud };
         command.SetAction((parse, cancellationToken) => QuicServeRunner.RunAsync(new QuicServeOptions
         {
             Root = parse.GetValue(root)!,
@@ -64,6 +72,8 @@ public static class QuicCommand
             Disable1RttEncryption = parse.GetValue(disable1Rtt),
             Verbose = parse.GetValue(verbose),
             QlogDirectory = parse.GetValue(qlogDir),
+            EarlyData = !parse.GetValue(noEarlyData),
+            MaxPathMtuProbeSize = parse.GetValue(pmtud),
         }, Console.Out, cancellationToken));
         return command;
     }

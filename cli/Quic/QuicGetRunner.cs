@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Quic.Tls.Resumption;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -21,6 +22,12 @@ public sealed class QuicGetOptions
     public bool Verbose { get; init; }
     /// <summary>Directory for one qlog file per connection (created if missing); null: no qlog.</summary>
     public string? QlogDirectory { get; init; }
+    /// <summary>Session ticket file: read to resume, rewritten with the new ticket.</summary>
+    public string? SessionFile { get; init; }
+    /// <summary>Send 0-RTT when resuming with a ticket that allows it.</summary>
+    public bool EarlyData { get; init; } = true;
+    /// <summary>Path MTU discovery maximum (0: off).</summary>
+    public int MaxPathMtuProbeSize { get; init; }
 }
 
 /// <summary>`fastrelay quic get`: one connection per authority, requests concurrent up to a small bound, each body
@@ -45,6 +52,12 @@ public static class QuicGetRunner
         int failures = 0;
         var total = Stopwatch.StartNew();
         long totalBytes = 0;
+        SessionTicketCache? tickets = null;
+        if (options.SessionFile is { } sessionFile)
+        {
+            tickets = new SessionTicketCache();
+            tickets.Load(sessionFile);
+        }
         foreach (var group in targets.Select((t, i) => (Target: t, Index: i)).GroupBy(t => t.Target.Authority))
         {
             var first = group.First().Target;
@@ -59,11 +72,19 @@ public static class QuicGetRunner
                 QlogDirectory = options.QlogDirectory,
                 HandshakeTimeout = options.HandshakeTimeout,
                 LoggerFactory = logs,
+                SessionTickets = tickets,
+                EnableEarlyData = options.EarlyData,
+                MaxPathMtuProbeSize = options.MaxPathMtuProbeSize,
             };
             Http3Client client;
+            var handshakeWatch = Stopwatch.StartNew();
+            TimeSpan? handshakeTime = null;
             try
             {
                 client = await Http3Client.ConnectAsync(connectionOptions, logger, cancellationToken);
+                if (client.QuicConnection is { } started)
+                    _ = started.WaitForHandshakeAsync(cancellationToken).ContinueWith(t => { if (t.IsCompletedSuccessfully) handshakeTime = handshakeWatch.Elapsed; },
+                        TaskScheduler.Default);
             }
             catch (Exception e) when (e is QuicException or Http3Exception or NotImplementedException or System.Net.Sockets.SocketException)
             {
@@ -113,9 +134,19 @@ public static class QuicGetRunner
                     }
                 }));
                 if (client.QuicConnection is { } quic)
-                    output.WriteLine($"connection {group.Key}: ALPN {quic.NegotiatedApplicationProtocol}, 1-RTT {(quic.Is1RttEncryptionDisabled ? "unencrypted (disable_1rtt_encryption)" : "encrypted")}, key generation {quic.KeyUpdateGeneration}");
+                {
+                    await quic.WaitForHandshakeAsync(cancellationToken);
+                    string handshake = handshakeTime is { } h ? string.Create(CultureInfo.InvariantCulture, $"{h.TotalMilliseconds:F1} ms") : "?";
+                    output.WriteLine($"connection {group.Key}: ALPN {quic.NegotiatedApplicationProtocol}, 1-RTT {(quic.Is1RttEncryptionDisabled ? "unencrypted (disable_1rtt_encryption)" : "encrypted")}, key generation {quic.KeyUpdateGeneration}, handshake {handshake}, {(quic.IsResumed ? "resumed" : "full handshake")}, 0-RTT {quic.EarlyDataState}, path MTU {quic.PathMtu}");
+                    if (tickets is not null)
+                    {
+                        // The server's ticket follows its handshake; give it a moment if the downloads were quicker.
+                        for (int i = 0; i < 50 && tickets.Count == 0; i++) await Task.Delay(10, cancellationToken);
+                    }
+                }
             }
         }
+        if (tickets is not null && options.SessionFile is { } file) tickets.Save(file);
         double elapsed = Math.Max(total.Elapsed.TotalSeconds, 1e-6);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"total: {targets.Count} URLs, {totalBytes} bytes in {elapsed:F3} s, goodput {totalBytes / elapsed / 1e6:F2} MB/s"));
         if (failures > 0)

@@ -20,6 +20,10 @@ public sealed class QuicServeOptions
     public bool Verbose { get; init; }
     /// <summary>Directory for one qlog file per connection (created if missing); null: no qlog.</summary>
     public string? QlogDirectory { get; init; }
+    /// <summary>Accept 0-RTT from resuming clients (tickets are issued either way).</summary>
+    public bool EarlyData { get; init; } = true;
+    /// <summary>Path MTU discovery maximum (0: off).</summary>
+    public int MaxPathMtuProbeSize { get; init; }
 }
 
 /// <summary>`fastrelay quic serve`: an <see cref="Http3Server"/> until SIGTERM/SIGINT, then GOAWAY and a graceful
@@ -76,6 +80,8 @@ public static class QuicServeRunner
                     ServerCertificate = certificate,
                     ApplicationProtocols = [Http3Server.Alpn],
                     Disable1RttEncryption = options.Disable1RttEncryption,
+                    EnableEarlyData = options.EarlyData,
+                    MaxPathMtuProbeSize = options.MaxPathMtuProbeSize,
                     QlogDirectory = options.QlogDirectory,
                     LoggerFactory = logs,
                 },

@@ -60,7 +60,8 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
         var log = options.LoggerFactory?.CreateLogger("FastRelay.Quic.Client") ?? NullLogger.Instance;
         var endpoint = new QuicEndpoint(bind, null, false, log);
         var serverName = options.TargetHost ?? host;
-        var settings = SettingsFactory.ForClient(options, serverName, endpoint.ResetKey, log);
+        var ticketKey = Tls.Resumption.SessionTicketCache.KeyFor(serverName ?? remote.Address.ToString(), remote.Port);
+        var settings = SettingsFactory.ForClient(options, serverName, endpoint.ResetKey, log, ticketKey);
         QuicConnection connection;
         try
         {
@@ -72,6 +73,12 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
             throw;
         }
         lock (connection._lock) connection.AfterChangeLocked(QuicClock.NowMicros);
+        // 0-RTT: hand the connection out now so that what the caller sends goes in the first flight.
+        if (connection._core.EarlyDataState == Tls.Handshake.EarlyDataState.Offered)
+        {
+            connection._handshakeTimeout = options.HandshakeTimeout;
+            return connection;
+        }
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.HandshakeTimeout);
         try
@@ -137,6 +144,34 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
         }
     }
     internal Task HandshakeCompleted => _handshake.Task;
+    private TimeSpan _handshakeTimeout = Timeout.InfiniteTimeSpan;
+
+    /// <summary>Resumed with a session ticket (no certificate was exchanged: <see cref="RemoteCertificate"/> is null).</summary>
+    public bool IsResumed { get { lock (_lock) return _core.IsResumed; } }
+
+    /// <summary>The largest UDP payload the connection sends now (grows with path MTU discovery).</summary>
+    public int PathMtu { get { lock (_lock) return _core.PathMtu; } }
+
+    /// <summary>What became of 0-RTT: NotAttempted, Offered (handshake still running), Accepted or Rejected (resent in 1-RTT).</summary>
+    public Tls.Handshake.EarlyDataState EarlyDataState { get { lock (_lock) return _core.EarlyDataState; } }
+
+    /// <summary>
+    /// Completes when the handshake has (for a 0-RTT connection, which <see cref="ConnectAsync"/> returns early); throws
+    /// like ConnectAsync when it fails or takes longer than the handshake timeout.
+    /// </summary>
+    public async Task WaitForHandshakeAsync(CancellationToken cancellationToken = default)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_handshakeTimeout);
+        try
+        {
+            await _handshake.Task.WaitAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new QuicException(QuicErrorKind.ConnectionTimeout, $"QUIC handshake with {RemoteEndPoint} did not complete within {_handshakeTimeout.TotalSeconds:0.#} s");
+        }
+    }
     internal QuicConnectionCore Core => _core;
 
     public async ValueTask<QuicStream> OpenOutboundStreamAsync(QuicStreamType type, CancellationToken cancellationToken = default)

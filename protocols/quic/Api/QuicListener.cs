@@ -29,7 +29,11 @@ public sealed class QuicListener : IAsyncDisposable, IConnectionAcceptor
         _log = options.ConnectionOptions.LoggerFactory?.CreateLogger("FastRelay.Quic.Server") ?? NullLogger.Instance;
         _accepted = Channel.CreateBounded<QuicConnection>(new BoundedChannelOptions(options.ListenBacklog) { FullMode = BoundedChannelFullMode.DropWrite });
         _endpoint = new QuicEndpoint(options.ListenEndPoint, this, options.RequireAddressValidation, _log);
+        // One ticket key per listener: tickets resume only on the listener that issued them (and only until it restarts).
+        _tickets = options.ConnectionOptions.EnableSessionTickets ? new Tls.Resumption.SessionTicketProtector() : null;
     }
+
+    private readonly Tls.Resumption.SessionTicketProtector? _tickets;
 
     public static ValueTask<QuicListener> ListenAsync(QuicListenerOptions options, CancellationToken cancellationToken = default)
     {
@@ -58,7 +62,7 @@ public sealed class QuicListener : IAsyncDisposable, IConnectionAcceptor
             if (_disposed || _handshaking.Count >= _options.ListenBacklog) return null;
         }
         var protocols = _options.ApplicationProtocols.Count > 0 ? _options.ApplicationProtocols : _options.ConnectionOptions.ApplicationProtocols;
-        var settings = SettingsFactory.ForServer(_options.ConnectionOptions, protocols, _endpoint.ResetKey, _log);
+        var settings = SettingsFactory.ForServer(_options.ConnectionOptions, protocols, _endpoint.ResetKey, _log, _tickets);
         var connection = QuicConnection.CreateServer(_endpoint, remote, settings, context, _log, OnHandshakeCompleted, OnClosed);
         lock (_handshaking)
         {

@@ -27,6 +27,8 @@ public abstract class QuicConnectionOptions
     /// <summary>Directory for qlog output (one file per connection); null disables qlog.</summary>
     public string? QlogDirectory { get; set; }
     public ILoggerFactory? LoggerFactory { get; set; }
+    /// <summary>Path MTU discovery: the largest UDP payload to probe for (also bounded by the peer's max_udp_payload_size). 0 (default): off, datagrams stay ≤ 1452 bytes.</summary>
+    public int MaxPathMtuProbeSize { get; set; }
 }
 
 public sealed class QuicClientConnectionOptions : QuicConnectionOptions
@@ -39,12 +41,25 @@ public sealed class QuicClientConnectionOptions : QuicConnectionOptions
     public X509Certificate2Collection? TrustedCertificates { get; set; }
     /// <summary>Explicit opt-out of certificate validation (tests, --insecure).</summary>
     public bool SkipCertificateValidation { get; set; }
+    /// <summary>Session tickets: one is taken (single use) to resume with this server, new ones are added. Null: no resumption.</summary>
+    public Tls.Resumption.SessionTicketCache? SessionTickets { get; set; }
+    /// <summary>
+    /// Send 0-RTT when the ticket allows it: <see cref="QuicConnection.ConnectAsync"/> then returns before the handshake
+    /// completes, so streams opened at once go out in the first flight (<see cref="QuicConnection.EarlyDataState"/> tells
+    /// what the server did with them; refused early data is resent in 1-RTT). Early data can be replayed by an attacker:
+    /// send only what is safe to repeat.
+    /// </summary>
+    public bool EnableEarlyData { get; set; }
 }
 
 public sealed class QuicServerConnectionOptions : QuicConnectionOptions
 {
     /// <summary>Certificate with private key (ECDSA P-256/P-384 or RSA).</summary>
     public required X509Certificate2 ServerCertificate { get; set; }
+    /// <summary>Issue session tickets (stateless, under a key per listener) so clients can resume. On by default.</summary>
+    public bool EnableSessionTickets { get; set; } = true;
+    /// <summary>Accept 0-RTT from resuming clients (single use per ticket within an hour of issue; see EarlyDataReplayGuard). Off by default: early data is replayable.</summary>
+    public bool EnableEarlyData { get; set; }
 }
 
 public sealed class QuicListenerOptions

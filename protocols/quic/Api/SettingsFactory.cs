@@ -7,15 +7,30 @@ namespace FastRelay.Protocols.Quic.Api;
 /// <summary>Translates the public options into the core's <see cref="ConnectionSettings"/> (once per connection).</summary>
 internal static class SettingsFactory
 {
-    public static ConnectionSettings ForClient(QuicClientConnectionOptions options, string? serverName, StatelessResetKey resetKey, ILogger log) =>
-        Create(options, QuicPerspective.Client, resetKey, log, serverName: serverName, client: options);
+    public static ConnectionSettings ForClient(QuicClientConnectionOptions options, string? serverName, StatelessResetKey resetKey, ILogger log,
+        string ticketKey)
+    {
+        Tls.Resumption.SessionTicket? ticket = null;
+        Action<Tls.Resumption.SessionTicket>? received = null;
+        if (options.SessionTickets is { } cache)
+        {
+            cache.TryTake(ticketKey, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), out ticket);
+            received = t => cache.Add(ticketKey, t);
+            if (ticket is not null) log.LogDebug("resuming with a session ticket ({Early})", ticket.AllowsEarlyData && options.EnableEarlyData ? "0-RTT" : "no 0-RTT");
+        }
+        return Create(options, QuicPerspective.Client, resetKey, log, serverName: serverName, client: options,
+            resumption: (ticket, options.EnableEarlyData, received, null));
+    }
 
-    public static ConnectionSettings ForServer(QuicServerConnectionOptions options, IReadOnlyList<string> applicationProtocols, StatelessResetKey resetKey, ILogger log) =>
-        Create(options, QuicPerspective.Server, resetKey, log, applicationProtocols: applicationProtocols, server: options);
+    public static ConnectionSettings ForServer(QuicServerConnectionOptions options, IReadOnlyList<string> applicationProtocols, StatelessResetKey resetKey, ILogger log,
+        Tls.Resumption.SessionTicketProtector? tickets) =>
+        Create(options, QuicPerspective.Server, resetKey, log, applicationProtocols: applicationProtocols, server: options,
+            resumption: (null, options.EnableEarlyData, null, tickets));
 
     private static ConnectionSettings Create(QuicConnectionOptions options, QuicPerspective perspective, StatelessResetKey resetKey, ILogger log,
         string? serverName = null, IReadOnlyList<string>? applicationProtocols = null, QuicClientConnectionOptions? client = null,
-        QuicServerConnectionOptions? server = null)
+        QuicServerConnectionOptions? server = null,
+        (Tls.Resumption.SessionTicket? Ticket, bool EarlyData, Action<Tls.Resumption.SessionTicket>? Received, Tls.Resumption.SessionTicketProtector? Protector) resumption = default)
     {
         var protocols = applicationProtocols is { Count: > 0 } ? applicationProtocols : options.ApplicationProtocols;
         if (protocols.Count == 0) throw new ArgumentException("at least one application protocol (ALPN) is required");
@@ -38,6 +53,11 @@ internal static class SettingsFactory
             Disable1RttEncryption = options.Disable1RttEncryption,
             MaxDatagramFrameSize = options.MaxDatagramFrameSize is { } size ? (ulong)size : null,
             CongestionControl = options.CongestionControl,
+            MaxPathMtuProbeSize = options.MaxPathMtuProbeSize,
+            ResumptionTicket = resumption.Ticket,
+            EnableEarlyData = resumption.EarlyData,
+            TicketReceived = resumption.Received,
+            TicketProtector = resumption.Protector,
             ResetKey = resetKey,
             Logger = log,
             TracerFactory = options.QlogDirectory is { Length: > 0 } qlog ? Qlog.QlogTracer.CreateFactory(qlog, log) : null,

@@ -21,6 +21,16 @@ public sealed class ConnectionSettings
     public bool SkipCertificateValidation { get; init; }
     public IReadOnlyList<CipherSuite>? CipherSuites { get; init; }
 
+    // Resumption and 0-RTT (Tls/Resumption).
+    /// <summary>Client: the ticket to resume with (taken from a cache; single use).</summary>
+    public Tls.Resumption.SessionTicket? ResumptionTicket { get; init; }
+    /// <summary>Client: send 0-RTT when the ticket allows. Server: accept 0-RTT (anti-replay permitting).</summary>
+    public bool EnableEarlyData { get; init; }
+    /// <summary>Client: where new tickets go.</summary>
+    public Action<Tls.Resumption.SessionTicket>? TicketReceived { get; init; }
+    /// <summary>Server: ticket key and anti-replay state, one per listener; null issues no tickets.</summary>
+    public Tls.Resumption.SessionTicketProtector? TicketProtector { get; init; }
+
     // Transport limits we advertise.
     public ulong MaxIdleTimeoutMs { get; init; } = 30_000;
 
@@ -42,6 +52,15 @@ public sealed class ConnectionSettings
 
     /// <summary>Largest UDP payload we send once the peer allows it (no PMTU discovery yet; 1452 fits Ethernet over IPv6).</summary>
     public int MaxDatagramSize { get; init; } = 1452;
+
+    /// <summary>
+    /// Path MTU discovery (DPLPMTUD): the largest UDP payload to probe for (e.g. the interface MTU minus 28/48 bytes of
+    /// IP/UDP headers); probes never exceed the peer's max_udp_payload_size either. 0: no discovery, MaxDatagramSize stays.
+    /// </summary>
+    public int MaxPathMtuProbeSize { get; init; }
+
+    /// <summary>max_udp_payload_size we advertise (what our receive path takes; the endpoint reads up to 64 KiB).</summary>
+    public ulong AdvertisedMaxUdpPayloadSize { get; init; } = TransportParameters.DefaultMaxUdpPayloadSize;
 
     /// <summary>Length of the connection ids this endpoint issues (short headers carry no length, so it is fixed per endpoint).</summary>
     public int LocalConnectionIdLength { get; init; } = 8;

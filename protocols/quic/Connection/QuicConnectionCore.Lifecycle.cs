@@ -28,6 +28,8 @@ public sealed partial class QuicConnectionCore
         _loss.SetHasKeys((PacketNumberSpace)level, true);
         _log.LogDebug("{Level} keys installed ({Suite})", level, suite);
         if (_undecryptable.Count > 0) _replayUndecryptable = true;
+        // RFC 9001 §4.9.3: once a client has 1-RTT keys it sends no more 0-RTT.
+        if (_isClient && level == EncryptionLevel.OneRtt) DiscardZeroRttKeys();
         TraceKeysInstalled(level);
     }
 
@@ -55,6 +57,7 @@ public sealed partial class QuicConnectionCore
         _loss.HandshakeConfirmed = true;
         _loss.PeerCompletedAddressValidation = true;
         DiscardSpace(PacketNumberSpace.Handshake);
+        if (_pmtu.IsEnabled && _peerParameters is { } peer) _pmtu.Start(peer.MaxUdpPayloadSize, 0);
         int limit = (int)Math.Min((ulong)LocalActiveConnectionIdLimit, _peerParameters?.ActiveConnectionIdLimit ?? TransportParameters.DefaultActiveConnectionIdLimit);
         _cids.IssueUpTo(limit);
     }
@@ -123,6 +126,12 @@ public sealed partial class QuicConnectionCore
 
     void ILossDetectionSink.OnPacketAcked(SentPacket packet)
     {
+        if (packet.IsPathMtuProbe)
+        {
+            _pmtu.OnProbeAcknowledged(packet.Size);
+            _log.LogDebug("path MTU probe of {Size} bytes acknowledged: datagrams up to {Current}", packet.Size, _pmtu.CurrentSize);
+        }
+        else if (packet.Space == PacketNumberSpace.ApplicationData && _pmtu.IsConfigured) _pmtu.OnPacketAcknowledged(packet.Size, packet.TimeSent);
         if (packet.Space == PacketNumberSpace.ApplicationData && packet.PacketNumber >= _writePhaseFirstPacketNumber) _writePhaseAcknowledged = true;
         if (packet.LargestAcknowledgedInAck is { } largest) _spaces[(int)packet.Space].Received.OnAckOfAckReceived(largest);
         foreach (var frame in packet.Frames)
@@ -147,6 +156,14 @@ public sealed partial class QuicConnectionCore
 
     void ILossDetectionSink.OnPacketLost(SentPacket packet)
     {
+        if (packet.IsPathMtuProbe)
+        {
+            // Nothing to resend (PING + PADDING): the size just did not make it.
+            _pmtu.OnProbeLost(packet.Size);
+            return;
+        }
+        if (packet.Space == PacketNumberSpace.ApplicationData && _pmtu.IsConfigured && _pmtu.OnPacketLost(packet.Size, packet.TimeSent))
+            _log.LogDebug("path MTU black hole: back to {Size} bytes", _pmtu.CurrentSize);
         _log.LogTrace("lost: {Space} packet {Number}", packet.Space, packet.PacketNumber);
         TracePacketLost(packet);
         foreach (var frame in packet.Frames)

@@ -79,13 +79,22 @@ public sealed partial class QuicConnectionCore
                 return OnRetry(header, packet.Span);
             case QuicPacketType.Initial or QuicPacketType.Handshake or QuicPacketType.OneRtt:
                 break;
+            case QuicPacketType.ZeroRtt when !_isClient:
+                // Before the ClientHello was processed (reordering) it waits like other early packets; once TLS refused
+                // early data, or after the first 1-RTT packet, 0-RTT keys are gone and the packet is dropped.
+                if (_zeroRttKeys is null)
+                {
+                    if (!_tls.IsStarted && _undecryptable.Count < MaxUndecryptablePackets) _undecryptable.Add(packet.ToArray());
+                    return false;
+                }
+                break;
             default:
-                return false; // 0-RTT (we offer no tickets) and unknown versions
+                return false; // 0-RTT sent to a client, unknown versions
         }
 
         var space = _spaces[(int)header.Type.GetSpace()];
         if (space.Discarded) return false;
-        if (space.ReadKeys is null)
+        if (space.ReadKeys is null && header.Type != QuicPacketType.ZeroRtt)
         {
             if (header.Type != QuicPacketType.Initial && _undecryptable.Count < MaxUndecryptablePackets) _undecryptable.Add(packet.ToArray());
             return false;
@@ -123,6 +132,8 @@ public sealed partial class QuicConnectionCore
         if (Phase is ConnectionPhase.Draining or ConnectionPhase.Closed) return true;
         space.Received.OnPacketReceived(packetNumber, ackEliciting, now);
         if (header.Type == QuicPacketType.OneRtt) ConsiderPeerAddressChange(packetNumber, space.Received.LargestReceived, now);
+        // RFC 9001 §4.9.3: a server may drop 0-RTT keys once 1-RTT packets arrive (later 0-RTT is retransmitted in 1-RTT).
+        if (header.Type == QuicPacketType.OneRtt && !_isClient && _zeroRttKeys is not null) DiscardZeroRttKeys();
         _lastActivity = now;
         _ackElicitingSentSinceReceive = false;
 
@@ -140,7 +151,8 @@ public sealed partial class QuicConnectionCore
         out int payloadOffset, out int payloadLength, out QuicError error)
     {
         if (header.Type != QuicPacketType.OneRtt)
-            return PacketProtection.TryUnprotect(packet, header.PacketNumberOffset, space.Received.LargestReceived, space.ReadKeys!,
+            return PacketProtection.TryUnprotect(packet, header.PacketNumberOffset, space.Received.LargestReceived,
+                header.Type == QuicPacketType.ZeroRtt ? _zeroRttKeys! : space.ReadKeys!,
                 out packetNumber, out payloadOffset, out payloadLength, out error);
 
         if (_plaintextOneRtt) return TryReadPlaintextOneRtt(header, packet, space, out packetNumber, out payloadOffset, out payloadLength, out error);

@@ -59,14 +59,16 @@ public sealed partial class QuicConnectionCore
         var datagram = destination[..limit];
         if (Phase == ConnectionPhase.Closing) return WriteClosePackets(datagram, now);
         if (_keyUpdateRequested && TryInitiateKeyUpdate()) _keyUpdateRequested = false;
+        if (TryWritePathMtuProbe(destination, now, out int probe)) return probe;
 
         int count = 0, offset = 0;
         bool hasInitial = false, initialAckEliciting = false;
         for (int s = 0; s < 3; s++)
         {
             var space = _spaces[s];
-            if (!space.CanSend || datagram.Length - offset < MinimumPacketRoom) continue;
-            if (!TryBuildPacket(space, datagram, offset, now, out var packet)) continue;
+            bool zeroRtt = s == 2 && CanSendZeroRtt;
+            if (!space.CanSend && !zeroRtt || datagram.Length - offset < MinimumPacketRoom) continue;
+            if (!TryBuildPacket(space, datagram, offset, now, out var packet, zeroRtt)) continue;
             _pending[count++] = packet;
             offset = packet.Start + packet.HeaderLength + packet.PayloadLength + TagLengthFor(packet);
             if (s == 0)
@@ -121,7 +123,7 @@ public sealed partial class QuicConnectionCore
     private bool AmplificationLimited => !_isClient && !_addressValidated && AmplificationAllowance < MinimumInitialDatagramSize;
 
     private int MaxDatagramSize =>
-        _peerParameters is { } peer ? (int)Math.Min((ulong)_settings.MaxDatagramSize, peer.MaxUdpPayloadSize) : MinimumInitialDatagramSize;
+        _peerParameters is { } peer ? (int)Math.Min((ulong)_pmtu.CurrentSize, peer.MaxUdpPayloadSize) : MinimumInitialDatagramSize;
 
     private long MaxAckDelayFor(PacketSpace space) => space.Space == PacketNumberSpace.ApplicationData ? LocalMaxAckDelay : 0;
 
@@ -130,26 +132,28 @@ public sealed partial class QuicConnectionCore
     private bool HasAckElicitingData(PacketSpace space)
     {
         if (space.ProbesPending > 0 || space.CryptoSend.HasPendingData(ulong.MaxValue)) return true;
-        if (space.Space != PacketNumberSpace.ApplicationData || !_handshakeComplete && _isClient) return false;
+        if (space.Space != PacketNumberSpace.ApplicationData) return false;
+        if (!_handshakeComplete && _isClient) return CanSendZeroRtt && Streams.HasPendingFrames;
         return _handshakeDonePending || _pingPending || _pathResponsePending is not null || _pathChallengePending || _cids.HasPendingFrames
             || HasDatagramsToSend || Streams.HasPendingFrames;
     }
 
-    private bool TryBuildPacket(PacketSpace space, Span<byte> datagram, int start, long now, out PendingPacket packet)
+    private bool TryBuildPacket(PacketSpace space, Span<byte> datagram, int start, long now, out PendingPacket packet, bool zeroRtt = false)
     {
         packet = default;
         bool probe = space.ProbesPending > 0;
-        bool wantData = HasAckElicitingData(space) && (probe || _cc.CanSend(MaxDatagramSize));
+        bool wantData = HasAckElicitingData(space) && (probe || _cc.CanSend(MaxDatagramSize) && !(_probeWaitsForWindow && space.Space == PacketNumberSpace.ApplicationData));
         bool ackDue = space.Received.AckPending && (wantData || space.Received.AckDeadline(MaxAckDelayFor(space)) <= now);
         if (!wantData && !ackDue) return false;
 
-        bool oneRtt = space.Space == PacketNumberSpace.ApplicationData;
-        var keys = oneRtt && _plaintextOneRtt ? null : space.WriteKeys;
+        bool oneRtt = space.Space == PacketNumberSpace.ApplicationData && !zeroRtt;
+        var keys = zeroRtt ? _zeroRttKeys : oneRtt && _plaintextOneRtt ? null : space.WriteKeys;
         ulong packetNumber = space.NextPacketNumber;
         var buffer = datagram[start..];
+        var longType = zeroRtt ? QuicPacketType.ZeroRtt : space.Space == PacketNumberSpace.Initial ? QuicPacketType.Initial : QuicPacketType.Handshake;
         int headerLength = oneRtt
             ? PacketHeaderWriter.WriteShortHeader(buffer, _cids.Destination.Span, packetNumber, PacketNumberLength, space.WriteKeys!.KeyPhase)
-            : PacketHeaderWriter.WriteLongHeader(buffer, space.Space == PacketNumberSpace.Initial ? QuicPacketType.Initial : QuicPacketType.Handshake,
+            : PacketHeaderWriter.WriteLongHeader(buffer, longType,
                 QuicVersion.V1, _cids.Destination.Span, _cids.InitialLocal.Span, space.Space == PacketNumberSpace.Initial && _isClient ? _token : [],
                 packetNumber, PacketNumberLength, 0, LengthFieldLength);
         int tag = keys is null ? 0 : PacketProtection.TagLength;
@@ -167,7 +171,8 @@ public sealed partial class QuicConnectionCore
             if (ack > 0) record.LargestAcknowledgedInAck = largest;
             written += ack;
         }
-        if (wantData) written += WriteAckElicitingFrames(space, frames[written..], record, probe, now);
+        if (wantData) written += WriteAckElicitingFrames(space, frames[written..], record, probe, now, zeroRtt);
+        _zeroRttSent |= zeroRtt;
         foreach (var f in record.Frames)
             if (FrameType.IsAckEliciting(f.FrameType)) { record.AckEliciting = true; break; }
         // A probe must elicit an ACK even when there is nothing to (re)send: PING (RFC 9002 §6.2.4).
@@ -192,7 +197,7 @@ public sealed partial class QuicConnectionCore
         return true;
     }
 
-    private int WriteAckElicitingFrames(PacketSpace space, Span<byte> frames, SentPacket record, bool probe, long now)
+    private int WriteAckElicitingFrames(PacketSpace space, Span<byte> frames, SentPacket record, bool probe, long now, bool zeroRtt = false)
     {
         int written = 0;
         // CRYPTO first: handshake progress matters more than anything else in the packet.
@@ -213,6 +218,16 @@ public sealed partial class QuicConnectionCore
             record.Frames.Add(new SentFrame(FrameType.Crypto, (ulong)space.Space, offset, (ulong)length));
         }
         if (space.Space != PacketNumberSpace.ApplicationData) return written;
+        if (zeroRtt)
+        {
+            // RFC 9000 §12.4 Table 3: of what we would send, only STREAM frames (and a probe's PING) belong in 0-RTT.
+            if (probe && frames.Length - written >= 1 && !Streams.HasPendingFrames)
+            {
+                frames[written++] = (byte)FrameType.Ping;
+                record.Frames.Add(new SentFrame(FrameType.Ping));
+            }
+            return written + Streams.WriteFrames(frames[written..], record.Frames);
+        }
 
         if (_handshakeDonePending && frames.Length - written >= 1)
         {

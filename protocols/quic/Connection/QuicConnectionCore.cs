@@ -123,7 +123,9 @@ public sealed partial class QuicConnectionCore : ITlsHandshakeSink, ILossDetecti
             DisableActiveMigration = true,
             Disable1RttEncryption = settings.Disable1RttEncryption,
             MaxDatagramFrameSize = settings.MaxDatagramFrameSize,
+            MaxUdpPayloadSize = settings.AdvertisedMaxUdpPayloadSize,
         };
+        _pmtu = new PathMtuDiscovery(settings.MaxDatagramSize, settings.MaxPathMtuProbeSize);
         // The flow-control and stream limits we advertise are the ones the stream table enforces.
         streamSettings.ApplyTo(_localParameters);
         var (clientKeys, serverKeys) = PacketKeys.CreateInitial(originalDestination.Span);
@@ -138,6 +140,10 @@ public sealed partial class QuicConnectionCore : ITlsHandshakeSink, ILossDetecti
             TrustedCertificates = settings.TrustedCertificates,
             SkipCertificateValidation = settings.SkipCertificateValidation,
             CipherSuites = settings.CipherSuites,
+            ResumptionTicket = settings.ResumptionTicket,
+            EnableEarlyData = settings.EnableEarlyData,
+            TicketReceived = settings.TicketReceived,
+            TicketProtector = settings.TicketProtector,
         };
         _tls = _isClient ? TlsHandshake.CreateClient(tlsOptions, this) : TlsHandshake.CreateServer(tlsOptions, this);
     }
@@ -173,7 +179,9 @@ public sealed partial class QuicConnectionCore : ITlsHandshakeSink, ILossDetecti
     public ConnectionCloseInfo? CloseInfo { get; private set; }
     public bool IsHandshakeComplete => _handshakeComplete;
     public StreamTable Streams { get; }
-    public string? NegotiatedApplicationProtocol => _tls.NegotiatedApplicationProtocol;
+    /// <summary>The ALPN; while 0-RTT is in flight, the ticket's (RFC 8446 §4.2.10: accepting 0-RTT means the same protocol).</summary>
+    public string? NegotiatedApplicationProtocol =>
+        _tls.NegotiatedApplicationProtocol ?? (_tls.EarlyData == Tls.Handshake.EarlyDataState.Offered ? _settings.ResumptionTicket?.ApplicationProtocol : null);
     public System.Security.Cryptography.X509Certificates.X509Certificate2? PeerCertificate => _tls.PeerCertificate;
     public TransportParameters? PeerTransportParameters => _peerParameters;
     /// <summary>Both ends advertised disable_1rtt_encryption (0xBAAD): 1-RTT packets go without AEAD and header protection.</summary>
@@ -191,6 +199,7 @@ public sealed partial class QuicConnectionCore : ITlsHandshakeSink, ILossDetecti
     {
         foreach (var space in _spaces) space.Dispose();
         DisposeOneRttKeys();
+        DiscardZeroRttKeys();
         _tls.Dispose();
         EndTrace();
     }

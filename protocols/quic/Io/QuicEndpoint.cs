@@ -40,6 +40,7 @@ internal sealed class QuicEndpoint : IDisposable
         _socket = new Socket(bind.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         if (bind.AddressFamily == AddressFamily.InterNetworkV6) _socket.DualMode = bind.Address.Equals(IPAddress.IPv6Any);
         SetBufferSizes(_socket);
+        SetDontFragment(_socket, bind.AddressFamily);
         _socket.Bind(bind);
         _from = new SocketAddress(bind.AddressFamily);
         _batchSources = new SocketAddress[MaxBatch];
@@ -57,6 +58,29 @@ internal sealed class QuicEndpoint : IDisposable
     /// Large socket buffers keep a burst from being dropped by the kernel before the loop drains it. The ordinary
     /// options are capped by net.core.[rw]mem_max (about 200 KB by default); as root the FORCE variants are not.
     /// </summary>
+    /// <summary>
+    /// DF on every datagram without the kernel's own PMTU cache (RFC 9000 §14: QUIC must not be fragmented; DPLPMTUD
+    /// decides sizes itself): IP_MTU_DISCOVER / IPV6_MTU_DISCOVER = IP_PMTUDISC_PROBE on Linux.
+    /// </summary>
+    private static void SetDontFragment(Socket socket, AddressFamily family)
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        const int IpProtoIp = 0, IpMtuDiscover = 10, IpProtoIpv6 = 41, Ipv6MtuDiscover = 23, PmtuDiscProbe = 3;
+        try
+        {
+            if (family == AddressFamily.InterNetworkV6)
+            {
+                socket.SetRawSocketOption(IpProtoIpv6, Ipv6MtuDiscover, BitConverter.GetBytes(PmtuDiscProbe));
+                if (socket.DualMode) socket.SetRawSocketOption(IpProtoIp, IpMtuDiscover, BitConverter.GetBytes(PmtuDiscProbe));
+            }
+            else socket.SetRawSocketOption(IpProtoIp, IpMtuDiscover, BitConverter.GetBytes(PmtuDiscProbe));
+        }
+        catch (SocketException)
+        {
+            // Not fatal: without DF a too-large probe may arrive fragmented and overstate the path MTU.
+        }
+    }
+
     private static void SetBufferSizes(Socket socket)
     {
         const int SolSocket = 1, SoSndBufForce = 32, SoRcvBufForce = 33;
@@ -82,7 +106,9 @@ internal sealed class QuicEndpoint : IDisposable
         {
             _socket.SendTo(datagram, SocketFlags.None, to);
         }
-        catch (SocketException e) when (e.SocketErrorCode is SocketError.NoBufferSpaceAvailable or SocketError.WouldBlock or SocketError.ConnectionRefused)
+        // MessageSize: a path MTU probe larger than the interface allows (DF is set) is simply lost.
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.NoBufferSpaceAvailable or SocketError.WouldBlock or SocketError.ConnectionRefused
+                                       or SocketError.MessageSize)
         {
             // UDP: a datagram the kernel could not take is a lost packet; recovery resends.
         }

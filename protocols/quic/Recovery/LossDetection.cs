@@ -291,6 +291,27 @@ public sealed class LossDetection
         SetLossDetectionTimer(_lastNow);
     }
 
+    /// <summary>
+    /// Everything sent in the space so far is lost, without a congestion signal: the server rejected 0-RTT (RFC 9001
+    /// §4.6.2 — the data goes again in 1-RTT packets; RFC 9002 §6.4 does not count it as congestion).
+    /// </summary>
+    public void DeclareAllLost(PacketNumberSpace space, ILossDetectionSink sink)
+    {
+        int s = (int)space;
+        _lost.Clear();
+        _sent[s].Clear(_lost);
+        _ackElicitingInFlight[s] = 0;
+        _lossTime[s] = NotSet;
+        for (int i = 0; i < _lost.Count; i++)
+        {
+            _cc.RemoveFromBytesInFlight(_lost[i]);
+            sink.OnPacketLost(_lost[i]);
+            Release(_lost[i]);
+        }
+        _lost.Clear();
+        SetLossDetectionTimer(_lastNow);
+    }
+
     private static bool AcksSkippedNumber(in AckFrame ack, SentPacketHistory history)
     {
         foreach (var range in ack.GetRanges())
@@ -341,7 +362,13 @@ public sealed class LossDetection
             if (p.TimeSent <= lostSendTime || largestAcked >= pn + PacketThreshold)
             {
                 history.Remove(pn);
-                if (p.InFlight)
+                if (p.InFlight && p.IsPathMtuProbe)
+                {
+                    // RFC 9000 §14.4: a lost probe leaves the window alone; it only stops counting as in flight.
+                    if (p.AckEliciting) _ackElicitingInFlight[s]--;
+                    _cc.RemoveFromBytesInFlight(p);
+                }
+                else if (p.InFlight)
                 {
                     if (p.AckEliciting) _ackElicitingInFlight[s]--;
                     lostBytes += p.Size;

@@ -27,6 +27,8 @@ public sealed class SentPacket
     /// connection passes it to <see cref="ReceivedPacketTracker.OnAckOfAckReceived"/> (RFC 9000 §13.2.4).
     /// </summary>
     public ulong? LargestAcknowledgedInAck;
+    /// <summary>A DPLPMTUD probe (PING + PADDING): its loss says the path is too small, not that it is congested (RFC 9000 §14.4).</summary>
+    public bool IsPathMtuProbe;
 
     /// <summary>Set while the object sits in the pool: catches a double return or use after release.</summary>
     internal bool Pooled;
@@ -37,6 +39,7 @@ public sealed class SentPacket
         Space = PacketNumberSpace.Initial;
         TimeSent = 0;
         Size = 0;
+        IsPathMtuProbe = false;
         AckEliciting = false;
         InFlight = false;
         Frames.Clear();

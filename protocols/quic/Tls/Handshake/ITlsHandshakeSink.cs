@@ -19,4 +19,13 @@ public interface ITlsHandshakeSink
 
     /// <summary>Client: after writing its Finished. Server: after verifying the client Finished.</summary>
     void HandshakeCompleted();
+
+    /// <summary>
+    /// 0-RTT keys (RFC 9001 §4.6.1) from client_early_traffic_secret. Client: after the ClientHello that offers early data
+    /// (write direction). Server: when it accepts early data (read direction).
+    /// </summary>
+    void InstallEarlySecret(CipherSuite suite, ReadOnlySpan<byte> secret) { }
+
+    /// <summary>Client that offered early data: the server accepted it (EncryptedExtensions with early_data) or not.</summary>
+    void EarlyDataResolved(bool accepted) { }
 }

@@ -30,6 +30,7 @@ public sealed partial class TlsHandshake
         // RFC 6066 §3: literal IPv4/IPv6 addresses are not permitted in server_name.
         if (_options.ServerName is { Length: > 0 } name && !IPAddress.TryParse(name, out _))
             extensions.ServerName = Encoding.ASCII.GetBytes(name);
+        OfferTicket(extensions);
         _clientHello = new ClientHello
         {
             Random = RandomNumberGenerator.GetBytes(32),
@@ -39,11 +40,18 @@ public sealed partial class TlsHandshake
             Extensions = extensions,
         };
         WriteClientHello();
+        InstallClientEarlyKeys();
     }
 
     private void WriteClientHello() =>
-        Send(EncryptionLevel.Initial, _clientHello!.Write, 2048 + TransportParametersLength + _alpn.Sum(a => a.Length + 1)
-            + (_clientHello!.Extensions.ServerName?.Length ?? 0) + (_clientHello.Extensions.Cookie?.Length ?? 0));
+        Send(EncryptionLevel.Initial, destination =>
+            {
+                int n = _clientHello!.Write(destination);
+                PatchPskBinder(destination[..n]);
+                return n;
+            },
+            2048 + TransportParametersLength + _alpn.Sum(a => a.Length + 1) + (_clientHello!.Extensions.ServerName?.Length ?? 0)
+            + (_clientHello.Extensions.Cookie?.Length ?? 0) + (_clientHello.Extensions.PreSharedKey?.Length ?? 0));
 
     private QuicError OnServerHello(TlsHandshakeType type, byte[] message, ReadOnlyMemory<byte> body)
     {
@@ -59,7 +67,8 @@ public sealed partial class TlsHandshake
 
         if (_retrySuite is { } retrySuite && hello.CipherSuite != retrySuite)
             return Alert(TlsAlert.IllegalParameter, "ServerHello cipher suite differs from the HelloRetryRequest's");
-        if (hello.Extensions.PreSharedKey is not null) return Alert(TlsAlert.IllegalParameter, "pre_shared_key selected but none offered");
+        var pskError = OnServerSelectedPsk(hello);
+        if (!pskError.IsNone) return pskError;
         if (hello.Extensions.ServerShare is not { } share) return Alert(TlsAlert.MissingExtension, "ServerHello without key_share");
         if (share.Group != _keyExchange!.Group) return Alert(TlsAlert.IllegalParameter, "server key_share for a group without a client share");
         if (!_keyExchange.TryDeriveSecret(share.KeyExchange.Span, out var shared)) return Alert(TlsAlert.IllegalParameter, "invalid server key share");
@@ -103,6 +112,7 @@ public sealed partial class TlsHandshake
         // Not a conditional expression: a null byte[] would convert to an empty, non-null ReadOnlyMemory.
         extensions.Cookie = null;
         if (retry.Extensions.Cookie is { } cookie) extensions.Cookie = cookie.ToArray();
+        AdjustOfferAfterRetry(extensions, retry.CipherSuite);
         WriteClientHello();
         return default;
     }
@@ -112,16 +122,18 @@ public sealed partial class TlsHandshake
         if (type != TlsHandshakeType.EncryptedExtensions) return Alert(TlsAlert.UnexpectedMessage, "expected EncryptedExtensions");
         if (!EncryptedExtensions.TryRead(body, out var ee, out var alert)) return Alert(alert, "malformed EncryptedExtensions");
         var x = ee.Extensions;
-        if (x.EarlyData) return Alert(TlsAlert.UnsupportedExtension, "early_data accepted but not offered");
         // RFC 9001 §8.1: a QUIC server must select a protocol; one we did not offer is illegal (RFC 7301 §3.2).
         if (x.Alpn is not { Length: 1 } alpn) return Alert(TlsAlert.NoApplicationProtocol, "server selected no application protocol");
         if (IndexOfAlpn(alpn[0].Span) < 0) return Alert(TlsAlert.IllegalParameter, "server selected an application protocol that was not offered");
         if (!x.TryGetTransportParameters(QuicPerspective.Server, out var parameters, out alert, out var error))
             return alert != TlsAlert.None ? Alert(alert, "server sent no quic_transport_parameters") : error;
+        var earlyError = OnEarlyDataAnswer(x, parameters!);
+        if (!earlyError.IsNone) return earlyError;
         NegotiatedApplicationProtocol = Encoding.UTF8.GetString(alpn[0].Span);
         PeerTransportParameters = parameters;
         _transcript.Add(message);
-        _state = State.ClientWaitCertificate;
+        // A resumed handshake has no Certificate/CertificateVerify (RFC 8446 §2.2): the PSK authenticates the server.
+        _state = IsResumed ? State.ClientWaitFinished : State.ClientWaitCertificate;
         return default;
     }
 
@@ -215,12 +227,9 @@ public sealed partial class TlsHandshake
         }
         var mine = new Finished { VerifyData = _schedule.ComputeVerifyData(_clientHandshakeSecret, _transcript.CurrentHash()) };
         Send(EncryptionLevel.Handshake, mine.Write, 128);
+        DeriveResumptionMasterSecret();
         _state = State.Complete;
         _sink.HandshakeCompleted();
         return default;
     }
-
-    /// <summary>Post-handshake NewSessionTicket: checked for structure, then ignored (no resumption yet).</summary>
-    private static QuicError OnNewSessionTicket(ReadOnlyMemory<byte> body) =>
-        NewSessionTicket.TryRead(body, out _, out var alert) ? default : Alert(alert, "malformed NewSessionTicket");
 }

@@ -2,11 +2,13 @@ using System.Security.Cryptography;
 using System.Text;
 using FastRelay.Protocols.Quic.Crypto;
 using FastRelay.Protocols.Quic.Tls.Messages;
+using FastRelay.Protocols.Quic.Tls.Resumption;
 
 namespace FastRelay.Protocols.Quic.Tls.Handshake;
 
 /// <summary>Server side: ClientHello → (HelloRetryRequest, ClientHello) → ServerHello, EncryptedExtensions, Certificate,
-/// CertificateVerify, Finished → Finished (RFC 8446 §2). PSK offers are ignored (a full handshake is answered).</summary>
+/// CertificateVerify, Finished → Finished (RFC 8446 §2); with a valid ticket ServerHello, EncryptedExtensions, Finished
+/// (§2.2) and possibly 0-RTT accepted; a NewSessionTicket after the client Finished when tickets are enabled.</summary>
 public sealed partial class TlsHandshake
 {
     private AsymmetricAlgorithm? _signingKey;
@@ -78,16 +80,30 @@ public sealed partial class TlsHandshake
             return SendHelloRetryRequest(hello, suite, _groups[g], message);
         }
 
+        var pskError = TryAcceptPsk(hello, message, ref suite, out var resumption, out uint clientAgeMs);
+        if (!pskError.IsNone) return pskError;
+        string alpn = Encoding.UTF8.GetString(_alpn[alpnIndex]);
+        bool earlyData = resumption is not null && DecideEarlyData(hello, suite, alpn, resumption, clientAgeMs);
+
         using var keyExchange = KeyExchange.Create(chosen.Value.Group);
         if (!keyExchange.TryDeriveSecret(chosen.Value.KeyExchange.Span, out var shared))
             return Alert(TlsAlert.IllegalParameter, "invalid client key share");
 
         NegotiatedCipherSuite = suite;
-        NegotiatedApplicationProtocol = Encoding.UTF8.GetString(_alpn[alpnIndex]);
+        NegotiatedApplicationProtocol = alpn;
         PeerTransportParameters = parameters;
         if (x.ServerName is { } sni) ReceivedServerName = Encoding.ASCII.GetString(sni.Span);
         _transcript.Start(suite.Hash());
         _transcript.Add(message);
+        if (earlyData)
+        {
+            // client_early_traffic_secret over the ClientHello alone: the 0-RTT read keys (RFC 9001 §4.6.1).
+            var early = new TlsKeySchedule(suite, _psk);
+            var secret = early.ClientEarlyTrafficSecret(_transcript.CurrentHash());
+            _sink.InstallEarlySecret(suite, secret);
+            CryptographicOperations.ZeroMemory(secret);
+            CryptographicOperations.ZeroMemory(early.EarlySecret);
+        }
 
         var serverHello = new ServerHello
         {
@@ -100,12 +116,26 @@ public sealed partial class TlsHandshake
                 ServerShare = new KeyShareEntry(keyExchange.Group, keyExchange.PublicKey),
             },
         };
+        // Not a conditional expression: a null byte[] would convert to an empty, non-null ReadOnlyMemory.
+        if (IsResumed) serverHello.Extensions.PreSharedKey = OfferedPsks.EncodeSelectedIdentity(0);
         Send(EncryptionLevel.Initial, serverHello.Write, 512);
         DeriveHandshakeSecrets(shared);
 
         var encrypted = new EncryptedExtensions { Extensions = NewExtensionsWithTransportParameters() };
         encrypted.Extensions.Alpn = [_alpn[alpnIndex]];
+        encrypted.Extensions.EarlyData = earlyData;
         Send(EncryptionLevel.Handshake, encrypted.Write, 512 + TransportParametersLength);
+        if (!IsResumed) SendCertificateAndVerify(scheme);
+
+        var finished = new Finished { VerifyData = _schedule!.ComputeVerifyData(_serverHandshakeSecret, _transcript.CurrentHash()) };
+        Send(EncryptionLevel.Handshake, finished.Write, 128);
+        DeriveApplicationSecrets();
+        _state = State.ServerWaitFinished;
+        return default;
+    }
+
+    private void SendCertificateAndVerify(SignatureScheme scheme)
+    {
 
         var leaf = _options.Certificate!.RawData;
         var certificate = new Certificate { Entries = [new CertificateEntry(leaf, ReadOnlyMemory<byte>.Empty)] };
@@ -114,12 +144,6 @@ public sealed partial class TlsHandshake
         var content = CertificateVerify.BuildSignedContent(server: true, _transcript.CurrentHash());
         var verify = new CertificateVerify { Algorithm = scheme, Signature = TlsSignatures.Sign(_signingKey!, scheme, content) };
         Send(EncryptionLevel.Handshake, verify.Write, 64 + verify.Signature.Length);
-
-        var finished = new Finished { VerifyData = _schedule!.ComputeVerifyData(_serverHandshakeSecret, _transcript.CurrentHash()) };
-        Send(EncryptionLevel.Handshake, finished.Write, 128);
-        DeriveApplicationSecrets();
-        _state = State.ServerWaitFinished;
-        return default;
     }
 
     /// <summary>§4.1.4: ask for a share of <paramref name="group"/>; the transcript restarts with message_hash(ClientHello1).</summary>
@@ -150,6 +174,8 @@ public sealed partial class TlsHandshake
         if (!_schedule.VerifyFinished(_clientHandshakeSecret, _transcript.CurrentHash(), finished.VerifyData.Span))
             return Alert(TlsAlert.DecryptError, "client Finished does not verify");
         _transcript.Add(message);
+        DeriveResumptionMasterSecret();
+        SendNewSessionTicket();
         _state = State.Complete;
         _sink.HandshakeCompleted();
         return default;

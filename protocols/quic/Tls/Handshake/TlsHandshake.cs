@@ -8,8 +8,8 @@ namespace FastRelay.Protocols.Quic.Tls.Handshake;
 /// <summary>
 /// A TLS 1.3 handshake (RFC 8446) as QUIC uses it (RFC 9001 §4): no records, handshake messages are exchanged per
 /// <see cref="EncryptionLevel"/> through CRYPTO frames, secrets go to the connection through <see cref="ITlsHandshakeSink"/>.
-/// Full (EC)DHE handshakes only: no PSK/resumption, no 0-RTT, no client certificates (a client answers a
-/// CertificateRequest with an empty Certificate), no session tickets issued. The client ignores NewSessionTicket.
+/// Full (EC)DHE handshakes, and resumption with session tickets + 0-RTT (psk_dhe_ke, TlsHandshake.Resumption.cs). No
+/// client certificates (a client answers a CertificateRequest with an empty Certificate).
 /// <para>
 /// Errors never throw: <see cref="TryProcess"/> returns false with CRYPTO_ERROR (0x100 + alert) or the transport
 /// parameter error, and every later call returns the same error. One instance per connection; not thread-safe.
@@ -53,6 +53,8 @@ public sealed partial class TlsHandshake : IDisposable
     private bool _disposed;
 
     public bool IsComplete => _state == State.Complete && !_failed;
+    /// <summary>Server: the ClientHello was processed (the state moved on from waiting for it).</summary>
+    public bool IsStarted => _state != State.ServerWaitClientHello && _state != State.ClientStart;
     public TransportParameters? PeerTransportParameters { get; private set; }
     public string? NegotiatedApplicationProtocol { get; private set; }
     public CipherSuite NegotiatedCipherSuite { get; private set; }
@@ -229,7 +231,7 @@ public sealed partial class TlsHandshake : IDisposable
     /// <summary>Handshake traffic secrets from the transcript through ServerHello.</summary>
     private void DeriveHandshakeSecrets(byte[] sharedSecret)
     {
-        _schedule = new TlsKeySchedule(NegotiatedCipherSuite);
+        _schedule = new TlsKeySchedule(NegotiatedCipherSuite, _psk);
         _schedule.DeriveHandshakeSecret(sharedSecret);
         CryptographicOperations.ZeroMemory(sharedSecret);
         var hash = _transcript.CurrentHash();

@@ -31,6 +31,21 @@ public sealed class TlsHandshakeOptions
     /// <summary>Key exchange groups in preference order; the client sends a key_share for the first one only.</summary>
     public IReadOnlyList<NamedGroup>? Groups { get; init; }
 
+    /// <summary>Client: a ticket from an earlier connection to this server, offered as a PSK (psk_dhe_ke). Null: full handshake.</summary>
+    public Resumption.SessionTicket? ResumptionTicket { get; init; }
+
+    /// <summary>Client: send early data (0-RTT) when the ticket allows it. Server: accept early data (subject to anti-replay).</summary>
+    public bool EnableEarlyData { get; init; }
+
+    /// <summary>Client: called with each NewSessionTicket the server sends (after the handshake).</summary>
+    public Action<Resumption.SessionTicket>? TicketReceived { get; init; }
+
+    /// <summary>Server: seals and opens session tickets (and guards 0-RTT against replay). Null: no tickets, no resumption.</summary>
+    public Resumption.SessionTicketProtector? TicketProtector { get; init; }
+
+    /// <summary>Wall clock for ticket ages and lifetimes (tests move it).</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
     internal static readonly CipherSuite[] DefaultSuites =
         new[] { CipherSuite.Aes128GcmSha256, CipherSuite.Aes256GcmSha384, CipherSuite.ChaCha20Poly1305Sha256 }
             .Where(s => s.IsSupported()).ToArray();

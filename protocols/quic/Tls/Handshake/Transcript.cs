@@ -11,11 +11,14 @@ internal sealed class Transcript : IDisposable
     private List<byte[]>? _pending = new();
     private IncrementalHash? _hash;
     private HashAlgorithmName _name;
+    /// <summary>Every byte hashed so far (a few KB): PSK binders hash the transcript plus a partial ClientHello (RFC 8446 §4.2.11.2).</summary>
+    private readonly MemoryStream _bytes = new();
 
     public bool IsStarted => _hash is not null;
 
     public void Add(ReadOnlySpan<byte> message)
     {
+        _bytes.Write(message);
         if (_hash is null) _pending!.Add(message.ToArray());
         else _hash.AppendData(message);
     }
@@ -42,6 +45,18 @@ internal sealed class Transcript : IDisposable
         _hash = IncrementalHash.CreateHash(_name);
         _hash.AppendData([(byte)TlsHandshakeType.MessageHash, 0, 0, (byte)h.Length]);
         _hash.AppendData(h);
+        _bytes.SetLength(0);
+        _bytes.Write([(byte)TlsHandshakeType.MessageHash, 0, 0, (byte)h.Length]);
+        _bytes.Write(h);
+    }
+
+    /// <summary>Transcript-Hash(messages so far || <paramref name="extra"/>) under <paramref name="hash"/>, without changing the transcript.</summary>
+    public byte[] HashWith(HashAlgorithmName hash, ReadOnlySpan<byte> extra)
+    {
+        using var h = IncrementalHash.CreateHash(hash);
+        h.AppendData(_bytes.GetBuffer(), 0, (int)_bytes.Length);
+        h.AppendData(extra);
+        return h.GetHashAndReset();
     }
 
     public void Dispose() => _hash?.Dispose();

@@ -30,6 +30,8 @@ internal sealed class CorePair : IDisposable
     public long OneWayDelay { get; init; } = 10_000;
     /// <summary>Decides per datagram whether it is lost: (toServer, index of the datagram in that direction).</summary>
     public Func<bool, int, bool> Lose { get; init; } = (_, _) => false;
+    /// <summary>A simulated path MTU (largest UDP payload): bigger datagrams are lost, like DF packets on a smaller link.</summary>
+    public int PathMtu { get; set; } = int.MaxValue;
     /// <summary>Rewrites a datagram on its way (toServer, bytes) — the fuzz tests corrupt packets with it.</summary>
     public Action<bool, byte[]>? Mutate { get; set; }
     public QuicConnectionCore Client { get; }
@@ -87,7 +89,7 @@ internal sealed class CorePair : IDisposable
             int index = toServer ? DatagramsToServer++ : DatagramsToClient++;
             (toServer ? ServerBound : ClientBound).Add(bytes);
             Mutate?.Invoke(toServer, bytes);
-            if (!Lose(toServer, index)) _inFlight.Add((Now + OneWayDelay, toServer, bytes));
+            if (!Lose(toServer, index) && bytes.Length <= PathMtu) _inFlight.Add((Now + OneWayDelay, toServer, bytes));
         }
         return any;
     }
@@ -178,6 +180,8 @@ internal sealed class ConnectionSettingsBuilder(QuicPerspective perspective)
     public ulong IdleTimeoutMs { get; set; } = 30_000;
     public ulong StreamWindow { get; set; } = 1 << 20;
     public FastRelay.Protocols.Quic.Recovery.CongestionControlAlgorithm CongestionControl { get; set; }
+    public int MaxPathMtuProbeSize { get; set; }
+    public ulong MaxUdpPayloadSize { get; set; } = FastRelay.Protocols.Quic.Wire.TransportParameters.DefaultMaxUdpPayloadSize;
 
     public Microsoft.Extensions.Logging.ILogger? Logger { get; set; }
     public Func<QuicPerspective, ConnectionId, FastRelay.Protocols.Quic.Qlog.IConnectionTracer>? TracerFactory { get; set; }
@@ -194,6 +198,8 @@ internal sealed class ConnectionSettingsBuilder(QuicPerspective perspective)
         MaxIdleTimeoutMs = IdleTimeoutMs,
         InitialMaxStreamData = StreamWindow,
         CongestionControl = CongestionControl,
+        MaxPathMtuProbeSize = MaxPathMtuProbeSize,
+        AdvertisedMaxUdpPayloadSize = MaxUdpPayloadSize,
         ResetKey = StatelessResetKey.CreateRandom(),
     };
 }

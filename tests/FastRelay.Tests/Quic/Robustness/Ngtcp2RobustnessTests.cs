@@ -19,8 +19,8 @@ public sealed class Ngtcp2RobustnessTests(ITestOutputHelper output)
 
     /// <summary>
     /// gtlsclient resumes with a ticket from gtlsserver, so its first datagram to us is an Initial (ClientHello with a PSK
-    /// and early_data) coalesced with 0-RTT packets that carry the padding — the Initial alone is under 1200 bytes. We
-    /// issue no tickets and accept no early data: the server must answer that first Initial with a full handshake at
+    /// and early_data) coalesced with 0-RTT packets that carry the padding — the Initial alone is under 1200 bytes. A
+    /// gtlsserver ticket does not open under our ticket key, so the server must answer that first Initial with a full handshake at
     /// once (it used to drop it for its size and wait for the client's retransmission a PTO later), the client must
     /// see its early data rejected and fetch over 1-RTT.
     /// </summary>

@@ -31,6 +31,23 @@ internal sealed class RecordingSink : ITlsHandshakeSink
         Events.Add($"install {level}");
     }
 
+    public (CipherSuite Suite, byte[] Secret)? EarlySecret;
+    public bool? EarlyDataAccepted;
+
+    public void InstallEarlySecret(CipherSuite suite, ReadOnlySpan<byte> secret)
+    {
+        Assert.Null(EarlySecret);
+        EarlySecret = (suite, secret.ToArray());
+        Events.Add("install early");
+    }
+
+    public void EarlyDataResolved(bool accepted)
+    {
+        Assert.Null(EarlyDataAccepted);
+        EarlyDataAccepted = accepted;
+        Events.Add($"early data {(accepted ? "accepted" : "rejected")}");
+    }
+
     public void HandshakeCompleted()
     {
         Assert.False(Completed, "completed twice");
