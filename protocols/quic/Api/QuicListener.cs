@@ -87,6 +87,38 @@ public sealed class QuicListener : IAsyncDisposable, IConnectionAcceptor
         }
     }
 
+    /// <summary>
+    /// Accepts connections until <paramref name="cancellationToken"/> fires or the listener is disposed, running
+    /// <paramref name="serve"/> for each one concurrently; a failed handshake concerns that client only (logged at Debug).
+    /// Returns once every <paramref name="serve"/> task has ended.
+    /// </summary>
+    public async Task ServeConnectionsAsync(Func<QuicConnection, Task> serve, CancellationToken cancellationToken)
+    {
+        var serving = new List<Task>();
+        try
+        {
+            while (true)
+            {
+                QuicConnection connection;
+                try
+                {
+                    connection = await AcceptConnectionAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (QuicException e)
+                {
+                    _log.LogDebug("connection attempt failed: {Message}", e.Message);
+                    continue;
+                }
+                serving.RemoveAll(t => t.IsCompleted);
+                serving.Add(Task.Run(() => serve(connection), CancellationToken.None));
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or ChannelClosedException)
+        {
+        }
+        await Task.WhenAll(serving).ConfigureAwait(false);
+    }
+
     public async ValueTask DisposeAsync()
     {
         QuicConnection[] live;

@@ -49,31 +49,11 @@ public sealed class Http3Server : IAsyncDisposable
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         var listener = _listener ?? throw new InvalidOperationException("call ListenAsync first");
-        var serving = new List<Task>();
-        try
+        await listener.ServeConnectionsAsync(connection =>
         {
-            while (true)
-            {
-                QuicConnection connection;
-                try
-                {
-                    connection = await listener.AcceptConnectionAsync(cancellationToken).ConfigureAwait(false);
-                }
-                catch (QuicException e)
-                {
-                    // A failed handshake affects that client only.
-                    _logger?.LogDebug("connection attempt failed: {Message}", e.Message);
-                    continue;
-                }
-                _logger?.LogDebug("connection from {Remote}", connection.RemoteEndPoint);
-                serving.RemoveAll(t => t.IsCompleted);
-                serving.Add(ServeConnectionAsync(new QuicHttp3Connection(connection), cancellationToken));
-            }
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-        }
-        await Task.WhenAll(serving).ConfigureAwait(false);
+            _logger?.LogDebug("connection from {Remote}", connection.RemoteEndPoint);
+            return ServeConnectionAsync(new QuicHttp3Connection(connection), cancellationToken);
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Serves one connection until it closes or <paramref name="cancellationToken"/> asks for shutdown

@@ -108,32 +108,8 @@ public sealed class WebTransportServer : IAsyncDisposable
     public ValueTask<WebTransportSession> AcceptSessionAsync(CancellationToken cancellationToken = default) =>
         _sessions.Reader.ReadAsync(cancellationToken);
 
-    private async Task AcceptConnectionsAsync(QuicListener listener, CancellationToken cancellationToken)
-    {
-        var serving = new List<Task>();
-        try
-        {
-            while (true)
-            {
-                QuicConnection connection;
-                try
-                {
-                    connection = await listener.AcceptConnectionAsync(cancellationToken).ConfigureAwait(false);
-                }
-                catch (QuicException e)
-                {
-                    _logger?.LogDebug("connection attempt failed: {Message}", e.Message);
-                    continue;
-                }
-                serving.RemoveAll(t => t.IsCompleted);
-                serving.Add(ServeConnectionAsync(connection, cancellationToken));
-            }
-        }
-        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
-        {
-        }
-        await Task.WhenAll(serving).ConfigureAwait(false);
-    }
+    private Task AcceptConnectionsAsync(QuicListener listener, CancellationToken cancellationToken) =>
+        listener.ServeConnectionsAsync(connection => ServeConnectionAsync(connection, cancellationToken), cancellationToken);
 
     /// <summary>Serves WebTransport on an accepted h3 connection until it closes or <paramref name="cancellationToken"/> fires.</summary>
     public async Task ServeConnectionAsync(QuicConnection connection, CancellationToken cancellationToken)
