@@ -194,26 +194,10 @@ public static class MoqRelayRunner
 
     private static X509Certificate2 LoadCertificate(MoqRelayCliOptions options, TextWriter output)
     {
-        if ((options.CertificatePath is null) != (options.KeyPath is null))
-            throw new UserFacingException("--cert and --key go together");
-        if (options.CertificatePath is { } certPath)
-        {
-            try
-            {
-                return X509Certificate2.CreateFromPemFile(certPath, options.KeyPath);
-            }
-            catch (Exception e) when (e is IOException or CryptographicException or ArgumentException)
-            {
-                throw new UserFacingException($"cannot load {certPath} / {options.KeyPath}: {e.Message}", e);
-            }
-        }
-        // ECDSA P-256 valid for 10 days: what browsers accept through WebTransport serverCertificateHashes (at most 14).
-        var certificate = SelfSignedCertificate.Create(validity: TimeSpan.FromDays(10));
-        var dir = Path.Combine(Path.GetTempPath(), $"fastrelay-moq-relay-{Environment.ProcessId}");
-        Directory.CreateDirectory(dir);
-        string pem = Path.Combine(dir, "cert.pem"), key = Path.Combine(dir, "key.pem");
-        SelfSignedCertificate.ExportPem(certificate, pem, key);
-        output.WriteLine($"self-signed certificate: {pem} (key {key})");
+        bool selfSigned = options.CertificatePath is null;
+        // Self-signed: ECDSA P-256 valid for 10 days, what browsers accept through WebTransport serverCertificateHashes (at most 14).
+        var certificate = Quic.ServerCertificates.Load(options.CertificatePath, options.KeyPath, "fastrelay-moq-relay", TimeSpan.FromDays(10), output);
+        if (!selfSigned) return certificate;
         output.WriteLine($"  certificate SHA-256 (WebTransport serverCertificateHashes): {Convert.ToBase64String(SHA256.HashData(certificate.RawData))} = hex {Convert.ToHexString(SHA256.HashData(certificate.RawData)).ToLowerInvariant()}");
         output.WriteLine($"  SPKI SHA-256 (chromium --ignore-certificate-errors-spki-list): {Convert.ToBase64String(SHA256.HashData(certificate.PublicKey.ExportSubjectPublicKeyInfo()))}");
         return certificate;

@@ -36,30 +36,8 @@ public static class QuicServeRunner
             throw new UserFacingException($"--root {options.Root} is not a directory");
         if (!IPAddress.TryParse(options.Address, out var address))
             throw new UserFacingException($"--address {options.Address} is not an IP address");
-        if ((options.CertificatePath is null) != (options.KeyPath is null))
-            throw new UserFacingException("--cert and --key go together");
         QuicLogging.PrepareQlogDirectory(options.QlogDirectory);
-        X509Certificate2 certificate;
-        if (options.CertificatePath is { } certPath)
-        {
-            try
-            {
-                certificate = X509Certificate2.CreateFromPemFile(certPath, options.KeyPath);
-            }
-            catch (Exception e) when (e is IOException or System.Security.Cryptography.CryptographicException or ArgumentException)
-            {
-                throw new UserFacingException($"cannot load {certPath} / {options.KeyPath}: {e.Message}", e);
-            }
-        }
-        else
-        {
-            certificate = SelfSignedCertificate.Create();
-            var dir = Path.Combine(Path.GetTempPath(), $"fastrelay-quic-serve-{Environment.ProcessId}");
-            Directory.CreateDirectory(dir);
-            string pem = Path.Combine(dir, "cert.pem"), key = Path.Combine(dir, "key.pem");
-            SelfSignedCertificate.ExportPem(certificate, pem, key);
-            output.WriteLine($"self-signed certificate: {pem} (key {key})");
-        }
+        var certificate = ServerCertificates.Load(options.CertificatePath, options.KeyPath, "fastrelay-quic-serve", selfSignedValidity: null, output);
 
         using var logs = QuicLogging.Create(options.Verbose);
         var logger = logs.CreateLogger("quic-serve");
