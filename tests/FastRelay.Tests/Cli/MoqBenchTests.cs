@@ -54,7 +54,10 @@ public sealed class MoqBenchTests
         Assert.True(report.Sweep.Count == 3, string.Join("; ", report.Sweep));
         Assert.Equal([100.0, 400, 100_000], report.Sweep.Select(s => s.RequestedObjectsPerSecond));
         Assert.True(report.Sweep[^1].PublishedObjectsPerSecond < 90_000);
-        Assert.InRange(report.MaxLossFreeObjectsPerSecond!.Value, 300, 420);
+        // The loss-free figure is the achieved rate of the last step without loss (400 asked), not the rate asked: a
+        // publisher that stalled and caught up inside the window can exceed 400 a little, so only a band is checked.
+        Assert.Equal(report.Sweep[1].PublishedObjectsPerSecond, report.MaxLossFreeObjectsPerSecond!.Value);
+        Assert.InRange(report.MaxLossFreeObjectsPerSecond!.Value, 300, 600);
 
         var json = JsonDocument.Parse(report.ToJson()).RootElement;
         Assert.Equal(2, json.GetProperty("points").GetArrayLength());
