@@ -1,3 +1,4 @@
+using FastRelay.Tests.Infrastructure;
 using System.Text.Json;
 using FastRelay.Protocols.Moq.Clients;
 using FastRelay.Tests.Quic.WebTransport.Browser;
@@ -58,7 +59,7 @@ public sealed class BrowserPublisherTests(ITestOutputHelper output) : IDisposabl
             },
             Timeout = TimeSpan.FromSeconds(90),
         }, output, timeout.Token);
-        await Task.WhenAny(page, BrowserRelay.WaitUntilAsync(() => relay.Relay.NamespaceState.Published > 0, "the browser never announced its namespace", TimeSpan.FromSeconds(60)));
+        await Task.WhenAny(page, Eventually.TrueAsync(() => relay.Relay.NamespaceState.Published > 0, "the browser never announced its namespace", TimeSpan.FromSeconds(60)));
         if (page.IsCompleted) await page; // it failed: show why
 
         // The page starts writing once the relay subscribes to it, which `moq subscribe` causes: so nothing is missed.

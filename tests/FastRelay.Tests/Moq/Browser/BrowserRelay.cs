@@ -38,13 +38,4 @@ internal static class BrowserRelay
     /// <summary>The raw QUIC URL `moq publish` / `moq subscribe` connect to.</summary>
     public static string QuicUrl(RelayHost host) => $"moqt://127.0.0.1:{host.LocalEndPoint.Port}/";
 
-    public static async Task WaitUntilAsync(Func<bool> condition, string what, TimeSpan? within = null)
-    {
-        var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(30));
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException(what);
-            await Task.Delay(20);
-        }
-    }
 }

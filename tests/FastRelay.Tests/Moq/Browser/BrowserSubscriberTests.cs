@@ -1,3 +1,4 @@
+using FastRelay.Tests.Infrastructure;
 using System.Text.Json;
 using FastRelay.Tests.Quic.WebTransport.Browser;
 using Xunit;
@@ -28,7 +29,7 @@ public sealed class BrowserSubscriberTests(ITestOutputHelper output)
             Params = new { url = BrowserRelay.WebTransportUrl(relay), hash = BrowserRelay.CertificateHashHex, @namespace = "browser/cam", track = "video", count, seconds = 40 },
             Timeout = TimeSpan.FromSeconds(90),
         }, output, timeout.Token);
-        await Task.WhenAny(page, BrowserRelay.WaitUntilAsync(() => relay.SessionCount > 0, "the browser never set up a MoQ session", TimeSpan.FromSeconds(60)));
+        await Task.WhenAny(page, Eventually.TrueAsync(() => relay.SessionCount > 0, "the browser never set up a MoQ session", TimeSpan.FromSeconds(60)));
         if (page.IsCompleted) await page; // it failed: show why
 
         // @moq/net reads one subgroup per group (subgroup 0, objects from 0 up): --subgroups per-group. One group more

@@ -1,3 +1,4 @@
+using FastRelay.Tests.Infrastructure;
 using System.Net.Http;
 using System.Text.RegularExpressions;
 using FastRelay.Cli.Moq;
@@ -51,7 +52,7 @@ public sealed partial class ViewerPageTests(ITestOutputHelper output) : IDisposa
         var relay = MoqRelayRunner.RunAsync(new MoqRelayCliOptions { Port = 0, WebPort = 0, StatusDirectory = _statusDir, Name = "viewer-test" }, relayOut, stop.Token);
         try
         {
-            await BrowserRelay.WaitUntilAsync(() => relay.IsCompleted || ViewerLine().IsMatch(console.ToString()), "moq relay --web never printed its viewer URL");
+            await Eventually.TrueAsync(() => relay.IsCompleted || ViewerLine().IsMatch(console.ToString()), "moq relay --web never printed its viewer URL", TimeSpan.FromSeconds(30));
             if (relay.IsCompleted) await relay;
             var text = console.ToString();
             output.WriteLine(text);
@@ -74,7 +75,7 @@ public sealed partial class ViewerPageTests(ITestOutputHelper output) : IDisposa
             // The viewer's WebTransport session is up (it then waits for the namespace): start the publisher. One group more
             // than checked: objects in flight when `moq publish` closes its session right after PUBLISH_DONE are lost.
             var statusFile = MoqRelayRunner.StatusFile(_statusDir, "viewer-test");
-            await Task.WhenAny(page, BrowserRelay.WaitUntilAsync(() => SessionsAccepted(statusFile) > 0, "the viewer never connected", TimeSpan.FromSeconds(60)));
+            await Task.WhenAny(page, Eventually.TrueAsync(() => SessionsAccepted(statusFile) > 0, "the viewer never connected", TimeSpan.FromSeconds(60)));
             if (page.IsCompleted) await page;
 
             var (exit, stdout, stderr) = await MoqCli.RunAsync("moq", "publish", quicUrl, "-k", "-n", "viewer/cam", "-t", "video",

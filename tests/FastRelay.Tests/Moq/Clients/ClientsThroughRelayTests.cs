@@ -1,3 +1,4 @@
+using FastRelay.Tests.Infrastructure;
 using System.CommandLine;
 using System.Text.Json;
 using FastRelay.Cli.Commands;
@@ -22,15 +23,6 @@ public sealed class ClientsThroughRelayTests : IDisposable
         return (exit, output.ToString(), error.ToString());
     }
 
-    private static async Task WaitUntil(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException(what);
-            await Task.Delay(20);
-        }
-    }
 
     [Fact]
     public async Task Every_object_reaches_both_subscribers_intact_through_the_relay()
@@ -42,7 +34,7 @@ public sealed class ClientsThroughRelayTests : IDisposable
         // The publisher announces at once and sends its first object after 2 s: time for both subscriptions to be set up.
         var publish = Run("moq", "publish", url, "-k", "-n", "e2e/cam", "-t", "video", "--fps", "100", "--gop", "25", "--layers", "3",
             "--bitrate", "3M", "--count", count.ToString(), "--delay", "2", "--json", Path.Combine(_dir, "pub.json"));
-        await WaitUntil(() => relay.Relay.NamespaceState.Published > 0, "the publisher's namespace never reached the relay");
+        await Eventually.TrueAsync(() => relay.Relay.NamespaceState.Published > 0, "the publisher's namespace never reached the relay");
         var subscribers = Enumerable.Range(0, 2).Select(i => Run("moq", "subscribe", url, "-k", "-n", "e2e/cam", "-t", "video",
             "--start", "absolute 0/0", "--expect", count.ToString(), "--duration", "30", "--json", Path.Combine(_dir, $"sub{i}.json"))).ToList();
 
@@ -74,7 +66,7 @@ public sealed class ClientsThroughRelayTests : IDisposable
         // Groups of 100 objects at 100/s: joining after ~1.5 s lands in the middle of group 1.
         var publish = Run("moq", "publish", url, "-k", "-n", "e2e/late", "-t", "video", "--fps", "100", "--gop", "100", "--subgroups", "per-group",
             "--count", "300");
-        await WaitUntil(() => relay.Relay.NamespaceState.Published > 0, "the publisher's namespace never reached the relay");
+        await Eventually.TrueAsync(() => relay.Relay.NamespaceState.Published > 0, "the publisher's namespace never reached the relay");
         var early = Run("moq", "subscribe", url, "-k", "-n", "e2e/late", "-t", "video", "--duration", "6"); // makes the relay subscribe upstream
         await Task.Delay(1500);
 
@@ -97,7 +89,7 @@ public sealed class ClientsThroughRelayTests : IDisposable
         await using var relay = await LoopbackRelay.StartAsync(new RelayOptions { Auth = Protocols.Moq.Relay.Auth.RelayAuthPolicy.SingleToken("letmein") });
         var url = $"moqt://127.0.0.1:{relay.LocalEndPoint.Port}/";
         var publish = Run("moq", "publish", url, "-k", "-n", "e2e/cam", "-t", "video", "--auth-token", "letmein", "--fps", "50", "--count", "20", "--delay", "1");
-        await WaitUntil(() => relay.Relay.NamespaceState.Published > 0, "the publisher's namespace never reached the relay");
+        await Eventually.TrueAsync(() => relay.Relay.NamespaceState.Published > 0, "the publisher's namespace never reached the relay");
 
         var (exit, _, error) = await Run("moq", "subscribe", url, "-k", "-n", "e2e/cam", "-t", "video", "--auth-token", "wrong", "--duration", "5");
         var publisherResult = await publish;

@@ -1,3 +1,4 @@
+using FastRelay.Tests.Infrastructure;
 using System.Collections.Concurrent;
 using FastRelay.Protocols.Moq.Relay;
 using FastRelay.Protocols.Moq.Relay.Model;
@@ -29,7 +30,7 @@ public sealed class RelayPublishDoneOrderTests
         RelayHarness.PublishGroups(sink, firstGroup: 0, groups: 1, objectsPerGroup: 5, payloadBytes: 100);
         await port.OpenRequested.Task.WaitAsync(TimeSpan.FromSeconds(10));
         source.End(MoqPublishDoneCode.TrackEnded);
-        await WaitUntil(() => h.Relay.Snapshot("t", [], null).Tracks.Count == 0, "the track ended at the relay");
+        await Eventually.TrueAsync(() => h.Relay.Snapshot("t", [], null).Tracks.Count == 0, "the track ended at the relay");
         Assert.False(port.Finished.Task.IsCompleted, "PUBLISH_DONE was sent while a subgroup with objects was still queued, unopened");
 
         port.AllowOpen.TrySetResult();
@@ -41,15 +42,6 @@ public sealed class RelayPublishDoneOrderTests
         Assert.Equal(5, port.Writers.Single().Objects);
     }
 
-    private static async Task WaitUntil(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException(what);
-            await Task.Delay(10);
-        }
-    }
 
     private sealed class GatedOpenPort : IDownstreamTrackPort
     {

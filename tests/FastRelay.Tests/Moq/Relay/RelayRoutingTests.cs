@@ -1,3 +1,4 @@
+using FastRelay.Tests.Infrastructure;
 using FastRelay.Protocols.Moq.Wire;
 using FastRelay.Protocols.Moq.Relay;
 using FastRelay.Protocols.Moq.Relay.Model;
@@ -99,7 +100,8 @@ public class RelayRoutingTests
         h.Publisher.Subscribes.Single().Subscription.End(MoqPublishDoneCode.TrackEnded);
         Assert.Equal(MoqPublishDoneCode.TrackEnded, await port1.Finished.Task.WaitAsync(TimeSpan.FromSeconds(5)));
         Assert.Equal(MoqPublishDoneCode.TrackEnded, await port2.Finished.Task.WaitAsync(TimeSpan.FromSeconds(5)));
-        Assert.Equal(0, h.Relay.TrackCount);
+        // The ports hear PUBLISH_DONE before the relay's pump removes the track, on another thread.
+        await Eventually.TrueAsync(() => h.Relay.TrackCount == 0, "the ended track was never forgotten");
         await h.SubscribeAsync(h.NewSubscriberPeer());
         Assert.Equal(2, h.Publisher.Subscribes.Count);
     }
@@ -139,8 +141,7 @@ public class RelayRoutingTests
         Assert.Equal(0, h.Relay.SweepIdleTracks());
         Assert.False(source.IsCancelled);
         source.End(MoqPublishDoneCode.TrackEnded);
-        await Task.Delay(20);
-        Assert.Equal(0, h.Relay.TrackCount);
+        await Eventually.TrueAsync(() => h.Relay.TrackCount == 0, "the ended track was never forgotten");
     }
 }
 
