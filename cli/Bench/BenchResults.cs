@@ -22,6 +22,7 @@ public sealed record BenchSample(
     int FanOut,
     int Repetition,
     long Sent,
+    double SentRatePps,
     ReceiverMeasurement First,
     ReceiverMeasurement? Last,
     double? RelayCpuMicrosecondsPerCopy,
@@ -29,7 +30,7 @@ public sealed record BenchSample(
     double? SyscallsPerPacket,
     string? DelaySamplesFile);
 
-/// <summary>The median of the repetitions for one path and fan-out, plus the loss-free rate found by the sweep.</summary>
+/// <summary>The median of the repetitions for one path and fan-out, plus the highest loss-free step of the sweep (rates achieved, not asked).</summary>
 public sealed record BenchSummary(
     BenchPath Path,
     int FanOut,
@@ -38,7 +39,7 @@ public sealed record BenchSummary(
     double? RelayCpuMicrosecondsPerCopy,
     double? KernelNanosecondsPerCopy,
     double? SyscallsPerPacket,
-    int? MaxLossFreeRatePps);
+    BenchSweepStep? MaxLossFree);
 
 /// <summary>Ratios from one run, the numbers the targets are stated in.</summary>
 public sealed record BenchRatios(

@@ -53,7 +53,7 @@ public sealed class BenchRunner(BenchOptions options)
                     runs.Add(await RunOnceAsync(lab, tools, path, fanOut, repetition, options.RatePps, work, cancellationToken));
                 }
                 samples.AddRange(runs);
-                int? maxRate = options.RateSweep ? await SweepAsync(lab, tools, path, fanOut, work, cancellationToken) : null;
+                BenchSweepStep? maxRate = options.RateSweep ? await SweepAsync(lab, tools, path, fanOut, work, cancellationToken) : null;
                 summaries.Add(Summarise(path, fanOut, runs, maxRate));
             }
             await SetSysctl("kernel.bpf_stats_enabled", "0");
@@ -158,7 +158,9 @@ public sealed class BenchRunner(BenchOptions options)
         await sender;
         var (statsAfter, cpuAfter) = await KernelAndRelayCost(lab, path, relay, floor, cRelay);
         var measuredSeconds = (DateTime.UtcNow - measuredFrom).TotalSeconds;
-        var sent = JsonDocument.Parse(LastJsonLine(sendOut)).RootElement.GetProperty("sent").GetInt64();
+        var sendReport = JsonDocument.Parse(LastJsonLine(sendOut)).RootElement;
+        var sent = sendReport.GetProperty("sent").GetInt64();
+        var sentRate = sendReport.GetProperty("rate").GetDouble();
 
         // 4. Collect.
         await Task.WhenAll(receivers.Select(r => r.Task.Task));
@@ -179,7 +181,7 @@ public sealed class BenchRunner(BenchOptions options)
         var copies = Math.Max(1L, (long)(Math.Min(sent, rate * measuredSeconds) * fanOut));
         double? kernelNs = statsAfter.RunTimeNs > statsBefore.RunTimeNs ? (statsAfter.RunTimeNs - statsBefore.RunTimeNs) / (double)copies : null;
         double? cpuUs = cpuAfter is { } a && cpuBefore is { } b ? (a - b) * 1e6 / copies + (kernelNs ?? 0) / 1000 : kernelNs / 1000;
-        return new BenchSample(path, fanOut, repetition, sent, results[0], results.Count > 1 ? results[1] : null, cpuUs, kernelNs, syscalls,
+        return new BenchSample(path, fanOut, repetition, sent, sentRate, results[0], results.Count > 1 ? results[1] : null, cpuUs, kernelNs, syscalls,
             File.Exists(samplesFile) ? samplesFile : null);
     }
 
@@ -253,23 +255,25 @@ public sealed class BenchRunner(BenchOptions options)
         }
     }
 
-    /// <summary>Doubles the rate until the measured receivers see loss (more than 0.1 %), returns the last clean rate.</summary>
-    private async Task<int?> SweepAsync(LabNetwork lab, BenchToolPaths tools, BenchPath path, int fanOut, string work, CancellationToken cancellationToken)
+    /// <summary>Doubles the rate until a step is not clean (the measured receivers see more than 0.1 % loss, or the sender did
+    /// not achieve 90 % of the rate asked); returns the last clean step with the rate achieved, never the rate asked.</summary>
+    private async Task<BenchSweepStep?> SweepAsync(LabNetwork lab, BenchToolPaths tools, BenchPath path, int fanOut, string work, CancellationToken cancellationToken)
     {
-        int? best = null;
+        var steps = new List<BenchSweepStep>();
         for (var rate = 2000; rate <= 256_000; rate *= 2)
         {
             Progress($"fan-out {fanOut,2}  {path,-9}  sweep {rate} pps");
             var sample = await RunOnceAsync(lab, tools, path, fanOut, -1, rate, work, cancellationToken);
-            var loss = Math.Max(sample.First.Lost, sample.Last?.Lost ?? 0);
-            if (loss > sample.Sent / 1000)
+            var step = RateSweep.Judge(rate, fanOut, sample.Sent, sample.SentRatePps, sample.Last is null ? [sample.First] : [sample.First, sample.Last]);
+            steps.Add(step);
+            Progress($"fan-out {fanOut,2}  {path,-9}  sweep {rate} pps asked: {step.AchievedPps:0} pps sent, {step.CopiesPerSecond:0} copies/s, loss {step.LossFraction:P2}");
+            if (!step.IsClean)
                 break;
-            best = rate;
         }
-        return best;
+        return RateSweep.HighestClean(steps);
     }
 
-    private static BenchSummary Summarise(BenchPath path, int fanOut, List<BenchSample> runs, int? maxRate)
+    private static BenchSummary Summarise(BenchPath path, int fanOut, List<BenchSample> runs, BenchSweepStep? maxRate)
     {
         static double Median(IEnumerable<double> values)
         {

@@ -9,12 +9,12 @@ public static class BenchTable
     public static string Format(BenchReport report, bool markdown = false)
     {
         var text = new StringBuilder();
-        var header = new[] { "fan-out", "path", "p50 µs", "p90", "p99", "p99.9", "max", "jitter", "lost", "last p50", "last p99", "CPU/copy µs", "kernel ns/copy", "syscalls/pkt", "max loss-free pps" };
+        var header = new[] { "fan-out", "path", "p50 µs", "p90", "p99", "p99.9", "max", "jitter", "lost", "last p50", "last p99", "CPU/copy µs", "kernel ns/copy", "syscalls/pkt", "loss-free pps sent", "copies/s" };
         var rows = report.Summaries.Select(s => new[]
         {
             s.FanOut.ToString(), s.Path.ToString(), F(s.First.P50Us), F(s.First.P90Us), F(s.First.P99Us), F(s.First.P999Us), F(s.First.MaxUs),
             F(s.First.JitterUs), s.First.Lost.ToString(), F(s.Last?.P50Us), F(s.Last?.P99Us), F(s.RelayCpuMicrosecondsPerCopy, "0.00"),
-            F(s.KernelNanosecondsPerCopy, "0"), F(s.SyscallsPerPacket, "0.00"), s.MaxLossFreeRatePps?.ToString() ?? "-",
+            F(s.KernelNanosecondsPerCopy, "0"), F(s.SyscallsPerPacket, "0.00"), F(s.MaxLossFree?.AchievedPps, "0"), F(s.MaxLossFree?.CopiesPerSecond, "0"),
         }).ToList();
         if (markdown)
         {
