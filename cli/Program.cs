@@ -1,23 +1,7 @@
 using System.CommandLine;
 using FastRelay.Cli;
-using FastRelay.Cli.Commands;
 
-var root = new RootCommand("FastRelay: describe a UDP protocol once, relay it from the Linux kernel.")
-{
-    GenCommand.Create(),
-    VerifyCommand.Create(),
-    PublishCommand.Create(),
-    SubscribeCommand.Create(),
-    LabCommand.Create(),
-    RelayCommand.Create(),
-    StatusCommand.Create(),
-    DemoCommand.Create(),
-    BenchCommand.Create(),
-    QuicCommand.Create(),
-    MoqCommand.Create(),
-};
-// `moq relay` and `moq status` (the relay's verbs) join the `moq` group MoqCommand made.
-MoqRelayCommand.Register(root);
+var root = CliRoot.Create();
 
 try
 {

@@ -43,10 +43,28 @@ public sealed record LabDescription(
         foreach (var host in Hosts)
         foreach (var nic in host.Interfaces)
             text.AppendLine($"  {host.Name,-6} {host.Namespace,-16} {nic.Name,-5} {nic.IfIndex,3}  {nic.Mac,-17}  {nic.IPv4,-15}  {nic.IPv6,-22}  {nic.Segment}");
-        text.AppendLine($"  run in a host: ip netns exec {Prefix}-<host> <command>");
-        text.AppendLine($"  relay:         ip netns exec {Prefix}-relay fastrelay relay --bpffs {LabBpfFs.PathFor(Prefix)}   (pins visible outside)");
-        text.Append($"  remove:        fastrelay lab down {Prefix}");
+        // Commands a user can paste from the repository root (`./fastrelay` is the wrapper there; nothing is on PATH).
+        text.AppendLine($"  run in a host: ip netns exec {Prefix}-<host> <command>   (from the repository root)");
+        text.AppendLine($"  relay:         ip netns exec {Prefix}-relay ./fastrelay relay --bpffs {LabBpfFs.PathFor(Prefix)}   (pins visible outside)");
+        var firstSubscriber = Hosts.FirstOrDefault(h => h.Role == "subscriber");
+        var publisher = Hosts.FirstOrDefault(h => h.Role == "publisher");
+        if (firstSubscriber is not null && RelayAddressFor(firstSubscriber) is { } down)
+            text.AppendLine($"  subscribe:     ip netns exec {firstSubscriber.Namespace} ./fastrelay subscribe --relay {down} --channel 1 --duration 10");
+        if (publisher is not null && RelayAddressFor(publisher) is { } up)
+            text.AppendLine($"  publish:       ip netns exec {publisher.Namespace} ./fastrelay publish --relay {up} --channel 1 --rate 1000 --duration 5");
+        text.Append($"  remove:        ./fastrelay lab down {Prefix}");
         return text.ToString();
+    }
+
+    /// <summary>The relay's IPv4 address a host reaches directly (same segment), else the relay's first one (routed).</summary>
+    private string? RelayAddressFor(LabHostDescription host)
+    {
+        var relay = Hosts.FirstOrDefault(h => h.Role == "relay");
+        if (relay is null || relay.Interfaces.Count == 0)
+            return null;
+        var segments = host.Interfaces.Select(i => i.Segment).ToHashSet();
+        var nic = relay.Interfaces.FirstOrDefault(i => segments.Contains(i.Segment)) ?? relay.Interfaces[0];
+        return nic.IPv4.Split('/')[0];
     }
 }
 
