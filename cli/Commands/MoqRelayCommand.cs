@@ -28,11 +28,12 @@ public static class MoqRelayCommand
         var trackCacheMb = new Option<long>("--track-cache-mb") { Description = "Cache bound per track, MiB (the newest group is always kept, up to this).", DefaultValueFactory = _ => 16 };
         var queueKb = new Option<long>("--queue-kb") { Description = "Send queue per subscriber session, KiB; beyond it the lowest-priority subgroups are dropped.", DefaultValueFactory = _ => 4096 };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Debug logging." };
+        var metrics = new Option<string?>("--metrics") { Description = "Serve Prometheus metrics on http://ADDRESS/metrics (PORT or HOST:PORT; off by default)." };
         var web = new Option<int?>("--web") { Description = "Serve the browser viewer on this TCP port (same address): http://ADDRESS:PORT/?namespace=NS&track=T, plus /certificate.sha256." };
         var command = new Command("relay", "Run a MoQ relay (draft-19): publishers and subscribers over raw QUIC (moqt://) and WebTransport (https://) on one port.")
         {
             port, address, cert, key, upstream, upstreamToken, upstreamInsecure, upstreamTrust, auth, authToken, name, statusDir, webTransport,
-            cacheMb, trackCacheMb, queueKb, verbose, web,
+            cacheMb, trackCacheMb, queueKb, verbose, web, metrics,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -57,6 +58,7 @@ public static class MoqRelayCommand
                 SubscriberQueueKilobytes = parse.GetValue(queueKb),
                 Verbose = parse.GetValue(verbose),
                 WebPort = parse.GetValue(web),
+                MetricsAddress = parse.GetValue(metrics),
             }, Console.Out, cancellationToken);
         });
         return command;

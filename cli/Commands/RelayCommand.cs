@@ -24,9 +24,10 @@ public static class RelayCommand
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log every subscriber event." };
         var maxSubscribers = new Option<int>("--max-subscribers") { Description = "Refuse subscribers beyond this many (at most the profile's maximum).", DefaultValueFactory = _ => FastRelay.Protocols.CustomUdp.CustomUdpHeaderFastPath.MaxSubscribers };
 
+        var metrics = new Option<string?>("--metrics") { Description = "Serve Prometheus metrics on http://ADDRESS/metrics (PORT or HOST:PORT; off by default)." };
         var command = new Command("relay", "Run a relay: one upstream per channel, subscribers after a cookie handshake, fan-out in the kernel (or userspace).")
         {
-            profile, mode, port, interfaces, name, timeout, objectPath, bpffs, verbose, maxSubscribers,
+            profile, mode, port, interfaces, name, timeout, objectPath, bpffs, verbose, maxSubscribers, metrics,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -47,6 +48,7 @@ public static class RelayCommand
                 Interfaces = interfaceList,
                 ObjectPath = parse.GetValue(objectPath),
                 BpfFsRoot = parse.GetValue(bpffs)!,
+                MetricsAddress = parse.GetValue(metrics),
                 Relay = new RelayOptions
                 {
                     Name = instance,

@@ -1,3 +1,5 @@
+using FastRelay.Cli.Metrics;
+using FastRelay.Protocols.Moq.Relay.Status;
 using System.Net;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
@@ -35,6 +37,8 @@ public sealed record MoqRelayCliOptions
     public int? WebPort { get; init; }
     /// <summary>Where the viewer's files are (tests); null: moq-viewer/ beside the executable.</summary>
     public string? WebDirectory { get; init; }
+    /// <summary>`--metrics`: serve Prometheus metrics on this address ("PORT" or "HOST:PORT"); null = off.</summary>
+    public string? MetricsAddress { get; init; }
 }
 
 /// <summary>
@@ -134,6 +138,11 @@ public static class MoqRelayRunner
         {
             output.WriteLine($"listening on {string.Join(" ", host.Listening)} (status {statusFile}{(upstream is null ? "" : ", upstream " + upstream)}{(auth.IsOpen ? ", OPEN: no authorization" : "")})");
             await using var viewer = StartViewer(options, site, address, certificate, host, logs, output);
+            using var metrics = new MoqRelayMetrics(host.Snapshot);
+            await using var exporter = options.MetricsAddress is { } metricsAddress
+                ? PrometheusEndpoint.Start(metricsAddress, logs.CreateLogger("fastrelay.metrics"), metrics.Meter) : null;
+            if (exporter is not null)
+                output.WriteLine($"metrics on {exporter.Url}");
             output.Flush();
             try { await Task.Delay(Timeout.Infinite, stop.Token); }
             catch (OperationCanceledException) { }

@@ -1,5 +1,6 @@
 using System.Net;
 using FastRelay.Cli.Gen;
+using FastRelay.Cli.Metrics;
 using FastRelay.Net;
 using FastRelay.Protocols.CustomUdp;
 using FastRelay.Protocols.CustomUdp.Relay;
@@ -26,6 +27,9 @@ public sealed record RelayRunOptions
     public string? ObjectPath { get; init; }
     public string BpfFsRoot { get; init; } = FastRelay.Bpf.BpfFs.DefaultRoot;
     public string TemplatesDir { get; init; } = GenPipeline.DefaultTemplatesDir;
+
+    /// <summary>`--metrics`: serve Prometheus metrics on this address ("PORT" or "HOST:PORT"); null = off.</summary>
+    public string? MetricsAddress { get; init; }
 }
 
 /// <summary>
@@ -77,6 +81,8 @@ public static class CustomUdpRelayRunner
                     .ToList() ?? [],
             };
             using var relay = new CustomUdpRelay(socket, relayOptions, plane, bind, log);
+            using var metrics = new RelayMetrics(relay);
+            await using var exporter = options.MetricsAddress is { } address ? PrometheusEndpoint.Start(address, log, metrics.Meter) : null;
             log.LogInformation("relay {Name} listening on UDP {Port} ({Mode})", options.Relay.Name, options.Relay.Port, relay.Plane.Mode);
             await Task.Factory.StartNew(() => relay.Run(cancellationToken), TaskCreationOptions.LongRunning);
         }

@@ -49,6 +49,10 @@ public interface IDataPlane : IDisposable
     /// <summary>Delivers pending registrations (subscriber sequence → publisher sequence) to the sink now. The relay core
     /// calls it at least every <see cref="CustomUdpRelay.RegistrationDrainInterval"/> and before it answers a NACK.</summary>
     void Flush();
+
+    /// <summary>The kernel's relay-wide counters (snake_case names as in fr_stats, summed over CPUs) for metrics; none when
+    /// the copies are made in this process.</summary>
+    IReadOnlyList<KeyValuePair<string, ulong>> KernelCounters() => [];
 }
 
 /// <summary>How to reach an activated subscriber.</summary>

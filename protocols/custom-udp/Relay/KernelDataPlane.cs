@@ -279,6 +279,25 @@ public sealed class KernelDataPlane : IDataPlane
         _sink.OnRegistrationsLost();
     }
 
+    /// <summary>fr_stats summed over CPUs, every counter the generated struct has (read by reflection: a scrape is rare, and
+    /// a counter added to the templates appears without a change here).</summary>
+    public IReadOnlyList<KeyValuePair<string, ulong>> KernelCounters()
+    {
+        var fields = typeof(Stats).GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance)
+            .Where(f => f.FieldType == typeof(ulong)).ToArray();
+        var totals = new ulong[fields.Length];
+        foreach (var perCpu in _maps.Stats.LookupPerCpu(0u))
+        {
+            object boxed = perCpu;
+            for (var i = 0; i < fields.Length; i++)
+                totals[i] += (ulong)fields[i].GetValue(boxed)!;
+        }
+        return fields.Select((f, i) => new KeyValuePair<string, ulong>(SnakeCase(f.Name), totals[i])).ToList();
+    }
+
+    private static string SnakeCase(string pascal) =>
+        string.Concat(pascal.Select((c, i) => char.IsUpper(c) ? (i > 0 ? "_" : "") + char.ToLowerInvariant(c) : c.ToString()));
+
     private void OnEvent(ReadOnlySpan<byte> record)
     {
         // Both origins are DATA sent to a subscriber: clones, and originals the relay socket sent across families

@@ -99,5 +99,33 @@ public sealed class ClientsThroughRelayTests : IDisposable
         Assert.Equal(0, publisherResult.Exit);
     }
 
+    [Fact]
+    public async Task A_metrics_scrape_counts_the_objects_published_and_the_copies_each_subscriber_got()
+    {
+        await using var relay = await LoopbackRelay.StartAsync();
+        using var metrics = new Protocols.Moq.Relay.Status.MoqRelayMetrics(relay.Snapshot);
+        await using var exporter = FastRelay.Cli.Metrics.PrometheusEndpoint.Start($"127.0.0.1:{FreePorts.Tcp()}", Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, metrics.Meter);
+        var url = $"moqt://127.0.0.1:{relay.LocalEndPoint.Port}/";
+        const int count = 40;
+        var publish = Run("moq", "publish", url, "-k", "-n", "m/cam", "-t", "video", "--fps", "50", "--count", count.ToString(), "--delay", "2");
+        await Eventually.TrueAsync(() => relay.Relay.NamespaceState.Published > 0, "the publisher's namespace never reached the relay");
+        var subscribe = Run("moq", "subscribe", url, "-k", "-n", "m/cam", "-t", "video", "--start", "absolute 0/0", "--expect", count.ToString(), "--duration", "30");
+        await Eventually.TrueAsync(() => relay.Snapshot().Tracks.Any(t => t.ObjectsOut >= count), "the relay never sent every object");
+
+        using var http = new HttpClient();
+        var page = await http.GetStringAsync(exporter.Url);
+        Assert.True((await subscribe).Exit == 0);
+        await publish;
+
+        long Series(string metric, string label) => page.Split('\n').Where(l => l.StartsWith(metric + "{", StringComparison.Ordinal) && l.Contains(label, StringComparison.Ordinal)).ToList() is [var line]
+            ? long.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture)
+            : throw new Xunit.Sdk.XunitException($"no single {metric} with {label} in\n{page}");
+        Assert.Equal(count, Series("fastrelay_moq_track_objects_in_total", "track=\"m/cam:video\""));
+        Assert.Equal(count, Series("fastrelay_moq_track_objects_out_total", "track=\"m/cam:video\""));
+        Assert.Contains("# TYPE fastrelay_moq_sessions gauge", page);
+        Assert.True(Series("fastrelay_moq_relay_events_total", "event=\"session_accepted\"") >= 2);
+    }
+
+
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 }
