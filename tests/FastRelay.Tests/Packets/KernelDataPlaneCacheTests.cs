@@ -62,6 +62,22 @@ public sealed class KernelDataPlaneCacheTests(GeneratedObjects objects)
     private static readonly IPEndPoint Upstream = new(IPAddress.Parse("10.9.0.2"), 7400);
 
     [BpfFact]
+    public void Kernel_counters_for_metrics_are_every_fr_stats_field_summed_over_cpus()
+    {
+        using var plane = new Plane(objects);
+        var cpus = plane.Maps.Stats.LookupPerCpu(0u).Length;
+        var perCpu = Enumerable.Range(0, cpus).Select(cpu => new G.Stats { Clones = (ulong)(cpu + 1), EventsLost = 2 }).ToArray();
+        plane.Maps.Stats.Map.UpdatePerCpu(0u, perCpu.AsSpan());
+
+        var counters = plane.Data.KernelCounters().ToDictionary(c => c.Key, c => c.Value);
+
+        Assert.Equal((ulong)(cpus * (cpus + 1) / 2), counters["clones"]);
+        Assert.Equal((ulong)(2 * cpus), counters["events_lost"]);
+        Assert.Equal(0UL, counters["upstream_seen"]);
+        Assert.Equal(typeof(G.Stats).GetFields().Count(f => f.FieldType == typeof(ulong)), counters.Count);
+    }
+
+    [BpfFact]
     public void Repairs_read_the_channels_own_ring_and_only_whole_entries_with_the_right_key()
     {
         using var plane = new Plane(objects);
