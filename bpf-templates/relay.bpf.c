@@ -322,8 +322,9 @@ static __always_inline int fr_egress_forwarded(struct __sk_buff *skb, __u32 slot
 
 	ports[0] = sub->local.port;
 	ports[1] = sub->remote.port;
-	/* The number is taken: a failure here leaves a gap the subscriber sees as a loss, which QUIC-like receivers
-	 * tolerate; the data itself is reported so it is not lost with it. */
+	/* The number is taken: a failure here (the skb was made writable above, so it should not happen) leaves a number
+	 * that never reaches the subscriber, which it treats like a lost packet; stream data is reported so that the
+	 * relay sends it itself. */
 	if (fr_rewrite_l4(skb, &pkt, ports, old_h, new_h, FR_HEADER_LEN)) {
 #if FR_HAS_STREAM_OFFSET
 		fr_credit_return(slot, flow.data_len);

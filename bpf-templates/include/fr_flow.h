@@ -23,6 +23,10 @@
 
 #if FR_HAS_STREAM_OFFSET
 
+#if !FR_STREAM_TRANSLATE || !FR_HAS_STREAM_ID
+#error "a [StreamOffset] needs a translated [StreamId]: the offset is placed by the (slot, stream) mapping"
+#endif
+
 /* A lost compare-and-swap means another CPU forwarded for the same subscriber at that instant; a few retries settle it,
  * and a copy that still loses is reported like any refused one (userspace sends it) rather than spinning. */
 #define FR_CREDIT_RETRIES 4

@@ -193,6 +193,35 @@ public sealed class QuicFastPathTests(GeneratedObjects objects)
     }
 
     [BpfFact]
+    public void Copies_racing_on_two_CPUs_never_overdraw_the_credit_and_never_share_a_number()
+    {
+        using var s = Session();
+        Subscriber(s, 1, nextPacketNumber: 0, credit: 1000);
+        MapStream(s, 1);
+        const int threads = 4, attempts = 100, length = 10;
+        var input = Upstream(false, 1, 0, Data(length));
+
+        var verdicts = new int[threads * attempts];
+        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        {
+            for (var i = 0; i < attempts; i++)
+                verdicts[t * attempts + i] = s.SubscriberEgress.TestRun(input, s.CloneFor(1)).ReturnValue;
+        });
+
+        var forwarded = verdicts.Count(v => v == TcAct.Ok);
+        Assert.Equal(threads * attempts, forwarded + verdicts.Count(v => v == TcAct.Shot));
+        Assert.InRange(forwarded, 1, 1000 / length);
+        Assert.Equal((ulong)(forwarded * length), Typed(s).CreditUsed.Lookup(1)); // every byte taken is a byte sent
+        Assert.Equal((ulong)forwarded, s.Maps.NextPacketNumber(1));
+        var events = s.TakeEvents();
+        Assert.Equal(Enumerable.Range(0, forwarded).Select(i => (ulong)i),
+            events.Where(e => e.Origin == RegistrationView.Forwarded).Select(e => e.PacketNumber).Order());
+        Assert.All(events.Where(e => e.Origin == RegistrationView.NotForwarded),
+            e => Assert.Equal((byte)G.NotForwardedReason.ConnectionCredit, e.Reason));
+        Assert.Equal(threads * attempts - forwarded, events.Count(e => e.Origin == RegistrationView.NotForwarded));
+    }
+
+    [BpfFact]
     public void A_copy_the_budget_refuses_for_its_streams_urgency_is_reported_and_the_most_urgent_is_never_refused()
     {
         using var s = Session();
