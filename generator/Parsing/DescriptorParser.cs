@@ -116,22 +116,16 @@ internal static class DescriptorParser
                 width = 0;
                 break;
             case FieldRole.FinFlag:
-                width = 1;
-                if (typeWidth is null)
-                    diagnostics.Add(Diagnostic(DescriptorDiagnostics.UnsupportedMemberType, location,
-                        roleName, memberName, memberType.ToDisplayString(), "an integer type (the flag bits are read from one byte)"));
-                if (explicitWidth is not (0 or 1))
-                    diagnostics.Add(Diagnostic(DescriptorDiagnostics.SettingIgnored, location, roleName, memberName,
-                        "Width must be 1: the flag bits are read from one byte (choose them with Mask)"));
-                break;
             case FieldRole.Priority:
+                // Bits inside one byte: the member may be any integer, the field is always that byte.
                 width = 1;
+                var (bits, choose) = role.Value == FieldRole.Priority ? ("priority bits", "FirstBit and Bits") : ("flag bits", "Mask");
                 if (typeWidth is null)
                     diagnostics.Add(Diagnostic(DescriptorDiagnostics.UnsupportedMemberType, location,
-                        roleName, memberName, memberType.ToDisplayString(), "an integer type (the priority bits are read from one byte)"));
+                        roleName, memberName, memberType.ToDisplayString(), $"an integer type (the {bits} are read from one byte)"));
                 if (explicitWidth is not (0 or 1))
                     diagnostics.Add(Diagnostic(DescriptorDiagnostics.SettingIgnored, location, roleName, memberName,
-                        "Width must be 1: priority bits are read from one byte (choose them with FirstBit and Bits)"));
+                        $"Width must be 1: the {bits} are read from one byte (choose them with {choose})"));
                 break;
             default:
                 if (typeWidth is null)
