@@ -199,11 +199,13 @@ internal static class CSharpEmitter
                 .Line("/// <summary>Not a not-forwarded event.</summary>")
                 .Line("None = 0,");
             foreach (var (_, clr, value, comment) in CHeaderEmitter.NotForwardedReasons)
-                w.Line($"/// <summary>{Xml(comment)}.</summary>").Line($"{clr} = {value},");
+                w.Line($"/// <summary>{Xml(char.ToUpperInvariant(comment[0]) + comment.Substring(1))}.</summary>").Line($"{clr} = {value},");
             w.Close().Line();
         }
         w
-            .Line("/// <summary>A packet the kernel sent to a subscriber, decoded from <c>struct fr_event</c>.</summary>")
+            .Line(hasReason
+                ? "/// <summary>A packet the kernel sent to a subscriber, or a mapped copy it did not send, decoded from <c>struct fr_event</c>.</summary>"
+                : "/// <summary>A packet the kernel sent to a subscriber, decoded from <c>struct fr_event</c>.</summary>")
             .Line("public readonly record struct Registration(" + string.Join(", ", fields.Select(f => $"{ParamType(f)} {f.ClrName}")) + ");")
             .Line()
             .Line("/// <summary>Receives registrations so the userspace stack can account for packets it did not send itself.</summary>")

@@ -817,19 +817,19 @@ static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
         {
             /// <summary>Not a not-forwarded event.</summary>
             None = 0,
-            /// <summary>the data starts before forward_from and ends after it.</summary>
+            /// <summary>The data starts before forward_from and ends after it.</summary>
             StraddlesForwardFrom = 1,
-            /// <summary>it would pass the mapping's limit (the subscriber's stream flow control).</summary>
+            /// <summary>It would pass the mapping's limit (the subscriber's stream flow control).</summary>
             StreamLimit = 2,
-            /// <summary>the subscriber's connection credit does not cover it.</summary>
+            /// <summary>The subscriber's connection credit does not cover it.</summary>
             ConnectionCredit = 3,
-            /// <summary>the subscriber's byte budget (congestion window share) refused it.</summary>
+            /// <summary>The subscriber's byte budget (congestion window share) refused it.</summary>
             Budget = 4,
-            /// <summary>the kernel could not rewrite the copy.</summary>
+            /// <summary>The kernel could not rewrite the copy.</summary>
             RewriteFailed = 5,
         }
 
-        /// <summary>A packet the kernel sent to a subscriber, decoded from <c>struct fr_event</c>.</summary>
+        /// <summary>A packet the kernel sent to a subscriber, or a mapped copy it did not send, decoded from <c>struct fr_event</c>.</summary>
         public readonly record struct Registration(ulong TimestampNs, ulong PacketNumber, ulong UpstreamPacketNumber, ulong StreamId, ulong UpstreamStreamId, ulong StreamOffset, uint Slot, uint Length, uint DataLength, PacketOrigin Origin, byte Urgency, byte Fin, NotForwardedReason Reason);
 
         /// <summary>Receives registrations so the userspace stack can account for packets it did not send itself.</summary>
