@@ -31,9 +31,6 @@
  * and a copy that still loses is reported like any refused one (userspace sends it) rather than spinning. */
 #define FR_CREDIT_RETRIES 4
 
-/* Largest stream offset + length a QUIC varint can carry (RFC 9000 §4.5: 2^62 - 1). */
-#define FR_MAX_STREAM_END ((1ULL << 62) - 1)
-
 /* The stream data of one fast-path packet as the subscriber will see it. */
 struct fr_flow {
 	__u64 upstream_offset;
@@ -75,8 +72,9 @@ static __always_inline int fr_flow_place(const struct fr_stream_value *sval, con
 		return FR_NOT_FORWARDED_STRADDLES_FORWARD_FROM;
 	}
 	end = f->offset + f->data_len;
-	/* A delta that would move the data below 0 or past what a stream can hold is a mapping the kernel cannot honour. */
-	if ((__s64)f->offset < 0 || end < f->offset || end > FR_MAX_STREAM_END || end > sval->limit)
+	/* A delta that would move the data below 0, or past what the offset field can carry (FR_STREAM_OFFSET_MAX: 2^62 - 1
+	 * for QUIC's varint, RFC 9000 §4.5), is a mapping the kernel cannot honour. */
+	if ((__s64)f->offset < 0 || end < f->offset || end > FR_STREAM_OFFSET_MAX || end > sval->limit)
 		return FR_NOT_FORWARDED_STREAM_LIMIT;
 	return 0;
 }

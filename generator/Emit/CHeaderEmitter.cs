@@ -71,6 +71,8 @@ internal static class CHeaderEmitter
             .Line($"#define FR_CONN_HEADER_LEN {m.ConnectionHeaderLength}")
             .Line($"#define FR_HAS_STREAM_OFFSET {Flag(m.StreamOffset is not null)}")
             .Line($"#define FR_HAS_FIN {Flag(m.FinFlag is not null)}")
+            .Line("/* Largest stream offset + length the offset field can carry (a forced varint keeps 2 bits for its prefix). */")
+            .Line($"#define FR_STREAM_OFFSET_MAX {CFieldCode.Hex(m.StreamOffset is { } o ? CFieldCode.MaxValue(o) : 0)}ULL")
             .Line($"#define FR_URGENCY_FROM_STREAM {Flag(m.UrgencyFromStream)}")
             .Line($"#define FR_CHANNEL_LOOKUP {Flag(m.ChannelLookup)}")
             .Line($"#define FR_CHANNEL_LOOKUP_ENTRIES {(m.ChannelLookup ? m.ChannelLookupEntries : 0)}")

@@ -71,6 +71,7 @@ public sealed class StreamDataDescriptorTests
                      "#define FR_HAS_STREAM_OFFSET 1", "#define FR_HAS_FIN 1", "#define FR_HAS_PRIORITY 0", "#define FR_PRIORITY_DROP 1",
                      "#define FR_URGENCY_FROM_STREAM 1", "#define FR_PRIORITY_LEVELS 256", "#define FR_PAYLOAD_OFFSET 18",
                      "#define FR_HEADER_LEN 18", "#define FR_CONN_HEADER_LEN 10",
+                     "#define FR_STREAM_OFFSET_MAX 0xffffffffULL", // a 4-byte integer offset, not QUIC's 62 bits
                  })
             Assert.Contains(line + "\n", Header);
     }

@@ -80,6 +80,8 @@ namespace FastRelay.Protocols.CustomUdp
 #define FR_CONN_HEADER_LEN 8
 #define FR_HAS_STREAM_OFFSET 0
 #define FR_HAS_FIN 0
+/* Largest stream offset + length the offset field can carry (a forced varint keeps 2 bits for its prefix). */
+#define FR_STREAM_OFFSET_MAX 0x0ULL
 #define FR_URGENCY_FROM_STREAM 0
 #define FR_CHANNEL_LOOKUP 0
 #define FR_CHANNEL_LOOKUP_ENTRIES 0

@@ -80,6 +80,8 @@ namespace FastRelay.Protocols.Quic
 #define FR_CONN_HEADER_LEN 13
 #define FR_HAS_STREAM_OFFSET 1
 #define FR_HAS_FIN 1
+/* Largest stream offset + length the offset field can carry (a forced varint keeps 2 bits for its prefix). */
+#define FR_STREAM_OFFSET_MAX 0x3fffffffffffffffULL
 #define FR_URGENCY_FROM_STREAM 1
 #define FR_CHANNEL_LOOKUP 1
 #define FR_CHANNEL_LOOKUP_ENTRIES 4096
