@@ -167,6 +167,24 @@ public sealed class QuicFastPathTests(GeneratedObjects objects)
     }
 
     [BpfFact]
+    public void Offsets_a_stream_cannot_carry_are_refused_never_wrapped()
+    {
+        using var s = Session();
+        Subscriber(s, 2, nextPacketNumber: 9);
+        MapStream(s, 2, delta: -10);
+        // A hostile or broken publisher: data below offset 10 would land below 0; data at the varint's top would pass 2^62 - 1.
+        s.SubscriberEgress.Run(new PacketFixture("below zero", Upstream(false, 1, 5, Data(20)), TcAct.Shot, Context: s.CloneFor(2)));
+        MapStream(s, 2, delta: 100);
+        s.SubscriberEgress.Run(new PacketFixture("past 2^62", Upstream(false, 2, QuicMoqProtocol.MaxVarint - 50, Data(20)), TcAct.Shot, Context: s.CloneFor(2)));
+
+        var events = s.TakeEvents();
+        Assert.Equal(2, events.Count);
+        Assert.All(events, e => Assert.Equal((RegistrationView.NotForwarded, (byte)G.NotForwardedReason.StreamLimit), (e.Origin, e.Reason)));
+        Assert.Equal(9UL, s.Maps.NextPacketNumber(2));
+        Assert.Equal(new RelayStats { EgressNotForwarded = 2 }, s.Maps.Stats());
+    }
+
+    [BpfFact]
     public void Connection_credit_is_taken_per_copy_and_never_overdrawn()
     {
         using var s = Session();
