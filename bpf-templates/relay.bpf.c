@@ -25,6 +25,7 @@
 #include "fr_events.h"
 #include "fr_cache.h"
 #include "fr_channel.h"
+#include "fr_flow.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -64,9 +65,8 @@ int fr_upstream_ingress(struct __sk_buff *skb)
 		return TC_ACT_UNSPEC;
 	}
 
-	__builtin_memset(&key, 0, sizeof(key));
-	fr_read_channel(hdr, &key);
-	ch = bpf_map_lookup_elem(&fr_channels, &key);
+	/* The channel is read from the header, or (FR_CHANNEL_LOOKUP) looked up by header values userspace assigned. */
+	ch = fr_find_channel(hdr, &key) ? bpf_map_lookup_elem(&fr_channels, &key) : (struct fr_channel *)0;
 	if (!ch) {
 		FR_COUNT(st, upstream_no_channel);
 		return TC_ACT_UNSPEC;
@@ -194,6 +194,10 @@ static __always_inline int fr_egress_forwarded(struct __sk_buff *skb, __u32 slot
 #if FR_HAS_STREAM_ID
 	__u64 sid, upstream_sid;
 #endif
+#if FR_HAS_STREAM_OFFSET
+	struct fr_flow flow;
+	int placed;
+#endif
 
 	if (fr_parse_udp(skb, &pkt) != FR_PARSE_OK || pkt.dst.port != bpf_htons(relay_port) ||
 	    fr_load_header(skb, &pkt, old_h) || !fr_match_fast_path(old_h))
@@ -215,8 +219,7 @@ static __always_inline int fr_egress_forwarded(struct __sk_buff *skb, __u32 slot
 	}
 	/* The mark names a slot, not a channel: a copy of another channel's packet must not reach this subscriber,
 	 * whichever way the tag came to name it (a reused channel entry, another program's mark). */
-	fr_read_channel(old_h, &channel);
-	if (!fr_subscribed_to(sub, &channel)) {
+	if (!fr_find_channel(old_h, &channel) || !fr_subscribed_to(sub, &channel)) {
 		FR_COUNT(st, egress_wrong_channel);
 		return TC_ACT_SHOT;
 	}
@@ -225,11 +228,13 @@ static __always_inline int fr_egress_forwarded(struct __sk_buff *skb, __u32 slot
 	 * see a gap and report a loss that never happened. */
 	urgency = fr_read_urgency(old_h);
 	budget = fr_budget_get(slot);
+#if !FR_HAS_STREAM_OFFSET
 	if (!fr_budget_admit(budget, urgency, pkt.payload_len)) {
 		FR_COUNT(st, egress_dropped_budget);
 		FR_COUNT(ss, dropped_budget);
 		return TC_ACT_SHOT;
 	}
+#endif
 
 #if FR_HAS_STREAM_ID
 	upstream_sid = fr_read_stream_id(old_h);
@@ -253,16 +258,45 @@ static __always_inline int fr_egress_forwarded(struct __sk_buff *skb, __u32 slot
 			return TC_ACT_SHOT;
 		}
 		sid = sval->stream_id;
+#if FR_HAS_STREAM_OFFSET
+		/* Stream data: placed on the subscriber's stream, and only within what its flow control and budget allow.
+		 * Whatever the mapping covers but the kernel cannot send is reported, so userspace sends it instead. */
+		placed = fr_flow_place(sval, old_h, pkt.payload_len, &flow);
+		if (placed < 0) {
+			FR_COUNT(st, egress_before_forward_from);
+			return TC_ACT_SHOT;
+		}
+#if FR_URGENCY_FROM_STREAM
+		urgency = flow.urgency;
+#endif
+		flow.urgency = (__u8)urgency;
+		if (!placed && !fr_budget_admit(budget, urgency, pkt.payload_len)) {
+			FR_COUNT(st, egress_dropped_budget);
+			FR_COUNT(ss, dropped_budget);
+			placed = FR_NOT_FORWARDED_BUDGET;
+		}
+		if (!placed && !fr_credit_take(slot, flow.data_len))
+			placed = FR_NOT_FORWARDED_CONNECTION_CREDIT;
+		if (placed) {
+			fr_report_not_forwarded(st, slot, &flow, sid, upstream_sid, fr_flow_upstream_pn(old_h), pkt.payload_len,
+						(__u8)placed);
+			return TC_ACT_SHOT;
+		}
+#endif
 	}
 #endif
 #endif
 
 	/* Unshare and linearise everything we are going to write now, so that no write after the packet number
 	 * is taken can fail for lack of memory and leave a hole in the sequence. */
-	if (bpf_skb_pull_data(skb, pkt.payload_off + FR_HEADER_LEN))
+	if (bpf_skb_pull_data(skb, pkt.payload_off + FR_HEADER_LEN) || fr_rewrite_l2(skb, sub) || fr_rewrite_l3(skb, &pkt, sub)) {
+#if FR_HAS_STREAM_OFFSET
+		fr_credit_return(slot, flow.data_len);
+		fr_report_not_forwarded(st, slot, &flow, sid, upstream_sid, fr_flow_upstream_pn(old_h), pkt.payload_len,
+					FR_NOT_FORWARDED_REWRITE_FAILED);
+#endif
 		return TC_ACT_SHOT;
-	if (fr_rewrite_l2(skb, sub) || fr_rewrite_l3(skb, &pkt, sub))
-		return TC_ACT_SHOT;
+	}
 
 	/* From here on the copy leaves. */
 	fr_budget_debit(budget, pkt.payload_len);
@@ -282,17 +316,30 @@ static __always_inline int fr_egress_forwarded(struct __sk_buff *skb, __u32 slot
 #if FR_HAS_STREAM_ID && FR_STREAM_TRANSLATE
 	fr_write_stream_id(new_h, sid);
 #endif
+#if FR_HAS_STREAM_OFFSET
+	fr_write_stream_offset(new_h, flow.offset);
+#endif
 
 	ports[0] = sub->local.port;
 	ports[1] = sub->remote.port;
-	if (fr_rewrite_l4(skb, &pkt, ports, old_h, new_h))
+	/* The number is taken: a failure here (the skb was made writable above, so it should not happen) leaves a number
+	 * that never reaches the subscriber, which it treats like a lost packet; stream data is reported so that the
+	 * relay sends it itself. */
+	if (fr_rewrite_l4(skb, &pkt, ports, old_h, new_h, FR_HEADER_LEN)) {
+#if FR_HAS_STREAM_OFFSET
+		fr_credit_return(slot, flow.data_len);
+		fr_report_not_forwarded(st, slot, &flow, sid, upstream_sid, fr_flow_upstream_pn(old_h), pkt.payload_len,
+					FR_NOT_FORWARDED_REWRITE_FAILED);
+#endif
 		return TC_ACT_SHOT;
+	}
 
 	FR_COUNT(st, egress_rewritten);
 	FR_COUNT(ss, forwarded_packets);
 	FR_COUNT_ADD(ss, forwarded_bytes, pkt.payload_len);
 
-#if FR_HAS_PACKET_NUMBER
+#if FR_HAS_PACKET_NUMBER && !FR_HAS_STREAM_OFFSET
+	/* Runs imply numbers only; stream data needs its stream, offset and length registered with every copy. */
 	if (!fr_registration_needed(slot, pn, upstream_pn))
 		return TC_ACT_OK;
 #endif
@@ -305,6 +352,11 @@ static __always_inline int fr_egress_forwarded(struct __sk_buff *skb, __u32 slot
 #if FR_HAS_STREAM_ID
 		e->stream_id = sid;
 		e->upstream_stream_id = upstream_sid;
+#endif
+#if FR_HAS_STREAM_OFFSET
+		e->stream_offset = flow.offset;
+		e->data_length = flow.data_len;
+		e->fin = flow.fin;
 #endif
 		e->slot = slot;
 		e->length = pkt.payload_len;
@@ -343,7 +395,8 @@ static __always_inline int fr_egress_userspace(struct __sk_buff *skb, __u16 rela
 	next_pn = bpf_map_lookup_elem(&fr_next_pn, &slot);
 	if (!sub || !next_pn || !sub->active)
 		return TC_ACT_UNSPEC;
-	if (fr_load_header(skb, &pkt, old_h) || !fr_match_connection(old_h))
+	/* Only what numbering needs: a stack packet (a QUIC ACK) may be shorter than the fast-path header. */
+	if (fr_load_prefix(skb, &pkt, old_h, FR_CONN_HEADER_LEN) || !fr_match_connection(old_h))
 		return TC_ACT_UNSPEC;
 
 	st = fr_stats_get();
@@ -362,14 +415,14 @@ static __always_inline int fr_egress_userspace(struct __sk_buff *skb, __u16 rela
 		 * several datagrams behind one header of which only the first could be numbered, and a packet we cannot
 		 * make writable cannot be numbered at all: both are dropped and counted (the stack must not use GSO towards
 		 * subscribers of a translated connection; its own retransmission covers the drop). */
-		if (skb->gso_size || bpf_skb_pull_data(skb, pkt.payload_off + FR_HEADER_LEN)) {
+		if (skb->gso_size || bpf_skb_pull_data(skb, pkt.payload_off + FR_CONN_HEADER_LEN)) {
 			FR_COUNT(st, egress_userspace_dropped);
 			return TC_ACT_SHOT;
 		}
 		__builtin_memcpy(new_h, old_h, sizeof(new_h));
 		pn = fr_take_packet_number(next_pn);
 		fr_write_packet_number(new_h, pn);
-		if (fr_rewrite_l4(skb, &pkt, (const __be16 *)0, old_h, new_h))
+		if (fr_rewrite_l4(skb, &pkt, (const __be16 *)0, old_h, new_h, FR_CONN_HEADER_LEN))
 			return TC_ACT_SHOT; /* half-written: must not leave */
 		FR_COUNT(st, egress_userspace_numbered);
 	}

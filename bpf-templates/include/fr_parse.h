@@ -148,11 +148,16 @@ static __always_inline int fr_parse_udp(struct __sk_buff *skb, struct fr_packet 
 /* Copies the first FR_HEADER_LEN payload bytes into buf (FR_HEADER_BUF_LEN bytes, already zeroed). Only
  * FR_HEADER_LEN bytes are read so that a datagram of exactly FR_HEADER_LEN payload bytes still qualifies;
  * the zero tail up to FR_HEADER_BUF_LEN is what lets bpf_csum_diff() work in 4-byte words. */
+static __always_inline int fr_load_prefix(struct __sk_buff *skb, const struct fr_packet *pkt, __u8 *buf, __u32 len)
+{
+	if (pkt->payload_len < len)
+		return -1;
+	return bpf_skb_load_bytes(skb, pkt->payload_off, buf, len) ? -1 : 0;
+}
+
 static __always_inline int fr_load_header(struct __sk_buff *skb, const struct fr_packet *pkt, __u8 *buf)
 {
-	if (pkt->payload_len < FR_HEADER_LEN)
-		return -1;
-	return bpf_skb_load_bytes(skb, pkt->payload_off, buf, FR_HEADER_LEN) ? -1 : 0;
+	return fr_load_prefix(skb, pkt, buf, FR_HEADER_LEN);
 }
 
 static __always_inline int fr_endpoint_addr_eq(const struct fr_endpoint *a, const struct fr_endpoint *b)

@@ -116,10 +116,11 @@ static __always_inline int fr_rewrite_l3(struct __sk_buff *skb, const struct fr_
 	return fr_rewrite_ipv6(skb, pkt, sub);
 }
 
-/* Writes the rewritten protocol header and fixes the UDP checksum for it (and, when ports is non-NULL, for
- * the new source/destination ports) with a single checksum update. */
+/* Writes the first len bytes of the rewritten protocol header and fixes the UDP checksum for it (and, when ports is
+ * non-NULL, for the new source/destination ports) with a single checksum update. Bytes of the buffers past len must be
+ * equal in both (they add nothing to the difference). len is a compile-time constant at every call. */
 static __always_inline int fr_rewrite_l4(struct __sk_buff *skb, const struct fr_packet *pkt, const __be16 *ports,
-					 const __u8 *old_h, const __u8 *new_h)
+					 const __u8 *old_h, const __u8 *new_h, __u32 len)
 {
 	__s64 diff = 0;
 
@@ -135,7 +136,7 @@ static __always_inline int fr_rewrite_l4(struct __sk_buff *skb, const struct fr_
 	diff = fr_header_csum_diff(old_h, new_h, (__u32)diff);
 	if (diff < 0)
 		return -1;
-	if (bpf_skb_store_bytes(skb, pkt->payload_off, new_h, FR_HEADER_LEN, 0))
+	if (bpf_skb_store_bytes(skb, pkt->payload_off, new_h, len, 0))
 		return -1;
 	return fr_udp_csum_apply_data(skb, pkt, diff);
 }

@@ -86,12 +86,16 @@ public static class DescriptorDiagnostics
         "Large kernel cache",
         "MaxChannels × KernelCachePackets = {0} × {1} = {2} entries of {3} bytes: fr_cache pins {4} MiB of kernel memory that cannot be swapped out");
 
+    public static readonly DiagnosticDescriptor ChannelNamedTwice = Error("FR0020",
+        "Channel given two ways",
+        "Channel field '{0}' and channel key field '{1}' both name the channel; use a [Channel] field (the channel is in the packet) or ChannelKey fields (userspace assigns header values to channels), not both");
+
     public static IReadOnlyList<DiagnosticDescriptor> All { get; } = new[]
     {
         InvalidProtocolName, InvalidSetting, UnsupportedWidth, WidthDoesNotFitType, BeyondHeaderDepth,
         OverlappingFields, DuplicateRole, MissingRole, PriorityBitsOutsideByte, MatchValueOutsideMask,
         FieldAfterPayload, NoMatchConstraint, UnsupportedMemberType, NegativeOffset, DuplicateProtocolName,
-        NestedDescriptor, SettingIgnored, KernelCacheTooLarge, KernelCacheLarge,
+        NestedDescriptor, SettingIgnored, KernelCacheTooLarge, KernelCacheLarge, ChannelNamedTwice,
     };
 
     private static readonly Dictionary<string, DiagnosticDescriptor> ByIdMap = All.ToDictionary(d => d.Id);

@@ -49,6 +49,11 @@ internal static class CFieldCode
         return $"{masked} == {Hex(match.MatchValue)}ULL";
     }
 
+    /// <summary>The largest value the field can hold on the wire.</summary>
+    public static ulong MaxValue(FieldSpec field) => field.Encoding == FieldEncoding.QuicVarint
+        ? VarintMaxValue(field.Width)
+        : field.Width >= 8 ? ulong.MaxValue : (1UL << (field.Width * 8)) - 1;
+
     public static string Hex(ulong value) => "0x" + value.ToString("x", CultureInfo.InvariantCulture);
 
     private static int VarintBits(int width) => width * 8 - 2;

@@ -12,6 +12,17 @@ internal static class CHeaderEmitter
     public const uint ConfigRegisterRuns = 0x1;
     public const uint ConfigConsumeCached = 0x2;
 
+    /// <summary>Why a mapped copy was not forwarded (fr_event.reason with FR_ORIGIN_NOT_FORWARDED); userspace sends the
+    /// range itself. Same values in the C# <c>NotForwardedReason</c>.</summary>
+    public static readonly (string C, string Clr, int Value, string Comment)[] NotForwardedReasons =
+    {
+        ("FR_NOT_FORWARDED_STRADDLES_FORWARD_FROM", "StraddlesForwardFrom", 1, "the data starts before forward_from and ends after it"),
+        ("FR_NOT_FORWARDED_STREAM_LIMIT", "StreamLimit", 2, "it would pass the mapping's limit (the subscriber's stream flow control)"),
+        ("FR_NOT_FORWARDED_CONNECTION_CREDIT", "ConnectionCredit", 3, "the subscriber's connection credit does not cover it"),
+        ("FR_NOT_FORWARDED_BUDGET", "Budget", 4, "the subscriber's byte budget (congestion window share) refused it"),
+        ("FR_NOT_FORWARDED_REWRITE_FAILED", "RewriteFailed", 5, "the kernel could not rewrite the copy"),
+    };
+
     public static string Emit(ProtocolModel model)
     {
         var w = new CodeWriter("\t");
@@ -56,6 +67,15 @@ internal static class CHeaderEmitter
             .Line($"#define FR_PRIORITY_LEVELS {m.PriorityLevels}")
             .Line($"#define FR_PRIORITY_DROP {Flag(m.PriorityDrop)}")
             .Line($"#define FR_PAYLOAD_OFFSET {m.Payload?.Offset ?? m.HeaderLength}")
+            .Line("/* Bytes the connection-scope matches and the packet number need: enough to number a stack packet. */")
+            .Line($"#define FR_CONN_HEADER_LEN {m.ConnectionHeaderLength}")
+            .Line($"#define FR_HAS_STREAM_OFFSET {Flag(m.StreamOffset is not null)}")
+            .Line($"#define FR_HAS_FIN {Flag(m.FinFlag is not null)}")
+            .Line("/* Largest stream offset + length the offset field can carry (a forced varint keeps 2 bits for its prefix). */")
+            .Line($"#define FR_STREAM_OFFSET_MAX {CFieldCode.Hex(m.StreamOffset is { } o ? CFieldCode.MaxValue(o) : 0)}ULL")
+            .Line($"#define FR_URGENCY_FROM_STREAM {Flag(m.UrgencyFromStream)}")
+            .Line($"#define FR_CHANNEL_LOOKUP {Flag(m.ChannelLookup)}")
+            .Line($"#define FR_CHANNEL_LOOKUP_ENTRIES {(m.ChannelLookup ? m.ChannelLookupEntries : 0)}")
             .Line()
             .Line("/* Clones carry their subscriber slot in skb->mark from upstream ingress to subscriber egress, under the instance's")
             .Line(" * tag (fr_config.clone_mark in the FR_MARK_MAGIC_MASK bits; FR_MARK_MAGIC when userspace wrote none). */")
@@ -64,6 +84,10 @@ internal static class CHeaderEmitter
             .Line("#define FR_MARK_SLOT_MASK 0x0000ffffu")
             .Line("#define FR_ORIGIN_FORWARDED 1")
             .Line("#define FR_ORIGIN_USERSPACE 2")
+            .Line("#define FR_ORIGIN_NOT_FORWARDED 3");
+        foreach (var (c, _, value, comment) in NotForwardedReasons)
+            w.Line($"#define {c} {value} /* {comment} */");
+        w
             .Line("/* fr_config.flags: register only where a subscriber's numbering stops following the upstream's. */")
             .Line($"#define FR_CONFIG_REGISTER_RUNS 0x{ConfigRegisterRuns:x}u")
             .Line("/* fr_config.flags: a packet fanned out and kept in the kernel cache is not passed up to the relay's stack. */")
@@ -136,6 +160,17 @@ internal static class CHeaderEmitter
             EmitReadWrite(w, "packet_number", pn);
         if (m.StreamId is { } sid)
             EmitReadWrite(w, "stream_id", sid);
+        if (m.StreamOffset is { } offset)
+            EmitReadWrite(w, "stream_offset", offset);
+        if (m.FinFlag is { } fin)
+            w.Line($"/* {fin.MemberName}: byte {fin.Offset} & {CFieldCode.Hex(fin.MatchMask & 0xff)}, the data ends the stream. */")
+                .Line("static __always_inline __u8 fr_read_fin(const __u8 *h)")
+                .Line("{")
+                .Line($"\treturn (h[{fin.Offset}] & {CFieldCode.Hex(fin.MatchMask & 0xff)}) != 0;")
+                .Line("}")
+                .Line();
+        else if (m.StreamOffset is not null)
+            w.Line("static __always_inline __u8 fr_read_fin(const __u8 *h) { return 0; }").Line();
 
         if (m.Priority is { } p)
         {
@@ -160,12 +195,48 @@ internal static class CHeaderEmitter
                 .Line();
         }
 
-        w.Line("static __always_inline void fr_read_channel(const __u8 *h, struct fr_channel_key *k)")
-            .Line("{")
-            .Line("\t__builtin_memset(k, 0, sizeof(*k));");
-        if (m.Channel is { } channel)
-            w.Line($"\tk->id = {CFieldCode.Read(channel)};");
-        w.Line("}").Line();
+        if (m.ChannelLookup)
+        {
+            w.Line("/* The channel is not in the packet: userspace assigned these header values to one in fr_channel_lookup. */")
+                .Line("static __always_inline int fr_find_channel(const __u8 *h, struct fr_channel_key *k)")
+                .Line("{")
+                .Line("\tstruct fr_channel_lookup_key lk;")
+                .Line("\tstruct fr_channel_key *found;")
+                .Line()
+                .Line("\t__builtin_memset(k, 0, sizeof(*k));")
+                .Line("\t__builtin_memset(&lk, 0, sizeof(lk)); /* hash keys compare bytewise, padding included */");
+            var lookupKey = m.Structs.First(s => s.CName == "fr_channel_lookup_key");
+            foreach (var key in m.ChannelKeys)
+            {
+                var member = lookupKey.Members.First(x => x.ClrName == key.MemberName).CName;
+                w.Line(key.Encoding == FieldEncoding.Bytes
+                    ? $"\t__builtin_memcpy(lk.{member}, h + {key.Offset}, {key.Width});"
+                    : $"\tlk.{member} = {CFieldCode.Read(key)};");
+            }
+            w.Line("\tfound = bpf_map_lookup_elem(&fr_channel_lookup, &lk);")
+                .Line("\tif (!found)")
+                .Line("\t\treturn 0;")
+                .Line("\tk->id = found->id;")
+                .Line("\treturn 1;")
+                .Line("}")
+                .Line();
+        }
+        else
+        {
+            w.Line("static __always_inline void fr_read_channel(const __u8 *h, struct fr_channel_key *k)")
+                .Line("{")
+                .Line("\t__builtin_memset(k, 0, sizeof(*k));");
+            if (m.Channel is { } channel)
+                w.Line($"\tk->id = {CFieldCode.Read(channel)};");
+            w.Line("}").Line()
+                .Line("/* The channel is in the packet: always found. */")
+                .Line("static __always_inline int fr_find_channel(const __u8 *h, struct fr_channel_key *k)")
+                .Line("{")
+                .Line("\tfr_read_channel(h, k);")
+                .Line("\treturn 1;")
+                .Line("}")
+                .Line();
+        }
 
         if (m.ConnectionId is { } cid)
         {

@@ -169,16 +169,43 @@ internal static class CSharpEmitter
     {
         var ev = m.Structs.First(s => s.CName == "fr_event");
         var fields = ev.Members.Where(f => !f.IsPadding).ToList();
-        string ParamType(SharedMember f) => f.CName == "origin" ? "PacketOrigin" : ClrType(f.Kind);
+        var hasReason = fields.Any(f => f.CName == "reason");
+        string ParamType(SharedMember f) => f.CName switch
+        {
+            "origin" => "PacketOrigin",
+            "reason" => "NotForwardedReason",
+            _ => ClrType(f.Kind),
+        };
+        string Convert(SharedMember f) => f.CName switch
+        {
+            "origin" => "(PacketOrigin)e.Origin",
+            "reason" => "(NotForwardedReason)e.Reason",
+            _ => "e." + f.ClrName,
+        };
         w.Line("/// <summary>Who produced a packet the kernel registered.</summary>")
             .Open("public enum PacketOrigin : byte")
             .Line("/// <summary>A copy of an upstream packet, sent by the kernel fast path.</summary>")
             .Line("Forwarded = 1,")
             .Line("/// <summary>A packet the userspace stack sent, numbered by the kernel.</summary>")
-            .Line("Userspace = 2,")
-            .Close()
-            .Line()
-            .Line("/// <summary>A packet the kernel sent to a subscriber, decoded from <c>struct fr_event</c>.</summary>")
+            .Line("Userspace = 2,");
+        if (hasReason)
+            w.Line("/// <summary>A mapped copy the kernel did not send (see <see cref=\"NotForwardedReason\"/>): userspace sends that range itself.</summary>")
+                .Line("NotForwarded = 3,");
+        w.Close().Line();
+        if (hasReason)
+        {
+            w.Line("/// <summary>Why a mapped copy was not forwarded (<c>FR_NOT_FORWARDED_*</c>).</summary>")
+                .Open("public enum NotForwardedReason : byte")
+                .Line("/// <summary>Not a not-forwarded event.</summary>")
+                .Line("None = 0,");
+            foreach (var (_, clr, value, comment) in CHeaderEmitter.NotForwardedReasons)
+                w.Line($"/// <summary>{Xml(char.ToUpperInvariant(comment[0]) + comment.Substring(1))}.</summary>").Line($"{clr} = {value},");
+            w.Close().Line();
+        }
+        w
+            .Line(hasReason
+                ? "/// <summary>A packet the kernel sent to a subscriber, or a mapped copy it did not send, decoded from <c>struct fr_event</c>.</summary>"
+                : "/// <summary>A packet the kernel sent to a subscriber, decoded from <c>struct fr_event</c>.</summary>")
             .Line("public readonly record struct Registration(" + string.Join(", ", fields.Select(f => $"{ParamType(f)} {f.ClrName}")) + ");")
             .Line()
             .Line("/// <summary>Receives registrations so the userspace stack can account for packets it did not send itself.</summary>")
@@ -194,7 +221,7 @@ internal static class CSharpEmitter
             .Line("if (record.Length < RecordSize)")
             .Line("    throw new global::System.ArgumentException($\"fr_event record is {record.Length} bytes, expected {RecordSize}\", nameof(record));")
             .Line("var e = global::System.Runtime.InteropServices.MemoryMarshal.Read<Event>(record);")
-            .Line("return new Registration(" + string.Join(", ", fields.Select(f => f.CName == "origin" ? "(PacketOrigin)e.Origin" : "e." + f.ClrName)) + ");")
+            .Line("return new Registration(" + string.Join(", ", fields.Select(Convert)) + ");")
             .Close()
             .Line()
             .Line("public static void Dispatch(global::System.ReadOnlySpan<byte> record, IRegistrationSink sink) => sink.OnRegistration(Decode(record));")

@@ -10,6 +10,8 @@ public enum FieldRole
     Priority,
     Channel,
     Payload,
+    StreamOffset,
+    FinFlag,
 }
 
 /// <summary>Wire encodings the generator knows how to read and write.</summary>
@@ -35,6 +37,7 @@ public sealed record FieldSpec(
     int PriorityFirstBit,
     int PriorityBits,
     bool HigherIsMoreUrgent,
+    bool ChannelKey,
     LocationInfo? Location)
 {
     public int End => Offset + Width;
@@ -47,6 +50,8 @@ public sealed record FieldSpec(
         FieldRole.ConnectionId => "ConnectionId",
         FieldRole.Priority => "Priority",
         FieldRole.Channel => "Channel",
+        FieldRole.StreamOffset => "StreamOffset",
+        FieldRole.FinFlag => "FinFlag",
         _ => "Payload",
     };
 
@@ -55,6 +60,7 @@ public sealed record FieldSpec(
     {
         FieldRole.ConnectionId => true,
         FieldRole.PacketNumber or FieldRole.StreamId => Translate,
+        FieldRole.StreamOffset => true,
         _ => false,
     };
 }
@@ -71,6 +77,7 @@ public sealed record DescriptorSpec(
     int MaxChannels,
     bool PriorityDrop,
     int KernelCachePackets,
+    int ChannelLookupEntries,
     EquatableArray<FieldSpec> Fields,
     LocationInfo? Location);
 

@@ -19,12 +19,20 @@ internal static class ModelBuilder
         var priority = Single(FieldRole.Priority);
         var channel = Single(FieldRole.Channel);
         var payload = Single(FieldRole.Payload);
+        var streamOffset = Single(FieldRole.StreamOffset);
+        var finFlag = Single(FieldRole.FinFlag);
+        var channelKeys = fields.Where(f => f.ChannelKey).ToEquatableArray();
 
         var headerLength = fields.Select(f => f.Role == FieldRole.Payload ? f.Offset : f.End).DefaultIfEmpty(1).Max();
         if (headerLength < 1)
             headerLength = 1;
-        var structs = SharedStructs.Build(spec, packetNumber, streamId, connectionId, channel);
-        var maps = SharedMaps.Build(spec, structs, streamId is { Translate: true });
+        // What the egress program must read to number a packet of the relay's own stack: the connection-scope matches
+        // and the packet number. Such packets (a QUIC ACK) can be much shorter than the fast-path header.
+        var connectionHeaderLength = fields.Where(f => f.Role == FieldRole.Match && f.ConnectionScope || f.Role == FieldRole.PacketNumber)
+            .Select(f => f.End).DefaultIfEmpty(1).Max();
+        var urgencyFromStream = spec.PriorityDrop && priority is null && streamOffset is not null;
+        var structs = SharedStructs.Build(spec, packetNumber, streamId, connectionId, channel, streamOffset, channelKeys, urgencyFromStream);
+        var maps = SharedMaps.Build(spec, structs, streamId is { Translate: true }, channelKeys.Count > 0, streamOffset is not null);
 
         return new ProtocolModel(
             Name: spec.ProtocolName,
@@ -47,6 +55,11 @@ internal static class ModelBuilder
             Priority: priority,
             Channel: channel,
             Payload: payload,
+            StreamOffset: streamOffset,
+            FinFlag: finFlag,
+            ChannelKeys: channelKeys,
+            ChannelLookupEntries: spec.ChannelLookupEntries,
+            ConnectionHeaderLength: System.Math.Min(connectionHeaderLength, headerLength),
             Structs: structs,
             Maps: maps,
             Programs: new[]

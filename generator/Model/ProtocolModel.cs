@@ -23,13 +23,25 @@ public sealed record ProtocolModel(
     FieldSpec? Priority,
     FieldSpec? Channel,
     FieldSpec? Payload,
+    FieldSpec? StreamOffset,
+    FieldSpec? FinFlag,
+    EquatableArray<FieldSpec> ChannelKeys,
+    int ChannelLookupEntries,
+    int ConnectionHeaderLength,
     EquatableArray<SharedStruct> Structs,
     EquatableArray<SharedMap> Maps,
     EquatableArray<ProgramSpec> Programs)
 {
     public string HeaderFileName => Name + ".fastrelay.h";
 
-    public int PriorityLevels => Priority is null ? 1 : 1 << Priority.PriorityBits;
+    /// <summary>Urgency levels: from the priority bits, or a whole byte when the urgency comes from the stream mapping.</summary>
+    public int PriorityLevels => Priority is not null ? 1 << Priority.PriorityBits : UrgencyFromStream ? 256 : 1;
+
+    /// <summary>Priority drop without a priority field: userspace decides a stream's urgency when it maps the stream.</summary>
+    public bool UrgencyFromStream => PriorityDrop && Priority is null && StreamOffset is not null;
+
+    /// <summary>The channel is found in fr_channel_lookup by header values, not read from a fixed place.</summary>
+    public bool ChannelLookup => ChannelKeys.Count > 0;
 
     public bool PacketNumberTranslated => PacketNumber is { Translate: true };
 

@@ -9,7 +9,8 @@ internal static class SharedMaps
 {
     public const int RingBufferBytes = 1 << 20;
 
-    public static EquatableArray<SharedMap> Build(DescriptorSpec spec, EquatableArray<SharedStruct> structs, bool streamTranslation)
+    public static EquatableArray<SharedMap> Build(DescriptorSpec spec, EquatableArray<SharedStruct> structs, bool streamTranslation,
+        bool channelLookup, bool flowControl)
     {
         SharedStruct S(string cName) => structs.First(s => s.CName == cName);
         var maxSubs = spec.MaxSubscribers;
@@ -38,6 +39,17 @@ internal static class SharedMaps
             Keyed("fr_channels", "Channels", "BPF_MAP_TYPE_HASH", "struct fr_channel_key", S("fr_channel_key").Size, "ChannelKey",
                 S("fr_channel"), "FR_MAX_CHANNELS", spec.MaxChannels, "Channel → upstream and subscriber slots."),
         };
+        if (channelLookup)
+            maps.Add(new("fr_channel_lookup", "ChannelLookup", "BPF_MAP_TYPE_HASH", "struct fr_channel_lookup_key", S("fr_channel_lookup_key").Size,
+                "ChannelLookupKey", "struct fr_channel_key", S("fr_channel_key").Size, "ChannelKey", "FR_CHANNEL_LOOKUP_ENTRIES", spec.ChannelLookupEntries,
+                "Header values (the ChannelKey fields) → channel; written by userspace once it knows what they carry."));
+        if (flowControl)
+        {
+            maps.Add(new("fr_credit_limit", "CreditLimits", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "uint", "__u64", 8, "ulong", "FR_MAX_SUBSCRIBERS", maxSubs,
+                "Per slot: stream data bytes the kernel may forward in total (userspace raises it as connection credit arrives)."));
+            maps.Add(new("fr_credit_used", "CreditUsed", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "uint", "__u64", 8, "ulong", "FR_MAX_SUBSCRIBERS", maxSubs,
+                "Per slot: stream data bytes forwarded (kernel, compare-and-swap, never past the limit); userspace zeroes it on activation."));
+        }
         if (spec.KernelCachePackets > 0)
             maps.Add(Keyed("fr_cache", "Cache", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "uint", S("fr_cache_entry"),
                 "FR_MAX_CHANNELS * FR_CACHE_PACKETS", spec.MaxChannels * spec.KernelCachePackets,
@@ -45,7 +57,9 @@ internal static class SharedMaps
         if (streamTranslation)
             maps.Add(Keyed("fr_streams", "Streams", "BPF_MAP_TYPE_HASH", "struct fr_stream_key", S("fr_stream_key").Size, "StreamKey",
                 S("fr_stream_value"), "FR_MAX_SUBSCRIBERS * " + ModelBuilder.StreamEntriesPerSubscriber,
-                maxSubs * ModelBuilder.StreamEntriesPerSubscriber, "(slot, upstream stream) → subscriber stream id."));
+                maxSubs * ModelBuilder.StreamEntriesPerSubscriber,
+                flowControl ? "(slot, upstream stream) → subscriber stream id, offset delta, forward-from and flow-control limit."
+                    : "(slot, upstream stream) → subscriber stream id."));
         maps.Add(new SharedMap("fr_events", "Events", "BPF_MAP_TYPE_RINGBUF", "", 0, null, "", 0, null,
             RingBufferBytes.ToString(), RingBufferBytes, "Registration events (struct fr_event), submitted without wakeup."));
         maps.Add(Keyed("fr_stats", "Stats", "BPF_MAP_TYPE_PERCPU_ARRAY", "__u32", 4, "uint", S("fr_stats"), "1", 1,

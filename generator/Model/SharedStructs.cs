@@ -13,7 +13,8 @@ internal static class SharedStructs
     /// <summary>Bytes of one fr_cache_entry: key, receive time, length and padding, then the payload.</summary>
     public const int CacheEntryBytes = 8 + 8 + 4 + 4 + CachePacketBytes;
 
-    public static EquatableArray<SharedStruct> Build(DescriptorSpec spec, FieldSpec? packetNumber, FieldSpec? streamId, FieldSpec? connectionId, FieldSpec? channel)
+    public static EquatableArray<SharedStruct> Build(DescriptorSpec spec, FieldSpec? packetNumber, FieldSpec? streamId, FieldSpec? connectionId,
+        FieldSpec? channel, FieldSpec? streamOffset, EquatableArray<FieldSpec> channelKeys, bool urgencyFromStream)
     {
         var endpoint = new LayoutBuilder("fr_endpoint", "Endpoint", "An IPv4 or IPv6 UDP endpoint; address and port in network byte order.")
             .Scalar("family", "Family", ScalarKind.U8, "4 or 6; 0 = unset")
@@ -23,7 +24,9 @@ internal static class SharedStructs
             .Build();
 
         var channelKey = new LayoutBuilder("fr_channel_key", "ChannelKey",
-                channel is null ? "The one channel (id 0): the descriptor has no channel field." : "A channel id in host byte order.")
+                channel is not null ? "A channel id in host byte order."
+                : channelKeys.Count > 0 ? "A channel id, assigned by userspace through fr_channel_lookup."
+                : "The one channel (id 0): the descriptor has no channel field.")
             .Scalar("id", "Id", channel is null ? ScalarKind.U32 : WidthKind(channel.Width))
             .PadTo(4)
             .Build();
@@ -85,9 +88,30 @@ internal static class SharedStructs
             .Scalar("upstream_stream_id", "UpstreamStreamId", ScalarKind.U64)
             .Build();
 
-        var streamValue = new LayoutBuilder("fr_stream_value", "StreamValue", "The stream id userspace opened for it on the subscriber's connection.")
-            .Scalar("stream_id", "StreamId", ScalarKind.U64)
-            .Build();
+        var streamValueBuilder = new LayoutBuilder("fr_stream_value", "StreamValue", streamOffset is null
+                ? "The stream id userspace opened for it on the subscriber's connection."
+                : "The stream userspace opened for it on the subscriber's connection, and how far the kernel may forward on it.")
+            .Scalar("stream_id", "StreamId", ScalarKind.U64);
+        if (streamOffset is not null)
+            streamValueBuilder
+                .Scalar("offset_delta", "OffsetDelta", ScalarKind.S64, "downstream offset = upstream offset + offset_delta")
+                .Scalar("forward_from", "ForwardFrom", ScalarKind.U64, "upstream offset: the kernel forwards only data at or after it")
+                .Scalar("limit", "Limit", ScalarKind.U64, "downstream offset + data length may not exceed it (the subscriber's MAX_STREAM_DATA)");
+        if (urgencyFromStream)
+            streamValueBuilder.Scalar("urgency", "Urgency", ScalarKind.U8, "0 = most urgent; decided when the stream starts");
+        var streamValue = streamValueBuilder.PadTo(8).Build();
+
+        // One member per ChannelKey field, in header order: byte strings as they are on the wire, integers decoded.
+        var lookupKeyBuilder = new LayoutBuilder("fr_channel_lookup_key", "ChannelLookupKey",
+            "The header values that name a channel (the descriptor's ChannelKey fields), as the packet arrived.");
+        foreach (var key in channelKeys)
+        {
+            if (key.Encoding == FieldEncoding.Bytes)
+                lookupKeyBuilder.Array(SnakeCase(key.MemberName), key.MemberName, ScalarKind.U8, key.Width, $"bytes {key.Offset}..{key.End - 1} as on the wire");
+            else
+                lookupKeyBuilder.Scalar(SnakeCase(key.MemberName), key.MemberName, ScalarKind.U64, $"bytes {key.Offset}..{key.End - 1}, decoded");
+        }
+        var lookupKey = lookupKeyBuilder.PadTo(8).Build();
 
         var eventStruct = new LayoutBuilder("fr_event", "Event", "One registration: a packet the kernel sent to a subscriber.")
             .Scalar("timestamp_ns", "TimestampNs", ScalarKind.U64, "bpf_ktime_get_ns (CLOCK_MONOTONIC)");
@@ -99,13 +123,21 @@ internal static class SharedStructs
             eventStruct
                 .Scalar("stream_id", "StreamId", ScalarKind.U64, "as sent to the subscriber")
                 .Scalar("upstream_stream_id", "UpstreamStreamId", ScalarKind.U64, "as received");
-        var eventLayout = eventStruct
+        if (streamOffset is not null)
+            eventStruct.Scalar("stream_offset", "StreamOffset", ScalarKind.U64, "downstream offset of the data (forwarded, not forwarded)");
+        eventStruct
             .Scalar("slot", "Slot", ScalarKind.U32)
-            .Scalar("length", "Length", ScalarKind.U32, "UDP payload bytes")
-            .Scalar("origin", "Origin", ScalarKind.U8, "FR_ORIGIN_FORWARDED or FR_ORIGIN_USERSPACE")
-            .Scalar("urgency", "Urgency", ScalarKind.U8, "0 = most urgent")
-            .PadTo(8)
-            .Build();
+            .Scalar("length", "Length", ScalarKind.U32, "UDP payload bytes");
+        if (streamOffset is not null)
+            eventStruct.Scalar("data_length", "DataLength", ScalarKind.U32, "stream data bytes (the payload after FR_PAYLOAD_OFFSET)");
+        eventStruct
+            .Scalar("origin", "Origin", ScalarKind.U8, "FR_ORIGIN_FORWARDED, FR_ORIGIN_USERSPACE or FR_ORIGIN_NOT_FORWARDED")
+            .Scalar("urgency", "Urgency", ScalarKind.U8, "0 = most urgent");
+        if (streamOffset is not null)
+            eventStruct
+                .Scalar("fin", "Fin", ScalarKind.U8, "1 when the data ends the stream")
+                .Scalar("reason", "Reason", ScalarKind.U8, "FR_NOT_FORWARDED_* (origin not forwarded), else 0");
+        var eventLayout = eventStruct.PadTo(8).Build();
 
         var config = new LayoutBuilder("fr_config", "Config", "Relay-wide settings written by userspace.")
             .Scalar("udp_port", "UdpPort", ScalarKind.U16, "host order; 0 = FR_UDP_PORT")
@@ -126,6 +158,7 @@ internal static class SharedStructs
                      ("egress_family_mismatch", "EgressFamilyMismatch"), ("egress_wrong_channel", "EgressWrongChannel"),
                      ("egress_userspace_dropped", "EgressUserspaceDropped"), ("subscriber_ingress_seen", "SubscriberIngressSeen"),
                      ("subscriber_ingress_unknown", "SubscriberIngressUnknown"), ("events_lost", "EventsLost"),
+                     ("egress_before_forward_from", "EgressBeforeForwardFrom"), ("egress_not_forwarded", "EgressNotForwarded"),
                  })
             stats.Scalar(c, clr, ScalarKind.U64);
 
@@ -133,6 +166,8 @@ internal static class SharedStructs
         {
             endpoint, channelKey, subscriberStruct, budget, subStats.Build(), channelValue,
         };
+        if (channelKeys.Count > 0)
+            list.Add(lookupKey);
         if (streamId is not null)
         {
             list.Add(streamKey);
@@ -144,6 +179,20 @@ internal static class SharedStructs
         list.Add(config);
         list.Add(stats.Build());
         return list.ToEquatableArray();
+    }
+
+    /// <summary>DestinationConnectionId → destination_connection_id (C member names of the lookup key).</summary>
+    internal static string SnakeCase(string name)
+    {
+        var text = new System.Text.StringBuilder();
+        for (var i = 0; i < name.Length; i++)
+        {
+            var c = name[i];
+            if (char.IsUpper(c) && i > 0 && (char.IsLower(name[i - 1]) || i + 1 < name.Length && char.IsLower(name[i + 1])))
+                text.Append('_');
+            text.Append(char.ToLowerInvariant(c));
+        }
+        return text.ToString();
     }
 
     private static ScalarKind WidthKind(int width) => width switch

@@ -59,6 +59,7 @@ internal static class DescriptorParser
             MaxChannels: NamedInt("MaxChannels", 1),
             PriorityDrop: NamedBool("PriorityDrop", false),
             KernelCachePackets: NamedInt("KernelCachePackets", 0),
+            ChannelLookupEntries: NamedInt("ChannelLookupEntries", 4096),
             Fields: fields.OrderBy(f => f.Offset).ThenBy(f => f.Role).ToEquatableArray(),
             Location: LocationInfo.From(protocolAttribute.ApplicationSyntaxReference));
 
@@ -83,6 +84,8 @@ internal static class DescriptorParser
             "PriorityAttribute" => FieldRole.Priority,
             "ChannelAttribute" => FieldRole.Channel,
             "PayloadAttribute" => FieldRole.Payload,
+            "StreamOffsetAttribute" => FieldRole.StreamOffset,
+            "FinFlagAttribute" => FieldRole.FinFlag,
             _ => null,
         };
         if (role is null)
@@ -112,14 +115,17 @@ internal static class DescriptorParser
             case FieldRole.Payload:
                 width = 0;
                 break;
+            case FieldRole.FinFlag:
             case FieldRole.Priority:
+                // Bits inside one byte: the member may be any integer, the field is always that byte.
                 width = 1;
+                var (bits, choose) = role.Value == FieldRole.Priority ? ("priority bits", "FirstBit and Bits") : ("flag bits", "Mask");
                 if (typeWidth is null)
                     diagnostics.Add(Diagnostic(DescriptorDiagnostics.UnsupportedMemberType, location,
-                        roleName, memberName, memberType.ToDisplayString(), "an integer type (the priority bits are read from one byte)"));
+                        roleName, memberName, memberType.ToDisplayString(), $"an integer type (the {bits} are read from one byte)"));
                 if (explicitWidth is not (0 or 1))
                     diagnostics.Add(Diagnostic(DescriptorDiagnostics.SettingIgnored, location, roleName, memberName,
-                        "Width must be 1: priority bits are read from one byte (choose them with FirstBit and Bits)"));
+                        $"Width must be 1: the {bits} are read from one byte (choose them with {choose})"));
                 break;
             default:
                 if (typeWidth is null)
@@ -139,7 +145,7 @@ internal static class DescriptorParser
         var encoding = role.Value switch
         {
             FieldRole.ConnectionId or FieldRole.Payload => FieldEncoding.Bytes,
-            FieldRole.StreamId when Named("Encoding", 0) == 1 => FieldEncoding.QuicVarint,
+            FieldRole.StreamId or FieldRole.StreamOffset when Named("Encoding", 0) == 1 => FieldEncoding.QuicVarint,
             _ => byteOrderLittle ? FieldEncoding.LittleEndian : FieldEncoding.BigEndian,
         };
 
@@ -151,11 +157,13 @@ internal static class DescriptorParser
             Encoding: encoding,
             Translate: Named("Translate", true),
             MatchValue: Named("Value", 0UL),
-            MatchMask: Named("Mask", ulong.MaxValue),
+            // A FinFlag's Mask is a byte; a Match's a ulong.
+            MatchMask: role.Value == FieldRole.FinFlag ? Named<byte>("Mask", 0x01) : Named("Mask", ulong.MaxValue),
             ConnectionScope: Named("Scope", 0) == 1,
             PriorityFirstBit: Named("FirstBit", 0),
             PriorityBits: Named("Bits", 8),
             HigherIsMoreUrgent: Named("Order", 0) == 1,
+            ChannelKey: Named("ChannelKey", false),
             Location: location);
     }
 

@@ -18,6 +18,7 @@ internal static class DescriptorValidator
     public const int MaxChannelsLimit = 65536;
     public const int MaxKernelCachePackets = 65536;
     public const int MaxConnectionIdLength = 20;
+    public const int MaxChannelLookupEntries = 1 << 20;
 
     /// <summary>fr_cache is one array map of MaxChannels × KernelCachePackets entries, allocated when the object loads and
     /// never swapped out. Each setting alone may be large; their product is what the kernel must hold.</summary>
@@ -43,6 +44,10 @@ internal static class DescriptorValidator
 
         else if (spec.KernelCachePackets > 0 && spec.MaxChannels is >= 1 and <= MaxChannelsLimit && KernelCacheDiagnostic(spec) is { } cacheSize)
             yield return cacheSize;
+
+        if (spec.Fields.Any(f => f.ChannelKey) && spec.ChannelLookupEntries is < 1 or > MaxChannelLookupEntries)
+            yield return Diagnostic(DescriptorDiagnostics.InvalidSetting, at, "ChannelLookupEntries", spec.ChannelLookupEntries.ToString(),
+                "1.." + MaxChannelLookupEntries);
 
         foreach (var diagnostic in ValidateFields(spec))
             yield return diagnostic;
@@ -83,7 +88,7 @@ internal static class DescriptorValidator
             var widthError = field.Role switch
             {
                 FieldRole.ConnectionId when field.Width is < 1 or > MaxConnectionIdLength => "1.." + MaxConnectionIdLength,
-                FieldRole.ConnectionId or FieldRole.Payload or FieldRole.Priority => null,
+                FieldRole.ConnectionId or FieldRole.Payload or FieldRole.Priority or FieldRole.FinFlag => null,
                 _ when field.Width is not (1 or 2 or 4 or 8) => "1, 2, 4 or 8",
                 _ => null,
             };
@@ -99,6 +104,11 @@ internal static class DescriptorValidator
             if (field.Role == FieldRole.Priority && (field.PriorityBits < 1 || field.PriorityFirstBit < 0 || field.PriorityFirstBit + field.PriorityBits > 8))
                 yield return Diagnostic(DescriptorDiagnostics.PriorityBitsOutsideByte, field.Location, field.MemberName,
                     field.PriorityFirstBit.ToString(), (field.PriorityFirstBit + field.PriorityBits - 1).ToString());
+            if (field.ChannelKey && field.Role is not (FieldRole.ConnectionId or FieldRole.StreamId))
+                yield return Diagnostic(DescriptorDiagnostics.SettingIgnored, field.Location, role, field.MemberName,
+                    "ChannelKey applies only to ConnectionId and StreamId fields");
+            if (field.Role == FieldRole.FinFlag && (field.MatchMask & 0xFF) == 0)
+                yield return Diagnostic(DescriptorDiagnostics.InvalidSetting, field.Location, "FinFlag Mask", "0", "1..255 (the bits that mean final)");
             if (field.Role == FieldRole.Match)
             {
                 var fieldMask = field.Width >= 8 ? ulong.MaxValue : (1UL << (field.Width * 8)) - 1;
@@ -145,10 +155,23 @@ internal static class DescriptorValidator
                 yield return Diagnostic(DescriptorDiagnostics.FieldAfterPayload, field.Location, field.RoleName, field.MemberName,
                     field.End.ToString(), payload.Offset.ToString());
 
-        if (spec.MaxChannels > 1 && !firstOfRole.ContainsKey(FieldRole.Channel))
+        var channelKeys = fields.Where(f => f.ChannelKey).ToList();
+        if (firstOfRole.TryGetValue(FieldRole.Channel, out var channelField) && channelKeys.Count > 0)
+            yield return Diagnostic(DescriptorDiagnostics.ChannelNamedTwice, channelKeys[0].Location, channelField.MemberName, channelKeys[0].MemberName);
+        if (spec.MaxChannels > 1 && !firstOfRole.ContainsKey(FieldRole.Channel) && channelKeys.Count == 0)
             yield return Diagnostic(DescriptorDiagnostics.MissingRole, spec.Location, $"MaxChannels = {spec.MaxChannels}", "Channel");
-        if (spec.PriorityDrop && !firstOfRole.ContainsKey(FieldRole.Priority))
+        // Without a priority field the urgency comes from the stream mapping (decided by userspace when the stream starts).
+        if (spec.PriorityDrop && !firstOfRole.ContainsKey(FieldRole.Priority) && !firstOfRole.ContainsKey(FieldRole.StreamOffset))
             yield return Diagnostic(DescriptorDiagnostics.MissingRole, spec.Location, "PriorityDrop", "Priority");
+        if (firstOfRole.TryGetValue(FieldRole.StreamOffset, out var streamOffset))
+        {
+            if (!firstOfRole.TryGetValue(FieldRole.StreamId, out var sid) || !sid.Translate)
+                yield return Diagnostic(DescriptorDiagnostics.MissingRole, streamOffset.Location, $"StreamOffset '{streamOffset.MemberName}'", "StreamId(Translate = true)");
+            if (!firstOfRole.ContainsKey(FieldRole.Payload))
+                yield return Diagnostic(DescriptorDiagnostics.MissingRole, streamOffset.Location, $"StreamOffset '{streamOffset.MemberName}'", "Payload");
+        }
+        if (firstOfRole.TryGetValue(FieldRole.FinFlag, out var fin) && streamOffset is null)
+            yield return Diagnostic(DescriptorDiagnostics.MissingRole, fin.Location, $"FinFlag '{fin.MemberName}'", "StreamOffset");
         if (spec.KernelCachePackets > 0 && !firstOfRole.ContainsKey(FieldRole.PacketNumber))
             yield return Diagnostic(DescriptorDiagnostics.MissingRole, spec.Location, $"KernelCachePackets = {spec.KernelCachePackets}", "PacketNumber");
         if (!fields.Any(f => f.Role == FieldRole.Match))

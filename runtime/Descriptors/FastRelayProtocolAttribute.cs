@@ -28,4 +28,8 @@ public sealed class FastRelayProtocolAttribute(string name) : Attribute
     /// kernel instead of received. 0 (the default): no kernel cache. A power of two up to 65536; needs a
     /// <see cref="PacketNumberAttribute"/> field. Memory: MaxChannels × this × about 1.5 kB.</summary>
     public int KernelCachePackets { get; set; }
+
+    /// <summary>Entries of the channel lookup map (fields marked <see cref="FieldAttribute.ChannelKey"/>): how many header
+    /// values (e.g. upstream streams) may be assigned to channels at once. 1..1048576; used only with such fields.</summary>
+    public int ChannelLookupEntries { get; set; } = 4096;
 }

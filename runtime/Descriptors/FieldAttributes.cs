@@ -47,6 +47,13 @@ public abstract class FieldAttribute(int offset) : Attribute
     public int Width { get; set; }
 
     public ByteOrder ByteOrder { get; set; } = ByteOrder.BigEndian;
+
+    /// <summary>The field is part of the key of the channel lookup map (<c>fr_channel_lookup</c>): for protocols that do
+    /// not carry their channel in a fixed place, userspace learns it (e.g. from a stream's first bytes) and tells the
+    /// kernel "these header values belong to that channel". Allowed on <see cref="ConnectionIdAttribute"/> and
+    /// <see cref="StreamIdAttribute"/> fields, and not together with a <see cref="ChannelAttribute"/> field. The values
+    /// are read as the packet arrived, before any rewrite.</summary>
+    public bool ChannelKey { get; set; }
 }
 
 /// <summary>A fixed value under a mask that marks fast-path eligible packets: <c>(field &amp; Mask) == Value</c>.
@@ -104,6 +111,27 @@ public sealed class PriorityAttribute(int offset) : FieldAttribute(offset)
 /// <summary>The channel (track) key: the kernel fans a packet out to the subscribers of its channel only.</summary>
 [AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
 public sealed class ChannelAttribute(int offset) : FieldAttribute(offset);
+
+/// <summary>The byte offset of the packet's data within its stream (QUIC STREAM frame offset). Translated per (subscriber,
+/// upstream stream) mapping by a signed delta; the mapping also says from which upstream offset the kernel forwards
+/// (bytes before it userspace sends itself) and up to which downstream offset the subscriber's flow control lets it send.
+/// The data length is what follows the <see cref="PayloadAttribute"/> start up to the end of the datagram, and every
+/// forwarded copy also takes it from the subscriber's connection credit. Needs a translated <see cref="StreamIdAttribute"/>
+/// and a <see cref="PayloadAttribute"/>.</summary>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
+public sealed class StreamOffsetAttribute(int offset) : FieldAttribute(offset)
+{
+    public StreamIdEncoding Encoding { get; set; } = StreamIdEncoding.Integer;
+}
+
+/// <summary>One bit (or bits) of a byte that mark the stream's last data (QUIC STREAM frame FIN): <c>(byte &amp; Mask) != 0</c>.
+/// The kernel does not act on it, it carries it into the registration events. Needs a <see cref="StreamOffsetAttribute"/>.</summary>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
+public sealed class FinFlagAttribute(int offset) : FieldAttribute(offset)
+{
+    /// <summary>The bits that say "final"; non-zero, inside one byte.</summary>
+    public byte Mask { get; set; } = 0x01;
+}
 
 /// <summary>Where the application payload starts; every other field must end at or before it.</summary>
 [AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]

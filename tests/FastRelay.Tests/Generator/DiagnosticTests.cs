@@ -5,7 +5,7 @@ using Xunit;
 namespace FastRelay.Tests.Generator;
 
 /// <summary>
-/// One minimal descriptor per diagnostic FR0001..FR0017 (FR0018 and FR0019: KernelCacheSizeDiagnosticTests). The span marked <c>{| |}</c> is the attribute the diagnostic
+/// One minimal descriptor per diagnostic FR0001..FR0017 and FR0020 (FR0018 and FR0019: KernelCacheSizeDiagnosticTests). The span marked <c>{| |}</c> is the attribute the diagnostic
 /// must point at. A descriptor with an error must not generate code; a warning still generates.
 /// </summary>
 public sealed class DiagnosticTests
@@ -15,6 +15,9 @@ public sealed class DiagnosticTests
     private const string Protocol = """FastRelayProtocol("probe", UdpPort = 9000)""";
     private const string MatchKind = """    [Match(0, Value = 0x01)] public byte Kind { get; init; }""";
     private const string Sequence = """    [PacketNumber(1)] public uint Sequence { get; init; }""";
+    private const string Stream = """    [StreamId(5, Width = 2)] public ushort Stream { get; init; }""";
+    private const string Offset = """    [StreamOffset(7, Width = 8)] public ulong Offset { get; init; }""";
+    private const string Data = """    [Payload(15)] public ReadOnlyMemory<byte> Data { get; init; }""";
 
     /// <summary>A descriptor record: the protocol attribute (without brackets, may be marked) and member lines.</summary>
     public static string Descriptor(string protocolAttribute, params string[] members) =>
@@ -67,6 +70,23 @@ public sealed class DiagnosticTests
         { "FR0016", "using FastRelay.Descriptors;\nnamespace Probes;\npublic static class Outer\n{\n    [" + Marked("""FastRelayProtocol("probe", UdpPort = 9000)""") + "]\n    public sealed record Probe { [Match(0, Value = 1)] public byte Kind { get; init; } }\n}\n", "nested in 'Probes.Outer'", [] },
         { "FR0017", Descriptor(Protocol, MatchKind, Sequence, $"    [{Marked("ConnectionId(5, 4, Width = 8)")}] public byte[] Cid {{ get; init; }} = [];"), "second argument", [] },
         { "FR0017", Descriptor(Protocol, MatchKind, Sequence, $"    [{Marked("Priority(5, Width = 2)")}] public ushort Urgency {{ get; init; }}"), "Width must be 1", [] },
+        // Stream data flow control, FIN and channel lookup (the QUIC/MoQ fast path's descriptor features).
+        { "FR0002", Descriptor(Marked("""FastRelayProtocol("probe", UdpPort = 9000, ChannelLookupEntries = 0)"""), MatchKind, Sequence,
+            "    [StreamId(5, Width = 2, ChannelKey = true)] public ushort Stream { get; init; }"), "ChannelLookupEntries = 0", [] },
+        { "FR0002", Descriptor(Protocol, MatchKind, Sequence, Stream, Offset, Data, $"    [{Marked("FinFlag(0, Mask = 0)")}] public byte Final {{ get; init; }}"),
+            "FinFlag Mask = 0", [] },
+        { "FR0008", Descriptor(Protocol, MatchKind, Sequence, Stream, $"    [{Marked("StreamOffset(7, Width = 8)")}] public ulong Offset {{ get; init; }}"),
+            "StreamOffset 'Offset' needs a [Payload] field", [] },
+        { "FR0008", Descriptor(Protocol, MatchKind, Sequence, "    [StreamId(5, Width = 2, Translate = false)] public ushort Stream { get; init; }",
+            $"    [{Marked("StreamOffset(7, Width = 8)")}] public ulong Offset {{ get; init; }}", Data), "needs a [StreamId(Translate = true)] field", [] },
+        { "FR0008", Descriptor(Protocol, MatchKind, Sequence, Stream, $"    [{Marked("FinFlag(0)")}] public byte Final {{ get; init; }}"),
+            "FinFlag 'Final' needs a [StreamOffset] field", [] },
+        { "FR0017", Descriptor(Protocol, MatchKind, $"    [{Marked("PacketNumber(1, ChannelKey = true)")}] public uint Sequence {{ get; init; }}"),
+            "ChannelKey applies only to ConnectionId and StreamId", [] },
+        { "FR0017", Descriptor(Protocol, MatchKind, Sequence, Stream, Offset, Data, $"    [{Marked("FinFlag(0, Width = 2)")}] public ushort Final {{ get; init; }}"),
+            "Width must be 1: the flag bits", [] },
+        { "FR0020", Descriptor(Protocol, MatchKind, Sequence, "    [Channel(15)] public byte Channel { get; init; }",
+            $"    [{Marked("StreamId(5, Width = 2, ChannelKey = true)")}] public ushort Stream {{ get; init; }}"), "'Channel' and channel key field 'Stream'", [] },
     };
 
     public static readonly IReadOnlyDictionary<string, DiagnosticSeverity> ExpectedSeverity =
@@ -208,7 +228,7 @@ public sealed class DiagnosticTests
         // FR0015 and the kernel cache size (FR0018, FR0019) have tests of their own (KernelCacheSizeDiagnosticTests).
         var covered = Cases.Select(row => (string)row[0]).Concat(["FR0015", "FR0018", "FR0019"]).ToHashSet();
         var all = DescriptorDiagnostics.All.Select(d => d.Id).ToList();
-        Assert.Equal(Enumerable.Range(1, 19).Select(i => $"FR{i:0000}"), all);
+        Assert.Equal(Enumerable.Range(1, 20).Select(i => $"FR{i:0000}"), all);
         Assert.Empty(all.Except(covered));
         foreach (var descriptor in DescriptorDiagnostics.All)
         {

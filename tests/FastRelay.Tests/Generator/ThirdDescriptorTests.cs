@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Loader;
 using FastRelay.Generated;
 using Xunit;
 
@@ -75,17 +74,7 @@ public sealed class ThirdDescriptorTests
 
     private static string Header => Run.CHeader(GeneratedClass);
 
-    /// <summary>One C function of the header, from its signature line to its closing brace.</summary>
-    private static string Function(string header, string name)
-    {
-        var lines = header.Split('\n');
-        var start = Array.FindIndex(lines, l => l.StartsWith("static __always_inline", StringComparison.Ordinal) && l.Contains(" " + name + "("));
-        Assert.True(start >= 0, $"{name} not found in the header");
-        if (lines[start].EndsWith('}'))
-            return lines[start];
-        var end = Array.FindIndex(lines, start, l => l == "}");
-        return string.Join("\n", lines[start..(end + 1)]);
-    }
+    private static string Function(string header, string name) => GeneratedAssemblies.Function(header, name);
 
     [Fact]
     public void Generates_without_diagnostics()
@@ -297,35 +286,12 @@ public sealed class ThirdDescriptorTests
         }
     }
 
-    private static GeneratedProtocol Protocol(Type holder) =>
-        Assert.IsType<GeneratedProtocol>(holder.GetProperty("Protocol", BindingFlags.Public | BindingFlags.Static)!.GetValue(null));
+    private static GeneratedProtocol Protocol(Type holder) => GeneratedAssemblies.Protocol(holder);
 
     private static int SizeOf(Type type) =>
         (int)typeof(Unsafe).GetMethod(nameof(Unsafe.SizeOf))!.MakeGenericMethod(type).Invoke(null, null)!;
 
-    /// <summary>Emits the output compilation, loads it into a collectible context (FastRelay.Runtime resolves to the
-    /// test's own copy, so GeneratedProtocol is the same type), runs <paramref name="test"/> on the generated class,
-    /// then unloads.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void WithLoadedAssembly(Action<Type> test)
-    {
-        using var image = new MemoryStream();
-        var emit = Run.OutputCompilation.Emit(image);
-        Assert.True(emit.Success, "emit failed:\n" + string.Join("\n", emit.Diagnostics));
-        image.Position = 0;
-        var context = new AssemblyLoadContext("fastrelay-generator-test", isCollectible: true);
-        try
-        {
-            var assembly = context.LoadFromStream(image);
-            var attribute = Assert.Single(assembly.GetCustomAttributes<GeneratedFastRelayProtocolAttribute>());
-            Assert.Equal(GeneratedClass, attribute.Holder.FullName);
-            test(attribute.Holder);
-        }
-        finally
-        {
-            context.Unload();
-        }
-    }
+    private static void WithLoadedAssembly(Action<Type> test) => GeneratedAssemblies.WithLoaded(Run, GeneratedClass, test);
 }
 
 /// <summary>A fact that needs clang on PATH; skipped without it.</summary>

@@ -114,8 +114,6 @@ public abstract class PriorityDropTests(GeneratedObjects objects, FastPathProtoc
 [Collection(GeneratedObjectsCollection.Name)]
 public sealed class CustomUdpPriorityDropTests(GeneratedObjects objects) : PriorityDropTests(objects, CustomUdpProtocol.Instance);
 
-[Collection(GeneratedObjectsCollection.Name)]
-public sealed class QuicMoqPriorityDropTests(GeneratedObjects objects) : PriorityDropTests(objects, QuicMoqProtocol.Instance);
 
 [Collection(GeneratedObjectsCollection.Name)]
 public sealed class TickFeedPriorityDropTests(GeneratedObjects objects) : PriorityDropTests(objects, TickFeedProtocol.Instance);

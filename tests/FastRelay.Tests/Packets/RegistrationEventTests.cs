@@ -96,8 +96,6 @@ public abstract class RegistrationEventTests(GeneratedObjects objects, FastPathP
 [Collection(GeneratedObjectsCollection.Name)]
 public sealed class CustomUdpRegistrationEventTests(GeneratedObjects objects) : RegistrationEventTests(objects, CustomUdpProtocol.Instance);
 
-[Collection(GeneratedObjectsCollection.Name)]
-public sealed class QuicMoqRegistrationEventTests(GeneratedObjects objects) : RegistrationEventTests(objects, QuicMoqProtocol.Instance);
 
 [Collection(GeneratedObjectsCollection.Name)]
 public sealed class TickFeedRegistrationEventTests(GeneratedObjects objects) : RegistrationEventTests(objects, TickFeedProtocol.Instance);

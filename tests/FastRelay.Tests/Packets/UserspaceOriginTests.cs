@@ -76,7 +76,7 @@ public abstract class UserspaceOriginTests(GeneratedObjects objects, FastPathPro
             ["not from the relay port"] = (fromRelay with { SourcePort = (ushort)(protocol.UdpPort + 1) }).Build(Frames.Payload(header, Frames.Tail())),
             ["destination port differs"] = (fromRelay with { DestinationPort = (ushort)(sub.Remote.Port + 1) }).Build(Frames.Payload(header, Frames.Tail())),
             ["other protocol"] = StackPacket(sub, StackNumber, kind: PacketKind.Foreign),
-            ["shorter than the header"] = fromRelay.Build(header.AsSpan(0, protocol.HeaderLength - 1)),
+            ["shorter than what numbering reads"] = fromRelay.Build(header.AsSpan(0, protocol.NumberingLength - 1)),
         };
         foreach (var (name, input) in cases)
             s.SubscriberEgress.Run(new PacketFixture(name, input, TcAct.Unspec));

@@ -76,6 +76,15 @@ namespace FastRelay.Protocols.CustomUdp
 #define FR_PRIORITY_LEVELS 8
 #define FR_PRIORITY_DROP 1
 #define FR_PAYLOAD_OFFSET 16
+/* Bytes the connection-scope matches and the packet number need: enough to number a stack packet. */
+#define FR_CONN_HEADER_LEN 8
+#define FR_HAS_STREAM_OFFSET 0
+#define FR_HAS_FIN 0
+/* Largest stream offset + length the offset field can carry (a forced varint keeps 2 bits for its prefix). */
+#define FR_STREAM_OFFSET_MAX 0x0ULL
+#define FR_URGENCY_FROM_STREAM 0
+#define FR_CHANNEL_LOOKUP 0
+#define FR_CHANNEL_LOOKUP_ENTRIES 0
 
 /* Clones carry their subscriber slot in skb->mark from upstream ingress to subscriber egress, under the instance's
  * tag (fr_config.clone_mark in the FR_MARK_MAGIC_MASK bits; FR_MARK_MAGIC when userspace wrote none). */
@@ -84,6 +93,12 @@ namespace FastRelay.Protocols.CustomUdp
 #define FR_MARK_SLOT_MASK 0x0000ffffu
 #define FR_ORIGIN_FORWARDED 1
 #define FR_ORIGIN_USERSPACE 2
+#define FR_ORIGIN_NOT_FORWARDED 3
+#define FR_NOT_FORWARDED_STRADDLES_FORWARD_FROM 1 /* the data starts before forward_from and ends after it */
+#define FR_NOT_FORWARDED_STREAM_LIMIT 2 /* it would pass the mapping's limit (the subscriber's stream flow control) */
+#define FR_NOT_FORWARDED_CONNECTION_CREDIT 3 /* the subscriber's connection credit does not cover it */
+#define FR_NOT_FORWARDED_BUDGET 4 /* the subscriber's byte budget (congestion window share) refused it */
+#define FR_NOT_FORWARDED_REWRITE_FAILED 5 /* the kernel could not rewrite the copy */
 /* fr_config.flags: register only where a subscriber's numbering stops following the upstream's. */
 #define FR_CONFIG_REGISTER_RUNS 0x1u
 /* fr_config.flags: a packet fanned out and kept in the kernel cache is not passed up to the relay's stack. */
@@ -179,7 +194,7 @@ struct fr_event {
 	__u64 upstream_packet_number; /* as received (forwarded copies) */
 	__u32 slot;
 	__u32 length; /* UDP payload bytes */
-	__u8 origin; /* FR_ORIGIN_FORWARDED or FR_ORIGIN_USERSPACE */
+	__u8 origin; /* FR_ORIGIN_FORWARDED, FR_ORIGIN_USERSPACE or FR_ORIGIN_NOT_FORWARDED */
 	__u8 urgency; /* 0 = most urgent */
 	__u8 _pad0[6];
 };
@@ -215,8 +230,10 @@ struct fr_stats {
 	__u64 subscriber_ingress_seen;
 	__u64 subscriber_ingress_unknown;
 	__u64 events_lost;
+	__u64 egress_before_forward_from;
+	__u64 egress_not_forwarded;
 };
-_Static_assert(sizeof(struct fr_stats) == 152, ""fr_stats layout"");
+_Static_assert(sizeof(struct fr_stats) == 168, ""fr_stats layout"");
 
 /* Keep every shared struct in the object's BTF, so the runtime can check the C# mirrors against it even for
  * structs the programs only reach through a ring-buffer pointer. libbpf skips this section: nothing is loaded. */
@@ -363,6 +380,13 @@ static __always_inline void fr_read_channel(const __u8 *h, struct fr_channel_key
 	k->id = ((__u64)h[2] << 8 | (__u64)h[3]);
 }
 
+/* The channel is in the packet: always found. */
+static __always_inline int fr_find_channel(const __u8 *h, struct fr_channel_key *k)
+{
+	fr_read_channel(h, k);
+	return 1;
+}
+
 #endif /* FR_GENERATED_CUSTOM_UDP_H */
 ";
 
@@ -388,7 +412,7 @@ static __always_inline void fr_read_channel(const __u8 *h, struct fr_channel_key
                 new("fr_cache_entry", "CacheEntry", 1496, new global::FastRelay.Generated.SharedFieldLayout[] { new("upstream_packet_number", 0, 8), new("received_ns", 8, 8), new("length", 16, 4), new("_pad0", 20, 4), new("data", 24, 1472) }),
                 new("fr_event", "Event", 40, new global::FastRelay.Generated.SharedFieldLayout[] { new("timestamp_ns", 0, 8), new("packet_number", 8, 8), new("upstream_packet_number", 16, 8), new("slot", 24, 4), new("length", 28, 4), new("origin", 32, 1), new("urgency", 33, 1), new("_pad0", 34, 6) }),
                 new("fr_config", "Config", 12, new global::FastRelay.Generated.SharedFieldLayout[] { new("udp_port", 0, 2), new("_pad0", 2, 2), new("flags", 4, 4), new("clone_mark", 8, 4) }),
-                new("fr_stats", "Stats", 152, new global::FastRelay.Generated.SharedFieldLayout[] { new("upstream_seen", 0, 8), new("upstream_matched", 8, 8), new("upstream_not_matched", 16, 8), new("upstream_truncated", 24, 8), new("upstream_no_channel", 32, 8), new("upstream_foreign_source", 40, 8), new("clones", 48, 8), new("clone_errors", 56, 8), new("egress_rewritten", 64, 8), new("egress_userspace_numbered", 72, 8), new("egress_dropped_budget", 80, 8), new("egress_dropped_inactive", 88, 8), new("egress_dropped_no_stream", 96, 8), new("egress_family_mismatch", 104, 8), new("egress_wrong_channel", 112, 8), new("egress_userspace_dropped", 120, 8), new("subscriber_ingress_seen", 128, 8), new("subscriber_ingress_unknown", 136, 8), new("events_lost", 144, 8) }),
+                new("fr_stats", "Stats", 168, new global::FastRelay.Generated.SharedFieldLayout[] { new("upstream_seen", 0, 8), new("upstream_matched", 8, 8), new("upstream_not_matched", 16, 8), new("upstream_truncated", 24, 8), new("upstream_no_channel", 32, 8), new("upstream_foreign_source", 40, 8), new("clones", 48, 8), new("clone_errors", 56, 8), new("egress_rewritten", 64, 8), new("egress_userspace_numbered", 72, 8), new("egress_dropped_budget", 80, 8), new("egress_dropped_inactive", 88, 8), new("egress_dropped_no_stream", 96, 8), new("egress_family_mismatch", 104, 8), new("egress_wrong_channel", 112, 8), new("egress_userspace_dropped", 120, 8), new("subscriber_ingress_seen", 128, 8), new("subscriber_ingress_unknown", 136, 8), new("events_lost", 144, 8), new("egress_before_forward_from", 152, 8), new("egress_not_forwarded", 160, 8) }),
             },
             Maps: new global::FastRelay.Generated.MapLayout[]
             {
@@ -402,7 +426,7 @@ static __always_inline void fr_read_channel(const __u8 *h, struct fr_channel_key
                 new("fr_channels", "BPF_MAP_TYPE_HASH", "struct fr_channel_key", 4, "struct fr_channel", 304, 16),
                 new("fr_cache", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "struct fr_cache_entry", 1496, 16384),
                 new("fr_events", "BPF_MAP_TYPE_RINGBUF", "", 0, "", 0, 1048576),
-                new("fr_stats", "BPF_MAP_TYPE_PERCPU_ARRAY", "__u32", 4, "struct fr_stats", 152, 1),
+                new("fr_stats", "BPF_MAP_TYPE_PERCPU_ARRAY", "__u32", 4, "struct fr_stats", 168, 1),
             },
             Programs: new[] { Programs.UpstreamIngress, Programs.SubscriberIngress, Programs.SubscriberEgress });
 
@@ -521,7 +545,7 @@ static __always_inline void fr_read_channel(const __u8 *h, struct fr_channel_key
             [global::System.Runtime.InteropServices.FieldOffset(24)] public uint Slot;
             /// <summary>UDP payload bytes</summary>
             [global::System.Runtime.InteropServices.FieldOffset(28)] public uint Length;
-            /// <summary>FR_ORIGIN_FORWARDED or FR_ORIGIN_USERSPACE</summary>
+            /// <summary>FR_ORIGIN_FORWARDED, FR_ORIGIN_USERSPACE or FR_ORIGIN_NOT_FORWARDED</summary>
             [global::System.Runtime.InteropServices.FieldOffset(32)] public byte Origin;
             /// <summary>0 = most urgent</summary>
             [global::System.Runtime.InteropServices.FieldOffset(33)] public byte Urgency;
@@ -540,7 +564,7 @@ static __always_inline void fr_read_channel(const __u8 *h, struct fr_channel_key
         }
 
         /// <summary>Mirror of <c>struct fr_stats</c>: Relay-wide kernel counters (per CPU).</summary>
-        [global::System.Runtime.InteropServices.StructLayout(global::System.Runtime.InteropServices.LayoutKind.Explicit, Size = 152)]
+        [global::System.Runtime.InteropServices.StructLayout(global::System.Runtime.InteropServices.LayoutKind.Explicit, Size = 168)]
         public struct Stats
         {
             [global::System.Runtime.InteropServices.FieldOffset(0)] public ulong UpstreamSeen;
@@ -562,6 +586,8 @@ static __always_inline void fr_read_channel(const __u8 *h, struct fr_channel_key
             [global::System.Runtime.InteropServices.FieldOffset(128)] public ulong SubscriberIngressSeen;
             [global::System.Runtime.InteropServices.FieldOffset(136)] public ulong SubscriberIngressUnknown;
             [global::System.Runtime.InteropServices.FieldOffset(144)] public ulong EventsLost;
+            [global::System.Runtime.InteropServices.FieldOffset(152)] public ulong EgressBeforeForwardFrom;
+            [global::System.Runtime.InteropServices.FieldOffset(160)] public ulong EgressNotForwarded;
         }
 
         /// <summary>1472 × byte, inline.</summary>

@@ -16,7 +16,7 @@ namespace FastRelay.Protocols.Quic
         public const int UdpPort = 4433;
         public const int MaxSubscribers = 64;
         public const int MaxChannels = 64;
-        public const int HeaderLength = 22;
+        public const int HeaderLength = 30;
         public const int PriorityLevels = 256;
         public const uint MarkMagic = 0x46520000u;
         /// <summary>The bits of skb->mark that hold a clone's instance tag (<c>Config.CloneMark</c>; <see cref="MarkMagic"/> when 0).</summary>
@@ -62,9 +62,9 @@ namespace FastRelay.Protocols.Quic
 #define FR_UDP_PORT 4433
 #define FR_MAX_SUBSCRIBERS 64
 #define FR_MAX_CHANNELS 64
-#define FR_HEADER_LEN 22
-#define FR_HEADER_BUF_LEN 24
-#define FR_HAS_CHANNEL 1
+#define FR_HEADER_LEN 30
+#define FR_HEADER_BUF_LEN 32
+#define FR_HAS_CHANNEL 0
 #define FR_HAS_PACKET_NUMBER 1
 #define FR_PN_TRANSLATE 1
 #define FR_HAS_STREAM_ID 1
@@ -72,10 +72,19 @@ namespace FastRelay.Protocols.Quic
 #define FR_HAS_CONNECTION_ID 1
 #define FR_CID_OFFSET 1
 #define FR_CID_LEN 8
-#define FR_HAS_PRIORITY 1
+#define FR_HAS_PRIORITY 0
 #define FR_PRIORITY_LEVELS 256
 #define FR_PRIORITY_DROP 1
-#define FR_PAYLOAD_OFFSET 22
+#define FR_PAYLOAD_OFFSET 30
+/* Bytes the connection-scope matches and the packet number need: enough to number a stack packet. */
+#define FR_CONN_HEADER_LEN 13
+#define FR_HAS_STREAM_OFFSET 1
+#define FR_HAS_FIN 1
+/* Largest stream offset + length the offset field can carry (a forced varint keeps 2 bits for its prefix). */
+#define FR_STREAM_OFFSET_MAX 0x3fffffffffffffffULL
+#define FR_URGENCY_FROM_STREAM 1
+#define FR_CHANNEL_LOOKUP 1
+#define FR_CHANNEL_LOOKUP_ENTRIES 4096
 
 /* Clones carry their subscriber slot in skb->mark from upstream ingress to subscriber egress, under the instance's
  * tag (fr_config.clone_mark in the FR_MARK_MAGIC_MASK bits; FR_MARK_MAGIC when userspace wrote none). */
@@ -84,6 +93,12 @@ namespace FastRelay.Protocols.Quic
 #define FR_MARK_SLOT_MASK 0x0000ffffu
 #define FR_ORIGIN_FORWARDED 1
 #define FR_ORIGIN_USERSPACE 2
+#define FR_ORIGIN_NOT_FORWARDED 3
+#define FR_NOT_FORWARDED_STRADDLES_FORWARD_FROM 1 /* the data starts before forward_from and ends after it */
+#define FR_NOT_FORWARDED_STREAM_LIMIT 2 /* it would pass the mapping's limit (the subscriber's stream flow control) */
+#define FR_NOT_FORWARDED_CONNECTION_CREDIT 3 /* the subscriber's connection credit does not cover it */
+#define FR_NOT_FORWARDED_BUDGET 4 /* the subscriber's byte budget (congestion window share) refused it */
+#define FR_NOT_FORWARDED_REWRITE_FAILED 5 /* the kernel could not rewrite the copy */
 /* fr_config.flags: register only where a subscriber's numbering stops following the upstream's. */
 #define FR_CONFIG_REGISTER_RUNS 0x1u
 /* fr_config.flags: a packet fanned out and kept in the kernel cache is not passed up to the relay's stack. */
@@ -107,7 +122,7 @@ struct fr_endpoint {
 };
 _Static_assert(sizeof(struct fr_endpoint) == 20, ""fr_endpoint layout"");
 
-/* A channel id in host byte order. */
+/* A channel id, assigned by userspace through fr_channel_lookup. */
 struct fr_channel_key {
 	__u32 id;
 };
@@ -162,6 +177,13 @@ struct fr_channel {
 };
 _Static_assert(sizeof(struct fr_channel) == 304, ""fr_channel layout"");
 
+/* The header values that name a channel (the descriptor's ChannelKey fields), as the packet arrived. */
+struct fr_channel_lookup_key {
+	__u8 destination_connection_id[8]; /* bytes 1..8 as on the wire */
+	__u64 stream_id; /* bytes 14..21, decoded */
+};
+_Static_assert(sizeof(struct fr_channel_lookup_key) == 16, ""fr_channel_lookup_key layout"");
+
 /* A subscriber's view of an upstream stream. */
 struct fr_stream_key {
 	__u32 slot;
@@ -170,11 +192,16 @@ struct fr_stream_key {
 };
 _Static_assert(sizeof(struct fr_stream_key) == 16, ""fr_stream_key layout"");
 
-/* The stream id userspace opened for it on the subscriber's connection. */
+/* The stream userspace opened for it on the subscriber's connection, and how far the kernel may forward on it. */
 struct fr_stream_value {
 	__u64 stream_id;
+	__s64 offset_delta; /* downstream offset = upstream offset + offset_delta */
+	__u64 forward_from; /* upstream offset: the kernel forwards only data at or after it */
+	__u64 limit; /* downstream offset + data length may not exceed it (the subscriber's MAX_STREAM_DATA) */
+	__u8 urgency; /* 0 = most urgent; decided when the stream starts */
+	__u8 _pad0[7];
 };
-_Static_assert(sizeof(struct fr_stream_value) == 8, ""fr_stream_value layout"");
+_Static_assert(sizeof(struct fr_stream_value) == 40, ""fr_stream_value layout"");
 
 /* One registration: a packet the kernel sent to a subscriber. */
 struct fr_event {
@@ -183,13 +210,16 @@ struct fr_event {
 	__u64 upstream_packet_number; /* as received (forwarded copies) */
 	__u64 stream_id; /* as sent to the subscriber */
 	__u64 upstream_stream_id; /* as received */
+	__u64 stream_offset; /* downstream offset of the data (forwarded, not forwarded) */
 	__u32 slot;
 	__u32 length; /* UDP payload bytes */
-	__u8 origin; /* FR_ORIGIN_FORWARDED or FR_ORIGIN_USERSPACE */
+	__u32 data_length; /* stream data bytes (the payload after FR_PAYLOAD_OFFSET) */
+	__u8 origin; /* FR_ORIGIN_FORWARDED, FR_ORIGIN_USERSPACE or FR_ORIGIN_NOT_FORWARDED */
 	__u8 urgency; /* 0 = most urgent */
-	__u8 _pad0[6];
+	__u8 fin; /* 1 when the data ends the stream */
+	__u8 reason; /* FR_NOT_FORWARDED_* (origin not forwarded), else 0 */
 };
-_Static_assert(sizeof(struct fr_event) == 56, ""fr_event layout"");
+_Static_assert(sizeof(struct fr_event) == 64, ""fr_event layout"");
 
 /* Relay-wide settings written by userspace. */
 struct fr_config {
@@ -221,8 +251,10 @@ struct fr_stats {
 	__u64 subscriber_ingress_seen;
 	__u64 subscriber_ingress_unknown;
 	__u64 events_lost;
+	__u64 egress_before_forward_from;
+	__u64 egress_not_forwarded;
 };
-_Static_assert(sizeof(struct fr_stats) == 152, ""fr_stats layout"");
+_Static_assert(sizeof(struct fr_stats) == 168, ""fr_stats layout"");
 
 /* Keep every shared struct in the object's BTF, so the runtime can check the C# mirrors against it even for
  * structs the programs only reach through a ring-buffer pointer. libbpf skips this section: nothing is loaded. */
@@ -233,6 +265,7 @@ struct fr_subscriber *fr_btf_anchor_subscriber FR_BTF_ANCHOR;
 struct fr_budget *fr_btf_anchor_budget FR_BTF_ANCHOR;
 struct fr_sub_stats *fr_btf_anchor_sub_stats FR_BTF_ANCHOR;
 struct fr_channel *fr_btf_anchor_channel FR_BTF_ANCHOR;
+struct fr_channel_lookup_key *fr_btf_anchor_channel_lookup_key FR_BTF_ANCHOR;
 struct fr_stream_key *fr_btf_anchor_stream_key FR_BTF_ANCHOR;
 struct fr_stream_value *fr_btf_anchor_stream_value FR_BTF_ANCHOR;
 struct fr_event *fr_btf_anchor_event FR_BTF_ANCHOR;
@@ -304,7 +337,31 @@ struct {
 	__uint(max_entries, FR_MAX_CHANNELS);
 } fr_channels SEC("".maps"");
 
-/* (slot, upstream stream) → subscriber stream id. */
+/* Header values (the ChannelKey fields) → channel; written by userspace once it knows what they carry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct fr_channel_lookup_key);
+	__type(value, struct fr_channel_key);
+	__uint(max_entries, FR_CHANNEL_LOOKUP_ENTRIES);
+} fr_channel_lookup SEC("".maps"");
+
+/* Per slot: stream data bytes the kernel may forward in total (userspace raises it as connection credit arrives). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, FR_MAX_SUBSCRIBERS);
+} fr_credit_limit SEC("".maps"");
+
+/* Per slot: stream data bytes forwarded (kernel, compare-and-swap, never past the limit); userspace zeroes it on activation. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, FR_MAX_SUBSCRIBERS);
+} fr_credit_used SEC("".maps"");
+
+/* (slot, upstream stream) → subscriber stream id, offset delta, forward-from and flow-control limit. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, struct fr_stream_key);
@@ -337,7 +394,7 @@ static __always_inline int fr_match_connection(const __u8 *h)
 static __always_inline int fr_match_fast_path(const __u8 *h)
 {
 	return ((__u64)h[0] & 0xdbULL) == 0x43ULL
-	    && ((__u64)h[13] & 0xf8ULL) == 0x8ULL;
+	    && ((__u64)h[13] & 0xfeULL) == 0xcULL;
 }
 
 /* PacketNumber: bytes 9..12, big-endian, translated per subscriber. */
@@ -373,21 +430,49 @@ static __always_inline void fr_write_stream_id(__u8 *h, __u64 v)
 	h[21] = (__u8)(v);
 }
 
-static __always_inline __u8 fr_read_priority(const __u8 *h)
+/* Offset: bytes 22..29, QUIC varint forced to 8 bytes, translated per subscriber. */
+static __always_inline __u64 fr_read_stream_offset(const __u8 *h)
 {
-	return h[1] & 0xff;
+	return ((__u64)(h[22] & 0x3f) << 56 | (__u64)h[23] << 48 | (__u64)h[24] << 40 | (__u64)h[25] << 32 | (__u64)h[26] << 24 | (__u64)h[27] << 16 | (__u64)h[28] << 8 | (__u64)h[29]);
 }
 
-/* 0 is the most urgent level whichever way the protocol counts. */
-static __always_inline __u32 fr_read_urgency(const __u8 *h)
+static __always_inline void fr_write_stream_offset(__u8 *h, __u64 v)
 {
-	return fr_read_priority(h);
+	v &= 0x3fffffffffffffffULL; /* the forced 8-byte varint holds 62 bits */
+	h[22] = (__u8)(v >> 56) | 0xc0;
+	h[23] = (__u8)(v >> 48);
+	h[24] = (__u8)(v >> 40);
+	h[25] = (__u8)(v >> 32);
+	h[26] = (__u8)(v >> 24);
+	h[27] = (__u8)(v >> 16);
+	h[28] = (__u8)(v >> 8);
+	h[29] = (__u8)(v);
 }
 
-static __always_inline void fr_read_channel(const __u8 *h, struct fr_channel_key *k)
+/* FrameType: byte 13 & 0x1, the data ends the stream. */
+static __always_inline __u8 fr_read_fin(const __u8 *h)
 {
+	return (h[13] & 0x1) != 0;
+}
+
+static __always_inline __u8 fr_read_priority(const __u8 *h) { return 0; }
+static __always_inline __u32 fr_read_urgency(const __u8 *h) { return 0; }
+
+/* The channel is not in the packet: userspace assigned these header values to one in fr_channel_lookup. */
+static __always_inline int fr_find_channel(const __u8 *h, struct fr_channel_key *k)
+{
+	struct fr_channel_lookup_key lk;
+	struct fr_channel_key *found;
+
 	__builtin_memset(k, 0, sizeof(*k));
-	k->id = ((__u64)h[2] << 24 | (__u64)h[3] << 16 | (__u64)h[4] << 8 | (__u64)h[5]);
+	__builtin_memset(&lk, 0, sizeof(lk)); /* hash keys compare bytewise, padding included */
+	__builtin_memcpy(lk.destination_connection_id, h + 1, 8);
+	lk.stream_id = ((__u64)(h[14] & 0x3f) << 56 | (__u64)h[15] << 48 | (__u64)h[16] << 40 | (__u64)h[17] << 32 | (__u64)h[18] << 24 | (__u64)h[19] << 16 | (__u64)h[20] << 8 | (__u64)h[21]);
+	found = bpf_map_lookup_elem(&fr_channel_lookup, &lk);
+	if (!found)
+		return 0;
+	k->id = found->id;
+	return 1;
 }
 
 static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
@@ -417,11 +502,12 @@ static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
                 new("fr_budget", "Budget", 24, new global::FastRelay.Generated.SharedFieldLayout[] { new("bytes", 0, 8), new("enabled", 8, 4), new("reserve_per_level", 12, 4), new("drop_from_level", 16, 4), new("_pad0", 20, 4) }),
                 new("fr_sub_stats", "SubscriberStats", 72, new global::FastRelay.Generated.SharedFieldLayout[] { new("forwarded_packets", 0, 8), new("forwarded_bytes", 8, 8), new("userspace_packets", 16, 8), new("dropped_budget", 24, 8), new("dropped_no_stream", 32, 8), new("dropped_inactive", 40, 8), new("received_packets", 48, 8), new("received_bytes", 56, 8), new("last_received_ns", 64, 8) }),
                 new("fr_channel", "Channel", 304, new global::FastRelay.Generated.SharedFieldLayout[] { new("upstream", 0, 20), new("count", 20, 4), new("rotation", 24, 4), new("slots", 28, 256), new("cache_base", 284, 4), new("upstream_packets", 288, 8), new("last_upstream_ns", 296, 8) }),
+                new("fr_channel_lookup_key", "ChannelLookupKey", 16, new global::FastRelay.Generated.SharedFieldLayout[] { new("destination_connection_id", 0, 8), new("stream_id", 8, 8) }),
                 new("fr_stream_key", "StreamKey", 16, new global::FastRelay.Generated.SharedFieldLayout[] { new("slot", 0, 4), new("_pad0", 4, 4), new("upstream_stream_id", 8, 8) }),
-                new("fr_stream_value", "StreamValue", 8, new global::FastRelay.Generated.SharedFieldLayout[] { new("stream_id", 0, 8) }),
-                new("fr_event", "Event", 56, new global::FastRelay.Generated.SharedFieldLayout[] { new("timestamp_ns", 0, 8), new("packet_number", 8, 8), new("upstream_packet_number", 16, 8), new("stream_id", 24, 8), new("upstream_stream_id", 32, 8), new("slot", 40, 4), new("length", 44, 4), new("origin", 48, 1), new("urgency", 49, 1), new("_pad0", 50, 6) }),
+                new("fr_stream_value", "StreamValue", 40, new global::FastRelay.Generated.SharedFieldLayout[] { new("stream_id", 0, 8), new("offset_delta", 8, 8), new("forward_from", 16, 8), new("limit", 24, 8), new("urgency", 32, 1), new("_pad0", 33, 7) }),
+                new("fr_event", "Event", 64, new global::FastRelay.Generated.SharedFieldLayout[] { new("timestamp_ns", 0, 8), new("packet_number", 8, 8), new("upstream_packet_number", 16, 8), new("stream_id", 24, 8), new("upstream_stream_id", 32, 8), new("stream_offset", 40, 8), new("slot", 48, 4), new("length", 52, 4), new("data_length", 56, 4), new("origin", 60, 1), new("urgency", 61, 1), new("fin", 62, 1), new("reason", 63, 1) }),
                 new("fr_config", "Config", 12, new global::FastRelay.Generated.SharedFieldLayout[] { new("udp_port", 0, 2), new("_pad0", 2, 2), new("flags", 4, 4), new("clone_mark", 8, 4) }),
-                new("fr_stats", "Stats", 152, new global::FastRelay.Generated.SharedFieldLayout[] { new("upstream_seen", 0, 8), new("upstream_matched", 8, 8), new("upstream_not_matched", 16, 8), new("upstream_truncated", 24, 8), new("upstream_no_channel", 32, 8), new("upstream_foreign_source", 40, 8), new("clones", 48, 8), new("clone_errors", 56, 8), new("egress_rewritten", 64, 8), new("egress_userspace_numbered", 72, 8), new("egress_dropped_budget", 80, 8), new("egress_dropped_inactive", 88, 8), new("egress_dropped_no_stream", 96, 8), new("egress_family_mismatch", 104, 8), new("egress_wrong_channel", 112, 8), new("egress_userspace_dropped", 120, 8), new("subscriber_ingress_seen", 128, 8), new("subscriber_ingress_unknown", 136, 8), new("events_lost", 144, 8) }),
+                new("fr_stats", "Stats", 168, new global::FastRelay.Generated.SharedFieldLayout[] { new("upstream_seen", 0, 8), new("upstream_matched", 8, 8), new("upstream_not_matched", 16, 8), new("upstream_truncated", 24, 8), new("upstream_no_channel", 32, 8), new("upstream_foreign_source", 40, 8), new("clones", 48, 8), new("clone_errors", 56, 8), new("egress_rewritten", 64, 8), new("egress_userspace_numbered", 72, 8), new("egress_dropped_budget", 80, 8), new("egress_dropped_inactive", 88, 8), new("egress_dropped_no_stream", 96, 8), new("egress_family_mismatch", 104, 8), new("egress_wrong_channel", 112, 8), new("egress_userspace_dropped", 120, 8), new("subscriber_ingress_seen", 128, 8), new("subscriber_ingress_unknown", 136, 8), new("events_lost", 144, 8), new("egress_before_forward_from", 152, 8), new("egress_not_forwarded", 160, 8) }),
             },
             Maps: new global::FastRelay.Generated.MapLayout[]
             {
@@ -433,9 +519,12 @@ static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
                 new("fr_budgets", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "struct fr_budget", 24, 64),
                 new("fr_sub_stats", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "struct fr_sub_stats", 72, 64),
                 new("fr_channels", "BPF_MAP_TYPE_HASH", "struct fr_channel_key", 4, "struct fr_channel", 304, 64),
-                new("fr_streams", "BPF_MAP_TYPE_HASH", "struct fr_stream_key", 16, "struct fr_stream_value", 8, 4096),
+                new("fr_channel_lookup", "BPF_MAP_TYPE_HASH", "struct fr_channel_lookup_key", 16, "struct fr_channel_key", 4, 4096),
+                new("fr_credit_limit", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "__u64", 8, 64),
+                new("fr_credit_used", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "__u64", 8, 64),
+                new("fr_streams", "BPF_MAP_TYPE_HASH", "struct fr_stream_key", 16, "struct fr_stream_value", 40, 4096),
                 new("fr_events", "BPF_MAP_TYPE_RINGBUF", "", 0, "", 0, 1048576),
-                new("fr_stats", "BPF_MAP_TYPE_PERCPU_ARRAY", "__u32", 4, "struct fr_stats", 152, 1),
+                new("fr_stats", "BPF_MAP_TYPE_PERCPU_ARRAY", "__u32", 4, "struct fr_stats", 168, 1),
             },
             Programs: new[] { Programs.UpstreamIngress, Programs.SubscriberIngress, Programs.SubscriberEgress });
 
@@ -451,7 +540,7 @@ static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
             [global::System.Runtime.InteropServices.FieldOffset(4)] public Bytes16 Address;
         }
 
-        /// <summary>Mirror of <c>struct fr_channel_key</c>: A channel id in host byte order.</summary>
+        /// <summary>Mirror of <c>struct fr_channel_key</c>: A channel id, assigned by userspace through fr_channel_lookup.</summary>
         [global::System.Runtime.InteropServices.StructLayout(global::System.Runtime.InteropServices.LayoutKind.Explicit, Size = 4)]
         public struct ChannelKey
         {
@@ -529,6 +618,16 @@ static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
             [global::System.Runtime.InteropServices.FieldOffset(296)] public ulong LastUpstreamNs;
         }
 
+        /// <summary>Mirror of <c>struct fr_channel_lookup_key</c>: The header values that name a channel (the descriptor's ChannelKey fields), as the packet arrived.</summary>
+        [global::System.Runtime.InteropServices.StructLayout(global::System.Runtime.InteropServices.LayoutKind.Explicit, Size = 16)]
+        public struct ChannelLookupKey
+        {
+            /// <summary>bytes 1..8 as on the wire</summary>
+            [global::System.Runtime.InteropServices.FieldOffset(0)] public Bytes8 DestinationConnectionId;
+            /// <summary>bytes 14..21, decoded</summary>
+            [global::System.Runtime.InteropServices.FieldOffset(8)] public ulong StreamId;
+        }
+
         /// <summary>Mirror of <c>struct fr_stream_key</c>: A subscriber's view of an upstream stream.</summary>
         [global::System.Runtime.InteropServices.StructLayout(global::System.Runtime.InteropServices.LayoutKind.Explicit, Size = 16)]
         public struct StreamKey
@@ -537,15 +636,23 @@ static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
             [global::System.Runtime.InteropServices.FieldOffset(8)] public ulong UpstreamStreamId;
         }
 
-        /// <summary>Mirror of <c>struct fr_stream_value</c>: The stream id userspace opened for it on the subscriber's connection.</summary>
-        [global::System.Runtime.InteropServices.StructLayout(global::System.Runtime.InteropServices.LayoutKind.Explicit, Size = 8)]
+        /// <summary>Mirror of <c>struct fr_stream_value</c>: The stream userspace opened for it on the subscriber's connection, and how far the kernel may forward on it.</summary>
+        [global::System.Runtime.InteropServices.StructLayout(global::System.Runtime.InteropServices.LayoutKind.Explicit, Size = 40)]
         public struct StreamValue
         {
             [global::System.Runtime.InteropServices.FieldOffset(0)] public ulong StreamId;
+            /// <summary>downstream offset = upstream offset + offset_delta</summary>
+            [global::System.Runtime.InteropServices.FieldOffset(8)] public long OffsetDelta;
+            /// <summary>upstream offset: the kernel forwards only data at or after it</summary>
+            [global::System.Runtime.InteropServices.FieldOffset(16)] public ulong ForwardFrom;
+            /// <summary>downstream offset + data length may not exceed it (the subscriber's MAX_STREAM_DATA)</summary>
+            [global::System.Runtime.InteropServices.FieldOffset(24)] public ulong Limit;
+            /// <summary>0 = most urgent; decided when the stream starts</summary>
+            [global::System.Runtime.InteropServices.FieldOffset(32)] public byte Urgency;
         }
 
         /// <summary>Mirror of <c>struct fr_event</c>: One registration: a packet the kernel sent to a subscriber.</summary>
-        [global::System.Runtime.InteropServices.StructLayout(global::System.Runtime.InteropServices.LayoutKind.Explicit, Size = 56)]
+        [global::System.Runtime.InteropServices.StructLayout(global::System.Runtime.InteropServices.LayoutKind.Explicit, Size = 64)]
         public struct Event
         {
             /// <summary>bpf_ktime_get_ns (CLOCK_MONOTONIC)</summary>
@@ -558,13 +665,21 @@ static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
             [global::System.Runtime.InteropServices.FieldOffset(24)] public ulong StreamId;
             /// <summary>as received</summary>
             [global::System.Runtime.InteropServices.FieldOffset(32)] public ulong UpstreamStreamId;
-            [global::System.Runtime.InteropServices.FieldOffset(40)] public uint Slot;
+            /// <summary>downstream offset of the data (forwarded, not forwarded)</summary>
+            [global::System.Runtime.InteropServices.FieldOffset(40)] public ulong StreamOffset;
+            [global::System.Runtime.InteropServices.FieldOffset(48)] public uint Slot;
             /// <summary>UDP payload bytes</summary>
-            [global::System.Runtime.InteropServices.FieldOffset(44)] public uint Length;
-            /// <summary>FR_ORIGIN_FORWARDED or FR_ORIGIN_USERSPACE</summary>
-            [global::System.Runtime.InteropServices.FieldOffset(48)] public byte Origin;
+            [global::System.Runtime.InteropServices.FieldOffset(52)] public uint Length;
+            /// <summary>stream data bytes (the payload after FR_PAYLOAD_OFFSET)</summary>
+            [global::System.Runtime.InteropServices.FieldOffset(56)] public uint DataLength;
+            /// <summary>FR_ORIGIN_FORWARDED, FR_ORIGIN_USERSPACE or FR_ORIGIN_NOT_FORWARDED</summary>
+            [global::System.Runtime.InteropServices.FieldOffset(60)] public byte Origin;
             /// <summary>0 = most urgent</summary>
-            [global::System.Runtime.InteropServices.FieldOffset(49)] public byte Urgency;
+            [global::System.Runtime.InteropServices.FieldOffset(61)] public byte Urgency;
+            /// <summary>1 when the data ends the stream</summary>
+            [global::System.Runtime.InteropServices.FieldOffset(62)] public byte Fin;
+            /// <summary>FR_NOT_FORWARDED_* (origin not forwarded), else 0</summary>
+            [global::System.Runtime.InteropServices.FieldOffset(63)] public byte Reason;
         }
 
         /// <summary>Mirror of <c>struct fr_config</c>: Relay-wide settings written by userspace.</summary>
@@ -580,7 +695,7 @@ static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
         }
 
         /// <summary>Mirror of <c>struct fr_stats</c>: Relay-wide kernel counters (per CPU).</summary>
-        [global::System.Runtime.InteropServices.StructLayout(global::System.Runtime.InteropServices.LayoutKind.Explicit, Size = 152)]
+        [global::System.Runtime.InteropServices.StructLayout(global::System.Runtime.InteropServices.LayoutKind.Explicit, Size = 168)]
         public struct Stats
         {
             [global::System.Runtime.InteropServices.FieldOffset(0)] public ulong UpstreamSeen;
@@ -602,6 +717,8 @@ static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
             [global::System.Runtime.InteropServices.FieldOffset(128)] public ulong SubscriberIngressSeen;
             [global::System.Runtime.InteropServices.FieldOffset(136)] public ulong SubscriberIngressUnknown;
             [global::System.Runtime.InteropServices.FieldOffset(144)] public ulong EventsLost;
+            [global::System.Runtime.InteropServices.FieldOffset(152)] public ulong EgressBeforeForwardFrom;
+            [global::System.Runtime.InteropServices.FieldOffset(160)] public ulong EgressNotForwarded;
         }
 
         /// <summary>16 × byte, inline.</summary>
@@ -634,6 +751,9 @@ static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
                 Budgets = new(bpf.Map("fr_budgets"));
                 SubscriberStats = new(bpf.Map("fr_sub_stats"));
                 Channels = new(bpf.Map("fr_channels"));
+                ChannelLookup = new(bpf.Map("fr_channel_lookup"));
+                CreditLimits = new(bpf.Map("fr_credit_limit"));
+                CreditUsed = new(bpf.Map("fr_credit_used"));
                 Streams = new(bpf.Map("fr_streams"));
                 Events = bpf.Map("fr_events");
                 Stats = new(bpf.Map("fr_stats"));
@@ -663,7 +783,16 @@ static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
             /// <summary><c>fr_channels</c>: Channel → upstream and subscriber slots.</summary>
             public global::FastRelay.Bpf.BpfMap<ChannelKey, Channel> Channels { get; }
 
-            /// <summary><c>fr_streams</c>: (slot, upstream stream) → subscriber stream id.</summary>
+            /// <summary><c>fr_channel_lookup</c>: Header values (the ChannelKey fields) → channel; written by userspace once it knows what they carry.</summary>
+            public global::FastRelay.Bpf.BpfMap<ChannelLookupKey, ChannelKey> ChannelLookup { get; }
+
+            /// <summary><c>fr_credit_limit</c>: Per slot: stream data bytes the kernel may forward in total (userspace raises it as connection credit arrives).</summary>
+            public global::FastRelay.Bpf.BpfMap<uint, ulong> CreditLimits { get; }
+
+            /// <summary><c>fr_credit_used</c>: Per slot: stream data bytes forwarded (kernel, compare-and-swap, never past the limit); userspace zeroes it on activation.</summary>
+            public global::FastRelay.Bpf.BpfMap<uint, ulong> CreditUsed { get; }
+
+            /// <summary><c>fr_streams</c>: (slot, upstream stream) → subscriber stream id, offset delta, forward-from and flow-control limit.</summary>
             public global::FastRelay.Bpf.BpfMap<StreamKey, StreamValue> Streams { get; }
 
             /// <summary><c>fr_events</c>: Registration events (struct fr_event), submitted without wakeup.</summary>
@@ -681,10 +810,29 @@ static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
             Forwarded = 1,
             /// <summary>A packet the userspace stack sent, numbered by the kernel.</summary>
             Userspace = 2,
+            /// <summary>A mapped copy the kernel did not send (see <see cref="NotForwardedReason"/>): userspace sends that range itself.</summary>
+            NotForwarded = 3,
         }
 
-        /// <summary>A packet the kernel sent to a subscriber, decoded from <c>struct fr_event</c>.</summary>
-        public readonly record struct Registration(ulong TimestampNs, ulong PacketNumber, ulong UpstreamPacketNumber, ulong StreamId, ulong UpstreamStreamId, uint Slot, uint Length, PacketOrigin Origin, byte Urgency);
+        /// <summary>Why a mapped copy was not forwarded (<c>FR_NOT_FORWARDED_*</c>).</summary>
+        public enum NotForwardedReason : byte
+        {
+            /// <summary>Not a not-forwarded event.</summary>
+            None = 0,
+            /// <summary>The data starts before forward_from and ends after it.</summary>
+            StraddlesForwardFrom = 1,
+            /// <summary>It would pass the mapping's limit (the subscriber's stream flow control).</summary>
+            StreamLimit = 2,
+            /// <summary>The subscriber's connection credit does not cover it.</summary>
+            ConnectionCredit = 3,
+            /// <summary>The subscriber's byte budget (congestion window share) refused it.</summary>
+            Budget = 4,
+            /// <summary>The kernel could not rewrite the copy.</summary>
+            RewriteFailed = 5,
+        }
+
+        /// <summary>A packet the kernel sent to a subscriber, or a mapped copy it did not send, decoded from <c>struct fr_event</c>.</summary>
+        public readonly record struct Registration(ulong TimestampNs, ulong PacketNumber, ulong UpstreamPacketNumber, ulong StreamId, ulong UpstreamStreamId, ulong StreamOffset, uint Slot, uint Length, uint DataLength, PacketOrigin Origin, byte Urgency, byte Fin, NotForwardedReason Reason);
 
         /// <summary>Receives registrations so the userspace stack can account for packets it did not send itself.</summary>
         public interface IRegistrationSink
@@ -695,14 +843,14 @@ static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
         /// <summary>Decodes ring-buffer records of <c>fr_events</c>.</summary>
         public static class EventReader
         {
-            public const int RecordSize = 56;
+            public const int RecordSize = 64;
 
             public static Registration Decode(global::System.ReadOnlySpan<byte> record)
             {
                 if (record.Length < RecordSize)
                     throw new global::System.ArgumentException($"fr_event record is {record.Length} bytes, expected {RecordSize}", nameof(record));
                 var e = global::System.Runtime.InteropServices.MemoryMarshal.Read<Event>(record);
-                return new Registration(e.TimestampNs, e.PacketNumber, e.UpstreamPacketNumber, e.StreamId, e.UpstreamStreamId, e.Slot, e.Length, (PacketOrigin)e.Origin, e.Urgency);
+                return new Registration(e.TimestampNs, e.PacketNumber, e.UpstreamPacketNumber, e.StreamId, e.UpstreamStreamId, e.StreamOffset, e.Slot, e.Length, e.DataLength, (PacketOrigin)e.Origin, e.Urgency, e.Fin, (NotForwardedReason)e.Reason);
             }
 
             public static void Dispatch(global::System.ReadOnlySpan<byte> record, IRegistrationSink sink) => sink.OnRegistration(Decode(record));

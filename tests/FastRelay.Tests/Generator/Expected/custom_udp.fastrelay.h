@@ -27,6 +27,15 @@
 #define FR_PRIORITY_LEVELS 8
 #define FR_PRIORITY_DROP 1
 #define FR_PAYLOAD_OFFSET 16
+/* Bytes the connection-scope matches and the packet number need: enough to number a stack packet. */
+#define FR_CONN_HEADER_LEN 8
+#define FR_HAS_STREAM_OFFSET 0
+#define FR_HAS_FIN 0
+/* Largest stream offset + length the offset field can carry (a forced varint keeps 2 bits for its prefix). */
+#define FR_STREAM_OFFSET_MAX 0x0ULL
+#define FR_URGENCY_FROM_STREAM 0
+#define FR_CHANNEL_LOOKUP 0
+#define FR_CHANNEL_LOOKUP_ENTRIES 0
 
 /* Clones carry their subscriber slot in skb->mark from upstream ingress to subscriber egress, under the instance's
  * tag (fr_config.clone_mark in the FR_MARK_MAGIC_MASK bits; FR_MARK_MAGIC when userspace wrote none). */
@@ -35,6 +44,12 @@
 #define FR_MARK_SLOT_MASK 0x0000ffffu
 #define FR_ORIGIN_FORWARDED 1
 #define FR_ORIGIN_USERSPACE 2
+#define FR_ORIGIN_NOT_FORWARDED 3
+#define FR_NOT_FORWARDED_STRADDLES_FORWARD_FROM 1 /* the data starts before forward_from and ends after it */
+#define FR_NOT_FORWARDED_STREAM_LIMIT 2 /* it would pass the mapping's limit (the subscriber's stream flow control) */
+#define FR_NOT_FORWARDED_CONNECTION_CREDIT 3 /* the subscriber's connection credit does not cover it */
+#define FR_NOT_FORWARDED_BUDGET 4 /* the subscriber's byte budget (congestion window share) refused it */
+#define FR_NOT_FORWARDED_REWRITE_FAILED 5 /* the kernel could not rewrite the copy */
 /* fr_config.flags: register only where a subscriber's numbering stops following the upstream's. */
 #define FR_CONFIG_REGISTER_RUNS 0x1u
 /* fr_config.flags: a packet fanned out and kept in the kernel cache is not passed up to the relay's stack. */
@@ -130,7 +145,7 @@ struct fr_event {
 	__u64 upstream_packet_number; /* as received (forwarded copies) */
 	__u32 slot;
 	__u32 length; /* UDP payload bytes */
-	__u8 origin; /* FR_ORIGIN_FORWARDED or FR_ORIGIN_USERSPACE */
+	__u8 origin; /* FR_ORIGIN_FORWARDED, FR_ORIGIN_USERSPACE or FR_ORIGIN_NOT_FORWARDED */
 	__u8 urgency; /* 0 = most urgent */
 	__u8 _pad0[6];
 };
@@ -166,8 +181,10 @@ struct fr_stats {
 	__u64 subscriber_ingress_seen;
 	__u64 subscriber_ingress_unknown;
 	__u64 events_lost;
+	__u64 egress_before_forward_from;
+	__u64 egress_not_forwarded;
 };
-_Static_assert(sizeof(struct fr_stats) == 152, "fr_stats layout");
+_Static_assert(sizeof(struct fr_stats) == 168, "fr_stats layout");
 
 /* Keep every shared struct in the object's BTF, so the runtime can check the C# mirrors against it even for
  * structs the programs only reach through a ring-buffer pointer. libbpf skips this section: nothing is loaded. */
@@ -312,6 +329,13 @@ static __always_inline void fr_read_channel(const __u8 *h, struct fr_channel_key
 {
 	__builtin_memset(k, 0, sizeof(*k));
 	k->id = ((__u64)h[2] << 8 | (__u64)h[3]);
+}
+
+/* The channel is in the packet: always found. */
+static __always_inline int fr_find_channel(const __u8 *h, struct fr_channel_key *k)
+{
+	fr_read_channel(h, k);
+	return 1;
 }
 
 #endif /* FR_GENERATED_CUSTOM_UDP_H */

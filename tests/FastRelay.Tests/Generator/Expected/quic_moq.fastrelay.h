@@ -13,9 +13,9 @@
 #define FR_UDP_PORT 4433
 #define FR_MAX_SUBSCRIBERS 64
 #define FR_MAX_CHANNELS 64
-#define FR_HEADER_LEN 22
-#define FR_HEADER_BUF_LEN 24
-#define FR_HAS_CHANNEL 1
+#define FR_HEADER_LEN 30
+#define FR_HEADER_BUF_LEN 32
+#define FR_HAS_CHANNEL 0
 #define FR_HAS_PACKET_NUMBER 1
 #define FR_PN_TRANSLATE 1
 #define FR_HAS_STREAM_ID 1
@@ -23,10 +23,19 @@
 #define FR_HAS_CONNECTION_ID 1
 #define FR_CID_OFFSET 1
 #define FR_CID_LEN 8
-#define FR_HAS_PRIORITY 1
+#define FR_HAS_PRIORITY 0
 #define FR_PRIORITY_LEVELS 256
 #define FR_PRIORITY_DROP 1
-#define FR_PAYLOAD_OFFSET 22
+#define FR_PAYLOAD_OFFSET 30
+/* Bytes the connection-scope matches and the packet number need: enough to number a stack packet. */
+#define FR_CONN_HEADER_LEN 13
+#define FR_HAS_STREAM_OFFSET 1
+#define FR_HAS_FIN 1
+/* Largest stream offset + length the offset field can carry (a forced varint keeps 2 bits for its prefix). */
+#define FR_STREAM_OFFSET_MAX 0x3fffffffffffffffULL
+#define FR_URGENCY_FROM_STREAM 1
+#define FR_CHANNEL_LOOKUP 1
+#define FR_CHANNEL_LOOKUP_ENTRIES 4096
 
 /* Clones carry their subscriber slot in skb->mark from upstream ingress to subscriber egress, under the instance's
  * tag (fr_config.clone_mark in the FR_MARK_MAGIC_MASK bits; FR_MARK_MAGIC when userspace wrote none). */
@@ -35,6 +44,12 @@
 #define FR_MARK_SLOT_MASK 0x0000ffffu
 #define FR_ORIGIN_FORWARDED 1
 #define FR_ORIGIN_USERSPACE 2
+#define FR_ORIGIN_NOT_FORWARDED 3
+#define FR_NOT_FORWARDED_STRADDLES_FORWARD_FROM 1 /* the data starts before forward_from and ends after it */
+#define FR_NOT_FORWARDED_STREAM_LIMIT 2 /* it would pass the mapping's limit (the subscriber's stream flow control) */
+#define FR_NOT_FORWARDED_CONNECTION_CREDIT 3 /* the subscriber's connection credit does not cover it */
+#define FR_NOT_FORWARDED_BUDGET 4 /* the subscriber's byte budget (congestion window share) refused it */
+#define FR_NOT_FORWARDED_REWRITE_FAILED 5 /* the kernel could not rewrite the copy */
 /* fr_config.flags: register only where a subscriber's numbering stops following the upstream's. */
 #define FR_CONFIG_REGISTER_RUNS 0x1u
 /* fr_config.flags: a packet fanned out and kept in the kernel cache is not passed up to the relay's stack. */
@@ -58,7 +73,7 @@ struct fr_endpoint {
 };
 _Static_assert(sizeof(struct fr_endpoint) == 20, "fr_endpoint layout");
 
-/* A channel id in host byte order. */
+/* A channel id, assigned by userspace through fr_channel_lookup. */
 struct fr_channel_key {
 	__u32 id;
 };
@@ -113,6 +128,13 @@ struct fr_channel {
 };
 _Static_assert(sizeof(struct fr_channel) == 304, "fr_channel layout");
 
+/* The header values that name a channel (the descriptor's ChannelKey fields), as the packet arrived. */
+struct fr_channel_lookup_key {
+	__u8 destination_connection_id[8]; /* bytes 1..8 as on the wire */
+	__u64 stream_id; /* bytes 14..21, decoded */
+};
+_Static_assert(sizeof(struct fr_channel_lookup_key) == 16, "fr_channel_lookup_key layout");
+
 /* A subscriber's view of an upstream stream. */
 struct fr_stream_key {
 	__u32 slot;
@@ -121,11 +143,16 @@ struct fr_stream_key {
 };
 _Static_assert(sizeof(struct fr_stream_key) == 16, "fr_stream_key layout");
 
-/* The stream id userspace opened for it on the subscriber's connection. */
+/* The stream userspace opened for it on the subscriber's connection, and how far the kernel may forward on it. */
 struct fr_stream_value {
 	__u64 stream_id;
+	__s64 offset_delta; /* downstream offset = upstream offset + offset_delta */
+	__u64 forward_from; /* upstream offset: the kernel forwards only data at or after it */
+	__u64 limit; /* downstream offset + data length may not exceed it (the subscriber's MAX_STREAM_DATA) */
+	__u8 urgency; /* 0 = most urgent; decided when the stream starts */
+	__u8 _pad0[7];
 };
-_Static_assert(sizeof(struct fr_stream_value) == 8, "fr_stream_value layout");
+_Static_assert(sizeof(struct fr_stream_value) == 40, "fr_stream_value layout");
 
 /* One registration: a packet the kernel sent to a subscriber. */
 struct fr_event {
@@ -134,13 +161,16 @@ struct fr_event {
 	__u64 upstream_packet_number; /* as received (forwarded copies) */
 	__u64 stream_id; /* as sent to the subscriber */
 	__u64 upstream_stream_id; /* as received */
+	__u64 stream_offset; /* downstream offset of the data (forwarded, not forwarded) */
 	__u32 slot;
 	__u32 length; /* UDP payload bytes */
-	__u8 origin; /* FR_ORIGIN_FORWARDED or FR_ORIGIN_USERSPACE */
+	__u32 data_length; /* stream data bytes (the payload after FR_PAYLOAD_OFFSET) */
+	__u8 origin; /* FR_ORIGIN_FORWARDED, FR_ORIGIN_USERSPACE or FR_ORIGIN_NOT_FORWARDED */
 	__u8 urgency; /* 0 = most urgent */
-	__u8 _pad0[6];
+	__u8 fin; /* 1 when the data ends the stream */
+	__u8 reason; /* FR_NOT_FORWARDED_* (origin not forwarded), else 0 */
 };
-_Static_assert(sizeof(struct fr_event) == 56, "fr_event layout");
+_Static_assert(sizeof(struct fr_event) == 64, "fr_event layout");
 
 /* Relay-wide settings written by userspace. */
 struct fr_config {
@@ -172,8 +202,10 @@ struct fr_stats {
 	__u64 subscriber_ingress_seen;
 	__u64 subscriber_ingress_unknown;
 	__u64 events_lost;
+	__u64 egress_before_forward_from;
+	__u64 egress_not_forwarded;
 };
-_Static_assert(sizeof(struct fr_stats) == 152, "fr_stats layout");
+_Static_assert(sizeof(struct fr_stats) == 168, "fr_stats layout");
 
 /* Keep every shared struct in the object's BTF, so the runtime can check the C# mirrors against it even for
  * structs the programs only reach through a ring-buffer pointer. libbpf skips this section: nothing is loaded. */
@@ -184,6 +216,7 @@ struct fr_subscriber *fr_btf_anchor_subscriber FR_BTF_ANCHOR;
 struct fr_budget *fr_btf_anchor_budget FR_BTF_ANCHOR;
 struct fr_sub_stats *fr_btf_anchor_sub_stats FR_BTF_ANCHOR;
 struct fr_channel *fr_btf_anchor_channel FR_BTF_ANCHOR;
+struct fr_channel_lookup_key *fr_btf_anchor_channel_lookup_key FR_BTF_ANCHOR;
 struct fr_stream_key *fr_btf_anchor_stream_key FR_BTF_ANCHOR;
 struct fr_stream_value *fr_btf_anchor_stream_value FR_BTF_ANCHOR;
 struct fr_event *fr_btf_anchor_event FR_BTF_ANCHOR;
@@ -255,7 +288,31 @@ struct {
 	__uint(max_entries, FR_MAX_CHANNELS);
 } fr_channels SEC(".maps");
 
-/* (slot, upstream stream) → subscriber stream id. */
+/* Header values (the ChannelKey fields) → channel; written by userspace once it knows what they carry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct fr_channel_lookup_key);
+	__type(value, struct fr_channel_key);
+	__uint(max_entries, FR_CHANNEL_LOOKUP_ENTRIES);
+} fr_channel_lookup SEC(".maps");
+
+/* Per slot: stream data bytes the kernel may forward in total (userspace raises it as connection credit arrives). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, FR_MAX_SUBSCRIBERS);
+} fr_credit_limit SEC(".maps");
+
+/* Per slot: stream data bytes forwarded (kernel, compare-and-swap, never past the limit); userspace zeroes it on activation. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, FR_MAX_SUBSCRIBERS);
+} fr_credit_used SEC(".maps");
+
+/* (slot, upstream stream) → subscriber stream id, offset delta, forward-from and flow-control limit. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, struct fr_stream_key);
@@ -288,7 +345,7 @@ static __always_inline int fr_match_connection(const __u8 *h)
 static __always_inline int fr_match_fast_path(const __u8 *h)
 {
 	return ((__u64)h[0] & 0xdbULL) == 0x43ULL
-	    && ((__u64)h[13] & 0xf8ULL) == 0x8ULL;
+	    && ((__u64)h[13] & 0xfeULL) == 0xcULL;
 }
 
 /* PacketNumber: bytes 9..12, big-endian, translated per subscriber. */
@@ -324,21 +381,49 @@ static __always_inline void fr_write_stream_id(__u8 *h, __u64 v)
 	h[21] = (__u8)(v);
 }
 
-static __always_inline __u8 fr_read_priority(const __u8 *h)
+/* Offset: bytes 22..29, QUIC varint forced to 8 bytes, translated per subscriber. */
+static __always_inline __u64 fr_read_stream_offset(const __u8 *h)
 {
-	return h[1] & 0xff;
+	return ((__u64)(h[22] & 0x3f) << 56 | (__u64)h[23] << 48 | (__u64)h[24] << 40 | (__u64)h[25] << 32 | (__u64)h[26] << 24 | (__u64)h[27] << 16 | (__u64)h[28] << 8 | (__u64)h[29]);
 }
 
-/* 0 is the most urgent level whichever way the protocol counts. */
-static __always_inline __u32 fr_read_urgency(const __u8 *h)
+static __always_inline void fr_write_stream_offset(__u8 *h, __u64 v)
 {
-	return fr_read_priority(h);
+	v &= 0x3fffffffffffffffULL; /* the forced 8-byte varint holds 62 bits */
+	h[22] = (__u8)(v >> 56) | 0xc0;
+	h[23] = (__u8)(v >> 48);
+	h[24] = (__u8)(v >> 40);
+	h[25] = (__u8)(v >> 32);
+	h[26] = (__u8)(v >> 24);
+	h[27] = (__u8)(v >> 16);
+	h[28] = (__u8)(v >> 8);
+	h[29] = (__u8)(v);
 }
 
-static __always_inline void fr_read_channel(const __u8 *h, struct fr_channel_key *k)
+/* FrameType: byte 13 & 0x1, the data ends the stream. */
+static __always_inline __u8 fr_read_fin(const __u8 *h)
 {
+	return (h[13] & 0x1) != 0;
+}
+
+static __always_inline __u8 fr_read_priority(const __u8 *h) { return 0; }
+static __always_inline __u32 fr_read_urgency(const __u8 *h) { return 0; }
+
+/* The channel is not in the packet: userspace assigned these header values to one in fr_channel_lookup. */
+static __always_inline int fr_find_channel(const __u8 *h, struct fr_channel_key *k)
+{
+	struct fr_channel_lookup_key lk;
+	struct fr_channel_key *found;
+
 	__builtin_memset(k, 0, sizeof(*k));
-	k->id = ((__u64)h[2] << 24 | (__u64)h[3] << 16 | (__u64)h[4] << 8 | (__u64)h[5]);
+	__builtin_memset(&lk, 0, sizeof(lk)); /* hash keys compare bytewise, padding included */
+	__builtin_memcpy(lk.destination_connection_id, h + 1, 8);
+	lk.stream_id = ((__u64)(h[14] & 0x3f) << 56 | (__u64)h[15] << 48 | (__u64)h[16] << 40 | (__u64)h[17] << 32 | (__u64)h[18] << 24 | (__u64)h[19] << 16 | (__u64)h[20] << 8 | (__u64)h[21]);
+	found = bpf_map_lookup_elem(&fr_channel_lookup, &lk);
+	if (!found)
+		return 0;
+	k->id = found->id;
+	return 1;
 }
 
 static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)

@@ -82,6 +82,8 @@ public sealed record RelayStats
     public ulong SubscriberIngressSeen { get; init; }
     public ulong SubscriberIngressUnknown { get; init; }
     public ulong EventsLost { get; init; }
+    public ulong EgressBeforeForwardFrom { get; init; }
+    public ulong EgressNotForwarded { get; init; }
 }
 
 /// <summary>Mirror of the generated <c>SubscriberStats</c>; property names equal the generated field names.</summary>
@@ -98,10 +100,13 @@ public sealed record SubscriberCounters
     public ulong LastReceivedNs { get; init; }
 }
 
-/// <summary>A decoded registration (from the generated <c>EventReader</c>); stream ids are 0 for protocols without one.</summary>
+/// <summary>A decoded registration (from the generated <c>EventReader</c>); stream ids are 0 for protocols without one, the
+/// stream data members (offset, data length, FIN, reason) 0 for protocols without a stream offset.</summary>
 public sealed record RegistrationView(ulong TimestampNs, ulong PacketNumber, ulong UpstreamPacketNumber, ulong StreamId,
-    ulong UpstreamStreamId, uint Slot, uint Length, byte Origin, byte Urgency)
+    ulong UpstreamStreamId, uint Slot, uint Length, byte Origin, byte Urgency,
+    ulong StreamOffset = 0, uint DataLength = 0, byte Fin = 0, byte Reason = 0)
 {
     public const byte Forwarded = 1;
     public const byte Userspace = 2;
+    public const byte NotForwarded = 3;
 }

@@ -25,6 +25,7 @@ public sealed class CustomUdpProtocol : FastPathProtocol
     public override int ConnectionIdLength => 0;
     public override bool TranslatesStreams => false;
     public override int PacketNumberBytes => 4;
+    public override int NumberingLength => 8;
     public override PacketKind StackPacketKind => PacketKind.FastPath;
 
     public override byte[] Header(HeaderFields f)

@@ -21,6 +21,9 @@ public abstract class FastPathProtocol
     public abstract bool TranslatesStreams { get; }
     /// <summary>Bytes of the packet number on the wire (the kernel counter is 64-bit; the wire keeps the low bytes).</summary>
     public abstract int PacketNumberBytes { get; }
+    /// <summary>Bytes egress reads to number a stack packet: up to the end of the packet number and the connection-scope
+    /// matches (FR_CONN_HEADER_LEN). A stack packet shorter than the fast-path header (a QUIC ACK) is numbered too.</summary>
+    public abstract int NumberingLength { get; }
 
     /// <summary>Exactly <see cref="HeaderLength"/> bytes.</summary>
     public abstract byte[] Header(HeaderFields fields);

@@ -10,46 +10,83 @@ using G = FastRelay.Protocols.Quic.QuicMoqHeaderFastPath;
 namespace FastRelay.Tests.Packets.Protocols;
 
 /// <summary>
-/// quic_moq (protocols/quic/QuicMoqHeader.cs): short header byte 0 (mask 0xDB = 0x43), 8-byte destination connection
-/// id at 1..8 whose byte 1 is the urgency and 2..5 the track (BE), packet number 9..12 BE, STREAM frame type at 13
-/// (0x08..0x0f), stream id 14..21 as an 8-byte QUIC varint (prefix 0b11).
+/// quic_moq (protocols/quic/QuicMoqHeader.cs, docs/quic-fast-path.md), written here from the contract, not from the
+/// generator: short header byte 0 (mask 0xDB = 0x43), 8-byte destination connection id at 1..8, packet number 9..12 BE,
+/// STREAM frame type 0x0C / 0x0D (FIN) at 13, stream id 14..21 and offset 22..29 as 8-byte QUIC varints (prefix 0b11),
+/// stream data from 30 to the end of the datagram.
+/// <para>The channel is not in the packet: the shared suites' channel becomes the upstream connection id
+/// (<see cref="UpstreamConnectionId"/>), and this binding plays the relay's userspace that assigns each (upstream
+/// connection id, upstream stream) it maps to the channel of the subscriber it maps it for, with unlimited credit and a
+/// mapping that forwards the whole stream unmoved. The QUIC-specific behaviour (offsets, forward-from, limits, credit,
+/// FIN, not-forwarded events) is tested in QuicFastPathTests.</para>
 /// </summary>
 public sealed class QuicMoqProtocol : FastPathProtocol
 {
     public static QuicMoqProtocol Instance { get; } = new();
 
+    public const int DataOffset = 30;
+    public const ulong MaxVarint = (1UL << 62) - 1;
+
     public override GeneratedProtocol Generated => G.Protocol;
-    public override int HeaderLength => 22;
+    public override int HeaderLength => DataOffset;
     public override uint MarkMagic => G.MarkMagic;
     public override int UrgencyLevels => 256;
     public override int ConnectionIdLength => 8;
     public override bool TranslatesStreams => true;
     public override int PacketNumberBytes => 4;
+    public override int NumberingLength => 13;
 
-    public override byte[] Header(HeaderFields f)
+    /// <summary>The upstream connection's destination connection id the shared suites use for a channel.</summary>
+    public static byte[] UpstreamConnectionId(uint channel)
     {
-        var h = new byte[22];
-        // 0x47: fixed bit, key phase set (not part of the match mask), 4-byte packet number. 0xC3: a long header.
-        h[0] = f.Kind == PacketKind.Foreign ? (byte)0xC3 : (byte)0x47;
-        h[1] = (byte)f.Urgency;
-        BinaryPrimitives.WriteUInt32BigEndian(h.AsSpan(2), f.Channel);
-        h[6] = 0x9A; h[7] = 0x9B; h[8] = 0x9C;
-        WritePacketNumber(h, f.PacketNumber);
-        h[13] = f.Kind == PacketKind.Control ? (byte)0x02 /* ACK */ : (byte)0x0E; // STREAM with OFF and LEN
-        WriteStreamId(h, f.StreamId);
-        return h;
+        var cid = new byte[8];
+        cid[0] = 0xA0;
+        cid[1] = 0xA1;
+        BinaryPrimitives.WriteUInt32BigEndian(cid.AsSpan(2), channel);
+        cid[6] = 0x9B;
+        cid[7] = 0x9C;
+        return cid;
     }
+
+    public override byte[] Header(HeaderFields f) => Packet(UpstreamConnectionId(f.Channel), (uint)f.PacketNumber, f.StreamId, 0, [],
+        fin: false, frameType: f.Kind == PacketKind.Control ? (byte)0x02 /* ACK */ : null, firstByte: f.Kind == PacketKind.Foreign ? (byte)0xC3 : (byte)0x47);
+
+    /// <summary>A fast-path packet payload as our publisher sends it (0x47: fixed bit and key phase set, which the match
+    /// ignores; 0xC3 would be a long header).</summary>
+    public static byte[] Packet(ReadOnlySpan<byte> dcid, uint packetNumber, ulong streamId, ulong offset, ReadOnlySpan<byte> data,
+        bool fin, byte? frameType = null, byte firstByte = 0x47)
+    {
+        var p = new byte[DataOffset + data.Length];
+        p[0] = firstByte;
+        dcid[..8].CopyTo(p.AsSpan(1));
+        BinaryPrimitives.WriteUInt32BigEndian(p.AsSpan(9), packetNumber);
+        p[13] = frameType ?? (byte)(fin ? 0x0D : 0x0C); // STREAM, OFF set, LEN clear
+        WriteVarint8(p.AsSpan(14), streamId);
+        WriteVarint8(p.AsSpan(22), offset);
+        data.CopyTo(p.AsSpan(DataOffset));
+        return p;
+    }
+
+    public static void WriteVarint8(Span<byte> at, ulong value) =>
+        BinaryPrimitives.WriteUInt64BigEndian(at, 0xC000_0000_0000_0000UL | (value & MaxVarint));
 
     public override void WritePacketNumber(Span<byte> h, ulong pn) => BinaryPrimitives.WriteUInt32BigEndian(h[9..], (uint)pn);
     public override ulong ReadPacketNumber(ReadOnlySpan<byte> h) => BinaryPrimitives.ReadUInt32BigEndian(h[9..]);
-    public override void WriteStreamId(Span<byte> h, ulong sid) =>
-        BinaryPrimitives.WriteUInt64BigEndian(h[14..], 0xC000_0000_0000_0000UL | (sid & 0x3FFF_FFFF_FFFF_FFFFUL));
+    public override void WriteStreamId(Span<byte> h, ulong sid) => WriteVarint8(h[14..], sid);
     public override void WriteConnectionId(Span<byte> h, ReadOnlySpan<byte> cid) => cid[..8].CopyTo(h[1..]);
 
     public override MapBinding Bind(BpfObject obj) => new Binding(new G.Maps(obj));
 
+    /// <summary>The generated typed maps behind a binding made by <see cref="Bind"/>.</summary>
+    public static G.Maps Typed(MapBinding binding) => ((Binding)binding).Maps;
+
     private sealed class Binding(G.Maps maps) : MapBinding
     {
+        private const ulong DefaultStream = 4; // HeaderFields.StreamId's default
+        private readonly Dictionary<uint, uint> _channelOfSlot = [];
+
+        public G.Maps Maps => maps;
+
         public override BpfMap Events => maps.Events;
 
         public override void SetRelayPort(ushort port) => maps.Config.Update(0u, new G.Config { UdpPort = port });
@@ -75,6 +112,10 @@ public sealed class QuicMoqProtocol : FastPathProtocol
             s.MacDestination.CopyTo(sub.MacDestination);
             s.ConnectionId.CopyTo(sub.ConnectionId);
             maps.Subscribers.Update(slot, sub);
+            maps.CreditLimits.Update(slot, ulong.MaxValue);
+            maps.CreditUsed.Update(slot, 0);
+            _channelOfSlot[slot] = s.Channel;
+            AssignChannel(s.Channel, DefaultStream);
         }
 
         public override byte[] SubscriberBytes(uint slot)
@@ -105,12 +146,26 @@ public sealed class QuicMoqProtocol : FastPathProtocol
                 ch.Upstream = Ep(up, c.JunkAfterIpv4Address);
             c.Slots.CopyTo(ch.Slots);
             maps.Channels.Update(new G.ChannelKey { Id = id }, ch);
+            AssignChannel(id, DefaultStream);
         }
 
         public override uint ChannelRotation(uint id) => maps.Channels.Lookup(new G.ChannelKey { Id = id }).Rotation;
 
-        public override void SetStream(uint slot, ulong upstreamStreamId, ulong streamId) =>
-            maps.Streams.Update(new G.StreamKey { Slot = slot, UpstreamStreamId = upstreamStreamId }, new G.StreamValue { StreamId = streamId });
+        public override void SetStream(uint slot, ulong upstreamStreamId, ulong streamId)
+        {
+            maps.Streams.Update(new G.StreamKey { Slot = slot, UpstreamStreamId = upstreamStreamId },
+                new G.StreamValue { StreamId = streamId, OffsetDelta = 0, ForwardFrom = 0, Limit = MaxVarint });
+            if (_channelOfSlot.TryGetValue(slot, out var channel))
+                AssignChannel(channel, upstreamStreamId);
+        }
+
+        /// <summary>What the relay does once it has read a stream's subgroup header: (connection, stream) → channel.</summary>
+        private void AssignChannel(uint channel, ulong upstreamStreamId)
+        {
+            var key = new G.ChannelLookupKey { StreamId = upstreamStreamId };
+            UpstreamConnectionId(channel).CopyTo(key.DestinationConnectionId);
+            maps.ChannelLookup.Update(key, new G.ChannelKey { Id = channel });
+        }
 
         public override RelayStats Stats() => StructMirror.Sum<G.Stats, RelayStats>(maps.Stats.LookupPerCpu(0u));
         public override SubscriberCounters SubscriberStats(uint slot) =>
@@ -121,7 +176,7 @@ public sealed class QuicMoqProtocol : FastPathProtocol
             Assert.Equal(G.EventReader.RecordSize, record.Length);
             var r = G.EventReader.Decode(record);
             return new RegistrationView(r.TimestampNs, r.PacketNumber, r.UpstreamPacketNumber, r.StreamId, r.UpstreamStreamId,
-                r.Slot, r.Length, (byte)r.Origin, r.Urgency);
+                r.Slot, r.Length, (byte)r.Origin, r.Urgency, r.StreamOffset, r.DataLength, r.Fin, (byte)r.Reason);
         }
 
         private static G.Endpoint Ep(IPEndPoint e, bool junk = false)

@@ -25,6 +25,7 @@ public sealed class TickFeedProtocol : FastPathProtocol
     public override int ConnectionIdLength => 4;
     public override bool TranslatesStreams => true;
     public override int PacketNumberBytes => 8;
+    public override int NumberingLength => 23;
 
     public override byte[] Header(HeaderFields f)
     {
