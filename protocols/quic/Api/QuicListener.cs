@@ -63,7 +63,8 @@ public sealed class QuicListener : IAsyncDisposable, IConnectionAcceptor
         }
         var protocols = _options.ApplicationProtocols.Count > 0 ? _options.ApplicationProtocols : _options.ConnectionOptions.ApplicationProtocols;
         var settings = SettingsFactory.ForServer(_options.ConnectionOptions, protocols, _endpoint.ResetKey, _log, _tickets);
-        var connection = QuicConnection.CreateServer(_endpoint, remote, settings, context, _log, OnHandshakeCompleted, OnClosed);
+        var connection = QuicConnection.CreateServer(_endpoint, remote, settings, context, _log, OnHandshakeCompleted, OnClosed,
+            _options.ConnectionOptions.AllowSegmentationOffload);
         lock (_handshaking)
         {
             _handshaking.Add(connection);

@@ -29,6 +29,12 @@ public abstract class QuicConnectionOptions
     public ILoggerFactory? LoggerFactory { get; set; }
     /// <summary>Path MTU discovery: the largest UDP payload to probe for (also bounded by the peer's max_udp_payload_size). 0 (default): off, datagrams stay ≤ 1452 bytes.</summary>
     public int MaxPathMtuProbeSize { get; set; }
+    /// <summary>
+    /// Send runs of equal-sized packets as UDP GSO super-packets where the kernel supports it (one system call and one
+    /// trip through the stack per run). On by default; off for connections whose packets the kernel fast path rewrites
+    /// one by one. <see cref="QuicConnection.AllowSegmentationOffload"/> changes it on a live connection.
+    /// </summary>
+    public bool AllowSegmentationOffload { get; set; } = true;
 }
 
 public sealed class QuicClientConnectionOptions : QuicConnectionOptions
