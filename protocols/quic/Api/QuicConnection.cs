@@ -142,6 +142,8 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
     }
 
     public IPEndPoint LocalEndPoint => _endpoint.LocalEndPoint;
+    /// <summary>The socket's system calls and UDP segmentation offload state (a server connection shares its listener's).</summary>
+    public DatagramSocketStatistics SocketStatistics => _endpoint.SocketStatistics;
     public IPEndPoint RemoteEndPoint { get; }
     public string NegotiatedApplicationProtocol => _core.NegotiatedApplicationProtocol ?? "";
     public X509Certificate2? RemoteCertificate => _core.PeerCertificate;

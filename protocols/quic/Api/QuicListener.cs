@@ -42,6 +42,8 @@ public sealed class QuicListener : IAsyncDisposable, IConnectionAcceptor
     }
 
     public IPEndPoint LocalEndPoint => _endpoint.LocalEndPoint;
+    /// <summary>The listening socket's system calls and UDP segmentation offload state (shared by all its connections).</summary>
+    public Io.DatagramSocketStatistics SocketStatistics => _endpoint.SocketStatistics;
 
     public async ValueTask<QuicConnection> AcceptConnectionAsync(CancellationToken cancellationToken = default)
     {

@@ -79,6 +79,7 @@ public sealed unsafe class DatagramSocket : IDisposable
         ReceiveCoalescing = enableReceiveCoalescing && _nativeReceive && TrySetUdpOption(LinuxUdp.UdpGro, 1);
     }
 
+    public IPEndPoint LocalEndPoint => (IPEndPoint)_socket.LocalEndPoint!;
     /// <summary>Receive slots (datagrams or GRO super-packets per <see cref="Receive"/>).</summary>
     public int Slots { get; }
     /// <summary>Segmented sends are on for this socket (requested, supported, and never refused by the kernel).</summary>
@@ -91,6 +92,7 @@ public sealed unsafe class DatagramSocket : IDisposable
     public long SendCalls => Interlocked.Read(ref _sendCalls);
     public long SegmentedMessages => Interlocked.Read(ref _segmentedMessages);
     public long ReceiveCalls => Interlocked.Read(ref _receiveCalls);
+    public DatagramSocketStatistics Statistics => new(SendCalls, SegmentedMessages, ReceiveCalls, SegmentationOffload, ReceiveCoalescing);
 
     private bool TrySetUdpOption(int option, int value)
     {

@@ -129,7 +129,7 @@ internal sealed class QuicEndpoint : IDisposable
 
     /// <summary>Segmented (GSO) sends are on for this socket: requested, supported, never refused by the kernel.</summary>
     public bool SegmentationOffload => _io.SegmentationOffload;
-    internal DatagramSocket Socket => _io;
+    public DatagramSocketStatistics SocketStatistics => _io.Statistics;
 
     public void Register(in ConnectionId id, IEndpointConnection connection)
     {
