@@ -16,13 +16,13 @@ public sealed class DatagramSocketTests
     private const int SolSocket = 1, SoNoCheck = 11;
 
     private static (DatagramSocket Socket, IPEndPoint EndPoint) Open(AddressFamily family, bool segmentation, bool coalescing,
-        Action<Socket>? configure = null)
+        Action<Socket>? configure = null, IPAddress? bind = null)
     {
         var socket = new Socket(family, SocketType.Dgram, ProtocolType.Udp);
         configure?.Invoke(socket);
         // Room for a whole test round in flight: the receiver drains only after each batch is sent.
         socket.ReceiveBufferSize = 8 << 20;
-        socket.Bind(new IPEndPoint(family == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Loopback : IPAddress.Loopback, 0));
+        socket.Bind(new IPEndPoint(bind ?? (family == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Loopback : IPAddress.Loopback), 0));
         return (new DatagramSocket(socket, 16, segmentation, coalescing, NullLogger.Instance), (IPEndPoint)socket.LocalEndPoint!);
     }
 
@@ -90,7 +90,7 @@ public sealed class DatagramSocketTests
                     int step = segment > 0 ? segment : data.Length;
                     for (int offset = 0; offset < data.Length; offset += step)
                         received.Add(data.Span.Slice(offset, Math.Min(step, data.Length - offset)).ToArray());
-                    Assert.Equal(sender.LocalEndPoint.Port, ((IPEndPoint)to.Create(receiver.Source(s))).Port);
+                    Assert.Equal(sender.LocalEndPoint.Port, ((IPEndPoint)receiver.LocalEndPoint.Create(receiver.Source(s))).Port);
                 }
             }
             Assert.Equal(expected.Count, received.Count);
@@ -165,6 +165,33 @@ public sealed class DatagramSocketTests
             await ExchangeAsync(sender, receiver, at, allowSegmentation: true);
             Assert.False(sender.SegmentationOffload, "refused repeatedly: off for this socket");
             Assert.Equal(0, sender.SegmentedMessages);
+        }
+    }
+
+    [Fact]
+    public async Task A_dual_mode_socket_sends_segmented_batches_to_an_ipv4_address_and_reads_ipv4_senders()
+    {
+        // A relay listening on [::] talks to IPv4 peers through v4-mapped addresses (what its receive reported) or a
+        // plain IPv4 address (what a caller serialised): the native calls take both.
+        var (sender, _) = Open(AddressFamily.InterNetworkV6, segmentation: true, coalescing: true, s =>
+        {
+            s.DualMode = true;
+        }, IPAddress.IPv6Any);
+        var (receiver, at) = Open(AddressFamily.InterNetwork, segmentation: false, coalescing: true);
+        using (sender)
+        using (receiver)
+        {
+            var (_, coalesced) = await ExchangeAsync(sender, receiver, at, allowSegmentation: true);
+            Assert.True(coalesced > 0);
+            Assert.True(sender.SegmentationOffload);
+        }
+        var (v4sender, _) = Open(AddressFamily.InterNetwork, segmentation: true, coalescing: false);
+        var (dual, dualAt) = Open(AddressFamily.InterNetworkV6, segmentation: false, coalescing: true, s => s.DualMode = true, IPAddress.IPv6Any);
+        using (v4sender)
+        using (dual)
+        {
+            var (_, coalesced) = await ExchangeAsync(v4sender, dual, new IPEndPoint(IPAddress.Loopback, dualAt.Port), allowSegmentation: true);
+            Assert.True(coalesced > 0);
         }
     }
 
