@@ -72,7 +72,7 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
         var (remote, host) = await ResolveAsync(options.RemoteEndPoint, cancellationToken).ConfigureAwait(false);
         var bind = options.LocalEndPoint ?? new IPEndPoint(remote.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
         var log = options.LoggerFactory?.CreateLogger("FastRelay.Quic.Client") ?? NullLogger.Instance;
-        var endpoint = new QuicEndpoint(bind, null, false, log);
+        var endpoint = new QuicEndpoint(bind, null, false, log, receiveCoalescing: options.ReceiveCoalescing);
         var serverName = options.TargetHost ?? host;
         var ticketKey = Tls.Resumption.SessionTicketCache.KeyFor(serverName ?? remote.Address.ToString(), remote.Port);
         var settings = SettingsFactory.ForClient(options, serverName, endpoint.ResetKey, log, ticketKey);

@@ -28,7 +28,8 @@ public sealed class QuicListener : IAsyncDisposable, IConnectionAcceptor
         _options = options;
         _log = options.ConnectionOptions.LoggerFactory?.CreateLogger("FastRelay.Quic.Server") ?? NullLogger.Instance;
         _accepted = Channel.CreateBounded<QuicConnection>(new BoundedChannelOptions(options.ListenBacklog) { FullMode = BoundedChannelFullMode.DropWrite });
-        _endpoint = new QuicEndpoint(options.ListenEndPoint, this, options.RequireAddressValidation, _log);
+        _endpoint = new QuicEndpoint(options.ListenEndPoint, this, options.RequireAddressValidation, _log,
+            receiveCoalescing: options.ReceiveCoalescing);
         // One ticket key per listener: tickets resume only on the listener that issued them (and only until it restarts).
         _tickets = options.ConnectionOptions.EnableSessionTickets ? new Tls.Resumption.SessionTicketProtector() : null;
     }

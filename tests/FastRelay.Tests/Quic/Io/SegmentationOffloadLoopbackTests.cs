@@ -56,6 +56,25 @@ public sealed class SegmentationOffloadLoopbackTests
     }
 
     [Fact]
+    public async Task A_listener_without_receive_coalescing_still_takes_a_clients_super_packets_one_datagram_at_a_time()
+    {
+        await using var pair = await LoopbackPair.StartAsync(listener: l => l.ReceiveCoalescing = false);
+        Assert.False(pair.Listener.SocketStatistics.ReceiveCoalescing);
+        Assert.True(pair.Client.SocketStatistics.ReceiveCoalescing);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var payload = Payload(4 << 20);
+        var stream = await pair.Client.OpenOutboundStreamAsync(QuicStreamType.Unidirectional, timeout.Token);
+        var write = stream.WriteAsync(payload, completeWrites: true, timeout.Token).AsTask();
+        var reader = await pair.Server.AcceptInboundStreamAsync(timeout.Token);
+        var received = new MemoryStream();
+        await reader.CopyToAsync(received, timeout.Token);
+        await write;
+        Assert.Equal(payload, received.ToArray());
+        // The client sent super-packets; the kernel cut them up for the listener, which read them as plain datagrams.
+        Assert.True(pair.Client.SocketStatistics.SegmentedMessages > 0);
+    }
+
+    [Fact]
     public async Task Switching_segmentation_off_on_a_live_connection_stops_super_packets_from_the_next_burst()
     {
         await using var pair = await LoopbackPair.StartAsync();
