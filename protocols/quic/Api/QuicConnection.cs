@@ -26,6 +26,8 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
     private readonly QuicConnectionCore _core;
     private readonly ILogger _log;
     private readonly byte[] _sendBuffer = new byte[65536];
+    // The lengths of the datagrams built end to end in _sendBuffer and not yet sent (one system call per burst).
+    private readonly int[] _sendLengths = new int[QuicEndpoint.MaxSendBatch];
     private readonly Dictionary<ulong, QuicStream> _streams = [];
     private readonly Channel<QuicStream> _inbound = Channel.CreateUnbounded<QuicStream>();
     // Filled from the core under the lock; the core's own queue is bounded too, this one decouples the reader.
@@ -52,20 +54,35 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
         _core = createCore(this);
     }
 
+    /// <summary>
+    /// Send runs of equal-sized packets as UDP GSO super-packets (when the socket has it). On by default
+    /// (<see cref="QuicConnectionOptions.AllowSegmentationOffload"/>); turn it off for a connection whose packets the kernel
+    /// fast path must see one by one (it renumbers each). Takes effect from the next burst.
+    /// </summary>
+    public bool AllowSegmentationOffload
+    {
+        get => Volatile.Read(ref _allowSegmentationOffload);
+        set => Volatile.Write(ref _allowSegmentationOffload, value);
+    }
+    private bool _allowSegmentationOffload = true;
+
     public static async ValueTask<QuicConnection> ConnectAsync(QuicClientConnectionOptions options, CancellationToken cancellationToken = default)
     {
         if (options.ApplicationProtocols.Count == 0) throw new ArgumentException("at least one application protocol (ALPN) is required", nameof(options));
         var (remote, host) = await ResolveAsync(options.RemoteEndPoint, cancellationToken).ConfigureAwait(false);
         var bind = options.LocalEndPoint ?? new IPEndPoint(remote.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
         var log = options.LoggerFactory?.CreateLogger("FastRelay.Quic.Client") ?? NullLogger.Instance;
-        var endpoint = new QuicEndpoint(bind, null, false, log);
+        var endpoint = new QuicEndpoint(bind, null, false, log, receiveCoalescing: options.ReceiveCoalescing);
         var serverName = options.TargetHost ?? host;
         var ticketKey = Tls.Resumption.SessionTicketCache.KeyFor(serverName ?? remote.Address.ToString(), remote.Port);
         var settings = SettingsFactory.ForClient(options, serverName, endpoint.ResetKey, log, ticketKey);
         QuicConnection connection;
         try
         {
-            connection = new QuicConnection(endpoint, true, remote, l => QuicConnectionCore.CreateClient(settings, l, QuicClock.NowMicros), log, null, null);
+            connection = new QuicConnection(endpoint, true, remote, l => QuicConnectionCore.CreateClient(settings, l, QuicClock.NowMicros), log, null, null)
+            {
+                AllowSegmentationOffload = options.AllowSegmentationOffload,
+            };
         }
         catch
         {
@@ -100,11 +117,11 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
 
     /// <summary>Server side: made by the listener's endpoint for a client's first Initial.</summary>
     internal static QuicConnection CreateServer(QuicEndpoint endpoint, IPEndPoint remote, ConnectionSettings settings, in ServerHandshakeContext context,
-        ILogger log, Action<QuicConnection> onHandshakeCompleted, Action<QuicConnection> onClosed)
+        ILogger log, Action<QuicConnection> onHandshakeCompleted, Action<QuicConnection> onClosed, bool allowSegmentationOffload)
     {
         var ctx = context;
         return new QuicConnection(endpoint, false, remote, l => QuicConnectionCore.CreateServer(settings, ctx, l, QuicClock.NowMicros), log,
-            onHandshakeCompleted, onClosed);
+            onHandshakeCompleted, onClosed) { AllowSegmentationOffload = allowSegmentationOffload };
     }
 
     private static async ValueTask<(IPEndPoint Remote, string? Host)> ResolveAsync(EndPoint endPoint, CancellationToken cancellationToken)
@@ -125,6 +142,8 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
     }
 
     public IPEndPoint LocalEndPoint => _endpoint.LocalEndPoint;
+    /// <summary>The socket's system calls and UDP segmentation offload state (a server connection shares its listener's).</summary>
+    public DatagramSocketStatistics SocketStatistics => _endpoint.SocketStatistics;
     public IPEndPoint RemoteEndPoint { get; }
     public string NegotiatedApplicationProtocol => _core.NegotiatedApplicationProtocol ?? "";
     public X509Certificate2? RemoteCertificate => _core.PeerCertificate;
@@ -329,15 +348,52 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
     /// <summary>After any change: send what became sendable, then wake whoever waits for what happened.</summary>
     internal void AfterChangeLocked(long now)
     {
-        while (true)
-        {
-            int length = _core.WriteDatagram(_sendBuffer, now);
-            if (length == 0) break;
-            // The core follows the peer when its address changes (RFC 9000 §9); until it heard from it, the address we dialled.
-            _endpoint.Send(_sendBuffer.AsSpan(0, length), _core.PeerAddress ?? _remoteAddress);
-        }
+        SendPendingLocked(now);
         DispatchEventsLocked();
         Volatile.Write(ref _nextTimeout, _core.NextTimeout);
+    }
+
+    /// <summary>
+    /// Builds every datagram the core has to send end to end in the send buffer and hands each burst to the endpoint in
+    /// one system call (a GSO super-packet per run of equal sizes when allowed): per packet, one sendto was most of the
+    /// relay's CPU per byte. A burst ends when the buffer could not take another full-sized datagram (so packets are never
+    /// built smaller than the path allows), at <see cref="QuicEndpoint.MaxSendBatch"/> datagrams, or when the peer's
+    /// address changes (RFC 9000 §9: the core follows a migrating peer).
+    /// </summary>
+    private void SendPendingLocked(long now)
+    {
+        int used = 0, count = 0;
+        SocketAddress? batchTo = null;
+        while (true)
+        {
+            if (count == _sendLengths.Length || _sendBuffer.Length - used < _core.PathMtu)
+            {
+                FlushSendBatch(used, count, batchTo!);
+                used = count = 0;
+            }
+            int length = _core.WriteDatagram(_sendBuffer.AsSpan(used), now);
+            if (length == 0) break;
+            // Until it heard from the peer, the address we dialled.
+            var to = _core.PeerAddress ?? _remoteAddress;
+            if (count > 0 && !ReferenceEquals(to, batchTo) && !to.Equals(batchTo))
+            {
+                // Sent before this datagram, which moves to the front of the buffer as the next burst's first.
+                FlushSendBatch(used, count, batchTo!);
+                _sendBuffer.AsSpan(used, length).CopyTo(_sendBuffer);
+                used = count = 0;
+            }
+            batchTo = to;
+            _sendLengths[count++] = length;
+            used += length;
+        }
+        if (count > 0) FlushSendBatch(used, count, batchTo!);
+    }
+
+    private void FlushSendBatch(int used, int count, SocketAddress to)
+    {
+        if (count == 0) return;
+        if (count == 1) _endpoint.Send(_sendBuffer.AsSpan(0, used), to);
+        else _endpoint.SendBatch(_sendBuffer.AsSpan(0, used), _sendLengths.AsSpan(0, count), to, AllowSegmentationOffload);
     }
 
     internal void ThrowIfClosedLocked()

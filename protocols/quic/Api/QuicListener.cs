@@ -28,7 +28,8 @@ public sealed class QuicListener : IAsyncDisposable, IConnectionAcceptor
         _options = options;
         _log = options.ConnectionOptions.LoggerFactory?.CreateLogger("FastRelay.Quic.Server") ?? NullLogger.Instance;
         _accepted = Channel.CreateBounded<QuicConnection>(new BoundedChannelOptions(options.ListenBacklog) { FullMode = BoundedChannelFullMode.DropWrite });
-        _endpoint = new QuicEndpoint(options.ListenEndPoint, this, options.RequireAddressValidation, _log);
+        _endpoint = new QuicEndpoint(options.ListenEndPoint, this, options.RequireAddressValidation, _log,
+            receiveCoalescing: options.ReceiveCoalescing);
         // One ticket key per listener: tickets resume only on the listener that issued them (and only until it restarts).
         _tickets = options.ConnectionOptions.EnableSessionTickets ? new Tls.Resumption.SessionTicketProtector() : null;
     }
@@ -42,6 +43,8 @@ public sealed class QuicListener : IAsyncDisposable, IConnectionAcceptor
     }
 
     public IPEndPoint LocalEndPoint => _endpoint.LocalEndPoint;
+    /// <summary>The listening socket's system calls and UDP segmentation offload state (shared by all its connections).</summary>
+    public Io.DatagramSocketStatistics SocketStatistics => _endpoint.SocketStatistics;
 
     public async ValueTask<QuicConnection> AcceptConnectionAsync(CancellationToken cancellationToken = default)
     {
@@ -63,7 +66,8 @@ public sealed class QuicListener : IAsyncDisposable, IConnectionAcceptor
         }
         var protocols = _options.ApplicationProtocols.Count > 0 ? _options.ApplicationProtocols : _options.ConnectionOptions.ApplicationProtocols;
         var settings = SettingsFactory.ForServer(_options.ConnectionOptions, protocols, _endpoint.ResetKey, _log, _tickets);
-        var connection = QuicConnection.CreateServer(_endpoint, remote, settings, context, _log, OnHandshakeCompleted, OnClosed);
+        var connection = QuicConnection.CreateServer(_endpoint, remote, settings, context, _log, OnHandshakeCompleted, OnClosed,
+            _options.ConnectionOptions.AllowSegmentationOffload);
         lock (_handshaking)
         {
             _handshaking.Add(connection);

@@ -29,6 +29,12 @@ public abstract class QuicConnectionOptions
     public ILoggerFactory? LoggerFactory { get; set; }
     /// <summary>Path MTU discovery: the largest UDP payload to probe for (also bounded by the peer's max_udp_payload_size). 0 (default): off, datagrams stay ≤ 1452 bytes.</summary>
     public int MaxPathMtuProbeSize { get; set; }
+    /// <summary>
+    /// Send runs of equal-sized packets as UDP GSO super-packets where the kernel supports it (one system call and one
+    /// trip through the stack per run). On by default; off for connections whose packets the kernel fast path rewrites
+    /// one by one. <see cref="QuicConnection.AllowSegmentationOffload"/> changes it on a live connection.
+    /// </summary>
+    public bool AllowSegmentationOffload { get; set; } = true;
 }
 
 public sealed class QuicClientConnectionOptions : QuicConnectionOptions
@@ -50,6 +56,11 @@ public sealed class QuicClientConnectionOptions : QuicConnectionOptions
     /// send only what is safe to repeat.
     /// </summary>
     public bool EnableEarlyData { get; set; }
+    /// <summary>
+    /// UDP GRO on this connection's socket (see <see cref="QuicListenerOptions.ReceiveCoalescing"/>). On by default; off
+    /// when a TC fast path must see what this connection receives one packet at a time (an edge relay's upstream).
+    /// </summary>
+    public bool ReceiveCoalescing { get; set; } = true;
 }
 
 public sealed class QuicServerConnectionOptions : QuicConnectionOptions
@@ -70,4 +81,10 @@ public sealed class QuicListenerOptions
     /// <summary>Send Retry before accepting a connection (address validation, RFC 9000 §8.1.2).</summary>
     public bool RequireAddressValidation { get; set; }
     public int ListenBacklog { get; set; } = 512;
+    /// <summary>
+    /// Ask the kernel for UDP GRO: same-flow datagrams arrive coalesced and are split by the endpoint (fewer reads and
+    /// trips through the stack). On by default. Turn it off when a TC fast path must see the datagrams this socket
+    /// receives one by one: with GRO on, a NIC's GRO layer may merge them before TC ingress runs.
+    /// </summary>
+    public bool ReceiveCoalescing { get; set; } = true;
 }

@@ -90,7 +90,16 @@ public sealed class QuicStream : Stream
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
         WriteAsync(buffer, false, cancellationToken);
 
-    public async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, bool completeWrites, CancellationToken cancellationToken = default)
+    public ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, bool completeWrites, CancellationToken cancellationToken = default) =>
+        WriteAsync(buffer, ReadOnlyMemory<byte>.Empty, completeWrites, cancellationToken);
+
+    /// <summary>
+    /// Writes <paramref name="first"/> then <paramref name="second"/> (a message header and its payload, say) as if one
+    /// buffer: both are queued before anything is sent, so a small header does not leave in a packet of its own ahead
+    /// of its payload — the MoQ relay did that for every object and subscriber (a third more packets at 2.5 kB objects).
+    /// </summary>
+    public async ValueTask WriteAsync(ReadOnlyMemory<byte> first, ReadOnlyMemory<byte> second, bool completeWrites,
+        CancellationToken cancellationToken = default)
     {
         if (!CanWrite) throw new InvalidOperationException("this stream cannot be written (a unidirectional stream the peer opened)");
         while (true)
@@ -101,8 +110,10 @@ public sealed class QuicStream : Stream
                 if (_writeError is not null) throw _writeError;
                 if (_writeCompleted) throw new InvalidOperationException("writes were already completed on this stream");
                 _connection.ThrowIfClosedLocked();
-                int accepted = buffer.IsEmpty ? 0 : _connection.Core.Streams.Write((ulong)Id, buffer.Span, false);
-                buffer = buffer[accepted..];
+                if (!first.IsEmpty) first = first[_connection.Core.Streams.Write((ulong)Id, first.Span, false)..];
+                // The second buffer only once the first is all in: the bytes stay in order.
+                if (first.IsEmpty && !second.IsEmpty) second = second[_connection.Core.Streams.Write((ulong)Id, second.Span, false)..];
+                var buffer = first.IsEmpty ? second : first;
                 if (buffer.IsEmpty && completeWrites)
                 {
                     _connection.Core.Streams.Write((ulong)Id, ReadOnlySpan<byte>.Empty, true);

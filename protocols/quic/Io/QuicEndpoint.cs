@@ -11,10 +11,12 @@ namespace FastRelay.Protocols.Quic.Io;
 /// <summary>
 /// One UDP socket and the thread that reads it: routes each datagram to its connection by destination connection id,
 /// runs connection timers, and — on a server — answers what no connection owns: Version Negotiation, Retry, stateless
-/// reset, or a new connection. The receive buffer is reused for every datagram (no allocation per packet).
+/// reset, or a new connection. The receive buffers are reused for every datagram (no allocation per packet).
 /// <para>Sending happens on whichever thread changed a connection (under that connection's lock); the loop only wakes
 /// for received datagrams and timers, at least every <see cref="MaxPollMicros"/> so a timer armed from another thread
 /// is never late by more than that.</para>
+/// <para>The socket (<see cref="DatagramSocket"/>) reads many datagrams per system call and sends a connection's burst
+/// in one call, as UDP GSO super-packets when the connection allows it.</para>
 /// </summary>
 internal sealed class QuicEndpoint : IDisposable
 {
@@ -23,6 +25,7 @@ internal sealed class QuicEndpoint : IDisposable
     private const int SocketBufferBytes = 4 << 20;
 
     private readonly Socket _socket;
+    private readonly DatagramSocket _io;
     private readonly Dictionary<ConnectionId, IEndpointConnection> _routes = [];
     private readonly List<IEndpointConnection> _connections = [];
     private readonly IConnectionAcceptor? _acceptor;
@@ -31,24 +34,36 @@ internal sealed class QuicEndpoint : IDisposable
     private readonly ILogger _log;
     private readonly Thread _thread;
     private readonly byte[] _replyBuffer = new byte[1500];
-    private readonly SocketAddress _from;
+    // Where the datagram being routed came from (a DatagramSocket slot's address: valid until the next receive).
+    private SocketAddress _from;
+    // The last receive filled every slot: more is probably queued, so read again without polling first.
+    private bool _moreQueued;
     private readonly InitialAuthentication _initialAuthentication = new();
     private volatile bool _disposed;
 
-    public QuicEndpoint(IPEndPoint bind, IConnectionAcceptor? acceptor, bool requireAddressValidation, ILogger? log)
+    /// <param name="segmentationOffload">Use UDP GSO where the kernel has it (each connection may still opt out).</param>
+    /// <param name="receiveCoalescing">Ask the kernel for UDP GRO (same-flow datagrams read as one, split here).</param>
+    public QuicEndpoint(IPEndPoint bind, IConnectionAcceptor? acceptor, bool requireAddressValidation, ILogger? log,
+        bool segmentationOffload = true, bool receiveCoalescing = true)
     {
         _socket = new Socket(bind.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         if (bind.AddressFamily == AddressFamily.InterNetworkV6) _socket.DualMode = bind.Address.Equals(IPAddress.IPv6Any);
         SetBufferSizes(_socket);
         SetDontFragment(_socket, bind.AddressFamily);
         _socket.Bind(bind);
-        _from = new SocketAddress(bind.AddressFamily);
-        _batchSources = new SocketAddress[MaxBatch];
-        for (int i = 0; i < MaxBatch; i++) _batchSources[i] = new SocketAddress(bind.AddressFamily);
         _acceptor = acceptor;
         _requireAddressValidation = requireAddressValidation;
         _tokens = acceptor is not null ? new AddressValidationTokens() : null;
         _log = log ?? NullLogger.Instance;
+        // A server reads from many peers at once; a client endpoint serves one connection and needs fewer slots.
+        _io = new DatagramSocket(_socket, acceptor is not null ? ServerSlots : ClientSlots, segmentationOffload, receiveCoalescing, _log);
+        _from = _io.Source(0);
+        int capacity = _io.Slots * (_io.ReceiveCoalescing ? MaxSegmentsPerSlot : 1);
+        _batch = new Memory<byte>[capacity];
+        _batchOwners = new IEndpointConnection?[capacity];
+        _batchSources = new SocketAddress[capacity];
+        _perConnection = new Memory<byte>[capacity];
+        _perConnectionSources = new SocketAddress[capacity];
         LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
         _thread = new Thread(Run) { IsBackground = true, Name = $"quic {LocalEndPoint}" };
         _thread.Start();
@@ -100,22 +115,21 @@ internal sealed class QuicEndpoint : IDisposable
     public IPEndPoint LocalEndPoint { get; }
     public StatelessResetKey ResetKey { get; } = StatelessResetKey.CreateRandom();
 
-    public void Send(ReadOnlySpan<byte> datagram, SocketAddress to)
-    {
-        try
-        {
-            _socket.SendTo(datagram, SocketFlags.None, to);
-        }
-        // MessageSize: a path MTU probe larger than the interface allows (DF is set) is simply lost.
-        catch (SocketException e) when (e.SocketErrorCode is SocketError.NoBufferSpaceAvailable or SocketError.WouldBlock or SocketError.ConnectionRefused
-                                       or SocketError.MessageSize)
-        {
-            // UDP: a datagram the kernel could not take is a lost packet; recovery resends.
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-    }
+    public void Send(ReadOnlySpan<byte> datagram, SocketAddress to) => _io.Send(datagram, to);
+
+    /// <summary>Most datagrams one <see cref="SendBatch"/> takes.</summary>
+    public const int MaxSendBatch = DatagramSocket.MaxBatch;
+
+    /// <summary>
+    /// One connection's datagrams, end to end in <paramref name="buffer"/>, to one address in one system call; runs of
+    /// equal-sized ones as GSO super-packets when <paramref name="allowSegmentation"/> and the socket has it.
+    /// </summary>
+    public void SendBatch(ReadOnlySpan<byte> buffer, ReadOnlySpan<int> lengths, SocketAddress to, bool allowSegmentation) =>
+        _io.SendBatch(buffer, lengths, to, allowSegmentation);
+
+    /// <summary>Segmented (GSO) sends are on for this socket: requested, supported, never refused by the kernel.</summary>
+    public bool SegmentationOffload => _io.SegmentationOffload;
+    public DatagramSocketStatistics SocketStatistics => _io.Statistics;
 
     public void Register(in ConnectionId id, IEndpointConnection connection)
     {
@@ -157,7 +171,7 @@ internal sealed class QuicEndpoint : IDisposable
             long wait = next <= now ? 0 : Math.Min(next - now, MaxPollMicros);
             try
             {
-                if (_socket.Poll((int)wait, SelectMode.SelectRead)) ReceiveAvailable();
+                if (_moreQueued || _socket.Poll((int)wait, SelectMode.SelectRead)) ReceiveAvailable();
             }
             catch (ObjectDisposedException) { return; }
             catch (SocketException e) when (_disposed || e.SocketErrorCode == SocketError.ConnectionReset) { if (_disposed) return; }
@@ -173,67 +187,67 @@ internal sealed class QuicEndpoint : IDisposable
     }
 
     /// <summary>
-    /// Drains what is queued (bounded, so timers still run under a flood) into one batch buffer, then hands each
-    /// connection all of its datagrams in one call: one lock, one event dispatch and one flush (so one ACK) per burst
-    /// instead of per datagram. Measured before batching: the receive thread and the reading application thread
+    /// Reads what is queued (one recvmmsg, bounded by the slots, so timers still run under a flood) into one batch, then
+    /// hands each connection all of its datagrams in one call: one lock, one event dispatch and one flush (so one ACK) per
+    /// burst instead of per datagram. Measured before batching: the receive thread and the reading application thread
     /// fought over the connection lock for every packet (hundreds of thousands of sched_yield per 100 MB).
     /// </summary>
     private void ReceiveAvailable()
     {
-        int count = 0, used = 0, received = 0;
-        while (received < MaxBatch && _batchBuffer.Length - used >= MaxDatagram && !_disposed)
+        int count = 0;
+        // Never blocks: this thread owns every connection's timers and must never wait without a deadline — a read that
+        // blocked while only new clients were arriving once stopped every connection's PTO and idle timer.
+        int messages = _io.Receive();
+        for (int m = 0; m < messages && !_disposed; m++)
         {
-            int length;
-            try
+            var (data, segmentSize) = _io.Received(m);
+            _from = _io.Source(m);
+            if (segmentSize <= 0 || segmentSize >= data.Length)
             {
-                // Poll said one datagram is there; after it, read only what is already queued. This thread owns every
-                // connection's timers and must never block without a deadline — counting routed datagrams instead
-                // (a new client's Initial or garbage routes nowhere) once left it in ReceiveFrom with all timers stopped.
-                if (received > 0 && _socket.Available == 0) break;
-                received++;
-                length = _socket.ReceiveFrom(_batchBuffer.AsSpan(used, MaxDatagram), SocketFlags.None, _from);
+                Collect(data, ref count);
+                continue;
             }
-            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.WouldBlock)
-            {
-                break;
-            }
-            var datagram = _batchBuffer.AsMemory(used, length);
-            try
-            {
-                if (Route(datagram, QuicClock.NowMicros) is { } owner)
-                {
-                    _batch[count] = datagram;
-                    _batchOwners[count] = owner;
-                    CopyAddress(_from, _batchSources[count]);
-                    count++;
-                    used += length;
-                }
-            }
-            catch (Exception e)
-            {
-                // A bug in one connection must not end the endpoint for all of them.
-                _log.LogError(e, "datagram processing failed");
-            }
+            // UDP GRO: same-flow datagrams end to end, all segmentSize long but the last.
+            for (int offset = 0; offset < data.Length; offset += segmentSize)
+                Collect(data.Slice(offset, Math.Min(segmentSize, data.Length - offset)), ref count);
         }
+        _moreQueued = messages == _io.Slots;
         DeliverBatch(count);
     }
 
-    private const int MaxBatch = 256;
-    private const int AckSlice = 8;
-    private const int MaxDatagram = 65536;
-    private readonly byte[] _batchBuffer = new byte[1 << 20];
-    private readonly Memory<byte>[] _batch = new Memory<byte>[MaxBatch];
-    private readonly IEndpointConnection?[] _batchOwners = new IEndpointConnection?[MaxBatch];
-    private readonly Memory<byte>[] _perConnection = new Memory<byte>[MaxBatch];
-    // Where each datagram of the batch came from (preallocated: no allocation per datagram) and the per-owner gather.
-    private readonly SocketAddress[] _batchSources;
-    private readonly SocketAddress[] _perConnectionSources = new SocketAddress[MaxBatch];
-
-    private static void CopyAddress(SocketAddress from, SocketAddress to)
+    private void Collect(Memory<byte> datagram, ref int count)
     {
-        from.Buffer.Span[..from.Size].CopyTo(to.Buffer.Span);
-        to.Size = from.Size;
+        // More segments than the kernel's GRO limit: never from a kernel we know, dropped rather than trusted.
+        if (count == _batch.Length) return;
+        try
+        {
+            if (Route(datagram, QuicClock.NowMicros) is { } owner)
+            {
+                _batch[count] = datagram;
+                _batchOwners[count] = owner;
+                _batchSources[count] = _from;
+                count++;
+            }
+        }
+        catch (Exception e)
+        {
+            // A bug in one connection must not end the endpoint for all of them.
+            _log.LogError(e, "datagram processing failed");
+        }
     }
+
+    private const int ServerSlots = 32;
+    private const int ClientSlots = 8;
+    /// <summary>The kernel's UDP GRO coalesces at most 64 datagrams (UDP_GRO_CNT_MAX).</summary>
+    private const int MaxSegmentsPerSlot = 64;
+    private const int AckSlice = 8;
+    private readonly Memory<byte>[] _batch;
+    private readonly IEndpointConnection?[] _batchOwners;
+    private readonly Memory<byte>[] _perConnection;
+    // Where each datagram of the batch came from (the socket's per-slot addresses: no allocation per datagram) and the
+    // per-owner gather.
+    private readonly SocketAddress[] _batchSources;
+    private readonly SocketAddress[] _perConnectionSources;
 
     private void DeliverBatch(int count)
     {
@@ -262,6 +276,8 @@ internal sealed class QuicEndpoint : IDisposable
         }
         Array.Clear(_batch, 0, count);
         Array.Clear(_perConnection, 0, count);
+        Array.Clear(_batchSources, 0, count);
+        Array.Clear(_perConnectionSources, 0, count);
     }
 
     /// <summary>The connection a datagram belongs to, or null when it was answered here (or dropped).</summary>

@@ -83,8 +83,8 @@ public sealed class MoqSubgroupStream
         var token = linked?.Token ?? cancellationToken;
         try
         {
-            await _stream.WriteAsync(header, fin && payload.IsEmpty, token).ConfigureAwait(false);
-            if (!payload.IsEmpty) await _stream.WriteAsync(payload, fin, token).ConfigureAwait(false);
+            // Header and payload queued together: one flush, so the header shares the payload's first packet.
+            await _stream.WriteAsync(header, payload, fin, token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (timeout?.IsCancellationRequested == true && !cancellationToken.IsCancellationRequested)
         {

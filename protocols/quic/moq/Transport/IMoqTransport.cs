@@ -62,6 +62,16 @@ public interface IMoqStream : IAsyncDisposable
     /// <summary>Writes (waits for flow-control credit), optionally ending the stream.</summary>
     ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, bool completeWrites = false, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Writes <paramref name="first"/> then <paramref name="second"/> (an object header and its payload). A transport
+    /// that can queues both before sending, so the header does not go out in a packet of its own.
+    /// </summary>
+    async ValueTask WriteAsync(ReadOnlyMemory<byte> first, ReadOnlyMemory<byte> second, bool completeWrites, CancellationToken cancellationToken = default)
+    {
+        await WriteAsync(first, completeWrites && second.IsEmpty, cancellationToken).ConfigureAwait(false);
+        if (!second.IsEmpty) await WriteAsync(second, completeWrites, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Ends the send side (FIN).</summary>
     void CompleteWrites();
 

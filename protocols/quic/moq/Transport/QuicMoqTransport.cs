@@ -100,6 +100,9 @@ internal sealed class QuicMoqStream(QuicStream stream) : IMoqStream
     public ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, bool completeWrites = false, CancellationToken cancellationToken = default) =>
         stream.WriteAsync(buffer, completeWrites, cancellationToken);
 
+    public ValueTask WriteAsync(ReadOnlyMemory<byte> first, ReadOnlyMemory<byte> second, bool completeWrites, CancellationToken cancellationToken = default) =>
+        stream.WriteAsync(first, second, completeWrites, cancellationToken);
+
     public void CompleteWrites()
     {
         try { stream.CompleteWrites(); } catch (QuicException) { } // already closed: nothing left to end

@@ -16,31 +16,34 @@ internal sealed class LoopbackPair : IAsyncDisposable
     public UdpCapturingProxy? Proxy { get; init; }
 
     public static async Task<LoopbackPair> StartAsync(bool proxy = false, Action<QuicClientConnectionOptions>? client = null,
-        Action<QuicServerConnectionOptions>? server = null, bool retry = false, Action<UdpCapturingProxy>? configureProxy = null)
+        Action<QuicServerConnectionOptions>? server = null, bool retry = false, Action<UdpCapturingProxy>? configureProxy = null,
+        Action<QuicListenerOptions>? listener = null)
     {
         var serverOptions = new QuicServerConnectionOptions { ServerCertificate = Certificate.Value, ApplicationProtocols = ["test"] };
         server?.Invoke(serverOptions);
-        var listener = await QuicListener.ListenAsync(new QuicListenerOptions
+        var listenerOptions = new QuicListenerOptions
         {
             ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
             ApplicationProtocols = ["test"],
             ConnectionOptions = serverOptions,
             RequireAddressValidation = retry,
-        });
-        var middle = proxy ? new UdpCapturingProxy(listener.LocalEndPoint) : null;
+        };
+        listener?.Invoke(listenerOptions);
+        var quicListener = await QuicListener.ListenAsync(listenerOptions);
+        var middle = proxy ? new UdpCapturingProxy(quicListener.LocalEndPoint) : null;
         if (middle is not null) configureProxy?.Invoke(middle);
         var clientOptions = new QuicClientConnectionOptions
         {
-            RemoteEndPoint = middle?.EndPoint ?? listener.LocalEndPoint,
+            RemoteEndPoint = middle?.EndPoint ?? quicListener.LocalEndPoint,
             ApplicationProtocols = ["test"],
             SkipCertificateValidation = true,
         };
         client?.Invoke(clientOptions);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        var accept = listener.AcceptConnectionAsync(timeout.Token).AsTask();
+        var accept = quicListener.AcceptConnectionAsync(timeout.Token).AsTask();
         var connection = await QuicConnection.ConnectAsync(clientOptions, timeout.Token);
         var serverConnection = await accept;
-        return new LoopbackPair { Listener = listener, Client = connection, Server = serverConnection, Proxy = middle };
+        return new LoopbackPair { Listener = quicListener, Client = connection, Server = serverConnection, Proxy = middle };
     }
 
     public async ValueTask DisposeAsync()
