@@ -40,6 +40,12 @@ public sealed class MoqSubgroupStream
         return subgroup;
     }
 
+    /// <summary>
+    /// Completes when the peer acknowledged every byte of the stream and its FIN (after <see cref="CompleteAsync"/>);
+    /// faults when the stream was reset or the session closed first. A publisher closes only after this.
+    /// </summary>
+    public Task Delivered => _stream.WritesAcknowledged;
+
     /// <summary>Writes a Normal object (Object IDs must increase).</summary>
     public Task WriteObjectAsync(ulong objectId, ReadOnlyMemory<byte> payload, IReadOnlyList<MoqKeyValuePair>? properties = null, CancellationToken cancellationToken = default) =>
         WriteAsync(objectId, payload, MoqObjectStatus.Normal, properties, fin: false, cancellationToken);

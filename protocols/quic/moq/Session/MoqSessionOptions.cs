@@ -60,4 +60,11 @@ public sealed record MoqSessionOptions
 
     /// <summary>After PUBLISH_DONE, how long to wait for late data streams before the subscription's object stream ends.</summary>
     public TimeSpan PublishDoneLinger { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// When the peer closes with NO_ERROR, how long the session may still spend reading what the peer sent before its
+    /// close (streams already received, read to their ends) before it terminates. The data is local by then, so this
+    /// only bounds a consumer that does not take objects.
+    /// </summary>
+    public TimeSpan CloseDrainTimeout { get; init; } = TimeSpan.FromSeconds(5);
 }
