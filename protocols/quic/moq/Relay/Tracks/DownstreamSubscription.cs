@@ -16,6 +16,7 @@ public sealed class DownstreamSubscription : IRelaySubscription
     private ulong _finishCode = ulong.MaxValue;
     private int _finished;
     private int _cancelled;
+    private int _rangeEnded;
     private bool _anchored;
 
     internal DownstreamSubscription(RelayTrack track, RelaySession session, IDownstreamTrackPort port, SubscribeRequest request,
@@ -59,9 +60,28 @@ public sealed class DownstreamSubscription : IRelaySubscription
 
     public bool IsCancelled => Volatile.Read(ref _cancelled) != 0;
 
-    /// <summary>Does <paramref name="obj"/> pass Forward and the Location filter? Under the track lock.</summary>
+    /// <summary>
+    /// Does <paramref name="obj"/> pass Forward and the Location filter (Start, End Group inclusive)? Nothing passes once
+    /// the subscription finished (PUBLISH_DONE sent). Under the track lock.
+    /// </summary>
     internal bool Passes(in RelayObject obj) =>
-        Forward && obj.Location >= Start && (EndGroup is not { } end || obj.Group <= end);
+        Forward && Volatile.Read(ref _finished) == 0 && obj.Location >= Start && (EndGroup is not { } end || obj.Group <= end);
+
+    /// <summary>An object of <paramref name="group"/> means the End Group is over (the first time only). Under the track lock.</summary>
+    internal bool IsPastEndGroup(ulong group) => EndGroup is { } end && group > end && Volatile.Read(ref _rangeEnded) == 0;
+
+    /// <summary>
+    /// The track passed this subscription's End Group (a later group started): PUBLISH_DONE SUBSCRIPTION_ENDED once its
+    /// open subgroup streams ended (objects of the end group still arriving on them are forwarded), then it leaves the
+    /// track (draft-19 §"Location Filters", §"PUBLISH_DONE").
+    /// </summary>
+    internal void EndOfRange()
+    {
+        if (IsCancelled || Interlocked.Exchange(ref _rangeEnded, 1) != 0) return;
+        if (Interlocked.CompareExchange(ref _finishCode, (ulong)MoqPublishDoneCode.SubscriptionEnded, ulong.MaxValue) != ulong.MaxValue) return;
+        if (Volatile.Read(ref OpenSubgroups) == 0)
+            FinishNow();
+    }
 
     /// <summary>Keeps the send-priority anchor near the live groups; under the track lock.</summary>
     internal void NoteGroup(ulong group)
@@ -132,13 +152,22 @@ public sealed class DownstreamSubscription : IRelaySubscription
     {
         if (Interlocked.Exchange(ref _finished, 1) != 0 || IsCancelled) return;
         Session.Forget(this);
+        var code = (MoqPublishDoneCode)_finishCode;
         try
         {
-            Port.Finish((MoqPublishDoneCode)_finishCode, (MoqPublishDoneCode)_finishCode == MoqPublishDoneCode.TrackEnded ? "track ended" : "publisher done");
+            Port.Finish(code, code switch
+            {
+                MoqPublishDoneCode.TrackEnded => "track ended",
+                MoqPublishDoneCode.SubscriptionEnded => "end group reached",
+                _ => "publisher done",
+            });
         }
         catch (Exception)
         {
             // The downstream session is gone: nobody to tell.
         }
+        // A range that ended leaves a track that goes on (other subscribers may stay; the linger clock may start).
+        if (code == MoqPublishDoneCode.SubscriptionEnded)
+            Track.RemoveSubscriber(this);
     }
 }
