@@ -8,6 +8,11 @@ namespace FastRelay.Protocols.Moq.Publisher;
 /// One subgroup's stream: objects in increasing Object ID order, then <see cref="CompleteAsync"/> (FIN: every object
 /// of the subgroup was sent) or <see cref="Reset"/> (some were not). A write that exceeds the subscription's
 /// SUBGROUP_DELIVERY_TIMEOUT resets the stream with DELIVERY_TIMEOUT and throws <see cref="TimeoutException"/>.
+/// <para>
+/// The steady-state object write allocates nothing: each object's header is serialized into one scratch buffer reused
+/// under the write lock (a transport copies what it accepts before WriteAsync completes), and the delivery-timeout
+/// timer is one reset <see cref="CancellationTokenSource"/>.
+/// </para>
 /// </summary>
 public sealed class MoqSubgroupStream
 {
@@ -16,6 +21,7 @@ public sealed class MoqSubgroupStream
     private readonly TimeSpan? _deliveryTimeout;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly MoqWriter _scratch = new(64);
+    private CancellationTokenSource? _timeout; // reused per write while it never fired (guarded by _writeLock)
 
     private MoqSubgroupStream(IMoqStream stream, MoqSubgroupHeader header, TimeSpan? deliveryTimeout)
     {
@@ -34,9 +40,13 @@ public sealed class MoqSubgroupStream
         var stream = await publication.Session.Transport.OpenStreamAsync(bidirectional: false, cancellationToken).ConfigureAwait(false);
         stream.SendPriority = priority;
         var subgroup = new MoqSubgroupStream(stream, header, publication.SubgroupDeliveryTimeout);
-        var w = new MoqWriter(32);
-        header.Write(w);
-        await subgroup.SendAsync(w.ToArray(), default, false, cancellationToken).ConfigureAwait(false);
+        await subgroup._writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            header.Write(subgroup._scratch);
+            await subgroup.SendAsync(subgroup._scratch.WrittenMemory, default, false, cancellationToken).ConfigureAwait(false);
+        }
+        finally { subgroup._writeLock.Release(); }
         return subgroup;
     }
 
@@ -77,16 +87,18 @@ public sealed class MoqSubgroupStream
         {
             _scratch.Clear();
             _objects.Write(_scratch, objectId, payload.Span, status, properties, includePayload: false);
-            await SendAsync(_scratch.ToArray(), payload, fin, cancellationToken).ConfigureAwait(false);
+            await SendAsync(_scratch.WrittenMemory, payload, fin, cancellationToken).ConfigureAwait(false);
         }
         finally { _writeLock.Release(); }
     }
 
-    private async Task SendAsync(byte[] header, ReadOnlyMemory<byte> payload, bool fin, CancellationToken cancellationToken)
+    /// <summary>Under <see cref="_writeLock"/>: <paramref name="header"/> may be the scratch buffer.</summary>
+    private async Task SendAsync(ReadOnlyMemory<byte> header, ReadOnlyMemory<byte> payload, bool fin, CancellationToken cancellationToken)
     {
-        using var timeout = _deliveryTimeout is { } t ? new CancellationTokenSource(t) : null;
-        using var linked = timeout is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-        var token = linked?.Token ?? cancellationToken;
+        var timeout = StartTimeout();
+        // A linked source only when the caller's token can fire too (it costs an allocation per write).
+        using var linked = timeout is not null && cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token) : null;
+        var token = linked?.Token ?? timeout?.Token ?? cancellationToken;
         try
         {
             await _stream.WriteAsync(header, fin && payload.IsEmpty, token).ConfigureAwait(false);
@@ -97,5 +109,19 @@ public sealed class MoqSubgroupStream
             Reset(MoqStreamResetCode.DeliveryTimeout);
             throw new TimeoutException("subgroup delivery timeout exceeded; the stream was reset");
         }
+        finally { timeout?.CancelAfter(Timeout.InfiniteTimeSpan); }
+    }
+
+    /// <summary>The delivery-timeout source armed for one write: the previous one reset, a new one only after it fired.</summary>
+    private CancellationTokenSource? StartTimeout()
+    {
+        if (_deliveryTimeout is not { } t) return null;
+        if (_timeout is null || !_timeout.TryReset())
+        {
+            _timeout?.Dispose();
+            _timeout = new CancellationTokenSource();
+        }
+        _timeout.CancelAfter(t);
+        return _timeout;
     }
 }
