@@ -96,7 +96,7 @@ internal sealed class SessionTrackPublisher : IMoqTrackPublisher, IMoqRequestHan
     /// PUBLISH_DONE before closing (a QUIC CONNECTION_CLOSE discards whatever is not yet delivered). Normally the wait
     /// ends after one round trip, when the last acknowledgement arrives; this only bounds a peer that never acknowledges.
     /// </summary>
-    public static TimeSpan CloseLinger { get; set; } = TimeSpan.FromSeconds(5);
+    public static TimeSpan CloseAcknowledgementTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     public async ValueTask DisposeAsync()
     {
@@ -113,7 +113,7 @@ internal sealed class SessionTrackPublisher : IMoqTrackPublisher, IMoqRequestHan
             lock (_lock) pending = [.. _unacknowledged, .. publications.Select(p => p.Delivered)];
             // Delivered faults when a stream was reset or the session ended: then there is nothing more to wait for.
             var delivered = Task.WhenAll(pending).ContinueWith(_ => { }, TaskScheduler.Default);
-            try { await Task.WhenAny(delivered, _session.Terminated).WaitAsync(CloseLinger).ConfigureAwait(false); }
+            try { await Task.WhenAny(delivered, _session.Terminated).WaitAsync(CloseAcknowledgementTimeout).ConfigureAwait(false); }
             catch (TimeoutException) { }
         }
         if (_namespace is not null)

@@ -13,7 +13,7 @@ namespace FastRelay.Protocols.Moq.Relay.Sessions;
 /// <para>
 /// The session reports each subgroup stream's objects and then its end (<see cref="MoqSubscription.Events"/>): a FIN
 /// finishes the subgroup's downstream streams, a reset (or a stream cut by the connection's close) resets them, exactly
-/// then. Subgroups still open when the subscription ends had no FIN, so they are reset: a forwarded subgroup is
+/// then, with the upstream reset code. Subgroups still open when the subscription ends had no FIN, so they are reset: a forwarded subgroup is
 /// finished or reset, never left open or with a hole.
 /// </para>
 /// </summary>
@@ -79,9 +79,13 @@ internal sealed class UpstreamPump : IUpstreamSubscription
                 Forward(sink, e.Object!);
                 break;
             case MoqSubscriptionEventKind.SubgroupFinished:
+                if (_open.Remove((e.GroupId, e.SubgroupId), out var finished))
+                    finished.OnClosed(true);
+                break;
             case MoqSubscriptionEventKind.SubgroupReset:
-                if (_open.Remove((e.GroupId, e.SubgroupId), out var stream))
-                    stream.OnClosed(e.Kind == MoqSubscriptionEventKind.SubgroupFinished);
+                // The publisher's code goes downstream; a stream cut by the session's end (no code) is SESSION_CLOSED.
+                if (_open.Remove((e.GroupId, e.SubgroupId), out var reset))
+                    reset.OnReset(e.ResetCode is { } code ? (MoqStreamResetCode)code : MoqStreamResetCode.SessionClosed);
                 break;
         }
     }

@@ -191,12 +191,12 @@ public sealed class RelayTrack : IUpstreamTrackSink
             subscription.EndOfRange();
     }
 
-    internal void CloseSubgroup(UpstreamSubgroupFanout from, bool finished)
+    internal void CloseSubgroup(UpstreamSubgroupFanout from, bool finished, MoqStreamResetCode resetCode = MoqStreamResetCode.Cancelled)
     {
         lock (Lock)
         {
             foreach (var (subscription, og) in from.Outgoing)
-                subscription.Session.SendQueue.Close(og, finished);
+                subscription.Session.SendQueue.Close(og, finished, resetCode);
             from.Outgoing.Clear();
         }
     }
