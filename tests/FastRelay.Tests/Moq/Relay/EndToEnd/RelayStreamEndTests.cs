@@ -4,7 +4,9 @@ using FastRelay.Protocols.Moq.Subscriber;
 using FastRelay.Protocols.Moq.Wire;
 using FastRelay.Protocols.Moq.Wire.Data;
 using FastRelay.Tests.Infrastructure;
+using System.Diagnostics;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace FastRelay.Tests.Moq.Relay.EndToEnd;
 
@@ -12,7 +14,7 @@ namespace FastRelay.Tests.Moq.Relay.EndToEnd;
 /// How upstream stream ends and a publisher's close travel through the relay (real sessions over our QUIC on loopback):
 /// nothing the publisher's QUIC had acknowledged is lost, and each subgroup stream's FIN or reset is forwarded exactly.
 /// </summary>
-public sealed class RelayStreamEndTests
+public sealed class RelayStreamEndTests(ITestOutputHelper output)
 {
     private static MoqFullTrackName Track(string ns) => RelayNames.Track(ns, "video");
 
@@ -66,9 +68,12 @@ public sealed class RelayStreamEndTests
                     sent.Add(stream);
                 }
             }
+            var finishing = Stopwatch.StartNew();
             await publication.FinishAsync();
             // The publisher's QUIC has every byte, FIN and PUBLISH_DONE acknowledged: it closes at once (NO_ERROR).
             await Task.WhenAll(sent.Select(s => s.Delivered).Append(publication.Delivered)).WaitAsync(timeout.Token);
+            // For information (the old publisher lingered 1 s here): how long waiting for the acknowledgements took.
+            output.WriteLine($"round {round}: acknowledged {finishing.Elapsed.TotalMilliseconds:0.0} ms after PUBLISH_DONE");
             await pub.DisposeAsync();
 
             var (objects, ends) = await ReadAllAsync(subscription, timeout.Token);
