@@ -105,6 +105,7 @@ public sealed partial class MoqSession : IAsyncDisposable
         {
             Implementation = _options.Implementation,
             MaxRequestUpdates = _options.MaxRequestUpdates,
+            MaxFilterRanges = _options.MaxFilterRanges > 0 ? _options.MaxFilterRanges : null,
             AuthorizationTokens = _options.SetupAuthorizationTokens.ToList(),
         };
         // PATH and AUTHORITY are the client's, and only on native QUIC (WebTransport has them in its URL).

@@ -19,6 +19,12 @@ public sealed record MoqSessionOptions
     /// <summary>MAX_REQUEST_UPDATES we announce (0 = unlimited).</summary>
     public ulong MaxRequestUpdates { get; init; } = 8;
 
+    /// <summary>
+    /// MAX_FILTER_RANGES we announce: how many ranges the peer's Range Filters may hold per request. 0 (the default) is
+    /// not announced, and then the peer may send no Range Filters at all (a handler refuses them INVALID_FILTER).
+    /// </summary>
+    public ulong MaxFilterRanges { get; init; }
+
     /// <summary>Authorization tokens to put in SETUP.</summary>
     public IReadOnlyList<MoqAuthToken> SetupAuthorizationTokens { get; init; } = Array.Empty<MoqAuthToken>();
 

@@ -76,4 +76,55 @@ public class RelayRangeFilterTests
         var (_, port) = await h.SubscribeAsync(h.NewSubscriberPeer(), Range(2, 0, endGroupDelta: 0));
         Assert.False(port.Finished.Task.IsCompleted);
     }
+
+    private static MoqRangeFilter Filter(MoqParameterType kind, byte set, params (ulong Start, ulong? End)[] ranges) =>
+        new(kind, set, 0, ranges.Select(r => new MoqRange(r.Start, r.End)).ToList());
+
+    [Fact]
+    public async Task Range_Filter_parameters_AND_within_a_set_and_OR_across_sets()
+    {
+        var h = new RelayHarness();
+        // Set 0: subgroup 1 AND object IDs 0..5; set 1: priority 10..20 (any subgroup).
+        var (_, port) = await h.SubscribeAsync(h.NewSubscriberPeer(), new SubscribeRequest(RelayHarness.Video)
+        {
+            RangeFilters =
+            [
+                Filter(MoqParameterType.SubgroupFilter, 0, (1, 1)),
+                Filter(MoqParameterType.ObjectIdFilter, 0, (0, 5)),
+                Filter(MoqParameterType.PriorityFilter, 1, (10, 20)),
+            ],
+        });
+        var (_, all) = await h.SubscribeAsync(h.NewSubscriberPeer());
+        var upstream = h.Publisher.SinkFor(RelayHarness.Video);
+        foreach (var (subgroup, priority) in new[] { (0UL, (byte)128), (1UL, (byte)128), (2UL, (byte)15) })
+        {
+            var stream = upstream.OpenSubgroup();
+            // Object IDs are unique within a group across its subgroups: subgroup s carries 4s .. 4s+3.
+            for (ulong o = 4 * subgroup; o < 4 * subgroup + 4; o++) stream.OnObject(RelayHarness.Obj(0, o, 10, subgroup, priority));
+            stream.OnClosed(true);
+        }
+        await all.WaitUntil(p => p.AllObjects().Count == 12 && p.Subgroups.All(s => s.Completed));
+        await port.WaitUntil(p => p.AllObjects().Count == 6 && p.Subgroups.All(s => s.Completed));
+        Assert.Equal(new[] { "1/4", "1/5", "2/10", "2/11", "2/8", "2/9" },
+            port.AllObjects().Select(o => $"{o.Subgroup}/{o.ObjectId}").Order());
+    }
+
+    [Fact]
+    public void An_object_property_filter_needs_the_property_in_range_and_REQUEST_UPDATE_replaces_a_filter_type()
+    {
+        var filters = MoqRangeFilterSet.From([new MoqRangeFilter(MoqParameterType.ObjectPropertyFilter, 0, 0x40, [new MoqRange(5, null)])]);
+        Assert.True(filters.Passes(0, 0, 128, [MoqKeyValuePair.FromInt(0x40, 7)]));
+        Assert.False(filters.Passes(0, 0, 128, [MoqKeyValuePair.FromInt(0x40, 4)]));
+        Assert.False(filters.Passes(0, 0, 128, [])); // absent: does not pass
+        var updated = filters.Update([new MoqRangeFilter(MoqParameterType.ObjectPropertyFilter, 0, 0, []) { IsRemoval = true }]);
+        Assert.True(updated.IsEmpty);
+        Assert.True(updated.Passes(0, 0, 128, []));
+        // Refusals: none announced; too many ranges; the same type, set and property twice; an overflowed value.
+        var one = new MoqRangeFilter(MoqParameterType.SubgroupFilter, 0, 0, [new MoqRange(1, 2)]);
+        Assert.NotNull(MoqRangeFilterSet.Invalid([one], maxRanges: 0));
+        Assert.Null(MoqRangeFilterSet.Invalid([one], maxRanges: 1));
+        Assert.NotNull(MoqRangeFilterSet.Invalid([one, one with { Ranges = [new MoqRange(5, 6)] }], maxRanges: 8));
+        Assert.NotNull(MoqRangeFilterSet.Invalid([one with { InvalidReason = "range end overflows" }], maxRanges: 8));
+        Assert.Null(MoqRangeFilterSet.Invalid([], maxRanges: 0));
+    }
 }

@@ -30,6 +30,7 @@ public sealed class DownstreamSubscription : IRelaySubscription
         Forward = request.Forward;
         Start = start;
         EndGroup = request.Filter?.EndGroup;
+        RangeFilters = MoqRangeFilterSet.From(request.RangeFilters);
         JoiningLocation = request.Forward ? joining : null;
     }
 
@@ -43,6 +44,9 @@ public sealed class DownstreamSubscription : IRelaySubscription
     public bool Forward { get; private set; }
     public MoqLocation Start { get; private set; }
     public ulong? EndGroup { get; private set; }
+
+    /// <summary>Subgroup / object ID / priority / object property ranges an object must also pass.</summary>
+    public MoqRangeFilterSet RangeFilters { get; private set; }
 
     /// <summary>The Largest Location sent in SUBSCRIBE_OK (forward 1): a joining FETCH ends there.</summary>
     public MoqLocation? JoiningLocation { get; private set; }
@@ -65,7 +69,8 @@ public sealed class DownstreamSubscription : IRelaySubscription
     /// the subscription finished (PUBLISH_DONE sent). Under the track lock.
     /// </summary>
     internal bool Passes(in RelayObject obj) =>
-        Forward && Volatile.Read(ref _finished) == 0 && obj.Location >= Start && (EndGroup is not { } end || obj.Group <= end);
+        Forward && Volatile.Read(ref _finished) == 0 && obj.Location >= Start && (EndGroup is not { } end || obj.Group <= end) &&
+        RangeFilters.Passes(obj.Subgroup, obj.ObjectId, obj.PublisherPriority, obj.Properties);
 
     /// <summary>An object of <paramref name="group"/> means the End Group is over (the first time only). Under the track lock.</summary>
     internal bool IsPastEndGroup(ulong group) => EndGroup is { } end && group > end && Volatile.Read(ref _rangeEnded) == 0;
@@ -108,6 +113,8 @@ public sealed class DownstreamSubscription : IRelaySubscription
                 Start = RelayTrack.StartOf(filter, largest);
                 EndGroup = filter.EndGroup;
             }
+            if (update.RangeFilters.Count > 0)
+                RangeFilters = RangeFilters.Update(update.RangeFilters);
             if (update.Forward is { } forward)
             {
                 if (forward && !Forward)
