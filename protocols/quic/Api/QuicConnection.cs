@@ -35,6 +35,7 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
         new BoundedChannelOptions(QuicConnectionCore.MaxQueuedInboundDatagrams) { FullMode = BoundedChannelFullMode.DropOldest, SingleWriter = true });
     private readonly TaskCompletionSource _handshake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _closing = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<TaskCompletionSource> _openWaiters = [];
     private readonly Action<QuicConnection>? _onHandshakeCompleted;
     private readonly Action<QuicConnection>? _onClosed;
@@ -150,6 +151,12 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
     public bool Is1RttEncryptionDisabled => _core.IsOneRttPlaintext;
     /// <summary>Completes when the connection is fully closed (after closing/draining).</summary>
     public Task Closed => _closed.Task;
+
+    /// <summary>
+    /// Completes as soon as the connection enters closing or draining (either side closed, or it timed out), before
+    /// <see cref="Closed"/>, which waits out that period. Streams keep what they received before the close readable.
+    /// </summary>
+    public Task Closing => _closing.Task;
 
     /// <summary>Congestion window, bytes in flight and RTT as the connection sees them now (one lock, one snapshot).</summary>
     public QuicPathStatistics GetPathStatistics()
@@ -414,6 +421,7 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
 
     private void DispatchEventsLocked()
     {
+        bool closing = false, closed = false;
         while (_core.TryDequeueEvent(out var kind))
         {
             switch (kind)
@@ -423,19 +431,30 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
                     _onHandshakeCompleted?.Invoke(this);
                     break;
                 case ConnectionEventKind.Closing:
-                    FailEverythingLocked();
+                    closing = true;
                     break;
                 case ConnectionEventKind.DatagramReceived:
                     while (_core.TryDequeueReceivedDatagram(out var datagram)) _datagrams.Writer.TryWrite(datagram);
                     break;
                 case ConnectionEventKind.Closed:
-                    FailEverythingLocked();
-                    _closed.TrySetResult();
-                    _onClosed?.Invoke(this);
-                    if (!_ownsEndpoint) _endpoint.Remove(this);
+                    closed = true;
                     break;
             }
         }
+        // Streams first: a packet can carry a new stream's data and then the peer's CONNECTION_CLOSE. That stream must
+        // still be accepted (and its data read) before the close fails what is left.
+        DispatchStreamEventsLocked();
+        if (closing || closed) FailEverythingLocked();
+        if (closed)
+        {
+            _closed.TrySetResult();
+            _onClosed?.Invoke(this);
+            if (!_ownsEndpoint) _endpoint.Remove(this);
+        }
+    }
+
+    private void DispatchStreamEventsLocked()
+    {
         while (_core.Streams.TryDequeueEvent(out var e))
         {
             if (e.Kind == StreamEventKind.PeerOpened)
@@ -458,6 +477,7 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
 
     private void FailEverythingLocked()
     {
+        _closing.TrySetResult();
         var error = ClosedException();
         _handshake.TrySetException(error);
         _inbound.Writer.TryComplete();

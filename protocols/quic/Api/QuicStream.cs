@@ -17,6 +17,8 @@ public sealed class QuicStream : Stream
     private TaskCompletionSource? _writeWaiter;
     private Exception? _readError;
     private Exception? _writeError;
+    // The connection closed while data (or the FIN) was still unread: reads return it first, then throw this.
+    private Exception? _connectionError;
     private bool _readFinished;
     private bool _writeCompleted;
 
@@ -76,9 +78,15 @@ public sealed class QuicStream : Stream
                 if (fin) FinishReadsLocked();
                 if (n > 0 || fin || buffer.IsEmpty)
                 {
-                    // Reading frees receive window: let MAX_STREAM_DATA / MAX_DATA leave now.
-                    if (n > 0) _connection.AfterChangeLocked(QuicClock.NowMicros);
+                    // Reading frees receive window: let MAX_STREAM_DATA / MAX_DATA leave now (not after a close).
+                    if (n > 0 && _connectionError is null) _connection.AfterChangeLocked(QuicClock.NowMicros);
                     return n;
+                }
+                if (_connectionError is not null)
+                {
+                    // Everything received before the close has been read: now the close is the answer.
+                    FailReadsLocked(_connectionError);
+                    throw _connectionError;
                 }
                 _readWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 wait = _readWaiter.Task;
@@ -181,10 +189,22 @@ public sealed class QuicStream : Stream
         }
     }
 
+    /// <summary>
+    /// The connection entered closing or draining. Writes fail at once. Reads fail at once only when nothing is left to
+    /// read: bytes (and a FIN) that arrived before the peer's CONNECTION_CLOSE were acknowledged to it, so they stay
+    /// readable, and the read after the last of them throws <paramref name="error"/>.
+    /// </summary>
     internal void OnConnectionClosedLocked(Exception error)
     {
-        FailReadsLocked(error);
         FailWritesLocked(error);
+        if (_readsClosed.Task.IsCompleted) return;
+        if (CanRead && _readError is null && _connection.Core.Streams.HasUnreadData((ulong)Id))
+        {
+            _connectionError = error;
+            Wake(ref _readWaiter);
+            return;
+        }
+        FailReadsLocked(error);
     }
 
     private void FinishReadsLocked()

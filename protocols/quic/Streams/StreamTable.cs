@@ -298,6 +298,18 @@ public sealed class StreamTable
         return n;
     }
 
+    /// <summary>
+    /// True while the application still has something to read on the stream: contiguous bytes or the FIN. A connection
+    /// that closes keeps such a stream readable to that point (data the peer sent before its CONNECTION_CLOSE was
+    /// acknowledged, so it must not be lost); false for unknown, reset, aborted and send-only streams.
+    /// </summary>
+    public bool HasUnreadData(ulong streamId)
+    {
+        if (!_streams.TryGetValue(streamId, out var s) || s.Receive is not { } rb) return false;
+        if (s.PeerReset || s.StopSendingRequested) return false;
+        return rb.Available > 0 || (rb.FinalSize is { } size && rb.ReadOffset == size && !s.FinDelivered);
+    }
+
     /// <summary>RESET_STREAM with the final size sent so far; no-op when the send half already completed or was reset.</summary>
     public void ResetStream(ulong streamId, ulong errorCode)
     {

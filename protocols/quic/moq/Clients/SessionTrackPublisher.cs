@@ -16,6 +16,8 @@ internal sealed class SessionTrackPublisher : IMoqTrackPublisher, IMoqRequestHan
     private readonly MoqFullTrackName _track;
     private readonly Lock _lock = new();
     private readonly List<MoqTrackPublication> _publications = [];
+    // Subgroup streams not yet acknowledged by the subscriber (completed ones are pruned as new ones come).
+    private readonly List<Task> _unacknowledged = [];
     private MoqSession _session = null!;
     private MoqPublishedNamespace? _namespace;
     private MoqLocation? _largest;
@@ -74,6 +76,11 @@ internal sealed class SessionTrackPublisher : IMoqTrackPublisher, IMoqRequestHan
                 // That subscriber left while we opened; the others still get the subgroup.
             }
         }
+        lock (_lock)
+        {
+            if (_unacknowledged.Count >= 64) _unacknowledged.RemoveAll(t => t.IsCompleted);
+            foreach (var s in streams) _unacknowledged.Add(s.Delivered);
+        }
         return new Writer(this, groupId, streams);
     }
 
@@ -85,12 +92,11 @@ internal sealed class SessionTrackPublisher : IMoqTrackPublisher, IMoqRequestHan
     }
 
     /// <summary>
-    /// How long to keep the connection after PUBLISH_DONE before closing it. A QUIC CONNECTION_CLOSE discards whatever
-    /// is not yet delivered, and the session does not expose when the peer acknowledged our last bytes, so the
-    /// publisher lingers (ending sooner when the peer closes first). Ample on loopback and LANs; a lossy long path may
-    /// need more.
+    /// The longest the publisher waits, after PUBLISH_DONE, for the subscriber to acknowledge its subgroup streams and
+    /// PUBLISH_DONE before closing (a QUIC CONNECTION_CLOSE discards whatever is not yet delivered). Normally the wait
+    /// ends after one round trip, when the last acknowledgement arrives; this only bounds a peer that never acknowledges.
     /// </summary>
-    public static TimeSpan CloseLinger { get; set; } = TimeSpan.FromSeconds(1);
+    public static TimeSpan CloseAcknowledgementTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     public async ValueTask DisposeAsync()
     {
@@ -103,7 +109,11 @@ internal sealed class SessionTrackPublisher : IMoqTrackPublisher, IMoqRequestHan
         }
         if (publications.Length > 0 && !_session.Terminated.IsCompleted)
         {
-            try { await _session.Terminated.WaitAsync(CloseLinger).ConfigureAwait(false); }
+            Task[] pending;
+            lock (_lock) pending = [.. _unacknowledged, .. publications.Select(p => p.Delivered)];
+            // Delivered faults when a stream was reset or the session ended: then there is nothing more to wait for.
+            var delivered = Task.WhenAll(pending).ContinueWith(_ => { }, TaskScheduler.Default);
+            try { await Task.WhenAny(delivered, _session.Terminated).WaitAsync(CloseAcknowledgementTimeout).ConfigureAwait(false); }
             catch (TimeoutException) { }
         }
         if (_namespace is not null)

@@ -189,7 +189,11 @@ public sealed partial class MoqSession
                 }
                 var request = new MoqIncomingPublish(this, stream, publish);
                 await AnswerAsync(request, () => handler.OnPublishAsync(request, token)).ConfigureAwait(false);
-                if (request.Subscription is { } subscription) await RunSubscriptionAsync(subscription).ConfigureAwait(false);
+                if (request.Subscription is { } subscription)
+                {
+                    ReaderStarted();
+                    await RunSubscriptionAsync(subscription).ConfigureAwait(false);
+                }
                 break;
             }
             case MoqSubscribeTracks subscribeTracks:

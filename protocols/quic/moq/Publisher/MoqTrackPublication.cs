@@ -111,6 +111,12 @@ public sealed class MoqTrackPublication
         catch (Exception) when (Cancelled.IsCompleted) { /* the subscriber is gone already */ }
     }
 
+    /// <summary>
+    /// Completes when the subscriber acknowledged everything sent on the request stream (after <see cref="FinishAsync"/>:
+    /// PUBLISH_DONE and its FIN); faults if that stream was reset or the session closed first.
+    /// </summary>
+    public Task Delivered => Stream.Stream.WritesAcknowledged;
+
     /// <summary>Lower sends first: subscriber priority, then publisher priority, then group (per group order).</summary>
     internal int StreamPriority(ulong groupId, byte publisherPriority)
     {

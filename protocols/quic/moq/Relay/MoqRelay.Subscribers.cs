@@ -28,6 +28,9 @@ public sealed partial class MoqRelay
             if (track is null) return Refuse(session, refusal!.Code, refusal.Reason);
             var failed = await WaitReadyAsync(track, cancellationToken).ConfigureAwait(false);
             if (failed is not null) return Refuse(session, failed.Code, failed.Reason);
+            // §"Location Filters": a range whose End Group was entirely published (a later group started) is refused.
+            if (request.Filter?.EndGroup is { } endGroup && track.Largest is { } largest && largest.Group > endGroup)
+                return Refuse(session, MoqRequestErrorCode.InvalidRange, "the end group was already published");
             var subscription = track.AddSubscriber(session, port, request);
             if (subscription is null)
                 return Refuse(session, MoqRequestErrorCode.DoesNotExist, "track ended");

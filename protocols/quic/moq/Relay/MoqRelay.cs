@@ -97,11 +97,13 @@ public sealed partial class MoqRelay : IRelayRequestHandler
             registration.Dispose();
         foreach (var interest in interests)
             interest.Dispose();
-        // The session adapter completes the Done of its subscriptions when it closes; end them here too in case it
-        // did not, so no track keeps a source that can never send again.
+        // A source's Done completes once its pump forwarded everything the session delivered before it ended (the
+        // objects and stream ends of a publisher that closed right after sending); WatchSource ends it then. Ending it
+        // here at once would drop what the pump has not forwarded yet, so this only ends, after a bound, a source
+        // whose Done never came, so no track keeps a source that can never send again.
         foreach (var track in AllTracks())
             foreach (var source in track.SourcesOwnedBy(session))
-                EndSource(track, source, MoqPublishDoneCode.TrackEnded);
+                _ = EndSourceOfEndedSessionAsync(track, source);
         _logger.LogInformation("{Peer}: session ended", peer.Name);
     }
 
@@ -215,6 +217,17 @@ public sealed partial class MoqRelay : IRelayRequestHandler
         _ = source.Done.ContinueWith(t =>
             EndSource(track, source, t.IsCompletedSuccessfully ? t.Result : MoqPublishDoneCode.InternalError),
             CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>How long a source of a session that ended may take to forward what it still holds.</summary>
+    internal static readonly TimeSpan EndedSessionSourceWait = TimeSpan.FromSeconds(5);
+
+    private async Task EndSourceOfEndedSessionAsync(RelayTrack track, IUpstreamSubscription source)
+    {
+        try { await source.Done.WaitAsync(EndedSessionSourceWait).ConfigureAwait(false); }
+        catch (TimeoutException) { }
+        catch (Exception) { /* a faulted Done: the source is over all the same */ }
+        EndSource(track, source, MoqPublishDoneCode.TrackEnded);
     }
 
     private void EndSource(RelayTrack track, IUpstreamSubscription source, MoqPublishDoneCode code)

@@ -84,6 +84,11 @@ public sealed partial class MoqSession
             return;
         }
         subscription.OnStreamOpened();
+        // The stream's subgroup (known from its first object) and how the stream ended: the subscription reports the
+        // end after the objects, so a consumer forwarding the subgroup finishes or resets it exactly then.
+        ulong group = 0, subgroupId = 0;
+        bool delivered = false;
+        MoqSubscriptionEvent? end = null;
         try
         {
             var objects = new MoqSubgroupObjectReader(header, subscription.PublisherPriority, _options.DataLimits);
@@ -95,28 +100,49 @@ public sealed partial class MoqSession
                     case MoqParseStatus.Complete:
                         var owned = Own(obj);
                         reader.Consume(consumed);
+                        (group, subgroupId) = (owned.GroupId, owned.SubgroupId ?? 0);
                         if (!await subscription.DeliverAsync(owned, _cts.Token).ConfigureAwait(false))
                         {
                             reader.Stream.StopSending((ulong)MoqStreamResetCode.Cancelled);
-                            return;
+                            return; // the subscription ended: nobody to tell
                         }
+                        delivered = true;
                         break;
                     case MoqParseStatus.NeedMoreData:
                         if (!await reader.FillAsync(needed, _cts.Token).ConfigureAwait(false))
                         {
-                            if (reader.Count == 0) return; // FIN between objects: the subgroup is complete
+                            if (reader.Count == 0)
+                            {
+                                end = MoqSubscriptionEvent.Finished(group, subgroupId); // FIN between objects: complete
+                                return;
+                            }
                             throw new MoqProtocolException(MoqError.Protocol("subgroup stream ended inside an object"));
                         }
                         break;
                     case MoqParseStatus.TooLarge:
                         reader.Stream.StopSending((ulong)MoqStreamResetCode.ExcessiveLoad);
+                        end = MoqSubscriptionEvent.Reset(group, subgroupId, null);
                         return;
                     default:
                         throw new MoqProtocolException(error);
                 }
             }
         }
-        finally { subscription.OnStreamClosed(); }
+        catch (Exception e) when (e is not MoqProtocolException and not OperationCanceledException)
+        {
+            // Reset by the peer (its code), or cut by the connection's close after what had arrived was read.
+            end = MoqSubscriptionEvent.Reset(group, subgroupId, MoqStreamErrors.PeerResetCode(e));
+            throw;
+        }
+        finally
+        {
+            if (delivered && end is { } ended)
+            {
+                try { await subscription.DeliverAsync(ended, _cts.Token).ConfigureAwait(false); }
+                catch (OperationCanceledException) { /* the session ended: the subscription ends with it */ }
+            }
+            subscription.OnStreamClosed();
+        }
     }
 
     private async Task ReceiveFetchStreamAsync(MoqStreamReader reader, ulong requestId)

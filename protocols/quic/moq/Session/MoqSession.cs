@@ -72,7 +72,7 @@ public sealed partial class MoqSession : IAsyncDisposable
         var session = new MoqSession(transport, options, isClient);
         _ = session.AcceptLoopAsync();
         _ = session.DatagramLoopAsync();
-        _ = transport.Closed.ContinueWith(_ => session.OnTransportGone(), TaskScheduler.Default);
+        _ = transport.Closing.ContinueWith(_ => session.OnTransportGone(), TaskScheduler.Default);
         try
         {
             session._controlOut = await transport.OpenStreamAsync(bidirectional: false, cancellationToken).ConfigureAwait(false);
@@ -105,6 +105,7 @@ public sealed partial class MoqSession : IAsyncDisposable
         {
             Implementation = _options.Implementation,
             MaxRequestUpdates = _options.MaxRequestUpdates,
+            MaxFilterRanges = _options.MaxFilterRanges > 0 ? _options.MaxFilterRanges : null,
             AuthorizationTokens = _options.SetupAuthorizationTokens.ToList(),
         };
         // PATH and AUTHORITY are the client's, and only on native QUIC (WebTransport has them in its URL).
@@ -182,11 +183,45 @@ public sealed partial class MoqSession : IAsyncDisposable
     /// <summary>A protocol error found by a background loop: close with its code, never throw.</summary>
     internal void Fail(MoqError error) => _ = TerminateAsync(error, local: true);
 
+    private int _transportGone;
+
+    /// <summary>True once the transport started closing (the peer's close, or ours underneath the session).</summary>
+    internal bool TransportClosing => _transport.Closing.IsCompleted;
+
+    /// <summary>
+    /// The transport is closing. After a clean close (NO_ERROR) the peer expects what it sent before the close to count:
+    /// QUIC acknowledged it, so the publisher may already have forgotten it. The session therefore reads every stream
+    /// it has, and those still waiting to be accepted, to their ends (a read past what arrived throws) before it
+    /// terminates, so subscriptions deliver every received object and see each stream end. Bounded by
+    /// <see cref="MoqSessionOptions.CloseDrainTimeout"/>. Other codes terminate at once.
+    /// </summary>
     private void OnTransportGone()
     {
+        if (Interlocked.Exchange(ref _transportGone, 1) != 0) return;
         ulong? code = _transport.CloseErrorCode;
         var error = code is { } c ? new MoqError((MoqSessionError)c, "connection closed") : new MoqError(MoqSessionError.NoError, "connection closed");
-        _ = TerminateAsync(error, local: false);
+        _ = DrainThenTerminateAsync(error);
+    }
+
+    private async Task DrainThenTerminateAsync(MoqError error)
+    {
+        if (error.Code == MoqSessionError.NoError && !_terminated.Task.IsCompleted)
+        {
+            try { await _readersDone.Task.WaitAsync(_options.CloseDrainTimeout).ConfigureAwait(false); }
+            catch (TimeoutException) { }
+        }
+        await TerminateAsync(error, local: false).ConfigureAwait(false);
+    }
+
+    // Stream readers still running (the accept loop counts as one until it ends): the close drain waits for zero.
+    private int _activeReaders = 1;
+    private readonly TaskCompletionSource _readersDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    internal void ReaderStarted() => Interlocked.Increment(ref _activeReaders);
+
+    internal void ReaderEnded()
+    {
+        if (Interlocked.Decrement(ref _activeReaders) == 0) _readersDone.TrySetResult();
     }
 
     /// <summary>Runs a background task body: protocol errors close the session, cancellation on close is quiet.</summary>
@@ -200,15 +235,35 @@ public sealed partial class MoqSession : IAsyncDisposable
         catch (Exception e) { Fail(new MoqError(MoqSessionError.InternalError, "internal error: " + e.GetType().Name)); }
     }
 
+    /// <summary>
+    /// Accepts the peer's streams. When the transport closes, the streams it had already received are still handed out
+    /// (then accepting throws), so their data is read too.
+    /// </summary>
     private async Task AcceptLoopAsync()
     {
-        while (!_cts.IsCancellationRequested)
+        try
         {
-            IMoqStream stream;
-            try { stream = await _transport.AcceptStreamAsync(_cts.Token).ConfigureAwait(false); }
-            catch (Exception) { OnTransportGone(); return; }
-            _ = stream.IsBidirectional ? GuardAsync(() => HandleRequestStreamAsync(stream)) : GuardAsync(() => HandleUnidirectionalStreamAsync(stream));
+            while (!_cts.IsCancellationRequested)
+            {
+                IMoqStream stream;
+                try { stream = await _transport.AcceptStreamAsync(_cts.Token).ConfigureAwait(false); }
+                catch (Exception) { OnTransportGone(); return; }
+                if (stream.IsBidirectional)
+                {
+                    _ = GuardAsync(() => HandleRequestStreamAsync(stream));
+                    continue;
+                }
+                ReaderStarted();
+                _ = GuardReaderAsync(stream);
+            }
         }
+        finally { ReaderEnded(); }
+    }
+
+    private async Task GuardReaderAsync(IMoqStream stream)
+    {
+        try { await GuardAsync(() => HandleUnidirectionalStreamAsync(stream)).ConfigureAwait(false); }
+        finally { ReaderEnded(); }
     }
 
     private async Task DatagramLoopAsync()
@@ -273,8 +328,8 @@ public sealed partial class MoqSession : IAsyncDisposable
         catch (Exception e) when (e is not MoqProtocolException && !_terminated.Task.IsCompleted && !_cts.IsCancellationRequested)
         {
             // The stream also fails when the whole connection closes; then the peer's close code is the news, not us.
-            await Task.WhenAny(_transport.Closed, Task.Delay(200)).ConfigureAwait(false);
-            if (_transport.Closed.IsCompleted)
+            await Task.WhenAny(_transport.Closing, Task.Delay(200)).ConfigureAwait(false);
+            if (_transport.Closing.IsCompleted)
             {
                 OnTransportGone();
                 return;

@@ -19,6 +19,12 @@ public sealed record MoqSessionOptions
     /// <summary>MAX_REQUEST_UPDATES we announce (0 = unlimited).</summary>
     public ulong MaxRequestUpdates { get; init; } = 8;
 
+    /// <summary>
+    /// MAX_FILTER_RANGES we announce: how many ranges the peer's Range Filters may hold per request. 0 (the default) is
+    /// not announced, and then the peer may send no Range Filters at all (a handler refuses them INVALID_FILTER).
+    /// </summary>
+    public ulong MaxFilterRanges { get; init; }
+
     /// <summary>Authorization tokens to put in SETUP.</summary>
     public IReadOnlyList<MoqAuthToken> SetupAuthorizationTokens { get; init; } = Array.Empty<MoqAuthToken>();
 
@@ -60,4 +66,11 @@ public sealed record MoqSessionOptions
 
     /// <summary>After PUBLISH_DONE, how long to wait for late data streams before the subscription's object stream ends.</summary>
     public TimeSpan PublishDoneLinger { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// When the peer closes with NO_ERROR, how long the session may still spend reading what the peer sent before its
+    /// close (streams already received, read to their ends) before it terminates. The data is local by then, so this
+    /// only bounds a consumer that does not take objects.
+    /// </summary>
+    public TimeSpan CloseDrainTimeout { get; init; } = TimeSpan.FromSeconds(5);
 }

@@ -32,6 +32,7 @@ public sealed partial class MoqSession
         }
         var subscription = new MoqSubscription(this, stream, request.RequestId, track, ok.TrackAlias, ok.Parameters, ok.TrackProperties, fromPublish: false, _options.ObjectQueueLength);
         RegisterSubscription(subscription);
+        ReaderStarted();
         _ = GuardAsync(() => RunSubscriptionAsync(subscription));
         return subscription;
     }
@@ -190,6 +191,7 @@ public sealed partial class MoqSession
     }
 
     /// <summary>Reads what follows the answer on a subscription's stream: PUBLISH_DONE, update answers, GOAWAY.</summary>
+    /// <remarks>The caller counted this reader (<see cref="ReaderStarted"/>): a close drain waits for PUBLISH_DONE too.</remarks>
     internal async Task RunSubscriptionAsync(MoqSubscription subscription)
     {
         try
@@ -202,7 +204,7 @@ public sealed partial class MoqSession
                     case null:
                         // After PUBLISH_DONE the FIN is expected: the objects end once the counted streams drained.
                         // Without PUBLISH_DONE the request failed (§"Graceful Request Stream Closure").
-                        if (!subscription.Done.IsCompleted) subscription.End(null, null);
+                        if (!subscription.Done.IsCompleted && !TransportClosing) subscription.End(null, null);
                         return;
                     case MoqPublishDone done:
                         subscription.OnPublishDone(done, _options.PublishDoneLinger);
@@ -221,10 +223,16 @@ public sealed partial class MoqSession
         }
         catch (Exception e) when (e is not MoqProtocolException)
         {
-            subscription.End(null, null);
+            // After PUBLISH_DONE the objects end once the counted streams drained (or the linger passed); when the
+            // connection is closing, the session ends the subscription after reading the data streams it still has.
+            if (!subscription.Done.IsCompleted && !TransportClosing) subscription.End(null, null);
             throw;
         }
-        finally { ForgetSubscriptionLater(subscription); }
+        finally
+        {
+            ForgetSubscriptionLater(subscription);
+            ReaderEnded();
+        }
     }
 
     /// <summary>Objects may trail PUBLISH_DONE: keep the alias routable for the linger time, then drop it.</summary>

@@ -10,13 +10,15 @@ namespace FastRelay.Protocols.Moq.Subscriber;
 /// The subscriber's side of an established subscription (from our SUBSCRIBE, or from a PUBLISH we accepted).
 /// Objects from its subgroup streams and datagrams arrive on <see cref="Objects"/> in arrival order; the publisher's
 /// PUBLISH_DONE completes <see cref="Done"/>, and the object stream ends once the streams it counted have closed.
+/// <see cref="Events"/> is the same sequence with each subgroup stream's end (FIN or reset) in its place, for consumers
+/// that forward subgroups; read one or the other, not both.
 /// </summary>
 public sealed class MoqSubscription : IAsyncDisposable
 {
     /// <summary>DEFAULT_PUBLISHER_PRIORITY Track Property (§"DEFAULT PUBLISHER PRIORITY").</summary>
     public const ulong DefaultPublisherPriorityProperty = 0x0E;
 
-    private readonly Channel<MoqObject> _objects;
+    private readonly Channel<MoqSubscriptionEvent> _objects;
     private readonly TaskCompletionSource<MoqPublishDone?> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<MoqGoAway> _goAway = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly SemaphoreSlim _updateLock = new(1, 1);
@@ -39,7 +41,8 @@ public sealed class MoqSubscription : IAsyncDisposable
         IsFromPublish = fromPublish;
         var priority = trackProperties.FirstOrDefault(p => p.Type == DefaultPublisherPriorityProperty);
         PublisherPriority = priority.Type == DefaultPublisherPriorityProperty && priority.IntValue <= 255 ? (byte)priority.IntValue : (byte)128;
-        _objects = Channel.CreateBounded<MoqObject>(new BoundedChannelOptions(queueLength) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+        _objects = Channel.CreateBounded<MoqSubscriptionEvent>(new BoundedChannelOptions(queueLength) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+        Objects = new ObjectsOnlyReader(_objects.Reader);
     }
 
     public MoqSession Session { get; }
@@ -62,9 +65,12 @@ public sealed class MoqSubscription : IAsyncDisposable
     public bool IsFromPublish { get; }
 
     /// <summary>Received objects, each with its group, subgroup (null for datagrams), object ID, priority, status, properties and payload.</summary>
-    public ChannelReader<MoqObject> Objects => _objects.Reader;
+    public ChannelReader<MoqObject> Objects { get; }
 
-    public IAsyncEnumerable<MoqObject> ReadObjectsAsync(CancellationToken cancellationToken = default) => _objects.Reader.ReadAllAsync(cancellationToken);
+    public IAsyncEnumerable<MoqObject> ReadObjectsAsync(CancellationToken cancellationToken = default) => Objects.ReadAllAsync(cancellationToken);
+
+    /// <summary>Objects and subgroup stream ends (FIN, reset) in arrival order; ends like <see cref="Objects"/>.</summary>
+    public ChannelReader<MoqSubscriptionEvent> Events => _objects.Reader;
 
     /// <summary>PUBLISH_DONE from the publisher; null when the subscription ended without one (cancelled, session closed).</summary>
     public Task<MoqPublishDone?> Done => _done.Task;
@@ -107,18 +113,22 @@ public sealed class MoqSubscription : IAsyncDisposable
 
     public ValueTask DisposeAsync() => new(UnsubscribeAsync());
 
-    internal async ValueTask<bool> DeliverAsync(MoqObject obj, CancellationToken cancellationToken)
+    internal ValueTask<bool> DeliverAsync(MoqObject obj, CancellationToken cancellationToken) =>
+        DeliverAsync(MoqSubscriptionEvent.ForObject(obj), cancellationToken);
+
+    /// <summary>Queues an object or a stream end (waits while the queue is full); false once the subscription ended.</summary>
+    internal async ValueTask<bool> DeliverAsync(MoqSubscriptionEvent e, CancellationToken cancellationToken)
     {
         try
         {
-            await _objects.Writer.WriteAsync(obj, cancellationToken).ConfigureAwait(false);
+            await _objects.Writer.WriteAsync(e, cancellationToken).ConfigureAwait(false);
             return true;
         }
         catch (ChannelClosedException) { return false; }
     }
 
     /// <summary>Datagrams are unreliable: when the queue is full the object is dropped rather than waited for.</summary>
-    internal void TryDeliverDatagram(MoqObject obj) => _objects.Writer.TryWrite(obj with { Payload = obj.Payload.ToArray() });
+    internal void TryDeliverDatagram(MoqObject obj) => _objects.Writer.TryWrite(MoqSubscriptionEvent.ForObject(obj with { Payload = obj.Payload.ToArray() }));
 
     internal void OnStreamOpened()
     {
@@ -169,5 +179,48 @@ public sealed class MoqSubscription : IAsyncDisposable
         _done.TrySetResult(done);
         _objects.Writer.TryComplete(error);
         lock (_lock) _pendingUpdate?.TrySetException(error ?? new MoqSessionClosedException(new MoqError(MoqSessionError.NoError, "subscription ended")));
+    }
+
+    /// <summary><see cref="Events"/> seen as objects only: stream ends are skipped.</summary>
+    private sealed class ObjectsOnlyReader(ChannelReader<MoqSubscriptionEvent> events) : ChannelReader<MoqObject>
+    {
+        public override Task Completion => events.Completion;
+        public override bool CanPeek => true;
+
+        public override bool TryRead(out MoqObject item)
+        {
+            while (events.TryRead(out var e))
+            {
+                if (e.Object is { } obj)
+                {
+                    item = obj;
+                    return true;
+                }
+            }
+            item = null!;
+            return false;
+        }
+
+        public override bool TryPeek(out MoqObject item)
+        {
+            while (events.TryPeek(out var e))
+            {
+                if (e.Object is { } obj)
+                {
+                    item = obj;
+                    return true;
+                }
+                events.TryRead(out _); // a stream end: not an object, skip it
+            }
+            item = null!;
+            return false;
+        }
+
+        public override async ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default)
+        {
+            while (await events.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+                if (TryPeek(out _)) return true;
+            return false;
+        }
     }
 }

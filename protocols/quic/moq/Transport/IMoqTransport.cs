@@ -39,6 +39,13 @@ public interface IMoqTransport : IAsyncDisposable
     Task Closed { get; }
 
     /// <summary>
+    /// Completes as soon as the transport starts closing (a QUIC connection enters closing or draining), which can be
+    /// well before <see cref="Closed"/>. Streams still yield what arrived before the close; a read past it throws.
+    /// <see cref="CloseErrorCode"/> is known by then. Defaults to <see cref="Closed"/>.
+    /// </summary>
+    Task Closing => Closed;
+
+    /// <summary>
     /// The application error code the connection was closed with (by either side), once known; null when unknown or
     /// closed without one. Lets a session report the peer's MoQ termination code. Defaults to null, so existing
     /// implementations need not change.
@@ -74,6 +81,13 @@ public interface IMoqStream : IAsyncDisposable
 
     /// <summary>Ends the send side (FIN).</summary>
     void CompleteWrites();
+
+    /// <summary>
+    /// Completes when the peer acknowledged everything written on the send side, FIN included; faults when the send
+    /// side was reset or the transport closed first. Lets a sender close only after its data arrived (a close discards
+    /// what was not yet delivered). Defaults to completed (the transport cannot tell).
+    /// </summary>
+    Task WritesAcknowledged => Task.CompletedTask;
 
     /// <summary>Abandons the send side with an application error code (RESET_STREAM).</summary>
     void Reset(ulong errorCode);

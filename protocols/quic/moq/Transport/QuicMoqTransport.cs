@@ -19,16 +19,17 @@ public sealed class QuicMoqTransport : IMoqTransport
     public QuicMoqTransport(QuicConnection connection)
     {
         _connection = connection;
-        Closed = CaptureCloseCodeAsync(connection);
+        Closing = CaptureCloseCodeAsync(connection);
+        Closed = Task.WhenAll(Closing, connection.Closed);
     }
 
     /// <summary>
-    /// Completes when the connection closed, after learning its application close code: the QUIC API reports it only
-    /// through the exception of an operation on the closed connection, so one harmless open attempt asks for it.
+    /// Completes when the connection starts closing, after learning its application close code: the QUIC API reports it
+    /// only through the exception of an operation on the closing connection, so one harmless open attempt asks for it.
     /// </summary>
     private async Task CaptureCloseCodeAsync(QuicConnection connection)
     {
-        try { await connection.Closed.ConfigureAwait(false); } catch (Exception) { }
+        try { await connection.Closing.ConfigureAwait(false); } catch (Exception) { }
         try { await connection.OpenOutboundStreamAsync(QuicStreamType.Unidirectional).ConfigureAwait(false); }
         catch (QuicException e) { Remember(e); }
         catch (Exception) { }
@@ -39,6 +40,7 @@ public sealed class QuicMoqTransport : IMoqTransport
     public MoqTransportKind Kind => MoqTransportKind.Quic;
     public EndPoint RemoteEndPoint => _connection.RemoteEndPoint;
     public Task Closed { get; }
+    public Task Closing { get; }
     public ulong? CloseErrorCode => _closeErrorCode;
 
     public async ValueTask<IMoqStream> OpenStreamAsync(bool bidirectional, CancellationToken cancellationToken = default)
@@ -107,6 +109,8 @@ internal sealed class QuicMoqStream(QuicStream stream) : IMoqStream
     {
         try { stream.CompleteWrites(); } catch (QuicException) { } // already closed: nothing left to end
     }
+
+    public Task WritesAcknowledged => stream.WritesClosed;
 
     public void Reset(ulong errorCode)
     {

@@ -71,6 +71,8 @@ public sealed class WebTransportMoqTransport : IMoqTransport
 
         public void CompleteWrites() => stream.CompleteWrites();
 
+        public Task WritesAcknowledged => stream.QuicStream.WritesClosed;
+
         public void Reset(ulong errorCode) => stream.Reset(ToStreamCode(errorCode));
 
         public void StopSending(ulong errorCode) => stream.StopSending(ToStreamCode(errorCode));

@@ -45,9 +45,21 @@ internal sealed class MemoryMoqTransport : IMoqTransport
     public List<IMoqStream> OpenedStreams { get; } = new();
     public int MaxDatagramPayload => DatagramLimit;
 
+    /// <summary>
+    /// From now on, unidirectional streams this side opens swallow what is written (synchronously, without allocating)
+    /// and never reach the peer: lets a test measure the sender's own cost per object.
+    /// </summary>
+    public bool DiscardNewUnidirectionalStreams { get; set; }
+
     public ValueTask<IMoqStream> OpenStreamAsync(bool bidirectional, CancellationToken cancellationToken = default)
     {
         if (_closed.Task.IsCompleted) throw new IOException("transport closed");
+        if (!bidirectional && DiscardNewUnidirectionalStreams)
+        {
+            var discarding = new DiscardingStream(Interlocked.Add(ref _nextUni, 4) - 4);
+            lock (OpenedStreams) OpenedStreams.Add(discarding);
+            return ValueTask.FromResult<IMoqStream>(discarding);
+        }
         long id = bidirectional ? Interlocked.Add(ref _nextBidi, 4) - 4 : Interlocked.Add(ref _nextUni, 4) - 4;
         var forward = new Direction();
         var backward = new Direction();
@@ -93,6 +105,29 @@ internal sealed class MemoryMoqTransport : IMoqTransport
     }
 
     public ValueTask DisposeAsync() => CloseAsync(0, "");
+
+    /// <summary>A send-only stream that counts and drops what is written.</summary>
+    internal sealed class DiscardingStream(long id) : IMoqStream
+    {
+        public long BytesWritten;
+        public long Id => id;
+        public bool IsBidirectional => false;
+        public bool CanRead => false;
+        public bool CanWrite => true;
+        public int SendPriority { get; set; }
+        public ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => throw new InvalidOperationException("send-only");
+
+        public ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, bool completeWrites = false, CancellationToken cancellationToken = default)
+        {
+            BytesWritten += buffer.Length;
+            return ValueTask.CompletedTask;
+        }
+
+        public void CompleteWrites() { }
+        public void Reset(ulong errorCode) { }
+        public void StopSending(ulong errorCode) { }
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
 
     internal sealed class Direction
     {

@@ -96,15 +96,16 @@ internal sealed class SessionSendQueue
             _ = DrainAsync(og);
     }
 
-    /// <summary>The upstream subgroup ended: FIN (all objects arrived) or reset; applied after what is queued.</summary>
-    public void Close(OutgoingSubgroup og, bool finished)
+    /// <summary>The upstream subgroup ended: FIN (all objects arrived) or reset (with <paramref name="resetCode"/>);
+    /// applied after what is queued.</summary>
+    public void Close(OutgoingSubgroup og, bool finished, MoqStreamResetCode resetCode = MoqStreamResetCode.Cancelled)
     {
         bool startDrain = false;
         lock (_lock)
         {
             if (og.Dropped || og.Closed || og.End != SubgroupEnd.None) return;
             og.End = finished ? SubgroupEnd.Finish : SubgroupEnd.Reset;
-            og.ResetCode = MoqStreamResetCode.Cancelled;
+            og.ResetCode = resetCode;
             if (!og.Draining)
             {
                 og.Draining = true;

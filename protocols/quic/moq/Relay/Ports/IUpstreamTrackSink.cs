@@ -20,6 +20,9 @@ public interface IUpstreamSubgroupSink
 
     /// <summary>FIN (<paramref name="finished"/> true: every object of the subgroup arrived) or a reset.</summary>
     void OnClosed(bool finished);
+
+    /// <summary>The upstream stream was reset with <paramref name="code"/>: the downstream streams are reset with it too.</summary>
+    void OnReset(MoqStreamResetCode code) => OnClosed(false);
 }
 
 /// <summary>Our side of an upstream subscription: cancel it, learn when it ended.</summary>

@@ -13,6 +13,8 @@ public sealed record SubscribeRequest(MoqFullTrackName Track)
     public bool Forward { get; init; } = true;
     /// <summary>Null (no LOCATION_FILTER): unfiltered, every object from now on.</summary>
     public MoqLocationFilter? Filter { get; init; }
+    /// <summary>Range Filter parameters (subgroup, object ID, priority, object property ranges); empty: none.</summary>
+    public IReadOnlyList<MoqRangeFilter> RangeFilters { get; init; } = [];
 }
 
 /// <summary>REQUEST_UPDATE on a subscription; null fields are unchanged.</summary>
@@ -21,6 +23,8 @@ public sealed record SubscriptionUpdate
     public byte? SubscriberPriority { get; init; }
     public bool? Forward { get; init; }
     public MoqLocationFilter? Filter { get; init; }
+    /// <summary>Range Filters named here replace those of their type (an empty one removes them).</summary>
+    public IReadOnlyList<MoqRangeFilter> RangeFilters { get; init; } = [];
 }
 
 /// <summary>FETCH: standalone (track and range) or joining (a subscription of the same session).</summary>

@@ -17,6 +17,12 @@ public sealed partial class RelaySessionAdapter
     {
         if (!await StartedAsync().ConfigureAwait(false)) { await NotSetUp(request).ConfigureAwait(false); return; }
         var p = request.Parameters;
+        // §"Range Filters": malformed, repeated, or more ranges than our MAX_FILTER_RANGES (none unless announced).
+        if (MoqRangeFilterSet.Invalid(p.RangeFilters, Session.Options.MaxFilterRanges) is { } invalid)
+        {
+            await request.RejectAsync(MoqRequestErrorCode.InvalidFilter, invalid).ConfigureAwait(false);
+            return;
+        }
         var relayRequest = new SubscribeRequest(request.Track)
         {
             AuthorizationTokens = Tokens(p),
@@ -24,6 +30,7 @@ public sealed partial class RelaySessionAdapter
             GroupOrder = p.GroupOrder,
             Forward = p.Forward ?? true,
             Filter = p.LocationFilter,
+            RangeFilters = p.RangeFilters,
         };
         var port = new PublicationPort();
         var outcome = await _relay.SubscribeAsync(this, relayRequest, port, cancellationToken).ConfigureAwait(false);
@@ -46,6 +53,7 @@ public sealed partial class RelaySessionAdapter
             SubscriberPriority = parameters.SubscriberPriority,
             Forward = parameters.Forward,
             Filter = parameters.LocationFilter,
+            RangeFilters = parameters.RangeFilters,
         });
         port.Attach(publication);
         _ = publication.Cancelled.ContinueWith(_ =>

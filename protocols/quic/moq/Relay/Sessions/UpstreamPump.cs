@@ -11,12 +11,10 @@ namespace FastRelay.Protocols.Moq.Relay.Sessions;
 /// reading as fast as objects come (the relay never waits on subscribers, so the session's back pressure never
 /// reaches the publisher through us).
 /// <para>
-/// The session hands objects over in arrival order without the stream they came on, so subgroup streams are
-/// recognised by (group, subgroup): objects of one upstream stream keep their order. A subgroup is taken as complete
-/// (its downstream streams get a FIN) on its End of Group / End of Track object, when the same subgroup ID starts two
-/// groups later (not one: the last objects of group g often arrive after group g+1 started, on their own stream, and
-/// closing g then would split it over two downstream streams), or when the subscription ends after PUBLISH_DONE; when the session ended abnormally the open
-/// subgroups are reset instead. An upstream stream reset is not visible here, so it ends like a complete subgroup.
+/// The session reports each subgroup stream's objects and then its end (<see cref="MoqSubscription.Events"/>): a FIN
+/// finishes the subgroup's downstream streams, a reset (or a stream cut by the connection's close) resets them, exactly
+/// then, with the upstream reset code. Subgroups still open when the subscription ends had no FIN, so they are reset: a forwarded subgroup is
+/// finished or reset, never left open or with a hole.
 /// </para>
 /// </summary>
 internal sealed class UpstreamPump : IUpstreamSubscription
@@ -55,27 +53,41 @@ internal sealed class UpstreamPump : IUpstreamSubscription
 
     private async Task PumpAsync(MoqSubscription subscription, IUpstreamTrackSink sink)
     {
-        bool clean = false;
         try
         {
-            await foreach (var obj in subscription.ReadObjectsAsync().ConfigureAwait(false))
-                Forward(sink, obj);
-            clean = true;
+            await foreach (var e in subscription.Events.ReadAllAsync().ConfigureAwait(false))
+                Handle(sink, e);
         }
         catch (Exception e)
         {
             _logger.LogDebug("upstream {Track}: objects ended: {Error}", subscription.Track, e.Message);
         }
         var done = subscription.Done.IsCompletedSuccessfully ? subscription.Done.Result : null;
-        // After PUBLISH_DONE what is open is complete, also when the publisher's session ended right after it (a publisher
-        // closes once its streams are acknowledged, which can be before we forwarded them): resetting the downstream
-        // streams then would throw away objects we hold.
-        bool complete = done is not null;
+        // Whatever is still open saw no FIN: its stream was cut (or outlived the wait after PUBLISH_DONE).
         foreach (var open in _open.Values)
-            open.OnClosed(complete);
+            open.OnClosed(false);
         _open.Clear();
         _done.TrySetResult(done is { } d ? (MoqPublishDoneCode)d.StatusCode
             : Volatile.Read(ref _cancelled) != 0 ? MoqPublishDoneCode.SubscriptionEnded : MoqPublishDoneCode.InternalError);
+    }
+
+    private void Handle(IUpstreamTrackSink sink, in MoqSubscriptionEvent e)
+    {
+        switch (e.Kind)
+        {
+            case MoqSubscriptionEventKind.Object:
+                Forward(sink, e.Object!);
+                break;
+            case MoqSubscriptionEventKind.SubgroupFinished:
+                if (_open.Remove((e.GroupId, e.SubgroupId), out var finished))
+                    finished.OnClosed(true);
+                break;
+            case MoqSubscriptionEventKind.SubgroupReset:
+                // The publisher's code goes downstream; a stream cut by the session's end (no code) is SESSION_CLOSED.
+                if (_open.Remove((e.GroupId, e.SubgroupId), out var reset))
+                    reset.OnReset(e.ResetCode is { } code ? (MoqStreamResetCode)code : MoqStreamResetCode.SessionClosed);
+                break;
+        }
     }
 
     private void Forward(IUpstreamTrackSink sink, MoqObject obj)
@@ -89,35 +101,12 @@ internal sealed class UpstreamPump : IUpstreamSubscription
         var key = (obj.GroupId, subgroup);
         if (!_open.TryGetValue(key, out var stream))
         {
-            CloseEarlierGroups(obj.GroupId, subgroup);
             if (_open.Count >= MaxOpenSubgroups)
                 CloseOldest();
             stream = sink.OpenSubgroup();
             _open.Add(key, stream);
         }
         stream.OnObject(relayObject);
-        if (obj.Status is MoqObjectStatus.EndOfGroup or MoqObjectStatus.EndOfTrack)
-        {
-            stream.OnClosed(true);
-            _open.Remove(key);
-        }
-    }
-
-    /// <summary>How many groups a subgroup stays open after a later group of its subgroup ID started (see the class).</summary>
-    private const ulong GroupsKeptOpen = 1;
-
-    private void CloseEarlierGroups(ulong group, ulong subgroup)
-    {
-        List<(ulong, ulong)>? done = null;
-        foreach (var key in _open.Keys)
-            if (key.Subgroup == subgroup && key.Group + GroupsKeptOpen < group)
-                (done ??= []).Add(key);
-        if (done is null) return;
-        foreach (var key in done)
-        {
-            _open[key].OnClosed(true);
-            _open.Remove(key);
-        }
     }
 
     private void CloseOldest()

@@ -16,6 +16,7 @@ public sealed class DownstreamSubscription : IRelaySubscription
     private ulong _finishCode = ulong.MaxValue;
     private int _finished;
     private int _cancelled;
+    private int _rangeEnded;
     private bool _anchored;
 
     internal DownstreamSubscription(RelayTrack track, RelaySession session, IDownstreamTrackPort port, SubscribeRequest request,
@@ -29,6 +30,7 @@ public sealed class DownstreamSubscription : IRelaySubscription
         Forward = request.Forward;
         Start = start;
         EndGroup = request.Filter?.EndGroup;
+        RangeFilters = MoqRangeFilterSet.From(request.RangeFilters);
         JoiningLocation = request.Forward ? joining : null;
     }
 
@@ -42,6 +44,9 @@ public sealed class DownstreamSubscription : IRelaySubscription
     public bool Forward { get; private set; }
     public MoqLocation Start { get; private set; }
     public ulong? EndGroup { get; private set; }
+
+    /// <summary>Subgroup / object ID / priority / object property ranges an object must also pass.</summary>
+    public MoqRangeFilterSet RangeFilters { get; private set; }
 
     /// <summary>The Largest Location sent in SUBSCRIBE_OK (forward 1): a joining FETCH ends there.</summary>
     public MoqLocation? JoiningLocation { get; private set; }
@@ -59,9 +64,29 @@ public sealed class DownstreamSubscription : IRelaySubscription
 
     public bool IsCancelled => Volatile.Read(ref _cancelled) != 0;
 
-    /// <summary>Does <paramref name="obj"/> pass Forward and the Location filter? Under the track lock.</summary>
+    /// <summary>
+    /// Does <paramref name="obj"/> pass Forward and the Location filter (Start, End Group inclusive)? Nothing passes once
+    /// the subscription finished (PUBLISH_DONE sent). Under the track lock.
+    /// </summary>
     internal bool Passes(in RelayObject obj) =>
-        Forward && obj.Location >= Start && (EndGroup is not { } end || obj.Group <= end);
+        Forward && Volatile.Read(ref _finished) == 0 && obj.Location >= Start && (EndGroup is not { } end || obj.Group <= end) &&
+        RangeFilters.Passes(obj.Subgroup, obj.ObjectId, obj.PublisherPriority, obj.Properties);
+
+    /// <summary>An object of <paramref name="group"/> means the End Group is over (the first time only). Under the track lock.</summary>
+    internal bool IsPastEndGroup(ulong group) => EndGroup is { } end && group > end && Volatile.Read(ref _rangeEnded) == 0;
+
+    /// <summary>
+    /// The track passed this subscription's End Group (a later group started): PUBLISH_DONE SUBSCRIPTION_ENDED once its
+    /// open subgroup streams ended (objects of the end group still arriving on them are forwarded), then it leaves the
+    /// track (draft-19 §"Location Filters", §"PUBLISH_DONE").
+    /// </summary>
+    internal void EndOfRange()
+    {
+        if (IsCancelled || Interlocked.Exchange(ref _rangeEnded, 1) != 0) return;
+        if (Interlocked.CompareExchange(ref _finishCode, (ulong)MoqPublishDoneCode.SubscriptionEnded, ulong.MaxValue) != ulong.MaxValue) return;
+        if (Volatile.Read(ref OpenSubgroups) == 0)
+            FinishNow();
+    }
 
     /// <summary>Keeps the send-priority anchor near the live groups; under the track lock.</summary>
     internal void NoteGroup(ulong group)
@@ -88,6 +113,8 @@ public sealed class DownstreamSubscription : IRelaySubscription
                 Start = RelayTrack.StartOf(filter, largest);
                 EndGroup = filter.EndGroup;
             }
+            if (update.RangeFilters.Count > 0)
+                RangeFilters = RangeFilters.Update(update.RangeFilters);
             if (update.Forward is { } forward)
             {
                 if (forward && !Forward)
@@ -132,13 +159,22 @@ public sealed class DownstreamSubscription : IRelaySubscription
     {
         if (Interlocked.Exchange(ref _finished, 1) != 0 || IsCancelled) return;
         Session.Forget(this);
+        var code = (MoqPublishDoneCode)_finishCode;
         try
         {
-            Port.Finish((MoqPublishDoneCode)_finishCode, (MoqPublishDoneCode)_finishCode == MoqPublishDoneCode.TrackEnded ? "track ended" : "publisher done");
+            Port.Finish(code, code switch
+            {
+                MoqPublishDoneCode.TrackEnded => "track ended",
+                MoqPublishDoneCode.SubscriptionEnded => "end group reached",
+                _ => "publisher done",
+            });
         }
         catch (Exception)
         {
             // The downstream session is gone: nobody to tell.
         }
+        // A range that ended leaves a track that goes on (other subscribers may stay; the linger clock may start).
+        if (code == MoqPublishDoneCode.SubscriptionEnded)
+            Track.RemoveSubscriber(this);
     }
 }

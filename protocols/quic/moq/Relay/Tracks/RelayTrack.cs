@@ -158,12 +158,14 @@ public sealed class RelayTrack : IUpstreamTrackSink
 
     internal void Deliver(UpstreamSubgroupFanout from, in RelayObject obj)
     {
+        List<DownstreamSubscription>? rangeEnded = null;
         lock (Lock)
         {
             if (State == TrackState.Ended) return;
             if (!Admit(obj)) return;
             foreach (var subscription in _subscribers)
             {
+                if (subscription.IsPastEndGroup(obj.Group)) (rangeEnded ??= []).Add(subscription);
                 if (!subscription.Passes(obj)) continue;
                 subscription.NoteGroup(obj.Group);
                 var queue = subscription.Session.SendQueue;
@@ -175,26 +177,40 @@ public sealed class RelayTrack : IUpstreamTrackSink
                 queue.Enqueue(og, obj);
             }
         }
+        EndRanges(rangeEnded);
     }
 
-    internal void CloseSubgroup(UpstreamSubgroupFanout from, bool finished)
+    /// <summary>
+    /// A later group than a subscriber's End Group started: its range is over. Outside the track lock, since finishing
+    /// sends PUBLISH_DONE and leaves the track.
+    /// </summary>
+    private static void EndRanges(List<DownstreamSubscription>? ended)
+    {
+        if (ended is null) return;
+        foreach (var subscription in ended)
+            subscription.EndOfRange();
+    }
+
+    internal void CloseSubgroup(UpstreamSubgroupFanout from, bool finished, MoqStreamResetCode resetCode = MoqStreamResetCode.Cancelled)
     {
         lock (Lock)
         {
             foreach (var (subscription, og) in from.Outgoing)
-                subscription.Session.SendQueue.Close(og, finished);
+                subscription.Session.SendQueue.Close(og, finished, resetCode);
             from.Outgoing.Clear();
         }
     }
 
     public void OnDatagram(in RelayObject obj)
     {
+        List<DownstreamSubscription>? rangeEnded = null;
         lock (Lock)
         {
             if (State == TrackState.Ended) return;
             if (!Admit(obj)) return;
             foreach (var subscription in _subscribers)
             {
+                if (subscription.IsPastEndGroup(obj.Group)) (rangeEnded ??= []).Add(subscription);
                 if (!subscription.Passes(obj)) continue;
                 if (subscription.Port.TrySendDatagram(obj))
                 {
@@ -209,6 +225,7 @@ public sealed class RelayTrack : IUpstreamTrackSink
                 }
             }
         }
+        EndRanges(rangeEnded);
     }
 
     /// <summary>Caches the object and decides whether it is new (a duplicate from a second source is not forwarded).</summary>

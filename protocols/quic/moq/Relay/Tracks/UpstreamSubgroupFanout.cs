@@ -22,4 +22,6 @@ internal sealed class UpstreamSubgroupFanout : IUpstreamSubgroupSink
     public void OnObject(in RelayObject obj) => _track.Deliver(this, obj);
 
     public void OnClosed(bool finished) => _track.CloseSubgroup(this, finished);
+
+    public void OnReset(MoqStreamResetCode code) => _track.CloseSubgroup(this, false, code);
 }
