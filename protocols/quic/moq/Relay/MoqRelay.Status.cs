@@ -27,7 +27,7 @@ public sealed partial class MoqRelay
         var totals = new MoqRelayTotals(
             _counters.SessionsAccepted, _counters.SessionsRefused, _counters.RequestsRefused, _counters.SubscriptionsAccepted,
             _counters.UpstreamSubscriptions, _counters.FetchesServed, GlobalCache.UsedBytes, GlobalCache.LimitBytes,
-            tracks.Sum(t => t.ObjectsIn), sessions.Sum(s => s.ObjectsSent), sessions.Sum(s => s.ObjectsDropped));
+            Interlocked.Read(ref _counters.ObjectsIn), Interlocked.Read(ref _counters.ObjectsOut), Interlocked.Read(ref _counters.ObjectsDropped));
         return new MoqRelayStatus(name, Environment.ProcessId, listening, upstream, _options.Auth.IsOpen, _started, now, sessions, tracks, totals);
     }
 

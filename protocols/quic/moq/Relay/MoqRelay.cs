@@ -72,7 +72,7 @@ public sealed partial class MoqRelay : IRelayRequestHandler
             _logger.LogWarning("{Peer} ({Kind} {Remote}) refused: {Max} sessions already", peer.Name, peer.Kind, peer.RemoteEndPoint, _limits.MaxSessions);
             return false;
         }
-        var session = new RelaySession(peer, _limits, GlobalCache, _logger);
+        var session = new RelaySession(peer, _limits, GlobalCache, _counters, _logger);
         if (!_sessions.TryAdd(peer, session))
             return true;
         Interlocked.Increment(ref _counters.SessionsAccepted);
@@ -204,7 +204,7 @@ public sealed partial class MoqRelay : IRelayRequestHandler
 
     private RelayTrack NewTrack(MoqFullTrackName name, CacheBudget budget, bool pushed)
     {
-        var track = new RelayTrack(name, new TrackCache(_limits.CacheBytesPerTrack, budget), pushed, _logger)
+        var track = new RelayTrack(name, new TrackCache(_limits.CacheBytesPerTrack, budget), pushed, _counters, _logger)
         {
             OnSubscriberLeft = SubscriberLeft,
         };

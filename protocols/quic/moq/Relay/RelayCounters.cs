@@ -13,4 +13,9 @@ public sealed class RelayCounters
     public long FetchesServed;
     public long FetchObjects;
     public long UpstreamFetches;
+
+    // Object totals that only grow (Prometheus counters): the per-track and per-session figures leave with their track or session.
+    public long ObjectsIn;
+    public long ObjectsOut;
+    public long ObjectsDropped;
 }

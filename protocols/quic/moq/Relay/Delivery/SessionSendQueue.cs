@@ -21,9 +21,12 @@ internal sealed class SessionSendQueue
     private readonly string _sessionName;
     private long _queuedBytes;
 
-    public SessionSendQueue(long maxQueuedBytes, string sessionName, ILogger logger)
+    private readonly RelayCounters _relayWide;
+
+    public SessionSendQueue(long maxQueuedBytes, string sessionName, RelayCounters relayWide, ILogger logger)
     {
         MaxQueuedBytes = maxQueuedBytes;
+        _relayWide = relayWide;
         _sessionName = sessionName;
         _logger = logger;
     }
@@ -61,6 +64,7 @@ internal sealed class SessionSendQueue
             if (og.Dropped || og.Closed || og.End != SubgroupEnd.None)
             {
                 Interlocked.Increment(ref ObjectsDropped);
+                Interlocked.Increment(ref _relayWide.ObjectsDropped);
                 return;
             }
             long charge = obj.ChargedBytes;
@@ -73,6 +77,7 @@ internal sealed class SessionSendQueue
                     DropLocked(og, MoqStreamResetCode.TooFarBehind);
                     (dropped ??= []).Add(og);
                     Interlocked.Increment(ref ObjectsDropped);
+                    Interlocked.Increment(ref _relayWide.ObjectsDropped);
                     break;
                 }
                 DropLocked(victim, MoqStreamResetCode.TooFarBehind);
@@ -175,6 +180,7 @@ internal sealed class SessionSendQueue
         og.QueuedBytes = 0;
         og.Queue.Clear();
         Interlocked.Add(ref ObjectsDropped, dropped);
+        Interlocked.Add(ref _relayWide.ObjectsDropped, dropped);
         Interlocked.Add(ref og.Subscription.ObjectsDropped, dropped);
         if (code == MoqStreamResetCode.TooFarBehind)
             Interlocked.Increment(ref SubgroupsDropped);
@@ -284,6 +290,7 @@ internal sealed class SessionSendQueue
                     _queuedBytes -= charge;
                 }
                 Interlocked.Increment(ref ObjectsSent);
+                Interlocked.Increment(ref _relayWide.ObjectsOut);
                 Interlocked.Add(ref BytesSent, next.Payload.Length);
                 Interlocked.Increment(ref subscription.ObjectsSent);
                 Interlocked.Add(ref subscription.BytesSent, next.Payload.Length);

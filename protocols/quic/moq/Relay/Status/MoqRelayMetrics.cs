@@ -37,6 +37,8 @@ public sealed class MoqRelayMetrics : IDisposable
             M(s.Totals.RequestsRefused, ("event", "request_refused")), M(s.Totals.SubscriptionsAccepted, ("event", "subscription_accepted")),
             M(s.Totals.UpstreamSubscriptions, ("event", "upstream_subscription")), M(s.Totals.FetchesServed, ("event", "fetch_served")),
         ]);
+        _metrics.Counter("fastrelay.moq.objects", "Objects over all tracks: received from publishers, copies sent, copies dropped.", s =>
+            [M(s.Totals.ObjectsIn, ("direction", "in")), M(s.Totals.ObjectsOut, ("direction", "out")), M(s.Totals.ObjectsDropped, ("direction", "dropped"))]);
         _metrics.Gauge("fastrelay.moq.cache.bytes", "Cached bytes over all tracks, and the bound.", s =>
             [M(s.Totals.CacheBytes, ("kind", "used")), M(s.Totals.CacheLimitBytes, ("kind", "limit"))]);
     }

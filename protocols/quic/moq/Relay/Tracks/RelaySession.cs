@@ -16,10 +16,10 @@ public sealed class RelaySession
 {
     private readonly HashSet<DownstreamSubscription> _subscriptions = new(ReferenceEqualityComparer.Instance);
 
-    internal RelaySession(IRelayPeer peer, RelayLimits limits, CacheBudget globalCache, ILogger logger)
+    internal RelaySession(IRelayPeer peer, RelayLimits limits, CacheBudget globalCache, RelayCounters relayWide, ILogger logger)
     {
         Peer = peer;
-        SendQueue = new SessionSendQueue(limits.SendQueueBytesPerSession, peer.Name, logger);
+        SendQueue = new SessionSendQueue(limits.SendQueueBytesPerSession, peer.Name, relayWide, logger);
         CacheBudget = new CacheBudget(limits.CacheBytesPerSession, globalCache);
         StartedAt = DateTimeOffset.UtcNow;
     }

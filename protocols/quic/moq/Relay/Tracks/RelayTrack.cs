@@ -21,8 +21,11 @@ public sealed class RelayTrack : IUpstreamTrackSink
     private readonly TaskCompletionSource<RequestRefusal?> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ILogger _logger;
 
-    internal RelayTrack(MoqFullTrackName name, TrackCache cache, bool pushed, ILogger logger)
+    private readonly RelayCounters _relayWide;
+
+    internal RelayTrack(MoqFullTrackName name, TrackCache cache, bool pushed, RelayCounters relayWide, ILogger logger)
     {
+        _relayWide = relayWide;
         Name = name;
         Cache = cache;
         IsPushed = pushed;
@@ -216,12 +219,14 @@ public sealed class RelayTrack : IUpstreamTrackSink
                 {
                     Interlocked.Increment(ref subscription.DatagramsSent);
                     Interlocked.Increment(ref subscription.ObjectsSent);
+                    Interlocked.Increment(ref _relayWide.ObjectsOut);
                     Interlocked.Add(ref subscription.BytesSent, obj.Payload.Length);
                 }
                 else
                 {
                     DatagramsDropped++;
                     Interlocked.Increment(ref subscription.ObjectsDropped);
+                    Interlocked.Increment(ref _relayWide.ObjectsDropped);
                 }
             }
         }
@@ -243,6 +248,7 @@ public sealed class RelayTrack : IUpstreamTrackSink
                 return false;
         }
         ObjectsIn++;
+        Interlocked.Increment(ref _relayWide.ObjectsIn);
         BytesIn += obj.Payload.Length;
         Largest = Max(Largest, obj.Location);
         return true;
