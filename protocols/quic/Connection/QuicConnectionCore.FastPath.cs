@@ -39,6 +39,9 @@ public sealed partial class QuicConnectionCore
     /// <summary>1-RTT packet numbers are given by the kernel (<see cref="BeginExternalPacketNumbering"/>).</summary>
     public bool IsExternallyNumbered => _externalNumbering;
 
+    /// <summary>Ranges of acknowledged wire numbers held until the kernel reports them.</summary>
+    public int HeldAckRanges => _loss.HeldAckRangeCount;
+
     /// <summary>Our 1-RTT packets sent whose wire number has not been reported yet.</summary>
     public int PacketsAwaitingNumber => _awaitingNumber.Count;
 

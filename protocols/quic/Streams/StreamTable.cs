@@ -267,6 +267,8 @@ public sealed partial class StreamTable
             EnqueueSend(s);
             NoteBlocked(s);
         }
+        // Shadow data (kernel fast path) can be acknowledged before it is written: the write may complete the stream.
+        if (sb.IsFullyAcknowledged) OnSendHalfAcknowledged(s);
         return n;
     }
 
@@ -400,12 +402,8 @@ public sealed partial class StreamTable
                     s.WantsWritable = false;
                     _events.Enqueue(new StreamEvent(StreamEventKind.Writable, s.Id));
                 }
-                if (!s.WritesAckedSignaled && s.Send.IsFullyAcknowledged)
-                {
-                    s.WritesAckedSignaled = true;
-                    _events.Enqueue(new StreamEvent(StreamEventKind.WritesAcknowledged, s.Id));
-                }
-                TryRemove(s);
+                if (s.Send.IsFullyAcknowledged) OnSendHalfAcknowledged(s);
+                else TryRemove(s);
                 break;
             case FrameType.ResetStream:
                 if (!_streams.TryGetValue(frame.StreamId, out s)) return;
@@ -638,6 +636,17 @@ public sealed partial class StreamTable
         {
             _dataBlockedPending = true;
         }
+    }
+
+    /// <summary>Every byte and the FIN acknowledged: tell the application once, and drop the stream if both halves are done.</summary>
+    private void OnSendHalfAcknowledged(StreamState s)
+    {
+        if (!s.WritesAckedSignaled)
+        {
+            s.WritesAckedSignaled = true;
+            _events.Enqueue(new StreamEvent(StreamEventKind.WritesAcknowledged, s.Id));
+        }
+        TryRemove(s);
     }
 
     private void TryRemove(StreamState s)
