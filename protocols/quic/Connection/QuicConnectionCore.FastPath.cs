@@ -32,6 +32,8 @@ public sealed partial class QuicConnectionCore
     private readonly Dictionary<uint, SentPacket> _awaitingNumber = [];
     private readonly Queue<(uint Local, long SentAt)> _awaitingOrder = new();
     private ulong? _largestWire;
+    // qlog only: the frames of packets waiting for their number (the packet_sent event is written with the wire number).
+    private readonly Dictionary<uint, byte[]> _awaitingTrace = [];
 
     /// <summary>Both ends negotiated disable_1rtt_encryption and the connection can take part in the fast path.</summary>
     public bool IsFastPathCapable => _plaintextOneRtt;
@@ -74,6 +76,11 @@ public sealed partial class QuicConnectionCore
     {
         if (!_externalNumbering || !_awaitingNumber.Remove((uint)local, out var record)) return false;
         record.PacketNumber = ExpandWireNumber(wire);
+        if (_awaitingTrace.Remove((uint)local, out var frames))
+        {
+            _tracer.AdvanceTime(sentTime);
+            _tracer.PacketSent(QuicPacketType.OneRtt, record.PacketNumber, _cids.Destination.Span, record.Size, frames);
+        }
         return RegisterWire(record, sentTime, countedInFlight: true);
     }
 
@@ -94,6 +101,7 @@ public sealed partial class QuicConnectionCore
         record.AckEliciting = true;
         record.InFlight = true;
         record.Frames.Add(new SentFrame(FrameType.Stream, streamId, offset, length, fin));
+        if (_tracer.IsEnabled) TraceForwarded(record, sentTime, streamId, offset, length, fin);
         return RegisterWire(record, sentTime, countedInFlight: false);
     }
 
@@ -107,6 +115,18 @@ public sealed partial class QuicConnectionCore
         if (_largestWire is not ulong largest || wire > largest) _largestWire = wire;
         Streams.SmoothedRtt = _rtt.SmoothedRtt;
         return true;
+    }
+
+    /// <summary>qlog packet_sent of a kernel copy: its one STREAM frame (the data bytes themselves are not ours to log: zeros).</summary>
+    private void TraceForwarded(SentPacket record, long sentTime, ulong streamId, ulong offset, ulong length, bool fin)
+    {
+        if (length > (ulong)record.Size) return;   // not a plausible copy: nothing sensible to describe
+        var frame = new byte[StreamFrame.GetOverhead(streamId, offset, (int)length, hasLength: false, streamIdLength: 8) + (int)length];
+        frame[0] = (byte)(FrameType.Stream | StreamFrame.OffBit | (fin ? StreamFrame.FinBit : 0u));
+        QuicVarint.Write(frame.AsSpan(1), streamId, 8);
+        QuicVarint.Write(frame.AsSpan(9), offset, 8);
+        _tracer.AdvanceTime(sentTime);
+        _tracer.PacketSent(QuicPacketType.OneRtt, record.PacketNumber, _cids.Destination.Span, record.Size, frame);
     }
 
     /// <summary>A kernel counter may be reported in 32 bits: extend it next to the largest wire number seen (RFC 9000 A.3).</summary>
@@ -134,6 +154,7 @@ public sealed partial class QuicConnectionCore
         while (_awaitingOrder.TryDequeue(out var oldest))
         {
             if (!_awaitingNumber.Remove(oldest.Local, out var record)) continue;   // confirmed meanwhile
+            _awaitingTrace.Remove(oldest.Local);
             _log.LogDebug("1-RTT packet {Local} never got a wire number: resending its frames", oldest.Local);
             _loss.AbandonAwaitingNumber(record, this);
             return;
@@ -163,6 +184,7 @@ public sealed partial class QuicConnectionCore
         {
             _awaitingOrder.Dequeue();
             if (!_awaitingNumber.Remove(oldest.Local, out var record)) continue;
+            _awaitingTrace.Remove(oldest.Local);
             _log.LogDebug("1-RTT packet {Local} not numbered within {Limit} µs: resending its frames", oldest.Local, MaxExternalNumberingDelay);
             _loss.AbandonAwaitingNumber(record, this);
         }

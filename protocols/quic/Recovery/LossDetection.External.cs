@@ -13,6 +13,8 @@ public sealed partial class LossDetection
 {
     /// <summary>At most this many separate held ranges: an honest peer acks what the kernel sent, so holes are few.</summary>
     public const int MaxHeldAckRanges = 64;
+    /// <summary>A registered wire number may lie at most this far from the numbers known so far.</summary>
+    public const ulong MaxExternalNumberJump = 1 << 20;
 
     private sealed class ExternalState
     {
@@ -94,7 +96,12 @@ public sealed partial class LossDetection
     {
         var e = _external ?? throw new InvalidOperationException("external numbering was not started");
         ulong pn = packet.PacketNumber;
-        if (e.Registered.Contains(pn, pn + 1))
+        const int app = (int)PacketNumberSpace.ApplicationData;
+        // A number far beyond everything sent, or far below the outstanding window, is a broken report, not a packet:
+        // the sent history would have to span the gap.
+        bool implausible = _largestSent[app] is ulong newest && pn > newest + MaxExternalNumberJump
+                           || !_sent[app].IsEmpty && pn + MaxExternalNumberJump < _sent[app].BasePacketNumber;
+        if (implausible || e.Registered.Contains(pn, pn + 1))
         {
             if (countedInFlight) _cc.RemoveFromBytesInFlight(packet);
             Release(packet);

@@ -27,9 +27,12 @@ public sealed class ExternalNumberingTests
     private static ulong WireNumber(byte[] d) => BinaryPrimitives.ReadUInt32BigEndian(d.AsSpan(QuicConnectionCore.FastPathPacketNumberOffset));
 
     /// <summary>Handshake, then the relay hands numbering to the stand-in and opens a shadow stream.</summary>
-    private static (RelayLink Link, ulong StreamId) Start(ulong subscriberStreamWindow = 1 << 20, bool drainEveryStep = true)
+    private static (RelayLink Link, ulong StreamId) Start(ulong subscriberStreamWindow = 1 << 20, bool drainEveryStep = true, MemoryStream? relayQlog = null)
     {
-        var link = new RelayLink(subscriber: s => s.StreamWindow = subscriberStreamWindow) { DrainEveryStep = drainEveryStep };
+        var link = new RelayLink(subscriber: s => s.StreamWindow = subscriberStreamWindow, relay: r =>
+        {
+            if (relayQlog is not null) r.TracerFactory = (p, odcid) => new FastRelay.Protocols.Quic.Qlog.QlogTracer(relayQlog, p, odcid, leaveOpen: true);
+        }) { DrainEveryStep = drainEveryStep };
         Assert.True(link.Handshake(), "handshake");
         Assert.True(link.Relay.IsFastPathCapable);
         ulong first = link.Relay.BeginExternalPacketNumbering();
@@ -221,5 +224,40 @@ public sealed class ExternalNumberingTests
         }), $"subscriber read {received.Count}");
         Assert.Equal(stream, received);
         Assert.Equal(1, link.Kernel.NotForwardedCount);
+    }
+
+    [Fact]
+    public void Relay_qlog_shows_wire_numbers_for_its_own_packets_and_the_kernel_copies_and_the_acks_of_copies()
+    {
+        var qlog = new MemoryStream();
+        var (link, id) = Start(relayQlog: qlog);
+        var stream = Bytes(HeaderLength + 4 * ChunkLength, 50);
+        link.Relay.Streams.BeginKernelForwarding(id, HeaderLength);
+        link.Relay.Streams.Write(id, stream.AsSpan(0, HeaderLength), fin: false);
+        link.Advance(30_000);
+        var copies = new List<ulong>();
+        for (int c = 0; c < 4; c++)
+        {
+            int offset = HeaderLength + c * ChunkLength;
+            Assert.True(Forward(link, id, (ulong)offset, stream.AsSpan(offset, ChunkLength), c == 3));
+            copies.Add(link.Kernel.WireNumbers[^1]);
+            link.Relay.Streams.Write(id, stream.AsSpan(offset, ChunkLength), c == 3);
+            link.Advance(2_000);
+        }
+        Assert.True(link.RunUntil(() => link.Relay.Streams.OpenStreamCount == 0), "relay stream not completed");
+        link.Dispose();   // ends the trace
+
+        var trace = FastRelay.Tests.Quic.Qlog.QlogReader.Parse(qlog);
+        var sent = trace.Named("transport:packet_sent").Select(FastRelay.Tests.Quic.Qlog.QlogReader.PacketId)
+            .Where(p => p.Type == "1RTT" && p.Number >= link.Kernel.WireNumbers[0]).Select(p => p.Number).ToList();
+        // Every number the kernel gave appears once, ours and the copies alike: no local sequence leaks into the trace.
+        Assert.Equal(link.Kernel.WireNumbers.Order(), sent.Order());
+        // ACK frames from the subscriber acknowledge the copies' wire numbers, and the relay processed them (no loss).
+        var acked = trace.Named("transport:packet_received").SelectMany(FastRelay.Tests.Quic.Qlog.QlogReader.Frames)
+            .Where(f => f.GetProperty("frame_type").GetString() == "ack")
+            .SelectMany(f => f.GetProperty("acked_ranges").EnumerateArray())
+            .Select(r => (Low: r[0].GetUInt64(), High: r.GetArrayLength() > 1 ? r[1].GetUInt64() : r[0].GetUInt64())).ToList();
+        Assert.All(copies, pn => Assert.Contains(acked, r => r.Low <= pn && pn <= r.High));
+        Assert.Empty(trace.Named("recovery:packet_lost"));
     }
 }
