@@ -15,12 +15,15 @@ namespace FastRelay.Tests.Quic.FastPath;
 /// </summary>
 internal sealed class KernelStandIn
 {
-    public abstract record Event(long TimeMicros);
-    public sealed record Numbered(ulong Local, ulong Wire, long TimeMicros, int Bytes) : Event(TimeMicros);
-    public sealed record Forwarded(ulong Wire, long TimeMicros, int Bytes, ulong StreamId, ulong Offset, ulong Length, bool Fin) : Event(TimeMicros);
-    public sealed record NotForwarded(ulong StreamId, ulong Offset, ulong Length, bool Fin, long TimeMicros) : Event(TimeMicros);
+    /// <summary>A ring-buffer event; <c>Time</c> is in the unit of whoever drives the stand-in (the core's µs, or kernel ns).</summary>
+    public abstract record Event(long Time);
+    public sealed record Numbered(ulong Local, ulong Wire, long Time, int Bytes) : Event(Time);
+    public sealed record Forwarded(ulong Wire, long Time, int Bytes, ulong StreamId, ulong Offset, ulong Length, bool Fin) : Event(Time);
+    public sealed record NotForwarded(ulong StreamId, ulong Offset, ulong Length, bool Fin, long Time) : Event(Time);
 
     private readonly Queue<Event> _events = new();
+    // The loopback test drives it from the proxy thread (egress) and the test thread (forwarding, draining).
+    private readonly object _lock = new();
     private ulong _unregisteredForwardedBytes;
 
     /// <summary>Numbering and forwarding happen only once userspace activated the slot.</summary>
@@ -45,6 +48,11 @@ internal sealed class KernelStandIn
     /// <summary>Egress of a datagram the relay's stack sent: number 1-RTT packets; everything else passes untouched.</summary>
     public void Egress(byte[] datagram, long now)
     {
+        lock (_lock) EgressLocked(datagram, now);
+    }
+
+    private void EgressLocked(byte[] datagram, long now)
+    {
         if (!Active || datagram.Length < QuicConnectionCore.FastPathFrameOffset || (datagram[0] & 0x80) != 0) return;
         SubscriberConnectionId ??= datagram.AsSpan(1, 8).ToArray();
         ulong local = BinaryPrimitives.ReadUInt32BigEndian(datagram.AsSpan(QuicConnectionCore.FastPathPacketNumberOffset));
@@ -61,6 +69,11 @@ internal sealed class KernelStandIn
     /// less what was forwarded but not registered yet).
     /// </summary>
     public byte[]? Forward(ulong streamId, ulong offset, ReadOnlySpan<byte> data, bool fin, long now, ulong streamLimit, ulong connectionCredit)
+    {
+        lock (_lock) return ForwardLocked(streamId, offset, data, fin, now, streamLimit, connectionCredit);
+    }
+
+    private byte[]? ForwardLocked(ulong streamId, ulong offset, ReadOnlySpan<byte> data, bool fin, long now, ulong streamLimit, ulong connectionCredit)
     {
         if (!Active || SubscriberConnectionId is null) throw new InvalidOperationException("slot not active");
         ulong end = offset + (ulong)data.Length;
@@ -92,26 +105,40 @@ internal sealed class KernelStandIn
     public void DiscardPendingEvents() => _events.Clear();
 
     /// <summary>Drains up to <paramref name="max"/> events into the connection, as the relay glue will.</summary>
-    public int Drain(QuicConnectionCore relay, int max = int.MaxValue)
+    public int Drain(QuicConnectionCore relay, int max = int.MaxValue) =>
+        Drain(max, u => relay.ConfirmPacketNumber(u.Local, u.Wire, u.Time),
+            f => relay.RegisterForwardedPacket(f.Wire, f.Time, f.Bytes, f.StreamId, f.Offset, f.Length, f.Fin),
+            nf => relay.ReportNotForwarded(nf.StreamId, nf.Offset, nf.Length, nf.Fin));
+
+    /// <summary>The same through the public API, whose times are kernel nanoseconds (the stand-in's times are then ns too).</summary>
+    public int Drain(FastRelay.Protocols.Quic.Api.QuicConnection relay, int max = int.MaxValue) =>
+        Drain(max, u => relay.ConfirmPacketNumber(u.Local, u.Wire, u.Time),
+            f => relay.RegisterForwardedPacket(f.Wire, f.Time, f.Bytes, f.StreamId, f.Offset, f.Length, f.Fin),
+            nf => relay.ReportNotForwarded(nf.StreamId, nf.Offset, nf.Length, nf.Fin));
+
+    private int Drain(int max, Action<Numbered> numbered, Action<Forwarded> forwarded, Action<NotForwarded> notForwarded)
     {
-        int n = 0;
-        while (n < max && _events.TryDequeue(out var e))
+        lock (_lock)
         {
-            n++;
-            switch (e)
+            int n = 0;
+            while (n < max && _events.TryDequeue(out var e))
             {
-                case Numbered u:
-                    relay.ConfirmPacketNumber(u.Local, u.Wire, u.TimeMicros);
-                    break;
-                case Forwarded f:
-                    _unregisteredForwardedBytes -= f.Length;
-                    relay.RegisterForwardedPacket(f.Wire, f.TimeMicros, f.Bytes, f.StreamId, f.Offset, f.Length, f.Fin);
-                    break;
-                case NotForwarded nf:
-                    relay.ReportNotForwarded(nf.StreamId, nf.Offset, nf.Length, nf.Fin);
-                    break;
+                n++;
+                switch (e)
+                {
+                    case Numbered u:
+                        numbered(u);
+                        break;
+                    case Forwarded f:
+                        _unregisteredForwardedBytes -= f.Length;
+                        forwarded(f);
+                        break;
+                    case NotForwarded nf:
+                        notForwarded(nf);
+                        break;
+                }
             }
+            return n;
         }
-        return n;
     }
 }
