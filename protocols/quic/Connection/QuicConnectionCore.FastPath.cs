@@ -70,11 +70,22 @@ public sealed partial class QuicConnectionCore
     /// <summary>
     /// The kernel sent our 1-RTT packet whose 4-byte field carried <paramref name="local"/> (only its low 32 bits count)
     /// as wire number <paramref name="wire"/> at <paramref name="sentTime"/> (µs, our clock). False for an unknown local
-    /// number (a CONNECTION_CLOSE, or a report that came too late) or a wire number registered before.
+    /// number (a CONNECTION_CLOSE, a packet sent before numbering started, or a report that came too late — the wire
+    /// number is then registered as a packet that carried nothing to resend) or a wire number registered before.
     /// </summary>
     public bool ConfirmPacketNumber(ulong local, ulong wire, long sentTime)
     {
-        if (!_externalNumbering || !_awaitingNumber.Remove((uint)local, out var record)) return false;
+        if (!_externalNumbering) return false;
+        if (!_awaitingNumber.Remove((uint)local, out var record))
+        {
+            // The kernel used the number for a packet we do not track (a CONNECTION_CLOSE, or one that left before
+            // numbering started and reached the egress after): keep the number known, so the peer may acknowledge it.
+            var ghost = _loss.RentPacket();
+            ghost.PacketNumber = ExpandWireNumber(wire);
+            ghost.Space = PacketNumberSpace.ApplicationData;
+            RegisterWire(ghost, sentTime, countedInFlight: false);
+            return false;
+        }
         record.PacketNumber = ExpandWireNumber(wire);
         if (_awaitingTrace.Remove((uint)local, out var frames))
         {

@@ -260,4 +260,26 @@ public sealed class ExternalNumberingTests
         Assert.All(copies, pn => Assert.Contains(acked, r => r.Low <= pn && pn <= r.High));
         Assert.Empty(trace.Named("recovery:packet_lost"));
     }
+
+    [Fact]
+    public void A_number_the_kernel_gave_to_a_packet_the_stack_does_not_track_can_be_acknowledged()
+    {
+        var (link, id) = Start();
+        using var owned = link;
+        link.Relay.Streams.Write(id, Bytes(100, 70), fin: false);
+        link.Advance(30_000);
+        // A packet that left before numbering started and reached the egress after (or a CONNECTION_CLOSE): its local
+        // number is unknown to the stack, yet the kernel gives it a wire number, and the subscriber acknowledges it.
+        var stray = link.ToSubscriber.Last(d => (d[0] & 0x80) == 0).ToArray();
+        BinaryPrimitives.WriteUInt32BigEndian(stray.AsSpan(QuicConnectionCore.FastPathPacketNumberOffset), 0xFFFF_0000);
+        link.Kernel.Egress(stray, link.Now);
+        ulong strayWire = link.Kernel.WireNumbers[^1];
+        link.InjectToSubscriber(stray);
+        link.Relay.Streams.Write(id, Bytes(100, 71), fin: true);   // more to acknowledge, so ACKs flow
+        link.Advance(2 * QuicConnectionCore.MaxExternalNumberingDelay);
+        Assert.Equal(ConnectionPhase.Established, link.Relay.Phase);
+        Assert.Equal(0, link.Relay.HeldAckRanges);
+        Assert.Equal(0, link.Relay.CongestionControl.BytesInFlight);
+        Assert.True(strayWire >= link.Kernel.WireNumbers[0]);
+    }
 }
