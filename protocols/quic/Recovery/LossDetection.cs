@@ -140,8 +140,8 @@ public sealed partial class LossDetection
 
     /// <summary>
     /// Registers a sent packet (A.5). Numbers increase per space but may skip values; a skipped number later acked is a
-    /// PROTOCOL_VIOLATION. Kernel fast path (later): a packet the kernel numbered after the fact is registered here late,
-    /// with <paramref name="now"/> = its actual send time; the history accepts a number below the newest one.
+    /// PROTOCOL_VIOLATION. Packets numbered by the kernel fast path are registered with
+    /// <see cref="RegisterExternallyNumbered"/> instead (LossDetection.External.cs).
     /// </summary>
     public void OnPacketSent(SentPacket packet, long now)
     {
