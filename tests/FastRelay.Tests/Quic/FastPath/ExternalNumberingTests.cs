@@ -282,4 +282,66 @@ public sealed class ExternalNumberingTests
         Assert.Equal(0, link.Relay.CongestionControl.BytesInFlight);
         Assert.True(strayWire >= link.Kernel.WireNumbers[0]);
     }
+
+    [Fact]
+    public void Hostile_acks_to_an_externally_numbered_relay_close_it_at_worst_never_throw()
+    {
+        int violations = 0;
+        for (int seed = 0; seed < 30; seed++)
+        {
+            var (link, id) = Start();
+            using var owned = link;
+            var rng = new Random(seed);
+            link.Relay.Streams.BeginKernelForwarding(id, HeaderLength);
+            link.Relay.Streams.Write(id, Bytes(HeaderLength, seed), fin: false);
+            link.Advance(30_000);
+            Assert.NotNull(link.RelayConnectionId);
+            ulong pn = 1_000;
+            for (int round = 0; round < 20 && link.Relay.Phase == ConnectionPhase.Established; round++)
+            {
+                int offset = HeaderLength + round * ChunkLength;
+                Forward(link, id, (ulong)offset, Bytes(ChunkLength, seed * 100 + round), fin: false);
+                if (rng.Next(2) == 0) link.Relay.Streams.Write(id, Bytes(ChunkLength, seed * 100 + round), fin: false);
+                link.InjectToRelay(HostileAck(link.RelayConnectionId!, pn++, rng, link.Kernel.NextPacketNumber));
+                link.Advance(rng.Next(1_000, 40_000));
+            }
+            link.Advance(2 * QuicConnectionCore.MaxExternalNumberingDelay);
+            // Whatever happened, it was a QUIC outcome: still established, or closed with a transport error code.
+            if (link.Relay.CloseInfo is { } close) Assert.Contains(close.ErrorCode, new ulong[] { 0x0a, 0x07 });
+            if (link.Relay.CloseInfo?.ErrorCode == 0x0a) violations++;
+        }
+        // ACKs of numbers far beyond what the kernel gave are detected (after the hold), not taken as real.
+        Assert.True(violations > 0, "no hostile ACK was recognised as acknowledging packets never sent");
+    }
+
+    /// <summary>A 1-RTT packet from "the subscriber" with one ACK frame: ranges near, below and far beyond what was sent.</summary>
+    private static byte[] HostileAck(byte[] relayConnectionId, ulong packetNumber, Random rng, ulong nextWire)
+    {
+        var packet = new byte[200];
+        packet[0] = 0x43;
+        relayConnectionId.CopyTo(packet, 1);
+        BinaryPrimitives.WriteUInt32BigEndian(packet.AsSpan(9), (uint)packetNumber);
+        int p = 13;
+        ulong largest = rng.Next(4) switch
+        {
+            0 => nextWire + (ulong)rng.Next(0, 5),                 // the numbers just given, maybe one not given yet
+            1 => (ulong)rng.Next(0, (int)Math.Max(1, nextWire)),    // old numbers
+            2 => nextWire + (ulong)rng.Next(1_000, 1_000_000),     // far beyond anything sent
+            _ => (ulong)rng.NextInt64(0, 1L << 40),
+        };
+        ulong first = (ulong)rng.Next(0, (int)Math.Min(largest, 50) + 1);
+        int count = rng.Next(0, 6);
+        packet[p++] = 0x02;
+        p += QuicVarint.Write(packet.AsSpan(p), largest);
+        p += QuicVarint.Write(packet.AsSpan(p), (ulong)rng.Next(0, 100));
+        p += QuicVarint.Write(packet.AsSpan(p), (ulong)count);
+        p += QuicVarint.Write(packet.AsSpan(p), first);
+        for (int i = 0; i < count; i++)
+        {
+            p += QuicVarint.Write(packet.AsSpan(p), (ulong)rng.Next(0, 3));   // gap (may run below 0: FRAME_ENCODING_ERROR)
+            p += QuicVarint.Write(packet.AsSpan(p), (ulong)rng.Next(0, 3));   // range length
+        }
+        packet[p++] = 0x01;   // PING, so the packet is ack-eliciting
+        return packet.AsSpan(0, p).ToArray();
+    }
 }

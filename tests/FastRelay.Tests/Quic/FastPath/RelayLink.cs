@@ -65,6 +65,12 @@ internal sealed class RelayLink : IDisposable
     /// <summary>A forwarded copy (built by the stand-in) enters the link towards the subscriber.</summary>
     public void InjectToSubscriber(byte[] packet) => Send(packet, toRelay: false);
 
+    /// <summary>A datagram of the test's making enters the link towards the relay (hostile input).</summary>
+    public void InjectToRelay(byte[] datagram) => Send(datagram, toRelay: true);
+
+    /// <summary>The relay's connection id as the subscriber addresses it (from its latest 1-RTT datagram).</summary>
+    public byte[]? RelayConnectionId { get; private set; }
+
     public bool RunUntil(Func<bool> done, long limit = 30_000_000)
     {
         long end = Now + limit;
@@ -106,6 +112,7 @@ internal sealed class RelayLink : IDisposable
             any = true;
             var bytes = _buffer.AsSpan(0, n).ToArray();
             if (!toRelay) Kernel.Egress(bytes, Now);
+            else if ((bytes[0] & 0x80) == 0) RelayConnectionId = bytes.AsSpan(1, 8).ToArray();
             Send(bytes, toRelay);
         }
         return any;
