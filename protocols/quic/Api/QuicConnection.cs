@@ -189,6 +189,21 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
         }
     }
 
+    /// <summary>
+    /// The flow-control credit the kernel may use on a stream of this connection (what the relay glue writes into the
+    /// kernel's maps after each drain): the peer's MAX_STREAM_DATA and MAX_DATA, and how far they are used. The stream
+    /// figures are 0 for a stream that is unknown or already complete and released.
+    /// </summary>
+    public FastPathCredit GetFastPathCredit(long streamId)
+    {
+        lock (_lock)
+        {
+            var streams = _core.Streams;
+            return new FastPathCredit(streams.GetPeerMaxStreamData((ulong)streamId), streams.GetHighestSent((ulong)streamId),
+                streams.PeerMaxData, streams.ConnectionBytesSent);
+        }
+    }
+
     /// <summary>Ring-buffer event "userspace-numbered": our packet <paramref name="local"/> left as <paramref name="wire"/>
     /// at <paramref name="sentTimeNs"/> (CLOCK_MONOTONIC ns, the clock of bpf_ktime_get_ns and Stopwatch on Linux).</summary>
     public bool ConfirmPacketNumber(ulong local, ulong wire, long sentTimeNs)

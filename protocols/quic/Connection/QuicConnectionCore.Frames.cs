@@ -111,7 +111,6 @@ public sealed partial class QuicConnectionCore
         _tracer.ParametersSet(false, peer);
         Streams.SetPeerLimits(peer);
         _plaintextOneRtt = _localParameters.Disable1RttEncryption && peer.Disable1RttEncryption;
-        Streams.FastPathLayoutActive = _plaintextOneRtt;
         if (peer.MaxIdleTimeout != 0)
             _idleTimeout = _idleTimeout == 0 ? (long)peer.MaxIdleTimeout * 1000 : Math.Min(_idleTimeout, (long)peer.MaxIdleTimeout * 1000);
         if (_plaintextOneRtt) _log.LogInformation("disable_1rtt_encryption negotiated: 1-RTT packets are not encrypted");

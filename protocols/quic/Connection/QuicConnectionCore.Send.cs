@@ -59,6 +59,8 @@ public sealed partial class QuicConnectionCore
         var datagram = destination[..limit];
         if (Phase == ConnectionPhase.Closing) return WriteClosePackets(datagram, now);
         if (_keyUpdateRequested && TryInitiateKeyUpdate()) _keyUpdateRequested = false;
+        // The fixed layout only where a kernel can read it; otherwise (and until then) fast-path streams pack as usual.
+        Streams.FastPathLayoutActive = _plaintextOneRtt && _handshakeConfirmed && _cids.Destination.Length == 8;
         if (TryWritePathMtuProbe(destination, now, out int probe)) return probe;
 
         int count = 0, offset = 0;

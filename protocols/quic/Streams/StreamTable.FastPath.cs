@@ -17,8 +17,9 @@ public sealed partial class StreamTable
     private readonly Queue<StreamState> _fastPathQueue = new();
 
     /// <summary>
-    /// Set by the connection once both ends negotiated disable_1rtt_encryption: only then does the fixed layout reach a
-    /// kernel that can read it, so only then do fast-path streams leave the ordinary packing.
+    /// Set by the connection before each datagram: true once both ends negotiated disable_1rtt_encryption, the handshake
+    /// is confirmed and the peer's connection id has the layout's 8 bytes — only then does the fixed layout reach a kernel
+    /// that can read it, so only then do fast-path streams leave the ordinary packing.
     /// </summary>
     public bool FastPathLayoutActive { get; set; }
 

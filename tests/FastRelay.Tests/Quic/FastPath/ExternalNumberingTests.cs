@@ -161,8 +161,12 @@ public sealed class ExternalNumberingTests
         Assert.Equal(ConnectionPhase.Established, link.Relay.Phase);
         Assert.True(link.Relay.HeldAckRanges > 0, "the ACK of unregistered numbers was not held");
 
+        ulong sentBefore = link.Relay.Streams.ConnectionBytesSent;
         link.Kernel.Drain(link.Relay);
         Assert.Equal(0, link.Relay.HeldAckRanges);
+        // The copies count as sent for flow control although their shadow bytes are not written yet.
+        Assert.Equal((ulong)(HeaderLength + 2 * ChunkLength), link.Relay.Streams.GetHighestSent(id));
+        Assert.Equal(sentBefore + 2 * ChunkLength, link.Relay.Streams.ConnectionBytesSent);
         Assert.Equal(0, link.Relay.CongestionControl.BytesInFlight);   // acknowledged the moment they were registered
         // RTT of the copies: from the kernel's send time to the ACK's arrival, one round trip (plus at most the ACK delay).
         long rtt = link.Relay.Rtt.LatestRtt;

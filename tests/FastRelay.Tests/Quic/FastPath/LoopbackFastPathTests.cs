@@ -90,13 +90,17 @@ public sealed class LoopbackFastPathTests
         {
             int offset = header + c * chunk;
             bool last = c == chunks - 1;
+            var credit = pair.Server.GetFastPathCredit(relayStream.Id);   // what the glue would write into the kernel's maps
             var copy = kernel.Forward((ulong)relayStream.Id, (ulong)offset, bytes.AsSpan(offset, chunk), last, Stopwatch.GetTimestamp(),
-                streamLimit: 1 << 20, connectionCredit: ulong.MaxValue);
+                streamLimit: credit.StreamLimit, connectionCredit: credit.ConnectionRemaining);
             Assert.NotNull(copy);
             if (c != 7) pair.Proxy!.InjectToClient(copy);   // one copy is lost on the way: the relay resends it from its shadow
             await relayStream.WriteAsync(bytes.AsMemory(offset, chunk), completeWrites: last, timeout.Token);
         }
         Assert.Equal(bytes, await reading);
+        var final = pair.Server.GetFastPathCredit(relayStream.Id);   // zeros once the stream is complete and released
+        Assert.True(final.StreamLimit >= final.StreamHighestSent && final.ConnectionLimit >= (ulong)bytes.Length);
+        Assert.True(final.ConnectionSent >= (ulong)bytes.Length, $"connection counted {final.ConnectionSent} sent: the kernel's copies count");
         await Eventually.TrueAsync(() => pair.Server.GetPathStatistics().BytesInFlight == 0, "every packet of the relay acknowledged");
         var stats = pair.Server.GetPathStatistics();
         // Kernel timestamps (ns) and the stack's clock (µs) are one clock: a loopback RTT, not a skewed or negative one.
