@@ -255,7 +255,7 @@ public sealed partial class QuicConnectionCore
         }
         OnPathValidationTimeout(now);
         OnExternalNumberingTimeout(now);
-        if (Phase != ConnectionPhase.Established && Phase != ConnectionPhase.Handshaking) return;
+        if (Phase is ConnectionPhase.Closing or ConnectionPhase.Draining or ConnectionPhase.Closed) return;   // held ACK expired
         if (now >= _loss.LossDetectionTimer) _loss.OnLossDetectionTimeout(now, this);
     }
 
