@@ -35,7 +35,7 @@ internal sealed class KernelStandIn
     public List<ulong> WireNumbers { get; } = [];
     public int ForwardedCount { get; private set; }
     public int NotForwardedCount { get; private set; }
-    public int PendingEvents => _events.Count;
+    public int PendingEvents { get { lock (_lock) return _events.Count; } }
     /// <summary>Credit checks the stand-in made: (offset + length, stream limit) of every forwarded copy.</summary>
     public List<(ulong End, ulong Limit)> CreditChecks { get; } = [];
 
@@ -102,7 +102,7 @@ internal sealed class KernelStandIn
     }
 
     /// <summary>Loses every pending event (a ring buffer that overflowed): the connection never hears of those packets.</summary>
-    public void DiscardPendingEvents() => _events.Clear();
+    public void DiscardPendingEvents() { lock (_lock) _events.Clear(); }
 
     /// <summary>Drains up to <paramref name="max"/> events into the connection, as the relay glue will.</summary>
     public int Drain(QuicConnectionCore relay, int max = int.MaxValue) =>
