@@ -60,20 +60,18 @@ public sealed class QuicStream : Stream
     /// </summary>
     public bool UseFastPathLayout
     {
-        get => _fastPathLayout;
+        get { lock (_connection.Lock) return _connection.Core.Streams.UsesFastPathLayout((ulong)Id); }
         set
         {
             lock (_connection.Lock)
             {
                 _connection.ThrowIfClosedLocked();
-                _fastPathLayout = value;
                 _connection.Core.Streams.SetFastPathLayout((ulong)Id, value);
                 _connection.AfterChangeLocked(Io.QuicClock.NowMicros);
             }
         }
     }
 
-    private bool _fastPathLayout;
 
     /// <summary>
     /// Kernel fast path, relay side: bytes written from <paramref name="forwardFrom"/> on are a shadow copy — the kernel

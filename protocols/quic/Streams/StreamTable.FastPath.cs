@@ -35,6 +35,9 @@ public sealed partial class StreamTable
         if (enabled && s.Send.HasNewData(FlowLimit(s))) EnqueueSend(s);
     }
 
+    /// <summary>Whether the stream is marked for the fast-path layout (false for unknown or closed ids).</summary>
+    public bool UsesFastPathLayout(ulong streamId) => _streams.TryGetValue(streamId, out var s) && s.FastPathLayout;
+
     /// <summary>Whether a fast-path stream has new data (or a new FIN) that flow control lets go now.</summary>
     public bool HasFastPathData
     {

@@ -232,6 +232,7 @@ public sealed partial class StreamTable
             bidirectional ? NewReceiveBuffer(_settings.LocalMaxStreamDataBidiLocal) : null)
         {
             PeerMaxStreamData = InitialPeerStreamLimit(streamId),
+            FastPathLayout = !bidirectional && _settings.FastPathUnidirectionalStreams,
         };
         InitReceiveWindow(s, _settings.LocalMaxStreamDataBidiLocal);
         _streams.Add(streamId, s);

@@ -30,15 +30,23 @@ public sealed class LoopbackFastPathTests
         return into.ToArray();
     }
 
-    [Fact]
-    public async Task Publisher_stream_marked_fast_path_crosses_the_wire_in_the_contract_layout()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Publisher_stream_marked_fast_path_crosses_the_wire_in_the_contract_layout(bool byConnectionOption)
     {
         await using var pair = await LoopbackPair.StartAsync(proxy: true,
-            client: c => c.Disable1RttEncryption = true, server: s => s.Disable1RttEncryption = true);
+            client: c =>
+            {
+                c.Disable1RttEncryption = true;
+                c.FastPathUnidirectionalStreams = byConnectionOption;
+            },
+            server: s => s.Disable1RttEncryption = true);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         var payload = Bytes(50_000, 60);
         var stream = await pair.Client.OpenOutboundStreamAsync(QuicStreamType.Unidirectional, timeout.Token);
-        stream.UseFastPathLayout = true;
+        if (!byConnectionOption) stream.UseFastPathLayout = true;
+        Assert.True(stream.UseFastPathLayout);
         var reading = Task.Run(async () => await ReadAllAsync(await pair.Server.AcceptInboundStreamAsync(timeout.Token), timeout.Token));
         await stream.WriteAsync(payload, completeWrites: true, timeout.Token);
         Assert.Equal(payload, await reading);
