@@ -200,6 +200,75 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
     }
     internal QuicConnectionCore Core => _core;
 
+    // ---- kernel fast path, relay side (see QuicConnectionCore.FastPath.cs and protocols/quic/README.md) ----
+
+    /// <summary>
+    /// The kernel numbers this connection's 1-RTT packets from now on; returns the number its counter starts at.
+    /// Requires disable_1rtt_encryption on both ends and a confirmed handshake.
+    /// </summary>
+    public ulong BeginExternalPacketNumbering()
+    {
+        lock (_lock)
+        {
+            ThrowIfClosedLocked();
+            return _core.BeginExternalPacketNumbering();
+        }
+    }
+
+    /// <summary>
+    /// The flow-control credit the kernel may use on a stream of this connection (what the relay glue writes into the
+    /// kernel's maps after each drain): the peer's MAX_STREAM_DATA and MAX_DATA, and how far they are used. The stream
+    /// figures are 0 for a stream that is unknown or already complete and released.
+    /// </summary>
+    public FastPathCredit GetFastPathCredit(long streamId)
+    {
+        lock (_lock)
+        {
+            var streams = _core.Streams;
+            return new FastPathCredit(streams.GetPeerMaxStreamData((ulong)streamId), streams.GetHighestSent((ulong)streamId),
+                streams.PeerMaxData, streams.ConnectionBytesSent);
+        }
+    }
+
+    /// <summary>Ring-buffer event "userspace-numbered": our packet <paramref name="local"/> left as <paramref name="wire"/>
+    /// at <paramref name="sentTimeNs"/> (CLOCK_MONOTONIC ns, the clock of bpf_ktime_get_ns and Stopwatch on Linux).</summary>
+    public bool ConfirmPacketNumber(ulong local, ulong wire, long sentTimeNs)
+    {
+        lock (_lock)
+        {
+            bool known = _core.ConfirmPacketNumber(local, wire, MonotonicNanosToMicros(sentTimeNs));
+            AfterChangeLocked(QuicClock.NowMicros);
+            return known;
+        }
+    }
+
+    /// <summary>Ring-buffer event "forwarded": the kernel sent a copy to this connection as <paramref name="wire"/>.</summary>
+    public bool RegisterForwardedPacket(ulong wire, long sentTimeNs, int packetBytes, ulong streamId, ulong offset, ulong length, bool fin)
+    {
+        lock (_lock)
+        {
+            bool registered = _core.RegisterForwardedPacket(wire, MonotonicNanosToMicros(sentTimeNs), packetBytes, streamId, offset, length, fin);
+            AfterChangeLocked(QuicClock.NowMicros);
+            return registered;
+        }
+    }
+
+    /// <summary>
+    /// Kernel timestamps (bpf_ktime_get_ns) are CLOCK_MONOTONIC nanoseconds; on Linux Stopwatch ticks are the same
+    /// nanoseconds (Frequency = 10^9), so <see cref="QuicClock.NowMicros"/> is that clock in µs.
+    /// </summary>
+    private static long MonotonicNanosToMicros(long nanoseconds) => nanoseconds / 1000;
+
+    /// <summary>Ring-buffer event "not forwarded although mapped": userspace sends the range from its shadow copy.</summary>
+    public void ReportNotForwarded(ulong streamId, ulong offset, ulong length, bool fin)
+    {
+        lock (_lock)
+        {
+            _core.ReportNotForwarded(streamId, offset, length, fin);
+            AfterChangeLocked(QuicClock.NowMicros);
+        }
+    }
+
     public async ValueTask<QuicStream> OpenOutboundStreamAsync(QuicStreamType type, CancellationToken cancellationToken = default)
     {
         while (true)

@@ -20,6 +20,12 @@ public abstract class QuicConnectionOptions
     public int MaxConnectionReceiveWindow { get; set; } = 64 << 20;
     /// <summary>Advertise transport parameter 0xBAAD: 1-RTT packets without AEAD and header protection, used only when the peer advertises it too.</summary>
     public bool Disable1RttEncryption { get; set; }
+    /// <summary>
+    /// Kernel fast path, publisher side: every unidirectional stream this end opens sends its new data in the fast-path
+    /// layout (as <see cref="QuicStream.UseFastPathLayout"/> does for one stream). Effective only with
+    /// <see cref="Disable1RttEncryption"/> negotiated by both ends.
+    /// </summary>
+    public bool FastPathUnidirectionalStreams { get; set; }
     /// <summary>Advertise max_datagram_frame_size (RFC 9221); null disables DATAGRAM frames.</summary>
     public int? MaxDatagramFrameSize { get; set; }
     /// <summary>The congestion controller (NewReno by default, or CUBIC); <see cref="QuicConnection.CongestionWindow"/> reads it.</summary>

@@ -54,6 +54,40 @@ public sealed class QuicStream : Stream
     }
 
     private int _sendPriority;
+
+    /// <summary>
+    /// Kernel fast path, publisher side: new data of this stream leaves one STREAM frame per packet in the layout the
+    /// relay's TC program parses (8-byte stream id and offset, no Length; see protocols/quic/README.md). Effective only
+    /// when both ends negotiated disable_1rtt_encryption; retransmissions use ordinary packets.
+    /// </summary>
+    public bool UseFastPathLayout
+    {
+        get { lock (_connection.Lock) return _connection.Core.Streams.UsesFastPathLayout((ulong)Id); }
+        set
+        {
+            lock (_connection.Lock)
+            {
+                _connection.ThrowIfClosedLocked();
+                _connection.Core.Streams.SetFastPathLayout((ulong)Id, value);
+                _connection.AfterChangeLocked(Io.QuicClock.NowMicros);
+            }
+        }
+    }
+
+
+    /// <summary>
+    /// Kernel fast path, relay side: bytes written from <paramref name="forwardFrom"/> on are a shadow copy — the kernel
+    /// sends them, this stream keeps them for retransmission and sends a range only when the kernel reports it not
+    /// forwarded (<see cref="QuicConnection.ReportNotForwarded"/>) or it is declared lost. Call before writing there.
+    /// </summary>
+    public void BeginKernelForwarding(long forwardFrom)
+    {
+        lock (_connection.Lock)
+        {
+            _connection.ThrowIfClosedLocked();
+            _connection.Core.Streams.BeginKernelForwarding((ulong)Id, (ulong)forwardFrom);
+        }
+    }
     public bool CanBeAborted => true;
     public Task ReadsClosed => _readsClosed.Task;
     public Task WritesClosed => _writesClosed.Task;

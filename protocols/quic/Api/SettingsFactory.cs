@@ -51,6 +51,7 @@ internal static class SettingsFactory
             MaxStreamsBidi = (ulong)options.MaxInboundBidirectionalStreams,
             MaxStreamsUni = (ulong)options.MaxInboundUnidirectionalStreams,
             Disable1RttEncryption = options.Disable1RttEncryption,
+            FastPathUnidirectionalStreams = options.FastPathUnidirectionalStreams,
             MaxDatagramFrameSize = options.MaxDatagramFrameSize is { } size ? (ulong)size : null,
             CongestionControl = options.CongestionControl,
             MaxPathMtuProbeSize = options.MaxPathMtuProbeSize,

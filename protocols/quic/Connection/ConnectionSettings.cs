@@ -47,6 +47,8 @@ public sealed class ConnectionSettings
     public ulong MaxStreamsUni { get; init; } = 10;
     public int SendBufferCapacity { get; init; } = 1 << 20;
     public bool Disable1RttEncryption { get; init; }
+    /// <summary>Unidirectional streams we open use the kernel fast-path layout (effective with 0xBAAD on both ends).</summary>
+    public bool FastPathUnidirectionalStreams { get; init; }
     public ulong? MaxDatagramFrameSize { get; init; }
     public Recovery.CongestionControlAlgorithm CongestionControl { get; init; } = Recovery.CongestionControlAlgorithm.NewReno;
 

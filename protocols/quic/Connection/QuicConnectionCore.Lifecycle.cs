@@ -217,6 +217,7 @@ public sealed partial class QuicConnectionCore
             if (!_handshakeComplete) next = Math.Min(next, _handshakeDeadline);
             next = Math.Min(next, PathValidationTimeout);
             next = Math.Min(next, _loss.LossDetectionTimer);
+            next = Math.Min(next, ExternalNumberingTimeout);
             // An ACK that the anti-amplification limit keeps in is no reason to wake up: it leaves with the next
             // datagram from the client (which raises the limit), and a due-at-once deadline would make the owner spin.
             if (!AmplificationLimited)
@@ -253,6 +254,8 @@ public sealed partial class QuicConnectionCore
             return;
         }
         OnPathValidationTimeout(now);
+        OnExternalNumberingTimeout(now);
+        if (Phase is ConnectionPhase.Closing or ConnectionPhase.Draining or ConnectionPhase.Closed) return;   // held ACK expired
         if (now >= _loss.LossDetectionTimer) _loss.OnLossDetectionTimeout(now, this);
     }
 

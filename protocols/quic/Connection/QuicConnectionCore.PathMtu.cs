@@ -60,7 +60,7 @@ public sealed partial class QuicConnectionCore
         length = SealPacket(destination, packet);
         record.Size = length;
         record.InFlight = true;
-        _loss.OnPacketSent(record, now);
+        RecordSent(record, now);
         _bytesSent += length;
         return true;
     }

@@ -59,6 +59,8 @@ public sealed partial class QuicConnectionCore
         var datagram = destination[..limit];
         if (Phase == ConnectionPhase.Closing) return WriteClosePackets(datagram, now);
         if (_keyUpdateRequested && TryInitiateKeyUpdate()) _keyUpdateRequested = false;
+        // The fixed layout only where a kernel can read it; otherwise (and until then) fast-path streams pack as usual.
+        Streams.FastPathLayoutActive = _plaintextOneRtt && _handshakeConfirmed && _cids.Destination.Length == 8;
         if (TryWritePathMtuProbe(destination, now, out int probe)) return probe;
 
         int count = 0, offset = 0;
@@ -77,7 +79,8 @@ public sealed partial class QuicConnectionCore
                 initialAckEliciting = packet.Record.AckEliciting;
             }
         }
-        if (count == 0) return 0;
+        // Fast-path stream data goes last and alone: ACKs, control frames and retransmissions go first in ordinary packets.
+        if (count == 0) return TryWriteFastPathPacket(datagram, now, out int fastPath) ? fastPath : 0;
 
         // RFC 9000 §14.1: a client pads every datagram with an Initial, a server those with ack-eliciting Initials.
         // §8.2.1/§8.2.2: so are datagrams with PATH_CHALLENGE or PATH_RESPONSE (as far as the path's limit allows).
@@ -99,7 +102,7 @@ public sealed partial class QuicConnectionCore
             var record = packet.Record;
             record.Size = length;
             record.InFlight = record.AckEliciting || packet.PayloadLength > 0 && hasInitial;
-            _loss.OnPacketSent(record, now);
+            RecordSent(record, now);
             // RFC 9000 §10.1: sending restarts the idle timer only for the first ack-eliciting packet since the peer was
             // last heard from; otherwise the probes to a peer that is gone would keep the connection alive.
             if (record.AckEliciting && !_ackElicitingSentSinceReceive)

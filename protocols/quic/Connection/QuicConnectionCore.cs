@@ -112,6 +112,7 @@ public sealed partial class QuicConnectionCore : ITlsHandshakeSink, ILossDetecti
             MaxReceiveWindow = settings.MaxStreamReceiveWindow,
             MaxConnectionReceiveWindow = settings.MaxConnectionReceiveWindow,
             SendBufferCapacity = settings.SendBufferCapacity,
+            FastPathUnidirectionalStreams = settings.FastPathUnidirectionalStreams,
         };
         Streams = new StreamTable(streamSettings);
         _localParameters = new TransportParameters

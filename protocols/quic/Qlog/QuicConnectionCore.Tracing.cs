@@ -53,6 +53,12 @@ public sealed partial class QuicConnectionCore
     {
         if (!_tracer.IsEnabled) return;
         int length = packet.HeaderLength + packet.PayloadLength + TagLengthFor(packet);
+        if (_externalNumbering && space == PacketNumberSpace.ApplicationData)
+        {
+            // The kernel gives the wire number later: the event waits for it (ConfirmPacketNumber), qlog shows wire numbers.
+            _awaitingTrace[(uint)packet.Record.PacketNumber] = datagram.Slice(packet.Start + packet.HeaderLength, packet.PayloadLength).ToArray();
+            return;
+        }
         _tracer.PacketSent(PacketTypeOf(space), packet.Record.PacketNumber, _cids.Destination.Span, length,
             datagram.Slice(packet.Start + packet.HeaderLength, packet.PayloadLength));
     }

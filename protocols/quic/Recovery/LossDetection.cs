@@ -11,7 +11,7 @@ namespace FastRelay.Protocols.Quic.Recovery;
 /// a server is amplification-blocked), persistent congestion, and key discard. Pure logic: every entry point takes
 /// the current time in microseconds; nothing here reads a clock, allocates per packet or starts anything.
 /// </summary>
-public sealed class LossDetection
+public sealed partial class LossDetection
 {
     /// <summary>kPacketThreshold (§6.1.1).</summary>
     public const int PacketThreshold = 3;
@@ -140,8 +140,8 @@ public sealed class LossDetection
 
     /// <summary>
     /// Registers a sent packet (A.5). Numbers increase per space but may skip values; a skipped number later acked is a
-    /// PROTOCOL_VIOLATION. Kernel fast path (later): a packet the kernel numbered after the fact is registered here late,
-    /// with <paramref name="now"/> = its actual send time; the history accepts a number below the newest one.
+    /// PROTOCOL_VIOLATION. Packets numbered by the kernel fast path are registered with
+    /// <see cref="RegisterExternallyNumbered"/> instead (LossDetection.External.cs).
     /// </summary>
     public void OnPacketSent(SentPacket packet, long now)
     {
@@ -171,12 +171,18 @@ public sealed class LossDetection
     {
         int s = (int)space;
         var history = _sent[s];
-        if (_largestSent[s] is not ulong largestSent || ack.LargestAcknowledged > largestSent)
+        bool external = s == (int)PacketNumberSpace.ApplicationData && _external is not null;
+        if (external)
+        {
+            // Wire numbers come from the kernel; numbers not registered yet are held until they are (LossDetection.External.cs).
+            if (!TryHoldUnregistered(ack, now, ScaleAckDelay(ack.AckDelay, ackDelayExponent), out error)) return false;
+        }
+        else if (_largestSent[s] is not ulong largestSent || ack.LargestAcknowledged > largestSent)
         {
             error = QuicError.Protocol("ACK of a packet number never sent", ack.Type);
             return false;
         }
-        if (history.HasSkipped && AcksSkippedNumber(ack, history))
+        if (!external && history.HasSkipped && AcksSkippedNumber(ack, history))
         {
             error = QuicError.Protocol("ACK of a skipped packet number", ack.Type);
             return false;
@@ -185,7 +191,9 @@ public sealed class LossDetection
         if (now > _lastNow) _lastNow = now;
         MaxAckDelay = maxAckDelay;
 
-        if (_largestAcked[s] is not ulong prev || ack.LargestAcknowledged > prev) _largestAcked[s] = ack.LargestAcknowledged;
+        // Externally numbered: only a registered number counts as largest acknowledged (a held one counts once registered).
+        if ((external ? LargestRegisteredIn(ack) : ack.LargestAcknowledged) is ulong largestKnown
+            && (_largestAcked[s] is not ulong prev || largestKnown > prev)) _largestAcked[s] = largestKnown;
         // A client knows the server validated its address once a Handshake packet of its own was acknowledged (A.6).
         if (space == PacketNumberSpace.Handshake) _peerCompletedAddressValidation = true;
 

@@ -6,8 +6,8 @@ namespace FastRelay.Protocols.Quic.Recovery;
 /// <see cref="Skipped"/> marker (an ACK for it is a protocol violation), a packet already acknowledged or lost leaves
 /// null. The head advances past null/skipped slots, so the window spans only the oldest outstanding packet to the
 /// newest one; lookups by number are O(1), nothing assumes contiguous numbers.
-/// Kernel fast path (later): packets the kernel sent get their numbers after the fact and are registered late via
-/// <see cref="LossDetection.OnPacketSent"/>; <see cref="Add"/> already accepts a number below the newest one (it
+/// Kernel fast path: packets the kernel numbered get their numbers after the fact and are registered late
+/// (<see cref="LossDetection.RegisterExternallyNumbered"/>); <see cref="Add"/> accepts a number below the newest one (it
 /// fills the skipped slot, or grows the window at the head), so late, out-of-order registration needs no other change.
 /// The ring grows by doubling (warm-up only); in steady state it allocates nothing.
 /// </summary>

@@ -16,6 +16,12 @@ public sealed class SendBuffer
     private readonly RangeSet _lost = new();    // ranges to resend (never overlapping _acked)
     private ulong _ackedPrefix;                 // everything below is acknowledged and freed
     private bool _finished, _finSent, _finAcked, _finLost, _discarded;
+    // Kernel fast path ("shadow" data, see BeginKernelForwarding): userspace sends new data only below this offset;
+    // from it on the kernel sends the bytes and userspace holds the copy. ulong.MaxValue: an ordinary stream.
+    private ulong _kernelFrom = ulong.MaxValue;
+    // Highest end of a range the kernel sent for us (registered) or userspace sent out of order (a range the kernel
+    // reported as not forwarded): together with SentOffset the highest offset the peer may have seen.
+    private ulong _externalHighest;
 
     public SendBuffer(int capacity)
     {
@@ -32,6 +38,53 @@ public sealed class SendBuffer
 
     public bool IsFinished => _finished;
 
+    /// <summary>
+    /// The highest offset sent by anyone (userspace or the kernel on our behalf): what connection- and stream-level
+    /// flow control count (RFC 9000 §4.1). Equal to <see cref="SentOffset"/> for an ordinary stream.
+    /// </summary>
+    public ulong HighestSent => Math.Max(SentOffset, _externalHighest);
+
+    /// <summary>Where the kernel takes over sending new data (ulong.MaxValue: never, an ordinary stream).</summary>
+    public ulong KernelForwardFrom => _kernelFrom;
+
+    /// <summary>
+    /// Shadow mode for the kernel fast path: from <paramref name="forwardFrom"/> on, written bytes are kept (for
+    /// retransmission) but not sent as new data, because the kernel forwards them; userspace sends such a range only
+    /// after <see cref="OnNotForwarded"/> or <see cref="OnLost"/>. Bytes below it are sent as usual. The FIN is sent by
+    /// userspace itself only when the final size is at most <paramref name="forwardFrom"/> (otherwise the kernel
+    /// forwards it, or reports it not forwarded; a duplicate FIN at the same final size is harmless, §4.5).
+    /// </summary>
+    public void BeginKernelForwarding(ulong forwardFrom)
+    {
+        if (forwardFrom < SentOffset) throw new InvalidOperationException("forward-from below what userspace already sent");
+        _kernelFrom = forwardFrom;
+    }
+
+    /// <summary>
+    /// The kernel sent [offset, offset+length) (and the FIN if <paramref name="fin"/>) for this stream: those bytes count
+    /// as sent. The bytes may not be written here yet (the kernel is faster than userspace); nothing needs them until
+    /// they are lost.
+    /// </summary>
+    public void OnSentExternally(ulong offset, ulong length, bool fin)
+    {
+        if (_discarded) return;
+        ulong end = offset + length;
+        if (end > _externalHighest) _externalHighest = end;
+        if (fin) _finSent = true;
+    }
+
+    /// <summary>
+    /// The kernel did not forward [offset, offset+length) although it was mapped (no credit, budget, priority):
+    /// userspace sends it itself, like lost data — but needing flow-control credit where it lies above
+    /// <see cref="HighestSent"/> (the kernel never counted it). Parts not written yet go once they are.
+    /// </summary>
+    public void OnNotForwarded(ulong offset, ulong length, bool fin)
+    {
+        if (_discarded) return;
+        if (fin && !_finAcked) _finLost = true;
+        AddUnacknowledged(offset, offset + length);
+    }
+
     /// <summary>Accepts up to <see cref="FreeSpace"/> bytes; returns how many.</summary>
     public int Write(ReadOnlySpan<byte> data)
     {
@@ -40,6 +93,8 @@ public sealed class SendBuffer
         if (n == 0) return 0;
         _store.Write(WrittenLength, data[..n]);
         WrittenLength += (ulong)n;
+        // Shadow data may have been acknowledged (the kernel sent it) before it was written here.
+        if (_acked.Count > 0) AdvanceAckedPrefix();
         return n;
     }
 
@@ -48,15 +103,41 @@ public sealed class SendBuffer
 
     /// <summary>Lost ranges to resend, new data below <paramref name="flowLimit"/>, or a FIN to send.</summary>
     public bool HasPendingData(ulong flowLimit) => !_discarded && (
-        !_lost.IsEmpty || _finLost
-        || SentOffset < Math.Min(WrittenLength, flowLimit)
-        || (_finished && !_finSent && SentOffset == WrittenLength));
+        HasSendableRetransmission(flowLimit)
+        || SentOffset < Math.Min(NewDataEnd, flowLimit)
+        || UserspaceOwesNewFin);
 
     /// <summary>Whether new data is waiting that <paramref name="flowLimit"/> keeps from being sent (→ *_BLOCKED).</summary>
-    public bool IsBlockedBy(ulong flowLimit) => !_discarded && SentOffset < WrittenLength && SentOffset >= flowLimit;
+    public bool IsBlockedBy(ulong flowLimit) => !_discarded && SentOffset < NewDataEnd && SentOffset >= flowLimit;
 
     /// <summary>Whether lost data or a lost FIN waits to be resent (needs no flow-control credit).</summary>
     public bool HasRetransmission => !_lost.IsEmpty || _finLost;
+
+    /// <summary>Whether new data (or a new FIN) waits to be sent within <paramref name="flowLimit"/>.</summary>
+    public bool HasNewData(ulong flowLimit) => !_discarded && (SentOffset < Math.Min(NewDataEnd, flowLimit) || UserspaceOwesNewFin);
+
+    /// <summary>End of what userspace sends as new data: all that was written, or up to where the kernel takes over.</summary>
+    private ulong NewDataEnd => Math.Min(WrittenLength, _kernelFrom);
+
+    /// <summary>A FIN nobody sent yet that is ours to send (for shadow data only when the final size ≤ forward-from).</summary>
+    private bool UserspaceOwesNewFin => _finished && !_finSent && SentOffset == WrittenLength;
+
+    /// <summary>Lost or not-forwarded data whose bytes are written and within flow control, or a lost FIN that can go.</summary>
+    public bool HasSendableRetransmission(ulong flowLimit)
+    {
+        if (!_lost.IsEmpty)
+        {
+            var (start, end) = _lost.First;
+            if (start < SendableEnd(end, flowLimit)) return true;
+        }
+        return LostFinAlone;
+    }
+
+    /// <summary>Lost/owed bytes can go up to what is written, and above <see cref="HighestSent"/> only within flow control.</summary>
+    private ulong SendableEnd(ulong end, ulong flowLimit) => Math.Min(Math.Min(end, WrittenLength), Math.Max(HighestSent, flowLimit));
+
+    /// <summary>Only the FIN is owed: every byte is written, none waits to be resent, and all were sent by someone.</summary>
+    private bool LostFinAlone => _finLost && _finished && _lost.IsEmpty && HighestSent >= WrittenLength;
 
     /// <summary>
     /// Next range to send: lost data first (lowest offset), then new data capped by <paramref name="flowLimit"/> (the
@@ -72,18 +153,31 @@ public sealed class SendBuffer
             fin = false;
             return false;
         }
-        if (!_lost.IsEmpty && destination.Length > 0)
+        if (TryTakeRetransmission(destination, flowLimit, out offset, out length, out fin)) return true;
+        return TryTakeNew(destination, flowLimit, out offset, out length, out fin);
+    }
+
+    /// <summary>Lost (or not-forwarded) data first (lowest offset), or a lost FIN alone; false when none can go now.</summary>
+    public bool TryTakeRetransmission(Span<byte> destination, ulong flowLimit, out ulong offset, out int length, out bool fin)
+    {
+        if (!_discarded && !_lost.IsEmpty && destination.Length > 0)
         {
             var (s, e) = _lost.First;
-            length = (int)Math.Min(e - s, (ulong)destination.Length);
-            offset = s;
-            _store.Read(s, destination[..length]);
-            _lost.Remove(s, s + (ulong)length);
-            fin = _finished && s + (ulong)length == WrittenLength && !_finAcked;
-            if (fin) { _finSent = true; _finLost = false; }
-            return true;
+            ulong end = SendableEnd(e, flowLimit);
+            if (s < end)
+            {
+                length = (int)Math.Min(end - s, (ulong)destination.Length);
+                offset = s;
+                _store.Read(s, destination[..length]);
+                _lost.Remove(s, s + (ulong)length);
+                ulong sentEnd = s + (ulong)length;
+                if (sentEnd > _externalHighest) _externalHighest = sentEnd;   // not-forwarded data may lie above HighestSent
+                fin = _finished && sentEnd == WrittenLength && !_finAcked && (_finLost || _finSent || _kernelFrom == ulong.MaxValue);
+                if (fin) { _finSent = true; _finLost = false; }
+                return true;
+            }
         }
-        if (_finLost && _lost.IsEmpty && SentOffset == WrittenLength)
+        if (!_discarded && LostFinAlone)
         {
             // Only the FIN was lost: resend it alone.
             offset = WrittenLength;
@@ -92,7 +186,23 @@ public sealed class SendBuffer
             _finLost = false;
             return true;
         }
-        ulong limit = Math.Min(WrittenLength, flowLimit);
+        offset = 0;
+        length = 0;
+        fin = false;
+        return false;
+    }
+
+    /// <summary>New data (below flow control and, for shadow data, below forward-from), or a new FIN alone.</summary>
+    public bool TryTakeNew(Span<byte> destination, ulong flowLimit, out ulong offset, out int length, out bool fin)
+    {
+        if (_discarded)
+        {
+            offset = 0;
+            length = 0;
+            fin = false;
+            return false;
+        }
+        ulong limit = Math.Min(NewDataEnd, flowLimit);
         if (SentOffset < limit && destination.Length > 0)
         {
             length = (int)Math.Min(limit - SentOffset, (ulong)destination.Length);
@@ -103,7 +213,7 @@ public sealed class SendBuffer
             if (fin) _finSent = true;
             return true;
         }
-        if (_finished && !_finSent && SentOffset == WrittenLength)
+        if (UserspaceOwesNewFin)
         {
             offset = WrittenLength;
             length = 0;
@@ -128,12 +238,18 @@ public sealed class SendBuffer
         offset = Math.Max(offset, _ackedPrefix);
         _lost.Remove(offset, end);
         _acked.Add(offset, end);
-        if (_acked.First.Start == _ackedPrefix)
-        {
-            _ackedPrefix = _acked.First.End;
-            _acked.RemoveBelow(_ackedPrefix);
-            _store.ReleaseBelow(_ackedPrefix);
-        }
+        AdvanceAckedPrefix();
+    }
+
+    /// <summary>Frees the acknowledged prefix — only as far as bytes are written (shadow data can be acked first).</summary>
+    private void AdvanceAckedPrefix()
+    {
+        if (_acked.IsEmpty || _acked.First.Start != _ackedPrefix) return;
+        ulong end = Math.Min(_acked.First.End, WrittenLength);
+        if (end <= _ackedPrefix) return;
+        _ackedPrefix = end;
+        _acked.RemoveBelow(_ackedPrefix);
+        _store.ReleaseBelow(_ackedPrefix);
     }
 
     /// <summary>A range (and/or the FIN) was declared lost: queue the parts not acknowledged meanwhile.</summary>
@@ -141,7 +257,12 @@ public sealed class SendBuffer
     {
         if (_discarded) return;
         if (fin && !_finAcked) _finLost = true;
-        ulong end = Math.Min(offset + length, SentOffset);
+        AddUnacknowledged(offset, Math.Min(offset + length, HighestSent));
+    }
+
+    /// <summary>Queues the parts of [offset, end) not acknowledged for sending again.</summary>
+    private void AddUnacknowledged(ulong offset, ulong end)
+    {
         ulong cursor = Math.Max(offset, _ackedPrefix);
         for (int i = 0; i < _acked.Count && cursor < end; i++)
         {

@@ -30,6 +30,9 @@ internal sealed class StreamState
     public ulong BlockedSentAt = ulong.MaxValue;   // limit a STREAM_DATA_BLOCKED was last sent for
     public bool WantsWritable;            // a write was cut short: signal Writable when space returns
     public bool WritesAckedSignaled;
+    /// <summary>New data goes one STREAM frame per packet in the kernel fast-path layout (StreamTable.FastPath.cs).</summary>
+    public bool FastPathLayout;
+    public bool InFastPathQueue;
 
     // ---- receive half
     public ulong LocalMaxStreamData;      // the limit we advertised

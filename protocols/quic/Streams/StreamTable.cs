@@ -10,12 +10,12 @@ namespace FastRelay.Protocols.Quic.Streams;
 /// control frames owed to the peer, round-robin STREAM packing, and ack/loss handling of what was sent.
 /// Pure logic: no sockets, threads or clock. The connection calls it from one thread at a time and sets
 /// <see cref="Now"/> / <see cref="SmoothedRtt"/> (microseconds) before calls where time matters (reads, for tuning).
-/// <para>Kernel fast path (not built): streams are created by counter here; <c>TryOpenStream(ulong requestedId)</c>
-/// would create exactly that id and raise the per-type counter past it (the peer opens lower ids implicitly, §3.2).
-/// STREAM frames are written in <see cref="WriteStreamFrame"/>: the fast-path variant writes the id with a fixed
-/// 8-byte varint and, as the only frame of the packet, no Length field (<c>StreamFrame.HasLength = false</c>).</para>
+/// <para>Kernel fast path (StreamTable.FastPath.cs): streams marked with <see cref="SetFastPathLayout"/> send their new
+/// data one STREAM frame per packet in the fixed layout the kernel parses (<see cref="WriteFastPathFrame"/>); their
+/// retransmissions go in ordinary packets. Shadow streams (<see cref="BeginKernelForwarding"/>) hold bytes the kernel
+/// sends for us from a given offset on; <see cref="OnForwarded"/> / <see cref="OnNotForwarded"/> tell what it did.</para>
 /// </summary>
-public sealed class StreamTable
+public sealed partial class StreamTable
 {
     private readonly StreamTableSettings _settings;
     private readonly bool _isClient;
@@ -32,7 +32,7 @@ public sealed class StreamTable
     private ulong _peerMaxStreamDataBidiLocal, _peerMaxStreamDataBidiRemote, _peerMaxStreamDataUni;
     private ulong _peerMaxStreamsBidi, _peerMaxStreamsUni;
     private ulong _localOpenedBidi, _localOpenedUni;     // streams we opened, per type
-    private ulong _connSent;                             // new STREAM bytes sent (sum of streams' SentOffset)
+    private ulong _connSent;                             // sum of streams' HighestSent (ours and the kernel's, §4.1)
     private bool _dataBlockedPending;
     private ulong _dataBlockedSentAt = ulong.MaxValue;
     private bool _streamsBlockedBidiPending, _streamsBlockedUniPending;
@@ -232,6 +232,7 @@ public sealed class StreamTable
             bidirectional ? NewReceiveBuffer(_settings.LocalMaxStreamDataBidiLocal) : null)
         {
             PeerMaxStreamData = InitialPeerStreamLimit(streamId),
+            FastPathLayout = !bidirectional && _settings.FastPathUnidirectionalStreams,
         };
         InitReceiveWindow(s, _settings.LocalMaxStreamDataBidiLocal);
         _streams.Add(streamId, s);
@@ -267,6 +268,8 @@ public sealed class StreamTable
             EnqueueSend(s);
             NoteBlocked(s);
         }
+        // Shadow data (kernel fast path) can be acknowledged before it is written: the write may complete the stream.
+        if (sb.IsFullyAcknowledged) OnSendHalfAcknowledged(s);
         return n;
     }
 
@@ -346,13 +349,14 @@ public sealed class StreamTable
             if (_maxDataPending || _maxStreamsBidiPending || _maxStreamsUniPending || _dataBlockedPending
                 || _streamsBlockedBidiPending || _streamsBlockedUniPending || _controlQueue.Count > 0)
                 return true;
-            ulong credit = _peerMaxData - _connSent;
             for (int level = 0; level < _sendQueue.LevelCount; level++)
                 foreach (var s in _sendQueue.QueueAt(level))
                 {
                     if (s.Removed || s.ResetSent) continue;
                     var sb = s.Send!;
-                    if (sb.HasPendingData(Math.Min(s.PeerMaxStreamData, sb.SentOffset + credit))) return true;
+                    ulong flowLimit = FlowLimit(s);
+                    // A fast-path stream's new data goes in its own packets (WriteFastPathFrame), not in these.
+                    if (UsesFastPathLayout(s) ? HasFastPathRetransmission(s, flowLimit) : sb.HasPendingData(flowLimit)) return true;
                 }
             return false;
         }
@@ -411,12 +415,8 @@ public sealed class StreamTable
                     s.WantsWritable = false;
                     _events.Enqueue(new StreamEvent(StreamEventKind.Writable, s.Id));
                 }
-                if (!s.WritesAckedSignaled && s.Send.IsFullyAcknowledged)
-                {
-                    s.WritesAckedSignaled = true;
-                    _events.Enqueue(new StreamEvent(StreamEventKind.WritesAcknowledged, s.Id));
-                }
-                TryRemove(s);
+                if (s.Send.IsFullyAcknowledged) OnSendHalfAcknowledged(s);
+                else TryRemove(s);
                 break;
             case FrameType.ResetStream:
                 if (!_streams.TryGetValue(frame.StreamId, out s)) return;
@@ -580,7 +580,7 @@ public sealed class StreamTable
         s.ResetSent = true;
         s.ResetPending = true;
         s.ResetErrorCode = errorCode;
-        s.ResetFinalSize = sb.SentOffset;   // the peer can only have counted what we sent (§4.5)
+        s.ResetFinalSize = sb.HighestSent;   // the peer can only have counted what we (or the kernel for us) sent (§4.5)
         s.BlockedPending = false;
         sb.Discard();
         EnqueueControl(s);
@@ -651,6 +651,17 @@ public sealed class StreamTable
         }
     }
 
+    /// <summary>Every byte and the FIN acknowledged: tell the application once, and drop the stream if both halves are done.</summary>
+    private void OnSendHalfAcknowledged(StreamState s)
+    {
+        if (!s.WritesAckedSignaled)
+        {
+            s.WritesAckedSignaled = true;
+            _events.Enqueue(new StreamEvent(StreamEventKind.WritesAcknowledged, s.Id));
+        }
+        TryRemove(s);
+    }
+
     private void TryRemove(StreamState s)
     {
         if (s.Removed || !s.SendDone || !s.ReceiveDone) return;
@@ -675,6 +686,7 @@ public sealed class StreamTable
 
     private void EnqueueSend(StreamState s)
     {
+        if (s.FastPathLayout) EnqueueFastPath(s);
         if (s.InSendQueue || s.Removed) return;
         s.InSendQueue = true;
         _sendQueue.Enqueue(s);
@@ -772,8 +784,9 @@ public sealed class StreamTable
                 continue;
             }
             var sb = s.Send!;
-            ulong flowLimit = Math.Min(s.PeerMaxStreamData, sb.SentOffset + (_peerMaxData - _connSent));
-            if (!sb.HasPendingData(flowLimit))
+            ulong flowLimit = FlowLimit(s);
+            bool fastPath = UsesFastPathLayout(s);
+            if (fastPath ? !HasFastPathRetransmission(s, flowLimit) : !sb.HasPendingData(flowLimit))
             {
                 NoteBlocked(s);
                 // Blocked by the connection only: stay queued (MAX_DATA does not name streams). Blocked by the stream
@@ -781,7 +794,7 @@ public sealed class StreamTable
                 if (!sb.IsBlockedBy(s.PeerMaxStreamData) && sb.IsBlockedBy(flowLimit)) EnqueueSend(s);
                 continue;
             }
-            int written = WriteStreamFrame(s, destination[pos..], flowLimit, sentFrames);
+            int written = WriteStreamFrame(s, destination[pos..], flowLimit, sentFrames, retransmissionOnly: fastPath);
             if (written == 0)
             {
                 EnqueueSend(s);
@@ -799,21 +812,24 @@ public sealed class StreamTable
     /// buffer, so the data is taken behind a worst-case header and moved down if the real header is shorter.
     /// Fast path (later): fixed 8-byte id (<c>QuicVarint.Write(.., 8)</c>) and no Length when it is the packet's only frame.
     /// </summary>
-    private int WriteStreamFrame(StreamState s, Span<byte> span, ulong flowLimit, List<SentFrame> sentFrames)
+    private int WriteStreamFrame(StreamState s, Span<byte> span, ulong flowLimit, List<SentFrame> sentFrames, bool retransmissionOnly = false)
     {
         var sb = s.Send!;
         int idLength = QuicVarint.GetLength(s.Id);
-        int maxHeader = 1 + idLength + QuicVarint.GetLength(sb.WrittenLength) + QuicVarint.GetLength((ulong)span.Length);
+        int maxHeader = 1 + idLength + QuicVarint.GetLength(Math.Max(sb.WrittenLength, sb.HighestSent)) + QuicVarint.GetLength((ulong)span.Length);
         if (span.Length < maxHeader) return 0;
-        ulong sentBefore = sb.SentOffset;
-        if (!sb.TryTakeNext(span[maxHeader..], flowLimit, out ulong offset, out int length, out bool fin)) return 0;
+        ulong sentBefore = sb.HighestSent;
+        bool taken = retransmissionOnly
+            ? sb.TryTakeRetransmission(span[maxHeader..], flowLimit, out ulong offset, out int length, out bool fin)
+            : sb.TryTakeNext(span[maxHeader..], flowLimit, out offset, out length, out fin);
+        if (!taken) return 0;
         int header = 1 + idLength + (offset != 0 ? QuicVarint.GetLength(offset) : 0) + QuicVarint.GetLength((ulong)length);
         if (header < maxHeader) span.Slice(maxHeader, length).CopyTo(span.Slice(header, length));   // memmove semantics
         span[0] = (byte)(FrameType.Stream | StreamFrame.LenBit | (offset != 0 ? StreamFrame.OffBit : 0u) | (fin ? StreamFrame.FinBit : 0u));
         int p = 1 + QuicVarint.Write(span[1..], s.Id);
         if (offset != 0) p += QuicVarint.Write(span[p..], offset);
         p += QuicVarint.Write(span[p..], (ulong)length);
-        _connSent += sb.SentOffset - sentBefore;
+        _connSent += sb.HighestSent - sentBefore;
         sentFrames.Add(new SentFrame(FrameType.Stream, s.Id, offset, (ulong)length, fin));
         return p + length;
     }

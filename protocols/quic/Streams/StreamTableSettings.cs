@@ -24,6 +24,8 @@ public sealed class StreamTableSettings
     public ulong MaxConnectionReceiveWindow { get; set; } = 15 * 1024 * 1024;
     /// <summary>Unacknowledged bytes a stream's send side holds at most.</summary>
     public int SendBufferCapacity { get; set; } = 1024 * 1024;
+    /// <summary>Kernel fast path: unidirectional streams we open send new data in the fast-path layout (see StreamTable.FastPath.cs).</summary>
+    public bool FastPathUnidirectionalStreams { get; set; }
 
     /// <summary>Fills the flow-control and stream-count fields of our transport parameters from these settings.</summary>
     public void ApplyTo(Wire.TransportParameters parameters)

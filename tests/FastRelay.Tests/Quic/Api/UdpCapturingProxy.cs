@@ -31,6 +31,16 @@ internal sealed class UdpCapturingProxy : IDisposable
     public List<byte[]> ToServer { get; } = [];
     public List<byte[]> ToClient { get; } = [];
     public Func<byte[], bool> DropToServer { get; set; } = _ => false;
+    /// <summary>Rewrites each server-to-client datagram in place before it is captured and forwarded (a kernel egress stand-in).</summary>
+    public Action<byte[]>? RewriteToClient { get; set; }
+
+    /// <summary>Sends a datagram of our own to the client, as if the server had sent it (once the client was seen).</summary>
+    public void InjectToClient(byte[] datagram)
+    {
+        if (_client is not { } client) throw new InvalidOperationException("no client yet");
+        lock (ToClient) ToClient.Add(datagram);
+        _front.SendTo(datagram, client);
+    }
     /// <summary>Datagrams the server sent to the proxy's current server-side port since the last <see cref="RebindServerSide"/>.</summary>
     public int FromServerSinceRebind => Volatile.Read(ref _fromServerSinceRebind);
     private int _fromServerSinceRebind;
@@ -84,6 +94,7 @@ internal sealed class UdpCapturingProxy : IDisposable
                     else if (_client is not null)
                     {
                         Interlocked.Increment(ref _fromServerSinceRebind);
+                        RewriteToClient?.Invoke(copy);
                         lock (ToClient) ToClient.Add(copy);
                         _front.SendTo(copy, _client);
                     }

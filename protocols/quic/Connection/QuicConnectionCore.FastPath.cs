@@ -1,0 +1,247 @@
+using FastRelay.Protocols.Quic.Recovery;
+using FastRelay.Protocols.Quic.Wire;
+using FastRelay.Protocols.Quic.Wire.Frames;
+using Microsoft.Extensions.Logging;
+
+namespace FastRelay.Protocols.Quic.Connection;
+
+// The QUIC side of the kernel fast path (issue 11, prompts/contract.md). Only effective on connections where both
+// ends negotiated disable_1rtt_encryption: a TC program can then read and rewrite 1-RTT packets.
+// - Publisher: fast-path streams send new data as the only frame of a packet, in a fixed layout (TryWriteFastPathPacket).
+// - Relay, per downstream connection: the kernel numbers every 1-RTT packet (ours and the copies it forwards) and
+//   reports afterwards. Our 1-RTT packets carry the local sequence in the 4-byte field and wait for their wire number
+//   (ConfirmPacketNumber); copies the kernel sent are registered (RegisterForwardedPacket). Recovery, RTT, congestion
+//   control and ACKs then work in wire numbers only.
+public sealed partial class QuicConnectionCore
+{
+    /// <summary>Offsets of the fast-path layout in the UDP payload (short header, 8-byte connection id, 4-byte number).</summary>
+    public const int FastPathPacketNumberOffset = 9;
+    public const int FastPathFrameOffset = 13;
+    public const int FastPathStreamIdOffset = 14;
+    public const int FastPathStreamOffsetOffset = 22;
+    public const int FastPathDataOffset = 30;
+
+    /// <summary>Packets waiting for their wire number at most: beyond it the oldest is taken as never sent.</summary>
+    public const int MaxPacketsAwaitingNumber = 4096;
+    /// <summary>How long a packet may wait for its wire number, and an ACK of an unregistered number may be held (µs).</summary>
+    public const long MaxExternalNumberingDelay = 1_000_000;
+
+    private bool _externalNumbering;
+    // Our 1-RTT packets sent but not numbered yet, by the low 32 bits of the local number (what the 4-byte field
+    // carried and what the kernel reports), in send order for the expiry.
+    private readonly Dictionary<uint, SentPacket> _awaitingNumber = [];
+    private readonly Queue<(uint Local, long SentAt)> _awaitingOrder = new();
+    private ulong? _largestWire;
+    // qlog only: the frames of packets waiting for their number (the packet_sent event is written with the wire number).
+    private readonly Dictionary<uint, byte[]> _awaitingTrace = [];
+
+    /// <summary>Both ends negotiated disable_1rtt_encryption and the connection can take part in the fast path.</summary>
+    public bool IsFastPathCapable => _plaintextOneRtt;
+
+    /// <summary>1-RTT packet numbers are given by the kernel (<see cref="BeginExternalPacketNumbering"/>).</summary>
+    public bool IsExternallyNumbered => _externalNumbering;
+
+    /// <summary>Ranges of acknowledged wire numbers held until the kernel reports them.</summary>
+    public int HeldAckRanges => _loss.HeldAckRangeCount;
+
+    /// <summary>Our 1-RTT packets sent whose wire number has not been reported yet.</summary>
+    public int PacketsAwaitingNumber => _awaitingNumber.Count;
+
+    /// <summary>
+    /// Relay side: from the next 1-RTT packet on, the kernel numbers this connection's packets. Returns the number the
+    /// kernel's counter must start at (every smaller number was ours and stays as it was). Requires an established
+    /// connection with disable_1rtt_encryption negotiated (an encrypted packet's number cannot be rewritten).
+    /// </summary>
+    public ulong BeginExternalPacketNumbering()
+    {
+        if (!_plaintextOneRtt) throw new InvalidOperationException("external packet numbering needs disable_1rtt_encryption on both ends");
+        if (!_handshakeConfirmed) throw new InvalidOperationException("external packet numbering starts after the handshake is confirmed");
+        var app = _spaces[2];
+        if (!_externalNumbering)
+        {
+            _externalNumbering = true;
+            _loss.BeginExternalNumbering(app.NextPacketNumber);
+            _largestWire = app.NextPacketNumber == 0 ? null : app.NextPacketNumber - 1;
+            _log.LogDebug("external packet numbering from {First}", app.NextPacketNumber);
+        }
+        return app.NextPacketNumber;
+    }
+
+    /// <summary>
+    /// The kernel sent our 1-RTT packet whose 4-byte field carried <paramref name="local"/> (only its low 32 bits count)
+    /// as wire number <paramref name="wire"/> at <paramref name="sentTime"/> (µs, our clock). False for an unknown local
+    /// number (a CONNECTION_CLOSE, a packet sent before numbering started, or a report that came too late — the wire
+    /// number is then registered as a packet that carried nothing to resend) or a wire number registered before.
+    /// </summary>
+    public bool ConfirmPacketNumber(ulong local, ulong wire, long sentTime)
+    {
+        if (!_externalNumbering) return false;
+        if (!_awaitingNumber.Remove((uint)local, out var record))
+        {
+            // The kernel used the number for a packet we do not track (a CONNECTION_CLOSE, or one that left before
+            // numbering started and reached the egress after): keep the number known, so the peer may acknowledge it.
+            var ghost = _loss.RentPacket();
+            ghost.PacketNumber = ExpandWireNumber(wire);
+            ghost.Space = PacketNumberSpace.ApplicationData;
+            RegisterWire(ghost, sentTime, countedInFlight: false);
+            return false;
+        }
+        record.PacketNumber = ExpandWireNumber(wire);
+        if (_awaitingTrace.Remove((uint)local, out var frames))
+        {
+            _tracer.AdvanceTime(sentTime);
+            _tracer.PacketSent(QuicPacketType.OneRtt, record.PacketNumber, _cids.Destination.Span, record.Size, frames);
+        }
+        return RegisterWire(record, sentTime, countedInFlight: true);
+    }
+
+    /// <summary>
+    /// The kernel forwarded a copy of an upstream packet to this connection as wire number <paramref name="wire"/>:
+    /// <paramref name="packetBytes"/> UDP payload bytes carrying [offset, offset+length) of stream
+    /// <paramref name="streamId"/> (and its FIN). It counts in bytes in flight and congestion control; when acknowledged
+    /// the range is acknowledged, when lost userspace sends the range again from its shadow copy.
+    /// </summary>
+    public bool RegisterForwardedPacket(ulong wire, long sentTime, int packetBytes, ulong streamId, ulong offset, ulong length, bool fin)
+    {
+        if (!_externalNumbering) return false;
+        Streams.OnForwarded(streamId, offset, length, fin);
+        var record = _loss.RentPacket();
+        record.PacketNumber = ExpandWireNumber(wire);
+        record.Space = PacketNumberSpace.ApplicationData;
+        record.Size = packetBytes;
+        record.AckEliciting = true;
+        record.InFlight = true;
+        record.Frames.Add(new SentFrame(FrameType.Stream, streamId, offset, length, fin));
+        if (_tracer.IsEnabled) TraceForwarded(record, sentTime, streamId, offset, length, fin);
+        return RegisterWire(record, sentTime, countedInFlight: false);
+    }
+
+    /// <summary>The kernel did not forward a mapped range (no credit, budget or priority): userspace sends it itself.</summary>
+    public void ReportNotForwarded(ulong streamId, ulong offset, ulong length, bool fin) => Streams.OnNotForwarded(streamId, offset, length, fin);
+
+    private bool RegisterWire(SentPacket record, long sentTime, bool countedInFlight)
+    {
+        ulong wire = record.PacketNumber;
+        if (!_loss.RegisterExternallyNumbered(record, sentTime, countedInFlight, this)) return false;
+        if (_largestWire is not ulong largest || wire > largest) _largestWire = wire;
+        Streams.SmoothedRtt = _rtt.SmoothedRtt;
+        return true;
+    }
+
+    /// <summary>qlog packet_sent of a kernel copy: its one STREAM frame (the data bytes themselves are not ours to log: zeros).</summary>
+    private void TraceForwarded(SentPacket record, long sentTime, ulong streamId, ulong offset, ulong length, bool fin)
+    {
+        if (length > (ulong)record.Size) return;   // not a plausible copy: nothing sensible to describe
+        var frame = new byte[StreamFrame.GetOverhead(streamId, offset, (int)length, hasLength: false, streamIdLength: 8) + (int)length];
+        frame[0] = (byte)(FrameType.Stream | StreamFrame.OffBit | (fin ? StreamFrame.FinBit : 0u));
+        QuicVarint.Write(frame.AsSpan(1), streamId, 8);
+        QuicVarint.Write(frame.AsSpan(9), offset, 8);
+        _tracer.AdvanceTime(sentTime);
+        _tracer.PacketSent(QuicPacketType.OneRtt, record.PacketNumber, _cids.Destination.Span, record.Size, frame);
+    }
+
+    /// <summary>A kernel counter may be reported in 32 bits: extend it next to the largest wire number seen (RFC 9000 A.3).</summary>
+    private ulong ExpandWireNumber(ulong wire) =>
+        wire <= uint.MaxValue && _largestWire is ulong largest && largest > uint.MaxValue / 2 ? PacketNumber.Decode(largest, wire, 4) : wire;
+
+    /// <summary>Where a sent packet goes: straight into loss detection, or to wait for its wire number.</summary>
+    private void RecordSent(SentPacket record, long now)
+    {
+        if (!_externalNumbering || record.Space != PacketNumberSpace.ApplicationData)
+        {
+            _loss.OnPacketSent(record, now);
+            return;
+        }
+        uint key = (uint)record.PacketNumber;
+        if (_awaitingNumber.Count >= MaxPacketsAwaitingNumber) AbandonOldestAwaiting();
+        if (_awaitingNumber.Remove(key, out var stale)) _loss.AbandonAwaitingNumber(stale, this);   // 2^32 packets later
+        _loss.OnPacketAwaitingNumber(record, now);
+        _awaitingNumber[key] = record;
+        _awaitingOrder.Enqueue((key, now));
+    }
+
+    private void AbandonOldestAwaiting()
+    {
+        while (_awaitingOrder.TryDequeue(out var oldest))
+        {
+            if (!_awaitingNumber.Remove(oldest.Local, out var record)) continue;   // confirmed meanwhile
+            _awaitingTrace.Remove(oldest.Local);
+            _log.LogDebug("1-RTT packet {Local} never got a wire number: resending its frames", oldest.Local);
+            _loss.AbandonAwaitingNumber(record, this);
+            return;
+        }
+    }
+
+    /// <summary>Earliest deadline of the external numbering: a packet waiting for its number, a held ACK.</summary>
+    private long ExternalNumberingTimeout
+    {
+        get
+        {
+            if (!_externalNumbering) return long.MaxValue;
+            long next = long.MaxValue;
+            while (_awaitingOrder.TryPeek(out var oldest) && !_awaitingNumber.ContainsKey(oldest.Local)) _awaitingOrder.Dequeue();
+            if (_awaitingOrder.TryPeek(out var first)) next = first.SentAt + MaxExternalNumberingDelay;
+            long held = _loss.OldestHeldAck;
+            if (held != long.MaxValue) next = Math.Min(next, held + MaxExternalNumberingDelay);
+            return next;
+        }
+    }
+
+    /// <summary>Packets that waited too long for a number are resent; ACKs held too long for unknown numbers close the connection.</summary>
+    private void OnExternalNumberingTimeout(long now)
+    {
+        if (!_externalNumbering) return;
+        while (_awaitingOrder.TryPeek(out var oldest) && now - oldest.SentAt >= MaxExternalNumberingDelay)
+        {
+            _awaitingOrder.Dequeue();
+            if (!_awaitingNumber.Remove(oldest.Local, out var record)) continue;
+            _awaitingTrace.Remove(oldest.Local);
+            _log.LogDebug("1-RTT packet {Local} not numbered within {Limit} µs: resending its frames", oldest.Local, MaxExternalNumberingDelay);
+            _loss.AbandonAwaitingNumber(record, this);
+        }
+        if (!_loss.TryExpireHeldAcks(now, MaxExternalNumberingDelay, out var error)) CloseWithError(error, now);
+    }
+
+    /// <summary>
+    /// Publisher side: one 1-RTT packet holding exactly one fast-path STREAM frame (see StreamTable.FastPath.cs), alone
+    /// in its datagram, so the relay's kernel finds every field at a fixed offset.
+    /// </summary>
+    private bool TryWriteFastPathPacket(Span<byte> datagram, long now, out int length)
+    {
+        length = 0;
+        var space = _spaces[2];
+        if (!_plaintextOneRtt || !_handshakeConfirmed || !space.CanSend || !Streams.HasFastPathData || !_cc.CanSend(MaxDatagramSize)) return false;
+        if (_cids.Destination.Length != 8) return false;   // the layout fixes an 8-byte connection id; ordinary packets otherwise
+        ulong packetNumber = space.NextPacketNumber;
+        int headerLength = PacketHeaderWriter.WriteShortHeader(datagram, _cids.Destination.Span, packetNumber, PacketNumberLength, space.WriteKeys!.KeyPhase);
+        var record = _loss.RentPacket();
+        record.PacketNumber = packetNumber;
+        record.Space = PacketNumberSpace.ApplicationData;
+        int written = Streams.WriteFastPathFrame(datagram[headerLength..], record.Frames);
+        if (written == 0)
+        {
+            _loss.ReturnPacket(record);
+            return false;
+        }
+        space.NextPacketNumber++;
+        record.AckEliciting = true;
+        record.InFlight = true;
+        var packet = new PendingPacket
+        {
+            Start = 0, HeaderLength = headerLength, PayloadLength = written, LongHeader = false, Keys = null, Record = record,
+            Space = PacketNumberSpace.ApplicationData,
+        };
+        TracePacketSent(datagram, packet, PacketNumberSpace.ApplicationData);
+        length = headerLength + written;
+        record.Size = length;
+        RecordSent(record, now);
+        if (!_ackElicitingSentSinceReceive)
+        {
+            _lastActivity = Math.Max(_lastActivity, now);
+            _ackElicitingSentSinceReceive = true;
+        }
+        _bytesSent += length;
+        if (_log.IsEnabled(LogLevel.Trace)) _log.LogTrace("sent fast-path packet {Number}: {Frames}", packetNumber, DescribeFrames(record));
+        return true;
+    }
+}
