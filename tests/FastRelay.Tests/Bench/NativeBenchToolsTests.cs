@@ -196,9 +196,13 @@ public class NativeBenchToolsTests(BenchToolsFixture fixture, ITestOutputHelper 
         var min = r.GetProperty("min_us").GetDouble();
         var p50 = r.GetProperty("p50_us").GetDouble();
         var p99 = r.GetProperty("p99_us").GetDouble();
-        // Sane, not fast: the test machine may be busy. The kernel floor is a few µs; a shared clock never gives <= 0.
+        // Sane, not fast: on two shared cores a starved receiver saw a p50 of 91 ms. The kernel floor is a few µs and the
+        // quickest packet gets it even then (7 µs in that run), so the minimum checks the clock and units; the rest must
+        // be ordered (a mixed-up unit or clock would break the order or the minimum).
         Assert.True(min is > 0 and < 1000, $"min {min} µs");
-        Assert.True(p50 >= min && p50 < 20_000 && p99 >= p50 && r.GetProperty("max_us").GetDouble() >= p99, $"p50 {p50} µs, p99 {p99} µs");
+        var mean = r.GetProperty("mean_us").GetDouble();
+        var max = r.GetProperty("max_us").GetDouble();
+        Assert.True(p50 >= min && p99 >= p50 && max >= p99 && mean >= min && mean <= max, $"min {min}, p50 {p50}, p99 {p99}, mean {mean}, max {max} µs");
         Assert.True(r.GetProperty("jitter_us").GetDouble() >= 0);
     }
 
