@@ -11,7 +11,7 @@ public sealed class PathMtuLoopbackTests
     {
         await using var pair = await LoopbackPair.StartAsync(proxy: true,
             client: c => c.MaxPathMtuProbeSize = 20_000, server: s => s.MaxPathMtuProbeSize = 20_000);
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var payload = new byte[4_000_000];
         new Random(2).NextBytes(payload);
         var stream = await pair.Client.OpenOutboundStreamAsync(QuicStreamType.Bidirectional, timeout.Token);
@@ -21,7 +21,9 @@ public sealed class PathMtuLoopbackTests
         await incoming.CopyToAsync(received, timeout.Token);
         await write;
         Assert.Equal(payload, received.ToArray());
-        var deadline = DateTime.UtcNow.AddSeconds(10);
+        // Under load the proxy drops bulk packets; several large losses in a row look like a black hole, so an end can fall
+        // back to 1200 and search again (about ten probe round trips): allow for that on two shared cores.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
         var drain = Task.Run(async () =>
         {
             while (!timeout.IsCancellationRequested)
