@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using static FastRelay.Protocols.CustomUdp.Relay.SocketSyscalls;
+using static FastRelay.Net.LinuxSockets;
 
 namespace FastRelay.Protocols.CustomUdp.Relay;
 

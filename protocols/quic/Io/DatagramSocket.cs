@@ -1,3 +1,4 @@
+using FastRelay.Net;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
@@ -38,8 +39,8 @@ public sealed unsafe class DatagramSocket : IDisposable
     private readonly int[] _lengths;
     private readonly int[] _segmentSizes;
     // Native receive descriptors in pinned arrays (never freed while the receive thread may still be in recvmmsg).
-    private readonly LinuxUdp.MMsgHdr[] _messages;
-    private readonly LinuxUdp.IoVec[] _vectors;
+    private readonly LinuxSockets.MMsgHdr[] _messages;
+    private readonly LinuxSockets.IoVec[] _vectors;
     private readonly byte[] _names;
     private readonly byte[] _controls;
     private bool _nativeReceive;
@@ -57,22 +58,22 @@ public sealed unsafe class DatagramSocket : IDisposable
         for (int i = 0; i < slots; i++) _sources[i] = new SocketAddress(socket.AddressFamily);
         _lengths = new int[slots];
         _segmentSizes = new int[slots];
-        _messages = GC.AllocateArray<LinuxUdp.MMsgHdr>(slots, pinned: true);
-        _vectors = GC.AllocateArray<LinuxUdp.IoVec>(slots, pinned: true);
+        _messages = GC.AllocateArray<LinuxSockets.MMsgHdr>(slots, pinned: true);
+        _vectors = GC.AllocateArray<LinuxSockets.IoVec>(slots, pinned: true);
         _names = GC.AllocateArray<byte>(slots * NameSize, pinned: true);
         _controls = GC.AllocateArray<byte>(slots * ControlSize, pinned: true);
         _nativeReceive = _nativeSend = LinuxUdp.IsSupported;
         if (_nativeReceive)
         {
-            var messages = (LinuxUdp.MMsgHdr*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_messages));
-            var vectors = (LinuxUdp.IoVec*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_vectors));
+            var messages = (LinuxSockets.MMsgHdr*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_messages));
+            var vectors = (LinuxSockets.IoVec*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_vectors));
             byte* buffer = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_buffer));
             byte* names = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_names));
             byte* controls = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_controls));
             for (int i = 0; i < slots; i++)
             {
-                vectors[i] = new LinuxUdp.IoVec { Base = buffer + (long)i * SlotSize, Length = SlotSize };
-                messages[i].Header = new LinuxUdp.MsgHdr { Name = names + i * NameSize, Iov = vectors + i, IovLength = 1, Control = controls + i * ControlSize };
+                vectors[i] = new LinuxSockets.IoVec { Base = buffer + (long)i * SlotSize, Length = SlotSize };
+                messages[i].Header = new LinuxSockets.MsgHdr { Name = names + i * NameSize, Iov = vectors + i, IovLength = 1, Control = controls + i * ControlSize };
             }
         }
         // Probing with the socket option: accepted (value 0 = no default segmentation) means the kernel knows UDP_SEGMENT.
@@ -127,7 +128,7 @@ public sealed unsafe class DatagramSocket : IDisposable
 
     private int ReceiveNative()
     {
-        var messages = (LinuxUdp.MMsgHdr*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_messages));
+        var messages = (LinuxSockets.MMsgHdr*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_messages));
         for (int i = 0; i < Slots; i++)
         {
             messages[i].Header.NameLength = NameSize;
@@ -140,7 +141,7 @@ public sealed unsafe class DatagramSocket : IDisposable
         try
         {
             _socket.SafeHandle.DangerousAddRef(ref added);
-            n = LinuxUdp.recvmmsg((int)_socket.SafeHandle.DangerousGetHandle(), messages, (uint)Slots, LinuxUdp.MsgDontWait, null);
+            n = LinuxSockets.recvmmsg((int)_socket.SafeHandle.DangerousGetHandle(), messages, (uint)Slots, LinuxSockets.MsgDontWait, null);
         }
         finally
         {
@@ -162,7 +163,7 @@ public sealed unsafe class DatagramSocket : IDisposable
         {
             ref var message = ref messages[i];
             // Truncated (cannot happen with 64 KiB slots, but a hostile length must never be taken on trust): dropped.
-            if ((message.Header.Flags & LinuxUdp.MsgTrunc) != 0 || message.Length > SlotSize) continue;
+            if ((message.Header.Flags & LinuxSockets.MsgTrunc) != 0 || message.Length > SlotSize) continue;
             if (filled != i) Buffer.MemoryCopy((byte*)message.Header.Iov->Base, (byte*)messages[filled].Header.Iov->Base, SlotSize, message.Length);
             _lengths[filled] = (int)message.Length;
             _segmentSizes[filled] = ReadSegmentSize(message.Header);
@@ -176,17 +177,17 @@ public sealed unsafe class DatagramSocket : IDisposable
     }
 
     /// <summary>The UDP_GRO control message's segment size, or 0 (one datagram). Bounded walk of what the kernel wrote.</summary>
-    private static int ReadSegmentSize(in LinuxUdp.MsgHdr header)
+    private static int ReadSegmentSize(in LinuxSockets.MsgHdr header)
     {
         byte* control = (byte*)header.Control;
         nuint length = Math.Min(header.ControlLength, (nuint)ControlSize);
         nuint offset = 0;
-        while (offset + (nuint)sizeof(LinuxUdp.CMsgHdr) <= length)
+        while (offset + (nuint)sizeof(LinuxSockets.CMsgHdr) <= length)
         {
-            var cmsg = (LinuxUdp.CMsgHdr*)(control + offset);
-            if (cmsg->Length < (nuint)sizeof(LinuxUdp.CMsgHdr)) break;
-            if (cmsg->Level == LinuxUdp.SolUdp && cmsg->Type == LinuxUdp.UdpGro && offset + (nuint)sizeof(LinuxUdp.CMsgHdr) + 4 <= length)
-                return *(int*)(control + offset + (nuint)sizeof(LinuxUdp.CMsgHdr));
+            var cmsg = (LinuxSockets.CMsgHdr*)(control + offset);
+            if (cmsg->Length < (nuint)sizeof(LinuxSockets.CMsgHdr)) break;
+            if (cmsg->Level == LinuxUdp.SolUdp && cmsg->Type == LinuxUdp.UdpGro && offset + (nuint)sizeof(LinuxSockets.CMsgHdr) + 4 <= length)
+                return *(int*)(control + offset + (nuint)sizeof(LinuxSockets.CMsgHdr));
             offset += (cmsg->Length + 7) & ~(nuint)7;
         }
         return 0;
@@ -260,9 +261,9 @@ public sealed unsafe class DatagramSocket : IDisposable
 
     private void SendNative(ReadOnlySpan<byte> buffer, ReadOnlySpan<int> lengths, SocketAddress to, bool segment)
     {
-        var messages = stackalloc LinuxUdp.MMsgHdr[MaxBatch];
-        var vectors = stackalloc LinuxUdp.IoVec[MaxBatch];
-        byte* controls = stackalloc byte[MaxBatch * LinuxUdp.SmallCMsgSpace];
+        var messages = stackalloc LinuxSockets.MMsgHdr[MaxBatch];
+        var vectors = stackalloc LinuxSockets.IoVec[MaxBatch];
+        byte* controls = stackalloc byte[MaxBatch * LinuxSockets.SmallCMsgSpace];
         // Per message: the first datagram and how many it carries (to resend them one by one if segmentation is refused).
         int* firstDatagram = stackalloc int[MaxBatch + 1];
         int* datagramOffset = stackalloc int[MaxBatch + 1];
@@ -287,22 +288,22 @@ public sealed unsafe class DatagramSocket : IDisposable
                         if (shorter) break;
                     }
                 }
-                vectors[count] = new LinuxUdp.IoVec { Base = data + datagramOffset[i], Length = (nuint)bytes };
-                messages[count] = new LinuxUdp.MMsgHdr
+                vectors[count] = new LinuxSockets.IoVec { Base = data + datagramOffset[i], Length = (nuint)bytes };
+                messages[count] = new LinuxSockets.MMsgHdr
                 {
-                    Header = new LinuxUdp.MsgHdr { Name = name, NameLength = (uint)to.Size, Iov = vectors + count, IovLength = 1 },
+                    Header = new LinuxSockets.MsgHdr { Name = name, NameLength = (uint)to.Size, Iov = vectors + count, IovLength = 1 },
                 };
                 if (run > 1)
                 {
-                    byte* control = controls + count * LinuxUdp.SmallCMsgSpace;
-                    new Span<byte>(control, LinuxUdp.SmallCMsgSpace).Clear();
-                    var cmsg = (LinuxUdp.CMsgHdr*)control;
-                    cmsg->Length = LinuxUdp.CMsgLength(sizeof(ushort));
+                    byte* control = controls + count * LinuxSockets.SmallCMsgSpace;
+                    new Span<byte>(control, LinuxSockets.SmallCMsgSpace).Clear();
+                    var cmsg = (LinuxSockets.CMsgHdr*)control;
+                    cmsg->Length = LinuxSockets.CMsgLength(sizeof(ushort));
                     cmsg->Level = LinuxUdp.SolUdp;
                     cmsg->Type = LinuxUdp.UdpSegment;
-                    *(ushort*)(control + sizeof(LinuxUdp.CMsgHdr)) = (ushort)size;
+                    *(ushort*)(control + sizeof(LinuxSockets.CMsgHdr)) = (ushort)size;
                     messages[count].Header.Control = control;
-                    messages[count].Header.ControlLength = LinuxUdp.SmallCMsgSpace;
+                    messages[count].Header.ControlLength = LinuxSockets.SmallCMsgSpace;
                 }
                 firstDatagram[count] = i;
                 count++;
@@ -319,7 +320,7 @@ public sealed unsafe class DatagramSocket : IDisposable
                 {
                     _socket.SafeHandle.DangerousAddRef(ref added);
                     Interlocked.Increment(ref _sendCalls);
-                    sent = LinuxUdp.sendmmsg((int)_socket.SafeHandle.DangerousGetHandle(), messages + done, (uint)(count - done), 0);
+                    sent = LinuxSockets.sendmmsg((int)_socket.SafeHandle.DangerousGetHandle(), messages + done, (uint)(count - done), 0);
                 }
                 catch (ObjectDisposedException)
                 {

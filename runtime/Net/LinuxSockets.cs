@@ -1,12 +1,16 @@
 using System.Runtime.InteropServices;
 
-namespace FastRelay.Protocols.CustomUdp.Relay;
+namespace FastRelay.Net;
 
-/// <summary>The Linux structures and calls behind <see cref="SendBatch"/> and <see cref="ReceiveBatch"/>: the BCL has no
-/// sendmmsg/recvmmsg, and these move a whole fan-out or a whole queue of datagrams in one system call.</summary>
-internal static unsafe partial class SocketSyscalls
+/// <summary>
+/// The Linux socket calls and structures the BCL does not expose, shared by every relay and the QUIC endpoint:
+/// sendmmsg/recvmmsg (a whole fan-out or a whole queue of datagrams in one system call), poll, and the control-message
+/// header. Layouts are the 64-bit Linux ABI (x86-64 and arm64 agree).
+/// </summary>
+public static unsafe partial class LinuxSockets
 {
     public const int MsgDontWait = 0x40;
+    public const int MsgTrunc = 0x20;
     public const short PollIn = 0x1;
 
     [StructLayout(LayoutKind.Sequential)]
@@ -36,12 +40,26 @@ internal static unsafe partial class SocketSyscalls
     }
 
     [StructLayout(LayoutKind.Sequential)]
+    public struct CMsgHdr
+    {
+        public nuint Length;
+        public int Level;
+        public int Type;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
     public struct PollFd
     {
         public int Fd;
         public short Events;
         public short Revents;
     }
+
+    /// <summary>CMSG_SPACE for a payload of up to 8 bytes: the header (16) plus the payload rounded up to 8.</summary>
+    public const int SmallCMsgSpace = 24;
+
+    /// <summary>CMSG_LEN: header plus payload, unpadded.</summary>
+    public static nuint CMsgLength(int payload) => (nuint)(sizeof(CMsgHdr) + payload);
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int sendmmsg(int fd, MMsgHdr* messages, uint count, int flags);
@@ -51,4 +69,6 @@ internal static unsafe partial class SocketSyscalls
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int poll(PollFd* fds, nuint count, int timeoutMs);
+
+    public static int LastError => Marshal.GetLastPInvokeError();
 }
