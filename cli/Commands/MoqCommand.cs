@@ -56,13 +56,14 @@ public static class MoqCommand
         public readonly Option<string?> AuthToken = new("--auth-token") { Description = "Token sent as the draft's AUTHORIZATION TOKEN parameter (USE_VALUE, type 0)." };
         public readonly Option<double> HandshakeTimeout = new("--handshake-timeout") { Description = "Seconds the QUIC handshake and MoQ SETUP may take.", DefaultValueFactory = _ => 10 };
         public readonly Option<string?> Json = new("--json") { Description = "Also write the report as JSON to FILE, or to stdout with '-' (the summary then goes to stderr)." };
-        public readonly Option<bool> Verbose = new("--verbose", "-v") { Description = "Debug logging." };
+        public CliLogging Logging { get; private set; } = null!;
 
         public void AddTo(Command command)
         {
             command.Add(Url);
-            foreach (var option in new Option[] { Namespace, Track, Insecure, TrustCert, AuthToken, HandshakeTimeout, Json, Verbose })
+            foreach (var option in new Option[] { Namespace, Track, Insecure, TrustCert, AuthToken, HandshakeTimeout, Json })
                 command.Add(option);
+            Logging = CliLogging.AddTo(command);
         }
 
         public MoqClientEndpoint Endpoint(ParseResult parse, ILoggerFactory logs)
@@ -172,7 +173,7 @@ public static class MoqCommand
             }
             var limits = new PublishLimits(seconds is { } run ? TimeSpan.FromSeconds(run) : null, parse.GetValue(count));
 
-            using var logs = QuicLogging.Create(parse.GetValue(common.Verbose));
+            using var logs = common.Logging.Create(parse, Microsoft.Extensions.Logging.LogLevel.Warning);
             var endpoint = common.Endpoint(parse, logs);
             var track = common.TrackName(parse);
             await using var publisher = await Connect(() => env.Connector(logs).PublishAsync(endpoint, track, cancellationToken), endpoint);
@@ -232,7 +233,7 @@ public static class MoqCommand
             if (outputPath == "-" && parse.GetValue(common.Json) == "-")
                 throw new UserFacingException("--output - and --json - cannot both use stdout");
 
-            using var logs = QuicLogging.Create(parse.GetValue(common.Verbose));
+            using var logs = common.Logging.Create(parse, Microsoft.Extensions.Logging.LogLevel.Warning);
             var endpoint = common.Endpoint(parse, logs);
             var track = common.TrackName(parse);
             var options = new MoqSubscribeOptions { Start = startAt, JoiningFetchGroups = parse.GetValue(fetch), SubscriberPriority = subscriberPriority };

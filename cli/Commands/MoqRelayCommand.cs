@@ -27,14 +27,14 @@ public static class MoqRelayCommand
         var cacheMb = new Option<long>("--cache-mb") { Description = "Cache bound for all tracks, MiB.", DefaultValueFactory = _ => 256 };
         var trackCacheMb = new Option<long>("--track-cache-mb") { Description = "Cache bound per track, MiB (the newest group is always kept, up to this).", DefaultValueFactory = _ => 16 };
         var queueKb = new Option<long>("--queue-kb") { Description = "Send queue per subscriber session, KiB; beyond it the lowest-priority subgroups are dropped.", DefaultValueFactory = _ => 4096 };
-        var verbose = new Option<bool>("--verbose", "-v") { Description = "Debug logging." };
         var metrics = new Option<string?>("--metrics") { Description = "Serve Prometheus metrics on http://ADDRESS/metrics (PORT or HOST:PORT; off by default)." };
         var web = new Option<int?>("--web") { Description = "Serve the browser viewer on this TCP port (same address): http://ADDRESS:PORT/?namespace=NS&track=T, plus /certificate.sha256." };
         var command = new Command("relay", "Run a MoQ relay (draft-19): publishers and subscribers over raw QUIC (moqt://) and WebTransport (https://) on one port.")
         {
             port, address, cert, key, upstream, upstreamToken, upstreamInsecure, upstreamTrust, auth, authToken, name, statusDir, webTransport,
-            cacheMb, trackCacheMb, queueKb, verbose, web, metrics,
+            cacheMb, trackCacheMb, queueKb, web, metrics,
         };
+        var logging = CliLogging.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
             var path = parse.GetValue(webTransport)!;
@@ -56,7 +56,8 @@ public static class MoqRelayCommand
                 CacheMegabytes = parse.GetValue(cacheMb),
                 TrackCacheMegabytes = parse.GetValue(trackCacheMb),
                 SubscriberQueueKilobytes = parse.GetValue(queueKb),
-                Verbose = parse.GetValue(verbose),
+                Verbose = parse.GetValue(logging.Verbose),
+                LogFormat = parse.GetValue(logging.Format),
                 WebPort = parse.GetValue(web),
                 MetricsAddress = parse.GetValue(metrics),
             }, Console.Out, cancellationToken);

@@ -21,13 +21,13 @@ public static class QuicCommand
         var disable1Rtt = new Option<bool>("--disable-1rtt-encryption") { Description = "Advertise transport parameter 0xBAAD (unencrypted 1-RTT when the server agrees)." };
         var keyUpdate = new Option<bool>("--key-update") { Description = "Initiate one key update after the first response bytes arrive." };
         var concurrency = new Option<int>("--concurrency") { Description = "Concurrent requests per connection.", DefaultValueFactory = _ => 8 };
-        var verbose = new Option<bool>("--verbose", "-v") { Description = "Debug logging." };
         var qlogDir = new Option<string?>("--qlog-dir") { Description = "Write a qlog trace per connection to DIR/<ODCID>_client.sqlog." };
         var handshakeTimeout = new Option<double>("--handshake-timeout") { Description = "Seconds the handshake may take.", DefaultValueFactory = _ => 10 };
         var sessionFile = new Option<string?>("--session-file") { Description = "Resume with a session ticket stored in FILE (0-RTT when the server allows it) and store the new ticket there." };
         var noEarlyData = new Option<bool>("--no-early-data") { Description = "With --session-file: resume, but send no 0-RTT." };
         var pmtud = new Option<int>("--pmtud-max") { Description = "Path MTU discovery up to N bytes of UDP payload (0: off, datagrams stay <= 1452)." };
-        var command = new Command("get", "Download one or more URLs over HTTP/3.") { urls, output, insecure, trust, disable1Rtt, keyUpdate, concurrency, verbose, qlogDir, handshakeTimeout, sessionFile, noEarlyData, pmtud };
+        var command = new Command("get", "Download one or more URLs over HTTP/3.") { urls, output, insecure, trust, disable1Rtt, keyUpdate, concurrency, qlogDir, handshakeTimeout, sessionFile, noEarlyData, pmtud };
+        var logging = CliLogging.AddTo(command);
         command.SetAction((parse, cancellationToken) => QuicGetRunner.RunAsync(new QuicGetOptions
         {
             Urls = parse.GetValue(urls)!,
@@ -37,7 +37,8 @@ public static class QuicCommand
             Disable1RttEncryption = parse.GetValue(disable1Rtt),
             KeyUpdate = parse.GetValue(keyUpdate),
             Concurrency = parse.GetValue(concurrency),
-            Verbose = parse.GetValue(verbose),
+            Verbose = parse.GetValue(logging.Verbose),
+            LogFormat = parse.GetValue(logging.Format),
             QlogDirectory = parse.GetValue(qlogDir),
             HandshakeTimeout = TimeSpan.FromSeconds(parse.GetValue(handshakeTimeout)),
             SessionFile = parse.GetValue(sessionFile),
@@ -56,11 +57,11 @@ public static class QuicCommand
         var key = new Option<string?>("--key") { Description = "Private key PEM." };
         var retry = new Option<bool>("--retry") { Description = "Require address validation (send Retry first)." };
         var disable1Rtt = new Option<bool>("--disable-1rtt-encryption") { Description = "Advertise transport parameter 0xBAAD." };
-        var verbose = new Option<bool>("--verbose", "-v") { Description = "Debug logging." };
         var qlogDir = new Option<string?>("--qlog-dir") { Description = "Write a qlog trace per connection to DIR/<ODCID>_server.sqlog." };
         var noEarlyData = new Option<bool>("--no-early-data") { Description = "Issue session tickets but accept no 0-RTT (by default GETs may come in 0-RTT: they are safe to replay)." };
         var pmtud = new Option<int>("--pmtud-max") { Description = "Path MTU discovery up to N bytes of UDP payload (0: off, datagrams stay <= 1452)." };
-        var command = new Command("serve", "Serve a directory over HTTP/3 until SIGTERM/SIGINT.") { root, port, address, cert, key, retry, disable1Rtt, verbose, qlogDir, noEarlyData, pmtud };
+        var command = new Command("serve", "Serve a directory over HTTP/3 until SIGTERM/SIGINT.") { root, port, address, cert, key, retry, disable1Rtt, qlogDir, noEarlyData, pmtud };
+        var logging = CliLogging.AddTo(command);
         command.SetAction((parse, cancellationToken) => QuicServeRunner.RunAsync(new QuicServeOptions
         {
             Root = parse.GetValue(root)!,
@@ -70,7 +71,8 @@ public static class QuicCommand
             KeyPath = parse.GetValue(key),
             Retry = parse.GetValue(retry),
             Disable1RttEncryption = parse.GetValue(disable1Rtt),
-            Verbose = parse.GetValue(verbose),
+            Verbose = parse.GetValue(logging.Verbose),
+            LogFormat = parse.GetValue(logging.Format),
             QlogDirectory = parse.GetValue(qlogDir),
             EarlyData = !parse.GetValue(noEarlyData),
             MaxPathMtuProbeSize = parse.GetValue(pmtud),

@@ -21,23 +21,21 @@ public static class RelayCommand
         var timeout = new Option<double>("--timeout") { Description = "Seconds of silence after which a subscriber is removed.", DefaultValueFactory = _ => 3.0 };
         var objectPath = new Option<string?>("--object") { Description = "Use this compiled object instead of generating one." };
         var bpffs = new Option<string>("--bpffs") { Description = "bpffs root for pinned maps.", DefaultValueFactory = _ => FastRelay.Bpf.BpfFs.DefaultRoot };
-        var verbose = new Option<bool>("--verbose", "-v") { Description = "Log every subscriber event." };
         var maxSubscribers = new Option<int>("--max-subscribers") { Description = "Refuse subscribers beyond this many (at most the profile's maximum).", DefaultValueFactory = _ => FastRelay.Protocols.CustomUdp.CustomUdpHeaderFastPath.MaxSubscribers };
 
         var metrics = new Option<string?>("--metrics") { Description = "Serve Prometheus metrics on http://ADDRESS/metrics (PORT or HOST:PORT; off by default)." };
         var command = new Command("relay", "Run a relay: one upstream per channel, subscribers after a cookie handshake, fan-out in the kernel (or userspace).")
         {
-            profile, mode, port, interfaces, name, timeout, objectPath, bpffs, verbose, maxSubscribers, metrics,
+            profile, mode, port, interfaces, name, timeout, objectPath, bpffs, maxSubscribers, metrics,
         };
+        var logging = CliLogging.AddTo(command, "Log every subscriber event.");
         command.SetAction(async (parse, cancellationToken) =>
         {
             if (!string.Equals(parse.GetValue(profile), "custom-udp", StringComparison.OrdinalIgnoreCase))
                 throw new UserFacingException($"relay supports the custom-udp profile; the QUIC/MoQ relay is not built yet");
             var instance = parse.GetValue(name)!;
             Directory.CreateDirectory(StatusDirectory);
-            using var logs = LoggerFactory.Create(b => b
-                .AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; })
-                .SetMinimumLevel(parse.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information));
+            using var logs = logging.Create(parse);
             FastRelay.Bpf.LibBpfLog.Use(logs);
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });

@@ -33,6 +33,7 @@ public sealed record MoqRelayCliOptions
     public long TrackCacheMegabytes { get; init; } = 16;
     public long SubscriberQueueKilobytes { get; init; } = 4096;
     public bool Verbose { get; init; }
+    public LogFormat LogFormat { get; init; }
     /// <summary>TCP port for the browser viewer (`--web`); null: no viewer. 0 picks a free port.</summary>
     public int? WebPort { get; init; }
     /// <summary>Where the viewer's files are (tests); null: moq-viewer/ beside the executable.</summary>
@@ -93,10 +94,7 @@ public static class MoqRelayRunner
             throw new UserFacingException($"--status-dir {options.StatusDirectory}: {e.Message}", e);
         }
 
-        using var logs = LoggerFactory.Create(b => b
-            .AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; })
-            .SetMinimumLevel(options.Verbose ? LogLevel.Debug : LogLevel.Information)
-            .AddFilter("FastRelay.Protocols.Quic", options.Verbose ? LogLevel.Debug : LogLevel.Warning));
+        using var logs = CliLogging.Create(options.Verbose, options.LogFormat);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });

@@ -20,6 +20,7 @@ public sealed class QuicGetOptions
     public int Concurrency { get; init; } = 8;
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
     public bool Verbose { get; init; }
+    public LogFormat LogFormat { get; init; }
     /// <summary>Directory for one qlog file per connection (created if missing); null: no qlog.</summary>
     public string? QlogDirectory { get; init; }
     /// <summary>Session ticket file: read to resume, rewritten with the new ticket.</summary>
@@ -47,7 +48,7 @@ public static class QuicGetRunner
             trusted.ImportFromPemFile(trustPath);
         }
         QuicLogging.PrepareQlogDirectory(options.QlogDirectory);
-        using var logs = QuicLogging.Create(options.Verbose);
+        using var logs = CliLogging.Create(options.Verbose, options.LogFormat, Microsoft.Extensions.Logging.LogLevel.Warning);
         var logger = logs.CreateLogger("quic-get");
         int failures = 0;
         var total = Stopwatch.StartNew();

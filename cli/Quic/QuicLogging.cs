@@ -4,10 +4,6 @@ namespace FastRelay.Cli.Quic;
 
 internal static class QuicLogging
 {
-    public static ILoggerFactory Create(bool verbose) => LoggerFactory.Create(b => b
-        .AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; })
-        .SetMinimumLevel(verbose ? LogLevel.Debug : LogLevel.Warning));
-
     /// <summary>--qlog-dir: create the directory up front so a bad path is a clear error, not one warning per connection.</summary>
     public static void PrepareQlogDirectory(string? directory)
     {

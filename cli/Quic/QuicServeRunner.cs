@@ -18,6 +18,7 @@ public sealed class QuicServeOptions
     public bool Retry { get; init; }
     public bool Disable1RttEncryption { get; init; }
     public bool Verbose { get; init; }
+    public LogFormat LogFormat { get; init; }
     /// <summary>Directory for one qlog file per connection (created if missing); null: no qlog.</summary>
     public string? QlogDirectory { get; init; }
     /// <summary>Accept 0-RTT from resuming clients (tickets are issued either way).</summary>
@@ -39,7 +40,7 @@ public static class QuicServeRunner
         QuicLogging.PrepareQlogDirectory(options.QlogDirectory);
         var certificate = ServerCertificates.Load(options.CertificatePath, options.KeyPath, "fastrelay-quic-serve", selfSignedValidity: null, output);
 
-        using var logs = QuicLogging.Create(options.Verbose);
+        using var logs = CliLogging.Create(options.Verbose, options.LogFormat, Microsoft.Extensions.Logging.LogLevel.Warning);
         var logger = logs.CreateLogger("quic-serve");
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
