@@ -35,6 +35,7 @@ public static class MoqRelayCommand
             cacheMb, trackCacheMb, queueKb, web, metrics,
         };
         var logging = CliLogging.AddTo(command);
+        command.Add(ConfigFile.CreateOption());
         command.SetAction(async (parse, cancellationToken) =>
         {
             var path = parse.GetValue(webTransport)!;

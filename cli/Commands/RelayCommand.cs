@@ -29,6 +29,7 @@ public static class RelayCommand
             profile, mode, port, interfaces, name, timeout, objectPath, bpffs, maxSubscribers, metrics,
         };
         var logging = CliLogging.AddTo(command, "Log every subscriber event.");
+        command.Add(ConfigFile.CreateOption());
         command.SetAction(async (parse, cancellationToken) =>
         {
             if (!string.Equals(parse.GetValue(profile), "custom-udp", StringComparison.OrdinalIgnoreCase))
