@@ -14,3 +14,10 @@ catch (UserFacingException e)
     Console.Error.WriteLine("fastrelay: " + e.Message);
     return 1;
 }
+catch (FastRelay.Bpf.BpfException e) when (e.Errno is 1 or 13) // EPERM, EACCES
+{
+    // Not a crash: the process lacks a capability. Say which ones the relays need instead of printing a stack trace.
+    Console.Error.WriteLine($"fastrelay: {e.Message.Split('\n')[0]}");
+    Console.Error.WriteLine("fastrelay: the kernel refused: run as root, or with CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (CAP_SYS_ADMIN only to mount bpffs); see docs/operations.md");
+    return 1;
+}

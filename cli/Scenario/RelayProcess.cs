@@ -22,11 +22,20 @@ public sealed class RelayProcess : IAsyncDisposable
     /// <param name="bpffs">A bpffs mounted in the root mount namespace (ip netns exec hides the relay's own /sys mounts),
     /// so tests and `bpftool` can read the relay's pinned maps.</param>
     /// <param name="cpu">Pin the relay to this CPU (taskset), as the benchmark does.</param>
-    public static RelayProcess Start(LabNetwork lab, RelayMode mode, string bpffs, double timeoutSeconds = 3, int? maxSubscribers = null, int? cpu = null)
+    /// <param name="capabilities">Run with exactly these capabilities (e.g. "bpf", "perfmon", "net_admin") instead of full root:
+    /// uid 0 without root's automatic capabilities (securebits noroot), the bounding set cut to these (setpriv).</param>
+    public static RelayProcess Start(LabNetwork lab, RelayMode mode, string bpffs, double timeoutSeconds = 3, int? maxSubscribers = null, int? cpu = null,
+        IReadOnlyList<string>? capabilities = null)
     {
         var process = new RelayProcess();
         var log = process._log;
         string[] launcher = cpu is { } c ? ["taskset", "-c", c.ToString(), "dotnet"] : ["dotnet"];
+        if (capabilities is not null)
+        {
+            var set = "-all" + string.Concat(capabilities.Select(x => ",+" + x));
+            launcher = ["setpriv", "--securebits", "+noroot,+noroot_locked,+no_setuid_fixup,+no_setuid_fixup_locked",
+                "--bounding-set", set, "--inh-caps", set, "--ambient-caps", set, "--", .. launcher];
+        }
         process._task = lab.Command(lab.Relay, launcher[0],
             [
                 .. launcher[1..], RelayScenario.FastRelayDll, "relay", "--name", lab.Prefix,
