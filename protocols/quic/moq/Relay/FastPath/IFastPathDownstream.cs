@@ -22,12 +22,21 @@ public interface IFastPathDownstream
 /// <summary>The production sink: a downstream QUIC connection with external packet numbering on.</summary>
 public sealed class QuicConnectionDownstream(QuicConnection connection) : IFastPathDownstream
 {
+    private long _registeredDataBytes;
+
     public QuicConnection Connection { get; } = connection;
+
+    /// <summary>Stream data bytes of forwarded copies registered with the connection so far: the kernel's used
+    /// credit minus this is what it forwarded but the connection does not know of yet (credit refresh).</summary>
+    public long RegisteredDataBytes => Interlocked.Read(ref _registeredDataBytes);
 
     public void OnNumbered(ulong local, ulong wire, long timeNs) => Connection.ConfirmPacketNumber(local, wire, timeNs);
 
-    public void OnForwarded(ulong wire, long timeNs, int packetBytes, ulong streamId, ulong offset, ulong length, bool fin) =>
+    public void OnForwarded(ulong wire, long timeNs, int packetBytes, ulong streamId, ulong offset, ulong length, bool fin)
+    {
         Connection.RegisterForwardedPacket(wire, timeNs, packetBytes, streamId, offset, length, fin);
+        Interlocked.Add(ref _registeredDataBytes, (long)length);
+    }
 
     public void OnNotForwarded(ulong streamId, ulong offset, ulong length, bool fin) =>
         Connection.ReportNotForwarded(streamId, offset, length, fin);

@@ -109,6 +109,9 @@ public sealed class MoqKernelPlane : IDisposable
 
     public G.Maps Maps => _maps;
 
+    /// <summary>Slots not in use.</summary>
+    public int FreeSlots { get { lock (_lock) return _slots.Count(s => s is null); } }
+
     /// <summary>Events delivered, by kind; events for a slot with no sink (removed meanwhile) are counted and dropped.</summary>
     public FastPathPumpCounters Counters => new(Interlocked.Read(ref _forwarded), Interlocked.Read(ref _numbered),
         Interlocked.Read(ref _notForwarded), Interlocked.Read(ref _unknownSlot), Interlocked.Read(ref _sinkFailures));
