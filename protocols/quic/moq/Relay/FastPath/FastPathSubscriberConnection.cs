@@ -87,6 +87,7 @@ public sealed class FastPathSubscriberConnection : IDisposable
         stream.BeginKernelForwarding(ownHeader.Length + receivedAfterHeader.Length);
         var limit = Connection.GetFastPathCredit(stream.Id).StreamLimit;
         var subgroup = new FastPathSubgroupStream(this, stream, upstreamStreamId, ownHeader, receivedAfterHeader);
+        _sink.TrackCoverage((ulong)stream.Id);
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed != 0, this);
@@ -100,10 +101,15 @@ public sealed class FastPathSubscriberConnection : IDisposable
     {
         lock (_lock)
         {
-            if (_streams.Remove(upstreamStreamId))
+            if (_streams.Remove(upstreamStreamId, out var subgroup))
+            {
                 _plane.UnmapStream(Slot, upstreamStreamId);
+                _sink.StopCoverage((ulong)subgroup.Stream.Id);
+            }
         }
     }
+
+    internal QuicConnectionDownstream Sink => _sink;
 
     /// <summary>
     /// Follows the peer's flow control. Stream limits: the peer's MAX_STREAM_DATA (only the kernel and the shadow
@@ -181,6 +187,8 @@ public sealed class FastPathSubgroupStream
     private readonly FastPathSubscriberConnection _owner;
     private readonly ReadOnlyMemory<byte> _prefix;
     private bool _prefixWritten;
+    private ulong _nextOffset;
+    private long _sentByUserspace;
 
     internal FastPathSubgroupStream(FastPathSubscriberConnection owner, QuicStream stream, ulong upstreamStreamId, ReadOnlyMemory<byte> ownHeader,
         ReadOnlyMemory<byte> receivedAfterHeader)
@@ -192,6 +200,7 @@ public sealed class FastPathSubgroupStream
         ownHeader.CopyTo(prefix);
         receivedAfterHeader.CopyTo(prefix.AsMemory(ownHeader.Length));
         _prefix = prefix;
+        _nextOffset = (ulong)prefix.Length;
     }
 
     public QuicStream Stream { get; }
@@ -205,14 +214,31 @@ public sealed class FastPathSubgroupStream
         await Stream.WriteAsync(_prefix, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Upstream bytes received after the mapping, in order, as the shadow copy; <paramref name="fin"/> when the
-    /// upstream stream ended (the kernel forwarded the FIN too, or reports it).</summary>
+    /// <summary>
+    /// Upstream bytes received after the mapping, in order, as the shadow copy; <paramref name="fin"/> when the upstream
+    /// stream ended. Then waits for the event pump to catch up and sends itself whatever part of these bytes the kernel
+    /// neither forwarded nor reported: bytes that reached the relay in ordinary packets (a publisher's retransmission,
+    /// data that arrived before the mapping existed) were never seen by the kernel.
+    /// </summary>
     public async ValueTask WriteUpstreamAsync(ReadOnlyMemory<byte> bytes, bool fin, CancellationToken cancellationToken)
     {
         await WritePrefixAsync(cancellationToken).ConfigureAwait(false);
+        var start = _nextOffset;
+        _nextOffset += (ulong)bytes.Length;
         await Stream.WriteAsync(bytes, completeWrites: fin, cancellationToken).ConfigureAwait(false);
+        await _owner.Plane.DrainedAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        var streamId = (ulong)Stream.Id;
+        var gaps = _owner.Sink.Uncovered(streamId, start, _nextOffset);
+        foreach (var (s, e) in gaps)
+            _owner.Connection.ReportNotForwarded(streamId, s, e - s, fin && e == _nextOffset);
+        if (bytes.IsEmpty && fin)
+            _owner.Connection.ReportNotForwarded(streamId, start, 0, true);   // a FIN of its own: no packet carried it
+        if (gaps.Count > 0) Interlocked.Add(ref _sentByUserspace, gaps.Sum(g => (long)(g.End - g.Start)));
         if (fin) _owner.EndSubgroup(UpstreamStreamId);
     }
+
+    /// <summary>Shadow bytes the relay had to send itself because the kernel never saw them.</summary>
+    public long ShadowBytesSentByUserspace => Interlocked.Read(ref _sentByUserspace);
 
     /// <summary>The upstream stream was reset: the kernel forwards nothing more; resetting the downstream is the caller's.</summary>
     public void Abandon() => _owner.EndSubgroup(UpstreamStreamId);

@@ -36,8 +36,52 @@ public sealed class QuicConnectionDownstream(QuicConnection connection) : IFastP
     {
         Connection.RegisterForwardedPacket(wire, timeNs, packetBytes, streamId, offset, length, fin);
         Interlocked.Add(ref _registeredDataBytes, (long)length);
+        Cover(streamId, offset, length);
     }
 
-    public void OnNotForwarded(ulong streamId, ulong offset, ulong length, bool fin) =>
+    public void OnNotForwarded(ulong streamId, ulong offset, ulong length, bool fin)
+    {
         Connection.ReportNotForwarded(streamId, offset, length, fin);
+        Cover(streamId, offset, length);
+    }
+
+    // Per mapped stream: the downstream ranges the kernel accounted for (forwarded or reported). A shadow range the
+    // relay wrote that stays outside them was never seen by the kernel (it reached the relay in an ordinary packet: a
+    // publisher's retransmission, or data that arrived before the mapping): the relay must send it itself.
+    private readonly Dictionary<ulong, List<(ulong Start, ulong End)>> _coverage = new();
+
+    internal void TrackCoverage(ulong streamId) { lock (_coverage) _coverage[streamId] = new(); }
+
+    internal void StopCoverage(ulong streamId) { lock (_coverage) _coverage.Remove(streamId); }
+
+    private void Cover(ulong streamId, ulong offset, ulong length)
+    {
+        if (length == 0) return;
+        lock (_coverage)
+        {
+            if (_coverage.TryGetValue(streamId, out var ranges)) ranges.Add((offset, offset + length));
+        }
+    }
+
+    /// <summary>The parts of [start, end) of a tracked stream the kernel has not accounted for; forgets ranges below
+    /// <paramref name="start"/> (the caller asks in increasing order).</summary>
+    internal List<(ulong Start, ulong End)> Uncovered(ulong streamId, ulong start, ulong end)
+    {
+        var gaps = new List<(ulong, ulong)>();
+        lock (_coverage)
+        {
+            if (!_coverage.TryGetValue(streamId, out var ranges)) return gaps;
+            ranges.RemoveAll(r => r.End <= start);
+            ranges.Sort();
+            var at = start;
+            foreach (var (s, e) in ranges)
+            {
+                if (s >= end) break;
+                if (s > at) gaps.Add((at, s));
+                if (e > at) at = e;
+            }
+            if (at < end) gaps.Add((at, end));
+        }
+        return gaps;
+    }
 }

@@ -65,6 +65,8 @@ public sealed class MoqKernelPlane : IDisposable
     private readonly Dictionary<uint, List<uint>> _channels = new();
     private readonly Dictionary<(ulong Cid, ulong Stream), uint> _upstreamStreams = new();
     private readonly RingBufferReader _events;
+    // Callers waiting until every event submitted before their call has been delivered (DrainedAsync).
+    private readonly System.Collections.Concurrent.ConcurrentQueue<TaskCompletionSource> _drainWaiters = new();
     private readonly Thread _pump;
     private volatile bool _stopping;
     private long _forwarded, _numbered, _notForwarded, _unknownSlot, _sinkFailures;
@@ -367,27 +369,46 @@ public sealed class MoqKernelPlane : IDisposable
         return ep;
     }
 
+    /// <summary>
+    /// Completes once the pump has delivered every event the kernel submitted before this call. The kernel clones a
+    /// packet (and submits its event) before the original reaches the relay's socket, so after the relay has read
+    /// upstream bytes, this tells whether the kernel forwarded them.
+    /// </summary>
+    public Task DrainedAsync()
+    {
+        var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _drainWaiters.Enqueue(waiter);
+        if (_stopping) waiter.TrySetCanceled();
+        return waiter.Task;
+    }
+
     private void Pump()
     {
+        var waiting = new List<TaskCompletionSource>();
         while (!_stopping)
         {
             int n;
+            // Waiters that arrived before this Consume are served by it.
+            while (_drainWaiters.TryDequeue(out var w)) waiting.Add(w);
             try
             {
                 n = _events.Consume();
+                foreach (var w in waiting) w.TrySetResult();
+                waiting.Clear();
             }
             catch (ObjectDisposedException) when (_stopping)
             {
-                return;
+                break;
             }
             catch (Exception e)
             {
                 _log.LogError(e, "fast path: event pump failed");
                 n = 0;
             }
-            if (n == 0)
+            if (n == 0 && _drainWaiters.IsEmpty)
                 Thread.Sleep(PumpIdle);
         }
+        foreach (var w in waiting) w.TrySetCanceled();
     }
 
     private void OnRecord(ReadOnlySpan<byte> record)
@@ -432,6 +453,7 @@ public sealed class MoqKernelPlane : IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _stopping = true;
         _pump.Join();
+        while (_drainWaiters.TryDequeue(out var w)) w.TrySetCanceled();
         _events.Dispose();
         _ownedHost?.Dispose();
     }
