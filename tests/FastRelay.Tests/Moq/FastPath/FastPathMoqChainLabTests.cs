@@ -33,8 +33,13 @@ public sealed class FastPathMoqChainLabTests(GeneratedObjects objects)
     private const int Objects = 150, ObjectSize = 1000;
     private static readonly ulong[] Aliases = [7, 300];
 
-    [LabFact(needsClang: true)]
-    public async Task Publisher_to_fast_path_subscribers_every_object_identical_under_each_alias()
+    /// <param name="mediaPaced">true: the rest of the subgroup follows once the relay mapped it (a media stream);
+    /// false: one burst, most of which reaches the relay before the mappings exist, so the kernel sees little of it and
+    /// userspace sends what the kernel did not account for (coverage) — every object must arrive all the same.</param>
+    [LabTheory(needsClang: true)]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Publisher_to_fast_path_subscribers_every_object_identical_under_each_alias(bool mediaPaced)
     {
         var prefix = "frmf" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(2));
         await using var lab = await LabTopology.UpAsync(new LabOptions { Prefix = prefix, Subscribers = 2, RelayInterfaces = 2 });
@@ -121,7 +126,8 @@ public sealed class FastPathMoqChainLabTests(GeneratedObjects objects)
             // A media stream's first object opens the subgroup; by the next ones the relay has mapped it for every
             // subscriber. (A burst sent before the mappings exist is delivered all the same, by userspace: coverage.)
             await subgroup.WriteObjectAsync(0, payloads[0], cancellationToken: timeout.Token);
-            await Eventually.TrueAsync(() => plane.KernelEntryCounts().Streams == 2, "the subgroup mapped for both subscribers");
+            if (mediaPaced)
+                await Eventually.TrueAsync(() => plane.KernelEntryCounts().Streams == 2, "the subgroup mapped for both subscribers");
             for (var k = 1; k < Objects; k++)
                 await subgroup.WriteObjectAsync((ulong)k, payloads[k], cancellationToken: timeout.Token);
             await subgroup.CompleteAsync();
@@ -150,7 +156,7 @@ public sealed class FastPathMoqChainLabTests(GeneratedObjects objects)
                 Console.WriteLine($"subscriber {i} (alias {Aliases[i]}): kernel forwarded {forwarded} of {bytes.Length - consumed} object bytes = {share:P1}; " +
                                   $"upstream matched {stats.UpstreamMatched}, no channel {stats.UpstreamNoChannel}, clones {stats.Clones}, rewritten {stats.EgressRewritten}, " +
                                   $"dropped no stream {stats.EgressDroppedNoStream}, not forwarded {stats.EgressNotForwarded}");
-                Assert.True(share > 0.95, $"the kernel forwarded only {share:P1}");
+                if (mediaPaced) Assert.True(share > 0.95, $"the kernel forwarded only {share:P1}");
                 Assert.False(subscribers[i].Closing.IsCompleted, "the subscriber's QUIC saw no violation");
             }
             Assert.Equal(1, tap.TappedStreams);
