@@ -7,7 +7,8 @@ namespace FastRelay.Protocols.Moq.Session;
 /// kernel fast path needs (the relay maps the upstream stream to a channel once it knows the header, and writes every
 /// later byte unchanged on its subscribers' streams as shadow copies; docs/quic-fast-path.md "Relay glue"). Set through
 /// <see cref="MoqSessionOptions.SubgroupTap"/>; without it nothing is tapped. Called on the stream's reading task: keep
-/// it short and never block.
+/// it short, never block, never throw (an exception
+/// fails the session with INTERNAL_ERROR).
 /// </summary>
 public interface IMoqSubgroupTap
 {

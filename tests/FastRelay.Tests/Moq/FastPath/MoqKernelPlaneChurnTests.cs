@@ -75,6 +75,25 @@ public sealed class MoqKernelPlaneChurnTests(GeneratedObjects objects)
         Assert.Throws<ArgumentException>(() => plane.AddSubscriber(Address(3001) with { ConnectionId = [1, 2, 3] }, 0, sink));
     }
 
+    [BpfFact]
+    public void The_upstream_tap_leaves_a_stream_it_cannot_map_to_userspace_instead_of_failing_the_session()
+    {
+        using var bpf = BpfObject.Open(objects.ObjectPath(G.Protocol));
+        bpf.Load();
+        using var plane = new MoqKernelPlane(bpf, G.UdpPort, NullLogger.Instance);
+        byte[] publisher = [1, 2, 3, 4, 5, 6, 7, 8];
+        var header = new FastRelay.Protocols.Moq.Wire.Data.MoqSubgroupHeader(5, 0, FastRelay.Protocols.Moq.Wire.Data.MoqSubgroupIdMode.Zero, 0, null);
+        // A route naming a channel, with a kernel map that is full: a publisher opening streams without end.
+        for (var i = 0; i < bpf.Map("fr_channel_lookup").MaxEntries; i++)
+            plane.MapUpstreamStream(publisher, 1000 + 4 * (ulong)i, 9);
+        var tap = new FastPathUpstreamTap(plane, publisher, _ => new FastPathTrackRoute(9, []), NullLogger.Instance);
+        Assert.Null(tap.OnSubgroupStream(2, header, [0x10, 5, 0]));   // no fast-path subscriber: nothing to do
+        var throwing = new FastPathUpstreamTap(plane, publisher, _ => throw new InvalidOperationException("fr_channel_lookup is full"), NullLogger.Instance);
+        Assert.Null(throwing.OnSubgroupStream(6, header, [0x10, 5, 0]));
+        Assert.Equal(0, tap.TappedStreams + throwing.TappedStreams);
+        Assert.Throws<InvalidOperationException>(() => plane.MapUpstreamStream(publisher, 6, 9));
+    }
+
     private static FastPathSubscriberAddress Address(int port) => new(
         new IPEndPoint(IPAddress.Parse("10.9.0.1"), G.UdpPort), new IPEndPoint(IPAddress.Parse("10.9.0.2"), port),
         [9, 9, 9, 9, 9, 9, 9, (byte)port], 1, new byte[6], new byte[6]);

@@ -34,13 +34,23 @@ public sealed class FastPathUpstreamTap(MoqKernelPlane plane, byte[] upstreamCon
 
     public IMoqSubgroupStreamTap? OnSubgroupStream(long streamId, MoqSubgroupHeader header, ReadOnlySpan<byte> rawHeader)
     {
-        var target = route(header);
-        if (target is null || target.Subscribers.Count == 0) return null;
-        foreach (var s in target.Subscribers)
-            plane.JoinChannel(s.Connection.Slot, target.Channel);
-        plane.MapUpstreamStream(upstreamConnectionId, (ulong)streamId, target.Channel);
-        Interlocked.Increment(ref _tapped);
-        return new UpstreamSubgroup(this, (ulong)streamId, header, rawHeader.Length, target);
+        try
+        {
+            var target = route(header);
+            if (target is null || target.Subscribers.Count == 0) return null;
+            foreach (var s in target.Subscribers)
+                plane.JoinChannel(s.Connection.Slot, target.Channel);
+            plane.MapUpstreamStream(upstreamConnectionId, (ulong)streamId, target.Channel);
+            Interlocked.Increment(ref _tapped);
+            return new UpstreamSubgroup(this, (ulong)streamId, header, rawHeader.Length, target);
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or ObjectDisposedException)
+        {
+            // A full kernel map (a publisher opening streams without end), a subscriber that just left, a plane being
+            // shut down: this stream stays on the userspace path; the session must never fail because of the tap.
+            log.LogDebug(e, "fast path: upstream subgroup stream {Stream} not tapped", streamId);
+            return null;
+        }
     }
 
     private sealed class UpstreamSubgroup : IMoqSubgroupStreamTap
