@@ -149,6 +149,12 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
     public string NegotiatedApplicationProtocol => _core.NegotiatedApplicationProtocol ?? "";
     public X509Certificate2? RemoteCertificate => _core.PeerCertificate;
     public bool Is1RttEncryptionDisabled => _core.IsOneRttPlaintext;
+    /// <summary>
+    /// Kernel fast path, relay side: the connection id the peer gave us and our packets carry (forwarded copies must
+    /// carry it too), and the one we issued first (the peer's packets carry it, so the kernel can recognise them).
+    /// </summary>
+    public byte[] DestinationConnectionId { get { lock (_lock) return _core.DestinationConnectionId.Span.ToArray(); } }
+    public byte[] InitialLocalConnectionId { get { lock (_lock) return _core.InitialLocalConnectionId.Span.ToArray(); } }
     /// <summary>Completes when the connection is fully closed (after closing/draining).</summary>
     public Task Closed => _closed.Task;
 

@@ -187,6 +187,10 @@ public sealed partial class QuicConnectionCore : ITlsHandshakeSink, ILossDetecti
     public TransportParameters? PeerTransportParameters => _peerParameters;
     /// <summary>Both ends advertised disable_1rtt_encryption (0xBAAD): 1-RTT packets go without AEAD and header protection.</summary>
     public bool IsOneRttPlaintext => _plaintextOneRtt;
+    /// <summary>The connection id our packets carry now (the peer's): what a kernel fast path writes into forwarded copies.</summary>
+    public ConnectionId DestinationConnectionId => _cids.Destination;
+    /// <summary>The first connection id we issued (the one the peer addresses us with unless it switches).</summary>
+    public ConnectionId InitialLocalConnectionId => _cids.InitialLocal;
     public ConnectionId OriginalDestinationConnectionId => _originalDestination;
     public RttEstimator Rtt => _rtt;
     public ICongestionController CongestionControl => _cc;

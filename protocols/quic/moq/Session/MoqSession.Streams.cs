@@ -39,7 +39,29 @@ public sealed partial class MoqSession
                 throw new MoqProtocolException(MoqError.Protocol("stream ended inside its header"));
             }
         }
+        IMoqSubgroupStreamTap? tap = null;
+        if (kind == MoqStreamKind.Subgroup && _options.SubgroupTap is { } tapper)
+        {
+            // Everything read so far is still buffered (nothing was consumed before the header): the header's raw bytes,
+            // then whatever of the objects came with it.
+            tap = tapper.OnSubgroupStream(stream.Id, subgroup!, reader.Buffered.Span[..consumed]);
+            if (tap is not null && reader.Count > consumed)
+                tap.OnBytes(consumed, reader.Buffered.Span[consumed..]);
+            reader.Tap = tap;
+        }
         reader.Consume(consumed);
+        if (tap is not null)
+        {
+            try { await ReadDataStreamAsync(reader, kind, subgroup, fetchRequestId).ConfigureAwait(false); }
+            finally { tap.OnEnd(reader.IsFinished && reader.Count == 0); }
+            return;
+        }
+        await ReadDataStreamAsync(reader, kind, subgroup, fetchRequestId).ConfigureAwait(false);
+    }
+
+    private async Task ReadDataStreamAsync(MoqStreamReader reader, MoqStreamKind kind, MoqSubgroupHeader? subgroup, ulong fetchRequestId)
+    {
+        var stream = reader.Stream;
         if (kind == MoqStreamKind.Control)
         {
             await HandleControlStreamAsync(reader).ConfigureAwait(false);

@@ -73,4 +73,8 @@ public sealed record MoqSessionOptions
     /// only bounds a consumer that does not take objects.
     /// </summary>
     public TimeSpan CloseDrainTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Raw bytes of incoming subgroup streams, for the QUIC kernel fast path (<see cref="IMoqSubgroupTap"/>).
+    /// Null (default): nothing is tapped.</summary>
+    public IMoqSubgroupTap? SubgroupTap { get; init; }
 }

@@ -14,6 +14,13 @@ internal sealed class MoqStreamReader(IMoqStream stream, int maxBuffered, MoqBuf
     private const int FreeBytes = 4096;
     private byte[] _buffer = new byte[Math.Min(FreeBytes, maxBuffered)];
     private int _start, _end, _charged;
+    private long _received;
+
+    /// <summary>Sees every byte read from the stream, with its stream offset (a subgroup tap); null: none.</summary>
+    public IMoqSubgroupStreamTap? Tap { get; set; }
+
+    /// <summary>Bytes read from the stream so far: the stream offset of the next byte.</summary>
+    public long Received => _received;
 
     public IMoqStream Stream => stream;
     public bool IsFinished { get; private set; }
@@ -40,6 +47,11 @@ internal sealed class MoqStreamReader(IMoqStream stream, int maxBuffered, MoqBuf
             }
             int n = await stream.ReadAsync(_buffer.AsMemory(_end), cancellationToken).ConfigureAwait(false);
             if (n == 0) IsFinished = true;
+            else
+            {
+                Tap?.OnBytes(_received, _buffer.AsSpan(_end, n));
+                _received += n;
+            }
             _end += n;
         }
         return true;

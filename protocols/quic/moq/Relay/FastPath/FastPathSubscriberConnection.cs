@@ -1,0 +1,245 @@
+using FastRelay.Protocols.Quic.Api;
+using Microsoft.Extensions.Logging;
+
+namespace FastRelay.Protocols.Moq.Relay.FastPath;
+
+/// <summary>
+/// One downstream (subscriber) QUIC connection on the kernel fast path: its slot, external packet numbering, the
+/// credit the kernel may use on it, and the subgroup streams it receives through the kernel. Only a connection that
+/// negotiated disable_1rtt_encryption (0xBAAD) with an 8-byte connection id qualifies (<see cref="CanUse"/>); any other
+/// stays entirely on the userspace path.
+/// </summary>
+public sealed class FastPathSubscriberConnection : IDisposable
+{
+    /// <summary>
+    /// The kernel's counter starts this far past the stack's next number. Between switching the stack to external
+    /// numbering and activating the slot, a packet of the stack can leave with its own number; starting the kernel
+    /// beyond those keeps every wire number unique (QUIC allows gaps; a duplicate would be discarded by the peer). Such
+    /// a packet is never confirmed and is recovered as lost.
+    /// </summary>
+    public const ulong NumberingMargin = 16;
+
+    /// <summary>How often the kernel's connection credit and stream limits follow the peer's MAX_DATA / MAX_STREAM_DATA.</summary>
+    public static readonly TimeSpan CreditRefreshInterval = TimeSpan.FromMilliseconds(5);
+
+    private readonly MoqKernelPlane _plane;
+    private readonly QuicConnectionDownstream _sink;
+    private readonly ILogger _log;
+    private readonly object _lock = new();
+    private readonly Dictionary<ulong, FastPathSubgroupStream> _streams = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _refresh;
+    private int _disposed;
+
+    private FastPathSubscriberConnection(MoqKernelPlane plane, QuicConnection connection, uint slot, QuicConnectionDownstream sink, ILogger log)
+    {
+        _plane = plane;
+        Connection = connection;
+        Slot = slot;
+        _sink = sink;
+        _log = log;
+        _refresh = Task.Run(RefreshLoopAsync);
+    }
+
+    public QuicConnection Connection { get; }
+    public uint Slot { get; }
+    public MoqKernelPlane Plane => _plane;
+
+    /// <summary>The connection can be numbered and written by the kernel: plaintext 1-RTT, 8-byte connection id.</summary>
+    public static bool CanUse(QuicConnection connection) =>
+        connection.Is1RttEncryptionDisabled && connection.DestinationConnectionId.Length == 8;
+
+    /// <summary>
+    /// Puts the connection on the fast path: segmentation offload off (the kernel rewrites packets one by one),
+    /// external numbering on, a slot with <paramref name="address"/>. Returns null when every slot is taken (the
+    /// connection then stays on the userspace path, numbering unchanged). Call after the handshake is confirmed.
+    /// </summary>
+    public static FastPathSubscriberConnection? Activate(MoqKernelPlane plane, QuicConnection connection, FastPathSubscriberAddress address, ILogger log)
+    {
+        if (!CanUse(connection))
+            throw new InvalidOperationException("the connection did not negotiate disable_1rtt_encryption with an 8-byte connection id");
+        if (plane.FreeSlots == 0) return null;
+        connection.AllowSegmentationOffload = false;
+        var sink = new QuicConnectionDownstream(connection);
+        var first = connection.BeginExternalPacketNumbering() + NumberingMargin;
+        var slot = plane.AddSubscriber(address, first, sink);
+        if (slot is null)
+            throw new InvalidOperationException("fast-path slots ran out while activating (activations must not race)");
+        var binding = new FastPathSubscriberConnection(plane, connection, slot.Value, sink, log);
+        binding.RefreshCredit();
+        return binding;
+    }
+
+    /// <summary>
+    /// Starts the subscriber's copy of one upstream subgroup stream on <paramref name="stream"/> (a unidirectional stream
+    /// the relay opened on this connection). <paramref name="ownHeader"/> is the subgroup header the relay writes for this
+    /// subscriber (its track alias); <paramref name="upstreamHeaderLength"/> the length of the publisher's;
+    /// <paramref name="receivedAfterHeader"/> the upstream bytes after the header already received (userspace sends
+    /// those; the kernel forwards from there on). Not calling this for a subgroup is the priority decision "userspace
+    /// serves or skips it".
+    /// </summary>
+    public FastPathSubgroupStream StartSubgroup(QuicStream stream, ulong upstreamStreamId, ReadOnlyMemory<byte> ownHeader, int upstreamHeaderLength,
+        ReadOnlyMemory<byte> receivedAfterHeader, byte urgency)
+    {
+        var forwardFrom = (ulong)(upstreamHeaderLength + receivedAfterHeader.Length);
+        var delta = (long)ownHeader.Length - upstreamHeaderLength;
+        // Shadow from the downstream offset where the kernel takes over; must precede any write there and the mapping.
+        stream.BeginKernelForwarding(ownHeader.Length + receivedAfterHeader.Length);
+        var limit = Connection.GetFastPathCredit(stream.Id).StreamLimit;
+        var subgroup = new FastPathSubgroupStream(this, stream, upstreamStreamId, ownHeader, receivedAfterHeader);
+        _sink.TrackCoverage((ulong)stream.Id);
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed != 0, this);
+            _plane.MapStream(Slot, upstreamStreamId, (ulong)stream.Id, delta, forwardFrom, limit, urgency);
+            _streams[upstreamStreamId] = subgroup;
+        }
+        return subgroup;
+    }
+
+    internal void EndSubgroup(ulong upstreamStreamId)
+    {
+        lock (_lock)
+        {
+            if (_streams.Remove(upstreamStreamId, out var subgroup))
+            {
+                _plane.UnmapStream(Slot, upstreamStreamId);
+                _sink.StopCoverage((ulong)subgroup.Stream.Id);
+            }
+        }
+    }
+
+    internal QuicConnectionDownstream Sink => _sink;
+
+    /// <summary>
+    /// Follows the peer's flow control. Stream limits: the peer's MAX_STREAM_DATA (only the kernel and the shadow
+    /// stream send on a mapped stream past forward-from, and the stack's resends stay below what was sent). Connection
+    /// credit: the kernel's total = what it used + half of what the connection has left after the bytes the kernel
+    /// forwarded but the connection has not registered yet; the other half stays for the stack's own sends (headers,
+    /// not-forwarded ranges, control), which it checks against MAX_DATA without knowing the kernel's unregistered bytes.
+    /// </summary>
+    public void RefreshCredit()
+    {
+        lock (_lock)
+        {
+            if (_disposed != 0) return;
+            var used = _plane.ConnectionCreditUsed(Slot);
+            var unregistered = used > (ulong)_sink.RegisteredDataBytes ? used - (ulong)_sink.RegisteredDataBytes : 0;
+            FastPathCredit credit = default;
+            var any = false;
+            foreach (var (upstream, subgroup) in _streams)
+            {
+                credit = Connection.GetFastPathCredit(subgroup.Stream.Id);
+                any = true;
+                if (credit.StreamLimit > 0)
+                    _plane.UpdateStreamLimit(Slot, upstream, credit.StreamLimit);
+            }
+            if (!any) credit = Connection.GetFastPathCredit(-1);
+            var left = credit.ConnectionRemaining > unregistered ? credit.ConnectionRemaining - unregistered : 0;
+            _plane.SetConnectionCredit(Slot, used + left / 2);
+        }
+    }
+
+    private async Task RefreshLoopAsync()
+    {
+        using var timer = new PeriodicTimer(CreditRefreshInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
+            {
+                try { RefreshCredit(); }
+                catch (Exception e) when (e is QuicException or ObjectDisposedException)
+                {
+                    return; // the connection closed: Dispose follows
+                }
+                catch (Exception e)
+                {
+                    _log.LogWarning(e, "fast path: credit refresh of slot {Slot} failed", Slot);
+                }
+            }
+        }
+        catch (OperationCanceledException) { }
+    }
+
+    /// <summary>Leaves the fast path: the slot and every mapping go (the connection itself is the caller's).</summary>
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            if (_disposed != 0) return;
+            _disposed = 1;
+            _streams.Clear();
+            _plane.RemoveSubscriber(Slot);
+        }
+        _stop.Cancel();
+        try { _refresh.Wait(TimeSpan.FromSeconds(5)); } catch (AggregateException) { }
+        _stop.Dispose();
+    }
+}
+
+/// <summary>
+/// A subscriber's downstream copy of one upstream subgroup stream: the relay's own header and the bytes received
+/// before the mapping went out normally; every later upstream byte is written as shadow (<see cref="WriteUpstreamAsync"/>):
+/// the kernel sends it, the stream keeps it for retransmission and sends only ranges the kernel reports not forwarded.
+/// </summary>
+public sealed class FastPathSubgroupStream
+{
+    private readonly FastPathSubscriberConnection _owner;
+    private readonly ReadOnlyMemory<byte> _prefix;
+    private bool _prefixWritten;
+    private ulong _nextOffset;
+    private long _sentByUserspace;
+
+    internal FastPathSubgroupStream(FastPathSubscriberConnection owner, QuicStream stream, ulong upstreamStreamId, ReadOnlyMemory<byte> ownHeader,
+        ReadOnlyMemory<byte> receivedAfterHeader)
+    {
+        _owner = owner;
+        Stream = stream;
+        UpstreamStreamId = upstreamStreamId;
+        var prefix = new byte[ownHeader.Length + receivedAfterHeader.Length];
+        ownHeader.CopyTo(prefix);
+        receivedAfterHeader.CopyTo(prefix.AsMemory(ownHeader.Length));
+        _prefix = prefix;
+        _nextOffset = (ulong)prefix.Length;
+    }
+
+    public QuicStream Stream { get; }
+    public ulong UpstreamStreamId { get; }
+
+    /// <summary>Sends the header and the bytes received before the mapping (userspace's part of the stream).</summary>
+    public async ValueTask WritePrefixAsync(CancellationToken cancellationToken)
+    {
+        if (_prefixWritten) return;
+        _prefixWritten = true;
+        await Stream.WriteAsync(_prefix, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Upstream bytes received after the mapping, in order, as the shadow copy; <paramref name="fin"/> when the upstream
+    /// stream ended. Then waits for the event pump to catch up and sends itself whatever part of these bytes the kernel
+    /// neither forwarded nor reported: bytes that reached the relay in ordinary packets (a publisher's retransmission,
+    /// data that arrived before the mapping existed) were never seen by the kernel.
+    /// </summary>
+    public async ValueTask WriteUpstreamAsync(ReadOnlyMemory<byte> bytes, bool fin, CancellationToken cancellationToken)
+    {
+        await WritePrefixAsync(cancellationToken).ConfigureAwait(false);
+        var start = _nextOffset;
+        _nextOffset += (ulong)bytes.Length;
+        await Stream.WriteAsync(bytes, completeWrites: fin, cancellationToken).ConfigureAwait(false);
+        await _owner.Plane.DrainedAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        var streamId = (ulong)Stream.Id;
+        var gaps = _owner.Sink.Uncovered(streamId, start, _nextOffset);
+        foreach (var (s, e) in gaps)
+            _owner.Connection.ReportNotForwarded(streamId, s, e - s, fin && e == _nextOffset);
+        if (bytes.IsEmpty && fin)
+            _owner.Connection.ReportNotForwarded(streamId, start, 0, true);   // a FIN of its own: no packet carried it
+        if (gaps.Count > 0) Interlocked.Add(ref _sentByUserspace, gaps.Sum(g => (long)(g.End - g.Start)));
+        if (fin) _owner.EndSubgroup(UpstreamStreamId);
+    }
+
+    /// <summary>Shadow bytes the relay had to send itself because the kernel never saw them.</summary>
+    public long ShadowBytesSentByUserspace => Interlocked.Read(ref _sentByUserspace);
+
+    /// <summary>The upstream stream was reset: the kernel forwards nothing more; resetting the downstream is the caller's.</summary>
+    public void Abandon() => _owner.EndSubgroup(UpstreamStreamId);
+}

@@ -1,0 +1,135 @@
+using System.Threading.Channels;
+using FastRelay.Protocols.Moq.Session;
+using FastRelay.Protocols.Moq.Wire;
+using FastRelay.Protocols.Moq.Wire.Data;
+using FastRelay.Protocols.Quic.Api;
+using Microsoft.Extensions.Logging;
+
+namespace FastRelay.Protocols.Moq.Relay.FastPath;
+
+/// <summary>A fast-path subscriber of a track: its connection and the track alias the relay gave it.</summary>
+public sealed record FastPathTrackSubscriber(FastPathSubscriberConnection Connection, ulong TrackAlias, byte Urgency = 1);
+
+/// <summary>Where an upstream subgroup goes: the track's kernel channel and its fast-path subscribers.</summary>
+public sealed record FastPathTrackRoute(uint Channel, IReadOnlyList<FastPathTrackSubscriber> Subscribers);
+
+/// <summary>
+/// The publisher side of the glue, as a <see cref="IMoqSubgroupTap"/> on the MoQ session of a publisher connection that
+/// negotiated 0xBAAD: for each incoming subgroup stream whose track has fast-path subscribers it maps (the connection id
+/// the publisher sends to, upstream stream id) to the track's channel, opens each subscriber's stream with the relay's
+/// own header (the subscriber's alias), maps it, and writes every upstream byte after the header unchanged as shadow.
+/// The session's own parsing and delivery go on as before (the relay still caches the objects).
+/// </summary>
+public sealed class FastPathUpstreamTap(MoqKernelPlane plane, byte[] upstreamConnectionId, Func<MoqSubgroupHeader, FastPathTrackRoute?> route, ILogger log)
+    : IMoqSubgroupTap
+{
+    /// <summary>Chunks a tapped stream may queue while its subscribers' streams are written; past it the stream
+    /// leaves the fast path (its subscribers' streams are reset) rather than hold unbounded memory.</summary>
+    public const int MaxQueuedChunks = 4096;
+
+    private long _tapped;
+
+    /// <summary>Subgroup streams put on the fast path.</summary>
+    public long TappedStreams => Interlocked.Read(ref _tapped);
+
+    public IMoqSubgroupStreamTap? OnSubgroupStream(long streamId, MoqSubgroupHeader header, ReadOnlySpan<byte> rawHeader)
+    {
+        try
+        {
+            var target = route(header);
+            if (target is null || target.Subscribers.Count == 0) return null;
+            foreach (var s in target.Subscribers)
+                plane.JoinChannel(s.Connection.Slot, target.Channel);
+            plane.MapUpstreamStream(upstreamConnectionId, (ulong)streamId, target.Channel);
+            Interlocked.Increment(ref _tapped);
+            return new UpstreamSubgroup(this, (ulong)streamId, header, rawHeader.Length, target);
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or ObjectDisposedException)
+        {
+            // A full kernel map (a publisher opening streams without end), a subscriber that just left, a plane being
+            // shut down: this stream stays on the userspace path; the session must never fail because of the tap.
+            log.LogDebug(e, "fast path: upstream subgroup stream {Stream} not tapped", streamId);
+            return null;
+        }
+    }
+
+    private sealed class UpstreamSubgroup : IMoqSubgroupStreamTap
+    {
+        private readonly FastPathUpstreamTap _owner;
+        private readonly ulong _streamId;
+        private readonly Channel<(byte[]? Bytes, bool Finished)> _queue =
+            Channel.CreateBounded<(byte[]?, bool)>(new BoundedChannelOptions(MaxQueuedChunks) { SingleReader = true, SingleWriter = true });
+
+        public UpstreamSubgroup(FastPathUpstreamTap owner, ulong streamId, MoqSubgroupHeader header, int upstreamHeaderLength, FastPathTrackRoute target)
+        {
+            _owner = owner;
+            _streamId = streamId;
+            _ = Task.Run(() => RunAsync(header, upstreamHeaderLength, target));
+        }
+
+        public void OnBytes(long offset, ReadOnlySpan<byte> bytes)
+        {
+            if (!_queue.Writer.TryWrite((bytes.ToArray(), false)))
+                _queue.Writer.TryComplete(new InvalidOperationException("tapped subgroup stream queue full"));
+        }
+
+        public void OnEnd(bool finished)
+        {
+            _queue.Writer.TryWrite((null, finished));
+            _queue.Writer.TryComplete();
+        }
+
+        private async Task RunAsync(MoqSubgroupHeader header, int upstreamHeaderLength, FastPathTrackRoute target)
+        {
+            var streams = new List<FastPathSubgroupStream>();
+            var finished = false;
+            try
+            {
+                foreach (var s in target.Subscribers)
+                {
+                    // Everything after the header goes through the shadow path: what the kernel did not see (bytes that
+                    // arrived before these mappings) is found by coverage and sent by the relay itself.
+                    var writer = new MoqWriter(32);
+                    (header with { TrackAlias = s.TrackAlias }).Write(writer);
+                    var stream = await s.Connection.Connection.OpenOutboundStreamAsync(QuicStreamType.Unidirectional).ConfigureAwait(false);
+                    var subgroup = s.Connection.StartSubgroup(stream, _streamId, writer.ToArray(), upstreamHeaderLength, ReadOnlyMemory<byte>.Empty, s.Urgency);
+                    await subgroup.WritePrefixAsync(CancellationToken.None).ConfigureAwait(false);
+                    streams.Add(subgroup);
+                }
+                await foreach (var (bytes, fin) in _queue.Reader.ReadAllAsync().ConfigureAwait(false))
+                {
+                    if (bytes is null)
+                    {
+                        finished = fin;
+                        break;
+                    }
+                    foreach (var subgroup in streams)
+                        await subgroup.WriteUpstreamAsync(bytes, fin: false, CancellationToken.None).ConfigureAwait(false);
+                }
+                if (finished)
+                    foreach (var subgroup in streams)
+                        await subgroup.WriteUpstreamAsync(ReadOnlyMemory<byte>.Empty, fin: true, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                _owner.LogFailure(e, _streamId);
+                finished = false;
+            }
+            finally
+            {
+                _owner.EndUpstream(_streamId);
+                if (!finished)
+                    foreach (var subgroup in streams)
+                    {
+                        subgroup.Abandon();
+                        try { subgroup.Stream.Abort(QuicAbortDirection.Write, (long)MoqStreamResetCode.Cancelled); } catch (QuicException) { }
+                    }
+            }
+        }
+    }
+
+    private void EndUpstream(ulong streamId) => plane.UnmapUpstreamStream(upstreamConnectionId, streamId);
+
+    private void LogFailure(Exception e, ulong streamId) =>
+        log.LogDebug(e, "fast path: upstream subgroup stream {Stream} left the fast path", streamId);
+}

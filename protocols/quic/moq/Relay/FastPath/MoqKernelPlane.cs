@@ -1,0 +1,463 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using FastRelay.Bpf;
+using FastRelay.Net;
+using FastRelay.Relay;
+using Microsoft.Extensions.Logging;
+using G = FastRelay.Protocols.Quic.QuicMoqHeaderFastPath;
+
+namespace FastRelay.Protocols.Moq.Relay.FastPath;
+
+/// <summary>A subscriber slot's addressing, as the kernel rewrites copies towards it.</summary>
+/// <param name="Local">The relay endpoint the subscriber talks to (the copies' source).</param>
+/// <param name="Remote">The subscriber's endpoint.</param>
+/// <param name="ConnectionId">The 8-byte connection id the relay sends to (written into every copy).</param>
+public sealed record FastPathSubscriberAddress(IPEndPoint Local, IPEndPoint Remote, byte[] ConnectionId, int IfIndex, byte[] SourceMac, byte[] DestinationMac)
+{
+    /// <summary>Device and MACs from the kernel's route and neighbour tables (of the calling thread's namespace).
+    /// The relay normally has just exchanged packets with the subscriber (the handshake), so the neighbour entry is
+    /// there; a few short retries cover one that is still resolving.</summary>
+    public static FastPathSubscriberAddress Resolve(IPEndPoint local, IPEndPoint remote, byte[] connectionId)
+    {
+        var plain = remote.Address.IsIPv4MappedToIPv6 ? remote.Address.MapToIPv4() : remote.Address;
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                var route = RouteResolver.Resolve(plain);
+                var localAddress = local.Address.Equals(IPAddress.Any) || local.Address.Equals(IPAddress.IPv6Any) ? route.Source : local.Address;
+                if (localAddress.IsIPv4MappedToIPv6) localAddress = localAddress.MapToIPv4();
+                return new FastPathSubscriberAddress(new IPEndPoint(localAddress, local.Port), new IPEndPoint(plain, remote.Port), connectionId,
+                    route.Ifindex, route.DeviceMac.GetAddressBytes(), route.NextHopMac.GetAddressBytes());
+            }
+            catch (NeighbourNotResolvedException) when (attempt < 50)
+            {
+                Thread.Sleep(10);
+            }
+        }
+    }
+}
+
+/// <summary>
+/// The relay's userspace half of the quic_moq kernel fast path (issue 11): owns the loaded programs
+/// (<see cref="FastPathHost"/> with the generated QuicMoqHeaderFastPath object), writes every map the kernel reads
+/// (docs/quic-fast-path.md "What userspace writes") through the generated typed accessors, and runs one dedicated
+/// event-pump thread that drains the ring buffer into the right downstream connection.
+///
+/// Slots, channels and mappings are tracked here as well as in the maps, so removing a subscriber, a channel or an
+/// upstream stream removes every kernel entry that refers to it (nothing stale after churn). All map writes are under
+/// one lock: they are rare (per subscriber, per subgroup stream) compared with the packets, which never wait for it.
+/// </summary>
+public sealed class MoqKernelPlane : IDisposable
+{
+    /// <summary>The pump's idle wait. The kernel submits events without wakeup (BPF_RB_NO_WAKEUP: a wakeup per packet
+    /// would cost more than the copy), so the pump polls; 1 ms keeps ACK processing of forwarded packets prompt.</summary>
+    private static readonly TimeSpan PumpIdle = TimeSpan.FromMilliseconds(1);
+
+    private readonly FastPathHost? _ownedHost;
+    private readonly G.Maps _maps;
+    private readonly ILogger _log;
+    private readonly object _lock = new();
+    private readonly SlotState?[] _slots = new SlotState?[G.MaxSubscribers];
+    // The pump reads sinks without the lock: a slot's sink is published before the slot is activated in the kernel.
+    private readonly IFastPathDownstream?[] _sinks = new IFastPathDownstream?[G.MaxSubscribers];
+    private readonly Dictionary<uint, List<uint>> _channels = new();
+    private readonly Dictionary<(ulong Cid, ulong Stream), uint> _upstreamStreams = new();
+    private readonly RingBufferReader _events;
+    // Callers waiting until every event submitted before their call has been delivered (DrainedAsync).
+    private readonly System.Collections.Concurrent.ConcurrentQueue<TaskCompletionSource> _drainWaiters = new();
+    private readonly Thread _pump;
+    private volatile bool _stopping;
+    private long _forwarded, _numbered, _notForwarded, _unknownSlot, _sinkFailures;
+    private int _disposed;
+
+    private sealed class SlotState(FastPathSubscriberAddress address)
+    {
+        public FastPathSubscriberAddress Address { get; } = address;
+        public uint? Channel { get; set; }
+        public HashSet<ulong> UpstreamStreams { get; } = new();
+    }
+
+    /// <summary>Uses the maps of an already loaded object (tests, or a host the caller owns).</summary>
+    public MoqKernelPlane(BpfObject bpf, ushort udpPort, ILogger log) : this(bpf, udpPort, log, null) { }
+
+    private MoqKernelPlane(BpfObject bpf, ushort udpPort, ILogger log, FastPathHost? ownedHost)
+    {
+        _log = log;
+        _ownedHost = ownedHost;
+        _maps = new G.Maps(bpf);
+        // The relay's QUIC port: the only UDP port whose packets the programs look at.
+        _maps.Config.Update(0, new G.Config { UdpPort = udpPort });
+        _events = new RingBufferReader(_maps.Events, OnRecord);
+        _pump = new Thread(Pump) { IsBackground = true, Name = "moq-fastpath-events" };
+        _pump.Start();
+    }
+
+    /// <summary>Loads and attaches the programs (<see cref="FastPathHost.Start"/>) and owns them until disposed.</summary>
+    public static MoqKernelPlane Start(FastPathHostOptions options, ushort udpPort, ILogger log)
+    {
+        var host = FastPathHost.Start(options, log);
+        try
+        {
+            return new MoqKernelPlane(host.Object, udpPort, log, host);
+        }
+        catch
+        {
+            host.Dispose();
+            throw;
+        }
+    }
+
+    public G.Maps Maps => _maps;
+
+    /// <summary>Slots not in use.</summary>
+    public int FreeSlots { get { lock (_lock) return _slots.Count(s => s is null); } }
+
+    /// <summary>Events delivered, by kind; events for a slot with no sink (removed meanwhile) are counted and dropped.</summary>
+    public FastPathPumpCounters Counters => new(Interlocked.Read(ref _forwarded), Interlocked.Read(ref _numbered),
+        Interlocked.Read(ref _notForwarded), Interlocked.Read(ref _unknownSlot), Interlocked.Read(ref _sinkFailures));
+
+    /// <summary>The kernel's relay-wide counters, summed over CPUs.</summary>
+    public G.Stats KernelStats()
+    {
+        var perCpu = _maps.Stats.LookupPerCpu(0u);
+        var sum = new G.Stats();
+        var fields = typeof(G.Stats).GetFields();
+        object boxed = sum;
+        foreach (var f in fields)
+            f.SetValue(boxed, perCpu.Aggregate(0UL, (a, v) => a + (ulong)f.GetValue(v)!));
+        return (G.Stats)boxed;
+    }
+
+    /// <summary>
+    /// Gives a downstream connection a slot: the first packet number the kernel uses (what
+    /// QuicConnection.BeginExternalPacketNumbering returned), zero credit until <see cref="SetConnectionCredit"/>, no
+    /// priority drop. Returns null when every slot is taken (the subscriber then simply stays on the userspace path).
+    /// </summary>
+    public uint? AddSubscriber(FastPathSubscriberAddress address, ulong firstPacketNumber, IFastPathDownstream sink)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        ArgumentNullException.ThrowIfNull(sink);
+        if (address.ConnectionId.Length != 8)
+            throw new ArgumentException("a fast-path connection id is 8 bytes", nameof(address));
+        lock (_lock)
+        {
+            ThrowIfDisposed();
+            var free = Array.IndexOf(_slots, null);
+            if (free < 0) return null;
+            var slot = (uint)free;
+            _slots[slot] = new SlotState(address);
+            Volatile.Write(ref _sinks[slot], sink);
+            _maps.NextPacketNumbers.Update(slot, firstPacketNumber);
+            _maps.LastNumbered.Update(slot, 0);
+            _maps.CreditUsed.Update(slot, 0);
+            _maps.CreditLimits.Update(slot, 0);
+            _maps.Budgets.Update(slot, new G.Budget());
+            _maps.SubscribersByEndpoint.Update(Endpoint(address.Remote), slot);
+            // Active last: from here on the kernel numbers this connection's packets, and the sink is already there.
+            _maps.Subscribers.Update(slot, SubscriberEntry(address, active: true, channel: 0));
+            _log.LogDebug("fast path: slot {Slot} for {Remote}", slot, address.Remote);
+            return slot;
+        }
+    }
+
+    /// <summary>Removes a slot and everything that refers to it: its stream mappings, its channel membership, its
+    /// endpoint. Events still in the ring for it are dropped (the connection is going away).</summary>
+    public void RemoveSubscriber(uint slot)
+    {
+        lock (_lock)
+        {
+            var state = Slot(slot);
+            // Inactive first: the kernel stops numbering and forwarding before the rest goes.
+            _maps.Subscribers.Update(slot, SubscriberEntry(state.Address, active: false, channel: 0));
+            LeaveChannelLocked(slot, state);
+            foreach (var upstream in state.UpstreamStreams)
+                _maps.Streams.Delete(new G.StreamKey { Slot = slot, UpstreamStreamId = upstream });
+            state.UpstreamStreams.Clear();
+            _maps.SubscribersByEndpoint.Delete(Endpoint(state.Address.Remote));
+            _maps.CreditLimits.Update(slot, 0);
+            _slots[slot] = null;
+            Volatile.Write(ref _sinks[slot], null);
+        }
+    }
+
+    /// <summary>The total stream data bytes the kernel may forward on the slot's connection (its share of the peer's
+    /// MAX_DATA). Only ever raised by userspace; the kernel advances its own used count.</summary>
+    public void SetConnectionCredit(uint slot, ulong limit)
+    {
+        lock (_lock)
+        {
+            Slot(slot);
+            _maps.CreditLimits.Update(slot, limit);
+        }
+    }
+
+    /// <summary>The kernel's count of stream data bytes forwarded on the slot (compare with the limit).</summary>
+    public ulong ConnectionCreditUsed(uint slot) => _maps.CreditUsed.Lookup(slot);
+
+    /// <summary>Makes the slot a member of <paramref name="channel"/> (one channel per slot: the kernel checks copies
+    /// against the slot's channel). A slot already in another channel leaves it first.</summary>
+    public void JoinChannel(uint slot, uint channel)
+    {
+        lock (_lock)
+        {
+            var state = Slot(slot);
+            if (state.Channel == channel) return;
+            LeaveChannelLocked(slot, state);
+            if (!_channels.TryGetValue(channel, out var members))
+                _channels[channel] = members = new List<uint>();
+            if (members.Count >= G.MaxSubscribers)
+                throw new InvalidOperationException($"channel {channel} is full");
+            members.Add(slot);
+            state.Channel = channel;
+            _maps.Subscribers.Update(slot, SubscriberEntry(state.Address, active: true, channel));
+            WriteChannelLocked(channel, members);
+        }
+    }
+
+    /// <summary>(upstream DCID, upstream stream id) → channel, once the relay has read the stream's subgroup header.</summary>
+    public void MapUpstreamStream(ReadOnlySpan<byte> upstreamConnectionId, ulong upstreamStreamId, uint channel)
+    {
+        var key = LookupKey(upstreamConnectionId, upstreamStreamId);
+        lock (_lock)
+        {
+            ThrowIfDisposed();
+            if (!_upstreamStreams.ContainsKey((BinaryPrimitives.ReadUInt64BigEndian(upstreamConnectionId), upstreamStreamId))
+                && _upstreamStreams.Count >= _maps.ChannelLookup.Map.MaxEntries)
+                throw new InvalidOperationException("fr_channel_lookup is full");
+            _maps.ChannelLookup.Update(key, new G.ChannelKey { Id = channel });
+            _upstreamStreams[(BinaryPrimitives.ReadUInt64BigEndian(upstreamConnectionId), upstreamStreamId)] = channel;
+        }
+    }
+
+    /// <summary>The upstream stream ended or was reset: no more copies of it, and no subscriber mapping for it.</summary>
+    public void UnmapUpstreamStream(ReadOnlySpan<byte> upstreamConnectionId, ulong upstreamStreamId)
+    {
+        var key = LookupKey(upstreamConnectionId, upstreamStreamId);
+        lock (_lock)
+        {
+            _maps.ChannelLookup.Delete(key);
+            _upstreamStreams.Remove((BinaryPrimitives.ReadUInt64BigEndian(upstreamConnectionId), upstreamStreamId));
+            for (uint slot = 0; slot < _slots.Length; slot++)
+                if (_slots[slot] is { } state && state.UpstreamStreams.Remove(upstreamStreamId))
+                    _maps.Streams.Delete(new G.StreamKey { Slot = slot, UpstreamStreamId = upstreamStreamId });
+        }
+    }
+
+    /// <summary>
+    /// The slot's downstream stream for an upstream subgroup stream: downstream offset = upstream offset +
+    /// <paramref name="offsetDelta"/> (the relay's own subgroup header length minus the upstream's); the kernel forwards
+    /// only data at or after upstream offset <paramref name="forwardFrom"/> and never past downstream offset
+    /// <paramref name="limit"/> (the subscriber's MAX_STREAM_DATA). Not mapping a stream is the priority decision
+    /// "userspace serves or skips this subgroup".
+    /// </summary>
+    public void MapStream(uint slot, ulong upstreamStreamId, ulong downstreamStreamId, long offsetDelta, ulong forwardFrom, ulong limit, byte urgency)
+    {
+        lock (_lock)
+        {
+            var state = Slot(slot);
+            if (!state.UpstreamStreams.Contains(upstreamStreamId) && _maps.Streams.Map.MaxEntries <= TotalStreamMappingsLocked())
+                throw new InvalidOperationException("fr_streams is full");
+            _maps.Streams.Update(new G.StreamKey { Slot = slot, UpstreamStreamId = upstreamStreamId }, new G.StreamValue
+            {
+                StreamId = downstreamStreamId, OffsetDelta = offsetDelta, ForwardFrom = forwardFrom, Limit = limit, Urgency = urgency,
+            });
+            state.UpstreamStreams.Add(upstreamStreamId);
+        }
+    }
+
+    /// <summary>Raises a mapping's limit when the subscriber sends MAX_STREAM_DATA.</summary>
+    public bool UpdateStreamLimit(uint slot, ulong upstreamStreamId, ulong limit)
+    {
+        lock (_lock)
+        {
+            var key = new G.StreamKey { Slot = slot, UpstreamStreamId = upstreamStreamId };
+            if (_slots[slot] is not { } state || !state.UpstreamStreams.Contains(upstreamStreamId) || !_maps.Streams.TryLookup(key, out var value))
+                return false;
+            value.Limit = limit;
+            _maps.Streams.Update(key, value, BpfUpdateFlags.Exist);
+            return true;
+        }
+    }
+
+    public void UnmapStream(uint slot, ulong upstreamStreamId)
+    {
+        lock (_lock)
+        {
+            if (_slots[slot] is { } state && state.UpstreamStreams.Remove(upstreamStreamId))
+                _maps.Streams.Delete(new G.StreamKey { Slot = slot, UpstreamStreamId = upstreamStreamId });
+        }
+    }
+
+    /// <summary>Entries in the kernel's hash maps, for leak checks: endpoints, channels, channel lookups, stream mappings.</summary>
+    public (int Endpoints, int Channels, int ChannelLookups, int Streams) KernelEntryCounts() =>
+        (_maps.SubscribersByEndpoint.GetKeys().Count, _maps.Channels.GetKeys().Count, _maps.ChannelLookup.GetKeys().Count, _maps.Streams.GetKeys().Count);
+
+    private int TotalStreamMappingsLocked()
+    {
+        var n = 0;
+        foreach (var s in _slots)
+            n += s?.UpstreamStreams.Count ?? 0;
+        return n;
+    }
+
+    private void LeaveChannelLocked(uint slot, SlotState state)
+    {
+        if (state.Channel is not { } channel) return;
+        state.Channel = null;
+        var members = _channels[channel];
+        members.Remove(slot);
+        if (members.Count == 0)
+        {
+            _channels.Remove(channel);
+            _maps.Channels.Delete(new G.ChannelKey { Id = channel });
+        }
+        else
+            WriteChannelLocked(channel, members);
+    }
+
+    private void WriteChannelLocked(uint channel, List<uint> members)
+    {
+        // Any upstream source: the channel is found through (DCID, stream id), which only our upstream connection uses.
+        var entry = new G.Channel { Count = (uint)members.Count };
+        for (var i = 0; i < members.Count; i++)
+            entry.Slots[i] = members[i];
+        _maps.Channels.Update(new G.ChannelKey { Id = channel }, entry);
+    }
+
+    private SlotState Slot(uint slot)
+    {
+        ThrowIfDisposed();
+        if (slot >= _slots.Length || _slots[slot] is not { } state)
+            throw new ArgumentException($"fast-path slot {slot} is not in use", nameof(slot));
+        return state;
+    }
+
+    private static G.Subscriber SubscriberEntry(FastPathSubscriberAddress a, bool active, uint channel)
+    {
+        var s = new G.Subscriber
+        {
+            Active = active ? 1u : 0u, IfIndex = (uint)a.IfIndex, Channel = new G.ChannelKey { Id = channel },
+            Local = Endpoint(a.Local), Remote = Endpoint(a.Remote),
+        };
+        a.SourceMac.CopyTo(s.MacSource);
+        a.DestinationMac.CopyTo(s.MacDestination);
+        a.ConnectionId.CopyTo(s.ConnectionId);
+        return s;
+    }
+
+    private static G.ChannelLookupKey LookupKey(ReadOnlySpan<byte> connectionId, ulong streamId)
+    {
+        if (connectionId.Length != 8)
+            throw new ArgumentException("a fast-path connection id is 8 bytes", nameof(connectionId));
+        var key = new G.ChannelLookupKey { StreamId = streamId };
+        connectionId.CopyTo(key.DestinationConnectionId);
+        return key;
+    }
+
+    /// <summary>The kernel's endpoint: family 4 or 6, port and address in network order, IPv4 in the first 4 bytes.</summary>
+    internal static G.Endpoint Endpoint(IPEndPoint e)
+    {
+        var address = e.Address.IsIPv4MappedToIPv6 ? e.Address.MapToIPv4() : e.Address;
+        var ep = new G.Endpoint
+        {
+            Family = address.AddressFamily == AddressFamily.InterNetworkV6 ? (byte)6 : (byte)4,
+            Port = (ushort)IPAddress.HostToNetworkOrder((short)e.Port),
+        };
+        address.GetAddressBytes().CopyTo(ep.Address);
+        return ep;
+    }
+
+    /// <summary>
+    /// Completes once the pump has delivered every event the kernel submitted before this call. The kernel clones a
+    /// packet (and submits its event) before the original reaches the relay's socket, so after the relay has read
+    /// upstream bytes, this tells whether the kernel forwarded them.
+    /// </summary>
+    public Task DrainedAsync()
+    {
+        var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _drainWaiters.Enqueue(waiter);
+        if (_stopping) waiter.TrySetCanceled();
+        return waiter.Task;
+    }
+
+    private void Pump()
+    {
+        var waiting = new List<TaskCompletionSource>();
+        while (!_stopping)
+        {
+            int n;
+            // Waiters that arrived before this Consume are served by it.
+            while (_drainWaiters.TryDequeue(out var w)) waiting.Add(w);
+            try
+            {
+                n = _events.Consume();
+                foreach (var w in waiting) w.TrySetResult();
+                waiting.Clear();
+            }
+            catch (ObjectDisposedException) when (_stopping)
+            {
+                break;
+            }
+            catch (Exception e)
+            {
+                _log.LogError(e, "fast path: event pump failed");
+                n = 0;
+            }
+            if (n == 0 && _drainWaiters.IsEmpty)
+                Thread.Sleep(PumpIdle);
+        }
+        foreach (var w in waiting) w.TrySetCanceled();
+    }
+
+    private void OnRecord(ReadOnlySpan<byte> record)
+    {
+        var r = G.EventReader.Decode(record);
+        var sink = r.Slot < _sinks.Length ? Volatile.Read(ref _sinks[r.Slot]) : null;
+        if (sink is null)
+        {
+            Interlocked.Increment(ref _unknownSlot);
+            return;
+        }
+        try
+        {
+            switch (r.Origin)
+            {
+                case G.PacketOrigin.Forwarded:
+                    Interlocked.Increment(ref _forwarded);
+                    sink.OnForwarded(r.PacketNumber, (long)r.TimestampNs, (int)r.Length, r.StreamId, r.StreamOffset, r.DataLength, r.Fin != 0);
+                    break;
+                case G.PacketOrigin.Userspace:
+                    Interlocked.Increment(ref _numbered);
+                    sink.OnNumbered(r.UpstreamPacketNumber, r.PacketNumber, (long)r.TimestampNs);
+                    break;
+                case G.PacketOrigin.NotForwarded:
+                    Interlocked.Increment(ref _notForwarded);
+                    sink.OnNotForwarded(r.StreamId, r.StreamOffset, r.DataLength, r.Fin != 0);
+                    break;
+            }
+        }
+        catch (Exception e)
+        {
+            // A connection closed under the pump (ObjectDisposed/QuicException) must not stop events for the others.
+            Interlocked.Increment(ref _sinkFailures);
+            _log.LogDebug(e, "fast path: slot {Slot} refused an event", r.Slot);
+        }
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _stopping = true;
+        _pump.Join();
+        while (_drainWaiters.TryDequeue(out var w)) w.TrySetCanceled();
+        _events.Dispose();
+        _ownedHost?.Dispose();
+    }
+}
+
+/// <summary>Events the pump delivered, by kind, and those it could not (slot gone, sink threw).</summary>
+public readonly record struct FastPathPumpCounters(long Forwarded, long Numbered, long NotForwarded, long UnknownSlot, long SinkFailures);

@@ -1,0 +1,130 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using FastRelay.Cli.Lab;
+using FastRelay.Protocols.Moq.Relay.FastPath;
+using FastRelay.Protocols.Quic.Api;
+using FastRelay.Relay;
+using FastRelay.Tests.Infrastructure;
+using FastRelay.Tests.Lab;
+using FastRelay.Tests.Packets.Protocols;
+using FastRelay.Tests.Quic.Api;
+using Microsoft.Extensions.Logging.Abstractions;
+using Xunit;
+using G = FastRelay.Protocols.Quic.QuicMoqHeaderFastPath;
+
+namespace FastRelay.Tests.Moq.FastPath;
+
+/// <summary>
+/// The subscriber half of the glue end to end, in namespaces (prefix frmf): a real QUIC subscriber (our stack, 0xBAAD)
+/// connects to the relay's listener; <see cref="FastPathSubscriberConnection"/> puts the relay's connection on the
+/// fast path (slot, external numbering) and maps one subgroup stream; fast-path packets of an upstream stream (crafted
+/// in the contract layout, as our publisher sends them) are cloned by the real TC programs, and the pump registers
+/// every copy with the relay's connection. The subscriber's QUIC stack reads a byte-identical stream (the relay's own
+/// header, then the upstream bytes) and closes nothing; the relay's connection sees every forwarded packet acknowledged.
+/// </summary>
+[Collection(GeneratedObjectsCollection.Name)]
+public sealed class FastPathSubscriberLabTests(GeneratedObjects objects)
+{
+    private const ulong UpstreamStream = 2;
+    private const int UpstreamHeaderLength = 9, Packets = 40, DataLength = 1100;
+    private static readonly byte[] PublisherCid = [0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48];
+
+    [LabTheory(needsClang: true)]
+    [InlineData(0)]
+    [InlineData(10)]
+    public async Task A_quic_subscriber_reads_a_byte_identical_stream_whose_data_the_kernel_forwarded(int lossPercent)
+    {
+        var prefix = "frmf" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(2));
+        await using var lab = await LabTopology.UpAsync(new LabOptions { Prefix = prefix, Subscribers = 1, RelayInterfaces = 2 });
+        var family = AddressFamily.InterNetwork;
+        var down = lab.RelayDownstream;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var host = await lab.RunInAsync(lab.Relay, () => FastPathHost.Start(
+            new FastPathHostOptions(G.Protocol, objects.ObjectPath(G.Protocol), prefix + "-moq", [lab.RelayUpstream.Name, down.Name], lab.BpfFsPath),
+            NullLogger.Instance));
+        using var plane = new MoqKernelPlane(host.Object, G.UdpPort, NullLogger.Instance);
+
+        // The relay's listener: GRO off (the programs must see datagrams one by one), GSO off on its connections.
+        var relayLocal = new IPEndPoint(down.Address(family), G.UdpPort);
+        var listener = await await lab.RunInAsync(lab.Relay, () => QuicListener.ListenAsync(new QuicListenerOptions
+        {
+            ListenEndPoint = relayLocal, ApplicationProtocols = ["test"], ReceiveCoalescing = false,
+            ConnectionOptions = new QuicServerConnectionOptions
+            {
+                ServerCertificate = LoopbackPair.Certificate.Value, ApplicationProtocols = ["test"], Disable1RttEncryption = true,
+                AllowSegmentationOffload = false,
+            },
+        }).AsTask());
+        await using var _ = listener;
+        var accepting = listener.AcceptConnectionAsync(timeout.Token).AsTask();
+        await using var subscriber = await await lab.RunInAsync(lab.Subscribers[0], () => QuicConnection.ConnectAsync(new QuicClientConnectionOptions
+        {
+            RemoteEndPoint = relayLocal, ApplicationProtocols = ["test"], SkipCertificateValidation = true, Disable1RttEncryption = true,
+        }, timeout.Token).AsTask());
+        await using var relay = await accepting;
+        Assert.True(FastPathSubscriberConnection.CanUse(relay));
+
+        // Numbering moves to the kernel once the handshake is confirmed (HANDSHAKE_DONE acknowledged).
+        var address = await lab.RunInAsync(lab.Relay, () => FastPathSubscriberAddress.Resolve(relayLocal, relay.RemoteEndPoint, relay.DestinationConnectionId));
+        FastPathSubscriberConnection? binding = null;
+        await Eventually.TrueAsync(() =>
+        {
+            try { binding = FastPathSubscriberConnection.Activate(plane, relay, address, NullLogger.Instance); return true; }
+            catch (InvalidOperationException) { return false; }
+        }, "the relay's connection accepts external numbering (handshake confirmed)");
+        using var fastPath = binding!;
+        // Loss on the subscriber's link (its ingress, UDP only, seeded): lost copies are declared lost by the relay's
+        // stack, which resends those ranges from its shadow copy.
+        if (lossPercent > 0)
+            await lab.SetLossAsync(lab.Subscribers[0], lossPercent, seed: 11);
+
+        // The relay opens the subscriber's subgroup stream with its own (shorter) header and maps the upstream stream.
+        byte[] ownHeader = [0x10, 0x05, 0x00, 0x00, 0x80];
+        var upstreamBytes = RandomNumberGenerator.GetBytes(Packets * DataLength);
+        var stream = await relay.OpenOutboundStreamAsync(QuicStreamType.Unidirectional, timeout.Token);
+        var subgroup = fastPath.StartSubgroup(stream, UpstreamStream, ownHeader, UpstreamHeaderLength, ReadOnlyMemory<byte>.Empty, urgency: 1);
+        await subgroup.WritePrefixAsync(timeout.Token);
+        plane.JoinChannel(fastPath.Slot, 1);
+        plane.MapUpstreamStream(PublisherCid, UpstreamStream, 1);
+        var reading = Task.Run(async () =>
+        {
+            var s = await subscriber.AcceptInboundStreamAsync(timeout.Token);
+            var into = new MemoryStream();
+            await s.CopyToAsync(into, timeout.Token);
+            return into.ToArray();
+        });
+
+        // The publisher's fast-path packets; the relay's stack writes the same bytes as shadow once "received".
+        using (var publisher = lab.UdpSocket(lab.Publisher, family))
+        {
+            var relayUpstream = new IPEndPoint(lab.RelayUpstream.Address(family), G.UdpPort);
+            for (var k = 0; k < Packets; k++)
+                publisher.SendTo(QuicMoqProtocol.Packet(PublisherCid, (uint)k, UpstreamStream, (ulong)(UpstreamHeaderLength + k * DataLength),
+                    upstreamBytes.AsSpan(k * DataLength, DataLength), fin: k == Packets - 1), relayUpstream);
+        }
+        for (var k = 0; k < Packets; k++)
+            await subgroup.WriteUpstreamAsync(upstreamBytes.AsMemory(k * DataLength, DataLength), fin: k == Packets - 1, timeout.Token);
+
+        var received = await reading;
+        Assert.Equal(ownHeader.Concat(upstreamBytes).ToArray(), received);
+        await Eventually.TrueAsync(() => relay.GetPathStatistics().BytesInFlight == 0, "every packet of the relay, copies included, acknowledged");
+
+        var forwardedBytes = plane.Maps.SubscriberStats.Lookup(fastPath.Slot).ForwardedBytes;
+        var pump = plane.Counters;
+        Assert.Equal(Packets, pump.Forwarded);
+        Assert.Equal(0, pump.NotForwarded);
+        Assert.Equal(0, pump.SinkFailures);
+        Assert.True(pump.Numbered > 0, "the relay's own packets were numbered by the kernel");
+        // The shadow bytes stayed in the relay unless a copy was lost: without loss, had its stack sent them too, it
+        // would have numbered at least as many packets of its own as there were copies.
+        if (lossPercent == 0)
+            Assert.True(pump.Numbered < Packets / 2, $"the relay's stack sent {pump.Numbered} packets of its own");
+        Assert.Equal((ulong)(Packets * DataLength), plane.ConnectionCreditUsed(fastPath.Slot));
+        Assert.False(subscriber.Closing.IsCompleted, "the subscriber's QUIC stack saw no violation");
+        Assert.False(relay.Closing.IsCompleted);
+        // Share of the object bytes the kernel sent (the rest, the header, left userspace).
+        Console.WriteLine($"fast path share: {Packets * DataLength} of {received.Length} stream bytes forwarded by the kernel " +
+            $"({100.0 * Packets * DataLength / received.Length:0.0}%), {forwardedBytes} UDP payload bytes; relay stack packets numbered: {pump.Numbered}");
+    }
+}
