@@ -46,7 +46,12 @@ public sealed class MoqBenchTests
             Assert.True(p.PublishedObjectsPerSecond is > 0 and <= 400, p.ToString());
             Assert.True(p.Expected > 0);
             Assert.Equal((p.Expected, 0L, 0L, 0L), (p.Delivered, p.Lost, p.Duplicates, p.IntegrityFailures));
-            Assert.InRange(p.MeanObjectBytes, 900, 1100); // 1.6 Mbit/s at 200 objects/s = 1000 bytes
+            // 1.6 Mbit/s at 200 objects/s = 1000 bytes on average over whole groups (one large key object, then deltas). A stall
+            // that leaves only a few objects in the window (3,478 bytes seen: mostly a key object) says nothing about sizes.
+            if (p.Expected / p.FanOut >= 2 * options.GopFrames)
+                Assert.InRange(p.MeanObjectBytes, 900, 1100);
+            else
+                Assert.True(p.MeanObjectBytes > 0);
             Assert.True(p.LatencyP50Us <= p.LatencyP99Us && p.LatencyP99Us <= p.LatencyMaxUs);
             Assert.True(p.RelayCpuNanoseconds > 0);
             Assert.NotNull(p.RelayCpuNanosecondsPerByte);
