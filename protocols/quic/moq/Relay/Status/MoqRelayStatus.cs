@@ -17,7 +17,8 @@ public sealed record MoqRelayStatus(
     DateTimeOffset Updated,
     IReadOnlyList<MoqSessionStatus> Sessions,
     IReadOnlyList<MoqTrackStatus> Tracks,
-    MoqRelayTotals Totals)
+    MoqRelayTotals Totals,
+    MoqFastPathStatus? FastPath = null)
 {
     public string ToJson() => JsonSerializer.Serialize(this, MoqRelayStatusJson.Default.MoqRelayStatus);
 
@@ -66,5 +67,10 @@ public sealed record MoqRelayTotals(
     long ObjectsDropped);
 
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+/// <summary>The QUIC kernel fast path (relay run with it on): subscriber connections on a kernel slot, upstream
+/// subgroup streams it carried, object bytes the kernel forwarded (all slots, also departed ones), forwarded and
+/// not-forwarded packet events.</summary>
+public sealed record MoqFastPathStatus(int Slots, long TappedStreams, long KernelForwardedBytes, long ForwardedPackets, long NotForwardedPackets);
+
 [JsonSerializable(typeof(MoqRelayStatus))]
 internal sealed partial class MoqRelayStatusJson : JsonSerializerContext;
