@@ -105,8 +105,10 @@ public sealed class RelayFastPath : IDisposable
                     live += (long)_plane.ConnectionCreditUsed(b.Slot);
                 }
         var c = _plane.Counters;
+        var k = _plane.KernelStats();
         return new MoqFastPathStatus((int)slots, Interlocked.Read(ref _tappedStreams), live + Interlocked.Read(ref _retiredKernelBytes),
-            c.Forwarded, c.NotForwarded);
+            c.Forwarded, c.NotForwarded, (long)k.UpstreamMatched, (long)k.UpstreamNoChannel, (long)k.Clones, (long)k.EgressRewritten,
+            (long)k.EgressDroppedNoStream, (long)k.EgressNotForwarded);
     }
 
     private FastPathTrackRoute? Route(Peer publisher, MoqSubgroupHeader header)
