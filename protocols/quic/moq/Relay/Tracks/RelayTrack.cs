@@ -168,7 +168,7 @@ public sealed class RelayTrack : IUpstreamTrackSink
     /// subgroup of the group comes next) to <paramref name="subscriptions"/>: the relay's delivery skips them for it.
     /// Called when the upstream stream's header is read, before any of its objects reach <see cref="Deliver"/>.
     /// </summary>
-    internal void ClaimForFastPath(ulong group, ulong? subgroup, DownstreamSubscription[] subscriptions)
+    public void ClaimForFastPath(ulong group, ulong? subgroup, DownstreamSubscription[] subscriptions)
     {
         lock (Lock)
         {
