@@ -86,9 +86,16 @@ public sealed class RelayFastPath : IDisposable
             state.Ended = true;
             if (state.Binding is { } binding)
             {
-                Interlocked.Add(ref _retiredKernelBytes, (long)_plane.ConnectionCreditUsed(binding.Slot));
-                binding.Dispose();
                 state.Binding = null;
+                try
+                {
+                    Interlocked.Add(ref _retiredKernelBytes, (long)_plane.ConnectionCreditUsed(binding.Slot));
+                    binding.Dispose();
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The relay is stopping and the plane went first: its slots went with it.
+                }
             }
         }
     }
