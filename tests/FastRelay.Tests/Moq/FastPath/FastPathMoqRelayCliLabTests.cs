@@ -66,6 +66,9 @@ public sealed class FastPathMoqRelayCliLabTests(GeneratedObjects generated, ITes
         // Written every second; the slots' counts stay in the total after the subscribers left.
         var status = await lab.WaitForStatusAsync("relay", s => s.FastPath is { TappedStreams: > 0, Slots: 0 }, "the fast path's final counts");
         var fast = status.FastPath!;
+        var printed = new StringWriter();
+        Assert.Equal(0, FastRelay.Cli.Moq.MoqRelayStatusPrinter.Print(Path.GetDirectoryName(lab.StatusFile("relay"))!, "relay", json: false, printed));
+        Assert.Contains($"kernel fast path: 0 subscriber slot(s), {fast.TappedStreams} subgroup streams tapped", printed.ToString());
         var share = (double)fast.KernelForwardedBytes / fastPathBytes;
         output.WriteLine($"kernel forwarded {fast.KernelForwardedBytes} bytes of {fastPathBytes} object bytes to the fast-path subscribers = {share:P1} " +
                          $"({fast.TappedStreams} subgroup streams tapped, {fast.ForwardedPackets} packets forwarded, {fast.NotForwardedPackets} not forwarded; kernel: {fast})");
