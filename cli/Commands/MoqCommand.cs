@@ -56,12 +56,13 @@ public static class MoqCommand
         public readonly Option<string?> AuthToken = new("--auth-token") { Description = "Token sent as the draft's AUTHORIZATION TOKEN parameter (USE_VALUE, type 0)." };
         public readonly Option<double> HandshakeTimeout = new("--handshake-timeout") { Description = "Seconds the QUIC handshake and MoQ SETUP may take.", DefaultValueFactory = _ => 10 };
         public readonly Option<string?> Json = new("--json") { Description = "Also write the report as JSON to FILE, or to stdout with '-' (the summary then goes to stderr)." };
+        public readonly Option<bool> FastPath = new("--fast-path") { Description = "Offer disable_1rtt_encryption (0xBAAD: 1-RTT packets in clear, for a relay run with --mode fastpath; only used when the relay offers it too). publish: also send subgroup data in the kernel fast path's packet layout." };
         public CliLogging Logging { get; private set; } = null!;
 
         public void AddTo(Command command)
         {
             command.Add(Url);
-            foreach (var option in new Option[] { Namespace, Track, Insecure, TrustCert, AuthToken, HandshakeTimeout, Json })
+            foreach (var option in new Option[] { Namespace, Track, Insecure, TrustCert, AuthToken, HandshakeTimeout, Json, FastPath })
                 command.Add(option);
             Logging = CliLogging.AddTo(command);
         }
@@ -85,6 +86,7 @@ public static class MoqCommand
                 AuthToken = parse.GetValue(AuthToken),
                 HandshakeTimeout = TimeSpan.FromSeconds(timeout),
                 LoggerFactory = logs,
+                FastPath = parse.GetValue(FastPath),
             };
         }
 

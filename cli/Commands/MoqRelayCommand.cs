@@ -1,3 +1,4 @@
+using FastRelay.Cli.Relay;
 using System.CommandLine;
 using FastRelay.Cli.Moq;
 
@@ -29,10 +30,14 @@ public static class MoqRelayCommand
         var queueKb = new Option<long>("--queue-kb") { Description = "Send queue per subscriber session, KiB; beyond it the lowest-priority subgroups are dropped.", DefaultValueFactory = _ => 4096 };
         var metrics = new Option<string?>("--metrics") { Description = "Serve Prometheus metrics on http://ADDRESS/metrics (PORT or HOST:PORT; off by default)." };
         var web = new Option<int?>("--web") { Description = "Serve the browser viewer on this TCP port (same address): http://ADDRESS:PORT/?namespace=NS&track=T, plus /certificate.sha256." };
+        var mode = new Option<RelayMode>("--mode", "-m") { Description = "userspace: the relay sends every object itself. fastpath: the kernel (TC eBPF) forwards subgroup data from publishers to subscribers whose raw-QUIC connections negotiated disable_1rtt_encryption (moq publish/subscribe --fast-path); everyone else is served from userspace.", DefaultValueFactory = _ => RelayMode.Userspace };
+        var interfaces = new Option<string[]>("--interface", "-i") { Description = "With --mode fastpath: interface to attach to; repeatable. Default: every interface that is up, except lo.", AllowMultipleArgumentsPerToken = true };
+        var bpffs = new Option<string>("--bpffs") { Description = "With --mode fastpath: bpffs root for pinned maps.", DefaultValueFactory = _ => FastRelay.Bpf.BpfFs.DefaultRoot };
+        var objectPath = new Option<string?>("--object") { Description = "With --mode fastpath: use this compiled quic_moq object instead of generating one." };
         var command = new Command("relay", "Run a MoQ relay (draft-19): publishers and subscribers over raw QUIC (moqt://) and WebTransport (https://) on one port.")
         {
             port, address, cert, key, upstream, upstreamToken, upstreamInsecure, upstreamTrust, auth, authToken, name, statusDir, webTransport,
-            cacheMb, trackCacheMb, queueKb, web, metrics,
+            cacheMb, trackCacheMb, queueKb, web, metrics, mode, interfaces, bpffs, objectPath,
         };
         var logging = CliLogging.AddTo(command);
         command.Add(ConfigFile.CreateOption());
@@ -61,6 +66,10 @@ public static class MoqRelayCommand
                 LogFormat = parse.GetValue(logging.Format),
                 WebPort = parse.GetValue(web),
                 MetricsAddress = parse.GetValue(metrics),
+                Mode = parse.GetValue(mode),
+                Interfaces = parse.GetValue(interfaces) is { Length: > 0 } list ? list : null,
+                BpfFsRoot = parse.GetValue(bpffs)!,
+                ObjectPath = parse.GetValue(objectPath),
             }, Console.Out, cancellationToken);
         });
         return command;

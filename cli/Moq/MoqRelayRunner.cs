@@ -40,6 +40,17 @@ public sealed record MoqRelayCliOptions
     public string? WebDirectory { get; init; }
     /// <summary>`--metrics`: serve Prometheus metrics on this address ("PORT" or "HOST:PORT"); null = off.</summary>
     public string? MetricsAddress { get; init; }
+
+    /// <summary>Userspace (default) or the QUIC kernel fast path (docs/quic-fast-path.md).</summary>
+    public FastRelay.Cli.Relay.RelayMode Mode { get; init; } = FastRelay.Cli.Relay.RelayMode.Userspace;
+
+    /// <summary>Fast path: interfaces to attach to (null: every interface that is up, except lo).</summary>
+    public IReadOnlyList<string>? Interfaces { get; init; }
+
+    public string BpfFsRoot { get; init; } = FastRelay.Bpf.BpfFs.DefaultRoot;
+
+    /// <summary>Fast path: a compiled quic_moq object; null: generated and compiled at start.</summary>
+    public string? ObjectPath { get; init; }
 }
 
 /// <summary>
@@ -112,6 +123,9 @@ public static class MoqRelayRunner
                 SendQueueBytesPerSession = options.SubscriberQueueKilobytes << 10,
             },
         };
+        FastRelay.Protocols.Moq.Relay.FastPath.RelayFastPathOptions? fastPath = null;
+        if (options.Mode == FastRelay.Cli.Relay.RelayMode.FastPath)
+            fastPath = new(options.ObjectPath ?? await BuildFastPathObjectAsync(options.Name, stop.Token), options.Interfaces, options.BpfFsRoot, options.Name);
         RelayHost host;
         try
         {
@@ -126,6 +140,7 @@ public static class MoqRelayRunner
                 UpstreamInsecure = options.UpstreamInsecure,
                 UpstreamTrust = trust,
                 WebTransportPath = options.WebTransportPath,
+                FastPath = fastPath,
             }, stop.Token);
         }
         catch (Exception e) when (e is Protocols.Quic.Api.QuicException or System.Net.Sockets.SocketException)
@@ -147,6 +162,16 @@ public static class MoqRelayRunner
         }
         output.WriteLine("stopped");
         return 0;
+    }
+
+    /// <summary>Generates and compiles the quic_moq programs (as `fastrelay relay` does for custom-udp).</summary>
+    private static async Task<string> BuildFastPathObjectAsync(string name, CancellationToken cancellationToken)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "fastrelay-moq-" + name + "-bpf");
+        var clang = await FastRelay.Cli.Gen.ClangToolchain.FindAsync(null, cancellationToken);
+        var built = await new FastRelay.Cli.Gen.GenPipeline(clang, FastRelay.Cli.Gen.GenPipeline.DefaultTemplatesDir, TextWriter.Null)
+            .BuildAsync(FastRelay.Protocols.Quic.QuicMoqHeaderFastPath.Protocol, dir, cancellationToken);
+        return Path.Combine(dir, built.Object);
     }
 
     /// <summary>The `--web` viewer on TCP (same address as the relay); prints its URL, which scripts and tests wait for.</summary>

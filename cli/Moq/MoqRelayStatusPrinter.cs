@@ -52,6 +52,9 @@ public static class MoqRelayStatusPrinter
         var o = s.Totals;
         output.WriteLine($"  totals: sessions {o.SessionsAccepted} (refused {o.SessionsRefused}), subscriptions {o.SubscriptionsAccepted}, upstream subscriptions {o.UpstreamSubscriptions}, " +
             $"fetches {o.FetchesServed}, refused requests {o.RequestsRefused}, cache {o.CacheBytes}/{o.CacheLimitBytes} bytes, objects in {o.ObjectsIn} out {o.ObjectsOut} dropped {o.ObjectsDropped}");
+        if (s.FastPath is { } f)
+            output.WriteLine($"  kernel fast path: {f.Slots} subscriber slot(s), {f.TappedStreams} subgroup streams tapped, {f.KernelForwardedBytes} bytes forwarded " +
+                $"in {f.ForwardedPackets} packets, {f.NotForwardedPackets} not forwarded (left to userspace)");
     }
 
     private static bool IsRunning(int pid)

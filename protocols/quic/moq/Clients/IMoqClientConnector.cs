@@ -29,6 +29,10 @@ public sealed record MoqClientEndpoint
     public string? AuthToken { get; init; }
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
     public ILoggerFactory? LoggerFactory { get; init; }
+
+    /// <summary>Offer disable_1rtt_encryption (0xBAAD) and send unidirectional (subgroup) stream data in the kernel fast
+    /// path's layout (docs/quic-fast-path.md); effective only when the relay offers it too. Off by default.</summary>
+    public bool FastPath { get; init; }
 }
 
 /// <summary>A full track name: namespace tuple and track name.</summary>

@@ -36,6 +36,8 @@ internal static class MoqClientConnection
             HandshakeTimeout = endpoint.HandshakeTimeout,
             LoggerFactory = endpoint.LoggerFactory,
             MaxInboundUnidirectionalStreams = InboundUnidirectionalStreams,
+            Disable1RttEncryption = endpoint.FastPath,
+            FastPathUnidirectionalStreams = endpoint.FastPath,
         };
         QuicConnection connection;
         try

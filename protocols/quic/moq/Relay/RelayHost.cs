@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
+using FastRelay.Protocols.Moq.Relay.FastPath;
 using FastRelay.Protocols.Moq.Relay.Model;
 using FastRelay.Protocols.Moq.Relay.Sessions;
 using FastRelay.Protocols.Moq.Relay.Status;
@@ -30,6 +31,7 @@ public sealed class RelayHost : IAsyncDisposable
     private Task _webTransportLoop = Task.CompletedTask;
     private Task _acceptLoop = Task.CompletedTask;
     private ITimer? _timer;
+    private RelayFastPath? _fastPath;
 
     private RelayHost(RelayHostOptions options)
     {
@@ -49,6 +51,9 @@ public sealed class RelayHost : IAsyncDisposable
     public IPEndPoint LocalEndPoint => _listener?.LocalEndPoint ?? throw new InvalidOperationException("not listening");
 
     public RelayHostOptions Options => _options;
+
+    /// <summary>The kernel fast path when <see cref="RelayHostOptions.FastPath"/> is set, else null.</summary>
+    public RelayFastPath? FastPath => _fastPath;
 
     /// <summary>Sessions set up now (relay peers), for tests and diagnostics.</summary>
     public int SessionCount => _sessions.Count;
@@ -89,8 +94,18 @@ public sealed class RelayHost : IAsyncDisposable
                 MaxInboundBidirectionalStreams = _options.MaxInboundBidirectionalStreams,
                 MaxDatagramFrameSize = _webTransport is null ? null : WebTransportSettings.MaxDatagramFrameSize,
                 LoggerFactory = _options.Relay.LoggerFactory,
+                // Offered only with the fast path; effective only with peers that offer it too (everyone else stays encrypted).
+                Disable1RttEncryption = _options.FastPath is not null,
             },
+            // The relay's stack must see each upstream packet as the kernel did (one per datagram) for the coverage check.
+            ReceiveCoalescing = _options.FastPath is null,
         }, cancellationToken).ConfigureAwait(false);
+        if (_options.FastPath is { } fastPath)
+        {
+            _fastPath = RelayFastPath.Start(fastPath, Relay, _listener.LocalEndPoint, _logger);
+            _logger.LogInformation("MoQ relay {Name}: QUIC kernel fast path on {Interfaces}", _options.Name,
+                fastPath.Interfaces is { Count: > 0 } list ? string.Join(", ", list) : "every interface that is up");
+        }
         _acceptLoop = AcceptLoopAsync();
         if (_webTransport is not null)
             _webTransportLoop = AcceptWebTransportLoopAsync(_webTransport);
@@ -124,7 +139,7 @@ public sealed class RelayHost : IAsyncDisposable
     {
         if (connection.NegotiatedApplicationProtocol == QuicMoqTransport.Alpn)
         {
-            await ServeTransportAsync(new QuicMoqTransport(connection)).ConfigureAwait(false);
+            await ServeTransportAsync(new QuicMoqTransport(connection), connection).ConfigureAwait(false);
             return;
         }
         if (_webTransport is not null && connection.NegotiatedApplicationProtocol == WebTransportServer.Alpn)
@@ -158,21 +173,36 @@ public sealed class RelayHost : IAsyncDisposable
     /// Runs a MoQ session over <paramref name="transport"/> (raw QUIC or WebTransport, server side) as a relay peer until
     /// it ends. Nothing is held for the peer before its SETUP completed.
     /// </summary>
-    public async Task ServeTransportAsync(IMoqTransport transport)
+    public Task ServeTransportAsync(IMoqTransport transport) => ServeTransportAsync(transport, null);
+
+    /// <param name="quic">The raw QUIC connection under <paramref name="transport"/>, if any: with the fast path on,
+    /// one that negotiated disable_1rtt_encryption gets the subgroup tap and may be put on a kernel slot.</param>
+    private async Task ServeTransportAsync(IMoqTransport transport, QuicConnection? quic)
     {
         var adapter = new RelaySessionAdapter(Relay, _logger);
+        var tap = quic is not null ? _fastPath?.Attach(adapter, quic) : null;
         MoqSession session;
         try
         {
-            session = await MoqSession.AcceptAsync(transport, _options.Session with { Handler = adapter }, _stop.Token).ConfigureAwait(false);
+            var options = tap is null ? _options.Session with { Handler = adapter } : _options.Session with { Handler = adapter, SubgroupTap = tap };
+            session = await MoqSession.AcceptAsync(transport, options, _stop.Token).ConfigureAwait(false);
         }
         catch (Exception e)
         {
             _logger.LogDebug("{Remote}: no MoQ session: {Error}", transport.RemoteEndPoint, e.Message);
+            _fastPath?.SessionEnded(adapter);
             await transport.DisposeAsync().ConfigureAwait(false);
             return;
         }
-        await RunSessionAsync(adapter, session).ConfigureAwait(false);
+        _fastPath?.SessionStarted(adapter, session);
+        try
+        {
+            await RunSessionAsync(adapter, session).ConfigureAwait(false);
+        }
+        finally
+        {
+            _fastPath?.SessionEnded(adapter);
+        }
         await transport.DisposeAsync().ConfigureAwait(false);
     }
 
@@ -215,7 +245,7 @@ public sealed class RelayHost : IAsyncDisposable
     }
 
     public MoqRelayStatus Snapshot() =>
-        Relay.Snapshot(_options.Name, Listening, _options.Upstream?.ToString());
+        Relay.Snapshot(_options.Name, Listening, _options.Upstream?.ToString()) with { FastPath = _fastPath?.Snapshot() };
 
     /// <summary>What clients connect to, e.g. "moqt://127.0.0.1:4443" and "https://127.0.0.1:4443/moq".</summary>
     public IReadOnlyList<string> Listening
@@ -251,6 +281,7 @@ public sealed class RelayHost : IAsyncDisposable
             try { await session.CloseAsync(MoqSessionError.NoError, "relay stopping").ConfigureAwait(false); } catch { /* gone */ }
         }
         if (_upstream is not null) await _upstream.DisposeAsync().ConfigureAwait(false);
+        _fastPath?.Dispose();
         if (_webTransport is not null) await _webTransport.DisposeAsync().ConfigureAwait(false);
         if (_listener is not null) await _listener.DisposeAsync().ConfigureAwait(false);
         if (_options.StatusFile is { } file)

@@ -40,6 +40,14 @@ public sealed record RelayHostOptions
     /// </summary>
     public string? WebTransportPath { get; init; } = "/moq";
 
+    /// <summary>
+    /// The QUIC kernel fast path (docs/quic-fast-path.md): null (the default) leaves the relay entirely in userspace.
+    /// Set, the relay loads the quic_moq programs, offers disable_1rtt_encryption (0xBAAD) to raw-QUIC peers, and the
+    /// kernel forwards subgroup data from publishers to subscribers whose connections both negotiated it
+    /// (<see cref="FastPath.RelayFastPath"/>); every other subscriber is served by the relay as before.
+    /// </summary>
+    public FastPath.RelayFastPathOptions? FastPath { get; init; }
+
     /// <summary>Streams a peer may open: MoQ opens one unidirectional stream per subgroup and one bidirectional per request.</summary>
     public int MaxInboundUnidirectionalStreams { get; init; } = 256;
     public int MaxInboundBidirectionalStreams { get; init; } = 256;

@@ -40,10 +40,16 @@ internal sealed partial class MoqLab : IAsyncDisposable
     public LabNetwork Network { get; }
     public string Work { get; }
 
-    public static async Task<MoqLab> UpAsync(char testLetter, int subscribers, ITestOutputHelper output)
+    public static Task<MoqLab> UpAsync(char testLetter, int subscribers, ITestOutputHelper output) =>
+        UpAsync($"frml{testLetter}", subscribers, output);
+
+    /// <param name="namePrefix">The test's own prefix (4 random hex digits are appended).</param>
+    /// <param name="relayInterfaces">2: the relay has separate upstream and downstream interfaces (what the kernel fast
+    /// path attaches to).</param>
+    public static async Task<MoqLab> UpAsync(string namePrefix, int subscribers, ITestOutputHelper output, int relayInterfaces = 1)
     {
-        var prefix = $"frml{testLetter}{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(2))}";
-        var lab = await LabTopology.UpAsync(new LabOptions { Prefix = prefix, Subscribers = subscribers });
+        var prefix = $"{namePrefix}{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(2))}";
+        var lab = await LabTopology.UpAsync(new LabOptions { Prefix = prefix, Subscribers = subscribers, RelayInterfaces = relayInterfaces });
         output.WriteLine($"lab {prefix} up: relay {lab.RelayDownstream.IPv4}, publisher {lab.Publisher.IPv4}, {subscribers} subscriber host(s)");
         return new MoqLab(lab, Directory.CreateTempSubdirectory($"fastrelay-{prefix}-").FullName, output);
     }

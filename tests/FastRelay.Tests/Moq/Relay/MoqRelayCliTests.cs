@@ -24,6 +24,7 @@ public class MoqRelayCliTests
             var printed = new StringWriter();
             Assert.Equal(0, MoqRelayStatusPrinter.Print(dir, "t1", json: false, printed));
             Assert.Contains("moq relay t1: pid " + Environment.ProcessId + " (running)", printed.ToString());
+            Assert.DoesNotContain("kernel fast path", printed.ToString()); // userspace is the default
             Assert.Equal(1, MoqRelayStatusPrinter.Print(dir, "other", json: false, new StringWriter()));
         }
         finally

@@ -17,6 +17,10 @@ internal sealed class PublicationPort : IDownstreamTrackPort
 
     public void Attach(MoqTrackPublication publication) => _publication.TrySetResult(publication);
 
+    /// <summary>The alias the session gave this subscription (the subscriber's SUBGROUP_HEADERs carry it); null until
+    /// the publication exists.</summary>
+    public ulong? TrackAlias => _publication.Task.IsCompletedSuccessfully ? _publication.Task.Result.TrackAlias : null;
+
     public void Fail(Exception error) => _publication.TrySetException(error);
 
     public async ValueTask<IDownstreamSubgroupWriter> OpenSubgroupAsync(ulong group, ulong subgroup, byte publisherPriority, int sendPriority, bool firstObject, CancellationToken cancellationToken)

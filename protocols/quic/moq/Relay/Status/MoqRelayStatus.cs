@@ -17,7 +17,8 @@ public sealed record MoqRelayStatus(
     DateTimeOffset Updated,
     IReadOnlyList<MoqSessionStatus> Sessions,
     IReadOnlyList<MoqTrackStatus> Tracks,
-    MoqRelayTotals Totals)
+    MoqRelayTotals Totals,
+    MoqFastPathStatus? FastPath = null)
 {
     public string ToJson() => JsonSerializer.Serialize(this, MoqRelayStatusJson.Default.MoqRelayStatus);
 
@@ -66,5 +67,12 @@ public sealed record MoqRelayTotals(
     long ObjectsDropped);
 
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+/// <summary>The QUIC kernel fast path (relay run with it on): subscriber connections on a kernel slot, upstream
+/// subgroup streams it carried, object bytes the kernel forwarded (all slots, also departed ones), forwarded and
+/// not-forwarded packet events; and the kernel's own counters (fast-path packets from publishers matched to a channel,
+/// without one, clones made, copies rewritten, copies dropped for want of a stream mapping, copies not forwarded).</summary>
+public sealed record MoqFastPathStatus(int Slots, long TappedStreams, long KernelForwardedBytes, long ForwardedPackets, long NotForwardedPackets,
+    long UpstreamMatched = 0, long UpstreamNoChannel = 0, long Clones = 0, long EgressRewritten = 0, long EgressDroppedNoStream = 0, long EgressNotForwarded = 0);
+
 [JsonSerializable(typeof(MoqRelayStatus))]
 internal sealed partial class MoqRelayStatusJson : JsonSerializerContext;

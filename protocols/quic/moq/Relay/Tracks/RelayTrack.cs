@@ -157,6 +157,36 @@ public sealed class RelayTrack : IUpstreamTrackSink
     /// <summary>Set by the relay: the linger clock starts when the last subscriber leaves.</summary>
     internal Action<RelayTrack>? OnSubscriberLeft;
 
+    /// <summary>Claims the fast path keeps at most; past it the oldest goes (its subscribers then get that subgroup from
+    /// userspace too, if it is still to come: duplicates on two streams, never a hole).</summary>
+    internal const int MaxFastPathClaims = 256;
+
+    private readonly List<(ulong Group, ulong? Subgroup, DownstreamSubscription[] Subscriptions)> _fastPathClaims = [];
+
+    /// <summary>
+    /// The kernel fast path serves subgroup (<paramref name="group"/>, <paramref name="subgroup"/>; null: whichever
+    /// subgroup of the group comes next) to <paramref name="subscriptions"/>: the relay's delivery skips them for it.
+    /// Called when the upstream stream's header is read, before any of its objects reach <see cref="Deliver"/>.
+    /// </summary>
+    public void ClaimForFastPath(ulong group, ulong? subgroup, DownstreamSubscription[] subscriptions)
+    {
+        lock (Lock)
+        {
+            if (_fastPathClaims.Count >= MaxFastPathClaims) _fastPathClaims.RemoveAt(0);
+            _fastPathClaims.Add((group, subgroup, subscriptions));
+        }
+    }
+
+    private HashSet<DownstreamSubscription>? TakeFastPathClaim(ulong group, ulong subgroup)
+    {
+        var index = _fastPathClaims.FindIndex(c => c.Group == group && c.Subgroup == subgroup);
+        if (index < 0) index = _fastPathClaims.FindIndex(c => c.Group == group && c.Subgroup is null);
+        if (index < 0) return null;
+        var claim = _fastPathClaims[index];
+        _fastPathClaims.RemoveAt(index);
+        return new HashSet<DownstreamSubscription>(claim.Subscriptions, ReferenceEqualityComparer.Instance);
+    }
+
     public IUpstreamSubgroupSink OpenSubgroup() => new UpstreamSubgroupFanout(this);
 
     internal void Deliver(UpstreamSubgroupFanout from, in RelayObject obj)
@@ -166,10 +196,17 @@ public sealed class RelayTrack : IUpstreamTrackSink
         {
             if (State == TrackState.Ended) return;
             if (!Admit(obj)) return;
+            if (!from.FastPathChecked)
+            {
+                // Only at the subgroup's first object: a claim made later belongs to a later stream.
+                from.FastPathChecked = true;
+                if (_fastPathClaims.Count > 0) from.FastPath = TakeFastPathClaim(obj.Group, obj.Subgroup);
+            }
             foreach (var subscription in _subscribers)
             {
                 if (subscription.IsPastEndGroup(obj.Group)) (rangeEnded ??= []).Add(subscription);
                 if (!subscription.Passes(obj)) continue;
+                if (from.FastPath is { } kernel && kernel.Contains(subscription)) continue; // the kernel carries it
                 subscription.NoteGroup(obj.Group);
                 var queue = subscription.Session.SendQueue;
                 if (!from.Outgoing.TryGetValue(subscription, out var og))

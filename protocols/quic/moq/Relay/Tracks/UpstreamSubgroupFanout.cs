@@ -19,6 +19,11 @@ internal sealed class UpstreamSubgroupFanout : IUpstreamSubgroupSink
     /// <summary>Guarded by the track's lock.</summary>
     public Dictionary<DownstreamSubscription, OutgoingSubgroup> Outgoing { get; } = new(ReferenceEqualityComparer.Instance);
 
+    /// <summary>Subscribers the kernel fast path serves this subgroup to (the relay's delivery skips them), taken from
+    /// the track's claims at the first object; guarded by the track's lock.</summary>
+    public HashSet<DownstreamSubscription>? FastPath { get; set; }
+    public bool FastPathChecked { get; set; }
+
     public void OnObject(in RelayObject obj) => _track.Deliver(this, obj);
 
     public void OnClosed(bool finished) => _track.CloseSubgroup(this, finished);

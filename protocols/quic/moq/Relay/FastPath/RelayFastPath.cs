@@ -1,0 +1,223 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Runtime.CompilerServices;
+using FastRelay.Protocols.Moq.Relay.Ports;
+using FastRelay.Protocols.Moq.Relay.Sessions;
+using FastRelay.Protocols.Moq.Relay.Status;
+using FastRelay.Protocols.Moq.Relay.Tracks;
+using FastRelay.Protocols.Moq.Session;
+using FastRelay.Protocols.Moq.Wire.Data;
+using FastRelay.Protocols.Quic.Api;
+using FastRelay.Relay;
+using Microsoft.Extensions.Logging;
+
+namespace FastRelay.Protocols.Moq.Relay.FastPath;
+
+/// <summary>What <see cref="RelayHost"/> needs to run the QUIC kernel fast path: where the generated quic_moq object
+/// is and where it attaches (the relay's UDP port is the host's own).</summary>
+public sealed record RelayFastPathOptions(string ObjectPath, IReadOnlyList<string>? Interfaces = null, string BpfFsRoot = FastRelay.Bpf.BpfFs.DefaultRoot,
+    string Instance = "moq");
+
+/// <summary>
+/// Wires the fast-path parts into a running <see cref="MoqRelay"/>: every raw-QUIC session whose connection negotiated
+/// disable_1rtt_encryption (with an 8-byte connection id) gets a <see cref="FastPathUpstreamTap"/> (it may publish) and
+/// may be put on the fast path as a subscriber. For each upstream subgroup stream the route comes from the relay's own
+/// state: the publisher session's subscription by track alias → the relay's track → its subscribers on such
+/// connections (activated on first use; one track per subscriber connection, the kernel's limit) whose filter takes
+/// the whole subgroup. Those (subgroup, subscriber) pairs are claimed on the track, so the relay's own delivery skips
+/// exactly them and keeps serving everyone else (WebTransport, encrypted, filtered, other-track subscribers).
+/// </summary>
+public sealed class RelayFastPath : IDisposable
+{
+    private readonly MoqKernelPlane _plane;
+    private readonly MoqRelay _relay;
+    private readonly IPEndPoint _local;
+    private readonly ILogger _log;
+    private readonly ConcurrentDictionary<IRelayPeer, Peer> _peers = new(ReferenceEqualityComparer.Instance);
+    private readonly ConditionalWeakTable<RelayTrack, StrongBox<uint>> _channels = new();
+    private readonly object _activationLock = new();
+    private uint _nextChannel;
+    private long _retiredKernelBytes;
+    private long _tappedStreams;
+
+    private RelayFastPath(MoqKernelPlane plane, MoqRelay relay, IPEndPoint local, ILogger log)
+    {
+        _plane = plane;
+        _relay = relay;
+        _local = local;
+        _log = log;
+    }
+
+    /// <summary>Loads and attaches the programs for the relay listening on <paramref name="local"/>.</summary>
+    public static RelayFastPath Start(RelayFastPathOptions options, MoqRelay relay, IPEndPoint local, ILogger log)
+    {
+        var plane = MoqKernelPlane.Start(new FastPathHostOptions(FastRelay.Protocols.Quic.QuicMoqHeaderFastPath.Protocol, options.ObjectPath,
+            options.Instance, options.Interfaces, options.BpfFsRoot), (ushort)local.Port, log);
+        return new RelayFastPath(plane, relay, local, log);
+    }
+
+    public MoqKernelPlane Plane => _plane;
+
+    /// <summary>
+    /// A session is being set up over <paramref name="connection"/>: returns the subgroup tap to give it, or null when the
+    /// connection cannot use the fast path (encrypted 1-RTT, other connection id length).
+    /// </summary>
+    public IMoqSubgroupTap? Attach(IRelayPeer peer, QuicConnection connection)
+    {
+        if (!FastPathSubscriberConnection.CanUse(connection)) return null;
+        var state = new Peer(connection);
+        _peers[peer] = state;
+        var inner = new FastPathUpstreamTap(_plane, connection.InitialLocalConnectionId, header => Route(state, header), _log);
+        return new ClaimingTap(this, inner, state);
+    }
+
+    /// <summary>The session is set up: its subscriptions (by alias) route its subgroup streams.</summary>
+    public void SessionStarted(IRelayPeer peer, MoqSession session)
+    {
+        if (_peers.TryGetValue(peer, out var state)) state.Session = session;
+    }
+
+    /// <summary>The session ended: its slot and mappings go.</summary>
+    public void SessionEnded(IRelayPeer peer)
+    {
+        if (!_peers.TryRemove(peer, out var state)) return;
+        lock (state)
+        {
+            state.Ended = true;
+            if (state.Binding is { } binding)
+            {
+                state.Binding = null;
+                try
+                {
+                    Interlocked.Add(ref _retiredKernelBytes, (long)_plane.ConnectionCreditUsed(binding.Slot));
+                    binding.Dispose();
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The relay is stopping and the plane went first: its slots went with it.
+                }
+            }
+        }
+    }
+
+    /// <summary>What the status view shows: slots in use, subgroup streams tapped, object bytes the kernel forwarded.</summary>
+    public MoqFastPathStatus Snapshot()
+    {
+        long live = 0, slots = 0;
+        foreach (var state in _peers.Values)
+            lock (state)
+                if (state.Binding is { } b)
+                {
+                    slots++;
+                    live += (long)_plane.ConnectionCreditUsed(b.Slot);
+                }
+        var c = _plane.Counters;
+        var k = _plane.KernelStats();
+        return new MoqFastPathStatus((int)slots, Interlocked.Read(ref _tappedStreams), live + Interlocked.Read(ref _retiredKernelBytes),
+            c.Forwarded, c.NotForwarded, (long)k.UpstreamMatched, (long)k.UpstreamNoChannel, (long)k.Clones, (long)k.EgressRewritten,
+            (long)k.EgressDroppedNoStream, (long)k.EgressNotForwarded);
+    }
+
+    private FastPathTrackRoute? Route(Peer publisher, MoqSubgroupHeader header)
+    {
+        var subscription = publisher.Session?.FindSubscription(header.TrackAlias);
+        if (subscription is null) return null; // SUBSCRIBE_OK not processed yet: this stream stays on userspace
+        var track = _relay.FindTrack(subscription.Track);
+        if (track is null || track.State != TrackState.Live) return null;
+        var channel = _channels.GetValue(track, _ => new StrongBox<uint>(Interlocked.Increment(ref _nextChannel))).Value;
+        var subscribers = new List<FastPathTrackSubscriber>();
+        var claimed = new List<DownstreamSubscription>();
+        foreach (var s in track.SubscribersSnapshot())
+        {
+            if (!TakesWholeSubgroup(s, header.GroupId)) continue;
+            if (!_peers.TryGetValue(s.Session.Peer, out var peer) || peer == publisher) continue;
+            if ((s.Port as PublicationPort)?.TrackAlias is not { } alias) continue;
+            var binding = Bind(peer, channel);
+            if (binding is null) continue;
+            subscribers.Add(new FastPathTrackSubscriber(binding, alias));
+            claimed.Add(s);
+        }
+        if (subscribers.Count == 0) return null;
+        publisher.PendingClaims[header] = (track, claimed.ToArray());
+        return new FastPathTrackRoute(channel, subscribers);
+    }
+
+    /// <summary>The kernel forwards a subgroup whole: only a subscription with no range filter, no end group and a start
+    /// at or before this group's beginning gets it.</summary>
+    private static bool TakesWholeSubgroup(DownstreamSubscription s, ulong group) =>
+        s.Forward && !s.IsCancelled && s.RangeFilters.IsEmpty && s.EndGroup is null &&
+        (s.Start.Group < group || (s.Start.Group == group && s.Start.Object == 0));
+
+    /// <summary>The peer's slot, activated on first use; null when it cannot serve <paramref name="channel"/> (its slot
+    /// belongs to another track, the slots ran out, activation failed).</summary>
+    private FastPathSubscriberConnection? Bind(Peer peer, uint channel)
+    {
+        lock (peer)
+        {
+            if (peer.Ended || peer.Failed) return null;
+            if (peer.Binding is null)
+            {
+                try
+                {
+                    var address = FastPathSubscriberAddress.Resolve(_local, peer.Connection.RemoteEndPoint, peer.Connection.DestinationConnectionId);
+                    lock (_activationLock) // activations must not race for the last slot
+                        peer.Binding = FastPathSubscriberConnection.Activate(_plane, peer.Connection, address, _log);
+                }
+                catch (Exception e)
+                {
+                    _log.LogDebug(e, "fast path: {Remote} stays on userspace", peer.Connection.RemoteEndPoint);
+                }
+                if (peer.Binding is null)
+                {
+                    peer.Failed = true;
+                    return null;
+                }
+                peer.Channel = channel;
+                _log.LogInformation("fast path: subscriber {Remote} on slot {Slot}", peer.Connection.RemoteEndPoint, peer.Binding.Slot);
+            }
+            return peer.Channel == channel ? peer.Binding : null;
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var peer in _peers.Keys.ToArray())
+            SessionEnded(peer);
+        _plane.Dispose();
+    }
+
+    private sealed class Peer(QuicConnection connection)
+    {
+        public QuicConnection Connection { get; } = connection;
+        public MoqSession? Session { get; set; }
+        public FastPathSubscriberConnection? Binding { get; set; }
+        public uint Channel { get; set; }
+        public bool Failed { get; set; }
+        public bool Ended { get; set; }
+
+        /// <summary>Route decisions waiting for the tap's verdict (by header instance): claimed only once the stream is
+        /// really on the fast path, so a stream the tap could not map stays with the relay's delivery.</summary>
+        public ConcurrentDictionary<MoqSubgroupHeader, (RelayTrack Track, DownstreamSubscription[] Subscriptions)> PendingClaims { get; } =
+            new(ReferenceEqualityComparer.Instance);
+    }
+
+    private sealed class ClaimingTap(RelayFastPath owner, FastPathUpstreamTap inner, Peer peer) : IMoqSubgroupTap
+    {
+        public IMoqSubgroupStreamTap? OnSubgroupStream(long streamId, MoqSubgroupHeader header, ReadOnlySpan<byte> rawHeader)
+        {
+            var tap = inner.OnSubgroupStream(streamId, header, rawHeader);
+            if (peer.PendingClaims.TryRemove(header, out var claim) && tap is not null)
+            {
+                ulong? subgroup = header.SubgroupIdMode switch
+                {
+                    MoqSubgroupIdMode.Zero => 0,
+                    MoqSubgroupIdMode.Explicit => header.SubgroupId,
+                    _ => null, // the first object's id: any subgroup of the group
+                };
+                claim.Track.ClaimForFastPath(header.GroupId, subgroup, claim.Subscriptions);
+                Interlocked.Increment(ref owner._tappedStreams);
+            }
+            return tap;
+        }
+    }
+}
