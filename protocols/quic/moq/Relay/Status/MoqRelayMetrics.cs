@@ -39,6 +39,21 @@ public sealed class MoqRelayMetrics : IDisposable
         ]);
         _metrics.Counter("fastrelay.moq.objects", "Objects over all tracks: received from publishers, copies sent, copies dropped.", s =>
             [M(s.Totals.ObjectsIn, ("direction", "in")), M(s.Totals.ObjectsOut, ("direction", "out")), M(s.Totals.ObjectsDropped, ("direction", "dropped"))]);
+        // The kernel fast path (`moq relay --mode fastpath`): nothing when it is off.
+        _metrics.Gauge("fastrelay.moq.fastpath.slots", "Subscriber connections the kernel serves.",
+            s => s.FastPath is { } f ? [M((long)f.Slots)] : []);
+        _metrics.Counter("fastrelay.moq.fastpath.tapped.streams", "Upstream subgroup streams put on the fast path.",
+            s => s.FastPath is { } f ? [M(f.TappedStreams)] : []);
+        _metrics.Counter("fastrelay.moq.fastpath.forwarded.bytes", "Stream bytes the kernel forwarded to subscribers.",
+            s => s.FastPath is { } f ? [M(f.KernelForwardedBytes)] : []);
+        _metrics.Counter("fastrelay.moq.fastpath.packets", "Packets per kernel outcome: forwarded copies, copies not forwarded (userspace sent them), and the programs' counters.",
+            s => s.FastPath is { } f ?
+            [
+                M(f.ForwardedPackets, ("outcome", "forwarded")), M(f.NotForwardedPackets, ("outcome", "not_forwarded")),
+                M(f.UpstreamMatched, ("outcome", "upstream_matched")), M(f.UpstreamNoChannel, ("outcome", "upstream_no_channel")),
+                M(f.Clones, ("outcome", "clones")), M(f.EgressRewritten, ("outcome", "egress_rewritten")),
+                M(f.EgressDroppedNoStream, ("outcome", "egress_dropped_no_stream")), M(f.EgressNotForwarded, ("outcome", "egress_not_forwarded")),
+            ] : []);
         _metrics.Gauge("fastrelay.moq.cache.bytes", "Cached bytes over all tracks, and the bound.", s =>
             [M(s.Totals.CacheBytes, ("kind", "used")), M(s.Totals.CacheLimitBytes, ("kind", "limit"))]);
     }
