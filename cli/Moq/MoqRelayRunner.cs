@@ -125,7 +125,7 @@ public static class MoqRelayRunner
         };
         FastRelay.Protocols.Moq.Relay.FastPath.RelayFastPathOptions? fastPath = null;
         if (options.Mode == FastRelay.Cli.Relay.RelayMode.FastPath)
-            fastPath = new(options.ObjectPath ?? await BuildFastPathObjectAsync(options.Name, stop.Token), options.Interfaces, options.BpfFsRoot, options.Name);
+            fastPath = new(options.ObjectPath ?? await FastRelay.Cli.Gen.GenPipeline.BuildForRelayAsync(FastRelay.Protocols.Quic.QuicMoqHeaderFastPath.Protocol, options.Name, null, stop.Token), options.Interfaces, options.BpfFsRoot, options.Name);
         RelayHost host;
         try
         {
@@ -162,16 +162,6 @@ public static class MoqRelayRunner
         }
         output.WriteLine("stopped");
         return 0;
-    }
-
-    /// <summary>Generates and compiles the quic_moq programs (as `fastrelay relay` does for custom-udp).</summary>
-    private static async Task<string> BuildFastPathObjectAsync(string name, CancellationToken cancellationToken)
-    {
-        var dir = Path.Combine(Path.GetTempPath(), "fastrelay-moq-" + name + "-bpf");
-        var clang = await FastRelay.Cli.Gen.ClangToolchain.FindAsync(null, cancellationToken);
-        var built = await new FastRelay.Cli.Gen.GenPipeline(clang, FastRelay.Cli.Gen.GenPipeline.DefaultTemplatesDir, TextWriter.Null)
-            .BuildAsync(FastRelay.Protocols.Quic.QuicMoqHeaderFastPath.Protocol, dir, cancellationToken);
-        return Path.Combine(dir, built.Object);
     }
 
     /// <summary>The `--web` viewer on TCP (same address as the relay); prints its URL, which scripts and tests wait for.</summary>

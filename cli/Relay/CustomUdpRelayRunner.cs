@@ -50,7 +50,7 @@ public static class CustomUdpRelayRunner
             Func<IPEndPoint, SubscriberBinding> bind;
             if (options.Mode == RelayMode.FastPath)
             {
-                var objectPath = options.ObjectPath ?? await BuildObjectAsync(options, cancellationToken);
+                var objectPath = options.ObjectPath ?? await GenPipeline.BuildForRelayAsync(CustomUdpHeaderFastPath.Protocol, options.Relay.Name, options.TemplatesDir, cancellationToken);
                 host = FastPathHost.Start(new FastPathHostOptions(CustomUdpHeaderFastPath.Protocol, objectPath, options.Relay.Name,
                     options.Interfaces, options.BpfFsRoot), log);
                 var bpf = host.Object;
@@ -92,34 +92,13 @@ public static class CustomUdpRelayRunner
         }
     }
 
-    /// <summary>Generates and compiles the profile's object (about 0.3 s) so the relay always runs the programs that match
-    /// this build's descriptor.</summary>
-    private static async Task<string> BuildObjectAsync(RelayRunOptions options, CancellationToken cancellationToken)
-    {
-        var dir = Path.Combine(Path.GetTempPath(), "fastrelay-" + options.Relay.Name + "-bpf");
-        var clang = await ClangToolchain.FindAsync(null, cancellationToken);
-        var built = await new GenPipeline(clang, options.TemplatesDir, TextWriter.Null)
-            .BuildAsync(CustomUdpHeaderFastPath.Protocol, dir, cancellationToken);
-        return Path.Combine(dir, built.Object);
-    }
-
     /// <summary>The device, relay address and MACs towards a subscriber. The relay has just sent it a CHALLENGE, so the
     /// neighbour entry is normally there; give the kernel a moment when it is still resolving.</summary>
     private static SubscriberBinding BindThroughKernelTables(IPEndPoint remote, int port, CancellationToken cancellationToken)
     {
         var plain = remote.Address.IsIPv4MappedToIPv6 ? remote.Address.MapToIPv4() : remote.Address;
-        for (var attempt = 0; ; attempt++)
-        {
-            try
-            {
-                var route = RouteResolver.Resolve(plain);
-                return new SubscriberBinding(0, new IPEndPoint(plain, remote.Port), new IPEndPoint(route.Source, port), route.Ifindex,
-                    route.DeviceMac.GetAddressBytes(), route.NextHopMac.GetAddressBytes());
-            }
-            catch (NeighbourNotResolvedException) when (attempt < 50 && !cancellationToken.IsCancellationRequested)
-            {
-                Thread.Sleep(10);
-            }
-        }
+        var route = RouteResolver.ResolveRecentPeer(plain, cancellationToken);
+        return new SubscriberBinding(0, new IPEndPoint(plain, remote.Port), new IPEndPoint(route.Source, port), route.Ifindex,
+            route.DeviceMac.GetAddressBytes(), route.NextHopMac.GetAddressBytes());
     }
 }

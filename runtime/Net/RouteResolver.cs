@@ -44,6 +44,25 @@ public static class RouteResolver
     private const byte RTN_UNICAST = 1, RTN_LOCAL = 2;
     private const ushort NUD_INCOMPLETE = 0x01, NUD_FAILED = 0x20, NUD_NOARP = 0x40;
 
+    /// <summary>
+    /// <see cref="Resolve"/> for a peer the relay has just exchanged packets with (a handshake): the neighbour entry is
+    /// normally there, and one still resolving gets a moment (up to 50 tries 10 ms apart) before the failure is thrown.
+    /// </summary>
+    public static RouteResolution ResolveRecentPeer(IPAddress destination, CancellationToken cancellationToken = default)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return Resolve(destination);
+            }
+            catch (NeighbourNotResolvedException) when (attempt < 50 && !cancellationToken.IsCancellationRequested)
+            {
+                Thread.Sleep(10);
+            }
+        }
+    }
+
     /// <exception cref="RouteNotFoundException">No route, or the destination is local.</exception>
     /// <exception cref="NeighbourNotResolvedException">The next hop's MAC is not known yet.</exception>
     public static RouteResolution Resolve(IPAddress destination)

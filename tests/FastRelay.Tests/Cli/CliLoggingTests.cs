@@ -1,5 +1,6 @@
 using System.CommandLine;
 using FastRelay.Cli;
+using CliWrap.Buffered;
 using Xunit;
 
 namespace FastRelay.Tests.Cli;
@@ -32,10 +33,34 @@ public class CliLoggingTests
         Assert.Equal(LogFormat.Text, root.Parse(["quic", "serve"]).GetValue(format));
         Assert.Equal(LogFormat.Json, root.Parse(["quic", "serve", "--log-format", "json"]).GetValue(format));
         Assert.NotEmpty(root.Parse(["quic", "serve", "--log-format", "xml"]).Errors);
-        using var json = CliLogging.Create(verbose: true, LogFormat.Json);
-        Assert.True(json.CreateLogger("t").IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug));
         using var quiet = CliLogging.Create(verbose: false, LogFormat.Text, Microsoft.Extensions.Logging.LogLevel.Warning);
         Assert.False(quiet.CreateLogger("t").IsEnabled(Microsoft.Extensions.Logging.LogLevel.Information));
         Assert.False(CliLogging.Create(false, LogFormat.Text).CreateLogger("FastRelay.Protocols.Quic.Api.QuicConnection").IsEnabled(Microsoft.Extensions.Logging.LogLevel.Information));
+    }
+
+    [Fact]
+    public async Task With_log_format_json_a_command_logs_one_json_object_per_line()
+    {
+        // A real process (the console logger writes from its own thread): `moq relay` without authorization logs a warning
+        // that it runs open, then stops on SIGTERM.
+        var root = Directory.CreateTempSubdirectory("fastrelay-logjson-").FullName;
+        try
+        {
+            var result = await CliWrap.Cli.Wrap("timeout").WithArguments(["-s", "TERM", "4", "dotnet", FastRelay.Cli.Scenario.RelayScenario.FastRelayDll,
+                    "moq", "relay", "--port", "0", "--status-dir", root, "--name", "logjson", "--log-format", "json"])
+                .WithValidation(CliWrap.CommandResultValidation.None).ExecuteBufferedAsync();
+            var lines = (result.StandardOutput + result.StandardError).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Where(l => l.StartsWith('{')).ToList();
+            Assert.True(lines.Count > 0, result.StandardOutput + result.StandardError);
+            foreach (var line in lines)
+            {
+                var entry = System.Text.Json.JsonDocument.Parse(line).RootElement;
+                Assert.True(entry.TryGetProperty("LogLevel", out _) && entry.TryGetProperty("Category", out _) && entry.TryGetProperty("Timestamp", out _), line);
+            }
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
     }
 }

@@ -21,7 +21,8 @@ using G = FastRelay.Protocols.Quic.QuicMoqHeaderFastPath;
 namespace FastRelay.Tests.Moq.FastPath;
 
 /// <summary>
-/// The whole chain with real stacks in namespaces (prefix frmf), without MoqRelay (not wired yet): our MoQ publisher
+/// The glue alone, with real stacks in namespaces (prefix frmf) and no MoqRelay around it (FastPathMoqRelayCliLabTests
+/// covers the wired relay): our MoQ publisher
 /// (0xBAAD, fast-path layout on its subgroup streams) → a relay-side MoQ session whose subgroup tap is
 /// <see cref="FastPathUpstreamTap"/> → two raw QUIC subscribers (0xBAAD) on the fast path, each with its own track
 /// alias (one- and two-byte varints: different header lengths). Every subscriber's stream parses to the published

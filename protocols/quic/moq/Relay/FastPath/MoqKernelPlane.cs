@@ -21,21 +21,11 @@ public sealed record FastPathSubscriberAddress(IPEndPoint Local, IPEndPoint Remo
     public static FastPathSubscriberAddress Resolve(IPEndPoint local, IPEndPoint remote, byte[] connectionId)
     {
         var plain = remote.Address.IsIPv4MappedToIPv6 ? remote.Address.MapToIPv4() : remote.Address;
-        for (var attempt = 0; ; attempt++)
-        {
-            try
-            {
-                var route = RouteResolver.Resolve(plain);
-                var localAddress = local.Address.Equals(IPAddress.Any) || local.Address.Equals(IPAddress.IPv6Any) ? route.Source : local.Address;
-                if (localAddress.IsIPv4MappedToIPv6) localAddress = localAddress.MapToIPv4();
-                return new FastPathSubscriberAddress(new IPEndPoint(localAddress, local.Port), new IPEndPoint(plain, remote.Port), connectionId,
-                    route.Ifindex, route.DeviceMac.GetAddressBytes(), route.NextHopMac.GetAddressBytes());
-            }
-            catch (NeighbourNotResolvedException) when (attempt < 50)
-            {
-                Thread.Sleep(10);
-            }
-        }
+        var route = RouteResolver.ResolveRecentPeer(plain);
+        var localAddress = local.Address.Equals(IPAddress.Any) || local.Address.Equals(IPAddress.IPv6Any) ? route.Source : local.Address;
+        if (localAddress.IsIPv4MappedToIPv6) localAddress = localAddress.MapToIPv4();
+        return new FastPathSubscriberAddress(new IPEndPoint(localAddress, local.Port), new IPEndPoint(plain, remote.Port), connectionId,
+            route.Ifindex, route.DeviceMac.GetAddressBytes(), route.NextHopMac.GetAddressBytes());
     }
 }
 
