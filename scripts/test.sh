@@ -25,5 +25,18 @@ for trx in "$results"/*.trx; do
   skipped=$((skipped + total - executed))
 done
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi  # the run itself failed (build, crash)
+# CI keeps only the tail of the output: name each failed test and the start of its message just above the summary.
+if [ "$failed" -ne 0 ]; then
+  for trx in "$results"/*.trx; do
+    [ -f "$trx" ] || continue
+    awk '
+      /<UnitTestResult / && /outcome="Failed"/ {
+        match($0, /testName="[^"]*"/); print "FAILED: " substr($0, RSTART + 10, RLENGTH - 11); want = 1; next }
+      want && /<Message>/ { inmsg = 1; n = 0; sub(/.*<Message>/, "") }
+      inmsg { line = $0; last = sub(/<\/Message>.*/, "", line); if (n < 8) print "    " line; n++
+              if (last) { inmsg = 0; want = 0 } }
+    ' "$trx"
+  done
+fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
