@@ -35,8 +35,10 @@ public sealed class ConnectionSettings
     public ulong MaxIdleTimeoutMs { get; init; } = 30_000;
 
     /// <summary>
-    /// Server: a connection whose handshake has not completed this long after it was created is dropped silently, so
-    /// half-open state (a client that vanished, or one that only ever sends Initials) ages out well before the idle timeout.
+    /// Server: a connection whose client has sent no Handshake packet this long after it was created is dropped
+    /// silently, so half-open state (a client that vanished, or one that only ever sends Initials) ages out well before
+    /// the idle timeout. A client that has sent a Handshake packet proved its address and keys: only the idle timeout
+    /// applies to it.
     /// </summary>
     public ulong ServerHandshakeTimeoutMs { get; init; } = 10_000;
     public ulong InitialMaxData { get; init; } = 4 << 20;

@@ -141,6 +141,10 @@ public sealed partial class QuicConnectionCore
         {
             // A Handshake packet proves the client owns its address (§8.1) and ends the Initial space (RFC 9001 §4.9.1).
             _addressValidated = true;
+            // It also proves the client holds the handshake keys: this is no longer half-open state a flood can make,
+            // so the idle timeout governs from here (a client whose Finished is lost again and again still completes,
+            // as against ngtcp2's and gtlsserver's servers).
+            _handshakeDeadline = long.MaxValue;
             _loss.AmplificationBlocked = false;
             DiscardSpace(PacketNumberSpace.Initial);
         }

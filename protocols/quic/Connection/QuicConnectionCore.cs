@@ -79,7 +79,7 @@ public sealed partial class QuicConnectionCore : ITlsHandshakeSink, ILossDetecti
 
     private long _idleTimeout;
     /// <summary>Server: when an unfinished handshake is given up (half-open state must age, see ConnectionSettings).</summary>
-    private readonly long _handshakeDeadline;
+    private long _handshakeDeadline;
     private long _lastActivity;
     private bool _ackElicitingSentSinceReceive;
     private long _closeDeadline = long.MaxValue;
