@@ -17,6 +17,8 @@ internal sealed class SendLog(IMoqTrackPublisher inner) : IMoqTrackPublisher
 
     public Task Closed => inner.Closed;
 
+    public bool OpensSubgroupsEarly => inner.OpensSubgroupsEarly;
+
     public (long Objects, long Bytes) SentBetween(long fromUs, long toUs)
     {
         lock (_lock)

@@ -62,6 +62,10 @@ public interface IMoqTrackPublisher : IAsyncDisposable
 
     /// <summary>Completes when the session under it has ended (for whatever reason).</summary>
     Task Closed { get; }
+
+    /// <summary>Open the next group's subgroups as soon as this group's close (header only), so a relay's kernel fast
+    /// path has mapped them before their first object arrives (see SubgroupWriters). On for fast-path publishers.</summary>
+    bool OpensSubgroupsEarly => false;
 }
 
 /// <summary>One open subgroup: objects with rising ids, then the end of the subgroup.</summary>

@@ -22,7 +22,13 @@ internal sealed class SessionTrackPublisher : IMoqTrackPublisher, IMoqRequestHan
     private MoqPublishedNamespace? _namespace;
     private MoqLocation? _largest;
 
-    private SessionTrackPublisher(MoqFullTrackName track) => _track = track;
+    private SessionTrackPublisher(MoqFullTrackName track, bool fastPath)
+    {
+        _track = track;
+        OpensSubgroupsEarly = fastPath;
+    }
+
+    public bool OpensSubgroupsEarly { get; }
 
     public Task Closed => _session.Terminated;
 
@@ -30,7 +36,7 @@ internal sealed class SessionTrackPublisher : IMoqTrackPublisher, IMoqRequestHan
 
     public static async Task<SessionTrackPublisher> StartAsync(MoqClientEndpoint endpoint, MoqTrackName track, CancellationToken cancellationToken)
     {
-        var publisher = new SessionTrackPublisher(MoqClientConnection.FullName(track));
+        var publisher = new SessionTrackPublisher(MoqClientConnection.FullName(track), endpoint.FastPath);
         publisher._session = await MoqClientConnection.ConnectAsync(endpoint, publisher, cancellationToken).ConfigureAwait(false);
         try
         {

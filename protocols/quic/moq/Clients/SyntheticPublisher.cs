@@ -20,6 +20,15 @@ public static class SyntheticPublisher
         {
             try
             {
+                if (publisher.OpensSubgroupsEarly)
+                {
+                    // The first group's subgroups too, and its first object one frame later: even the first key
+                    // object then finds its streams mapped by a fast-path relay.
+                    for (var n = 0UL; n < (ulong)track.Options.GopFrames; n++)
+                        if (track.At(n) is { OpensSubgroup: true } first)
+                            await writers.OpenAheadAsync(first.GroupId, first.SubgroupId, first.Priority, cancellationToken);
+                    start = time.GetTimestamp() + (long)(time.TimestampFrequency / track.Options.FramesPerSecond);
+                }
                 foreach (var planned in track.Objects())
                 {
                     // A publisher that is behind never waits, so cancellation is checked here, not only in the delay.
