@@ -6,46 +6,84 @@ using FastRelay.Cli.Scenario;
 
 namespace FastRelay.Cli.Commands;
 
-/// <summary>`fastrelay demo`: a lab, a fast-path relay, one publisher and three subscribers for a few seconds, then a
-/// readable summary (or JSON). The lab is removed afterwards, also on failure.</summary>
+/// <summary>`fastrelay demo [moq|custom-udp]`: a lab, a relay, a publisher and three subscribers for a few seconds, then
+/// a readable summary (or JSON). The default is the flagship: the MoQ relay with the QUIC kernel fast path; the
+/// custom-UDP relay's demo is there by name. The lab is removed afterwards, also on failure.</summary>
 public static class DemoCommand
 {
+    public const string Moq = "moq";
+    public const string CustomUdp = "custom-udp";
+
     public static Command Create()
     {
+        var profile = new Argument<string>("profile")
+        {
+            Description = $"{Moq} (default): publisher → MoQ relay with the QUIC kernel fast path → 3 subscribers; {CustomUdp}: the custom-UDP relay.",
+            DefaultValueFactory = _ => Moq,
+        };
+        profile.AcceptOnlyFromAmong(Moq, CustomUdp);
         var json = new Option<bool>("--json") { Description = "Print the summary as JSON (non-interactive)." };
-        var duration = new Option<double>("--duration", "-d") { Description = "Seconds of streaming.", DefaultValueFactory = _ => 3 };
+        var duration = new Option<double?>("--duration", "-d") { Description = "Seconds of streaming (default: moq 6, custom-udp 3)." };
         var mode = new Option<RelayMode>("--mode", "-m") { Description = "FastPath or Userspace.", DefaultValueFactory = _ => RelayMode.FastPath };
-        var rate = new Option<int>("--rate") { Description = "Packets per second.", DefaultValueFactory = _ => 1000 };
-        var command = new Command("demo", "Build a lab, relay a live stream to 3 subscribers, print what each received.") { json, duration, mode, rate };
+        var rate = new Option<int?>("--rate") { Description = "moq: objects (frames) per second (default 30); custom-udp: packets per second (default 1000)." };
+        var command = new Command("demo", "Build a lab, relay a live stream to 3 subscribers, print what each received.") { profile, json, duration, mode, rate };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var asJson = parse.GetValue(json);
-            var options = new ScenarioOptions
-            {
-                Mode = parse.GetValue(mode),
-                DurationSeconds = parse.GetValue(duration),
-                // Channel 1 over IPv4 to two subscribers, channel 2 over IPv6 to the third: every copy is made in the kernel
-                // (an IPv4 packet cannot become an IPv6 one in place, so families are not mixed within a channel here).
-                Publishers =
-                [
-                    new ScenarioPublisher(Channel: 1, RatePps: parse.GetValue(rate)),
-                    new ScenarioPublisher(Channel: 2, AddressFamily.InterNetworkV6, RatePps: parse.GetValue(rate)),
-                ],
-                Subscribers =
-                [
-                    new ScenarioSubscriber(0, 1),
-                    new ScenarioSubscriber(1, 1),
-                    new ScenarioSubscriber(2, 2, AddressFamily.InterNetworkV6),
-                ],
-                Progress = asJson ? null : line => Console.WriteLine("  " + line),
-            };
-            if (!asJson)
-                Console.WriteLine($"FastRelay demo: custom-udp, {options.Mode}, 2 publishers (IPv4, IPv6) → 3 subscribers, {options.DurationSeconds:0.#} s at {parse.GetValue(rate)} pps");
-            var result = await RelayScenario.RunAsync(options, cancellationToken);
-            var summary = DemoSummary.From(result);
-            Console.WriteLine(asJson ? JsonSerializer.Serialize(summary, DemoSummary.JsonOptions) : summary.ToText());
-            return summary.AllReceivedEverything ? 0 : 2;
+            Action<string>? progress = asJson ? null : line => Console.WriteLine("  " + line);
+            return parse.GetValue(profile) == CustomUdp
+                ? await RunCustomUdpAsync(asJson, parse.GetValue(mode), parse.GetValue(duration) ?? 3, parse.GetValue(rate) ?? 1000, progress, cancellationToken)
+                : await RunMoqAsync(asJson, parse.GetValue(mode), parse.GetValue(duration) ?? 6, parse.GetValue(rate) ?? 30, progress, cancellationToken);
         });
         return command;
+    }
+
+    private static async Task<int> RunMoqAsync(bool asJson, RelayMode mode, double duration, int fps, Action<string>? progress, CancellationToken cancellationToken)
+    {
+        if (!(duration > 0) || fps <= 0) throw new UserFacingException("--duration and --rate must be > 0");
+        var options = new MoqDemoOptions
+        {
+            Mode = mode,
+            DurationSeconds = duration,
+            FramesPerSecond = fps,
+            // Two subscribers over IPv4 and one over IPv6, all offering the fast path; the publisher reaches the relay
+            // over IPv4.
+            Subscribers = [new(0, AddressFamily.InterNetwork), new(1, AddressFamily.InterNetwork), new(2, AddressFamily.InterNetworkV6)],
+            Progress = progress,
+        };
+        if (!asJson)
+            Console.WriteLine($"FastRelay demo: Media over QUIC, relay {(mode == RelayMode.FastPath ? "with the QUIC kernel fast path" : "in userspace")}, " +
+                              $"1 publisher (IPv4) → 3 subscribers (IPv4, IPv4, IPv6), {duration:0.#} s at {fps} objects/s");
+        var summary = MoqDemoSummary.From(await MoqDemoScenario.RunAsync(options, cancellationToken));
+        Console.WriteLine(asJson ? JsonSerializer.Serialize(summary, MoqDemoSummary.JsonOptions) : summary.ToText());
+        return summary.AllReceivedEverything ? 0 : 2;
+    }
+
+    private static async Task<int> RunCustomUdpAsync(bool asJson, RelayMode mode, double duration, int rate, Action<string>? progress, CancellationToken cancellationToken)
+    {
+        var options = new ScenarioOptions
+        {
+            Mode = mode,
+            DurationSeconds = duration,
+            // Channel 1 over IPv4 to two subscribers, channel 2 over IPv6 to the third: every copy is made in the kernel
+            // (an IPv4 packet cannot become an IPv6 one in place, so families are not mixed within a channel here).
+            Publishers =
+            [
+                new ScenarioPublisher(Channel: 1, RatePps: rate),
+                new ScenarioPublisher(Channel: 2, AddressFamily.InterNetworkV6, RatePps: rate),
+            ],
+            Subscribers =
+            [
+                new ScenarioSubscriber(0, 1),
+                new ScenarioSubscriber(1, 1),
+                new ScenarioSubscriber(2, 2, AddressFamily.InterNetworkV6),
+            ],
+            Progress = progress,
+        };
+        if (!asJson)
+            Console.WriteLine($"FastRelay demo: custom-udp, {options.Mode}, 2 publishers (IPv4, IPv6) → 3 subscribers, {options.DurationSeconds:0.#} s at {rate} pps");
+        var summary = DemoSummary.From(await RelayScenario.RunAsync(options, cancellationToken));
+        Console.WriteLine(asJson ? JsonSerializer.Serialize(summary, DemoSummary.JsonOptions) : summary.ToText());
+        return summary.AllReceivedEverything ? 0 : 2;
     }
 }

@@ -55,6 +55,12 @@ public static class MoqRelayStatusPrinter
         if (s.FastPath is { } f)
             output.WriteLine($"  kernel fast path: {f.Slots} subscriber slot(s), {f.TappedStreams} subgroup streams tapped, {f.KernelForwardedBytes} bytes forwarded " +
                 $"in {f.ForwardedPackets} packets, {f.NotForwardedPackets} not forwarded (left to userspace)");
+        if (s.FastPath?.Subscribers is { Count: > 0 } subscribers)
+        {
+            output.WriteLine($"  {"fast-path subscriber",-20} {"remote",-24} {"state",-5} {"kernel bytes",12} {"relay bytes",12} {"kernel",7}");
+            foreach (var x in subscribers)
+                output.WriteLine($"  {x.Session,-20} {x.Remote,-24} {(x.Live ? "live" : "ended"),-5} {x.KernelBytes,12} {x.UserspaceBytes,12} {x.KernelShare,7:P1}");
+        }
     }
 
     private static bool IsRunning(int pid)

@@ -11,6 +11,9 @@ namespace FastRelay.Protocols.Moq.Relay;
 
 public sealed partial class MoqRelay
 {
+    /// <summary>A downstream SUBSCRIBE was accepted (raised on the request's thread: handlers must not block).</summary>
+    public event Action<IRelayPeer, RelayTrack>? SubscriptionAccepted;
+
     public async ValueTask<RelayOutcome<SubscribeAccepted>> SubscribeAsync(IRelayPeer peer, SubscribeRequest request, IDownstreamTrackPort port, CancellationToken cancellationToken)
     {
         if (SessionOf(peer) is not { } session) return NotSetUp;
@@ -41,6 +44,7 @@ public sealed partial class MoqRelay
             }
             Interlocked.Increment(ref _counters.SubscriptionsAccepted);
             _logger.LogInformation("{Peer}: subscribed {Track} (priority {Priority}, start {Start})", peer.Name, name, request.SubscriberPriority, subscription.Start);
+            SubscriptionAccepted?.Invoke(peer, track);
             return new SubscribeAccepted(subscription, track.Info with { Largest = track.Largest });
         }
         finally

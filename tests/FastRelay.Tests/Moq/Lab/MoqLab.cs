@@ -2,8 +2,8 @@ using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using FastRelay.Cli.Lab;
+using FastRelay.Cli.Scenario;
 using FastRelay.Protocols.Moq.Clients;
 using FastRelay.Protocols.Moq.Relay.Status;
 using Xunit;
@@ -17,7 +17,7 @@ namespace FastRelay.Tests.Moq.Lab;
 /// the lab (namespaces, veths, bridge, loss filters) and the folder, also when the test failed; the processes' logs go
 /// to the test output.
 /// </summary>
-internal sealed partial class MoqLab : IAsyncDisposable
+internal sealed class MoqLab : IAsyncDisposable
 {
     public const int Port = 4443;
     public const string Namespace = "live/cam1";
@@ -100,7 +100,7 @@ internal sealed partial class MoqLab : IAsyncDisposable
         ?? throw new InvalidDataException("publisher: empty report");
 
     /// <summary>Downstream SUBSCRIBEs the relay accepted so far (its log line per subscriber; not its own upstream ones).</summary>
-    public static int AcceptedSubscriptions(string relayLog) => SubscribedLine().Matches(relayLog).Count;
+    public static int AcceptedSubscriptions(string relayLog) => MoqRelayLog.AcceptedSubscriptions(relayLog);
 
     /// <summary>Polls the relay's status file (rewritten every second) until <paramref name="condition"/> holds.</summary>
     public async Task<MoqRelayStatus> WaitForStatusAsync(string relayName, Func<MoqRelayStatus, bool> condition, string what)
@@ -150,7 +150,4 @@ internal sealed partial class MoqLab : IAsyncDisposable
             catch (IOException) { }
         }
     }
-
-    [GeneratedRegex(@": subscribed (?!upstream)")]
-    private static partial Regex SubscribedLine();
 }

@@ -45,6 +45,17 @@ public sealed class FastPathSubscriberConnection : IDisposable
     public uint Slot { get; }
     public MoqKernelPlane Plane => _plane;
 
+    private long _userspaceStreamBytes;
+
+    /// <summary>Subgroup stream bytes of this connection's fast-path streams the relay sent itself: each stream's own
+    /// header, bytes received before its mapping, and ranges the kernel never saw.</summary>
+    public long UserspaceStreamBytes => Interlocked.Read(ref _userspaceStreamBytes);
+
+    /// <summary>Stream bytes the kernel forwarded on this connection (the connection credit it used).</summary>
+    public long KernelForwardedBytes => (long)_plane.ConnectionCreditUsed(Slot);
+
+    internal void CountUserspaceBytes(long bytes) => Interlocked.Add(ref _userspaceStreamBytes, bytes);
+
     /// <summary>The connection can be numbered and written by the kernel: plaintext 1-RTT, 8-byte connection id.</summary>
     public static bool CanUse(QuicConnection connection) =>
         connection.Is1RttEncryptionDisabled && connection.DestinationConnectionId.Length == 8;
@@ -212,6 +223,7 @@ public sealed class FastPathSubgroupStream
         if (_prefixWritten) return;
         _prefixWritten = true;
         await Stream.WriteAsync(_prefix, cancellationToken).ConfigureAwait(false);
+        _owner.CountUserspaceBytes(_prefix.Length);
     }
 
     /// <summary>
@@ -233,7 +245,12 @@ public sealed class FastPathSubgroupStream
             _owner.Connection.ReportNotForwarded(streamId, s, e - s, fin && e == _nextOffset);
         if (bytes.IsEmpty && fin)
             _owner.Connection.ReportNotForwarded(streamId, start, 0, true);   // a FIN of its own: no packet carried it
-        if (gaps.Count > 0) Interlocked.Add(ref _sentByUserspace, gaps.Sum(g => (long)(g.End - g.Start)));
+        if (gaps.Count > 0)
+        {
+            var sent = gaps.Sum(g => (long)(g.End - g.Start));
+            Interlocked.Add(ref _sentByUserspace, sent);
+            _owner.CountUserspaceBytes(sent);
+        }
         if (fin) _owner.EndSubgroup(UpstreamStreamId);
     }
 

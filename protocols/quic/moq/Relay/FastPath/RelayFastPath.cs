@@ -38,6 +38,9 @@ public sealed class RelayFastPath : IDisposable
     private readonly object _activationLock = new();
     private uint _nextChannel;
     private long _retiredKernelBytes;
+    // The figures of subscriber connections that left the fast path, newest last (bounded: a status view, not a log).
+    private readonly Queue<MoqFastPathSubscriberStatus> _retired = new();
+    private const int RetiredKept = 64;
     private long _tappedStreams;
 
     private RelayFastPath(MoqKernelPlane plane, MoqRelay relay, IPEndPoint local, ILogger log)
@@ -46,7 +49,23 @@ public sealed class RelayFastPath : IDisposable
         _relay = relay;
         _local = local;
         _log = log;
+        _relay.SubscriptionAccepted += OnSubscriptionAccepted;
     }
+
+    /// <summary>
+    /// A fast-path-capable connection subscribed: its kernel slot is activated now, off the request's thread, instead
+    /// of when the track's next subgroup stream starts. Activation resolves the subscriber's route and neighbour (up to
+    /// a few hundred ms for a new peer); done lazily, it made the first group's key object miss its mapping and reach
+    /// the subscriber late through userspace.
+    /// </summary>
+    private void OnSubscriptionAccepted(IRelayPeer peer, RelayTrack track)
+    {
+        if (!_peers.TryGetValue(peer, out var state) || track.State != TrackState.Live) return;
+        var channel = ChannelOf(track);
+        _ = Task.Run(() => Bind(state, channel));
+    }
+
+    private uint ChannelOf(RelayTrack track) => _channels.GetValue(track, _ => new StrongBox<uint>(Interlocked.Increment(ref _nextChannel))).Value;
 
     /// <summary>Loads and attaches the programs for the relay listening on <paramref name="local"/>.</summary>
     public static RelayFastPath Start(RelayFastPathOptions options, MoqRelay relay, IPEndPoint local, ILogger log)
@@ -89,7 +108,13 @@ public sealed class RelayFastPath : IDisposable
                 state.Binding = null;
                 try
                 {
-                    Interlocked.Add(ref _retiredKernelBytes, (long)_plane.ConnectionCreditUsed(binding.Slot));
+                    var figures = Figures(peer, binding, live: false);
+                    Interlocked.Add(ref _retiredKernelBytes, figures.KernelBytes);
+                    lock (_retired)
+                    {
+                        _retired.Enqueue(figures);
+                        if (_retired.Count > RetiredKept) _retired.Dequeue();
+                    }
                     binding.Dispose();
                 }
                 catch (ObjectDisposedException)
@@ -104,19 +129,26 @@ public sealed class RelayFastPath : IDisposable
     public MoqFastPathStatus Snapshot()
     {
         long live = 0, slots = 0;
-        foreach (var state in _peers.Values)
+        var subscribers = new List<MoqFastPathSubscriberStatus>();
+        lock (_retired) subscribers.AddRange(_retired);
+        foreach (var (peer, state) in _peers)
             lock (state)
                 if (state.Binding is { } b)
                 {
                     slots++;
-                    live += (long)_plane.ConnectionCreditUsed(b.Slot);
+                    var figures = Figures(peer, b, live: true);
+                    live += figures.KernelBytes;
+                    subscribers.Add(figures);
                 }
         var c = _plane.Counters;
         var k = _plane.KernelStats();
         return new MoqFastPathStatus((int)slots, Interlocked.Read(ref _tappedStreams), live + Interlocked.Read(ref _retiredKernelBytes),
             c.Forwarded, c.NotForwarded, (long)k.UpstreamMatched, (long)k.UpstreamNoChannel, (long)k.Clones, (long)k.EgressRewritten,
-            (long)k.EgressDroppedNoStream, (long)k.EgressNotForwarded);
+            (long)k.EgressDroppedNoStream, (long)k.EgressNotForwarded, subscribers);
     }
+
+    private static MoqFastPathSubscriberStatus Figures(IRelayPeer peer, FastPathSubscriberConnection binding, bool live) =>
+        new(peer.Name, peer.RemoteEndPoint.ToString() ?? "", live, binding.KernelForwardedBytes, binding.UserspaceStreamBytes);
 
     private FastPathTrackRoute? Route(Peer publisher, MoqSubgroupHeader header)
     {
@@ -124,7 +156,7 @@ public sealed class RelayFastPath : IDisposable
         if (subscription is null) return null; // SUBSCRIBE_OK not processed yet: this stream stays on userspace
         var track = _relay.FindTrack(subscription.Track);
         if (track is null || track.State != TrackState.Live) return null;
-        var channel = _channels.GetValue(track, _ => new StrongBox<uint>(Interlocked.Increment(ref _nextChannel))).Value;
+        var channel = ChannelOf(track);
         var subscribers = new List<FastPathTrackSubscriber>();
         var claimed = new List<DownstreamSubscription>();
         foreach (var s in track.SubscribersSnapshot())
@@ -181,6 +213,7 @@ public sealed class RelayFastPath : IDisposable
 
     public void Dispose()
     {
+        _relay.SubscriptionAccepted -= OnSubscriptionAccepted;
         foreach (var peer in _peers.Keys.ToArray())
             SessionEnded(peer);
         _plane.Dispose();

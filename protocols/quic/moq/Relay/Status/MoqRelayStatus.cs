@@ -72,7 +72,18 @@ public sealed record MoqRelayTotals(
 /// not-forwarded packet events; and the kernel's own counters (fast-path packets from publishers matched to a channel,
 /// without one, clones made, copies rewritten, copies dropped for want of a stream mapping, copies not forwarded).</summary>
 public sealed record MoqFastPathStatus(int Slots, long TappedStreams, long KernelForwardedBytes, long ForwardedPackets, long NotForwardedPackets,
-    long UpstreamMatched = 0, long UpstreamNoChannel = 0, long Clones = 0, long EgressRewritten = 0, long EgressDroppedNoStream = 0, long EgressNotForwarded = 0);
+    long UpstreamMatched = 0, long UpstreamNoChannel = 0, long Clones = 0, long EgressRewritten = 0, long EgressDroppedNoStream = 0, long EgressNotForwarded = 0,
+    IReadOnlyList<MoqFastPathSubscriberStatus>? Subscribers = null);
+
+/// <summary>One subscriber connection that was on a kernel slot (live, or ended: the most recent ones are kept): its
+/// session name and remote address as in the sessions list, stream bytes the kernel forwarded to it, and stream bytes
+/// of the same fast-path streams the relay sent itself (headers, bytes before a mapping, ranges the kernel never saw).
+/// Objects the relay delivered on other streams count in the session's BytesSent.</summary>
+public sealed record MoqFastPathSubscriberStatus(string Session, string Remote, bool Live, long KernelBytes, long UserspaceBytes)
+{
+    /// <summary>Share of this connection's fast-path stream bytes that the kernel forwarded (0 when none were sent).</summary>
+    public double KernelShare => KernelBytes + UserspaceBytes == 0 ? 0 : (double)KernelBytes / (KernelBytes + UserspaceBytes);
+}
 
 [JsonSerializable(typeof(MoqRelayStatus))]
 internal sealed partial class MoqRelayStatusJson : JsonSerializerContext;

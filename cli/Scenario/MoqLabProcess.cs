@@ -2,16 +2,16 @@ using System.Text;
 using System.Threading.Channels;
 using CliWrap;
 using FastRelay.Cli.Lab;
-using FastRelay.Cli.Scenario;
 
-namespace FastRelay.Tests.Moq.Lab;
+namespace FastRelay.Cli.Scenario;
 
 /// <summary>
 /// One `fastrelay moq …` process (`dotnet fastrelay.dll moq VERB …`) inside a lab host's network namespace, with its
-/// stdout and stderr collected and, for a publisher, a stdin the test feeds (length-prefixed objects). Disposing it
-/// ends the process (SIGTERM, then kill after 10 s), so no process outlives its test or its lab.
+/// stdout and stderr collected and, for a publisher, a stdin the caller feeds (length-prefixed objects). Disposing it
+/// ends the process (SIGTERM, then kill after 10 s), so no process outlives its scenario or its lab. Used by the MoQ
+/// demo and the MoQ lab tests.
 /// </summary>
-internal sealed class MoqLabProcess : IAsyncDisposable
+public sealed class MoqLabProcess : IAsyncDisposable
 {
     private readonly StringBuilder _log = new();
     private readonly CancellationTokenSource _kill = new();
@@ -40,7 +40,7 @@ internal sealed class MoqLabProcess : IAsyncDisposable
         {
             command = command.WithStandardInputPipe(PipeSource.Create(async (destination, cancellationToken) =>
             {
-                // Until the test completes the feed: then stdin closes, which is the publisher's end of input.
+                // Until the caller completes the feed: then stdin closes, which is the publisher's end of input.
                 await foreach (var chunk in stdin.Reader.ReadAllAsync(cancellationToken))
                 {
                     await destination.WriteAsync(chunk, cancellationToken);
