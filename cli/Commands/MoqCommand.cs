@@ -115,11 +115,12 @@ public static class MoqCommand
         var inputRate = new Option<double?>("--input-rate") { Description = "Send --input objects at most this many per second (default: as they arrive)." };
         var duration = new Option<double?>("--duration", "-d") { Description = "Seconds to publish (default: 10 for the synthetic track, until the end of --input)." };
         var count = new Option<long?>("--count") { Description = "Stop after this many objects." };
-        var delay = new Option<double>("--delay") { Description = "Seconds to wait after connecting before the first object (lets subscribers join first).", DefaultValueFactory = _ => 0 };
+        var delay = new Option<double>("--delay") { Description = "Seconds to wait after connecting (with --wait-for-subscriber: after the first SUBSCRIBE) before the first object (lets subscribers join first).", DefaultValueFactory = _ => 0 };
+        var waitForSubscriber = new Option<bool>("--wait-for-subscriber") { Description = "Send nothing until the first SUBSCRIBE for the track arrives (normally the relay's, when its first subscriber joins); then --delay." };
 
         var command = new Command("publish", "Publish a synthetic video-like track (key and delta objects at a bit rate and frame rate, stamped for checking) or objects from a file/stdin.");
         common.AddTo(command);
-        foreach (var option in new Option[] { bitrate, fps, gop, keyRatio, subgroups, layers, keyPriority, layerStep, firstGroup, input, framing, stamp, inputRate, duration, count, delay })
+        foreach (var option in new Option[] { bitrate, fps, gop, keyRatio, subgroups, layers, keyPriority, layerStep, firstGroup, input, framing, stamp, inputRate, duration, count, delay, waitForSubscriber })
             command.Add(option);
 
         command.SetAction((parse, cancellationToken) => Guard(env, async () =>
@@ -179,6 +180,8 @@ public static class MoqCommand
             var endpoint = common.Endpoint(parse, logs);
             var track = common.TrackName(parse);
             await using var publisher = await Connect(() => env.Connector(logs).PublishAsync(endpoint, track, cancellationToken), endpoint);
+            if (parse.GetValue(waitForSubscriber))
+                await Task.WhenAny(publisher.FirstSubscription, publisher.Closed).WaitAsync(cancellationToken);
             if (delaySeconds > 0) await Task.Delay(TimeSpan.FromSeconds(delaySeconds), env.Time, cancellationToken);
 
             MoqPublisherReport report;

@@ -24,10 +24,11 @@ public sealed record MoqDemoOptions
     public string? ObjectPath { get; init; }
     public Action<string>? Progress { get; init; }
 
-    /// <summary>The publisher's first object leaves this long after it connected: time for every subscriber process to
-    /// start and subscribe, so each receives the whole track as it is sent (a later one still gets it all, from the
-    /// relay's cache).</summary>
-    public double JoinSeconds { get; init; } = 4;
+    /// <summary>The publisher's first object leaves this long after the relay's SUBSCRIBE (made for the first subscriber
+    /// that joined): time for the other subscriber processes to subscribe too, so each receives the whole track as it is
+    /// sent, through the kernel. One that joins later still gets every object: the first group from the relay's cache
+    /// (by userspace), the rest through the kernel.</summary>
+    public double JoinSeconds { get; init; } = 2;
 
     public long Objects => (long)Math.Round(DurationSeconds * FramesPerSecond);
 }
@@ -72,12 +73,12 @@ public static class MoqDemoScenario
                 ["relay", "--address", "::", "--port", Port.ToString(CultureInfo.InvariantCulture), "--name", "demo", "--status-dir", statusDir, .. fastPath]));
             await relay.WaitForLogAsync(l => l.Contains("listening on"), "'listening on'", StepTimeout, cancellationToken);
 
-            options.Progress?.Invoke($"publishing {options.Objects} objects ({options.FramesPerSecond:0.#}/s, a group every {options.GopFrames}, {options.Bitrate}bit/s), the first {options.JoinSeconds:0.#} s after connecting");
+            options.Progress?.Invoke($"publishing {options.Objects} objects ({options.FramesPerSecond:0.#}/s, a group every {options.GopFrames}, {options.Bitrate}bit/s), the first {options.JoinSeconds:0.#} s after the first subscription");
             var publisherJson = Path.Combine(work, "publisher.json");
             var publisher = Started(processes, MoqLabProcess.Start(lab, lab.Publisher, "publisher",
                 ["publish", UrlOf(lab.RelayUpstream.IPv4), "-k", "-n", Namespace, "-t", TrackName, "--fast-path",
                  "--fps", Invariant(options.FramesPerSecond), "--gop", Invariant(options.GopFrames), "--bitrate", options.Bitrate,
-                 "--count", Invariant(options.Objects), "--delay", Invariant(options.JoinSeconds), "--json", publisherJson]));
+                 "--count", Invariant(options.Objects), "--wait-for-subscriber", "--delay", Invariant(options.JoinSeconds), "--json", publisherJson]));
             await relay.WaitForLogAsync(l => l.Contains("publishes namespace"), "the publisher's PUBLISH_NAMESPACE", StepTimeout, cancellationToken);
 
             var subscribers = new List<(MoqDemoSubscriber, string Address, MoqLabProcess Process, string Json)>();

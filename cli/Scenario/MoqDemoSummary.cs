@@ -20,7 +20,9 @@ public sealed record MoqDemoSubscriberLine(
     long LatencyP99Us,
     long KernelBytes,
     long RelayBytes,
-    double? KernelShare);
+    double? KernelShare,
+    string Groups,
+    string? EndedBecause);
 
 /// <summary>The MoQ demo's result: the publisher's totals, one line per subscriber, the relay's fast-path totals, and
 /// whether every subscriber received every object intact.</summary>
@@ -48,7 +50,8 @@ public sealed record MoqDemoSummary(
             return new MoqDemoSubscriberLine($"s{i}", subscriber.Family == System.Net.Sockets.AddressFamily.InterNetworkV6 ? "IPv6" : "IPv4",
                 subscriber.FastPath ? "fast-path" : "encrypted", result.Publisher.Objects, report.Verified, report.MissingObjects, report.Duplicates,
                 report.IntegrityFailures, report.Latency.P50Us, report.Latency.P99Us, kernel, relay,
-                slots.Count == 0 ? null : kernel + relay == 0 ? 0 : (double)kernel / (kernel + relay));
+                slots.Count == 0 ? null : kernel + relay == 0 ? 0 : (double)kernel / (kernel + relay),
+                $"{report.FirstGroup?.ToString() ?? "-"}..{report.LastGroup?.ToString() ?? "-"}", report.EndedBecause);
         }).ToList();
         var complete = result.Publisher.Objects > 0 && result.Publisher.StoppedBecause is null &&
                        lines.All(l => l.Received == l.Sent && l.Missing == 0 && l.Duplicates == 0 && l.IntegrityFailures == 0);

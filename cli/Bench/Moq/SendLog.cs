@@ -19,6 +19,8 @@ internal sealed class SendLog(IMoqTrackPublisher inner) : IMoqTrackPublisher
 
     public bool OpensSubgroupsEarly => inner.OpensSubgroupsEarly;
 
+    public Task FirstSubscription => inner.FirstSubscription;
+
     public (long Objects, long Bytes) SentBetween(long fromUs, long toUs)
     {
         lock (_lock)

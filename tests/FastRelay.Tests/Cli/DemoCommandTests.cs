@@ -21,8 +21,26 @@ public sealed class DemoCommandTests(ITestOutputHelper output)
             .WithValidation(CommandResultValidation.None).ExecuteBufferedAsync(new CancellationTokenSource(TimeSpan.FromMinutes(4)).Token);
         output.WriteLine(result.StandardOutput);
         output.WriteLine(result.StandardError);
-        Assert.True(result.ExitCode == 0, $"demo exited {result.ExitCode}:\n{result.StandardOutput}\n{result.StandardError}");
+        Assert.True(result.ExitCode == 0, $"demo exited {result.ExitCode}: {Compact(result.StandardOutput)}\n{result.StandardOutput}\n{result.StandardError}");
         return result.StandardOutput;
+    }
+
+    /// <summary>The subscriber lines of a summary on one line (the start of a failure message is what CI shows).</summary>
+    private static string Compact(string json)
+    {
+        try
+        {
+            using var summary = JsonDocument.Parse(json);
+            var root = summary.RootElement;
+            var published = root.TryGetProperty("published", out var p) ? p.ToString() : "?";
+            return $"published {published}; " + string.Join("; ", root.GetProperty("subscribers").EnumerateArray().Select(s => string.Join(" ",
+                s.EnumerateObject().Where(f => f.Name is "subscriber" or "received" or "repaired" or "missing" or "duplicates" or "integrityFailures" or "integrityErrors" or "kernelShare" or "groups" or "endedBecause")
+                    .Select(f => $"{f.Name}={f.Value}"))));
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            return "(no JSON summary)";
+        }
     }
 
     [LabFact(needsClang: true)]
@@ -37,12 +55,16 @@ public sealed class DemoCommandTests(ITestOutputHelper output)
         Assert.All(summary.Subscribers, s => Assert.Equal((180L, 180L, 0L, 0L), (s.Sent, s.Received, s.Missing, s.IntegrityFailures)));
         // The subscribers that reach the relay in the publisher's family are served by TC: their streams' bytes were
         // forwarded by the kernel, the relay wrote only the subgroup headers (the publisher opens each group's streams
-        // ahead, and the relay activates a subscriber's slot at SUBSCRIBE).
-        foreach (var s in summary.Subscribers.Where(s => s.Family == "IPv4"))
-        {
-            Assert.True(s.KernelShare >= 0.95, $"{s.Subscriber}: kernel share {s.KernelShare:P1} ({s.KernelBytes} kernel, {s.RelayBytes} relay bytes)");
-            Assert.True(s.KernelBytes >= summary.PublishedBytes, $"{s.Subscriber}: the kernel forwarded {s.KernelBytes} of {summary.PublishedBytes} object bytes");
-        }
+        // ahead, and the relay activates a subscriber's slot at SUBSCRIBE). A subscriber whose process started more than
+        // the demo's join time after the first one gets the first group (of six) from the relay's cache instead: every
+        // object still arrives, and the share is 5/6. The first one to subscribe has it (nearly) all from the kernel: on a
+        // machine loaded far beyond its cores the relay's mapping task can still miss the first key object's burst.
+        var sameFamily = summary.Subscribers.Where(s => s.Family == "IPv4").ToList();
+        foreach (var s in sameFamily)
+            Assert.True(s.KernelShare >= 0.8, $"{s.Subscriber}: kernel share {s.KernelShare:P1} ({s.KernelBytes} kernel, {s.RelayBytes} relay bytes)");
+        var best = sameFamily.MaxBy(s => s.KernelShare)!;
+        Assert.True(best.KernelShare >= 0.9,
+            $"{best.Subscriber}: kernel share {best.KernelShare:P1}, {best.KernelBytes} of {summary.PublishedBytes} object bytes");
         Assert.NotNull(summary.FastPath);
         Assert.True(summary.FastPath!.ForwardedPackets > 0);
     }

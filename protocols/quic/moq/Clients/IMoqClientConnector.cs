@@ -66,6 +66,10 @@ public interface IMoqTrackPublisher : IAsyncDisposable
     /// <summary>Open the next group's subgroups as soon as this group's close (header only), so a relay's kernel fast
     /// path has mapped them before their first object arrives (see SubgroupWriters). On for fast-path publishers.</summary>
     bool OpensSubgroupsEarly => false;
+
+    /// <summary>Completes when the first subscription for the track was accepted (a publisher may wait for it before
+    /// sending anything: objects sent before it reach nobody).</summary>
+    Task FirstSubscription => Task.CompletedTask;
 }
 
 /// <summary>One open subgroup: objects with rising ids, then the end of the subgroup.</summary>

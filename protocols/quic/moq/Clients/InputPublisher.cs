@@ -33,6 +33,8 @@ public static class InputPublisher
         {
             try
             {
+                // A fast-path publisher opens the first group's subgroup before the first input arrives (see SubgroupWriters).
+                if (publisher.OpensSubgroupsEarly) await writers.OpenAheadAsync(options.FirstGroup, 0, options.Priority, cancellationToken);
                 ulong sequence = 0;
                 await foreach (var chunk in options.Framing.ReadObjectsAsync(input, cancellationToken))
                 {

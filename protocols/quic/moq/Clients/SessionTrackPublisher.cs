@@ -60,34 +60,66 @@ internal sealed class SessionTrackPublisher : IMoqTrackPublisher, IMoqRequestHan
         MoqLocation? largest;
         lock (_lock) largest = _largest;
         var publication = await request.AcceptAsync(largestObject: largest).ConfigureAwait(false);
-        lock (_lock) _publications.Add(publication);
+        Writer[] ahead;
+        lock (_lock)
+        {
+            _publications.Add(publication);
+            ahead = [.. _openedAhead];
+        }
         _ = publication.Cancelled.ContinueWith(_ => { lock (_lock) _publications.Remove(publication); }, TaskScheduler.Default);
+        _firstSubscription.TrySetResult();
+        // Subgroups opened ahead and still without objects: the new subscription gets their headers now, so a fast-path
+        // relay maps those streams before their first object too.
+        foreach (var writer in ahead)
+            await writer.OpenOnNewSubscriptionsAsync(cancellationToken).ConfigureAwait(false);
     }
+
+    private readonly TaskCompletionSource _firstSubscription = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public Task FirstSubscription => _firstSubscription.Task;
+
+    // Subgroups opened ahead of their first object (OpensSubgroupsEarly), until that object is written.
+    private readonly List<Writer> _openedAhead = [];
 
     public async ValueTask<IMoqSubgroupWriter> OpenSubgroupAsync(ulong groupId, ulong subgroupId, byte publisherPriority, CancellationToken cancellationToken)
     {
         if (_session.Terminated.IsCompletedSuccessfully)
             throw new MoqClientException($"the MoQ session closed: {_session.Terminated.Result}");
+        var writer = new Writer(this, groupId, subgroupId, publisherPriority);
+        if (OpensSubgroupsEarly)
+            lock (_lock) _openedAhead.Add(writer);
+        await writer.OpenOnNewSubscriptionsAsync(cancellationToken).ConfigureAwait(false);
+        return writer;
+    }
+
+    private void FirstObjectWritten(Writer writer)
+    {
+        lock (_lock) _openedAhead.Remove(writer);
+    }
+
+    /// <summary>Opens the subgroup on every subscription that wants objects and does not have it yet (under the
+    /// writer's own lock: a new subscription and the first object may both ask at once).</summary>
+    private async ValueTask OpenOnAsync(Writer writer, CancellationToken cancellationToken)
+    {
         MoqTrackPublication[] targets;
-        lock (_lock) targets = _publications.Where(p => p.Forward && !p.Cancelled.IsCompleted).ToArray();
-        var streams = new List<MoqSubgroupStream>(targets.Length);
+        lock (_lock) targets = _publications.Where(p => p.Forward && !p.Cancelled.IsCompleted && !writer.Covers(p)).ToArray();
         foreach (var publication in targets)
         {
             try
             {
-                streams.Add(await publication.OpenSubgroupAsync(groupId, subgroupId, publisherPriority: publisherPriority, cancellationToken: cancellationToken).ConfigureAwait(false));
+                var stream = await publication.OpenSubgroupAsync(writer.GroupId, writer.SubgroupId, publisherPriority: writer.Priority, cancellationToken: cancellationToken).ConfigureAwait(false);
+                writer.Add(publication, stream);
+                lock (_lock)
+                {
+                    if (_unacknowledged.Count >= 64) _unacknowledged.RemoveAll(t => t.IsCompleted);
+                    _unacknowledged.Add(stream.Delivered);
+                }
             }
             catch (Exception) when (publication.Cancelled.IsCompleted || _session.Terminated.IsCompleted)
             {
                 // That subscriber left while we opened; the others still get the subgroup.
             }
         }
-        lock (_lock)
-        {
-            if (_unacknowledged.Count >= 64) _unacknowledged.RemoveAll(t => t.IsCompleted);
-            foreach (var s in streams) _unacknowledged.Add(s.Delivered);
-        }
-        return new Writer(this, groupId, streams);
     }
 
     private void Wrote(ulong group, ulong objectId)
@@ -130,26 +162,69 @@ internal sealed class SessionTrackPublisher : IMoqTrackPublisher, IMoqRequestHan
         await MoqClientConnection.DisposeAsync(_session).ConfigureAwait(false);
     }
 
-    /// <summary>One subgroup on every subscription that had it opened; a subscriber that fails is dropped, the others go on.</summary>
-    private sealed class Writer(SessionTrackPublisher owner, ulong groupId, List<MoqSubgroupStream> streams) : IMoqSubgroupWriter
+    /// <summary>One subgroup on every subscription that had it opened; a subscriber that fails is dropped, the others go on.
+    /// A subgroup opened ahead of its first object (<see cref="IMoqTrackPublisher.OpensSubgroupsEarly"/>) is opened on
+    /// the subscriptions that arrived since, when that object comes: nothing of it was sent yet, so they get it whole.</summary>
+    private sealed class Writer(SessionTrackPublisher owner, ulong groupId, ulong subgroupId, byte priority) : IMoqSubgroupWriter
     {
+        private readonly List<MoqSubgroupStream> _streams = [];
+        private readonly List<MoqTrackPublication> _covered = [];
+        private readonly SemaphoreSlim _opening = new(1, 1);
+        private bool _written;
+
+        public ulong GroupId => groupId;
+        public ulong SubgroupId => subgroupId;
+        public byte Priority => priority;
+        public bool Covers(MoqTrackPublication publication) => _covered.Contains(publication);
+
+        public void Add(MoqTrackPublication publication, MoqSubgroupStream stream)
+        {
+            _covered.Add(publication);
+            _streams.Add(stream);
+        }
+
+        public async ValueTask OpenOnNewSubscriptionsAsync(CancellationToken cancellationToken)
+        {
+            await _opening.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                if (!_written) await owner.OpenOnAsync(this, cancellationToken).ConfigureAwait(false);
+            }
+            finally { _opening.Release(); }
+        }
+
         public async ValueTask WriteObjectAsync(ulong objectId, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
         {
-            owner.Wrote(groupId, objectId);
-            for (var i = streams.Count - 1; i >= 0; i--)
+            if (!_written)
             {
-                try { await streams[i].WriteObjectAsync(objectId, payload, cancellationToken: cancellationToken).ConfigureAwait(false); }
+                if (owner.OpensSubgroupsEarly)
+                {
+                    await OpenOnNewSubscriptionsAsync(cancellationToken).ConfigureAwait(false);
+                    owner.FirstObjectWritten(this);
+                }
+                await _opening.WaitAsync(cancellationToken).ConfigureAwait(false);
+                _written = true;   // from here a new subscription waits for the next subgroup
+                _opening.Release();
+            }
+            owner.Wrote(groupId, objectId);
+            for (var i = _streams.Count - 1; i >= 0; i--)
+            {
+                try { await _streams[i].WriteObjectAsync(objectId, payload, cancellationToken: cancellationToken).ConfigureAwait(false); }
                 catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {
                     if (owner._session.Terminated.IsCompleted) throw new MoqClientException("the MoQ session closed", e);
-                    streams.RemoveAt(i); // that subscription's stream was reset or timed out
+                    _streams.RemoveAt(i); // that subscription's stream was reset or timed out
                 }
             }
         }
 
         public async ValueTask CompleteAsync(CancellationToken cancellationToken)
         {
-            foreach (var s in streams)
+            owner.FirstObjectWritten(this);   // an ahead subgroup completed empty
+            await _opening.WaitAsync(cancellationToken).ConfigureAwait(false);
+            _written = true;
+            _opening.Release();
+            foreach (var s in _streams)
             {
                 try { await s.CompleteAsync().ConfigureAwait(false); }
                 catch (Exception) { }

@@ -22,12 +22,12 @@ public static class SyntheticPublisher
             {
                 if (publisher.OpensSubgroupsEarly)
                 {
-                    // The first group's subgroups too, and its first object one frame later: even the first key
-                    // object then finds its streams mapped by a fast-path relay.
+                    // The first group's subgroups too, and its first object a frame (at least 100 ms) later: even the
+                    // first key object then finds its streams mapped by a fast-path relay.
                     for (var n = 0UL; n < (ulong)track.Options.GopFrames; n++)
                         if (track.At(n) is { OpensSubgroup: true } first)
                             await writers.OpenAheadAsync(first.GroupId, first.SubgroupId, first.Priority, cancellationToken);
-                    start = time.GetTimestamp() + (long)(time.TimestampFrequency / track.Options.FramesPerSecond);
+                    start = time.GetTimestamp() + (long)(time.TimestampFrequency * Math.Max(0.1, 1 / track.Options.FramesPerSecond));
                 }
                 foreach (var planned in track.Objects())
                 {
