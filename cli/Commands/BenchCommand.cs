@@ -10,7 +10,7 @@ public static class BenchCommand
 {
     public static Command Create()
     {
-        var profile = new Option<string>("--profile") { Description = "Profile: custom-udp (kernel floor, fast path, userspace and C relays in a lab) or moq (the userspace MoQ relay on loopback: latency and relay CPU per delivered object and byte).", DefaultValueFactory = _ => "custom-udp" };
+        var profile = new Option<string>("--profile") { Description = "Profile: custom-udp (kernel floor, fast path, userspace and C relays in a lab) or moq (the MoQ relay: latency and relay CPU per delivered object and byte; see --relay-mode).", DefaultValueFactory = _ => "custom-udp" };
         var subscribers = new Option<string>("--subscribers") { Description = "Fan-outs to measure, comma-separated.", DefaultValueFactory = _ => "1,4,16,64" };
         var rate = new Option<int>("--rate") { Description = "Packets per second (moq: objects per second, default 100).", DefaultValueFactory = _ => 2000 };
         var size = new Option<int>("--size") { Description = "Datagram size in bytes (header included; moq: mean object size, default 2500).", DefaultValueFactory = _ => 256 };
@@ -21,10 +21,16 @@ public static class BenchCommand
         var quick = new Option<bool>("--quick") { Description = "A smoke run: fan-outs 1 and 4, one short run each, no rate sweep (under a minute)." };
         var noSweep = new Option<bool>("--no-sweep") { Description = "Skip the search for the highest loss-free rate." };
         var render = new Option<string?>("--markdown-from") { Description = "Print an earlier report.json as Markdown tables (for docs/benchmarks.md) and exit." };
+        var relayMode = new Option<string>("--relay-mode")
+        {
+            Description = "moq: userspace (the userspace relay on loopback), fastpath (the relay with the QUIC kernel fast path, in a lab) or compare (both in the same lab, with the ratios).",
+            DefaultValueFactory = _ => "userspace",
+        };
+        relayMode.AcceptOnlyFromAmong("userspace", "fastpath", "compare");
         var busyPoll = new Option<bool?>("--busy-poll") { Description = "Measuring receivers spin instead of blocking (default: only with 4 or more CPUs)." };
         var command = new Command("bench", "Measure the fast path against the kernel floor, the userspace relay and a C reference relay.")
         {
-            profile, subscribers, rate, size, duration, repetitions, json, outDir, quick, noSweep, busyPoll, render,
+            profile, subscribers, rate, size, duration, repetitions, json, outDir, quick, noSweep, busyPoll, render, relayMode,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -39,7 +45,7 @@ public static class BenchCommand
                 return await MoqBenchCommand.RunAsync(parse.GetValue(subscribers)!, parse.GetResult(rate) is { Implicit: false } ? parse.GetValue(rate) : null,
                     parse.GetResult(size) is { Implicit: false } ? parse.GetValue(size) : null,
                     parse.GetResult(duration) is { Implicit: false } ? parse.GetValue(duration) : null, parse.GetValue(quick), parse.GetValue(noSweep),
-                    parse.GetValue(json), MoqCommand.DefaultConnector(), Console.Out, cancellationToken);
+                    parse.GetValue(json), MoqCommand.DefaultConnector(), Console.Out, cancellationToken, parse.GetValue(relayMode)!);
             if (!string.Equals(parse.GetValue(profile), "custom-udp", StringComparison.OrdinalIgnoreCase))
                 throw new UserFacingException("bench supports the custom-udp and moq profiles");
             var fanOuts = parse.GetValue(subscribers)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)

@@ -5,7 +5,17 @@ namespace FastRelay.Cli.Bench.Moq;
 /// <summary>The relay under measurement: where to reach it and how much CPU it has used so far.</summary>
 public interface IMoqBenchRelay : IAsyncDisposable
 {
+    /// <summary>Where the publisher connects.</summary>
     MoqUrl Url { get; }
+
+    /// <summary>Where subscribers connect (another interface of a lab relay).</summary>
+    MoqUrl SubscriberUrl => Url;
+
+    /// <summary>The relay runs the QUIC kernel fast path: the bench's clients offer it too (--fast-path).</summary>
+    bool FastPath => false;
+
+    /// <summary>Stream bytes the kernel forwarded so far (fast path only; null otherwise or when unreadable).</summary>
+    long? ReadKernelForwardedBytes() => null;
 
     /// <summary>"process PID" or "in-process": said in the report.</summary>
     string Description { get; }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using FastRelay.Cli.Lab;
 using FastRelay.Protocols.Moq.Clients;
 
 namespace FastRelay.Cli.Bench.Moq;
@@ -11,9 +12,16 @@ public static class MoqBenchCommand
     /// <param name="objectsPerSecond">--rate when given: objects per second of the measured track.</param>
     /// <param name="meanObjectBytes">--size when given: mean object size (the bit rate follows from it and the object rate).</param>
     /// <param name="windowSeconds">--duration when given: seconds of each measured window.</param>
+    public const string Userspace = "userspace", FastPath = "fastpath", Compare = "compare";
+
+    /// <param name="relayMode">userspace: the userspace relay on loopback (pinned to a CPU); fastpath: the relay with the
+    /// QUIC kernel fast path in a lab (veths between namespaces, where TC attaches); compare: the userspace relay and
+    /// then the fast-path one in the same lab, with the ratios.</param>
     public static async Task<int> RunAsync(string fanOuts, double? objectsPerSecond, int? meanObjectBytes, double? windowSeconds, bool quick, bool noSweep, string? jsonFile,
-        IMoqClientConnector connector, TextWriter output, CancellationToken cancellationToken)
+        IMoqClientConnector connector, TextWriter output, CancellationToken cancellationToken, string relayMode = Userspace)
     {
+        if (relayMode is not (Userspace or FastPath or Compare))
+            throw new UserFacingException($"--relay-mode {relayMode}: expected {Userspace}, {FastPath} or {Compare}");
         var options = new MoqBenchOptions
         {
             FanOuts = fanOuts.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
@@ -33,12 +41,45 @@ public static class MoqBenchCommand
         if (windowSeconds is { } seconds)
             options = seconds > 0 ? options with { DurationSeconds = seconds } : throw new UserFacingException("--duration must be > 0 seconds");
 
-        var runner = new MoqBenchRunner(options, connector, async ct => await MoqRelayProcess.StartAsync(options.RelayArguments, options.RelayCpu, TimeSpan.FromSeconds(30), ct));
-        var report = await runner.RunAsync(cancellationToken);
-        output.WriteLine(MoqBenchTable.Format(report));
+        string json;
+        if (relayMode == Userspace)
+        {
+            var runner = new MoqBenchRunner(options, connector, async ct => await MoqRelayProcess.StartAsync(options.RelayArguments, options.RelayCpu, TimeSpan.FromSeconds(30), ct));
+            var report = await runner.RunAsync(cancellationToken);
+            output.WriteLine(MoqBenchTable.Format(report));
+            json = report.ToJson();
+        }
+        else
+        {
+            options.Progress?.Invoke("lab up: publisher, relay (2 interfaces), 1 subscriber host (every subscriber connection in it)");
+            await using var lab = await LabTopology.UpAsync(new LabOptions { Subscribers = 1, RelayInterfaces = 2 }, cancellationToken);
+            var status = Directory.CreateTempSubdirectory("fastrelay-moq-bench-").FullName;
+            try
+            {
+                var namespaced = new NamespacedMoqConnector(connector, lab.Publisher.Namespace, lab.Subscribers[0].Namespace);
+                Task<MoqBenchReport> Run(bool fastPath) =>
+                    new MoqBenchRunner(options, namespaced, async ct => await LabMoqBenchRelay.StartAsync(lab, fastPath, status, ct)).RunAsync(cancellationToken);
+                if (relayMode == FastPath)
+                {
+                    var report = await Run(fastPath: true);
+                    output.WriteLine(MoqBenchTable.Format(report));
+                    json = report.ToJson();
+                }
+                else
+                {
+                    var comparison = MoqBenchComparison.From(await Run(fastPath: false), await Run(fastPath: true));
+                    output.WriteLine(comparison.Format());
+                    json = comparison.ToJson();
+                }
+            }
+            finally
+            {
+                Directory.Delete(status, recursive: true);
+            }
+        }
         if (jsonFile is not null)
         {
-            try { await File.WriteAllTextAsync(jsonFile, report.ToJson(), cancellationToken); }
+            try { await File.WriteAllTextAsync(jsonFile, json, cancellationToken); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new UserFacingException($"--json {jsonFile}: {e.Message}", e); }
         }
         return 0;

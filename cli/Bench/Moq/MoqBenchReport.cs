@@ -31,6 +31,9 @@ public sealed record MoqBenchPoint
     /// <summary>Relay CPU per delivered payload byte.</summary>
     public double? RelayCpuNanosecondsPerByte { get; init; }
     public double? RelayCyclesPerByte { get; init; }
+    /// <summary>Fast path: stream bytes the kernel forwarded over the window, and their share of the delivered payload bytes.</summary>
+    public long? KernelForwardedBytes { get; init; }
+    public double? KernelShare { get; init; }
 }
 
 /// <summary>One step of the rate sweep.</summary>

@@ -62,7 +62,9 @@ public sealed class MoqBenchRunner(MoqBenchOptions options, IMoqClientConnector 
         var method = new MoqBenchMethod(
             relay.Description, options.ObjectsPerSecond, options.BitrateBitsPerSecond, options.GopFrames, options.KeyFrameRatio,
             options.WarmupSeconds, options.DurationSeconds,
-            Transport: $"raw QUIC (ALPN moqt-19) on loopback, {relay.Url}; each subscriber its own connection; publisher and subscribers in the bench process",
+            Transport: $"raw QUIC (ALPN moqt-19), publisher to {relay.Url}, subscribers to {relay.SubscriberUrl}" +
+                       (relay.FastPath ? ", every client offering the kernel fast path (0xBAAD, 1-RTT in clear)" : "") +
+                       "; each subscriber its own connection; publisher and subscribers in the bench process",
             Latency: "object one-way latency: subscriber CLOCK_REALTIME when the object completed minus the publisher's CLOCK_REALTIME stamp taken just before the write, pooled over all subscribers",
             Cpu: "relay CPU over the measured window from /proc/PID/task/*/schedstat (utime+stime if threads exited); per delivered object and per delivered payload byte (objects x subscribers)",
             frequency?.Mhz, frequency?.Source);
@@ -72,13 +74,14 @@ public sealed class MoqBenchRunner(MoqBenchOptions options, IMoqClientConnector 
     private async Task<MoqBenchPoint> MeasureAsync(IMoqBenchRelay relay, int fanOut, SyntheticTrackOptions trackOptions, double warmupSeconds,
         double windowSeconds, double? mhz, CancellationToken cancellationToken)
     {
-        var endpoint = new MoqClientEndpoint { Url = relay.Url, Insecure = true };
+        var endpoint = new MoqClientEndpoint { Url = relay.Url, Insecure = true, FastPath = relay.FastPath };
+        var subscriberEndpoint = endpoint with { Url = relay.SubscriberUrl };
         var track = MoqTrackName.FromText("bench", $"f{fanOut}-r{trackOptions.FramesPerSecond}-{Guid.NewGuid():N}"[..24]);
         var synthetic = new SyntheticTrack(trackOptions);
 
         // The publisher announces first, so the relay knows the namespace when the subscriptions arrive.
         await using var publisher = new SendLog(await connector.PublishAsync(endpoint, track, cancellationToken));
-        var subscriptions = await ConnectSubscribersAsync(endpoint, track, fanOut, cancellationToken);
+        var subscriptions = await ConnectSubscribersAsync(subscriberEndpoint, track, fanOut, cancellationToken);
         try
         {
             var stats = subscriptions.Select(_ => new WindowedObjectStats()).ToList();
@@ -95,7 +98,7 @@ public sealed class MoqBenchRunner(MoqBenchOptions options, IMoqClientConnector 
             cancellationToken.ThrowIfCancellationRequested();
             if (sent.StoppedBecause is { } why)
                 throw new UserFacingException($"the bench publisher stopped at fan-out {fanOut}: {why}\nrelay log:\n{relay.Log}");
-            var (cpuNs, fromUs, toUs) = await window;
+            var (cpuNs, fromUs, toUs, kernelBytes) = await window;
             await Task.Delay(TimeSpan.FromSeconds(options.DrainSeconds), cancellationToken);
             stopReading.Cancel();
             await Task.WhenAll(readers);
@@ -132,6 +135,8 @@ public sealed class MoqBenchRunner(MoqBenchOptions options, IMoqClientConnector 
                 RelayCpuNanosecondsPerObject = delivered > 0 ? Math.Round(cpuNs / (double)delivered, 0) : null,
                 RelayCpuNanosecondsPerByte = nsPerByte is { } b ? Math.Round(b, 3) : null,
                 RelayCyclesPerByte = nsPerByte is { } c && mhz is { } m ? Math.Round(c * m / 1000, 2) : null,
+                KernelForwardedBytes = kernelBytes,
+                KernelShare = kernelBytes is { } k && deliveredBytes > 0 ? Math.Round(Math.Min(1, k / (double)deliveredBytes), 4) : null,
             };
         }
         finally
@@ -166,16 +171,21 @@ public sealed class MoqBenchRunner(MoqBenchOptions options, IMoqClientConnector 
         }
     }
 
-    /// <summary>Places the window (CLOCK_REALTIME µs) a warm-up after the first send and reads the relay's CPU at its edges.</summary>
-    private static async Task<(long CpuNs, long FromUs, long ToUs)> MeasureCpuAsync(IMoqBenchRelay relay, Task<long> firstSendUs, double warmupSeconds,
-        double windowSeconds, CancellationToken cancellationToken)
+    /// <summary>Places the window (CLOCK_REALTIME µs) a warm-up after the first send and reads the relay's CPU at its edges
+    /// (and, on the fast path, the kernel's forwarded bytes: from a status file rewritten every second, so that figure's
+    /// edges are up to a second off the window's).</summary>
+    private static async Task<(long CpuNs, long FromUs, long ToUs, long? KernelBytes)> MeasureCpuAsync(IMoqBenchRelay relay, Task<long> firstSendUs,
+        double warmupSeconds, double windowSeconds, CancellationToken cancellationToken)
     {
         var fromUs = await firstSendUs.WaitAsync(cancellationToken) + (long)(warmupSeconds * 1e6);
         var toUs = fromUs + (long)(windowSeconds * 1e6);
         await DelayUntil(fromUs, cancellationToken);
         var before = relay.ReadCpu();
+        var kernelBefore = relay.ReadKernelForwardedBytes();
         await DelayUntil(toUs, cancellationToken);
-        return (ProcessCpuTime.Difference(before, relay.ReadCpu()), fromUs, toUs);
+        var cpu = ProcessCpuTime.Difference(before, relay.ReadCpu());
+        var kernelAfter = relay.ReadKernelForwardedBytes();
+        return (cpu, fromUs, toUs, kernelAfter - kernelBefore);
     }
 
     private static Task DelayUntil(long realtimeUs, CancellationToken cancellationToken)

@@ -9,13 +9,14 @@ public static class MoqBenchTable
     public static string Format(MoqBenchReport report, bool markdown = false)
     {
         var text = new StringBuilder();
-        var header = new[] { "fan-out", "objects/s sent", "mean bytes", "delivered", "lost", "p50 µs", "p90 µs", "p99 µs", "max µs", "egress Mbit/s", "relay CPU %", "ns/object", "ns/byte", "cycles/byte" };
+        var header = new[] { "fan-out", "objects/s sent", "mean bytes", "delivered", "lost", "p50 µs", "p90 µs", "p99 µs", "max µs", "egress Mbit/s", "relay CPU %", "ns/object", "ns/byte", "cycles/byte", "kernel share" };
         var rows = report.Points.Select(p => new[]
         {
             p.FanOut.ToString(CultureInfo.InvariantCulture), F(p.PublishedObjectsPerSecond, "0.#"), F(p.MeanObjectBytes, "0"), p.Delivered.ToString(CultureInfo.InvariantCulture),
             p.Lost.ToString(CultureInfo.InvariantCulture), p.LatencyP50Us.ToString(CultureInfo.InvariantCulture), p.LatencyP90Us.ToString(CultureInfo.InvariantCulture),
             p.LatencyP99Us.ToString(CultureInfo.InvariantCulture), p.LatencyMaxUs.ToString(CultureInfo.InvariantCulture), F(p.EgressMegabitsPerSecond, "0.##"),
             F(p.RelayCpuPercent, "0.#"), F(p.RelayCpuNanosecondsPerObject, "0"), F(p.RelayCpuNanosecondsPerByte, "0.##"), F(p.RelayCyclesPerByte, "0.#"),
+            p.KernelShare is { } k ? k.ToString("P1", CultureInfo.InvariantCulture) : "-",
         }).ToList();
         Table(text, header, rows, markdown);
         if (report.Sweep.Count > 0)
@@ -37,7 +38,7 @@ public static class MoqBenchTable
         return text.ToString();
     }
 
-    private static void Table(StringBuilder text, string[] header, List<string[]> rows, bool markdown)
+    internal static void Table(StringBuilder text, string[] header, List<string[]> rows, bool markdown)
     {
         if (markdown)
         {

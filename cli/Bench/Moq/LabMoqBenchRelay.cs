@@ -1,0 +1,76 @@
+using System.Globalization;
+using System.Net;
+using System.Text.Json;
+using FastRelay.Cli.Lab;
+using FastRelay.Cli.Scenario;
+using FastRelay.Protocols.Moq.Clients;
+using FastRelay.Protocols.Moq.Relay.Status;
+
+namespace FastRelay.Cli.Bench.Moq;
+
+/// <summary>
+/// A `fastrelay moq relay` process in a lab's relay namespace, reached by the bench publisher on the upstream interface
+/// and by its subscribers on the downstream one: with <c>fastpath</c> the QUIC kernel fast path is attached to both
+/// interfaces and every bench client offers it; with <c>userspace</c> the same relay, clients and paths without it, so
+/// the two are compared on the same veths. Its CPU is read from /proc (same PID namespace); the kernel's forwarded bytes
+/// from its status file (rewritten every second).
+/// </summary>
+public sealed class LabMoqBenchRelay : IMoqBenchRelay
+{
+    private const int Port = 4443;
+    private readonly MoqLabProcess _process;
+    private readonly string _statusFile;
+
+    private LabMoqBenchRelay(MoqLabProcess process, LabNetwork lab, bool fastPath, string statusFile)
+    {
+        _process = process;
+        _statusFile = statusFile;
+        FastPath = fastPath;
+        Url = MoqUrl.Parse($"moqt://{lab.RelayUpstream.IPv4}:{Port}/");
+        SubscriberUrl = MoqUrl.Parse($"moqt://{lab.RelayDownstream.IPv4}:{Port}/");
+    }
+
+    public MoqUrl Url { get; }
+    public MoqUrl SubscriberUrl { get; }
+    public bool FastPath { get; }
+    public string Description => $"`fastrelay moq relay --mode {(FastPath ? "fastpath" : "userspace")}` process {_process.ProcessId} in lab namespace";
+    public string Log => _process.Log;
+
+    public static async Task<LabMoqBenchRelay> StartAsync(LabNetwork lab, bool fastPath, string statusDirectory, CancellationToken cancellationToken)
+    {
+        var name = $"bench-{(fastPath ? "fastpath" : "userspace")}-{Environment.ProcessId}";
+        string[] mode = fastPath
+            ? ["--mode", "fastpath", "--interface", lab.RelayUpstream.Name, "--interface", lab.RelayDownstream.Name, "--bpffs", lab.BpfFsPath]
+            : ["--mode", "userspace"];
+        var process = MoqLabProcess.Start(lab, lab.Relay, "relay",
+            ["relay", "--address", "0.0.0.0", "--port", Port.ToString(CultureInfo.InvariantCulture), "--name", name, "--status-dir", statusDirectory, .. mode]);
+        var relay = new LabMoqBenchRelay(process, lab, fastPath, Path.Combine(statusDirectory, name + ".json"));
+        try
+        {
+            await process.WaitForLogAsync(l => l.Contains("listening on"), "'listening on'", TimeSpan.FromSeconds(90), cancellationToken);
+        }
+        catch (Exception e) when (e is TimeoutException or InvalidOperationException)
+        {
+            await relay.DisposeAsync();
+            throw new UserFacingException($"the bench's `moq relay` did not start: {e.Message}", e);
+        }
+        return relay;
+    }
+
+    public ProcessCpuTime ReadCpu() => ProcessCpuTime.Read(_process.ProcessId);
+
+    public long? ReadKernelForwardedBytes()
+    {
+        if (!FastPath) return null;
+        try
+        {
+            return File.Exists(_statusFile) ? MoqRelayStatus.FromJson(File.ReadAllText(_statusFile))?.FastPath?.KernelForwardedBytes : null;
+        }
+        catch (Exception e) when (e is IOException or JsonException)
+        {
+            return null; // being replaced: the caller reads again at the next edge
+        }
+    }
+
+    public ValueTask DisposeAsync() => _process.DisposeAsync();
+}

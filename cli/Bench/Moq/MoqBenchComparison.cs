@@ -1,0 +1,56 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace FastRelay.Cli.Bench.Moq;
+
+/// <summary>One fan-out of the userspace MoQ relay against the fast-path one, measured in the same lab and run.</summary>
+public sealed record MoqBenchComparisonRow(
+    int FanOut,
+    long UserspaceP50Us,
+    long FastPathP50Us,
+    double? P50Ratio,
+    long UserspaceP99Us,
+    long FastPathP99Us,
+    double? UserspaceNsPerObject,
+    double? FastPathNsPerObject,
+    double? CpuPerCopyRatio,
+    double? KernelShare,
+    long UserspaceLost,
+    long FastPathLost);
+
+/// <summary>`bench --profile moq --relay-mode compare`: both reports and the ratios the thesis-relay issue names
+/// (p50 latency userspace / fast path, relay CPU per delivered copy userspace / fast path, kernel share).</summary>
+public sealed record MoqBenchComparison(MoqBenchReport Userspace, MoqBenchReport FastPath, IReadOnlyList<MoqBenchComparisonRow> Rows)
+{
+    public static MoqBenchComparison From(MoqBenchReport userspace, MoqBenchReport fastPath) =>
+        new(userspace, fastPath, userspace.Points.Join(fastPath.Points, u => u.FanOut, f => f.FanOut, (u, f) => new MoqBenchComparisonRow(
+            u.FanOut, u.LatencyP50Us, f.LatencyP50Us, Ratio(u.LatencyP50Us, f.LatencyP50Us), u.LatencyP99Us, f.LatencyP99Us,
+            u.RelayCpuNanosecondsPerObject, f.RelayCpuNanosecondsPerObject, Ratio(u.RelayCpuNanosecondsPerObject, f.RelayCpuNanosecondsPerObject),
+            f.KernelShare, u.Lost, f.Lost)).ToList());
+
+    private static double? Ratio(double? a, double? b) => a is { } x && b is { } y && y > 0 ? Math.Round(x / y, 2) : null;
+
+    public string ToJson() => JsonSerializer.Serialize(this, MoqBenchReport.Json);
+
+    public string Format(bool markdown = false)
+    {
+        var text = new StringBuilder();
+        text.AppendLine("userspace relay (lab):");
+        text.AppendLine(MoqBenchTable.Format(Userspace, markdown));
+        text.AppendLine("fast-path relay (lab):");
+        text.AppendLine(MoqBenchTable.Format(FastPath, markdown));
+        text.AppendLine("fast path against userspace, same lab, same run:");
+        MoqBenchTable.Table(text, ["fan-out", "p50 µs user", "p50 µs fast", "p50 ratio", "p99 µs user", "p99 µs fast", "ns/copy user", "ns/copy fast", "CPU/copy ratio", "kernel share", "lost user", "lost fast"],
+            Rows.Select(r => new[]
+            {
+                I(r.FanOut), I(r.UserspaceP50Us), I(r.FastPathP50Us), F(r.P50Ratio, "0.##"), I(r.UserspaceP99Us), I(r.FastPathP99Us),
+                F(r.UserspaceNsPerObject, "0"), F(r.FastPathNsPerObject, "0"), F(r.CpuPerCopyRatio, "0.##"),
+                r.KernelShare is { } k ? k.ToString("P1", CultureInfo.InvariantCulture) : "-", I(r.UserspaceLost), I(r.FastPathLost),
+            }).ToList(), markdown);
+        return text.ToString();
+    }
+
+    private static string I(long value) => value.ToString(CultureInfo.InvariantCulture);
+    private static string F(double? value, string format) => value is { } v ? v.ToString(format, CultureInfo.InvariantCulture) : "-";
+}
