@@ -62,6 +62,26 @@ public sealed class PackageWalkthroughTests(PackagedFeed feed, ITestOutputHelper
         Assert.Contains("all programs accepted by the kernel", verify.Output);
     }
 
+    [Fact]
+    public void Without_the_tool_the_generator_packages_build_step_says_what_to_install()
+    {
+        var walkthrough = ReadmeWalkthrough.Load();
+        var project = Directory.CreateDirectory(Path.Combine(feed.Root, "no-tool")).FullName;
+        File.WriteAllText(Path.Combine(project, "Tick.csproj"), walkthrough.ProjectFile);
+        File.WriteAllText(Path.Combine(project, "TickHeader.cs"), walkthrough.Descriptor);
+        WriteNuGetConfig(project);
+        Assert.True(feed.CommandsOnPath("fastrelay", withTool: false).Count == 0,
+            "a fastrelay is on this machine's PATH, so a build here cannot show a missing tool: " + string.Join(", ", feed.CommandsOnPath("fastrelay", withTool: false)));
+
+        var build = feed.Run("dotnet", ["build", "-nologo", "-clp:NoSummary"], project, BuildTimeout, withTool: false);
+
+        Assert.NotEqual(0, build.Exit);
+        Assert.Contains("fastrelay was not found: install the tool (dotnet tool install -g fastrelay", build.Output);
+        Assert.True(File.Exists(Path.Combine(project, "bin", "Debug", "net10.0", "Tick.dll")), build.Output); // only gen failed
+        var skipped = feed.Run("dotnet", ["build", "-nologo", "-clp:NoSummary", "-p:FastRelayGen=false"], project, BuildTimeout, withTool: false);
+        Assert.True(skipped.Exit == 0, skipped.Output);
+    }
+
     /// <summary>The feed for FastRelay packages (and only it: source mapping), nuget.org for the rest, and this run's
     /// packages folder.</summary>
     private void WriteNuGetConfig(string project) =>

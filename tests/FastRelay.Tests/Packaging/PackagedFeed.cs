@@ -59,26 +59,28 @@ public sealed class PackagedFeed : IDisposable
     public string PackagePath(string id) => Path.Combine(Feed, $"{id}.{Version}.nupkg");
 
     /// <summary>Every file of that name on the PATH <see cref="Run"/> gives its processes, in lookup order.</summary>
-    public IReadOnlyList<string> CommandsOnPath(string name) =>
-        ChildPath.Split(':', StringSplitOptions.RemoveEmptyEntries)
+    public IReadOnlyList<string> CommandsOnPath(string name, bool withTool = true) =>
+        ChildPath(withTool).Split(':', StringSplitOptions.RemoveEmptyEntries)
             .Select(dir => Path.Combine(dir, name))
             .Where(File.Exists)
             .Distinct()
             .ToList();
 
-    private string ChildPath => ToolPath + ":" + Environment.GetEnvironmentVariable("PATH");
+    private string ChildPath(bool withTool) =>
+        withTool ? ToolPath + ":" + Environment.GetEnvironmentVariable("PATH") : Environment.GetEnvironmentVariable("PATH") ?? "";
 
     /// <summary>
     /// Runs a process as a user's shell would: the installed tool's folder first on PATH (so the generator package's
     /// build targets find `fastrelay` as after <c>dotnet tool install -g</c>), this run's own NuGet packages folder,
     /// and none of the test host's MSBuild variables (they would point a nested build at the host's SDK state).
+    /// <paramref name="withTool"/> false: a user who has not installed the tool.
     /// </summary>
-    public (int Exit, string Output) Run(string program, IEnumerable<string> arguments, string workingDirectory, TimeSpan timeout)
+    public (int Exit, string Output) Run(string program, IEnumerable<string> arguments, string workingDirectory, TimeSpan timeout, bool withTool = true)
     {
         var output = new StringBuilder();
         var environment = new Dictionary<string, string?>
         {
-            ["PATH"] = ChildPath,
+            ["PATH"] = ChildPath(withTool),
             ["NUGET_PACKAGES"] = Packages,
             ["DOTNET_NOLOGO"] = "1",
             ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
