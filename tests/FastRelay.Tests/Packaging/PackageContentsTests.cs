@@ -13,10 +13,10 @@ namespace FastRelay.Tests.Packaging;
 public sealed class PackageContentsTests(PackagedFeed feed)
 {
     private static readonly string[] PackageIds =
-        ["FastRelay.Runtime", "FastRelay.Generator", "FastRelay.Protocols.Quic", "FastRelay.Protocols.Moq", "fastrelay"];
+        ["FastRelay.Descriptors", "FastRelay.Generator", "FastRelay.Runtime", "FastRelay.Protocols.Quic", "FastRelay.Protocols.Moq", "fastrelay"];
 
     [Fact]
-    public void The_feed_holds_exactly_the_five_packages_all_at_the_version_of_Directory_Build_props()
+    public void The_feed_holds_exactly_the_six_packages_all_at_the_version_of_Directory_Build_props()
     {
         var packed = Directory.GetFiles(feed.Feed, "*.nupkg").Select(Path.GetFileName).Order(StringComparer.Ordinal);
 
@@ -50,9 +50,11 @@ public sealed class PackageContentsTests(PackagedFeed feed)
     [Fact]
     public void The_library_packages_depend_on_each_other_by_package_and_never_on_the_generator()
     {
+        Assert.Empty(Dependencies("FastRelay.Descriptors")); // the small one a protocol project references
+        Assert.Contains("FastRelay.Descriptors", Dependencies("FastRelay.Runtime"));
         Assert.Contains("FastRelay.Runtime", Dependencies("FastRelay.Protocols.Quic"));
         Assert.Contains("FastRelay.Protocols.Quic", Dependencies("FastRelay.Protocols.Moq"));
-        foreach (var id in new[] { "FastRelay.Runtime", "FastRelay.Protocols.Quic", "FastRelay.Protocols.Moq" })
+        foreach (var id in new[] { "FastRelay.Descriptors", "FastRelay.Runtime", "FastRelay.Protocols.Quic", "FastRelay.Protocols.Moq" })
         {
             Assert.DoesNotContain("FastRelay.Generator", Dependencies(id));
             using var package = ZipFile.OpenRead(feed.PackagePath(id));

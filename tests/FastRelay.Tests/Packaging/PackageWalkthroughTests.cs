@@ -8,7 +8,7 @@ namespace FastRelay.Tests.Packaging;
 
 /// <summary>
 /// The README walkthrough the way a package user does it: a fresh project in a temporary folder whose only FastRelay
-/// inputs are the packed FastRelay.Runtime and FastRelay.Generator packages (restored from the local feed into a
+/// inputs are the packed FastRelay.Descriptors and FastRelay.Generator packages (restored from the local feed into a
 /// packages folder of its own) and the `fastrelay` tool installed from the same feed. Building it runs the generator
 /// and, through the package's build targets, the installed tool's `gen`; the kernel verifies what comes out.
 /// </summary>
@@ -101,14 +101,16 @@ public sealed class PackageWalkthroughTests(PackagedFeed feed, ITestOutputHelper
             </configuration>
             """);
 
-    /// <summary>The restore graph holds no project references (nothing from the checkout), and the FastRelay packages
-    /// were extracted into this run's packages folder from the feed just packed.</summary>
+    /// <summary>The restore graph holds no project references (nothing from the checkout) and not the runtime (a protocol
+    /// project needs only the descriptors package), and the FastRelay packages were extracted into this run's packages
+    /// folder from the feed just packed.</summary>
     private void AssertOnlyPackagesFromTheFeed(string project)
     {
         using var assets = JsonDocument.Parse(File.ReadAllText(Path.Combine(project, "obj", "project.assets.json")));
         var libraries = assets.RootElement.GetProperty("libraries").EnumerateObject().ToList();
         Assert.DoesNotContain(libraries, l => l.Value.GetProperty("type").GetString() != "package");
-        foreach (var id in new[] { "FastRelay.Runtime", "FastRelay.Generator" })
+        Assert.DoesNotContain(libraries, l => l.Name.StartsWith("FastRelay.Runtime/", StringComparison.Ordinal)); // the small package suffices
+        foreach (var id in new[] { "FastRelay.Descriptors", "FastRelay.Generator" })
         {
             Assert.Contains(libraries, l => l.Name == $"{id}/{feed.Version}");
             var metadata = Path.Combine(feed.Packages, id.ToLowerInvariant(), feed.Version, ".nupkg.metadata");
