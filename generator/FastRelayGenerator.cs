@@ -50,11 +50,17 @@ public sealed class FastRelayGenerator : IIncrementalGenerator
             .Select(static (r, _) => ModelBuilder.Build(r.Spec!))
             .WithTrackingName(StepNames.Models);
 
-        context.RegisterSourceOutput(models, static (spc, model) =>
+        // The typed map accessors wrap the runtime's BpfObject: a protocol project that references only
+        // FastRelay.Descriptors gets everything else, and gets them too once it references FastRelay.Runtime. A bool, so
+        // the per-edit re-evaluation of the compilation leaves the models' output cached.
+        var hasRuntime = context.CompilationProvider
+            .Select(static (compilation, _) => compilation.GetTypeByMetadataName(CSharpEmitter.BpfObjectTypeName) is not null);
+        context.RegisterSourceOutput(models.Combine(hasRuntime), static (spc, pair) =>
         {
+            var (model, withMaps) = pair;
             var header = CHeaderEmitter.Emit(model);
             var hint = (model.Namespace.Length > 0 ? model.Namespace + "." : "") + model.GeneratedClassName + ".g.cs";
-            spc.AddSource(hint, CSharpEmitter.Emit(model, header));
+            spc.AddSource(hint, CSharpEmitter.Emit(model, header, withMaps));
         });
 
         // Two descriptors with one protocol name would write the same files; report the later ones.

@@ -22,7 +22,8 @@ public static class ProtocolCatalog
             : throw new UserFacingException($"unknown profile '{name}'; bundled profiles: {string.Join(", ", Bundled.Keys)}");
 
     /// <summary>Loads a built assembly (and its dependencies from its folder) and returns the protocols its
-    /// generator output registered. FastRelay.Runtime is shared with the CLI so the attribute types match.</summary>
+    /// generator output registered. FastRelay.Descriptors (where GeneratedProtocol lives) and FastRelay.Runtime are
+    /// shared with the CLI so the types match.</summary>
     public static IReadOnlyList<GeneratedProtocol> FromAssembly(string path)
     {
         var full = Path.GetFullPath(path);
@@ -45,12 +46,15 @@ public static class ProtocolCatalog
 
     private sealed class DescriptorLoadContext(string mainAssembly) : AssemblyLoadContext(isCollectible: false)
     {
+        private static readonly string?[] Shared =
+            [typeof(GeneratedProtocol).Assembly.GetName().Name, typeof(FastRelay.Bpf.BpfObject).Assembly.GetName().Name];
+
         private readonly AssemblyDependencyResolver _resolver = new(mainAssembly);
 
         protected override Assembly? Load(AssemblyName name)
         {
-            if (name.Name == typeof(GeneratedProtocol).Assembly.GetName().Name)
-                return null; // share the CLI's runtime: attribute and record types must be the same types
+            if (Shared.Contains(name.Name))
+                return null; // share the CLI's copies: attribute, record and map types must be the same types
             var path = _resolver.ResolveAssemblyToPath(name);
             return path is null ? null : LoadFromAssemblyPath(path);
         }

@@ -8,7 +8,11 @@ namespace FastRelay.Generator.Emit;
 /// registration event reader, and the C header text itself (for <c>fastrelay gen</c>).</summary>
 internal static class CSharpEmitter
 {
-    public static string Emit(ProtocolModel m, string cHeader)
+    /// <summary>The runtime type the map accessors are built on (FastRelay.Runtime).</summary>
+    public const string BpfObjectTypeName = "FastRelay.Bpf.BpfObject";
+
+    /// <param name="withMaps">Emit the <c>Maps</c> class; only when the compilation references FastRelay.Runtime.</param>
+    public static string Emit(ProtocolModel m, string cHeader, bool withMaps)
     {
         var w = new CodeWriter();
         var holder = (m.Namespace.Length > 0 ? "global::" + m.Namespace + "." : "global::") + m.GeneratedClassName;
@@ -27,7 +31,8 @@ internal static class CSharpEmitter
         EmitConstants(w, m, cHeader);
         EmitProtocolInfo(w, m);
         EmitStructs(w, m);
-        EmitMaps(w, m);
+        if (withMaps)
+            EmitMaps(w, m);
         EmitEvents(w, m);
         w.Close();
         if (hasNamespace)
@@ -146,7 +151,7 @@ internal static class CSharpEmitter
         w.Line("/// <summary>Typed accessors for the protocol's maps in a loaded object. Each checks its key and value")
             .Line("/// sizes against the kernel's map when constructed.</summary>")
             .Open("public sealed class Maps");
-        w.Open("public Maps(global::FastRelay.Bpf.BpfObject bpf)");
+        w.Open($"public Maps(global::{BpfObjectTypeName} bpf)");
         foreach (var map in m.Maps)
         {
             w.Line(map.KeyClrType is null

@@ -8,7 +8,7 @@ namespace FastRelay.Tests.Cli;
 
 /// <summary>
 /// The README's "Describe your own protocol" walkthrough, done for real: a fresh project outside the repository that
-/// references the runtime and the generator and imports FastRelay.Gen.targets builds into a kernel-verified object;
+/// references the descriptors and the generator and imports FastRelay.Gen.targets builds into a kernel-verified object;
 /// a descriptor mistake fails the build with the diagnostic at the attribute.
 /// </summary>
 public sealed class WalkthroughTests : IDisposable
@@ -73,7 +73,7 @@ public sealed class WalkthroughTests : IDisposable
                 <FastRelayGenOutput>{_project}/bpf</FastRelayGenOutput>
               </PropertyGroup>
               <ItemGroup>
-                <ProjectReference Include="{root}/runtime/FastRelay.Runtime.csproj" />
+                <ProjectReference Include="{root}/runtime/Descriptors/FastRelay.Descriptors.csproj" />
                 <ProjectReference Include="{root}/generator/FastRelay.Generator.csproj" OutputItemType="Analyzer" ReferenceOutputAssembly="false" />
               </ItemGroup>
               <Import Project="{root}/cli/msbuild/FastRelay.Gen.targets" />

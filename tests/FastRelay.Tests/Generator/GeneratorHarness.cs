@@ -57,7 +57,7 @@ public sealed record GeneratorRun(
 }
 
 /// <summary>
-/// Compiles test sources against the test process's framework plus FastRelay.Runtime, runs
+/// Compiles test sources against the test process's framework plus FastRelay.Descriptors and FastRelay.Runtime, runs
 /// <see cref="FastRelayGenerator"/> through a <see cref="CSharpGeneratorDriver"/> with step tracking on, and returns
 /// the generated sources with both kinds of diagnostics.
 /// </summary>
@@ -106,18 +106,19 @@ public static class GeneratorHarness
         return new GeneratorRun(driver, compilation, output, result.GeneratedSources, generatorDiagnostics, output.GetDiagnostics());
     }
 
-    /// <summary>The test process's trusted platform assemblies plus FastRelay.Runtime. The test process also loads the
+    /// <summary>The test process's trusted platform assemblies plus FastRelay.Descriptors and FastRelay.Runtime (as a
+    /// relay's protocol project references them: the generated code includes the typed maps). The test process also loads the
     /// bundled protocol assemblies (through the CLI reference), whose generated <c>*FastPath</c> classes would clash
     /// with the ones under test (CS0436), so every other FastRelay.* assembly is left out.</summary>
     private static ImmutableArray<MetadataReference> LoadReferences()
     {
-        var runtime = typeof(FastRelay.Descriptors.FastRelayProtocolAttribute).Assembly.Location;
+        var fastRelay = new[] { typeof(FastRelay.Descriptors.FastRelayProtocolAttribute).Assembly.Location, typeof(FastRelay.Bpf.BpfObject).Assembly.Location };
         var paths = ((string?)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") ?? "")
             .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
             .Where(p => p != typeof(GeneratorHarness).Assembly.Location)
             .Where(p => !Path.GetFileName(p).StartsWith("FastRelay.", StringComparison.OrdinalIgnoreCase)
                         && !Path.GetFileName(p).Equals("fastrelay.dll", StringComparison.OrdinalIgnoreCase))
-            .Prepend(runtime)
+            .Concat(fastRelay)
             .Where(p => p.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
             .GroupBy(p => Path.GetFileName(p), StringComparer.OrdinalIgnoreCase) // one per simple name
             .Select(g => g.First());
