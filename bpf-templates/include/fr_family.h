@@ -79,42 +79,41 @@ static __always_inline __u16 fr_csum_fold(__u64 sum)
 }
 
 /* One's-complement sum (unfolded, as bpf_csum_diff returns it) of len bytes from off, added to seed; negative on error.
- * Not inlined: the verifier walks the bounded loop once here rather than in every state of the egress program. */
-static __noinline __s64 fr_skb_sum(struct __sk_buff *skb, __u32 off, __u32 len, __u32 seed)
+ * A global function: the verifier checks it once on its own (its bounded loop is up to a thousand iterations) instead
+ * of walking the loop again for every state of the egress program that reaches the call (measured: 330k verified
+ * instructions inlined or static). */
+__noinline __s64 fr_skb_sum(struct __sk_buff *skb, __u32 off, __u32 len, __u32 seed)
 {
 	__u8 buf[FR_SUM_CHUNK];
 	__s64 sum = seed;
-	__u32 i;
+	__u32 i, n;
 
+	/* Whole chunks; the loop does nothing else, so each of its iterations costs the verifier a dozen instructions. */
 	for (i = 0; i < FR_SUM_MAX_CHUNKS; i++) {
-		__u32 left, n;
-
-		if (len == 0)
+		if (len < FR_SUM_CHUNK)
 			break;
-		left = len;
-		if (left >= FR_SUM_CHUNK) {
-			if (bpf_skb_load_bytes(skb, off, buf, FR_SUM_CHUNK))
-				return -1;
-			sum = bpf_csum_diff((__be32 *)0, 0, (__be32 *)buf, FR_SUM_CHUNK, (__u32)sum);
-			off += FR_SUM_CHUNK;
-			len -= FR_SUM_CHUNK;
-		} else {
-			/* The tail: zero padded to whole 32-bit words, which adds nothing to the sum. Chunks start at even
-			 * offsets from the UDP header, so the tail's 16-bit words line up with the checksum's. */
-			__builtin_memset(buf, 0, sizeof(buf));
-			n = left & (FR_SUM_CHUNK - 1);
-			if (n == 0 || bpf_skb_load_bytes(skb, off, buf, n))
-				return -1;
-			n = (n + 3) & ~3u;
-			if (n > FR_SUM_CHUNK)
-				return -1;
-			sum = bpf_csum_diff((__be32 *)0, 0, (__be32 *)buf, n, (__u32)sum);
-			len = 0;
-		}
+		if (bpf_skb_load_bytes(skb, off, buf, FR_SUM_CHUNK))
+			return -1;
+		sum = bpf_csum_diff((__be32 *)0, 0, (__be32 *)buf, FR_SUM_CHUNK, (__u32)sum);
 		if (sum < 0)
 			return -1;
+		off += FR_SUM_CHUNK;
+		len -= FR_SUM_CHUNK;
 	}
-	return len ? -1 : sum;
+	if (len >= FR_SUM_CHUNK)
+		return -1; /* longer than any UDP datagram */
+	if (len == 0)
+		return sum;
+	/* The tail, zero padded to whole 32-bit words (zeros add nothing). Chunks start at even offsets from the UDP header,
+	 * so the tail's 16-bit words line up with the checksum's. */
+	__builtin_memset(buf, 0, sizeof(buf));
+	n = len & (FR_SUM_CHUNK - 1);
+	if (n == 0 || bpf_skb_load_bytes(skb, off, buf, n))
+		return -1;
+	n = (n + 3) & ~3u;
+	if (n > FR_SUM_CHUNK)
+		return -1;
+	return bpf_csum_diff((__be32 *)0, 0, (__be32 *)buf, n, (__u32)sum);
 }
 
 /* The IPv6 UDP checksum of a datagram that arrived over IPv4 without one (field 0): pseudo header + UDP header +
