@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using CliWrap.Buffered;
 using System.Security.Cryptography;
 using FastRelay.Cli.Relay;
 using FastRelay.Cli.Scenario;
@@ -92,7 +93,18 @@ public sealed class CrossFamilyEndToEndTests(ITestOutputHelper output)
     private async Task<ScenarioResult> Run(ScenarioOptions options)
     {
         var prefix = "frxf" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(2));
-        var result = await RelayScenario.RunAsync(options with { LabPrefix = prefix, Progress = line => output.WriteLine(line) });
+        var kernelStats = "";
+        var result = await RelayScenario.RunAsync(options with
+        {
+            LabPrefix = prefix,
+            Progress = line => output.WriteLine(line),
+            // The relay-wide kernel counters (per CPU), for the record: translated copies, too-big ones, drops.
+            DuringStream = async (lab, bpffs) => kernelStats = (await CliWrap.Cli.Wrap("bpftool")
+                .WithArguments(["map", "dump", "pinned", Path.Combine(bpffs, "fastrelay", lab.Prefix, "fr_stats")])
+                .WithValidation(CliWrap.CommandResultValidation.None)
+                .ExecuteBufferedAsync()).StandardOutput,
+        });
+        output.WriteLine(kernelStats);
         foreach (var (s, i) in result.Subscribers.Select((s, i) => (s, i)))
             output.WriteLine($"s{i}: ch {s.Channel} received {s.Received} repaired {s.Repaired} unrepaired {s.UnrepairedGaps}");
         if (result.RelayStatusDuringStream is { } status)
