@@ -120,17 +120,11 @@ int fr_upstream_ingress(struct __sk_buff *skb)
 		}
 		/* The other family: egress translates the copy (fr_family.h) when userspace switched that on and the copy
 		 * fits the subscriber's device; otherwise no clone, and the original goes up for userspace to serve. */
-		if (sub->remote.family != pkt.family) {
-			int verdict = fr_family_verdict(skb, &pkt, sub);
-
-			if (verdict != FR_FAMILY_TRANSLATE) {
-				if (verdict == FR_FAMILY_TOO_BIG)
-					FR_COUNT(st, egress_family_too_big);
-				else
-					FR_COUNT(st, egress_family_mismatch);
-				cross_family = 1;
-				continue;
-			}
+		if (sub->remote.family != pkt.family &&
+		    !fr_family_clone_allowed(skb, sub->local.family, sub->remote.family, sub->ifindex,
+					     fr_translated_l3_len(&pkt, sub->remote.family))) {
+			cross_family = 1;
+			continue;
 		}
 
 		/* The mark is the only per-clone state that survives into the egress program. */

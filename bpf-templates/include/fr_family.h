@@ -33,12 +33,8 @@
 #define FR_SUM_CHUNK 64
 #define FR_SUM_MAX_CHUNKS (65536 / FR_SUM_CHUNK)
 
-/* Why a subscriber of the other family gets no kernel copy. */
-enum fr_family_verdict {
-	FR_FAMILY_TRANSLATE = 0,
-	FR_FAMILY_OFF,     /* translation not switched on, or a subscriber entry whose two endpoints disagree */
-	FR_FAMILY_TOO_BIG, /* the translated copy would exceed the device MTU */
-};
+/* fr_translate_family: the translated copy would exceed the device MTU (nothing was changed). */
+#define FR_FAMILY_TOO_BIG 1
 
 static __always_inline __u32 fr_ip_header_len(__u8 family)
 {
@@ -59,15 +55,25 @@ static __always_inline int fr_family_fits(struct __sk_buff *skb, const struct fr
 	return bpf_check_mtu(skb, ifindex, &mtu_len, 0, 0) == BPF_MTU_CHK_RET_SUCCESS;
 }
 
-/* Can a copy of pkt be translated for sub (whose family differs from the packet's)? Upstream ingress asks before it
- * clones; fr_config is looked up here, not held across the fan-out loop (see relay.bpf.c). */
-static __always_inline int fr_family_verdict(struct __sk_buff *skb, const struct fr_packet *pkt, const struct fr_subscriber *sub)
+/* May upstream ingress clone a packet for a subscriber of the other family (FR_CONFIG_TRANSLATE_FAMILY on, a sane
+ * subscriber entry, the translated copy of l3_len bytes fits the device)? Counts why not. A global function, verified
+ * once on its own: inlined in the fan-out loop, its branches multiplied the states the verifier walks there (measured
+ * with 256 subscribers: 640k verified instructions inlined, against 410k without translation). fr_config is looked up
+ * here, not held across the loop (see relay.bpf.c). */
+__noinline int fr_family_clone_allowed(struct __sk_buff *skb, __u32 local_family, __u32 remote_family, __u32 ifindex,
+				       __u32 l3_len)
 {
-	if (!(fr_config_flags_of(fr_config_get()) & FR_CONFIG_TRANSLATE_FAMILY) || sub->local.family != sub->remote.family)
-		return FR_FAMILY_OFF;
-	if (!fr_family_fits(skb, pkt, sub->remote.family, sub->ifindex))
-		return FR_FAMILY_TOO_BIG;
-	return FR_FAMILY_TRANSLATE;
+	struct fr_stats *st = fr_stats_get();
+
+	if (!(fr_config_flags_of(fr_config_get()) & FR_CONFIG_TRANSLATE_FAMILY) || local_family != remote_family) {
+		FR_COUNT(st, egress_family_mismatch);
+		return 0;
+	}
+	if (bpf_check_mtu(skb, ifindex, &l3_len, 0, 0) != BPF_MTU_CHK_RET_SUCCESS) {
+		FR_COUNT(st, egress_family_too_big);
+		return 0;
+	}
+	return 1;
 }
 
 static __always_inline __u16 fr_csum_fold(__u64 sum)
