@@ -162,6 +162,9 @@ static __always_inline int fr_translate_family(struct __sk_buff *skb, struct fr_
 	__u32 udp_len = pkt->payload_len + (__u32)sizeof(struct udphdr);
 	__u32 old_addr_len, new_addr_len;
 	__be16 eth_proto;
+	/* Known limit, shared with the same-family rewrite (BPF_F_MARK_MANGLED_0): a CHECKSUM_PARTIAL clone (a publisher on a
+	 * local veth with tx offload) whose pseudo-header sum happens to fold to 0 is taken for "no checksum"; the program
+	 * cannot read ip_summed to tell the two apart. */
 	int no_checksum = pkt->family == FR_AF_INET && pkt->udp_check == 0;
 	__s64 diff;
 
