@@ -21,6 +21,7 @@
 #include "fr_parse.h"
 #include "fr_checksum.h"
 #include "fr_rewrite.h"
+#include "fr_family.h"
 #include "fr_budget.h"
 #include "fr_events.h"
 #include "fr_cache.h"
@@ -117,10 +118,12 @@ int fr_upstream_ingress(struct __sk_buff *skb)
 			FR_COUNT(st, egress_wrong_channel);
 			continue;
 		}
-		/* An IPv4 datagram cannot be rewritten into an IPv6 one in place (header sizes differ). */
-		if (sub->remote.family != pkt.family) {
-			FR_COUNT(st, egress_family_mismatch);
-			cross_family = 1; /* the relay socket serves this one from the original */
+		/* The other family: egress translates the copy (fr_family.h) when userspace switched that on and the copy
+		 * fits the subscriber's device; otherwise no clone, and the original goes up for userspace to serve. */
+		if (sub->remote.family != pkt.family &&
+		    !fr_family_clone_allowed(skb, sub->local.family, sub->remote.family, sub->ifindex,
+					     fr_translated_l3_len(&pkt, sub->remote.family))) {
+			cross_family = 1;
 			continue;
 		}
 
@@ -140,7 +143,8 @@ int fr_upstream_ingress(struct __sk_buff *skb)
 	if (!fanned_out)
 		return TC_ACT_UNSPEC;
 #if FR_KERNEL_CACHE && FR_HAS_PACKET_NUMBER
-	/* Kept here, and userspace has said it needs nothing else from the originals: it need not receive this one. */
+	/* Kept here, and userspace has said it needs nothing else from the originals: it need not receive this one (unless a
+	 * subscriber of the other family got no copy: userspace serves that one from the original). */
 	/* fr_config is looked up again rather than kept from the port check: anything of it held live across the fan-out
 	 * loop multiplies the states the verifier walks there past its budget (measured: over a million instructions). The
 	 * array lookup is a few inlined instructions. */
@@ -174,7 +178,7 @@ static __always_inline __attribute__((unused)) __u64 fr_take_packet_number(__u64
  * so every path that cannot finish the rewrite drops it: it must never leave as it is. A packet whose mark only looks
  * like our tag (another program's mark) is not a clone unless it is also what upstream ingress clones: UDP to the relay
  * port that satisfies fr_match_fast_path. Anything else is left exactly as it is, mark included. */
-static __always_inline int fr_egress_forwarded(struct __sk_buff *skb, __u32 slot, __u16 relay_port)
+static __always_inline int fr_egress_forwarded(struct __sk_buff *skb, __u32 slot, __u16 relay_port, __u32 config_flags)
 {
 	struct fr_stats *st = fr_stats_get();
 	struct fr_sub_stats *ss = fr_sub_stats_get(slot);
@@ -188,6 +192,7 @@ static __always_inline int fr_egress_forwarded(struct __sk_buff *skb, __u32 slot
 	__u64 *next_pn;
 	__be16 ports[2];
 	__u32 urgency;
+	int translate, rc;
 #if FR_HAS_PACKET_NUMBER
 	__u64 pn, upstream_pn;
 #endif
@@ -212,8 +217,10 @@ static __always_inline int fr_egress_forwarded(struct __sk_buff *skb, __u32 slot
 		FR_COUNT(ss, dropped_inactive);
 		return TC_ACT_SHOT;
 	}
-	/* The subscriber may have been re-registered with another family since the clone was made. */
-	if (pkt.family != sub->remote.family || pkt.family != sub->local.family) {
+	/* A copy for the other family is translated only when userspace switched that on (it was when upstream ingress
+	 * cloned, unless the switch or the subscriber changed since). */
+	translate = pkt.family != sub->remote.family;
+	if (sub->local.family != sub->remote.family || (translate && !(config_flags & FR_CONFIG_TRANSLATE_FAMILY))) {
 		FR_COUNT(st, egress_family_mismatch);
 		return TC_ACT_SHOT;
 	}
@@ -288,8 +295,13 @@ static __always_inline int fr_egress_forwarded(struct __sk_buff *skb, __u32 slot
 #endif
 
 	/* Unshare and linearise everything we are going to write now, so that no write after the packet number
-	 * is taken can fail for lack of memory and leave a hole in the sequence. */
-	if (bpf_skb_pull_data(skb, pkt.payload_off + FR_HEADER_LEN) || fr_rewrite_l2(skb, sub) || fr_rewrite_l3(skb, &pkt, sub)) {
+	 * is taken can fail for lack of memory and leave a hole in the sequence. A translated copy gets its new IP header
+	 * first (it moves the offsets), a same-family one has its header rewritten in place. */
+	rc = translate ? fr_translate_family(skb, &pkt, sub) : 0;
+	if (rc == FR_FAMILY_TOO_BIG)
+		FR_COUNT(st, egress_family_too_big);
+	if (rc || bpf_skb_pull_data(skb, pkt.payload_off + FR_HEADER_LEN) || fr_rewrite_l2(skb, sub) ||
+	    (!translate && fr_rewrite_l3(skb, &pkt, sub))) {
 #if FR_HAS_STREAM_OFFSET
 		fr_credit_return(slot, flow.data_len);
 		fr_report_not_forwarded(st, slot, &flow, sid, upstream_sid, fr_flow_upstream_pn(old_h), pkt.payload_len,
@@ -335,6 +347,8 @@ static __always_inline int fr_egress_forwarded(struct __sk_buff *skb, __u32 slot
 	}
 
 	FR_COUNT(st, egress_rewritten);
+	if (translate)
+		FR_COUNT(st, egress_family_translated);
 	FR_COUNT(ss, forwarded_packets);
 	FR_COUNT_ADD(ss, forwarded_bytes, pkt.payload_len);
 
@@ -458,7 +472,7 @@ int fr_subscriber_egress(struct __sk_buff *skb)
 	__u32 slot;
 
 	if (fr_mark_to_slot(fr_clone_magic_of(cfg), skb->mark, &slot))
-		return fr_egress_forwarded(skb, slot, relay_port);
+		return fr_egress_forwarded(skb, slot, relay_port, fr_config_flags_of(cfg));
 	return fr_egress_userspace(skb, relay_port);
 }
 

@@ -11,6 +11,7 @@ internal static class CHeaderEmitter
     public const uint MarkMagicMask = 0xffff0000;
     public const uint ConfigRegisterRuns = 0x1;
     public const uint ConfigConsumeCached = 0x2;
+    public const uint ConfigTranslateFamily = 0x4;
 
     /// <summary>Why a mapped copy was not forwarded (fr_event.reason with FR_ORIGIN_NOT_FORWARDED); userspace sends the
     /// range itself. Same values in the C# <c>NotForwardedReason</c>.</summary>
@@ -92,6 +93,8 @@ internal static class CHeaderEmitter
             .Line($"#define FR_CONFIG_REGISTER_RUNS 0x{ConfigRegisterRuns:x}u")
             .Line("/* fr_config.flags: a packet fanned out and kept in the kernel cache is not passed up to the relay's stack. */")
             .Line($"#define FR_CONFIG_CONSUME_CACHED 0x{ConfigConsumeCached:x}u")
+            .Line("/* fr_config.flags: copies for a subscriber of the other IP family are translated (IPv4 <-> IPv6) in the kernel. */")
+            .Line($"#define FR_CONFIG_TRANSLATE_FAMILY 0x{ConfigTranslateFamily:x}u")
             .Line($"#define FR_KERNEL_CACHE {Flag(m.KernelCachePackets > 0)}")
             .Line($"#define FR_CACHE_PACKETS {m.KernelCachePackets}")
             .Line($"#define FR_CACHE_PACKET_BYTES {SharedStructs.CachePacketBytes}")

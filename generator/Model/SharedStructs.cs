@@ -159,6 +159,7 @@ internal static class SharedStructs
                      ("egress_userspace_dropped", "EgressUserspaceDropped"), ("subscriber_ingress_seen", "SubscriberIngressSeen"),
                      ("subscriber_ingress_unknown", "SubscriberIngressUnknown"), ("events_lost", "EventsLost"),
                      ("egress_before_forward_from", "EgressBeforeForwardFrom"), ("egress_not_forwarded", "EgressNotForwarded"),
+                     ("egress_family_translated", "EgressFamilyTranslated"), ("egress_family_too_big", "EgressFamilyTooBig"),
                  })
             stats.Scalar(c, clr, ScalarKind.U64);
 

@@ -15,6 +15,23 @@ public static unsafe class NetDevice
         return (int)index;
     }
 
+    /// <summary>The MTU of <paramref name="ifindex"/>, or null when no device has it. Asked of the kernel (SIOCGIFMTU) rather
+    /// than read from /sys, which shows the namespace of whoever mounted it, not necessarily the caller's.</summary>
+    public static int? MtuOf(int ifindex)
+    {
+        var name = NameOf(ifindex);
+        if (name is null)
+            return null;
+        int fd = LibC.socket(LibC.AF_INET, LibC.SOCK_DGRAM | LibC.SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            return null;
+        using var owned = new OwnedFd(fd);
+        byte* ifreq = stackalloc byte[40]; // struct ifreq: the name, then a union whose int is ifr_mtu
+        new Span<byte>(ifreq, 40).Clear();
+        System.Text.Encoding.UTF8.GetBytes(name, new Span<byte>(ifreq, 15));
+        return LibC.ioctl(fd, LibC.SIOCGIFMTU, ifreq) == 0 ? *(int*)(ifreq + 16) : null;
+    }
+
     /// <summary>The name of <paramref name="ifindex"/>, or null when no device has it.</summary>
     public static string? NameOf(int ifindex)
     {

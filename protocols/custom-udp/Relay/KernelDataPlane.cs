@@ -12,14 +12,15 @@ namespace FastRelay.Protocols.CustomUdp.Relay;
 /// The fast path: copies are made by the generated TC programs; this class only writes the maps they read (through the
 /// generated typed accessors) and pumps their registration events back to the relay core. The ring buffer is drained
 /// in batches every few milliseconds (events are submitted without wakeup), never per packet.
-/// A subscriber whose address family differs from its channel's upstream cannot get an in-place rewritten copy (the IP
-/// headers differ in size), so for those the relay socket sends the original packet and the egress program numbers
-/// it like any packet of the relay's own stack.
+/// A subscriber whose address family differs from its channel's upstream gets kernel copies too: the egress program
+/// translates them into its family (FR_CONFIG_TRANSLATE_FAMILY). Only a packet whose translated copy would not fit the
+/// subscriber's device MTU (IPv4 to IPv6 adds 20 bytes) gets no kernel copy; upstream ingress then passes the original up
+/// and this socket sends it, and the egress program numbers it like any packet of the relay's own stack.
 /// Registrations are drained when the relay core calls <see cref="Flush"/> (it does so on its own receive thread, at
 /// least every 100 ms, and before answering a NACK): a thread of their own cost a wake-up each time.
 /// The kernel keeps the last packets of each channel (fr_cache) and, as the relay needs nothing else from them, drops
 /// the originals it fanned out instead of passing them up: this process then receives only control traffic, originals
-/// of channels with cross-family subscribers and packets too large for the kernel cache.
+/// of packets a cross-family subscriber gets from this socket (see above) and packets too large for the kernel cache.
 /// </summary>
 public sealed class KernelDataPlane : IDataPlane
 {
@@ -32,11 +33,17 @@ public sealed class KernelDataPlane : IDataPlane
     private readonly Socket _socket;
     private readonly object _crossGate = new();
 
-    /// <summary>A subscriber the socket serves because its family differs from its channel's upstream.</summary>
-    private sealed class CrossFamilySlot(AddressFamily family, SocketAddress address)
+    /// <summary>A subscriber whose family differs from its channel's upstream: the kernel serves it, except packets that
+    /// translated would not fit its device's MTU (read at activation), which the socket sends.</summary>
+    private sealed class CrossFamilySlot(AddressFamily family, SocketAddress address, int? mtu)
     {
         public AddressFamily Family { get; } = family;
         public SocketAddress Address { get; } = address;
+
+        /// <summary>The kernel's own rule (fr_family_verdict): its IP header + UDP header + payload within the device MTU.
+        /// An unknown device (no MTU) fails the kernel's check too.</summary>
+        public bool KernelServes(int payloadLength) =>
+            mtu is { } m && (Family == AddressFamily.InterNetworkV6 ? 40 : 20) + 8 + payloadLength <= m;
         public long Budget;
         public BudgetSetting Setting;
     }
@@ -63,12 +70,13 @@ public sealed class KernelDataPlane : IDataPlane
 
     /// <summary>The relay port, run registration (NACK repair only needs to know where a subscriber's numbering stops
     /// following the publisher's, so the kernel sends an event per break instead of one per copy) and consumed originals
-    /// (the relay needs nothing from an original the kernel fanned out and cached), and this instance's clone tag (another
-    /// relay on the host must not take its clones for its own).</summary>
+    /// (the relay needs nothing from an original the kernel fanned out and cached), copies translated for subscribers of
+    /// the other IP family, and this instance's clone tag (another relay on the host must not take its clones for its
+    /// own).</summary>
     public void SetConfig(ushort udpPort) => _maps.Config.Update(0u, new Config
     {
         UdpPort = udpPort,
-        Flags = ConfigRegisterRuns | ConfigConsumeCached,
+        Flags = ConfigRegisterRuns | ConfigConsumeCached | ConfigTranslateFamily,
         CloneMark = _cloneMark,
     });
 
@@ -116,7 +124,8 @@ public sealed class KernelDataPlane : IDataPlane
         _maps.Subscribers.Update(key, subscriber);
         lock (_crossGate)
         {
-            _slots[slot] = new CrossFamilySlot(SocketAddresses.Plain(binding.Remote).AddressFamily, SocketAddresses.For(_socket, binding.Remote));
+            _slots[slot] = new CrossFamilySlot(SocketAddresses.Plain(binding.Remote).AddressFamily, SocketAddresses.For(_socket, binding.Remote),
+                FastRelay.Net.NetDevice.MtuOf(binding.IfIndex));
             RebuildCrossFamily();
         }
     }
@@ -157,14 +166,15 @@ public sealed class KernelDataPlane : IDataPlane
 
     public void OnUpstreamData(in PacketHeader header, ReadOnlySpan<byte> packet)
     {
-        // The kernel made the same-family copies. Cross-family subscribers get the original from this socket; the egress
-        // program numbers it. The budget rule is applied here because egress applies it only to its own clones.
+        // The kernel made every copy that fits. A cross-family subscriber whose translated copy would not fit its device
+        // gets the original from this socket; the egress program numbers it. The budget rule is applied here because
+        // egress applies it only to its own clones.
         lock (_crossGate)
         {
             if (!_crossFamilyByChannel.TryGetValue(header.Channel, out var targets))
                 return;
             foreach (var target in targets)
-                if (BudgetRule.Admit(ref target.Budget, target.Setting, header.Priority, packet.Length))
+                if (!target.KernelServes(packet.Length) && BudgetRule.Admit(ref target.Budget, target.Setting, header.Priority, packet.Length))
                     _socket.SendTo(packet, SocketFlags.None, target.Address);
         }
     }
@@ -300,8 +310,8 @@ public sealed class KernelDataPlane : IDataPlane
 
     private void OnEvent(ReadOnlySpan<byte> record)
     {
-        // Both origins are DATA sent to a subscriber: clones, and originals the relay socket sent across families
-        // (whose upstream_packet_number is the publisher's, as the socket sent the packet unchanged).
+        // Both origins are DATA sent to a subscriber: clones, and originals the relay socket sent across families when the
+        // translated copy would not fit (whose upstream_packet_number is the publisher's, as the socket sent it unchanged).
         var registration = EventReader.Decode(record);
         _sink.OnSent((int)registration.Slot, registration.PacketNumber, registration.UpstreamPacketNumber);
     }

@@ -36,6 +36,10 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib, SetLastError = true)] internal static partial int setsockopt(int fd, int level, int name, void* value, uint len);
     [LibraryImport(Lib, SetLastError = true)] internal static partial nint send(int fd, void* buf, nuint len, int flags);
     [LibraryImport(Lib, SetLastError = true)] internal static partial nint recv(int fd, void* buf, nuint len, int flags);
+
+    internal const int AF_INET = 2, SOCK_DGRAM = 2;
+    internal const nuint SIOCGIFMTU = 0x8921;
+    [LibraryImport(Lib, SetLastError = true)] internal static partial int ioctl(int fd, nuint request, void* arg);
 }
 
 /// <summary>A plain fd owned by this process (namespace files, netlink sockets), closed exactly once.</summary>

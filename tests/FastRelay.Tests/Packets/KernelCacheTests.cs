@@ -19,9 +19,10 @@ public sealed class KernelCacheTests(GeneratedObjects objects)
 
     private sealed class Lab : IDisposable
     {
-        public Lab(GeneratedObjects objects, FastPathProtocol protocol, bool consume, bool crossFamilySubscriber = false)
+        public Lab(GeneratedObjects objects, FastPathProtocol protocol, bool consume, bool crossFamilySubscriber = false,
+            bool translate = false, int? mtu = null)
         {
-            Device = RedirectDevice.Create();
+            Device = RedirectDevice.Create(translate ? "frxf" : "frpk", mtu);
             Session = new RelaySession(objects, protocol);
             Maps = new G.Maps(Session.Object);
             Session.AddSubscriber(0, ifIndex: Device.IfIndex);
@@ -31,7 +32,7 @@ public sealed class KernelCacheTests(GeneratedObjects objects)
             channel.Slots[0] = 0;
             channel.Slots[1] = 1;
             Maps.Channels.Update(new G.ChannelKey { Id = ChannelId }, channel);
-            Maps.Config.Update(0u, new G.Config { Flags = consume ? G.ConfigConsumeCached : 0 });
+            Maps.Config.Update(0u, new G.Config { Flags = (consume ? G.ConfigConsumeCached : 0) | (translate ? G.ConfigTranslateFamily : 0) });
         }
 
         public RedirectDevice Device { get; }
@@ -93,7 +94,7 @@ public sealed class KernelCacheTests(GeneratedObjects objects)
     [BpfFact]
     public void Originals_the_relay_socket_still_needs_or_the_ring_cannot_hold_go_up()
     {
-        // A subscriber of the other family is served from the original by the relay socket.
+        // Without FR_CONFIG_TRANSLATE_FAMILY a subscriber of the other family is served from the original by the relay socket.
         using (var lab = new Lab(objects, _protocol, consume: true, crossFamilySubscriber: true))
         {
             lab.Session.UpstreamIngress.Run(new PacketFixture("cross-family subscriber", Packet(9), TcAct.Ok));
@@ -107,5 +108,19 @@ public sealed class KernelCacheTests(GeneratedObjects objects)
             lab.Session.UpstreamIngress.Run(new PacketFixture("largest that fits", Packet(11, tail: G.CachePacketBytes - _protocol.HeaderLength), TcAct.Shot));
             Assert.Equal((uint)G.CachePacketBytes, lab.Entry(11).Length);
         }
+    }
+
+    [BpfFact]
+    public void With_translation_a_cross_family_subscriber_needs_the_original_only_for_a_copy_that_does_not_fit()
+    {
+        using var lab = new Lab(objects, _protocol, consume: true, crossFamilySubscriber: true, translate: true, mtu: 1280);
+        // Both subscribers got a clone (the IPv6 one's is translated in egress): nothing left for the relay socket.
+        lab.Session.UpstreamIngress.Run(new PacketFixture("translated", Packet(9), TcAct.Shot));
+        Assert.Equal(9UL, lab.Entry(9).UpstreamPacketNumber);
+        Assert.Equal(2UL, lab.Device.TxDropped);
+        // 1233 payload bytes: 1281 as IPv6, over the device's 1280. The IPv6 subscriber gets it from the relay socket.
+        lab.Session.UpstreamIngress.Run(new PacketFixture("too big for IPv6", Packet(10, tail: 1233 - _protocol.HeaderLength), TcAct.Ok));
+        Assert.Equal(3UL, lab.Device.TxDropped);
+        Assert.Equal(1UL, lab.Session.Maps.Stats().EgressFamilyTooBig);
     }
 }

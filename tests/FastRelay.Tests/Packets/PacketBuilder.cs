@@ -22,6 +22,9 @@ public sealed record PacketBuilder
 
     public byte Ttl { get; init; } = 64;
 
+    /// <summary>IPv4 identification (the header is always sent with DF).</summary>
+    public ushort Ipv4Id { get; init; } = 0x1234;
+
     /// <summary>IPv4 TOS / IPv6 traffic class: DSCP in the upper six bits, ECN in the lower two.</summary>
     public byte Tos { get; init; }
 
@@ -53,7 +56,7 @@ public sealed record PacketBuilder
             ip[0] = (byte)(0x40 | (ipHeader / 4));
             ip[1] = Tos;
             BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)(ipHeader + udpLength));
-            BinaryPrimitives.WriteUInt16BigEndian(ip[4..], 0x1234);
+            BinaryPrimitives.WriteUInt16BigEndian(ip[4..], Ipv4Id);
             BinaryPrimitives.WriteUInt16BigEndian(ip[6..], 0x4000); // DF
             ip[8] = Ttl;
             ip[9] = 17;

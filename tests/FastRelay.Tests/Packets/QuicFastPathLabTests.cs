@@ -18,7 +18,8 @@ namespace FastRelay.Tests.Packets;
 /// the generated programs (attached by <see cref="FastPathHost"/>) clone and rewrite them, and each subscriber's UDP
 /// socket receives its own copy: its connection id, its gapless packet numbers, its stream id, offsets moved by its
 /// mapping's delta, the data untouched. The subscriber's kernel checks the checksums (a bad one is dropped and counted
-/// in InCsumErrors). Only the QUIC layout is crafted here; no QUIC stack is involved.
+/// in InCsumErrors). Only the QUIC layout is crafted here; no QUIC stack is involved. Subscribers of the other IP family
+/// than the publisher get copies translated by the kernel (FR_CONFIG_TRANSLATE_FAMILY; those labs are named frxf*).
 /// </summary>
 [Collection(GeneratedObjectsCollection.Name)]
 public sealed class QuicFastPathLabTests(GeneratedObjects objects)
@@ -32,17 +33,22 @@ public sealed class QuicFastPathLabTests(GeneratedObjects objects)
     private static readonly byte[] PublisherCid = [0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28];
 
     [LabTheory(needsClang: true)]
-    [InlineData(AddressFamily.InterNetwork)]
-    [InlineData(AddressFamily.InterNetworkV6)]
-    public async Task Every_subscriber_receives_its_own_rewritten_copy_of_every_packet(AddressFamily family)
+    [InlineData(AddressFamily.InterNetwork, AddressFamily.InterNetwork)]
+    [InlineData(AddressFamily.InterNetworkV6, AddressFamily.InterNetworkV6)]
+    [InlineData(AddressFamily.InterNetwork, AddressFamily.InterNetworkV6)]
+    [InlineData(AddressFamily.InterNetworkV6, AddressFamily.InterNetwork)]
+    public async Task Every_subscriber_receives_its_own_rewritten_copy_of_every_packet(AddressFamily publisherFamily, AddressFamily family)
     {
-        var prefix = "frkq" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(2));
+        var translated = publisherFamily != family;
+        var prefix = (translated ? "frxf" : "frkq") + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(2));
         await using var lab = await LabTopology.UpAsync(new LabOptions { Prefix = prefix, Subscribers = 2, RelayInterfaces = 2 });
         var down = lab.RelayDownstream;
         using var host = await lab.RunInAsync(lab.Relay, () => FastPathHost.Start(
             new FastPathHostOptions(G.Protocol, objects.ObjectPath(G.Protocol), prefix + "-quic", [lab.RelayUpstream.Name, down.Name], lab.BpfFsPath),
             NullLogger.Instance));
         var maps = new G.Maps(host.Object);
+        if (translated)
+            maps.Config.Update(0u, new G.Config { Flags = G.ConfigTranslateFamily });
 
         // What the relay's userspace would write: subscribers, their credit, the channel, the upstream stream's channel
         // (learnt from its subgroup header) and each subscriber's stream for it.
@@ -83,8 +89,8 @@ public sealed class QuicFastPathLabTests(GeneratedObjects objects)
 
             // The publisher's packets. Nothing listens on the relay port: the originals go up and are refused there,
             // which changes nothing for the copies.
-            using var publisher = lab.UdpSocket(lab.Publisher, family);
-            var relay = new IPEndPoint(lab.RelayUpstream.Address(family), G.UdpPort);
+            using var publisher = lab.UdpSocket(lab.Publisher, publisherFamily);
+            var relay = new IPEndPoint(lab.RelayUpstream.Address(publisherFamily), G.UdpPort);
             for (var k = 0; k < Packets; k++)
                 publisher.SendTo(QuicMoqProtocol.Packet(PublisherCid, (uint)(0x7000 + k), UpstreamStream, FirstDataOffset + (ulong)(k * DataLength), Data(k),
                     fin: k == Packets - 1), relay);
@@ -106,6 +112,7 @@ public sealed class QuicFastPathLabTests(GeneratedObjects objects)
             Assert.Equal(2 * Packets, events.Count);
             Assert.All(events, e => Assert.Equal(G.PacketOrigin.Forwarded, e.Origin));
             Assert.Equal(2, events.Count(e => e.Fin == 1));
+            Assert.Equal(translated ? 2UL * Packets : 0, maps.Stats.LookupPerCpu(0u).Aggregate(0UL, (sum, v) => sum + v.EgressFamilyTranslated));
             foreach (var sub in lab.Subscribers)
                 Assert.Equal("0", await UdpChecksumErrorsAsync(lab, sub, family));
         }

@@ -159,21 +159,6 @@ public abstract class SubscriberEgressTests(GeneratedObjects objects, FastPathPr
     }
 
     [BpfFact]
-    public void A_copy_of_the_other_IP_family_is_dropped()
-    {
-        using var s = Session();
-        var sub = s.AddSubscriber(Slot, v6: true, nextPacketNumber: 40);
-        var copy = new CopyCase(protocol, sub, Fields) { Upstream = Frames.FromUpstream(protocol, v6: false) };
-        copy.MapStream(s.Maps, Slot);
-
-        s.SubscriberEgress.Run(new PacketFixture("IPv4 copy for an IPv6 subscriber", copy.Input, TcAct.Shot, Context: s.CloneFor(Slot)));
-
-        Assert.Equal(40UL, s.Maps.NextPacketNumber(Slot));
-        Assert.Equal(new RelayStats { EgressFamilyMismatch = 1 }, s.Maps.Stats());
-        Assert.Empty(s.TakeEvents());
-    }
-
-    [BpfFact]
     public void Untagged_packets_that_are_not_for_a_subscriber_pass_unchanged()
     {
         using var s = Session();

@@ -31,7 +31,8 @@ public abstract class UpstreamIngressTests(GeneratedObjects objects, FastPathPro
         for (uint slot = 0; slot < active; slot++)
             s.AddSubscriber(slot, ifIndex: device.IfIndex);
         s.AddSubscriber(active, active: false, ifIndex: device.IfIndex);
-        s.AddSubscriber(active + 1, v6: true, ifIndex: device.IfIndex); // an IPv4 datagram cannot become IPv6
+        // The other family without FR_CONFIG_TRANSLATE_FAMILY (off here): no clone (FamilyTranslationTests has it on).
+        s.AddSubscriber(active + 1, v6: true, ifIndex: device.IfIndex);
         s.Maps.SetChannel(ChannelId, new ChannelSpec { Slots = [.. Enumerable.Range(0, (int)active + 2).Select(i => (uint)i)] });
 
         var input = Upstream();
@@ -157,6 +158,7 @@ public abstract class UpstreamIngressTests(GeneratedObjects objects, FastPathPro
         s.Maps.SetChannel(ChannelId, new ChannelSpec { Upstream = Topology.Upstream(v6: true), Slots = [0, 1] });
 
         s.UpstreamIngress.Run(new PacketFixture("IPv6", Upstream(v6: true), TcAct.Ok));
+        // Translation is off in this session: the IPv4 subscriber gets no clone.
         Assert.Equal(new RelayStats { UpstreamSeen = 1, UpstreamMatched = 1, Clones = 1, EgressFamilyMismatch = 1 }, s.Maps.Stats());
     }
 

@@ -28,6 +28,10 @@ namespace FastRelay.Protocols.CustomUdp
         /// <summary><c>Config.Flags</c> bit: a packet the kernel fanned out and kept in its cache is dropped there instead of
         /// passed up to the relay socket (only for protocols whose userspace needs nothing else from the originals).</summary>
         public const uint ConfigConsumeCached = 0x2u;
+        /// <summary><c>Config.Flags</c> bit: a subscriber whose IP family differs from the upstream packet's gets a kernel copy
+        /// translated into its family (IPv4 to IPv6 and back), unless the copy would not fit its device's MTU (counted in
+        /// <c>EgressFamilyTooBig</c>: userspace serves that one). Clear: such subscribers get no kernel copy at all.</summary>
+        public const uint ConfigTranslateFamily = 0x4u;
         /// <summary>Upstream packets the kernel keeps per channel (0: no kernel cache).</summary>
         public const int KernelCachePackets = 1024;
         /// <summary>Largest UDP payload the kernel cache keeps.</summary>
@@ -103,6 +107,8 @@ namespace FastRelay.Protocols.CustomUdp
 #define FR_CONFIG_REGISTER_RUNS 0x1u
 /* fr_config.flags: a packet fanned out and kept in the kernel cache is not passed up to the relay's stack. */
 #define FR_CONFIG_CONSUME_CACHED 0x2u
+/* fr_config.flags: copies for a subscriber of the other IP family are translated (IPv4 <-> IPv6) in the kernel. */
+#define FR_CONFIG_TRANSLATE_FAMILY 0x4u
 #define FR_KERNEL_CACHE 1
 #define FR_CACHE_PACKETS 1024
 #define FR_CACHE_PACKET_BYTES 1472
@@ -232,8 +238,10 @@ struct fr_stats {
 	__u64 events_lost;
 	__u64 egress_before_forward_from;
 	__u64 egress_not_forwarded;
+	__u64 egress_family_translated;
+	__u64 egress_family_too_big;
 };
-_Static_assert(sizeof(struct fr_stats) == 168, ""fr_stats layout"");
+_Static_assert(sizeof(struct fr_stats) == 184, ""fr_stats layout"");
 
 /* Keep every shared struct in the object's BTF, so the runtime can check the C# mirrors against it even for
  * structs the programs only reach through a ring-buffer pointer. libbpf skips this section: nothing is loaded. */
@@ -412,7 +420,7 @@ static __always_inline int fr_find_channel(const __u8 *h, struct fr_channel_key 
                 new("fr_cache_entry", "CacheEntry", 1496, new global::FastRelay.Generated.SharedFieldLayout[] { new("upstream_packet_number", 0, 8), new("received_ns", 8, 8), new("length", 16, 4), new("_pad0", 20, 4), new("data", 24, 1472) }),
                 new("fr_event", "Event", 40, new global::FastRelay.Generated.SharedFieldLayout[] { new("timestamp_ns", 0, 8), new("packet_number", 8, 8), new("upstream_packet_number", 16, 8), new("slot", 24, 4), new("length", 28, 4), new("origin", 32, 1), new("urgency", 33, 1), new("_pad0", 34, 6) }),
                 new("fr_config", "Config", 12, new global::FastRelay.Generated.SharedFieldLayout[] { new("udp_port", 0, 2), new("_pad0", 2, 2), new("flags", 4, 4), new("clone_mark", 8, 4) }),
-                new("fr_stats", "Stats", 168, new global::FastRelay.Generated.SharedFieldLayout[] { new("upstream_seen", 0, 8), new("upstream_matched", 8, 8), new("upstream_not_matched", 16, 8), new("upstream_truncated", 24, 8), new("upstream_no_channel", 32, 8), new("upstream_foreign_source", 40, 8), new("clones", 48, 8), new("clone_errors", 56, 8), new("egress_rewritten", 64, 8), new("egress_userspace_numbered", 72, 8), new("egress_dropped_budget", 80, 8), new("egress_dropped_inactive", 88, 8), new("egress_dropped_no_stream", 96, 8), new("egress_family_mismatch", 104, 8), new("egress_wrong_channel", 112, 8), new("egress_userspace_dropped", 120, 8), new("subscriber_ingress_seen", 128, 8), new("subscriber_ingress_unknown", 136, 8), new("events_lost", 144, 8), new("egress_before_forward_from", 152, 8), new("egress_not_forwarded", 160, 8) }),
+                new("fr_stats", "Stats", 184, new global::FastRelay.Generated.SharedFieldLayout[] { new("upstream_seen", 0, 8), new("upstream_matched", 8, 8), new("upstream_not_matched", 16, 8), new("upstream_truncated", 24, 8), new("upstream_no_channel", 32, 8), new("upstream_foreign_source", 40, 8), new("clones", 48, 8), new("clone_errors", 56, 8), new("egress_rewritten", 64, 8), new("egress_userspace_numbered", 72, 8), new("egress_dropped_budget", 80, 8), new("egress_dropped_inactive", 88, 8), new("egress_dropped_no_stream", 96, 8), new("egress_family_mismatch", 104, 8), new("egress_wrong_channel", 112, 8), new("egress_userspace_dropped", 120, 8), new("subscriber_ingress_seen", 128, 8), new("subscriber_ingress_unknown", 136, 8), new("events_lost", 144, 8), new("egress_before_forward_from", 152, 8), new("egress_not_forwarded", 160, 8), new("egress_family_translated", 168, 8), new("egress_family_too_big", 176, 8) }),
             },
             Maps: new global::FastRelay.Generated.MapLayout[]
             {
@@ -426,7 +434,7 @@ static __always_inline int fr_find_channel(const __u8 *h, struct fr_channel_key 
                 new("fr_channels", "BPF_MAP_TYPE_HASH", "struct fr_channel_key", 4, "struct fr_channel", 304, 16),
                 new("fr_cache", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "struct fr_cache_entry", 1496, 16384),
                 new("fr_events", "BPF_MAP_TYPE_RINGBUF", "", 0, "", 0, 1048576),
-                new("fr_stats", "BPF_MAP_TYPE_PERCPU_ARRAY", "__u32", 4, "struct fr_stats", 168, 1),
+                new("fr_stats", "BPF_MAP_TYPE_PERCPU_ARRAY", "__u32", 4, "struct fr_stats", 184, 1),
             },
             Programs: new[] { Programs.UpstreamIngress, Programs.SubscriberIngress, Programs.SubscriberEgress });
 
@@ -564,7 +572,7 @@ static __always_inline int fr_find_channel(const __u8 *h, struct fr_channel_key 
         }
 
         /// <summary>Mirror of <c>struct fr_stats</c>: Relay-wide kernel counters (per CPU).</summary>
-        [global::System.Runtime.InteropServices.StructLayout(global::System.Runtime.InteropServices.LayoutKind.Explicit, Size = 168)]
+        [global::System.Runtime.InteropServices.StructLayout(global::System.Runtime.InteropServices.LayoutKind.Explicit, Size = 184)]
         public struct Stats
         {
             [global::System.Runtime.InteropServices.FieldOffset(0)] public ulong UpstreamSeen;
@@ -588,6 +596,8 @@ static __always_inline int fr_find_channel(const __u8 *h, struct fr_channel_key 
             [global::System.Runtime.InteropServices.FieldOffset(144)] public ulong EventsLost;
             [global::System.Runtime.InteropServices.FieldOffset(152)] public ulong EgressBeforeForwardFrom;
             [global::System.Runtime.InteropServices.FieldOffset(160)] public ulong EgressNotForwarded;
+            [global::System.Runtime.InteropServices.FieldOffset(168)] public ulong EgressFamilyTranslated;
+            [global::System.Runtime.InteropServices.FieldOffset(176)] public ulong EgressFamilyTooBig;
         }
 
         /// <summary>1472 × byte, inline.</summary>

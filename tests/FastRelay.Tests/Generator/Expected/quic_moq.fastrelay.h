@@ -54,6 +54,8 @@
 #define FR_CONFIG_REGISTER_RUNS 0x1u
 /* fr_config.flags: a packet fanned out and kept in the kernel cache is not passed up to the relay's stack. */
 #define FR_CONFIG_CONSUME_CACHED 0x2u
+/* fr_config.flags: copies for a subscriber of the other IP family are translated (IPv4 <-> IPv6) in the kernel. */
+#define FR_CONFIG_TRANSLATE_FAMILY 0x4u
 #define FR_KERNEL_CACHE 0
 #define FR_CACHE_PACKETS 0
 #define FR_CACHE_PACKET_BYTES 1472
@@ -204,8 +206,10 @@ struct fr_stats {
 	__u64 events_lost;
 	__u64 egress_before_forward_from;
 	__u64 egress_not_forwarded;
+	__u64 egress_family_translated;
+	__u64 egress_family_too_big;
 };
-_Static_assert(sizeof(struct fr_stats) == 168, "fr_stats layout");
+_Static_assert(sizeof(struct fr_stats) == 184, "fr_stats layout");
 
 /* Keep every shared struct in the object's BTF, so the runtime can check the C# mirrors against it even for
  * structs the programs only reach through a ring-buffer pointer. libbpf skips this section: nothing is loaded. */

@@ -37,14 +37,18 @@ public sealed class FastPathMoqChainLabTests(GeneratedObjects objects)
     /// <param name="mediaPaced">true: the rest of the subgroup follows once the relay mapped it (a media stream);
     /// false: one burst, most of which reaches the relay before the mappings exist, so the kernel sees little of it and
     /// userspace sends what the kernel did not account for (coverage) — every object must arrive all the same.</param>
+    /// <param name="mixedFamilies">true: the second subscriber connects over IPv6 to the relay's dual-stack socket while
+    /// the publisher sends over IPv4, so its copies are translated by the kernel (FR_CONFIG_TRANSLATE_FAMILY).</param>
     [LabTheory(needsClang: true)]
-    [InlineData(true)]
-    [InlineData(false)]
-    public async Task Publisher_to_fast_path_subscribers_every_object_identical_under_each_alias(bool mediaPaced)
+    [InlineData(true, false)]
+    [InlineData(false, false)]
+    [InlineData(true, true)]
+    public async Task Publisher_to_fast_path_subscribers_every_object_identical_under_each_alias(bool mediaPaced, bool mixedFamilies)
     {
-        var prefix = "frmf" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(2));
+        var prefix = (mixedFamilies ? "frxf" : "frmf") + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(2));
         await using var lab = await LabTopology.UpAsync(new LabOptions { Prefix = prefix, Subscribers = 2, RelayInterfaces = 2 });
         var family = AddressFamily.InterNetwork;
+        AddressFamily SubscriberFamily(int i) => mixedFamilies && i == 1 ? AddressFamily.InterNetworkV6 : family;
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         using var host = await lab.RunInAsync(lab.Relay, () => FastPathHost.Start(
             new FastPathHostOptions(G.Protocol, objects.ObjectPath(G.Protocol), prefix + "-moq", [lab.RelayUpstream.Name, lab.RelayDownstream.Name], lab.BpfFsPath),
@@ -53,7 +57,7 @@ public sealed class FastPathMoqChainLabTests(GeneratedObjects objects)
 
         var listener = await await lab.RunInAsync(lab.Relay, () => QuicListener.ListenAsync(new QuicListenerOptions
         {
-            ListenEndPoint = new IPEndPoint(IPAddress.Any, G.UdpPort), ApplicationProtocols = [QuicMoqTransport.Alpn, "test"], ReceiveCoalescing = false,
+            ListenEndPoint = new IPEndPoint(mixedFamilies ? IPAddress.IPv6Any : IPAddress.Any, G.UdpPort), ApplicationProtocols = [QuicMoqTransport.Alpn, "test"], ReceiveCoalescing = false,
             ConnectionOptions = new QuicServerConnectionOptions
             {
                 ServerCertificate = LoopbackPair.Certificate.Value, ApplicationProtocols = [QuicMoqTransport.Alpn, "test"], Disable1RttEncryption = true,
@@ -71,7 +75,7 @@ public sealed class FastPathMoqChainLabTests(GeneratedObjects objects)
             for (var i = 0; i < 2; i++)
             {
                 var accepting = listener.AcceptConnectionAsync(timeout.Token).AsTask();
-                var relayDown = new IPEndPoint(lab.RelayDownstream.Address(family), G.UdpPort);
+                var relayDown = new IPEndPoint(lab.RelayDownstream.Address(SubscriberFamily(i)), G.UdpPort);
                 subscribers.Add(await await lab.RunInAsync(lab.Subscribers[i], () => QuicConnection.ConnectAsync(new QuicClientConnectionOptions
                 {
                     RemoteEndPoint = relayDown, ApplicationProtocols = ["test"], SkipCertificateValidation = true, Disable1RttEncryption = true,
@@ -160,6 +164,8 @@ public sealed class FastPathMoqChainLabTests(GeneratedObjects objects)
                 if (mediaPaced) Assert.True(share > 0.95, $"the kernel forwarded only {share:P1}");
                 Assert.False(subscribers[i].Closing.IsCompleted, "the subscriber's QUIC saw no violation");
             }
+            if (mixedFamilies && mediaPaced)
+                Assert.True(stats.EgressFamilyTranslated > 0, "the IPv6 subscriber's copies were not translated by the kernel");
             Assert.Equal(1, tap.TappedStreams);
             Assert.Equal(0, plane.Counters.SinkFailures);
         }

@@ -59,10 +59,14 @@ internal sealed class MoqLab : IAsyncDisposable
     public string StatusFile(string relayName) => Path.Combine(Work, "status", relayName + ".json");
 
     /// <summary>`moq relay` listening on every address of <paramref name="host"/>; returns once it listens.</summary>
-    public async Task<MoqLabProcess> StartRelayAsync(LabHost host, string name, params string[] extra)
+    public Task<MoqLabProcess> StartRelayAsync(LabHost host, string name, params string[] extra) =>
+        StartRelayOnAsync(host, name, "0.0.0.0", extra);
+
+    /// <summary>The relay listening on <paramref name="address"/> ("::" for both families on one dual-stack socket).</summary>
+    public async Task<MoqLabProcess> StartRelayOnAsync(LabHost host, string name, string address, params string[] extra)
     {
         var relay = Track(MoqLabProcess.Start(Network, host, name,
-            ["relay", "--address", "0.0.0.0", "--port", Port.ToString(CultureInfo.InvariantCulture), "--name", name,
+            ["relay", "--address", address, "--port", Port.ToString(CultureInfo.InvariantCulture), "--name", name,
              "--status-dir", Path.Combine(Work, "status"), .. extra]));
         await relay.WaitForLogAsync(l => l.Contains("listening on"), "'listening on'", StepTimeout);
         return relay;

@@ -84,6 +84,8 @@ public sealed record RelayStats
     public ulong EventsLost { get; init; }
     public ulong EgressBeforeForwardFrom { get; init; }
     public ulong EgressNotForwarded { get; init; }
+    public ulong EgressFamilyTranslated { get; init; }
+    public ulong EgressFamilyTooBig { get; init; }
 }
 
 /// <summary>Mirror of the generated <c>SubscriberStats</c>; property names equal the generated field names.</summary>

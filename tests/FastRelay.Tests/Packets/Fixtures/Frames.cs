@@ -28,13 +28,20 @@ public static class Frames
     /// forwarded (its TTL would leak the publisher's path length and could expire on the way to the subscriber).</summary>
     public const byte CopyTtl = 64;
 
-    /// <summary>The same datagram re-addressed to a subscriber (IP options, id, DSCP and checksum mode kept).</summary>
-    public static PacketBuilder ToSubscriber(PacketBuilder like, SubscriberSpec sub) => ToRelayStack(like, sub) with
+    /// <summary>The same datagram re-addressed to a subscriber (IP options, id, DSCP and checksum mode kept). For a subscriber
+    /// of the other family the copy is a new header of that family: no IPv4 options, IPv4 id 0 with DF (what Linux sends
+    /// for an unconnected socket's DF datagrams), and a UDP checksum (IPv6 requires one; an IPv4 copy of an IPv6 datagram
+    /// keeps it).</summary>
+    public static PacketBuilder ToSubscriber(PacketBuilder like, SubscriberSpec sub)
     {
-        Ttl = CopyTtl,
-        Tos = (byte)(like.Tos & 0xFC), // ECN of the publisher's path (CE above all) is not the subscriber's path's
-        FlowLabel = 0,
-    };
+        var copy = ToRelayStack(like, sub) with
+        {
+            Ttl = CopyTtl,
+            Tos = (byte)(like.Tos & 0xFC), // ECN of the publisher's path (CE above all) is not the subscriber's path's
+            FlowLabel = 0,
+        };
+        return copy.IsIpv6 == like.IsIpv6 ? copy : copy with { Ipv4Options = [], Ipv4Id = 0, UdpChecksum = true };
+    }
 
     private static PacketBuilder ToRelayStack(PacketBuilder like, SubscriberSpec sub) => like with
     {

@@ -24,12 +24,15 @@ public sealed class RedirectDevice : IDisposable
     /// <summary>Clones that reached the device (dropped there because the peer is down).</summary>
     public ulong TxDropped => ulong.Parse(File.ReadAllText($"/sys/class/net/{Name}/statistics/tx_dropped").Trim());
 
-    public static RedirectDevice Create(string prefix = "frpk")
+    /// <param name="mtu">The device's MTU (null: the veth default, 1500).</param>
+    public static RedirectDevice Create(string prefix = "frpk", int? mtu = null)
     {
         var name = prefix + Convert.ToHexStringLower(Guid.NewGuid().ToByteArray(), 0, 4);
         Ip($"link add {name} type veth peer name {name}p");
         try
         {
+            if (mtu is { } m)
+                Ip($"link set {name} mtu {m}");
             Ip($"link set {name} up");
             return new RedirectDevice(name);
         }

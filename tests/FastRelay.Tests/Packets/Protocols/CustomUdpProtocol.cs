@@ -64,6 +64,13 @@ public sealed class CustomUdpProtocol : FastPathProtocol
             maps.Config.Update(0u, config);
         }
 
+        public override void TranslateFamilies()
+        {
+            var config = maps.Config.Lookup(0u);
+            config.Flags |= G.ConfigTranslateFamily;
+            maps.Config.Update(0u, config);
+        }
+
         public override void SetSubscriber(uint slot, SubscriberSpec s)
         {
             var sub = new G.Subscriber { Active = s.Active ? 1u : 0u, IfIndex = s.IfIndex, Channel = new G.ChannelKey { Id = (ushort)s.Channel }, Local = Ep(s.Local), Remote = Ep(s.Remote) };

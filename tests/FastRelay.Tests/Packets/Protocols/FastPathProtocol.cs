@@ -69,6 +69,8 @@ public abstract class MapBinding
     public abstract void SetRelayPort(ushort port);
     /// <summary>Sets FR_CONFIG_REGISTER_RUNS: only breaks in a subscriber's numbering are registered.</summary>
     public abstract void RegisterRuns();
+    /// <summary>Sets FR_CONFIG_TRANSLATE_FAMILY: copies for subscribers of the other IP family are translated.</summary>
+    public abstract void TranslateFamilies();
     /// <summary>Writes this instance's clone tag (fr_config.clone_mark, in the FR_MARK_MAGIC_MASK bits).</summary>
     public abstract void SetCloneMark(uint mark);
     public abstract void SetSubscriber(uint slot, SubscriberSpec subscriber);

@@ -77,8 +77,10 @@ public sealed class MoqKernelPlane : IDisposable
         _log = log;
         _ownedHost = ownedHost;
         _maps = new G.Maps(bpf);
-        // The relay's QUIC port: the only UDP port whose packets the programs look at.
-        _maps.Config.Update(0, new G.Config { UdpPort = udpPort });
+        // The relay's QUIC port: the only UDP port whose packets the programs look at. Copies for a subscriber of the
+        // other IP family are translated in the kernel; one that would not fit the subscriber's device is never made, and
+        // its range is a coverage gap the subgroup stream sends itself (FastPathSubgroupStream.WriteUpstreamAsync).
+        _maps.Config.Update(0, new G.Config { UdpPort = udpPort, Flags = G.ConfigTranslateFamily });
         _events = new RingBufferReader(_maps.Events, OnRecord);
         _pump = new Thread(Pump) { IsBackground = true, Name = "moq-fastpath-events" };
         _pump.Start();
