@@ -47,7 +47,7 @@ public static class DemoCommand
             DurationSeconds = duration,
             FramesPerSecond = fps,
             // Two subscribers over IPv4 and one over IPv6, all offering the fast path; the publisher reaches the relay
-            // over IPv4.
+            // over IPv4, so the IPv6 subscriber's copies are translated in TC.
             Subscribers = [new(0, AddressFamily.InterNetwork), new(1, AddressFamily.InterNetwork), new(2, AddressFamily.InterNetworkV6)],
             Progress = progress,
         };
@@ -65,8 +65,7 @@ public static class DemoCommand
         {
             Mode = mode,
             DurationSeconds = duration,
-            // Channel 1 over IPv4 to two subscribers, channel 2 over IPv6 to the third: every copy is made in the kernel
-            // (an IPv4 packet cannot become an IPv6 one in place, so families are not mixed within a channel here).
+            // Channel 1 over IPv4 to two subscribers, channel 2 over IPv6 to the third: both families end to end.
             Publishers =
             [
                 new ScenarioPublisher(Channel: 1, RatePps: rate),
