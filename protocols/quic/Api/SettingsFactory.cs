@@ -27,6 +27,23 @@ internal static class SettingsFactory
         Create(options, QuicPerspective.Server, resetKey, log, applicationProtocols: applicationProtocols, server: options,
             resumption: (null, options.EnableEarlyData, null, tickets));
 
+    private static List<uint> Versions(QuicClientConnectionOptions? client, QuicServerConnectionOptions? server)
+    {
+        var versions = (client?.QuicVersions ?? server?.QuicVersions ?? []).Distinct().ToList();
+        if (versions.Count == 0) throw new ArgumentException("at least one QUIC version is required");
+        foreach (uint v in versions)
+            if (!Wire.QuicVersion.IsSupported(v)) throw new ArgumentException($"QUIC version 0x{v:x8} is not supported (v1, v2, v2draft are)");
+        return versions;
+    }
+
+    private static uint InitialVersion(QuicClientConnectionOptions client)
+    {
+        var versions = Versions(client, null);
+        if (client.InitialQuicVersion is not { } initial) return versions.Contains(Wire.QuicVersion.V1) ? Wire.QuicVersion.V1 : versions[0];
+        if (!versions.Contains(initial)) throw new ArgumentException("InitialQuicVersion must be one of QuicVersions");
+        return initial;
+    }
+
     private static ConnectionSettings Create(QuicConnectionOptions options, QuicPerspective perspective, StatelessResetKey resetKey, ILogger log,
         string? serverName = null, IReadOnlyList<string>? applicationProtocols = null, QuicClientConnectionOptions? client = null,
         QuicServerConnectionOptions? server = null,
@@ -54,6 +71,8 @@ internal static class SettingsFactory
             FastPathUnidirectionalStreams = options.FastPathUnidirectionalStreams,
             MaxDatagramFrameSize = options.MaxDatagramFrameSize is { } size ? (ulong)size : null,
             CongestionControl = options.CongestionControl,
+            Versions = Versions(client, server),
+            InitialVersion = client is null ? Wire.QuicVersion.V1 : InitialVersion(client),
             MaxPathMtuProbeSize = options.MaxPathMtuProbeSize,
             ResumptionTicket = resumption.Ticket,
             EnableEarlyData = resumption.EarlyData,

@@ -106,6 +106,8 @@ public sealed partial class QuicConnectionCore
             if (_retrySource is { } retry ? peer.RetrySourceConnectionId is not { } r || !r.Equals(retry) : peer.RetrySourceConnectionId is not null)
                 return QuicError.TransportParameter("retry_source_connection_id does not match the Retry");
             if (peer.StatelessResetToken is { } token) _cids.SetInitialPeerResetToken(token);
+            var versionError = VersionNegotiation.CheckServerChoice(peer.VersionInformation, _version, _originalVersion, _settings.Versions);
+            if (!versionError.IsNone) return versionError;
         }
         _peerParameters = peer;
         _tracer.ParametersSet(false, peer);

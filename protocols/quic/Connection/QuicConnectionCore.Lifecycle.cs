@@ -23,8 +23,11 @@ public sealed partial class QuicConnectionCore
         var space = _spaces[(int)level];
         space.ReadKeys?.Dispose();
         space.WriteKeys?.Dispose();
-        space.ReadKeys = PacketKeys.FromSecret(suite, readSecret);
-        space.WriteKeys = PacketKeys.FromSecret(suite, writeSecret);
+        // Handshake and 1-RTT keys carry the negotiated version's labels (RFC 9369 §3.3); a client that reached its
+        // Handshake keys has read the ServerHello, so the version is settled (RFC 9369 §4).
+        if (level == EncryptionLevel.Handshake) _versionSettled = true;
+        space.ReadKeys = PacketKeys.FromSecret(suite, readSecret, _version);
+        space.WriteKeys = PacketKeys.FromSecret(suite, writeSecret, _version);
         _loss.SetHasKeys((PacketNumberSpace)level, true);
         _log.LogDebug("{Level} keys installed ({Suite})", level, suite);
         if (_undecryptable.Count > 0) _replayUndecryptable = true;
@@ -67,6 +70,7 @@ public sealed partial class QuicConnectionCore
         var space = _spaces[(int)which];
         if (space.Discarded) return;
         space.Discard();
+        if (which == PacketNumberSpace.Initial) DisposeOriginalInitialKeys();
         TraceKeysDiscarded(which);
         _loss.DiscardSpace(which);
     }

@@ -30,6 +30,8 @@ internal sealed class QuicEndpoint : IDisposable
     private readonly List<IEndpointConnection> _connections = [];
     private readonly IConnectionAcceptor? _acceptor;
     private readonly bool _requireAddressValidation;
+    /// <summary>Server: the versions its connections speak, listed in Version Negotiation packets (RFC 9368 §2.1).</summary>
+    private readonly uint[] _versions;
     private readonly AddressValidationTokens? _tokens;
     private readonly ILogger _log;
     private readonly Thread _thread;
@@ -44,8 +46,9 @@ internal sealed class QuicEndpoint : IDisposable
     /// <param name="segmentationOffload">Use UDP GSO where the kernel has it (each connection may still opt out).</param>
     /// <param name="receiveCoalescing">Ask the kernel for UDP GRO (same-flow datagrams read as one, split here).</param>
     public QuicEndpoint(IPEndPoint bind, IConnectionAcceptor? acceptor, bool requireAddressValidation, ILogger? log,
-        bool segmentationOffload = true, bool receiveCoalescing = true)
+        bool segmentationOffload = true, bool receiveCoalescing = true, IReadOnlyList<uint>? versions = null)
     {
+        _versions = versions is { Count: > 0 } ? [.. versions] : [QuicVersion.V1];
         _socket = new Socket(bind.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         if (bind.AddressFamily == AddressFamily.InterNetworkV6) _socket.DualMode = bind.Address.Equals(IPAddress.IPv6Any);
         SetBufferSizes(_socket);
@@ -303,11 +306,12 @@ internal sealed class QuicEndpoint : IDisposable
     {
         if (!PacketHeaderParser.TryParse(datagram, ConnectionIdLength, out var header, out _)) return;
         var remote = (IPEndPoint)LocalEndPoint.Create(_from);
-        if (header.Type == QuicPacketType.UnsupportedVersion)
+        // A version the stack parses but this listener does not speak is answered like an unknown one.
+        if (header.Type == QuicPacketType.UnsupportedVersion || Array.IndexOf(_versions, header.Version) < 0)
         {
             // RFC 9000 §6.1: answer only datagrams large enough to be a client's first flight.
             if (datagram.Length < QuicConnectionCore.MinimumInitialDatagramSize) return;
-            int n = PacketHeaderWriter.WriteVersionNegotiation(_replyBuffer, header.SourceConnectionId.Span, header.DestinationConnectionId.Span, [QuicVersion.V1]);
+            int n = PacketHeaderWriter.WriteVersionNegotiation(_replyBuffer, header.SourceConnectionId.Span, header.DestinationConnectionId.Span, _versions);
             Send(_replyBuffer.AsSpan(0, n), _from);
             return;
         }
@@ -334,13 +338,14 @@ internal sealed class QuicEndpoint : IDisposable
             // configured, and under a flood of handshakes from addresses nobody proved (see MaxUnvalidatedHandshakes).
             var newId = ConnectionId.Random(ConnectionIdLength);
             var token = _tokens!.Create(remote, clientDcid, newId, DateTimeOffset.UtcNow);
-            int n = RetryIntegrity.WriteRetry(_replyBuffer, QuicVersion.V1, clientScid.Span, newId.Span, token, clientDcid.Span);
+            // RFC 9369 §4: a Retry is in the version of the client's Initial (the original version).
+            int n = RetryIntegrity.WriteRetry(_replyBuffer, header.Version, clientScid.Span, newId.Span, token, clientDcid.Span);
             Send(_replyBuffer.AsSpan(0, n), _from);
             _log.LogDebug("sent Retry to {Remote}", remote);
             return;
         }
         var local = ConnectionId.Random(ConnectionIdLength);
-        var context = new ServerHandshakeContext(original, clientDcid, clientScid, local, retrySource, validated);
+        var context = new ServerHandshakeContext(original, clientDcid, clientScid, local, retrySource, validated, header.Version);
         var connection = _acceptor!.Accept(context, remote, now);
         if (connection is null) return;
         if (!validated) _unvalidatedHandshakes.Add(connection);

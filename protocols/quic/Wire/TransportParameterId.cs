@@ -1,6 +1,6 @@
 namespace FastRelay.Protocols.Quic.Wire;
 
-/// <summary>Transport parameter ids (RFC 9000 §18.2, RFC 9221 §3, and the thesis' 0xBAAD).</summary>
+/// <summary>Transport parameter ids (RFC 9000 §18.2, RFC 9368 §3, RFC 9221 §3, and the thesis' 0xBAAD).</summary>
 public static class TransportParameterId
 {
     public const ulong OriginalDestinationConnectionId = 0x00;
@@ -20,6 +20,8 @@ public static class TransportParameterId
     public const ulong ActiveConnectionIdLimit = 0x0e;
     public const ulong InitialSourceConnectionId = 0x0f;
     public const ulong RetrySourceConnectionId = 0x10;
+    /// <summary>RFC 9368 §3: the sender's chosen QUIC version and the versions it would use.</summary>
+    public const ulong VersionInformation = 0x11;
     /// <summary>RFC 9221 §3.</summary>
     public const ulong MaxDatagramFrameSize = 0x20;
     /// <summary>

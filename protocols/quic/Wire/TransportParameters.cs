@@ -41,6 +41,8 @@ public sealed class TransportParameters
     public ConnectionId? InitialSourceConnectionId { get; set; }
     /// <summary>Server only, after a Retry.</summary>
     public ConnectionId? RetrySourceConnectionId { get; set; }
+    /// <summary>RFC 9368 version_information (0x11): null when the peer sent none.</summary>
+    public VersionInformation? VersionInformation { get; set; }
     /// <summary>RFC 9221: present when DATAGRAM frames are accepted (the largest frame accepted, 0 meaning none).</summary>
     public ulong? MaxDatagramFrameSize { get; set; }
     /// <summary>0xBAAD: leave 1-RTT packets unprotected (only when both sides send it).</summary>
@@ -66,6 +68,7 @@ public sealed class TransportParameters
         length += VarintParameterLength(TransportParameterId.ActiveConnectionIdLimit, ActiveConnectionIdLimit, DefaultActiveConnectionIdLimit);
         if (InitialSourceConnectionId is { } iscid) length += BytesParameterLength(TransportParameterId.InitialSourceConnectionId, iscid.Length);
         if (RetrySourceConnectionId is { } rscid) length += BytesParameterLength(TransportParameterId.RetrySourceConnectionId, rscid.Length);
+        if (VersionInformation is { } versions) length += BytesParameterLength(TransportParameterId.VersionInformation, versions.EncodedLength);
         if (MaxDatagramFrameSize is { } maxDatagram) length += VarintParameterLength(TransportParameterId.MaxDatagramFrameSize, maxDatagram, ulong.MaxValue);
         if (Disable1RttEncryption) length += BytesParameterLength(TransportParameterId.Disable1RttEncryption, 0);
         return length;
@@ -110,6 +113,12 @@ public sealed class TransportParameters
         WriteVarintParameter(ref w, TransportParameterId.ActiveConnectionIdLimit, ActiveConnectionIdLimit, DefaultActiveConnectionIdLimit);
         if (InitialSourceConnectionId is { } iscid) WriteBytesParameter(ref w, TransportParameterId.InitialSourceConnectionId, iscid.Span);
         if (RetrySourceConnectionId is { } rscid) WriteBytesParameter(ref w, TransportParameterId.RetrySourceConnectionId, rscid.Span);
+        if (VersionInformation is { } versions)
+        {
+            w.WriteVarint(TransportParameterId.VersionInformation);
+            w.WriteVarint((ulong)versions.EncodedLength);
+            versions.Write(w.Reserve(versions.EncodedLength));
+        }
         if (MaxDatagramFrameSize is { } maxDatagram) WriteVarintParameter(ref w, TransportParameterId.MaxDatagramFrameSize, maxDatagram, ulong.MaxValue);
         if (Disable1RttEncryption) WriteBytesParameter(ref w, TransportParameterId.Disable1RttEncryption, default);
         return w.Position;
@@ -142,7 +151,7 @@ public sealed class TransportParameters
         bool requireConnectionIds = true)
     {
         parameters = new TransportParameters();
-        // Duplicate detection for the ids this implementation understands (0x00-0x10, 0x20 and 0xBAAD).
+        // Duplicate detection for the ids this implementation understands (0x00-0x11, 0x20 and 0xBAAD).
         ulong seen = 0;
         bool seenBaad = false;
         int position = 0;
@@ -156,8 +165,8 @@ public sealed class TransportParameters
             var value = data.Slice(position, (int)length);
             position += (int)length;
 
-            // Unknown ids, reserved ones (31 * N + 27) and 0x11 version_information (RFC 9368, not implemented) are ignored.
-            bool known = id <= TransportParameterId.RetrySourceConnectionId || id == TransportParameterId.MaxDatagramFrameSize
+            // Unknown ids and reserved ones (31 * N + 27) are ignored.
+            bool known = id <= TransportParameterId.VersionInformation || id == TransportParameterId.MaxDatagramFrameSize
                 || id == TransportParameterId.Disable1RttEncryption;
             if (!known) continue;
             if (id == TransportParameterId.Disable1RttEncryption)
@@ -178,6 +187,9 @@ public sealed class TransportParameters
             if (!parameters.TryApply(id, value, out error)) return false;
         }
 
+        // RFC 9368 §4: a client's chosen version must be among its available versions.
+        if (sender == QuicPerspective.Client && parameters.VersionInformation is { } info && !info.Offers(info.ChosenVersion))
+            return Fail("version_information: the chosen version is not among the available versions", out error);
         if (requireConnectionIds)
         {
             if (parameters.InitialSourceConnectionId is null) return Fail("initial_source_connection_id missing", out error);
@@ -219,6 +231,11 @@ public sealed class TransportParameters
                 return true;
             case TransportParameterId.PreferredAddress:
                 return TryReadPreferredAddress(value, out error);
+            case TransportParameterId.VersionInformation:
+                // RFC 9368 §4: a malformed one is a TRANSPORT_PARAMETER_ERROR in v1 (and v2).
+                if (!Wire.VersionInformation.TryRead(value, out var versions)) return Fail("version_information malformed or with a zero version", out error);
+                VersionInformation = versions;
+                return true;
         }
 
         if (!QuicVarint.TryRead(value, out ulong number, out int used) || used != value.Length)
