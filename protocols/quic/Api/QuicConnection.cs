@@ -181,6 +181,9 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
     /// <summary>Resumed with a session ticket (no certificate was exchanged: <see cref="RemoteCertificate"/> is null).</summary>
     public bool IsResumed { get { lock (_lock) return _core.IsResumed; } }
 
+    /// <summary>The QUIC version in use (<see cref="Wire.QuicVersion"/>): the negotiated one once the server has chosen.</summary>
+    public uint NegotiatedVersion { get { lock (_lock) return _core.Version; } }
+
     /// <summary>The largest UDP payload the connection sends now (grows with path MTU discovery).</summary>
     public int PathMtu { get { lock (_lock) return _core.PathMtu; } }
 

@@ -40,7 +40,8 @@ public sealed partial class QuicConnectionCore
     {
         _handshakeComplete = true;
         if (Phase == ConnectionPhase.Handshaking) Phase = ConnectionPhase.Established;
-        _log.LogDebug("handshake complete: ALPN {Alpn}, {Suite}, 1-RTT {Protection}, hello retry request: {Hrr}", _tls.NegotiatedApplicationProtocol,
+        _log.LogDebug("handshake complete: QUIC {Version}, ALPN {Alpn}, {Suite}, 1-RTT {Protection}, hello retry request: {Hrr}", QuicVersion.Name(_version),
+            _tls.NegotiatedApplicationProtocol,
             _tls.NegotiatedCipherSuite,
             _plaintextOneRtt || _localParameters.Disable1RttEncryption && _tls.PeerTransportParameters?.Disable1RttEncryption == true ? "unprotected" : "protected",
             _tls.HelloRetryRequested ? "yes" : "no");

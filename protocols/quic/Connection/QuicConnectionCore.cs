@@ -130,6 +130,7 @@ public sealed partial class QuicConnectionCore : ITlsHandshakeSink, ILossDetecti
             // RFC 9369 §4: an endpoint that speaks v2 must send version_information; we always do (a server's chosen
             // version is rewritten once it has negotiated).
             VersionInformation = new VersionInformation(version, [.. settings.Versions]),
+            SendDraftVersionInformation = settings.Versions.Contains(QuicVersion.V2Draft),
         };
         _pmtu = new PathMtuDiscovery(settings.MaxDatagramSize, settings.MaxPathMtuProbeSize);
         // The flow-control and stream limits we advertise are the ones the stream table enforces.

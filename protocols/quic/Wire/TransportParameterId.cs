@@ -29,6 +29,11 @@ public static class TransportParameterId
     /// kernel fast path read and rewrite them. Never offer it outside a controlled deployment.
     /// </summary>
     public const ulong Disable1RttEncryption = 0xBAAD;
+    /// <summary>
+    /// version_information under its draft codepoint (draft-ietf-quic-version-negotiation before RFC 9368), the one
+    /// stacks of the v2-draft era (ngtcp2 0.12) read: same format as 0x11.
+    /// </summary>
+    public const ulong VersionInformationDraft = 0xff73db;
 
     /// <summary>Reserved ids 31 * N + 27 exercise the ignoring of unknown parameters (RFC 9000 §18.1).</summary>
     public static bool IsReserved(ulong id) => id >= 27 && (id - 27) % 31 == 0;

@@ -41,8 +41,10 @@ public sealed class TransportParameters
     public ConnectionId? InitialSourceConnectionId { get; set; }
     /// <summary>Server only, after a Retry.</summary>
     public ConnectionId? RetrySourceConnectionId { get; set; }
-    /// <summary>RFC 9368 version_information (0x11): null when the peer sent none.</summary>
+    /// <summary>RFC 9368 version_information (0x11): null when the peer sent none (decoding also takes the draft codepoint).</summary>
     public VersionInformation? VersionInformation { get; set; }
+    /// <summary>Also send <see cref="VersionInformation"/> under the draft codepoint 0xff73db (for v2-draft peers).</summary>
+    public bool SendDraftVersionInformation { get; set; }
     /// <summary>RFC 9221: present when DATAGRAM frames are accepted (the largest frame accepted, 0 meaning none).</summary>
     public ulong? MaxDatagramFrameSize { get; set; }
     /// <summary>0xBAAD: leave 1-RTT packets unprotected (only when both sides send it).</summary>
@@ -71,6 +73,8 @@ public sealed class TransportParameters
         if (VersionInformation is { } versions) length += BytesParameterLength(TransportParameterId.VersionInformation, versions.EncodedLength);
         if (MaxDatagramFrameSize is { } maxDatagram) length += VarintParameterLength(TransportParameterId.MaxDatagramFrameSize, maxDatagram, ulong.MaxValue);
         if (Disable1RttEncryption) length += BytesParameterLength(TransportParameterId.Disable1RttEncryption, 0);
+        if (SendDraftVersionInformation && VersionInformation is { } draft)
+            length += BytesParameterLength(TransportParameterId.VersionInformationDraft, draft.EncodedLength);
         return length;
     }
 
@@ -121,6 +125,12 @@ public sealed class TransportParameters
         }
         if (MaxDatagramFrameSize is { } maxDatagram) WriteVarintParameter(ref w, TransportParameterId.MaxDatagramFrameSize, maxDatagram, ulong.MaxValue);
         if (Disable1RttEncryption) WriteBytesParameter(ref w, TransportParameterId.Disable1RttEncryption, default);
+        if (SendDraftVersionInformation && VersionInformation is { } draft)
+        {
+            w.WriteVarint(TransportParameterId.VersionInformationDraft);
+            w.WriteVarint((ulong)draft.EncodedLength);
+            draft.Write(w.Reserve(draft.EncodedLength));
+        }
         return w.Position;
     }
 
@@ -154,6 +164,7 @@ public sealed class TransportParameters
         // Duplicate detection for the ids this implementation understands (0x00-0x11, 0x20 and 0xBAAD).
         ulong seen = 0;
         bool seenBaad = false;
+        VersionInformation? draftVersions = null;
         int position = 0;
         while (position < data.Length)
         {
@@ -165,6 +176,12 @@ public sealed class TransportParameters
             var value = data.Slice(position, (int)length);
             position += (int)length;
 
+            if (id == TransportParameterId.VersionInformationDraft)
+            {
+                if (draftVersions is not null) return Fail("duplicate transport parameter", out error);
+                if (!Wire.VersionInformation.TryRead(value, out draftVersions)) return Fail("version_information (draft) malformed", out error);
+                continue;
+            }
             // Unknown ids and reserved ones (31 * N + 27) are ignored.
             bool known = id <= TransportParameterId.VersionInformation || id == TransportParameterId.MaxDatagramFrameSize
                 || id == TransportParameterId.Disable1RttEncryption;
@@ -187,6 +204,7 @@ public sealed class TransportParameters
             if (!parameters.TryApply(id, value, out error)) return false;
         }
 
+        parameters.VersionInformation ??= draftVersions;
         // RFC 9368 §4: a client's chosen version must be among its available versions.
         if (sender == QuicPerspective.Client && parameters.VersionInformation is { } info && !info.Offers(info.ChosenVersion))
             return Fail("version_information: the chosen version is not among the available versions", out error);
