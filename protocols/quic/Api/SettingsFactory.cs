@@ -15,6 +15,12 @@ internal static class SettingsFactory
         if (options.SessionTickets is { } cache)
         {
             cache.TryTake(ticketKey, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), out ticket);
+            // RFC 9369 §5: a ticket resumes only its own QUIC version; one of a version we no longer offer is useless.
+            if (ticket is not null && !options.QuicVersions.Contains(ticket.QuicVersion))
+            {
+                log.LogDebug("session ticket of QUIC {Version} not used: not among the offered versions", Wire.QuicVersion.Name(ticket.QuicVersion));
+                ticket = null;
+            }
             received = t => cache.Add(ticketKey, t);
             if (ticket is not null) log.LogDebug("resuming with a session ticket ({Early})", ticket.AllowsEarlyData && options.EnableEarlyData ? "0-RTT" : "no 0-RTT");
         }

@@ -27,6 +27,8 @@ public sealed partial class QuicConnectionCore
     /// <summary>The version the client's first flight used.</summary>
     public uint OriginalVersion => _originalVersion;
 
+    uint Tls.Handshake.ITlsHandshakeSink.ConnectionVersion => _version;
+
     private VersionInformation LocalVersionInformation(uint chosen) => new(chosen, [.. _settings.Versions]);
 
     /// <summary>

@@ -35,4 +35,10 @@ public interface ITlsHandshakeSink
     /// the local transport parameters and the Initial keys. An error ends the handshake with it.
     /// </summary>
     QuicError OnClientTransportParameters(Wire.TransportParameters client) => default;
+
+    /// <summary>
+    /// The QUIC version of the connection (the negotiated one once known). Session tickets are bound to it: a server
+    /// resumes only a ticket issued on a connection of the same version, a client keeps it with the ticket (RFC 9369 §5).
+    /// </summary>
+    uint ConnectionVersion => Wire.QuicVersion.V1;
 }
