@@ -76,7 +76,7 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
         var endpoint = new QuicEndpoint(bind, null, false, log, receiveCoalescing: options.ReceiveCoalescing);
         var serverName = options.TargetHost ?? host;
         var ticketKey = Tls.Resumption.SessionTicketCache.KeyFor(serverName ?? remote.Address.ToString(), remote.Port);
-        var settings = SettingsFactory.ForClient(options, serverName, endpoint.ResetKey, log, ticketKey);
+        var settings = SettingsFactory.ForClient(options, serverName, endpoint.ResetKey, log, ticketKey, endpoint.SupportsEcn);
         QuicConnection connection;
         try
         {
@@ -180,6 +180,13 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
 
     /// <summary>Resumed with a session ticket (no certificate was exchanged: <see cref="RemoteCertificate"/> is null).</summary>
     public bool IsResumed { get { lock (_lock) return _core.IsResumed; } }
+
+    /// <summary>ECN on this connection (RFC 9000 §13.4): Testing / Capable while we mark ECT(0), Failed after validation failed.</summary>
+    public Recovery.EcnState EcnState { get { lock (_lock) return _core.EcnState; } }
+    /// <summary>Congestion events the peer's ECN-CE counts caused.</summary>
+    public long EcnCongestionEvents { get { lock (_lock) return _core.EcnCongestionEvents; } }
+    /// <summary>ECN counts our ACKs report for 1-RTT packets received (null: none arrived with a codepoint).</summary>
+    public Wire.Frames.EcnCounts? ReceivedEcnCounts { get { lock (_lock) return _core.ReceivedEcnCounts; } }
 
     /// <summary>The QUIC version in use (<see cref="Wire.QuicVersion"/>): the negotiated one once the server has chosen.</summary>
     public uint NegotiatedVersion { get { lock (_lock) return _core.Version; } }
@@ -402,11 +409,11 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
 
     // ---- driven by the endpoint ----
 
-    void IEndpointConnection.OnDatagrams(ReadOnlySpan<Memory<byte>> datagrams, ReadOnlySpan<SocketAddress> sources, long now)
+    void IEndpointConnection.OnDatagrams(ReadOnlySpan<Memory<byte>> datagrams, ReadOnlySpan<SocketAddress> sources, ReadOnlySpan<byte> ecn, long now)
     {
         lock (_lock)
         {
-            for (int i = 0; i < datagrams.Length; i++) _core.OnDatagram(datagrams[i], sources[i], now);
+            for (int i = 0; i < datagrams.Length; i++) _core.OnDatagram(datagrams[i], sources[i], now, ecn[i]);
             AfterChangeLocked(now);
         }
     }
@@ -477,8 +484,7 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
     private void FlushSendBatch(int used, int count, SocketAddress to)
     {
         if (count == 0) return;
-        if (count == 1) _endpoint.Send(_sendBuffer.AsSpan(0, used), to);
-        else _endpoint.SendBatch(_sendBuffer.AsSpan(0, used), _sendLengths.AsSpan(0, count), to, AllowSegmentationOffload);
+        _endpoint.SendBatch(_sendBuffer.AsSpan(0, used), _sendLengths.AsSpan(0, count), to, AllowSegmentationOffload, _core.EcnCodepointToSend);
     }
 
     internal void ThrowIfClosedLocked()

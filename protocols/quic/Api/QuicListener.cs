@@ -65,7 +65,7 @@ public sealed class QuicListener : IAsyncDisposable, IConnectionAcceptor
             if (_disposed || _handshaking.Count >= _options.ListenBacklog) return null;
         }
         var protocols = _options.ApplicationProtocols.Count > 0 ? _options.ApplicationProtocols : _options.ConnectionOptions.ApplicationProtocols;
-        var settings = SettingsFactory.ForServer(_options.ConnectionOptions, protocols, _endpoint.ResetKey, _log, _tickets);
+        var settings = SettingsFactory.ForServer(_options.ConnectionOptions, protocols, _endpoint.ResetKey, _log, _tickets, _endpoint.SupportsEcn);
         var connection = QuicConnection.CreateServer(_endpoint, remote, settings, context, _log, OnHandshakeCompleted, OnClosed,
             _options.ConnectionOptions.AllowSegmentationOffload);
         lock (_handshaking)

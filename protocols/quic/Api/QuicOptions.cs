@@ -41,6 +41,12 @@ public abstract class QuicConnectionOptions
     /// one by one. <see cref="QuicConnection.AllowSegmentationOffload"/> changes it on a live connection.
     /// </summary>
     public bool AllowSegmentationOffload { get; set; } = true;
+    /// <summary>
+    /// ECN (RFC 9000 §13.4): mark packets ECT(0), validate the peer's ACK_ECN counts (marking stops on this connection if
+    /// they show the marks were lost or mangled) and take ECN-CE as congestion. On by default; needs Linux's native
+    /// socket calls (elsewhere nothing is marked). Received codepoints are reported in ACKs either way.
+    /// </summary>
+    public bool EnableEcn { get; set; } = true;
 }
 
 public sealed class QuicClientConnectionOptions : QuicConnectionOptions

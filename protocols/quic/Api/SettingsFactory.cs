@@ -8,7 +8,7 @@ namespace FastRelay.Protocols.Quic.Api;
 internal static class SettingsFactory
 {
     public static ConnectionSettings ForClient(QuicClientConnectionOptions options, string? serverName, StatelessResetKey resetKey, ILogger log,
-        string ticketKey)
+        string ticketKey, bool socketSupportsEcn = false)
     {
         Tls.Resumption.SessionTicket? ticket = null;
         Action<Tls.Resumption.SessionTicket>? received = null;
@@ -25,13 +25,13 @@ internal static class SettingsFactory
             if (ticket is not null) log.LogDebug("resuming with a session ticket ({Early})", ticket.AllowsEarlyData && options.EnableEarlyData ? "0-RTT" : "no 0-RTT");
         }
         return Create(options, QuicPerspective.Client, resetKey, log, serverName: serverName, client: options,
-            resumption: (ticket, options.EnableEarlyData, received, null));
+            resumption: (ticket, options.EnableEarlyData, received, null), ecn: options.EnableEcn && socketSupportsEcn);
     }
 
     public static ConnectionSettings ForServer(QuicServerConnectionOptions options, IReadOnlyList<string> applicationProtocols, StatelessResetKey resetKey, ILogger log,
-        Tls.Resumption.SessionTicketProtector? tickets) =>
+        Tls.Resumption.SessionTicketProtector? tickets, bool socketSupportsEcn = false) =>
         Create(options, QuicPerspective.Server, resetKey, log, applicationProtocols: applicationProtocols, server: options,
-            resumption: (null, options.EnableEarlyData, null, tickets));
+            resumption: (null, options.EnableEarlyData, null, tickets), ecn: options.EnableEcn && socketSupportsEcn);
 
     private static List<uint> Versions(QuicClientConnectionOptions? client, QuicServerConnectionOptions? server)
     {
@@ -53,7 +53,8 @@ internal static class SettingsFactory
     private static ConnectionSettings Create(QuicConnectionOptions options, QuicPerspective perspective, StatelessResetKey resetKey, ILogger log,
         string? serverName = null, IReadOnlyList<string>? applicationProtocols = null, QuicClientConnectionOptions? client = null,
         QuicServerConnectionOptions? server = null,
-        (Tls.Resumption.SessionTicket? Ticket, bool EarlyData, Action<Tls.Resumption.SessionTicket>? Received, Tls.Resumption.SessionTicketProtector? Protector) resumption = default)
+        (Tls.Resumption.SessionTicket? Ticket, bool EarlyData, Action<Tls.Resumption.SessionTicket>? Received, Tls.Resumption.SessionTicketProtector? Protector) resumption = default,
+        bool ecn = false)
     {
         var protocols = applicationProtocols is { Count: > 0 } ? applicationProtocols : options.ApplicationProtocols;
         if (protocols.Count == 0) throw new ArgumentException("at least one application protocol (ALPN) is required");
@@ -78,6 +79,7 @@ internal static class SettingsFactory
             MaxDatagramFrameSize = options.MaxDatagramFrameSize is { } size ? (ulong)size : null,
             CongestionControl = options.CongestionControl,
             Versions = Versions(client, server),
+            EnableEcn = ecn,
             InitialVersion = client is null ? Wire.QuicVersion.V1 : InitialVersion(client),
             MaxPathMtuProbeSize = options.MaxPathMtuProbeSize,
             ResumptionTicket = resumption.Ticket,

@@ -41,6 +41,12 @@ public sealed class ConnectionSettings
     /// <summary>Client: the version of its first flight (RFC 9368's original version); one of <see cref="Versions"/>.</summary>
     public uint InitialVersion { get; init; } = QuicVersion.V1;
 
+    /// <summary>
+    /// Mark our packets ECT(0) and validate the peer's ECN counts (RFC 9000 §13.4.2); only when the owner's socket can mark
+    /// and read codepoints. Received codepoints are counted and reported either way.
+    /// </summary>
+    public bool EnableEcn { get; init; }
+
     // Transport limits we advertise.
     public ulong MaxIdleTimeoutMs { get; init; } = 30_000;
 

@@ -10,7 +10,8 @@ public sealed partial class QuicConnectionCore
 {
     /// <summary>Packets that arrived before their keys (reordering around the handshake); replayed once keys exist.</summary>
     private const int MaxUndecryptablePackets = 8;
-    private readonly List<byte[]> _undecryptable = [];
+    /// <summary>Each with the ECN codepoint of the datagram it came in (counted when it is finally processed).</summary>
+    private readonly List<(byte[] Packet, byte Ecn)> _undecryptable = [];
     private bool _replayUndecryptable;
     /// <summary>Size of the UDP datagram being processed (the §14.1 minimum applies to it).</summary>
     private int _datagramLength;
@@ -46,7 +47,13 @@ public sealed partial class QuicConnectionCore
             _replayUndecryptable = false;
             var pending = _undecryptable.ToArray();
             _undecryptable.Clear();
-            foreach (var packet in pending) ProcessDatagram(packet, now);
+            byte ecn = _datagramEcn;
+            foreach (var (packet, packetEcn) in pending)
+            {
+                _datagramEcn = packetEcn;
+                ProcessDatagram(packet, now);
+            }
+            _datagramEcn = ecn;
         }
     }
 
@@ -84,7 +91,7 @@ public sealed partial class QuicConnectionCore
                 // early data, or after the first 1-RTT packet, 0-RTT keys are gone and the packet is dropped.
                 if (_zeroRttKeys is null)
                 {
-                    if (!_tls.IsStarted && _undecryptable.Count < MaxUndecryptablePackets) _undecryptable.Add(packet.ToArray());
+                    if (!_tls.IsStarted && _undecryptable.Count < MaxUndecryptablePackets) _undecryptable.Add((packet.ToArray(), _datagramEcn));
                     return false;
                 }
                 break;
@@ -96,7 +103,7 @@ public sealed partial class QuicConnectionCore
         if (space.Discarded) return false;
         if (space.ReadKeys is null && header.Type != QuicPacketType.ZeroRtt)
         {
-            if (header.Type != QuicPacketType.Initial && _undecryptable.Count < MaxUndecryptablePackets) _undecryptable.Add(packet.ToArray());
+            if (header.Type != QuicPacketType.Initial && _undecryptable.Count < MaxUndecryptablePackets) _undecryptable.Add((packet.ToArray(), _datagramEcn));
             return false;
         }
         // RFC 9000 §14.1: the minimum is the datagram's size (an Initial may share it with 0-RTT), not the packet's.
@@ -137,6 +144,8 @@ public sealed partial class QuicConnectionCore
         }
         if (Phase is ConnectionPhase.Draining or ConnectionPhase.Closed) return true;
         space.Received.OnPacketReceived(packetNumber, ackEliciting, now);
+        // RFC 9000 §13.4.1: count the codepoint of every packet processed, whether or not we mark our own.
+        if (_datagramEcn != 0) space.Received.OnEcnCodepoint(_datagramEcn);
         if (header.Type == QuicPacketType.OneRtt) ConsiderPeerAddressChange(packetNumber, space.Received.LargestReceived, now);
         // RFC 9001 §4.9.3: a server may drop 0-RTT keys once 1-RTT packets arrive (later 0-RTT is retransmitted in 1-RTT).
         if (header.Type == QuicPacketType.OneRtt && !_isClient && _zeroRttKeys is not null) DiscardZeroRttKeys();

@@ -133,6 +133,7 @@ public sealed partial class QuicConnectionCore : ITlsHandshakeSink, ILossDetecti
             SendDraftVersionInformation = settings.Versions.Contains(QuicVersion.V2Draft),
         };
         _pmtu = new PathMtuDiscovery(settings.MaxDatagramSize, settings.MaxPathMtuProbeSize);
+        _ecnValidation = CreateEcnValidation();
         // The flow-control and stream limits we advertise are the ones the stream table enforces.
         streamSettings.ApplyTo(_localParameters);
         var (clientKeys, serverKeys) = PacketKeys.CreateInitial(originalDestination.Span, version);

@@ -65,6 +65,8 @@ internal sealed class QuicEndpoint : IDisposable
         _batch = new Memory<byte>[capacity];
         _batchOwners = new IEndpointConnection?[capacity];
         _batchSources = new SocketAddress[capacity];
+        _batchEcn = new byte[capacity];
+        _perConnectionEcn = new byte[capacity];
         _perConnection = new Memory<byte>[capacity];
         _perConnectionSources = new SocketAddress[capacity];
         LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
@@ -127,8 +129,11 @@ internal sealed class QuicEndpoint : IDisposable
     /// One connection's datagrams, end to end in <paramref name="buffer"/>, to one address in one system call; runs of
     /// equal-sized ones as GSO super-packets when <paramref name="allowSegmentation"/> and the socket has it.
     /// </summary>
-    public void SendBatch(ReadOnlySpan<byte> buffer, ReadOnlySpan<int> lengths, SocketAddress to, bool allowSegmentation) =>
-        _io.SendBatch(buffer, lengths, to, allowSegmentation);
+    public void SendBatch(ReadOnlySpan<byte> buffer, ReadOnlySpan<int> lengths, SocketAddress to, bool allowSegmentation, byte ecn = 0) =>
+        _io.SendBatch(buffer, lengths, to, allowSegmentation, ecn);
+
+    /// <summary>The socket reports received ECN codepoints and can mark what it sends (Linux, native calls).</summary>
+    public bool SupportsEcn => _io.ReadsEcn && _io.MarksEcn;
 
     /// <summary>Segmented (GSO) sends are on for this socket: requested, supported, never refused by the kernel.</summary>
     public bool SegmentationOffload => _io.SegmentationOffload;
@@ -203,8 +208,9 @@ internal sealed class QuicEndpoint : IDisposable
         int messages = _io.Receive();
         for (int m = 0; m < messages && !_disposed; m++)
         {
-            var (data, segmentSize) = _io.Received(m);
+            var (data, segmentSize, ecn) = _io.Received(m);
             _from = _io.Source(m);
+            _fromEcn = ecn;
             if (segmentSize <= 0 || segmentSize >= data.Length)
             {
                 Collect(data, ref count);
@@ -229,6 +235,7 @@ internal sealed class QuicEndpoint : IDisposable
                 _batch[count] = datagram;
                 _batchOwners[count] = owner;
                 _batchSources[count] = _from;
+                _batchEcn[count] = _fromEcn;
                 count++;
             }
         }
@@ -251,6 +258,10 @@ internal sealed class QuicEndpoint : IDisposable
     // per-owner gather.
     private readonly SocketAddress[] _batchSources;
     private readonly SocketAddress[] _perConnectionSources;
+    // The ECN codepoint each datagram arrived with (RFC 9000 §13.4.1), beside its source.
+    private readonly byte[] _batchEcn;
+    private readonly byte[] _perConnectionEcn;
+    private byte _fromEcn;
 
     private void DeliverBatch(int count)
     {
@@ -265,6 +276,7 @@ internal sealed class QuicEndpoint : IDisposable
             {
                 if (_batchOwners[j] != owner) continue;
                 _perConnectionSources[n] = _batchSources[j];
+                _perConnectionEcn[n] = _batchEcn[j];
                 _perConnection[n++] = _batch[j];
                 _batchOwners[j] = null;
             }
@@ -273,7 +285,7 @@ internal sealed class QuicEndpoint : IDisposable
             for (int from = 0; from < n; from += AckSlice)
             {
                 int slice = Math.Min(AckSlice, n - from);
-                try { owner.OnDatagrams(_perConnection.AsSpan(from, slice), _perConnectionSources.AsSpan(from, slice), now); }
+                try { owner.OnDatagrams(_perConnection.AsSpan(from, slice), _perConnectionSources.AsSpan(from, slice), _perConnectionEcn.AsSpan(from, slice), now); }
                 catch (Exception e) { _log.LogError(e, "datagram processing failed"); }
             }
         }
@@ -351,7 +363,7 @@ internal sealed class QuicEndpoint : IDisposable
         if (!validated) _unvalidatedHandshakes.Add(connection);
         // Retransmitted client Initials still carry the id the client picked; route those too until the connection ends.
         Register(clientDcid, connection);
-        connection.OnDatagrams([datagram], [_from], now);
+        connection.OnDatagrams([datagram], [_from], [_fromEcn], now);
     }
 
     /// <summary>
