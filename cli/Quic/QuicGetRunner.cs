@@ -141,7 +141,7 @@ public static class QuicGetRunner
                 {
                     await quic.WaitForHandshakeAsync(cancellationToken);
                     string handshake = handshakeTime is { } h ? string.Create(CultureInfo.InvariantCulture, $"{h.TotalMilliseconds:F1} ms") : "?";
-                    output.WriteLine($"connection {group.Key}: QUIC {Protocols.Quic.Wire.QuicVersion.Name(quic.NegotiatedVersion)}, ALPN {quic.NegotiatedApplicationProtocol}, 1-RTT {(quic.Is1RttEncryptionDisabled ? "unencrypted (disable_1rtt_encryption)" : "encrypted")}, key generation {quic.KeyUpdateGeneration}, handshake {handshake}, {(quic.IsResumed ? "resumed" : "full handshake")}, 0-RTT {quic.EarlyDataState}, path MTU {quic.PathMtu}");
+                    output.WriteLine($"connection {group.Key}: QUIC {Protocols.Quic.Wire.QuicVersion.Name(quic.NegotiatedVersion)}, ALPN {quic.NegotiatedApplicationProtocol}, 1-RTT {(quic.Is1RttEncryptionDisabled ? "unencrypted (disable_1rtt_encryption)" : "encrypted")}, key generation {quic.KeyUpdateGeneration}, handshake {handshake}, {(quic.IsResumed ? "resumed" : "full handshake")}, 0-RTT {quic.EarlyDataState}, path MTU {quic.PathMtu}, ECN {quic.EcnState}");
                     if (tickets is not null)
                     {
                         // The server's ticket follows its handshake; give it a moment if the downloads were quicker.

@@ -1,5 +1,6 @@
 using FastRelay.Protocols.Quic.Recovery;
 using FastRelay.Protocols.Quic.Wire.Frames;
+using Microsoft.Extensions.Logging;
 
 namespace FastRelay.Protocols.Quic.Connection;
 
@@ -28,6 +29,12 @@ public sealed partial class QuicConnectionCore
     public string? EcnFailureReason => Ecn.FailureReason;
     /// <summary>Congestion events raised by the peer's ECN-CE counts.</summary>
     public long EcnCongestionEvents => Ecn.CongestionEvents;
+    private void LogEcnChange()
+    {
+        if (Ecn.State == EcnState.Failed) _log.LogDebug("ECN validation failed: {Reason}; no more ECT(0) marks", Ecn.FailureReason);
+        else _log.LogDebug("ECN {State}: the peer's counts match our ECT(0) marks", Ecn.State == EcnState.Capable ? "capable" : Ecn.State.ToString());
+    }
+
     /// <summary>What our ACKs report for the application space (null: nothing arrived with an ECN codepoint).</summary>
     public EcnCounts? ReceivedEcnCounts => _spaces[2].Received.EcnCounts;
 }
