@@ -456,35 +456,39 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
     {
         int used = 0, count = 0;
         SocketAddress? batchTo = null;
+        byte batchEcn = 0;
         while (true)
         {
             if (count == _sendLengths.Length || _sendBuffer.Length - used < _core.PathMtu)
             {
-                FlushSendBatch(used, count, batchTo!);
+                FlushSendBatch(used, count, batchTo!, batchEcn);
                 used = count = 0;
             }
             int length = _core.WriteDatagram(_sendBuffer.AsSpan(used), now);
             if (length == 0) break;
             // Until it heard from the peer, the address we dialled.
             var to = _core.PeerAddress ?? _remoteAddress;
-            if (count > 0 && !ReferenceEquals(to, batchTo) && !to.Equals(batchTo))
+            // A burst has one ECN codepoint (it changes when ECN testing ends or validation fails) and one address.
+            byte ecn = _core.EcnCodepointToSend;
+            if (count > 0 && (ecn != batchEcn || !ReferenceEquals(to, batchTo) && !to.Equals(batchTo)))
             {
                 // Sent before this datagram, which moves to the front of the buffer as the next burst's first.
-                FlushSendBatch(used, count, batchTo!);
+                FlushSendBatch(used, count, batchTo!, batchEcn);
                 _sendBuffer.AsSpan(used, length).CopyTo(_sendBuffer);
                 used = count = 0;
             }
             batchTo = to;
+            batchEcn = ecn;
             _sendLengths[count++] = length;
             used += length;
         }
-        if (count > 0) FlushSendBatch(used, count, batchTo!);
+        if (count > 0) FlushSendBatch(used, count, batchTo!, batchEcn);
     }
 
-    private void FlushSendBatch(int used, int count, SocketAddress to)
+    private void FlushSendBatch(int used, int count, SocketAddress to, byte ecn)
     {
         if (count == 0) return;
-        _endpoint.SendBatch(_sendBuffer.AsSpan(0, used), _sendLengths.AsSpan(0, count), to, AllowSegmentationOffload, _core.EcnCodepointToSend);
+        _endpoint.SendBatch(_sendBuffer.AsSpan(0, used), _sendLengths.AsSpan(0, count), to, AllowSegmentationOffload, ecn);
     }
 
     internal void ThrowIfClosedLocked()

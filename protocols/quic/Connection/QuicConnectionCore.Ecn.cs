@@ -22,8 +22,11 @@ public sealed partial class QuicConnectionCore
         return validation;
     }
 
-    /// <summary>The codepoint to put in the IP header of what <see cref="WriteDatagram"/> returns now: ECT(0) or Not-ECT.</summary>
-    public byte EcnCodepointToSend => Ecn.CodepointToSend;
+    /// <summary>
+    /// The codepoint for the IP header of the datagram <see cref="WriteDatagram"/> returned last (ECT(0) or Not-ECT):
+    /// its packets were recorded as sent with it, so the owner must send it with exactly this one.
+    /// </summary>
+    public byte EcnCodepointToSend => Ecn.DatagramCodepoint;
     public EcnState EcnState => Ecn.State;
     /// <summary>Why ECN validation failed, if it did.</summary>
     public string? EcnFailureReason => Ecn.FailureReason;

@@ -59,6 +59,7 @@ public sealed partial class QuicConnectionCore
         if (_handshakeConfirmed) return;
         _handshakeConfirmed = true;
         _loss.HandshakeConfirmed = true;
+        Ecn.Start();
         _loss.PeerCompletedAddressValidation = true;
         DiscardSpace(PacketNumberSpace.Handshake);
         if (_pmtu.IsEnabled && _peerParameters is { } peer) _pmtu.Start(peer.MaxUdpPayloadSize, 0);

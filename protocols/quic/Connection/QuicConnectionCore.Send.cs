@@ -40,6 +40,8 @@ public sealed partial class QuicConnectionCore
     {
         if (Phase is ConnectionPhase.Draining or ConnectionPhase.Closed) return 0;
         _tracer.AdvanceTime(now);
+        // One ECN codepoint per datagram: every packet in it is recorded with the mark the datagram will carry.
+        Ecn.BeginDatagram();
         int limit = Math.Min(destination.Length, MaxDatagramSize);
         if (!_isClient && !_addressValidated)
         {

@@ -7,8 +7,10 @@ public enum EcnState : byte
 {
     /// <summary>Not attempted: switched off, or the socket can neither mark nor read ECN.</summary>
     Disabled,
-    /// <summary>Marking ECT(0) and waiting for the first ACK that covers marked packets.</summary>
+    /// <summary>Marking ECT(0) (the first <see cref="EcnValidation.TestingPackets"/> packets) and waiting for an ACK that covers marked packets.</summary>
     Testing,
+    /// <summary>The testing packets are out; nothing more is marked until their acknowledgment validates the path.</summary>
+    Unknown,
     /// <summary>The peer's ECN counts matched what we marked: the path and the peer carry ECN.</summary>
     Capable,
     /// <summary>Validation failed (bleached or mangled marks, no counts): no more marking on this connection.</summary>
@@ -19,12 +21,18 @@ public enum EcnState : byte
 /// The sender half of ECN (RFC 9000 §13.4.2, RFC 9002 §7.1 and B.7): which packets went out marked ECT(0), whether the
 /// peer's ACK_ECN counts agree with that, and when a rise of the ECN-CE count is a congestion signal. Counts are kept
 /// per packet number space, as the peer keeps them. Marking stops for good at the first failed validation.
+/// <para>A path that drops ECT packets outright must not cost the connection (§13.4.2.1): only the first
+/// <see cref="TestingPackets"/> packets are marked until an ACK validates them; if every marked packet is declared lost
+/// instead, marking is off for good, and the unmarked packets that followed carry on.</para>
 /// </summary>
 public sealed class EcnValidation
 {
     private const int SpaceCount = 3;
     private readonly ulong[] _markedSent = new ulong[SpaceCount];
     private readonly EcnCounts[] _lastReported = new EcnCounts[SpaceCount];
+    /// <summary>RFC 9000 §13.4.2.1 suggests ten.</summary>
+    public const int TestingPackets = 10;
+    private long _markedTotal, _markedLostWhileTesting;
 
     public EcnValidation(bool enabled) => State = enabled ? EcnState.Testing : EcnState.Disabled;
 
@@ -35,13 +43,36 @@ public sealed class EcnValidation
     public long CongestionEvents { get; private set; }
 
     /// <summary>The codepoint our packets carry now: ECT(0) while testing or capable, Not-ECT otherwise.</summary>
-    public byte CodepointToSend => State is EcnState.Testing or EcnState.Capable ? (byte)0x02 : (byte)0x00;
+    public byte CodepointToSend => _started && (State == EcnState.Capable || State == EcnState.Testing && _markedTotal < TestingPackets) ? (byte)0x02 : (byte)0x00;
 
-    /// <summary>Records a packet being sent with <see cref="CodepointToSend"/>.</summary>
+    /// <summary>
+    /// Marking starts once the handshake is confirmed, so only 1-RTT packets are ever marked: a path that drops ECT
+    /// packets then costs ten 1-RTT packets (recovered by ordinary loss detection), never the handshake, whose
+    /// exponentially backed-off PTOs would need tens of seconds to get past ten lost marked packets.
+    /// </summary>
+    public void Start() => _started = true;
+    private bool _started;
+
+    /// <summary>The codepoint of the datagram being built (fixed by <see cref="BeginDatagram"/>): all its packets carry it.</summary>
+    public byte DatagramCodepoint { get; private set; }
+
+    /// <summary>A new datagram starts: it carries the codepoint due now, even if a packet in it ends the testing period.</summary>
+    public void BeginDatagram() => DatagramCodepoint = CodepointToSend;
+
+    /// <summary>Records a packet being sent in the current datagram.</summary>
     public void OnPacketSent(SentPacket packet)
     {
-        packet.EcnMarked = CodepointToSend != 0;
-        if (packet.EcnMarked) _markedSent[(int)packet.Space]++;
+        packet.EcnMarked = DatagramCodepoint != 0;
+        if (!packet.EcnMarked) return;
+        _markedSent[(int)packet.Space]++;
+        if (++_markedTotal == TestingPackets && State == EcnState.Testing) State = EcnState.Unknown;
+    }
+
+    /// <summary>A packet sent with ECT(0) was declared lost; before validation, losing every one of them means the marks did it.</summary>
+    public void OnMarkedPacketLost()
+    {
+        if (State is not (EcnState.Testing or EcnState.Unknown)) return;
+        if (++_markedLostWhileTesting >= _markedTotal && State == EcnState.Unknown) Fail("every ECT(0) packet was lost (the path drops marked packets)");
     }
 
     /// <summary>
@@ -53,6 +84,7 @@ public sealed class EcnValidation
     public bool OnAck(PacketNumberSpace space, EcnCounts? reported, int newlyAckedMarked)
     {
         if (State is EcnState.Disabled or EcnState.Failed) return false;
+        // Counted against what is marked so far, in every state (the first ACK may come back while still testing).
         int s = (int)space;
         if (reported is not { } now)
         {
@@ -83,7 +115,7 @@ public sealed class EcnValidation
             return false;
         }
         _lastReported[s] = now;
-        if (newlyAckedMarked > 0 && State == EcnState.Testing) State = EcnState.Capable;
+        if (newlyAckedMarked > 0 && State is EcnState.Testing or EcnState.Unknown) State = EcnState.Capable;
         if (now.EcnCe > last.EcnCe)
         {
             CongestionEvents++;

@@ -382,6 +382,7 @@ public sealed partial class LossDetection
             if (p.TimeSent <= lostSendTime || largestAcked >= pn + PacketThreshold)
             {
                 history.Remove(pn);
+                if (p.EcnMarked) Ecn?.OnMarkedPacketLost();
                 if (p.InFlight && p.IsPathMtuProbe)
                 {
                     // RFC 9000 §14.4: a lost probe leaves the window alone; it only stops counting as in flight.

@@ -68,8 +68,8 @@ public sealed class EcnLoopbackTests
     [Fact]
     public async Task A_path_that_bleaches_the_marks_fails_validation_and_marking_stops()
     {
-        TosRewritingProxy? proxy = null;
-        var (listener, client, server) = await ConnectAsync(null, server => (proxy = new TosRewritingProxy(server, 0x00, 0x00)).EndPoint);
+        EcnRelay? proxy = null;
+        var (listener, client, server) = await ConnectAsync(null, server => (proxy = new EcnRelay(server, _ => 0, _ => 0)).EndPoint);
         await using (listener) await using (client) await using (server)
         using (proxy)
         {
@@ -86,8 +86,9 @@ public sealed class EcnLoopbackTests
     [Fact]
     public async Task Ecn_ce_marks_are_congestion_events_at_the_sender()
     {
-        TosRewritingProxy? proxy = null;
-        var (listener, client, server) = await ConnectAsync(null, server => (proxy = new TosRewritingProxy(server, 0x03, 0x02)).EndPoint);
+        // A congested router on the way to the server: what arrives ECT(0) leaves ECN-CE (Not-ECT stays Not-ECT).
+        EcnRelay? proxy = null;
+        var (listener, client, server) = await ConnectAsync(null, server => (proxy = new EcnRelay(server, e => e == 0 ? (byte)0 : (byte)3, e => e)).EndPoint);
         await using (listener) await using (client) await using (server)
         using (proxy)
         {
@@ -102,6 +103,24 @@ public sealed class EcnLoopbackTests
             // Without a single loss, the window was cut by the marks alone: far below what an unmarked run reaches.
             long window = client.GetPathStatistics().CongestionWindow;
             Assert.True(window < 200_000, $"cwnd {window}");
+        }
+    }
+
+    [Fact]
+    public async Task A_path_that_drops_marked_packets_costs_ecn_not_the_connection()
+    {
+        // Every ECT(0) datagram vanishes: the handshake is never marked, the first ten 1-RTT packets (the testing period)
+        // are lost, the unmarked ones after them get through, the marked ones are declared lost, and marking stops
+        // (RFC 9000 §13.4.2.1).
+        EcnRelay? proxy = null;
+        var (listener, client, server) = await ConnectAsync(null, server => (proxy = new EcnRelay(server, e => e == 0 ? 0 : null, e => e == 0 ? 0 : null)).EndPoint);
+        await using (listener) await using (client) await using (server)
+        using (proxy)
+        {
+            await UploadAsync(client, server, 300_000);
+            Assert.True(proxy!.Dropped > 0);
+            await Eventually.TrueAsync(() => client.EcnState == EcnState.Failed, $"client ECN failed (is {client.EcnState})");
+            await Eventually.TrueAsync(() => server.EcnState == EcnState.Failed, $"server ECN failed (is {server.EcnState})");
         }
     }
 
