@@ -13,7 +13,8 @@ public sealed partial class QuicConnectionCore
     private byte _datagramEcn;
     private EcnValidation? _ecnValidation;
 
-    private EcnValidation Ecn => _ecnValidation ??= CreateEcnValidation();
+    /// <summary>Made in the constructor (<see cref="CreateEcnValidation"/>), after loss detection exists.</summary>
+    private EcnValidation Ecn => _ecnValidation!;
 
     private EcnValidation CreateEcnValidation()
     {

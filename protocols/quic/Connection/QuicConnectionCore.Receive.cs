@@ -257,7 +257,7 @@ public sealed partial class QuicConnectionCore
 
     private bool OnVersionNegotiation(in PacketHeader header, long now)
     {
-        // RFC 9000 §6.2, RFC 9368 §5: only before anything else arrived, and only if it does not list the version we used
+        // RFC 9000 §6.2, RFC 9368 §4: only before anything else arrived, and only if it does not list the version we used
         // (one that does is forged or stale: a downgrade attempt to ignore).
         if (!_isClient || _receivedFromPeer) return false;
         for (int i = 0; i < header.SupportedVersionCount; i++)

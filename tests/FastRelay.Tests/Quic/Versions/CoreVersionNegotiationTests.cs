@@ -58,6 +58,32 @@ public sealed class CoreVersionNegotiationTests
     }
 
     [Fact]
+    public void Key_updates_in_v2_keep_data_flowing()
+    {
+        // After an upgrade to v2, both ends derive the next 1-RTT generation with "quicv2 ku" (RFC 9369 §3.3.2).
+        using var pair = new CorePair(
+            client: c => c.Versions = [QuicVersion.V2, QuicVersion.V1],
+            server: s => s.Versions = [QuicVersion.V1, QuicVersion.V2]);
+        Assert.True(pair.Handshake(), CoreHandshakeTests.Describe(pair));
+        Assert.Equal(QuicVersion.V2, pair.Client.Version);
+        Assert.True(pair.Client.Streams.TryOpenStream(true, out ulong id));
+        var received = new List<byte>();
+        for (int round = 0; round < 3; round++)
+        {
+            var who = round % 2 == 0 ? pair.Client : pair.Server!;
+            who.RequestKeyUpdate();
+            pair.Client.Streams.Write(id, new byte[10_000], false);
+            int expected = (round + 1) * 10_000;
+            Assert.True(pair.RunUntil(() =>
+            {
+                CorePair.Drain(pair.Server!, id, received, out _);
+                return received.Count == expected && pair.Client.KeyUpdateGeneration == (ulong)round + 1
+                    && pair.Server!.KeyUpdateGeneration == (ulong)round + 1;
+            }), $"round {round}: generations {pair.Client.KeyUpdateGeneration}/{pair.Server!.KeyUpdateGeneration}, received {received.Count}");
+        }
+    }
+
+    [Fact]
     public void A_client_that_does_not_offer_v2_stays_on_v1_byte_for_byte()
     {
         using var pair = new CorePair(server: s => s.Versions = [QuicVersion.V1, QuicVersion.V2]);
