@@ -15,11 +15,11 @@ namespace FastRelay.Tests.Quic.Ecn;
 public sealed class EcnLoopbackTests
 {
     private static async Task<(QuicListener Listener, QuicConnection Client, QuicConnection Server)> ConnectAsync(IPEndPoint? via,
-        Func<IPEndPoint, IPEndPoint>? route = null, bool clientEcn = true)
+        Func<IPEndPoint, IPEndPoint>? route = null, bool clientEcn = true, IPAddress? address = null)
     {
         var listener = await QuicListener.ListenAsync(new QuicListenerOptions
         {
-            ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
+            ListenEndPoint = new IPEndPoint(address ?? IPAddress.Loopback, 0),
             ApplicationProtocols = ["test"],
             ConnectionOptions = new QuicServerConnectionOptions { ServerCertificate = LoopbackPair.Certificate.Value, ApplicationProtocols = ["test"] },
         });
@@ -62,6 +62,19 @@ public sealed class EcnLoopbackTests
             Assert.True(counts!.Value.Ect0 > 1000, $"ECT(0) count {counts.Value.Ect0}");
             Assert.Equal(0UL, counts.Value.EcnCe);
             Assert.Equal(0, client.EcnCongestionEvents);
+        }
+    }
+
+    [Fact]
+    public async Task Over_ipv6_the_traffic_class_carries_the_marks()
+    {
+        // The client's endpoint is a dual-mode IPv6 socket (IPV6_TCLASS on send, both RECVTOS and RECVTCLASS on receive).
+        var (listener, client, server) = await ConnectAsync(null, address: IPAddress.IPv6Loopback);
+        await using (listener) await using (client) await using (server)
+        {
+            await UploadAsync(client, server, 500_000);
+            await Eventually.TrueAsync(() => client.EcnState == EcnState.Capable, $"client ECN capable (is {client.EcnState})");
+            Assert.True(server.ReceivedEcnCounts is { Ect0: > 100 }, $"server counted {server.ReceivedEcnCounts}");
         }
     }
 
