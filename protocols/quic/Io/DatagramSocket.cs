@@ -28,7 +28,7 @@ public sealed unsafe class DatagramSocket : IDisposable
     /// <summary>Every slot takes the largest UDP payload (or GRO super-packet), so no datagram is ever truncated.</summary>
     public const int SlotSize = 65536;
     private const int NameSize = 128;      // sizeof(struct sockaddr_storage)
-    private const int ControlSize = 64;    // room for the UDP_GRO and the IP_TOS / IPV6_TCLASS control messages (24 bytes each)
+    private const int ControlSize = 128;   // room for UDP_GRO, IP_TOS and IPV6_TCLASS (24 bytes each) with margin: a truncated one would lose a mark
     /// <summary>EINVAL on a segmented send can be one oversized segment (a path MTU probe that led a run); only repeated refusals mean never.</summary>
     public const int MaxSegmentationRefusals = 3;
 
