@@ -26,7 +26,12 @@ public static class QuicCommand
         var sessionFile = new Option<string?>("--session-file") { Description = "Resume with a session ticket stored in FILE (0-RTT when the server allows it) and store the new ticket there." };
         var noEarlyData = new Option<bool>("--no-early-data") { Description = "With --session-file: resume, but send no 0-RTT." };
         var pmtud = new Option<int>("--pmtud-max") { Description = "Path MTU discovery up to N bytes of UDP payload (0: off, datagrams stay <= 1452)." };
-        var command = new Command("get", "Download one or more URLs over HTTP/3.") { urls, output, insecure, trust, disable1Rtt, keyUpdate, concurrency, qlogDir, handshakeTimeout, sessionFile, noEarlyData, pmtud };
+        var versions = new Option<string>("--quic-version")
+        {
+            Description = "QUIC versions to offer, most preferred first (v1, v2, v2draft or hex), e.g. v2,v1: the first flight is v1 when listed and a server that speaks v2 switches to it.",
+            DefaultValueFactory = _ => "v1",
+        };
+        var command = new Command("get", "Download one or more URLs over HTTP/3.") { urls, output, insecure, trust, disable1Rtt, keyUpdate, concurrency, qlogDir, handshakeTimeout, sessionFile, noEarlyData, pmtud, versions };
         var logging = CliLogging.AddTo(command);
         command.SetAction((parse, cancellationToken) => QuicGetRunner.RunAsync(new QuicGetOptions
         {
@@ -44,8 +49,23 @@ public static class QuicCommand
             SessionFile = parse.GetValue(sessionFile),
             EarlyData = !parse.GetValue(noEarlyData),
             MaxPathMtuProbeSize = parse.GetValue(pmtud),
+            QuicVersions = ParseVersions(parse.GetValue(versions)!),
         }, Console.Out, cancellationToken));
         return command;
+    }
+
+    /// <summary>"v2,v1" → the version numbers, in order.</summary>
+    internal static List<uint> ParseVersions(string text)
+    {
+        var versions = new List<uint>();
+        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!Protocols.Quic.Wire.QuicVersion.TryParse(part, out uint version) || !Protocols.Quic.Wire.QuicVersion.IsSupported(version))
+                throw new UserFacingException($"--quic-version: {part} is not a supported QUIC version (v1, v2, v2draft)");
+            if (!versions.Contains(version)) versions.Add(version);
+        }
+        if (versions.Count == 0) throw new UserFacingException("--quic-version: no version given");
+        return versions;
     }
 
     private static Command CreateServe()
@@ -60,7 +80,12 @@ public static class QuicCommand
         var qlogDir = new Option<string?>("--qlog-dir") { Description = "Write a qlog trace per connection to DIR/<ODCID>_server.sqlog." };
         var noEarlyData = new Option<bool>("--no-early-data") { Description = "Issue session tickets but accept no 0-RTT (by default GETs may come in 0-RTT: they are safe to replay)." };
         var pmtud = new Option<int>("--pmtud-max") { Description = "Path MTU discovery up to N bytes of UDP payload (0: off, datagrams stay <= 1452)." };
-        var command = new Command("serve", "Serve a directory over HTTP/3 until SIGTERM/SIGINT.") { root, port, address, cert, key, retry, disable1Rtt, qlogDir, noEarlyData, pmtud };
+        var versions = new Option<string>("--quic-version")
+        {
+            Description = "QUIC versions served (v1, v2, v2draft or hex); a client offering several gets the first of its own list that is here.",
+            DefaultValueFactory = _ => "v1,v2",
+        };
+        var command = new Command("serve", "Serve a directory over HTTP/3 until SIGTERM/SIGINT.") { root, port, address, cert, key, retry, disable1Rtt, qlogDir, noEarlyData, pmtud, versions };
         var logging = CliLogging.AddTo(command);
         command.SetAction((parse, cancellationToken) => QuicServeRunner.RunAsync(new QuicServeOptions
         {
@@ -76,6 +101,7 @@ public static class QuicCommand
             QlogDirectory = parse.GetValue(qlogDir),
             EarlyData = !parse.GetValue(noEarlyData),
             MaxPathMtuProbeSize = parse.GetValue(pmtud),
+            QuicVersions = ParseVersions(parse.GetValue(versions)!),
         }, Console.Out, cancellationToken));
         return command;
     }

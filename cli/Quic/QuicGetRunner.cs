@@ -29,6 +29,8 @@ public sealed class QuicGetOptions
     public bool EarlyData { get; init; } = true;
     /// <summary>Path MTU discovery maximum (0: off).</summary>
     public int MaxPathMtuProbeSize { get; init; }
+    /// <summary>QUIC versions to offer, most preferred first (the first flight is v1 when listed).</summary>
+    public List<uint> QuicVersions { get; init; } = [Protocols.Quic.Wire.QuicVersion.V1];
 }
 
 /// <summary>`fastrelay quic get`: one connection per authority, requests concurrent up to a small bound, each body
@@ -76,6 +78,7 @@ public static class QuicGetRunner
                 SessionTickets = tickets,
                 EnableEarlyData = options.EarlyData,
                 MaxPathMtuProbeSize = options.MaxPathMtuProbeSize,
+                QuicVersions = options.QuicVersions,
             };
             Http3Client client;
             var handshakeWatch = Stopwatch.StartNew();
@@ -138,7 +141,7 @@ public static class QuicGetRunner
                 {
                     await quic.WaitForHandshakeAsync(cancellationToken);
                     string handshake = handshakeTime is { } h ? string.Create(CultureInfo.InvariantCulture, $"{h.TotalMilliseconds:F1} ms") : "?";
-                    output.WriteLine($"connection {group.Key}: ALPN {quic.NegotiatedApplicationProtocol}, 1-RTT {(quic.Is1RttEncryptionDisabled ? "unencrypted (disable_1rtt_encryption)" : "encrypted")}, key generation {quic.KeyUpdateGeneration}, handshake {handshake}, {(quic.IsResumed ? "resumed" : "full handshake")}, 0-RTT {quic.EarlyDataState}, path MTU {quic.PathMtu}");
+                    output.WriteLine($"connection {group.Key}: QUIC {Protocols.Quic.Wire.QuicVersion.Name(quic.NegotiatedVersion)}, ALPN {quic.NegotiatedApplicationProtocol}, 1-RTT {(quic.Is1RttEncryptionDisabled ? "unencrypted (disable_1rtt_encryption)" : "encrypted")}, key generation {quic.KeyUpdateGeneration}, handshake {handshake}, {(quic.IsResumed ? "resumed" : "full handshake")}, 0-RTT {quic.EarlyDataState}, path MTU {quic.PathMtu}, ECN {quic.EcnState}");
                     if (tickets is not null)
                     {
                         // The server's ticket follows its handshake; give it a moment if the downloads were quicker.

@@ -25,6 +25,8 @@ public sealed class QuicServeOptions
     public bool EarlyData { get; init; } = true;
     /// <summary>Path MTU discovery maximum (0: off).</summary>
     public int MaxPathMtuProbeSize { get; init; }
+    /// <summary>QUIC versions served (default v1 and v2).</summary>
+    public List<uint> QuicVersions { get; init; } = [Protocols.Quic.Wire.QuicVersion.V1, Protocols.Quic.Wire.QuicVersion.V2];
 }
 
 /// <summary>`fastrelay quic serve`: an <see cref="Http3Server"/> until SIGTERM/SIGINT, then GOAWAY and a graceful
@@ -61,6 +63,7 @@ public static class QuicServeRunner
                     Disable1RttEncryption = options.Disable1RttEncryption,
                     EnableEarlyData = options.EarlyData,
                     MaxPathMtuProbeSize = options.MaxPathMtuProbeSize,
+                    QuicVersions = options.QuicVersions,
                     QlogDirectory = options.QlogDirectory,
                     LoggerFactory = logs,
                 },

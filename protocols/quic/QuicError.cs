@@ -20,6 +20,8 @@ public enum QuicTransportError : ulong
     KeyUpdateError = 0x0e,
     AeadLimitReached = 0x0f,
     NoViablePath = 0x10,
+    /// <summary>RFC 9368 §10.2: version negotiation was tampered with, or the peer's version_information contradicts the wire.</summary>
+    VersionNegotiationError = 0x11,
     CryptoErrorBase = 0x0100,
 }
 
@@ -40,6 +42,8 @@ public readonly record struct QuicError(QuicTransportError Code, string? Reason,
     public static QuicError TransportParameter(string reason) => new(QuicTransportError.TransportParameterError, reason);
 
     public static QuicError Protocol(string reason, ulong frameType = 0) => new(QuicTransportError.ProtocolViolation, reason, frameType);
+
+    public static QuicError VersionNegotiation(string reason) => new(QuicTransportError.VersionNegotiationError, reason);
 
     /// <summary>A packet that must be discarded without affecting the connection.</summary>
     public static QuicError DropPacket(string reason) => new(QuicTransportError.NoError, reason, 0, Discard: true);

@@ -76,7 +76,7 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
         var endpoint = new QuicEndpoint(bind, null, false, log, receiveCoalescing: options.ReceiveCoalescing);
         var serverName = options.TargetHost ?? host;
         var ticketKey = Tls.Resumption.SessionTicketCache.KeyFor(serverName ?? remote.Address.ToString(), remote.Port);
-        var settings = SettingsFactory.ForClient(options, serverName, endpoint.ResetKey, log, ticketKey);
+        var settings = SettingsFactory.ForClient(options, serverName, endpoint.ResetKey, log, ticketKey, endpoint.SupportsEcn);
         QuicConnection connection;
         try
         {
@@ -180,6 +180,16 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
 
     /// <summary>Resumed with a session ticket (no certificate was exchanged: <see cref="RemoteCertificate"/> is null).</summary>
     public bool IsResumed { get { lock (_lock) return _core.IsResumed; } }
+
+    /// <summary>ECN on this connection (RFC 9000 §13.4): Testing / Capable while we mark ECT(0), Failed after validation failed.</summary>
+    public Recovery.EcnState EcnState { get { lock (_lock) return _core.EcnState; } }
+    /// <summary>Congestion events the peer's ECN-CE counts caused.</summary>
+    public long EcnCongestionEvents { get { lock (_lock) return _core.EcnCongestionEvents; } }
+    /// <summary>ECN counts our ACKs report for 1-RTT packets received (null: none arrived with a codepoint).</summary>
+    public Wire.Frames.EcnCounts? ReceivedEcnCounts { get { lock (_lock) return _core.ReceivedEcnCounts; } }
+
+    /// <summary>The QUIC version in use (<see cref="Wire.QuicVersion"/>): the negotiated one once the server has chosen.</summary>
+    public uint NegotiatedVersion { get { lock (_lock) return _core.Version; } }
 
     /// <summary>The largest UDP payload the connection sends now (grows with path MTU discovery).</summary>
     public int PathMtu { get { lock (_lock) return _core.PathMtu; } }
@@ -399,11 +409,11 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
 
     // ---- driven by the endpoint ----
 
-    void IEndpointConnection.OnDatagrams(ReadOnlySpan<Memory<byte>> datagrams, ReadOnlySpan<SocketAddress> sources, long now)
+    void IEndpointConnection.OnDatagrams(ReadOnlySpan<Memory<byte>> datagrams, ReadOnlySpan<SocketAddress> sources, ReadOnlySpan<byte> ecn, long now)
     {
         lock (_lock)
         {
-            for (int i = 0; i < datagrams.Length; i++) _core.OnDatagram(datagrams[i], sources[i], now);
+            for (int i = 0; i < datagrams.Length; i++) _core.OnDatagram(datagrams[i], sources[i], now, ecn[i]);
             AfterChangeLocked(now);
         }
     }
@@ -446,36 +456,39 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
     {
         int used = 0, count = 0;
         SocketAddress? batchTo = null;
+        byte batchEcn = 0;
         while (true)
         {
             if (count == _sendLengths.Length || _sendBuffer.Length - used < _core.PathMtu)
             {
-                FlushSendBatch(used, count, batchTo!);
+                FlushSendBatch(used, count, batchTo!, batchEcn);
                 used = count = 0;
             }
             int length = _core.WriteDatagram(_sendBuffer.AsSpan(used), now);
             if (length == 0) break;
             // Until it heard from the peer, the address we dialled.
             var to = _core.PeerAddress ?? _remoteAddress;
-            if (count > 0 && !ReferenceEquals(to, batchTo) && !to.Equals(batchTo))
+            // A burst has one ECN codepoint (it changes when ECN testing ends or validation fails) and one address.
+            byte ecn = _core.EcnCodepointToSend;
+            if (count > 0 && (ecn != batchEcn || !ReferenceEquals(to, batchTo) && !to.Equals(batchTo)))
             {
                 // Sent before this datagram, which moves to the front of the buffer as the next burst's first.
-                FlushSendBatch(used, count, batchTo!);
+                FlushSendBatch(used, count, batchTo!, batchEcn);
                 _sendBuffer.AsSpan(used, length).CopyTo(_sendBuffer);
                 used = count = 0;
             }
             batchTo = to;
+            batchEcn = ecn;
             _sendLengths[count++] = length;
             used += length;
         }
-        if (count > 0) FlushSendBatch(used, count, batchTo!);
+        if (count > 0) FlushSendBatch(used, count, batchTo!, batchEcn);
     }
 
-    private void FlushSendBatch(int used, int count, SocketAddress to)
+    private void FlushSendBatch(int used, int count, SocketAddress to, byte ecn)
     {
         if (count == 0) return;
-        if (count == 1) _endpoint.Send(_sendBuffer.AsSpan(0, used), to);
-        else _endpoint.SendBatch(_sendBuffer.AsSpan(0, used), _sendLengths.AsSpan(0, count), to, AllowSegmentationOffload);
+        _endpoint.SendBatch(_sendBuffer.AsSpan(0, used), _sendLengths.AsSpan(0, count), to, AllowSegmentationOffload, ecn);
     }
 
     internal void ThrowIfClosedLocked()

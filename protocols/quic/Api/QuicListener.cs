@@ -29,7 +29,7 @@ public sealed class QuicListener : IAsyncDisposable, IConnectionAcceptor
         _log = options.ConnectionOptions.LoggerFactory?.CreateLogger("FastRelay.Quic.Server") ?? NullLogger.Instance;
         _accepted = Channel.CreateBounded<QuicConnection>(new BoundedChannelOptions(options.ListenBacklog) { FullMode = BoundedChannelFullMode.DropWrite });
         _endpoint = new QuicEndpoint(options.ListenEndPoint, this, options.RequireAddressValidation, _log,
-            receiveCoalescing: options.ReceiveCoalescing);
+            receiveCoalescing: options.ReceiveCoalescing, versions: options.ConnectionOptions.QuicVersions);
         // One ticket key per listener: tickets resume only on the listener that issued them (and only until it restarts).
         _tickets = options.ConnectionOptions.EnableSessionTickets ? new Tls.Resumption.SessionTicketProtector() : null;
     }
@@ -65,7 +65,7 @@ public sealed class QuicListener : IAsyncDisposable, IConnectionAcceptor
             if (_disposed || _handshaking.Count >= _options.ListenBacklog) return null;
         }
         var protocols = _options.ApplicationProtocols.Count > 0 ? _options.ApplicationProtocols : _options.ConnectionOptions.ApplicationProtocols;
-        var settings = SettingsFactory.ForServer(_options.ConnectionOptions, protocols, _endpoint.ResetKey, _log, _tickets);
+        var settings = SettingsFactory.ForServer(_options.ConnectionOptions, protocols, _endpoint.ResetKey, _log, _tickets, _endpoint.SupportsEcn);
         var connection = QuicConnection.CreateServer(_endpoint, remote, settings, context, _log, OnHandshakeCompleted, OnClosed,
             _options.ConnectionOptions.AllowSegmentationOffload);
         lock (_handshaking)

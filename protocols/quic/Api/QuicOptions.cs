@@ -41,10 +41,28 @@ public abstract class QuicConnectionOptions
     /// one by one. <see cref="QuicConnection.AllowSegmentationOffload"/> changes it on a live connection.
     /// </summary>
     public bool AllowSegmentationOffload { get; set; } = true;
+    /// <summary>
+    /// ECN (RFC 9000 §13.4): mark packets ECT(0), validate the peer's ACK_ECN counts (marking stops on this connection if
+    /// they show the marks were lost or mangled) and take ECN-CE as congestion. On by default; needs Linux's native
+    /// socket calls (elsewhere nothing is marked). Received codepoints are reported in ACKs either way.
+    /// </summary>
+    public bool EnableEcn { get; set; } = true;
 }
 
 public sealed class QuicClientConnectionOptions : QuicConnectionOptions
 {
+    /// <summary>
+    /// The QUIC versions this client will use, most preferred first (sent as version_information, RFC 9368). A server that
+    /// prefers one of them and can switch to it compatibly does so within the handshake (v1 and v2, RFC 9369). Default:
+    /// v1 only. E.g. <c>[QuicVersion.V2, QuicVersion.V1]</c> asks for v2 while the first flight stays in v1.
+    /// </summary>
+    public List<uint> QuicVersions { get; set; } = [Wire.QuicVersion.V1];
+    /// <summary>
+    /// The version of the first flight; null: v1 when listed (every server parses it, and it converts to v2), else the
+    /// first of <see cref="QuicVersions"/>. A server that does not speak it answers with Version Negotiation, and the
+    /// connection fails (no second attempt in another version yet).
+    /// </summary>
+    public uint? InitialQuicVersion { get; set; }
     public required EndPoint RemoteEndPoint { get; set; }
     public IPEndPoint? LocalEndPoint { get; set; }
     /// <summary>Server name for SNI and certificate validation; defaults to the remote host.</summary>
@@ -71,6 +89,12 @@ public sealed class QuicClientConnectionOptions : QuicConnectionOptions
 
 public sealed class QuicServerConnectionOptions : QuicConnectionOptions
 {
+    /// <summary>
+    /// The QUIC versions the listener speaks (RFC 9368): a client Initial in one of them is accepted, any other version is
+    /// answered with Version Negotiation listing these. When a client offers several, the connection switches to the
+    /// first of the client's that is here (its preference). Default: v1 and v2.
+    /// </summary>
+    public List<uint> QuicVersions { get; set; } = [Wire.QuicVersion.V1, Wire.QuicVersion.V2];
     /// <summary>Certificate with private key (ECDSA P-256/P-384 or RSA).</summary>
     public required X509Certificate2 ServerCertificate { get; set; }
     /// <summary>Issue session tickets (stateless, under a key per listener) so clients can resume. On by default.</summary>

@@ -8,29 +8,53 @@ namespace FastRelay.Protocols.Quic.Api;
 internal static class SettingsFactory
 {
     public static ConnectionSettings ForClient(QuicClientConnectionOptions options, string? serverName, StatelessResetKey resetKey, ILogger log,
-        string ticketKey)
+        string ticketKey, bool socketSupportsEcn = false)
     {
         Tls.Resumption.SessionTicket? ticket = null;
         Action<Tls.Resumption.SessionTicket>? received = null;
         if (options.SessionTickets is { } cache)
         {
             cache.TryTake(ticketKey, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), out ticket);
+            // RFC 9369 §5: a ticket resumes only its own QUIC version; one of a version we no longer offer is useless.
+            if (ticket is not null && !options.QuicVersions.Contains(ticket.QuicVersion))
+            {
+                log.LogDebug("session ticket of QUIC {Version} not used: not among the offered versions", Wire.QuicVersion.Name(ticket.QuicVersion));
+                ticket = null;
+            }
             received = t => cache.Add(ticketKey, t);
             if (ticket is not null) log.LogDebug("resuming with a session ticket ({Early})", ticket.AllowsEarlyData && options.EnableEarlyData ? "0-RTT" : "no 0-RTT");
         }
         return Create(options, QuicPerspective.Client, resetKey, log, serverName: serverName, client: options,
-            resumption: (ticket, options.EnableEarlyData, received, null));
+            resumption: (ticket, options.EnableEarlyData, received, null), ecn: options.EnableEcn && socketSupportsEcn);
     }
 
     public static ConnectionSettings ForServer(QuicServerConnectionOptions options, IReadOnlyList<string> applicationProtocols, StatelessResetKey resetKey, ILogger log,
-        Tls.Resumption.SessionTicketProtector? tickets) =>
+        Tls.Resumption.SessionTicketProtector? tickets, bool socketSupportsEcn = false) =>
         Create(options, QuicPerspective.Server, resetKey, log, applicationProtocols: applicationProtocols, server: options,
-            resumption: (null, options.EnableEarlyData, null, tickets));
+            resumption: (null, options.EnableEarlyData, null, tickets), ecn: options.EnableEcn && socketSupportsEcn);
+
+    private static List<uint> Versions(QuicClientConnectionOptions? client, QuicServerConnectionOptions? server)
+    {
+        var versions = (client?.QuicVersions ?? server?.QuicVersions ?? []).Distinct().ToList();
+        if (versions.Count == 0) throw new ArgumentException("at least one QUIC version is required");
+        foreach (uint v in versions)
+            if (!Wire.QuicVersion.IsSupported(v)) throw new ArgumentException($"QUIC version 0x{v:x8} is not supported (v1, v2, v2draft are)");
+        return versions;
+    }
+
+    private static uint InitialVersion(QuicClientConnectionOptions client)
+    {
+        var versions = Versions(client, null);
+        if (client.InitialQuicVersion is not { } initial) return versions.Contains(Wire.QuicVersion.V1) ? Wire.QuicVersion.V1 : versions[0];
+        if (!versions.Contains(initial)) throw new ArgumentException("InitialQuicVersion must be one of QuicVersions");
+        return initial;
+    }
 
     private static ConnectionSettings Create(QuicConnectionOptions options, QuicPerspective perspective, StatelessResetKey resetKey, ILogger log,
         string? serverName = null, IReadOnlyList<string>? applicationProtocols = null, QuicClientConnectionOptions? client = null,
         QuicServerConnectionOptions? server = null,
-        (Tls.Resumption.SessionTicket? Ticket, bool EarlyData, Action<Tls.Resumption.SessionTicket>? Received, Tls.Resumption.SessionTicketProtector? Protector) resumption = default)
+        (Tls.Resumption.SessionTicket? Ticket, bool EarlyData, Action<Tls.Resumption.SessionTicket>? Received, Tls.Resumption.SessionTicketProtector? Protector) resumption = default,
+        bool ecn = false)
     {
         var protocols = applicationProtocols is { Count: > 0 } ? applicationProtocols : options.ApplicationProtocols;
         if (protocols.Count == 0) throw new ArgumentException("at least one application protocol (ALPN) is required");
@@ -54,6 +78,9 @@ internal static class SettingsFactory
             FastPathUnidirectionalStreams = options.FastPathUnidirectionalStreams,
             MaxDatagramFrameSize = options.MaxDatagramFrameSize is { } size ? (ulong)size : null,
             CongestionControl = options.CongestionControl,
+            Versions = Versions(client, server),
+            EnableEcn = ecn,
+            InitialVersion = client is null ? Wire.QuicVersion.V1 : InitialVersion(client),
             MaxPathMtuProbeSize = options.MaxPathMtuProbeSize,
             ResumptionTicket = resumption.Ticket,
             EnableEarlyData = resumption.EarlyData,

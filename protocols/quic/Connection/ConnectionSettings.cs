@@ -31,6 +31,22 @@ public sealed class ConnectionSettings
     /// <summary>Server: ticket key and anti-replay state, one per listener; null issues no tickets.</summary>
     public Tls.Resumption.SessionTicketProtector? TicketProtector { get; init; }
 
+    // QUIC versions (RFC 9368 compatible version negotiation; v2 is RFC 9369).
+    /// <summary>
+    /// Client: the versions it will use, most preferred first (its version_information's Available Versions); a server
+    /// that supports a compatible one it prefers may switch the connection to it. Server: the versions it accepts and
+    /// switches to; among them it follows the client's preference.
+    /// </summary>
+    public IReadOnlyList<uint> Versions { get; init; } = [QuicVersion.V1];
+    /// <summary>Client: the version of its first flight (RFC 9368's original version); one of <see cref="Versions"/>.</summary>
+    public uint InitialVersion { get; init; } = QuicVersion.V1;
+
+    /// <summary>
+    /// Mark our packets ECT(0) and validate the peer's ECN counts (RFC 9000 §13.4.2); only when the owner's socket can mark
+    /// and read codepoints. Received codepoints are counted and reported either way.
+    /// </summary>
+    public bool EnableEcn { get; init; }
+
     // Transport limits we advertise.
     public ulong MaxIdleTimeoutMs { get; init; } = 30_000;
 
@@ -78,11 +94,15 @@ public sealed class ConnectionSettings
     public Func<QuicPerspective, ConnectionId, Qlog.IConnectionTracer>? TracerFactory { get; init; }
 }
 
-/// <summary>What the server endpoint learned from the client's first Initial before creating the connection.</summary>
+/// <summary>
+/// What the server endpoint learned from the client's first Initial before creating the connection; <c>Version</c> is
+/// that Initial's (the original version, which the connection may then change by compatible negotiation).
+/// </summary>
 public readonly record struct ServerHandshakeContext(
     ConnectionId OriginalDestinationConnectionId,
     ConnectionId ClientInitialDestinationConnectionId,
     ConnectionId ClientSourceConnectionId,
     ConnectionId LocalConnectionId,
     ConnectionId? RetrySourceConnectionId,
-    bool AddressValidated);
+    bool AddressValidated,
+    uint Version = QuicVersion.V1);

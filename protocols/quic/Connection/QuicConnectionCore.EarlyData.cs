@@ -22,7 +22,8 @@ public sealed partial class QuicConnectionCore
     void ITlsHandshakeSink.InstallEarlySecret(CipherSuite suite, ReadOnlySpan<byte> secret)
     {
         _zeroRttKeys?.Dispose();
-        _zeroRttKeys = PacketKeys.FromSecret(suite, secret);
+        // 0-RTT is always in the original version (RFC 9369 §4), so are its labels.
+        _zeroRttKeys = PacketKeys.FromSecret(suite, secret, _originalVersion);
         if (_isClient && _settings.ResumptionTicket is { } ticket)
         {
             // RFC 9000 §7.4.1: until the server's parameters arrive, 0-RTT obeys the ones remembered with the ticket.

@@ -48,7 +48,9 @@ public sealed partial class QuicConnectionCore
         int exponent = (int)(_peerParameters?.AckDelayExponent ?? TransportParameters.DefaultAckDelayExponent);
         long maxAckDelay = (long)(_peerParameters?.MaxAckDelay ?? TransportParameters.DefaultMaxAckDelayMs) * 1000;
         if (_log.IsEnabled(LogLevel.Trace)) _log.LogTrace("ACK {Space} largest {Largest} first range {First}", space.Space, frame.LargestAcknowledged, frame.FirstAckRange);
+        var ecnBefore = Ecn.State;
         if (!_loss.TryOnAckReceived(frame, space.Space, now, exponent, maxAckDelay, this, out var error)) return error;
+        if (Ecn.State != ecnBefore) LogEcnChange();
         // RFC 9002 A.6: a client knows the server validated its address once a Handshake packet is acknowledged.
         if (space.Space == PacketNumberSpace.Handshake) _loss.PeerCompletedAddressValidation = true;
         Streams.SmoothedRtt = _rtt.SmoothedRtt;
@@ -106,6 +108,8 @@ public sealed partial class QuicConnectionCore
             if (_retrySource is { } retry ? peer.RetrySourceConnectionId is not { } r || !r.Equals(retry) : peer.RetrySourceConnectionId is not null)
                 return QuicError.TransportParameter("retry_source_connection_id does not match the Retry");
             if (peer.StatelessResetToken is { } token) _cids.SetInitialPeerResetToken(token);
+            var versionError = VersionNegotiation.CheckServerChoice(peer.VersionInformation, _version, _originalVersion, _settings.Versions);
+            if (!versionError.IsNone) return versionError;
         }
         _peerParameters = peer;
         _tracer.ParametersSet(false, peer);

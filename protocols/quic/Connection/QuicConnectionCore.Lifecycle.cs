@@ -23,8 +23,11 @@ public sealed partial class QuicConnectionCore
         var space = _spaces[(int)level];
         space.ReadKeys?.Dispose();
         space.WriteKeys?.Dispose();
-        space.ReadKeys = PacketKeys.FromSecret(suite, readSecret);
-        space.WriteKeys = PacketKeys.FromSecret(suite, writeSecret);
+        // Handshake and 1-RTT keys carry the negotiated version's labels (RFC 9369 §3.3); a client that reached its
+        // Handshake keys has read the ServerHello, so the version is settled (RFC 9369 §4).
+        if (level == EncryptionLevel.Handshake) _versionSettled = true;
+        space.ReadKeys = PacketKeys.FromSecret(suite, readSecret, _version);
+        space.WriteKeys = PacketKeys.FromSecret(suite, writeSecret, _version);
         _loss.SetHasKeys((PacketNumberSpace)level, true);
         _log.LogDebug("{Level} keys installed ({Suite})", level, suite);
         if (_undecryptable.Count > 0) _replayUndecryptable = true;
@@ -37,7 +40,8 @@ public sealed partial class QuicConnectionCore
     {
         _handshakeComplete = true;
         if (Phase == ConnectionPhase.Handshaking) Phase = ConnectionPhase.Established;
-        _log.LogDebug("handshake complete: ALPN {Alpn}, {Suite}, 1-RTT {Protection}, hello retry request: {Hrr}", _tls.NegotiatedApplicationProtocol,
+        _log.LogDebug("handshake complete: QUIC {Version}, ALPN {Alpn}, {Suite}, 1-RTT {Protection}, hello retry request: {Hrr}", QuicVersion.Name(_version),
+            _tls.NegotiatedApplicationProtocol,
             _tls.NegotiatedCipherSuite,
             _plaintextOneRtt || _localParameters.Disable1RttEncryption && _tls.PeerTransportParameters?.Disable1RttEncryption == true ? "unprotected" : "protected",
             _tls.HelloRetryRequested ? "yes" : "no");
@@ -55,6 +59,7 @@ public sealed partial class QuicConnectionCore
         if (_handshakeConfirmed) return;
         _handshakeConfirmed = true;
         _loss.HandshakeConfirmed = true;
+        Ecn.Start();
         _loss.PeerCompletedAddressValidation = true;
         DiscardSpace(PacketNumberSpace.Handshake);
         if (_pmtu.IsEnabled && _peerParameters is { } peer) _pmtu.Start(peer.MaxUdpPayloadSize, 0);
@@ -67,6 +72,7 @@ public sealed partial class QuicConnectionCore
         var space = _spaces[(int)which];
         if (space.Discarded) return;
         space.Discard();
+        if (which == PacketNumberSpace.Initial) DisposeOriginalInitialKeys();
         TraceKeysDiscarded(which);
         _loss.DiscardSpace(which);
     }

@@ -43,9 +43,10 @@ public sealed partial class QuicConnectionCore
     /// Processes one UDP datagram from <paramref name="from"/> (the caller may reuse that object afterwards: it is copied
     /// when kept). A 1-RTT packet from a new address can move the connection there (RFC 9000 §9.3).
     /// </summary>
-    public void OnDatagram(Memory<byte> datagram, SocketAddress? from, long now)
+    public void OnDatagram(Memory<byte> datagram, SocketAddress? from, long now, byte ecn = 0)
     {
         _datagramSource = from;
+        _datagramEcn = (byte)(ecn & 0x03);
         if (from is not null)
         {
             _peerAddress ??= Copy(from);

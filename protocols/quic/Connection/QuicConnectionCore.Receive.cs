@@ -10,7 +10,8 @@ public sealed partial class QuicConnectionCore
 {
     /// <summary>Packets that arrived before their keys (reordering around the handshake); replayed once keys exist.</summary>
     private const int MaxUndecryptablePackets = 8;
-    private readonly List<byte[]> _undecryptable = [];
+    /// <summary>Each with the ECN codepoint of the datagram it came in (counted when it is finally processed).</summary>
+    private readonly List<(byte[] Packet, byte Ecn)> _undecryptable = [];
     private bool _replayUndecryptable;
     /// <summary>Size of the UDP datagram being processed (the §14.1 minimum applies to it).</summary>
     private int _datagramLength;
@@ -46,7 +47,13 @@ public sealed partial class QuicConnectionCore
             _replayUndecryptable = false;
             var pending = _undecryptable.ToArray();
             _undecryptable.Clear();
-            foreach (var packet in pending) ProcessDatagram(packet, now);
+            byte ecn = _datagramEcn;
+            foreach (var (packet, packetEcn) in pending)
+            {
+                _datagramEcn = packetEcn;
+                ProcessDatagram(packet, now);
+            }
+            _datagramEcn = ecn;
         }
     }
 
@@ -84,7 +91,7 @@ public sealed partial class QuicConnectionCore
                 // early data, or after the first 1-RTT packet, 0-RTT keys are gone and the packet is dropped.
                 if (_zeroRttKeys is null)
                 {
-                    if (!_tls.IsStarted && _undecryptable.Count < MaxUndecryptablePackets) _undecryptable.Add(packet.ToArray());
+                    if (!_tls.IsStarted && _undecryptable.Count < MaxUndecryptablePackets) _undecryptable.Add((packet.ToArray(), _datagramEcn));
                     return false;
                 }
                 break;
@@ -96,14 +103,20 @@ public sealed partial class QuicConnectionCore
         if (space.Discarded) return false;
         if (space.ReadKeys is null && header.Type != QuicPacketType.ZeroRtt)
         {
-            if (header.Type != QuicPacketType.Initial && _undecryptable.Count < MaxUndecryptablePackets) _undecryptable.Add(packet.ToArray());
+            if (header.Type != QuicPacketType.Initial && _undecryptable.Count < MaxUndecryptablePackets) _undecryptable.Add((packet.ToArray(), _datagramEcn));
             return false;
         }
         // RFC 9000 §14.1: the minimum is the datagram's size (an Initial may share it with 0-RTT), not the packet's.
         if (header.Type == QuicPacketType.Initial && !_isClient && _datagramLength < MinimumInitialDatagramSize && !_receivedFromPeer)
             return false;
 
-        if (!TryUnprotect(header, packet.Span, space, out ulong packetNumber, out int payloadOffset, out int payloadLength, out var error))
+        // Long headers: only the versions this connection reads now (RFC 9369 §4), checked last so that a candidate
+        // version's keys are always settled by the decryption right below.
+        PacketKeys? initialKeys = null;
+        if (header.Type != QuicPacketType.OneRtt && !AcceptsLongHeaderVersion(header, out initialKeys)) return false;
+        bool opened = TryUnprotect(header, packet.Span, space, initialKeys, out ulong packetNumber, out int payloadOffset, out int payloadLength, out var error);
+        FinishFollowingServerVersion(opened);
+        if (!opened)
         {
             if (!error.Discard) CloseWithError(error, now);
             return false;
@@ -131,6 +144,8 @@ public sealed partial class QuicConnectionCore
         }
         if (Phase is ConnectionPhase.Draining or ConnectionPhase.Closed) return true;
         space.Received.OnPacketReceived(packetNumber, ackEliciting, now);
+        // RFC 9000 §13.4.1: count the codepoint of every packet processed, whether or not we mark our own.
+        if (_datagramEcn != 0) space.Received.OnEcnCodepoint(_datagramEcn);
         if (header.Type == QuicPacketType.OneRtt) ConsiderPeerAddressChange(packetNumber, space.Received.LargestReceived, now);
         // RFC 9001 §4.9.3: a server may drop 0-RTT keys once 1-RTT packets arrive (later 0-RTT is retransmitted in 1-RTT).
         if (header.Type == QuicPacketType.OneRtt && !_isClient && _zeroRttKeys is not null) DiscardZeroRttKeys();
@@ -151,12 +166,12 @@ public sealed partial class QuicConnectionCore
         return true;
     }
 
-    private bool TryUnprotect(in PacketHeader header, Span<byte> packet, PacketSpace space, out ulong packetNumber,
+    private bool TryUnprotect(in PacketHeader header, Span<byte> packet, PacketSpace space, PacketKeys? initialKeys, out ulong packetNumber,
         out int payloadOffset, out int payloadLength, out QuicError error)
     {
         if (header.Type != QuicPacketType.OneRtt)
             return PacketProtection.TryUnprotect(packet, header.PacketNumberOffset, space.Received.LargestReceived,
-                header.Type == QuicPacketType.ZeroRtt ? _zeroRttKeys! : space.ReadKeys!,
+                header.Type == QuicPacketType.ZeroRtt ? _zeroRttKeys! : initialKeys ?? space.ReadKeys!,
                 out packetNumber, out payloadOffset, out payloadLength, out error);
 
         if (_plaintextOneRtt) return TryReadPlaintextOneRtt(header, packet, space, out packetNumber, out payloadOffset, out payloadLength, out error);
@@ -242,13 +257,14 @@ public sealed partial class QuicConnectionCore
 
     private bool OnVersionNegotiation(in PacketHeader header, long now)
     {
-        // RFC 9000 §6.2: only before anything else arrived, and only if it does not list the version we used.
+        // RFC 9000 §6.2, RFC 9368 §4: only before anything else arrived, and only if it does not list the version we used
+        // (one that does is forged or stale: a downgrade attempt to ignore).
         if (!_isClient || _receivedFromPeer) return false;
         for (int i = 0; i < header.SupportedVersionCount; i++)
-            if (header.GetSupportedVersion(i) == QuicVersion.V1) return false;
-        _log.LogDebug("version negotiation: server does not speak QUIC v1");
+            if (header.GetSupportedVersion(i) == _originalVersion) return false;
+        _log.LogDebug("version negotiation: server does not speak QUIC {Version}", QuicVersion.Name(_originalVersion));
         TracePacketReceived(header, header.PacketLength);
-        CloseInfo = new ConnectionCloseInfo(0, false, "server does not support QUIC v1", ByPeer: true, VersionMismatch: true);
+        CloseInfo = new ConnectionCloseInfo(0, false, $"server does not support QUIC {QuicVersion.Name(_originalVersion)}", ByPeer: true, VersionMismatch: true);
         Phase = ConnectionPhase.Closed;
         _events.Enqueue(ConnectionEventKind.Closed);
         EndTrace();
@@ -258,7 +274,8 @@ public sealed partial class QuicConnectionCore
     /// <summary>RFC 9000 §17.2.5.2: accept one Retry before any server packet; restart the handshake towards its new id.</summary>
     private bool OnRetry(in PacketHeader header, ReadOnlySpan<byte> packet)
     {
-        if (!_isClient || _receivedFromPeer || _retrySource is not null) return false;
+        // RFC 9369 §4: a Retry is in the original version; one in another version is ignored.
+        if (!_isClient || _receivedFromPeer || _retrySource is not null || header.Version != _originalVersion || _version != _originalVersion) return false;
         if (header.Token.IsEmpty || !RetryIntegrity.Verify(_originalDestination.Span, packet)) return false;
         if (!ConnectionId.TryCreate(header.SourceConnectionId.Span, out var retrySource) || retrySource.Equals(_cids.Destination)) return false;
         _retrySource = retrySource;
@@ -268,7 +285,7 @@ public sealed partial class QuicConnectionCore
         var initial = _spaces[0];
         initial.ReadKeys?.Dispose();
         initial.WriteKeys?.Dispose();
-        var (client, server) = PacketKeys.CreateInitial(retrySource.Span);
+        var (client, server) = PacketKeys.CreateInitial(retrySource.Span, _version);
         initial.WriteKeys = client;
         initial.ReadKeys = server;
         // The Initials sent so far are gone; their packet numbers stay used (§17.2.5.3) and their data goes again.

@@ -40,6 +40,8 @@ public sealed partial class QuicConnectionCore
     {
         if (Phase is ConnectionPhase.Draining or ConnectionPhase.Closed) return 0;
         _tracer.AdvanceTime(now);
+        // One ECN codepoint per datagram: every packet in it is recorded with the mark the datagram will carry.
+        Ecn.BeginDatagram();
         int limit = Math.Min(destination.Length, MaxDatagramSize);
         if (!_isClient && !_addressValidated)
         {
@@ -157,7 +159,7 @@ public sealed partial class QuicConnectionCore
         int headerLength = oneRtt
             ? PacketHeaderWriter.WriteShortHeader(buffer, _cids.Destination.Span, packetNumber, PacketNumberLength, space.WriteKeys!.KeyPhase)
             : PacketHeaderWriter.WriteLongHeader(buffer, longType,
-                QuicVersion.V1, _cids.Destination.Span, _cids.InitialLocal.Span, space.Space == PacketNumberSpace.Initial && _isClient ? _token : [],
+                zeroRtt ? _originalVersion : _version, _cids.Destination.Span, _cids.InitialLocal.Span, space.Space == PacketNumberSpace.Initial && _isClient ? _token : [],
                 packetNumber, PacketNumberLength, 0, LengthFieldLength);
         int tag = keys is null ? 0 : PacketProtection.TagLength;
         var frames = buffer[headerLength..^tag];
@@ -303,7 +305,7 @@ public sealed partial class QuicConnectionCore
             ulong pn = space.NextPacketNumber++;
             int headerLength = oneRtt
                 ? PacketHeaderWriter.WriteShortHeader(buffer, _cids.Destination.Span, pn, PacketNumberLength, space.WriteKeys!.KeyPhase)
-                : PacketHeaderWriter.WriteLongHeader(buffer, s == 0 ? QuicPacketType.Initial : QuicPacketType.Handshake, QuicVersion.V1,
+                : PacketHeaderWriter.WriteLongHeader(buffer, s == 0 ? QuicPacketType.Initial : QuicPacketType.Handshake, _version,
                     _cids.Destination.Span, _cids.InitialLocal.Span, s == 0 && _isClient ? _token : [], pn, PacketNumberLength, 0, LengthFieldLength);
             int payload = frame.Write(buffer[headerLength..]);
             bool pad = s == 0 && _isClient;

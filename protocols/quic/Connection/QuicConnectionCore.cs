@@ -88,9 +88,11 @@ public sealed partial class QuicConnectionCore : ITlsHandshakeSink, ILossDetecti
     private bool _pingPending;
 
     private QuicConnectionCore(ConnectionSettings settings, ConnectionId localId, ConnectionId peerId, ConnectionId originalDestination,
-        IConnectionIdListener listener, long now)
+        IConnectionIdListener listener, long now, uint version)
     {
         _settings = settings;
+        if (!QuicVersion.IsSupported(version)) throw new ArgumentOutOfRangeException(nameof(version), $"QUIC version 0x{version:x8} is not supported");
+        _version = _originalVersion = version;
         _isClient = settings.Perspective == QuicPerspective.Client;
         _log = settings.Logger ?? NullLogger.Instance;
         _cc = CongestionControllers.Create(settings.CongestionControl, settings.MaxDatagramSize, _rtt);
@@ -125,11 +127,16 @@ public sealed partial class QuicConnectionCore : ITlsHandshakeSink, ILossDetecti
             Disable1RttEncryption = settings.Disable1RttEncryption,
             MaxDatagramFrameSize = settings.MaxDatagramFrameSize,
             MaxUdpPayloadSize = settings.AdvertisedMaxUdpPayloadSize,
+            // RFC 9369 §4: an endpoint that speaks v2 must send version_information; we always do (a server's chosen
+            // version is rewritten once it has negotiated).
+            VersionInformation = new VersionInformation(version, [.. settings.Versions]),
+            SendDraftVersionInformation = settings.Versions.Contains(QuicVersion.V2Draft),
         };
         _pmtu = new PathMtuDiscovery(settings.MaxDatagramSize, settings.MaxPathMtuProbeSize);
+        _ecnValidation = CreateEcnValidation();
         // The flow-control and stream limits we advertise are the ones the stream table enforces.
         streamSettings.ApplyTo(_localParameters);
-        var (clientKeys, serverKeys) = PacketKeys.CreateInitial(originalDestination.Span);
+        var (clientKeys, serverKeys) = PacketKeys.CreateInitial(originalDestination.Span, version);
         _spaces[0].WriteKeys = _isClient ? clientKeys : serverKeys;
         _spaces[0].ReadKeys = _isClient ? serverKeys : clientKeys;
         var tlsOptions = new TlsHandshakeOptions
@@ -155,7 +162,9 @@ public sealed partial class QuicConnectionCore : ITlsHandshakeSink, ILossDetecti
         var local = ConnectionId.Random(settings.LocalConnectionIdLength);
         // The first destination id is random and at least 8 bytes (RFC 9000 §7.2); it also seeds the Initial keys.
         var destination = ConnectionId.Random(8);
-        var core = new QuicConnectionCore(settings, local, destination, destination, listener, now);
+        if (!VersionNegotiation.Contains(settings.Versions, settings.InitialVersion))
+            throw new ArgumentException("the initial QUIC version must be one of the client's versions", nameof(settings));
+        var core = new QuicConnectionCore(settings, local, destination, destination, listener, now, settings.InitialVersion);
         core._tls.Start();
         core.TraceStart(now);
         return core;
@@ -165,7 +174,7 @@ public sealed partial class QuicConnectionCore : ITlsHandshakeSink, ILossDetecti
     public static QuicConnectionCore CreateServer(ConnectionSettings settings, in ServerHandshakeContext context, IConnectionIdListener listener, long now)
     {
         var core = new QuicConnectionCore(settings, context.LocalConnectionId, context.ClientSourceConnectionId,
-            context.ClientInitialDestinationConnectionId, listener, now);
+            context.ClientInitialDestinationConnectionId, listener, now, context.Version);
         core._localParameters.OriginalDestinationConnectionId = context.OriginalDestinationConnectionId;
         core._localParameters.RetrySourceConnectionId = context.RetrySourceConnectionId;
         core._localParameters.StatelessResetToken = settings.ResetKey.TokenFor(context.LocalConnectionId);
@@ -203,6 +212,7 @@ public sealed partial class QuicConnectionCore : ITlsHandshakeSink, ILossDetecti
     public void Dispose()
     {
         foreach (var space in _spaces) space.Dispose();
+        DisposeOriginalInitialKeys();
         DisposeOneRttKeys();
         DiscardZeroRttKeys();
         _tls.Dispose();

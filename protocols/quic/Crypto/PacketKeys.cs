@@ -1,11 +1,13 @@
 using System.Security.Cryptography;
+using FastRelay.Protocols.Quic.Wire;
 
 namespace FastRelay.Protocols.Quic.Crypto;
 
 /// <summary>
 /// Packet protection state of one direction at one encryption level: the AEAD (key + IV) and the header protection
-/// key, derived from a traffic secret (RFC 9001 §5.1). The 1-RTT secret is kept for key updates:
-/// <see cref="DeriveNextGeneration"/> gives keys from "quic ku" that share this header protection (§6.1, §5.4).
+/// key, derived from a traffic secret (RFC 9001 §5.1) with the labels of the connection's QUIC version. The 1-RTT secret
+/// is kept for key updates: <see cref="DeriveNextGeneration"/> gives keys from "quic ku" ("quicv2 ku" in v2) that share
+/// this header protection (§6.1, §5.4).
 /// </summary>
 public sealed class PacketKeys : IDisposable
 {
@@ -17,10 +19,13 @@ public sealed class PacketKeys : IDisposable
     public HeaderProtection HeaderProtection { get; }
     /// <summary>0 for the first 1-RTT keys, incremented by each key update (its low bit is the Key Phase).</summary>
     public ulong Generation { get; }
+    /// <summary>The QUIC version whose labels made these keys (and make the next generation).</summary>
+    public uint Version { get; }
 
-    private PacketKeys(CipherSuite suite, byte[] secret, PacketAead aead, HeaderProtection hp, bool ownsHp, ulong generation)
+    private PacketKeys(CipherSuite suite, byte[] secret, PacketAead aead, HeaderProtection hp, bool ownsHp, ulong generation, uint version)
     {
         Suite = suite;
+        Version = version;
         _secret = secret;
         Aead = aead;
         HeaderProtection = hp;
@@ -32,17 +37,17 @@ public sealed class PacketKeys : IDisposable
 
     public bool KeyPhase => (Generation & 1) != 0;
 
-    public static PacketKeys FromSecret(CipherSuite suite, ReadOnlySpan<byte> secret)
+    public static PacketKeys FromSecret(CipherSuite suite, ReadOnlySpan<byte> secret, uint version = QuicVersion.V1)
     {
         if (secret.Length != suite.HashLength()) throw new ArgumentException($"{suite} secrets are {suite.HashLength()} bytes");
         Span<byte> key = stackalloc byte[32];
         Span<byte> iv = stackalloc byte[CipherSuiteInfo.IvLength];
         Span<byte> hp = stackalloc byte[32];
-        QuicKeyDerivation.DerivePacketKeys(suite, secret, key, iv, hp);
+        QuicKeyDerivation.DerivePacketKeys(suite, secret, key, iv, hp, version);
         try
         {
             return new PacketKeys(suite, secret.ToArray(), new PacketAead(suite, key[..suite.KeyLength()], iv),
-                HeaderProtection.Create(suite, hp[..suite.HeaderProtectionKeyLength()]), ownsHp: true, generation: 0);
+                HeaderProtection.Create(suite, hp[..suite.HeaderProtectionKeyLength()]), ownsHp: true, generation: 0, version);
         }
         finally
         {
@@ -52,12 +57,12 @@ public sealed class PacketKeys : IDisposable
     }
 
     /// <summary>The Initial keys of both directions for the client's first Destination Connection ID (RFC 9001 §5.2).</summary>
-    public static (PacketKeys Client, PacketKeys Server) CreateInitial(ReadOnlySpan<byte> clientDestinationConnectionId)
+    public static (PacketKeys Client, PacketKeys Server) CreateInitial(ReadOnlySpan<byte> clientDestinationConnectionId, uint version = QuicVersion.V1)
     {
         Span<byte> client = stackalloc byte[QuicKeyDerivation.InitialSecretLength];
         Span<byte> server = stackalloc byte[QuicKeyDerivation.InitialSecretLength];
-        QuicKeyDerivation.DeriveInitialSecrets(clientDestinationConnectionId, client, server);
-        var keys = (FromSecret(CipherSuite.Aes128GcmSha256, client), FromSecret(CipherSuite.Aes128GcmSha256, server));
+        QuicKeyDerivation.DeriveInitialSecrets(clientDestinationConnectionId, client, server, version);
+        var keys = (FromSecret(CipherSuite.Aes128GcmSha256, client, version), FromSecret(CipherSuite.Aes128GcmSha256, server, version));
         CryptographicOperations.ZeroMemory(client);
         CryptographicOperations.ZeroMemory(server);
         return keys;
@@ -67,15 +72,16 @@ public sealed class PacketKeys : IDisposable
     public PacketKeys DeriveNextGeneration()
     {
         var next = new byte[Suite.HashLength()];
-        QuicKeyDerivation.DeriveNextSecret(Suite, _secret, next);
+        QuicKeyDerivation.DeriveNextSecret(Suite, _secret, next, Version);
         Span<byte> key = stackalloc byte[32];
         Span<byte> iv = stackalloc byte[CipherSuiteInfo.IvLength];
         var hash = Suite.Hash();
-        HkdfLabel.ExpandLabel(hash, next, QuicKeyDerivation.KeyLabel, default, key[..Suite.KeyLength()]);
-        HkdfLabel.ExpandLabel(hash, next, QuicKeyDerivation.IvLabel, default, iv);
+        var labels = QuicVersionSecrets.For(Version);
+        HkdfLabel.ExpandLabel(hash, next, labels.KeyLabel, default, key[..Suite.KeyLength()]);
+        HkdfLabel.ExpandLabel(hash, next, labels.IvLabel, default, iv);
         var aead = new PacketAead(Suite, key[..Suite.KeyLength()], iv);
         CryptographicOperations.ZeroMemory(key);
-        return new PacketKeys(Suite, next, aead, HeaderProtection, ownsHp: false, Generation + 1);
+        return new PacketKeys(Suite, next, aead, HeaderProtection, ownsHp: false, Generation + 1, Version);
     }
 
     /// <summary>Disposes the AEAD; the header protection only if these keys created it (not a key-update generation).</summary>

@@ -28,7 +28,7 @@ public sealed unsafe class DatagramSocket : IDisposable
     /// <summary>Every slot takes the largest UDP payload (or GRO super-packet), so no datagram is ever truncated.</summary>
     public const int SlotSize = 65536;
     private const int NameSize = 128;      // sizeof(struct sockaddr_storage)
-    private const int ControlSize = 64;    // room for the UDP_GRO control message (24 bytes) and then some
+    private const int ControlSize = 128;   // room for UDP_GRO, IP_TOS and IPV6_TCLASS (24 bytes each) with margin: a truncated one would lose a mark
     /// <summary>EINVAL on a segmented send can be one oversized segment (a path MTU probe that led a run); only repeated refusals mean never.</summary>
     public const int MaxSegmentationRefusals = 3;
 
@@ -38,6 +38,7 @@ public sealed unsafe class DatagramSocket : IDisposable
     private readonly SocketAddress[] _sources;
     private readonly int[] _lengths;
     private readonly int[] _segmentSizes;
+    private readonly byte[] _ecn;
     // Native receive descriptors in pinned arrays (never freed while the receive thread may still be in recvmmsg).
     private readonly LinuxSockets.MMsgHdr[] _messages;
     private readonly LinuxSockets.IoVec[] _vectors;
@@ -58,6 +59,7 @@ public sealed unsafe class DatagramSocket : IDisposable
         for (int i = 0; i < slots; i++) _sources[i] = new SocketAddress(socket.AddressFamily);
         _lengths = new int[slots];
         _segmentSizes = new int[slots];
+        _ecn = new byte[slots];
         _messages = GC.AllocateArray<LinuxSockets.MMsgHdr>(slots, pinned: true);
         _vectors = GC.AllocateArray<LinuxSockets.IoVec>(slots, pinned: true);
         _names = GC.AllocateArray<byte>(slots * NameSize, pinned: true);
@@ -79,6 +81,33 @@ public sealed unsafe class DatagramSocket : IDisposable
         // Probing with the socket option: accepted (value 0 = no default segmentation) means the kernel knows UDP_SEGMENT.
         _segmentation = enableSegmentation && _nativeSend && TrySetUdpOption(LinuxUdp.UdpSegment, 0);
         ReceiveCoalescing = enableReceiveCoalescing && _nativeReceive && TrySetUdpOption(LinuxUdp.UdpGro, 1);
+        // ECN: the kernel reports each datagram's TOS / traffic class (both for a dual-mode IPv6 socket: IPv4 peers come
+        // with IP_TOS). Reading needs recvmmsg's control messages, marking needs sendmmsg's: native path only.
+        if (_nativeReceive)
+        {
+            bool v6 = socket.AddressFamily == AddressFamily.InterNetworkV6;
+            bool recv = v6 && TrySetOption(LinuxUdp.SolIpv6, LinuxUdp.Ipv6RecvTclass, 1);
+            if (!v6 || socket.DualMode) recv |= TrySetOption(LinuxUdp.SolIp, LinuxUdp.IpRecvTos, 1);
+            ReadsEcn = recv;
+        }
+    }
+
+    /// <summary>Received datagrams carry their ECN codepoint (<see cref="Received"/>); false: always reported 0 (Not-ECT).</summary>
+    public bool ReadsEcn { get; }
+    /// <summary>Sends can carry an ECN codepoint (<see cref="SendBatch"/>'s ecn); false: it is ignored.</summary>
+    public bool MarksEcn => _nativeSend;
+
+    private bool TrySetOption(int level, int option, int value)
+    {
+        try
+        {
+            _socket.SetRawSocketOption(level, option, BitConverter.GetBytes(value));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
     }
 
     public IPEndPoint LocalEndPoint => (IPEndPoint)_socket.LocalEndPoint!;
@@ -121,8 +150,11 @@ public sealed unsafe class DatagramSocket : IDisposable
         return _nativeReceive ? ReceiveNative() : ReceiveManaged();
     }
 
-    /// <summary>Slot i: the bytes received and the size of each datagram in it (GRO), or 0 when it is one datagram.</summary>
-    public (Memory<byte> Data, int SegmentSize) Received(int slot) => (_buffer.AsMemory(slot * SlotSize, _lengths[slot]), _segmentSizes[slot]);
+    /// <summary>
+    /// Slot i: the bytes received, the size of each datagram in it (GRO), or 0 when it is one datagram, and the ECN
+    /// codepoint of its IP header (0-3; the same for every GRO segment: the kernel coalesces only equal TOS).
+    /// </summary>
+    public (Memory<byte> Data, int SegmentSize, byte Ecn) Received(int slot) => (_buffer.AsMemory(slot * SlotSize, _lengths[slot]), _segmentSizes[slot], _ecn[slot]);
 
     public SocketAddress Source(int slot) => _sources[slot];
 
@@ -166,7 +198,7 @@ public sealed unsafe class DatagramSocket : IDisposable
             if ((message.Header.Flags & LinuxSockets.MsgTrunc) != 0 || message.Length > SlotSize) continue;
             if (filled != i) Buffer.MemoryCopy((byte*)message.Header.Iov->Base, (byte*)messages[filled].Header.Iov->Base, SlotSize, message.Length);
             _lengths[filled] = (int)message.Length;
-            _segmentSizes[filled] = ReadSegmentSize(message.Header);
+            _segmentSizes[filled] = ReadControl(message.Header, out _ecn[filled]);
             var source = _sources[filled];
             int nameLength = (int)Math.Min(message.Header.NameLength, (uint)source.Buffer.Length);
             new ReadOnlySpan<byte>(message.Header.Name, nameLength).CopyTo(source.Buffer.Span);
@@ -176,21 +208,30 @@ public sealed unsafe class DatagramSocket : IDisposable
         return filled;
     }
 
-    /// <summary>The UDP_GRO control message's segment size, or 0 (one datagram). Bounded walk of what the kernel wrote.</summary>
-    private static int ReadSegmentSize(in LinuxSockets.MsgHdr header)
+    /// <summary>
+    /// The UDP_GRO control message's segment size, or 0 (one datagram), and the ECN bits of IP_TOS (1 byte) or
+    /// IPV6_TCLASS (an int). Bounded walk of what the kernel wrote.
+    /// </summary>
+    private static int ReadControl(in LinuxSockets.MsgHdr header, out byte ecn)
     {
+        ecn = 0;
+        int segmentSize = 0;
         byte* control = (byte*)header.Control;
         nuint length = Math.Min(header.ControlLength, (nuint)ControlSize);
         nuint offset = 0;
-        while (offset + (nuint)sizeof(LinuxSockets.CMsgHdr) <= length)
+        nuint head = (nuint)sizeof(LinuxSockets.CMsgHdr);
+        while (offset + head <= length)
         {
             var cmsg = (LinuxSockets.CMsgHdr*)(control + offset);
-            if (cmsg->Length < (nuint)sizeof(LinuxSockets.CMsgHdr)) break;
-            if (cmsg->Level == LinuxUdp.SolUdp && cmsg->Type == LinuxUdp.UdpGro && offset + (nuint)sizeof(LinuxSockets.CMsgHdr) + 4 <= length)
-                return *(int*)(control + offset + (nuint)sizeof(LinuxSockets.CMsgHdr));
+            if (cmsg->Length < head || cmsg->Length > length - offset) break;
+            byte* data = control + offset + head;
+            nuint payload = cmsg->Length - head;
+            if (cmsg->Level == LinuxUdp.SolUdp && cmsg->Type == LinuxUdp.UdpGro && payload >= 4) segmentSize = *(int*)data;
+            else if (cmsg->Level == LinuxUdp.SolIp && cmsg->Type == LinuxUdp.IpTos && payload >= 1) ecn = (byte)(*data & 0x03);
+            else if (cmsg->Level == LinuxUdp.SolIpv6 && cmsg->Type == LinuxUdp.Ipv6Tclass && payload >= 4) ecn = (byte)(*(int*)data & 0x03);
             offset += (cmsg->Length + 7) & ~(nuint)7;
         }
-        return 0;
+        return segmentSize;
     }
 
     private int ReceiveManaged()
@@ -204,6 +245,7 @@ public sealed unsafe class DatagramSocket : IDisposable
                 if (filled > 0 && _socket.Available == 0) break;
                 _lengths[filled] = _socket.ReceiveFrom(_buffer.AsSpan(filled * SlotSize, SlotSize), SocketFlags.None, _sources[filled]);
                 _segmentSizes[filled] = 0;
+                _ecn[filled] = 0;
                 filled++;
             }
             catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.WouldBlock or SocketError.MessageSize)
@@ -241,12 +283,14 @@ public sealed unsafe class DatagramSocket : IDisposable
     /// Sends the datagrams laid end to end in <paramref name="buffer"/> (lengths in <paramref name="lengths"/>, at most
     /// <see cref="MaxBatch"/>) to one address, in order. With <paramref name="allowSegmentation"/> and segmentation on,
     /// runs of equal-sized datagrams go as one super-packet each; otherwise each datagram is its own message.
+    /// <paramref name="ecn"/> (0-3) is written into each datagram's IP header (a control message per message, so each
+    /// connection of a shared socket marks or not on its own; RFC 9000 §13.4.2); the managed fallback sends Not-ECT.
     /// </summary>
-    public void SendBatch(ReadOnlySpan<byte> buffer, ReadOnlySpan<int> lengths, SocketAddress to, bool allowSegmentation)
+    public void SendBatch(ReadOnlySpan<byte> buffer, ReadOnlySpan<int> lengths, SocketAddress to, bool allowSegmentation, byte ecn = 0)
     {
         if (lengths.Length > MaxBatch) throw new ArgumentOutOfRangeException(nameof(lengths));
         if (lengths.Length == 0) return;
-        if (!_nativeSend || lengths.Length == 1)
+        if (!_nativeSend || lengths.Length == 1 && ecn == 0)
         {
             int offset = 0;
             foreach (int length in lengths)
@@ -256,16 +300,23 @@ public sealed unsafe class DatagramSocket : IDisposable
             }
             return;
         }
-        SendNative(buffer, lengths, to, allowSegmentation && _segmentation);
+        SendNative(buffer, lengths, to, allowSegmentation && _segmentation, (byte)(ecn & 0x03));
     }
 
-    private void SendNative(ReadOnlySpan<byte> buffer, ReadOnlySpan<int> lengths, SocketAddress to, bool segment)
+    /// <summary>Per message: room for UDP_SEGMENT and the TOS / traffic class control message.</summary>
+    private const int SendControlSpace = 2 * LinuxSockets.SmallCMsgSpace;
+
+    private void SendNative(ReadOnlySpan<byte> buffer, ReadOnlySpan<int> lengths, SocketAddress to, bool segment, byte ecn)
     {
         var messages = stackalloc LinuxSockets.MMsgHdr[MaxBatch];
         var vectors = stackalloc LinuxSockets.IoVec[MaxBatch];
-        byte* controls = stackalloc byte[MaxBatch * LinuxSockets.SmallCMsgSpace];
+        byte* controls = stackalloc byte[MaxBatch * SendControlSpace];
+        // IPv4 destinations (also IPv4-mapped ones on a dual-mode IPv6 socket: the kernel sends those through its IPv4
+        // path, which reads only SOL_IP control messages) take IP_TOS, IPv6 ones IPV6_TCLASS.
+        bool ipv4Header = to.Family == AddressFamily.InterNetwork || IsV4Mapped(to);
         // Per message: the first datagram and how many it carries (to resend them one by one if segmentation is refused).
         int* firstDatagram = stackalloc int[MaxBatch + 1];
+        bool* segmentedRun = stackalloc bool[MaxBatch];
         int* datagramOffset = stackalloc int[MaxBatch + 1];
         fixed (byte* data = buffer)
         fixed (byte* name = to.Buffer.Span)
@@ -293,18 +344,33 @@ public sealed unsafe class DatagramSocket : IDisposable
                 {
                     Header = new LinuxSockets.MsgHdr { Name = name, NameLength = (uint)to.Size, Iov = vectors + count, IovLength = 1 },
                 };
-                if (run > 1)
+                if (run > 1 || ecn != 0)
                 {
-                    byte* control = controls + count * LinuxSockets.SmallCMsgSpace;
-                    new Span<byte>(control, LinuxSockets.SmallCMsgSpace).Clear();
-                    var cmsg = (LinuxSockets.CMsgHdr*)control;
-                    cmsg->Length = LinuxSockets.CMsgLength(sizeof(ushort));
-                    cmsg->Level = LinuxUdp.SolUdp;
-                    cmsg->Type = LinuxUdp.UdpSegment;
-                    *(ushort*)(control + sizeof(LinuxSockets.CMsgHdr)) = (ushort)size;
+                    byte* control = controls + count * SendControlSpace;
+                    new Span<byte>(control, SendControlSpace).Clear();
+                    int used = 0;
+                    if (run > 1)
+                    {
+                        var cmsg = (LinuxSockets.CMsgHdr*)control;
+                        cmsg->Length = LinuxSockets.CMsgLength(sizeof(ushort));
+                        cmsg->Level = LinuxUdp.SolUdp;
+                        cmsg->Type = LinuxUdp.UdpSegment;
+                        *(ushort*)(control + sizeof(LinuxSockets.CMsgHdr)) = (ushort)size;
+                        used += LinuxSockets.SmallCMsgSpace;
+                    }
+                    if (ecn != 0)
+                    {
+                        var cmsg = (LinuxSockets.CMsgHdr*)(control + used);
+                        cmsg->Length = LinuxSockets.CMsgLength(sizeof(int));
+                        cmsg->Level = ipv4Header ? LinuxUdp.SolIp : LinuxUdp.SolIpv6;
+                        cmsg->Type = ipv4Header ? LinuxUdp.IpTos : LinuxUdp.Ipv6Tclass;
+                        *(int*)(control + used + sizeof(LinuxSockets.CMsgHdr)) = ecn;
+                        used += LinuxSockets.SmallCMsgSpace;
+                    }
                     messages[count].Header.Control = control;
-                    messages[count].Header.ControlLength = LinuxSockets.SmallCMsgSpace;
+                    messages[count].Header.ControlLength = (nuint)used;
                 }
+                segmentedRun[count] = run > 1;
                 firstDatagram[count] = i;
                 count++;
                 i += run;
@@ -333,19 +399,19 @@ public sealed unsafe class DatagramSocket : IDisposable
                 if (sent > 0)
                 {
                     for (int m = done; m < done + sent; m++)
-                        if (messages[m].Header.Control != null) Interlocked.Increment(ref _segmentedMessages);
+                        if (segmentedRun[m]) Interlocked.Increment(ref _segmentedMessages);
                     if (segment) Volatile.Write(ref _segmentationRefusals, 0);
                     done += sent;
                     continue;
                 }
                 int errno = LinuxUdp.LastError;
                 if (errno == LinuxUdp.EIntr) continue;
-                if (messages[done].Header.Control != null && errno is LinuxUdp.EIo or LinuxUdp.EInval)
+                if (segmentedRun[done] && errno is LinuxUdp.EIo or LinuxUdp.EInval)
                 {
                     RefuseSegmentation(errno);
                     // This message's datagrams one by one (they are consecutive in the buffer).
                     int first = firstDatagram[done], end = firstDatagram[done + 1];
-                    SendNative(buffer[datagramOffset[first]..datagramOffset[end]], lengths[first..end], to, segment: false);
+                    SendNative(buffer[datagramOffset[first]..datagramOffset[end]], lengths[first..end], to, segment: false, ecn);
                     done++;
                     continue;
                 }
@@ -377,6 +443,14 @@ public sealed unsafe class DatagramSocket : IDisposable
             _log.LogInformation("UDP segmentation offload refused by the kernel (errno {Errno}): sending datagrams one by one on {Local}", errno,
                 _socket.LocalEndPoint);
         }
+    }
+
+    /// <summary>An AF_INET6 sockaddr holding ::ffff:a.b.c.d (sin6_addr at offset 8).</summary>
+    private static bool IsV4Mapped(SocketAddress address)
+    {
+        if (address.Family != AddressFamily.InterNetworkV6 || address.Size < 24) return false;
+        var a = address.Buffer.Span.Slice(8, 16);
+        return a[..10].IndexOfAnyExcept((byte)0) < 0 && a[10] == 0xff && a[11] == 0xff;
     }
 
     public void Dispose() => _socket.Dispose();

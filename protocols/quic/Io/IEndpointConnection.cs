@@ -8,9 +8,9 @@ internal interface IEndpointConnection
     /// <summary>
     /// Datagrams for this connection, in arrival order, with the address each came from (the peer may move: RFC 9000
     /// §9); buffers and addresses are the loop's and are reused after the call. The connection processes them all, then
-    /// sends once (so a burst of packets gets one ACK, not one each).
+    /// sends once (so a burst of packets gets one ACK, not one each). <paramref name="ecn"/>: each datagram's ECN codepoint.
     /// </summary>
-    void OnDatagrams(ReadOnlySpan<Memory<byte>> datagrams, ReadOnlySpan<SocketAddress> sources, long now);
+    void OnDatagrams(ReadOnlySpan<Memory<byte>> datagrams, ReadOnlySpan<SocketAddress> sources, ReadOnlySpan<byte> ecn, long now);
     /// <summary>Absolute µs of the next timer (long.MaxValue: none). Read without the connection's lock: a stale value only costs an early wake-up.</summary>
     long NextTimeout { get; }
     /// <summary>The handshake completed (the endpoint stops counting the connection as half-open).</summary>

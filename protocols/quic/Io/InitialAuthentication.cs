@@ -23,11 +23,11 @@ internal sealed class InitialAuthentication
         datagram[..header.PacketLength].CopyTo(packet);
         Span<byte> clientSecret = stackalloc byte[QuicKeyDerivation.InitialSecretLength];
         Span<byte> serverSecret = stackalloc byte[QuicKeyDerivation.InitialSecretLength];
-        QuicKeyDerivation.DeriveInitialSecrets(header.DestinationConnectionId.Span, clientSecret, serverSecret);
+        QuicKeyDerivation.DeriveInitialSecrets(header.DestinationConnectionId.Span, clientSecret, serverSecret, header.Version);
         try
         {
             // Only the client→server direction is needed here.
-            using var keys = PacketKeys.FromSecret(CipherSuite.Aes128GcmSha256, clientSecret);
+            using var keys = PacketKeys.FromSecret(CipherSuite.Aes128GcmSha256, clientSecret, header.Version);
             return PacketProtection.TryUnprotect(packet, header.PacketNumberOffset, null, keys, out _, out _, out _, out _);
         }
         finally

@@ -19,6 +19,10 @@ internal static class LinuxUdp
     /// <summary>Largest UDP payload of one send, super-packet or not (65535 minus the IPv6 + UDP headers' worst case).</summary>
     public const int MaxSendBytes = 65535 - 8 - 40;
 
+    // ECN (RFC 3168 codepoints in the low two bits of the IPv4 TOS / IPv6 traffic class; RFC 9000 §13.4).
+    public const int SolIp = 0, IpTos = 1, IpRecvTos = 13;
+    public const int SolIpv6 = 41, Ipv6RecvTclass = 66, Ipv6Tclass = 67;
+
     public const int EAgain = 11, EIo = 5, EInval = 22, ENoBufs = 105, EConnRefused = 111, EMsgSize = 90, EIntr = 4,
         EPerm = 1, ENetUnreach = 101, EHostUnreach = 113, EAfNoSupport = 97, ENoSys = 38, EOpNotSupp = 95;
 

@@ -30,6 +30,8 @@ internal sealed class QuicEndpoint : IDisposable
     private readonly List<IEndpointConnection> _connections = [];
     private readonly IConnectionAcceptor? _acceptor;
     private readonly bool _requireAddressValidation;
+    /// <summary>Server: the versions its connections speak, listed in Version Negotiation packets (RFC 9368 §2.1).</summary>
+    private readonly uint[] _versions;
     private readonly AddressValidationTokens? _tokens;
     private readonly ILogger _log;
     private readonly Thread _thread;
@@ -44,8 +46,9 @@ internal sealed class QuicEndpoint : IDisposable
     /// <param name="segmentationOffload">Use UDP GSO where the kernel has it (each connection may still opt out).</param>
     /// <param name="receiveCoalescing">Ask the kernel for UDP GRO (same-flow datagrams read as one, split here).</param>
     public QuicEndpoint(IPEndPoint bind, IConnectionAcceptor? acceptor, bool requireAddressValidation, ILogger? log,
-        bool segmentationOffload = true, bool receiveCoalescing = true)
+        bool segmentationOffload = true, bool receiveCoalescing = true, IReadOnlyList<uint>? versions = null)
     {
+        _versions = versions is { Count: > 0 } ? [.. versions] : [QuicVersion.V1];
         _socket = new Socket(bind.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         if (bind.AddressFamily == AddressFamily.InterNetworkV6) _socket.DualMode = bind.Address.Equals(IPAddress.IPv6Any);
         SetBufferSizes(_socket);
@@ -62,6 +65,8 @@ internal sealed class QuicEndpoint : IDisposable
         _batch = new Memory<byte>[capacity];
         _batchOwners = new IEndpointConnection?[capacity];
         _batchSources = new SocketAddress[capacity];
+        _batchEcn = new byte[capacity];
+        _perConnectionEcn = new byte[capacity];
         _perConnection = new Memory<byte>[capacity];
         _perConnectionSources = new SocketAddress[capacity];
         LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
@@ -124,8 +129,11 @@ internal sealed class QuicEndpoint : IDisposable
     /// One connection's datagrams, end to end in <paramref name="buffer"/>, to one address in one system call; runs of
     /// equal-sized ones as GSO super-packets when <paramref name="allowSegmentation"/> and the socket has it.
     /// </summary>
-    public void SendBatch(ReadOnlySpan<byte> buffer, ReadOnlySpan<int> lengths, SocketAddress to, bool allowSegmentation) =>
-        _io.SendBatch(buffer, lengths, to, allowSegmentation);
+    public void SendBatch(ReadOnlySpan<byte> buffer, ReadOnlySpan<int> lengths, SocketAddress to, bool allowSegmentation, byte ecn = 0) =>
+        _io.SendBatch(buffer, lengths, to, allowSegmentation, ecn);
+
+    /// <summary>The socket reports received ECN codepoints and can mark what it sends (Linux, native calls).</summary>
+    public bool SupportsEcn => _io.ReadsEcn && _io.MarksEcn;
 
     /// <summary>Segmented (GSO) sends are on for this socket: requested, supported, never refused by the kernel.</summary>
     public bool SegmentationOffload => _io.SegmentationOffload;
@@ -200,8 +208,9 @@ internal sealed class QuicEndpoint : IDisposable
         int messages = _io.Receive();
         for (int m = 0; m < messages && !_disposed; m++)
         {
-            var (data, segmentSize) = _io.Received(m);
+            var (data, segmentSize, ecn) = _io.Received(m);
             _from = _io.Source(m);
+            _fromEcn = ecn;
             if (segmentSize <= 0 || segmentSize >= data.Length)
             {
                 Collect(data, ref count);
@@ -226,6 +235,7 @@ internal sealed class QuicEndpoint : IDisposable
                 _batch[count] = datagram;
                 _batchOwners[count] = owner;
                 _batchSources[count] = _from;
+                _batchEcn[count] = _fromEcn;
                 count++;
             }
         }
@@ -248,6 +258,10 @@ internal sealed class QuicEndpoint : IDisposable
     // per-owner gather.
     private readonly SocketAddress[] _batchSources;
     private readonly SocketAddress[] _perConnectionSources;
+    // The ECN codepoint each datagram arrived with (RFC 9000 §13.4.1), beside its source.
+    private readonly byte[] _batchEcn;
+    private readonly byte[] _perConnectionEcn;
+    private byte _fromEcn;
 
     private void DeliverBatch(int count)
     {
@@ -262,6 +276,7 @@ internal sealed class QuicEndpoint : IDisposable
             {
                 if (_batchOwners[j] != owner) continue;
                 _perConnectionSources[n] = _batchSources[j];
+                _perConnectionEcn[n] = _batchEcn[j];
                 _perConnection[n++] = _batch[j];
                 _batchOwners[j] = null;
             }
@@ -270,7 +285,7 @@ internal sealed class QuicEndpoint : IDisposable
             for (int from = 0; from < n; from += AckSlice)
             {
                 int slice = Math.Min(AckSlice, n - from);
-                try { owner.OnDatagrams(_perConnection.AsSpan(from, slice), _perConnectionSources.AsSpan(from, slice), now); }
+                try { owner.OnDatagrams(_perConnection.AsSpan(from, slice), _perConnectionSources.AsSpan(from, slice), _perConnectionEcn.AsSpan(from, slice), now); }
                 catch (Exception e) { _log.LogError(e, "datagram processing failed"); }
             }
         }
@@ -303,11 +318,12 @@ internal sealed class QuicEndpoint : IDisposable
     {
         if (!PacketHeaderParser.TryParse(datagram, ConnectionIdLength, out var header, out _)) return;
         var remote = (IPEndPoint)LocalEndPoint.Create(_from);
-        if (header.Type == QuicPacketType.UnsupportedVersion)
+        // A version the stack parses but this listener does not speak is answered like an unknown one.
+        if (header.Type == QuicPacketType.UnsupportedVersion || Array.IndexOf(_versions, header.Version) < 0)
         {
             // RFC 9000 §6.1: answer only datagrams large enough to be a client's first flight.
             if (datagram.Length < QuicConnectionCore.MinimumInitialDatagramSize) return;
-            int n = PacketHeaderWriter.WriteVersionNegotiation(_replyBuffer, header.SourceConnectionId.Span, header.DestinationConnectionId.Span, [QuicVersion.V1]);
+            int n = PacketHeaderWriter.WriteVersionNegotiation(_replyBuffer, header.SourceConnectionId.Span, header.DestinationConnectionId.Span, _versions);
             Send(_replyBuffer.AsSpan(0, n), _from);
             return;
         }
@@ -334,19 +350,20 @@ internal sealed class QuicEndpoint : IDisposable
             // configured, and under a flood of handshakes from addresses nobody proved (see MaxUnvalidatedHandshakes).
             var newId = ConnectionId.Random(ConnectionIdLength);
             var token = _tokens!.Create(remote, clientDcid, newId, DateTimeOffset.UtcNow);
-            int n = RetryIntegrity.WriteRetry(_replyBuffer, QuicVersion.V1, clientScid.Span, newId.Span, token, clientDcid.Span);
+            // RFC 9369 §4: a Retry is in the version of the client's Initial (the original version).
+            int n = RetryIntegrity.WriteRetry(_replyBuffer, header.Version, clientScid.Span, newId.Span, token, clientDcid.Span);
             Send(_replyBuffer.AsSpan(0, n), _from);
             _log.LogDebug("sent Retry to {Remote}", remote);
             return;
         }
         var local = ConnectionId.Random(ConnectionIdLength);
-        var context = new ServerHandshakeContext(original, clientDcid, clientScid, local, retrySource, validated);
+        var context = new ServerHandshakeContext(original, clientDcid, clientScid, local, retrySource, validated, header.Version);
         var connection = _acceptor!.Accept(context, remote, now);
         if (connection is null) return;
         if (!validated) _unvalidatedHandshakes.Add(connection);
         // Retransmitted client Initials still carry the id the client picked; route those too until the connection ends.
         Register(clientDcid, connection);
-        connection.OnDatagrams([datagram], [_from], now);
+        connection.OnDatagrams([datagram], [_from], [_fromEcn], now);
     }
 
     /// <summary>

@@ -143,9 +143,13 @@ public sealed partial class LossDetection
     /// PROTOCOL_VIOLATION. Packets numbered by the kernel fast path are registered with
     /// <see cref="RegisterExternallyNumbered"/> instead (LossDetection.External.cs).
     /// </summary>
+    /// <summary>ECN validation of this connection's packets (null: ECN is not in use).</summary>
+    public EcnValidation? Ecn { get; set; }
+
     public void OnPacketSent(SentPacket packet, long now)
     {
         if (packet.Pooled) throw new InvalidOperationException("packet was not rented or was already released");
+        Ecn?.OnPacketSent(packet);
         int s = (int)packet.Space;
         packet.TimeSent = now;
         if (!_sent[s].Add(packet)) throw new ArgumentException("packet number already used in this space", nameof(packet));
@@ -229,6 +233,14 @@ public sealed partial class LossDetection
             bool first = !_rtt.HasSample;
             _rtt.Update(now - newest.TimeSent, ackDelay, _handshakeConfirmed, maxAckDelay);
             if (first) _firstRttSampleTime = now;
+        }
+
+        if (Ecn is { } ecn)
+        {
+            int marked = 0;
+            for (int i = 0; i < _acked.Count; i++) if (_acked[i].EcnMarked) marked++;
+            // RFC 9002 B.7: a rise of ECN-CE is a congestion event for the largest newly acknowledged packet's send time.
+            if (ecn.OnAck(space, ack.Ecn, marked)) _cc.OnPacketsLost(newest, 0, now);
         }
 
         DetectAndRemoveLostPackets(s, now, sink);
@@ -370,6 +382,7 @@ public sealed partial class LossDetection
             if (p.TimeSent <= lostSendTime || largestAcked >= pn + PacketThreshold)
             {
                 history.Remove(pn);
+                if (p.EcnMarked) Ecn?.OnMarkedPacketLost();
                 if (p.InFlight && p.IsPathMtuProbe)
                 {
                     // RFC 9000 §14.4: a lost probe leaves the window alone; it only stops counting as in flight.

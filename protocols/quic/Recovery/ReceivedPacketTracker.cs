@@ -23,6 +23,10 @@ public sealed class ReceivedPacketTracker
     private long _largestTime;
     private ulong? _largestAckEliciting;
 
+    // ECN counts of this space (RFC 9000 §13.4.1): reported in ACK frames (type 0x03) once any packet arrived marked.
+    private ulong _ect0, _ect1, _ce;
+    private bool _ecnSeen;
+
     private bool _ackPending;
     private bool _immediate;
     private int _ackElicitingSinceAck;
@@ -107,6 +111,25 @@ public sealed class ReceivedPacketTracker
     /// <paramref name="ackDelayExponent"/>. Returns the bytes written, 0 if there is nothing to acknowledge or it does not
     /// fit (state unchanged then). Clears the pending/immediate state.
     /// </summary>
+    /// <summary>
+    /// Counts the ECN codepoint of a packet newly received in this space (not for duplicates; every packet of a coalesced
+    /// datagram counts, §13.4.1). Not-ECT changes nothing.
+    /// </summary>
+    public void OnEcnCodepoint(byte codepoint)
+    {
+        switch (codepoint & 0x03)
+        {
+            case 0x01: _ect1++; break;
+            case 0x02: _ect0++; break;
+            case 0x03: _ce++; break;
+            default: return;
+        }
+        _ecnSeen = true;
+    }
+
+    /// <summary>The counts our ACK frames carry, or null while no packet arrived with an ECN codepoint.</summary>
+    public EcnCounts? EcnCounts => _ecnSeen ? new EcnCounts(_ect0, _ect1, _ce) : null;
+
     public int WriteAckFrame(Span<byte> destination, long now, int ackDelayExponent)
     {
         if (_count == 0) return 0;
@@ -121,9 +144,11 @@ public sealed class ReceivedPacketTracker
             length += QuicVarint.GetLength(_ranges[i - 1].Smallest - _ranges[i].Largest - 2);
             length += QuicVarint.GetLength(_ranges[i].Largest - _ranges[i].Smallest);
         }
+        var ecn = EcnCounts;
+        if (ecn is { } e) length += QuicVarint.GetLength(e.Ect0) + QuicVarint.GetLength(e.Ect1) + QuicVarint.GetLength(e.EcnCe);
         if (length > destination.Length) return 0;
 
-        int written = AckFrame.Write(destination, _ranges.AsSpan(0, _count), delay);
+        int written = AckFrame.Write(destination, _ranges.AsSpan(0, _count), delay, ecn);
         _ackPending = false;
         _immediate = false;
         _ackElicitingSinceAck = 0;

@@ -29,6 +29,8 @@ public sealed class SentPacket
     public ulong? LargestAcknowledgedInAck;
     /// <summary>A DPLPMTUD probe (PING + PADDING): its loss says the path is too small, not that it is congested (RFC 9000 §14.4).</summary>
     public bool IsPathMtuProbe;
+    /// <summary>Sent with ECT(0) in its IP header (RFC 9000 §13.4.2): its acknowledgment must show in the peer's ECN counts.</summary>
+    public bool EcnMarked;
 
     /// <summary>Set while the object sits in the pool: catches a double return or use after release.</summary>
     internal bool Pooled;
@@ -40,6 +42,7 @@ public sealed class SentPacket
         TimeSent = 0;
         Size = 0;
         IsPathMtuProbe = false;
+        EcnMarked = false;
         AckEliciting = false;
         InFlight = false;
         Frames.Clear();

@@ -23,7 +23,7 @@ public static class PacketHeaderParser
         if ((first & 0x80) == 0) return TryParseShort(datagram, first, shortHeaderConnectionIdLength, out header, out error);
 
         if (!reader.TryReadUInt32(out uint version)) { error = QuicError.DropPacket("long header truncated before version"); return false; }
-        int maxCid = version == QuicVersion.V1 ? ConnectionId.MaxLength : MaxInvariantConnectionIdLength;
+        int maxCid = QuicVersion.IsSupported(version) ? ConnectionId.MaxLength : MaxInvariantConnectionIdLength;
         if (!TryReadConnectionId(ref reader, maxCid, out var dcid) || !TryReadConnectionId(ref reader, maxCid, out var scid))
         {
             error = QuicError.DropPacket("long header connection id truncated or too long");
@@ -60,7 +60,7 @@ public static class PacketHeaderParser
         }
 
         if ((first & 0x40) == 0) { error = QuicError.DropPacket("fixed bit is 0"); return false; }
-        var type = (QuicPacketType)((first >> 4) & 0x03);
+        var type = QuicVersion.ToPacketType(first >> 4, version);
 
         if (type == QuicPacketType.Retry)
         {

@@ -25,7 +25,7 @@ public static class PacketHeaderWriter
         if (type != QuicPacketType.Initial && !token.IsEmpty) throw new ArgumentException("only Initial packets carry a token");
 
         var writer = new QuicWriter(destination);
-        writer.WriteByte((byte)(0xC0 | ((byte)type << 4) | (packetNumberLength - 1)));
+        writer.WriteByte((byte)(0xC0 | (QuicVersion.ToTypeBits(type, version) << 4) | (packetNumberLength - 1)));
         writer.WriteUInt32(version);
         writer.WriteByte((byte)dcid.Length);
         writer.WriteBytes(dcid);
@@ -90,7 +90,7 @@ public static class PacketHeaderWriter
     {
         if (retryToken.IsEmpty) throw new ArgumentException("a retry token must not be empty");
         var writer = new QuicWriter(destination);
-        writer.WriteByte((byte)(0xF0 | (unusedBits & 0x0f)));
+        writer.WriteByte((byte)(0xC0 | (QuicVersion.ToTypeBits(QuicPacketType.Retry, version) << 4) | (unusedBits & 0x0f)));
         writer.WriteUInt32(version);
         writer.WriteByte((byte)dcid.Length);
         writer.WriteBytes(dcid);

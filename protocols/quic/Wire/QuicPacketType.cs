@@ -1,6 +1,9 @@
 namespace FastRelay.Protocols.Quic.Wire;
 
-/// <summary>The packet kinds of QUIC v1 (RFC 9000 §17). The long-header ones keep their 2-bit wire type as value.</summary>
+/// <summary>
+/// The packet kinds (RFC 9000 §17). The long-header ones keep their QUIC v1 2-bit wire type as value; other versions map
+/// their own type bits onto these (<see cref="QuicVersion.ToPacketType"/>, RFC 9369 §3.2).
+/// </summary>
 public enum QuicPacketType : byte
 {
     Initial = 0,
@@ -20,17 +23,6 @@ public enum PacketNumberSpace : byte
     Initial = 0,
     Handshake = 1,
     ApplicationData = 2,
-}
-
-public static class QuicVersion
-{
-    public const uint Negotiation = 0x00000000;
-    public const uint V1 = 0x00000001;
-
-    /// <summary>Versions of the form 0x?a?a?a?a are reserved to exercise negotiation (RFC 9000 §15).</summary>
-    public static bool IsReserved(uint version) => (version & 0x0f0f0f0f) == 0x0a0a0a0a;
-
-    public static bool IsSupported(uint version) => version == V1;
 }
 
 public static class QuicPacketTypeExtensions

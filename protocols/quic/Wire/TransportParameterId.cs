@@ -1,6 +1,6 @@
 namespace FastRelay.Protocols.Quic.Wire;
 
-/// <summary>Transport parameter ids (RFC 9000 §18.2, RFC 9221 §3, and the thesis' 0xBAAD).</summary>
+/// <summary>Transport parameter ids (RFC 9000 §18.2, RFC 9368 §3, RFC 9221 §3, and the thesis' 0xBAAD).</summary>
 public static class TransportParameterId
 {
     public const ulong OriginalDestinationConnectionId = 0x00;
@@ -20,6 +20,8 @@ public static class TransportParameterId
     public const ulong ActiveConnectionIdLimit = 0x0e;
     public const ulong InitialSourceConnectionId = 0x0f;
     public const ulong RetrySourceConnectionId = 0x10;
+    /// <summary>RFC 9368 §3: the sender's chosen QUIC version and the versions it would use.</summary>
+    public const ulong VersionInformation = 0x11;
     /// <summary>RFC 9221 §3.</summary>
     public const ulong MaxDatagramFrameSize = 0x20;
     /// <summary>
@@ -27,6 +29,11 @@ public static class TransportParameterId
     /// kernel fast path read and rewrite them. Never offer it outside a controlled deployment.
     /// </summary>
     public const ulong Disable1RttEncryption = 0xBAAD;
+    /// <summary>
+    /// version_information under its draft codepoint (draft-ietf-quic-version-negotiation before RFC 9368), the one
+    /// stacks of the v2-draft era (ngtcp2 0.12) read: same format as 0x11.
+    /// </summary>
+    public const ulong VersionInformationDraft = 0xff73db;
 
     /// <summary>Reserved ids 31 * N + 27 exercise the ignoring of unknown parameters (RFC 9000 §18.1).</summary>
     public static bool IsReserved(ulong id) => id >= 27 && (id - 27) % 31 == 0;

@@ -41,6 +41,10 @@ public sealed class TransportParameters
     public ConnectionId? InitialSourceConnectionId { get; set; }
     /// <summary>Server only, after a Retry.</summary>
     public ConnectionId? RetrySourceConnectionId { get; set; }
+    /// <summary>RFC 9368 version_information (0x11): null when the peer sent none (decoding also takes the draft codepoint).</summary>
+    public VersionInformation? VersionInformation { get; set; }
+    /// <summary>Also send <see cref="VersionInformation"/> under the draft codepoint 0xff73db (for v2-draft peers).</summary>
+    public bool SendDraftVersionInformation { get; set; }
     /// <summary>RFC 9221: present when DATAGRAM frames are accepted (the largest frame accepted, 0 meaning none).</summary>
     public ulong? MaxDatagramFrameSize { get; set; }
     /// <summary>0xBAAD: leave 1-RTT packets unprotected (only when both sides send it).</summary>
@@ -66,8 +70,11 @@ public sealed class TransportParameters
         length += VarintParameterLength(TransportParameterId.ActiveConnectionIdLimit, ActiveConnectionIdLimit, DefaultActiveConnectionIdLimit);
         if (InitialSourceConnectionId is { } iscid) length += BytesParameterLength(TransportParameterId.InitialSourceConnectionId, iscid.Length);
         if (RetrySourceConnectionId is { } rscid) length += BytesParameterLength(TransportParameterId.RetrySourceConnectionId, rscid.Length);
+        if (VersionInformation is { } versions) length += BytesParameterLength(TransportParameterId.VersionInformation, versions.EncodedLength);
         if (MaxDatagramFrameSize is { } maxDatagram) length += VarintParameterLength(TransportParameterId.MaxDatagramFrameSize, maxDatagram, ulong.MaxValue);
         if (Disable1RttEncryption) length += BytesParameterLength(TransportParameterId.Disable1RttEncryption, 0);
+        if (SendDraftVersionInformation && VersionInformation is { } draft)
+            length += BytesParameterLength(TransportParameterId.VersionInformationDraft, draft.EncodedLength);
         return length;
     }
 
@@ -110,8 +117,20 @@ public sealed class TransportParameters
         WriteVarintParameter(ref w, TransportParameterId.ActiveConnectionIdLimit, ActiveConnectionIdLimit, DefaultActiveConnectionIdLimit);
         if (InitialSourceConnectionId is { } iscid) WriteBytesParameter(ref w, TransportParameterId.InitialSourceConnectionId, iscid.Span);
         if (RetrySourceConnectionId is { } rscid) WriteBytesParameter(ref w, TransportParameterId.RetrySourceConnectionId, rscid.Span);
+        if (VersionInformation is { } versions)
+        {
+            w.WriteVarint(TransportParameterId.VersionInformation);
+            w.WriteVarint((ulong)versions.EncodedLength);
+            versions.Write(w.Reserve(versions.EncodedLength));
+        }
         if (MaxDatagramFrameSize is { } maxDatagram) WriteVarintParameter(ref w, TransportParameterId.MaxDatagramFrameSize, maxDatagram, ulong.MaxValue);
         if (Disable1RttEncryption) WriteBytesParameter(ref w, TransportParameterId.Disable1RttEncryption, default);
+        if (SendDraftVersionInformation && VersionInformation is { } draft)
+        {
+            w.WriteVarint(TransportParameterId.VersionInformationDraft);
+            w.WriteVarint((ulong)draft.EncodedLength);
+            draft.Write(w.Reserve(draft.EncodedLength));
+        }
         return w.Position;
     }
 
@@ -142,9 +161,10 @@ public sealed class TransportParameters
         bool requireConnectionIds = true)
     {
         parameters = new TransportParameters();
-        // Duplicate detection for the ids this implementation understands (0x00-0x10, 0x20 and 0xBAAD).
+        // Duplicate detection for the ids this implementation understands (0x00-0x11, 0x20 and 0xBAAD).
         ulong seen = 0;
         bool seenBaad = false;
+        VersionInformation? draftVersions = null;
         int position = 0;
         while (position < data.Length)
         {
@@ -156,8 +176,14 @@ public sealed class TransportParameters
             var value = data.Slice(position, (int)length);
             position += (int)length;
 
-            // Unknown ids, reserved ones (31 * N + 27) and 0x11 version_information (RFC 9368, not implemented) are ignored.
-            bool known = id <= TransportParameterId.RetrySourceConnectionId || id == TransportParameterId.MaxDatagramFrameSize
+            if (id == TransportParameterId.VersionInformationDraft)
+            {
+                if (draftVersions is not null) return Fail("duplicate transport parameter", out error);
+                if (!Wire.VersionInformation.TryRead(value, out draftVersions)) return Fail("version_information (draft) malformed", out error);
+                continue;
+            }
+            // Unknown ids and reserved ones (31 * N + 27) are ignored.
+            bool known = id <= TransportParameterId.VersionInformation || id == TransportParameterId.MaxDatagramFrameSize
                 || id == TransportParameterId.Disable1RttEncryption;
             if (!known) continue;
             if (id == TransportParameterId.Disable1RttEncryption)
@@ -178,6 +204,10 @@ public sealed class TransportParameters
             if (!parameters.TryApply(id, value, out error)) return false;
         }
 
+        parameters.VersionInformation ??= draftVersions;
+        // RFC 9368 §4: a client's chosen version must be among its available versions.
+        if (sender == QuicPerspective.Client && parameters.VersionInformation is { } info && !info.Offers(info.ChosenVersion))
+            return Fail("version_information: the chosen version is not among the available versions", out error);
         if (requireConnectionIds)
         {
             if (parameters.InitialSourceConnectionId is null) return Fail("initial_source_connection_id missing", out error);
@@ -219,6 +249,11 @@ public sealed class TransportParameters
                 return true;
             case TransportParameterId.PreferredAddress:
                 return TryReadPreferredAddress(value, out error);
+            case TransportParameterId.VersionInformation:
+                // RFC 9368 §4: a malformed one is a TRANSPORT_PARAMETER_ERROR in v1 (and v2).
+                if (!Wire.VersionInformation.TryRead(value, out var versions)) return Fail("version_information malformed or with a zero version", out error);
+                VersionInformation = versions;
+                return true;
         }
 
         if (!QuicVarint.TryRead(value, out ulong number, out int used) || used != value.Length)

@@ -170,9 +170,10 @@ public class TransportParametersTests
     [Fact]
     public void UnknownAndReservedParametersAreIgnored()
     {
-        // 27 (reserved, 31*0+27) with a value, 0x11 version_information, and a large unknown id, each with some bytes.
-        var bytes = Hex.Parse("1b03aabbcc 1104 00000001 80ffff0102 0102 0f00");
+        // 27 (reserved, 31*0+27) with a value and a large unknown id, each with some bytes, around a version_information.
+        var bytes = Hex.Parse("1b03aabbcc 1108 00000001 00000001 80ffff0102 0102 0f00");
         Assert.True(TransportParameters.TryDecode(bytes, QuicPerspective.Client, out var p, out var error), error.ToString());
+        Assert.Equal(QuicVersion.V1, p.VersionInformation!.ChosenVersion);
         Assert.True(TransportParameterId.IsReserved(27));
         Assert.True(TransportParameterId.IsReserved(27 + 31 * 1000));
     }

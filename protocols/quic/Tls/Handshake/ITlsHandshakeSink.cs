@@ -28,4 +28,17 @@ public interface ITlsHandshakeSink
 
     /// <summary>Client that offered early data: the server accepted it (EncryptedExtensions with early_data) or not.</summary>
     void EarlyDataResolved(bool accepted) { }
+
+    /// <summary>
+    /// Server: the ClientHello's transport parameters, before anything of the ServerHello is written (after a
+    /// HelloRetryRequest, those of the second ClientHello). QUIC settles its version here (RFC 9368): it may still change
+    /// the local transport parameters and the Initial keys. An error ends the handshake with it.
+    /// </summary>
+    QuicError OnClientTransportParameters(Wire.TransportParameters client) => default;
+
+    /// <summary>
+    /// The QUIC version of the connection (the negotiated one once known). Session tickets are bound to it: a server
+    /// resumes only a ticket issued on a connection of the same version, a client keeps it with the ticket (RFC 9369 §5).
+    /// </summary>
+    uint ConnectionVersion => Wire.QuicVersion.V1;
 }

@@ -166,6 +166,7 @@ public sealed partial class TlsHandshake
             AgeAdd = message.AgeAdd,
             AllowsEarlyData = message.Extensions.MaxEarlyDataSize == QuicMaxEarlyDataSize,
             ServerTransportParameters = RememberedTransportParameters.From(PeerTransportParameters!),
+            QuicVersion = _sink.ConnectionVersion,
         });
         return default;
     }
@@ -191,6 +192,8 @@ public sealed partial class TlsHandshake
         if (!protector.TryOpen(identity.Identity.Span, out var state)) return default;
         long now = NowUnixMs;
         if (now - state!.IssuedAtUnixMs >= protector.LifetimeSeconds * 1000L || now < state.IssuedAtUnixMs - 60_000) return default;
+        // RFC 9369 §5: a ticket from a connection of another QUIC version falls back to a full handshake.
+        if (state.QuicVersion != _sink.ConnectionVersion) return default;
         // The ticket's own suite when the client still offers it (0-RTT needs exactly that suite, §4.2.10); after a
         // retry the suite is fixed already. Either way the PSK's hash must be the suite's (§4.2.11).
         if (!HelloRetryRequested && hello.Offers(state.CipherSuite) && Array.IndexOf(_suites, state.CipherSuite) >= 0) suite = state.CipherSuite;
@@ -229,7 +232,7 @@ public sealed partial class TlsHandshake
         var psk = _schedule!.ResumptionPsk(_resumptionMasterSecret, nonce);
         uint ageAdd = BitConverter.ToUInt32(RandomNumberGenerator.GetBytes(4));
         var ticket = protector.Seal(new ResumptionState(NegotiatedCipherSuite, psk, NegotiatedApplicationProtocol!, NowUnixMs, ageAdd,
-            RememberedTransportParameters.From(_options.LocalTransportParameters), default));
+            RememberedTransportParameters.From(_options.LocalTransportParameters), default, _sink.ConnectionVersion));
         CryptographicOperations.ZeroMemory(psk);
         var message = new NewSessionTicket
         {

@@ -80,6 +80,9 @@ public sealed partial class TlsHandshake
             return SendHelloRetryRequest(hello, suite, _groups[g], message);
         }
 
+        var versionError = _sink.OnClientTransportParameters(parameters);
+        if (!versionError.IsNone) return versionError;
+
         var pskError = TryAcceptPsk(hello, message, ref suite, out var resumption, out uint clientAgeMs);
         if (!pskError.IsNone) return pskError;
         string alpn = Encoding.UTF8.GetString(_alpn[alpnIndex]);

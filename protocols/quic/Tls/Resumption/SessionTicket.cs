@@ -13,7 +13,8 @@ namespace FastRelay.Protocols.Quic.Tls.Resumption;
 /// </summary>
 public sealed class SessionTicket
 {
-    private const byte FormatVersion = 1;
+    /// <summary>2 added the QUIC version; 1 (written before v2 existed) reads as a v1 ticket.</summary>
+    private const byte FormatVersion = 2;
     /// <summary>RFC 8446 §4.6.1: identities are at most 2^16-1 bytes; ours are ~170.</summary>
     private const int MaxTicketLength = 0xFFFF;
 
@@ -29,6 +30,8 @@ public sealed class SessionTicket
     /// <summary>The server allows 0-RTT with this ticket (it sent early_data with 0xffffffff).</summary>
     public required bool AllowsEarlyData { get; init; }
     public required RememberedTransportParameters ServerTransportParameters { get; init; }
+    /// <summary>The QUIC version of the connection that received it (RFC 9369 §5: it resumes only that version).</summary>
+    public uint QuicVersion { get; init; } = Wire.QuicVersion.V1;
 
     public bool IsExpired(long nowUnixMs) => nowUnixMs - ReceivedAtUnixMs >= LifetimeSeconds * 1000L || nowUnixMs < ReceivedAtUnixMs - 60_000;
 
@@ -41,11 +44,12 @@ public sealed class SessionTicket
         var alpn = Encoding.UTF8.GetBytes(ApplicationProtocol);
         if (name.Length > 255 || alpn.Length > 255 || Psk.Length > 255 || Ticket.Length > MaxTicketLength)
             throw new InvalidOperationException("ticket fields too long to serialize");
-        var bytes = new byte[1 + 1 + name.Length + 1 + alpn.Length + 2 + 1 + Psk.Length + 2 + Ticket.Length + 8 + 4 + 4 + 1
+        var bytes = new byte[1 + 4 + 1 + name.Length + 1 + alpn.Length + 2 + 1 + Psk.Length + 2 + Ticket.Length + 8 + 4 + 4 + 1
             + RememberedTransportParameters.EncodedLength];
         var s = bytes.AsSpan();
         int p = 0;
         s[p++] = FormatVersion;
+        BinaryPrimitives.WriteUInt32BigEndian(s[p..], QuicVersion); p += 4;
         s[p++] = (byte)name.Length; name.CopyTo(s[p..]); p += name.Length;
         s[p++] = (byte)alpn.Length; alpn.CopyTo(s[p..]); p += alpn.Length;
         BinaryPrimitives.WriteUInt16BigEndian(s[p..], (ushort)CipherSuite); p += 2;
@@ -64,7 +68,13 @@ public sealed class SessionTicket
     {
         ticket = null;
         int p = 0;
-        if (!TryByte(s, ref p, out byte version) || version != FormatVersion) return false;
+        if (!TryByte(s, ref p, out byte version) || version is not (1 or FormatVersion)) return false;
+        uint quicVersion = Wire.QuicVersion.V1;
+        if (version == FormatVersion)
+        {
+            if (s.Length - p < 4) return false;
+            quicVersion = BinaryPrimitives.ReadUInt32BigEndian(s[p..]); p += 4;
+        }
         if (!TryVector(s, ref p, 1, out var name) || !TryVector(s, ref p, 1, out var alpn) || alpn.IsEmpty) return false;
         if (s.Length - p < 2) return false;
         var suite = (CipherSuite)BinaryPrimitives.ReadUInt16BigEndian(s[p..]); p += 2;
@@ -92,7 +102,7 @@ public sealed class SessionTicket
         {
             ServerName = serverName, ApplicationProtocol = protocol, CipherSuite = suite, Psk = psk.ToArray(), Ticket = identity.ToArray(),
             ReceivedAtUnixMs = received, LifetimeSeconds = lifetime, AgeAdd = ageAdd, AllowsEarlyData = early == 1,
-            ServerTransportParameters = parameters,
+            ServerTransportParameters = parameters, QuicVersion = quicVersion,
         };
         return true;
     }

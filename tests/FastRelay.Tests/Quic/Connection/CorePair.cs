@@ -114,7 +114,7 @@ internal sealed class CorePair : IDisposable
         Assert.True(PacketHeaderParser.TryParse(firstDatagram, 8, out var header, out _));
         ConnectionId.TryCreate(header.DestinationConnectionId.Span, out var dcid);
         ConnectionId.TryCreate(header.SourceConnectionId.Span, out var scid);
-        var context = new ServerHandshakeContext(dcid, dcid, scid, ConnectionId.Random(8), null, AddressValidated: false);
+        var context = new ServerHandshakeContext(dcid, dcid, scid, ConnectionId.Random(8), null, AddressValidated: false, header.Version);
         var settings = _serverSettings();
         ServerResetKey = settings.ResetKey;
         Server = QuicConnectionCore.CreateServer(settings, context, _serverRoutes, Now);
@@ -182,6 +182,9 @@ internal sealed class ConnectionSettingsBuilder(QuicPerspective perspective)
     public FastRelay.Protocols.Quic.Recovery.CongestionControlAlgorithm CongestionControl { get; set; }
     public int MaxPathMtuProbeSize { get; set; }
     public ulong MaxUdpPayloadSize { get; set; } = FastRelay.Protocols.Quic.Wire.TransportParameters.DefaultMaxUdpPayloadSize;
+    /// <summary>QUIC versions (client: most preferred first; server: what it speaks) and the client's first-flight version.</summary>
+    public List<uint> Versions { get; set; } = [QuicVersion.V1];
+    public uint InitialVersion { get; set; } = QuicVersion.V1;
 
     public Microsoft.Extensions.Logging.ILogger? Logger { get; set; }
     public Func<QuicPerspective, ConnectionId, FastRelay.Protocols.Quic.Qlog.IConnectionTracer>? TracerFactory { get; set; }
@@ -200,6 +203,8 @@ internal sealed class ConnectionSettingsBuilder(QuicPerspective perspective)
         CongestionControl = CongestionControl,
         MaxPathMtuProbeSize = MaxPathMtuProbeSize,
         AdvertisedMaxUdpPayloadSize = MaxUdpPayloadSize,
+        Versions = Versions,
+        InitialVersion = InitialVersion,
         ResetKey = StatelessResetKey.CreateRandom(),
     };
 }

@@ -85,7 +85,7 @@ public sealed class DatagramSocketTests
                 }
                 for (int s = 0; s < slots; s++)
                 {
-                    var (data, segment) = receiver.Received(s);
+                    var (data, segment, _) = receiver.Received(s);
                     if (segment > 0 && segment < data.Length) coalesced++;
                     int step = segment > 0 ? segment : data.Length;
                     for (int offset = 0; offset < data.Length; offset += step)
