@@ -18,6 +18,7 @@ public sealed class MoqRelayProcess : IMoqBenchRelay
     private readonly CancellationTokenSource _forceful = new();
     private readonly StringBuilder _log = new();
     private CommandTask<CommandResult> _task = null!;
+    private string _statusDirectory = "";
 
     private MoqRelayProcess(MoqUrl url) => Url = url;
 
@@ -36,12 +37,13 @@ public sealed class MoqRelayProcess : IMoqBenchRelay
     {
         var port = FreeUdpPort();
         var relay = new MoqRelayProcess(MoqUrl.Parse($"moqt://127.0.0.1:{port}/"));
+        relay._statusDirectory = Path.Combine(Path.GetTempPath(), $"fastrelay-moq-bench-{Environment.ProcessId}");
         var log = relay._log;
         string[] launcher = cpu is { } c ? ["taskset", "-c", c.ToString(CultureInfo.InvariantCulture), "dotnet"] : ["dotnet"];
         relay._task = CliWrap.Cli.Wrap(launcher[0])
             .WithArguments([.. launcher[1..], RelayScenario.FastRelayDll, "moq", "relay", "--port", port.ToString(CultureInfo.InvariantCulture),
                 // Its own status file, so a bench never overwrites (or is mistaken for) an operator's relay.
-                "--name", $"bench-{Environment.ProcessId}", "--status-dir", Path.Combine(Path.GetTempPath(), $"fastrelay-moq-bench-{Environment.ProcessId}"),
+                "--name", $"bench-{Environment.ProcessId}", "--status-dir", relay._statusDirectory,
                 .. extraArguments])
             .WithStandardOutputPipe(PipeTarget.ToDelegate(line => { lock (log) log.AppendLine(line); }))
             .WithStandardErrorPipe(PipeTarget.ToDelegate(line => { lock (log) log.AppendLine(line); }))
@@ -80,6 +82,9 @@ public sealed class MoqRelayProcess : IMoqBenchRelay
             }
         }
         _forceful.Dispose();
+        try { Directory.Delete(_statusDirectory, recursive: true); }
+        catch (DirectoryNotFoundException) { }
+        catch (IOException) { }
     }
 
     private static int FreeUdpPort()
