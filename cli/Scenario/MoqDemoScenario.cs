@@ -9,9 +9,9 @@ using FastRelay.Protocols.Moq.Relay.Status;
 
 namespace FastRelay.Cli.Scenario;
 
-/// <summary>One subscriber of the MoQ demo: its lab host, the family it reaches the relay with, and whether it offers
-/// the fast path (0xBAAD) or stays encrypted.</summary>
-public sealed record MoqDemoSubscriber(int Host, AddressFamily Family, bool FastPath = true);
+/// <summary>One subscriber of the MoQ demo: its lab host, the family it reaches the relay with, whether it offers the
+/// fast path (0xBAAD) or stays encrypted, and the share of UDP packets its link drops on the way in (seeded).</summary>
+public sealed record MoqDemoSubscriber(int Host, AddressFamily Family, bool FastPath = true, double LossPercent = 0);
 
 public sealed record MoqDemoOptions
 {
@@ -81,6 +81,8 @@ public static class MoqDemoScenario
                  "--count", Invariant(options.Objects), "--wait-for-subscriber", "--delay", Invariant(options.JoinSeconds), "--json", publisherJson]));
             await relay.WaitForLogAsync(l => l.Contains("publishes namespace"), "the publisher's PUBLISH_NAMESPACE", StepTimeout, cancellationToken);
 
+            foreach (var (s, i) in options.Subscribers.Select((s, i) => (s, i)).Where(x => x.s.LossPercent > 0))
+                await lab.SetLossAsync(lab.Subscribers[s.Host], s.LossPercent, seed: (ulong)(i + 1), cancellationToken: cancellationToken);
             var subscribers = new List<(MoqDemoSubscriber, string Address, MoqLabProcess Process, string Json)>();
             foreach (var (s, i) in options.Subscribers.Select((s, i) => (s, i)))
             {

@@ -7,6 +7,8 @@ namespace FastRelay.Cli.Scenario;
 
 /// <param name="KernelShare">Share of the subscriber's fast-path subgroup stream bytes the kernel forwarded (the
 /// relay's per-connection figures); null when it was never on a kernel slot (encrypted, or a userspace relay).</param>
+/// <param name="RelayPacketsLost">Packets the relay's QUIC stack declared lost on the subscriber's fast-path
+/// connection (their data was sent again from the relay's copy).</param>
 public sealed record MoqDemoSubscriberLine(
     string Subscriber,
     string Family,
@@ -21,6 +23,7 @@ public sealed record MoqDemoSubscriberLine(
     long KernelBytes,
     long RelayBytes,
     double? KernelShare,
+    long RelayPacketsLost,
     string Groups,
     string? EndedBecause);
 
@@ -50,7 +53,7 @@ public sealed record MoqDemoSummary(
             return new MoqDemoSubscriberLine($"s{i}", subscriber.Family == System.Net.Sockets.AddressFamily.InterNetworkV6 ? "IPv6" : "IPv4",
                 subscriber.FastPath ? "fast-path" : "encrypted", result.Publisher.Objects, report.Verified, report.MissingObjects, report.Duplicates,
                 report.IntegrityFailures, report.Latency.P50Us, report.Latency.P99Us, kernel, relay,
-                slots.Count == 0 ? null : kernel + relay == 0 ? 0 : (double)kernel / (kernel + relay),
+                slots.Count == 0 ? null : kernel + relay == 0 ? 0 : (double)kernel / (kernel + relay), slots.Sum(f => f.PacketsLost),
                 $"{report.FirstGroup?.ToString() ?? "-"}..{report.LastGroup?.ToString() ?? "-"}", report.EndedBecause);
         }).ToList();
         var complete = result.Publisher.Objects > 0 && result.Publisher.StoppedBecause is null &&

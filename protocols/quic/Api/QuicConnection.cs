@@ -172,7 +172,7 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
             var cc = _core.CongestionControl;
             var rtt = _core.Rtt;
             return new QuicPathStatistics(_core.CongestionControlAlgorithm, cc.CongestionWindow, cc.BytesInFlight,
-                rtt.SmoothedRtt, rtt.MinRtt, rtt.RttVar, rtt.HasSample);
+                rtt.SmoothedRtt, rtt.MinRtt, rtt.RttVar, rtt.HasSample, _core.PacketsDeclaredLost);
         }
     }
     internal Task HandshakeCompleted => _handshake.Task;

@@ -4,7 +4,8 @@ namespace FastRelay.Protocols.Quic.Api;
 
 /// <summary>
 /// A consistent snapshot of what the connection's congestion controller and RTT estimator believe, for applications
-/// that schedule by it (a relay choosing what to drop under congestion, a status view). Times in microseconds.
+/// that schedule by it (a relay choosing what to drop under congestion, a status view). Times in microseconds;
+/// PacketsLost counts every packet declared lost since the connection began.
 /// </summary>
 public readonly record struct QuicPathStatistics(
     CongestionControlAlgorithm CongestionControl,
@@ -13,4 +14,5 @@ public readonly record struct QuicPathStatistics(
     long SmoothedRtt,
     long MinRtt,
     long RttVariation,
-    bool HasRttSample);
+    bool HasRttSample,
+    long PacketsLost = 0);

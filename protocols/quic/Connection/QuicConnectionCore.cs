@@ -203,6 +203,7 @@ public sealed partial class QuicConnectionCore : ITlsHandshakeSink, ILossDetecti
     public ConnectionId OriginalDestinationConnectionId => _originalDestination;
     public RttEstimator Rtt => _rtt;
     public ICongestionController CongestionControl => _cc;
+    public long PacketsDeclaredLost => _loss.PacketsDeclaredLost;
     public CongestionControlAlgorithm CongestionControlAlgorithm => _settings.CongestionControl;
     public ulong KeyUpdateGeneration => _spaces[2].WriteKeys?.Generation ?? 0;
 

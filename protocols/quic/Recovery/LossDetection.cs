@@ -51,6 +51,10 @@ public sealed partial class LossDetection
     private readonly List<SentPacket> _acked = new(64);
     private readonly List<SentPacket> _lost = new(64);
 
+    /// <summary>Packets declared lost so far, every space (a status figure: on a fast-path connection it includes
+    /// kernel-forwarded packets, whose data the stack then sends again).</summary>
+    public long PacketsDeclaredLost { get; private set; }
+
     public LossDetection(RttEstimator rtt, ICongestionController cc, bool isServer)
     {
         _rtt = rtt ?? throw new ArgumentNullException(nameof(rtt));
@@ -410,6 +414,7 @@ public sealed partial class LossDetection
             }
         }
         if (_lost.Count == 0) return;
+        PacketsDeclaredLost += _lost.Count;
 
         if (newestLost is not null)
         {

@@ -148,7 +148,8 @@ public sealed class RelayFastPath : IDisposable
     }
 
     private static MoqFastPathSubscriberStatus Figures(IRelayPeer peer, FastPathSubscriberConnection binding, bool live) =>
-        new(peer.Name, peer.RemoteEndPoint.ToString() ?? "", live, binding.KernelForwardedBytes, binding.UserspaceStreamBytes);
+        new(peer.Name, peer.RemoteEndPoint.ToString() ?? "", live, binding.KernelForwardedBytes, binding.UserspaceStreamBytes,
+            binding.Connection.GetPathStatistics().PacketsLost);
 
     private FastPathTrackRoute? Route(Peer publisher, MoqSubgroupHeader header)
     {
