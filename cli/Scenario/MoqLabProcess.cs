@@ -100,6 +100,14 @@ public sealed class MoqLabProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>kill -9, and waits until the process is gone.</summary>
+    public async Task KillAsync()
+    {
+        ProcessSignals.KillNow(_task.ProcessId);
+        try { await _task.Task.WaitAsync(TimeSpan.FromSeconds(30)); }
+        catch (OperationCanceledException) { }
+    }
+
     /// <summary>SIGTERM (the relay's clean stop), then kill after 10 s. Returns the log.</summary>
     public async Task<string> StopAsync()
     {

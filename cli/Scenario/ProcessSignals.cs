@@ -10,6 +10,11 @@ public static partial class ProcessSignals
 
     public static void Terminate(int pid) => Kill(pid, SigTerm);
 
+    /// <summary>SIGKILL: the crash a relay must survive (tests of what a new instance finds after it).</summary>
+    public static void KillNow(int pid) => Kill(pid, SigKill);
+
+    private const int SigKill = 9;
+
     [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "kill")]
     private static partial int Kill(int pid, int signal);
 }
