@@ -66,6 +66,8 @@ public sealed class RelayEndToEndTests(ITestOutputHelper output)
         {
             // Same-family subscribers got kernel copies: the relay's kernel counters saw every packet.
             var relay = Assert.IsType<FastRelay.Protocols.CustomUdp.Relay.RelayStatus>(result.RelayStatusDuringStream);
+            foreach (var s in relay.Subscribers)
+                output.WriteLine($"relay status: slot {s.Slot} {s.Endpoint} channel {s.Channel} forwarded {s.Forwarded}");
             Assert.Equal(5, relay.Subscribers.Count);
             foreach (var s in relay.Subscribers)
             {
@@ -146,8 +148,13 @@ public sealed class RelayEndToEndTests(ITestOutputHelper output)
         var limited = Assert.Single(result.Subscribers);
         var sent = Sent(result, ChannelA);
         output.WriteLine($"sent {sent}, received {limited.Received}, repaired {limited.Repaired}, not sent {limited.NotSentByRelay}");
+        output.WriteLine(limited.ToSummary());
         Assert.True(limited.NotSentByRelay > sent * 0.2, $"the budget should have dropped packets: {limited.NotSentByRelay} of {sent}");
         Assert.True(limited.Repaired > 0, "3 % loss should need repairs");
+        // Every loss repaired, with the right packet (the checks below cover late repairs too). A repair that came after
+        // the subscriber had given its gap up (FilledLate, printed above) counts: on two shared cores under load the relay
+        // is at times not scheduled within the subscriber's ~100 ms of NACKs, and what this test is about is which
+        // packet a repair carries, not how fast a starved process answers.
         Assert.Equal(0, limited.UnrepairedGaps);
         Assert.Equal(0, limited.IntegrityErrors);
         Assert.Equal(0, limited.RepeatedPublisherPackets);
@@ -204,7 +211,11 @@ public sealed class RelayEndToEndTests(ITestOutputHelper output)
     {
         var result = await RelayScenario.RunAsync(options with { Progress = line => output.WriteLine(line) });
         foreach (var (s, i) in result.Subscribers.Select((s, i) => (s, i)))
-            output.WriteLine($"s{i}: ch {s.Channel} received {s.Received} repaired {s.Repaired} unrepaired {s.UnrepairedGaps} p50 {s.Delay.P50Us} µs");
+            output.WriteLine($"s{i}: ch {s.Channel} received {s.Received} repaired {s.Repaired} unrepaired {s.UnrepairedGaps} " +
+                             $"filled late {s.FilledLate} re-subscribed {s.Resubscribes} p50 {s.Delay.P50Us} µs");
+        // When each subscriber came and went: a late acceptance or a re-subscription explains most surprises.
+        foreach (var line in result.RelayLog.Split('\n').Where(l => l.Contains(" accepted on channel ") || l.Contains(" removed: ")))
+            output.WriteLine("relay: " + line.Trim());
         return result;
     }
 
