@@ -169,14 +169,19 @@ public sealed class RelayEndToEndTests(ITestOutputHelper output)
         var result = await Run(new ScenarioOptions
         {
             RelayMaxSubscribers = 3,
-            DurationSeconds = 4,
+            DurationSeconds = 6,
             Publishers = [new ScenarioPublisher(ChannelA, RatePps: 500)],
+            // Each step follows what the relay did (its status), not a clock: slow process start-ups cannot reorder them.
             Subscribers =
             [
-                new ScenarioSubscriber(0, ChannelA),                                             // whole stream
-                new ScenarioSubscriber(1, ChannelA, StartDelaySeconds: 0, DurationSeconds: 3.2), // leaves mid-stream
-                new ScenarioSubscriber(2, ChannelA, StartDelaySeconds: 1.0, HistoryMs: 500),     // joins mid-stream, asks for history
-                new ScenarioSubscriber(3, ChannelA, StartDelaySeconds: 2.0),                     // one too many while 0, 1 and 2 run
+                // The whole stream.
+                new ScenarioSubscriber(0, ChannelA),
+                // Leaves mid-stream, once the relay has refused the fourth.
+                new ScenarioSubscriber(1, ChannelA, StopWhen: s => s.Totals.Refused >= 1),
+                // Joins mid-stream (after a second of it), asks for history.
+                new ScenarioSubscriber(2, ChannelA, HistoryMs: 500, StartWhen: s => s.Channels.Any(c => c.UpstreamPackets >= 500)),
+                // One too many while 0, 1 and 2 are in.
+                new ScenarioSubscriber(3, ChannelA, StartWhen: s => s.Subscribers.Count >= 3),
             ],
             DuringStream = async (lab, bpffs) =>
             {
@@ -194,9 +199,8 @@ public sealed class RelayEndToEndTests(ITestOutputHelper output)
         // The late joiner asked for 500 ms of history: about 250 packets at 500 pps replayed from the cache.
         Assert.InRange(joiner.History, 100, 400);
         Assert.Equal(0, joiner.UnrepairedGaps + leaver.UnrepairedGaps + whole.UnrepairedGaps);
-        // 3 allowed: s0, s1 and s2 were in when s3 asked at 2.0 s (s1 leaves at 3.2 s: a second of margin for process
-        // start-up), so the relay refused it (RelayFull) while the
-        // others went on undisturbed (s0 complete above).
+        // 3 allowed: s0, s1 and s2 were in when s3 asked, so the relay refused it (RelayFull) while the others went on
+        // undisturbed (s0 complete above); s1 left only then.
         Assert.True(result.RelayStatusDuringStream!.Totals.Refused >= 1, "the subscriber beyond the maximum was not refused");
         Assert.True(result.Subscribers[3].HandshakeAttempts > 1 || !result.Subscribers[3].Subscribed,
             "the subscriber beyond the maximum must not be accepted on its first attempt");
