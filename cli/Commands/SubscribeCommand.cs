@@ -14,7 +14,7 @@ public static class SubscribeCommand
     {
         var relay = new Option<string>("--relay", "-r") { Description = "Relay address HOST[:PORT] (IPv6: [ADDR]:PORT; port default 7400).", Required = true };
         var channel = new Option<ushort>("--channel", "-c") { Description = "Channel to subscribe to (0..65535).", Required = true };
-        var duration = new Option<double?>("--duration", "-d") { Description = "Seconds to run (default: until Ctrl+C)." };
+        var duration = new Option<double?>("--duration", "-d") { Description = "Seconds to run (default: until Ctrl+C or SIGTERM)." };
         var rateLimit = new Option<uint?>("--rate-limit") { Description = "Byte budget asked of the relay, bytes/s (default: no limit); the relay drops least urgent packets beyond it." };
         var historyMs = new Option<uint>("--history-ms") { Description = "Milliseconds of history the relay should replay on acceptance.", DefaultValueFactory = _ => 0 };
         var json = new Option<string?>("--json") { Description = "Also write the report as JSON to FILE, or to stdout with '-' (the summary then goes to stderr)." };
@@ -35,7 +35,11 @@ public static class SubscribeCommand
                 RateLimitBytesPerSecond = parse.GetValue(rateLimit) ?? CustomUdpWire.UnlimitedRate,
             };
             using var subscriber = new Subscriber(options);
-            var report = await subscriber.RunAsync(seconds is { } run ? TimeSpan.FromSeconds(run) : null, cancellationToken);
+            // SIGTERM ends the run like Ctrl+C: UNSUBSCRIBE, then the report (scenarios stop their subscribers this way).
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(
+                System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
+            var report = await subscriber.RunAsync(seconds is { } run ? TimeSpan.FromSeconds(run) : null, stop.Token);
             ClientCommands.Output(report.ToSummary(), report.ToJson(), parse.GetValue(json));
             if (!report.Subscribed)
                 throw new UserFacingException($"the relay at {options.Relay} never accepted the subscription" +

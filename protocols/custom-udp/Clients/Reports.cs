@@ -23,19 +23,24 @@ public sealed record SubscriberReport
     /// <summary>DATA received per priority 0..7 (0 = most urgent): shows which levels a byte budget dropped.</summary>
     public long[] ReceivedByPriority { get; init; } = new long[Wire.CustomUdpWire.PriorityLevels];
     public long Bytes { get; init; }
-    /// <summary>Gaps filled by a REPAIR.</summary>
+    /// <summary>Gaps filled by a REPAIR (<see cref="FilledLate"/> included).</summary>
     public long Repaired { get; init; }
     /// <summary>Gaps filled by the DATA packet itself arriving late.</summary>
     public long Reordered { get; init; }
     /// <summary>DATA or REPAIR for a sequence already received.</summary>
     public long Duplicates { get; init; }
-    /// <summary>DATA or REPAIR for a sequence already given up.</summary>
+    /// <summary>DATA or REPAIR for a sequence too old to know, or already filled after it had been given up.</summary>
     public long TooLate { get; init; }
     public long History { get; init; }
 
     public long GapsDetected { get; init; }
-    /// <summary>Gaps given up after the NACKs went unanswered, plus those still open at stop.</summary>
+    /// <summary>Gaps given up after the NACKs went unanswered and never filled since, plus those still open at stop: packets
+    /// this subscriber never got.</summary>
     public long UnrepairedGaps { get; init; }
+    /// <summary>Gaps filled (counted in <see cref="Repaired"/> or <see cref="Reordered"/>) only after the subscriber had given
+    /// them up: every NACK's answer came after its retry interval. The packet was not lost, but it came too late for a
+    /// reader that cannot wait; on a loaded machine the relay (or this process) was not scheduled in time.</summary>
+    public long FilledLate { get; init; }
     /// <summary>Of <see cref="UnrepairedGaps"/>: still open (not yet given up) when the subscriber stopped.</summary>
     public long OpenGapsAtStop { get; init; }
     public long NacksSent { get; init; }
@@ -74,7 +79,7 @@ public sealed record SubscriberReport
         return string.Join(Environment.NewLine,
             $"subscriber {Relay} channel {Channel}: {DurationSeconds:0.00} s, {state}; {HandshakeAttempts} handshake(s), {Resubscribes} re-subscribe(s)",
             $"  received   {Received} DATA ({Bytes / 1e6:0.###} MB), {Repaired} repaired, {Reordered} reordered, {Duplicates} duplicate(s), {TooLate} too late, {History} history",
-            $"  gaps       {GapsDetected} detected, {UnrepairedGaps} unrepaired ({OpenGapsAtStop} open at stop); {NacksSent} NACK(s) for {NackedSequences} sequences; {FeedbackSent} FEEDBACK; {NotSentByRelay} not sent by the relay",
+            $"  gaps       {GapsDetected} detected, {UnrepairedGaps} unrepaired ({OpenGapsAtStop} open at stop), {FilledLate} filled after being given up; {NacksSent} NACK(s) for {NackedSequences} sequences; {FeedbackSent} FEEDBACK; {NotSentByRelay} not sent by the relay",
             $"  integrity  {IntegrityErrors} error(s), {RepeatedPublisherPackets} repeated, {WrongChannel} wrong channel, {Malformed} malformed, {Foreign} foreign, {NegativeDelays} negative delay(s)",
             d.Count == 0
                 ? "  delay      no DATA"

@@ -11,8 +11,11 @@ public enum SequenceOutcome : byte
     FilledGap,
     /// <summary>Already received.</summary>
     Duplicate,
-    /// <summary>A gap that had been given up on (counted unrepaired) or a sequence too old to know.</summary>
+    /// <summary>A sequence too old to know (before the window), or one already filled after it had been given up.</summary>
     TooLate,
+    /// <summary>Filled a gap that had already been given up on: it no longer counts as unrepaired, but it came after the
+    /// subscriber had stopped asking for it (the relay, or this process, was slow: a loaded machine).</summary>
+    FilledLate,
 }
 
 /// <summary>
@@ -57,8 +60,10 @@ public sealed class SequenceTracker
 
     /// <summary>Sequences found missing.</summary>
     public long GapsDetected { get; private set; }
-    /// <summary>Missing sequences given up on.</summary>
+    /// <summary>Missing sequences given up on and never filled since.</summary>
     public long Unrepaired { get; private set; }
+    /// <summary>Sequences filled after they had been given up on (<see cref="SequenceOutcome.FilledLate"/>).</summary>
+    public long FilledLate { get; private set; }
     /// <summary>Sequences put into NACKs (each attempt counts).</summary>
     public long NackedSequences { get; private set; }
     /// <summary>Numbering jumps beyond the window (or first packets far from 0).</summary>
@@ -140,6 +145,12 @@ public sealed class SequenceTracker
                 return SequenceOutcome.FilledGap;
             case Received:
                 return SequenceOutcome.Duplicate;
+            case GivenUp:
+                // Given up after its NACKs went unanswered for a while, but the answer came: the packet is not lost.
+                _state[ext & Mask] = Received;
+                Unrepaired--;
+                FilledLate++;
+                return SequenceOutcome.FilledLate;
             default:
                 return SequenceOutcome.TooLate;
         }

@@ -34,7 +34,8 @@ public sealed record SubscriberOptions
 /// (rate, next expected sequence) every 100 ms, verifies every payload (<see cref="TestPayload"/>) and channel, and
 /// records the one-way delay receive-CLOCK_MONOTONIC − header timestamp of each DATA packet into a preallocated
 /// <see cref="DelayHistogram"/>. A second without any packet from the relay re-subscribes (the relay restarted or
-/// forgot us); the numbering then restarts. UNSUBSCRIBE on stop. One thread, one socket, no allocation per packet
+/// forgot us); the numbering then restarts. A relay that still has us answers our FEEDBACK with its REPLY while the
+/// channel is quiet, so a quiet channel alone never makes us start over. UNSUBSCRIBE on stop. One thread, one socket, no allocation per packet
 /// (poll(2) then <c>ReceiveFrom(Span, SocketFlags, SocketAddress)</c>).
 /// </summary>
 public sealed class Subscriber : IDisposable
@@ -101,6 +102,14 @@ public sealed class Subscriber : IDisposable
             // Timers.
             if (_phase == Phase.Accepted)
             {
+                // Before a timer concludes that nothing came (a second of silence, a NACK's last chance gone), whatever did
+                // come is handled: a subscriber that was not scheduled for a while (a loaded machine) must not start over,
+                // or give a gap up, while the relay's packets, the repair among them, wait in its socket.
+                if (now - _lastFromRelayNs >= silence || (_tracker.HasGaps && now >= _nextNackNs))
+                {
+                    HandleArrived();
+                    now = Now();
+                }
                 if (now - _lastFromRelayNs >= silence)
                 {
                     _resubscribes++;
@@ -137,15 +146,7 @@ public sealed class Subscriber : IDisposable
             if (!ClientSocket.WaitReadable(_socket, Math.Min(wake - now, 100_000_000)))
                 continue;
 
-            var length = ClientSocket.TryReceive(_socket, _rx, _from);
-            var rxNs = Now();
-            if (length < 0) continue;
-            if (!SocketAddresses.SameEndpoint(_from, _relay))
-            {
-                _foreign++;
-                continue;
-            }
-            Handle(_rx.AsSpan(0, length), rxNs);
+            ReceiveOne();
         }
 
         if (_phase != Phase.Subscribing || _everAccepted)
@@ -154,6 +155,30 @@ public sealed class Subscriber : IDisposable
             ClientSocket.TrySend(_socket, _tx.AsSpan(0, n), _relay);
         }
         return Report((Now() - start) / 1e9);
+    }
+
+    /// <summary>Receives and handles one datagram known to be readable.</summary>
+    private void ReceiveOne()
+    {
+        var length = ClientSocket.TryReceive(_socket, _rx, _from);
+        var rxNs = Now();
+        if (length < 0) return;
+        if (!SocketAddresses.SameEndpoint(_from, _relay))
+        {
+            _foreign++;
+            return;
+        }
+        Handle(_rx.AsSpan(0, length), rxNs);
+    }
+
+    /// <summary>Most datagrams handled before the timers run again: a flood cannot hold FEEDBACK off for long.</summary>
+    private const int MaxArrivedPerDrain = 4096;
+
+    /// <summary>Handles what is already in the socket, without waiting.</summary>
+    private void HandleArrived()
+    {
+        for (var i = 0; i < MaxArrivedPerDrain && ClientSocket.WaitReadable(_socket, 0); i++)
+            ReceiveOne();
     }
 
     private void Handle(ReadOnlySpan<byte> packet, long rxNs)
@@ -196,8 +221,13 @@ public sealed class Subscriber : IDisposable
                 if (h.Channel != _o.Channel || reply.Role != Role.Subscriber) return;
                 if (_phase == Phase.Accepted)
                 {
-                    // The relay repeats its REPLY when our messages lacked the session (the first REPLY was lost).
-                    if (reply.Status == ReplyStatus.Accepted) _session = reply.Session;
+                    // The relay repeats its REPLY when our messages lacked the session (the first REPLY was lost), and
+                    // while our channel is quiet, to show that it still has us: no reason to start over.
+                    if (reply.Status == ReplyStatus.Accepted)
+                    {
+                        _session = reply.Session;
+                        _lastFromRelayNs = rxNs;
+                    }
                     return;
                 }
                 if (reply.Status == ReplyStatus.Accepted)
@@ -219,7 +249,7 @@ public sealed class Subscriber : IDisposable
                 var payloadOk = CheckPayload(repair.DataHeader, repair.DataPacket[CustomUdpWire.HeaderSize..], out var pubSeq);
                 switch (_tracker.OnReceived(repair.Sequence, rxNs))
                 {
-                    case SequenceOutcome.New or SequenceOutcome.FilledGap:
+                    case SequenceOutcome.New or SequenceOutcome.FilledGap or SequenceOutcome.FilledLate:
                         _repaired++;
                         Delivered(payloadOk, pubSeq);
                         break;
@@ -247,7 +277,8 @@ public sealed class Subscriber : IDisposable
         {
             case SequenceOutcome.New:
             case SequenceOutcome.FilledGap:
-                if (outcome == SequenceOutcome.FilledGap) _reordered++;
+            case SequenceOutcome.FilledLate:
+                if (outcome != SequenceOutcome.New) _reordered++;
                 _received++;
                 _receivedByPriority[header.Priority & 0x07]++;
                 _bytes += packet.Length;
@@ -343,6 +374,7 @@ public sealed class Subscriber : IDisposable
             History = _history,
             GapsDetected = _tracker.GapsDetected,
             UnrepairedGaps = _tracker.Unrepaired,
+            FilledLate = _tracker.FilledLate,
             OpenGapsAtStop = open,
             NacksSent = _nacks,
             NackedSequences = _tracker.NackedSequences,

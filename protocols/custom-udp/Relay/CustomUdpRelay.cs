@@ -38,7 +38,7 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
     private readonly SubscriberSession?[] _slots;
     private readonly byte[] _send = new byte[ChannelCache.SlotBytes + 64];
     private readonly byte[] _repairScratch = new byte[ChannelCache.SlotBytes];
-    private ulong _upstreamPackets, _foreignData, _malformed, _challenges, _accepted, _refused, _removed, _repaired, _nacksDropped;
+    private ulong _upstreamPackets, _foreignData, _malformed, _challenges, _accepted, _refused, _removed, _repaired, _nacksDropped, _keepalives;
     private readonly RepairWorker<RepairRequest, RepairBuffers> _repairs;
 
     /// <param name="planeFactory">Creates the data plane; it gets this relay as its registration sink.</param>
@@ -335,11 +335,13 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
             SendReply(from, channelId, Role.Subscriber, ReplyStatus.RelayFull);
             return;
         }
+        var acceptedNs = (long)MonotonicClock.NowNs();
         var session = new SubscriberSession(slot, SocketAddresses.Plain(from), key, channelId, new SequenceMap(4096),
             new RepairBudget(_options.RepairBurstBytes, _options.RepairBytesPerSecond), SessionSecret.New())
         {
-            LastHeardNs = (long)MonotonicClock.NowNs(),
+            LastHeardNs = acceptedNs,
             RateBytesPerSecond = confirm.RateBytesPerSecond,
+            Keepalive = new IdleKeepalive(_options.KeepaliveAfter.Ticks * 100, acceptedNs),
         };
         _slots[slot] = session;
         _byEndpoint[key] = session;
@@ -376,9 +378,12 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
 
     private void HandleFeedback(IPEndPoint from, Feedback feedback)
     {
+        SubscriberSession? session;
+        bool rateChanged;
+        var now = (long)MonotonicClock.NowNs();
         lock (_gate)
         {
-            if (!_byEndpoint.TryGetValue(SocketAddressKey.From(from), out var session))
+            if (!_byEndpoint.TryGetValue(SocketAddressKey.From(from), out session))
                 return;
             if (!SessionSecret.Matches(session, feedback.Session))
             {
@@ -388,12 +393,19 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
                 SendReply(from, session.Channel, Role.Subscriber, ReplyStatus.Accepted, session.Slot, session.Secret);
                 return;
             }
-            session.LastHeardNs = (long)MonotonicClock.NowNs();
-            if (session.RateBytesPerSecond == feedback.RateBytesPerSecond)
-                return;
+            session.LastHeardNs = now;
+            rateChanged = session.RateBytesPerSecond != feedback.RateBytesPerSecond;
             session.RateBytesPerSecond = feedback.RateBytesPerSecond;
         }
-        _budgetChanged.Set(); // the timer refills budgets at once and, for a limited subscriber, every period from now on
+        if (rateChanged)
+            _budgetChanged.Set(); // the timer refills budgets at once and, for a limited subscriber, every period from now on
+        // A quiet channel sends the subscriber nothing; the same REPLY again tells it that it is still subscribed, so it
+        // does not start over (IdleKeepalive). Smaller than the FEEDBACK it answers, and only to the subscriber's address.
+        if (session.Keepalive.Due(_plane.NextSequence(session.Slot), now))
+        {
+            _keepalives++;
+            SendReply(from, session.Channel, Role.Subscriber, ReplyStatus.Accepted, session.Slot, session.Secret);
+        }
     }
 
     /// <summary>
@@ -577,7 +589,8 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
             var upstreamPackets = _upstreamPackets + consumed.Values.Aggregate(0UL, (sum, n) => sum + n);
             return new RelayStatus(_options.Name, _plane.Mode, _options.Port, Environment.ProcessId, DateTimeOffset.UtcNow,
                 _options.Attachments?.Invoke() ?? [], channels, subscribers,
-                new RelayTotals(upstreamPackets, _foreignData, _malformed, _challenges, _accepted, _refused, _removed, _repaired, _nacksDropped));
+                new RelayTotals(upstreamPackets, _foreignData, _malformed, _challenges, _accepted, _refused, _removed, _repaired, _nacksDropped,
+                    _keepalives));
         }
     }
 

@@ -40,7 +40,7 @@ public sealed class RelayMetrics : IDisposable
             M((long)s.Status.Totals.Accepted, ("event", "accepted")), M((long)s.Status.Totals.Refused, ("event", "refused")),
             M((long)s.Status.Totals.Removed, ("event", "removed")), M((long)s.Status.Totals.Challenges, ("event", "challenge")),
             M((long)s.Status.Totals.Malformed, ("event", "malformed")), M((long)s.Status.Totals.ForeignData, ("event", "foreign_data")),
-            M((long)s.Status.Totals.NacksDropped, ("event", "nack_dropped")),
+            M((long)s.Status.Totals.NacksDropped, ("event", "nack_dropped")), M((long)s.Status.Totals.Keepalives, ("event", "keepalive")),
         ]);
         _metrics.Counter("fastrelay.kernel", "The TC programs' relay-wide counters (fr_stats summed over CPUs), by counter; none in userspace mode.",
             s => s.Kernel.Select(k => M((long)k.Value, ("counter", k.Key))));

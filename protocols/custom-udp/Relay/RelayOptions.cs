@@ -14,6 +14,11 @@ public sealed record RelayOptions
     /// <summary>A subscriber silent for this long is removed.</summary>
     public TimeSpan SubscriberTimeout { get; init; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>A subscriber sent no DATA for this long gets its REPLY again in answer to its next FEEDBACK (at most once
+    /// per this period): subscribers start over after a second without anything from the relay (see
+    /// <see cref="IdleKeepalive"/>), and a quiet channel must not make them.</summary>
+    public TimeSpan KeepaliveAfter { get; init; } = TimeSpan.FromMilliseconds(250);
+
     /// <summary>Packets kept per channel for NACK repair and late joiners.</summary>
     public int CachePacketsPerChannel { get; init; } = 8192;
 

@@ -43,7 +43,8 @@ public sealed record RelayTotals(
     ulong Refused,
     ulong Removed,
     ulong Repaired,
-    ulong NacksDropped = 0); // NACKs refused because the repair worker was behind
+    ulong NacksDropped = 0, // NACKs refused because the repair worker was behind
+    ulong Keepalives = 0); // FEEDBACKs of subscribers on a quiet channel answered with their REPLY (IdleKeepalive)
 
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(RelayStatus))]

@@ -22,6 +22,8 @@ public sealed class SubscriberSession(int slot, IPEndPoint endpoint, SocketAddre
     public uint RateBytesPerSecond { get; set; }
     /// <summary>The plane has been told this subscriber is unlimited: nothing to refill until its rate changes.</summary>
     public bool UnlimitedBudgetSet { get; set; }
+    /// <summary>When a FEEDBACK is answered with a sign of life (the channel is quiet).</summary>
+    public required IdleKeepalive Keepalive { get; init; }
     public ulong Repaired { get; set; }
     public ulong NackedSequences { get; set; }
 }

@@ -36,9 +36,13 @@ public sealed class ClientPartsTests
         Assert.Equal(1, tracker.Unrepaired);
         Assert.Equal(5u, tracker.NextExpected);
         Assert.False(tracker.HasGaps);
-        Assert.Equal(SequenceOutcome.TooLate, tracker.OnReceived(3, 47 * Ms));
         Assert.Equal(SequenceOutcome.Duplicate, tracker.OnReceived(4, 47 * Ms));
         Assert.Equal(3, tracker.NackedSequences);
+        // Its repair comes after all (the relay was slow): the packet is not lost after all, only late.
+        Assert.Equal(SequenceOutcome.FilledLate, tracker.OnReceived(3, 60 * Ms));
+        Assert.Equal((0L, 1L), (tracker.Unrepaired, tracker.FilledLate));
+        Assert.Equal(SequenceOutcome.Duplicate, tracker.OnReceived(3, 61 * Ms)); // the answer to its second NACK
+        Assert.Equal(5u, tracker.NextExpected);
     }
 
     [Fact]

@@ -93,6 +93,12 @@ public sealed class LoopbackTests(ITestOutputHelper output)
                                     Send(Repair.Write(tx, ch, now, range.First + i, original), tx, from);
                                 }
                     }
+                    else if (Feedback.TryRead(packet, out _) && _subscribers.ContainsKey(from))
+                    {
+                        // Like the relay on a quiet channel: "still subscribed" (a test process starting its publisher
+                        // slowly must not make the subscriber start over and drop the first DATA as stale).
+                        Send(new Reply(Role.Subscriber, ReplyStatus.Accepted, 0).Write(tx, ch, now), tx, from);
+                    }
                     else if (Unsubscribe.TryRead(packet, out _)) _subscribers.Remove(from);
                 }
             }

@@ -66,6 +66,8 @@ public sealed class RelayEndToEndTests(ITestOutputHelper output)
         {
             // Every subscriber got kernel copies, the cross-family one translated: the kernel counters saw every packet.
             var relay = Assert.IsType<FastRelay.Protocols.CustomUdp.Relay.RelayStatus>(result.RelayStatusDuringStream);
+            foreach (var s in relay.Subscribers)
+                output.WriteLine($"relay status: slot {s.Slot} {s.Endpoint} channel {s.Channel} forwarded {s.Forwarded}");
             Assert.Equal(5, relay.Subscribers.Count);
             foreach (var s in relay.Subscribers)
                 Assert.Equal((ulong)Sent(result, s.Channel), s.Forwarded);
@@ -142,8 +144,13 @@ public sealed class RelayEndToEndTests(ITestOutputHelper output)
         var limited = Assert.Single(result.Subscribers);
         var sent = Sent(result, ChannelA);
         output.WriteLine($"sent {sent}, received {limited.Received}, repaired {limited.Repaired}, not sent {limited.NotSentByRelay}");
+        output.WriteLine(limited.ToSummary());
         Assert.True(limited.NotSentByRelay > sent * 0.2, $"the budget should have dropped packets: {limited.NotSentByRelay} of {sent}");
         Assert.True(limited.Repaired > 0, "3 % loss should need repairs");
+        // Every loss repaired, with the right packet (the checks below cover late repairs too). A repair that came after
+        // the subscriber had given its gap up (FilledLate, printed above) counts: on two shared cores under load the relay
+        // is at times not scheduled within the subscriber's ~100 ms of NACKs, and what this test is about is which
+        // packet a repair carries, not how fast a starved process answers.
         Assert.Equal(0, limited.UnrepairedGaps);
         Assert.Equal(0, limited.IntegrityErrors);
         Assert.Equal(0, limited.RepeatedPublisherPackets);
@@ -158,14 +165,19 @@ public sealed class RelayEndToEndTests(ITestOutputHelper output)
         var result = await Run(new ScenarioOptions
         {
             RelayMaxSubscribers = 3,
-            DurationSeconds = 4,
+            DurationSeconds = 6,
             Publishers = [new ScenarioPublisher(ChannelA, RatePps: 500)],
+            // Each step follows what the relay did (its status), not a clock: slow process start-ups cannot reorder them.
             Subscribers =
             [
-                new ScenarioSubscriber(0, ChannelA),                                             // whole stream
-                new ScenarioSubscriber(1, ChannelA, StartDelaySeconds: 0, DurationSeconds: 3.2), // leaves mid-stream
-                new ScenarioSubscriber(2, ChannelA, StartDelaySeconds: 1.0, HistoryMs: 500),     // joins mid-stream, asks for history
-                new ScenarioSubscriber(3, ChannelA, StartDelaySeconds: 2.0),                     // one too many while 0, 1 and 2 run
+                // The whole stream.
+                new ScenarioSubscriber(0, ChannelA),
+                // Leaves mid-stream, once the relay has refused the fourth.
+                new ScenarioSubscriber(1, ChannelA, StopWhen: s => s.Totals.Refused >= 1),
+                // Joins mid-stream (after a second of it), asks for history.
+                new ScenarioSubscriber(2, ChannelA, HistoryMs: 500, StartWhen: s => s.Channels.Any(c => c.UpstreamPackets >= 500)),
+                // One too many while 0, 1 and 2 are in.
+                new ScenarioSubscriber(3, ChannelA, StartWhen: s => s.Subscribers.Count >= 3),
             ],
             DuringStream = async (lab, bpffs) =>
             {
@@ -183,9 +195,8 @@ public sealed class RelayEndToEndTests(ITestOutputHelper output)
         // The late joiner asked for 500 ms of history: about 250 packets at 500 pps replayed from the cache.
         Assert.InRange(joiner.History, 100, 400);
         Assert.Equal(0, joiner.UnrepairedGaps + leaver.UnrepairedGaps + whole.UnrepairedGaps);
-        // 3 allowed: s0, s1 and s2 were in when s3 asked at 2.0 s (s1 leaves at 3.2 s: a second of margin for process
-        // start-up), so the relay refused it (RelayFull) while the
-        // others went on undisturbed (s0 complete above).
+        // 3 allowed: s0, s1 and s2 were in when s3 asked, so the relay refused it (RelayFull) while the others went on
+        // undisturbed (s0 complete above); s1 left only then.
         Assert.True(result.RelayStatusDuringStream!.Totals.Refused >= 1, "the subscriber beyond the maximum was not refused");
         Assert.True(result.Subscribers[3].HandshakeAttempts > 1 || !result.Subscribers[3].Subscribed,
             "the subscriber beyond the maximum must not be accepted on its first attempt");
@@ -200,7 +211,11 @@ public sealed class RelayEndToEndTests(ITestOutputHelper output)
     {
         var result = await RelayScenario.RunAsync(options with { Progress = line => output.WriteLine(line) });
         foreach (var (s, i) in result.Subscribers.Select((s, i) => (s, i)))
-            output.WriteLine($"s{i}: ch {s.Channel} received {s.Received} repaired {s.Repaired} unrepaired {s.UnrepairedGaps} p50 {s.Delay.P50Us} µs");
+            output.WriteLine($"s{i}: ch {s.Channel} received {s.Received} repaired {s.Repaired} unrepaired {s.UnrepairedGaps} " +
+                             $"filled late {s.FilledLate} re-subscribed {s.Resubscribes} p50 {s.Delay.P50Us} µs");
+        // When each subscriber came and went: a late acceptance or a re-subscription explains most surprises.
+        foreach (var line in result.RelayLog.Split('\n').Where(l => l.Contains(" accepted on channel ") || l.Contains(" removed: ")))
+            output.WriteLine("relay: " + line.Trim());
         return result;
     }
 
