@@ -24,6 +24,7 @@ public static class MoqRelayCommand
         var authToken = new Option<string?>("--auth-token") { Description = "One token that must accompany every publish and subscribe." };
         var name = new Option<string>("--name") { Description = "Instance name (status file).", DefaultValueFactory = _ => "moq" };
         var statusDir = new Option<string>("--status-dir") { Description = "Where the status file goes.", DefaultValueFactory = _ => MoqRelayRunner.DefaultStatusDirectory };
+        var statusInterval = new Option<double>("--status-interval") { Description = "Seconds between rewrites of the status file (0.05..60).", DefaultValueFactory = _ => 1 };
         var webTransport = new Option<string>("--webtransport-path") { Description = "WebTransport path for browsers ('none' to turn off).", DefaultValueFactory = _ => "/moq" };
         var cacheMb = new Option<long>("--cache-mb") { Description = "Cache bound for all tracks, MiB.", DefaultValueFactory = _ => 256 };
         var trackCacheMb = new Option<long>("--track-cache-mb") { Description = "Cache bound per track, MiB (the newest group is always kept, up to this).", DefaultValueFactory = _ => 16 };
@@ -36,7 +37,7 @@ public static class MoqRelayCommand
         var objectPath = new Option<string?>("--object") { Description = "With --mode fastpath: use this compiled quic_moq object instead of generating one." };
         var command = new Command("relay", "Run a MoQ relay (draft-19): publishers and subscribers over raw QUIC (moqt://) and WebTransport (https://) on one port.")
         {
-            port, address, cert, key, upstream, upstreamToken, upstreamInsecure, upstreamTrust, auth, authToken, name, statusDir, webTransport,
+            port, address, cert, key, upstream, upstreamToken, upstreamInsecure, upstreamTrust, auth, authToken, name, statusDir, statusInterval, webTransport,
             cacheMb, trackCacheMb, queueKb, web, metrics, mode, interfaces, bpffs, objectPath,
         };
         var logging = CliLogging.AddTo(command);
@@ -58,6 +59,8 @@ public static class MoqRelayCommand
                 AuthToken = parse.GetValue(authToken),
                 Name = parse.GetValue(name)!,
                 StatusDirectory = parse.GetValue(statusDir)!,
+                StatusInterval = parse.GetValue(statusInterval) is var seconds and >= 0.05 and <= 60
+                    ? TimeSpan.FromSeconds(seconds) : throw new UserFacingException("--status-interval must be 0.05..60 seconds"),
                 WebTransportPath = path == "none" ? null : path.StartsWith('/') ? path : throw new UserFacingException("--webtransport-path must start with '/' (or be 'none')"),
                 CacheMegabytes = parse.GetValue(cacheMb),
                 TrackCacheMegabytes = parse.GetValue(trackCacheMb),

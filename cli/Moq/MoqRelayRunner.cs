@@ -28,6 +28,7 @@ public sealed record MoqRelayCliOptions
     public string? AuthToken { get; init; }
     public string Name { get; init; } = "moq";
     public string StatusDirectory { get; init; } = MoqRelayRunner.DefaultStatusDirectory;
+    public TimeSpan StatusInterval { get; init; } = TimeSpan.FromSeconds(1);
     public string? WebTransportPath { get; init; } = "/moq";
     public long CacheMegabytes { get; init; } = 256;
     public long TrackCacheMegabytes { get; init; } = 16;
@@ -136,6 +137,7 @@ public static class MoqRelayRunner
                 Certificate = certificate,
                 Relay = relayOptions,
                 StatusFile = statusFile,
+                StatusInterval = options.StatusInterval,
                 Upstream = upstream,
                 UpstreamInsecure = options.UpstreamInsecure,
                 UpstreamTrust = trust,

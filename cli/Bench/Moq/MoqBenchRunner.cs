@@ -172,8 +172,8 @@ public sealed class MoqBenchRunner(MoqBenchOptions options, IMoqClientConnector 
     }
 
     /// <summary>Places the window (CLOCK_REALTIME µs) a warm-up after the first send and reads the relay's CPU at its edges
-    /// (and, on the fast path, the kernel's forwarded bytes: from a status file rewritten every second, so that figure's
-    /// edges are up to a second off the window's).</summary>
+    /// (and, on the fast path, the kernel's forwarded bytes, from the relay's status file: that figure's edges are up to
+    /// one status interval off the window's).</summary>
     private static async Task<(long CpuNs, long FromUs, long ToUs, long? KernelBytes)> MeasureCpuAsync(IMoqBenchRelay relay, Task<long> firstSendUs,
         double warmupSeconds, double windowSeconds, CancellationToken cancellationToken)
     {
