@@ -107,7 +107,8 @@ public static class MoqDemoScenario
             var published = ReadReport(publisherJson, MoqClientJsonContext.Default.MoqPublisherReport, publisher);
 
             // The status is rewritten every second; once no subscriber holds a kernel slot it has their final figures.
-            var status = await FinalStatusAsync(Path.Combine(statusDir, "demo.json"), options.Mode, cancellationToken);
+            var (status, _) = await MoqRelayStatusFile.WaitAsync(Path.Combine(statusDir, "demo.json"),
+                s => options.Mode != RelayMode.FastPath || s.FastPath is { Slots: 0 }, TimeSpan.FromSeconds(10), cancellationToken);
             options.Progress?.Invoke("done; stopping the relay and removing the lab");
             return new MoqDemoResult(options, lab.Describe(), published, reports, status);
         }
@@ -129,26 +130,6 @@ public static class MoqDemoScenario
         File.Exists(path) && JsonSerializer.Deserialize(File.ReadAllText(path), type) is { } report
             ? report
             : throw new UserFacingException($"{process.Name} wrote no report:\n{process.Log}");
-
-    private static async Task<MoqRelayStatus?> FinalStatusAsync(string path, RelayMode mode, CancellationToken cancellationToken)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        MoqRelayStatus? status = null;
-        while (DateTime.UtcNow < deadline)
-        {
-            try
-            {
-                if (File.Exists(path)) status = MoqRelayStatus.FromJson(await File.ReadAllTextAsync(path, cancellationToken));
-            }
-            catch (Exception e) when (e is IOException or JsonException)
-            {
-                // replaced while read: the next look finds the new one
-            }
-            if (status is not null && (mode != RelayMode.FastPath || status.FastPath is { Slots: 0 })) break;
-            await Task.Delay(100, cancellationToken);
-        }
-        return status;
-    }
 
     private static string UrlOf(IPAddress address) =>
         address.AddressFamily == AddressFamily.InterNetworkV6 ? $"moqt://[{address}]:{Port}/" : $"moqt://{address}:{Port}/";

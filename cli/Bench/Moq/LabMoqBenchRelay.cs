@@ -1,10 +1,8 @@
 using System.Globalization;
 using System.Net;
-using System.Text.Json;
 using FastRelay.Cli.Lab;
 using FastRelay.Cli.Scenario;
 using FastRelay.Protocols.Moq.Clients;
-using FastRelay.Protocols.Moq.Relay.Status;
 
 namespace FastRelay.Cli.Bench.Moq;
 
@@ -60,18 +58,7 @@ public sealed class LabMoqBenchRelay : IMoqBenchRelay
 
     public ProcessCpuTime ReadCpu() => ProcessCpuTime.Read(_process.ProcessId);
 
-    public long? ReadKernelForwardedBytes()
-    {
-        if (!FastPath) return null;
-        try
-        {
-            return File.Exists(_statusFile) ? MoqRelayStatus.FromJson(File.ReadAllText(_statusFile))?.FastPath?.KernelForwardedBytes : null;
-        }
-        catch (Exception e) when (e is IOException or JsonException)
-        {
-            return null; // being replaced: the caller reads again at the next edge
-        }
-    }
+    public long? ReadKernelForwardedBytes() => FastPath ? MoqRelayStatusFile.TryRead(_statusFile)?.FastPath?.KernelForwardedBytes : null;
 
     public ValueTask DisposeAsync() => _process.DisposeAsync();
 }

@@ -109,25 +109,8 @@ internal sealed class MoqLab : IAsyncDisposable
     /// <summary>Polls the relay's status file (rewritten every second) until <paramref name="condition"/> holds.</summary>
     public async Task<MoqRelayStatus> WaitForStatusAsync(string relayName, Func<MoqRelayStatus, bool> condition, string what)
     {
-        var deadline = DateTime.UtcNow + StepTimeout;
-        MoqRelayStatus? status = null;
-        while (true)
-        {
-            try
-            {
-                if (File.Exists(StatusFile(relayName)))
-                    status = MoqRelayStatus.FromJson(await File.ReadAllTextAsync(StatusFile(relayName)));
-            }
-            catch (Exception e) when (e is IOException or JsonException)
-            {
-                // replaced while we read it: the next look finds the new one
-            }
-            if (status is not null && condition(status))
-                return status;
-            if (DateTime.UtcNow > deadline)
-                throw new TimeoutException($"relay {relayName}: no {what} within {StepTimeout.TotalSeconds:0} s; last status: {status?.ToJson()}");
-            await Task.Delay(100);
-        }
+        var (status, met) = await MoqRelayStatusFile.WaitAsync(StatusFile(relayName), condition, StepTimeout);
+        return met ? status! : throw new TimeoutException($"relay {relayName}: no {what} within {StepTimeout.TotalSeconds:0} s; last status: {status?.ToJson()}");
     }
 
     private MoqLabProcess Track(MoqLabProcess process)

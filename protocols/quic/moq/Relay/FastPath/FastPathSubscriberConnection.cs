@@ -191,6 +191,9 @@ public sealed class FastPathSubscriberConnection : IDisposable
     }
 }
 
+/// <summary>A chunk of a subgroup stream written as shadow: downstream offsets [Start, End), and whether it ended the stream.</summary>
+public readonly record struct ShadowChunk(ulong Start, ulong End, bool Fin);
+
 /// <summary>
 /// A subscriber's downstream copy of one upstream subgroup stream: the relay's own header and the bytes received
 /// before the mapping went out normally; every later upstream byte is written as shadow (<see cref="WriteUpstreamAsync"/>):
@@ -202,7 +205,6 @@ public sealed class FastPathSubgroupStream
     private readonly ReadOnlyMemory<byte> _prefix;
     private bool _prefixWritten;
     private ulong _nextOffset;
-    private long _sentByUserspace;
 
     internal FastPathSubgroupStream(FastPathSubscriberConnection owner, QuicStream stream, ulong upstreamStreamId, ReadOnlyMemory<byte> ownHeader,
         ReadOnlyMemory<byte> receivedAfterHeader)
@@ -233,32 +235,40 @@ public sealed class FastPathSubgroupStream
     /// Upstream bytes received after the mapping, in order, as the shadow copy; <paramref name="fin"/> when the upstream
     /// stream ended. Then waits for the event pump to catch up and sends itself whatever part of these bytes the kernel
     /// neither forwarded nor reported: bytes that reached the relay in ordinary packets (a publisher's retransmission,
-    /// data that arrived before the mapping existed) were never seen by the kernel.
+    /// data that arrived before the mapping existed) were never seen by the kernel. For several subscribers of one chunk,
+    /// <see cref="WriteShadowAsync"/> each, one <see cref="MoqKernelPlane.DrainedAsync"/>, then <see cref="SendUncovered"/>
+    /// each: one pump round trip per chunk instead of one per subscriber.
     /// </summary>
     public async ValueTask WriteUpstreamAsync(ReadOnlyMemory<byte> bytes, bool fin, CancellationToken cancellationToken)
+    {
+        var written = await WriteShadowAsync(bytes, fin, cancellationToken).ConfigureAwait(false);
+        await _owner.Plane.DrainedAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        SendUncovered(written);
+    }
+
+    /// <summary>Writes the chunk as shadow; returns what <see cref="SendUncovered"/> needs once the pump has caught up.</summary>
+    public async ValueTask<ShadowChunk> WriteShadowAsync(ReadOnlyMemory<byte> bytes, bool fin, CancellationToken cancellationToken)
     {
         await WritePrefixAsync(cancellationToken).ConfigureAwait(false);
         var start = _nextOffset;
         _nextOffset += (ulong)bytes.Length;
         await Stream.WriteAsync(bytes, completeWrites: fin, cancellationToken).ConfigureAwait(false);
-        await _owner.Plane.DrainedAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
-        var streamId = (ulong)Stream.Id;
-        var gaps = _owner.Sink.Uncovered(streamId, start, _nextOffset);
-        foreach (var (s, e) in gaps)
-            _owner.Connection.ReportNotForwarded(streamId, s, e - s, fin && e == _nextOffset);
-        if (bytes.IsEmpty && fin)
-            _owner.Connection.ReportNotForwarded(streamId, start, 0, true);   // a FIN of its own: no packet carried it
-        if (gaps.Count > 0)
-        {
-            var sent = gaps.Sum(g => (long)(g.End - g.Start));
-            Interlocked.Add(ref _sentByUserspace, sent);
-            _owner.CountUserspaceBytes(sent);
-        }
-        if (fin) _owner.EndSubgroup(UpstreamStreamId);
+        return new ShadowChunk(start, _nextOffset, fin);
     }
 
-    /// <summary>Shadow bytes the relay had to send itself because the kernel never saw them.</summary>
-    public long ShadowBytesSentByUserspace => Interlocked.Read(ref _sentByUserspace);
+    /// <summary>After the pump drained: reports the chunk's ranges the kernel never accounted for, so the stream sends
+    /// them itself; a FIN ends the subgroup's mapping.</summary>
+    public void SendUncovered(ShadowChunk chunk)
+    {
+        var streamId = (ulong)Stream.Id;
+        var gaps = _owner.Sink.Uncovered(streamId, chunk.Start, chunk.End);
+        foreach (var (s, e) in gaps)
+            _owner.Connection.ReportNotForwarded(streamId, s, e - s, chunk.Fin && e == chunk.End);
+        if (chunk.Start == chunk.End && chunk.Fin)
+            _owner.Connection.ReportNotForwarded(streamId, chunk.Start, 0, true);   // a FIN of its own: no packet carried it
+        if (gaps.Count > 0) _owner.CountUserspaceBytes(gaps.Sum(g => (long)(g.End - g.Start)));
+        if (chunk.Fin) _owner.EndSubgroup(UpstreamStreamId);
+    }
 
     /// <summary>The upstream stream was reset: the kernel forwards nothing more; resetting the downstream is the caller's.</summary>
     public void Abandon() => _owner.EndSubgroup(UpstreamStreamId);

@@ -103,12 +103,10 @@ public sealed class FastPathUpstreamTap(MoqKernelPlane plane, byte[] upstreamCon
                         finished = fin;
                         break;
                     }
-                    foreach (var subgroup in streams)
-                        await subgroup.WriteUpstreamAsync(bytes, fin: false, CancellationToken.None).ConfigureAwait(false);
+                    await _owner.WriteToAllAsync(streams, bytes, fin: false).ConfigureAwait(false);
                 }
                 if (finished)
-                    foreach (var subgroup in streams)
-                        await subgroup.WriteUpstreamAsync(ReadOnlyMemory<byte>.Empty, fin: true, CancellationToken.None).ConfigureAwait(false);
+                    await _owner.WriteToAllAsync(streams, ReadOnlyMemory<byte>.Empty, fin: true).ConfigureAwait(false);
             }
             catch (Exception e)
             {
@@ -126,6 +124,19 @@ public sealed class FastPathUpstreamTap(MoqKernelPlane plane, byte[] upstreamCon
                     }
             }
         }
+    }
+
+    /// <summary>One upstream chunk to every subscriber's stream: every shadow write, then one wait for the event pump
+    /// (the kernel cloned the chunk's packets for all of them at once), then each stream's coverage check.</summary>
+    private async Task WriteToAllAsync(List<FastPathSubgroupStream> streams, ReadOnlyMemory<byte> bytes, bool fin)
+    {
+        if (streams.Count == 0) return;
+        var chunks = new ShadowChunk[streams.Count];
+        for (var i = 0; i < streams.Count; i++)
+            chunks[i] = await streams[i].WriteShadowAsync(bytes, fin, CancellationToken.None).ConfigureAwait(false);
+        await plane.DrainedAsync().ConfigureAwait(false);
+        for (var i = 0; i < streams.Count; i++)
+            streams[i].SendUncovered(chunks[i]);
     }
 
     private void EndUpstream(ulong streamId) => plane.UnmapUpstreamStream(upstreamConnectionId, streamId);
