@@ -32,11 +32,16 @@ public static class DemoCommand
             var asJson = parse.GetValue(json);
             Action<string>? progress = asJson ? null : line => Console.WriteLine("  " + line);
             return parse.GetValue(profile) == CustomUdp
-                ? await RunCustomUdpAsync(asJson, parse.GetValue(mode), parse.GetValue(duration) ?? 3, parse.GetValue(rate) ?? 1000, progress, cancellationToken)
-                : await RunMoqAsync(asJson, parse.GetValue(mode), parse.GetValue(duration) ?? 6, parse.GetValue(rate) ?? 30, progress, cancellationToken);
+                ? await RunCustomUdpAsync(asJson, DemoMode(parse.GetValue(mode)), parse.GetValue(duration) ?? 3, parse.GetValue(rate) ?? 1000, progress, cancellationToken)
+                : await RunMoqAsync(asJson, DemoMode(parse.GetValue(mode)), parse.GetValue(duration) ?? 6, parse.GetValue(rate) ?? 30, progress, cancellationToken);
         });
         return command;
     }
+
+    /// <summary>The demo builds its own lab, where the fast path always runs: "auto" would only hide a broken one.</summary>
+    private static RelayMode DemoMode(RelayMode mode) => mode == RelayMode.Auto
+        ? throw new UserFacingException("--mode auto: the demo runs in a lab of its own, where the fast path always works; pass FastPath or Userspace")
+        : mode;
 
     private static async Task<int> RunMoqAsync(bool asJson, RelayMode mode, double duration, int fps, Action<string>? progress, CancellationToken cancellationToken)
     {

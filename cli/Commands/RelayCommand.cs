@@ -43,7 +43,8 @@ public static class RelayCommand
             var interfaceList = parse.GetValue(interfaces) is { Length: > 0 } list ? list : null;
             await CustomUdpRelayRunner.RunAsync(new RelayRunOptions
             {
-                Mode = parse.GetValue(mode),
+                Mode = parse.GetValue(mode) is var chosen && chosen != RelayMode.Auto ? chosen
+                    : throw new UserFacingException("--mode auto is `moq relay`'s; the custom-UDP relay takes FastPath or Userspace"),
                 Interfaces = interfaceList,
                 ObjectPath = parse.GetValue(objectPath),
                 BpfFsRoot = parse.GetValue(bpffs)!,

@@ -42,8 +42,8 @@ public sealed record MoqRelayCliOptions
     /// <summary>`--metrics`: serve Prometheus metrics on this address ("PORT" or "HOST:PORT"); null = off.</summary>
     public string? MetricsAddress { get; init; }
 
-    /// <summary>Userspace (default) or the QUIC kernel fast path (docs/quic-fast-path.md).</summary>
-    public FastRelay.Cli.Relay.RelayMode Mode { get; init; } = FastRelay.Cli.Relay.RelayMode.Userspace;
+    /// <summary>The QUIC kernel fast path (docs/quic-fast-path.md), userspace, or auto: the fast path where it can run.</summary>
+    public FastRelay.Cli.Relay.RelayMode Mode { get; init; } = FastRelay.Cli.Relay.RelayMode.Auto;
 
     /// <summary>Fast path: interfaces to attach to (null: every interface that is up, except lo).</summary>
     public IReadOnlyList<string>? Interfaces { get; init; }
@@ -124,26 +124,37 @@ public static class MoqRelayRunner
                 SendQueueBytesPerSession = options.SubscriberQueueKilobytes << 10,
             },
         };
-        FastRelay.Protocols.Moq.Relay.FastPath.RelayFastPathOptions? fastPath = null;
-        if (options.Mode == FastRelay.Cli.Relay.RelayMode.FastPath)
-            fastPath = new(options.ObjectPath ?? await FastRelay.Cli.Gen.GenPipeline.BuildForRelayAsync(FastRelay.Protocols.Quic.QuicMoqHeaderFastPath.Protocol, options.Name, null, stop.Token), options.Interfaces, options.BpfFsRoot, options.Name);
+        Task<RelayHost> StartHostAsync(FastRelay.Protocols.Moq.Relay.FastPath.RelayFastPathOptions? fastPath) => RelayHost.StartAsync(new RelayHostOptions
+        {
+            Name = options.Name,
+            ListenEndPoint = new IPEndPoint(address, options.Port),
+            Certificate = certificate,
+            Relay = relayOptions,
+            StatusFile = statusFile,
+            StatusInterval = options.StatusInterval,
+            Upstream = upstream,
+            UpstreamInsecure = options.UpstreamInsecure,
+            UpstreamTrust = trust,
+            WebTransportPath = options.WebTransportPath,
+            FastPath = fastPath,
+        }, stop.Token);
+
+        var auto = options.Mode == FastRelay.Cli.Relay.RelayMode.Auto;
+        string? fastPathOff = options.Mode == FastRelay.Cli.Relay.RelayMode.Userspace ? "--mode userspace" : auto ? AutoFastPathObstacle(options, address) : null;
         RelayHost host;
         try
         {
-            host = await RelayHost.StartAsync(new RelayHostOptions
+            try
             {
-                Name = options.Name,
-                ListenEndPoint = new IPEndPoint(address, options.Port),
-                Certificate = certificate,
-                Relay = relayOptions,
-                StatusFile = statusFile,
-                StatusInterval = options.StatusInterval,
-                Upstream = upstream,
-                UpstreamInsecure = options.UpstreamInsecure,
-                UpstreamTrust = trust,
-                WebTransportPath = options.WebTransportPath,
-                FastPath = fastPath,
-            }, stop.Token);
+                host = await StartHostAsync(fastPathOff is null ? await FastPathOptionsAsync(options, stop.Token) : null);
+            }
+            // Auto: whatever stopped the fast path (no clang, no BPF privileges, a verifier or attach error) is printed
+            // and the same relay runs in userspace. Listening errors are not the fast path's: the retry reports them.
+            catch (Exception e) when (auto && fastPathOff is null && e is not (Protocols.Quic.Api.QuicException or System.Net.Sockets.SocketException or OperationCanceledException))
+            {
+                fastPathOff = e.Message.ReplaceLineEndings(" ");
+                host = await StartHostAsync(null);
+            }
         }
         catch (Exception e) when (e is Protocols.Quic.Api.QuicException or System.Net.Sockets.SocketException)
         {
@@ -151,7 +162,10 @@ public static class MoqRelayRunner
         }
         await using (host)
         {
-            output.WriteLine($"listening on {string.Join(" ", host.Listening)} (status {statusFile}{(upstream is null ? "" : ", upstream " + upstream)}{(auth.IsOpen ? ", OPEN: no authorization" : "")})");
+            var mode = host.FastPath is { } kernel
+                ? $"fast path on {string.Join(", ", kernel.Plane.Interfaces)}"
+                : auto ? $"userspace: fast path off ({fastPathOff})" : "userspace";
+            output.WriteLine($"listening on {string.Join(" ", host.Listening)} (status {statusFile}{(upstream is null ? "" : ", upstream " + upstream)}{(auth.IsOpen ? ", OPEN: no authorization" : "")}; {mode})");
             await using var viewer = StartViewer(options, site, address, certificate, host, logs, output);
             using var metrics = new MoqRelayMetrics(host.Snapshot);
             await using var exporter = options.MetricsAddress is { } metricsAddress
@@ -164,6 +178,26 @@ public static class MoqRelayRunner
         }
         output.WriteLine("stopped");
         return 0;
+    }
+
+    private static async Task<FastRelay.Protocols.Moq.Relay.FastPath.RelayFastPathOptions> FastPathOptionsAsync(MoqRelayCliOptions options, CancellationToken cancellationToken) =>
+        new(options.ObjectPath ?? await FastRelay.Cli.Gen.GenPipeline.BuildForRelayAsync(FastRelay.Protocols.Quic.QuicMoqHeaderFastPath.Protocol, options.Name, null, cancellationToken),
+            options.Interfaces, options.BpfFsRoot, options.Name);
+
+    /// <summary>
+    /// Why `--mode auto` cannot use the fast path before trying it, or null. The TC programs see packets on real
+    /// interfaces only (never on lo), so a loopback listener gains nothing; everything else (clang, privileges, the
+    /// verifier, attaching) is found out by trying.
+    /// </summary>
+    private static string? AutoFastPathObstacle(MoqRelayCliOptions options, IPAddress address)
+    {
+        if (IPAddress.IsLoopback(address))
+            return $"--address {address} is loopback; the kernel fast path runs on real interfaces (listen on 0.0.0.0, :: or an interface's address)";
+        if (!OperatingSystem.IsLinux())
+            return "TC eBPF needs Linux";
+        if (options.Interfaces is null && FastRelay.Relay.FastPathHost.DefaultInterfaces().Count == 0)
+            return "no interface other than lo is up";
+        return null;
     }
 
     /// <summary>The `--web` viewer on TCP (same address as the relay); prints its URL, which scripts and tests wait for.</summary>

@@ -17,6 +17,10 @@ public enum RelayMode
 
     /// <summary>The same wire behaviour, all in this process (for comparison and machines without eBPF).</summary>
     Userspace,
+
+    /// <summary>The fast path where it can run here (a non-loopback listener, eBPF usable, an interface to attach to),
+    /// else userspace, with the reason printed. `moq relay`'s default.</summary>
+    Auto,
 }
 
 public sealed record RelayRunOptions

@@ -31,9 +31,12 @@ public sealed class FastPathMoqRelayCliLabTests(GeneratedObjects generated, ITes
         await using var lab = await MoqLab.UpAsync(mixedFamilies ? "frxf" : "frmw", subscribers: 3, output, relayInterfaces: 2);
         var net = lab.Network;
         var objects = new LabTrackObjects(300, seed: 11, minBytes: 600, maxBytes: 3000);
-        var relay = await lab.StartRelayOnAsync(net.Relay, "relay", mixedFamilies ? "::" : "0.0.0.0", "--mode", "fastpath",
+        // IPv4: no --mode, so `auto` (the default) must choose the fast path on a non-loopback listener by itself.
+        string[] mode = mixedFamilies ? ["--mode", "fastpath"] : [];
+        var relay = await lab.StartRelayOnAsync(net.Relay, "relay", mixedFamilies ? "::" : "0.0.0.0", [.. mode,
             "--interface", net.RelayUpstream.Name, "--interface", net.RelayDownstream.Name,
-            "--bpffs", net.BpfFsPath, "--object", generated.ObjectPath(G.Protocol));
+            "--bpffs", net.BpfFsPath, "--object", generated.ObjectPath(G.Protocol)]);
+        Assert.Contains($"fast path on {net.RelayUpstream.Name}, {net.RelayDownstream.Name})", relay.Log);
         var publisher = lab.StartPublisher(MoqLab.UrlOf(net.RelayUpstream.IPv4), Gop, Rate, "--fast-path");
         await relay.WaitForLogAsync(l => l.Contains("publishes namespace"), "PUBLISH_NAMESPACE", MoqLab.StepTimeout);
 
@@ -89,5 +92,43 @@ public sealed class FastPathMoqRelayCliLabTests(GeneratedObjects generated, ITes
         Assert.All(fast.Subscribers, s => Assert.True(s.KernelShare >= 0.85, $"{s.Session} {s.Remote}: {s.KernelShare:P1} ({s.KernelBytes} kernel, {s.UserspaceBytes} relay bytes)"));
         // Object headers make the stream a little longer than the payloads; a third subscriber's worth would be +50 %.
         Assert.True(share < 1.1, $"the kernel forwarded {share:P1}: more than the two fast-path subscribers' media");
+    }
+
+    /// <summary>
+    /// `--mode auto` where the fast path cannot start (here: an object that is not BPF, standing in for a missing
+    /// clang, missing privileges or a verifier error) says why and runs the same relay in userspace: a `--fast-path`
+    /// subscriber still gets every object, and nothing was attached or pinned.
+    /// </summary>
+    [LabFact]
+    public async Task Auto_mode_falls_back_to_userspace_with_the_reason_when_the_fast_path_cannot_start()
+    {
+        await using var lab = await MoqLab.UpAsync("frma", subscribers: 1, output, relayInterfaces: 2);
+        var net = lab.Network;
+        var notAnObject = Path.Combine(lab.Work, "quic_moq.bpf.o");
+        await File.WriteAllTextAsync(notAnObject, "not an ELF file");
+        var objects = new LabTrackObjects(60, seed: 5, minBytes: 200, maxBytes: 1500);
+        var relay = await lab.StartRelayAsync(net.Relay, "relay", "--interface", net.RelayUpstream.Name, "--interface", net.RelayDownstream.Name,
+            "--bpffs", net.BpfFsPath, "--object", notAnObject);
+        Assert.Contains("; userspace: fast path off (", relay.Log);
+        Assert.Contains(notAnObject, relay.Log);
+
+        var publisher = lab.StartPublisher(MoqLab.UrlOf(net.RelayUpstream.IPv4), Gop, Rate, "--fast-path");
+        await relay.WaitForLogAsync(l => l.Contains("publishes namespace"), "PUBLISH_NAMESPACE", MoqLab.StepTimeout);
+        var subscriber = lab.StartSubscriber(net.Subscribers[0], "fast0", MoqLab.UrlOf(net.RelayDownstream.IPv4), objects.Count,
+            "--start", "absolute 0/0", "--fast-path");
+        await relay.WaitForLogAsync(l => MoqLab.AcceptedSubscriptions(l) >= 1, "SUBSCRIBE", MoqLab.StepTimeout);
+        for (var i = 0; i < objects.Count; i++)
+            publisher.Feed(objects.Framed(i, i + 1));
+        publisher.EndFeed();
+        Assert.True(await subscriber.WaitForExitAsync(MoqLab.ProcessTimeout) == 0, $"fast0 failed:\n{subscriber.Log}");
+        Assert.True(await publisher.WaitForExitAsync(MoqLab.ProcessTimeout) == 0, "publisher failed:\n" + publisher.Log);
+
+        var report = lab.SubscriberReport("fast0");
+        Assert.Equal(objects.Count, report.Verified);
+        Assert.Equal(0, report.IntegrityFailures);
+        var status = await lab.WaitForStatusAsync("relay", _ => true, "a status");
+        Assert.Null(status.FastPath);
+        var pins = FastRelay.Bpf.BpfFs.InstancePath("relay", net.BpfFsPath);
+        Assert.False(Directory.Exists(pins) && Directory.EnumerateFileSystemEntries(pins).Any(), $"a fallen-back relay left pins in {pins}");
     }
 }

@@ -67,7 +67,9 @@ internal sealed class MoqLab : IAsyncDisposable
     {
         var relay = Track(MoqLabProcess.Start(Network, host, name,
             ["relay", "--address", address, "--port", Port.ToString(CultureInfo.InvariantCulture), "--name", name,
-             "--status-dir", Path.Combine(Work, "status"), .. extra]));
+             "--status-dir", Path.Combine(Work, "status"),
+             // `auto` (the default) puts a relay on a non-loopback address on the fast path: its pins stay in the lab's bpffs.
+             .. (extra.Contains("--bpffs") ? [] : new[] { "--bpffs", Network.BpfFsPath }), .. extra]));
         await relay.WaitForLogAsync(l => l.Contains("listening on"), "'listening on'", StepTimeout);
         return relay;
     }

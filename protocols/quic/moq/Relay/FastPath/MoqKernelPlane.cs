@@ -103,6 +103,10 @@ public sealed class MoqKernelPlane : IDisposable
 
     public G.Maps Maps => _maps;
 
+    /// <summary>The devices the programs are attached to (empty when the programs belong to someone else).</summary>
+    public IReadOnlyList<string> Interfaces => _ownedHost is null ? []
+        : _ownedHost.Attachments.Select(a => FastRelay.Net.NetDevice.NameOf(a.Ifindex) ?? a.Ifindex.ToString(System.Globalization.CultureInfo.InvariantCulture)).Distinct().ToList();
+
     /// <summary>Slots not in use.</summary>
     public int FreeSlots { get { lock (_lock) return _slots.Count(s => s is null); } }
 
