@@ -52,6 +52,14 @@ public sealed unsafe partial class BpfProgram
     /// <see cref="BpfObjectOptions.VerifierLogLevel"/> &gt; 0.</summary>
     public string? VerifierLog { get; internal set; }
 
+    /// <summary>Attaches the loaded program where its section name says (a tracepoint, a kprobe); dispose the link to
+    /// detach. Not for TC programs (see TcAttach).</summary>
+    public BpfLink AttachBySection()
+    {
+        using var _ = new Lease(_owner.Handle);
+        return BpfLink.Attach(this);
+    }
+
     /// <summary>An fd of this program that the caller owns; it keeps the kernel program alive after the object is disposed.</summary>
     public BpfFdHandle DuplicateFd()
     {

@@ -2,6 +2,9 @@ using FastRelay.Protocols.Moq.Clients;
 
 namespace FastRelay.Cli.Bench.Moq;
 
+/// <summary>What a fast-path relay's kernel forwarded so far (counters only grow).</summary>
+public readonly record struct KernelForwarded(long Bytes, long Packets);
+
 /// <summary>The relay under measurement: where to reach it and how much CPU it has used so far.</summary>
 public interface IMoqBenchRelay : IAsyncDisposable
 {
@@ -14,8 +17,11 @@ public interface IMoqBenchRelay : IAsyncDisposable
     /// <summary>The relay runs the QUIC kernel fast path: the bench's clients offer it too (--fast-path).</summary>
     bool FastPath => false;
 
-    /// <summary>Stream bytes the kernel forwarded so far (fast path only; null otherwise or when unreadable).</summary>
-    long? ReadKernelForwardedBytes() => null;
+    /// <summary>Stream bytes and packets the kernel forwarded so far (fast path only; null otherwise or when unreadable).</summary>
+    KernelForwarded? ReadKernelForwarded() => null;
+
+    /// <summary>The relay's process (its syscalls are counted), or null when it runs in the bench's own process.</summary>
+    int? ProcessId => null;
 
     /// <summary>"process PID" or "in-process": said in the report.</summary>
     string Description { get; }

@@ -58,7 +58,10 @@ public sealed class LabMoqBenchRelay : IMoqBenchRelay
 
     public ProcessCpuTime ReadCpu() => ProcessCpuTime.Read(_process.ProcessId);
 
-    public long? ReadKernelForwardedBytes() => FastPath ? MoqRelayStatusFile.TryRead(_statusFile)?.FastPath?.KernelForwardedBytes : null;
+    public KernelForwarded? ReadKernelForwarded() =>
+        FastPath && MoqRelayStatusFile.TryRead(_statusFile)?.FastPath is { } f ? new KernelForwarded(f.KernelForwardedBytes, f.ForwardedPackets) : null;
+
+    public int? ProcessId => _process.ProcessId;
 
     public ValueTask DisposeAsync() => _process.DisposeAsync();
 }

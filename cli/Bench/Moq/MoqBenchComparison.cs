@@ -16,6 +16,9 @@ public sealed record MoqBenchComparisonRow(
     double? FastPathNsPerObject,
     double? CpuPerCopyRatio,
     double? KernelShare,
+    double? UserspaceSyscallsPerObject,
+    double? FastPathSyscallsPerObject,
+    double? FastPathSyscallsPerKernelPacket,
     long UserspaceLost,
     long FastPathLost);
 
@@ -27,7 +30,7 @@ public sealed record MoqBenchComparison(MoqBenchReport Userspace, MoqBenchReport
         new(userspace, fastPath, userspace.Points.Join(fastPath.Points, u => u.FanOut, f => f.FanOut, (u, f) => new MoqBenchComparisonRow(
             u.FanOut, u.LatencyP50Us, f.LatencyP50Us, Ratio(u.LatencyP50Us, f.LatencyP50Us), u.LatencyP99Us, f.LatencyP99Us,
             u.RelayCpuNanosecondsPerObject, f.RelayCpuNanosecondsPerObject, Ratio(u.RelayCpuNanosecondsPerObject, f.RelayCpuNanosecondsPerObject),
-            f.KernelShare, u.Lost, f.Lost)).ToList());
+            f.KernelShare, u.RelaySyscallsPerObject, f.RelaySyscallsPerObject, f.RelaySyscallsPerKernelPacket, u.Lost, f.Lost)).ToList());
 
     private static double? Ratio(double? a, double? b) => a is { } x && b is { } y && y > 0 ? Math.Round(x / y, 2) : null;
 
@@ -41,12 +44,14 @@ public sealed record MoqBenchComparison(MoqBenchReport Userspace, MoqBenchReport
         text.AppendLine("fast-path relay (lab):");
         text.AppendLine(MoqBenchTable.Format(FastPath, markdown));
         text.AppendLine("fast path against userspace, same lab, same run:");
-        MoqBenchTable.Table(text, ["fan-out", "p50 µs user", "p50 µs fast", "p50 ratio", "p99 µs user", "p99 µs fast", "ns/copy user", "ns/copy fast", "CPU/copy ratio", "kernel share", "lost user", "lost fast"],
+        MoqBenchTable.Table(text, ["fan-out", "p50 µs user", "p50 µs fast", "p50 ratio", "p99 µs user", "p99 µs fast", "ns/copy user", "ns/copy fast", "CPU/copy ratio", "kernel share", "syscalls/copy user", "syscalls/copy fast", "syscalls/kernel packet", "lost user", "lost fast"],
             Rows.Select(r => new[]
             {
                 I(r.FanOut), I(r.UserspaceP50Us), I(r.FastPathP50Us), F(r.P50Ratio, "0.##"), I(r.UserspaceP99Us), I(r.FastPathP99Us),
                 F(r.UserspaceNsPerObject, "0"), F(r.FastPathNsPerObject, "0"), F(r.CpuPerCopyRatio, "0.##"),
-                r.KernelShare is { } k ? k.ToString("P1", CultureInfo.InvariantCulture) : "-", I(r.UserspaceLost), I(r.FastPathLost),
+                r.KernelShare is { } k ? k.ToString("P1", CultureInfo.InvariantCulture) : "-",
+                F(r.UserspaceSyscallsPerObject, "0.###"), F(r.FastPathSyscallsPerObject, "0.###"), F(r.FastPathSyscallsPerKernelPacket, "0.###"),
+                I(r.UserspaceLost), I(r.FastPathLost),
             }).ToList(), markdown);
         return text.ToString();
     }

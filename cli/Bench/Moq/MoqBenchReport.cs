@@ -33,7 +33,14 @@ public sealed record MoqBenchPoint
     public double? RelayCyclesPerByte { get; init; }
     /// <summary>Fast path: stream bytes the kernel forwarded over the window, and their share of the delivered payload bytes.</summary>
     public long? KernelForwardedBytes { get; init; }
+    public long? KernelForwardedPackets { get; init; }
     public double? KernelShare { get; init; }
+    /// <summary>Syscalls the relay process made over the window; per delivered object copy; per packet the kernel forwarded.</summary>
+    public long? RelaySyscalls { get; init; }
+    public double? RelaySyscallsPerObject { get; init; }
+    public double? RelaySyscallsPerKernelPacket { get; init; }
+    /// <summary>The relay's most frequent syscalls over the window.</summary>
+    public IReadOnlyList<FastRelay.Cli.Bench.Native.SyscallCount>? RelayTopSyscalls { get; init; }
 }
 
 /// <summary>One step of the rate sweep.</summary>
@@ -51,6 +58,7 @@ public sealed record MoqBenchMethod(
     string Transport,
     string Latency,
     string Cpu,
+    string Syscalls,
     double? CpuMhz,
     string? CpuMhzSource);
 

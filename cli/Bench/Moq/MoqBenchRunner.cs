@@ -1,3 +1,4 @@
+using FastRelay.Cli.Bench.Native;
 using FastRelay.Protocols.Moq.Clients;
 
 namespace FastRelay.Cli.Bench.Moq;
@@ -22,6 +23,7 @@ public sealed class MoqBenchRunner(MoqBenchOptions options, IMoqClientConnector 
         Progress("starting the relay");
         await using var relay = await startRelay(cancellationToken);
         Progress($"relay: {relay.Description} at {relay.Url}");
+        using var syscalls = await StartSyscallCounterAsync(relay, cancellationToken);
 
         var points = new List<MoqBenchPoint>();
         var track = new SyntheticTrackOptions
@@ -32,7 +34,7 @@ public sealed class MoqBenchRunner(MoqBenchOptions options, IMoqClientConnector 
         foreach (var fanOut in options.FanOuts)
         {
             Progress($"fan-out {fanOut,2}: {options.ObjectsPerSecond} objects/s, {options.BitrateBitsPerSecond / 1e6:0.###} Mbit/s, {options.DurationSeconds} s window");
-            var point = await MeasureAsync(relay, fanOut, track, options.WarmupSeconds, options.DurationSeconds, frequency?.Mhz, cancellationToken);
+            var point = await MeasureAsync(relay, syscalls, fanOut, track, options.WarmupSeconds, options.DurationSeconds, frequency?.Mhz, cancellationToken);
             Progress($"fan-out {fanOut,2}: p50 {point.LatencyP50Us} µs, p99 {point.LatencyP99Us} µs, lost {point.Lost}, relay {point.RelayCpuPercent:0.#} % CPU, " +
                      $"{point.RelayCpuNanosecondsPerByte:0.##} ns/byte");
             points.Add(point);
@@ -49,7 +51,7 @@ public sealed class MoqBenchRunner(MoqBenchOptions options, IMoqClientConnector 
                     FramesPerSecond = rate, BitrateBitsPerSecond = (long)(rate * options.SweepObjectBytes * 8), GopFrames = Math.Max(1, (int)(rate / 2)),
                     KeyFrameRatio = 1, Layout = SubgroupLayout.PerGroup,
                 };
-                var p = await MeasureAsync(relay, options.SweepFanOut, sweepTrack, options.WarmupSeconds, options.SweepStepSeconds, frequency?.Mhz, cancellationToken);
+                var p = await MeasureAsync(relay, syscalls, options.SweepFanOut, sweepTrack, options.WarmupSeconds, options.SweepStepSeconds, frequency?.Mhz, cancellationToken);
                 var perSubscriber = p.Delivered / (double)Math.Max(1, options.SweepFanOut) / options.SweepStepSeconds;
                 sweep.Add(new MoqBenchSweepStep(rate, p.PublishedObjectsPerSecond, Math.Round(perSubscriber, 1), p.Lost, p.LatencyP99Us, p.RelayCpuPercent));
                 Progress($"sweep {rate,6} objects/s asked: {p.PublishedObjectsPerSecond:0} sent, {perSubscriber:0} delivered per subscriber, lost {p.Lost}, p99 {p.LatencyP99Us} µs");
@@ -67,11 +69,13 @@ public sealed class MoqBenchRunner(MoqBenchOptions options, IMoqClientConnector 
                        "; each subscriber its own connection; publisher and subscribers in the bench process",
             Latency: "object one-way latency: subscriber CLOCK_REALTIME when the object completed minus the publisher's CLOCK_REALTIME stamp taken just before the write, pooled over all subscribers",
             Cpu: "relay CPU over the measured window from /proc/PID/task/*/schedstat (utime+stime if threads exited); per delivered object and per delivered payload byte (objects x subscribers)",
+            Syscalls: syscalls is null ? "not counted (see the bench's progress output)"
+                : "every syscall entry of the relay process over the measured window (raw_syscalls:sys_enter, BPF counter by tgid); per delivered object copy and, on the fast path, per packet the kernel forwarded",
             frequency?.Mhz, frequency?.Source);
         return new MoqBenchReport(started, Machine(), method, points, sweep, maxLossFree, MoqBenchReport.MoqDevAnchor);
     }
 
-    private async Task<MoqBenchPoint> MeasureAsync(IMoqBenchRelay relay, int fanOut, SyntheticTrackOptions trackOptions, double warmupSeconds,
+    private async Task<MoqBenchPoint> MeasureAsync(IMoqBenchRelay relay, SyscallCounter? syscalls, int fanOut, SyntheticTrackOptions trackOptions, double warmupSeconds,
         double windowSeconds, double? mhz, CancellationToken cancellationToken)
     {
         var endpoint = new MoqClientEndpoint { Url = relay.Url, Insecure = true, FastPath = relay.FastPath };
@@ -89,7 +93,7 @@ public sealed class MoqBenchRunner(MoqBenchOptions options, IMoqClientConnector 
             var readers = subscriptions.Select((s, i) => Task.Run(() => TrackSubscriber.RunAsync(s, new SubscribeLimits(), relay.Url.ToString(), track.ToString(),
                 "latest", Time, stopReading.Token, stats[i].OnObject))).ToList();
             // The window starts a warm-up after the first object really went out, and the relay's CPU is read at its edges.
-            var window = MeasureCpuAsync(relay, publisher.FirstSendMicroseconds, warmupSeconds, windowSeconds, cancellationToken);
+            var window = MeasureWindowAsync(relay, syscalls, publisher.FirstSendMicroseconds, warmupSeconds, windowSeconds, cancellationToken);
 
             // The publisher runs until the window has closed (however late its first object went out), plus a little.
             using var stopPublishing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -98,7 +102,8 @@ public sealed class MoqBenchRunner(MoqBenchOptions options, IMoqClientConnector 
             cancellationToken.ThrowIfCancellationRequested();
             if (sent.StoppedBecause is { } why)
                 throw new UserFacingException($"the bench publisher stopped at fan-out {fanOut}: {why}\nrelay log:\n{relay.Log}");
-            var (cpuNs, fromUs, toUs, kernelBytes) = await window;
+            var (cpuNs, fromUs, toUs, kernel, syscallsByName) = await window;
+            var syscallCount = syscallsByName?.Sum(c => c.Count);
             await Task.Delay(TimeSpan.FromSeconds(options.DrainSeconds), cancellationToken);
             stopReading.Cancel();
             await Task.WhenAll(readers);
@@ -135,8 +140,13 @@ public sealed class MoqBenchRunner(MoqBenchOptions options, IMoqClientConnector 
                 RelayCpuNanosecondsPerObject = delivered > 0 ? Math.Round(cpuNs / (double)delivered, 0) : null,
                 RelayCpuNanosecondsPerByte = nsPerByte is { } b ? Math.Round(b, 3) : null,
                 RelayCyclesPerByte = nsPerByte is { } c && mhz is { } m ? Math.Round(c * m / 1000, 2) : null,
-                KernelForwardedBytes = kernelBytes,
-                KernelShare = kernelBytes is { } k && deliveredBytes > 0 ? Math.Round(Math.Min(1, k / (double)deliveredBytes), 4) : null,
+                KernelForwardedBytes = kernel?.Bytes,
+                KernelForwardedPackets = kernel?.Packets,
+                KernelShare = kernel is { } k && deliveredBytes > 0 ? Math.Round(Math.Min(1, k.Bytes / (double)deliveredBytes), 4) : null,
+                RelaySyscalls = syscallCount,
+                RelayTopSyscalls = syscallsByName?.Take(6).ToList(),
+                RelaySyscallsPerObject = syscallCount is { } calls && delivered > 0 ? Math.Round(calls / (double)delivered, 3) : null,
+                RelaySyscallsPerKernelPacket = syscallCount is { } callsToo && kernel is { Packets: > 0 } kp ? Math.Round(callsToo / (double)kp.Packets, 3) : null,
             };
         }
         finally
@@ -171,21 +181,41 @@ public sealed class MoqBenchRunner(MoqBenchOptions options, IMoqClientConnector 
         }
     }
 
-    /// <summary>Places the window (CLOCK_REALTIME µs) a warm-up after the first send and reads the relay's CPU at its edges
-    /// (and, on the fast path, the kernel's forwarded bytes, from the relay's status file: that figure's edges are up to
-    /// one status interval off the window's).</summary>
-    private static async Task<(long CpuNs, long FromUs, long ToUs, long? KernelBytes)> MeasureCpuAsync(IMoqBenchRelay relay, Task<long> firstSendUs,
-        double warmupSeconds, double windowSeconds, CancellationToken cancellationToken)
+    /// <summary>Places the window (CLOCK_REALTIME µs) a warm-up after the first send and reads the relay's CPU and
+    /// syscalls at its edges (and, on the fast path, the kernel's forwarded bytes and packets, from the relay's status
+    /// file: those edges are up to one status interval off the window's).</summary>
+    private static async Task<(long CpuNs, long FromUs, long ToUs, KernelForwarded? Kernel, IReadOnlyList<SyscallCount>? Syscalls)> MeasureWindowAsync(IMoqBenchRelay relay,
+        SyscallCounter? syscalls, Task<long> firstSendUs, double warmupSeconds, double windowSeconds, CancellationToken cancellationToken)
     {
         var fromUs = await firstSendUs.WaitAsync(cancellationToken) + (long)(warmupSeconds * 1e6);
         var toUs = fromUs + (long)(windowSeconds * 1e6);
         await DelayUntil(fromUs, cancellationToken);
         var before = relay.ReadCpu();
-        var kernelBefore = relay.ReadKernelForwardedBytes();
+        var syscallsBefore = syscalls?.ReadBySyscall();
+        var kernelBefore = relay.ReadKernelForwarded();
         await DelayUntil(toUs, cancellationToken);
         var cpu = ProcessCpuTime.Difference(before, relay.ReadCpu());
-        var kernelAfter = relay.ReadKernelForwardedBytes();
-        return (cpu, fromUs, toUs, kernelAfter - kernelBefore);
+        var syscallsAfter = syscalls?.ReadBySyscall();
+        var kernelAfter = relay.ReadKernelForwarded();
+        KernelForwarded? kernel = kernelBefore is { } b && kernelAfter is { } a ? new KernelForwarded(a.Bytes - b.Bytes, a.Packets - b.Packets) : null;
+        return (cpu, fromUs, toUs, kernel, syscallsBefore is null || syscallsAfter is null ? null : SyscallCounter.Difference(syscallsBefore, syscallsAfter));
+    }
+
+    /// <summary>A BPF counter of the relay process's syscalls; null (said in the progress output) where the relay runs
+    /// in this process or the counter cannot be loaded.</summary>
+    private async Task<SyscallCounter?> StartSyscallCounterAsync(IMoqBenchRelay relay, CancellationToken cancellationToken)
+    {
+        if (relay.ProcessId is not { } pid) return null;
+        try
+        {
+            var objectPath = await BenchTools.BuildSyscallCounterAsync(Path.Combine(Path.GetTempPath(), $"fastrelay-bench-tools-{Environment.ProcessId}"), cancellationToken);
+            return SyscallCounter.Start(objectPath, pid);
+        }
+        catch (Exception e) when (e is FastRelay.Bpf.BpfException or UserFacingException or IOException)
+        {
+            Progress($"relay syscalls not counted: {e.Message}");
+            return null;
+        }
     }
 
     private static Task DelayUntil(long realtimeUs, CancellationToken cancellationToken)

@@ -23,8 +23,8 @@ public sealed class MoqRelayProcess : IMoqBenchRelay
     private MoqRelayProcess(MoqUrl url) => Url = url;
 
     public MoqUrl Url { get; }
-    public int ProcessId => _task.ProcessId;
-    public string Description => $"`fastrelay moq relay` process {ProcessId}";
+    public int? ProcessId => _task.ProcessId;
+    public string Description => $"`fastrelay moq relay` process {_task.ProcessId}";
 
     public string Log
     {
@@ -65,7 +65,7 @@ public sealed class MoqRelayProcess : IMoqBenchRelay
         return relay;
     }
 
-    public ProcessCpuTime ReadCpu() => ProcessCpuTime.Read(ProcessId);
+    public ProcessCpuTime ReadCpu() => ProcessCpuTime.Read(_task.ProcessId);
 
     public async ValueTask DisposeAsync()
     {

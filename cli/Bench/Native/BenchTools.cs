@@ -23,6 +23,7 @@ public static class BenchTools
     public const string ReceiveTool = "fr_bench_recv";
     public const string RelayTool = "fr_bench_relay";
     public const string CloneFloorSource = "clone_floor.bpf.c";
+    public const string SyscallCountSource = "syscall_count.bpf.c";
 
     /// <summary>Where the C sources are next to the CLI (cli/Bench/native in the repository).</summary>
     public static string DefaultNativeSourceDir => Path.Combine(AppContext.BaseDirectory, "Bench", "native");
@@ -43,8 +44,15 @@ public static class BenchTools
         var cc = FindCCompiler();
         var tools = await Task.WhenAll(new[] { SendTool, ReceiveTool, RelayTool }
             .Select(tool => CompileToolAsync(cc, Path.Combine(nativeSourceDir, tool + ".c"), Path.Combine(outDir, tool), cancellationToken)));
-        var bpf = await CompileCloneFloorAsync(Path.Combine(bpfSourceDir, CloneFloorSource), Path.Combine(outDir, "clone_floor.bpf.o"), cancellationToken);
+        var bpf = await CompileBpfAsync(Path.Combine(bpfSourceDir, CloneFloorSource), Path.Combine(outDir, "clone_floor.bpf.o"), cancellationToken);
         return new BenchToolPaths(tools[0], tools[1], tools[2], bpf);
+    }
+
+    /// <summary>syscall_count.bpf.o (for <see cref="SyscallCounter"/>) from the source next to the CLI, into <paramref name="outDir"/>.</summary>
+    public static Task<string> BuildSyscallCounterAsync(string outDir, CancellationToken cancellationToken = default)
+    {
+        Directory.CreateDirectory(outDir);
+        return CompileBpfAsync(Path.Combine(DefaultBpfSourceDir, SyscallCountSource), Path.Combine(outDir, "syscall_count.bpf.o"), cancellationToken);
     }
 
     /// <summary>The C compiler: $FASTRELAY_CC, else cc, gcc or clang on PATH.</summary>
@@ -70,10 +78,10 @@ public static class BenchTools
         return output;
     }
 
-    private static async Task<string> CompileCloneFloorAsync(string source, string output, CancellationToken cancellationToken)
+    private static async Task<string> CompileBpfAsync(string source, string output, CancellationToken cancellationToken)
     {
         if (!File.Exists(source))
-            throw new UserFacingException($"clone floor source not found: {source}");
+            throw new UserFacingException($"bench BPF source not found: {source}");
         if (IsUpToDate(source, output))
             return output;
         var clang = await ClangToolchain.FindAsync(null, cancellationToken);

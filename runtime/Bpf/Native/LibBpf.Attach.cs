@@ -5,6 +5,10 @@ namespace FastRelay.Bpf.Native;
 // tc (clsact) and bpf_link attach, program lookup by id and map pinning (libbpf 1.1).
 internal static unsafe partial class LibBpf
 {
+    // ---- attach by section name (tracepoints and the like); NULL + errno on failure (libbpf 1.x) ----
+    [LibraryImport(Lib, SetLastError = true)] internal static partial nint bpf_program__attach(nint prog);
+    [LibraryImport(Lib)] internal static partial int bpf_link__destroy(nint link);
+
     // ---- clsact / tc ----
     [LibraryImport(Lib)] internal static partial int bpf_tc_hook_create(BpfTcHook* hook);
     [LibraryImport(Lib)] internal static partial int bpf_tc_attach(BpfTcHook* hook, BpfTcOpts* opts);

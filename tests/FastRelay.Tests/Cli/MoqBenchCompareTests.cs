@@ -38,8 +38,14 @@ public sealed class MoqBenchCompareTests
                     Assert.True(p.GetProperty("delivered").GetInt64() > 0, p.ToString());
                     Assert.Equal(0, p.GetProperty("lost").GetInt64());
                     Assert.Equal(0, p.GetProperty("integrityFailures").GetInt64());
+                    // Counted by a BPF counter on the relay's tgid: a relay never makes zero syscalls in a window.
+                    Assert.True(p.GetProperty("relaySyscalls").GetInt64() > 0, p.ToString());
                     if (fastPath)
+                    {
                         Assert.True(p.GetProperty("kernelShare").GetDouble() >= 0.9, p.ToString());
+                        Assert.True(p.GetProperty("kernelForwardedPackets").GetInt64() > 0, p.ToString());
+                        Assert.True(p.GetProperty("relaySyscallsPerKernelPacket").GetDouble() > 0, p.ToString());
+                    }
                     else
                         Assert.False(p.TryGetProperty("kernelShare", out _), p.ToString());
                 }
