@@ -70,5 +70,18 @@ public static unsafe partial class LinuxSockets
     [LibraryImport("libc", SetLastError = true)]
     public static partial int poll(PollFd* fds, nuint count, int timeoutMs);
 
+    [StructLayout(LayoutKind.Sequential)]
+    public struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    /// <summary>poll with a nanosecond timeout (null: none); the signal mask is left as it is.</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int ppoll(PollFd* fds, nuint count, TimeSpec* timeout, void* signalMask);
+
+    public const short PollNval = 0x020;
+
     public static int LastError => Marshal.GetLastPInvokeError();
 }

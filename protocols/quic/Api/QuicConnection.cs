@@ -442,7 +442,10 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
     {
         SendPendingLocked(now);
         DispatchEventsLocked();
-        Volatile.Write(ref _nextTimeout, _core.NextTimeout);
+        long timeout = _core.NextTimeout;
+        // A full fence before the endpoint reads how long its loop sleeps (see QuicEndpoint.RunLoop).
+        Interlocked.Exchange(ref _nextTimeout, timeout);
+        _endpoint.TimerArmed(timeout);
     }
 
     /// <summary>

@@ -13,8 +13,9 @@ namespace FastRelay.Protocols.Quic.Io;
 /// runs connection timers, and — on a server — answers what no connection owns: Version Negotiation, Retry, stateless
 /// reset, or a new connection. The receive buffers are reused for every datagram (no allocation per packet).
 /// <para>Sending happens on whichever thread changed a connection (under that connection's lock); the loop only wakes
-/// for received datagrams and timers, at least every <see cref="MaxPollMicros"/> so a timer armed from another thread
-/// is never late by more than that.</para>
+/// for received datagrams and timers. A timer armed from another thread earlier than the loop's wake-up signals an
+/// eventfd the loop polls beside the socket (<see cref="TimerArmed"/>), and the loop sleeps to the nanosecond (ppoll),
+/// at most <see cref="MaxSleepMicros"/>; without an eventfd it polls every <see cref="MaxPollMicros"/>.</para>
 /// <para>The socket (<see cref="DatagramSocket"/>) reads many datagrams per system call and sends a connection's burst
 /// in one call, as UDP GSO super-packets when the connection allows it.</para>
 /// </summary>
@@ -22,6 +23,14 @@ internal sealed class QuicEndpoint : IDisposable
 {
     public const int ConnectionIdLength = 8;
     private const int MaxPollMicros = 2_000;
+    /// <summary>
+    /// With the eventfd: the longest sleep. It should be a safety net only (every earlier timer wakes the loop), but at
+    /// 1 s the MoQ fast-path relay lost kernel share and had 0.3 s tails at fan-out 1 (`bench --profile moq`, 3 runs of
+    /// 3; fine at 2 ms): some change of a fast-path connection still relies on the periodic wake. Not found yet, so
+    /// the periodic wake stays; the eventfd and ppoll's nanosecond timeout still removed the sub-millisecond spinning
+    /// (Socket.Poll rounds µs down to whole ms: 3,164 polls in a 2 s window became 1,098).
+    /// </summary>
+    private const int MaxSleepMicros = 2_000;
     private const int SocketBufferBytes = 4 << 20;
 
     private readonly Socket _socket;
@@ -42,6 +51,10 @@ internal sealed class QuicEndpoint : IDisposable
     private bool _moreQueued;
     private readonly InitialAuthentication _initialAuthentication = new();
     private volatile bool _disposed;
+    // Wakes the loop when a timer is armed earlier than it sleeps (null: poll every MaxPollMicros instead).
+    private readonly FastRelay.Net.EventFd? _wake = FastRelay.Net.EventFd.TryCreate();
+    // Until when (µs) the loop sleeps; long.MinValue while it is awake (it reads every timer before it sleeps again).
+    private long _sleepUntil = long.MinValue;
 
     /// <param name="segmentationOffload">Use UDP GSO where the kernel has it (each connection may still opt out).</param>
     /// <param name="receiveCoalescing">Ask the kernel for UDP GRO (same-flow datagrams read as one, split here).</param>
@@ -168,18 +181,38 @@ internal sealed class QuicEndpoint : IDisposable
     private void Run()
     {
         var snapshot = new List<IEndpointConnection>();
+        try
+        {
+            RunLoop(snapshot);
+        }
+        finally
+        {
+            Interlocked.Exchange(ref _sleepUntil, long.MinValue);
+        }
+    }
+
+    private void RunLoop(List<IEndpointConnection> snapshot)
+    {
         while (!_disposed)
         {
             long now = QuicClock.NowMicros;
+            long latest = now + (_wake is null ? MaxPollMicros : MaxSleepMicros);
+            // Published before the timers are read (a full fence): a timer armed after the read below sees it and
+            // signals; one armed before is in the read.
+            Interlocked.Exchange(ref _sleepUntil, latest);
             long next = long.MaxValue;
             snapshot.Clear();
             lock (_routes) snapshot.AddRange(_connections);
             foreach (var c in snapshot) next = Math.Min(next, c.NextTimeout);
+            long deadline = Math.Min(next, latest);
+            Interlocked.Exchange(ref _sleepUntil, deadline);
             // next may be long.MinValue ("at once"): compare before subtracting, which would overflow.
-            long wait = next <= now ? 0 : Math.Min(next - now, MaxPollMicros);
+            long wait = deadline <= now ? 0 : deadline - now;
             try
             {
-                if (_moreQueued || _socket.Poll((int)wait, SelectMode.SelectRead)) ReceiveAvailable();
+                bool readable = _moreQueued || WaitReadable(wait);
+                Interlocked.Exchange(ref _sleepUntil, long.MinValue);
+                if (readable) ReceiveAvailable();
             }
             catch (ObjectDisposedException) { return; }
             catch (SocketException e) when (_disposed || e.SocketErrorCode == SocketError.ConnectionReset) { if (_disposed) return; }
@@ -192,6 +225,29 @@ internal sealed class QuicEndpoint : IDisposable
                 catch (Exception e) { _log.LogError(e, "connection timer failed"); }
             }
         }
+    }
+
+    /// <summary>A connection's next timer is now <paramref name="timeout"/> (µs): wakes the loop if it sleeps past it.</summary>
+    internal void TimerArmed(long timeout)
+    {
+        if (timeout < Volatile.Read(ref _sleepUntil)) _wake?.Signal();
+    }
+
+    /// <summary>Waits up to <paramref name="micros"/> for a datagram or a wake-up; true when the socket is readable.</summary>
+    private unsafe bool WaitReadable(long micros)
+    {
+        if (_wake is null) return _socket.Poll((int)Math.Min(micros, MaxPollMicros), SelectMode.SelectRead);
+        var fds = stackalloc FastRelay.Net.LinuxSockets.PollFd[2];
+        fds[0] = new() { Fd = (int)_socket.Handle, Events = FastRelay.Net.LinuxSockets.PollIn };
+        fds[1] = new() { Fd = _wake.Fd, Events = FastRelay.Net.LinuxSockets.PollIn };
+        // Nanoseconds: Socket.Poll rounds microseconds down to whole milliseconds, so a pacing or ACK timer under 1 ms
+        // away made it spin.
+        var timeout = new FastRelay.Net.LinuxSockets.TimeSpec { Seconds = micros / 1_000_000, Nanoseconds = micros % 1_000_000 * 1000 };
+        int n = FastRelay.Net.LinuxSockets.ppoll(fds, 2, &timeout, null);
+        if (n <= 0) return false; // timeout, or EINTR (the runtime's signals): the loop recomputes its timers
+        if (fds[1].Revents != 0) _wake.Drain();
+        if ((fds[0].Revents & FastRelay.Net.LinuxSockets.PollNval) != 0) throw new ObjectDisposedException(nameof(QuicEndpoint));
+        return fds[0].Revents != 0;
     }
 
     /// <summary>
@@ -394,7 +450,9 @@ internal sealed class QuicEndpoint : IDisposable
         if (_disposed) return;
         _disposed = true;
         _socket.Dispose();
+        _wake?.Signal();
         if (Thread.CurrentThread != _thread) _thread.Join(TimeSpan.FromSeconds(2));
         _tokens?.Dispose();
+        _wake?.Dispose();
     }
 }
