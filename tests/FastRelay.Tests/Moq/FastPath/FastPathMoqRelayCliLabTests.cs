@@ -36,7 +36,9 @@ public sealed class FastPathMoqRelayCliLabTests(GeneratedObjects generated, ITes
         var relay = await lab.StartRelayOnAsync(net.Relay, "relay", mixedFamilies ? "::" : "0.0.0.0", [.. mode,
             "--interface", net.RelayUpstream.Name, "--interface", net.RelayDownstream.Name,
             "--bpffs", net.BpfFsPath, "--object", generated.ObjectPath(G.Protocol)]);
-        Assert.Contains($"fast path on {net.RelayUpstream.Name}, {net.RelayDownstream.Name})", relay.Log);
+        // The stdout line (the logger's own "listening on" line may come first).
+        await relay.WaitForLogAsync(l => l.Contains("; fast path on ") || l.Contains("fast path off"), "the mode on the 'listening on' line", MoqLab.StepTimeout);
+        Assert.Contains($"; fast path on {net.RelayUpstream.Name}, {net.RelayDownstream.Name})", relay.Log);
         var publisher = lab.StartPublisher(MoqLab.UrlOf(net.RelayUpstream.IPv4), Gop, Rate, "--fast-path");
         await relay.WaitForLogAsync(l => l.Contains("publishes namespace"), "PUBLISH_NAMESPACE", MoqLab.StepTimeout);
 
@@ -109,6 +111,7 @@ public sealed class FastPathMoqRelayCliLabTests(GeneratedObjects generated, ITes
         var objects = new LabTrackObjects(60, seed: 5, minBytes: 200, maxBytes: 1500);
         var relay = await lab.StartRelayAsync(net.Relay, "relay", "--interface", net.RelayUpstream.Name, "--interface", net.RelayDownstream.Name,
             "--bpffs", net.BpfFsPath, "--object", notAnObject);
+        await relay.WaitForLogAsync(l => l.Contains("; fast path on ") || l.Contains("fast path off"), "the mode on the 'listening on' line", MoqLab.StepTimeout);
         Assert.Contains("; userspace: fast path off (", relay.Log);
         Assert.Contains(notAnObject, relay.Log);
 

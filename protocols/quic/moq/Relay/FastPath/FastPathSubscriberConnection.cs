@@ -30,6 +30,10 @@ public sealed class FastPathSubscriberConnection : IDisposable
     private readonly ILogger _log;
     private readonly object _lock = new();
     private readonly Dictionary<ulong, FastPathSubgroupStream> _streams = new();
+    // What the kernel's maps hold, so a refresh writes only what changed: most refreshes change nothing but the
+    // connection credit, and each map write is a syscall (per stream, every 20 ms, per subscriber).
+    private readonly Dictionary<ulong, ulong> _writtenStreamLimits = new();
+    private ulong _writtenConnectionCredit = ulong.MaxValue;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _refresh;
     private int _disposed;
@@ -107,6 +111,7 @@ public sealed class FastPathSubscriberConnection : IDisposable
             ObjectDisposedException.ThrowIf(_disposed != 0, this);
             _plane.MapStream(Slot, upstreamStreamId, (ulong)stream.Id, delta, forwardFrom, limit, urgency);
             _streams[upstreamStreamId] = subgroup;
+            _writtenStreamLimits[upstreamStreamId] = limit;
         }
         return subgroup;
     }
@@ -117,6 +122,7 @@ public sealed class FastPathSubscriberConnection : IDisposable
         {
             if (_streams.Remove(upstreamStreamId, out var subgroup))
             {
+                _writtenStreamLimits.Remove(upstreamStreamId);
                 _plane.UnmapStream(Slot, upstreamStreamId);
                 _sink.StopCoverage((ulong)subgroup.Stream.Id);
             }
@@ -145,12 +151,18 @@ public sealed class FastPathSubscriberConnection : IDisposable
             {
                 credit = Connection.GetFastPathCredit(subgroup.Stream.Id);
                 any = true;
-                if (credit.StreamLimit > 0)
-                    _plane.UpdateStreamLimit(Slot, upstream, credit.StreamLimit);
+                if (credit.StreamLimit > 0 && _writtenStreamLimits.GetValueOrDefault(upstream) != credit.StreamLimit
+                    && _plane.UpdateStreamLimit(Slot, upstream, credit.StreamLimit))
+                    _writtenStreamLimits[upstream] = credit.StreamLimit;
             }
             if (!any) credit = Connection.GetFastPathCredit(-1);
             var left = credit.ConnectionRemaining > unregistered ? credit.ConnectionRemaining - unregistered : 0;
-            _plane.SetConnectionCredit(Slot, used + left / 2);
+            var total = used + left / 2;
+            if (total != _writtenConnectionCredit)
+            {
+                _plane.SetConnectionCredit(Slot, total);
+                _writtenConnectionCredit = total;
+            }
         }
     }
 
