@@ -38,6 +38,12 @@ internal sealed class QuicUpstreamRelay(Uri address, RelayHostOptions options, R
         {
             if (_peer is not null && _session is not null && !_session.Terminated.IsCompleted)
                 return _peer;
+            // The lost session's connection goes first (on the shared socket its connection ids would stay routed to it).
+            if (_connection is not null)
+            {
+                await _connection.DisposeAsync().ConfigureAwait(false);
+                _connection = null;
+            }
             var endpoint = await ResolveAsync(cancellationToken).ConfigureAwait(false);
             var fastPath = host.FastPath;
             var connectionOptions = new QuicClientConnectionOptions
@@ -54,13 +60,19 @@ internal sealed class QuicUpstreamRelay(Uri address, RelayHostOptions options, R
                 Disable1RttEncryption = fastPath is not null,
                 // Our own packets to the origin carry nothing its kernel forwards (we only subscribe): no layout needed.
             };
-            var connection = fastPath is not null
+            // An IPv4-only listening socket cannot reach an IPv6 origin: that link gets its own socket, and so stays on
+            // userspace at this edge (the origin may still forward to it in its kernel).
+            bool shared = fastPath is not null && host.CanConnectFromListener(endpoint);
+            if (fastPath is not null && !shared)
+                _logger.LogWarning("upstream relay {Address}: the listening socket cannot reach {Endpoint}; the link runs from its own socket, without the kernel fast path at this edge",
+                    address, endpoint);
+            var connection = shared
                 ? await host.ConnectFromListenerAsync(connectionOptions, cancellationToken).ConfigureAwait(false)
                 : await QuicConnection.ConnectAsync(connectionOptions, cancellationToken).ConfigureAwait(false);
             var peer = new RelaySessionAdapter(host.Relay, _logger);
             var path = string.IsNullOrEmpty(address.PathAndQuery) || address.PathAndQuery == "/" ? null : address.PathAndQuery;
             // Null when the origin did not agree to 0xBAAD: then this link is served by userspace, as without the fast path.
-            var tap = fastPath?.Attach(peer, connection);
+            var tap = shared ? fastPath!.Attach(peer, connection) : null;
             var sessionOptions = options.Session with { Handler = peer, Path = path, Authority = address.Authority };
             if (tap is not null) sessionOptions = sessionOptions with { SubgroupTap = tap };
             MoqSession session;
@@ -70,15 +82,15 @@ internal sealed class QuicUpstreamRelay(Uri address, RelayHostOptions options, R
             }
             catch
             {
-                fastPath?.SessionEnded(peer);
+                if (tap is not null) fastPath!.SessionEnded(peer);
                 await connection.DisposeAsync().ConfigureAwait(false);
                 throw;
             }
-            fastPath?.SessionStarted(peer, session);
+            if (tap is not null) fastPath!.SessionStarted(peer, session);
             _connection = connection;
             _session = session;
             _peer = peer;
-            _ = RunAsync(peer, session, fastPath);
+            _ = RunAsync(peer, session, tap is null ? null : fastPath);
             await Task.Yield();
             _logger.LogInformation("upstream relay {Address}: session {Peer} set up{FastPath}", address, peer.Name,
                 tap is null ? "" : " (kernel fast path: 1-RTT in clear, subgroup streams tapped)");
