@@ -93,6 +93,50 @@ public sealed class FastPathMoqRelayChainCliLabTests(GeneratedObjects generated,
         Assert.Contains("kernel fast path: 1-RTT in clear, subgroup streams tapped", edge.Log);
     }
 
+    /// <summary>The edge offers 0xBAAD, the origin (userspace) does not agree: the link stays encrypted, the edge taps
+    /// nothing and serves its fast-path subscriber itself; every object still arrives.</summary>
+    [LabFact(needsClang: true)]
+    public async Task An_edge_with_the_fast_path_under_a_userspace_origin_keeps_the_link_encrypted_and_delivers_every_object()
+    {
+        await using var lab = await MoqLab.UpAsync("frch", subscribers: 2, output, relayInterfaces: 2, edgeRelay: true);
+        var net = lab.Network;
+        var edgeHost = net.EdgeRelay!;
+        var objects = new LabTrackObjects(150, seed: 29, minBytes: 600, maxBytes: 3000);
+        var origin = await lab.StartRelayOnAsync(net.Relay, "origin", "0.0.0.0", "--mode", "userspace");
+        var edge = await lab.StartRelayOnAsync(edgeHost, "edge", "0.0.0.0", "--mode", "fastpath",
+            "--interface", edgeHost.InterfaceName, "--bpffs", net.BpfFsPath, "--object", generated.ObjectPath(G.Protocol),
+            "--upstream", $"moqt://{net.RelayDownstream.IPv4}:{MoqLab.Port}", "--upstream-insecure");
+        var publisher = lab.StartPublisher(MoqLab.UrlOf(net.RelayUpstream.IPv4), Gop, Rate, "--fast-path");
+        await origin.WaitForLogAsync(l => l.Contains("publishes namespace"), "PUBLISH_NAMESPACE", MoqLab.StepTimeout);
+        string[] names = ["fast", "encrypted"];
+        var subscribers = names.Select((name, i) => lab.StartSubscriber(net.Subscribers[i], name, MoqLab.UrlOf(edgeHost.IPv4), objects.Count,
+            i == 0 ? ["--start", "absolute 0/0", "--fast-path"] : ["--start", "absolute 0/0"])).ToList();
+        await edge.WaitForLogAsync(l => MoqLab.AcceptedSubscriptions(l) >= subscribers.Count, "SUBSCRIBE from every subscriber", MoqLab.StepTimeout);
+        await origin.WaitForLogAsync(l => MoqLab.AcceptedSubscriptions(l) >= 1, "the edge relay's SUBSCRIBE", MoqLab.StepTimeout);
+        for (var i = 0; i < objects.Count; i++)
+        {
+            publisher.Feed(objects.Framed(i, i + 1));
+            await Task.Delay(5);
+        }
+        publisher.EndFeed();
+        foreach (var subscriber in subscribers)
+            Assert.True(await subscriber.WaitForExitAsync(MoqLab.ProcessTimeout) == 0, $"{subscriber.Name} failed:\n{subscriber.Log}");
+        foreach (var name in names)
+        {
+            var report = lab.SubscriberReport(name);
+            Assert.Equal(objects.Count, report.Verified);
+            Assert.Equal(0, report.IntegrityFailures + report.MissingObjects + report.Duplicates);
+            Assert.Equal(objects.Count, objects.VerifyOutput(File.ReadAllBytes(lab.OutputPath(name)), 0, name).Count);
+        }
+
+        Assert.Single(Regex.Matches(edge.Log, "upstream relay .*: session .* set up"));
+        Assert.DoesNotContain("subgroup streams tapped", edge.Log);
+        Assert.DoesNotContain("disable_1rtt_encryption negotiated", origin.Log);
+        var edgeFast = (await lab.WaitForStatusAsync("edge", s => s.FastPath is not null && s.Totals.UpstreamSubscriptions > 0, "the edge's status")).FastPath!;
+        Assert.Equal(0, edgeFast.TappedStreams);
+        Assert.Equal(0, edgeFast.KernelForwardedBytes);
+    }
+
     private static string Describe(MoqFastPathStatus f) =>
         $"{f.TappedStreams} subgroup streams tapped, {f.KernelForwardedBytes} bytes / {f.ForwardedPackets} packets forwarded by the kernel, " +
         $"{f.NotForwardedPackets} not forwarded, upstream matched {f.UpstreamMatched}, no channel {f.UpstreamNoChannel}, clones {f.Clones}; " +
