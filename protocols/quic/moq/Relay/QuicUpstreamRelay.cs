@@ -58,7 +58,9 @@ internal sealed class QuicUpstreamRelay(Uri address, RelayHostOptions options, R
                 LoggerFactory = options.Relay.LoggerFactory,
                 // Only a fast-path edge offers it; an origin without the fast path ignores it and the link stays encrypted.
                 Disable1RttEncryption = fastPath is not null,
-                // Our own packets to the origin carry nothing its kernel forwards (we only subscribe): no layout needed.
+                // No FastPathUnidirectionalStreams: in a chain the edge subscribes over this link. A track published at the
+                // edge that the origin subscribes to goes the other way through the edge's own kernel (the link is a
+                // fast-path peer here too, so the origin's connection can get a slot like any subscriber's).
             };
             // An IPv4-only listening socket cannot reach an IPv6 origin: that link gets its own socket, and so stays on
             // userspace at this edge (the origin may still forward to it in its kernel).
