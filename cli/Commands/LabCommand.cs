@@ -26,9 +26,13 @@ public static class LabCommand
         var mtu = new Option<int?>("--mtu") { Description = "MTU of every lab link (default: kernel default, 1500)." };
         var json = new Option<bool>("--json") { Description = "Print the topology as JSON." };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Print each setup step to stderr." };
+        var edgeRelay = new Option<bool>("--edge-relay")
+        {
+            Description = "Add a second relay host, <prefix>-edge, on the subscribers' segment (.3): a relay chain publisher → relay → edge → subscribers.",
+        };
         var command = new Command("up", "Create a lab and print its topology. It stays up until `fastrelay lab down PREFIX`.")
         {
-            subscribers, interfaces, prefix, mtu, json, verbose,
+            subscribers, interfaces, prefix, mtu, json, verbose, edgeRelay,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -38,6 +42,7 @@ public static class LabCommand
                 Subscribers = parse.GetValue(subscribers),
                 RelayInterfaces = parse.GetValue(interfaces),
                 Mtu = parse.GetValue(mtu),
+                EdgeRelay = parse.GetValue(edgeRelay),
                 OnStep = parse.GetValue(verbose) ? step => Console.Error.WriteLine("  " + step) : null,
             };
             return await ReportUserErrors(() => UpAsync(options, parse.GetValue(json), Console.Out, cancellationToken));

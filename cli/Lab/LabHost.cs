@@ -9,6 +9,8 @@ public enum LabRole
     Publisher,
     Relay,
     Subscriber,
+    /// <summary>The second relay of a chain (<see cref="LabOptions.EdgeRelay"/>), on the subscribers' segment.</summary>
+    EdgeRelay,
 }
 
 /// <summary>One interface of a lab host, as seen inside the host's namespace.</summary>

@@ -33,6 +33,7 @@ public sealed class LabNetwork : IAsyncDisposable, IDisposable
         Publisher = hosts.Single(h => h.Role == LabRole.Publisher);
         Relay = hosts.Single(h => h.Role == LabRole.Relay);
         Subscribers = hosts.Where(h => h.Role == LabRole.Subscriber).ToList();
+        EdgeRelay = hosts.SingleOrDefault(h => h.Role == LabRole.EdgeRelay);
     }
 
     public string Prefix { get; }
@@ -49,13 +50,16 @@ public sealed class LabNetwork : IAsyncDisposable, IDisposable
 
     public string BridgeName { get; }
 
-    /// <summary>Publisher, relay, then subscribers s0..s(N-1).</summary>
+    /// <summary>Publisher, relay, the edge relay if any, then subscribers s0..s(N-1).</summary>
     public IReadOnlyList<LabHost> Hosts { get; }
 
     public IReadOnlyList<string> Namespaces { get; }
     public LabHost Publisher { get; }
     public LabHost Relay { get; }
     public IReadOnlyList<LabHost> Subscribers { get; }
+
+    /// <summary>The chain's second relay (<see cref="LabOptions.EdgeRelay"/>; eth0 on the subscribers' segment), else null.</summary>
+    public LabHost? EdgeRelay { get; }
 
     /// <summary>The relay interface facing the publisher (eth0; the shared one in 1-interface mode).</summary>
     public LabInterface RelayUpstream => Relay.Interfaces[0];
@@ -65,7 +69,7 @@ public sealed class LabNetwork : IAsyncDisposable, IDisposable
 
     public bool IsDown => Volatile.Read(ref _down) != 0;
 
-    /// <summary>A host by name: pub, relay, s0, s1, …</summary>
+    /// <summary>A host by name: pub, relay, edge, s0, s1, …</summary>
     public LabHost Host(string name) => Hosts.FirstOrDefault(h => h.Name == name)
         ?? throw new ArgumentException($"lab {Prefix} has no host {name} ({string.Join(", ", Hosts.Select(h => h.Name))})", nameof(name));
 

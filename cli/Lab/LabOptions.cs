@@ -17,6 +17,10 @@ public sealed partial record LabOptions
     /// point-to-point veth, relay eth1 on the bridge with the subscribers.</summary>
     public int RelayInterfaces { get; init; } = 1;
 
+    /// <summary>Adds a second relay host, <c>&lt;prefix&gt;-edge</c>, on the subscribers' bridge (.3 / ::3): a chain
+    /// publisher → relay (the origin) → edge relay → subscribers, each hop on-link. Off by default.</summary>
+    public bool EdgeRelay { get; init; }
+
     /// <summary>MTU of every lab link (veths and bridge); null keeps the kernel default (1500). At least 1280 (IPv6).</summary>
     public int? Mtu { get; init; }
 

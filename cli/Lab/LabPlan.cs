@@ -11,28 +11,30 @@ namespace FastRelay.Cli.Lab;
 ///   segment 0 ("shared" / "downstream"): 10.x.0.0/24, fdXX:0:0:0::/64   relay .1 / ::1, subscriber i .(10+i) / ::(10+i)
 ///   segment 1 ("upstream", 2-interface): 10.x.1.0/24, fdXX:0:0:1::/64   relay .1 / ::1, publisher .2 / ::2
 /// </code>
+/// With an edge relay (a relay chain) it sits on segment 0 as .3 / ::3.
 /// In 1-interface mode the publisher sits on segment 0 as .2. All addresses live only inside the lab's namespaces.
 /// Interfaces are created directly inside the namespaces (never in the root namespace), so their names only have to be
 /// unique per namespace: eth0/eth1 on hosts, and the host name (pub, relay, s0, …) for bridge ports in &lt;prefix&gt;-sw.
 /// </remarks>
-internal sealed record LabPlan(string Prefix, int Subscribers, int RelayInterfaces, int? Mtu)
+internal sealed record LabPlan(string Prefix, int Subscribers, int RelayInterfaces, int? Mtu, bool EdgeRelay = false)
 {
     public const string Bridge = "br0";
     public const int IPv4PrefixLength = 24, IPv6PrefixLength = 64;
     public const byte SharedSegment = 0, UpstreamSegment = 1;
-    public const byte RelayHostNumber = 1, PublisherHostNumber = 2, FirstSubscriberHostNumber = 10;
+    public const byte RelayHostNumber = 1, PublisherHostNumber = 2, EdgeRelayHostNumber = 3, FirstSubscriberHostNumber = 10;
 
     public byte X { get; } = SubnetByte(Prefix);
 
     public string PublisherNs => Prefix + "-pub";
     public string RelayNs => Prefix + "-relay";
     public string SwitchNs => Prefix + "-sw";
+    public string EdgeRelayNs => Prefix + "-edge";
     public string SubscriberName(int i) => "s" + i;
     public string SubscriberNs(int i) => Prefix + "-" + SubscriberName(i);
 
     /// <summary>Every namespace of the lab, in creation order.</summary>
     public IReadOnlyList<string> Namespaces =>
-        [PublisherNs, RelayNs, SwitchNs, .. Enumerable.Range(0, Subscribers).Select(SubscriberNs)];
+        [PublisherNs, RelayNs, SwitchNs, .. (EdgeRelay ? [EdgeRelayNs] : Array.Empty<string>()), .. Enumerable.Range(0, Subscribers).Select(SubscriberNs)];
 
     public IPAddress V4(byte segment, byte host) => new([10, X, segment, host]);
 
@@ -71,6 +73,6 @@ internal sealed record LabPlan(string Prefix, int Subscribers, int RelayInterfac
     }
 
     private static bool IsHostSuffix(string suffix) =>
-        suffix is "pub" or "relay" or "sw" ||
+        suffix is "pub" or "relay" or "edge" or "sw" ||
         (suffix.Length > 1 && suffix[0] == 's' && suffix[1..].All(char.IsAsciiDigit));
 }

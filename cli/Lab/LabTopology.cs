@@ -15,6 +15,8 @@ namespace FastRelay.Cli.Lab;
 ///                 s0:eth0 ───┤   (one subnet)                                 s0:eth0 ─────┼── sw:br0
 ///                 s1:eth0 ───┘                                                s1:eth0 ─────┘
 /// </code>
+/// With <see cref="LabOptions.EdgeRelay"/> a second relay host (edge:eth0, .3) joins the bridge: a chain publisher →
+/// relay → edge → subscribers.
 /// Publisher and subscribers route everything off-link via the relay, which forwards IPv4 and IPv6 (the "kernel
 /// floor" of the bench). Neighbours are not pre-populated: the relay resolves them itself.
 /// </summary>
@@ -33,7 +35,7 @@ public static class LabTopology
         var prefix = options.Prefix ?? PickPrefix(existing);
         if (existing.Any(ns => LabPlan.IsLabNamespace(prefix, ns)) || File.Exists(LabRegistry.PathOf(prefix)))
             throw new UserFacingException($"a lab with prefix {prefix} already exists: remove it with `fastrelay lab down {prefix}` or pick another prefix");
-        var plan = new LabPlan(prefix, options.Subscribers, options.RelayInterfaces, options.Mtu);
+        var plan = new LabPlan(prefix, options.Subscribers, options.RelayInterfaces, options.Mtu, options.EdgeRelay);
         return await new Builder(plan, options).BuildAsync(cancellationToken);
     }
 
@@ -163,6 +165,16 @@ public static class LabTopology
                 await ConfigureAsync(plan.PublisherNs, "eth0", plan.PublisherSegment, LabPlan.PublisherHostNumber, cancellationToken);
                 await DefaultRoutesAsync(plan.PublisherNs, plan.PublisherSegment, cancellationToken);
 
+                if (plan.EdgeRelay)
+                {
+                    // On the subscribers' bridge like a subscriber, forwarding like a relay; reaches the publisher's
+                    // segment through the origin.
+                    await CreateHostAsync(plan.EdgeRelayNs, relay: true, cancellationToken);
+                    await LinkToBridgeAsync(plan.EdgeRelayNs, "eth0", "edge", cancellationToken);
+                    await ConfigureAsync(plan.EdgeRelayNs, "eth0", LabPlan.SharedSegment, LabPlan.EdgeRelayHostNumber, cancellationToken);
+                    await DefaultRoutesAsync(plan.EdgeRelayNs, LabPlan.SharedSegment, cancellationToken);
+                }
+
                 // Subscribers are independent of each other: set them up a few at a time.
                 await Parallel.ForEachAsync(Enumerable.Range(0, plan.Subscribers),
                     new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
@@ -279,6 +291,8 @@ public static class LabTopology
                     ? [("eth0", LabPlan.SharedSegment, LabPlan.RelayHostNumber)]
                     : [("eth0", LabPlan.UpstreamSegment, LabPlan.RelayHostNumber), ("eth1", LabPlan.SharedSegment, LabPlan.RelayHostNumber)]),
             };
+            if (plan.EdgeRelay)
+                expected.Add(("edge", LabRole.EdgeRelay, plan.EdgeRelayNs, [("eth0", LabPlan.SharedSegment, LabPlan.EdgeRelayHostNumber)]));
             for (var i = 0; i < plan.Subscribers; i++)
                 expected.Add((plan.SubscriberName(i), LabRole.Subscriber, plan.SubscriberNs(i), [("eth0", LabPlan.SharedSegment, (byte)(LabPlan.FirstSubscriberHostNumber + i))]));
 

@@ -74,22 +74,54 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
         var bind = options.LocalEndPoint ?? new IPEndPoint(remote.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
         var log = options.LoggerFactory?.CreateLogger("FastRelay.Quic.Client") ?? NullLogger.Instance;
         var endpoint = new QuicEndpoint(bind, null, false, log, receiveCoalescing: options.ReceiveCoalescing);
-        var serverName = options.TargetHost ?? host;
-        var ticketKey = Tls.Resumption.SessionTicketCache.KeyFor(serverName ?? remote.Address.ToString(), remote.Port);
-        var settings = SettingsFactory.ForClient(options, serverName, endpoint.ResetKey, log, ticketKey, endpoint.SupportsEcn);
         QuicConnection connection;
         try
         {
-            connection = new QuicConnection(endpoint, true, remote, l => QuicConnectionCore.CreateClient(settings, l, QuicClock.NowMicros), log, null, null)
-            {
-                AllowSegmentationOffload = options.AllowSegmentationOffload,
-            };
+            connection = CreateClient(endpoint, ownsEndpoint: true, remote, options.TargetHost ?? host, options, log, null);
         }
         catch
         {
             endpoint.Dispose();
             throw;
         }
+        return await CompleteHandshakeAsync(connection, remote, options, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Client side on an endpoint someone else owns (a listener's socket: <see cref="QuicListener.ConnectAsync"/>); the
+    /// endpoint routes the server's packets here by our connection ids, as it routes every other connection's.
+    /// </summary>
+    internal static async ValueTask<QuicConnection> ConnectOnAsync(QuicEndpoint endpoint, QuicClientConnectionOptions options,
+        Action<QuicConnection> onClosed, Action<QuicConnection> onCreated, CancellationToken cancellationToken)
+    {
+        if (options.ApplicationProtocols.Count == 0) throw new ArgumentException("at least one application protocol (ALPN) is required", nameof(options));
+        var (remote, host) = await ResolveAsync(options.RemoteEndPoint, cancellationToken).ConfigureAwait(false);
+        var local = endpoint.LocalEndPoint;
+        if (local.AddressFamily == AddressFamily.InterNetwork && remote.AddressFamily == AddressFamily.InterNetworkV6)
+            throw new QuicException(QuicErrorKind.HandshakeFailed, $"cannot reach {remote} from the IPv4 socket {local}");
+        // A dual-stack socket names IPv4 peers by their mapped address (as the listener's own connections see them).
+        if (local.AddressFamily == AddressFamily.InterNetworkV6 && remote.AddressFamily == AddressFamily.InterNetwork)
+            remote = new IPEndPoint(remote.Address.MapToIPv6(), remote.Port);
+        var log = options.LoggerFactory?.CreateLogger("FastRelay.Quic.Client") ?? NullLogger.Instance;
+        var connection = CreateClient(endpoint, ownsEndpoint: false, remote, options.TargetHost ?? host, options, log, onClosed);
+        onCreated(connection);
+        return await CompleteHandshakeAsync(connection, remote, options, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static QuicConnection CreateClient(QuicEndpoint endpoint, bool ownsEndpoint, IPEndPoint remote, string? serverName,
+        QuicClientConnectionOptions options, ILogger log, Action<QuicConnection>? onClosed)
+    {
+        var ticketKey = Tls.Resumption.SessionTicketCache.KeyFor(serverName ?? remote.Address.ToString(), remote.Port);
+        var settings = SettingsFactory.ForClient(options, serverName, endpoint.ResetKey, log, ticketKey, endpoint.SupportsEcn);
+        return new QuicConnection(endpoint, ownsEndpoint, remote, l => QuicConnectionCore.CreateClient(settings, l, QuicClock.NowMicros), log, null, onClosed)
+        {
+            AllowSegmentationOffload = options.AllowSegmentationOffload,
+        };
+    }
+
+    private static async ValueTask<QuicConnection> CompleteHandshakeAsync(QuicConnection connection, IPEndPoint remote, QuicClientConnectionOptions options,
+        CancellationToken cancellationToken)
+    {
         lock (connection._lock) connection.AfterChangeLocked(QuicClock.NowMicros);
         // 0-RTT: hand the connection out now so that what the caller sends goes in the first flight.
         if (connection._core.EarlyDataState == Tls.Handshake.EarlyDataState.Offered)

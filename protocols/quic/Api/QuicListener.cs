@@ -58,6 +58,28 @@ public sealed class QuicListener : IAsyncDisposable, IConnectionAcceptor
         }
     }
 
+    /// <summary>
+    /// Opens a client connection from this listener's own UDP socket (local address and port), like quic-go's Transport
+    /// that dials and listens on one socket. The endpoint routes by connection id, so the client connection lives beside
+    /// the accepted ones. Why: a TC program that knows traffic by the listener's port (the relay fast path) then sees this
+    /// connection's packets as it sees every peer's — an edge relay's upstream link to its origin. The listener's socket
+    /// settings apply (receive coalescing, segmentation offload, family: a dual-stack listener reaches IPv4 peers through
+    /// mapped addresses, an IPv4 one cannot reach IPv6); <see cref="QuicClientConnectionOptions.LocalEndPoint"/> and
+    /// <see cref="QuicClientConnectionOptions.ReceiveCoalescing"/> are ignored. The listener closes it when it stops.
+    /// </summary>
+    public async ValueTask<QuicConnection> ConnectAsync(QuicClientConnectionOptions options, CancellationToken cancellationToken = default)
+    {
+        lock (_handshaking) ObjectDisposedException.ThrowIf(_disposed, this);
+        return await QuicConnection.ConnectOnAsync(_endpoint, options, OnClosed, connection =>
+        {
+            lock (_handshaking)
+            {
+                // Raced with DisposeAsync: the socket is gone, so the handshake times out and that failure path disposes it.
+                if (!_disposed) _live.Add(connection);
+            }
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
     IEndpointConnection? IConnectionAcceptor.Accept(in ServerHandshakeContext context, IPEndPoint remote, long now)
     {
         lock (_handshaking)

@@ -13,6 +13,13 @@ namespace FastRelay.Protocols.Moq.Relay;
 /// <summary>
 /// The upstream relay of an edge (--upstream moqt://HOST:PORT[/PATH]): one raw QUIC MoQ session, opened on first need
 /// and again after it was lost; the session is a relay peer like any other (its requests are served too).
+/// <para>With the kernel fast path (<see cref="RelayHostOptions.FastPath"/>) the link is a fast-path link at both ends, as
+/// relay-to-relay links inside an operator's network are meant to be: the connection offers disable_1rtt_encryption
+/// (0xBAAD), so the origin puts this edge on a kernel slot like any fast-path subscriber; it is opened from the host's
+/// own listening socket (<see cref="QuicListener.ConnectAsync"/>), so the origin's packets arrive at the port this edge's
+/// kernel programs know as the relay's (an ephemeral client port would be invisible to them); and its session gets the
+/// fast path's subgroup tap, so its subgroup streams are forwarded in the kernel exactly like a local fast-path
+/// publisher's.</para>
 /// </summary>
 internal sealed class QuicUpstreamRelay(Uri address, RelayHostOptions options, RelayHost host) : IUpstreamRelay, IAsyncDisposable
 {
@@ -31,8 +38,15 @@ internal sealed class QuicUpstreamRelay(Uri address, RelayHostOptions options, R
         {
             if (_peer is not null && _session is not null && !_session.Terminated.IsCompleted)
                 return _peer;
+            // The lost session's connection goes first (on the shared socket its connection ids would stay routed to it).
+            if (_connection is not null)
+            {
+                await _connection.DisposeAsync().ConfigureAwait(false);
+                _connection = null;
+            }
             var endpoint = await ResolveAsync(cancellationToken).ConfigureAwait(false);
-            var connection = await QuicConnection.ConnectAsync(new QuicClientConnectionOptions
+            var fastPath = host.FastPath;
+            var connectionOptions = new QuicClientConnectionOptions
             {
                 RemoteEndPoint = endpoint,
                 TargetHost = address.IdnHost,
@@ -42,22 +56,64 @@ internal sealed class QuicUpstreamRelay(Uri address, RelayHostOptions options, R
                 MaxInboundUnidirectionalStreams = options.MaxInboundUnidirectionalStreams,
                 MaxInboundBidirectionalStreams = options.MaxInboundBidirectionalStreams,
                 LoggerFactory = options.Relay.LoggerFactory,
-            }, cancellationToken).ConfigureAwait(false);
+                // Only a fast-path edge offers it; an origin without the fast path ignores it and the link stays encrypted.
+                Disable1RttEncryption = fastPath is not null,
+                // No FastPathUnidirectionalStreams: in a chain the edge subscribes over this link. A track published at the
+                // edge that the origin subscribes to goes the other way through the edge's own kernel (the link is a
+                // fast-path peer here too, so the origin's connection can get a slot like any subscriber's).
+            };
+            // An IPv4-only listening socket cannot reach an IPv6 origin: that link gets its own socket, and so stays on
+            // userspace at this edge (the origin may still forward to it in its kernel).
+            bool shared = fastPath is not null && host.CanConnectFromListener(endpoint);
+            if (fastPath is not null && !shared)
+                _logger.LogWarning("upstream relay {Address}: the listening socket cannot reach {Endpoint}; the link runs from its own socket, without the kernel fast path at this edge",
+                    address, endpoint);
+            var connection = shared
+                ? await host.ConnectFromListenerAsync(connectionOptions, cancellationToken).ConfigureAwait(false)
+                : await QuicConnection.ConnectAsync(connectionOptions, cancellationToken).ConfigureAwait(false);
             var peer = new RelaySessionAdapter(host.Relay, _logger);
             var path = string.IsNullOrEmpty(address.PathAndQuery) || address.PathAndQuery == "/" ? null : address.PathAndQuery;
-            var session = await MoqSession.ConnectAsync(new QuicMoqTransport(connection),
-                options.Session with { Handler = peer, Path = path, Authority = address.Authority }, cancellationToken).ConfigureAwait(false);
+            // Null when the origin did not agree to 0xBAAD: then this link is served by userspace, as without the fast path.
+            var tap = shared ? fastPath!.Attach(peer, connection) : null;
+            var sessionOptions = options.Session with { Handler = peer, Path = path, Authority = address.Authority };
+            if (tap is not null) sessionOptions = sessionOptions with { SubgroupTap = tap };
+            MoqSession session;
+            try
+            {
+                session = await MoqSession.ConnectAsync(new QuicMoqTransport(connection), sessionOptions, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                if (tap is not null) fastPath!.SessionEnded(peer);
+                await connection.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+            if (tap is not null) fastPath!.SessionStarted(peer, session);
             _connection = connection;
             _session = session;
             _peer = peer;
-            _ = host.RunSessionAsync(peer, session);
+            _ = RunAsync(peer, session, tap is null ? null : fastPath);
             await Task.Yield();
-            _logger.LogInformation("upstream relay {Address}: session {Peer} set up", address, peer.Name);
+            _logger.LogInformation("upstream relay {Address}: session {Peer} set up{FastPath}", address, peer.Name,
+                tap is null ? "" : " (kernel fast path: 1-RTT in clear, subgroup streams tapped)");
             return peer;
         }
         finally
         {
             _connecting.Release();
+        }
+    }
+
+    /// <summary>The session joins the relay until it ends; then the fast path drops its slot and stream mappings.</summary>
+    private async Task RunAsync(RelaySessionAdapter peer, MoqSession session, FastPath.RelayFastPath? fastPath)
+    {
+        try
+        {
+            await host.RunSessionAsync(peer, session).ConfigureAwait(false);
+        }
+        finally
+        {
+            fastPath?.SessionEnded(peer);
         }
     }
 

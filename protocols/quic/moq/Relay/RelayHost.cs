@@ -55,6 +55,15 @@ public sealed class RelayHost : IAsyncDisposable
     /// <summary>The kernel fast path when <see cref="RelayHostOptions.FastPath"/> is set, else null.</summary>
     public RelayFastPath? FastPath => _fastPath;
 
+    /// <summary>Whether the listening socket can send to <paramref name="remote"/> (an IPv4 socket cannot reach IPv6).</summary>
+    internal bool CanConnectFromListener(IPEndPoint remote) =>
+        _listener is { } l && !(l.LocalEndPoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork &&
+                                remote.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6);
+
+    /// <summary>A client connection from the listening socket (same local port): an edge's fast-path upstream link.</summary>
+    internal ValueTask<QuicConnection> ConnectFromListenerAsync(QuicClientConnectionOptions options, CancellationToken cancellationToken) =>
+        (_listener ?? throw new InvalidOperationException("not listening")).ConnectAsync(options, cancellationToken);
+
     /// <summary>Sessions set up now (relay peers), for tests and diagnostics.</summary>
     public int SessionCount => _sessions.Count;
 

@@ -85,11 +85,11 @@ public sealed class FastPathMoqRelayCliLabTests(GeneratedObjects generated, ITes
         // Over 50 % means both fast-path subscribers got kernel copies (with mixed families: the IPv6 one's translated).
         Assert.True(share > 0.6, $"the kernel forwarded only {share:P1}");
         // Per connection: the two fast-path subscribers each had a kernel slot and most of their stream bytes came from
-        // the kernel; the encrypted one never had a slot. Not all: here the publisher's first object follows the
-        // subscriptions at once, so group 0's stream reaches the relay before the relay has registered the subscribers
-        // that made it subscribe upstream, and that group (a tenth of the track) is served by userspace. Every later
-        // group's stream is opened ahead, header only, and forwarded by the kernel whole (`fastrelay demo`, where the
-        // publisher starts after the subscribers, shows 100 %).
+        // the kernel; the encrypted one never had a slot. Not all: group 0's stream reaches the relay (header only) before
+        // the relay has registered the subscribers that made it subscribe upstream; it is routed at its first bytes
+        // instead (FastPathUpstreamTap's second look), so its first object and whatever arrives while that first, cold
+        // mapping is made go through userspace. Every later group's stream is opened ahead, header only, and forwarded by
+        // the kernel whole (`fastrelay demo`, where the publisher starts after the subscribers, shows 100 %).
         Assert.Equal(2, fast.Subscribers!.Count);
         Assert.All(fast.Subscribers, s => Assert.True(s.KernelShare >= 0.85, $"{s.Session} {s.Remote}: {s.KernelShare:P1} ({s.KernelBytes} kernel, {s.UserspaceBytes} relay bytes)"));
         // Object headers make the stream a little longer than the payloads; a third subscriber's worth would be +50 %.

@@ -29,7 +29,8 @@ public sealed class FastPathMoqRelayRestartLabTests(GeneratedObjects generated, 
 
         var first = await lab.StartRelayAsync(net.Relay, "relay", relayArgs);
         var firstPublisher = Publisher(lab, "publisher1", "--duration", "60");
-        // A subscriber before the namespace is known is refused (DoesNotExist) and leaves: seen under load.
+        // A SUBSCRIBE before the namespace is published is refused (DoesNotExist) and the subscriber exits: on a loaded
+        // machine the publisher may well connect second.
         await first.WaitForLogAsync(l => l.Contains("publishes namespace"), "PUBLISH_NAMESPACE", MoqLab.StepTimeout);
         var firstSubscriber = lab.StartSubscriber(net.Subscribers[0], "subscriber1", MoqLab.UrlOf(net.RelayDownstream.IPv4), 1_000_000, "--fast-path");
         await lab.WaitForStatusAsync("relay", s => s.FastPath is { ForwardedPackets: > 50 }, "kernel-forwarded packets before the kill");

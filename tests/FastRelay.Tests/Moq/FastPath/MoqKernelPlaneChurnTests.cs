@@ -86,11 +86,23 @@ public sealed class MoqKernelPlaneChurnTests(GeneratedObjects objects)
         // A route naming a channel, with a kernel map that is full: a publisher opening streams without end.
         for (var i = 0; i < bpf.Map("fr_channel_lookup").MaxEntries; i++)
             plane.MapUpstreamStream(publisher, 1000 + 4 * (ulong)i, 9);
-        var tap = new FastPathUpstreamTap(plane, publisher, _ => new FastPathTrackRoute(9, []), NullLogger.Instance);
-        Assert.Null(tap.OnSubgroupStream(2, header, [0x10, 5, 0]));   // no fast-path subscriber: nothing to do
-        var throwing = new FastPathUpstreamTap(plane, publisher, _ => throw new InvalidOperationException("fr_channel_lookup is full"), NullLogger.Instance);
-        Assert.Null(throwing.OnSubgroupStream(6, header, [0x10, 5, 0]));
+        var routeCalls = 0;
+        var verdicts = new List<bool>();
+        var tap = new FastPathUpstreamTap(plane, publisher, _ => { routeCalls++; return new FastPathTrackRoute(9, []); }, NullLogger.Instance,
+            (_, tapped) => verdicts.Add(tapped));
+        // No fast-path subscriber: nothing to do at the header, nor at the first bytes (asked once more), nor later.
+        var unrouted = tap.OnSubgroupStream(2, header, [0x10, 5, 0]);
+        unrouted?.OnBytes(3, [1, 2, 3]);
+        unrouted?.OnBytes(6, [4, 5]);
+        unrouted?.OnEnd(finished: true);
+        Assert.Equal(2, routeCalls);
+        var throwing = new FastPathUpstreamTap(plane, publisher, _ => throw new InvalidOperationException("fr_channel_lookup is full"), NullLogger.Instance,
+            (_, tapped) => verdicts.Add(tapped));
+        var failed = throwing.OnSubgroupStream(6, header, [0x10, 5, 0]);
+        failed?.OnBytes(3, [1, 2, 3]);
+        failed?.OnEnd(finished: false);
         Assert.Equal(0, tap.TappedStreams + throwing.TappedStreams);
+        Assert.Empty(verdicts); // no route was ever given, so nothing to claim or release
         Assert.Throws<InvalidOperationException>(() => plane.MapUpstreamStream(publisher, 6, 9));
     }
 

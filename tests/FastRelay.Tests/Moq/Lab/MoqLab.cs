@@ -46,10 +46,11 @@ internal sealed class MoqLab : IAsyncDisposable
     /// <param name="namePrefix">The test's own prefix (4 random hex digits are appended).</param>
     /// <param name="relayInterfaces">2: the relay has separate upstream and downstream interfaces (what the kernel fast
     /// path attaches to).</param>
-    public static async Task<MoqLab> UpAsync(string namePrefix, int subscribers, ITestOutputHelper output, int relayInterfaces = 1)
+    /// <param name="edgeRelay">Adds a second relay host on the subscribers' segment (<see cref="LabNetwork.EdgeRelay"/>).</param>
+    public static async Task<MoqLab> UpAsync(string namePrefix, int subscribers, ITestOutputHelper output, int relayInterfaces = 1, bool edgeRelay = false)
     {
         var prefix = $"{namePrefix}{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(2))}";
-        var lab = await LabTopology.UpAsync(new LabOptions { Prefix = prefix, Subscribers = subscribers, RelayInterfaces = relayInterfaces });
+        var lab = await LabTopology.UpAsync(new LabOptions { Prefix = prefix, Subscribers = subscribers, RelayInterfaces = relayInterfaces, EdgeRelay = edgeRelay });
         output.WriteLine($"lab {prefix} up: relay {lab.RelayDownstream.IPv4}, publisher {lab.Publisher.IPv4}, {subscribers} subscriber host(s)");
         return new MoqLab(lab, Directory.CreateTempSubdirectory($"fastrelay-{prefix}-").FullName, output);
     }

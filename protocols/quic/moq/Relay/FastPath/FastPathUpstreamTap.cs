@@ -15,12 +15,22 @@ public sealed record FastPathTrackRoute(uint Channel, IReadOnlyList<FastPathTrac
 
 /// <summary>
 /// The publisher side of the glue, as a <see cref="IMoqSubgroupTap"/> on the MoQ session of a publisher connection that
-/// negotiated 0xBAAD: for each incoming subgroup stream whose track has fast-path subscribers it maps (the connection id
-/// the publisher sends to, upstream stream id) to the track's channel, opens each subscriber's stream with the relay's
-/// own header (the subscriber's alias), maps it, and writes every upstream byte after the header unchanged as shadow.
-/// The session's own parsing and delivery go on as before (the relay still caches the objects).
+/// negotiated 0xBAAD (a local publisher, or an edge's upstream relay): for each incoming subgroup stream whose track has
+/// fast-path subscribers it maps (the connection id the publisher sends to, upstream stream id) to the track's channel,
+/// opens each subscriber's stream with the relay's own header (the subscriber's alias), maps it, and writes every
+/// upstream byte after the header unchanged as shadow. The session's own parsing and delivery go on as before (the
+/// relay still caches the objects).
+/// <para>A stream without a route when its header arrives is asked again once, when its first bytes after the header
+/// arrive (before the session has parsed, so delivered, any object of it). Publishers open a group's streams ahead,
+/// header only, and the first group's stream is opened as soon as the relay's SUBSCRIBE arrives: before the relay has
+/// registered the downstream subscriber whose SUBSCRIBE it forwarded. Without the second look that whole group went
+/// through userspace — and through userspace at every later hop of a chain too, where the stream arrives as ordinary
+/// packets the next kernel cannot forward.</para>
 /// </summary>
-public sealed class FastPathUpstreamTap(MoqKernelPlane plane, byte[] upstreamConnectionId, Func<MoqSubgroupHeader, FastPathTrackRoute?> route, ILogger log)
+/// <param name="routed">Told, for every route the tap was given, whether the stream went on the fast path (false: a
+/// kernel map refused it, the stream stays with the relay's own delivery).</param>
+public sealed class FastPathUpstreamTap(MoqKernelPlane plane, byte[] upstreamConnectionId, Func<MoqSubgroupHeader, FastPathTrackRoute?> route, ILogger log,
+    Action<MoqSubgroupHeader, bool>? routed = null)
     : IMoqSubgroupTap
 {
     /// <summary>Chunks a tapped stream may queue while its subscribers' streams are written; past it the stream
@@ -32,25 +42,52 @@ public sealed class FastPathUpstreamTap(MoqKernelPlane plane, byte[] upstreamCon
     /// <summary>Subgroup streams put on the fast path.</summary>
     public long TappedStreams => Interlocked.Read(ref _tapped);
 
-    public IMoqSubgroupStreamTap? OnSubgroupStream(long streamId, MoqSubgroupHeader header, ReadOnlySpan<byte> rawHeader)
+    public IMoqSubgroupStreamTap? OnSubgroupStream(long streamId, MoqSubgroupHeader header, ReadOnlySpan<byte> rawHeader) =>
+        (IMoqSubgroupStreamTap?)TryTap(streamId, header, rawHeader.Length) ?? new UnroutedSubgroup(this, streamId, header, rawHeader.Length);
+
+    private UpstreamSubgroup? TryTap(long streamId, MoqSubgroupHeader header, int upstreamHeaderLength)
     {
+        FastPathTrackRoute? target = null;
         try
         {
-            var target = route(header);
+            target = route(header);
             if (target is null || target.Subscribers.Count == 0) return null;
             foreach (var s in target.Subscribers)
                 plane.JoinChannel(s.Connection.Slot, target.Channel);
             plane.MapUpstreamStream(upstreamConnectionId, (ulong)streamId, target.Channel);
             Interlocked.Increment(ref _tapped);
-            return new UpstreamSubgroup(this, (ulong)streamId, header, rawHeader.Length, target);
+            var tap = new UpstreamSubgroup(this, (ulong)streamId, header, upstreamHeaderLength, target);
+            routed?.Invoke(header, true);
+            return tap;
         }
         catch (Exception e) when (e is InvalidOperationException or ArgumentException or ObjectDisposedException)
         {
             // A full kernel map (a publisher opening streams without end), a subscriber that just left, a plane being
             // shut down: this stream stays on the userspace path; the session must never fail because of the tap.
             log.LogDebug(e, "fast path: upstream subgroup stream {Stream} not tapped", streamId);
+            if (target is not null) routed?.Invoke(header, false);
             return null;
         }
+    }
+
+    /// <summary>A stream that had no route at its header: one more attempt at its first bytes, then it follows that verdict.</summary>
+    private sealed class UnroutedSubgroup(FastPathUpstreamTap owner, long streamId, MoqSubgroupHeader header, int upstreamHeaderLength)
+        : IMoqSubgroupStreamTap
+    {
+        private bool _asked;
+        private UpstreamSubgroup? _tap;
+
+        public void OnBytes(long offset, ReadOnlySpan<byte> bytes)
+        {
+            if (!_asked)
+            {
+                _asked = true;
+                _tap = owner.TryTap(streamId, header, upstreamHeaderLength);
+            }
+            _tap?.OnBytes(offset, bytes);
+        }
+
+        public void OnEnd(bool finished) => _tap?.OnEnd(finished);
     }
 
     private sealed class UpstreamSubgroup : IMoqSubgroupStreamTap

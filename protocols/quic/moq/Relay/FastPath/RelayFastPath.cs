@@ -86,8 +86,8 @@ public sealed class RelayFastPath : IDisposable
         if (!FastPathSubscriberConnection.CanUse(connection)) return null;
         var state = new Peer(connection);
         _peers[peer] = state;
-        var inner = new FastPathUpstreamTap(_plane, connection.InitialLocalConnectionId, header => Route(state, header), _log);
-        return new ClaimingTap(this, inner, state);
+        return new FastPathUpstreamTap(_plane, connection.InitialLocalConnectionId, header => Route(state, header), _log,
+            (header, tapped) => Claim(state, header, tapped));
     }
 
     /// <summary>The session is set up: its subscriptions (by alias) route its subgroup streams.</summary>
@@ -175,6 +175,21 @@ public sealed class RelayFastPath : IDisposable
         return new FastPathTrackRoute(channel, subscribers);
     }
 
+    /// <summary>The tap's verdict on a route: claimed only once the stream is really on the fast path, so a stream the
+    /// tap could not map stays with the relay's delivery.</summary>
+    private void Claim(Peer publisher, MoqSubgroupHeader header, bool tapped)
+    {
+        if (!publisher.PendingClaims.TryRemove(header, out var claim) || !tapped) return;
+        ulong? subgroup = header.SubgroupIdMode switch
+        {
+            MoqSubgroupIdMode.Zero => 0,
+            MoqSubgroupIdMode.Explicit => header.SubgroupId,
+            _ => null, // the first object's id: any subgroup of the group
+        };
+        claim.Track.ClaimForFastPath(header.GroupId, subgroup, claim.Subscriptions);
+        Interlocked.Increment(ref _tappedStreams);
+    }
+
     /// <summary>The kernel forwards a subgroup whole: only a subscription with no range filter, no end group and a start
     /// at or before this group's beginning gets it.</summary>
     private static bool TakesWholeSubgroup(DownstreamSubscription s, ulong group) =>
@@ -233,25 +248,5 @@ public sealed class RelayFastPath : IDisposable
         /// really on the fast path, so a stream the tap could not map stays with the relay's delivery.</summary>
         public ConcurrentDictionary<MoqSubgroupHeader, (RelayTrack Track, DownstreamSubscription[] Subscriptions)> PendingClaims { get; } =
             new(ReferenceEqualityComparer.Instance);
-    }
-
-    private sealed class ClaimingTap(RelayFastPath owner, FastPathUpstreamTap inner, Peer peer) : IMoqSubgroupTap
-    {
-        public IMoqSubgroupStreamTap? OnSubgroupStream(long streamId, MoqSubgroupHeader header, ReadOnlySpan<byte> rawHeader)
-        {
-            var tap = inner.OnSubgroupStream(streamId, header, rawHeader);
-            if (peer.PendingClaims.TryRemove(header, out var claim) && tap is not null)
-            {
-                ulong? subgroup = header.SubgroupIdMode switch
-                {
-                    MoqSubgroupIdMode.Zero => 0,
-                    MoqSubgroupIdMode.Explicit => header.SubgroupId,
-                    _ => null, // the first object's id: any subgroup of the group
-                };
-                claim.Track.ClaimForFastPath(header.GroupId, subgroup, claim.Subscriptions);
-                Interlocked.Increment(ref owner._tappedStreams);
-            }
-            return tap;
-        }
     }
 }
