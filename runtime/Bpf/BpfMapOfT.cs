@@ -24,6 +24,8 @@ public unsafe class BpfMap<TKey, TValue> where TKey : unmanaged where TValue : u
     public TValue Lookup(in TKey key) => Map.Lookup<TKey, TValue>(in key);
     public void Update(in TKey key, in TValue value, BpfUpdateFlags flags = BpfUpdateFlags.Any) => Map.Update(in key, in value, flags);
     public bool Delete(in TKey key) => Map.Delete(in key);
+    public int LookupBatch(Span<TKey> keys, Span<TValue> values) => Map.LookupBatch(keys, values);
+    public void UpdateBatch(ReadOnlySpan<TKey> keys, ReadOnlySpan<TValue> values) => Map.UpdateBatch(keys, values);
     public IReadOnlyList<TKey> GetKeys() => Map.GetKeys<TKey>();
     /// <summary>Per-CPU maps only: one value per possible CPU.</summary>
     public TValue[] LookupPerCpu(in TKey key) => Map.LookupPerCpu<TKey, TValue>(in key);

@@ -66,6 +66,25 @@ public sealed class BpfMapTests(CompiledFixtures fixtures)
     }
 
     [BpfFact]
+    public void Batch_update_and_lookup_move_many_elements_per_call()
+    {
+        using var obj = BpfObject.Load(fixtures.Object(CompiledFixtures.Runtime));
+        var map = obj.Map("fx_verdicts");
+
+        map.UpdateBatch<uint, uint>([1u, 3u], [11u, 33u]);
+        Assert.Equal(11u, map.Lookup<uint, uint>(1u));
+        Assert.Equal(33u, map.Lookup<uint, uint>(3u));
+
+        var keys = new uint[8];
+        var values = new uint[8];
+        var n = map.LookupBatch<uint, uint>(keys, values);
+        Assert.Equal(4, n); // every index of the 4-entry array, then the end of the map
+        Assert.Equal([0u, 1u, 2u, 3u], keys[..n]);
+        Assert.Equal([0u, 11u, 0u, 33u], values[..n]);
+        Assert.Throws<ArgumentException>(() => map.UpdateBatch<uint, uint>([1u], []));
+    }
+
+    [BpfFact]
     public void Typed_wrapper_checks_sizes_at_construction()
     {
         using var obj = BpfObject.Load(fixtures.Object(CompiledFixtures.Runtime));

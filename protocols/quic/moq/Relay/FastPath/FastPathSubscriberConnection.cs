@@ -19,11 +19,11 @@ public sealed class FastPathSubscriberConnection : IDisposable
     /// </summary>
     public const ulong NumberingMargin = 16;
 
-    /// <summary>How often the kernel's connection credit and stream limits follow the peer's MAX_DATA / MAX_STREAM_DATA.
-    /// Each refresh costs a few map syscalls per subscriber; at 5 ms that was a visible share of the relay's CPU. 20 ms
-    /// leaves the kernel credit for 20 ms of traffic at the connection's window (megabytes): ample at media rates; a
-    /// refresh driven by the peer's MAX_DATA frames would be the exact form.</summary>
-    public static readonly TimeSpan CreditRefreshInterval = TimeSpan.FromMilliseconds(20);
+    /// <summary>How often the kernel's connection credit and stream limits follow the peer's MAX_DATA / MAX_STREAM_DATA:
+    /// the plane's pump does every connection's at once (<see cref="MoqKernelPlane.FollowCredit"/>). 20 ms leaves the
+    /// kernel credit for 20 ms of traffic at the connection's window (megabytes): ample at media rates; a refresh driven
+    /// by the peer's MAX_DATA frames would be the exact form.</summary>
+    public static TimeSpan CreditRefreshInterval => MoqKernelPlane.CreditRefreshInterval;
 
     private readonly MoqKernelPlane _plane;
     private readonly QuicConnectionDownstream _sink;
@@ -34,8 +34,6 @@ public sealed class FastPathSubscriberConnection : IDisposable
     // connection credit, and each map write is a syscall (per stream, every 20 ms, per subscriber).
     private readonly Dictionary<ulong, ulong> _writtenStreamLimits = new();
     private ulong _writtenConnectionCredit = ulong.MaxValue;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _refresh;
     private int _disposed;
 
     private FastPathSubscriberConnection(MoqKernelPlane plane, QuicConnection connection, uint slot, QuicConnectionDownstream sink, ILogger log)
@@ -45,7 +43,6 @@ public sealed class FastPathSubscriberConnection : IDisposable
         Slot = slot;
         _sink = sink;
         _log = log;
-        _refresh = Task.Run(RefreshLoopAsync);
     }
 
     public QuicConnection Connection { get; }
@@ -85,6 +82,7 @@ public sealed class FastPathSubscriberConnection : IDisposable
             throw new InvalidOperationException("fast-path slots ran out while activating (activations must not race)");
         var binding = new FastPathSubscriberConnection(plane, connection, slot.Value, sink, log);
         binding.RefreshCredit();
+        plane.FollowCredit(slot.Value, binding);
         return binding;
     }
 
@@ -142,8 +140,20 @@ public sealed class FastPathSubscriberConnection : IDisposable
     {
         lock (_lock)
         {
-            if (_disposed != 0) return;
-            var used = _plane.ConnectionCreditUsed(Slot);
+            if (NextConnectionCredit(_plane.ConnectionCreditUsed(Slot)) is { } credit)
+                _plane.SetConnectionCredit(Slot, credit);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="RefreshCredit"/> given the kernel's used count, except that the connection credit is returned for the
+    /// caller to write (null: unchanged, or the connection left the fast path); the stream limits are written here.
+    /// </summary>
+    internal ulong? NextConnectionCredit(ulong used)
+    {
+        lock (_lock)
+        {
+            if (_disposed != 0) return null;
             var unregistered = used > (ulong)_sink.RegisteredDataBytes ? used - (ulong)_sink.RegisteredDataBytes : 0;
             FastPathCredit credit = default;
             var any = false;
@@ -158,33 +168,10 @@ public sealed class FastPathSubscriberConnection : IDisposable
             if (!any) credit = Connection.GetFastPathCredit(-1);
             var left = credit.ConnectionRemaining > unregistered ? credit.ConnectionRemaining - unregistered : 0;
             var total = used + left / 2;
-            if (total != _writtenConnectionCredit)
-            {
-                _plane.SetConnectionCredit(Slot, total);
-                _writtenConnectionCredit = total;
-            }
+            if (total == _writtenConnectionCredit) return null;
+            _writtenConnectionCredit = total;
+            return total;
         }
-    }
-
-    private async Task RefreshLoopAsync()
-    {
-        using var timer = new PeriodicTimer(CreditRefreshInterval);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
-            {
-                try { RefreshCredit(); }
-                catch (Exception e) when (e is QuicException or ObjectDisposedException)
-                {
-                    return; // the connection closed: Dispose follows
-                }
-                catch (Exception e)
-                {
-                    _log.LogWarning(e, "fast path: credit refresh of slot {Slot} failed", Slot);
-                }
-            }
-        }
-        catch (OperationCanceledException) { }
     }
 
     /// <summary>Leaves the fast path: the slot and every mapping go (the connection itself is the caller's).</summary>
@@ -195,11 +182,9 @@ public sealed class FastPathSubscriberConnection : IDisposable
             if (_disposed != 0) return;
             _disposed = 1;
             _streams.Clear();
+            _plane.StopFollowingCredit(Slot, this);
             _plane.RemoveSubscriber(Slot);
         }
-        _stop.Cancel();
-        try { _refresh.Wait(TimeSpan.FromSeconds(5)); } catch (AggregateException) { }
-        _stop.Dispose();
     }
 }
 

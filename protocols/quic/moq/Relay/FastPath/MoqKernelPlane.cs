@@ -55,6 +55,16 @@ public sealed class MoqKernelPlane : IDisposable
     private readonly SlotState?[] _slots = new SlotState?[G.MaxSubscribers];
     // The pump reads sinks without the lock: a slot's sink is published before the slot is activated in the kernel.
     private readonly IFastPathDownstream?[] _sinks = new IFastPathDownstream?[G.MaxSubscribers];
+    // Connections whose kernel credit follows their peer's flow control, refreshed together by the pump (FollowCredit).
+    private readonly FastPathSubscriberConnection?[] _creditFollowers = new FastPathSubscriberConnection?[G.MaxSubscribers];
+    private readonly uint[] _creditSlots = new uint[G.MaxSubscribers];
+    private readonly ulong[] _creditUsed = new ulong[G.MaxSubscribers];
+    private readonly List<(uint Slot, FastPathSubscriberConnection Follower, ulong Credit)> _creditWrites = new();
+    private readonly uint[] _creditWriteSlots = new uint[G.MaxSubscribers];
+    private readonly ulong[] _creditWriteValues = new ulong[G.MaxSubscribers];
+    // Its own thread, not the pump's: a pump held up in a sink (a busy connection's lock) must not leave the kernel
+    // without credit (measured: kernel shares fell under load when the pump did both).
+    private readonly Thread _creditRefresher;
     private readonly Dictionary<uint, List<uint>> _channels = new();
     private readonly Dictionary<(ulong Cid, ulong Stream), uint> _upstreamStreams = new();
     private readonly RingBufferReader _events;
@@ -91,6 +101,8 @@ public sealed class MoqKernelPlane : IDisposable
         _events = new RingBufferReader(_maps.Events, OnRecord);
         _pump = new Thread(Pump) { IsBackground = true, Name = "moq-fastpath-events" };
         _pump.Start();
+        _creditRefresher = new Thread(RefreshCreditsLoop) { IsBackground = true, Name = "moq-fastpath-credit" };
+        _creditRefresher.Start();
     }
 
     /// <summary>Loads and attaches the programs (<see cref="FastPathHost.Start"/>) and owns them until disposed.</summary>
@@ -182,6 +194,7 @@ public sealed class MoqKernelPlane : IDisposable
             _maps.CreditLimits.Update(slot, 0);
             _slots[slot] = null;
             Volatile.Write(ref _sinks[slot], null);
+            _creditFollowers[slot] = null;
         }
     }
 
@@ -198,6 +211,76 @@ public sealed class MoqKernelPlane : IDisposable
 
     /// <summary>The kernel's count of stream data bytes forwarded on the slot (compare with the limit).</summary>
     public ulong ConnectionCreditUsed(uint slot) => _maps.CreditUsed.Lookup(slot);
+
+    /// <summary>How often the pump refreshes every following connection's kernel credit and stream limits.</summary>
+    public static readonly TimeSpan CreditRefreshInterval = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>From now on the pump refreshes <paramref name="follower"/>'s credit every <see cref="CreditRefreshInterval"/>,
+    /// together with every other slot's: one batch read of the kernel's used counters and one batch write of the limits
+    /// that changed (it was a timer, a lookup and an update per subscriber: most of a fan-out-64 relay's syscalls).</summary>
+    internal void FollowCredit(uint slot, FastPathSubscriberConnection follower)
+    {
+        lock (_lock)
+        {
+            Slot(slot);
+            _creditFollowers[slot] = follower;
+        }
+    }
+
+    internal void StopFollowingCredit(uint slot, FastPathSubscriberConnection follower)
+    {
+        lock (_lock)
+            if (slot < _creditFollowers.Length && _creditFollowers[slot] == follower) _creditFollowers[slot] = null;
+    }
+
+    private void RefreshCreditsLoop()
+    {
+        while (!_stopping)
+        {
+            Thread.Sleep(CreditRefreshInterval);
+            if (_stopping) break;
+            try { RefreshCredits(); }
+            catch (ObjectDisposedException) when (_stopping) { break; }
+            catch (Exception e) { _log.LogError(e, "fast path: credit refresh failed"); }
+        }
+    }
+
+    private void RefreshCredits()
+    {
+        var count = _maps.CreditUsed.LookupBatch(_creditSlots, _creditUsed);
+        _creditWrites.Clear();
+        for (var i = 0; i < count; i++)
+        {
+            var slot = _creditSlots[i];
+            if (Volatile.Read(ref _creditFollowers[slot]) is not { } follower) continue;
+            try
+            {
+                if (follower.NextConnectionCredit(_creditUsed[i]) is { } credit) _creditWrites.Add((slot, follower, credit));
+            }
+            catch (Exception e) when (e is FastRelay.Protocols.Quic.Api.QuicException or ObjectDisposedException)
+            {
+                // The connection is closing: its Dispose removes the slot.
+            }
+            catch (Exception e)
+            {
+                _log.LogWarning(e, "fast path: credit refresh of slot {Slot} failed", slot);
+            }
+        }
+        if (_creditWrites.Count == 0) return;
+        lock (_lock)
+        {
+            // Computed without the lock: a slot whose connection left (and may already serve a new one) in between is
+            // not written, or the new connection would get the old one's credit.
+            var n = 0;
+            foreach (var (slot, follower, credit) in _creditWrites)
+            {
+                if (_creditFollowers[slot] != follower) continue;
+                _creditWriteSlots[n] = slot;
+                _creditWriteValues[n++] = credit;
+            }
+            _maps.CreditLimits.UpdateBatch(_creditWriteSlots.AsSpan(0, n), _creditWriteValues.AsSpan(0, n));
+        }
+    }
 
     /// <summary>Makes the slot a member of <paramref name="channel"/> (one channel per slot: the kernel checks copies
     /// against the slot's channel). A slot already in another channel leaves it first.</summary>
@@ -486,6 +569,7 @@ public sealed class MoqKernelPlane : IDisposable
         _stopping = true;
         _wake.Set();
         _pump.Join();
+        _creditRefresher.Join();
         while (_drainWaiters.TryDequeue(out var w)) w.TrySetCanceled();
         lock (_consumeLock) _events.Dispose();
         _wake.Dispose();
