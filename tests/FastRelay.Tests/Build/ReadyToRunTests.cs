@@ -1,8 +1,10 @@
 using System.Diagnostics;
+using System.IO.Compression;
 using System.Reflection.PortableExecutable;
 using System.Text.Json;
 using FastRelay.Cli.Commands;
 using FastRelay.Tests.Infrastructure;
+using FastRelay.Tests.Packaging;
 using Xunit;
 
 namespace FastRelay.Tests.Build;
@@ -51,31 +53,45 @@ public sealed class ReadyToRunTests
     [Fact]
     public async Task Help_runs_precompiled_code_instead_of_jit_compiling_the_cli()
     {
-        var precompiled = await JitCompiledFastRelayMethodsAsync(useReadyToRun: true);
-        var ilOnly = await JitCompiledFastRelayMethodsAsync(useReadyToRun: false);
+        await AssertHelpRunsPrecompiledCodeAsync("dotnet", Path.Combine(CliDirectory, "fastrelay.dll"));
+    }
+
+    /// <summary>Runs `COMMAND [DLL] --help` with R2R code allowed and with it ignored, and asserts the first JIT-compiles at
+    /// most a tenth of the FastRelay methods the second does.</summary>
+    internal static async Task AssertHelpRunsPrecompiledCodeAsync(string command, string? dll)
+    {
+        var precompiled = await JitCompiledFastRelayMethodsAsync(command, dll, useReadyToRun: true);
+        var ilOnly = await JitCompiledFastRelayMethodsAsync(command, dll, useReadyToRun: false);
 
         Assert.True(ilOnly.Count >= 20, $"the IL-only run JIT-compiled only {ilOnly.Count} FastRelay methods: the JIT summary is not working");
         Assert.True(precompiled.Count * 10 <= ilOnly.Count,
             $"{precompiled.Count} of {ilOnly.Count} FastRelay methods were JIT-compiled despite ReadyToRun:\n" + string.Join("\n", precompiled));
     }
 
-    private static bool IsReadyToRun(string path)
+    internal static bool IsReadyToRun(string path)
+    {
+        using var file = File.OpenRead(path);
+        return IsReadyToRun(file);
+    }
+
+    internal static bool IsReadyToRun(Stream image)
     {
         const uint readyToRunSignature = 0x00525452; // "RTR": READYTORUN_HEADER.Signature
-        using var pe = new PEReader(File.OpenRead(path));
+        using var pe = new PEReader(image, PEStreamOptions.PrefetchEntireImage);
         var nativeHeader = pe.PEHeaders.CorHeader?.ManagedNativeHeaderDirectory ?? default;
         if (nativeHeader.Size == 0)
             return false;
         return pe.GetSectionData(nativeHeader.RelativeVirtualAddress).GetReader().ReadUInt32() == readyToRunSignature;
     }
 
-    private static async Task<List<string>> JitCompiledFastRelayMethodsAsync(bool useReadyToRun)
+    private static async Task<List<string>> JitCompiledFastRelayMethodsAsync(string command, string? dll, bool useReadyToRun)
     {
         var summary = Path.Combine(Directory.CreateTempSubdirectory("frrr-jit-").FullName, "jit.txt");
         try
         {
-            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-            start.ArgumentList.Add(Path.Combine(CliDirectory, "fastrelay.dll"));
+            var start = new ProcessStartInfo(command) { RedirectStandardOutput = true, RedirectStandardError = true };
+            if (dll is not null)
+                start.ArgumentList.Add(dll);
             start.ArgumentList.Add("--help");
             start.Environment["DOTNET_JitDisasmSummary"] = "1";
             start.Environment["DOTNET_JitStdOutFile"] = summary;
@@ -94,5 +110,33 @@ public sealed class ReadyToRunTests
         {
             Directory.Delete(Path.GetDirectoryName(summary)!, recursive: true);
         }
+    }
+}
+
+/// <summary>The installed .NET tool starts from precompiled code too: scripts/pack.sh puts the images the build compiled
+/// into the tool package (tools/net10.0/any/, the RID-agnostic layout), and the tool installed from it runs them.</summary>
+[Collection(PackagedFeed.CollectionName)]
+public sealed class ReadyToRunToolPackageTests(PackagedFeed feed)
+{
+    [Fact]
+    public void The_tool_package_holds_ReadyToRun_images_of_the_cli_and_its_project_references()
+    {
+        using var package = ZipFile.OpenRead(feed.PackagePath("fastrelay"));
+        foreach (var file in new[] { "fastrelay.dll", "FastRelay.Runtime.dll", "FastRelay.Protocols.Quic.dll", "FastRelay.Protocols.Moq.dll" })
+        {
+            var entry = package.GetEntry("tools/net10.0/any/" + file);
+            Assert.True(entry is not null, file + " is missing from the tool package");
+            using var image = new MemoryStream();
+            using (var stream = entry.Open())
+                stream.CopyTo(image);
+            image.Position = 0;
+            Assert.True(ReadyToRunTests.IsReadyToRun(image), file + " in the tool package is IL only");
+        }
+    }
+
+    [Fact]
+    public async Task The_installed_tool_runs_precompiled_code()
+    {
+        await ReadyToRunTests.AssertHelpRunsPrecompiledCodeAsync(feed.Tool, dll: null);
     }
 }
