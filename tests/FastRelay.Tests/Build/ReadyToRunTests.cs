@@ -118,7 +118,15 @@ public sealed class ReadyToRunTests
             var output = process.StandardOutput.ReadToEndAsync();
             var errors = process.StandardError.ReadToEndAsync();
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            await process.WaitForExitAsync(timeout.Token);
+            try
+            {
+                await process.WaitForExitAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                process.Kill(entireProcessTree: true);
+                throw new TimeoutException($"{command} --help did not exit within 60 s");
+            }
             Assert.True(process.ExitCode == 0, $"fastrelay --help exited with {process.ExitCode}:\n{await output}{await errors}");
             Assert.Contains("Usage:", await output);
             // Lines read "   12: JIT compiled FastRelay.Cli.CliRoot:Create() [FullOpts, IL size=..., code size=...]".
