@@ -6,9 +6,9 @@
 # --no-build packs what the last Release build left (the packaging test uses it after `dotnet build -c Release`).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-build=()
+no_build=false
 if [ "${1:-}" = "--no-build" ]; then
-  build=(--no-build)
+  no_build=true
   shift
 fi
 if [ $# -ne 1 ]; then
@@ -18,7 +18,6 @@ fi
 mkdir -p "$1"
 out="$(cd "$1" && pwd)"
 
-# One pack per package; each builds what its project needs (already built ones are up to date by then).
 projects=(
   runtime/Descriptors/FastRelay.Descriptors.csproj
   runtime/FastRelay.Runtime.csproj
@@ -27,7 +26,15 @@ projects=(
   protocols/quic/moq/FastRelay.Protocols.Moq.csproj
   cli/FastRelay.Cli.csproj
 )
+# Build first, as a plain `dotnet build` does, then pack what it left: `dotnet pack` evaluates the CLI without its
+# runtime identifier (the tool package stays RID-agnostic, docs/startup.md), so letting it build would overwrite the
+# ReadyToRun-compiled CLI in cli/bin/ (what ./fastrelay runs) with plain IL.
+if [ "$no_build" = false ]; then
+  for p in "${projects[@]}"; do
+    dotnet build "$root/$p" -c Release -nologo -v:q -clp:ErrorsOnly >&2
+  done
+fi
 for p in "${projects[@]}"; do
-  dotnet pack "$root/$p" -c Release "${build[@]}" -o "$out" -nologo -v:q -clp:ErrorsOnly >&2
+  dotnet pack "$root/$p" -c Release --no-build -o "$out" -nologo -v:q -clp:ErrorsOnly >&2
 done
 ls "$out"/*.nupkg
