@@ -1,0 +1,218 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using FastRelay.Cli.Lab;
+using FastRelay.Net;
+using FastRelay.Relay;
+using FastRelay.Tests.Infrastructure;
+using FastRelay.Tests.Lab;
+using FastRelay.Tests.Packets.Fixtures;
+using FastRelay.Tests.Packets.Protocols;
+using Microsoft.Extensions.Logging.Abstractions;
+using Xunit;
+using Xunit.Abstractions;
+using G = FastRelay.Protocols.CustomUdp.CustomUdpHeaderFastPath;
+
+namespace FastRelay.Tests.Attach;
+
+/// <summary>
+/// The fast path on a relay host whose devices are stacked (issue 13 item 3): the relay's addresses are on a bridge
+/// (veth ports) and on a macvlan device (over a veth), a publisher and subscribers sit behind each. The host attaches with
+/// its defaults (every device that is up), the custom_udp object does the copying, and each subscriber's socket must
+/// receive every packet of its channel exactly once, numbered once (0, 1, 2, ... by the kernel), from the relay's
+/// address on its side, with a UDP checksum its kernel accepts. Then the relay's own stack sends to each subscriber:
+/// those packets continue the same numbering, one number each. The kernel's counters show one clone per subscriber per
+/// packet and one rewrite per copy.
+/// </summary>
+[Collection(GeneratedObjectsCollection.Name)]
+public sealed class StackedDevicesTests(GeneratedObjects objects, ITestOutputHelper output)
+{
+    private const int Packets = 40, StackPackets = 5, PayloadLength = 64;
+    private const int PublisherPortBridge = 7001, PublisherPortMacvlan = 7002;
+
+    private sealed record Sub(uint Slot, string Namespace, IPAddress Address, int Port, ushort Channel, IPAddress RelayAddress);
+
+    [LabFact(needsClang: true)]
+    public async Task Behind_a_bridge_and_a_macvlan_every_subscriber_gets_each_packet_once_numbered_once()
+    {
+        using var lab = new StackedDevicesLab();
+        using var host = await NetnsThread.RunAsync(lab.NsRelay, () => FastPathHost.Start(
+            new FastPathHostOptions(G.Protocol, objects.ObjectPath(G.Protocol), lab.Prefix), NullLogger.Instance));
+        foreach (var a in host.Attachments)
+            output.WriteLine(a.ToString());
+        var maps = new G.Maps(host.Object);
+        maps.Config.Update(0u, new G.Config { UdpPort = G.UdpPort });
+
+        // Channel 1 is published from behind the bridge, channel 2 from behind the macvlan; each side has a subscriber of each.
+        Sub[] subs =
+        [
+            new(0, lab.NsBridgeSubscriber, StackedDevicesLab.BridgeSubscriberAddress, 6001, 1, StackedDevicesLab.RelayBridgeAddress),
+            new(1, lab.NsBridgeSubscriber, StackedDevicesLab.BridgeSubscriberAddress, 6002, 2, StackedDevicesLab.RelayBridgeAddress),
+            new(2, lab.NsMacvlanHost, StackedDevicesLab.MacvlanHostAddress, 6001, 1, StackedDevicesLab.RelayMacvlanAddress),
+            new(3, lab.NsMacvlanHost, StackedDevicesLab.MacvlanHostAddress, 6002, 2, StackedDevicesLab.RelayMacvlanAddress),
+        ];
+        var sockets = new List<Socket>();
+        try
+        {
+            foreach (var sub in subs)
+            {
+                sockets.Add(NetnsThread.CreateUdpSocket(sub.Namespace, new IPEndPoint(sub.Address, sub.Port)));
+                // What the relay's userspace writes at activation: the route's device and MACs.
+                var route = await NetnsThread.RunAsync(lab.NsRelay, () => RouteResolver.Resolve(sub.Address));
+                Assert.Equal(sub.RelayAddress.Equals(StackedDevicesLab.RelayBridgeAddress) ? lab.Bridge : lab.Macvlan, route.Device);
+                var s = new G.Subscriber
+                {
+                    Active = 1, IfIndex = (uint)route.Ifindex, Channel = new G.ChannelKey { Id = sub.Channel },
+                    Local = Endpoint(new IPEndPoint(route.Source, G.UdpPort)), Remote = Endpoint(new IPEndPoint(sub.Address, sub.Port)),
+                };
+                route.DeviceMac.GetAddressBytes().CopyTo(s.MacSource);
+                route.NextHopMac.GetAddressBytes().CopyTo(s.MacDestination);
+                maps.Subscribers.Update(sub.Slot, s);
+                maps.SubscribersByEndpoint.Update(s.Remote, sub.Slot);
+                maps.NextPacketNumbers.Update(sub.Slot, 0UL);
+            }
+            SetChannel(maps, 1, new IPEndPoint(StackedDevicesLab.PublisherAddress, PublisherPortBridge), [0, 2]);
+            SetChannel(maps, 2, new IPEndPoint(StackedDevicesLab.MacvlanHostAddress, PublisherPortMacvlan), [1, 3]);
+
+            // The relay's own socket: takes the originals (no ICMP back to the publishers) and sends as the relay's stack.
+            using var relay = NetnsThread.CreateUdpSocket(lab.NsRelay, new IPEndPoint(IPAddress.Any, G.UdpPort));
+            using var publisherBridge = NetnsThread.CreateUdpSocket(lab.NsPublisher, new IPEndPoint(StackedDevicesLab.PublisherAddress, PublisherPortBridge));
+            using var publisherMacvlan = NetnsThread.CreateUdpSocket(lab.NsMacvlanHost, new IPEndPoint(StackedDevicesLab.MacvlanHostAddress, PublisherPortMacvlan));
+            for (var k = 0; k < Packets; k++)
+            {
+                publisherBridge.SendTo(Datagram(1, 500 + (ulong)k, k), new IPEndPoint(StackedDevicesLab.RelayBridgeAddress, G.UdpPort));
+                publisherMacvlan.SendTo(Datagram(2, 900 + (ulong)k, k), new IPEndPoint(StackedDevicesLab.RelayMacvlanAddress, G.UdpPort));
+            }
+            foreach (var sub in subs)
+            {
+                var received = Receive(sockets[(int)sub.Slot], Packets, () => Counters(maps));
+                for (var k = 0; k < Packets; k++)
+                {
+                    var (data, from) = received[k];
+                    var what = $"slot {sub.Slot} (channel {sub.Channel}) copy {k}";
+                    Assert.Equal(new IPEndPoint(sub.RelayAddress, G.UdpPort), from);
+                    Assert.True(Datagram(sub.Channel, (ulong)k, k).AsSpan().SequenceEqual(data),
+                        $"{what}: got packet number {ReadPacketNumber(data)}, channel {BinaryPrimitives.ReadUInt16BigEndian(data.AsSpan(2))}");
+                }
+            }
+
+            // The relay's stack sends to each subscriber: the kernel numbers each packet once, after the copies.
+            foreach (var sub in subs)
+                for (var k = 0; k < StackPackets; k++)
+                    relay.SendTo(Datagram(sub.Channel, 0xABCD, 1000 + k), new IPEndPoint(sub.Address, sub.Port));
+            foreach (var sub in subs)
+            {
+                var received = Receive(sockets[(int)sub.Slot], StackPackets, () => Counters(maps));
+                for (var k = 0; k < StackPackets; k++)
+                    Assert.True(Datagram(sub.Channel, (ulong)(Packets + k), 1000 + k).AsSpan().SequenceEqual(received[k].Data),
+                        $"slot {sub.Slot} stack packet {k}: got packet number {ReadPacketNumber(received[k].Data)}");
+            }
+
+            var counters = Counters(maps);
+            output.WriteLine(string.Join(", ", counters.Where(c => c.Value != 0).Select(c => $"{c.Key}={c.Value}")));
+            Assert.Equal(2UL * Packets, Counter(counters, "UpstreamMatched")); // each upstream packet fanned out once
+            Assert.Equal(4UL * Packets, Counter(counters, "Clones"));          // one clone per subscriber per packet
+            Assert.Equal(4UL * Packets, Counter(counters, "EgressRewritten"));   // each copy rewritten once
+            Assert.Equal(4UL * StackPackets, Counter(counters, "EgressUserspaceNumbered"));
+            Assert.Equal(0UL, Counter(counters, "EgressWrongDevice"));
+            Assert.Equal(0UL, Counter(counters, "CloneNoEgressProgram"));
+            foreach (var sub in subs)
+            {
+                var stats = maps.SubscriberStats.Lookup(sub.Slot);
+                Assert.Equal((ulong)Packets, stats.ForwardedPackets);
+                Assert.Equal((ulong)StackPackets, stats.UserspacePackets);
+                Assert.Equal((ulong)(Packets + StackPackets), maps.NextPacketNumbers.Lookup(sub.Slot));
+            }
+            // Nothing else is on its way: every subscriber's socket is empty once the counters are final.
+            Assert.All(sockets, s => Assert.Equal(0, s.Available));
+        }
+        finally
+        {
+            foreach (var socket in sockets)
+                socket.Dispose();
+        }
+    }
+
+    [LabFact]
+    public void The_attach_plan_puts_the_programs_on_the_bridge_and_the_macvlan_never_on_their_ports_and_lower_devices()
+    {
+        using var lab = new StackedDevicesLab();
+        var links = NetnsThread.Run(lab.NsRelay, LinkTable.Read);
+        var index = links.ToDictionary(l => l.Name, l => l.Ifindex);
+        Assert.Equal(index[lab.Bridge], links.Single(l => l.Name == lab.BridgePortToPublisher).Master);
+        Assert.Equal(index[lab.MacvlanLower], links.Single(l => l.Name == lab.Macvlan).Lower);
+        Assert.Equal("macvlan", links.Single(l => l.Name == lab.Macvlan).Kind);
+        Assert.Equal(0, links.Single(l => l.Name == lab.MacvlanLower).Lower); // a veth's peer is not a lower device
+
+        // Every device named (the default: every device that is up), in any order.
+        var plan = AttachPlan.For([lab.BridgePortToPublisher, lab.MacvlanLower, lab.Bridge, lab.BridgePortToSubscriber, lab.Macvlan], links);
+        Assert.Equal([lab.Bridge, lab.Macvlan], plan.Devices.Select(d => d.Name));
+        Assert.Equal(index[lab.Bridge], plan.Devices[0].Ifindex);
+        Assert.Contains(plan.Notes, n => n.Contains(lab.BridgePortToPublisher) && n.Contains($"port of bridge {lab.Bridge}"));
+        Assert.Contains(plan.Notes, n => n.Contains(lab.MacvlanLower) && n.Contains($"lower device of macvlan {lab.Macvlan}"));
+
+        // A port alone means its master.
+        Assert.Equal([lab.Bridge], AttachPlan.For([lab.BridgePortToSubscriber], links).Devices.Select(d => d.Name));
+        Assert.Throws<ArgumentException>(() => AttachPlan.For([lab.Prefix + "none"], links));
+        // The host's default list in that namespace covers every device but lo.
+        var defaults = NetnsThread.Run(lab.NsRelay, () => FastPathHost.DefaultInterfaces());
+        Assert.Equal(new[] { lab.Bridge, lab.BridgePortToPublisher, lab.BridgePortToSubscriber, lab.MacvlanLower, lab.Macvlan }.Order(StringComparer.Ordinal),
+            defaults.Order(StringComparer.Ordinal));
+    }
+
+    private static byte[] Datagram(ushort channel, ulong packetNumber, int k)
+    {
+        var header = CustomUdpProtocol.Instance.Header(new HeaderFields { Channel = channel, PacketNumber = packetNumber });
+        var payload = Enumerable.Range(0, PayloadLength).Select(i => (byte)(k * 7 + i + channel)).ToArray();
+        return [.. header, .. payload];
+    }
+
+    private static ulong ReadPacketNumber(byte[] data) => data.Length >= 8 ? CustomUdpProtocol.Instance.ReadPacketNumber(data) : ulong.MaxValue;
+
+    private static void SetChannel(G.Maps maps, ushort id, IPEndPoint upstream, uint[] slots)
+    {
+        var channel = new G.Channel { Upstream = Endpoint(upstream), Count = (uint)slots.Length };
+        for (var i = 0; i < slots.Length; i++)
+            channel.Slots[i] = slots[i];
+        maps.Channels.Update(new G.ChannelKey { Id = id }, channel);
+    }
+
+    private static G.Endpoint Endpoint(IPEndPoint e)
+    {
+        var ep = new G.Endpoint { Family = EndpointBytes.Family(e), Port = EndpointBytes.NetworkPort(e) };
+        EndpointBytes.Address(e).CopyTo(ep.Address);
+        return ep;
+    }
+
+    /// <summary>count datagrams in arrival order, with their sender; a generous per-datagram deadline (two shared cores).</summary>
+    private static List<(byte[] Data, IPEndPoint From)> Receive(Socket socket, int count, Func<IReadOnlyDictionary<string, ulong>> counters)
+    {
+        socket.ReceiveTimeout = 10_000;
+        var buffer = new byte[2048];
+        var received = new List<(byte[], IPEndPoint)>();
+        while (received.Count < count)
+        {
+            EndPoint from = new IPEndPoint(IPAddress.Any, 0);
+            try
+            {
+                var n = socket.ReceiveFrom(buffer, ref from);
+                received.Add((buffer.AsSpan(0, n).ToArray(), (IPEndPoint)from));
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.TimedOut)
+            {
+                throw new Xunit.Sdk.XunitException($"{received.Count} of {count} datagrams arrived at {socket.LocalEndPoint}; kernel counters: " +
+                    string.Join(", ", counters().Where(c => c.Value != 0).Select(c => $"{c.Key}={c.Value}")));
+            }
+        }
+        return received;
+    }
+
+    /// <summary>The relay-wide counters by name, summed over CPUs.</summary>
+    private static IReadOnlyDictionary<string, ulong> Counters(G.Maps maps)
+    {
+        var perCpu = maps.Stats.LookupPerCpu(0u);
+        return typeof(G.Stats).GetFields().ToDictionary(f => f.Name, f => perCpu.Aggregate(0UL, (sum, v) => sum + (ulong)f.GetValue(v)!));
+    }
+
+    private static ulong Counter(IReadOnlyDictionary<string, ulong> counters, string name) => counters.TryGetValue(name, out var v) ? v : 0;
+}
