@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
+using FastRelay.Bpf;
 using FastRelay.Cli.Lab;
 using FastRelay.Net;
 using FastRelay.Relay;
@@ -22,7 +23,9 @@ namespace FastRelay.Tests.Attach;
 /// receive every packet of its channel exactly once, numbered once (0, 1, 2, ... by the kernel), from the relay's
 /// address on its side, with a UDP checksum its kernel accepts. Then the relay's own stack sends to each subscriber:
 /// those packets continue the same numbering, one number each. The kernel's counters show one clone per subscriber per
-/// packet and one rewrite per copy.
+/// packet and one rewrite per copy. The second run also puts the egress program on the devices below (the bridge ports
+/// and the macvlan's lower device), as a VLAN's lower device has it: the kernel's own device check must then keep the
+/// copies and the stack's packets from being numbered a second time there.
 /// </summary>
 [Collection(GeneratedObjectsCollection.Name)]
 public sealed class StackedDevicesTests(GeneratedObjects objects, ITestOutputHelper output)
@@ -32,13 +35,25 @@ public sealed class StackedDevicesTests(GeneratedObjects objects, ITestOutputHel
 
     private sealed record Sub(uint Slot, string Namespace, IPAddress Address, int Port, ushort Channel, IPAddress RelayAddress);
 
-    [LabFact(needsClang: true)]
-    public async Task Behind_a_bridge_and_a_macvlan_every_subscriber_gets_each_packet_once_numbered_once()
+    [LabTheory(needsClang: true)]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Behind_a_bridge_and_a_macvlan_every_subscriber_gets_each_packet_once_numbered_once(bool egressAlsoBelow)
     {
+        // Blocking calls into the namespaces only: a continuation queued from a namespace thread can make the thread pool
+        // start a worker there, and whatever test then runs on that worker runs in this lab's namespace.
         using var lab = new StackedDevicesLab();
-        using var host = await NetnsThread.RunAsync(lab.NsRelay, () => FastPathHost.Start(
+        using var host = NetnsThread.Run(lab.NsRelay, () => FastPathHost.Start(
             new FastPathHostOptions(G.Protocol, objects.ObjectPath(G.Protocol), lab.Prefix), NullLogger.Instance));
-        foreach (var a in host.Attachments)
+        var below = new List<TcAttachment>();
+        if (egressAlsoBelow)
+            below.AddRange(NetnsThread.Run(lab.NsRelay, () =>
+                new[] { lab.BridgePortToPublisher, lab.BridgePortToSubscriber, lab.MacvlanLower }
+                    .Select(d => TcAttach.Attach(host.Object.Program("fr_subscriber_egress"), NetDevice.IndexOf(d), TcDirection.Egress,
+                        TcAttachMode.Auto, NullLogger.Instance))
+                    .ToList()));
+        using var detachBelow = new DisposeAll(below);
+        foreach (var a in host.Attachments.Concat(below))
             output.WriteLine(a.ToString());
         var maps = new G.Maps(host.Object);
         maps.Config.Update(0u, new G.Config { UdpPort = G.UdpPort });
@@ -58,7 +73,7 @@ public sealed class StackedDevicesTests(GeneratedObjects objects, ITestOutputHel
             {
                 sockets.Add(NetnsThread.CreateUdpSocket(sub.Namespace, new IPEndPoint(sub.Address, sub.Port)));
                 // What the relay's userspace writes at activation: the route's device and MACs.
-                var route = await NetnsThread.RunAsync(lab.NsRelay, () => RouteResolver.Resolve(sub.Address));
+                var route = NetnsThread.Run(lab.NsRelay, () => RouteResolver.Resolve(sub.Address));
                 Assert.Equal(sub.RelayAddress.Equals(StackedDevicesLab.RelayBridgeAddress) ? lab.Bridge : lab.Macvlan, route.Device);
                 var s = new G.Subscriber
                 {
@@ -158,6 +173,15 @@ public sealed class StackedDevicesTests(GeneratedObjects objects, ITestOutputHel
         var defaults = NetnsThread.Run(lab.NsRelay, () => FastPathHost.DefaultInterfaces());
         Assert.Equal(new[] { lab.Bridge, lab.BridgePortToPublisher, lab.BridgePortToSubscriber, lab.MacvlanLower, lab.Macvlan }.Order(StringComparer.Ordinal),
             defaults.Order(StringComparer.Ordinal));
+    }
+
+    private sealed class DisposeAll(IEnumerable<IDisposable> items) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var item in items)
+                item.Dispose();
+        }
     }
 
     private static byte[] Datagram(ushort channel, ulong packetNumber, int k)
