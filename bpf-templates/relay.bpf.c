@@ -45,8 +45,6 @@ int fr_upstream_ingress(struct __sk_buff *skb)
 	struct fr_packet pkt;
 	__u32 count, start, mark, magic, i;
 	int fanned_out = 0, cross_family = 0;
-	/* A subscriber whose device has no egress program of ours got no clone: the original must go up for userspace. */
-	int unserved = 0;
 	int rc;
 
 	/* The VLAN device above this one sees the frame again, untagged: fanning out here too would send every copy twice. */
@@ -125,10 +123,12 @@ int fr_upstream_ingress(struct __sk_buff *skb)
 			FR_COUNT(st, egress_wrong_channel);
 			continue;
 		}
-		/* A clone that meets no egress program of this relay leaves as it is, with the publisher's addresses. */
+		/* A clone that meets no egress program of this relay leaves as it is, with the publisher's addresses. Userspace
+		 * serves that subscriber from the original, as it serves one of the other family: the same flag keeps the
+		 * original (one more flag live across this loop took the verifier past its budget at 256 subscribers). */
 		if (!fr_egress_attached(sub->ifindex)) {
 			FR_COUNT(st, clone_no_egress_program);
-			unserved = 1;
+			cross_family = 1;
 			continue;
 		}
 		/* The other family: egress translates the copy (fr_family.h) when userspace switched that on and the copy
@@ -153,7 +153,6 @@ int fr_upstream_ingress(struct __sk_buff *skb)
 	}
 
 	skb->mark = mark;
-	(void)unserved; /* read only with a kernel cache */
 	if (!fanned_out)
 		return TC_ACT_UNSPEC;
 #if FR_KERNEL_CACHE && FR_HAS_PACKET_NUMBER
@@ -162,7 +161,7 @@ int fr_upstream_ingress(struct __sk_buff *skb)
 	/* fr_config is looked up again rather than kept from the port check: anything of it held live across the fan-out
 	 * loop multiplies the states the verifier walks there past its budget (measured: over a million instructions). The
 	 * array lookup is a few inlined instructions. */
-	if (!cross_family && !unserved && (fr_config_flags_of(fr_config_get()) & FR_CONFIG_CONSUME_CACHED)) {
+	if (!cross_family && (fr_config_flags_of(fr_config_get()) & FR_CONFIG_CONSUME_CACHED)) {
 		__u64 now = bpf_ktime_get_ns();
 
 		if (fr_cache_store(skb, &pkt, hdr, ch, now)) {
