@@ -31,6 +31,7 @@ internal sealed class StackedDevicesLab : IDisposable
     public string NsPublisher => Prefix + "P";
     public string NsBridgeSubscriber => Prefix + "S";
     public string NsMacvlanHost => Prefix + "M";
+    public string PublisherDevice => Prefix + "p";
     public string Bridge => Prefix + "br";
     public string BridgePortToPublisher => Prefix + "bp";
     public string BridgePortToSubscriber => Prefix + "bs";

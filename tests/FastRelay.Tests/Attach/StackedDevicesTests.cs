@@ -9,6 +9,7 @@ using FastRelay.Tests.Infrastructure;
 using FastRelay.Tests.Lab;
 using FastRelay.Tests.Packets.Fixtures;
 using FastRelay.Tests.Packets.Protocols;
+using FastRelay.Tests.Runtime;
 using Microsoft.Extensions.Logging.Abstractions;
 using Xunit;
 using Xunit.Abstractions;
@@ -70,22 +71,7 @@ public sealed class StackedDevicesTests(GeneratedObjects objects, ITestOutputHel
         try
         {
             foreach (var sub in subs)
-            {
-                sockets.Add(NetnsThread.CreateUdpSocket(sub.Namespace, new IPEndPoint(sub.Address, sub.Port)));
-                // What the relay's userspace writes at activation: the route's device and MACs.
-                var route = NetnsThread.Run(lab.NsRelay, () => RouteResolver.Resolve(sub.Address));
-                Assert.Equal(sub.RelayAddress.Equals(StackedDevicesLab.RelayBridgeAddress) ? lab.Bridge : lab.Macvlan, route.Device);
-                var s = new G.Subscriber
-                {
-                    Active = 1, IfIndex = (uint)route.Ifindex, Channel = new G.ChannelKey { Id = sub.Channel },
-                    Local = Endpoint(new IPEndPoint(route.Source, G.UdpPort)), Remote = Endpoint(new IPEndPoint(sub.Address, sub.Port)),
-                };
-                route.DeviceMac.GetAddressBytes().CopyTo(s.MacSource);
-                route.NextHopMac.GetAddressBytes().CopyTo(s.MacDestination);
-                maps.Subscribers.Update(sub.Slot, s);
-                maps.SubscribersByEndpoint.Update(s.Remote, sub.Slot);
-                maps.NextPacketNumbers.Update(sub.Slot, 0UL);
-            }
+                sockets.Add(Activate(lab, maps, sub));
             SetChannel(maps, 1, new IPEndPoint(StackedDevicesLab.PublisherAddress, PublisherPortBridge), [0, 2]);
             SetChannel(maps, 2, new IPEndPoint(StackedDevicesLab.MacvlanHostAddress, PublisherPortMacvlan), [1, 3]);
 
@@ -173,6 +159,64 @@ public sealed class StackedDevicesTests(GeneratedObjects objects, ITestOutputHel
         var defaults = NetnsThread.Run(lab.NsRelay, () => FastPathHost.DefaultInterfaces());
         Assert.Equal(new[] { lab.Bridge, lab.BridgePortToPublisher, lab.BridgePortToSubscriber, lab.MacvlanLower, lab.Macvlan }.Order(StringComparer.Ordinal),
             defaults.Order(StringComparer.Ordinal));
+    }
+
+    [LabFact(needsClang: true)]
+    public async Task A_VLAN_tagged_frame_is_not_fanned_out_by_the_device_it_arrives_on()
+    {
+        // The publisher's frames reach the bridge tagged (a VLAN device over the bridge would take them, if this kernel had
+        // one): the bridge's ingress program must leave them to it, as it does at a VLAN's lower device.
+        using var lab = new StackedDevicesLab();
+        var tagger = Path.Combine(objects.Directory, $"vlan_tag_{lab.Prefix}.o");
+        var clang = await FastRelay.Cli.Gen.ClangToolchain.FindAsync(BpfCapabilities.FindClang(), CancellationToken.None);
+        await clang.CompileBpfAsync(Path.Combine(RepoPaths.Root, "tests", "FastRelay.Tests", "Attach", "vlan_tag.bpf.c"), tagger, [], [], CancellationToken.None);
+        using var tagging = BpfObject.Load(tagger);
+        using var host = NetnsThread.Run(lab.NsRelay, () => FastPathHost.Start(
+            new FastPathHostOptions(G.Protocol, objects.ObjectPath(G.Protocol), lab.Prefix), NullLogger.Instance));
+        var maps = new G.Maps(host.Object);
+        maps.Config.Update(0u, new G.Config { UdpPort = G.UdpPort });
+        var sub = new Sub(0, lab.NsBridgeSubscriber, StackedDevicesLab.BridgeSubscriberAddress, 6001, 1, StackedDevicesLab.RelayBridgeAddress);
+        using var socket = Activate(lab, maps, sub);
+        SetChannel(maps, 1, new IPEndPoint(StackedDevicesLab.PublisherAddress, PublisherPortBridge), [0]);
+        using var relay = NetnsThread.CreateUdpSocket(lab.NsRelay, new IPEndPoint(IPAddress.Any, G.UdpPort));
+        using var publisher = NetnsThread.CreateUdpSocket(lab.NsPublisher, new IPEndPoint(StackedDevicesLab.PublisherAddress, PublisherPortBridge));
+        var to = new IPEndPoint(StackedDevicesLab.RelayBridgeAddress, G.UdpPort);
+
+        publisher.SendTo(Datagram(1, 500, 0), to);
+        Assert.Equal(Datagram(1, 0, 0), Receive(socket, 1, () => Counters(maps))[0].Data);
+        var seen = Counter(Counters(maps), "UpstreamSeen");
+
+        using (NetnsThread.Run(lab.NsPublisher, () => TcAttach.Attach(tagging.Program("vlan_tag"), NetDevice.IndexOf(lab.PublisherDevice),
+                   TcDirection.Egress, TcAttachMode.Auto, NullLogger.Instance)))
+        {
+            for (var k = 1; k <= 10; k++)
+                publisher.SendTo(Datagram(1, 500 + (ulong)k, k), to);
+        }
+        // Untagged again: the next copy the subscriber gets is this one, numbered 1; none of the tagged ones was fanned out.
+        publisher.SendTo(Datagram(1, 511, 11), to);
+        Assert.Equal(Datagram(1, 1, 11), Receive(socket, 1, () => Counters(maps))[0].Data);
+        var counters = Counters(maps);
+        Assert.Equal(seen + 1, Counter(counters, "UpstreamSeen")); // the tagged frames were not even looked at
+        Assert.Equal(2UL, Counter(counters, "Clones"));
+    }
+
+    /// <summary>What the relay's userspace writes at activation: the route's device and MACs. Returns the subscriber's socket.</summary>
+    private static Socket Activate(StackedDevicesLab lab, G.Maps maps, Sub sub)
+    {
+        var socket = NetnsThread.CreateUdpSocket(sub.Namespace, new IPEndPoint(sub.Address, sub.Port));
+        var route = NetnsThread.Run(lab.NsRelay, () => RouteResolver.Resolve(sub.Address));
+        Assert.Equal(sub.RelayAddress.Equals(StackedDevicesLab.RelayBridgeAddress) ? lab.Bridge : lab.Macvlan, route.Device);
+        var s = new G.Subscriber
+        {
+            Active = 1, IfIndex = (uint)route.Ifindex, Channel = new G.ChannelKey { Id = sub.Channel },
+            Local = Endpoint(new IPEndPoint(route.Source, G.UdpPort)), Remote = Endpoint(new IPEndPoint(sub.Address, sub.Port)),
+        };
+        route.DeviceMac.GetAddressBytes().CopyTo(s.MacSource);
+        route.NextHopMac.GetAddressBytes().CopyTo(s.MacDestination);
+        maps.Subscribers.Update(sub.Slot, s);
+        maps.SubscribersByEndpoint.Update(s.Remote, sub.Slot);
+        maps.NextPacketNumbers.Update(sub.Slot, 0UL);
+        return socket;
     }
 
     private sealed class DisposeAll(IEnumerable<IDisposable> items) : IDisposable
