@@ -5,8 +5,10 @@ namespace FastRelay.Relay;
 /// <summary>A device the host attaches the three programs to.</summary>
 public sealed record PlannedDevice(string Name, int Ifindex);
 
-/// <summary>Where the programs go, and what was moved or left out on the way (one line each, for the log).</summary>
-public sealed record AttachPlanResult(IReadOnlyList<PlannedDevice> Devices, IReadOnlyList<string> Notes);
+/// <summary>Where the programs go (<paramref name="Devices"/>), the requested devices that get none
+/// (<paramref name="Skipped"/>: ports and lower devices, where a killed relay of an earlier version may still have left
+/// filters), and what was moved or left out on the way (one line each, for the log).</summary>
+public sealed record AttachPlanResult(IReadOnlyList<PlannedDevice> Devices, IReadOnlyList<PlannedDevice> Skipped, IReadOnlyList<string> Notes);
 
 /// <summary>
 /// Which devices get the fast path's programs when devices are stacked on the relay host. A packet crosses one hook per
@@ -35,11 +37,13 @@ public static class AttachPlan
     {
         var byIndex = links.ToDictionary(l => l.Ifindex);
         var devices = new List<PlannedDevice>();
+        var skipped = new List<PlannedDevice>();
         var notes = new List<string>();
         foreach (var name in requested)
         {
             var link = links.FirstOrDefault(l => l.Name == name)
                 ?? throw new ArgumentException($"network device '{name}' not found in this network namespace ({NetworkNamespace.CurrentIdentity()})", nameof(requested));
+            var named = link;
             // Climb to the top: a port of a bridge that is itself a port of another (a bond in a bridge) ends at the last.
             for (var depth = 0; depth < 8 && link.Master != 0 && byIndex.TryGetValue(link.Master, out var master) && master.Kind != "vrf"; depth++)
             {
@@ -50,11 +54,15 @@ public static class AttachPlan
             if (untaggedUpper is not null)
             {
                 notes.Add($"{link.Name} is the lower device of {untaggedUpper.Kind} {untaggedUpper.Name}, whose frames it sees as its own: left without programs");
-                continue;
+                link = null;
             }
-            if (devices.All(d => d.Ifindex != link.Ifindex))
+            if (link != named && skipped.All(d => d.Ifindex != named.Ifindex))
+                skipped.Add(new PlannedDevice(named.Name, named.Ifindex));
+            if (link is not null && devices.All(d => d.Ifindex != link.Ifindex))
                 devices.Add(new PlannedDevice(link.Name, link.Ifindex));
         }
-        return new AttachPlanResult(devices, notes);
+        // A device both named and reached as a master is attached, not skipped.
+        skipped.RemoveAll(s => devices.Any(d => d.Ifindex == s.Ifindex));
+        return new AttachPlanResult(devices, skipped, notes);
     }
 }

@@ -48,6 +48,11 @@ public sealed class FastPathHost : IDisposable
     /// <summary>The generated map of devices with the egress program (ifindex → 1), written by the host only.</summary>
     public const string EgressDevicesMap = "fr_egress_devices";
 
+    /// <summary>Whether upstream ingress of <paramref name="bpf"/> clones to <paramref name="ifindex"/>: a host attached its
+    /// egress program there. A subscriber whose route leaves through any other device gets no kernel copies, so a relay
+    /// must serve it from userspace.</summary>
+    public static bool ClonesTo(BpfObject bpf, int ifindex) => bpf.Map(EgressDevicesMap).TryLookup<uint, uint>((uint)ifindex, out _);
+
     public static FastPathHost Start(FastPathHostOptions options, ILogger log)
     {
         BpfFs.EnsureMounted(options.BpfFsRoot, log);
@@ -64,6 +69,11 @@ public sealed class FastPathHost : IDisposable
             var plan = AttachPlan.For(options.Interfaces ?? DefaultInterfaces(), LinkTable.Read());
             foreach (var note in plan.Notes)
                 log.LogInformation("{Note}", note);
+            // A killed relay that attached to every device (before AttachPlan) may have left filters on ports and lower
+            // devices; they would still number this relay's subscribers' packets a second time there.
+            foreach (var device in plan.Skipped)
+                foreach (var stale in StaleAttachments.Remove(device.Ifindex, log))
+                    log.LogWarning("removed a stale FastRelay filter on {Device}: {Filter}", device.Name, stale);
             foreach (var device in plan.Devices)
                 host.AttachAll(device, options);
             return host;

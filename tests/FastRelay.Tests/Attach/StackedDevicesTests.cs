@@ -148,6 +148,8 @@ public sealed class StackedDevicesTests(GeneratedObjects objects, ITestOutputHel
         // Every device named (the default: every device that is up), in any order.
         var plan = AttachPlan.For([lab.BridgePortToPublisher, lab.MacvlanLower, lab.Bridge, lab.BridgePortToSubscriber, lab.Macvlan], links);
         Assert.Equal([lab.Bridge, lab.Macvlan], plan.Devices.Select(d => d.Name));
+        // Where a killed relay of an earlier version may have left filters: the host removes stale ones there.
+        Assert.Equal([lab.BridgePortToPublisher, lab.MacvlanLower, lab.BridgePortToSubscriber], plan.Skipped.Select(d => d.Name));
         Assert.Equal(index[lab.Bridge], plan.Devices[0].Ifindex);
         Assert.Contains(plan.Notes, n => n.Contains(lab.BridgePortToPublisher) && n.Contains($"port of bridge {lab.Bridge}"));
         Assert.Contains(plan.Notes, n => n.Contains(lab.MacvlanLower) && n.Contains($"lower device of macvlan {lab.Macvlan}"));
