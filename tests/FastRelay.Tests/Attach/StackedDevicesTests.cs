@@ -202,6 +202,23 @@ public sealed class StackedDevicesTests(GeneratedObjects objects, ITestOutputHel
         Assert.Equal(2UL, Counter(counters, "Clones"));
     }
 
+    [LabFact(needsClang: true)]
+    public void Filters_a_killed_relay_left_on_a_bridge_port_are_removed_at_start()
+    {
+        // A relay from before AttachPlan attached everywhere; killed, its clsact filters stay and would keep numbering this
+        // relay's subscribers' packets on the port.
+        using var lab = new StackedDevicesLab();
+        var port = NetnsThread.Run(lab.NsRelay, () => NetDevice.IndexOf(lab.BridgePortToSubscriber));
+        using (var killed = BpfObject.Load(objects.ObjectPath(G.Protocol)))
+            NetnsThread.Run(lab.NsRelay, () => TcAttach.Attach(killed.Program("fr_subscriber_egress"), port, TcDirection.Egress, TcAttachMode.Clsact));
+        Assert.Single(NetnsThread.Run(lab.NsRelay, () => StaleAttachments.Find(port)));
+
+        using var host = NetnsThread.Run(lab.NsRelay, () => FastPathHost.Start(
+            new FastPathHostOptions(G.Protocol, objects.ObjectPath(G.Protocol), lab.Prefix), NullLogger.Instance));
+        Assert.Empty(NetnsThread.Run(lab.NsRelay, () => StaleAttachments.Find(port)));
+        Assert.DoesNotContain(host.Attachments, a => a.Ifindex == port);
+    }
+
     /// <summary>What the relay's userspace writes at activation: the route's device and MACs. Returns the subscriber's socket.</summary>
     private static Socket Activate(StackedDevicesLab lab, G.Maps maps, Sub sub)
     {
