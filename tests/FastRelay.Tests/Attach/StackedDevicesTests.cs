@@ -219,6 +219,21 @@ public sealed class StackedDevicesTests(GeneratedObjects objects, ITestOutputHel
         Assert.DoesNotContain(host.Attachments, a => a.Ifindex == port);
     }
 
+    [LabFact(needsClang: true)]
+    public void A_relay_attached_to_some_devices_knows_it_gets_no_kernel_copies_for_subscribers_behind_the_others()
+    {
+        // The MoQ relay told to attach to the bridge only: a subscriber behind the macvlan must stay on the userspace path
+        // (FastPathSubscriberConnection.Activate asks ClonesTo), since upstream ingress makes it no clone.
+        using var lab = new StackedDevicesLab();
+        var (bridge, macvlan) = NetnsThread.Run(lab.NsRelay, () => (NetDevice.IndexOf(lab.Bridge), NetDevice.IndexOf(lab.Macvlan)));
+        using var plane = NetnsThread.Run(lab.NsRelay, () => FastRelay.Protocols.Moq.Relay.FastPath.MoqKernelPlane.Start(
+            new FastPathHostOptions(FastRelay.Protocols.Quic.QuicMoqHeaderFastPath.Protocol,
+                objects.ObjectPath(FastRelay.Protocols.Quic.QuicMoqHeaderFastPath.Protocol), lab.Prefix + "-moq", [lab.Bridge]),
+            FastRelay.Protocols.Quic.QuicMoqHeaderFastPath.UdpPort, NullLogger.Instance));
+        Assert.True(plane.ClonesTo(bridge));
+        Assert.False(plane.ClonesTo(macvlan));
+    }
+
     /// <summary>What the relay's userspace writes at activation: the route's device and MACs. Returns the subscriber's socket.</summary>
     private static Socket Activate(StackedDevicesLab lab, G.Maps maps, Sub sub)
     {

@@ -103,6 +103,11 @@ public sealed class MoqKernelPlane : IDisposable
 
     public G.Maps Maps => _maps;
 
+    /// <summary>Whether the kernel makes copies for a subscriber whose route leaves through <paramref name="ifindex"/>: only
+    /// where the host attached the egress program (<see cref="FastPathHost.ClonesTo"/>). Always true for a plane over an
+    /// object it did not attach (tests, or a host the caller owns and answers for).</summary>
+    public bool ClonesTo(int ifindex) => _ownedHost is null || FastPathHost.ClonesTo(_ownedHost.Object, ifindex);
+
     /// <summary>Slots not in use.</summary>
     public int FreeSlots { get { lock (_lock) return _slots.Count(s => s is null); } }
 
