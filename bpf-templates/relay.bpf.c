@@ -22,6 +22,7 @@
 #include "fr_checksum.h"
 #include "fr_rewrite.h"
 #include "fr_family.h"
+#include "fr_device.h"
 #include "fr_budget.h"
 #include "fr_events.h"
 #include "fr_cache.h"
@@ -45,6 +46,10 @@ int fr_upstream_ingress(struct __sk_buff *skb)
 	__u32 count, start, mark, magic, i;
 	int fanned_out = 0, cross_family = 0;
 	int rc;
+
+	/* The VLAN device above this one sees the frame again, untagged: fanning out here too would send every copy twice. */
+	if (fr_vlan_tagged(skb))
+		return TC_ACT_UNSPEC;
 
 	rc = fr_parse_udp(skb, &pkt);
 	if (rc == FR_PARSE_TRUNCATED) {
@@ -116,6 +121,14 @@ int fr_upstream_ingress(struct __sk_buff *skb)
 		/* A slot of another channel: the entry was reused under us (fr_channel.h). */
 		if (!fr_subscribed_to(sub, &key)) {
 			FR_COUNT(st, egress_wrong_channel);
+			continue;
+		}
+		/* A clone that meets no egress program of this relay leaves as it is, with the publisher's addresses. Userspace
+		 * serves that subscriber from the original, as it serves one of the other family: the same flag keeps the
+		 * original (one more flag live across this loop took the verifier past its budget at 256 subscribers). */
+		if (!fr_egress_attached(sub->ifindex)) {
+			FR_COUNT(st, clone_no_egress_program);
+			cross_family = 1;
 			continue;
 		}
 		/* The other family: egress translates the copy (fr_family.h) when userspace switched that on and the copy
@@ -215,6 +228,12 @@ static __always_inline int fr_egress_forwarded(struct __sk_buff *skb, __u32 slot
 	if (!sub || !next_pn || !sub->active) {
 		FR_COUNT(st, egress_dropped_inactive);
 		FR_COUNT(ss, dropped_inactive);
+		return TC_ACT_SHOT;
+	}
+	/* Upstream ingress redirects a slot's clone to the slot's device; a tagged copy anywhere else was not made for this
+	 * hook (fr_device.h) and is not rewritten here. */
+	if (!fr_on_subscriber_device(skb, sub)) {
+		FR_COUNT(st, egress_wrong_device);
 		return TC_ACT_SHOT;
 	}
 	/* A copy for the other family is translated only when userspace switched that on (it was when upstream ingress
@@ -409,6 +428,10 @@ static __always_inline int fr_egress_userspace(struct __sk_buff *skb, __u16 rela
 	next_pn = bpf_map_lookup_elem(&fr_next_pn, &slot);
 	if (!sub || !next_pn || !sub->active)
 		return TC_ACT_UNSPEC;
+	/* Numbered on the subscriber's own device, the route's output device; below it (a bridge port, a VLAN's lower
+	 * device) the same packet passes again already numbered (fr_device.h). */
+	if (!fr_on_subscriber_device(skb, sub))
+		return TC_ACT_UNSPEC;
 	/* Only what numbering needs: a stack packet (a QUIC ACK) may be shorter than the fast-path header. */
 	if (fr_load_prefix(skb, &pkt, old_h, FR_CONN_HEADER_LEN) || !fr_match_connection(old_h))
 		return TC_ACT_UNSPEC;
@@ -490,6 +513,9 @@ int fr_subscriber_ingress(struct __sk_buff *skb)
 	struct fr_stats *st;
 	__u32 *slot;
 
+	/* Counted once, on the VLAN device above (fr_device.h). */
+	if (fr_vlan_tagged(skb))
+		return TC_ACT_UNSPEC;
 	if (fr_parse_udp(skb, &pkt) != FR_PARSE_OK || pkt.dst.port != bpf_htons(fr_relay_port()))
 		return TC_ACT_UNSPEC;
 

@@ -9,6 +9,10 @@ internal static class SharedMaps
 {
     public const int RingBufferBytes = 1 << 20;
 
+    /// <summary>Devices one relay can attach its egress program to (fr_egress_devices): far more than a host's
+    /// subscriber-facing devices, and a hash of this size costs a few kB.</summary>
+    public const int MaxEgressDevices = 256;
+
     public static EquatableArray<SharedMap> Build(DescriptorSpec spec, EquatableArray<SharedStruct> structs, bool streamTranslation,
         bool channelLookup, bool flowControl)
     {
@@ -39,6 +43,9 @@ internal static class SharedMaps
             Keyed("fr_channels", "Channels", "BPF_MAP_TYPE_HASH", "struct fr_channel_key", S("fr_channel_key").Size, "ChannelKey",
                 S("fr_channel"), "FR_MAX_CHANNELS", spec.MaxChannels, "Channel → upstream and subscriber slots."),
         };
+        maps.Add(new("fr_egress_devices", "EgressDevices", "BPF_MAP_TYPE_HASH", "__u32", 4, "uint", "__u32", 4, "uint",
+            MaxEgressDevices.ToString(), MaxEgressDevices,
+            "ifindex → 1 where the host attached fr_subscriber_egress; upstream ingress clones to no other device."));
         if (channelLookup)
             maps.Add(new("fr_channel_lookup", "ChannelLookup", "BPF_MAP_TYPE_HASH", "struct fr_channel_lookup_key", S("fr_channel_lookup_key").Size,
                 "ChannelLookupKey", "struct fr_channel_key", S("fr_channel_key").Size, "ChannelKey", "FR_CHANNEL_LOOKUP_ENTRIES", spec.ChannelLookupEntries,

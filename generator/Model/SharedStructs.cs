@@ -160,6 +160,7 @@ internal static class SharedStructs
                      ("subscriber_ingress_unknown", "SubscriberIngressUnknown"), ("events_lost", "EventsLost"),
                      ("egress_before_forward_from", "EgressBeforeForwardFrom"), ("egress_not_forwarded", "EgressNotForwarded"),
                      ("egress_family_translated", "EgressFamilyTranslated"), ("egress_family_too_big", "EgressFamilyTooBig"),
+                     ("clone_no_egress_program", "CloneNoEgressProgram"), ("egress_wrong_device", "EgressWrongDevice"),
                  })
             stats.Scalar(c, clr, ScalarKind.U64);
 

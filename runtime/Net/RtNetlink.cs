@@ -5,13 +5,13 @@ using FastRelay.Bpf.Native;
 namespace FastRelay.Net;
 
 /// <summary>
-/// A NETLINK_ROUTE socket for single request/response exchanges (RTM_GET* without NLM_F_DUMP) in the calling
+/// A NETLINK_ROUTE socket for request/response exchanges (one RTM_GET* answer, or a dump) in the calling
 /// thread's network namespace. Messages are built and parsed as bytes: nlmsghdr (16) + family header + rtattrs.
 /// </summary>
 internal sealed unsafe class RtNetlink : IDisposable
 {
     internal const ushort NLMSG_ERROR = 2, NLMSG_DONE = 3;
-    internal const ushort NLM_F_REQUEST = 1;
+    internal const ushort NLM_F_REQUEST = 1, NLM_F_DUMP = 0x300;
     internal const ushort RTM_NEWLINK = 16, RTM_GETLINK = 18, RTM_NEWROUTE = 24, RTM_GETROUTE = 26, RTM_NEWNEIGH = 28, RTM_GETNEIGH = 30;
     private const int HeaderSize = 16;
 
@@ -98,6 +98,66 @@ internal sealed unsafe class RtNetlink : IDisposable
                             throw new NetlinkException(-error, ExtAckMessage(payload));
                         }
                         if (mtype != NLMSG_DONE) return (mtype, payload.ToArray());
+                    }
+                    at += Align(mlen);
+                }
+            }
+        }
+        finally
+        {
+            _fd.DangerousRelease();
+        }
+    }
+
+    /// <summary>Sends a dump request (NLM_F_DUMP) and returns every reply message's type and payload (after nlmsghdr) up
+    /// to NLMSG_DONE. A kernel error becomes <see cref="NetlinkException"/>.</summary>
+    public List<(ushort Type, byte[] Payload)> Dump(ushort type, ReadOnlySpan<byte> familyHeader)
+    {
+        int len = HeaderSize + Align(familyHeader.Length);
+        var msg = new byte[len];
+        uint seq = ++_seq;
+        BinaryPrimitives.WriteUInt32LittleEndian(msg.AsSpan(0), (uint)len);
+        BinaryPrimitives.WriteUInt16LittleEndian(msg.AsSpan(4), type);
+        BinaryPrimitives.WriteUInt16LittleEndian(msg.AsSpan(6), NLM_F_REQUEST | NLM_F_DUMP);
+        BinaryPrimitives.WriteUInt32LittleEndian(msg.AsSpan(8), seq);
+        familyHeader.CopyTo(msg.AsSpan(HeaderSize));
+
+        var replies = new List<(ushort, byte[])>();
+        bool added = false;
+        _fd.DangerousAddRef(ref added);
+        try
+        {
+            int fd = _fd.Fd;
+            fixed (byte* p = msg)
+                if (LibC.send(fd, p, (nuint)len, 0) < 0) throw Errno("send(netlink)");
+            var buf = new byte[64 * 1024];
+            while (true)
+            {
+                nint n;
+                fixed (byte* p = buf) n = LibC.recv(fd, p, (nuint)buf.Length, 0);
+                if (n < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno == LibC.EINTR) continue;
+                    throw Errno("recv(netlink)", errno);
+                }
+                for (int at = 0; at + HeaderSize <= n;)
+                {
+                    int mlen = (int)BinaryPrimitives.ReadUInt32LittleEndian(buf.AsSpan(at));
+                    ushort mtype = BinaryPrimitives.ReadUInt16LittleEndian(buf.AsSpan(at + 4));
+                    uint mseq = BinaryPrimitives.ReadUInt32LittleEndian(buf.AsSpan(at + 8));
+                    if (mlen < HeaderSize || at + mlen > n) throw new IOException("malformed netlink message");
+                    var payload = buf.AsSpan(at + HeaderSize, mlen - HeaderSize);
+                    if (mseq == seq)
+                    {
+                        if (mtype == NLMSG_DONE) return replies;
+                        if (mtype == NLMSG_ERROR)
+                        {
+                            int error = BinaryPrimitives.ReadInt32LittleEndian(payload);
+                            if (error != 0) throw new NetlinkException(-error, ExtAckMessage(payload));
+                        }
+                        else
+                            replies.Add((mtype, payload.ToArray()));
                     }
                     at += Align(mlen);
                 }

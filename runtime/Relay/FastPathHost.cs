@@ -20,7 +20,9 @@ public sealed record FastPathHostOptions(
 /// <c>&lt;bpffs&gt;/fastrelay/&lt;instance&gt;</c> (so `bpftool map dump pinned` and `fastrelay status` can read them), removes
 /// filters a killed relay left behind, and attaches the three programs to every relay interface: upstream and
 /// subscriber ingress on ingress, subscriber egress on egress. Every program is attached on every interface, which
-/// serves one-interface and two-interface relays alike (each program acts only on its own packets). Dispose detaches
+/// serves one-interface and two-interface relays alike (each program acts only on its own packets). Stacked devices
+/// (bridge ports, bond slaves) are replaced by the device on top, see <see cref="AttachPlan"/>; every device with the
+/// egress program is written into fr_egress_devices, the only devices upstream ingress clones to. Dispose detaches
 /// exactly what it attached and removes the pins.
 /// </summary>
 public sealed class FastPathHost : IDisposable
@@ -43,6 +45,14 @@ public sealed class FastPathHost : IDisposable
 
     public IReadOnlyList<TcAttachment> Attachments => _attachments;
 
+    /// <summary>The generated map of devices with the egress program (ifindex → 1), written by the host only.</summary>
+    public const string EgressDevicesMap = "fr_egress_devices";
+
+    /// <summary>Whether upstream ingress of <paramref name="bpf"/> clones to <paramref name="ifindex"/>: a host attached its
+    /// egress program there. A subscriber whose route leaves through any other device gets no kernel copies, so a relay
+    /// must serve it from userspace.</summary>
+    public static bool ClonesTo(BpfObject bpf, int ifindex) => bpf.Map(EgressDevicesMap).TryLookup<uint, uint>((uint)ifindex, out _);
+
     public static FastPathHost Start(FastPathHostOptions options, ILogger log)
     {
         BpfFs.EnsureMounted(options.BpfFsRoot, log);
@@ -56,7 +66,15 @@ public sealed class FastPathHost : IDisposable
             BtfLayoutCheck.Verify(bpf, options.Protocol.Structs);
             pins.PinMaps(bpf);
             host = new FastPathHost(bpf, pins, log);
-            foreach (var device in options.Interfaces ?? DefaultInterfaces())
+            var plan = AttachPlan.For(options.Interfaces ?? DefaultInterfaces(), LinkTable.Read());
+            foreach (var note in plan.Notes)
+                log.LogInformation("{Note}", note);
+            // A killed relay that attached to every device (before AttachPlan) may have left filters on ports and lower
+            // devices; they would still number this relay's subscribers' packets a second time there.
+            foreach (var device in plan.Skipped)
+                foreach (var stale in StaleAttachments.Remove(device.Ifindex, log))
+                    log.LogWarning("removed a stale FastRelay filter on {Device}: {Filter}", device.Name, stale);
+            foreach (var device in plan.Devices)
                 host.AttachAll(device, options);
             return host;
         }
@@ -81,15 +99,17 @@ public sealed class FastPathHost : IDisposable
             .Order(StringComparer.Ordinal)
             .ToList();
 
-    private void AttachAll(string device, FastPathHostOptions options)
+    private void AttachAll(PlannedDevice planned, FastPathHostOptions options)
     {
-        var ifindex = NetDevice.IndexOf(device);
+        var (device, ifindex) = (planned.Name, planned.Ifindex);
         foreach (var stale in StaleAttachments.Remove(ifindex, _log))
             _log.LogWarning("removed a stale FastRelay filter on {Device}: {Filter}", device, stale);
         var programs = options.Protocol.Programs;
         Attach(programs[0], ifindex, TcDirection.Ingress, options.AttachMode);   // upstream ingress
         Attach(programs[1], ifindex, TcDirection.Ingress, options.AttachMode);   // subscriber ingress
         Attach(programs[2], ifindex, TcDirection.Egress, options.AttachMode);    // subscriber egress
+        // Only now may upstream ingress clone to this device: a clone that met no egress program would leave unrewritten.
+        Object.Map(EgressDevicesMap).Update((uint)ifindex, 1u);
         _log.LogInformation("fast path attached on {Device} (ifindex {Ifindex}, {Mode})", device, ifindex, _attachments[^1].Mode);
     }
 

@@ -92,6 +92,23 @@ public sealed class KernelCacheTests(GeneratedObjects objects)
     }
 
     [BpfFact]
+    public void An_original_whose_channel_has_a_subscriber_on_a_device_without_the_egress_program_goes_up()
+    {
+        // The subscriber got no clone (fr_egress_devices): the relay socket serves it from the original.
+        using var lab = new Lab(objects, _protocol, consume: true);
+        using var bare = RedirectDevice.Create("frbr");
+        lab.Session.AddSubscriber(1, ifIndex: bare.IfIndex, egressDevice: false);
+        var channel = lab.Channel();
+        channel.Count = 2;
+        lab.Maps.Channels.Update(new G.ChannelKey { Id = ChannelId }, channel);
+
+        lab.Session.UpstreamIngress.Run(new PacketFixture("one subscriber unserved", Packet(9), TcAct.Ok));
+        Assert.Equal(0U, lab.Entry(9).Length);
+        Assert.Equal(new RelayStats { UpstreamSeen = 1, UpstreamMatched = 1, Clones = 1, CloneNoEgressProgram = 1 }, lab.Session.Maps.Stats());
+        Assert.Equal(0UL, bare.TxDropped);
+    }
+
+    [BpfFact]
     public void Originals_the_relay_socket_still_needs_or_the_ring_cannot_hold_go_up()
     {
         // Without FR_CONFIG_TRANSLATE_FAMILY a subscriber of the other family is served from the original by the relay socket.

@@ -261,8 +261,10 @@ struct fr_stats {
 	__u64 egress_not_forwarded;
 	__u64 egress_family_translated;
 	__u64 egress_family_too_big;
+	__u64 clone_no_egress_program;
+	__u64 egress_wrong_device;
 };
-_Static_assert(sizeof(struct fr_stats) == 184, ""fr_stats layout"");
+_Static_assert(sizeof(struct fr_stats) == 200, ""fr_stats layout"");
 
 /* Keep every shared struct in the object's BTF, so the runtime can check the C# mirrors against it even for
  * structs the programs only reach through a ring-buffer pointer. libbpf skips this section: nothing is loaded. */
@@ -344,6 +346,14 @@ struct {
 	__type(value, struct fr_channel);
 	__uint(max_entries, FR_MAX_CHANNELS);
 } fr_channels SEC("".maps"");
+
+/* ifindex → 1 where the host attached fr_subscriber_egress; upstream ingress clones to no other device. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, 256);
+} fr_egress_devices SEC("".maps"");
 
 /* Header values (the ChannelKey fields) → channel; written by userspace once it knows what they carry. */
 struct {
@@ -515,7 +525,7 @@ static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
                 new("fr_stream_value", "StreamValue", 40, new global::FastRelay.Generated.SharedFieldLayout[] { new("stream_id", 0, 8), new("offset_delta", 8, 8), new("forward_from", 16, 8), new("limit", 24, 8), new("urgency", 32, 1), new("_pad0", 33, 7) }),
                 new("fr_event", "Event", 64, new global::FastRelay.Generated.SharedFieldLayout[] { new("timestamp_ns", 0, 8), new("packet_number", 8, 8), new("upstream_packet_number", 16, 8), new("stream_id", 24, 8), new("upstream_stream_id", 32, 8), new("stream_offset", 40, 8), new("slot", 48, 4), new("length", 52, 4), new("data_length", 56, 4), new("origin", 60, 1), new("urgency", 61, 1), new("fin", 62, 1), new("reason", 63, 1) }),
                 new("fr_config", "Config", 12, new global::FastRelay.Generated.SharedFieldLayout[] { new("udp_port", 0, 2), new("_pad0", 2, 2), new("flags", 4, 4), new("clone_mark", 8, 4) }),
-                new("fr_stats", "Stats", 184, new global::FastRelay.Generated.SharedFieldLayout[] { new("upstream_seen", 0, 8), new("upstream_matched", 8, 8), new("upstream_not_matched", 16, 8), new("upstream_truncated", 24, 8), new("upstream_no_channel", 32, 8), new("upstream_foreign_source", 40, 8), new("clones", 48, 8), new("clone_errors", 56, 8), new("egress_rewritten", 64, 8), new("egress_userspace_numbered", 72, 8), new("egress_dropped_budget", 80, 8), new("egress_dropped_inactive", 88, 8), new("egress_dropped_no_stream", 96, 8), new("egress_family_mismatch", 104, 8), new("egress_wrong_channel", 112, 8), new("egress_userspace_dropped", 120, 8), new("subscriber_ingress_seen", 128, 8), new("subscriber_ingress_unknown", 136, 8), new("events_lost", 144, 8), new("egress_before_forward_from", 152, 8), new("egress_not_forwarded", 160, 8), new("egress_family_translated", 168, 8), new("egress_family_too_big", 176, 8) }),
+                new("fr_stats", "Stats", 200, new global::FastRelay.Generated.SharedFieldLayout[] { new("upstream_seen", 0, 8), new("upstream_matched", 8, 8), new("upstream_not_matched", 16, 8), new("upstream_truncated", 24, 8), new("upstream_no_channel", 32, 8), new("upstream_foreign_source", 40, 8), new("clones", 48, 8), new("clone_errors", 56, 8), new("egress_rewritten", 64, 8), new("egress_userspace_numbered", 72, 8), new("egress_dropped_budget", 80, 8), new("egress_dropped_inactive", 88, 8), new("egress_dropped_no_stream", 96, 8), new("egress_family_mismatch", 104, 8), new("egress_wrong_channel", 112, 8), new("egress_userspace_dropped", 120, 8), new("subscriber_ingress_seen", 128, 8), new("subscriber_ingress_unknown", 136, 8), new("events_lost", 144, 8), new("egress_before_forward_from", 152, 8), new("egress_not_forwarded", 160, 8), new("egress_family_translated", 168, 8), new("egress_family_too_big", 176, 8), new("clone_no_egress_program", 184, 8), new("egress_wrong_device", 192, 8) }),
             },
             Maps: new global::FastRelay.Generated.MapLayout[]
             {
@@ -527,12 +537,13 @@ static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
                 new("fr_budgets", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "struct fr_budget", 24, 64),
                 new("fr_sub_stats", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "struct fr_sub_stats", 72, 64),
                 new("fr_channels", "BPF_MAP_TYPE_HASH", "struct fr_channel_key", 4, "struct fr_channel", 304, 64),
+                new("fr_egress_devices", "BPF_MAP_TYPE_HASH", "__u32", 4, "__u32", 4, 256),
                 new("fr_channel_lookup", "BPF_MAP_TYPE_HASH", "struct fr_channel_lookup_key", 16, "struct fr_channel_key", 4, 4096),
                 new("fr_credit_limit", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "__u64", 8, 64),
                 new("fr_credit_used", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "__u64", 8, 64),
                 new("fr_streams", "BPF_MAP_TYPE_HASH", "struct fr_stream_key", 16, "struct fr_stream_value", 40, 4096),
                 new("fr_events", "BPF_MAP_TYPE_RINGBUF", "", 0, "", 0, 1048576),
-                new("fr_stats", "BPF_MAP_TYPE_PERCPU_ARRAY", "__u32", 4, "struct fr_stats", 184, 1),
+                new("fr_stats", "BPF_MAP_TYPE_PERCPU_ARRAY", "__u32", 4, "struct fr_stats", 200, 1),
             },
             Programs: new[] { Programs.UpstreamIngress, Programs.SubscriberIngress, Programs.SubscriberEgress });
 
@@ -703,7 +714,7 @@ static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
         }
 
         /// <summary>Mirror of <c>struct fr_stats</c>: Relay-wide kernel counters (per CPU).</summary>
-        [global::System.Runtime.InteropServices.StructLayout(global::System.Runtime.InteropServices.LayoutKind.Explicit, Size = 184)]
+        [global::System.Runtime.InteropServices.StructLayout(global::System.Runtime.InteropServices.LayoutKind.Explicit, Size = 200)]
         public struct Stats
         {
             [global::System.Runtime.InteropServices.FieldOffset(0)] public ulong UpstreamSeen;
@@ -729,6 +740,8 @@ static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
             [global::System.Runtime.InteropServices.FieldOffset(160)] public ulong EgressNotForwarded;
             [global::System.Runtime.InteropServices.FieldOffset(168)] public ulong EgressFamilyTranslated;
             [global::System.Runtime.InteropServices.FieldOffset(176)] public ulong EgressFamilyTooBig;
+            [global::System.Runtime.InteropServices.FieldOffset(184)] public ulong CloneNoEgressProgram;
+            [global::System.Runtime.InteropServices.FieldOffset(192)] public ulong EgressWrongDevice;
         }
 
         /// <summary>16 × byte, inline.</summary>
@@ -761,6 +774,7 @@ static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
                 Budgets = new(bpf.Map("fr_budgets"));
                 SubscriberStats = new(bpf.Map("fr_sub_stats"));
                 Channels = new(bpf.Map("fr_channels"));
+                EgressDevices = new(bpf.Map("fr_egress_devices"));
                 ChannelLookup = new(bpf.Map("fr_channel_lookup"));
                 CreditLimits = new(bpf.Map("fr_credit_limit"));
                 CreditUsed = new(bpf.Map("fr_credit_used"));
@@ -792,6 +806,9 @@ static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
 
             /// <summary><c>fr_channels</c>: Channel → upstream and subscriber slots.</summary>
             public global::FastRelay.Bpf.BpfMap<ChannelKey, Channel> Channels { get; }
+
+            /// <summary><c>fr_egress_devices</c>: ifindex → 1 where the host attached fr_subscriber_egress; upstream ingress clones to no other device.</summary>
+            public global::FastRelay.Bpf.BpfMap<uint, uint> EgressDevices { get; }
 
             /// <summary><c>fr_channel_lookup</c>: Header values (the ChannelKey fields) → channel; written by userspace once it knows what they carry.</summary>
             public global::FastRelay.Bpf.BpfMap<ChannelLookupKey, ChannelKey> ChannelLookup { get; }

@@ -208,8 +208,10 @@ struct fr_stats {
 	__u64 egress_not_forwarded;
 	__u64 egress_family_translated;
 	__u64 egress_family_too_big;
+	__u64 clone_no_egress_program;
+	__u64 egress_wrong_device;
 };
-_Static_assert(sizeof(struct fr_stats) == 184, "fr_stats layout");
+_Static_assert(sizeof(struct fr_stats) == 200, "fr_stats layout");
 
 /* Keep every shared struct in the object's BTF, so the runtime can check the C# mirrors against it even for
  * structs the programs only reach through a ring-buffer pointer. libbpf skips this section: nothing is loaded. */
@@ -291,6 +293,14 @@ struct {
 	__type(value, struct fr_channel);
 	__uint(max_entries, FR_MAX_CHANNELS);
 } fr_channels SEC(".maps");
+
+/* ifindex → 1 where the host attached fr_subscriber_egress; upstream ingress clones to no other device. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, 256);
+} fr_egress_devices SEC(".maps");
 
 /* Header values (the ChannelKey fields) → channel; written by userspace once it knows what they carry. */
 struct {

@@ -86,6 +86,8 @@ public sealed record RelayStats
     public ulong EgressNotForwarded { get; init; }
     public ulong EgressFamilyTranslated { get; init; }
     public ulong EgressFamilyTooBig { get; init; }
+    public ulong CloneNoEgressProgram { get; init; }
+    public ulong EgressWrongDevice { get; init; }
 }
 
 /// <summary>Mirror of the generated <c>SubscriberStats</c>; property names equal the generated field names.</summary>

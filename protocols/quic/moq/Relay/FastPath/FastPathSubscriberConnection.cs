@@ -66,14 +66,16 @@ public sealed class FastPathSubscriberConnection : IDisposable
 
     /// <summary>
     /// Puts the connection on the fast path: segmentation offload off (the kernel rewrites packets one by one),
-    /// external numbering on, a slot with <paramref name="address"/>. Returns null when every slot is taken (the
-    /// connection then stays on the userspace path, numbering unchanged). Call after the handshake is confirmed.
+    /// external numbering on, a slot with <paramref name="address"/>. Returns null when every slot is taken, or when the
+    /// kernel makes no copies for the device the subscriber's route leaves through (no egress program there: the relay
+    /// was told to attach to other interfaces); the connection then stays on the userspace path, numbering unchanged.
+    /// Call after the handshake is confirmed.
     /// </summary>
     public static FastPathSubscriberConnection? Activate(MoqKernelPlane plane, QuicConnection connection, FastPathSubscriberAddress address, ILogger log)
     {
         if (!CanUse(connection))
             throw new InvalidOperationException("the connection did not negotiate disable_1rtt_encryption with an 8-byte connection id");
-        if (plane.FreeSlots == 0) return null;
+        if (plane.FreeSlots == 0 || !plane.ClonesTo(address.IfIndex)) return null;
         connection.AllowSegmentationOffload = false;
         var sink = new QuicConnectionDownstream(connection);
         var first = connection.BeginExternalPacketNumbering() + NumberingMargin;

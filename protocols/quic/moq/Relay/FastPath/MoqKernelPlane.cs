@@ -126,6 +126,11 @@ public sealed class MoqKernelPlane : IDisposable
     public IReadOnlyList<string> Interfaces => _ownedHost is null ? []
         : _ownedHost.Attachments.Select(a => FastRelay.Net.NetDevice.NameOf(a.Ifindex) ?? a.Ifindex.ToString(System.Globalization.CultureInfo.InvariantCulture)).Distinct().ToList();
 
+    /// <summary>Whether the kernel makes copies for a subscriber whose route leaves through <paramref name="ifindex"/>: only
+    /// where the host attached the egress program (<see cref="FastPathHost.ClonesTo"/>). Always true for a plane over an
+    /// object it did not attach (tests, or a host the caller owns and answers for).</summary>
+    public bool ClonesTo(int ifindex) => _ownedHost is null || FastPathHost.ClonesTo(_ownedHost.Object, ifindex);
+
     /// <summary>Slots not in use.</summary>
     public int FreeSlots { get { lock (_lock) return _slots.Count(s => s is null); } }
 
