@@ -46,12 +46,53 @@ internal sealed unsafe class RtNetlink : IDisposable
     /// payload (after nlmsghdr) and type. A kernel error becomes <see cref="NetlinkException"/>.</summary>
     public (ushort Type, byte[] Payload) Request(ushort type, ReadOnlySpan<byte> familyHeader, params (ushort Type, byte[] Value)[] attributes)
     {
+        (ushort, byte[])? answer = null;
+        Exchange(Message(type, NLM_F_REQUEST, familyHeader, attributes, out var seq), seq, (mtype, payload) =>
+        {
+            if (mtype == NLMSG_ERROR)
+            {
+                int error = BinaryPrimitives.ReadInt32LittleEndian(payload);
+                if (error == 0) throw new IOException("netlink acknowledged without an answer");
+                throw new NetlinkException(-error, ExtAckMessage(payload));
+            }
+            if (mtype == NLMSG_DONE) return false;
+            answer = (mtype, payload.ToArray());
+            return true;
+        });
+        return answer!.Value;
+    }
+
+    /// <summary>Sends a dump request (NLM_F_DUMP) and returns every reply message's type and payload (after nlmsghdr) up
+    /// to NLMSG_DONE. A kernel error becomes <see cref="NetlinkException"/>.</summary>
+    public List<(ushort Type, byte[] Payload)> Dump(ushort type, ReadOnlySpan<byte> familyHeader)
+    {
+        var replies = new List<(ushort, byte[])>();
+        Exchange(Message(type, NLM_F_REQUEST | NLM_F_DUMP, familyHeader, [], out var seq), seq, (mtype, payload) =>
+        {
+            if (mtype == NLMSG_DONE) return true;
+            if (mtype == NLMSG_ERROR)
+            {
+                int error = BinaryPrimitives.ReadInt32LittleEndian(payload);
+                if (error != 0) throw new NetlinkException(-error, ExtAckMessage(payload));
+            }
+            else
+                replies.Add((mtype, payload.ToArray()));
+            return false;
+        });
+        return replies;
+    }
+
+    private delegate bool ReplyHandler(ushort type, ReadOnlySpan<byte> payload);
+
+    /// <summary>nlmsghdr + family header + attributes, with the next sequence number.</summary>
+    private byte[] Message(ushort type, ushort flags, ReadOnlySpan<byte> familyHeader, (ushort Type, byte[] Value)[] attributes, out uint seq)
+    {
         int len = HeaderSize + Align(familyHeader.Length) + attributes.Sum(a => Align(4 + a.Value.Length));
         var msg = new byte[len];
-        uint seq = ++_seq;
+        seq = ++_seq;
         BinaryPrimitives.WriteUInt32LittleEndian(msg.AsSpan(0), (uint)len);
         BinaryPrimitives.WriteUInt16LittleEndian(msg.AsSpan(4), type);
-        BinaryPrimitives.WriteUInt16LittleEndian(msg.AsSpan(6), NLM_F_REQUEST);
+        BinaryPrimitives.WriteUInt16LittleEndian(msg.AsSpan(6), flags);
         BinaryPrimitives.WriteUInt32LittleEndian(msg.AsSpan(8), seq);
         familyHeader.CopyTo(msg.AsSpan(HeaderSize));
         int off = HeaderSize + Align(familyHeader.Length);
@@ -62,74 +103,22 @@ internal sealed unsafe class RtNetlink : IDisposable
             v.CopyTo(msg.AsSpan(off + 4));
             off += Align(4 + v.Length);
         }
-
-        bool added = false;
-        _fd.DangerousAddRef(ref added);
-        try
-        {
-            int fd = _fd.Fd;
-            fixed (byte* p = msg)
-                if (LibC.send(fd, p, (nuint)len, 0) < 0) throw Errno("send(netlink)");
-
-            var buf = new byte[64 * 1024];
-            while (true)
-            {
-                nint n;
-                fixed (byte* p = buf) n = LibC.recv(fd, p, (nuint)buf.Length, 0);
-                if (n < 0)
-                {
-                    int errno = Marshal.GetLastPInvokeError();
-                    if (errno == LibC.EINTR) continue;
-                    throw Errno("recv(netlink)", errno);
-                }
-                for (int at = 0; at + HeaderSize <= n;)
-                {
-                    int mlen = (int)BinaryPrimitives.ReadUInt32LittleEndian(buf.AsSpan(at));
-                    ushort mtype = BinaryPrimitives.ReadUInt16LittleEndian(buf.AsSpan(at + 4));
-                    uint mseq = BinaryPrimitives.ReadUInt32LittleEndian(buf.AsSpan(at + 8));
-                    if (mlen < HeaderSize || at + mlen > n) throw new IOException("malformed netlink message");
-                    var payload = buf.AsSpan(at + HeaderSize, mlen - HeaderSize);
-                    if (mseq == seq)
-                    {
-                        if (mtype == NLMSG_ERROR)
-                        {
-                            int error = BinaryPrimitives.ReadInt32LittleEndian(payload);
-                            if (error == 0) throw new IOException("netlink acknowledged without an answer");
-                            throw new NetlinkException(-error, ExtAckMessage(payload));
-                        }
-                        if (mtype != NLMSG_DONE) return (mtype, payload.ToArray());
-                    }
-                    at += Align(mlen);
-                }
-            }
-        }
-        finally
-        {
-            _fd.DangerousRelease();
-        }
+        return msg;
     }
 
-    /// <summary>Sends a dump request (NLM_F_DUMP) and returns every reply message's type and payload (after nlmsghdr) up
-    /// to NLMSG_DONE. A kernel error becomes <see cref="NetlinkException"/>.</summary>
-    public List<(ushort Type, byte[] Payload)> Dump(ushort type, ReadOnlySpan<byte> familyHeader)
+    /// <summary>Sends <paramref name="msg"/> and hands every reply with its sequence number to <paramref name="onReply"/>
+    /// until it returns true (messages of other sequence numbers, e.g. a late answer to a timed-out request, are skipped).
+    /// The socket's receive timeout bounds each wait.</summary>
+    private void Exchange(byte[] msg, uint seq, ReplyHandler onReply)
     {
-        int len = HeaderSize + Align(familyHeader.Length);
-        var msg = new byte[len];
-        uint seq = ++_seq;
-        BinaryPrimitives.WriteUInt32LittleEndian(msg.AsSpan(0), (uint)len);
-        BinaryPrimitives.WriteUInt16LittleEndian(msg.AsSpan(4), type);
-        BinaryPrimitives.WriteUInt16LittleEndian(msg.AsSpan(6), NLM_F_REQUEST | NLM_F_DUMP);
-        BinaryPrimitives.WriteUInt32LittleEndian(msg.AsSpan(8), seq);
-        familyHeader.CopyTo(msg.AsSpan(HeaderSize));
-
-        var replies = new List<(ushort, byte[])>();
         bool added = false;
         _fd.DangerousAddRef(ref added);
         try
         {
             int fd = _fd.Fd;
             fixed (byte* p = msg)
-                if (LibC.send(fd, p, (nuint)len, 0) < 0) throw Errno("send(netlink)");
+                if (LibC.send(fd, p, (nuint)msg.Length, 0) < 0) throw Errno("send(netlink)");
+
             var buf = new byte[64 * 1024];
             while (true)
             {
@@ -147,25 +136,14 @@ internal sealed unsafe class RtNetlink : IDisposable
                     ushort mtype = BinaryPrimitives.ReadUInt16LittleEndian(buf.AsSpan(at + 4));
                     uint mseq = BinaryPrimitives.ReadUInt32LittleEndian(buf.AsSpan(at + 8));
                     if (mlen < HeaderSize || at + mlen > n) throw new IOException("malformed netlink message");
-                    var payload = buf.AsSpan(at + HeaderSize, mlen - HeaderSize);
-                    if (mseq == seq)
-                    {
-                        if (mtype == NLMSG_DONE) return replies;
-                        if (mtype == NLMSG_ERROR)
-                        {
-                            int error = BinaryPrimitives.ReadInt32LittleEndian(payload);
-                            if (error != 0) throw new NetlinkException(-error, ExtAckMessage(payload));
-                        }
-                        else
-                            replies.Add((mtype, payload.ToArray()));
-                    }
+                    if (mseq == seq && onReply(mtype, buf.AsSpan(at + HeaderSize, mlen - HeaderSize))) return;
                     at += Align(mlen);
                 }
             }
         }
         finally
         {
-            _fd.DangerousRelease();
+            if (added) _fd.DangerousRelease();
         }
     }
 
