@@ -8,6 +8,31 @@ public sealed unsafe partial class BpfMap
     /// <summary>The kernel copies per-CPU values at 8-byte strides, whatever the value size.</summary>
     private int PerCpuStride => (ValueSize + 7) & ~7;
 
+    /// <summary>Byte-level form for callers that know the value only by its layout (the generic relay host): one
+    /// <see cref="ValueSize"/>-byte array per possible CPU; false when the key is absent.</summary>
+    public bool TryLookupPerCpu(ReadOnlySpan<byte> key, out byte[][] values)
+    {
+        if (!IsPerCpu)
+            throw new InvalidOperationException($"map '{Name}' is not per-CPU ({Type})");
+        int cpus = PossibleCpuCount, stride = PerCpuStride;
+        var raw = new byte[stride * cpus];
+        CheckKey(key.Length);
+        using (new Lease(_owner.Handle))
+        fixed (byte* kp = key)
+        fixed (byte* vp = raw)
+        {
+            if (!Found(LibBpf.bpf_map__lookup_elem(Ptr, kp, (nuint)key.Length, vp, (nuint)raw.Length, 0), "per-CPU lookup"))
+            {
+                values = [];
+                return false;
+            }
+        }
+        values = new byte[cpus][];
+        for (int cpu = 0; cpu < cpus; cpu++)
+            values[cpu] = raw.AsSpan(cpu * stride, ValueSize).ToArray();
+        return true;
+    }
+
     /// <summary>One value per possible CPU (index = CPU number); false when the key is absent.</summary>
     public bool TryLookupPerCpu<TKey, TValue>(in TKey key, out TValue[] values) where TKey : unmanaged where TValue : unmanaged
     {
