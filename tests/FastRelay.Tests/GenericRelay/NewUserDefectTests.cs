@@ -56,13 +56,24 @@ public sealed class NewUserDefectTests(GeneratedObjects objects) : IDisposable
 
         var first = await ProjectBuilder.BuildAsync(csproj, CancellationToken.None);
         Assert.True(File.Exists(first), first);
-        Assert.Equal(9401, Assert.Single(ProtocolCatalog.FromAssembly(first)).UdpPort);
+        Assert.Equal(9401, Assert.Single(ProtocolCatalog.FromAssembly(Snapshot(first, "first"))).UdpPort);
 
         File.WriteAllText(Path.Combine(_project, "DefectHeader.cs"), Descriptor("defect_edited", 9402));
         var second = await ProjectBuilder.BuildAsync(csproj, CancellationToken.None);
-        var edited = Assert.Single(ProtocolCatalog.FromAssembly(second));
+        var edited = Assert.Single(ProtocolCatalog.FromAssembly(Snapshot(second, "second")));
         Assert.Equal("defect_edited", edited.Name);
         Assert.Equal(9402, edited.UdpPort);
+    }
+
+    /// <summary>A copy of the build output to load from: the runtime caches an image by path for the life of the
+    /// process, so loading the rebuilt file from the same path in this test process would see the first build (the
+    /// CLI reads a project once per process and is not affected).</summary>
+    private string Snapshot(string assembly, string name)
+    {
+        var copy = Directory.CreateDirectory(Path.Combine(_project, "loaded-" + name)).FullName;
+        foreach (var file in Directory.GetFiles(Path.GetDirectoryName(assembly)!))
+            File.Copy(file, Path.Combine(copy, Path.GetFileName(file)));
+        return Path.Combine(copy, Path.GetFileName(assembly));
     }
 
     /// <summary>The walkthrough's descriptor compiles with no global usings at all (a user's project need not enable
