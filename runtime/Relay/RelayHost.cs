@@ -130,7 +130,7 @@ public sealed class RelayHost : IDisposable
                 var leaving = channel.Members.Where(m => !wantedMembers.ContainsKey(m.Key)).ToList();
                 foreach (var (address, _) in leaving)
                     channel.Members.Remove(address);
-                if (WriteChannel(channel))
+                if (leaving.Count > 0 && WriteChannel(channel))
                     written++;
                 foreach (var (_, member) in leaving)
                     removed += Release(member);
