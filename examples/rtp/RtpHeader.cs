@@ -40,3 +40,24 @@ public sealed record RtpHeader
     [Payload(12)]
     public ReadOnlyMemory<byte> Payload { get; init; }
 }
+
+/// <summary>
+/// The same RTP header with sequence numbers renumbered per receiver: each receiver sees 0, 1, 2, ... of what it was
+/// sent, whenever it joined (for receivers that treat a jump in the sequence as loss). Only the sequence number
+/// changes; the timestamp stays the sender's. Choose it with <c>--protocol rtp_renumbered</c>.
+/// </summary>
+[FastRelayProtocol("rtp_renumbered", UdpPort = 5004, MaxSubscribers = 16, MaxChannels = 8)]
+public sealed record RtpRenumberedHeader
+{
+    [Match(0, Mask = 0xC0, Value = 0x80)]
+    public byte VersionAndFlags { get; init; }
+
+    [PacketNumber(2, Translate = true)]
+    public ushort SequenceNumber { get; init; }
+
+    [Channel(8)]
+    public uint Ssrc { get; init; }
+
+    [Payload(12)]
+    public ReadOnlyMemory<byte> Payload { get; init; }
+}

@@ -29,8 +29,12 @@ public sealed class RtpRelayLabTests(ITestOutputHelper output)
     private const int FirstSequence = 1000, SamplesPerPacket = 160;
     private static readonly byte[] ForbiddenMarker = Encoding.ASCII.GetBytes("NOT-ALLOWED-SENDER");
 
-    [LabFact(needsClang: true)]
-    public async Task Ffmpeg_rtp_reaches_three_receivers_intact_while_the_config_adds_and_removes_one_and_a_foreign_sender_is_not_forwarded()
+    /// <param name="protocol">rtp passes the sender's sequence numbers through; rtp_renumbered numbers each receiver's
+    /// copies from 0 (examples/rtp/RtpHeader.cs).</param>
+    [LabTheory(needsClang: true)]
+    [InlineData("rtp", false)]
+    [InlineData("rtp_renumbered", true)]
+    public async Task Ffmpeg_rtp_reaches_three_receivers_intact_while_the_config_adds_and_removes_one_and_a_foreign_sender_is_not_forwarded(string protocol, bool renumbered)
     {
         if (!File.Exists("/usr/bin/ffmpeg"))
             throw new InvalidOperationException("ffmpeg is missing: scripts/setup.sh installs it (apt-get install ffmpeg)");
@@ -45,10 +49,10 @@ public sealed class RtpRelayLabTests(ITestOutputHelper output)
         try
         {
             // s0, s1, s2 from the start to the end; s3 joins and leaves mid-stream.
-            WriteConfig(config, upstream, receivers.Take(3));
+            WriteConfig(config, upstream, receivers.Take(3), renumbered);
             var relay = lab.Command(lab.Relay, "dotnet",
-                [RelayScenario.FastRelayDll, "relay", "--assembly", typeof(RtpHeader).Assembly.Location, "--protocol", "rtp",
-                 "--config", config, "--name", prefix, "--bpffs", lab.BpfFsPath, "-v"]);
+                [RelayScenario.FastRelayDll, "relay", "--assembly", typeof(RtpHeader).Assembly.Location, "--protocol", protocol,
+                 "--config", config, "--name", prefix, "--bpffs", lab.BpfFsPath]);
             var relayLog = new StringBuilder();
             using var forceful = new CancellationTokenSource();
             var relayTask = relay
@@ -77,11 +81,11 @@ public sealed class RtpRelayLabTests(ITestOutputHelper output)
                         foreign.SendTo(ForbiddenPacket(i), new IPEndPoint(relayAddress, RtpPort));
 
                 // s3 joins through the file.
-                WriteConfig(config, upstream, receivers);
+                WriteConfig(config, upstream, receivers, renumbered);
                 await Eventually.TrueAsync(() => receivers[3].Count >= 50, "the added s3 receives the stream", TimeSpan.FromSeconds(20));
 
                 // s3 leaves: the relay applies it (status no longer lists it), its map entries are gone, nothing more reaches it.
-                WriteConfig(config, upstream, receivers.Take(3));
+                WriteConfig(config, upstream, receivers.Take(3), renumbered);
                 await Eventually.TrueAsync(() => StatusSubscribers(statusFile).Count == 3, "the relay drops s3", TimeSpan.FromSeconds(20));
                 var s3AtRemoval = receivers[3].Count;
                 var endpoints = await SubscriberEndpointsInKernel(lab, prefix);
@@ -105,16 +109,19 @@ public sealed class RtpRelayLabTests(ITestOutputHelper output)
                 foreach (var receiver in receivers.Take(3))
                 {
                     var got = receiver.Snapshot();
-                    // Every datagram the relay accepted, in order, numbered by the sender from its first.
+                    // Every datagram the relay accepted, in order: numbered by the sender from its first, or renumbered from 0.
                     Assert.Equal(upstreamMatched, got.Count);
-                    AssertIntactRtpRun(got, receiver.Name, expectedFirst: FirstSequence);
-                    // Byte-identical across receivers: passthrough leaves the sender's numbers and everything else as sent.
+                    AssertIntactRtpRun(got, receiver.Name, expectedFirst: renumbered ? 0 : FirstSequence);
+                    // Byte-identical across receivers that were there from the start (renumbered ones count alike too).
                     for (var i = 0; i < got.Count; i++)
                         Assert.True(got[i].AsSpan().SequenceEqual(reference[i]), $"{receiver.Name} datagram {i} differs from s0's");
                 }
                 var s3 = receivers[3].Snapshot();
                 Assert.Equal(s3AtRemoval, s3.Count);
-                AssertIntactRtpRun(s3, "s3", expectedFirst: null);
+                // The late joiner: the sender's numbers from wherever it joined, or its own from 0.
+                AssertIntactRtpRun(s3, "s3", expectedFirst: renumbered ? 0 : null);
+                if (!renumbered)
+                    Assert.True(BinaryPrimitives.ReadUInt16BigEndian(s3[0].AsSpan(2)) > FirstSequence + 40, "s3 joined mid-stream, so its first number is the sender's of that moment");
                 Assert.True(s3.Count < upstreamMatched - 50, $"s3 got {s3.Count} of {upstreamMatched}: it was not removed mid-stream");
             }
             finally
@@ -174,11 +181,11 @@ public sealed class RtpRelayLabTests(ITestOutputHelper output)
         return packet;
     }
 
-    private static void WriteConfig(string path, IPEndPoint upstream, IEnumerable<UdpCollector> subscribers)
+    private static void WriteConfig(string path, IPEndPoint upstream, IEnumerable<UdpCollector> subscribers, bool renumbered)
     {
         var json = JsonSerializer.Serialize(new
         {
-            sequence = "passthrough",
+            sequence = renumbered ? "renumber" : "passthrough",
             channels = new[]
             {
                 new { id = Ssrc, upstream = upstream.ToString(), subscribers = subscribers.Select(s => (object)new { address = s.Endpoint.ToString(), name = s.Name }).ToArray() },
