@@ -20,7 +20,7 @@ public static class RelayCommand
         var mode = new Option<RelayMode>("--mode", "-m") { Description = "fastpath: copies made in the kernel; userspace: the same wire behaviour in this process.", DefaultValueFactory = _ => RelayMode.FastPath };
         var port = new Option<int?>("--port") { Description = "UDP port (default: the descriptor's UdpPort; custom-udp: 7400)." };
         var interfaces = new Option<string[]>("--interface", "-i") { Description = "Interface to attach the fast path to; repeatable. Default: every interface that is up, except lo.", AllowMultipleArgumentsPerToken = true };
-        var name = new Option<string?>("--name") { Description = "Instance name (pins, status file); default: the profile or protocol name." };
+        var name = new Option<string>("--name") { Description = "Instance name (pins, status file); default: custom-udp, or the protocol name for your own descriptor.", DefaultValueFactory = _ => "custom-udp" };
         var timeout = new Option<double>("--timeout") { Description = "Seconds of silence after which a subscriber is removed.", DefaultValueFactory = _ => 3.0 };
         var objectPath = new Option<string?>("--object") { Description = "Use this compiled object instead of generating one." };
         var bpffs = new Option<string>("--bpffs") { Description = "bpffs root for pinned maps.", DefaultValueFactory = _ => FastRelay.Bpf.BpfFs.DefaultRoot };
@@ -40,7 +40,10 @@ public static class RelayCommand
             var generic = (parse.GetValue(assemblies) ?? []).Length + (parse.GetValue(projects) ?? []).Length > 0;
             if (!generic)
                 CheckProfile(parse.GetValue(profile)!);
-            var instance = parse.GetValue(name) ?? (generic ? parse.GetValue(protocolName) ?? "generic" : "custom-udp");
+            // The default name is the custom-UDP relay's; a generic relay not named explicitly takes its protocol's.
+            var instance = generic && parse.GetResult(name) is null or { Implicit: true }
+                ? parse.GetValue(protocolName) ?? "generic"
+                : parse.GetValue(name)!;
             Directory.CreateDirectory(StatusDirectory);
             using var logs = logging.Create(parse);
             FastRelay.Bpf.LibBpfLog.Use(logs);

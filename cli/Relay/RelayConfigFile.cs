@@ -23,6 +23,7 @@ public enum SequenceSemantics
 ///   "channels": [
 ///     { "id": 305419896,                           // the channel field's value (0 without one)
 ///       "upstream": "10.0.0.2:5004",               // the one allowed sender; omit to admit any
+///       "streams": [1, 2],                         // only for descriptors that translate stream ids: which are forwarded
 ///       "subscribers": [ "10.1.0.2:6000",          // an address, or an object with options:
 ///                        { "address": "10.1.0.3:6000", "name": "studio", "connectionId": "a1b2c3d4",
 ///                          "budget": { "bytesPerSecond": 1000000, "burstBytes": 65536, "reservePerLevel": 0, "dropFromLevel": 8 } } ] }
@@ -101,7 +102,7 @@ public static class RelayConfigFile
 
     private sealed class Reader(string path, ProtocolFeatures features)
     {
-        private static readonly string[] ChannelKeys = ["id", "upstream", "subscribers"];
+        private static readonly string[] ChannelKeys = ["id", "upstream", "subscribers", "streams"];
         private static readonly string[] SubscriberKeys = ["address", "name", "connectionId", "budget"];
         private static readonly string[] BudgetKeys = ["bytesPerSecond", "burstBytes", "reservePerLevel", "dropFromLevel"];
 
@@ -161,7 +162,49 @@ public static class RelayConfigFile
             }
             if (subscribers.Count > features.Protocol.MaxSubscribers)
                 throw Error($"{at}.subscribers", $"{subscribers.Count} subscribers; {ProtocolName} has {features.Protocol.MaxSubscribers} slots (descriptor MaxSubscribers)");
-            return new ChannelPlan(id, upstream, subscribers);
+            return new ChannelPlan(id, upstream, subscribers, Streams(channel, $"{at}.streams"));
+        }
+
+        /// <summary>"streams": [1, 2] forwards those upstream stream ids unchanged; {"1": 100} maps upstream 1 to 100.
+        /// Required when the descriptor translates stream ids (a copy without a mapping is not forwarded), refused otherwise.</summary>
+        private Dictionary<ulong, ulong>? Streams(JsonElement channel, string at)
+        {
+            if (!channel.TryGetProperty("streams", out var value) || value.ValueKind == JsonValueKind.Null)
+            {
+                if (features.TranslatesStreams)
+                    throw Error(at, $"missing: {ProtocolName} translates stream ids ([StreamId] with Translate = true), so each channel lists the streams it forwards " +
+                                    "([1, 2] keeps their ids, {\"1\": 100} maps them)");
+                return null;
+            }
+            if (!features.TranslatesStreams)
+                throw Error(at, $"{ProtocolName} does not translate stream ids: every stream is forwarded as it is");
+            var streams = new Dictionary<ulong, ulong>();
+            ulong Id(JsonElement v, string key) =>
+                v.ValueKind == JsonValueKind.Number && v.TryGetUInt64(out var n) ? n
+                : v.ValueKind == JsonValueKind.String && ulong.TryParse(v.GetString(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out n) ? n
+                : throw Error(key, $"expected a non-negative integer stream id, found {v.GetRawText()}");
+            if (value.ValueKind == JsonValueKind.Array)
+            {
+                var i = 0;
+                foreach (var item in value.EnumerateArray())
+                {
+                    var id = Id(item, $"{at}[{i}]");
+                    if (!streams.TryAdd(id, id))
+                        throw Error($"{at}[{i}]", $"stream {id} is listed twice");
+                    i++;
+                }
+            }
+            else if (value.ValueKind == JsonValueKind.Object)
+            {
+                foreach (var property in value.EnumerateObject())
+                {
+                    var upstreamId = Id(JsonDocument.Parse(JsonSerializer.Serialize(property.Name)).RootElement, $"{at}.{property.Name}");
+                    streams[upstreamId] = Id(property.Value, $"{at}.{property.Name}");
+                }
+            }
+            else
+                throw Error(at, $"expected an array of stream ids or an object of upstream → downstream ids, found {Kind(value)}");
+            return streams;
         }
 
         private SubscriberPlan Subscriber(JsonElement item, string at)

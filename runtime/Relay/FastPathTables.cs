@@ -120,6 +120,16 @@ public sealed class FastPathTables
         _bpf.Map("fr_budgets").Update(key, Image("fr_budget").Bytes);
     }
 
+    /// <summary>fr_streams: copies of <paramref name="upstreamStream"/> to this slot carry <paramref name="downstreamStream"/>
+    /// (protocols that translate stream ids; without an entry the kernel does not forward the copy).</summary>
+    public void SetStream(int slot, ulong upstreamStream, ulong downstreamStream) =>
+        _bpf.Map("fr_streams").Update(StreamKey(slot, upstreamStream), Image("fr_stream_value").Set("stream_id", downstreamStream).Bytes);
+
+    public bool DeleteStream(int slot, ulong upstreamStream) => _bpf.Map("fr_streams").Delete(StreamKey(slot, upstreamStream));
+
+    private byte[] StreamKey(int slot, ulong upstreamStream) =>
+        Image("fr_stream_key").Set("slot", (uint)slot).Set("upstream_stream_id", upstreamStream).Bytes;
+
     /// <summary>The slot's budget (fr_budget): bytes the kernel may still send at urgencies above 0, and the drop rules.
     /// Only meaningful for a descriptor with <c>PriorityDrop</c>.</summary>
     public void SetBudget(int slot, long bytes, uint reservePerLevel, uint dropFromLevel, bool enabled = true) =>

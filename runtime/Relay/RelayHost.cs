@@ -50,6 +50,9 @@ public sealed class RelayHost : IDisposable
         public readonly Dictionary<IPEndPoint, Member> Members = new();
         public List<int> WrittenSlots = [];
         public IPEndPoint? WrittenUpstream;
+
+        /// <summary>The stream mappings every bound member's slot holds in fr_streams.</summary>
+        public IReadOnlyList<KeyValuePair<ulong, ulong>> WrittenStreams = [];
         public bool Written;
     }
 
@@ -87,11 +90,11 @@ public sealed class RelayHost : IDisposable
     public long Registrations => Interlocked.Read(ref _registrations);
 
     /// <summary>Descriptor features this host does not drive yet: they need a protocol's own control plane.</summary>
+    /// <remarks>A kernel cache is no obstacle: the host does not ask the kernel to keep originals (FR_CONFIG_CONSUME_CACHED
+    /// stays clear), so the cache stays unused and every original goes up as without one.</remarks>
     public static string? Unsupported(ProtocolFeatures features) =>
-        features.TranslatesStreams ? "it translates stream ids ([StreamId] with Translate = true): copies need per-subscriber stream mappings the generic host does not make"
-        : features.LooksUpChannel ? "its channel is looked up from ChannelKey fields: the lookup entries come from a protocol's control plane"
+        features.LooksUpChannel ? "its channel is looked up from ChannelKey fields: the lookup entries come from a protocol's control plane"
         : features.HasStreamOffset ? "it carries stream data ([StreamOffset]): flow control needs a protocol's control plane"
-        : features.KernelCache ? "it keeps a kernel cache (KernelCachePackets): repair by sequence number is not served by the generic host yet"
         : null;
 
     private static void Refuse(ProtocolFeatures features)
@@ -115,7 +118,7 @@ public sealed class RelayHost : IDisposable
                 if (_tables.DeleteChannel(id))
                     deleted++;
                 foreach (var member in channel.Members.Values)
-                    removed += Release(member);
+                    removed += Release(channel, member);
                 _channels.Remove(id);
             }
 
@@ -124,6 +127,8 @@ public sealed class RelayHost : IDisposable
                 if (!_channels.TryGetValue(target.Id, out var channel))
                     _channels[target.Id] = channel = new HostedChannel(target);
                 channel.Plan = target;
+                if (!channel.WrittenStreams.SequenceEqual(target.StreamList))
+                    updated += RewriteStreams(channel);
                 var wantedMembers = target.Subscribers.ToDictionary(s => s.Address);
 
                 // Removed subscribers leave the slot list before their slot is cleared.
@@ -133,7 +138,7 @@ public sealed class RelayHost : IDisposable
                 if (leaving.Count > 0 && WriteChannel(channel))
                     written++;
                 foreach (var (_, member) in leaving)
-                    removed += Release(member);
+                    removed += Release(channel, member);
 
                 foreach (var subscriber in target.Subscribers)
                 {
@@ -224,6 +229,8 @@ public sealed class RelayHost : IDisposable
         try
         {
             binding = _bind(slot, channel.Plan.Id, member.Plan, cancellationToken);
+            // The plan's connection id, unless the binder brought one of its own (from a handshake).
+            binding = binding with { ConnectionId = binding.ConnectionId ?? member.Plan.ConnectionId };
         }
         catch (Exception e) when (e is RouteNotFoundException or NeighbourNotResolvedException or IOException)
         {
@@ -236,6 +243,8 @@ public sealed class RelayHost : IDisposable
         member.Slot = slot;
         member.Problem = null;
         _tables.Activate(binding);
+        foreach (var (upstream, downstream) in channel.WrittenStreams)
+            _tables.SetStream(slot, upstream, downstream);
         if (member.Plan.Budget is { } budget)
         {
             _tables.SetBudget(slot, budget.BurstBytes, budget.ReservePerLevel, budget.DropFromLevel);
@@ -244,15 +253,36 @@ public sealed class RelayHost : IDisposable
         return true;
     }
 
-    private int Release(Member member)
+    private int Release(HostedChannel channel, Member member)
     {
         if (member.Slot < 0)
             return 0;
         _tables.Deactivate(member.Slot);
+        foreach (var (upstream, _) in channel.WrittenStreams)
+            _tables.DeleteStream(member.Slot, upstream);
         _slotUsed[member.Slot] = false;
         _log.LogInformation("subscriber {Address} removed from slot {Slot}", member.Plan.Address, member.Slot);
         member.Slot = -1;
         return 1;
+    }
+
+    /// <summary>Brings every bound member's fr_streams entries to the channel's new mappings: removed ones deleted,
+    /// new and changed ones written. Returns the number of subscribers touched.</summary>
+    private int RewriteStreams(HostedChannel channel)
+    {
+        var target = channel.Plan.StreamList;
+        var gone = channel.WrittenStreams.Where(old => !target.Any(t => t.Key == old.Key)).ToList();
+        var changed = target.Where(t => !channel.WrittenStreams.Contains(t)).ToList();
+        var bound = channel.Members.Values.Where(m => m.Slot >= 0).ToList();
+        foreach (var member in bound)
+        {
+            foreach (var (upstream, downstream) in changed)
+                _tables.SetStream(member.Slot, upstream, downstream);
+            foreach (var (upstream, _) in gone)
+                _tables.DeleteStream(member.Slot, upstream);
+        }
+        channel.WrittenStreams = target;
+        return bound.Count;
     }
 
     private void Refill(Member member, long elapsedMs)

@@ -15,7 +15,13 @@ public sealed record RelayPlan(IReadOnlyList<ChannelPlan> Channels)
 /// <param name="Id">The channel key's value (0 for a protocol without a channel field).</param>
 /// <param name="Upstream">The one sender whose packets are fanned out; null admits any sender (the kernel compares the
 /// source address and port of every packet with it).</param>
-public sealed record ChannelPlan(ulong Id, IPEndPoint? Upstream, IReadOnlyList<SubscriberPlan> Subscribers);
+/// <param name="Streams">For a protocol that translates stream ids: upstream stream id → the id every subscriber of the
+/// channel sees. A copy of a stream without an entry is not forwarded (the kernel drops it). Null for other protocols.</param>
+public sealed record ChannelPlan(ulong Id, IPEndPoint? Upstream, IReadOnlyList<SubscriberPlan> Subscribers, IReadOnlyDictionary<ulong, ulong>? Streams = null)
+{
+    /// <summary>The stream mappings as a sorted list, for comparing two plans by content.</summary>
+    public IReadOnlyList<KeyValuePair<ulong, ulong>> StreamList => (Streams ?? new Dictionary<ulong, ulong>()).OrderBy(kv => kv.Key).ToList();
+}
 
 /// <param name="Address">Where copies go.</param>
 /// <param name="Name">A label for status output; the address when null.</param>

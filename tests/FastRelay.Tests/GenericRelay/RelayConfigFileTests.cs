@@ -48,6 +48,7 @@ public sealed class RelayConfigFileTests
     [InlineData("""{ "sequence": "renumber" }""", "sequence", "Translate = true")]
     [InlineData("""{ "sequence": "sometimes" }""", "sequence", "passthrough")]
     [InlineData("""{ "channels": { "id": 1 } }""", "channels", "expected an array")]
+    [InlineData("""{ "channels": [ { "id": 1, "streams": [1] } ] }""", "channels[0].streams", "does not translate")]
     public void A_mistake_names_the_file_and_the_key(string json, string key, string problem)
     {
         var e = Assert.Throws<UserFacingException>(() => RelayConfigFile.Parse(json, "/etc/relay.json", Rtp));
@@ -75,6 +76,7 @@ public sealed class RelayConfigFileTests
 
         var plan = RelayConfigFile.Parse(json, "README.md", Tick);
 
+        Assert.Equal([KeyValuePair.Create(1UL, 1UL), KeyValuePair.Create(2UL, 2UL)], plan.Channels.Single().StreamList);
         var subscriber = plan.Channels.Single().Subscribers[1];
         Assert.Equal(4, subscriber.ConnectionId!.Length);
         Assert.Equal(2_000_000, subscriber.Budget!.BytesPerSecond);
@@ -98,6 +100,21 @@ public sealed class RelayConfigFileTests
         Assert.Equal(uint.MaxValue, Rtp.MaxChannelId);
         Assert.Null(RelayHost.Unsupported(Rtp));
         // The QUIC profile needs its own control plane: refused with the reason.
-        Assert.Contains("stream", RelayHost.Unsupported(ProtocolFeatures.Of(FastRelay.Protocols.Quic.QuicMoqHeaderFastPath.Protocol)));
+        Assert.Contains("ChannelKey", RelayHost.Unsupported(ProtocolFeatures.Of(FastRelay.Protocols.Quic.QuicMoqHeaderFastPath.Protocol)));
+        // The walkthrough's descriptor translates stream ids: served, with the channel's streams from the file.
+        Assert.Null(RelayHost.Unsupported(Tick));
+    }
+
+    [Fact]
+    public void A_stream_translating_descriptor_needs_the_channels_streams()
+    {
+        var missing = Assert.Throws<UserFacingException>(() => RelayConfigFile.Parse("""{ "channels": [ { "id": 7 } ] }""", "t.json", Tick));
+        Assert.StartsWith("t.json: channels[0].streams: missing", missing.Message);
+
+        var mapped = RelayConfigFile.Parse("""{ "channels": [ { "id": 7, "streams": { "1": 100, "2": 2 } } ] }""", "t.json", Tick);
+        Assert.Equal([KeyValuePair.Create(1UL, 100UL), KeyValuePair.Create(2UL, 2UL)], mapped.Channels.Single().StreamList);
+
+        var bad = Assert.Throws<UserFacingException>(() => RelayConfigFile.Parse("""{ "channels": [ { "id": 7, "streams": ["x"] } ] }""", "t.json", Tick));
+        Assert.StartsWith("t.json: channels[0].streams[0]:", bad.Message);
     }
 }

@@ -95,6 +95,45 @@ public sealed class RelayHostMapTests(GeneratedObjects objects)
         Assert.Equal([0], ChannelSlots(bpf, host.Tables, host.Features));
     }
 
+    /// <summary>The walkthrough's descriptor translates stream ids: each subscriber's slot gets the channel's mappings,
+    /// a changed mapping is rewritten key by key, and a removed subscriber's mappings go with it. Its connection id is
+    /// written into its slot.</summary>
+    [BpfFact]
+    public void Stream_mappings_and_connection_ids_follow_the_plan()
+    {
+        var protocol = GeneratedObjects.Protocol("tick_feed");
+        using var bpf = BpfObject.Load(objects.ObjectPath(protocol));
+        using var host = new RelayHost(bpf, protocol, 9100, NullLogger.Instance, Bind);
+        RelayPlan Streams(Dictionary<ulong, ulong> streams, params IPEndPoint[] subscribers) =>
+            new([new ChannelPlan(7, Sender, subscribers.Select(s => new SubscriberPlan(s, ConnectionId: [0xC1, 0xD0, 0, (byte)s.Port])).ToList(), streams)]);
+
+        host.Apply(Streams(new() { [1] = 1, [2] = 20 }, A));
+        Assert.Equal(1UL, Stream(bpf, host, 0, 1));
+        Assert.Equal(20UL, Stream(bpf, host, 0, 2));
+        var subscriber = new StructImage(host.Features.Struct("fr_subscriber"));
+        Assert.True(bpf.Map("fr_subscribers").TryLookup(BitConverter.GetBytes(0u), subscriber.Bytes));
+        Assert.Equal(new byte[] { 0xC1, 0xD0, 0, (byte)A.Port }, subscriber.Member("cid").ToArray());
+
+        var change = host.Apply(Streams(new() { [1] = 1, [3] = 3 }, A, B));
+        Assert.Equal(1, change.Added);
+        Assert.Equal(1, change.Updated); // A's mappings rewritten in place
+        Assert.Null(Stream(bpf, host, 0, 2));
+        Assert.Equal(3UL, Stream(bpf, host, 0, 3));
+        Assert.Equal(3UL, Stream(bpf, host, 1, 3)); // B got the channel's mappings on activation
+
+        host.Apply(Streams(new() { [1] = 1, [3] = 3 }, B));
+        Assert.Null(Stream(bpf, host, 0, 1));
+        Assert.Null(Stream(bpf, host, 0, 3));
+        Assert.Equal(1UL, Stream(bpf, host, 1, 1));
+    }
+
+    private static ulong? Stream(BpfObject bpf, RelayHost host, int slot, ulong upstream)
+    {
+        var key = new StructImage(host.Features.Struct("fr_stream_key")).Set("slot", (uint)slot).Set("upstream_stream_id", upstream);
+        var value = new StructImage(host.Features.Struct("fr_stream_value"));
+        return bpf.Map("fr_streams").TryLookup(key.Bytes, value.Bytes) ? value.Get("stream_id") : null;
+    }
+
     private static int[] ChannelSlots(BpfObject bpf, FastPathTables tables, ProtocolFeatures features)
     {
         var channel = new StructImage(features.Struct("fr_channel"));
