@@ -51,8 +51,6 @@ public static class RelayCommand
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
             if (generic)
             {
-                if (parse.GetValue(mode) != RelayMode.FastPath)
-                    throw new UserFacingException("--mode Userspace is not available for your own descriptors yet: the generic host runs the kernel fast path");
                 await GenericRelayRunner.RunAsync(new GenericRelayOptions
                 {
                     Assemblies = parse.GetValue(assemblies) ?? [],
@@ -61,6 +59,7 @@ public static class RelayCommand
                     ConfigPath = parse.GetValue(config),
                     Port = parse.GetValue(port),
                     Name = instance,
+                    Mode = parse.GetValue(mode),
                     Interfaces = parse.GetValue(interfaces) is { Length: > 0 } chosen ? chosen : null,
                     ObjectPath = parse.GetValue(objectPath),
                     BpfFsRoot = parse.GetValue(bpffs)!,

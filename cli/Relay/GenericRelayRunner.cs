@@ -28,6 +28,9 @@ public sealed record GenericRelayOptions
     public int? Port { get; init; }
 
     public required string Name { get; init; }
+
+    /// <summary>FastPath: copies made by the kernel; Userspace: by this process (no eBPF needed).</summary>
+    public RelayMode Mode { get; init; } = RelayMode.FastPath;
     public IReadOnlyList<string>? Interfaces { get; init; }
     public string? ObjectPath { get; init; }
     public string BpfFsRoot { get; init; } = FastRelay.Bpf.BpfFs.DefaultRoot;
@@ -80,25 +83,40 @@ public static class GenericRelayRunner
         if (options.ConfigPath is null)
             log.LogWarning("no --config: the relay has no channels and forwards nothing");
 
-        string objectPath;
-        if (options.ObjectPath is { } given)
+        using var socket = OpenSocket(port);
+        FastPathHost? fastPath = null;
+        RelayHost host;
+        var absorbed = new AbsorbedCounter();
+        Thread receiver;
+        if (options.Mode == RelayMode.FastPath)
         {
-            RelayObjects.EnsureBuiltFor(protocol, given);
-            objectPath = given;
+            string objectPath;
+            if (options.ObjectPath is { } given)
+            {
+                RelayObjects.EnsureBuiltFor(protocol, given);
+                objectPath = given;
+            }
+            else
+                objectPath = await GenPipeline.BuildForRelayAsync(protocol, options.Name, options.TemplatesDir, cancellationToken);
+            fastPath = FastPathHost.Start(new FastPathHostOptions(protocol, objectPath, options.Name, options.Interfaces, options.BpfFsRoot), log);
+            host = new RelayHost(fastPath.Object, protocol, (ushort)port, log);
+            receiver = new Thread(() => Absorb(socket, absorbed, cancellationToken)) { IsBackground = true, Name = "fastrelay-absorb" };
         }
         else
-            objectPath = await GenPipeline.BuildForRelayAsync(protocol, options.Name, options.TemplatesDir, cancellationToken);
-
-        using var socket = OpenSocket(port);
-        using var fastPath = FastPathHost.Start(new FastPathHostOptions(protocol, objectPath, options.Name, options.Interfaces, options.BpfFsRoot), log);
-        using var host = new RelayHost(fastPath.Object, protocol, (ushort)port, log);
-        var absorbed = new AbsorbedCounter();
-        var absorber = new Thread(() => Absorb(socket, absorbed, cancellationToken)) { IsBackground = true, Name = "fastrelay-absorb" };
-        absorber.Start();
+        {
+            // The same host over this process's own copy loop: the descriptor's fields come from its attributes.
+            var plane = new UserspaceFanOut(DescriptorFields.Of(ProtocolCatalog.DescriptorType(protocol)), protocol.MaxSubscribers);
+            host = new RelayHost(plane, protocol, (ushort)port, log, (slot, channel, sub, _) =>
+                new KernelSubscriber(slot, channel, sub.Address, new IPEndPoint(IPAddress.IPv6Any, port), 0, new byte[6], new byte[6], sub.ConnectionId));
+            receiver = new Thread(() => plane.Run(socket, cancellationToken)) { IsBackground = true, Name = "fastrelay-userspace" };
+        }
+        using var disposeHost = host;
+        using var disposeFastPath = fastPath;
+        receiver.Start();
 
         host.Apply(plan, cancellationToken);
-        log.LogInformation("relay {Name} ({Protocol}) listening on UDP {Port}: {Channels} channels, {Subscribers} subscribers, sequence numbers {Sequence}",
-            options.Name, protocol.Name, port, plan.Channels.Count, plan.Channels.Sum(c => c.Subscribers.Count),
+        log.LogInformation("relay {Name} ({Protocol}, {Mode}) listening on UDP {Port}: {Channels} channels, {Subscribers} subscribers, sequence numbers {Sequence}",
+            options.Name, protocol.Name, host.Plane.Mode, port, plan.Channels.Count, plan.Channels.Sum(c => c.Subscribers.Count),
             !features.HasPacketNumber ? "absent" : features.RenumbersPerSubscriber ? "renumbered per subscriber" : "passed through");
 
         using var reload = options.ConfigPath is { } path ? new ConfigWatcher(path, options.ReloadPoll) : null;
@@ -119,7 +137,7 @@ public static class GenericRelayRunner
         {
             status.Remove();
             socket.Close();
-            absorber.Join(TimeSpan.FromSeconds(1));
+            receiver.Join(TimeSpan.FromSeconds(1));
         }
     }
 

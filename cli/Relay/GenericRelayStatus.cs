@@ -10,6 +10,7 @@ namespace FastRelay.Cli.Relay;
 public sealed record GenericRelayStatus(
     string Kind,
     string Name,
+    string Mode,
     string Protocol,
     string Descriptor,
     int Port,
@@ -45,7 +46,7 @@ public sealed record GenericRelayStatus(
 
     public void Print(TextWriter output, bool running)
     {
-        output.WriteLine($"relay {Name}: generic host for {Protocol} ({Descriptor}), UDP {Port}, sequence numbers {Sequence}, pid {ProcessId} ({(running ? "running" : "not running")}), updated {Updated:HH:mm:ss}");
+        output.WriteLine($"relay {Name}: generic host ({Mode}) for {Protocol} ({Descriptor}), UDP {Port}, sequence numbers {Sequence}, pid {ProcessId} ({(running ? "running" : "not running")}), updated {Updated:HH:mm:ss}");
         foreach (var a in Attachments)
             output.WriteLine($"  attached: {a}");
         foreach (var c in Channels)
@@ -68,7 +69,7 @@ internal sealed partial class GenericRelayStatusJson : JsonSerializerContext;
 
 /// <summary>Writes the status file about once a second (atomically: a reader never sees half a file) and removes it when
 /// the relay stops cleanly.</summary>
-internal sealed class GenericRelayStatusWriter(GenericRelayOptions options, GeneratedProtocol protocol, FastPathHost fastPath, RelayHost host, AbsorbedCounter absorbed)
+internal sealed class GenericRelayStatusWriter(GenericRelayOptions options, GeneratedProtocol protocol, FastPathHost? fastPath, RelayHost host, AbsorbedCounter absorbed)
 {
     /// <summary>The fr_stats counters worth a glance; the rest stay in `bpftool map dump`.</summary>
     private static readonly string[] KernelCounters =
@@ -81,11 +82,11 @@ internal sealed class GenericRelayStatusWriter(GenericRelayOptions options, Gene
         var features = host.Features;
         var plan = host.Plan;
         var subscribers = host.Subscribers();
-        var kernel = host.Tables.KernelCounters();
+        var kernel = host.Plane.PlaneCounters();
         return new GenericRelayStatus(
-            GenericRelayStatus.KindName, options.Name, protocol.Name, protocol.DescriptorType, host.Port, Environment.ProcessId, DateTimeOffset.Now,
+            GenericRelayStatus.KindName, options.Name, host.Plane.Mode, protocol.Name, protocol.DescriptorType, host.Port, Environment.ProcessId, DateTimeOffset.Now,
             !features.HasPacketNumber ? "absent" : features.RenumbersPerSubscriber ? "renumbered" : "passed through",
-            fastPath.Attachments.Select(a => $"{a.ProgramName} on {FastRelay.Net.NetDevice.NameOf(a.Ifindex) ?? a.Ifindex.ToString()} {a.Direction.ToString().ToLowerInvariant()} ({a.Mode})").ToList(),
+            (fastPath?.Attachments ?? []).Select(a => $"{a.ProgramName} on {FastRelay.Net.NetDevice.NameOf(a.Ifindex) ?? a.Ifindex.ToString()} {a.Direction.ToString().ToLowerInvariant()} ({a.Mode})").ToList(),
             plan.Channels.Select(c => new GenericChannelStatus(c.Id, c.Upstream?.ToString(), c.Subscribers.Count)).ToList(),
             subscribers.Select(s => new GenericSubscriberStatus(s.Channel, s.Plan.Name ?? s.Plan.Address.ToString(), s.Plan.Address.ToString(), s.Slot, s.Problem,
                 s.Counters.ForwardedPackets, s.Counters.ForwardedBytes, s.Counters.DroppedBudget, s.Counters.ReceivedPackets)).ToList(),

@@ -29,16 +29,32 @@ public readonly record struct KernelSubscriberCounters(ulong ForwardedPackets, u
 /// repair, stream mappings) stays with it. Map entries are written in the order the kernel needs to never see a
 /// half-made subscriber: everything first, the active flag last; on removal the active flag first.
 /// </summary>
-public sealed class FastPathTables
+public sealed class FastPathTables : IFanOutPlane, IDisposable
 {
     private readonly BpfObject _bpf;
     private readonly ProtocolFeatures _features;
+    private readonly RingBufferReader _events;
+    private long _registrations;
 
     public FastPathTables(BpfObject bpf, ProtocolFeatures features)
     {
         _bpf = bpf;
         _features = features;
+        // The programs register breaks in each subscriber's numbering; nothing here uses them, but a full ring only
+        // costs the kernel lost-event counts, so it is drained (on every Tick) and counted.
+        _events = new RingBufferReader(bpf.Map("fr_events"), _ => _registrations++);
     }
+
+    public string Mode => "fastpath";
+
+    /// <summary>Registration events drained from the kernel so far.</summary>
+    public long Registrations => Interlocked.Read(ref _registrations);
+
+    public void Tick() => _events.Consume();
+
+    public IReadOnlyDictionary<string, ulong> PlaneCounters() => KernelCounters();
+
+    public void Dispose() => _events.Dispose();
 
     public ProtocolFeatures Features => _features;
 

@@ -34,14 +34,12 @@ public sealed record HostedSubscriber(ulong Channel, SubscriberPlan Plan, int Sl
 public sealed class RelayHost : IDisposable
 {
     private readonly object _gate = new();
-    private readonly FastPathTables _tables;
+    private readonly IFanOutPlane _tables;
     private readonly ushort _port;
     private readonly ILogger _log;
     private readonly SubscriberBinder _bind;
-    private readonly RingBufferReader _events;
     private readonly bool[] _slotUsed;
     private readonly Dictionary<ulong, HostedChannel> _channels = new();
-    private long _registrations;
     private long _lastTick = Environment.TickCount64;
 
     private sealed class HostedChannel(ChannelPlan plan)
@@ -63,31 +61,45 @@ public sealed class RelayHost : IDisposable
         public string? Problem;
     }
 
+    /// <summary>A host over the kernel fast path of a loaded object.</summary>
     public RelayHost(BpfObject bpf, GeneratedProtocol protocol, ushort port, ILogger log, SubscriberBinder? bind = null)
+        : this(KernelPlane(bpf, protocol, port), protocol, port, log,
+            bind ?? ((slot, channel, sub, ct) => SubscriberRoutes.Resolve(slot, channel, sub.Address, port, sub.ConnectionId, ct)))
+    {
+    }
+
+    /// <summary>A host over any plane; <paramref name="bind"/> finds where a subscriber's copies go.</summary>
+    public RelayHost(IFanOutPlane plane, GeneratedProtocol protocol, ushort port, ILogger log, SubscriberBinder bind)
     {
         Features = ProtocolFeatures.Of(protocol);
         Refuse(Features);
-        _tables = new FastPathTables(bpf, Features);
+        _tables = plane;
         _port = port;
         _log = log;
-        _bind = bind ?? ((slot, channel, sub, ct) => SubscriberRoutes.Resolve(slot, channel, sub.Address, port, sub.ConnectionId, ct));
+        _bind = bind;
         _slotUsed = new bool[protocol.MaxSubscribers];
-        _tables.SetConfig(port);
-        // The programs register breaks in each subscriber's numbering; nothing here uses them, but a full ring only
-        // costs the kernel lost-event counts, so it is drained and counted.
-        _events = new RingBufferReader(bpf.Map("fr_events"), _ => _registrations++);
+    }
+
+    private static FastPathTables KernelPlane(BpfObject bpf, GeneratedProtocol protocol, ushort port)
+    {
+        var features = ProtocolFeatures.Of(protocol);
+        Refuse(features);
+        var tables = new FastPathTables(bpf, features);
+        tables.SetConfig(port);
+        return tables;
     }
 
     public ProtocolFeatures Features { get; }
 
-    public FastPathTables Tables => _tables;
+    /// <summary>The kernel maps (fast-path hosts only).</summary>
+    public FastPathTables Tables => _tables as FastPathTables ?? throw new InvalidOperationException($"a {_tables.Mode} host has no kernel maps");
+
+    public IFanOutPlane Plane => _tables;
 
     public ushort Port => _port;
 
     public RelayPlan Plan { get; private set; } = RelayPlan.Empty;
 
-    /// <summary>Registration events drained from the kernel so far.</summary>
-    public long Registrations => Interlocked.Read(ref _registrations);
 
     /// <summary>Descriptor features this host does not drive yet: they need a protocol's own control plane.</summary>
     /// <remarks>A kernel cache is no obstacle: the host does not ask the kernel to keep originals (FR_CONFIG_CONSUME_CACHED
@@ -189,7 +201,7 @@ public sealed class RelayHost : IDisposable
                 foreach (var member in channel.Members.Values.Where(m => m.Slot >= 0 && m.Plan.Budget is not null))
                     Refill(member, elapsed);
             }
-            _events.Consume();
+            _tables.Tick();
         }
     }
 
@@ -313,5 +325,5 @@ public sealed class RelayHost : IDisposable
             throw new ArgumentException($"{total} subscribers in all; {Features.Protocol.Name} has {Features.Protocol.MaxSubscribers} slots");
     }
 
-    public void Dispose() => _events.Dispose();
+    public void Dispose() => (_tables as IDisposable)?.Dispose();
 }

@@ -97,7 +97,7 @@ public sealed partial class GenericRelayPartsTests(GeneratedObjects objects) : I
     [Fact]
     public void A_generic_status_file_is_told_apart_and_printed()
     {
-        var status = new GenericRelayStatus(GenericRelayStatus.KindName, "frgn-x", "rtp", "FastRelay.Examples.Rtp.RtpHeader", 5004, 1, DateTimeOffset.Now,
+        var status = new GenericRelayStatus(GenericRelayStatus.KindName, "frgn-x", "fastpath", "rtp", "FastRelay.Examples.Rtp.RtpHeader", 5004, 1, DateTimeOffset.Now,
             "passed through", ["fr_upstream_ingress on eth0 ingress (Tcx)"], [new GenericChannelStatus(305419896, "10.0.0.2:40000", 1)],
             [new GenericSubscriberStatus(305419896, "studio", "10.1.0.2:6000", 0, null, 400, 68800, 0, 0)], 420,
             new Dictionary<string, ulong> { ["upstream_foreign_source"] = 20 });
@@ -107,10 +107,42 @@ public sealed partial class GenericRelayPartsTests(GeneratedObjects objects) : I
 
         var text = new StringWriter();
         GenericRelayStatus.FromJson(json)!.Print(text, running: true);
-        Assert.Contains("generic host for rtp", text.ToString());
+        Assert.Contains("generic host (fastpath) for rtp", text.ToString());
         Assert.Contains("studio", text.ToString());
         Assert.Matches(@"studio\s+305419896\s+400\s+68800", text.ToString());
         Assert.Contains("upstream_foreign_source 20", text.ToString());
+    }
+
+    /// <summary>The userspace copy loop reads the descriptor's fields from its attributes with the generator's rules:
+    /// width from the property type, byte order, masks.</summary>
+    [Fact]
+    public void Descriptor_fields_come_from_the_attributes()
+    {
+        var tick = DescriptorFields.Of(typeof(SampleProtocol.TickHeader));
+        var packet = new byte[24];
+        packet[0] = 0xED; packet[1] = 0xFE; packet[2] = 1;                 // magic FEED little-endian, type 1
+        packet[8] = 7;                                                       // instrument 7, little-endian u32
+        packet[12] = 0x01; packet[13] = 0x02;                                // stream 0x0102, big-endian
+        Assert.True(tick.IsEligible(packet));
+        Assert.False(tick.IsEligible(packet.AsSpan(0, 23)));                 // shorter than the header
+        Assert.Equal(7UL, tick.Channel!.Value.Read(packet));
+        Assert.Equal(0x0102UL, tick.StreamId!.Value.Read(packet));
+        Assert.True(tick.RenumberPackets && tick.TranslateStreams);
+        Assert.Equal((4, 4), tick.ConnectionId);
+        tick.PacketNumber!.Value.Write(packet, 0x1122334455667788);
+        Assert.Equal(new byte[] { 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11 }, packet[15..23]);
+        packet[2] = 2;                                                       // not a tick
+        Assert.False(tick.IsEligible(packet));
+
+        var rtp = DescriptorFields.Of(typeof(FastRelay.Examples.Rtp.RtpHeader));
+        var header = new byte[12];
+        header[0] = 0x90;                                                    // version 2 with the extension bit: still RTP
+        Assert.True(rtp.IsEligible(header));
+        rtp.PacketNumber!.Value.Write(header, 0x1_0005);                     // 16 bits wrap
+        Assert.Equal(new byte[] { 0x00, 0x05 }, header[2..4]);
+        Assert.False(rtp.RenumberPackets);
+        header[0] = 0x40;                                                    // version 1
+        Assert.False(rtp.IsEligible(header));
     }
 
     [LibraryImport("libc", EntryPoint = "kill")]

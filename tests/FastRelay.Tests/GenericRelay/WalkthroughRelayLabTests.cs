@@ -1,11 +1,8 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
 using System.Text.Json;
-using CliWrap;
 using FastRelay.Cli.Lab;
-using FastRelay.Cli.Scenario;
 using FastRelay.Tests.Infrastructure;
 using FastRelay.Tests.Lab;
 using Xunit;
@@ -50,21 +47,9 @@ public sealed class WalkthroughRelayLabTests(ITestOutputHelper output)
                     },
                 },
             }));
-            var log = new StringBuilder();
-            using var forceful = new CancellationTokenSource();
-            var relay = lab.Command(lab.Relay, "dotnet",
-                    [RelayScenario.FastRelayDll, "relay", "--assembly", typeof(SampleProtocol.TickHeader).Assembly.Location, "--config", config,
-                     "--name", prefix, "--bpffs", lab.BpfFsPath])
-                .WithStandardOutputPipe(PipeTarget.ToDelegate(l => { lock (log) log.AppendLine(l); }))
-                .WithStandardErrorPipe(PipeTarget.ToDelegate(l => { lock (log) log.AppendLine(l); }))
-                .WithValidation(CommandResultValidation.None)
-                .ExecuteAsync(forceful.Token);
-            string Log() { lock (log) return log.ToString(); }
+            await using var relay = await GenericRelayProcess.StartAsync(lab, "--assembly", typeof(SampleProtocol.TickHeader).Assembly.Location, "--config", config);
             try
             {
-                await Eventually.TrueAsync(() => Log().Contains("listening on UDP") || relay.Task.IsCompleted, "relay ready", TimeSpan.FromSeconds(90));
-                Assert.False(relay.Task.IsCompleted, "the relay exited:\n" + Log());
-
                 using var sender = lab.UdpSocket(lab.Publisher, new IPEndPoint(lab.Publisher.IPv4, SenderPort));
                 for (var i = 0; i < Ticks; i++)
                 {
@@ -77,11 +62,7 @@ public sealed class WalkthroughRelayLabTests(ITestOutputHelper output)
             }
             finally
             {
-                if (!relay.Task.IsCompleted)
-                    ProcessSignals.Terminate(relay.ProcessId);
-                forceful.CancelAfter(TimeSpan.FromSeconds(15));
-                try { await relay; } catch (OperationCanceledException) { }
-                output.WriteLine(Log());
+                output.WriteLine(await relay.StopAsync());
             }
 
             foreach (var (receiver, index) in receivers.Select((r, i) => (r, i)))
