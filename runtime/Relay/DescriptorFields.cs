@@ -47,11 +47,14 @@ public sealed record DescriptorFields(
     bool RenumberPackets,
     HeaderInteger? StreamId,
     bool TranslateStreams,
-    (int Offset, int Length)? ConnectionId)
+    (int Offset, int Length)? ConnectionId,
+    int PayloadOffset = 0)
 {
-    /// <summary>Bytes a datagram must have for every field to be read (the kernel's FR_HEADER_LEN without the payload).</summary>
+    /// <summary>Bytes a datagram must have to be copied: the end of the furthest field or the payload start, whichever is
+    /// later (the kernel's FR_HEADER_LEN).</summary>
     public int HeaderLength => new[]
     {
+        PayloadOffset,
         Matches.Select(m => m.Field.End).DefaultIfEmpty(0).Max(),
         Channel?.End ?? 0, PacketNumber?.End ?? 0, StreamId?.End ?? 0,
         ConnectionId is { } c ? c.Offset + c.Length : 0,
@@ -73,6 +76,7 @@ public sealed record DescriptorFields(
         HeaderInteger? channel = null, packetNumber = null, streamId = null;
         bool renumber = false, translateStreams = false;
         (int, int)? connectionId = null;
+        var payload = 0;
         const BindingFlags members = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance;
         foreach (var property in descriptor.GetProperties(members).Cast<MemberInfo>().Concat(descriptor.GetFields(members)))
         {
@@ -99,10 +103,13 @@ public sealed record DescriptorFields(
                     case ConnectionIdAttribute id:
                         connectionId = (id.Offset, id.Length);
                         break;
+                    case PayloadAttribute p:
+                        payload = p.Offset;
+                        break;
                 }
             }
         }
-        return new DescriptorFields(matches, channel, packetNumber, renumber, streamId, translateStreams, connectionId);
+        return new DescriptorFields(matches, channel, packetNumber, renumber, streamId, translateStreams, connectionId, payload);
     }
 
     /// <summary>Width 0 takes the property type's, as the generator does.</summary>
