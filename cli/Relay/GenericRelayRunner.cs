@@ -85,6 +85,7 @@ public static class GenericRelayRunner
 
         using var socket = OpenSocket(port);
         FastPathHost? fastPath = null;
+        string? builtDirectory = null;
         RelayHost host;
         var absorbed = new AbsorbedCounter();
         Thread receiver;
@@ -97,9 +98,20 @@ public static class GenericRelayRunner
                 objectPath = given;
             }
             else
+            {
                 objectPath = await GenPipeline.BuildForRelayAsync(protocol, options.Name, options.TemplatesDir, cancellationToken);
+                builtDirectory = Path.GetDirectoryName(objectPath);
+            }
             fastPath = FastPathHost.Start(new FastPathHostOptions(protocol, objectPath, options.Name, options.Interfaces, options.BpfFsRoot), log);
-            host = new RelayHost(fastPath.Object, protocol, (ushort)port, log);
+            try
+            {
+                host = new RelayHost(fastPath.Object, protocol, (ushort)port, log);
+            }
+            catch
+            {
+                fastPath.Dispose(); // detach what was attached before the failure
+                throw;
+            }
             receiver = new Thread(() => Absorb(socket, absorbed, cancellationToken)) { IsBackground = true, Name = "fastrelay-absorb" };
         }
         else
@@ -138,6 +150,9 @@ public static class GenericRelayRunner
             status.Remove();
             socket.Close();
             receiver.Join(TimeSpan.FromSeconds(1));
+            // The object this instance built for itself is loaded; its build folder has served its purpose.
+            if (builtDirectory is not null)
+                Directory.Delete(builtDirectory, recursive: true);
         }
     }
 
