@@ -41,9 +41,8 @@ public static class RelayCommand
             if (!generic)
                 CheckProfile(parse.GetValue(profile)!);
             // The default name is the custom-UDP relay's; a generic relay not named explicitly takes its protocol's.
-            var instance = generic && parse.GetResult(name) is null or { Implicit: true }
-                ? parse.GetValue(protocolName) ?? "generic"
-                : parse.GetValue(name)!;
+            var named = parse.GetResult(name) is not (null or { Implicit: true });
+            var instance = parse.GetValue(name)!;
             Directory.CreateDirectory(StatusDirectory);
             using var logs = logging.Create(parse);
             FastRelay.Bpf.LibBpfLog.Use(logs);
@@ -58,12 +57,12 @@ public static class RelayCommand
                     Protocol = parse.GetValue(protocolName),
                     ConfigPath = parse.GetValue(config),
                     Port = parse.GetValue(port),
-                    Name = instance,
+                    Name = named ? instance : null,
                     Mode = parse.GetValue(mode),
                     Interfaces = parse.GetValue(interfaces) is { Length: > 0 } chosen ? chosen : null,
                     ObjectPath = parse.GetValue(objectPath),
                     BpfFsRoot = parse.GetValue(bpffs)!,
-                    StatusFile = StatusFile(instance),
+                    StatusDirectory = StatusDirectory,
                 }, logs, stop.Token);
                 return 0;
             }

@@ -27,7 +27,8 @@ public sealed record GenericRelayOptions
     /// <summary>UDP port to relay; null = the descriptor's UdpPort.</summary>
     public int? Port { get; init; }
 
-    public required string Name { get; init; }
+    /// <summary>Instance name (pins, status file); null = the protocol's name.</summary>
+    public string? Name { get; init; }
 
     /// <summary>FastPath: copies made by the kernel; Userspace: by this process (no eBPF needed).</summary>
     public RelayMode Mode { get; init; } = RelayMode.FastPath;
@@ -36,8 +37,11 @@ public sealed record GenericRelayOptions
     public string BpfFsRoot { get; init; } = FastRelay.Bpf.BpfFs.DefaultRoot;
     public string TemplatesDir { get; init; } = GenPipeline.DefaultTemplatesDir;
 
-    /// <summary>Where the status snapshot goes (read by `fastrelay status`); null = none.</summary>
+    /// <summary>Where the status snapshot goes (read by `fastrelay status`); null = <see cref="StatusDirectory"/>/NAME.json.</summary>
     public string? StatusFile { get; init; }
+
+    /// <summary>Folder of status files when <see cref="StatusFile"/> is not given; null = no status file.</summary>
+    public string? StatusDirectory { get; init; }
 
     /// <summary>How often the configuration file's timestamp is checked besides the change notification (which some
     /// editors' rename-over and network file systems do not raise).</summary>
@@ -74,6 +78,12 @@ public static class GenericRelayRunner
     {
         var log = logs.CreateLogger("fastrelay.relay");
         var protocol = await ResolveProtocolAsync(options, cancellationToken);
+        var instance = options.Name ?? protocol.Name;
+        options = options with
+        {
+            Name = instance,
+            StatusFile = options.StatusFile ?? (options.StatusDirectory is { } directory ? Path.Combine(directory, instance + ".json") : null),
+        };
         var features = ProtocolFeatures.Of(protocol);
         if (RelayHost.Unsupported(features) is { } why)
             throw new UserFacingException($"the generic relay cannot serve {protocol.Name} ({protocol.DescriptorType}): {why}");
@@ -99,10 +109,10 @@ public static class GenericRelayRunner
             }
             else
             {
-                objectPath = await GenPipeline.BuildForRelayAsync(protocol, options.Name, options.TemplatesDir, cancellationToken);
+                objectPath = await GenPipeline.BuildForRelayAsync(protocol, instance, options.TemplatesDir, cancellationToken);
                 builtDirectory = Path.GetDirectoryName(objectPath);
             }
-            fastPath = FastPathHost.Start(new FastPathHostOptions(protocol, objectPath, options.Name, options.Interfaces, options.BpfFsRoot), log);
+            fastPath = FastPathHost.Start(new FastPathHostOptions(protocol, objectPath, instance, options.Interfaces, options.BpfFsRoot), log);
             try
             {
                 host = new RelayHost(fastPath.Object, protocol, (ushort)port, log);
@@ -128,7 +138,7 @@ public static class GenericRelayRunner
 
         host.Apply(plan, cancellationToken);
         log.LogInformation("relay {Name} ({Protocol}, {Mode}) listening on UDP {Port}: {Channels} channels, {Subscribers} subscribers, sequence numbers {Sequence}",
-            options.Name, protocol.Name, host.Plane.Mode, port, plan.Channels.Count, plan.Channels.Sum(c => c.Subscribers.Count),
+            instance, protocol.Name, host.Plane.Mode, port, plan.Channels.Count, plan.Channels.Sum(c => c.Subscribers.Count),
             !features.HasPacketNumber ? "absent" : features.RenumbersPerSubscriber ? "renumbered per subscriber" : "passed through");
 
         using var reload = options.ConfigPath is { } path ? new ConfigWatcher(path, options.ReloadPoll) : null;

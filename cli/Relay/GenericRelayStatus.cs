@@ -84,7 +84,7 @@ internal sealed class GenericRelayStatusWriter(GenericRelayOptions options, Gene
         var subscribers = host.Subscribers();
         var kernel = host.Plane.PlaneCounters();
         return new GenericRelayStatus(
-            GenericRelayStatus.KindName, options.Name, host.Plane.Mode, protocol.Name, protocol.DescriptorType, host.Port, Environment.ProcessId, DateTimeOffset.Now,
+            GenericRelayStatus.KindName, options.Name ?? protocol.Name, host.Plane.Mode, protocol.Name, protocol.DescriptorType, host.Port, Environment.ProcessId, DateTimeOffset.Now,
             !features.HasPacketNumber ? "absent" : features.RenumbersPerSubscriber ? "renumbered" : "passed through",
             (fastPath?.Attachments ?? []).Select(a => $"{a.ProgramName} on {FastRelay.Net.NetDevice.NameOf(a.Ifindex) ?? a.Ifindex.ToString()} {a.Direction.ToString().ToLowerInvariant()} ({a.Mode})").ToList(),
             plan.Channels.Select(c => new GenericChannelStatus(c.Id, c.Upstream?.ToString(), c.Subscribers.Count)).ToList(),
