@@ -55,7 +55,7 @@ public sealed record GenericRelayStatus(
         foreach (var s in Subscribers)
             output.WriteLine($"  {(s.Slot < 0 ? "-" : s.Slot.ToString()),4} {s.Name,-28} {s.Channel,10} {s.Forwarded,10} {s.ForwardedBytes,12} {s.DroppedByBudget,11}" +
                              (s.Problem is null ? "" : $"  waiting: {s.Problem}"));
-        output.WriteLine($"  kernel: {string.Join(", ", Kernel.Select(k => $"{k.Key} {k.Value}"))}; absorbed by the relay socket: {AbsorbedPackets}");
+        output.WriteLine($"  {(Mode == "userspace" ? "copy loop" : "kernel")}: {string.Join(", ", Kernel.Select(k => $"{k.Key} {k.Value}"))}; absorbed by the relay socket: {AbsorbedPackets}");
     }
 }
 
