@@ -170,6 +170,9 @@ int fr_upstream_ingress(struct __sk_buff *skb)
 			return TC_ACT_SHOT;
 		}
 	}
+#else
+	/* Only the kernel cache asks whether a subscriber was skipped for its family; without one the flag is unused. */
+	(void)cross_family;
 #endif
 	/* The original goes up to the relay's own stack (ACKs, cache) exactly as it arrived. */
 	return TC_ACT_OK;

@@ -53,6 +53,8 @@ public static class ConfigFile
         var inserted = new List<string>();
         foreach (var property in config.EnumerateObject())
         {
+            if (command is SectionedCommand sectioned && sectioned.Sections.Contains(property.Name))
+                continue; // read by the command itself (the generic relay's channels), not an option
             var name = "--" + property.Name;
             var option = command.Options.FirstOrDefault(o => o.Name == name && o.Name != OptionName)
                 ?? throw new UserFacingException($"{path}: unknown key \"{property.Name}\" for `{commandText}` (keys: " +
@@ -83,4 +85,11 @@ public static class ConfigFile
         JsonValueKind.False => "false",
         _ => throw new UserFacingException($"{path}: key \"{key}\" must be a string, a number, true/false or an array of those, not {value.ValueKind.ToString().ToLower(CultureInfo.InvariantCulture)}"),
     };
+}
+
+/// <summary>A command whose --config file also holds sections that are not options but data the command reads from the
+/// file itself (the generic relay's "channels", reloaded while it runs).</summary>
+public sealed class SectionedCommand(string name, string description, params string[] sections) : Command(name, description)
+{
+    public IReadOnlySet<string> Sections { get; } = sections.ToHashSet(StringComparer.Ordinal);
 }

@@ -3,7 +3,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-packages=(clang llvm libbpf-dev libbpf1 bpftool iproute2 ethtool ngtcp2-client ngtcp2-server chromium)
+packages=(clang llvm libbpf-dev libbpf1 bpftool iproute2 ethtool ngtcp2-client ngtcp2-server chromium ffmpeg)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

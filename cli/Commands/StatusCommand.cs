@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using FastRelay.Cli.Relay;
 using FastRelay.Protocols.CustomUdp.Relay;
 
 namespace FastRelay.Cli.Commands;
@@ -26,7 +27,18 @@ public static class StatusCommand
             }
             foreach (var file in files)
             {
-                var status = RelayStatus.FromJson(File.ReadAllText(file));
+                var text = File.ReadAllText(file);
+                if (GenericRelayStatus.IsGeneric(text))
+                {
+                    // A generic host (relay --assembly/--project) writes its own format.
+                    var generic = GenericRelayStatus.FromJson(text);
+                    if (parse.GetValue(json))
+                        Console.WriteLine(generic?.ToJson());
+                    else
+                        generic?.Print(Console.Out, IsRunning(generic.ProcessId));
+                    continue;
+                }
+                var status = RelayStatus.FromJson(text);
                 if (status is null)
                     continue;
                 if (parse.GetValue(json))

@@ -44,6 +44,14 @@ public static class ProtocolCatalog
         return protocols;
     }
 
+    /// <summary>The descriptor type a protocol was generated from, found among the assemblies loaded so far (the userspace
+    /// copy loop reads the descriptor's attributes).</summary>
+    public static Type DescriptorType(GeneratedProtocol protocol) =>
+        AssemblyLoadContext.All.SelectMany(c => c.Assemblies)
+            .Select(a => a.GetType(protocol.DescriptorType, throwOnError: false))
+            .FirstOrDefault(t => t is not null)
+        ?? throw new UserFacingException($"descriptor type {protocol.DescriptorType} of {protocol.Name} is not loaded");
+
     private sealed class DescriptorLoadContext(string mainAssembly) : AssemblyLoadContext(isCollectible: false)
     {
         private static readonly string?[] Shared =

@@ -54,6 +54,8 @@ public static class CustomUdpRelayRunner
             Func<IPEndPoint, SubscriberBinding> bind;
             if (options.Mode == RelayMode.FastPath)
             {
+                if (options.ObjectPath is { } given)
+                    RelayObjects.EnsureBuiltFor(CustomUdpHeaderFastPath.Protocol, given);
                 var objectPath = options.ObjectPath ?? await GenPipeline.BuildForRelayAsync(CustomUdpHeaderFastPath.Protocol, options.Relay.Name, options.TemplatesDir, cancellationToken);
                 host = FastPathHost.Start(new FastPathHostOptions(CustomUdpHeaderFastPath.Protocol, objectPath, options.Relay.Name,
                     options.Interfaces, options.BpfFsRoot), log);

@@ -8,28 +8,47 @@ public sealed unsafe partial class BpfMap
     /// <summary>The kernel copies per-CPU values at 8-byte strides, whatever the value size.</summary>
     private int PerCpuStride => (ValueSize + 7) & ~7;
 
+    /// <summary>Byte-level form for callers that know the value only by its layout (the generic relay host): one
+    /// <see cref="ValueSize"/>-byte array per possible CPU; false when the key is absent.</summary>
+    public bool TryLookupPerCpu(ReadOnlySpan<byte> key, out byte[][] values)
+    {
+        if (!IsPerCpu)
+            throw new InvalidOperationException($"map '{Name}' is not per-CPU ({Type})");
+        if (!TryLookupAllCpus(key, out var raw))
+        {
+            values = [];
+            return false;
+        }
+        values = new byte[PossibleCpuCount][];
+        for (int cpu = 0; cpu < values.Length; cpu++)
+            values[cpu] = raw.AsSpan(cpu * PerCpuStride, ValueSize).ToArray();
+        return true;
+    }
+
     /// <summary>One value per possible CPU (index = CPU number); false when the key is absent.</summary>
     public bool TryLookupPerCpu<TKey, TValue>(in TKey key, out TValue[] values) where TKey : unmanaged where TValue : unmanaged
     {
         RequirePerCpu<TValue>();
-        int cpus = PossibleCpuCount, stride = PerCpuStride;
-        var raw = new byte[stride * cpus];
-        var k = AsBytes(in key);
-        CheckKey(k.Length);
-        using (new Lease(_owner.Handle))
-        fixed (byte* kp = k)
-        fixed (byte* vp = raw)
+        if (!TryLookupAllCpus(AsBytes(in key), out var raw))
         {
-            if (!Found(LibBpf.bpf_map__lookup_elem(Ptr, kp, (nuint)k.Length, vp, (nuint)raw.Length, 0), "per-CPU lookup"))
-            {
-                values = [];
-                return false;
-            }
+            values = [];
+            return false;
         }
-        values = new TValue[cpus];
-        for (int cpu = 0; cpu < cpus; cpu++)
-            values[cpu] = MemoryMarshal.Read<TValue>(raw.AsSpan(cpu * stride, sizeof(TValue)));
+        values = new TValue[PossibleCpuCount];
+        for (int cpu = 0; cpu < values.Length; cpu++)
+            values[cpu] = MemoryMarshal.Read<TValue>(raw.AsSpan(cpu * PerCpuStride, sizeof(TValue)));
         return true;
+    }
+
+    /// <summary>The kernel's per-CPU answer: every possible CPU's value at <see cref="PerCpuStride"/> strides.</summary>
+    private bool TryLookupAllCpus(ReadOnlySpan<byte> key, out byte[] raw)
+    {
+        raw = new byte[PerCpuStride * PossibleCpuCount];
+        CheckKey(key.Length);
+        using (new Lease(_owner.Handle))
+        fixed (byte* kp = key)
+        fixed (byte* vp = raw)
+            return Found(LibBpf.bpf_map__lookup_elem(Ptr, kp, (nuint)key.Length, vp, (nuint)raw.Length, 0), "per-CPU lookup");
     }
 
     public TValue[] LookupPerCpu<TKey, TValue>(in TKey key) where TKey : unmanaged where TValue : unmanaged =>

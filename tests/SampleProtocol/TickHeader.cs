@@ -1,3 +1,4 @@
+using System;
 using FastRelay.Descriptors;
 
 namespace SampleProtocol;
