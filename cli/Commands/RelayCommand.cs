@@ -48,6 +48,8 @@ public static class RelayCommand
             FastRelay.Bpf.LibBpfLog.Use(logs);
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
+            var relayMode = parse.GetValue(mode) is var chosenMode && chosenMode != RelayMode.Auto ? chosenMode
+                : throw new UserFacingException("--mode auto is `moq relay`'s; `fastrelay relay` takes FastPath or Userspace");
             if (generic)
             {
                 await GenericRelayRunner.RunAsync(new GenericRelayOptions
@@ -58,7 +60,7 @@ public static class RelayCommand
                     ConfigPath = parse.GetValue(config),
                     Port = parse.GetValue(port),
                     Name = named ? instance : null,
-                    Mode = parse.GetValue(mode),
+                    Mode = relayMode,
                     Interfaces = parse.GetValue(interfaces) is { Length: > 0 } chosen ? chosen : null,
                     ObjectPath = parse.GetValue(objectPath),
                     BpfFsRoot = parse.GetValue(bpffs)!,
@@ -71,8 +73,7 @@ public static class RelayCommand
             var interfaceList = parse.GetValue(interfaces) is { Length: > 0 } list ? list : null;
             await CustomUdpRelayRunner.RunAsync(new RelayRunOptions
             {
-                Mode = parse.GetValue(mode) is var chosen && chosen != RelayMode.Auto ? chosen
-                    : throw new UserFacingException("--mode auto is `moq relay`'s; the custom-UDP relay takes FastPath or Userspace"),
+                Mode = relayMode,
                 Interfaces = interfaceList,
                 ObjectPath = parse.GetValue(objectPath),
                 BpfFsRoot = parse.GetValue(bpffs)!,

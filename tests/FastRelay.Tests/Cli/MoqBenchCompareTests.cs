@@ -42,7 +42,10 @@ public sealed class MoqBenchCompareTests
                     Assert.True(p.GetProperty("relaySyscalls").GetInt64() > 0, p.ToString());
                     if (fastPath)
                     {
-                        Assert.True(p.GetProperty("kernelShare").GetDouble() >= 0.9, p.ToString());
+                        // A broken fast path carries nothing; a working one 97-100 % on a quiet machine. Under a loaded
+                        // test run a group's first packets can race its stream mapping (userspace sends those), and a
+                        // 2 s window holds few groups: 0.79-0.89 was seen at load 20-37.
+                        Assert.True(p.GetProperty("kernelShare").GetDouble() >= 0.7, p.ToString());
                         Assert.True(p.GetProperty("kernelForwardedPackets").GetInt64() > 0, p.ToString());
                         Assert.True(p.GetProperty("relaySyscallsPerKernelPacket").GetDouble() > 0, p.ToString());
                     }
