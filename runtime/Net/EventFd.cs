@@ -45,11 +45,24 @@ public sealed partial class EventFd : SafeHandle
         }
     }
 
-    /// <summary>Makes the fd unreadable again (after a poll said it was readable).</summary>
+    /// <summary>Makes the fd unreadable again (after a poll said it was readable); nothing after Dispose (the number
+    /// may already belong to another file by then).</summary>
     public unsafe void Drain()
     {
-        ulong value;
-        _ = read((int)handle, &value, sizeof(ulong));
+        var added = false;
+        try
+        {
+            DangerousAddRef(ref added);
+            ulong value;
+            _ = read((int)handle, &value, sizeof(ulong));
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            if (added) DangerousRelease();
+        }
     }
 
     protected override bool ReleaseHandle() => close((int)handle) == 0;

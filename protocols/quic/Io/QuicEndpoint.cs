@@ -237,6 +237,8 @@ internal sealed class QuicEndpoint : IDisposable
     private unsafe bool WaitReadable(long micros)
     {
         if (_wake is null) return _socket.Poll((int)Math.Min(micros, MaxPollMicros), SelectMode.SelectRead);
+        // Disposed from a callback on this thread: the eventfd's number may already be someone else's.
+        if (_disposed) throw new ObjectDisposedException(nameof(QuicEndpoint));
         var fds = stackalloc FastRelay.Net.LinuxSockets.PollFd[2];
         fds[0] = new() { Fd = (int)_socket.Handle, Events = FastRelay.Net.LinuxSockets.PollIn };
         fds[1] = new() { Fd = _wake.Fd, Events = FastRelay.Net.LinuxSockets.PollIn };
