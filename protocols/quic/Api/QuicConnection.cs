@@ -67,7 +67,11 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
     }
     private bool _allowSegmentationOffload = true;
 
-    public static async ValueTask<QuicConnection> ConnectAsync(QuicClientConnectionOptions options, CancellationToken cancellationToken = default)
+    public static ValueTask<QuicConnection> ConnectAsync(QuicClientConnectionOptions options, CancellationToken cancellationToken = default) =>
+        ConnectAsync(options, null, cancellationToken);
+
+    private static async ValueTask<QuicConnection> ConnectAsync(QuicClientConnectionOptions options, (uint Version, uint Abandoned)? afterVersionNegotiation,
+        CancellationToken cancellationToken)
     {
         if (options.ApplicationProtocols.Count == 0) throw new ArgumentException("at least one application protocol (ALPN) is required", nameof(options));
         var (remote, host) = await ResolveAsync(options.RemoteEndPoint, cancellationToken).ConfigureAwait(false);
@@ -77,14 +81,40 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
         QuicConnection connection;
         try
         {
-            connection = CreateClient(endpoint, ownsEndpoint: true, remote, options.TargetHost ?? host, options, log, null);
+            connection = CreateClient(endpoint, ownsEndpoint: true, remote, options.TargetHost ?? host, options, log, null, afterVersionNegotiation);
         }
         catch
         {
             endpoint.Dispose();
             throw;
         }
-        return await CompleteHandshakeAsync(connection, remote, options, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await CompleteHandshakeAsync(connection, remote, options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (QuicException e) when (afterVersionNegotiation is null && NextVersionAfter(e, options, log) is { } retry)
+        {
+            // RFC 9000 §6.2: a new connection attempt (new ids, new socket) in a version the server listed.
+            return await ConnectAsync(options, retry, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// After the server refused our first flight's version with Version Negotiation: the most preferred of our versions
+    /// that it listed, and the version refused (the second attempt checks the server does not list it: RFC 9368 §4);
+    /// null when there is none (the failure stands).
+    /// </summary>
+    private static (uint Version, uint Abandoned)? NextVersionAfter(QuicException e, QuicClientConnectionOptions options, ILogger log)
+    {
+        if (e.ServerVersions is not { } listed) return null;
+        var refused = SettingsFactory.InitialVersionOf(options);
+        foreach (var version in options.QuicVersions)
+        {
+            if (version == refused || !listed.Contains(version)) continue;
+            log.LogDebug("version negotiation: QUIC {Refused} refused, trying again in {Version}", Wire.QuicVersion.Name(refused), Wire.QuicVersion.Name(version));
+            return (version, refused);
+        }
+        return null;
     }
 
     /// <summary>
@@ -103,16 +133,27 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
         if (local.AddressFamily == AddressFamily.InterNetworkV6 && remote.AddressFamily == AddressFamily.InterNetwork)
             remote = new IPEndPoint(remote.Address.MapToIPv6(), remote.Port);
         var log = options.LoggerFactory?.CreateLogger("FastRelay.Quic.Client") ?? NullLogger.Instance;
-        var connection = CreateClient(endpoint, ownsEndpoint: false, remote, options.TargetHost ?? host, options, log, onClosed);
-        onCreated(connection);
-        return await CompleteHandshakeAsync(connection, remote, options, cancellationToken).ConfigureAwait(false);
+        (uint Version, uint Abandoned)? afterVersionNegotiation = null;
+        while (true)
+        {
+            var connection = CreateClient(endpoint, ownsEndpoint: false, remote, options.TargetHost ?? host, options, log, onClosed, afterVersionNegotiation);
+            onCreated(connection);
+            try
+            {
+                return await CompleteHandshakeAsync(connection, remote, options, cancellationToken).ConfigureAwait(false);
+            }
+            catch (QuicException e) when (afterVersionNegotiation is null && NextVersionAfter(e, options, log) is { } retry)
+            {
+                afterVersionNegotiation = retry;
+            }
+        }
     }
 
     private static QuicConnection CreateClient(QuicEndpoint endpoint, bool ownsEndpoint, IPEndPoint remote, string? serverName,
-        QuicClientConnectionOptions options, ILogger log, Action<QuicConnection>? onClosed)
+        QuicClientConnectionOptions options, ILogger log, Action<QuicConnection>? onClosed, (uint Version, uint Abandoned)? afterVersionNegotiation)
     {
         var ticketKey = Tls.Resumption.SessionTicketCache.KeyFor(serverName ?? remote.Address.ToString(), remote.Port);
-        var settings = SettingsFactory.ForClient(options, serverName, endpoint.ResetKey, log, ticketKey, endpoint.SupportsEcn);
+        var settings = SettingsFactory.ForClient(options, serverName, endpoint.ResetKey, log, ticketKey, endpoint.SupportsEcn, afterVersionNegotiation);
         return new QuicConnection(endpoint, ownsEndpoint, remote, l => QuicConnectionCore.CreateClient(settings, l, QuicClock.NowMicros), log, null, onClosed)
         {
             AllowSegmentationOffload = options.AllowSegmentationOffload,
@@ -537,7 +578,11 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
         if (info is null) return new QuicException(QuicErrorKind.OperationAborted, "the connection was disposed");
         if (info.Value.IdleTimeout) return new QuicException(QuicErrorKind.ConnectionIdle, "the connection timed out (idle)");
         if (info.Value.IsApplicationError) return new QuicException(QuicErrorKind.ConnectionAborted, $"connection closed: {info}", (long)info.Value.ErrorCode);
-        if (!_core.IsHandshakeComplete) return new QuicException(QuicErrorKind.HandshakeFailed, $"handshake failed: {info}", transportError: info.Value.ErrorCode);
+        if (!_core.IsHandshakeComplete)
+            return new QuicException(QuicErrorKind.HandshakeFailed, $"handshake failed: {info}", transportError: info.Value.ErrorCode)
+            {
+                ServerVersions = info.Value.ServerVersions,
+            };
         return new QuicException(info.Value.ErrorCode == 0 ? QuicErrorKind.ConnectionAborted : QuicErrorKind.TransportError, $"connection closed: {info}",
             transportError: info.Value.ErrorCode);
     }

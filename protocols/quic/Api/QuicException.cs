@@ -20,6 +20,8 @@ public sealed class QuicException(QuicErrorKind kind, string message, long? appl
     : IOException(message)
 {
     public QuicErrorKind Kind { get; } = kind;
+    /// <summary>A handshake the server refused with Version Negotiation: the versions it listed.</summary>
+    public IReadOnlyList<uint>? ServerVersions { get; init; }
     public long? ApplicationErrorCode { get; } = applicationErrorCode;
     public ulong? TransportError { get; } = transportError;
 }

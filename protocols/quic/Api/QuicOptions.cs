@@ -59,8 +59,9 @@ public sealed class QuicClientConnectionOptions : QuicConnectionOptions
     public List<uint> QuicVersions { get; set; } = [Wire.QuicVersion.V1];
     /// <summary>
     /// The version of the first flight; null: v1 when listed (every server parses it, and it converts to v2), else the
-    /// first of <see cref="QuicVersions"/>. A server that does not speak it answers with Version Negotiation, and the
-    /// connection fails (no second attempt in another version yet).
+    /// first of <see cref="QuicVersions"/>. A server that does not speak it answers with Version Negotiation; the client
+    /// then tries once more in the most preferred of <see cref="QuicVersions"/> that the server listed (RFC 9000 §6.2,
+    /// with RFC 9368's downgrade check), and fails if there is none.
     /// </summary>
     public uint? InitialQuicVersion { get; set; }
     public required EndPoint RemoteEndPoint { get; set; }

@@ -7,8 +7,9 @@ namespace FastRelay.Protocols.Quic.Api;
 /// <summary>Translates the public options into the core's <see cref="ConnectionSettings"/> (once per connection).</summary>
 internal static class SettingsFactory
 {
+    /// <param name="afterVersionNegotiation">A second attempt: its first-flight version and the version the first used.</param>
     public static ConnectionSettings ForClient(QuicClientConnectionOptions options, string? serverName, StatelessResetKey resetKey, ILogger log,
-        string ticketKey, bool socketSupportsEcn = false)
+        string ticketKey, bool socketSupportsEcn = false, (uint Version, uint Abandoned)? afterVersionNegotiation = null)
     {
         Tls.Resumption.SessionTicket? ticket = null;
         Action<Tls.Resumption.SessionTicket>? received = null;
@@ -25,7 +26,8 @@ internal static class SettingsFactory
             if (ticket is not null) log.LogDebug("resuming with a session ticket ({Early})", ticket.AllowsEarlyData && options.EnableEarlyData ? "0-RTT" : "no 0-RTT");
         }
         return Create(options, QuicPerspective.Client, resetKey, log, serverName: serverName, client: options,
-            resumption: (ticket, options.EnableEarlyData, received, null), ecn: options.EnableEcn && socketSupportsEcn);
+            resumption: (ticket, options.EnableEarlyData, received, null), ecn: options.EnableEcn && socketSupportsEcn,
+            afterVersionNegotiation: afterVersionNegotiation);
     }
 
     public static ConnectionSettings ForServer(QuicServerConnectionOptions options, IReadOnlyList<string> applicationProtocols, StatelessResetKey resetKey, ILogger log,
@@ -42,6 +44,9 @@ internal static class SettingsFactory
         return versions;
     }
 
+    /// <summary>The version of a client's first flight (the options' choice, or the default rule).</summary>
+    internal static uint InitialVersionOf(QuicClientConnectionOptions client) => InitialVersion(client);
+
     private static uint InitialVersion(QuicClientConnectionOptions client)
     {
         var versions = Versions(client, null);
@@ -54,7 +59,7 @@ internal static class SettingsFactory
         string? serverName = null, IReadOnlyList<string>? applicationProtocols = null, QuicClientConnectionOptions? client = null,
         QuicServerConnectionOptions? server = null,
         (Tls.Resumption.SessionTicket? Ticket, bool EarlyData, Action<Tls.Resumption.SessionTicket>? Received, Tls.Resumption.SessionTicketProtector? Protector) resumption = default,
-        bool ecn = false)
+        bool ecn = false, (uint Version, uint Abandoned)? afterVersionNegotiation = null)
     {
         var protocols = applicationProtocols is { Count: > 0 } ? applicationProtocols : options.ApplicationProtocols;
         if (protocols.Count == 0) throw new ArgumentException("at least one application protocol (ALPN) is required");
@@ -80,7 +85,8 @@ internal static class SettingsFactory
             CongestionControl = options.CongestionControl,
             Versions = Versions(client, server),
             EnableEcn = ecn,
-            InitialVersion = client is null ? Wire.QuicVersion.V1 : InitialVersion(client),
+            InitialVersion = afterVersionNegotiation?.Version ?? (client is null ? Wire.QuicVersion.V1 : InitialVersion(client)),
+            AbandonedVersion = afterVersionNegotiation?.Abandoned,
             MaxPathMtuProbeSize = options.MaxPathMtuProbeSize,
             ResumptionTicket = resumption.Ticket,
             EnableEarlyData = resumption.EarlyData,

@@ -40,6 +40,9 @@ public sealed class ConnectionSettings
     public IReadOnlyList<uint> Versions { get; init; } = [QuicVersion.V1];
     /// <summary>Client: the version of its first flight (RFC 9368's original version); one of <see cref="Versions"/>.</summary>
     public uint InitialVersion { get; init; } = QuicVersion.V1;
+    /// <summary>Client, second attempt after Version Negotiation: the version the first attempt used, which the server
+    /// said it does not speak. Its version_information must then not list it (RFC 9368 §4: else the VN was forged).</summary>
+    public uint? AbandonedVersion { get; init; }
 
     /// <summary>
     /// Mark our packets ECT(0) and validate the peer's ECN counts (RFC 9000 §13.4.2); only when the owner's socket can mark

@@ -110,6 +110,9 @@ public sealed partial class QuicConnectionCore
             if (peer.StatelessResetToken is { } token) _cids.SetInitialPeerResetToken(token);
             var versionError = VersionNegotiation.CheckServerChoice(peer.VersionInformation, _version, _originalVersion, _settings.Versions);
             if (!versionError.IsNone) return versionError;
+            // RFC 9368 §4: after Version Negotiation, a server that lists the version it refused sent a forged VN.
+            if (_settings.AbandonedVersion is { } abandoned && peer.VersionInformation is { } info && VersionNegotiation.Contains(info.AvailableVersions, abandoned))
+                return QuicError.VersionNegotiation($"downgrade: the server lists QUIC {QuicVersion.Name(abandoned)}, which its Version Negotiation refused");
         }
         _peerParameters = peer;
         _tracer.ParametersSet(false, peer);

@@ -264,7 +264,10 @@ public sealed partial class QuicConnectionCore
             if (header.GetSupportedVersion(i) == _originalVersion) return false;
         _log.LogDebug("version negotiation: server does not speak QUIC {Version}", QuicVersion.Name(_originalVersion));
         TracePacketReceived(header, header.PacketLength);
-        CloseInfo = new ConnectionCloseInfo(0, false, $"server does not support QUIC {QuicVersion.Name(_originalVersion)}", ByPeer: true, VersionMismatch: true);
+        var listed = new uint[Math.Min(header.SupportedVersionCount, VersionInformation.MaxAvailableVersions)];
+        for (int i = 0; i < listed.Length; i++) listed[i] = header.GetSupportedVersion(i);
+        CloseInfo = new ConnectionCloseInfo(0, false, $"server does not support QUIC {QuicVersion.Name(_originalVersion)}", ByPeer: true, VersionMismatch: true,
+            ServerVersions: listed);
         Phase = ConnectionPhase.Closed;
         _events.Enqueue(ConnectionEventKind.Closed);
         EndTrace();

@@ -22,8 +22,10 @@ public enum ConnectionPhase
 }
 
 /// <summary>Why a connection ended, as the wire said it (or as we decided it).</summary>
+/// <param name="ServerVersions">With <paramref name="VersionMismatch"/>: the versions the server's Version Negotiation
+/// packet listed (a client may try again in one of them).</param>
 public readonly record struct ConnectionCloseInfo(ulong ErrorCode, bool IsApplicationError, string Reason, bool ByPeer,
-    bool IdleTimeout = false, bool StatelessReset = false, bool VersionMismatch = false)
+    bool IdleTimeout = false, bool StatelessReset = false, bool VersionMismatch = false, IReadOnlyList<uint>? ServerVersions = null)
 {
     public override string ToString() =>
         IdleTimeout ? "idle timeout" : StatelessReset ? "stateless reset" : VersionMismatch ? "no common QUIC version"

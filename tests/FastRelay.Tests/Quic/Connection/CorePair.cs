@@ -185,6 +185,7 @@ internal sealed class ConnectionSettingsBuilder(QuicPerspective perspective)
     /// <summary>QUIC versions (client: most preferred first; server: what it speaks) and the client's first-flight version.</summary>
     public List<uint> Versions { get; set; } = [QuicVersion.V1];
     public uint InitialVersion { get; set; } = QuicVersion.V1;
+    public uint? AbandonedVersion { get; set; }
 
     public Microsoft.Extensions.Logging.ILogger? Logger { get; set; }
     public Func<QuicPerspective, ConnectionId, FastRelay.Protocols.Quic.Qlog.IConnectionTracer>? TracerFactory { get; set; }
@@ -205,6 +206,7 @@ internal sealed class ConnectionSettingsBuilder(QuicPerspective perspective)
         AdvertisedMaxUdpPayloadSize = MaxUdpPayloadSize,
         Versions = Versions,
         InitialVersion = InitialVersion,
+        AbandonedVersion = AbandonedVersion,
         ResetKey = StatelessResetKey.CreateRandom(),
     };
 }

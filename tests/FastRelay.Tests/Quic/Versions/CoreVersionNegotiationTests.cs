@@ -25,6 +25,28 @@ public sealed class CoreVersionNegotiationTests
         return seen;
     }
 
+    /// <summary>
+    /// RFC 9368 §4: a client that connects again after Version Negotiation refused v1 must not accept a server whose
+    /// version_information lists v1 (the Version Negotiation packet was forged: a downgrade). The same pair without the
+    /// abandoned version completes, so the refusal comes from that check alone.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_second_attempt_after_version_negotiation_refuses_a_server_listing_the_refused_version(bool afterVersionNegotiation)
+    {
+        using var pair = new CorePair(
+            client: c => { c.Versions = [QuicVersion.V1, QuicVersion.V2]; c.InitialVersion = QuicVersion.V2; c.AbandonedVersion = afterVersionNegotiation ? QuicVersion.V1 : null; },
+            server: s => s.Versions = [QuicVersion.V1, QuicVersion.V2]);
+        var completed = pair.Handshake();
+        Assert.Equal(!afterVersionNegotiation, completed);
+        if (afterVersionNegotiation)
+        {
+            Assert.Equal((ulong)QuicTransportError.VersionNegotiationError, pair.Client.CloseInfo!.Value.ErrorCode);
+            Assert.Contains("downgrade", pair.Client.CloseInfo.Value.Reason);
+        }
+    }
+
     [Fact]
     public void A_v2_server_upgrades_a_v1_client_that_offers_v2_within_the_handshake()
     {

@@ -68,6 +68,23 @@ public sealed class VersionLoopbackTests
         await EchoAsync(pair, 10_000);
     }
 
+    /// <summary>RFC 9000 §6.2: the server refuses the first flight's version (v1) with Version Negotiation listing v2; the
+    /// client, which also speaks v2, connects again in v2 instead of failing.</summary>
+    [Fact]
+    public async Task After_version_negotiation_the_client_tries_again_in_a_version_the_server_listed()
+    {
+        await using var pair = await LoopbackPair.StartAsync(proxy: true,
+            client: c => { c.QuicVersions = [QuicVersion.V1, QuicVersion.V2]; c.HandshakeTimeout = TimeSpan.FromSeconds(20); },
+            server: s => s.QuicVersions = [QuicVersion.V2]);
+        Assert.Equal(QuicVersion.V2, pair.Client.NegotiatedVersion);
+        Assert.Equal(QuicVersion.V2, pair.Server.NegotiatedVersion);
+        await EchoAsync(pair, 100_000);
+        var initials = LongHeaderVersions(pair.Proxy!.Snapshot(toServer: true), QuicPacketType.Initial);
+        Assert.Equal(QuicVersion.V1, initials[0]);                       // the first attempt
+        Assert.Contains(QuicVersion.V2, initials);                        // the second
+        Assert.Contains(pair.Proxy.Snapshot(toServer: false), d => d.Length > 5 && (d[0] & 0x80) != 0 && d[1] == 0 && d[2] == 0 && d[3] == 0 && d[4] == 0);
+    }
+
     [Fact]
     public async Task A_listener_without_v2_answers_a_v2_first_flight_with_version_negotiation()
     {
