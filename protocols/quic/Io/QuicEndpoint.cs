@@ -24,11 +24,13 @@ internal sealed class QuicEndpoint : IDisposable
     public const int ConnectionIdLength = 8;
     private const int MaxPollMicros = 2_000;
     /// <summary>
-    /// With the eventfd: the longest sleep. It should be a safety net only (every earlier timer wakes the loop), but at
-    /// 1 s the MoQ fast-path relay lost kernel share and had 0.3 s tails at fan-out 1 (`bench --profile moq`, 3 runs of
-    /// 3; fine at 2 ms): some change of a fast-path connection still relies on the periodic wake. Not found yet, so
-    /// the periodic wake stays; the eventfd and ppoll's nanosecond timeout still removed the sub-millisecond spinning
-    /// (Socket.Poll rounds µs down to whole ms: 3,164 polls in a 2 s window became 1,098).
+    /// With the eventfd: the longest sleep. It should be a safety net only (every earlier timer wakes the loop). At 1 s
+    /// the MoQ fast-path relay first lost kernel share and had 0.3 s tails at fan-out 1 (`bench --profile moq`, 3 runs of
+    /// 3; fine at 2 ms); after the later fixes of the same day (a subgroup stream's route asked again at its first bytes,
+    /// the credit refresh on its own thread) 1 s gave no tails in 4 runs, and would save about 400 of some 4,000 relay
+    /// syscalls a second. Kept at 2 ms until the first failure is explained. The eventfd and ppoll's nanosecond timeout
+    /// already removed the sub-millisecond spinning (Socket.Poll rounds µs down to whole ms: 3,164 polls in a 2 s
+    /// window became 1,098).
     /// </summary>
     private const int MaxSleepMicros = 2_000;
     private const int SocketBufferBytes = 4 << 20;
