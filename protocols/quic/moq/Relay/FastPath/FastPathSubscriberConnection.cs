@@ -19,12 +19,6 @@ public sealed class FastPathSubscriberConnection : IDisposable
     /// </summary>
     public const ulong NumberingMargin = 16;
 
-    /// <summary>How often the kernel's connection credit and stream limits follow the peer's MAX_DATA / MAX_STREAM_DATA:
-    /// the plane's pump does every connection's at once (<see cref="MoqKernelPlane.FollowCredit"/>). 20 ms leaves the
-    /// kernel credit for 20 ms of traffic at the connection's window (megabytes): ample at media rates; a refresh driven
-    /// by the peer's MAX_DATA frames would be the exact form.</summary>
-    public static TimeSpan CreditRefreshInterval => MoqKernelPlane.CreditRefreshInterval;
-
     private readonly MoqKernelPlane _plane;
     private readonly QuicConnectionDownstream _sink;
     private readonly ILogger _log;
@@ -138,7 +132,7 @@ public sealed class FastPathSubscriberConnection : IDisposable
     /// forwarded but the connection has not registered yet; the other half stays for the stack's own sends (headers,
     /// not-forwarded ranges, control), which it checks against MAX_DATA without knowing the kernel's unregistered bytes.
     /// </summary>
-    public void RefreshCredit()
+    private void RefreshCredit()
     {
         lock (_lock)
         {

@@ -59,8 +59,9 @@ public sealed class MoqKernelPlane : IDisposable
     private readonly FastPathSubscriberConnection?[] _creditFollowers = new FastPathSubscriberConnection?[G.MaxSubscribers];
     private readonly uint[] _creditSlots = new uint[G.MaxSubscribers];
     private readonly ulong[] _creditUsed = new ulong[G.MaxSubscribers];
-    private readonly List<(uint Slot, FastPathSubscriberConnection Follower, ulong Credit)> _creditWrites = new();
+    // One refresh's writes, computed without the lock: slot, the follower it was computed for, the new limit.
     private readonly uint[] _creditWriteSlots = new uint[G.MaxSubscribers];
+    private readonly FastPathSubscriberConnection[] _creditWriteFollowers = new FastPathSubscriberConnection[G.MaxSubscribers];
     private readonly ulong[] _creditWriteValues = new ulong[G.MaxSubscribers];
     // Its own thread, not the pump's: a pump held up in a sink (a busy connection's lock) must not leave the kernel
     // without credit (measured: kernel shares fell under load when the pump did both).
@@ -217,10 +218,13 @@ public sealed class MoqKernelPlane : IDisposable
     /// <summary>The kernel's count of stream data bytes forwarded on the slot (compare with the limit).</summary>
     public ulong ConnectionCreditUsed(uint slot) => _maps.CreditUsed.Lookup(slot);
 
-    /// <summary>How often the pump refreshes every following connection's kernel credit and stream limits.</summary>
+    /// <summary>How often the credit thread refreshes every following connection's kernel credit and stream limits
+    /// (to the peer's MAX_DATA / MAX_STREAM_DATA). 20 ms leaves the kernel credit for 20 ms of traffic at the
+    /// connection's window (megabytes): ample at media rates; a refresh driven by the peer's MAX_DATA frames would be the
+    /// exact form.</summary>
     public static readonly TimeSpan CreditRefreshInterval = TimeSpan.FromMilliseconds(20);
 
-    /// <summary>From now on the pump refreshes <paramref name="follower"/>'s credit every <see cref="CreditRefreshInterval"/>,
+    /// <summary>From now on the credit thread refreshes <paramref name="follower"/>'s credit every <see cref="CreditRefreshInterval"/>,
     /// together with every other slot's: one batch read of the kernel's used counters and one batch write of the limits
     /// that changed (it was a timer, a lookup and an update per subscriber: most of a fan-out-64 relay's syscalls).</summary>
     internal void FollowCredit(uint slot, FastPathSubscriberConnection follower)
@@ -253,14 +257,17 @@ public sealed class MoqKernelPlane : IDisposable
     private void RefreshCredits()
     {
         var count = _maps.CreditUsed.LookupBatch(_creditSlots, _creditUsed);
-        _creditWrites.Clear();
+        var writes = 0;
         for (var i = 0; i < count; i++)
         {
             var slot = _creditSlots[i];
             if (Volatile.Read(ref _creditFollowers[slot]) is not { } follower) continue;
             try
             {
-                if (follower.NextConnectionCredit(_creditUsed[i]) is { } credit) _creditWrites.Add((slot, follower, credit));
+                if (follower.NextConnectionCredit(_creditUsed[i]) is not { } credit) continue;
+                _creditWriteSlots[writes] = slot;
+                _creditWriteFollowers[writes] = follower;
+                _creditWriteValues[writes++] = credit;
             }
             catch (Exception e) when (e is FastRelay.Protocols.Quic.Api.QuicException or ObjectDisposedException)
             {
@@ -271,18 +278,19 @@ public sealed class MoqKernelPlane : IDisposable
                 _log.LogWarning(e, "fast path: credit refresh of slot {Slot} failed", slot);
             }
         }
-        if (_creditWrites.Count == 0) return;
+        if (writes == 0) return;
         lock (_lock)
         {
             // Computed without the lock: a slot whose connection left (and may already serve a new one) in between is
-            // not written, or the new connection would get the old one's credit.
+            // not written, or the new connection would get the old one's credit. Kept entries move to the front.
             var n = 0;
-            foreach (var (slot, follower, credit) in _creditWrites)
+            for (var i = 0; i < writes; i++)
             {
-                if (_creditFollowers[slot] != follower) continue;
-                _creditWriteSlots[n] = slot;
-                _creditWriteValues[n++] = credit;
+                if (_creditFollowers[_creditWriteSlots[i]] != _creditWriteFollowers[i]) continue;
+                _creditWriteSlots[n] = _creditWriteSlots[i];
+                _creditWriteValues[n++] = _creditWriteValues[i];
             }
+            Array.Clear(_creditWriteFollowers, 0, writes);
             _maps.CreditLimits.UpdateBatch(_creditWriteSlots.AsSpan(0, n), _creditWriteValues.AsSpan(0, n));
         }
     }
