@@ -130,6 +130,25 @@ public sealed class LabNetwork : IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>
+    /// Caps the rate of everything the switch sends to <paramref name="host"/> (its bridge port's egress: a token bucket,
+    /// tbf, with a queue of <paramref name="queueMilliseconds"/> beyond which packets drop), as a slow access link would;
+    /// 0 removes the cap. For congestion tests: the relay's congestion controller sees the losses and the queueing.
+    /// </summary>
+    public async Task SetRateLimitAsync(LabHost host, long bitsPerSecond, int queueMilliseconds = 50, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDown();
+        if (host.Role == LabRole.Relay)
+            throw new ArgumentException("the relay has one bridge port per interface; cap a subscriber or the publisher", nameof(host));
+        string[] netns = ["netns", "exec", SwitchNamespace, LabShell.Tc];
+        await LabShell.TryRunAsync(LabShell.Ip, [.. netns, "qdisc", "del", "dev", host.Name, "root"], cancellationToken);
+        if (bitsPerSecond <= 0) return;
+        // A burst of at least 10 full-size packets (tbf needs burst ≥ rate / HZ, and a bucket smaller than a packet sends nothing).
+        var burstBytes = Math.Max(10 * 1500, bitsPerSecond / 8 / 100);
+        await LabShell.RunAsync(LabShell.Ip, [.. netns, "qdisc", "add", "dev", host.Name, "root", "tbf",
+            "rate", $"{bitsPerSecond}bit", "burst", $"{burstBytes}", "latency", $"{queueMilliseconds}ms"], cancellationToken);
+    }
+
     /// <summary>Blocking form of <see cref="SetLossAsync"/>.</summary>
     public void SetLoss(LabHost host, double percent, ulong? seed = null, string? interfaceName = null) =>
         SetLossAsync(host, percent, seed, interfaceName).GetAwaiter().GetResult();

@@ -10,8 +10,9 @@ using FastRelay.Protocols.Moq.Relay.Status;
 namespace FastRelay.Cli.Scenario;
 
 /// <summary>One subscriber of the MoQ demo: its lab host, the family it reaches the relay with, whether it offers the
-/// fast path (0xBAAD) or stays encrypted, and the share of UDP packets its link drops on the way in (seeded).</summary>
-public sealed record MoqDemoSubscriber(int Host, AddressFamily Family, bool FastPath = true, double LossPercent = 0);
+/// fast path (0xBAAD) or stays encrypted, the share of UDP packets its link drops on the way in (seeded), and a cap on
+/// its link's rate towards it (bits/s, 0 = none: a congested access link).</summary>
+public sealed record MoqDemoSubscriber(int Host, AddressFamily Family, bool FastPath = true, double LossPercent = 0, long RateLimitBitsPerSecond = 0);
 
 public sealed record MoqDemoOptions
 {
@@ -83,6 +84,8 @@ public static class MoqDemoScenario
 
             foreach (var (s, i) in options.Subscribers.Select((s, i) => (s, i)).Where(x => x.s.LossPercent > 0))
                 await lab.SetLossAsync(lab.Subscribers[s.Host], s.LossPercent, seed: (ulong)(i + 1), cancellationToken: cancellationToken);
+            foreach (var s in options.Subscribers.Where(s => s.RateLimitBitsPerSecond > 0))
+                await lab.SetRateLimitAsync(lab.Subscribers[s.Host], s.RateLimitBitsPerSecond, cancellationToken: cancellationToken);
             var subscribers = new List<(MoqDemoSubscriber, string Address, MoqLabProcess Process, string Json)>();
             foreach (var (s, i) in options.Subscribers.Select((s, i) => (s, i)))
             {

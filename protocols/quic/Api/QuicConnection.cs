@@ -245,7 +245,8 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
             var cc = _core.CongestionControl;
             var rtt = _core.Rtt;
             return new QuicPathStatistics(_core.CongestionControlAlgorithm, cc.CongestionWindow, cc.BytesInFlight,
-                rtt.SmoothedRtt, rtt.MinRtt, rtt.RttVar, rtt.HasSample, _core.PacketsDeclaredLost);
+                rtt.SmoothedRtt, rtt.MinRtt, rtt.RttVar, rtt.HasSample, _core.PacketsDeclaredLost,
+                (long)_core.Streams.UnsentStreamBytes());
         }
     }
     internal Task HandshakeCompleted => _handshake.Task;

@@ -15,4 +15,5 @@ public readonly record struct QuicPathStatistics(
     long MinRtt,
     long RttVariation,
     bool HasRttSample,
-    long PacketsLost = 0);
+    long PacketsLost = 0,
+    long UnsentBytes = 0);

@@ -14,6 +14,17 @@ internal sealed class RangeSet
 
     public int Count => _ranges.Count;
     public bool IsEmpty => _ranges.Count == 0;
+
+    /// <summary>Bytes covered by all ranges (they never overlap).</summary>
+    public ulong TotalLength
+    {
+        get
+        {
+            ulong total = 0;
+            foreach (var (start, end) in _ranges) total += end - start;
+            return total;
+        }
+    }
     public (ulong Start, ulong End) this[int index] => _ranges[index];
     public (ulong Start, ulong End) First => _ranges[0];
 

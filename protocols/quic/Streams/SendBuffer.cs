@@ -110,6 +110,10 @@ public sealed class SendBuffer
     /// <summary>Whether new data is waiting that <paramref name="flowLimit"/> keeps from being sent (→ *_BLOCKED).</summary>
     public bool IsBlockedBy(ulong flowLimit) => !_discarded && SentOffset < NewDataEnd && SentOffset >= flowLimit;
 
+    /// <summary>Bytes waiting for userspace to send them: new data not sent yet (below where the kernel takes over) and
+    /// lost or not-forwarded ranges. How far the connection is behind what the application gave it.</summary>
+    public ulong UnsentBytes => _discarded ? 0 : (NewDataEnd > SentOffset ? NewDataEnd - SentOffset : 0) + _lost.TotalLength;
+
     /// <summary>Whether lost data or a lost FIN waits to be resent (needs no flow-control credit).</summary>
     public bool HasRetransmission => !_lost.IsEmpty || _finLost;
 

@@ -80,6 +80,15 @@ public sealed partial class StreamTable
     public ulong PeerMaxData => _peerMaxData;
     public ulong ConnectionBytesSent => _connSent;
 
+    /// <summary>Stream bytes written by the application (or reported lost / not forwarded) that wait to be sent.</summary>
+    public ulong UnsentStreamBytes()
+    {
+        ulong total = 0;
+        foreach (var s in _streams.Values)
+            if (s.Send is { } send && !s.ResetSent) total += send.UnsentBytes;
+        return total;
+    }
+
     /// <summary>The receive window of a stream (after auto-tuning), or 0 if unknown.</summary>
     public ulong GetReceiveWindow(ulong streamId) => _streams.TryGetValue(streamId, out var s) ? s.ReceiveWindow : 0;
 

@@ -34,7 +34,7 @@ public sealed class FastPathMoqChainLabTests(GeneratedObjects objects)
     private const int Objects = 150, ObjectSize = 1000;
     private static readonly ulong[] Aliases = [7, 300];
 
-    /// <param name="mediaPaced">true: the rest of the subgroup follows once the relay mapped it (a media stream);
+    /// <param name="mediaPaced">true: the rest of the subgroup follows once the relay mapped it, paced like media;
     /// false: one burst, most of which reaches the relay before the mappings exist, so the kernel sees little of it and
     /// userspace sends what the kernel did not account for (coverage) — every object must arrive all the same.</param>
     /// <param name="mixedFamilies">true: the second subscriber connects over IPv6 to the relay's dual-stack socket while
@@ -134,7 +134,13 @@ public sealed class FastPathMoqChainLabTests(GeneratedObjects objects)
             if (mediaPaced)
                 await Eventually.TrueAsync(() => plane.KernelEntryCounts().Streams == 2, "the subgroup mapped for both subscribers");
             for (var k = 1; k < Objects; k++)
+            {
+                // Media arrives paced (here 10 kB every 20 ms, 4 Mbit/s): the subscribers' congestion windows, which
+                // the kernel's budget follows, have room for it. A burst far past a new connection's window is
+                // forwarded by the kernel only up to the window's room; the rest is sent by the relay's stack.
+                if (mediaPaced && k % 10 == 0) await Task.Delay(20, timeout.Token);
                 await subgroup.WriteObjectAsync((ulong)k, payloads[k], cancellationToken: timeout.Token);
+            }
             await subgroup.CompleteAsync();
             Assert.Equal(Objects, await relayReceived);   // the relay's own delivery (cache) is unchanged
 

@@ -112,15 +112,19 @@ public sealed class FastPathSubscriberLabTests(GeneratedObjects objects)
 
         var forwardedBytes = plane.Maps.SubscriberStats.Lookup(fastPath.Slot).ForwardedBytes;
         var pump = plane.Counters;
-        Assert.Equal(Packets, pump.Forwarded);
-        Assert.Equal(0, pump.NotForwarded);
+        // The 44 kB burst is more than a new connection's congestion window: the kernel forwards what its budget (the
+        // window's room, refreshed from the connection's controller) allows and reports the rest not forwarded, which
+        // the relay's stack then sends itself under its controller.
+        Assert.Equal(Packets, pump.Forwarded + pump.NotForwarded);
+        Assert.True(pump.Forwarded >= 8, $"the kernel forwarded only {pump.Forwarded} of {Packets} (an initial window holds 10)");
+        Assert.True(pump.NotForwarded > 0, "the kernel sent the whole burst past the connection's congestion window");
         Assert.Equal(0, pump.SinkFailures);
         Assert.True(pump.Numbered > 0, "the relay's own packets were numbered by the kernel");
-        // The shadow bytes stayed in the relay unless a copy was lost: without loss, had its stack sent them too, it
-        // would have numbered at least as many packets of its own as there were copies.
+        // The shadow bytes stayed in the relay unless a copy was lost or not forwarded: without loss, had its stack sent
+        // the forwarded ones too, it would have numbered at least as many packets of its own as there were copies.
         if (lossPercent == 0)
-            Assert.True(pump.Numbered < Packets / 2, $"the relay's stack sent {pump.Numbered} packets of its own");
-        Assert.Equal((ulong)(Packets * DataLength), plane.ConnectionCreditUsed(fastPath.Slot));
+            Assert.True(pump.Numbered < pump.NotForwarded + Packets / 2, $"the relay's stack sent {pump.Numbered} packets of its own ({pump.NotForwarded} not forwarded)");
+        Assert.Equal((ulong)(pump.Forwarded * DataLength), plane.ConnectionCreditUsed(fastPath.Slot));
         Assert.False(subscriber.Closing.IsCompleted, "the subscriber's QUIC stack saw no violation");
         Assert.False(relay.Closing.IsCompleted);
         // Share of the object bytes the kernel sent (the rest, the header, left userspace).

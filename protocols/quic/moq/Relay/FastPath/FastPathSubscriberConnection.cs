@@ -41,6 +41,9 @@ public sealed class FastPathSubscriberConnection : IDisposable
 
     public QuicConnection Connection { get; }
     public uint Slot { get; }
+
+    /// <summary>Its congestion controller's say over the kernel (budget, drop threshold) and over which subgroups start.</summary>
+    public SubscriberCongestion Congestion { get; } = new();
     public MoqKernelPlane Plane => _plane;
 
     private long _userspaceStreamBytes;
@@ -77,7 +80,7 @@ public sealed class FastPathSubscriberConnection : IDisposable
         if (slot is null)
             throw new InvalidOperationException("fast-path slots ran out while activating (activations must not race)");
         var binding = new FastPathSubscriberConnection(plane, connection, slot.Value, sink, log);
-        binding.RefreshCredit();
+        binding.RefreshCredit();   // credit and congestion budget before the first copy, not a refresh later
         plane.FollowCredit(slot.Value, binding);
         return binding;
     }
@@ -136,21 +139,27 @@ public sealed class FastPathSubscriberConnection : IDisposable
     {
         lock (_lock)
         {
-            if (NextConnectionCredit(_plane.ConnectionCreditUsed(Slot)) is { } credit)
+            if (NextConnectionCredit(_plane.ConnectionCreditUsed(Slot), out var budget) is { } credit)
                 _plane.SetConnectionCredit(Slot, credit);
+            if (budget is { } b)
+                _plane.SetCongestionBudget(Slot, b.Bytes, b.DropFromLevel);
         }
     }
 
     /// <summary>
     /// <see cref="RefreshCredit"/> given the kernel's used count, except that the connection credit is returned for the
     /// caller to write (null: unchanged, or the connection left the fast path); the stream limits are written here.
+    /// <paramref name="budget"/> is the kernel budget from the connection's congestion controller (see
+    /// <see cref="SubscriberCongestion"/>), also for the caller to write; null when the connection left the fast path.
     /// </summary>
-    internal ulong? NextConnectionCredit(ulong used)
+    internal ulong? NextConnectionCredit(ulong used, out (long Bytes, uint DropFromLevel)? budget)
     {
+        budget = null;
         lock (_lock)
         {
             if (_disposed != 0) return null;
             var unregistered = used > (ulong)_sink.RegisteredDataBytes ? used - (ulong)_sink.RegisteredDataBytes : 0;
+            budget = Congestion.Update(Connection.GetPathStatistics(), (long)unregistered);
             FastPathCredit credit = default;
             var any = false;
             foreach (var (upstream, subgroup) in _streams)

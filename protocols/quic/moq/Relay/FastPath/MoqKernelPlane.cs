@@ -63,6 +63,10 @@ public sealed class MoqKernelPlane : IDisposable
     private readonly uint[] _creditWriteSlots = new uint[G.MaxSubscribers];
     private readonly FastPathSubscriberConnection[] _creditWriteFollowers = new FastPathSubscriberConnection[G.MaxSubscribers];
     private readonly ulong[] _creditWriteValues = new ulong[G.MaxSubscribers];
+    // Each follower's congestion budget, written every refresh (it moves with every ACK), in one batch call.
+    private readonly uint[] _budgetWriteSlots = new uint[G.MaxSubscribers];
+    private readonly FastPathSubscriberConnection[] _budgetWriteFollowers = new FastPathSubscriberConnection[G.MaxSubscribers];
+    private readonly G.Budget[] _budgetWriteValues = new G.Budget[G.MaxSubscribers];
     // Its own thread, not the pump's: a pump held up in a sink (a busy connection's lock) must not leave the kernel
     // without credit (measured: kernel shares fell under load when the pump did both).
     private readonly Thread _creditRefresher;
@@ -218,6 +222,17 @@ public sealed class MoqKernelPlane : IDisposable
     /// <summary>The kernel's count of stream data bytes forwarded on the slot (compare with the limit).</summary>
     public ulong ConnectionCreditUsed(uint slot) => _maps.CreditUsed.Lookup(slot);
 
+    /// <summary>The slot's congestion budget (see <see cref="SubscriberCongestion"/>): bytes the kernel may still send,
+    /// urgency levels it must not send at all. The credit thread rewrites it every refresh for following connections.</summary>
+    public void SetCongestionBudget(uint slot, long bytes, uint dropFromLevel)
+    {
+        lock (_lock)
+        {
+            Slot(slot);
+            _maps.Budgets.Update(slot, new G.Budget { Bytes = bytes, Enabled = 1, DropFromLevel = dropFromLevel });
+        }
+    }
+
     /// <summary>How often the credit thread refreshes every following connection's kernel credit and stream limits
     /// (to the peer's MAX_DATA / MAX_STREAM_DATA). 20 ms leaves the kernel credit for 20 ms of traffic at the
     /// connection's window (megabytes): ample at media rates; a refresh driven by the peer's MAX_DATA frames would be the
@@ -258,13 +273,21 @@ public sealed class MoqKernelPlane : IDisposable
     {
         var count = _maps.CreditUsed.LookupBatch(_creditSlots, _creditUsed);
         var writes = 0;
+        var budgets = 0;
         for (var i = 0; i < count; i++)
         {
             var slot = _creditSlots[i];
             if (Volatile.Read(ref _creditFollowers[slot]) is not { } follower) continue;
             try
             {
-                if (follower.NextConnectionCredit(_creditUsed[i]) is not { } credit) continue;
+                var next = follower.NextConnectionCredit(_creditUsed[i], out var budget);
+                if (budget is { } b)
+                {
+                    _budgetWriteSlots[budgets] = slot;
+                    _budgetWriteFollowers[budgets] = follower;
+                    _budgetWriteValues[budgets++] = new G.Budget { Bytes = b.Bytes, Enabled = 1, DropFromLevel = b.DropFromLevel };   // as SetCongestionBudget
+                }
+                if (next is not { } credit) continue;
                 _creditWriteSlots[writes] = slot;
                 _creditWriteFollowers[writes] = follower;
                 _creditWriteValues[writes++] = credit;
@@ -278,21 +301,30 @@ public sealed class MoqKernelPlane : IDisposable
                 _log.LogWarning(e, "fast path: credit refresh of slot {Slot} failed", slot);
             }
         }
-        if (writes == 0) return;
+        if (writes == 0 && budgets == 0) return;
         lock (_lock)
         {
             // Computed without the lock: a slot whose connection left (and may already serve a new one) in between is
             // not written, or the new connection would get the old one's credit. Kept entries move to the front.
-            var n = 0;
-            for (var i = 0; i < writes; i++)
-            {
-                if (_creditFollowers[_creditWriteSlots[i]] != _creditWriteFollowers[i]) continue;
-                _creditWriteSlots[n] = _creditWriteSlots[i];
-                _creditWriteValues[n++] = _creditWriteValues[i];
-            }
-            Array.Clear(_creditWriteFollowers, 0, writes);
-            _maps.CreditLimits.UpdateBatch(_creditWriteSlots.AsSpan(0, n), _creditWriteValues.AsSpan(0, n));
+            var n = KeepStillFollowing(_creditWriteSlots, _creditWriteFollowers, _creditWriteValues, writes);
+            if (n > 0) _maps.CreditLimits.UpdateBatch(_creditWriteSlots.AsSpan(0, n), _creditWriteValues.AsSpan(0, n));
+            n = KeepStillFollowing(_budgetWriteSlots, _budgetWriteFollowers, _budgetWriteValues, budgets);
+            if (n > 0) _maps.Budgets.UpdateBatch(_budgetWriteSlots.AsSpan(0, n), _budgetWriteValues.AsSpan(0, n));
         }
+    }
+
+    /// <summary>Moves the writes whose slot still follows the same connection to the front; returns how many.</summary>
+    private int KeepStillFollowing<T>(uint[] slots, FastPathSubscriberConnection[] followers, T[] values, int count)
+    {
+        var n = 0;
+        for (var i = 0; i < count; i++)
+        {
+            if (_creditFollowers[slots[i]] != followers[i]) continue;
+            slots[n] = slots[i];
+            values[n++] = values[i];
+        }
+        Array.Clear(followers, 0, count);
+        return n;
     }
 
     /// <summary>Makes the slot a member of <paramref name="channel"/> (one channel per slot: the kernel checks copies

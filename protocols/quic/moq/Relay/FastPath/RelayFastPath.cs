@@ -149,7 +149,7 @@ public sealed class RelayFastPath : IDisposable
 
     private static MoqFastPathSubscriberStatus Figures(IRelayPeer peer, FastPathSubscriberConnection binding, bool live) =>
         new(peer.Name, peer.RemoteEndPoint.ToString() ?? "", live, binding.KernelForwardedBytes, binding.UserspaceStreamBytes,
-            binding.Connection.GetPathStatistics().PacketsLost);
+            binding.Connection.GetPathStatistics().PacketsLost, binding.Congestion.SkippedSubgroups);
 
     private FastPathTrackRoute? Route(Peer publisher, MoqSubgroupHeader header)
     {
@@ -158,8 +158,10 @@ public sealed class RelayFastPath : IDisposable
         var track = _relay.FindTrack(subscription.Track);
         if (track is null || track.State != TrackState.Live) return null;
         var channel = ChannelOf(track);
+        var urgency = SubscriberCongestion.UrgencyOf(header.PublisherPriority ?? subscription.PublisherPriority);
         var subscribers = new List<FastPathTrackSubscriber>();
         var claimed = new List<DownstreamSubscription>();
+        List<DownstreamSubscription>? skipped = null;
         foreach (var s in track.SubscribersSnapshot())
         {
             if (!TakesWholeSubgroup(s, header.GroupId)) continue;
@@ -167,9 +169,17 @@ public sealed class RelayFastPath : IDisposable
             if ((s.Port as PublicationPort)?.TrackAlias is not { } alias) continue;
             var binding = Bind(peer, channel);
             if (binding is null) continue;
-            subscribers.Add(new FastPathTrackSubscriber(binding, alias));
+            if (!binding.Congestion.Admits(urgency, header.GroupId, SubgroupOf(header)))
+            {
+                // Its path is congested: this whole subgroup is dropped for it, decided now, at the stream's start.
+                (skipped ??= []).Add(s);
+                continue;
+            }
+            subscribers.Add(new FastPathTrackSubscriber(binding, alias, urgency));
             claimed.Add(s);
         }
+        // A skip is a claim too: the relay's own delivery must not send the subgroup to that subscriber either.
+        if (skipped is not null) track.ClaimForFastPath(header.GroupId, SubgroupOf(header), [.. skipped]);
         if (subscribers.Count == 0) return null;
         publisher.PendingClaims[header] = (track, claimed.ToArray());
         return new FastPathTrackRoute(channel, subscribers);
@@ -180,15 +190,16 @@ public sealed class RelayFastPath : IDisposable
     private void Claim(Peer publisher, MoqSubgroupHeader header, bool tapped)
     {
         if (!publisher.PendingClaims.TryRemove(header, out var claim) || !tapped) return;
-        ulong? subgroup = header.SubgroupIdMode switch
-        {
-            MoqSubgroupIdMode.Zero => 0,
-            MoqSubgroupIdMode.Explicit => header.SubgroupId,
-            _ => null, // the first object's id: any subgroup of the group
-        };
-        claim.Track.ClaimForFastPath(header.GroupId, subgroup, claim.Subscriptions);
+        claim.Track.ClaimForFastPath(header.GroupId, SubgroupOf(header), claim.Subscriptions);
         Interlocked.Increment(ref _tappedStreams);
     }
+
+    private static ulong? SubgroupOf(MoqSubgroupHeader header) => header.SubgroupIdMode switch
+    {
+        MoqSubgroupIdMode.Zero => 0,
+        MoqSubgroupIdMode.Explicit => header.SubgroupId,
+        _ => null, // the first object's id: any subgroup of the group
+    };
 
     /// <summary>The kernel forwards a subgroup whole: only a subscription with no range filter, no end group and a start
     /// at or before this group's beginning gets it.</summary>

@@ -79,8 +79,10 @@ public sealed record MoqFastPathStatus(int Slots, long TappedStreams, long Kerne
 /// session name and remote address as in the sessions list, stream bytes the kernel forwarded to it, and stream bytes
 /// of the same fast-path streams the relay sent itself (headers, bytes before a mapping, ranges the kernel never saw),
 /// and the packets the relay's QUIC stack declared lost on the connection (kernel-forwarded ones included: their data
-/// is sent again from the relay's copy). Objects the relay delivered on other streams count in the session's BytesSent.</summary>
-public sealed record MoqFastPathSubscriberStatus(string Session, string Remote, bool Live, long KernelBytes, long UserspaceBytes, long PacketsLost = 0)
+/// is sent again from the relay's copy), and the subgroups not started for it because its path was congested. Objects
+/// the relay delivered on other streams count in the session's BytesSent.</summary>
+public sealed record MoqFastPathSubscriberStatus(string Session, string Remote, bool Live, long KernelBytes, long UserspaceBytes, long PacketsLost = 0,
+    long SubgroupsSkipped = 0)
 {
     /// <summary>Share of this connection's fast-path stream bytes that the kernel forwarded (0 when none were sent).</summary>
     public double KernelShare => KernelBytes + UserspaceBytes == 0 ? 0 : (double)KernelBytes / (KernelBytes + UserspaceBytes);

@@ -166,12 +166,21 @@ public sealed class RelayTrack : IUpstreamTrackSink
     /// <summary>
     /// The kernel fast path serves subgroup (<paramref name="group"/>, <paramref name="subgroup"/>; null: whichever
     /// subgroup of the group comes next) to <paramref name="subscriptions"/>: the relay's delivery skips them for it.
-    /// Called when the upstream stream's header is read, before any of its objects reach <see cref="Deliver"/>.
+    /// Called when the upstream stream's header is read, before any of its objects reach <see cref="Deliver"/>. Claims
+    /// for the same subgroup add up (the delivery takes one claim per subgroup: the kernel's subscribers and those the
+    /// fast path skipped under congestion must both be in it).
     /// </summary>
     public void ClaimForFastPath(ulong group, ulong? subgroup, DownstreamSubscription[] subscriptions)
     {
         lock (Lock)
         {
+            var index = _fastPathClaims.FindIndex(c => c.Group == group && c.Subgroup == subgroup);
+            if (index >= 0)
+            {
+                var merged = _fastPathClaims[index];
+                _fastPathClaims[index] = merged with { Subscriptions = [.. merged.Subscriptions.Union(subscriptions, ReferenceEqualityComparer.Instance).Cast<DownstreamSubscription>()] };
+                return;
+            }
             if (_fastPathClaims.Count >= MaxFastPathClaims) _fastPathClaims.RemoveAt(0);
             _fastPathClaims.Add((group, subgroup, subscriptions));
         }
