@@ -147,6 +147,8 @@ internal static class CHeaderEmitter
                 w.Line($"\t__type(value, {map.ValueCType});");
             }
             w.Line($"\t__uint(max_entries, {map.MaxEntriesExpression});");
+            if (map.MapFlags != "0")
+                w.Line($"\t__uint(map_flags, {map.MapFlags});");
             w.Line($"}} {map.CName} SEC(\".maps\");");
             w.Line();
         }

@@ -38,7 +38,9 @@ internal static class SharedMaps
                 "FR_MAX_SUBSCRIBERS", maxSubs, "Next packet number per slot; the kernel is the numbering authority."),
             new("fr_last_numbered", "LastNumbered", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "uint", "__u64", 8, "ulong",
                 "FR_MAX_SUBSCRIBERS", maxSubs, "Per slot: the last packet numbered (FR_CONFIG_REGISTER_RUNS); userspace zeroes it on activation."),
-            Slot("fr_budgets", "Budgets", S("fr_budget"), "Per-subscriber byte budgets for priority drop."),
+            // Mappable: the QUIC fast path credits a budget with every ACK its subscriber sends (memory, not a syscall).
+            Slot("fr_budgets", "Budgets", S("fr_budget"), "Per-subscriber byte budgets for priority drop (userspace maps it: BPF_F_MMAPABLE).")
+                with { MapFlags = "BPF_F_MMAPABLE" },
             Slot("fr_sub_stats", "SubscriberStats", S("fr_sub_stats"), "Per-subscriber counters."),
             Keyed("fr_channels", "Channels", "BPF_MAP_TYPE_HASH", "struct fr_channel_key", S("fr_channel_key").Size, "ChannelKey",
                 S("fr_channel"), "FR_MAX_CHANNELS", spec.MaxChannels, "Channel → upstream and subscriber slots."),

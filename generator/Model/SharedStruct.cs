@@ -43,4 +43,5 @@ public sealed record SharedMap(
     string? ValueClrType,
     string MaxEntriesExpression,
     int MaxEntries,
-    string Comment);
+    string Comment,
+    string MapFlags = "0");

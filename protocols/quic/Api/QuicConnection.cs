@@ -332,6 +332,45 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
         }
     }
 
+    private Action<long>? _fastPathRoomObserver;
+    private long _lastFastPathRoom;
+
+    /// <summary>
+    /// For the kernel fast path's congestion budget (a byte count the kernel debits for every copy it sends):
+    /// <paramref name="creditDelta"/> is called at once with the congestion window's room now (window − bytes in flight)
+    /// and then, whenever it changes, with the change of window − bytes in flight + bytes of kernel copies registered so
+    /// far. That sum moves with ACKs, losses, window changes and the stack's own sends, but not when a kernel copy is
+    /// registered (the kernel debited the copy when it sent it), so the budget stays the window's room, exact and without
+    /// a refresh interval. Called under the connection's lock, on whichever thread made the change: keep it to a few
+    /// instructions. Null stops it; once this returns, no call is running.
+    /// </summary>
+    public void ObserveFastPathRoom(Action<long>? creditDelta)
+    {
+        lock (_lock)
+        {
+            _fastPathRoomObserver = creditDelta;
+            if (creditDelta is null) return;
+            var cc = _core.CongestionControl;
+            _lastFastPathRoom = FastPathRoomBasisLocked();
+            creditDelta(cc.CongestionWindow - cc.BytesInFlight);
+        }
+    }
+
+    private long FastPathRoomBasisLocked()
+    {
+        var cc = _core.CongestionControl;
+        return cc.CongestionWindow - cc.BytesInFlight + _core.ForwardedBytesRegistered;
+    }
+
+    private void ReportFastPathRoomLocked(Action<long> creditDelta)
+    {
+        var basis = FastPathRoomBasisLocked();
+        if (basis == _lastFastPathRoom) return;
+        var delta = basis - _lastFastPathRoom;
+        _lastFastPathRoom = basis;
+        creditDelta(delta);
+    }
+
     /// <summary>Ring-buffer event "forwarded": the kernel sent a copy to this connection as <paramref name="wire"/>.</summary>
     public bool RegisterForwardedPacket(ulong wire, long sentTimeNs, int packetBytes, ulong streamId, ulong offset, ulong length, bool fin)
     {
@@ -516,6 +555,7 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
     {
         SendPendingLocked(now);
         DispatchEventsLocked();
+        if (_fastPathRoomObserver is { } observer) ReportFastPathRoomLocked(observer);
         long timeout = _core.NextTimeout;
         // A full fence before the endpoint reads how long its loop sleeps (see QuicEndpoint.RunLoop).
         Interlocked.Exchange(ref _nextTimeout, timeout);

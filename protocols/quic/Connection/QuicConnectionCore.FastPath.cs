@@ -113,8 +113,14 @@ public sealed partial class QuicConnectionCore
         record.InFlight = true;
         record.Frames.Add(new SentFrame(FrameType.Stream, streamId, offset, length, fin));
         if (_tracer.IsEnabled) TraceForwarded(record, sentTime, streamId, offset, length, fin);
-        return RegisterWire(record, sentTime, countedInFlight: false);
+        if (!RegisterWire(record, sentTime, countedInFlight: false)) return false;
+        ForwardedBytesRegistered += packetBytes;
+        return true;
     }
+
+    /// <summary>Bytes of kernel-forwarded packets registered in flight so far (cumulative): the kernel debited them from
+    /// its congestion budget when it sent them, so their registration must not debit that budget again.</summary>
+    public long ForwardedBytesRegistered { get; private set; }
 
     /// <summary>The kernel did not forward a mapped range (no credit, budget or priority): userspace sends it itself.</summary>
     public void ReportNotForwarded(ulong streamId, ulong offset, ulong length, bool fin) => Streams.OnNotForwarded(streamId, offset, length, fin);

@@ -49,6 +49,7 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Lib)] internal static partial uint bpf_map__key_size(nint map);
     [LibraryImport(Lib)] internal static partial uint bpf_map__value_size(nint map);
     [LibraryImport(Lib)] internal static partial uint bpf_map__max_entries(nint map);
+    [LibraryImport(Lib)] internal static partial uint bpf_map__map_flags(nint map);
     [LibraryImport(Lib)] internal static partial int bpf_map__lookup_elem(nint map, void* key, nuint keySize, void* value, nuint valueSize, ulong flags);
     [LibraryImport(Lib)] internal static partial int bpf_map__update_elem(nint map, void* key, nuint keySize, void* value, nuint valueSize, ulong flags);
     [LibraryImport(Lib)] internal static partial int bpf_map__delete_elem(nint map, void* key, nuint keySize, ulong flags);

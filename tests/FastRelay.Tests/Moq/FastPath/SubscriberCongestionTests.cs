@@ -5,7 +5,7 @@ using Xunit;
 
 namespace FastRelay.Tests.Moq.FastPath;
 
-/// <summary>The policy that turns a subscriber connection's congestion state into its kernel budget and drop threshold.</summary>
+/// <summary>The policy that turns a subscriber connection's backlog into its drop threshold and subgroup admissions.</summary>
 public class SubscriberCongestionTests
 {
     private const byte Key = 2, Delta = 3, Top = 4;   // urgency levels of publisher priorities 64, 96, 128
@@ -23,34 +23,23 @@ public class SubscriberCongestionTests
         Assert.Equal(urgency, SubscriberCongestion.UrgencyOf(priority));
 
     [Fact]
-    public void The_budget_is_the_window_room_less_unregistered_kernel_bytes_plus_a_quarter_window()
-    {
-        var c = new SubscriberCongestion();
-        var (bytes, dropFrom) = c.Update(Path(window: 40_000, inFlight: 10_000, unsent: 0), unregisteredBytes: 5_000);
-        Assert.Equal(40_000 - 10_000 - 5_000 + 10_000, bytes);
-        Assert.Equal((uint)SubscriberCongestion.Levels, dropFrom);
-        // Past the window the budget goes negative: only the most urgent level (urgency 0) still passes in the kernel.
-        Assert.True(c.Update(Path(40_000, 60_000, 0), 0).Bytes < 0);
-    }
-
-    [Fact]
     public void Each_half_window_of_backlog_sheds_one_more_level_least_urgent_first_but_never_the_most_urgent()
     {
         var c = new SubscriberCongestion();
         foreach (var u in new[] { Key, Delta, Top })
             Assert.True(c.Admits(u, group: 0, subgroup: u));
-        Assert.Equal((uint)SubscriberCongestion.Levels, c.Update(Path(40_000, 0, unsent: 0), 0).DropFromLevel);
-        Assert.Equal(4u, c.Update(Path(40_000, 0, unsent: 20_000), 0).DropFromLevel);   // Top shed
+        Assert.Equal((uint)SubscriberCongestion.Levels, c.Update(Path(40_000, 0, unsent: 0)));
+        Assert.Equal(4u, c.Update(Path(40_000, 0, unsent: 20_000)));   // Top shed
         Assert.False(c.Admits(Top, 1, Top));
         Assert.True(c.Admits(Delta, 1, Delta));
-        Assert.Equal(3u, c.Update(Path(40_000, 0, unsent: 40_000), 0).DropFromLevel);   // Delta shed too
+        Assert.Equal(3u, c.Update(Path(40_000, 0, unsent: 40_000)));   // Delta shed too
         Assert.False(c.Admits(Delta, 2, Delta));
         // However deep the backlog, the key level (the most urgent seen) is kept.
-        Assert.Equal(3u, c.Update(Path(40_000, 0, unsent: 10_000_000), 0).DropFromLevel);
+        Assert.Equal(3u, c.Update(Path(40_000, 0, unsent: 10_000_000)));
         Assert.True(c.Admits(Key, 3, Key));
         Assert.Equal(2, c.SkippedSubgroups);
         // The backlog drained: every level starts again.
-        Assert.Equal((uint)SubscriberCongestion.Levels, c.Update(Path(40_000, 0, 0), 0).DropFromLevel);
+        Assert.Equal((uint)SubscriberCongestion.Levels, c.Update(Path(40_000, 0, 0)));
         Assert.True(c.Admits(Top, 4, Top));
     }
 
@@ -60,9 +49,9 @@ public class SubscriberCongestionTests
         var c = new SubscriberCongestion();
         Assert.True(c.Admits(Key, 0, 0));
         Assert.True(c.Admits(Delta, 0, 1));
-        c.Update(Path(10_000, 0, unsent: 100_000), 0);
+        c.Update(Path(10_000, 0, unsent: 100_000));
         Assert.False(c.Admits(Delta, 1, 1));
-        c.Update(Path(10_000, 0, unsent: 0), 0);     // congestion cleared between the header and the first bytes
+        c.Update(Path(10_000, 0, unsent: 0));     // congestion cleared between the header and the first bytes
         Assert.False(c.Admits(Delta, 1, 1));         // still skipped: it must not reach the subscriber after all
         Assert.True(c.Admits(Delta, 2, 1));
         Assert.Equal(1, c.SkippedSubgroups);

@@ -80,7 +80,19 @@ public sealed class FastPathSubscriberConnection : IDisposable
         if (slot is null)
             throw new InvalidOperationException("fast-path slots ran out while activating (activations must not race)");
         var binding = new FastPathSubscriberConnection(plane, connection, slot.Value, sink, log);
-        binding.RefreshCredit();   // credit and congestion budget before the first copy, not a refresh later
+        binding.RefreshCredit();
+        // The congestion budget: on, at the window's room, before the first copy; then credited with every change.
+        var started = false;
+        connection.ObserveFastPathRoom(delta =>
+        {
+            if (!started)
+            {
+                started = true;
+                plane.StartCongestionBudget(binding.Slot, delta);
+            }
+            else
+                plane.CreditCongestionBudget(binding.Slot, delta);
+        });
         plane.FollowCredit(slot.Value, binding);
         return binding;
     }
@@ -139,27 +151,25 @@ public sealed class FastPathSubscriberConnection : IDisposable
     {
         lock (_lock)
         {
-            if (NextConnectionCredit(_plane.ConnectionCreditUsed(Slot), out var budget) is { } credit)
+            if (NextConnectionCredit(_plane.ConnectionCreditUsed(Slot), out _) is { } credit)
                 _plane.SetConnectionCredit(Slot, credit);
-            if (budget is { } b)
-                _plane.SetCongestionBudget(Slot, b.Bytes, b.DropFromLevel);
         }
     }
 
     /// <summary>
     /// <see cref="RefreshCredit"/> given the kernel's used count, except that the connection credit is returned for the
     /// caller to write (null: unchanged, or the connection left the fast path); the stream limits are written here.
-    /// <paramref name="budget"/> is the kernel budget from the connection's congestion controller (see
+    /// <paramref name="dropFromLevel"/> is the urgency level from which the kernel must not send (see
     /// <see cref="SubscriberCongestion"/>), also for the caller to write; null when the connection left the fast path.
     /// </summary>
-    internal ulong? NextConnectionCredit(ulong used, out (long Bytes, uint DropFromLevel)? budget)
+    internal ulong? NextConnectionCredit(ulong used, out uint? dropFromLevel)
     {
-        budget = null;
+        dropFromLevel = null;
         lock (_lock)
         {
             if (_disposed != 0) return null;
             var unregistered = used > (ulong)_sink.RegisteredDataBytes ? used - (ulong)_sink.RegisteredDataBytes : 0;
-            budget = Congestion.Update(Connection.GetPathStatistics(), (long)unregistered);
+            dropFromLevel = Congestion.Update(Connection.GetPathStatistics());
             FastPathCredit credit = default;
             var any = false;
             foreach (var (upstream, subgroup) in _streams)
@@ -179,6 +189,9 @@ public sealed class FastPathSubscriberConnection : IDisposable
         }
     }
 
+    /// <summary>No more budget credits from the connection (the slot is going, or the plane's memory).</summary>
+    internal void StopObservingRoom() => Connection.ObserveFastPathRoom(null);
+
     /// <summary>Leaves the fast path: the slot and every mapping go (the connection itself is the caller's).</summary>
     public void Dispose()
     {
@@ -187,6 +200,7 @@ public sealed class FastPathSubscriberConnection : IDisposable
             if (_disposed != 0) return;
             _disposed = 1;
             _streams.Clear();
+            StopObservingRoom();
             _plane.StopFollowingCredit(Slot, this);
             _plane.RemoveSubscriber(Slot);
         }

@@ -63,10 +63,9 @@ public sealed class MoqKernelPlane : IDisposable
     private readonly uint[] _creditWriteSlots = new uint[G.MaxSubscribers];
     private readonly FastPathSubscriberConnection[] _creditWriteFollowers = new FastPathSubscriberConnection[G.MaxSubscribers];
     private readonly ulong[] _creditWriteValues = new ulong[G.MaxSubscribers];
-    // Each follower's congestion budget, written every refresh (it moves with every ACK), in one batch call.
-    private readonly uint[] _budgetWriteSlots = new uint[G.MaxSubscribers];
-    private readonly FastPathSubscriberConnection[] _budgetWriteFollowers = new FastPathSubscriberConnection[G.MaxSubscribers];
-    private readonly G.Budget[] _budgetWriteValues = new G.Budget[G.MaxSubscribers];
+    // fr_budgets mapped into this process: each subscriber connection credits its slot's budget with every change of
+    // its congestion window's room (SubscriberCongestion), a memory write where a map update would be a syscall.
+    private readonly BpfMappedArray<G.Budget> _budgetMemory;
     // Its own thread, not the pump's: a pump held up in a sink (a busy connection's lock) must not leave the kernel
     // without credit (measured: kernel shares fell under load when the pump did both).
     private readonly Thread _creditRefresher;
@@ -99,6 +98,7 @@ public sealed class MoqKernelPlane : IDisposable
         _log = log;
         _ownedHost = ownedHost;
         _maps = new G.Maps(bpf);
+        _budgetMemory = new BpfMappedArray<G.Budget>(_maps.Budgets.Map);
         // The relay's QUIC port: the only UDP port whose packets the programs look at. Copies for a subscriber of the
         // other IP family are translated in the kernel; one that would not fit the subscriber's device is never made, and
         // its range is a coverage gap the subgroup stream sends itself (FastPathSubgroupStream.WriteUpstreamAsync).
@@ -222,15 +222,29 @@ public sealed class MoqKernelPlane : IDisposable
     /// <summary>The kernel's count of stream data bytes forwarded on the slot (compare with the limit).</summary>
     public ulong ConnectionCreditUsed(uint slot) => _maps.CreditUsed.Lookup(slot);
 
-    /// <summary>The slot's congestion budget (see <see cref="SubscriberCongestion"/>): bytes the kernel may still send,
-    /// urgency levels it must not send at all. The credit thread rewrites it every refresh for following connections.</summary>
-    public void SetCongestionBudget(uint slot, long bytes, uint dropFromLevel)
+    /// <summary>Turns the slot's congestion budget on at <paramref name="bytes"/>, nothing shed (see
+    /// <see cref="SubscriberCongestion"/>); from then on <see cref="CreditCongestionBudget"/> keeps it.</summary>
+    internal void StartCongestionBudget(uint slot, long bytes)
     {
         lock (_lock)
         {
             Slot(slot);
-            _maps.Budgets.Update(slot, new G.Budget { Bytes = bytes, Enabled = 1, DropFromLevel = dropFromLevel });
+            ref var budget = ref _budgetMemory[slot];
+            Volatile.Write(ref budget.Bytes, bytes);
+            Volatile.Write(ref budget.DropFromLevel, (uint)SubscriberCongestion.Levels);
+            Volatile.Write(ref budget.Enabled, 1u);   // last: the kernel starts checking a budget that is already right
         }
+    }
+
+    /// <summary>Adds <paramref name="delta"/> (negative: takes) to the slot's budget, atomically against the kernel's
+    /// debits. Called from the connection's room observer, so it takes no lock and makes no syscall.</summary>
+    internal void CreditCongestionBudget(uint slot, long delta) => Interlocked.Add(ref _budgetMemory[slot].Bytes, delta);
+
+    /// <summary>The slot's current budget and drop threshold, read from the shared memory.</summary>
+    public (long Bytes, uint DropFromLevel, bool Enabled) CongestionBudget(uint slot)
+    {
+        ref var budget = ref _budgetMemory[slot];
+        return (Volatile.Read(ref budget.Bytes), Volatile.Read(ref budget.DropFromLevel), Volatile.Read(ref budget.Enabled) != 0);
     }
 
     /// <summary>How often the credit thread refreshes every following connection's kernel credit and stream limits
@@ -273,20 +287,17 @@ public sealed class MoqKernelPlane : IDisposable
     {
         var count = _maps.CreditUsed.LookupBatch(_creditSlots, _creditUsed);
         var writes = 0;
-        var budgets = 0;
         for (var i = 0; i < count; i++)
         {
             var slot = _creditSlots[i];
             if (Volatile.Read(ref _creditFollowers[slot]) is not { } follower) continue;
             try
             {
-                var next = follower.NextConnectionCredit(_creditUsed[i], out var budget);
-                if (budget is { } b)
-                {
-                    _budgetWriteSlots[budgets] = slot;
-                    _budgetWriteFollowers[budgets] = follower;
-                    _budgetWriteValues[budgets++] = new G.Budget { Bytes = b.Bytes, Enabled = 1, DropFromLevel = b.DropFromLevel };   // as SetCongestionBudget
-                }
+                var next = follower.NextConnectionCredit(_creditUsed[i], out var dropFromLevel);
+                if (dropFromLevel is { } level)
+                    lock (_lock)
+                        if (_creditFollowers[slot] == follower)
+                            Volatile.Write(ref _budgetMemory[slot].DropFromLevel, level);
                 if (next is not { } credit) continue;
                 _creditWriteSlots[writes] = slot;
                 _creditWriteFollowers[writes] = follower;
@@ -301,30 +312,21 @@ public sealed class MoqKernelPlane : IDisposable
                 _log.LogWarning(e, "fast path: credit refresh of slot {Slot} failed", slot);
             }
         }
-        if (writes == 0 && budgets == 0) return;
+        if (writes == 0) return;
         lock (_lock)
         {
             // Computed without the lock: a slot whose connection left (and may already serve a new one) in between is
             // not written, or the new connection would get the old one's credit. Kept entries move to the front.
-            var n = KeepStillFollowing(_creditWriteSlots, _creditWriteFollowers, _creditWriteValues, writes);
-            if (n > 0) _maps.CreditLimits.UpdateBatch(_creditWriteSlots.AsSpan(0, n), _creditWriteValues.AsSpan(0, n));
-            n = KeepStillFollowing(_budgetWriteSlots, _budgetWriteFollowers, _budgetWriteValues, budgets);
-            if (n > 0) _maps.Budgets.UpdateBatch(_budgetWriteSlots.AsSpan(0, n), _budgetWriteValues.AsSpan(0, n));
+            var n = 0;
+            for (var i = 0; i < writes; i++)
+            {
+                if (_creditFollowers[_creditWriteSlots[i]] != _creditWriteFollowers[i]) continue;
+                _creditWriteSlots[n] = _creditWriteSlots[i];
+                _creditWriteValues[n++] = _creditWriteValues[i];
+            }
+            Array.Clear(_creditWriteFollowers, 0, writes);
+            _maps.CreditLimits.UpdateBatch(_creditWriteSlots.AsSpan(0, n), _creditWriteValues.AsSpan(0, n));
         }
-    }
-
-    /// <summary>Moves the writes whose slot still follows the same connection to the front; returns how many.</summary>
-    private int KeepStillFollowing<T>(uint[] slots, FastPathSubscriberConnection[] followers, T[] values, int count)
-    {
-        var n = 0;
-        for (var i = 0; i < count; i++)
-        {
-            if (_creditFollowers[slots[i]] != followers[i]) continue;
-            slots[n] = slots[i];
-            values[n++] = values[i];
-        }
-        Array.Clear(followers, 0, count);
-        return n;
     }
 
     /// <summary>Makes the slot a member of <paramref name="channel"/> (one channel per slot: the kernel checks copies
@@ -618,6 +620,11 @@ public sealed class MoqKernelPlane : IDisposable
         while (_drainWaiters.TryDequeue(out var w)) w.TrySetCanceled();
         lock (_consumeLock) _events.Dispose();
         _wake.Dispose();
+        // No connection may credit a budget after the memory is gone: every follower stops observing first (a stop
+        // waits out a call in progress: both hold the connection's lock).
+        foreach (var follower in _creditFollowers)
+            follower?.StopObservingRoom();
+        _budgetMemory.Dispose();
         _ownedHost?.Dispose();
     }
 }

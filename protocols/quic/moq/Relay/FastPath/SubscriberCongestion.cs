@@ -4,15 +4,17 @@ namespace FastRelay.Protocols.Moq.Relay.FastPath;
 
 /// <summary>
 /// How one fast-path subscriber connection's congestion controller drives the kernel and the relay (issue 11,
-/// "congestion control drives the kernel automatically"). Refreshed by the plane's credit thread with the credit:
+/// "congestion control drives the kernel automatically"):
 /// <list type="bullet">
-/// <item>the kernel budget (<c>fr_budgets</c>): what the congestion window has room for, so the kernel does not send far
-/// past it; a copy it refuses for budget is reported and sent by the connection itself, under its controller, on the
-/// same stream (a started subgroup is finished, never left with a hole);</item>
+/// <item>the kernel budget (<c>fr_budgets</c>, mapped into the relay's memory): the congestion window's room. The kernel
+/// debits every copy; the connection credits every change of its window, bytes in flight and own sends as it happens
+/// (<c>QuicConnection.ObserveFastPathRoom</c>), so the kernel never sends past the window; a copy it refuses is
+/// reported and sent by the connection itself, under its controller, on the same stream (a started subgroup is
+/// finished, never left with a hole);</item>
 /// <item>a drop threshold: urgency levels at or above it are not started. The relay asks <see cref="Admits"/> when a
 /// subgroup's stream starts and skips the whole subgroup for this subscriber when it says no (MoQ decides drops per
 /// subgroup, at its start). The kernel gets the same threshold for streams already mapped (their copies are then sent
-/// by userspace, as for budget).</item>
+/// by userspace, as for budget). The plane's credit thread recomputes it every 20 ms (<see cref="Update"/>).</item>
 /// </list>
 /// The signal is the connection's backlog: stream bytes it holds but could not send yet (new, lost or refused by the
 /// kernel). Each half congestion window of backlog sheds one more urgency level, least urgent first; the most urgent
@@ -59,23 +61,17 @@ public sealed class SubscriberCongestion
         }
     }
 
-    /// <summary>
-    /// Recomputes from the connection's controller: returns the kernel's budget bytes and drop threshold.
-    /// <paramref name="unregisteredBytes"/> are stream bytes the kernel forwarded that the connection has not counted as
-    /// in flight yet (their events are still in the ring).
-    /// </summary>
-    public (long Bytes, uint DropFromLevel) Update(QuicPathStatistics path, long unregisteredBytes)
+    /// <summary>Recomputes the drop threshold from the connection's backlog (its budget bytes are kept exact by the
+    /// connection itself: <c>QuicConnection.ObserveFastPathRoom</c>).</summary>
+    public uint Update(QuicPathStatistics path)
     {
         var window = Math.Max(path.CongestionWindow, 1);
-        // The kernel learns of ACKs only at the next refresh (every 20 ms): a quarter window of slack keeps an
-        // app-limited connection from being throttled by a stale view, and stays within what a window allows in bursts.
-        var bytes = window - path.BytesInFlight - unregisteredBytes + window / 4;
         var shed = (int)Math.Min(Levels, path.UnsentBytes / Math.Max(window / 2, 1));
         lock (_lock)
         {
             var dropFrom = shed == 0 || _leastUrgent < 0 ? Levels : Math.Max(_leastUrgent + 1 - shed, _mostUrgent + 1);
             Volatile.Write(ref _dropFrom, dropFrom);
-            return (bytes, (uint)dropFrom);
+            return (uint)dropFrom;
         }
     }
 }
