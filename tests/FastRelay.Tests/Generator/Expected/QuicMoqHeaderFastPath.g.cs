@@ -323,12 +323,13 @@ struct {
 	__uint(max_entries, FR_MAX_SUBSCRIBERS);
 } fr_last_numbered SEC("".maps"");
 
-/* Per-subscriber byte budgets for priority drop. */
+/* Per-subscriber byte budgets for priority drop (userspace maps it: BPF_F_MMAPABLE). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
 	__type(value, struct fr_budget);
 	__uint(max_entries, FR_MAX_SUBSCRIBERS);
+	__uint(map_flags, BPF_F_MMAPABLE);
 } fr_budgets SEC("".maps"");
 
 /* Per-subscriber counters. */
@@ -798,7 +799,7 @@ static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
             /// <summary><c>fr_last_numbered</c>: Per slot: the last packet numbered (FR_CONFIG_REGISTER_RUNS); userspace zeroes it on activation.</summary>
             public global::FastRelay.Bpf.BpfMap<uint, ulong> LastNumbered { get; }
 
-            /// <summary><c>fr_budgets</c>: Per-subscriber byte budgets for priority drop.</summary>
+            /// <summary><c>fr_budgets</c>: Per-subscriber byte budgets for priority drop (userspace maps it: BPF_F_MMAPABLE).</summary>
             public global::FastRelay.Bpf.BpfMap<uint, Budget> Budgets { get; }
 
             /// <summary><c>fr_sub_stats</c>: Per-subscriber counters.</summary>

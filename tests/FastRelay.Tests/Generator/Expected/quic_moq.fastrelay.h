@@ -270,12 +270,13 @@ struct {
 	__uint(max_entries, FR_MAX_SUBSCRIBERS);
 } fr_last_numbered SEC(".maps");
 
-/* Per-subscriber byte budgets for priority drop. */
+/* Per-subscriber byte budgets for priority drop (userspace maps it: BPF_F_MMAPABLE). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
 	__type(value, struct fr_budget);
 	__uint(max_entries, FR_MAX_SUBSCRIBERS);
+	__uint(map_flags, BPF_F_MMAPABLE);
 } fr_budgets SEC(".maps");
 
 /* Per-subscriber counters. */
