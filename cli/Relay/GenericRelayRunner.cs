@@ -166,7 +166,7 @@ public static class GenericRelayRunner
         }
         log.LogInformation("relay {Name} ({Protocol}, {Mode}) listening on UDP {Port}: {Channels} channels, {Subscribers} subscribers, sequence numbers {Sequence}",
             instance, protocol.Name, host.Plane.Mode, port, plan.Channels.Count, plan.Channels.Sum(c => c.Subscribers.Count),
-            !features.HasPacketNumber ? "absent" : features.RenumbersPerSubscriber ? "renumbered per subscriber" : "passed through");
+            features.SequenceDescription);
 
         using var reload = options.ConfigPath is { } path ? new ConfigWatcher(path, options.ReloadPoll) : null;
         try

@@ -98,7 +98,7 @@ internal sealed class GenericRelayStatusWriter(GenericRelayOptions options, Gene
         var kernel = host.Plane.PlaneCounters();
         return new GenericRelayStatus(
             GenericRelayStatus.KindName, options.Name ?? protocol.Name, host.Plane.Mode, protocol.Name, protocol.DescriptorType, host.Port, Environment.ProcessId, DateTimeOffset.Now,
-            !features.HasPacketNumber ? "absent" : features.RenumbersPerSubscriber ? "renumbered" : "passed through",
+            features.SequenceDescription,
             (fastPath?.Attachments ?? []).Select(a => $"{a.ProgramName} on {FastRelay.Net.NetDevice.NameOf(a.Ifindex) ?? a.Ifindex.ToString()} {a.Direction.ToString().ToLowerInvariant()} ({a.Mode})").ToList(),
             plan.Channels.Select(c => new GenericChannelStatus(c.Id, c.Upstream?.ToString(), c.Subscribers.Count)).ToList(),
             subscribers.Select(s => new GenericSubscriberStatus(s.Channel, s.Plan.Name ?? s.Plan.Address.ToString(), s.Plan.Address.ToString(), s.Slot, s.Problem,
