@@ -140,7 +140,7 @@ public static class RelayCtlCommand
             if (parse.GetValue(connectionId) is { } cid) entry["connectionId"] = cid;
             if (budget.ToJson(parse) is { } b) entry["budget"] = b;
             var channel = parse.GetValue(target.Channel);
-            var answer = await CallAsync(parse, common, HttpMethod.Post, $"channels/{channel}/subscribers", entry, ct);
+            var answer = await CallAsync(parse, common, HttpMethod.Post, $"channels/{channel}/subscribers", entry.ToJsonString(), ct);
             PrintSubscriberAnswer(parse, common, answer, "added to");
             return 0;
         });
@@ -179,7 +179,7 @@ public static class RelayCtlCommand
             var body = budget.ToJson(parse);
             if (body is null == !parse.GetValue(clear))
                 throw new UserFacingException("relay ctl budget: give --rate and --burst (and optionally --reserve-per-level, --drop-from-level), or --clear");
-            var answer = await CallAsync(parse, common, HttpMethod.Put, SubscriberPath(parse, target) + "/budget", body, ct);
+            var answer = await CallAsync(parse, common, HttpMethod.Put, SubscriberPath(parse, target) + "/budget", body?.ToJsonString() ?? "null", ct); // null clears it
             PrintSubscriberAnswer(parse, common, answer, "budget set in");
             return 0;
         });
@@ -202,14 +202,14 @@ public static class RelayCtlCommand
     }
 
     /// <summary>One request; a refusal becomes an error naming the field the relay said is at fault.</summary>
-    private static async Task<string> CallAsync(ParseResult parse, Common common, HttpMethod method, string path, JsonNode? body, CancellationToken ct)
+    private static async Task<string> CallAsync(ParseResult parse, Common common, HttpMethod method, string path, string? body, CancellationToken ct)
     {
         var (baseUrl, token) = Locate(parse, common);
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         using var request = new HttpRequestMessage(method, $"{baseUrl}/{path}");
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         if (body is not null)
-            request.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");
+            request.Content = new StringContent(body, Encoding.UTF8, "application/json");
         HttpResponseMessage response;
         try
         {

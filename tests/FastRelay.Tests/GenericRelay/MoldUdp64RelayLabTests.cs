@@ -38,6 +38,7 @@ public sealed class MoldUdp64RelayLabTests(ITestOutputHelper output)
         var work = Directory.CreateTempSubdirectory("frct-mold-").FullName;
         var config = Path.Combine(work, "relay.json");
         var statusFile = FastRelay.Cli.Commands.RelayCommand.StatusFile(prefix);
+        var tokenFile = Path.ChangeExtension(statusFile, ".control-token");
         var receivers = lab.Subscribers.Select(s => new UdpCollector(lab.UdpSocket(s, AddressFamily.InterNetwork, ReceiverPort), s.Name)).ToList();
         var relayAddress = new IPEndPoint(lab.RelayUpstream.IPv4, MoldPort);
         var feed = new MoldUdp64Feed(Session, FirstSequence, seed: 14);
@@ -116,6 +117,8 @@ public sealed class MoldUdp64RelayLabTests(ITestOutputHelper output)
                 Assert.Equal("api", owners[s3.Endpoint.ToString()]);
                 Assert.Equal(3, owners.Values.Count(o => o == "file"));
                 output.WriteLine((await Ctl(lab, "list", "--name", prefix)).StandardOutput);
+                // The token the relay generated is its owner's alone (read by `ctl --name` as root here).
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(tokenFile));
 
                 // s3 leaves through the API: applied at once (the API answers after the maps are written), its map
                 // entries are gone, and nothing more reaches it.
@@ -153,6 +156,8 @@ public sealed class MoldUdp64RelayLabTests(ITestOutputHelper output)
             {
                 output.WriteLine(await relay.StopAsync());
             }
+
+            Assert.False(File.Exists(tokenFile), "the generated control token outlived the relay");
 
             // The three from the start: every datagram, byte for byte, in the order sent; the sequence advances by each
             // packet's message count (heartbeats announce the next one), up to the end of session.

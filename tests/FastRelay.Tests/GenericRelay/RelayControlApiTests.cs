@@ -1,4 +1,5 @@
 using System.Net;
+using CliWrap.Buffered;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
@@ -259,6 +260,58 @@ public sealed class RelayControlApiTests : IAsyncLifetime
         System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(12), 1);
         System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(packet.AsSpan(24), (ulong)sequence);
         return packet;
+    }
+
+    [Fact]
+    public async Task Relay_ctl_commands_drive_the_api_and_print_what_it_answered()
+    {
+        var work = Directory.CreateTempSubdirectory("frct-ctl-").FullName;
+        try
+        {
+            var tokenFile = Path.Combine(work, "token");
+            RelayControlApi.WriteTokenFile(tokenFile, Token);
+            var address = _api.Url["http://".Length..^RelayControlApi.PathPrefix.Length]; // HOST:PORT, as given to --control
+            async Task<CliWrap.Buffered.BufferedCommandResult> Ctl(params string[] args) =>
+                await CliWrap.Cli.Wrap("dotnet").WithArguments([FastRelay.Cli.Scenario.RelayScenario.FastRelayDll, "relay", "ctl", .. args, "--control", address, "--token-file", tokenFile])
+                    .WithValidation(CliWrap.CommandResultValidation.None).ExecuteBufferedAsync();
+
+            var add = await Ctl("add", "--channel", "7", "--address", "10.1.0.3:9200", "--label", "desk-b", "--connection-id", "0a0b0c0d", "--rate", "2000000", "--burst", "65536");
+            Assert.True(add.ExitCode == 0, add.StandardError);
+            Assert.Matches(@"^10\.1\.0\.3:9200 added to channel 7: slot \d+, budget 2000000 B/s burst 65536 B", add.StandardOutput);
+            Assert.Equal(new BudgetPlan(2000000, 65536, 0, 8), _host.Subscribers().Single(x => x.Plan.Address.ToString() == "10.1.0.3:9200").Plan.Budget);
+
+            var budget = await Ctl("budget", "--channel", "7", "--address", "10.1.0.3:9200", "--clear");
+            Assert.True(budget.ExitCode == 0, budget.StandardError);
+            Assert.Contains("no budget", budget.StandardOutput);
+            Assert.Null(_host.Subscribers().Single(x => x.Plan.Address.ToString() == "10.1.0.3:9200").Plan.Budget);
+
+            var missingBurst = await Ctl("budget", "--channel", "7", "--address", "10.1.0.3:9200", "--rate", "1000");
+            Assert.Equal(1, missingBurst.ExitCode);
+            Assert.Contains("field burstBytes", missingBurst.StandardError);
+
+            var list = await Ctl("list");
+            Assert.True(list.ExitCode == 0, list.StandardError);
+            Assert.Contains("channel 7: upstream 10.0.0.2:9100, 2 subscribers", list.StandardOutput);
+            Assert.Matches(@"10\.1\.0\.3:9200\s+desk-b\s+api", list.StandardOutput);
+            Assert.Matches(@"10\.1\.0\.2:9200\s+file", list.StandardOutput);
+
+            var counters = await Ctl("counters", "--json");
+            Assert.True(counters.ExitCode == 0, counters.StandardError);
+            Assert.Equal(2, JsonDocument.Parse(counters.StandardOutput).RootElement.GetProperty("subscribers").GetArrayLength());
+
+            var fileOwned = await Ctl("remove", "--channel", "7", "--address", FileSubscriber.ToString());
+            Assert.Equal(1, fileOwned.ExitCode);
+            Assert.Contains("listed in the configuration file", fileOwned.StandardError);
+
+            var remove = await Ctl("remove", "--channel", "7", "--address", "10.1.0.3:9200");
+            Assert.True(remove.ExitCode == 0, remove.StandardError);
+            Assert.Contains("10.1.0.3:9200 removed from channel 7", remove.StandardOutput);
+            Assert.Equal([FileSubscriber.ToString()], Subscribers());
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
     }
 
     [Fact]
