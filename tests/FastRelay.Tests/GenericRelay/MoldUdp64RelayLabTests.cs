@@ -18,8 +18,9 @@ namespace FastRelay.Tests.GenericRelay;
 /// The generic relay host with a published market-data protocol: a MoldUDP64 feed of ITCH 5.0 messages
 /// (<see cref="MoldUdp64Feed"/>) into `fastrelay relay --assembly MoldUdp64.dll --config relay.json --control ...` in the
 /// lab's relay namespace, fanned out to receivers in their own namespaces. While the feed runs a receiver is added and
-/// removed through the control API with `fastrelay relay ctl` (run in the relay namespace, as an operator would), the API
-/// refuses a wrong token, and a sender the channel does not allow sends the same session.
+/// removed through the control API with `fastrelay relay ctl` (run in the relay namespace, as an operator would), the
+/// configuration file gains a receiver in between (the reload keeps the API's), the API refuses a wrong token, and a
+/// sender the channel does not allow sends the same session.
 /// </summary>
 [Collection(EndToEnd.EndToEndCollection.Name)]
 public sealed class MoldUdp64RelayLabTests(ITestOutputHelper output)
@@ -34,7 +35,7 @@ public sealed class MoldUdp64RelayLabTests(ITestOutputHelper output)
     public async Task Moldudp64_reaches_three_receivers_intact_with_the_sequence_advancing_by_the_message_count_while_the_api_adds_and_removes_one(RelayMode mode)
     {
         var prefix = "frct" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(2));
-        await using var lab = await LabTopology.UpAsync(new LabOptions { Prefix = prefix, Subscribers = 4, RelayInterfaces = 2 });
+        await using var lab = await LabTopology.UpAsync(new LabOptions { Prefix = prefix, Subscribers = 5, RelayInterfaces = 2 });
         var work = Directory.CreateTempSubdirectory("frct-mold-").FullName;
         var config = Path.Combine(work, "relay.json");
         var statusFile = FastRelay.Cli.Commands.RelayCommand.StatusFile(prefix);
@@ -46,19 +47,7 @@ public sealed class MoldUdp64RelayLabTests(ITestOutputHelper output)
         using var stopFeed = new CancellationTokenSource();
         try
         {
-            File.WriteAllText(config, JsonSerializer.Serialize(new
-            {
-                sequence = "passthrough",
-                channels = new[]
-                {
-                    new
-                    {
-                        id = feed.Channel,
-                        upstream = new IPEndPoint(lab.Publisher.IPv4, SenderPort).ToString(),
-                        subscribers = receivers.Take(3).Select(r => (object)new { address = r.Endpoint.ToString(), name = r.Name }).ToArray(),
-                    },
-                },
-            }));
+            WriteConfig(config, feed.Channel, new IPEndPoint(lab.Publisher.IPv4, SenderPort), receivers.Take(3));
             await using var relay = await GenericRelayProcess.StartAsync(lab, "--assembly", typeof(MoldUdp64Header).Assembly.Location, "--config", config,
                 "--mode", mode.ToString(), "--control", $"127.0.0.1:{ControlPort}");
             Task feeding;
@@ -116,6 +105,16 @@ public sealed class MoldUdp64RelayLabTests(ITestOutputHelper output)
                     .ToDictionary(s => s.GetProperty("address").GetString()!, s => s.GetProperty("owner").GetString());
                 Assert.Equal("api", owners[s3.Endpoint.ToString()]);
                 Assert.Equal(3, owners.Values.Count(o => o == "file"));
+
+                // The file gains s4 while s3 (the API's) receives: the reload keeps s3 where it is.
+                var s4 = receivers[4];
+                WriteConfig(config, feed.Channel, new IPEndPoint(lab.Publisher.IPv4, SenderPort), [.. receivers.Take(3), s4]);
+                await Eventually.TrueAsync(() => s4.Count >= 50, "the file's new s4 receives the feed", TimeSpan.FromSeconds(20));
+                listed = await Ctl(lab, "list", "--name", prefix, "--json");
+                owners = JsonDocument.Parse(listed.StandardOutput).RootElement.GetProperty("channels")[0].GetProperty("subscribers").EnumerateArray()
+                    .ToDictionary(s => s.GetProperty("address").GetString()!, s => s.GetProperty("owner").GetString());
+                Assert.Equal("api", owners[s3.Endpoint.ToString()]);
+                Assert.Equal("file", owners[s4.Endpoint.ToString()]);
                 output.WriteLine((await Ctl(lab, "list", "--name", prefix)).StandardOutput);
                 // The token the relay generated is its owner's alone (read by `ctl --name` as root here).
                 Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(tokenFile));
@@ -126,11 +125,11 @@ public sealed class MoldUdp64RelayLabTests(ITestOutputHelper output)
                 Assert.True(removed.ExitCode == 0, removed.StandardError);
                 var s3AtRemoval = s3.Count;
                 var removedAt = DateTimeOffset.Now;
-                await GenericRelayProcess.WaitForStatusAsync(statusFile, s => s.Updated > removedAt.AddMilliseconds(300) && s.Subscribers.Count == 3);
+                await GenericRelayProcess.WaitForStatusAsync(statusFile, s => s.Updated > removedAt.AddMilliseconds(300) && s.Subscribers.Count == 4);
                 if (mode == RelayMode.FastPath)
                 {
                     var endpoints = await GenericRelayProcess.SubscriberEndpointsInKernelAsync(lab, prefix);
-                    Assert.Equal(receivers.Take(3).Select(r => r.Endpoint.ToString()).Order(), endpoints.Order());
+                    Assert.Equal(new[] { 0, 1, 2, 4 }.Select(i => receivers[i].Endpoint.ToString()).Order(), endpoints.Order());
                 }
                 // The feed goes on for a while after the removal: a copy to s3 would have time to show.
                 var sentAtRemoval = Count(sent);
@@ -171,15 +170,14 @@ public sealed class MoldUdp64RelayLabTests(ITestOutputHelper output)
                 Assert.Equal(MoldUdp64Feed.EndOfSessionCount, MoldUdp64Feed.Parse(got[^1]).Count);
             }
 
-            // The API's receiver: a contiguous run of what was sent, from where it joined to where it was removed.
+            // The API's receiver: a contiguous run of what was sent, from where it joined to where it was removed, across
+            // the reload that added s4.
             var late = receivers[3].Snapshot();
-            Assert.True(late.Count >= 50, $"s3 received {late.Count}");
-            var start = all.FindIndex(d => d.AsSpan().SequenceEqual(late[0]));
-            Assert.True(start > 0, "s3's first datagram is not one the feed sent mid-stream");
-            for (var i = 0; i < late.Count; i++)
-                Assert.True(late[i].AsSpan().SequenceEqual(all[start + i]), $"s3 datagram {i} is not the feed's datagram {start + i}");
-            AssertContiguous(late, "s3", expectedFirst: null);
+            var start = AssertRunOfTheFeed(late, all, "s3");
             Assert.True(start + late.Count < all.Count - 100, $"s3 got datagrams {start}..{start + late.Count} of {all.Count}: it was not removed mid-stream");
+            // The file's late joiner: from where it joined to the end of session.
+            var fromFile = receivers[4].Snapshot();
+            Assert.Equal(all.Count, AssertRunOfTheFeed(fromFile, all, "s4") + fromFile.Count);
         }
         finally
         {
@@ -188,6 +186,33 @@ public sealed class MoldUdp64RelayLabTests(ITestOutputHelper output)
                 receiver.Dispose();
             Directory.Delete(work, recursive: true);
         }
+    }
+
+    /// <summary>A receiver that joined mid-stream got a contiguous run of the datagrams sent; returns where it starts.</summary>
+    private static int AssertRunOfTheFeed(IReadOnlyList<byte[]> got, List<byte[]> all, string name)
+    {
+        Assert.True(got.Count >= 50, $"{name} received {got.Count}");
+        var start = all.FindIndex(d => d.AsSpan().SequenceEqual(got[0]));
+        Assert.True(start > 0, $"{name}'s first datagram is not one the feed sent mid-stream");
+        for (var i = 0; i < got.Count; i++)
+            Assert.True(got[i].AsSpan().SequenceEqual(all[start + i]), $"{name} datagram {i} is not the feed's datagram {start + i}");
+        AssertContiguous(got, name, expectedFirst: null);
+        return start;
+    }
+
+    private static void WriteConfig(string path, ulong channel, IPEndPoint upstream, IEnumerable<UdpCollector> subscribers)
+    {
+        var json = JsonSerializer.Serialize(new
+        {
+            sequence = "passthrough",
+            channels = new[]
+            {
+                new { id = channel, upstream = upstream.ToString(), subscribers = subscribers.Select(r => (object)new { address = r.Endpoint.ToString(), name = r.Name }).ToArray() },
+            },
+        });
+        // Written beside and renamed over, as editors do: the relay never reads half a file.
+        File.WriteAllText(path + ".new", json);
+        File.Move(path + ".new", path, overwrite: true);
     }
 
     /// <summary>Each datagram parses as MoldUDP64 of the session with ITCH messages that fill it exactly, and its sequence
