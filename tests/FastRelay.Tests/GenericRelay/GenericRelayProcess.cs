@@ -68,6 +68,22 @@ public sealed class GenericRelayProcess : IAsyncDisposable
         return Log;
     }
 
+    /// <summary>Writes a configuration of one channel, its allowed sender and these receivers (named as they are).
+    /// Written beside and renamed over, as editors do: the relay never reads half a file.</summary>
+    public static void WriteConfig(string path, string sequence, ulong channel, IPEndPoint upstream, IEnumerable<UdpCollector> subscribers)
+    {
+        var json = JsonSerializer.Serialize(new
+        {
+            sequence,
+            channels = new[]
+            {
+                new { id = channel, upstream = upstream.ToString(), subscribers = subscribers.Select(r => (object)new { address = r.Endpoint.ToString(), name = r.Name }).ToArray() },
+            },
+        });
+        File.WriteAllText(path + ".new", json);
+        File.Move(path + ".new", path, overwrite: true);
+    }
+
     /// <summary>Waits until the relay's status file shows what <paramref name="condition"/> asks for; returns that status.</summary>
     public static async Task<GenericRelayStatus> WaitForStatusAsync(string statusFile, Func<GenericRelayStatus, bool> condition)
     {

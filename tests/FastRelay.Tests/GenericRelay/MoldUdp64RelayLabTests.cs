@@ -47,7 +47,7 @@ public sealed class MoldUdp64RelayLabTests(ITestOutputHelper output)
         using var stopFeed = new CancellationTokenSource();
         try
         {
-            WriteConfig(config, feed.Channel, new IPEndPoint(lab.Publisher.IPv4, SenderPort), receivers.Take(3));
+            GenericRelayProcess.WriteConfig(config, "passthrough", feed.Channel, new IPEndPoint(lab.Publisher.IPv4, SenderPort), receivers.Take(3));
             await using var relay = await GenericRelayProcess.StartAsync(lab, "--assembly", typeof(MoldUdp64Header).Assembly.Location, "--config", config,
                 "--mode", mode.ToString(), "--control", $"127.0.0.1:{ControlPort}");
             Task feeding;
@@ -108,7 +108,7 @@ public sealed class MoldUdp64RelayLabTests(ITestOutputHelper output)
 
                 // The file gains s4 while s3 (the API's) receives: the reload keeps s3 where it is.
                 var s4 = receivers[4];
-                WriteConfig(config, feed.Channel, new IPEndPoint(lab.Publisher.IPv4, SenderPort), [.. receivers.Take(3), s4]);
+                GenericRelayProcess.WriteConfig(config, "passthrough", feed.Channel, new IPEndPoint(lab.Publisher.IPv4, SenderPort), [.. receivers.Take(3), s4]);
                 await Eventually.TrueAsync(() => s4.Count >= 50, "the file's new s4 receives the feed", TimeSpan.FromSeconds(20));
                 listed = await Ctl(lab, "list", "--name", prefix, "--json");
                 owners = JsonDocument.Parse(listed.StandardOutput).RootElement.GetProperty("channels")[0].GetProperty("subscribers").EnumerateArray()
@@ -198,21 +198,6 @@ public sealed class MoldUdp64RelayLabTests(ITestOutputHelper output)
             Assert.True(got[i].AsSpan().SequenceEqual(all[start + i]), $"{name} datagram {i} is not the feed's datagram {start + i}");
         AssertContiguous(got, name, expectedFirst: null);
         return start;
-    }
-
-    private static void WriteConfig(string path, ulong channel, IPEndPoint upstream, IEnumerable<UdpCollector> subscribers)
-    {
-        var json = JsonSerializer.Serialize(new
-        {
-            sequence = "passthrough",
-            channels = new[]
-            {
-                new { id = channel, upstream = upstream.ToString(), subscribers = subscribers.Select(r => (object)new { address = r.Endpoint.ToString(), name = r.Name }).ToArray() },
-            },
-        });
-        // Written beside and renamed over, as editors do: the relay never reads half a file.
-        File.WriteAllText(path + ".new", json);
-        File.Move(path + ".new", path, overwrite: true);
     }
 
     /// <summary>Each datagram parses as MoldUDP64 of the session with ITCH messages that fill it exactly, and its sequence

@@ -52,7 +52,7 @@ public sealed class RtpRelayLabTests(ITestOutputHelper output)
         try
         {
             // s0, s1, s2 from the start to the end; s3 joins and leaves mid-stream.
-            WriteConfig(config, upstream, receivers.Take(3), renumbered);
+            GenericRelayProcess.WriteConfig(config, renumbered ? "renumber" : "passthrough", Ssrc, upstream, receivers.Take(3));
             await using var relay = await GenericRelayProcess.StartAsync(lab, "--assembly", typeof(RtpHeader).Assembly.Location, "--protocol", protocol, "--config", config, "--mode", mode.ToString());
             try
             {
@@ -71,7 +71,7 @@ public sealed class RtpRelayLabTests(ITestOutputHelper output)
                         foreign.SendTo(ForbiddenPacket(i), new IPEndPoint(relayAddress, RtpPort));
 
                 // s3 joins through the file.
-                WriteConfig(config, upstream, receivers, renumbered);
+                GenericRelayProcess.WriteConfig(config, renumbered ? "renumber" : "passthrough", Ssrc, upstream, receivers);
                 await Eventually.TrueAsync(() => receivers[3].Count >= 50, "the added s3 receives the stream", TimeSpan.FromSeconds(20));
 
                 // s3 leaves: the relay applies it (a status written after the edit no longer lists it), its map entries are
@@ -79,7 +79,7 @@ public sealed class RtpRelayLabTests(ITestOutputHelper output)
                 var s3Address = receivers[3].Endpoint.ToString();
                 await GenericRelayProcess.WaitForStatusAsync(statusFile, s => s.Subscribers.Any(sub => sub.Address == s3Address && sub.Slot >= 0));
                 var removedAt = DateTimeOffset.Now;
-                WriteConfig(config, upstream, receivers.Take(3), renumbered);
+                GenericRelayProcess.WriteConfig(config, renumbered ? "renumber" : "passthrough", Ssrc, upstream, receivers.Take(3));
                 await GenericRelayProcess.WaitForStatusAsync(statusFile, s => s.Updated > removedAt.AddMilliseconds(300) && s.Subscribers.Count == 3 && s.Subscribers.All(sub => sub.Address != s3Address));
                 var s3AtRemoval = receivers[3].Count;
                 if (mode == RelayMode.FastPath)
@@ -172,21 +172,6 @@ public sealed class RtpRelayLabTests(ITestOutputHelper output)
         BinaryPrimitives.WriteUInt32BigEndian(packet.AsSpan(8), Ssrc);
         ForbiddenMarker.CopyTo(packet.AsSpan(12));
         return packet;
-    }
-
-    private static void WriteConfig(string path, IPEndPoint upstream, IEnumerable<UdpCollector> subscribers, bool renumbered)
-    {
-        var json = JsonSerializer.Serialize(new
-        {
-            sequence = renumbered ? "renumber" : "passthrough",
-            channels = new[]
-            {
-                new { id = Ssrc, upstream = upstream.ToString(), subscribers = subscribers.Select(s => (object)new { address = s.Endpoint.ToString(), name = s.Name }).ToArray() },
-            },
-        });
-        // Written beside and renamed over, as editors do: the relay never reads half a file.
-        File.WriteAllText(path + ".new", json);
-        File.Move(path + ".new", path, overwrite: true);
     }
 
     private static string FormatEndpoint(IPEndPoint endpoint) => endpoint.ToString();
