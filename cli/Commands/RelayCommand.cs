@@ -26,11 +26,14 @@ public static class RelayCommand
         var bpffs = new Option<string>("--bpffs") { Description = "bpffs root for pinned maps.", DefaultValueFactory = _ => FastRelay.Bpf.BpfFs.DefaultRoot };
         var maxSubscribers = new Option<int>("--max-subscribers") { Description = "Refuse subscribers beyond this many (at most the profile's maximum).", DefaultValueFactory = _ => FastRelay.Protocols.CustomUdp.CustomUdpHeaderFastPath.MaxSubscribers };
 
+        var control = new Option<string?>("--control") { Description = "Generic relay: serve the control API (HTTP/JSON, bearer token) on PORT or HOST:PORT; off by default, keep it on loopback (`relay ctl`)." };
+        var controlToken = new Option<string?>("--control-token-file") { Description = "The control API's token (16-256 visible characters); default: a new one written 0600 to /run/fastrelay/NAME.control-token." };
         var metrics = new Option<string?>("--metrics") { Description = "Serve Prometheus metrics on http://ADDRESS/metrics (PORT or HOST:PORT; off by default)." };
         var command = new SectionedCommand("relay", "Run a relay: the custom-UDP profile (cookie handshake, fan-out in the kernel or userspace), or the generic host for your own descriptor (--assembly/--project with --config).",
             RelayConfigFile.Sections)
         {
-            profile, assemblies, projects, protocolName, mode, port, interfaces, name, timeout, objectPath, bpffs, maxSubscribers, metrics,
+            profile, assemblies, projects, protocolName, mode, port, interfaces, name, timeout, objectPath, bpffs, maxSubscribers, metrics, control, controlToken,
+            RelayCtlCommand.Create(),
         };
         var logging = CliLogging.AddTo(command, "Log every subscriber event.");
         var config = ConfigFile.CreateOption();
@@ -65,9 +68,13 @@ public static class RelayCommand
                     ObjectPath = parse.GetValue(objectPath),
                     BpfFsRoot = parse.GetValue(bpffs)!,
                     StatusDirectory = StatusDirectory,
+                    ControlAddress = parse.GetValue(control),
+                    ControlTokenFile = parse.GetValue(controlToken),
                 }, logs, stop.Token);
                 return 0;
             }
+            if (parse.GetValue(control) is not null || parse.GetValue(controlToken) is not null)
+                throw new UserFacingException("--control is the generic host's (--assembly/--project with --config); the custom-UDP relay takes subscribers by handshake");
             if (parse.GetValue(config) is { } file && RelayConfigFile.HasSections(file))
                 throw new UserFacingException($"{file}: \"channels\" and \"sequence\" configure the generic host: give --assembly or --project (the custom-UDP relay takes subscribers by handshake)");
             var interfaceList = parse.GetValue(interfaces) is { Length: > 0 } list ? list : null;

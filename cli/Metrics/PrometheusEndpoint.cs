@@ -3,30 +3,27 @@ using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Net;
 using System.Text;
+using FastRelay.Cli.Http;
 using Microsoft.Extensions.Logging;
 
 namespace FastRelay.Cli.Metrics;
 
 /// <summary>
 /// `--metrics ADDRESS`: serves the System.Diagnostics.Metrics instruments of the meters it is given (one relay's) as
-/// Prometheus text (exposition format 0.0.4) on <c>http://ADDRESS/metrics</c>, plus the process's CPU time. Relays publish observable instruments read from the same
+/// Prometheus text (exposition format 0.0.4) on <c>http://ADDRESS/metrics</c> (served by <see cref="LocalHttpHost"/>), plus the process's CPU time. Relays publish observable instruments read from the same
 /// snapshots their status files come from, so a scrape costs the hot path nothing: values are taken when Prometheus asks.
 /// Counters and up-down counters that are pushed are summed per label set; histograms are not exported.
 /// </summary>
 public sealed class PrometheusEndpoint : IAsyncDisposable
 {
-    private readonly HttpListener _http = new();
     private readonly MeterListener _meters = new();
     private readonly object _gate = new();
     private readonly Dictionary<(Instrument Instrument, string Labels), double> _pushed = new();
     private readonly Dictionary<(Instrument Instrument, string Labels), double> _observed = new();
-    private readonly Task _serving;
-    private readonly ILogger _log;
+    private LocalHttpHost? _http;
 
-    private PrometheusEndpoint(string prefix, ILogger log, IReadOnlyCollection<Meter> meters)
+    private PrometheusEndpoint(IReadOnlyCollection<Meter> meters)
     {
-        _log = log;
-        _http.Prefixes.Add(prefix);
         // Only the meters given: another relay (or a test) in the same process has its own endpoint.
         _meters.InstrumentPublished = (instrument, listener) =>
         {
@@ -37,35 +34,30 @@ public sealed class PrometheusEndpoint : IAsyncDisposable
         _meters.SetMeasurementEventCallback<int>((i, v, tags, _) => Record(i, v, tags));
         _meters.SetMeasurementEventCallback<double>((i, v, tags, _) => Record(i, v, tags));
         _meters.Start();
-        _http.Start();
-        _serving = Task.Run(ServeAsync);
     }
 
     /// <summary>The URL scrapers use.</summary>
-    public required string Url { get; init; }
+    public string Url => _http!.Url;
 
     /// <summary>Starts serving on <paramref name="address"/>: "PORT", "HOST:PORT" or "[IPv6]:PORT"; host 0.0.0.0 / :: / * means
     /// every address.</summary>
     public static PrometheusEndpoint Start(string address, ILogger log, params Meter[] meters)
     {
-        var (host, port) = ParseAddress(address);
-        var bindHost = host is "0.0.0.0" or "::" or "[::]" or "*" ? "+" : host;
-        var endpoint = new PrometheusEndpoint($"http://{bindHost}:{port}/metrics/", log, meters) { Url = $"http://{(bindHost == "+" ? "127.0.0.1" : host)}:{port}/metrics" };
+        var endpoint = new PrometheusEndpoint(meters);
+        try
+        {
+            endpoint._http = LocalHttpHost.Start("--metrics", address, "/metrics", endpoint.ServeAsync, log);
+        }
+        catch
+        {
+            endpoint._meters.Dispose();
+            throw;
+        }
         log.LogInformation("metrics on {Url}", endpoint.Url);
         return endpoint;
     }
 
-    public static (string Host, int Port) ParseAddress(string address)
-    {
-        var colon = address.LastIndexOf(':');
-        var host = colon < 0 ? "127.0.0.1" : address[..colon];
-        var portText = colon < 0 ? address : address[(colon + 1)..];
-        if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
-            throw new UserFacingException($"--metrics {address}: expected PORT or HOST:PORT with a port from 1 to 65535");
-        if (host.Length == 0)
-            throw new UserFacingException($"--metrics {address}: the host is empty");
-        return (host, port);
-    }
+    public static (string Host, int Port) ParseAddress(string address) => LocalHttpHost.ParseAddress("--metrics", address);
 
     private void Record(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
     {
@@ -109,41 +101,20 @@ public sealed class PrometheusEndpoint : IAsyncDisposable
         }
     }
 
-    private async Task ServeAsync()
+    private async Task ServeAsync(HttpListenerContext context)
     {
-        while (_http.IsListening)
+        var path = context.Request.Url?.AbsolutePath.TrimEnd('/');
+        if (context.Request.HttpMethod != "GET" || path != "/metrics")
         {
-            HttpListenerContext context;
-            try
-            {
-                context = await _http.GetContextAsync().ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-            {
-                return; // stopped
-            }
-            try
-            {
-                var path = context.Request.Url?.AbsolutePath.TrimEnd('/');
-                if (context.Request.HttpMethod != "GET" || path != "/metrics")
-                {
-                    context.Response.StatusCode = 404;
-                    context.Response.Close();
-                    continue;
-                }
-                var body = Encoding.UTF8.GetBytes(Scrape());
-                context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
-                context.Response.ContentLength64 = body.Length;
-                await context.Response.OutputStream.WriteAsync(body).ConfigureAwait(false);
-                context.Response.Close();
-            }
-            catch (Exception e)
-            {
-                // A scraper that went away mid-response, or a snapshot that failed: this scrape fails, the relay does not.
-                _log.LogWarning("metrics scrape failed: {Error}", e.Message);
-                try { context.Response.Abort(); } catch (ObjectDisposedException) { }
-            }
+            context.Response.StatusCode = 404;
+            context.Response.Close();
+            return;
         }
+        var body = Encoding.UTF8.GetBytes(Scrape());
+        context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
+        context.Response.ContentLength64 = body.Length;
+        await context.Response.OutputStream.WriteAsync(body).ConfigureAwait(false);
+        context.Response.Close();
     }
 
     /// <summary>Instrument names use dots ("fastrelay.subscriber.forwarded.packets"); Prometheus wants [a-zA-Z_:][a-zA-Z0-9_:]*.</summary>
@@ -171,9 +142,8 @@ public sealed class PrometheusEndpoint : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        _http.Stop();
-        _http.Close();
-        await _serving.ConfigureAwait(false);
+        if (_http is not null)
+            await _http.DisposeAsync().ConfigureAwait(false);
         _meters.Dispose();
     }
 }

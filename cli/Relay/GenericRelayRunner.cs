@@ -43,6 +43,16 @@ public sealed record GenericRelayOptions
     /// <summary>Folder of status files when <see cref="StatusFile"/> is not given; null = no status file.</summary>
     public string? StatusDirectory { get; init; }
 
+    /// <summary>Where the control API listens (--control: PORT, HOST:PORT, [IPv6]:PORT); null = no control API.</summary>
+    public string? ControlAddress { get; init; }
+
+    /// <summary>The control API's token (--control-token-file); null = a new random token written (0600) to
+    /// <see cref="ControlTokenPath"/>.</summary>
+    public string? ControlTokenFile { get; init; }
+
+    /// <summary>Where a generated control token goes: beside the status file, NAME.control-token.</summary>
+    public string? ControlTokenPath => StatusFile is { } status ? Path.ChangeExtension(status, ".control-token") : null;
+
     /// <summary>How often the configuration file's timestamp is checked besides the change notification (which some
     /// editors' rename-over and network file systems do not raise).</summary>
     public TimeSpan ReloadPoll { get; init; } = TimeSpan.FromSeconds(1);
@@ -88,6 +98,10 @@ public static class GenericRelayRunner
         if (RelayHost.Unsupported(features) is { } why)
             throw new UserFacingException($"the generic relay cannot serve {protocol.Name} ({protocol.DescriptorType}): {why}");
         var port = options.Port ?? protocol.UdpPort;
+        var controlToken = options.ControlAddress is null ? null
+            : options.ControlTokenFile is { } tokenFile ? RelayControlApi.ReadTokenFile(tokenFile, "--control-token-file")
+            : options.ControlTokenPath is null ? throw new UserFacingException("--control without --control-token-file needs a status file to write the token beside")
+            : RelayControlApi.NewToken();
         // The configuration is read before anything touches the kernel: a mistake in it stops here, naming the key.
         var plan = options.ConfigPath is { } configPath ? RelayConfigFile.Load(configPath, features) : RelayPlan.Empty;
         if (options.ConfigPath is null)
@@ -136,19 +150,31 @@ public static class GenericRelayRunner
         using var disposeFastPath = fastPath;
         receiver.Start();
 
-        host.Apply(plan, cancellationToken);
+        var sources = new RelayPlanSources(host);
+        sources.ApplyFile(plan, out _, cancellationToken);
+        var status = new GenericRelayStatusWriter(options, protocol, fastPath, sources, absorbed);
+        await using var control = controlToken is null ? null : RelayControlApi.Start(options.ControlAddress!, controlToken, sources, status.Snapshot, log);
+        var writtenToken = control is not null && options.ControlTokenFile is null ? options.ControlTokenPath : null;
+        if (control is not null)
+        {
+            if (writtenToken is not null)
+            {
+                RelayControlApi.WriteTokenFile(writtenToken, controlToken!);
+                log.LogInformation("control API token written to {TokenFile} (mode 0600)", writtenToken);
+            }
+            status.Control = new GenericControlStatus(control.Url, Path.GetFullPath(writtenToken ?? options.ControlTokenFile!));
+        }
         log.LogInformation("relay {Name} ({Protocol}, {Mode}) listening on UDP {Port}: {Channels} channels, {Subscribers} subscribers, sequence numbers {Sequence}",
             instance, protocol.Name, host.Plane.Mode, port, plan.Channels.Count, plan.Channels.Sum(c => c.Subscribers.Count),
-            !features.HasPacketNumber ? "absent" : features.RenumbersPerSubscriber ? "renumbered per subscriber" : "passed through");
+            features.SequenceDescription);
 
         using var reload = options.ConfigPath is { } path ? new ConfigWatcher(path, options.ReloadPoll) : null;
-        var status = new GenericRelayStatusWriter(options, protocol, fastPath, host, absorbed);
         try
         {
             while (!cancellationToken.IsCancellationRequested)
             {
                 if (reload is not null && await reload.WaitAsync(TimeSpan.FromMilliseconds(200), cancellationToken))
-                    Reload(reload.Path, features, host, log, cancellationToken);
+                    Reload(reload.Path, features, sources, log, cancellationToken);
                 else if (reload is null)
                     await PauseAsync(cancellationToken);
                 host.Tick(cancellationToken);
@@ -158,6 +184,8 @@ public static class GenericRelayRunner
         finally
         {
             status.Remove();
+            if (writtenToken is not null)
+                File.Delete(writtenToken); // a generated token is good for this run only
             socket.Close();
             receiver.Join(TimeSpan.FromSeconds(1));
             // The object this instance built for itself is loaded; its build folder has served its purpose.
@@ -179,7 +207,7 @@ public static class GenericRelayRunner
 
     /// <summary>A new configuration replaces the running one only when it is valid as a whole; otherwise the relay keeps
     /// serving the previous one and says why.</summary>
-    private static void Reload(string path, ProtocolFeatures features, RelayHost host, ILogger log, CancellationToken cancellationToken)
+    private static void Reload(string path, ProtocolFeatures features, RelayPlanSources sources, ILogger log, CancellationToken cancellationToken)
     {
         RelayPlan plan;
         try
@@ -191,7 +219,19 @@ public static class GenericRelayRunner
             log.LogError("configuration not reloaded, the previous one stays in force: {Problem}", e.Message);
             return;
         }
-        var change = host.Apply(plan, cancellationToken);
+        PlanChange change;
+        IReadOnlyList<string> dropped;
+        try
+        {
+            change = sources.ApplyFile(plan, out dropped, cancellationToken);
+        }
+        catch (ArgumentException e)
+        {
+            log.LogError("configuration not reloaded, the previous one stays in force: {Path}: {Problem}", path, e.Message);
+            return;
+        }
+        foreach (var note in dropped)
+            log.LogWarning("control API subscriber dropped by the reload: {Note}", note);
         log.LogInformation("configuration reloaded from {Path}: {Change}", path, change);
     }
 

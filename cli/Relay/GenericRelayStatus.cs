@@ -21,7 +21,8 @@ public sealed record GenericRelayStatus(
     IReadOnlyList<GenericChannelStatus> Channels,
     IReadOnlyList<GenericSubscriberStatus> Subscribers,
     long AbsorbedPackets,
-    IReadOnlyDictionary<string, ulong> Kernel)
+    IReadOnlyDictionary<string, ulong> Kernel,
+    GenericControlStatus? Control = null)
 {
     public const string KindName = "generic";
 
@@ -49,11 +50,13 @@ public sealed record GenericRelayStatus(
         output.WriteLine($"relay {Name}: generic host ({Mode}) for {Protocol} ({Descriptor}), UDP {Port}, sequence numbers {Sequence}, pid {ProcessId} ({(running ? "running" : "not running")}), updated {Updated:HH:mm:ss}");
         foreach (var a in Attachments)
             output.WriteLine($"  attached: {a}");
+        if (Control is not null)
+            output.WriteLine($"  control API: {Control.Url} (token in {Control.TokenFile})");
         foreach (var c in Channels)
             output.WriteLine($"  channel {c.Id}: upstream {c.Upstream ?? "any sender"}, {c.Subscribers} subscribers");
         output.WriteLine($"  {"slot",4} {"subscriber",-28} {"channel",10} {"forwarded",10} {"bytes",12} {"budget-drop",11}");
         foreach (var s in Subscribers)
-            output.WriteLine($"  {(s.Slot < 0 ? "-" : s.Slot.ToString()),4} {s.Name,-28} {s.Channel,10} {s.Forwarded,10} {s.ForwardedBytes,12} {s.DroppedByBudget,11}" +
+            output.WriteLine($"  {(s.Slot < 0 ? "-" : s.Slot.ToString()),4} {s.Name + (s.Owner == "api" ? " (api)" : ""),-28} {s.Channel,10} {s.Forwarded,10} {s.ForwardedBytes,12} {s.DroppedByBudget,11}" +
                              (s.Problem is null ? "" : $"  waiting: {s.Problem}"));
         output.WriteLine($"  {(Mode == "userspace" ? "copy loop" : "kernel")}: {string.Join(", ", Kernel.Select(k => $"{k.Key} {k.Value}"))}; absorbed by the relay socket: {AbsorbedPackets}");
     }
@@ -61,7 +64,12 @@ public sealed record GenericRelayStatus(
 
 public sealed record GenericChannelStatus(ulong Id, string? Upstream, int Subscribers);
 
-public sealed record GenericSubscriberStatus(ulong Channel, string Name, string Address, int Slot, string? Problem, ulong Forwarded, ulong ForwardedBytes, ulong DroppedByBudget, ulong Received);
+/// <param name="Owner">"file" (listed in the configuration file) or "api" (added through the control API).</param>
+public sealed record GenericSubscriberStatus(ulong Channel, string Name, string Address, int Slot, string? Problem, ulong Forwarded, ulong ForwardedBytes, ulong DroppedByBudget, ulong Received,
+    string Owner = "file", BudgetPlan? Budget = null);
+
+/// <summary>Where the relay's control API listens and which file holds its token (`relay ctl --name` reads both).</summary>
+public sealed record GenericControlStatus(string Url, string TokenFile);
 
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(GenericRelayStatus))]
@@ -69,8 +77,13 @@ internal sealed partial class GenericRelayStatusJson : JsonSerializerContext;
 
 /// <summary>Writes the status file about once a second (atomically: a reader never sees half a file) and removes it when
 /// the relay stops cleanly.</summary>
-internal sealed class GenericRelayStatusWriter(GenericRelayOptions options, GeneratedProtocol protocol, FastPathHost? fastPath, RelayHost host, AbsorbedCounter absorbed)
+internal sealed class GenericRelayStatusWriter(GenericRelayOptions options, GeneratedProtocol protocol, FastPathHost? fastPath, RelayPlanSources sources, AbsorbedCounter absorbed)
 {
+    private readonly RelayHost host = sources.Host;
+
+    /// <summary>Set once the control API listens.</summary>
+    public GenericControlStatus? Control { get; set; }
+
     /// <summary>The fr_stats counters worth a glance; the rest stay in `bpftool map dump`.</summary>
     private static readonly string[] KernelCounters =
         ["upstream_seen", "upstream_matched", "upstream_not_matched", "upstream_no_channel", "upstream_foreign_source", "clones", "clone_errors", "egress_rewritten", "events_lost"];
@@ -85,13 +98,15 @@ internal sealed class GenericRelayStatusWriter(GenericRelayOptions options, Gene
         var kernel = host.Plane.PlaneCounters();
         return new GenericRelayStatus(
             GenericRelayStatus.KindName, options.Name ?? protocol.Name, host.Plane.Mode, protocol.Name, protocol.DescriptorType, host.Port, Environment.ProcessId, DateTimeOffset.Now,
-            !features.HasPacketNumber ? "absent" : features.RenumbersPerSubscriber ? "renumbered" : "passed through",
+            features.SequenceDescription,
             (fastPath?.Attachments ?? []).Select(a => $"{a.ProgramName} on {FastRelay.Net.NetDevice.NameOf(a.Ifindex) ?? a.Ifindex.ToString()} {a.Direction.ToString().ToLowerInvariant()} ({a.Mode})").ToList(),
             plan.Channels.Select(c => new GenericChannelStatus(c.Id, c.Upstream?.ToString(), c.Subscribers.Count)).ToList(),
             subscribers.Select(s => new GenericSubscriberStatus(s.Channel, s.Plan.Name ?? s.Plan.Address.ToString(), s.Plan.Address.ToString(), s.Slot, s.Problem,
-                s.Counters.ForwardedPackets, s.Counters.ForwardedBytes, s.Counters.DroppedBudget, s.Counters.ReceivedPackets)).ToList(),
+                s.Counters.ForwardedPackets, s.Counters.ForwardedBytes, s.Counters.DroppedBudget, s.Counters.ReceivedPackets,
+                sources.OwnerOf(s.Channel, s.Plan.Address) == SubscriberOwner.Api ? "api" : "file", s.Plan.Budget)).ToList(),
             Interlocked.Read(ref absorbed.Packets),
-            KernelCounters.Where(kernel.ContainsKey).ToDictionary(k => k, k => kernel[k]));
+            KernelCounters.Where(kernel.ContainsKey).ToDictionary(k => k, k => kernel[k]),
+            Control);
     }
 
     public void WriteIfDue()

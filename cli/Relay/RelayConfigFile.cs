@@ -71,6 +71,29 @@ public static class RelayConfigFile
 
     public static RelayPlan Parse(string json, string path, ProtocolFeatures features)
     {
+        try
+        {
+            return ParseDocument(json, path, features);
+        }
+        catch (ConfigFieldException e)
+        {
+            throw new UserFacingException(e.Message, e);
+        }
+    }
+
+    /// <summary>One subscriber entry as the file has it ("ADDRESS:PORT" or an object with options), read from a control
+    /// request's body; errors name the key relative to the entry (<c>address</c>, <c>budget.burstBytes</c>).</summary>
+    /// <exception cref="ConfigFieldException">A key is missing, unknown or has a wrong value.</exception>
+    public static SubscriberPlan ParseSubscriber(JsonElement entry, string source, ProtocolFeatures features) =>
+        new Reader(source, features).Subscriber(entry, "");
+
+    /// <summary>A subscriber's "budget" object as the file has it, or null (no budget).</summary>
+    /// <exception cref="ConfigFieldException">A key is missing, unknown or has a wrong value.</exception>
+    public static BudgetPlan? ParseBudget(JsonElement budget, string source, ProtocolFeatures features) =>
+        budget.ValueKind == JsonValueKind.Null ? null : new Reader(source, features).Budget(budget, "");
+
+    private static RelayPlan ParseDocument(string json, string path, ProtocolFeatures features)
+    {
         JsonElement root;
         try
         {
@@ -108,7 +131,10 @@ public static class RelayConfigFile
 
         private string ProtocolName => features.Protocol.Name;
 
-        public UserFacingException Error(string key, string problem) => new($"{path}: {key}: {problem}");
+        public ConfigFieldException Error(string key, string problem) => new(path, key.Length == 0 ? "(top level)" : key, problem);
+
+        /// <summary>A key under <paramref name="at"/>; entries read on their own (control requests) have no prefix.</summary>
+        private static string Key(string at, string name) => at.Length == 0 ? name : $"{at}.{name}";
 
         public void CheckSequence(JsonElement value)
         {
@@ -207,39 +233,39 @@ public static class RelayConfigFile
             return streams;
         }
 
-        private SubscriberPlan Subscriber(JsonElement item, string at)
+        public SubscriberPlan Subscriber(JsonElement item, string at)
         {
             if (item.ValueKind == JsonValueKind.String)
                 return new SubscriberPlan(Endpoint(item, at));
             RequireObject(item, at, SubscriberKeys);
             if (!item.TryGetProperty("address", out var address))
-                throw Error($"{at}.address", "missing");
+                throw Error(Key(at, "address"), "missing");
             string? name = null;
             if (item.TryGetProperty("name", out var nameValue))
-                name = nameValue.ValueKind == JsonValueKind.String ? nameValue.GetString() : throw Error($"{at}.name", "expected a string");
+                name = nameValue.ValueKind == JsonValueKind.String ? nameValue.GetString() : throw Error(Key(at, "name"), "expected a string");
             byte[]? cid = null;
             if (item.TryGetProperty("connectionId", out var cidValue))
             {
                 if (!features.HasConnectionId)
-                    throw Error($"{at}.connectionId", $"{ProtocolName} has no [ConnectionId] field");
+                    throw Error(Key(at, "connectionId"), $"{ProtocolName} has no [ConnectionId] field");
                 try
                 {
                     cid = Convert.FromHexString(cidValue.GetString() ?? "");
                 }
                 catch (Exception e) when (e is FormatException or InvalidOperationException)
                 {
-                    throw Error($"{at}.connectionId", $"expected hex digits, found {cidValue.GetRawText()}");
+                    throw Error(Key(at, "connectionId"), $"expected hex digits, found {cidValue.GetRawText()}");
                 }
                 if (cid.Length != features.ConnectionIdLength)
-                    throw Error($"{at}.connectionId", $"{cid.Length} bytes; {ProtocolName}'s connection id is {features.ConnectionIdLength}");
+                    throw Error(Key(at, "connectionId"), $"{cid.Length} bytes; {ProtocolName}'s connection id is {features.ConnectionIdLength}");
             }
             BudgetPlan? budget = null;
             if (item.TryGetProperty("budget", out var budgetValue) && budgetValue.ValueKind != JsonValueKind.Null)
-                budget = Budget(budgetValue, $"{at}.budget");
-            return new SubscriberPlan(Endpoint(address, $"{at}.address"), name, cid, budget);
+                budget = Budget(budgetValue, Key(at, "budget"));
+            return new SubscriberPlan(Endpoint(address, Key(at, "address")), name, cid, budget);
         }
 
-        private BudgetPlan Budget(JsonElement value, string at)
+        public BudgetPlan Budget(JsonElement value, string at)
         {
             if (!features.PriorityDrop)
                 throw Error(at, $"{ProtocolName} has no priority drop (descriptor PriorityDrop = false): the kernel applies no budget");
@@ -247,9 +273,9 @@ public static class RelayConfigFile
             long Number(string key, long min, long max, long? fallback)
             {
                 if (!value.TryGetProperty(key, out var n))
-                    return fallback ?? throw Error($"{at}.{key}", "missing");
+                    return fallback ?? throw Error(Key(at, key), "missing");
                 if (n.ValueKind != JsonValueKind.Number || !n.TryGetInt64(out var v) || v < min || v > max)
-                    throw Error($"{at}.{key}", $"expected an integer in {min}..{max}, found {n.GetRawText()}");
+                    throw Error(Key(at, key), $"expected an integer in {min}..{max}, found {n.GetRawText()}");
                 return v;
             }
             var rate = Number("bytesPerSecond", 1, long.MaxValue / 1000, null);
@@ -277,7 +303,7 @@ public static class RelayConfigFile
                 throw Error(at, $"expected an object, found {Kind(value)}");
             foreach (var property in value.EnumerateObject())
                 if (!keys.Contains(property.Name, StringComparer.Ordinal))
-                    throw Error($"{at}.{property.Name}", $"unknown key (keys: {string.Join(", ", keys)})");
+                    throw Error(Key(at, property.Name), $"unknown key (keys: {string.Join(", ", keys)})");
         }
 
         private IPEndPoint Endpoint(JsonElement value, string at)
@@ -291,4 +317,12 @@ public static class RelayConfigFile
             return endpoint;
         }
     }
+}
+
+/// <summary>A configuration entry with a missing, unknown or wrong key: <see cref="Key"/> is its JSON path (relative to the
+/// entry for a control request), <see cref="Problem"/> what is wrong; the message names the source too.</summary>
+public sealed class ConfigFieldException(string source, string key, string problem) : Exception($"{source}: {key}: {problem}")
+{
+    public string Key { get; } = key;
+    public string Problem { get; } = problem;
 }

@@ -90,12 +90,21 @@ public static class DescriptorDiagnostics
         "Channel given two ways",
         "Channel field '{0}' and channel key field '{1}' both name the channel; use a [Channel] field (the channel is in the packet) or ChannelKey fields (userspace assigns header values to channels), not both");
 
+    public static readonly DiagnosticDescriptor RenumberedMessageSequence = Error("FR0021",
+        "Sequence that advances by a message count renumbered per datagram",
+        "PacketNumber '{0}' numbers the first message and advances by MessageCount '{1}' per datagram; renumbering it by one per datagram (Translate = true) would break every receiver's sequence: set Translate = false (passed through)");
+
+    public static readonly DiagnosticDescriptor KernelCacheOfMessageSequence = Error("FR0022",
+        "Kernel cache over a sequence that advances by a message count",
+        "KernelCachePackets = {0} keeps a datagram in slot (packet number mod {0}), but PacketNumber '{1}' advances by MessageCount '{2}' per datagram: datagrams would share slots and the cache would have holes; set KernelCachePackets = 0");
+
     public static IReadOnlyList<DiagnosticDescriptor> All { get; } = new[]
     {
         InvalidProtocolName, InvalidSetting, UnsupportedWidth, WidthDoesNotFitType, BeyondHeaderDepth,
         OverlappingFields, DuplicateRole, MissingRole, PriorityBitsOutsideByte, MatchValueOutsideMask,
         FieldAfterPayload, NoMatchConstraint, UnsupportedMemberType, NegativeOffset, DuplicateProtocolName,
         NestedDescriptor, SettingIgnored, KernelCacheTooLarge, KernelCacheLarge, ChannelNamedTwice,
+        RenumberedMessageSequence, KernelCacheOfMessageSequence,
     };
 
     private static readonly Dictionary<string, DiagnosticDescriptor> ByIdMap = All.ToDictionary(d => d.Id);

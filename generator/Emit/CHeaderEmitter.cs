@@ -86,6 +86,12 @@ internal static class CHeaderEmitter
             .Line("#define FR_ORIGIN_FORWARDED 1")
             .Line("#define FR_ORIGIN_USERSPACE 2")
             .Line("#define FR_ORIGIN_NOT_FORWARDED 3");
+        // Only descriptors with the role get these lines: every other protocol's header stays byte-for-byte as before.
+        if (m.MessageCount is { } count)
+            w.Line("/* The packet number is the first message's and advances by this count per datagram: passed through, no kernel cache. */")
+                .Line("#define FR_HAS_MESSAGE_COUNT 1")
+                .Line($"#define FR_MESSAGE_COUNT_OFFSET {count.Offset}")
+                .Line($"#define FR_MESSAGE_COUNT_LEN {count.Width}");
         foreach (var (c, _, value, comment) in NotForwardedReasons)
             w.Line($"#define {c} {value} /* {comment} */");
         w

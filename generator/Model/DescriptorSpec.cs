@@ -12,6 +12,7 @@ public enum FieldRole
     Payload,
     StreamOffset,
     FinFlag,
+    MessageCount,
 }
 
 /// <summary>Wire encodings the generator knows how to read and write.</summary>
@@ -52,6 +53,7 @@ public sealed record FieldSpec(
         FieldRole.Channel => "Channel",
         FieldRole.StreamOffset => "StreamOffset",
         FieldRole.FinFlag => "FinFlag",
+        FieldRole.MessageCount => "MessageCount",
         _ => "Payload",
     };
 

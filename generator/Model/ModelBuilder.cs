@@ -57,6 +57,7 @@ internal static class ModelBuilder
             Payload: payload,
             StreamOffset: streamOffset,
             FinFlag: finFlag,
+            MessageCount: Single(FieldRole.MessageCount),
             ChannelKeys: channelKeys,
             ChannelLookupEntries: spec.ChannelLookupEntries,
             ConnectionHeaderLength: System.Math.Min(connectionHeaderLength, headerLength),

@@ -25,6 +25,7 @@ public sealed record ProtocolModel(
     FieldSpec? Payload,
     FieldSpec? StreamOffset,
     FieldSpec? FinFlag,
+    FieldSpec? MessageCount,
     EquatableArray<FieldSpec> ChannelKeys,
     int ChannelLookupEntries,
     int ConnectionHeaderLength,

@@ -86,6 +86,7 @@ internal static class DescriptorParser
             "PayloadAttribute" => FieldRole.Payload,
             "StreamOffsetAttribute" => FieldRole.StreamOffset,
             "FinFlagAttribute" => FieldRole.FinFlag,
+            "MessageCountAttribute" => FieldRole.MessageCount,
             _ => null,
         };
         if (role is null)

@@ -174,6 +174,19 @@ internal static class DescriptorValidator
             yield return Diagnostic(DescriptorDiagnostics.MissingRole, fin.Location, $"FinFlag '{fin.MemberName}'", "StreamOffset");
         if (spec.KernelCachePackets > 0 && !firstOfRole.ContainsKey(FieldRole.PacketNumber))
             yield return Diagnostic(DescriptorDiagnostics.MissingRole, spec.Location, $"KernelCachePackets = {spec.KernelCachePackets}", "PacketNumber");
+        if (firstOfRole.TryGetValue(FieldRole.MessageCount, out var count))
+        {
+            if (!firstOfRole.TryGetValue(FieldRole.PacketNumber, out var number))
+                yield return Diagnostic(DescriptorDiagnostics.MissingRole, count.Location, $"MessageCount '{count.MemberName}'", "PacketNumber");
+            else
+            {
+                if (number.Translate)
+                    yield return Diagnostic(DescriptorDiagnostics.RenumberedMessageSequence, number.Location, number.MemberName, count.MemberName);
+                if (spec.KernelCachePackets > 0)
+                    yield return Diagnostic(DescriptorDiagnostics.KernelCacheOfMessageSequence, spec.Location,
+                        spec.KernelCachePackets.ToString(CultureInfo.InvariantCulture), number.MemberName, count.MemberName);
+            }
+        }
         if (!fields.Any(f => f.Role == FieldRole.Match))
             yield return Diagnostic(DescriptorDiagnostics.NoMatchConstraint, spec.Location, spec.TypeName, spec.UdpPort.ToString());
     }

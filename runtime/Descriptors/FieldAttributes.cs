@@ -133,6 +133,15 @@ public sealed class FinFlagAttribute(int offset) : FieldAttribute(offset)
     public byte Mask { get; set; } = 0x01;
 }
 
+/// <summary>The number of messages the datagram carries, when the <see cref="PacketNumberAttribute"/> field numbers the
+/// first of them and so advances by this count from one datagram to the next (MoldUDP64 and many market-data feeds;
+/// a count of 0 is a heartbeat). The kernel does not rewrite it. It tells the generator that the packet number is not a
+/// datagram counter, so it refuses what would break such a sequence: renumbering by one per datagram
+/// (<c>Translate = true</c>, FR0021) and a kernel cache, whose slots (number mod <c>KernelCachePackets</c>) would collide
+/// and leave holes (FR0022). Needs a <see cref="PacketNumberAttribute"/> field.</summary>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
+public sealed class MessageCountAttribute(int offset) : FieldAttribute(offset);
+
 /// <summary>Where the application payload starts; every other field must end at or before it.</summary>
 [AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
 public sealed class PayloadAttribute(int offset) : FieldAttribute(offset);

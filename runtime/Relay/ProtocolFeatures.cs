@@ -36,6 +36,17 @@ public sealed partial class ProtocolFeatures
     /// publisher's numbers pass through.</summary>
     public bool RenumbersPerSubscriber => HasPacketNumber && Flag("FR_PN_TRANSLATE");
 
+    /// <summary>The packet number is the first message's and advances by a message count per datagram
+    /// (<c>[MessageCount]</c>, e.g. MoldUDP64); the generator allows it only passed through and without a kernel cache.</summary>
+    public bool AdvancesByMessageCount => Flag("FR_HAS_MESSAGE_COUNT");
+
+    /// <summary>How the relay treats the sequence, in words for logs and status.</summary>
+    public string SequenceDescription =>
+        !HasPacketNumber ? "absent"
+        : RenumbersPerSubscriber ? "renumbered per subscriber"
+        : AdvancesByMessageCount ? "passed through (advancing by the message count)"
+        : "passed through";
+
     public bool TranslatesStreams => Flag("FR_STREAM_TRANSLATE");
     public bool HasStreamOffset => Flag("FR_HAS_STREAM_OFFSET");
     public bool LooksUpChannel => Flag("FR_CHANNEL_LOOKUP");

@@ -29,17 +29,17 @@ public sealed partial class ReadmeCommandListTests
         Assert.Equal(offered.Order(), listed.Order());
     }
 
-    /// <summary>The commands a user runs: groups (`lab`, `quic`, `moq`) are listed by their subcommands.</summary>
+    /// <summary>The commands a user runs: groups (`lab`, `quic`, `moq`) are listed by their subcommands; a command that
+    /// runs by itself and has subcommands too (`relay`, `relay ctl ...`) is listed with them.</summary>
     private static IEnumerable<string> Leaves(Command command, string prefix)
     {
         foreach (var sub in command.Subcommands)
         {
             var path = prefix.Length == 0 ? sub.Name : $"{prefix} {sub.Name}";
-            if (sub.Subcommands.Count == 0)
+            if (sub.Subcommands.Count == 0 || sub.Action is not null)
                 yield return path;
-            else
-                foreach (var leaf in Leaves(sub, path))
-                    yield return leaf;
+            foreach (var leaf in Leaves(sub, path))
+                yield return leaf;
         }
     }
 }

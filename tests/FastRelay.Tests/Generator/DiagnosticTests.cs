@@ -5,7 +5,7 @@ using Xunit;
 namespace FastRelay.Tests.Generator;
 
 /// <summary>
-/// One minimal descriptor per diagnostic FR0001..FR0017 and FR0020 (FR0018 and FR0019: KernelCacheSizeDiagnosticTests). The span marked <c>{| |}</c> is the attribute the diagnostic
+/// One minimal descriptor per diagnostic FR0001..FR0017 and FR0020..FR0022 (FR0018 and FR0019: KernelCacheSizeDiagnosticTests). The span marked <c>{| |}</c> is the attribute the diagnostic
 /// must point at. A descriptor with an error must not generate code; a warning still generates.
 /// </summary>
 public sealed class DiagnosticTests
@@ -87,6 +87,13 @@ public sealed class DiagnosticTests
             "Width must be 1: the flag bits", [] },
         { "FR0020", Descriptor(Protocol, MatchKind, Sequence, "    [Channel(15)] public byte Channel { get; init; }",
             $"    [{Marked("StreamId(5, Width = 2, ChannelKey = true)")}] public ushort Stream {{ get; init; }}"), "'Channel' and channel key field 'Stream'", [] },
+        // A sequence that advances by a message count (MoldUDP64): renumbering it per datagram, or caching it by number mod N, is refused.
+        { "FR0021", Descriptor(Protocol, MatchKind, $"    [{Marked("PacketNumber(1)")}] public uint Sequence {{ get; init; }}", "    [MessageCount(5)] public ushort Count { get; init; }"),
+            "advances by MessageCount 'Count' per datagram", [] },
+        { "FR0022", Descriptor(Marked("""FastRelayProtocol("probe", UdpPort = 9000, KernelCachePackets = 64)"""), MatchKind,
+            "    [PacketNumber(1, Translate = false)] public uint Sequence { get; init; }", "    [MessageCount(5)] public ushort Count { get; init; }"),
+            "slot (packet number mod 64)", [] },
+        { "FR0008", Descriptor(Protocol, MatchKind, $"    [{Marked("MessageCount(5)")}] public ushort Count {{ get; init; }}"), "MessageCount 'Count' needs a [PacketNumber] field", [] },
     };
 
     public static readonly IReadOnlyDictionary<string, DiagnosticSeverity> ExpectedSeverity =
@@ -228,7 +235,7 @@ public sealed class DiagnosticTests
         // FR0015 and the kernel cache size (FR0018, FR0019) have tests of their own (KernelCacheSizeDiagnosticTests).
         var covered = Cases.Select(row => (string)row[0]).Concat(["FR0015", "FR0018", "FR0019"]).ToHashSet();
         var all = DescriptorDiagnostics.All.Select(d => d.Id).ToList();
-        Assert.Equal(Enumerable.Range(1, 20).Select(i => $"FR{i:0000}"), all);
+        Assert.Equal(Enumerable.Range(1, 22).Select(i => $"FR{i:0000}"), all);
         Assert.Empty(all.Except(covered));
         foreach (var descriptor in DescriptorDiagnostics.All)
         {

@@ -1,4 +1,8 @@
+using System.Net;
 using System.Text;
+using System.Text.Json;
+using CliWrap.Buffered;
+using FastRelay.Cli.Relay;
 using CliWrap;
 using FastRelay.Cli.Lab;
 using FastRelay.Cli.Scenario;
@@ -62,6 +66,59 @@ public sealed class GenericRelayProcess : IAsyncDisposable
         {
         }
         return Log;
+    }
+
+    /// <summary>Writes a configuration of one channel, its allowed sender and these receivers (named as they are).
+    /// Written beside and renamed over, as editors do: the relay never reads half a file.</summary>
+    public static void WriteConfig(string path, string sequence, ulong channel, IPEndPoint upstream, IEnumerable<UdpCollector> subscribers)
+    {
+        var json = JsonSerializer.Serialize(new
+        {
+            sequence,
+            channels = new[]
+            {
+                new { id = channel, upstream = upstream.ToString(), subscribers = subscribers.Select(r => (object)new { address = r.Endpoint.ToString(), name = r.Name }).ToArray() },
+            },
+        });
+        File.WriteAllText(path + ".new", json);
+        File.Move(path + ".new", path, overwrite: true);
+    }
+
+    /// <summary>Waits until the relay's status file shows what <paramref name="condition"/> asks for; returns that status.</summary>
+    public static async Task<GenericRelayStatus> WaitForStatusAsync(string statusFile, Func<GenericRelayStatus, bool> condition)
+    {
+        GenericRelayStatus? last = null;
+        await Eventually.TrueAsync(() =>
+        {
+            try
+            {
+                last = GenericRelayStatus.FromJson(File.ReadAllText(statusFile));
+            }
+            catch (Exception e) when (e is IOException or JsonException)
+            {
+                return false;
+            }
+            return last is not null && condition(last);
+        }, "the relay's status shows what the test waits for", TimeSpan.FromSeconds(20));
+        return last!;
+    }
+
+    /// <summary>The subscriber endpoints in the pinned fr_sub_by_endpoint map, read with bpftool as an operator would.</summary>
+    public static async Task<List<string>> SubscriberEndpointsInKernelAsync(LabNetwork lab, string instance)
+    {
+        var pin = Path.Combine(lab.BpfFsPath, "fastrelay", instance, "fr_sub_by_endpoint");
+        var dump = await CliWrap.Cli.Wrap("bpftool").WithArguments(["-j", "map", "dump", "pinned", pin]).WithValidation(CommandResultValidation.None).ExecuteBufferedAsync();
+        Assert.True(dump.ExitCode == 0, $"bpftool map dump {pin}: {dump.StandardError}");
+        using var json = JsonDocument.Parse(dump.StandardOutput);
+        var endpoints = new List<string>();
+        foreach (var entry in json.RootElement.EnumerateArray())
+        {
+            var key = entry.GetProperty("key").EnumerateArray().Select(b => Convert.ToByte(b.GetString()!, 16)).ToArray();
+            var port = (key[2] << 8) | key[3];
+            var address = key[0] == 6 ? new IPAddress(key.AsSpan(4, 16)) : new IPAddress(key.AsSpan(4, 4));
+            endpoints.Add(new IPEndPoint(address, port).ToString());
+        }
+        return endpoints;
     }
 
     public async ValueTask DisposeAsync()

@@ -91,6 +91,27 @@ public sealed class RelayConfigFileTests
         Assert.Equal(3, plan.Channels.Single().Subscribers.Count);
     }
 
+    /// <summary>The MoldUDP64 example's relay.json: its channel is the session's bytes 2..9, and its options (the
+    /// control API among them) are options `fastrelay relay` takes.</summary>
+    [Fact]
+    public void The_moldudp64_examples_configuration_is_valid_and_its_descriptor_passes_a_message_counted_sequence_through()
+    {
+        var mold = ProtocolFeatures.Of(FastRelay.Examples.MoldUdp64.MoldUdp64HeaderFastPath.Protocol);
+        var path = Path.Combine(RepoPaths.Root, "examples", "moldudp64", "relay.json");
+        var plan = RelayConfigFile.Load(path, mold);
+        Assert.Equal(System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian("TEST0001"u8), plan.Channels.Single().Id);
+        Assert.Equal(3, plan.Channels.Single().Subscribers.Count);
+        var expanded = ConfigFile.Expand(CliRoot.Create(), ["relay", "--config", path]);
+        Assert.Equal("127.0.0.1:9180", expanded[Array.IndexOf(expanded, "--control") + 1]);
+
+        Assert.True(mold.AdvancesByMessageCount);
+        Assert.False(mold.RenumbersPerSubscriber);
+        Assert.False(mold.KernelCache);
+        Assert.Equal("passed through (advancing by the message count)", mold.SequenceDescription);
+        Assert.Null(RelayHost.Unsupported(mold));
+        Assert.False(Rtp.AdvancesByMessageCount); // only descriptors with [MessageCount]
+    }
+
     [Fact]
     public void The_rtp_descriptor_passes_sequence_numbers_through_and_the_host_can_serve_it()
     {

@@ -52,7 +52,7 @@ public sealed class RtpRelayLabTests(ITestOutputHelper output)
         try
         {
             // s0, s1, s2 from the start to the end; s3 joins and leaves mid-stream.
-            WriteConfig(config, upstream, receivers.Take(3), renumbered);
+            GenericRelayProcess.WriteConfig(config, renumbered ? "renumber" : "passthrough", Ssrc, upstream, receivers.Take(3));
             await using var relay = await GenericRelayProcess.StartAsync(lab, "--assembly", typeof(RtpHeader).Assembly.Location, "--protocol", protocol, "--config", config, "--mode", mode.ToString());
             try
             {
@@ -71,20 +71,20 @@ public sealed class RtpRelayLabTests(ITestOutputHelper output)
                         foreign.SendTo(ForbiddenPacket(i), new IPEndPoint(relayAddress, RtpPort));
 
                 // s3 joins through the file.
-                WriteConfig(config, upstream, receivers, renumbered);
+                GenericRelayProcess.WriteConfig(config, renumbered ? "renumber" : "passthrough", Ssrc, upstream, receivers);
                 await Eventually.TrueAsync(() => receivers[3].Count >= 50, "the added s3 receives the stream", TimeSpan.FromSeconds(20));
 
                 // s3 leaves: the relay applies it (a status written after the edit no longer lists it), its map entries are
                 // gone, nothing more reaches it. (A status file from before the edit would still say 3 without s3 being gone.)
                 var s3Address = receivers[3].Endpoint.ToString();
-                await WaitForStatus(statusFile, s => s.Subscribers.Any(sub => sub.Address == s3Address && sub.Slot >= 0));
+                await GenericRelayProcess.WaitForStatusAsync(statusFile, s => s.Subscribers.Any(sub => sub.Address == s3Address && sub.Slot >= 0));
                 var removedAt = DateTimeOffset.Now;
-                WriteConfig(config, upstream, receivers.Take(3), renumbered);
-                await WaitForStatus(statusFile, s => s.Updated > removedAt.AddMilliseconds(300) && s.Subscribers.Count == 3 && s.Subscribers.All(sub => sub.Address != s3Address));
+                GenericRelayProcess.WriteConfig(config, renumbered ? "renumber" : "passthrough", Ssrc, upstream, receivers.Take(3));
+                await GenericRelayProcess.WaitForStatusAsync(statusFile, s => s.Updated > removedAt.AddMilliseconds(300) && s.Subscribers.Count == 3 && s.Subscribers.All(sub => sub.Address != s3Address));
                 var s3AtRemoval = receivers[3].Count;
                 if (mode == RelayMode.FastPath)
                 {
-                    var endpoints = await SubscriberEndpointsInKernel(lab, prefix);
+                    var endpoints = await GenericRelayProcess.SubscriberEndpointsInKernelAsync(lab, prefix);
                     Assert.Equal(3, endpoints.Count);
                     Assert.DoesNotContain(FormatEndpoint(receivers[3].Endpoint), endpoints);
                 }
@@ -93,7 +93,7 @@ public sealed class RtpRelayLabTests(ITestOutputHelper output)
                 var sent = await ffmpeg;
                 Assert.True(sent.ExitCode == 0, "ffmpeg failed: " + sent.StandardError);
                 // Wait until the last copies have landed: every full receiver has what the kernel counted for its slot.
-                var status = await WaitForStatus(statusFile, s => s.Subscribers.All(sub =>
+                var status = await GenericRelayProcess.WaitForStatusAsync(statusFile, s => s.Subscribers.All(sub =>
                     receivers.First(r => FormatEndpoint(r.Endpoint) == sub.Address).Count == (int)sub.Forwarded));
                 output.WriteLine($"kernel: {string.Join(", ", status.Kernel.Select(k => $"{k.Key}={k.Value}"))}");
                 output.WriteLine($"received: {string.Join(", ", receivers.Select(r => $"{r.Name}={r.Count}"))}; s3 at removal {s3AtRemoval}");
@@ -172,57 +172,6 @@ public sealed class RtpRelayLabTests(ITestOutputHelper output)
         BinaryPrimitives.WriteUInt32BigEndian(packet.AsSpan(8), Ssrc);
         ForbiddenMarker.CopyTo(packet.AsSpan(12));
         return packet;
-    }
-
-    private static void WriteConfig(string path, IPEndPoint upstream, IEnumerable<UdpCollector> subscribers, bool renumbered)
-    {
-        var json = JsonSerializer.Serialize(new
-        {
-            sequence = renumbered ? "renumber" : "passthrough",
-            channels = new[]
-            {
-                new { id = Ssrc, upstream = upstream.ToString(), subscribers = subscribers.Select(s => (object)new { address = s.Endpoint.ToString(), name = s.Name }).ToArray() },
-            },
-        });
-        // Written beside and renamed over, as editors do: the relay never reads half a file.
-        File.WriteAllText(path + ".new", json);
-        File.Move(path + ".new", path, overwrite: true);
-    }
-
-    private static async Task<GenericRelayStatus> WaitForStatus(string statusFile, Func<GenericRelayStatus, bool> condition)
-    {
-        GenericRelayStatus? last = null;
-        await Eventually.TrueAsync(() =>
-        {
-            try
-            {
-                last = GenericRelayStatus.FromJson(File.ReadAllText(statusFile));
-            }
-            catch (Exception e) when (e is IOException or JsonException)
-            {
-                return false;
-            }
-            return last is not null && condition(last);
-        }, "the relay's status shows what the test waits for", TimeSpan.FromSeconds(20));
-        return last!;
-    }
-
-    /// <summary>The subscriber endpoints in the pinned fr_sub_by_endpoint map, read with bpftool as an operator would.</summary>
-    private static async Task<List<string>> SubscriberEndpointsInKernel(LabNetwork lab, string instance)
-    {
-        var pin = Path.Combine(lab.BpfFsPath, "fastrelay", instance, "fr_sub_by_endpoint");
-        var dump = await CliWrap.Cli.Wrap("bpftool").WithArguments(["-j", "map", "dump", "pinned", pin]).WithValidation(CommandResultValidation.None).ExecuteBufferedAsync();
-        Assert.True(dump.ExitCode == 0, $"bpftool map dump {pin}: {dump.StandardError}");
-        using var json = JsonDocument.Parse(dump.StandardOutput);
-        var endpoints = new List<string>();
-        foreach (var entry in json.RootElement.EnumerateArray())
-        {
-            var key = entry.GetProperty("key").EnumerateArray().Select(b => Convert.ToByte(b.GetString()!, 16)).ToArray();
-            var port = (key[2] << 8) | key[3];
-            var address = key[0] == 6 ? new IPAddress(key.AsSpan(4, 16)) : new IPAddress(key.AsSpan(4, 4));
-            endpoints.Add(FormatEndpoint(new IPEndPoint(address, port)));
-        }
-        return endpoints;
     }
 
     private static string FormatEndpoint(IPEndPoint endpoint) => endpoint.ToString();

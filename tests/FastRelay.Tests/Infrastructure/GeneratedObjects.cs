@@ -15,12 +15,15 @@ public sealed class GeneratedObjects : IDisposable
     private readonly string _dir = System.IO.Directory.CreateTempSubdirectory("fastrelay-gen-").FullName;
     private readonly ConcurrentDictionary<string, Lazy<Task<ManifestProtocol>>> _built = new();
 
-    /// <summary>The bundled profiles and the test-project descriptor, every protocol the suite builds.</summary>
+    /// <summary>The bundled profiles, the test-project descriptor and the MoldUDP64 example: every protocol the suite builds
+    /// and verifies for each.</summary>
     public static IReadOnlyList<GeneratedProtocol> AllProtocols { get; } =
     [
         ProtocolCatalog.Profile("custom-udp"),
         ProtocolCatalog.Profile("quic"),
         SampleProtocol.TickHeaderFastPath.Protocol,
+        // The market-data example: the one descriptor with a [MessageCount] (its header has FR_HAS_MESSAGE_COUNT).
+        FastRelay.Examples.MoldUdp64.MoldUdp64HeaderFastPath.Protocol,
     ];
 
     public static GeneratedProtocol Protocol(string name) => AllProtocols.Single(p => p.Name == name);
