@@ -170,6 +170,25 @@ static __always_inline int fr_qc_prepare(struct __sk_buff *skb, struct fr_qc_scr
 	return 0;
 }
 
+/* The packet number field as a number, without a loop: the sample rule guarantees 4 readable bytes at pn_offset.
+ * (Byte loops with "if (i < pn_len)" multiply the verifier's states by every later branch.) */
+static __always_inline __u32 fr_qc_read_pn(struct fr_qc_scratch *s, __u32 pn_offset, __u32 pn_len)
+{
+	__u32 word = bpf_ntohl(*(__u32 *)&s->pkt[pn_offset & (FR_QC_MAX_HEADER - 1)]);
+
+	return word >> (8 * (4 - pn_len));
+}
+
+/* XORs the mask's bytes 1..pn_len into the packet number field (header protection either way). */
+static __always_inline void fr_qc_mask_pn(struct fr_qc_scratch *s, __u32 pn_offset, __u32 pn_len)
+{
+	__u32 at = pn_offset & (FR_QC_MAX_HEADER - 1);
+	/* The top pn_len bytes of the big-endian word; a 64-bit shift so pn_len = 4 (a shift by 32) is defined. */
+	__u32 keep = (__u32)~(0xffffffffULL >> (8 * pn_len));
+
+	*(__u32 *)&s->pkt[at] ^= bpf_htonl(bpf_ntohl(*(__u32 *)&s->mask[1]) & keep);
+}
+
 SEC("tc")
 int quic_seal(struct __sk_buff *skb)
 {
@@ -195,10 +214,7 @@ int quic_seal(struct __sk_buff *skb)
 		fr_qc_count(FR_QC_MALFORMED);
 		return TC_ACT_OK;
 	}
-	for (__u32 i = 0; i < 4; i++) {
-		if (i < pn_len)
-			truncated = (truncated << 8) | s->pkt[(pn_offset + i) & (FR_QC_MAX_HEADER - 1)];
-	}
+	truncated = fr_qc_read_pn(s, pn_offset, pn_len);
 	pn = fr_qc_decode_pn(conn->largest_pn, truncated, pn_len);
 	key_index = slot * 2 + ((first & 0x80) ? 0 : conn->send_phase);
 	ctxs = bpf_map_lookup_elem(&fr_quic_ctxs, &key_index);
@@ -216,10 +232,7 @@ int quic_seal(struct __sk_buff *skb)
 	}
 	fmask = fr_qc_first_byte_mask(first);
 	s->pkt[0] = first ^ (s->mask[0] & fmask);
-	for (__u32 i = 0; i < 4; i++) {
-		if (i < pn_len)
-			s->pkt[(pn_offset + i) & (FR_QC_MAX_HEADER - 1)] ^= s->mask[1 + i];
-	}
+	fr_qc_mask_pn(s, pn_offset, pn_len);
 	if (quic_len > FR_QC_MAX_PACKET || bpf_skb_store_bytes(skb, quic_off, s->pkt, quic_len, 0))
 		return TC_ACT_SHOT;
 	if (pn > conn->largest_pn)
@@ -265,14 +278,8 @@ int quic_open(struct __sk_buff *skb)
 		fr_qc_count(FR_QC_MALFORMED);
 		return TC_ACT_SHOT;
 	}
-	for (__u32 i = 0; i < 4; i++) {
-		if (i < pn_len) {
-			__u32 at = (pn_offset + i) & (FR_QC_MAX_HEADER - 1);
-
-			s->pkt[at] ^= s->mask[1 + i];
-			truncated = (truncated << 8) | s->pkt[at];
-		}
-	}
+	fr_qc_mask_pn(s, pn_offset, pn_len);
+	truncated = fr_qc_read_pn(s, pn_offset, pn_len);
 	pn = fr_qc_decode_pn(conn->largest_pn, truncated, pn_len);
 	phase = (first & 0x80) ? 0 : (first >> 2) & 1;
 	key_index = slot * 2 + phase;
