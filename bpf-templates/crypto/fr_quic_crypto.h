@@ -348,6 +348,43 @@ static __always_inline int fr_qc_aead(struct fr_qc_scratch *s, struct fr_quic_ct
 	return 0;
 }
 
+/* One's-complement sum (unfolded, as bpf_csum_diff returns it) of scratch->pkt[0, len), added to seed; negative on
+ * error. The same arithmetic as fr_skb_sum in include/fr_family.h, but over scratch (that header needs the generated
+ * protocol header). The QUIC packet starts 8 bytes into the UDP header, so its 16-bit words line up with the
+ * checksum's; a tail of 1-3 bytes is added as one zero-padded word (zeros add nothing), never by reading past len, so
+ * the bytes after len (an open's tag) are not counted. A global function: the verifier checks it once on its own;
+ * static, it was walked again for every state of the caller reaching a call (seal: 467k instructions instead of 86k). */
+__noinline __s64 fr_qc_sum(struct fr_qc_scratch *s, __u32 len, __u32 seed)
+{
+	__u32 off = 0, n, tail = 0;
+	__s64 sum = seed;
+
+	if (!s || len > FR_QC_MAX_PACKET)
+		return -1;
+	for (int i = 0; i < FR_QC_MAX_PACKET / 512; i++) {
+		n = len - off;
+		if (n > 512)
+			n = 512;
+		n &= ~3u;
+		if (n == 0)
+			break;
+		if (off > FR_QC_MAX_PACKET - 512)
+			return -1;
+		sum = bpf_csum_diff((__be32 *)0, 0, (__be32 *)&s->pkt[off], n, (__u32)sum);
+		if (sum < 0)
+			return -1;
+		off += n;
+	}
+	n = len - off;
+	if (n == 0)
+		return sum;
+	if (n > 3 || off > FR_QC_MAX_PACKET - 4)
+		return -1;
+	/* The word at off read whole (pkt has slack after FR_QC_MAX_PACKET) and cut to its first n bytes in a register. */
+	tail = *(__u32 *)&s->pkt[off] & (0xffffffffU >> (8 * (4 - n)));
+	return bpf_csum_diff((__be32 *)0, 0, (__be32 *)&tail, sizeof(tail), (__u32)sum);
+}
+
 /* The header protection mask for the sample at pn_offset + 4 (RFC 9001 §5.4.2), into scratch->mask. */
 static __always_inline int fr_qc_hp_mask(struct fr_qc_scratch *s, struct fr_quic_ctx *ctxs, __u32 pn_offset)
 {

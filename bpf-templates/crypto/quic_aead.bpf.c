@@ -189,6 +189,27 @@ static __always_inline void fr_qc_mask_pn(struct fr_qc_scratch *s, __u32 pn_offs
 	*(__u32 *)&s->pkt[at] ^= bpf_htonl(bpf_ntohl(*(__u32 *)&s->mask[1]) & keep);
 }
 
+/* The UDP checksum after the QUIC bytes changed: old sum out, new sum in, as one diff (bpf_l4_csum_replace with
+ * size 0). A datagram sent without a checksum (IPv4, field 0) keeps it 0 (BPF_F_MARK_MANGLED_0), and a result of 0 is
+ * sent as 0xffff. Returns nonzero when the checksum could not be kept right (the caller then drops the packet). */
+static __always_inline int fr_qc_fix_udp_csum(struct __sk_buff *skb, __u32 quic_off, __s64 old_sum, __s64 new_sum)
+{
+	__s64 diff;
+
+	if (old_sum < 0 || new_sum < 0)
+		return -1;
+	/* new - old: bpf_csum_diff subtracts its "from" words; the folded old sum is a 32-bit word like any other. */
+	diff = bpf_csum_diff((__be32 *)0, 0, (__be32 *)0, 0, (__u32)new_sum);
+	{
+		__u32 old = (__u32)old_sum;
+
+		diff = bpf_csum_diff((__be32 *)&old, sizeof(old), (__be32 *)0, 0, (__u32)diff);
+	}
+	if (diff < 0)
+		return -1;
+	return bpf_l4_csum_replace(skb, quic_off - 2, 0, (__u32)diff, BPF_F_MARK_MANGLED_0);
+}
+
 SEC("tc")
 int quic_seal(struct __sk_buff *skb)
 {
@@ -197,12 +218,14 @@ int quic_seal(struct __sk_buff *skb)
 	struct fr_quic_conn *conn;
 	struct fr_qc_scratch *s;
 	struct fr_quic_ctx *ctxs;
+	__s64 old_sum, new_sum;
 	__u64 pn;
 	__u8 first, fmask;
 	int err;
 
 	if (fr_qc_prepare(skb, &s, &conn, &quic_off, &quic_len))
 		return TC_ACT_OK;
+	old_sum = fr_qc_sum(s, quic_len, 0);
 	first = s->pkt[0];
 	if (!(first & 0x80)) /* short header: the key phase bit is the connection's current one */
 		first = (first & ~0x04) | (conn->send_phase ? 0x04 : 0);
@@ -233,7 +256,10 @@ int quic_seal(struct __sk_buff *skb)
 	fmask = fr_qc_first_byte_mask(first);
 	s->pkt[0] = first ^ (s->mask[0] & fmask);
 	fr_qc_mask_pn(s, pn_offset, pn_len);
+	new_sum = fr_qc_sum(s, quic_len, 0);
 	if (quic_len > FR_QC_MAX_PACKET || bpf_skb_store_bytes(skb, quic_off, s->pkt, quic_len, 0))
+		return TC_ACT_SHOT;
+	if (fr_qc_fix_udp_csum(skb, quic_off, old_sum, new_sum))
 		return TC_ACT_SHOT;
 	if (pn > conn->largest_pn)
 		conn->largest_pn = pn;
@@ -249,12 +275,15 @@ int quic_open(struct __sk_buff *skb)
 	struct fr_quic_conn *conn;
 	struct fr_qc_scratch *s;
 	struct fr_quic_ctx *ctxs;
+	__s64 old_sum, new_sum;
 	__u8 first, fmask;
 	__u64 pn;
 	int err;
 
 	if (fr_qc_prepare(skb, &s, &conn, &quic_off, &quic_len))
 		return TC_ACT_OK;
+	/* Header and payload change, the tag stays: the checksum diff covers [0, quic_len - 16). */
+	old_sum = fr_qc_sum(s, quic_len - FR_QC_TAG_LEN, 0);
 	pn_offset = conn->pn_offset;
 	/* The header protection key is the same in both phases; phase 0's set is always installed first. */
 	key_index = slot * 2;
@@ -295,7 +324,10 @@ int quic_open(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	}
 	/* Authenticated: now the header and plaintext may replace the packet's bytes (the tag stays as it was). */
+	new_sum = fr_qc_sum(s, quic_len - FR_QC_TAG_LEN, 0);
 	if (bpf_skb_store_bytes(skb, quic_off, s->pkt, quic_len - FR_QC_TAG_LEN, 0))
+		return TC_ACT_SHOT;
+	if (fr_qc_fix_udp_csum(skb, quic_off, old_sum, new_sum))
 		return TC_ACT_SHOT;
 	if (pn > conn->largest_pn)
 		conn->largest_pn = pn;

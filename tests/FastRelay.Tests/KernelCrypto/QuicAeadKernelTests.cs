@@ -19,7 +19,6 @@ namespace FastRelay.Tests.KernelCrypto;
 [Collection(CryptoObjectsCollection.Name)]
 public sealed class QuicAeadKernelTests(CryptoObjects objects, ITestOutputHelper output)
 {
-    private const int UdpPayloadOffset = 42; // Ethernet + IPv4 + UDP from PacketBuilder
     private const int ShortPnOffset = 9;     // first byte + 8-byte DCID
     private const int TagLength = 16;
     private const int Shot = 2;              // TC_ACT_SHOT
@@ -37,11 +36,16 @@ public sealed class QuicAeadKernelTests(CryptoObjects objects, ITestOutputHelper
         public QuicKernelCrypto Crypto { get; }
 
         /// <summary>The UDP payload after quic_seal / quic_open ran on it for connection <paramref name="slot"/>.</summary>
-        public (int Verdict, byte[] Quic, BpfTestRunResult Run) Run(string program, byte[] quicPacket, uint slot = 0, int repeat = 1)
+        public (int Verdict, byte[] Quic, BpfTestRunResult Run) Run(string program, byte[] quicPacket, uint slot = 0, int repeat = 1) =>
+            Run(program, quicPacket, new PacketBuilder(), slot, repeat);
+
+        /// <summary>The same over a frame of <paramref name="builder"/> (IPv6, no UDP checksum, ...).</summary>
+        public (int Verdict, byte[] Quic, BpfTestRunResult Run) Run(string program, byte[] quicPacket, PacketBuilder builder, uint slot = 0, int repeat = 1)
         {
-            var frame = new PacketBuilder { UdpChecksum = false }.Build(quicPacket);
+            var frame = builder.Build(quicPacket);
             var run = Object.Program(program).TestRun(frame, new SkbContext { Mark = slot }, repeat);
-            return (run.ReturnValue, run.Output.AsSpan(UdpPayloadOffset, quicPacket.Length).ToArray(), run);
+            int offset = frame.Length - quicPacket.Length;
+            return (run.ReturnValue, run.Output.AsSpan(offset, quicPacket.Length).ToArray(), run);
         }
 
         public void Dispose() => Object.Dispose();
@@ -185,6 +189,41 @@ public sealed class QuicAeadKernelTests(CryptoObjects objects, ITestOutputHelper
         Assert.Equal(Hex.Of(ShortPlain(pn + 1, payload).AsSpan(0, fromStack.Length - TagLength)), Hex.Of(plain.AsSpan(0, fromStack.Length - TagLength)));
         Assert.Equal((ulong)pn + 1, kernel.Crypto.LargestPacketNumber(3));
         Assert.Equal(new QuicKernelCryptoStats(1, 1, 0, 0, 0, 0), kernel.Crypto.ReadStats());
+    }
+
+    [BpfTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Seal_and_open_keep_the_udp_checksum_valid(bool v6)
+    {
+        using var kernel = Load();
+        using var keys = RandomKeys();
+        Install(kernel.Crypto, slot: 0, phase: 0, keys);
+        kernel.Crypto.SetConnection(0, ShortPnOffset, sendPhase: 0, largestPacketNumber: 0);
+        var builder = v6
+            ? new PacketBuilder { Source = System.Net.IPAddress.Parse("fd00::1"), Destination = System.Net.IPAddress.Parse("fd00::2") }
+            : new PacketBuilder();
+        // Every remainder modulo 4 of the packet length (the checksum's tail word), and both sides of a 512-byte chunk.
+        foreach (var length in new[] { 100, 101, 102, 103, 482, 483, 1200, 1443 })
+        {
+            var payload = Payload(length, length);
+            uint pn = (uint)length;
+            var seal = kernel.Run("quic_seal", ShortPlain(pn, payload), builder);
+            Assert.Equal(0, seal.Verdict);
+            var frame = seal.Run.Output;
+            Assert.Equal(Checksums.Udp(frame), ParsedFrame.Parse(frame).UdpChecksumField(frame));
+            var open = kernel.Run("quic_open", StackSeal(pn + 5000, payload, keys), builder);
+            Assert.Equal(0, open.Verdict);
+            frame = open.Run.Output;
+            Assert.Equal(Checksums.Udp(frame), ParsedFrame.Parse(frame).UdpChecksumField(frame));
+        }
+        if (!v6)
+        {
+            // An IPv4 datagram sent without a checksum keeps none.
+            var seal = kernel.Run("quic_seal", ShortPlain(9000, Payload(300, 1)), new PacketBuilder { UdpChecksum = false });
+            Assert.Equal(0, seal.Verdict);
+            Assert.Equal(0, ParsedFrame.Parse(seal.Run.Output).UdpChecksumField(seal.Run.Output));
+        }
     }
 
     [BpfFact]
