@@ -104,17 +104,23 @@ struct {
 } fr_quic_crypto_stats SEC(".maps");
 
 /* Per-CPU working memory: TC runs with bottom halves off, so one packet at a time per CPU. pkt has 16 bytes of slack
- * so the last (partial) block can always be read as two words. */
+ * so the last (partial) block can always be read as two words. Two entries: FR_QC_SCRATCH_OPEN for the packet a
+ * program opens (in forwarding, upstream ingress leaves its plaintext there while the clones it makes run their egress
+ * program synchronously on the same CPU) and FR_QC_SCRATCH_SEAL for the copy being sealed. */
+#define FR_QC_SCRATCH_OPEN 0
+#define FR_QC_SCRATCH_SEAL 1
 struct fr_qc_scratch {
 	__u8 ctr[FR_QC_MAX_BLOCKS * 16];
 	__u8 ks[FR_QC_MAX_BLOCKS * 16];
 	__u8 pkt[FR_QC_MAX_PACKET + 16];
 	__u8 mask[16];
+	__u32 seq;   /* forwarding: which upstream packet the plaintext belongs to (carried in the clones' mark) */
+	__u32 valid; /* forwarding: set while the plaintext may be read by clones */
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, struct fr_qc_scratch);
 } fr_quic_scratch SEC(".maps");
@@ -127,11 +133,9 @@ static __always_inline void fr_qc_count(__u32 stat)
 		*v += 1;
 }
 
-static __always_inline struct fr_qc_scratch *fr_qc_scratch(void)
+static __always_inline struct fr_qc_scratch *fr_qc_scratch(__u32 index)
 {
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&fr_quic_scratch, &zero);
+	return bpf_map_lookup_elem(&fr_quic_scratch, &index);
 }
 
 /* RFC 9000 Appendix A.3. */
@@ -195,6 +199,7 @@ enum fr_qc_mode {
 /* State shared by the block loop's iterations (bpf_loop callback context, on the caller's stack). Loops run through
  * bpf_loop so the verifier checks one iteration, not up to 97. */
 struct fr_qc_loop {
+	__u32 scratch;    /* FR_QC_SCRATCH_* */
 	__u32 key_index;
 	__u32 base;       /* offset in scratch->pkt of the first block */
 	__u32 len;        /* bytes from base */
@@ -212,7 +217,7 @@ static long fr_qc_block(__u32 k, struct fr_qc_loop *l)
 	__u32 off, ks_off, n, key_index = l->key_index;
 	__u64 p0, p1, k0, k1, c0, c1;
 
-	s = fr_qc_scratch();
+	s = fr_qc_scratch(l->scratch);
 	keys = bpf_map_lookup_elem(&fr_quic_keys, &key_index);
 	if (!s || !keys) {
 		l->failed = 1;
@@ -251,6 +256,8 @@ static long fr_qc_block(__u32 k, struct fr_qc_loop *l)
 }
 
 struct fr_qc_ctr_fill {
+	__u32 scratch;
+	__u32 pad;
 	__u64 n0;
 	__u32 n1;
 	__u32 failed;
@@ -259,7 +266,7 @@ struct fr_qc_ctr_fill {
 /* Counter block i: nonce || BE32(1 + i). */
 static long fr_qc_ctr_block(__u32 i, struct fr_qc_ctr_fill *f)
 {
-	struct fr_qc_scratch *s = fr_qc_scratch();
+	struct fr_qc_scratch *s = fr_qc_scratch(f->scratch);
 
 	if (!s || i >= FR_QC_MAX_BLOCKS) {
 		f->failed = 1;
@@ -291,11 +298,12 @@ static __always_inline int fr_qc_ecb(struct bpf_crypto_ctx *cctx, void *src, __u
  * Seal: encrypts the payload in place and writes the tag. Open: checks the tag and, only if it matches, leaves the
  * plaintext in place; returns 1 on a tag mismatch (scratch payload then undefined, the packet untouched).
  */
-static __always_inline int fr_qc_aead(struct fr_qc_scratch *s, struct fr_quic_ctx *ctxs, struct fr_quic_key_set *keys,
-				      __u32 key_index, __u64 pn, __u32 header_len, __u32 payload_len, int open)
+static __always_inline int fr_qc_aead(__u32 scratch, struct fr_qc_scratch *s, struct fr_quic_ctx *ctxs,
+				      struct fr_quic_key_set *keys, __u32 key_index, __u64 pn, __u32 header_len,
+				      __u32 payload_len, int open)
 {
 	struct bpf_crypto_ctx *aead;
-	struct fr_qc_loop l = { .key_index = key_index, .len = header_len, .mode = FR_QC_HASH_ONLY };
+	struct fr_qc_loop l = { .scratch = scratch, .key_index = key_index, .len = header_len, .mode = FR_QC_HASH_ONLY };
 	struct fr_qc_ctr_fill fill;
 	__u64 tag0, tag1, t0, t1;
 	__u32 blocks, tag_off;
@@ -311,6 +319,7 @@ static __always_inline int fr_qc_aead(struct fr_qc_scratch *s, struct fr_quic_ct
 	fill.n0 = *(__u64 *)&keys->iv[0] ^ ((__u64)bpf_htonl((__u32)(pn >> 32)) << 32);
 	fill.n1 = *(__u32 *)&keys->iv[8] ^ bpf_htonl((__u32)pn);
 	fill.failed = 0;
+	fill.scratch = scratch;
 	blocks = 1 + (payload_len + 15) / 16;
 	bpf_loop(blocks, fr_qc_ctr_block, &fill, 0);
 	if (fill.failed)
