@@ -363,13 +363,15 @@ public sealed class QuicAeadKernelTests(CryptoObjects objects, ITestOutputHelper
         output.WriteLine($"{algorithm}: 1200-byte packet: seal {sealNs / packets} ns, open {openNs / packets} ns (mean of {packets} single runs)");
     }
 
-    [BpfFact]
-    public void The_verifier_accepts_every_program_with_room_to_spare()
+    [BpfTheory]
+    [InlineData("quic_aead.bpf.c")]
+    [InlineData("quic_forward.bpf.c")]
+    public void The_verifier_accepts_every_program_with_room_to_spare(string source)
     {
         // Level 4: the verifier's statistics for every program. The AEAD's loops run through bpf_loop, so the work the
         // verifier does does not grow with the packet size; this guards that (a loop the verifier has to unroll would
         // multiply it).
-        using var obj = FastRelay.Bpf.BpfObject.Open(objects.ObjectPath("quic_aead.bpf.c"), new BpfObjectOptions { VerifierLogLevel = 4 });
+        using var obj = FastRelay.Bpf.BpfObject.Open(objects.ObjectPath(source), new BpfObjectOptions { VerifierLogLevel = 4 });
         KptrTypeTags.TagMembersPointingTo(obj, QuicKernelCrypto.CryptoContextStruct);
         obj.Load();
         foreach (var program in obj.Programs)

@@ -1,0 +1,154 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using FastRelay.Bpf;
+using FastRelay.Bpf.Crypto;
+using FastRelay.Protocols.Quic.Crypto;
+using FastRelay.Tests.Packets;
+using FastRelay.Tests.Packets.Fixtures;
+using FastRelay.Tests.Quic;
+using FastRelay.Tests.Runtime;
+using Xunit;
+
+namespace FastRelay.Tests.KernelCrypto;
+
+/// <summary>
+/// The forwarding prototype (bpf-templates/crypto/quic_forward.bpf.c) with real clones: upstream ingress runs through
+/// BPF_PROG_TEST_RUN, its bpf_clone_redirect sends real clones out of a veth whose egress has quic_fwd_egress attached
+/// (TCX), and each clone leaves sealed with its own subscriber's keys. Checked against the QUIC stack: every copy opens
+/// with the subscriber's keys to the upstream plaintext under the subscriber's connection id and numbering, and is
+/// byte-identical to what the stack would seal. A forged upstream packet produces no copy at all.
+/// </summary>
+[Collection(CryptoObjectsCollection.Name)]
+public sealed class QuicForwardKernelTests(CryptoObjects objects)
+{
+    private const int PnOffset = 9; // first byte + 8-byte connection id
+    private const int TagLength = 16;
+    private const int CopySize = 16 + 1536; // struct fr_quic_fwd_copy
+    private static readonly byte[] RelayCid = [0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8];
+
+    private sealed record Subscriber(int Slot, byte[] Cid, PacketKeys Keys, ulong FirstPn);
+
+    private static byte[] Packet(byte[] cid, uint pn, byte[] payload, bool keyPhase = false)
+    {
+        var packet = new byte[PnOffset + 4 + payload.Length + TagLength];
+        packet[0] = (byte)(0x43 | (keyPhase ? 0x04 : 0));
+        cid.CopyTo(packet, 1);
+        BinaryPrimitives.WriteUInt32BigEndian(packet.AsSpan(PnOffset), pn);
+        payload.CopyTo(packet, PnOffset + 4);
+        return packet;
+    }
+
+    private static byte[] Seal(byte[] cid, uint pn, byte[] payload, PacketKeys keys)
+    {
+        var packet = Packet(cid, pn, payload, keys.KeyPhase);
+        PacketProtection.Protect(packet, PnOffset, pn, payload.Length, keys);
+        return packet;
+    }
+
+    private static void Install(QuicKernelCrypto crypto, int slot, int phase, PacketKeys keys, PacketKeys? hpFrom = null)
+    {
+        Span<byte> key = stackalloc byte[16], iv = stackalloc byte[12], hp = stackalloc byte[16], unused = stackalloc byte[16];
+        QuicKeyDerivation.DerivePacketKeys(CipherSuite.Aes128GcmSha256, keys.Secret, key, iv, unused);
+        QuicKeyDerivation.DerivePacketKeys(CipherSuite.Aes128GcmSha256, (hpFrom ?? keys).Secret, unused, stackalloc byte[12], hp);
+        crypto.InstallKeys(slot, phase, key, iv, hp);
+    }
+
+    private static PacketKeys RandomKeys() => PacketKeys.FromSecret(CipherSuite.Aes128GcmSha256, RandomNumberGenerator.GetBytes(32));
+
+    private static (uint Len, ulong Pn, byte[] Packet) Copy(BpfObject obj, int index)
+    {
+        var value = new byte[CopySize];
+        Assert.True(obj.Map("fr_quic_fwd_copies").TryLookup(BitConverter.GetBytes(index), value));
+        uint len = BinaryPrimitives.ReadUInt32LittleEndian(value);
+        return (len, BinaryPrimitives.ReadUInt64LittleEndian(value.AsSpan(8)), value.AsSpan(16, (int)len).ToArray());
+    }
+
+    private static ulong FwdStat(BpfObject obj, uint index) =>
+        obj.Map("fr_quic_fwd_stats").LookupPerCpu<uint, ulong>(index).Aggregate(0UL, (a, b) => a + b);
+
+    [BpfFact]
+    public void Each_clone_of_an_authenticated_upstream_packet_leaves_sealed_with_its_subscribers_keys()
+    {
+        using var device = RedirectDevice.Create("frcy");
+        using var obj = QuicKernelCrypto.OpenAndLoad(objects.ObjectPath("quic_forward.bpf.c"));
+        var crypto = new QuicKernelCrypto(obj);
+        using var egress = TcAttach.Attach(obj.Program("quic_fwd_egress"), (int)device.IfIndex, TcDirection.Egress, TcAttachMode.Tcx);
+
+        using var upstream = RandomKeys();
+        Install(crypto, slot: 0, phase: 0, upstream);
+        crypto.SetConnection(0, PnOffset, sendPhase: 0, largestPacketNumber: 0);
+        var subscribers = new[]
+        {
+            new Subscriber(1, [0xb1, 1, 1, 1, 1, 1, 1, 1], RandomKeys(), 100),
+            new Subscriber(2, [0xb2, 2, 2, 2, 2, 2, 2, 2], RandomKeys(), 2000),
+            new Subscriber(3, [0xb3, 3, 3, 3, 3, 3, 3, 3], RandomKeys(), 0),
+        };
+        var config = new byte[8];
+        BinaryPrimitives.WriteUInt32LittleEndian(config.AsSpan(4), (uint)subscribers.Length); // upstream slot 0
+        obj.Map("fr_quic_fwd_config").Update(BitConverter.GetBytes(0), config);
+        for (int i = 0; i < subscribers.Length; i++)
+        {
+            var sub = subscribers[i];
+            Install(crypto, sub.Slot, 0, sub.Keys);
+            crypto.SetConnection(sub.Slot, PnOffset, sendPhase: 0, largestPacketNumber: sub.FirstPn - 1);
+            var value = new byte[32];
+            BinaryPrimitives.WriteUInt32LittleEndian(value, (uint)sub.Slot);
+            BinaryPrimitives.WriteUInt32LittleEndian(value.AsSpan(4), device.IfIndex);
+            value[8] = (byte)sub.Cid.Length;
+            sub.Cid.CopyTo(value, 9);
+            obj.Map("fr_quic_fwd_subs").Update(BitConverter.GetBytes(i), value);
+        }
+
+        try
+        {
+            ulong leftBefore = device.TxDropped;
+            for (uint n = 0; n < 4; n++)
+            {
+                if (n == 2)
+                {
+                    // Subscriber 2's stack updates its keys: the next copies carry key phase 1 under the new keys.
+                    var next = subscribers[1].Keys.DeriveNextGeneration();
+                    Install(crypto, 2, 1, next, hpFrom: subscribers[1].Keys);
+                    crypto.SetSendPhase(2, 1);
+                    subscribers[1] = subscribers[1] with { Keys = next };
+                }
+                var payload = Enumerable.Range(0, 300 + (int)n * 380).Select(i => (byte)(i * 3 + n)).ToArray();
+                var original = new PacketBuilder().Build(Seal(RelayCid, 50 + n, payload, upstream));
+                var run = obj.Program("quic_fwd_ingress").TestRun(original);
+                Assert.Equal(0, run.ReturnValue);
+                Assert.Equal(Hex.Of(original), Hex.Of(run.Output.AsSpan(0, original.Length))); // the original goes up encrypted, untouched
+
+                for (int i = 0; i < subscribers.Length; i++)
+                {
+                    var sub = subscribers[i];
+                    var (len, pn, copy) = Copy(obj, i);
+                    Assert.Equal(sub.FirstPn + n, pn);
+                    Assert.Equal(Hex.Of(Seal(sub.Cid, (uint)pn, payload, sub.Keys)), Hex.Of(copy));
+                    var opened = copy.ToArray();
+                    Assert.True(PacketProtection.TryUnprotect(opened, PnOffset, pn - 1, sub.Keys, out ulong openedPn, out int offset, out int length, out var error),
+                        error.ToString());
+                    Assert.Equal(pn, openedPn);
+                    Assert.Equal(Hex.Of(sub.Cid), Hex.Of(opened.AsSpan(1, 8)));
+                    Assert.Equal(Hex.Of(payload), Hex.Of(opened.AsSpan(offset, length)));
+                }
+            }
+            Assert.Equal(12UL, FwdStat(obj, 1));                 // sealed
+            Assert.Equal(leftBefore + 12, device.TxDropped);     // and every one of them left the device
+
+            // A forged upstream packet: authenticated in the kernel before anything is cloned, so nothing leaves.
+            var forged = Seal(RelayCid, 60, new byte[200], upstream);
+            forged[40] ^= 0x01;
+            var before = Copy(obj, 0);
+            var forgedRun = obj.Program("quic_fwd_ingress").TestRun(new PacketBuilder().Build(forged));
+            Assert.Equal(0, forgedRun.ReturnValue);
+            Assert.Equal(1UL, FwdStat(obj, 2));                  // not authentic
+            Assert.Equal(12UL, FwdStat(obj, 0));                 // no new clone
+            Assert.Equal(leftBefore + 12, device.TxDropped);
+            Assert.Equal(before.Pn, Copy(obj, 0).Pn);
+        }
+        finally
+        {
+            foreach (var sub in subscribers) sub.Keys.Dispose();
+        }
+    }
+}
