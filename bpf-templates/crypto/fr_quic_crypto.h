@@ -57,12 +57,12 @@ struct fr_quic_key_set {
 	__u64 ghash[FR_QC_GHASH_WORDS]; /* [byte position][byte value][2 words], words as read little-endian */
 };
 
-/* fr_quic_conns value: one connection's layout and state. */
+/* fr_quic_conns value: one connection's layout, written by userspace only (the kernel never writes it, so userspace
+ * may rewrite it whole at any time without losing a kernel update). */
 struct fr_quic_conn {
 	__u8 pn_offset;   /* bytes before the packet number: 1 + DCID length for a short header */
 	__u8 send_phase;  /* key phase of packets sealed now (0/1): userspace flips it after installing the next keys */
 	__u8 pad[6];
-	__u64 largest_pn; /* reference for packet number decoding (RFC 9000 A.3); raised after each seal/open */
 };
 
 enum fr_qc_stat {
@@ -95,6 +95,16 @@ struct {
 	__type(key, __u32);
 	__type(value, struct fr_quic_conn);
 } fr_quic_conns SEC(".maps");
+
+/* fr_quic_pns: slot -> the largest packet number sealed or opened on the connection, the reference for decoding
+ * truncated numbers (RFC 9000 A.3) and, when forwarding, the last number given. Userspace sets it once when the slot
+ * is activated; from then on only the kernel raises it (the same split as the fast path's credit limit and used). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FR_QC_MAX_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} fr_quic_pns SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -57,17 +57,19 @@ static __always_inline int fr_qc_udp_payload(struct __sk_buff *skb, __u32 *offse
 
 /* Loads connection `slot`, and the packet's QUIC bytes into scratch entry `scratch`; checks they can carry a sample. */
 static __always_inline int fr_qc_prepare(struct __sk_buff *skb, __u32 slot, __u32 scratch, struct fr_qc_scratch **sp,
-					 struct fr_quic_conn **connp, __u32 *quic_off, __u32 *quic_len)
+					 struct fr_quic_conn **connp, __u64 **largestp, __u32 *quic_off, __u32 *quic_len)
 {
 	struct fr_quic_conn *conn;
+	__u64 *largest;
 	struct fr_qc_scratch *s;
 	__u32 len;
 
 	if (fr_qc_udp_payload(skb, quic_off, quic_len))
 		return -1;
 	conn = bpf_map_lookup_elem(&fr_quic_conns, &slot);
+	largest = bpf_map_lookup_elem(&fr_quic_pns, &slot);
 	s = fr_qc_scratch(scratch);
-	if (!conn || !s)
+	if (!conn || !largest || !s)
 		return -1;
 	if (conn->pn_offset == 0) { /* never configured: not a connection with kernel keys */
 		fr_qc_count(FR_QC_NO_KEYS);
@@ -82,6 +84,7 @@ static __always_inline int fr_qc_prepare(struct __sk_buff *skb, __u32 slot, __u3
 		return -1;
 	*sp = s;
 	*connp = conn;
+	*largestp = largest;
 	return 0;
 }
 
@@ -169,7 +172,7 @@ static __always_inline int fr_qc_seal_scratch(__u32 scratch, struct fr_qc_scratc
  * packet number; otherwise an FR_QC_* statistic, and scratch is garbage (the packet itself was never touched).
  */
 static __always_inline int fr_qc_open_scratch(__u32 scratch, struct fr_qc_scratch *s, struct fr_quic_conn *conn,
-					      __u32 slot, __u32 quic_len, __u64 *pn, __u32 *header_lenp)
+					      __u64 largest, __u32 slot, __u32 quic_len, __u64 *pn, __u32 *header_lenp)
 {
 	__u32 pn_offset = conn->pn_offset, pn_len, header_len, key_index = slot * 2;
 	struct fr_quic_key_set *keys;
@@ -192,7 +195,7 @@ static __always_inline int fr_qc_open_scratch(__u32 scratch, struct fr_qc_scratc
 	if (header_len > FR_QC_MAX_HEADER || header_len + FR_QC_TAG_LEN > quic_len)
 		return FR_QC_MALFORMED;
 	fr_qc_mask_pn(s, pn_offset, pn_len);
-	*pn = fr_qc_decode_pn(conn->largest_pn, fr_qc_read_pn(s, pn_offset, pn_len), pn_len);
+	*pn = fr_qc_decode_pn(largest, fr_qc_read_pn(s, pn_offset, pn_len), pn_len);
 	key_index = slot * 2 + ((first & 0x80) ? 0 : (first >> 2) & 1);
 	ctxs = bpf_map_lookup_elem(&fr_quic_ctxs, &key_index);
 	keys = bpf_map_lookup_elem(&fr_quic_keys, &key_index);
@@ -205,11 +208,12 @@ static __always_inline int fr_qc_open_scratch(__u32 scratch, struct fr_qc_scratc
 	return 0;
 }
 
-/* Raises the connection's largest packet number (decoding reference), never lowers it. */
-static __always_inline void fr_qc_raise_largest(struct fr_quic_conn *conn, __u64 pn)
+/* Raises the connection's largest packet number (decoding reference), never lowers it. Two CPUs raising it at once
+ * may leave the smaller of two new values; decoding only needs it within 2^31 of the truth. */
+static __always_inline void fr_qc_raise_largest(__u64 *largest, __u64 pn)
 {
-	if (pn > conn->largest_pn)
-		conn->largest_pn = pn;
+	if (pn > *largest)
+		*largest = pn;
 }
 
 #endif

@@ -28,15 +28,15 @@ int quic_seal(struct __sk_buff *skb)
 	struct fr_quic_conn *conn;
 	struct fr_qc_scratch *s;
 	__s64 old_sum, new_sum;
-	__u64 pn;
+	__u64 pn, *largest;
 	int stat;
 
-	if (fr_qc_prepare(skb, slot, FR_QC_SCRATCH_SEAL, &s, &conn, &quic_off, &quic_len))
+	if (fr_qc_prepare(skb, slot, FR_QC_SCRATCH_SEAL, &s, &conn, &largest, &quic_off, &quic_len))
 		return TC_ACT_OK;
 	old_sum = fr_qc_sum(s, quic_len, 0);
 	/* The full packet number from the field (these programs are given packets numbered by someone else). */
 	pn_len = (s->pkt[0] & 0x03) + 1;
-	pn = fr_qc_decode_pn(conn->largest_pn, fr_qc_read_pn(s, conn->pn_offset, pn_len), pn_len);
+	pn = fr_qc_decode_pn(*largest, fr_qc_read_pn(s, conn->pn_offset, pn_len), pn_len);
 	stat = fr_qc_seal_scratch(FR_QC_SCRATCH_SEAL, s, conn, slot, quic_len, pn);
 	if (stat) {
 		fr_qc_count(stat);
@@ -47,7 +47,7 @@ int quic_seal(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	if (fr_qc_fix_udp_csum(skb, quic_off, old_sum, new_sum))
 		return TC_ACT_SHOT;
-	fr_qc_raise_largest(conn, pn);
+	fr_qc_raise_largest(largest, pn);
 	fr_qc_count(FR_QC_SEALED);
 	return TC_ACT_OK;
 }
@@ -59,14 +59,14 @@ int quic_open(struct __sk_buff *skb)
 	struct fr_quic_conn *conn;
 	struct fr_qc_scratch *s;
 	__s64 old_sum, new_sum;
-	__u64 pn = 0;
+	__u64 pn = 0, *largest;
 	int stat;
 
-	if (fr_qc_prepare(skb, slot, FR_QC_SCRATCH_OPEN, &s, &conn, &quic_off, &quic_len))
+	if (fr_qc_prepare(skb, slot, FR_QC_SCRATCH_OPEN, &s, &conn, &largest, &quic_off, &quic_len))
 		return TC_ACT_OK;
 	/* Header and payload change, the tag stays: the checksum diff covers [0, quic_len - 16). */
 	old_sum = fr_qc_sum(s, quic_len - FR_QC_TAG_LEN, 0);
-	stat = fr_qc_open_scratch(FR_QC_SCRATCH_OPEN, s, conn, slot, quic_len, &pn, &header_len);
+	stat = fr_qc_open_scratch(FR_QC_SCRATCH_OPEN, s, conn, *largest, slot, quic_len, &pn, &header_len);
 	if (stat) {
 		fr_qc_count(stat);
 		return TC_ACT_SHOT;
@@ -77,7 +77,7 @@ int quic_open(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	if (fr_qc_fix_udp_csum(skb, quic_off, old_sum, new_sum))
 		return TC_ACT_SHOT;
-	fr_qc_raise_largest(conn, pn);
+	fr_qc_raise_largest(largest, pn);
 	fr_qc_count(FR_QC_OPENED);
 	return TC_ACT_OK;
 }

@@ -98,7 +98,7 @@ int quic_fwd_ingress(struct __sk_buff *skb)
 	struct fr_quic_fwd_config *cfg;
 	struct fr_quic_conn *conn;
 	struct fr_qc_scratch *s;
-	__u64 pn = 0;
+	__u64 pn = 0, *largest;
 	int stat;
 
 	cfg = bpf_map_lookup_elem(&fr_quic_fwd_config, &zero);
@@ -106,15 +106,15 @@ int quic_fwd_ingress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	upstream = cfg->upstream_slot;
 	count = cfg->count;
-	if (fr_qc_prepare(skb, upstream, FR_QC_SCRATCH_OPEN, &s, &conn, &quic_off, &quic_len))
+	if (fr_qc_prepare(skb, upstream, FR_QC_SCRATCH_OPEN, &s, &conn, &largest, &quic_off, &quic_len))
 		return TC_ACT_OK;
-	stat = fr_qc_open_scratch(FR_QC_SCRATCH_OPEN, s, conn, upstream, quic_len, &pn, &header_len);
+	stat = fr_qc_open_scratch(FR_QC_SCRATCH_OPEN, s, conn, *largest, upstream, quic_len, &pn, &header_len);
 	if (stat) {
 		fr_qc_count(stat);
 		fr_qc_fwd_count(FR_QC_FWD_NOT_AUTHENTIC);
 		return TC_ACT_OK; /* up to the stack as it came, which drops it */
 	}
-	fr_qc_raise_largest(conn, pn);
+	fr_qc_raise_largest(largest, pn);
 	fr_qc_count(FR_QC_OPENED);
 
 	s->seq++;
@@ -158,7 +158,7 @@ int quic_fwd_egress(struct __sk_buff *skb)
 	struct fr_quic_fwd_sub *sub;
 	struct fr_quic_conn *conn;
 	__s64 old_sum, new_sum;
-	__u64 pn;
+	__u64 pn, *largest;
 	int stat;
 
 	if ((mark >> 24) != FR_QC_FWD_MAGIC)
@@ -174,7 +174,7 @@ int quic_fwd_egress(struct __sk_buff *skb)
 		fr_qc_fwd_count(FR_QC_FWD_STALE);
 		return TC_ACT_SHOT;
 	}
-	if (fr_qc_prepare(skb, sub->slot, FR_QC_SCRATCH_SEAL, &s, &conn, &quic_off, &quic_len)) {
+	if (fr_qc_prepare(skb, sub->slot, FR_QC_SCRATCH_SEAL, &s, &conn, &largest, &quic_off, &quic_len)) {
 		fr_qc_fwd_count(FR_QC_FWD_MISMATCH);
 		return TC_ACT_SHOT;
 	}
@@ -191,7 +191,7 @@ int quic_fwd_egress(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	}
 	/* The kernel numbers the subscriber's connection: the next number after the largest it gave. */
-	pn = __sync_fetch_and_add(&conn->largest_pn, 1) + 1;
+	pn = __sync_fetch_and_add(largest, 1) + 1;
 	fr_qc_write_pn(s, conn->pn_offset, (s->pkt[0] & 0x03) + 1, pn);
 	stat = fr_qc_seal_scratch(FR_QC_SCRATCH_SEAL, s, conn, sub->slot, quic_len, pn);
 	if (stat) {

@@ -10,7 +10,8 @@ namespace FastRelay.Bpf.Crypto;
 /// connection's keys where the TC programs find them. Keys travel only through bpf(2): the AES contexts are created by
 /// the object's syscall program <c>quic_install_keys</c> from key bytes in its run context and kept as kptrs in
 /// <c>fr_quic_ctxs</c>; the IV and GHASH table go into <c>fr_quic_keys</c>; the layout and send key phase into
-/// <c>fr_quic_conns</c>. A key set is (slot, key phase): a key update installs the next keys in the other phase, then
+/// <c>fr_quic_conns</c> (only userspace writes it); the largest packet number into <c>fr_quic_pns</c> (set once here,
+/// then only the kernel raises it). A key set is (slot, key phase): a key update installs the next keys in the other phase, then
 /// flips the send phase (<see cref="SetSendPhase"/>), while packets of both phases still open.
 /// <para>The caller derives key, IV and hp key from the TLS secret (the QUIC stack's QuicKeyDerivation); this class is
 /// suite-agnostic bytes only and supports TLS_AES_128_GCM_SHA256 (16-byte keys).</para>
@@ -21,6 +22,7 @@ public sealed class QuicKernelCrypto
     public const string ContextsMap = "fr_quic_ctxs";
     public const string KeysMap = "fr_quic_keys";
     public const string ConnectionsMap = "fr_quic_conns";
+    public const string PacketNumbersMap = "fr_quic_pns";
     public const string StatsMap = "fr_quic_crypto_stats";
     public const string CryptoContextStruct = "bpf_crypto_ctx";
 
@@ -32,12 +34,13 @@ public sealed class QuicKernelCrypto
     private const int InstallArgsSize = 80;
     // struct fr_quic_key_set: iv[12], ready (u32), ghash words.
     private const int KeySetSize = 16 + GhashTable.Bytes;
-    // struct fr_quic_conn: pn_offset, send_phase, pad[6], largest_pn.
-    private const int ConnSize = 16;
+    // struct fr_quic_conn: pn_offset, send_phase, pad[6].
+    private const int ConnSize = 8;
 
     private readonly BpfObject _obj;
     private readonly BpfMap _keys;
     private readonly BpfMap _conns;
+    private readonly BpfMap _pns;
 
     public QuicKernelCrypto(BpfObject loaded, string algorithm = DefaultAlgorithm)
     {
@@ -47,6 +50,7 @@ public sealed class QuicKernelCrypto
         Algorithm = algorithm;
         _keys = loaded.Map(KeysMap);
         _conns = loaded.Map(ConnectionsMap);
+        _pns = loaded.Map(PacketNumbersMap);
         if (_keys.ValueSize != KeySetSize) throw new InvalidOperationException($"{KeysMap} values are {_keys.ValueSize} bytes, expected {KeySetSize}");
         if (_conns.ValueSize != ConnSize) throw new InvalidOperationException($"{ConnectionsMap} values are {_conns.ValueSize} bytes, expected {ConnSize}");
         MaxSlots = _conns.MaxEntries;
@@ -118,37 +122,43 @@ public sealed class QuicKernelCrypto
         }
     }
 
-    /// <summary>A connection's layout: the packet number's offset (1 + DCID length for a short header), the key phase
-    /// packets are sealed with, and the largest packet number so far (the reference for decoding truncated numbers).</summary>
+    /// <summary>Activates a connection: the packet number's offset (1 + DCID length for a short header), the key phase
+    /// packets are sealed with, and the largest packet number so far (the reference for decoding truncated numbers;
+    /// when the kernel numbers the connection, the number before its first). Call before its packets reach the kernel.</summary>
     public void SetConnection(int slot, int packetNumberOffset, int sendPhase, ulong largestPacketNumber)
     {
         CheckSlot(slot, sendPhase);
         if (packetNumberOffset is < 1 or > 48) throw new ArgumentOutOfRangeException(nameof(packetNumberOffset));
-        Span<byte> value = stackalloc byte[ConnSize];
-        value.Clear();
-        value[0] = (byte)packetNumberOffset;
-        value[1] = (byte)sendPhase;
-        BinaryPrimitives.WriteUInt64LittleEndian(value[8..], largestPacketNumber);
-        _conns.Update(SlotKey(slot), value);
+        Span<byte> pn = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(pn, largestPacketNumber);
+        _pns.Update(SlotKey(slot), pn);
+        WriteConnection(slot, packetNumberOffset, sendPhase);
     }
 
-    /// <summary>Flips the key phase of sealed packets (after <see cref="InstallKeys"/> of the next keys in that phase).</summary>
+    /// <summary>Flips the key phase of sealed packets (after <see cref="InstallKeys"/> of the next keys in that phase).
+    /// Safe at any time: the kernel never writes the connection entry.</summary>
     public void SetSendPhase(int slot, int phase)
     {
         CheckSlot(slot, phase);
         Span<byte> value = stackalloc byte[ConnSize];
-        if (!_conns.TryLookup(SlotKey(slot), value)) throw new InvalidOperationException($"slot {slot} has no connection");
-        value[1] = (byte)phase;
-        // Only the kernel raises largest_pn; writing the whole value back could lower it by a packet sealed in between.
-        // A 1-byte write is not available through bpf(2), so callers flip the phase between packets (as a key update is).
-        _conns.Update(SlotKey(slot), value);
+        if (!_conns.TryLookup(SlotKey(slot), value) || value[0] == 0) throw new InvalidOperationException($"slot {slot} has no connection");
+        WriteConnection(slot, value[0], phase);
     }
 
-    /// <summary>The largest packet number the kernel sealed or opened on the slot.</summary>
+    /// <summary>The largest packet number the kernel sealed or opened (or gave) on the slot.</summary>
     public ulong LargestPacketNumber(int slot)
     {
+        Span<byte> value = stackalloc byte[8];
+        return _pns.TryLookup(SlotKey(slot), value) ? BinaryPrimitives.ReadUInt64LittleEndian(value) : 0;
+    }
+
+    private void WriteConnection(int slot, int packetNumberOffset, int sendPhase)
+    {
         Span<byte> value = stackalloc byte[ConnSize];
-        return _conns.TryLookup(SlotKey(slot), value) ? BinaryPrimitives.ReadUInt64LittleEndian(value[8..]) : 0;
+        value.Clear();
+        value[0] = (byte)packetNumberOffset;
+        value[1] = (byte)sendPhase;
+        _conns.Update(SlotKey(slot), value);
     }
 
     /// <summary>The kernel's counters, summed over CPUs.</summary>
