@@ -44,6 +44,26 @@ public sealed class CryptoProbeTests(CryptoObjects objects, ITestOutputHelper ou
     }
 
     [BpfFact]
+    public void The_kptr_tag_repair_is_what_lets_the_kernel_take_the_context_fields()
+    {
+        // Whether this clang dropped the tag: the repair reports how many members it re-pointed.
+        int missing;
+        using (var probe = BpfObject.Open(objects.ObjectPath("crypto_probe.bpf.c")))
+            missing = KptrTypeTags.TagMembersPointingTo(probe, QuicKernelCrypto.CryptoContextStruct);
+        using var plain = BpfObject.Open(objects.ObjectPath("crypto_probe.bpf.c"));
+        if (missing == 0)
+        {
+            plain.Load(); // a clang that keeps the tag: nothing to repair, the object loads as it is
+            return;
+        }
+        Assert.Equal(1, missing); // probe_ctx_value.ctx
+        var refused = Assert.Throws<BpfLoadException>(() => plain.Load());
+        Assert.Contains("has no valid kptr", refused.Message + refused.ToString());
+        using var repaired = QuicKernelCrypto.OpenAndLoad(objects.ObjectPath("crypto_probe.bpf.c"));
+        Assert.True(repaired.IsLoaded);
+    }
+
+    [BpfFact]
     public void Ecb_aes_is_accepted_and_ctr_aes_is_refused_by_bpf_crypto_ctx_create()
     {
         using var obj = Load();
