@@ -7,6 +7,7 @@ using FastRelay.Tests.Quic;
 using FastRelay.Tests.Runtime;
 using Xunit;
 using Xunit.Abstractions;
+using static FastRelay.Tests.KernelCrypto.KernelCryptoFixtures;
 
 namespace FastRelay.Tests.KernelCrypto;
 
@@ -20,7 +21,6 @@ namespace FastRelay.Tests.KernelCrypto;
 public sealed class QuicAeadKernelTests(CryptoObjects objects, ITestOutputHelper output)
 {
     private const int ShortPnOffset = 9;     // first byte + 8-byte DCID
-    private const int TagLength = 16;
     private const int Shot = 2;              // TC_ACT_SHOT
     private static readonly byte[] Dcid = [0xd1, 0xd2, 0xd3, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8];
 
@@ -53,46 +53,11 @@ public sealed class QuicAeadKernelTests(CryptoObjects objects, ITestOutputHelper
 
     private Kernel Load(string algorithm = QuicKernelCrypto.DefaultAlgorithm) => new(objects.ObjectPath("quic_aead.bpf.c"), algorithm);
 
-    /// <summary>Key, IV and hp key of a secret, derived by the stack's own key schedule (RFC 9001 §5.1).</summary>
-    private static (byte[] Key, byte[] Iv, byte[] Hp) Material(ReadOnlySpan<byte> secret)
-    {
-        var key = new byte[16];
-        var iv = new byte[12];
-        var hp = new byte[16];
-        QuicKeyDerivation.DerivePacketKeys(CipherSuite.Aes128GcmSha256, secret, key, iv, hp);
-        return (key, iv, hp);
-    }
+    private static byte[] ShortPlain(uint pn, byte[] payload, bool keyPhase = false) => KernelCryptoFixtures.ShortPlain(Dcid, pn, payload, keyPhase);
 
-    /// <summary>Installs <paramref name="keys"/> (AEAD of its generation, hp of <paramref name="hpFrom"/>) in a slot's phase.</summary>
-    private static void Install(QuicKernelCrypto crypto, int slot, int phase, PacketKeys keys, PacketKeys? hpFrom = null)
-    {
-        var (key, iv, _) = Material(keys.Secret);
-        var (_, _, hp) = Material((hpFrom ?? keys).Secret);
-        crypto.InstallKeys(slot, phase, key, iv, hp);
-    }
-
-    /// <summary>A short-header packet in clear: 0x43 | key phase, DCID, 4-byte packet number, payload, room for the tag.</summary>
-    private static byte[] ShortPlain(uint pn, byte[] payload, bool keyPhase = false)
-    {
-        var packet = new byte[ShortPnOffset + 4 + payload.Length + TagLength];
-        packet[0] = (byte)(0x43 | (keyPhase ? 0x04 : 0));
-        Dcid.CopyTo(packet, 1);
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(packet.AsSpan(ShortPnOffset), pn);
-        payload.CopyTo(packet, ShortPnOffset + 4);
-        return packet;
-    }
-
-    /// <summary>What the stack sends for the same packet: <see cref="PacketProtection.Protect"/>.</summary>
-    private static byte[] StackSeal(uint pn, byte[] payload, PacketKeys keys)
-    {
-        var packet = ShortPlain(pn, payload, keys.KeyPhase);
-        PacketProtection.Protect(packet, ShortPnOffset, pn, payload.Length, keys);
-        return packet;
-    }
+    private static byte[] StackSeal(uint pn, byte[] payload, PacketKeys keys) => KernelCryptoFixtures.StackSeal(Dcid, pn, payload, keys);
 
     private static byte[] Payload(int length, int seed) => Enumerable.Range(0, length).Select(i => (byte)(seed * 31 + i * 7)).ToArray();
-
-    private static PacketKeys RandomKeys() => PacketKeys.FromSecret(CipherSuite.Aes128GcmSha256, RandomNumberGenerator.GetBytes(32));
 
     /// <summary>The stack opens <paramref name="packet"/> (a copy) and returns its packet number and plaintext.</summary>
     private static (ulong Pn, byte[] Payload) StackOpen(byte[] packet, PacketKeys keys, ulong? largest)

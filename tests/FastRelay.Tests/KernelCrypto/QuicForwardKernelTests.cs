@@ -8,6 +8,7 @@ using FastRelay.Tests.Packets.Fixtures;
 using FastRelay.Tests.Quic;
 using FastRelay.Tests.Runtime;
 using Xunit;
+using static FastRelay.Tests.KernelCrypto.KernelCryptoFixtures;
 
 namespace FastRelay.Tests.KernelCrypto;
 
@@ -22,38 +23,10 @@ namespace FastRelay.Tests.KernelCrypto;
 public sealed class QuicForwardKernelTests(CryptoObjects objects, Xunit.Abstractions.ITestOutputHelper output)
 {
     private const int PnOffset = 9; // first byte + 8-byte connection id
-    private const int TagLength = 16;
     private const int CopySize = 16 + 1536; // struct fr_quic_fwd_copy
     private static readonly byte[] RelayCid = [0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8];
 
     private sealed record Subscriber(int Slot, byte[] Cid, PacketKeys Keys, ulong FirstPn);
-
-    private static byte[] Packet(byte[] cid, uint pn, byte[] payload, bool keyPhase = false)
-    {
-        var packet = new byte[PnOffset + 4 + payload.Length + TagLength];
-        packet[0] = (byte)(0x43 | (keyPhase ? 0x04 : 0));
-        cid.CopyTo(packet, 1);
-        BinaryPrimitives.WriteUInt32BigEndian(packet.AsSpan(PnOffset), pn);
-        payload.CopyTo(packet, PnOffset + 4);
-        return packet;
-    }
-
-    private static byte[] Seal(byte[] cid, uint pn, byte[] payload, PacketKeys keys)
-    {
-        var packet = Packet(cid, pn, payload, keys.KeyPhase);
-        PacketProtection.Protect(packet, PnOffset, pn, payload.Length, keys);
-        return packet;
-    }
-
-    private static void Install(QuicKernelCrypto crypto, int slot, int phase, PacketKeys keys, PacketKeys? hpFrom = null)
-    {
-        Span<byte> key = stackalloc byte[16], iv = stackalloc byte[12], hp = stackalloc byte[16], unused = stackalloc byte[16];
-        QuicKeyDerivation.DerivePacketKeys(CipherSuite.Aes128GcmSha256, keys.Secret, key, iv, unused);
-        QuicKeyDerivation.DerivePacketKeys(CipherSuite.Aes128GcmSha256, (hpFrom ?? keys).Secret, unused, stackalloc byte[12], hp);
-        crypto.InstallKeys(slot, phase, key, iv, hp);
-    }
-
-    private static PacketKeys RandomKeys() => PacketKeys.FromSecret(CipherSuite.Aes128GcmSha256, RandomNumberGenerator.GetBytes(32));
 
     private static (uint Len, ulong Pn, byte[] Packet) Copy(BpfObject obj, int index)
     {
@@ -108,7 +81,7 @@ public sealed class QuicForwardKernelTests(CryptoObjects objects, Xunit.Abstract
             try
             {
                 Configure(obj, crypto, device, upstream, subscribers);
-                var frame = new PacketBuilder().Build(Seal(RelayCid, 7, payload, upstream));
+                var frame = new PacketBuilder().Build(StackSeal(RelayCid, 7, payload, upstream));
                 const int repeat = 500;
                 var run = obj.Program("quic_fwd_ingress").TestRun(frame, repeat: repeat);
                 Assert.Equal(0, run.ReturnValue);
@@ -155,7 +128,7 @@ public sealed class QuicForwardKernelTests(CryptoObjects objects, Xunit.Abstract
                     subscribers[1] = subscribers[1] with { Keys = next };
                 }
                 var payload = Enumerable.Range(0, 300 + (int)n * 380).Select(i => (byte)(i * 3 + n)).ToArray();
-                var original = new PacketBuilder().Build(Seal(RelayCid, 50 + n, payload, upstream));
+                var original = new PacketBuilder().Build(StackSeal(RelayCid, 50 + n, payload, upstream));
                 var run = obj.Program("quic_fwd_ingress").TestRun(original);
                 Assert.Equal(0, run.ReturnValue);
                 Assert.Equal(Hex.Of(original), Hex.Of(run.Output.AsSpan(0, original.Length))); // the original goes up encrypted, untouched
@@ -165,7 +138,7 @@ public sealed class QuicForwardKernelTests(CryptoObjects objects, Xunit.Abstract
                     var sub = subscribers[i];
                     var (len, pn, copy) = Copy(obj, i);
                     Assert.Equal(sub.FirstPn + n, pn);
-                    Assert.Equal(Hex.Of(Seal(sub.Cid, (uint)pn, payload, sub.Keys)), Hex.Of(copy));
+                    Assert.Equal(Hex.Of(StackSeal(sub.Cid, (uint)pn, payload, sub.Keys)), Hex.Of(copy));
                     var opened = copy.ToArray();
                     Assert.True(PacketProtection.TryUnprotect(opened, PnOffset, pn - 1, sub.Keys, out ulong openedPn, out int offset, out int length, out var error),
                         error.ToString());
@@ -178,7 +151,7 @@ public sealed class QuicForwardKernelTests(CryptoObjects objects, Xunit.Abstract
             Assert.Equal(leftBefore + 12, device.TxDropped);     // and every one of them left the device
 
             // A forged upstream packet: authenticated in the kernel before anything is cloned, so nothing leaves.
-            var forged = Seal(RelayCid, 60, new byte[200], upstream);
+            var forged = StackSeal(RelayCid, 60, new byte[200], upstream);
             forged[40] ^= 0x01;
             var before = Copy(obj, 0);
             var forgedRun = obj.Program("quic_fwd_ingress").TestRun(new PacketBuilder().Build(forged));
