@@ -9,6 +9,7 @@ using FastRelay.Tests.Quic;
 using FastRelay.Tests.Runtime;
 using Xunit;
 using static FastRelay.Tests.KernelCrypto.KernelCryptoFixtures;
+using VethLab = FastRelay.Tests.Attach.VethLab;
 
 namespace FastRelay.Tests.KernelCrypto;
 
@@ -40,7 +41,10 @@ public sealed class QuicForwardKernelTests(CryptoObjects objects, Xunit.Abstract
         obj.Map("fr_quic_fwd_stats").LookupPerCpu<uint, ulong>(index).Aggregate(0UL, (a, b) => a + b);
 
     /// <summary>Upstream connection in slot 0, the subscribers in their slots, all cloned to <paramref name="device"/>.</summary>
-    private static void Configure(BpfObject obj, QuicKernelCrypto crypto, RedirectDevice device, PacketKeys upstream, IReadOnlyList<Subscriber> subscribers)
+    private static void Configure(BpfObject obj, QuicKernelCrypto crypto, RedirectDevice device, PacketKeys upstream, IReadOnlyList<Subscriber> subscribers) =>
+        Configure(obj, crypto, (int)device.IfIndex, upstream, subscribers);
+
+    private static void Configure(BpfObject obj, QuicKernelCrypto crypto, int ifindex, PacketKeys upstream, IReadOnlyList<Subscriber> subscribers)
     {
         Install(crypto, slot: 0, phase: 0, upstream);
         crypto.SetConnection(0, PnOffset, sendPhase: 0, largestPacketNumber: 0);
@@ -54,7 +58,7 @@ public sealed class QuicForwardKernelTests(CryptoObjects objects, Xunit.Abstract
             crypto.SetConnection(sub.Slot, PnOffset, sendPhase: 0, largestPacketNumber: sub.FirstPn - 1);
             var value = new byte[32];
             BinaryPrimitives.WriteUInt32LittleEndian(value, (uint)sub.Slot);
-            BinaryPrimitives.WriteUInt32LittleEndian(value.AsSpan(4), device.IfIndex);
+            BinaryPrimitives.WriteUInt32LittleEndian(value.AsSpan(4), (uint)ifindex);
             value[8] = (byte)sub.Cid.Length;
             sub.Cid.CopyTo(value, 9);
             obj.Map("fr_quic_fwd_subs").Update(BitConverter.GetBytes(i), value);
@@ -95,6 +99,85 @@ public sealed class QuicForwardKernelTests(CryptoObjects objects, Xunit.Abstract
             }
         }
         output.WriteLine($"{algorithm}: marginal cost per copy: {(perCount[4] - (double)perCount[1]) / 3:F0} ns");
+    }
+
+    [BpfFact]
+    public void Sealed_clones_cross_a_veth_and_reach_a_udp_socket_with_valid_checksums()
+    {
+        // The prototype does not rewrite addresses, so the upstream packet is addressed to the receiving namespace
+        // already; everything else is real: ingress runs in namespace A, its clones leave A's veth through
+        // quic_fwd_egress, and B's UDP stack (receive checksum offload off, so it verifies in software) delivers them.
+        using var lab = new FastRelay.Tests.Attach.VethLab("frcy");
+        VethLab.Run("ip", "netns", "exec", lab.NsB, "ethtool", "-K", lab.DevB, "rx", "off");
+        using var obj = QuicKernelCrypto.OpenAndLoad(objects.ObjectPath("quic_forward.bpf.c"));
+        var crypto = new QuicKernelCrypto(obj);
+        using var egress = lab.A.Run(() => TcAttach.Attach(obj.Program("quic_fwd_egress"), lab.IfindexA, TcDirection.Egress, TcAttachMode.Tcx));
+        using var socket = lab.B.Run(() =>
+        {
+            var s = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+            s.Bind(new System.Net.IPEndPoint(FastRelay.Tests.Attach.VethLab.AddrB, 0));
+            s.ReceiveTimeout = 10_000;
+            return s;
+        });
+        var port = (ushort)((System.Net.IPEndPoint)socket.LocalEndPoint!).Port;
+
+        using var upstream = RandomKeys();
+        var subscribers = new List<Subscriber>
+        {
+            new(1, [0xc1, 1, 1, 1, 1, 1, 1, 1], RandomKeys(), 10),
+            new(2, [0xc2, 2, 2, 2, 2, 2, 2, 2], RandomKeys(), 500),
+        };
+        try
+        {
+            Configure(obj, crypto, lab.IfindexA, upstream, subscribers);
+            var builder = new PacketBuilder
+            {
+                SourceMac = Convert.FromHexString(FastRelay.Tests.Attach.VethLab.MacA.Replace(":", "")),
+                DestinationMac = Convert.FromHexString(FastRelay.Tests.Attach.VethLab.MacB.Replace(":", "")),
+                Source = FastRelay.Tests.Attach.VethLab.AddrA,
+                Destination = FastRelay.Tests.Attach.VethLab.AddrB,
+                SourcePort = 4433,
+                DestinationPort = port,
+            };
+            var payloads = new[] { 100, 700, 1300 }.Select(n => Enumerable.Range(0, n).Select(i => (byte)(i + n)).ToArray()).ToList();
+            for (int p = 0; p < payloads.Count; p++)
+            {
+                var run = lab.A.Run(() => obj.Program("quic_fwd_ingress").TestRun(builder.Build(StackSeal(RelayCid, (uint)(20 + p), payloads[p], upstream))));
+                Assert.Equal(0, run.ReturnValue);
+            }
+
+            var received = new List<byte[]>();
+            var buffer = new byte[2048];
+            for (int i = 0; i < payloads.Count * subscribers.Count; i++)
+            {
+                int n = socket.Receive(buffer); // throws on the timeout: a copy that never arrived
+                received.Add(buffer.AsSpan(0, n).ToArray());
+            }
+            foreach (var sub in subscribers)
+            {
+                var mine = received.Where(d => d.AsSpan(1, 8).SequenceEqual(sub.Cid)).ToList();
+                Assert.Equal(payloads.Count, mine.Count);
+                ulong? largest = sub.FirstPn - 1;
+                for (int p = 0; p < payloads.Count; p++)
+                {
+                    var datagram = mine[p];
+                    Assert.True(PacketProtection.TryUnprotect(datagram, PnOffset, largest, sub.Keys, out ulong pn, out int offset, out int length, out var error),
+                        error.ToString());
+                    Assert.Equal(sub.FirstPn + (ulong)p, pn);
+                    Assert.Equal(Hex.Of(payloads[p]), Hex.Of(datagram.AsSpan(offset, length)));
+                    largest = pn;
+                }
+            }
+            var snmp = VethLab.Run("ip", "netns", "exec", lab.NsB, "cat", "/proc/net/snmp");
+            var udp = snmp.Split('\n').Where(l => l.StartsWith("Udp:", StringComparison.Ordinal)).ToList();
+            var names = udp[0].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            var values = udp[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal("0", values[Array.IndexOf(names, "InCsumErrors")]);
+        }
+        finally
+        {
+            foreach (var sub in subscribers) sub.Keys.Dispose();
+        }
     }
 
     [BpfFact]
