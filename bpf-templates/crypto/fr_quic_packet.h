@@ -16,8 +16,8 @@
 #include <linux/udp.h>
 #include <linux/pkt_cls.h>
 
-/* Offset and length of the UDP payload of an Ethernet frame (IPv4 without options limits, IPv6 without extension
- * headers); -1 if the frame is not UDP. */
+/* Offset and length of the UDP payload of an Ethernet frame (IPv4 unfragmented, IPv6 without extension headers);
+ * -1 if the frame is not such a UDP datagram. */
 static __always_inline int fr_qc_udp_payload(struct __sk_buff *skb, __u32 *offset, __u32 *len)
 {
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
@@ -31,6 +31,9 @@ static __always_inline int fr_qc_udp_payload(struct __sk_buff *skb, __u32 *offse
 		struct iphdr *ip = (void *)(eth + 1);
 
 		if ((void *)(ip + 1) > end || ip->protocol != IPPROTO_UDP || ip->ihl < 5)
+			return -1;
+		/* A fragment carries part of a datagram (or none of its UDP header): never a whole QUIC packet. */
+		if (ip->frag_off & bpf_htons(0x3fff))
 			return -1;
 		l4 = sizeof(*eth) + ip->ihl * 4;
 	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {

@@ -283,7 +283,7 @@ public sealed class QuicAeadKernelTests(CryptoObjects objects, ITestOutputHelper
     }
 
     [BpfFact]
-    public void Packets_too_short_to_sample_or_for_unknown_connections_are_left_alone()
+    public void Packets_too_short_to_sample_fragments_or_for_unknown_connections_are_left_alone()
     {
         using var kernel = Load();
         using var keys = RandomKeys();
@@ -296,6 +296,13 @@ public sealed class QuicAeadKernelTests(CryptoObjects objects, ITestOutputHelper
         var (unknownVerdict, unknown, _) = kernel.Run("quic_seal", ShortPlain(1, Payload(50, 3)), slot: 7);
         Assert.Equal(0, unknownVerdict); // slot 7 has no connection: untouched
         Assert.Equal(Hex.Of(ShortPlain(1, Payload(50, 3))), Hex.Of(unknown));
+        // An IPv4 fragment (more fragments set) is never taken for a whole QUIC packet.
+        var fragment = new PacketBuilder().Build(StackSeal(2, Payload(200, 4), keys));
+        fragment[20] = 0x20; // flags: MF instead of DF
+        var fragmentRun = kernel.Object.Program("quic_open").TestRun(fragment);
+        Assert.Equal(0, fragmentRun.ReturnValue);
+        Assert.Equal(Hex.Of(fragment), Hex.Of(fragmentRun.Output.AsSpan(0, fragment.Length)));
+        Assert.Equal(0UL, kernel.Crypto.ReadStats().Opened);
         Assert.Equal(1UL, kernel.Crypto.ReadStats().Malformed);
         Assert.Equal(1UL, kernel.Crypto.ReadStats().NoKeys);
     }
