@@ -13,8 +13,10 @@
 struct fr_quic_install_args {
 	__u32 slot;
 	__u32 phase;
-	__u8 key[16];
-	__u8 hp_key[16];
+	__u32 key_len;   /* 16 (AES-128-GCM) or 32 (AES-256-GCM); the hp key has the same length */
+	__u32 pad;
+	__u8 key[32];
+	__u8 hp_key[32];
 	char algo[32];   /* the ecb cipher name, e.g. "ecb(aes)" or "ecb(aes-generic)" */
 	__s32 err;       /* out: bpf_crypto_ctx_create's error */
 	__u32 stage;     /* out: 1 = the AEAD context failed, 2 = the hp context failed */
@@ -27,7 +29,6 @@ static __noinline struct bpf_crypto_ctx *fr_qc_create(struct fr_quic_install_arg
 {
 	struct bpf_crypto_params params = {
 		.type = "skcipher",
-		.key_len = 16,
 	};
 	__u64 *algo = (__u64 *)params.algo, *key = (__u64 *)params.key;
 
@@ -37,11 +38,17 @@ static __noinline struct bpf_crypto_ctx *fr_qc_create(struct fr_quic_install_arg
 	algo[3] = *(__u64 *)&args->algo[24];
 	params.algo[31] = 0;
 	/* Both keys read, one kept without a branch: with a branch clang merges the two reads into one moved pointer. */
-	__u64 select = hp ? ~0ULL : 0, a0 = *(__u64 *)&args->key[0], a1 = *(__u64 *)&args->key[8];
+	__u64 select = hp ? ~0ULL : 0;
+	__u64 a0 = *(__u64 *)&args->key[0], a1 = *(__u64 *)&args->key[8];
+	__u64 a2 = *(__u64 *)&args->key[16], a3 = *(__u64 *)&args->key[24];
 	__u64 b0 = *(__u64 *)&args->hp_key[0], b1 = *(__u64 *)&args->hp_key[8];
+	__u64 b2 = *(__u64 *)&args->hp_key[16], b3 = *(__u64 *)&args->hp_key[24];
 
 	key[0] = a0 ^ ((a0 ^ b0) & select);
 	key[1] = a1 ^ ((a1 ^ b1) & select);
+	key[2] = a2 ^ ((a2 ^ b2) & select);
+	key[3] = a3 ^ ((a3 ^ b3) & select);
+	params.key_len = args->key_len == 32 ? 32 : 16;
 	return bpf_crypto_ctx_create(&params, sizeof(params), err);
 }
 

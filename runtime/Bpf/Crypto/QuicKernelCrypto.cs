@@ -14,7 +14,8 @@ namespace FastRelay.Bpf.Crypto;
 /// then only the kernel raises it). A key set is (slot, key phase): a key update installs the next keys in the other phase, then
 /// flips the send phase (<see cref="SetSendPhase"/>), while packets of both phases still open.
 /// <para>The caller derives key, IV and hp key from the TLS secret (the QUIC stack's QuicKeyDerivation); this class is
-/// suite-agnostic bytes only and supports TLS_AES_128_GCM_SHA256 (16-byte keys).</para>
+/// bytes only and supports the AES-GCM suites: TLS_AES_128_GCM_SHA256 (16-byte keys) and TLS_AES_256_GCM_SHA384
+/// (32-byte keys). ChaCha20-Poly1305 connections stay in userspace.</para>
 /// </summary>
 public sealed class QuicKernelCrypto
 {
@@ -30,8 +31,9 @@ public sealed class QuicKernelCrypto
     /// aes-fixed-time, about twice as slow as "ecb(aes-generic)", which is table-based and so not constant-time.</summary>
     public const string DefaultAlgorithm = "ecb(aes)";
 
-    // struct fr_quic_install_args (quic_aead.bpf.c): slot, phase, key[16], hp_key[16], algo[32], err, stage.
-    private const int InstallArgsSize = 80;
+    // struct fr_quic_install_args (fr_quic_install.h): slot, phase, key_len, pad, key[32], hp_key[32], algo[32], err, stage.
+    private const int InstallArgsSize = 120;
+    private const int ArgsKey = 16, ArgsHpKey = 48, ArgsAlgo = 80, ArgsErr = 112, ArgsStage = 116;
     // struct fr_quic_key_set: iv[12], ready (u32), ghash words.
     private const int KeySetSize = 16 + GhashTable.Bytes;
     // struct fr_quic_conn: pn_offset, send_phase, pad[6].
@@ -84,7 +86,8 @@ public sealed class QuicKernelCrypto
     public void InstallKeys(int slot, int phase, ReadOnlySpan<byte> key, ReadOnlySpan<byte> iv, ReadOnlySpan<byte> hpKey)
     {
         CheckSlot(slot, phase);
-        if (key.Length != 16 || hpKey.Length != 16) throw new ArgumentException("AES-128-GCM: 16-byte key and header protection key");
+        if (key.Length is not (16 or 32) || hpKey.Length != key.Length)
+            throw new ArgumentException("AES-GCM: a 16- or 32-byte key and a header protection key of the same length");
         if (iv.Length != 12) throw new ArgumentException("the AEAD IV is 12 bytes", nameof(iv));
 
         var value = new byte[KeySetSize];
@@ -101,13 +104,14 @@ public sealed class QuicKernelCrypto
             {
                 BinaryPrimitives.WriteUInt32LittleEndian(args, (uint)slot);
                 BinaryPrimitives.WriteUInt32LittleEndian(args.AsSpan(4), (uint)phase);
-                key.CopyTo(args.AsSpan(8));
-                hpKey.CopyTo(args.AsSpan(24));
-                System.Text.Encoding.ASCII.GetBytes(Algorithm, args.AsSpan(40, 31));
+                BinaryPrimitives.WriteUInt32LittleEndian(args.AsSpan(8), (uint)key.Length);
+                key.CopyTo(args.AsSpan(ArgsKey));
+                hpKey.CopyTo(args.AsSpan(ArgsHpKey));
+                System.Text.Encoding.ASCII.GetBytes(Algorithm, args.AsSpan(ArgsAlgo, 31));
                 int ret = _obj.Program(InstallProgram).RunSyscall(args);
                 if (ret != 0)
-                    throw new QuicKernelCryptoException(Algorithm, BinaryPrimitives.ReadInt32LittleEndian(args.AsSpan(72)),
-                        BinaryPrimitives.ReadUInt32LittleEndian(args.AsSpan(76)) == 2 ? "header protection" : "AEAD");
+                    throw new QuicKernelCryptoException(Algorithm, BinaryPrimitives.ReadInt32LittleEndian(args.AsSpan(ArgsErr)),
+                        BinaryPrimitives.ReadUInt32LittleEndian(args.AsSpan(ArgsStage)) == 2 ? "header protection" : "AEAD");
             }
             finally
             {

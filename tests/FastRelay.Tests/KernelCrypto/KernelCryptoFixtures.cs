@@ -33,17 +33,19 @@ internal static class KernelCryptoFixtures
         return packet;
     }
 
-    public static PacketKeys RandomKeys() => PacketKeys.FromSecret(CipherSuite.Aes128GcmSha256, RandomNumberGenerator.GetBytes(32));
+    public static PacketKeys RandomKeys(CipherSuite suite = CipherSuite.Aes128GcmSha256) =>
+        PacketKeys.FromSecret(suite, RandomNumberGenerator.GetBytes(suite.HashLength()));
 
     /// <summary>Installs the AEAD key and IV of <paramref name="keys"/> and the header protection key of
     /// <paramref name="hpFrom"/> (a key update keeps the first generation's, RFC 9001 §6), all derived by the stack's key
     /// schedule from the secrets (RFC 9001 §5.1).</summary>
     public static void Install(QuicKernelCrypto crypto, int slot, int phase, PacketKeys keys, PacketKeys? hpFrom = null)
     {
-        Span<byte> key = stackalloc byte[16], iv = stackalloc byte[12], hp = stackalloc byte[16];
-        Span<byte> unusedKey = stackalloc byte[16], unusedIv = stackalloc byte[12], unusedHp = stackalloc byte[16];
-        QuicKeyDerivation.DerivePacketKeys(CipherSuite.Aes128GcmSha256, keys.Secret, key, iv, unusedHp);
-        QuicKeyDerivation.DerivePacketKeys(CipherSuite.Aes128GcmSha256, (hpFrom ?? keys).Secret, unusedKey, unusedIv, hp);
+        int length = keys.Suite.KeyLength();
+        Span<byte> key = stackalloc byte[length], iv = stackalloc byte[12], hp = stackalloc byte[length];
+        Span<byte> unusedKey = stackalloc byte[length], unusedIv = stackalloc byte[12], unusedHp = stackalloc byte[length];
+        QuicKeyDerivation.DerivePacketKeys(keys.Suite, keys.Secret, key, iv, unusedHp);
+        QuicKeyDerivation.DerivePacketKeys(keys.Suite, (hpFrom ?? keys).Secret, unusedKey, unusedIv, hp);
         crypto.InstallKeys(slot, phase, key, iv, hp);
     }
 }

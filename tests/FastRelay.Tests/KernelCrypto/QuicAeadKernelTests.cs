@@ -192,6 +192,33 @@ public sealed class QuicAeadKernelTests(CryptoObjects objects, ITestOutputHelper
     }
 
     [BpfFact]
+    public void Aes_256_gcm_connections_seal_and_open_like_the_stack_including_a_key_update()
+    {
+        // TLS_AES_256_GCM_SHA384: 32-byte keys through the same programs (ecb(aes) takes the key length it is given).
+        using var kernel = Load();
+        using var gen0 = RandomKeys(CipherSuite.Aes256GcmSha384);
+        using var gen1 = gen0.DeriveNextGeneration();
+        Install(kernel.Crypto, slot: 4, phase: 0, gen0);
+        kernel.Crypto.SetConnection(4, ShortPnOffset, sendPhase: 0, largestPacketNumber: 0);
+        foreach (var (pn, keys) in new[] { (1u, gen0), (2u, gen0), (3u, gen1), (4u, gen1) })
+        {
+            if (pn == 3)
+            {
+                Install(kernel.Crypto, slot: 4, phase: 1, gen1, hpFrom: gen0);
+                kernel.Crypto.SetSendPhase(4, 1);
+            }
+            var payload = Payload(400 + (int)pn * 100, (int)pn);
+            var (verdict, sealedPacket, _) = kernel.Run("quic_seal", ShortPlain(pn, payload), slot: 4);
+            Assert.Equal(0, verdict);
+            Assert.Equal(Hex.Of(StackSeal(pn, payload, keys)), Hex.Of(sealedPacket));
+            var fromStack = StackSeal(pn + 100, payload, keys);
+            var (openVerdict, plain, _) = kernel.Run("quic_open", fromStack, slot: 4);
+            Assert.Equal(0, openVerdict);
+            Assert.Equal(Hex.Of(payload), Hex.Of(plain.AsSpan(ShortPnOffset + 4, payload.Length)));
+        }
+    }
+
+    [BpfFact]
     public void A_key_update_in_the_middle_of_a_sequence_flips_the_key_phase_and_both_phases_open()
     {
         using var kernel = Load();
