@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * QUIC 1-RTT packet protection with AES-128-GCM inside a TC program (issue 16): seal and open of one QUIC packet,
- * RFC 9001 §5.3 (AEAD: nonce = IV xor packet number, AAD = the header) and §5.4 (header protection).
+ * QUIC 1-RTT packet protection with AES-GCM (128- or 256-bit keys) inside a TC program (issue 16): seal and open of
+ * one QUIC packet, RFC 9001 §5.3 (AEAD: nonce = IV xor packet number, AAD = the header) and §5.4 (header protection).
  *
  * The kernel offers AES only as the `ecb(aes)` skcipher of the BPF crypto kfuncs (`ctr(aes)` is not an lskcipher, so
  * bpf_crypto_ctx_create refuses it, see docs/quic-encrypted-fast-path.md). So:
@@ -17,7 +17,8 @@
  *
  * Keys reach the kernel from userspace only: the AES contexts through the syscall program quic_install_keys (run with
  * BPF_PROG_TEST_RUN, key bytes in its context), the IV and GHASH table through fr_quic_keys, the per-connection layout
- * and send key phase through fr_quic_conns. Index of a key set: slot * 2 + key phase.
+ * and send key phase through fr_quic_conns, the packet number reference through fr_quic_pns (then raised by the
+ * kernel). Index of a key set: slot * 2 + key phase.
  *
  * Include after fr_crypto_kfuncs.h. FR_QC_MAX_SLOTS (connections) may be defined before including.
  */

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * QUIC AES-128-GCM packet protection in TC, standalone (issue 16, first session): the programs the unit tests run
+ * QUIC AES-GCM packet protection in TC, standalone (issue 16, first session): the programs the unit tests run
  * through BPF_PROG_TEST_RUN. Not wired into the relay yet; bpf-templates/relay.bpf.c is unchanged.
  *
- *   quic_install_keys (syscall): creates the AEAD and header protection ecb(aes) contexts of one key set from the key
- *       bytes in its context and stores them as kptrs in fr_quic_ctxs[slot * 2 + phase].
+ *   quic_install_keys (syscall, fr_quic_install.h): creates the AEAD and header protection ecb(aes) contexts of one
+ *       key set from the key bytes in its context and stores them as kptrs in fr_quic_ctxs[slot * 2 + phase].
  *   quic_seal (tc): the frame's UDP payload is one QUIC packet with its header in clear (packet number unmasked), the
  *       plaintext payload and 16 bytes of room for the tag; the connection is skb->mark. Sets the key phase bit of a
  *       short header to the connection's send phase, seals, applies header protection.
