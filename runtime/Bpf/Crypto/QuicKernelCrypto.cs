@@ -6,7 +6,7 @@ using FastRelay.Bpf.Native;
 namespace FastRelay.Bpf.Crypto;
 
 /// <summary>
-/// Userspace's side of the kernel's QUIC AES-128-GCM packet protection (bpf-templates/crypto/fr_quic_crypto.h): puts a
+/// Userspace's side of the kernel's QUIC AES-GCM packet protection (bpf-templates/crypto/fr_quic_crypto.h): puts a
 /// connection's keys where the TC programs find them. Keys travel only through bpf(2): the AES contexts are created by
 /// the object's syscall program <c>quic_install_keys</c> from key bytes in its run context and kept as kptrs in
 /// <c>fr_quic_ctxs</c>; the IV and GHASH table go into <c>fr_quic_keys</c>; the layout and send key phase into
