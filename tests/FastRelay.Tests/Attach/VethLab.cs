@@ -6,7 +6,7 @@ using FastRelay.Net;
 namespace FastRelay.Tests.Attach;
 
 /// <summary>
-/// Two fresh network namespaces joined by a veth pair, all named with a unique <c>frat&lt;hex&gt;</c> prefix:
+/// Two fresh network namespaces joined by a veth pair, all named with a unique <c>frat&lt;hex&gt;</c> prefix (or the caller's):
 /// A (10.199.0.1/24, fd99::1/64) ↔ B (10.199.0.2/24, fd99::2/64), fixed MACs, and permanent neighbour entries in A
 /// for B. Dispose deletes both namespaces (and with them the veths and every filter), also after a failed setup.
 /// </summary>
@@ -16,7 +16,7 @@ internal sealed class VethLab : IDisposable
     public static readonly IPAddress Addr6A = IPAddress.Parse("fd99::1"), Addr6B = IPAddress.Parse("fd99::2");
     public const string MacA = "02:fa:57:00:00:01", MacB = "02:fa:57:00:00:02";
 
-    public string Prefix { get; } = "frat" + Convert.ToHexStringLower(Guid.NewGuid().ToByteArray().AsSpan(0, 3));
+    public string Prefix { get; }
     public string NsA => Prefix + "A";
     public string NsB => Prefix + "B";
     public string DevA => Prefix + "a";
@@ -26,8 +26,10 @@ internal sealed class VethLab : IDisposable
     public int IfindexA { get; private set; }
     public int IfindexB { get; private set; }
 
-    public VethLab()
+    /// <param name="prefix">The owner's name prefix (each test area has its own), followed by random hex.</param>
+    public VethLab(string prefix = "frat")
     {
+        Prefix = prefix + Convert.ToHexStringLower(Guid.NewGuid().ToByteArray().AsSpan(0, 3));
         try
         {
             Run("ip", "netns", "add", NsA);

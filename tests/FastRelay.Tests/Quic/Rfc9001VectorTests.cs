@@ -50,7 +50,7 @@ public class Rfc9001VectorTests
         Assert.Equal("c206b8d9b9f0f37644430b490eeaa314", Hex.Of(hp));
     }
 
-    private const string ClientCryptoFrame =
+    internal const string ClientCryptoFrame =
         "060040f1010000ed0303ebf8fa56f12939b9584a3896472ec40bb863cfd3e868" +
         "04fe3a47f06a2b69484c000004130113 02010000c000000010000e00000b6578" +
         "616d706c652e636f6dff01000100000a 00080006001d00170018001000070005" +
@@ -60,7 +60,7 @@ public class Rfc9001VectorTests
         "3900320408ffffffffffffffff050480 00ffff07048000ffff08011001048000" +
         "75300901100f088394c8f03e51570806 048000ffff";
 
-    private const string ClientProtected =
+    internal const string ClientProtected =
         "c000000001088394c8f03e5157080000 449e7b9aec34d1b1c98dd7689fb8ec11" +
         "d242b123dc9bd8bab936b47d92ec356c 0bab7df5976d27cd449f63300099f399" +
         "1c260ec4c60d17b31f8429157bb35a12 82a643a8d2262cad67500cadb8e7378c" +
@@ -162,13 +162,13 @@ public class Rfc9001VectorTests
         }
     }
 
-    private const string ServerPayload =
+    internal const string ServerPayload =
         "02000000000600405a020000560303ee fce7f7b37ba1d1632e96677825ddf739" +
         "88cfc79825df566dc5430b9a045a1200 130100002e00330024001d00209d3c94" +
         "0d89690b84d08a60993c144eca684d10 81287c834d5311bcf32bb9da1a002b00" +
         "020304";
 
-    private const string ServerProtected =
+    internal const string ServerProtected =
         "cf000000010008f067a5502a4262b500 4075c0d95a482cd0991cd25b0aac406a" +
         "5816b6394100f37a1c69797554780bb3 8cc5a99f5ede4cf73c3ec2493a1839b3" +
         "dbcba3f6ea46c5b7684df3548e7ddeb9 c3bf9c73cc3f3bded74b562bfb19fb84" +
