@@ -16,6 +16,7 @@ public sealed record FuzzInput(byte[] Frame, FuzzContext Context);
 public sealed class PacketForge(Random rng, DescriptorRules rules)
 {
     private ulong _sequence = (ulong)rng.Next();
+    private readonly Dictionary<uint, ulong> _slotSequence = [];
 
     private int Chance(int percent) => rng.Next(100) < percent ? 1 : 0;
 
@@ -27,7 +28,10 @@ public sealed class PacketForge(Random rng, DescriptorRules rules)
 
     // ------------------------------------------------------------------ per program
 
-    public FuzzInput ForUpstreamIngress(RelayState s, FuzzDevices devices)
+    public FuzzInput ForUpstreamIngress(RelayState s, FuzzDevices devices) => UpstreamDatagram(s, null);
+
+    /// <param name="packetNumber">The upstream packet number to carry (a clone continuing a slot's run), or null.</param>
+    private FuzzInput UpstreamDatagram(RelayState s, ulong? packetNumber)
     {
         var v6 = Percent(40);
         var upstream = s.Channels.Values.Select(c => c.Upstream).Where(u => u.Family != 0).ToList();
@@ -50,8 +54,8 @@ public sealed class PacketForge(Random rng, DescriptorRules rules)
             source = v6 ? FuzzScenario.UpstreamV6 : FuzzScenario.UpstreamV4;
             sourcePort = Percent(50) ? FuzzScenario.UpstreamPort : (ushort)rng.Next(65536);
         }
-        var frame = Frame(v6, source, v6 ? FuzzScenario.RelayV6 : FuzzScenario.RelayV4, sourcePort, DestinationPort(s), FastPathPayload(s));
-        return new FuzzInput(Mutate(frame), new FuzzContext(Percent(20) ? (uint)rng.Next() : 0, FuzzDevices.Loopback, Percent(5) ? (uint)rng.Next(1, 1500) : 0));
+        var frame = Frame(v6, source, v6 ? FuzzScenario.RelayV6 : FuzzScenario.RelayV4, sourcePort, DestinationPort(s), FastPathPayload(s, packetNumber: packetNumber));
+        return new FuzzInput(packetNumber is null || Percent(30) ? Mutate(frame) : frame, new FuzzContext(Percent(20) ? (uint)rng.Next() : 0, FuzzDevices.Loopback, Percent(5) ? (uint)rng.Next(1, 1500) : 0));
     }
 
     public FuzzInput ForSubscriberEgress(RelayState s, FuzzDevices devices)
@@ -61,7 +65,7 @@ public sealed class PacketForge(Random rng, DescriptorRules rules)
         var sub = s.Subscribers.GetValueOrDefault(slot);
         // The device the packet is on: mostly the subscriber's own (when it exists), else the other real one.
         var ifIndex = sub is not null && sub.IfIndex != devices.Missing && Percent(85) ? sub.IfIndex : Percent(50) ? devices.Veth : FuzzDevices.Loopback;
-        if (Percent(55))
+        if (Percent(65))
         {
             // A clone of an upstream datagram, as upstream ingress tags it (or a mark that only resembles the tag).
             var tag = (s.CloneMark & 0xFFFF_0000) is var t and not 0 ? t : ReferenceModel.DefaultCloneTag;
@@ -74,10 +78,12 @@ public sealed class PacketForge(Random rng, DescriptorRules rules)
                 _ => tag | (slot + 1),
             };
             var v6 = Percent(45);
-            var input = ForUpstreamIngress(s, devices).Frame;
-            if (Percent(30))
+            // Upstream numbers in sequence per slot, so that copies continue a registration run (and break it).
+            ulong? upstreamPn = Percent(70) ? _slotSequence[slot] = _slotSequence.GetValueOrDefault(slot, (ulong)rng.Next()) + 1 : null;
+            var input = UpstreamDatagram(s, upstreamPn).Frame;
+            if (Percent(20))
                 input = Frame(v6, v6 ? FuzzScenario.UpstreamV6 : FuzzScenario.UpstreamV4, v6 ? FuzzScenario.RelayV6 : FuzzScenario.RelayV4,
-                    FuzzScenario.UpstreamPort, DestinationPort(s), FastPathPayload(s, sizeNearMtu: true));
+                    FuzzScenario.UpstreamPort, DestinationPort(s), FastPathPayload(s, sizeNearMtu: true, packetNumber: upstreamPn));
             return new FuzzInput(input, new FuzzContext(mark, ifIndex, 0));
         }
 
@@ -118,7 +124,7 @@ public sealed class PacketForge(Random rng, DescriptorRules rules)
     private byte[] RandomAddress() => FuzzScenario.RandomBytes(rng, 16);
 
     /// <summary>A protocol header built towards the round's setup, then a tail; sometimes shorter than the header.</summary>
-    private byte[] FastPathPayload(RelayState s, bool sizeNearMtu = false)
+    private byte[] FastPathPayload(RelayState s, bool sizeNearMtu = false, ulong? packetNumber = null)
     {
         var h = FuzzScenario.RandomBytes(rng, rules.HeaderLength);
         foreach (var match in rules.Matches)
@@ -143,8 +149,8 @@ public sealed class PacketForge(Random rng, DescriptorRules rules)
                     field.Integer!.Write(h, parts[i].Integer);
             }
         }
-        if (rules.PacketNumber is { } pn && Percent(60))
-            pn.Write(h, _sequence++);
+        if (rules.PacketNumber is { } pn && (packetNumber is not null || Percent(60)))
+            pn.Write(h, packetNumber ?? _sequence++);
         if (rules.StreamId is { } sid && !rules.LooksUpChannel && s.Streams.Count > 0 && Percent(80))
             sid.Write(h, Pick(s.Streams.Keys.ToList()).UpstreamStream);
         var tailLength = sizeNearMtu ? rng.Next(1100, 1480) : rng.Next(10) switch
