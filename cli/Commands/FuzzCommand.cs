@@ -55,15 +55,22 @@ public static class FuzzCommand
                 TemplatesDirectory = parse.GetValue(templates),
                 Programs = chosen,
             };
-            var asJson = parse.GetValue(json);
-            var report = await new BpfFuzzer(options, asJson ? TextWriter.Null : Console.Error).RunAsync(selected, cancellationToken);
-            if (asJson)
-                Console.WriteLine(JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }));
-            else
-                report.Print(Console.Out);
-            return report.Mismatches == 0 ? 0 : MismatchExitCode;
+            return await RunAsync(selected, options, parse.GetValue(json), Console.Out, Console.Error, cancellationToken);
         });
         return new Command("fuzz", "Fuzz the kernel programs against the reference model.") { bpf };
+    }
+
+    /// <summary>Fuzzes <paramref name="protocols"/>, prints the report (a table, or JSON) and returns the exit code: 0 when the
+    /// kernel and the model agreed on every packet, <see cref="MismatchExitCode"/> otherwise.</summary>
+    public static async Task<int> RunAsync(IReadOnlyList<GeneratedProtocol> protocols, BpfFuzzOptions options, bool json, TextWriter output,
+        TextWriter log, CancellationToken cancellationToken)
+    {
+        var report = await new BpfFuzzer(options, json ? TextWriter.Null : log).RunAsync(protocols, cancellationToken);
+        if (json)
+            output.WriteLine(JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }));
+        else
+            report.Print(output);
+        return report.Mismatches == 0 ? 0 : MismatchExitCode;
     }
 
     /// <summary>BPF_PROG_TEST_RUN, loading programs and creating the veth need CAP_BPF / CAP_NET_ADMIN: say so up front
