@@ -10,6 +10,7 @@ public static class StateJson
     {
         ["fr_config"] = new JsonObject { ["udp_port"] = s.ConfigPort, ["flags"] = s.Flags, ["clone_mark"] = $"0x{s.CloneMark:x8}" },
         ["devices"] = new JsonObject(s.DeviceMtu.Select(d => KeyValuePair.Create($"{d.Key}", (JsonNode?)$"mtu {d.Value}"))),
+        ["egress_program_attached"] = new JsonArray(s.EgressAttached.Select(d => (JsonNode)d).ToArray()),
         ["fr_egress_devices"] = new JsonArray(s.EgressDevices.Select(d => (JsonNode)d).ToArray()),
         ["fr_channels"] = new JsonObject(s.Channels.Select(c => KeyValuePair.Create($"{c.Key}", (JsonNode?)new JsonObject
         {

@@ -22,6 +22,10 @@ public sealed class Expectation(byte[] input, uint mark)
     public List<ModelEvent> Events { get; } = [];
     public string Branch { get; set; } = "";
     public uint? Slot { get; set; }
+    /// <summary>Slots whose state a clone's egress run changed inside upstream ingress.</summary>
+    public List<uint> CloneSlots { get; } = [];
+    /// <summary>The egress program's branch for each clone it rewrote inside this run.</summary>
+    public List<string> CloneBranches { get; } = [];
     public ulong? Channel { get; set; }
     public uint? CacheIndex { get; set; }
 
@@ -161,6 +165,15 @@ public class ReferenceModel(DescriptorRules rules, RelayState state)
             }
             if (state.DeviceMtu.ContainsKey(sub.IfIndex))
             {
+                // The egress program runs inside the redirect (on the same CPU, before it returns): its counters, numbers
+                // and events come first.
+                if (state.EgressAttached.Contains(sub.IfIndex))
+                {
+                    var copy = Forwarded(frame, new FuzzContext(CloneTag | (slot + 1), sub.IfIndex, context.GsoSize), slot);
+                    e.Events.AddRange(copy.Events);
+                    e.CloneSlots.Add(slot);
+                    e.CloneBranches.Add(copy.Branch);
+                }
                 state.Count("clones");
                 fannedOut = true;
             }

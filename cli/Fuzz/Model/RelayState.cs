@@ -87,6 +87,9 @@ public sealed class RelayState
     public Dictionary<(uint Slot, ulong UpstreamStream), StreamMapping> Streams { get; set; } = [];
     /// <summary>Devices in fr_egress_devices.</summary>
     public HashSet<uint> EgressDevices { get; set; } = [];
+    /// <summary>Devices whose egress hook runs this object's fr_subscriber_egress for real (not a map: where the fuzzer
+    /// attached it), so that a clone sent there is rewritten inside upstream ingress's run.</summary>
+    public HashSet<uint> EgressAttached { get; set; } = [];
     /// <summary>Devices that exist, with their MTU (not a map: the host's devices, which the programs ask about).</summary>
     public Dictionary<uint, int> DeviceMtu { get; set; } = [];
 
