@@ -89,13 +89,24 @@ public static class FuzzScenario
             s.Budgets[slot] = new BudgetEntry
             {
                 Enabled = rng.Next(10) < 6,
-                Bytes = rng.Next(4) == 0 ? rng.Next(-3000, 1) : rng.Next(0, 40000),
-                ReservePerLevel = (uint)rng.Next(0, 600),
-                DropFromLevel = (uint)rng.Next(0, levels + 2),
+                Bytes = rng.Next(12) switch
+                {
+                    0 => long.MaxValue - rng.Next(0, 3000),
+                    1 => long.MinValue + rng.Next(0, 3000),
+                    < 5 => rng.Next(-3000, 1),
+                    _ => rng.Next(0, 40000),
+                },
+                ReservePerLevel = rng.Next(12) == 0 ? uint.MaxValue - (uint)rng.Next(0, 10) : (uint)rng.Next(0, 600),
+                DropFromLevel = rng.Next(12) == 0 ? uint.MaxValue : (uint)rng.Next(0, levels + 2),
             };
             var limit = rng.Next(5) == 0 ? ulong.MaxValue - (ulong)rng.Next(0, 3000) : (ulong)rng.Next(0, 60000);
             s.CreditLimit[slot] = limit;
-            s.CreditUsed[slot] = rng.Next(3) == 0 ? (ulong)rng.NextInt64(0, (long)Math.Min(limit, 100_000UL) + 1) : 0;
+            s.CreditUsed[slot] = rng.Next(4) switch
+            {
+                0 => (ulong)rng.NextInt64(0, (long)Math.Min(limit, 100_000UL) + 1),
+                1 => limit - Math.Min(limit, (ulong)rng.Next(0, 3000)), // at the limit, or past the wrap when it is near 2^64
+                _ => 0,
+            };
         }
         s.EgressDevices.Add(devices.Missing);
         if (rng.Next(10) != 0)
@@ -120,6 +131,7 @@ public static class FuzzScenario
                     < 6 => Endpoint(4, UpstreamPort, UpstreamV4),
                     < 8 => Endpoint(6, UpstreamPort, UpstreamV6),
                     8 => Endpoint((byte)(rng.Next(2) == 0 ? 4 : 6), 0, []), // no upstream yet
+                    9 when rng.Next(3) == 0 => Endpoint((byte)rng.Next(1, 256), UpstreamPort, UpstreamV4), // a family that is neither
                     _ => new FuzzEndpoint(4, UpstreamPort, [.. UpstreamV4, .. RandomBytes(rng, 12)]), // junk after the IPv4 address
                 },
                 Slots = members.ToArray(),
