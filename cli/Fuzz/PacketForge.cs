@@ -28,10 +28,11 @@ public sealed class PacketForge(Random rng, DescriptorRules rules)
 
     // ------------------------------------------------------------------ per program
 
-    public FuzzInput ForUpstreamIngress(RelayState s, FuzzDevices devices) => UpstreamDatagram(s, null);
+    public FuzzInput ForUpstreamIngress(RelayState s, FuzzDevices devices) => UpstreamDatagram(s, null, null);
 
     /// <param name="packetNumber">The upstream packet number to carry (a clone continuing a slot's run), or null.</param>
-    private FuzzInput UpstreamDatagram(RelayState s, ulong? packetNumber)
+    /// <param name="forSlot">The slot a clone of it is for: its channel, stream and offsets are preferred.</param>
+    private FuzzInput UpstreamDatagram(RelayState s, ulong? packetNumber, uint? forSlot)
     {
         var v6 = Percent(40);
         var upstream = s.Channels.Values.Select(c => c.Upstream).Where(u => u.Family != 0).ToList();
@@ -54,7 +55,7 @@ public sealed class PacketForge(Random rng, DescriptorRules rules)
             source = v6 ? FuzzScenario.UpstreamV6 : FuzzScenario.UpstreamV4;
             sourcePort = Percent(50) ? FuzzScenario.UpstreamPort : (ushort)rng.Next(65536);
         }
-        var frame = Frame(v6, source, v6 ? FuzzScenario.RelayV6 : FuzzScenario.RelayV4, sourcePort, DestinationPort(s), FastPathPayload(s, packetNumber: packetNumber));
+        var frame = Frame(v6, source, v6 ? FuzzScenario.RelayV6 : FuzzScenario.RelayV4, sourcePort, DestinationPort(s), FastPathPayload(s, packetNumber: packetNumber, forSlot: forSlot));
         return new FuzzInput(packetNumber is null || Percent(30) ? Mutate(frame) : frame, new FuzzContext(Percent(20) ? (uint)rng.Next() : 0, FuzzDevices.Loopback, Percent(5) ? (uint)rng.Next(1, 1500) : 0));
     }
 
@@ -80,10 +81,10 @@ public sealed class PacketForge(Random rng, DescriptorRules rules)
             var v6 = Percent(45);
             // Upstream numbers in sequence per slot, so that copies continue a registration run (and break it).
             ulong? upstreamPn = Percent(70) ? _slotSequence[slot] = _slotSequence.GetValueOrDefault(slot, (ulong)rng.Next()) + 1 : null;
-            var input = UpstreamDatagram(s, upstreamPn).Frame;
+            var input = UpstreamDatagram(s, upstreamPn, slot).Frame;
             if (Percent(20))
                 input = Frame(v6, v6 ? FuzzScenario.UpstreamV6 : FuzzScenario.UpstreamV4, v6 ? FuzzScenario.RelayV6 : FuzzScenario.RelayV4,
-                    FuzzScenario.UpstreamPort, DestinationPort(s), FastPathPayload(s, sizeNearMtu: true, packetNumber: upstreamPn));
+                    FuzzScenario.UpstreamPort, DestinationPort(s), FastPathPayload(s, sizeNearMtu: true, packetNumber: upstreamPn, forSlot: slot));
             return new FuzzInput(input, new FuzzContext(mark, ifIndex, 0));
         }
 
@@ -124,7 +125,7 @@ public sealed class PacketForge(Random rng, DescriptorRules rules)
     private byte[] RandomAddress() => FuzzScenario.RandomBytes(rng, 16);
 
     /// <summary>A protocol header built towards the round's setup, then a tail; sometimes shorter than the header.</summary>
-    private byte[] FastPathPayload(RelayState s, bool sizeNearMtu = false, ulong? packetNumber = null)
+    private byte[] FastPathPayload(RelayState s, bool sizeNearMtu = false, ulong? packetNumber = null, uint? forSlot = null)
     {
         var h = FuzzScenario.RandomBytes(rng, rules.HeaderLength);
         foreach (var match in rules.Matches)
@@ -135,11 +136,15 @@ public sealed class PacketForge(Random rng, DescriptorRules rules)
                 match.Field.Write(h, (random & ~match.Mask) | match.Value);
             }
         }
+        var sub = forSlot is { } fs ? s.Subscribers.GetValueOrDefault(fs) : null;
         if (rules.Channel is { } channel && s.Channels.Count > 0 && Percent(85))
-            channel.Write(h, Pick(s.Channels.Keys.ToList()));
-        if (rules.LooksUpChannel && s.Lookup.Count > 0 && Percent(85))
+            channel.Write(h, sub is not null && Percent(60) ? sub.Channel : Pick(s.Channels.Keys.ToList()));
+        var entries = s.Lookup.Values.Where(v => sub is not null && v.Channel == sub.Channel && Percent(90)).ToList();
+        if (entries.Count == 0)
+            entries = s.Lookup.Values.ToList();
+        if (rules.LooksUpChannel && entries.Count > 0 && Percent(85))
         {
-            var parts = Pick(s.Lookup.Values.ToList()).Parts;
+            var parts = Pick(entries).Parts;
             for (var i = 0; i < parts.Length; i++)
             {
                 var field = rules.ChannelKeys[i];
@@ -151,8 +156,9 @@ public sealed class PacketForge(Random rng, DescriptorRules rules)
         }
         if (rules.PacketNumber is { } pn && (packetNumber is not null || Percent(60)))
             pn.Write(h, packetNumber ?? _sequence++);
+        var mapped = s.Streams.Keys.Where(k => k.Slot == forSlot).ToList();
         if (rules.StreamId is { } sid && !rules.LooksUpChannel && s.Streams.Count > 0 && Percent(80))
-            sid.Write(h, Pick(s.Streams.Keys.ToList()).UpstreamStream);
+            sid.Write(h, (mapped.Count > 0 && Percent(70) ? Pick(mapped) : Pick(s.Streams.Keys.ToList())).UpstreamStream);
         var tailLength = sizeNearMtu ? rng.Next(1100, 1480) : rng.Next(10) switch
         {
             0 => 0,
@@ -162,12 +168,16 @@ public sealed class PacketForge(Random rng, DescriptorRules rules)
         };
         if (rules.StreamOffset is { } offset)
         {
-            var mapping = s.Streams.Count > 0 ? Pick(s.Streams.Values.ToList()) : null;
+            // The mapping this copy will meet when it is for a slot (its forward-from and limit are the edges that matter).
+            var mapping = forSlot is { } slot && rules.StreamId is { } streamField && s.Streams.TryGetValue((slot, streamField.Read(h)), out var own) && Percent(80)
+                ? own
+                : s.Streams.Count > 0 ? Pick(s.Streams.Values.ToList()) : null;
             var dataLength = (ulong)Math.Max(0, rules.HeaderLength + tailLength - rules.PayloadOffset);
             ulong value = rng.Next(6) switch
             {
                 0 => (ulong)rng.Next(0, 30000),
                 1 => FuzzScenario.RandomU64(rng) & offset.ValueMask,
+                2 or 3 when mapping is not null => unchecked(mapping.ForwardFrom + (ulong)rng.Next(0, 1500)),
                 _ when mapping is not null => unchecked(mapping.ForwardFrom + (ulong)rng.Next(-(int)Math.Min(dataLength + 5, 3000), 3000)),
                 _ => (ulong)rng.Next(0, 8000),
             };
