@@ -120,7 +120,7 @@ public sealed class BpfFuzzer(BpfFuzzOptions options, TextWriter log)
             }
             if (roundClean)
             {
-                var differences = CompareAll(model.State, maps, rules, protocol);
+                var differences = CompareAll(model.State, maps, rules);
                 if (differences.Count > 0)
                 {
                     counts.Mismatches++;
@@ -257,7 +257,7 @@ public sealed class BpfFuzzer(BpfFuzzOptions options, TextWriter log)
     }
 
     /// <summary>Every slot and channel at the end of a round (the per-packet check reads only what the packet touched).</summary>
-    private static List<string> CompareAll(RelayState state, KernelMaps maps, DescriptorRules rules, GeneratedProtocol protocol)
+    private static List<string> CompareAll(RelayState state, KernelMaps maps, DescriptorRules rules)
     {
         var differences = new List<string>();
         for (var slot = 0u; slot < rules.MaxSubscribers; slot++)

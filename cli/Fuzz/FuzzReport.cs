@@ -1,5 +1,3 @@
-using System.Text.Json.Serialization;
-
 namespace FastRelay.Cli.Fuzz;
 
 /// <summary>What one program of one protocol went through: packets, verdicts, the model's branches, mismatches.</summary>
@@ -17,9 +15,6 @@ public sealed class ProgramFuzzCounts
     public List<string> Reproducers { get; } = [];
     public List<string> FirstDifferences { get; } = [];
     public double Seconds { get; set; }
-
-    [JsonIgnore]
-    public double PacketsPerSecond => Seconds > 0 ? Packets / Seconds : 0;
 }
 
 public sealed class BpfFuzzReport

@@ -17,8 +17,6 @@ public sealed class KernelMaps(BpfObject bpf, GeneratedProtocol protocol)
     private SharedStructLayout Layout(string cName) =>
         protocol.Structs.FirstOrDefault(s => s.CName == cName) ?? throw new InvalidOperationException($"{protocol.Name} has no struct {cName}");
 
-    public bool HasStruct(string cName) => protocol.Structs.Any(s => s.CName == cName);
-
     private StructImage Image(string cName, byte[]? bytes = null) => new(Layout(cName), bytes);
 
     private BpfMap Map(string name) => bpf.Map(name);
@@ -127,20 +125,7 @@ public sealed class KernelMaps(BpfObject bpf, GeneratedProtocol protocol)
         return image.Bytes;
     }
 
-    public Dictionary<string, ulong> ReadStats()
-    {
-        var layout = Layout("fr_stats");
-        var totals = layout.Fields.Where(f => f.Size == 8 && !f.CName.StartsWith('_')).ToDictionary(f => f.CName, _ => 0UL);
-        if (!Map("fr_stats").TryLookupPerCpu(U32(0), out var perCpu))
-            return totals;
-        foreach (var bytes in perCpu)
-        {
-            var image = new StructImage(layout, bytes);
-            foreach (var name in totals.Keys.ToList())
-                totals[name] += image.Get(name);
-        }
-        return totals;
-    }
+    public Dictionary<string, ulong> ReadStats() => FastPathTables.SumCounters(Map("fr_stats"), Layout("fr_stats"));
 
     public Dictionary<string, ulong> ReadSubStats(uint slot)
     {

@@ -53,7 +53,9 @@ public sealed record ChannelKeyField(string Name, HeaderField? Integer, (int Off
 /// <summary>
 /// The reference model's reading of a descriptor: taken from the descriptor type's own attributes, written here without
 /// the generator's model or emitters, so that the generator and this model can disagree (and the fuzzer then tells).
-/// The rules (header length, urgency, channel key width...) are those docs/generated-header.md states.
+/// The rules (header length, urgency, channel key width...) are those docs/generated-header.md states. Nor does it reuse
+/// the runtime's reading for the userspace copy loop (runtime/Relay/DescriptorFields.cs): that is code under judgement
+/// too, and it covers less (no varints, stream offsets, priorities or lookup keys).
 /// </summary>
 public sealed class DescriptorRules
 {
