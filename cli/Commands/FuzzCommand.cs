@@ -45,6 +45,8 @@ public static class FuzzCommand
             foreach (var name in chosen ?? [])
                 if (!BpfFuzzer.AllPrograms.Contains(name))
                     throw new UserFacingException($"unknown program '{name}'; programs: {string.Join(", ", BpfFuzzer.AllPrograms)}");
+            if (parse.GetValue(packets) < 1)
+                throw new UserFacingException("--packets must be at least 1");
             RequireRoot();
 
             var options = new BpfFuzzOptions
