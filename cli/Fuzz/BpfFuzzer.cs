@@ -128,6 +128,8 @@ public sealed class BpfFuzzer(BpfFuzzOptions options, TextWriter log)
                 }
             }
         }
+        foreach (var (name, value) in maps.ReadStats().Where(c => c.Value != 0))
+            counts.KernelCounters[name] = value;
         counts.Seconds = clock.Elapsed.TotalSeconds;
         log.WriteLine($"{protocol.Name} {program}: {counts.Packets} packets, {counts.Mismatches} mismatches, {counts.Seconds:0.0} s");
         return counts;

@@ -12,6 +12,8 @@ public sealed class ProgramFuzzCounts
     public long RefusedByTestRun { get; set; }
     public SortedDictionary<string, long> Verdicts { get; } = [];
     public SortedDictionary<string, long> Branches { get; } = [];
+    /// <summary>fr_stats at the end of the run (non-zero members): which counted paths of the programs the run went through.</summary>
+    public SortedDictionary<string, ulong> KernelCounters { get; } = [];
     public List<string> Reproducers { get; } = [];
     public List<string> FirstDifferences { get; } = [];
     public double Seconds { get; set; }
