@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using FastRelay.Cli.Fuzz;
 using FastRelay.Cli.Gen;
@@ -57,7 +58,19 @@ public static class FuzzCommand
                 TemplatesDirectory = parse.GetValue(templates),
                 Programs = chosen,
             };
-            return await RunAsync(selected, options, parse.GetValue(json), Console.Out, Console.Error, cancellationToken);
+            // Ctrl+C / SIGTERM end the run through its token, so the veth and the objects are removed on the way out.
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
+            try
+            {
+                return await RunAsync(selected, options, parse.GetValue(json), Console.Out, Console.Error, stop.Token);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                Console.Error.WriteLine("fastrelay: fuzz bpf interrupted");
+                return 130;
+            }
         });
         return new Command("fuzz", "Fuzz the kernel programs against the reference model.") { bpf };
     }

@@ -119,7 +119,9 @@ public static class FuzzScenario
 
         for (var i = 0; i < channelIds.Count; i++)
         {
-            var members = slots.Where(_ => rng.Next(4) != 0).ToList();
+            // Mostly the channel's own subscribers, as a host writes them; now and then a slot of another channel (what a
+            // reader can find in an entry reused under it, fr_channel.h).
+            var members = slots.Where(slot => s.Subscribers[slot].Channel == channelIds[i] ? rng.Next(8) != 0 : rng.Next(8) == 0).ToList();
             if (rng.Next(15) == 0)
                 members.Add((uint)rules.MaxSubscribers + (uint)rng.Next(0, 10)); // beyond the array: skipped
             members = members.OrderBy(_ => rng.Next()).Take(rules.MaxSubscribers).ToList();
