@@ -22,6 +22,7 @@ public static class CliRoot
             BenchCommand.Create(),
             QuicCommand.Create(),
             MoqCommand.Create(),
+            FuzzCommand.Create(),
         };
         // `moq relay` and `moq status` (the relay's verbs) join the `moq` group MoqCommand made.
         MoqRelayCommand.Register(root);

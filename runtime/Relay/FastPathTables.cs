@@ -175,11 +175,13 @@ public sealed class FastPathTables : IFanOutPlane, IDisposable
     }
 
     /// <summary>fr_stats summed over CPUs, by member name.</summary>
-    public IReadOnlyDictionary<string, ulong> KernelCounters()
+    public IReadOnlyDictionary<string, ulong> KernelCounters() => SumCounters(_bpf.Map("fr_stats"), _features.Struct("fr_stats"));
+
+    /// <summary>Entry 0 of a per-CPU counters map (fr_stats) summed over CPUs, by member name (every 8-byte member).</summary>
+    public static Dictionary<string, ulong> SumCounters(BpfMap perCpuStats, SharedStructLayout layout)
     {
-        var layout = _features.Struct("fr_stats");
         var totals = layout.Fields.Where(f => f.Size == 8 && !f.CName.StartsWith('_')).ToDictionary(f => f.CName, _ => 0UL);
-        if (!_bpf.Map("fr_stats").TryLookupPerCpu(BitConverter.GetBytes(0u), out var perCpu))
+        if (!perCpuStats.TryLookupPerCpu(BitConverter.GetBytes(0u), out var perCpu))
             return totals;
         foreach (var bytes in perCpu)
         {

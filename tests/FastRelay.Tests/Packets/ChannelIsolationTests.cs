@@ -1,3 +1,4 @@
+using FastRelay.Cli.Fuzz;
 using System.Net;
 using FastRelay.Bpf;
 using FastRelay.Tests.Infrastructure;

@@ -1,3 +1,4 @@
+using FastRelay.Cli.Fuzz;
 using System.Buffers.Binary;
 using System.Net;
 using FastRelay.Bpf;

@@ -1,3 +1,4 @@
+using FastRelay.Cli.Fuzz;
 using FastRelay.Bpf;
 using FastRelay.Tests.Infrastructure;
 using FastRelay.Tests.Packets.Fixtures;

@@ -1,3 +1,4 @@
+using FastRelay.Cli.Fuzz;
 using FastRelay.Net;
 using FastRelay.Tests.Packets.Fixtures;
 using Xunit;

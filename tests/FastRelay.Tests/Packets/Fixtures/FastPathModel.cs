@@ -2,12 +2,13 @@ using System.Net;
 
 namespace FastRelay.Tests.Packets.Fixtures;
 
-/// <summary>TC verdicts as the kernel returns them through BPF_PROG_TEST_RUN.</summary>
+/// <summary>TC verdicts as the kernel returns them through BPF_PROG_TEST_RUN (the product's constants, which `fastrelay fuzz
+/// bpf`'s reference model uses too).</summary>
 public static class TcAct
 {
-    public const int Unspec = -1;
-    public const int Ok = 0;
-    public const int Shot = 2;
+    public const int Unspec = FastRelay.Cli.Fuzz.Model.TcVerdict.Unspec;
+    public const int Ok = FastRelay.Cli.Fuzz.Model.TcVerdict.Ok;
+    public const int Shot = FastRelay.Cli.Fuzz.Model.TcVerdict.Shot;
 }
 
 /// <summary>Which of the descriptor's match rules a header satisfies.</summary>

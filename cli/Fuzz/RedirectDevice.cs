@@ -1,9 +1,10 @@
 using System.Diagnostics;
 
-namespace FastRelay.Tests.Packets.Fixtures;
+namespace FastRelay.Cli.Fuzz;
 
 /// <summary>
-/// A device that swallows the clones upstream ingress redirects during BPF_PROG_TEST_RUN: a veth whose peer stays down
+/// A device that swallows the clones upstream ingress redirects during BPF_PROG_TEST_RUN (`fastrelay fuzz bpf` and the
+/// packet tests): a veth whose peer stays down
 /// (veth_xmit drops and counts in tx_dropped; nothing reaches any stack). A dummy device would do the same, but the
 /// dummy driver is not available on every kernel we run on (e.g. "Unknown device type" here). Deleting the veth
 /// deletes its peer; Dispose does it even when the test failed.
