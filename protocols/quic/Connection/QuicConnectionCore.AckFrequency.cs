@@ -151,6 +151,9 @@ public sealed partial class QuicConnectionCore
                 _ackFrequencyNextSequence++;
                 _ackFrequencyPending = false;
                 _ackFrequencyInFlightMaxDelay = Math.Max(_ackFrequencyInFlightMaxDelay, (long)frame.RequestedMaxAckDelay);
+                // Its acknowledgment should not wait for the delay it asks for: until it arrives the PTO must allow for
+                // the larger of old and new delay (§7), and a raised one would hold back every ACK until it is known.
+                _immediateAckPending = true;
                 // The PTO armed when this packet is registered already allows for the delay in flight.
                 _loss.MaxAckDelay = EffectivePeerMaxAckDelay;
             }
