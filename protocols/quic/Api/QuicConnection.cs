@@ -464,7 +464,8 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
 
     /// <summary>
     /// Asks the peer to acknowledge less often (ACK_FREQUENCY, draft-ietf-quic-ack-frequency §4): an ACK after more than
-    /// <paramref name="ackElicitingThreshold"/> ack-eliciting packets, or <paramref name="maxAckDelay"/> after the first
+    /// <paramref name="ackElicitingThreshold"/> ack-eliciting packets (a ceiling: the connection asks for no more than
+    /// half its congestion window in packets, and updates the request as the window moves, §8.1), or <paramref name="maxAckDelay"/> after the first
     /// unacknowledged one; reordering acknowledged at once only beyond <paramref name="reorderingThreshold"/> packets (0:
     /// never; use loss detection's packet threshold, 3, to lose no time). Loss recovery allows for the longer delay (§7)
     /// and PTO probes then carry IMMEDIATE_ACK. Fewer ACKs cost loss detection and congestion control feedback time: keep

@@ -62,6 +62,9 @@ public sealed partial class QuicConnectionCore
     // ---- sender ----
 
     private ulong _ackFrequencyNextSequence;
+    /// <summary>The threshold the caller asked for: a ceiling the window lowers (null: nothing asked).</summary>
+    private ulong? _ackFrequencyCeiling;
+    private long _ackFrequencyLastSentTime;
     /// <summary>What we want the peer to use; sent (again, with a new sequence number) while <see cref="_ackFrequencyPending"/>.</summary>
     private AckFrequencyFrame? _ackFrequencyWanted;
     private bool _ackFrequencyPending;
@@ -78,6 +81,9 @@ public sealed partial class QuicConnectionCore
     /// One maximum instead of a list: it is only ever too large (the PTO waits a bit longer), never too small (§7).
     /// </summary>
     private long _ackFrequencyInFlightMaxDelay;
+
+    /// <summary>The Ack-Eliciting Threshold of the newest request (the caller's, lowered to fit the window), null before any.</summary>
+    public ulong? RequestedAckElicitingThreshold => _ackFrequencyWanted?.AckElicitingThreshold;
 
     /// <summary>The peer advertised min_ack_delay (µs): we may send it ACK_FREQUENCY and IMMEDIATE_ACK.</summary>
     public ulong? PeerMinAckDelay => _peerParameters?.MinAckDelay;
@@ -99,7 +105,9 @@ public sealed partial class QuicConnectionCore
 
     /// <summary>
     /// Asks the peer (draft §4) to send an ACK only after more than <paramref name="ackElicitingThreshold"/> ack-eliciting
-    /// packets or <paramref name="maxAckDelayMicros"/> after the first unacknowledged one, and to acknowledge reordering at
+    /// packets (a ceiling: while the congestion window holds fewer than 2 × (threshold + 1) packets the request says less,
+    /// and follows the window, see <see cref="AdaptAckFrequency"/>) or <paramref name="maxAckDelayMicros"/> after the
+    /// first unacknowledged one, and to acknowledge reordering at
     /// once only beyond <paramref name="reorderingThreshold"/> packets (0: never; 1: RFC 9000's every gap). Sent with the
     /// next packet, again if lost. Throws unless the handshake is complete and the peer advertised min_ack_delay, or when
     /// the delay is below the peer's min_ack_delay or not below 2^14 ms.
@@ -115,7 +123,35 @@ public sealed partial class QuicConnectionCore
         if (ackElicitingThreshold > QuicVarint.MaxValue || reorderingThreshold > QuicVarint.MaxValue)
             throw new ArgumentOutOfRangeException(nameof(ackElicitingThreshold), "above 2^62-1");
         // The sequence number is assigned when the frame is written, so a resend after loss is a newer frame.
-        _ackFrequencyWanted = new AckFrequencyFrame(0, ackElicitingThreshold, (ulong)maxAckDelayMicros, reorderingThreshold);
+        _ackFrequencyCeiling = ackElicitingThreshold;
+        _ackFrequencyWanted = new AckFrequencyFrame(0, WindowBoundThreshold(ackElicitingThreshold), (ulong)maxAckDelayMicros, reorderingThreshold);
+        _ackFrequencyPending = true;
+    }
+
+    /// <summary>
+    /// §8.1: a threshold no larger than the packets a congestion window holds. We keep at least two ACKs per window (an
+    /// ACK per half window: a sender waiting for its window never waits for the delay timer), and never ask for fewer
+    /// than RFC 9000's every-other-packet ACK by this rule: at a window of 10 packets (the initial one) at most 4.
+    /// </summary>
+    private ulong WindowBoundThreshold(ulong ceiling)
+    {
+        long windowPackets = _cc.CongestionWindow / Math.Max(1, MaxDatagramSize);
+        ulong bound = (ulong)Math.Max(1, windowPackets / 2 - 1);
+        return Math.Min(ceiling, bound);
+    }
+
+    /// <summary>
+    /// Follows the congestion window with the threshold asked of the peer (§8.1): lowered at once when the window
+    /// shrinks (after loss a window smaller than the threshold would wait out the delay for every ACK), raised back at
+    /// most once per smoothed RTT ("not necessary more than once per RTT"). Cheap: a division and a compare per datagram.
+    /// </summary>
+    private void AdaptAckFrequency(long now)
+    {
+        if (_ackFrequencyCeiling is not ulong ceiling || _ackFrequencyWanted is not { } wanted) return;
+        ulong threshold = WindowBoundThreshold(ceiling);
+        if (threshold == wanted.AckElicitingThreshold) return;
+        if (threshold > wanted.AckElicitingThreshold && now - _ackFrequencyLastSentTime < _rtt.SmoothedRtt) return;
+        _ackFrequencyWanted = wanted with { AckElicitingThreshold = threshold };
         _ackFrequencyPending = true;
     }
 
@@ -136,7 +172,7 @@ public sealed partial class QuicConnectionCore
     /// Writes a pending ACK_FREQUENCY and IMMEDIATE_ACK (1-RTT only). A PTO probe also gets an IMMEDIATE_ACK once we asked
     /// for delayed ACKs: its ACK is then not held back by the delay we asked for (§7).
     /// </summary>
-    private int WriteAckFrequencyFrames(Span<byte> frames, SentPacket record, bool probe)
+    private int WriteAckFrequencyFrames(Span<byte> frames, SentPacket record, bool probe, long now)
     {
         int written = 0;
         if (_ackFrequencyPending && _ackFrequencyWanted is { } wanted)
@@ -147,6 +183,7 @@ public sealed partial class QuicConnectionCore
                 written += frame.Write(frames[written..]);
                 record.Frames.Add(new SentFrame(FrameType.AckFrequency, Value: frame.SequenceNumber));
                 _ackFrequencyLastSent = frame.SequenceNumber;
+                _ackFrequencyLastSentTime = now;
                 _ackFrequencyLastSentDelay = (long)frame.RequestedMaxAckDelay;
                 _ackFrequencyNextSequence++;
                 _ackFrequencyPending = false;

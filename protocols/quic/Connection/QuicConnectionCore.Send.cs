@@ -64,6 +64,7 @@ public sealed partial class QuicConnectionCore
         // The fixed layout only where a kernel can read it; otherwise (and until then) fast-path streams pack as usual.
         Streams.FastPathLayoutActive = _plaintextOneRtt && _handshakeConfirmed && _cids.Destination.Length == 8;
         if (TryWritePathMtuProbe(destination, now, out int probe)) return probe;
+        AdaptAckFrequency(now);
 
         int count = 0, offset = 0;
         bool hasInitial = false, initialAckEliciting = false;
@@ -265,7 +266,7 @@ public sealed partial class QuicConnectionCore
             record.Frames.Add(new SentFrame(FrameType.Ping));
             _pingPending = false;
         }
-        written += WriteAckFrequencyFrames(frames[written..], record, probe);
+        written += WriteAckFrequencyFrames(frames[written..], record, probe, now);
         written += _cids.WriteFrames(frames[written..], record.Frames);
         if (_handshakeComplete || !_isClient)
         {

@@ -49,12 +49,12 @@ public class AckFrequencyCoreTests
         using var pair = new CorePair { DeliverOneAtATime = true };
         Assert.True(pair.Handshake());
         pair.Client.RequestAckFrequency(threshold, 25_000, 3);
-        Assert.True(pair.RunUntil(() => pair.Server!.ReceiverAckElicitingThreshold == threshold));
-        Assert.Equal(25_000, pair.Server!.ReceiverMaxAckDelay);
+        Assert.True(pair.RunUntil(() => pair.Server!.ReceiverMaxAckDelay == 25_000));
         var (acks, packets) = Transfer(pair);
+        Assert.Equal(threshold, pair.Server!.ReceiverAckElicitingThreshold);   // the window grew past 2 × (n + 1) packets
 
         // RFC 9000's default: one ACK per two packets. Under the request: one per n+1, plus the ACKs the delay timer
-        // sends at the end of a flight that stops short of n+1 (slow start's small windows have a few of those).
+        // sends at the end of a flight that stops short of n+1, and one per 5 while the first windows are small.
         Assert.InRange(defaultAcks, defaultPackets / 2 - 10, defaultPackets / 2 + 20);
         double perAck = (double)packets / acks;
         Assert.True(perAck >= (threshold + 1) * 0.7, $"{acks} ACKs for {packets} packets: one per {perAck:F1}, asked one per {threshold + 1}");
@@ -72,11 +72,35 @@ public class AckFrequencyCoreTests
         using var pair = new CorePair { Lose = (toServer, _) => established && random.NextDouble() < 0.05 };
         Assert.True(pair.Handshake());
         pair.Client.RequestAckFrequency(9, 25_000, 3);
-        Assert.True(pair.RunUntil(() => pair.Server!.ReceiverAckElicitingThreshold == 9));
+        Assert.True(pair.RunUntil(() => pair.Server!.ReceiverMaxAckDelay == 25_000));
         established = true;
         var (acks, packets) = Transfer(pair);
         Assert.True(pair.Client.PacketsDeclaredLost > 0, "nothing was lost: the test proves nothing");
         Assert.True(acks < packets / 3, $"{acks} ACKs for {packets} packets");
+    }
+
+    [Fact]
+    public void The_threshold_asked_follows_the_congestion_window()
+    {
+        var random = new Random(3);
+        bool lossy = false;
+        using var pair = new CorePair { Lose = (toServer, _) => lossy && toServer && random.NextDouble() < 0.5 };
+        Assert.True(pair.Handshake());
+        // §8.1: no more than half the window in packets, so the initial window of 10 packets gets at most 4.
+        pair.Client.RequestAckFrequency(9, 25_000, 3);
+        Assert.Equal(4UL, pair.Client.RequestedAckElicitingThreshold);
+        Assert.True(pair.RunUntil(() => pair.Server!.ReceiverAckElicitingThreshold == 4));
+        // Slow start grows the window: the request rises to the ceiling asked.
+        Transfer(pair);
+        Assert.True(pair.RunUntil(() => pair.Server!.ReceiverAckElicitingThreshold == 9), $"threshold {pair.Server!.ReceiverAckElicitingThreshold}");
+        // Loss shrinks the window: the request goes down with it at once, or every ACK would wait for the delay.
+        lossy = true;
+        Assert.True(pair.Client.Streams.TryOpenStream(false, out ulong id));
+        pair.Client.Streams.Write(id, new byte[600_000], true);
+        Assert.True(pair.RunUntil(() => pair.Server!.ReceiverAckElicitingThreshold < 9, 30_000_000),
+            $"window {pair.Client.CongestionControl.CongestionWindow}, threshold still {pair.Server!.ReceiverAckElicitingThreshold}");
+        long windowPackets = pair.Client.CongestionControl.CongestionWindow / 1452;
+        Assert.True(pair.Client.RequestedAckElicitingThreshold <= (ulong)Math.Max(1, windowPackets / 2 - 1));
     }
 
     [Fact]

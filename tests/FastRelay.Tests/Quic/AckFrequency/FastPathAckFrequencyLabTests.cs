@@ -128,7 +128,8 @@ public sealed class FastPathAckFrequencyLabTests(GeneratedObjects objects, ITest
         else
         {
             Assert.True(relay.GetPathStatistics().PacketsLost > 0, "nothing lost: the test proves nothing");
-            Assert.True(perPacket < 0.45, $"{acks} ACKs for {packets} packets");
+            // The window stays small under 10 % loss, and the request follows it down towards RFC 9000's ACK per two.
+            Assert.True(perPacket < 0.6, $"{acks} ACKs for {packets} packets");
         }
     }
 }
