@@ -12,7 +12,8 @@ namespace FastRelay.Protocols.Moq.Relay.FastPath;
 /// </summary>
 /// <param name="AckElicitingThreshold">ACK after more than this many packets. <see cref="Default"/>: 4, an ACK per 5
 /// packets: half the initial congestion window (10 packets), so a window always draws at least two ACKs and a sender in
-/// slow start never waits out the delay for one (§8.1: no larger than the packets a window holds).</param>
+/// slow start never waits out the delay for one (§8.1: no larger than the packets a window holds). A ceiling: the
+/// connection asks less while its window is smaller (after loss) and follows it back.</param>
 /// <param name="MaxAckDelay">ACK at the latest this long after the first unacknowledged packet. <see cref="Default"/>:
 /// 20 ms, the kernel plane's credit refresh period: the window room the kernel gets is then never more than one refresh
 /// staler for lack of ACKs; it is also below RFC 9000's 25 ms default, so the relay's PTO does not grow.</param>
