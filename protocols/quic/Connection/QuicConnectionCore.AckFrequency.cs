@@ -130,8 +130,8 @@ public sealed partial class QuicConnectionCore
 
     /// <summary>
     /// §8.1: a threshold no larger than the packets a congestion window holds. We keep at least two ACKs per window (an
-    /// ACK per half window: a sender waiting for its window never waits for the delay timer), and never ask for fewer
-    /// than RFC 9000's every-other-packet ACK by this rule: at a window of 10 packets (the initial one) at most 4.
+    /// ACK per half window: a sender waiting for its window never waits for the delay timer); the bound never goes below
+    /// 1, RFC 9000's ACK per two packets. At a window of 10 packets (the initial one) it is 4.
     /// </summary>
     private ulong WindowBoundThreshold(ulong ceiling)
     {
