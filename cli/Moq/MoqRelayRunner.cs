@@ -52,6 +52,9 @@ public sealed record MoqRelayCliOptions
 
     /// <summary>Fast path: a compiled quic_moq object; null: generated and compiled at start.</summary>
     public string? ObjectPath { get; init; }
+    /// <summary>Fast path: what each fast-path subscriber is asked of its ACKs (null: RFC 9000's default).</summary>
+    public FastRelay.Protocols.Moq.Relay.FastPath.FastPathAckFrequency? FastPathAckFrequency { get; init; } =
+        FastRelay.Protocols.Moq.Relay.FastPath.FastPathAckFrequency.Default;
 }
 
 /// <summary>
@@ -182,7 +185,7 @@ public static class MoqRelayRunner
 
     private static async Task<FastRelay.Protocols.Moq.Relay.FastPath.RelayFastPathOptions> FastPathOptionsAsync(MoqRelayCliOptions options, CancellationToken cancellationToken) =>
         new(options.ObjectPath ?? await FastRelay.Cli.Gen.GenPipeline.BuildForRelayAsync(FastRelay.Protocols.Quic.QuicMoqHeaderFastPath.Protocol, options.Name, null, cancellationToken),
-            options.Interfaces, options.BpfFsRoot, options.Name);
+            options.Interfaces, options.BpfFsRoot, options.Name) { AckFrequency = options.FastPathAckFrequency };
 
     /// <summary>
     /// Why `--mode auto` cannot use the fast path before trying it, or null. The TC programs see packets on real

@@ -493,6 +493,51 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
         }
     }
 
+    // ---- the ACK frequency extension (draft-ietf-quic-ack-frequency; QuicConnectionCore.AckFrequency.cs) ----
+
+    /// <summary>The peer advertised min_ack_delay: <see cref="RequestAckFrequency"/> and <see cref="RequestImmediateAck"/> may be used.</summary>
+    public bool PeerSupportsAckFrequency { get { lock (_lock) return _core.PeerMinAckDelay is not null; } }
+
+    /// <summary>The peer's min_ack_delay (the smallest max ack delay it takes), null when it did not advertise one.</summary>
+    public TimeSpan? PeerMinAckDelay { get { lock (_lock) return _core.PeerMinAckDelay is ulong us ? TimeSpan.FromMicroseconds(us) : null; } }
+
+    /// <summary>
+    /// Asks the peer to acknowledge less often (ACK_FREQUENCY, draft-ietf-quic-ack-frequency §4): an ACK after more than
+    /// <paramref name="ackElicitingThreshold"/> ack-eliciting packets (a ceiling: the connection asks for no more than
+    /// half its congestion window in packets, and updates the request as the window moves, §8.1), or <paramref name="maxAckDelay"/> after the first
+    /// unacknowledged one; reordering acknowledged at once only beyond <paramref name="reorderingThreshold"/> packets (0:
+    /// never; use loss detection's packet threshold, 3, to lose no time). Loss recovery allows for the longer delay (§7)
+    /// and PTO probes then carry IMMEDIATE_ACK. Fewer ACKs cost loss detection and congestion control feedback time: keep
+    /// <paramref name="maxAckDelay"/> well inside what recovery may wait. Throws unless the handshake completed and
+    /// <see cref="PeerSupportsAckFrequency"/>, or for a delay below the peer's min_ack_delay or of 2^14 ms or more.
+    /// </summary>
+    public void RequestAckFrequency(ulong ackElicitingThreshold, TimeSpan maxAckDelay, ulong reorderingThreshold = 3)
+    {
+        lock (_lock)
+        {
+            ThrowIfClosedLocked();
+            _core.RequestAckFrequency(ackElicitingThreshold, (long)maxAckDelay.TotalMicroseconds, reorderingThreshold);
+            AfterChangeLocked(QuicClock.NowMicros);
+        }
+    }
+
+    /// <summary>Sends IMMEDIATE_ACK (draft §5): the peer acknowledges what it has at once (e.g. before an idle period).</summary>
+    public void RequestImmediateAck()
+    {
+        lock (_lock)
+        {
+            ThrowIfClosedLocked();
+            _core.RequestImmediateAck();
+            AfterChangeLocked(QuicClock.NowMicros);
+        }
+    }
+
+    /// <summary>ACK frames this end sent (every packet number space).</summary>
+    public long AckFramesSent { get { lock (_lock) return _core.AckFramesSent; } }
+
+    /// <summary>Ack-eliciting packets this end received and processed (every packet number space).</summary>
+    public long AckElicitingPacketsReceived { get { lock (_lock) return _core.AckElicitingPacketsReceived; } }
+
     /// <summary>Key generation of the 1-RTT write keys (0 before any key update).</summary>
     public ulong KeyUpdateGeneration
     {

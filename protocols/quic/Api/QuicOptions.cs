@@ -47,6 +47,13 @@ public abstract class QuicConnectionOptions
     /// socket calls (elsewhere nothing is marked). Received codepoints are reported in ACKs either way.
     /// </summary>
     public bool EnableEcn { get; set; } = true;
+    /// <summary>
+    /// Advertise min_ack_delay (the QUIC ACK frequency extension, draft-ietf-quic-ack-frequency): the peer may then ask
+    /// this end to acknowledge less often (ACK_FREQUENCY) or at once (IMMEDIATE_ACK). It changes nothing until the peer
+    /// asks. On by default. <see cref="QuicConnection.RequestAckFrequency"/> is the other direction: it needs the
+    /// peer's advertisement, not this one.
+    /// </summary>
+    public bool EnableAckFrequency { get; set; } = true;
 }
 
 public sealed class QuicClientConnectionOptions : QuicConnectionOptions

@@ -83,6 +83,7 @@ internal static class SettingsFactory
             FastPathUnidirectionalStreams = options.FastPathUnidirectionalStreams,
             MaxDatagramFrameSize = options.MaxDatagramFrameSize is { } size ? (ulong)size : null,
             CongestionControl = options.CongestionControl,
+            EnableAckFrequency = options.EnableAckFrequency,
             Versions = Versions(client, server),
             EnableEcn = ecn,
             InitialVersion = afterVersionNegotiation?.Version ?? (client is null ? Wire.QuicVersion.V1 : InitialVersion(client)),

@@ -72,6 +72,8 @@ public sealed class ConnectionSettings
     public bool FastPathUnidirectionalStreams { get; init; }
     public ulong? MaxDatagramFrameSize { get; init; }
     public Recovery.CongestionControlAlgorithm CongestionControl { get; init; } = Recovery.CongestionControlAlgorithm.NewReno;
+    /// <summary>Advertise min_ack_delay (draft-ietf-quic-ack-frequency §3): the peer may then ask us for fewer ACKs.</summary>
+    public bool EnableAckFrequency { get; init; } = true;
 
     /// <summary>Largest UDP payload we send once the peer allows it (no PMTU discovery yet; 1452 fits Ethernet over IPv6).</summary>
     public int MaxDatagramSize { get; init; } = 1452;

@@ -41,12 +41,15 @@ public sealed partial class QuicConnectionCore
         public QuicError OnPathResponse(in PathResponseFrame frame) { core.OnPathResponse(frame.Data); return default; }
         public QuicError OnHandshakeDone(in HandshakeDoneFrame frame) => NonProbing(core.OnHandshakeDone(now));
         public QuicError OnDatagram(in DatagramFrame frame) => NonProbing(core.OnDatagramFrame(frame));
+        public QuicError OnAckFrequency(in AckFrequencyFrame frame) => NonProbing(core.OnAckFrequency(frame));
+        public QuicError OnImmediateAck(in ImmediateAckFrame frame) { core._immediateAckReceived = true; return NonProbing(default); }
     }
 
     private QuicError OnAck(in AckFrame frame, PacketSpace space, long now)
     {
         int exponent = (int)(_peerParameters?.AckDelayExponent ?? TransportParameters.DefaultAckDelayExponent);
-        long maxAckDelay = (long)(_peerParameters?.MaxAckDelay ?? TransportParameters.DefaultMaxAckDelayMs) * 1000;
+        // The peer's max_ack_delay, or a larger one we asked for with ACK_FREQUENCY (draft-ietf-quic-ack-frequency §7).
+        long maxAckDelay = EffectivePeerMaxAckDelay;
         if (_log.IsEnabled(LogLevel.Trace)) _log.LogTrace("ACK {Space} largest {Largest} first range {First}", space.Space, frame.LargestAcknowledged, frame.FirstAckRange);
         var ecnBefore = Ecn.State;
         if (!_loss.TryOnAckReceived(frame, space.Space, now, exponent, maxAckDelay, this, out var error)) return error;

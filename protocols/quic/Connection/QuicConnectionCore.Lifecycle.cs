@@ -150,6 +150,11 @@ public sealed partial class QuicConnectionCore
                 case FrameType.RetireConnectionId:
                     _cids.OnFrameAcked(frame);
                     break;
+                case FrameType.AckFrequency:
+                    OnAckFrequencyAcked(frame.Value);
+                    break;
+                case FrameType.ImmediateAck:
+                    break;
                 case FrameType.Ping or FrameType.HandshakeDone or FrameType.PathResponse or FrameType.PathChallenge or FrameType.NewConnectionId
                     or FrameType.Datagram or FrameType.DatagramWithLength:
                     break;
@@ -186,6 +191,11 @@ public sealed partial class QuicConnectionCore
                 case FrameType.NewConnectionId or FrameType.RetireConnectionId:
                     _cids.OnFrameLost(frame);
                     break;
+                case FrameType.AckFrequency:
+                    OnAckFrequencyLost(frame.Value);
+                    break;
+                case FrameType.ImmediateAck:
+                    break;   // draft-ietf-quic-ack-frequency §5: not retransmitted
                 case FrameType.Ping or FrameType.PathResponse or FrameType.Datagram or FrameType.DatagramWithLength:
                     break; // DATAGRAMs are never retransmitted (RFC 9221 §5.2)
                 case FrameType.PathChallenge:

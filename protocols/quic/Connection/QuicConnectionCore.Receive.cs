@@ -135,15 +135,18 @@ public sealed partial class QuicConnectionCore
 
         var handler = new FrameHandler(this, space, header.DestinationConnectionId, now);
         _packetHasNonProbingFrame = false;
+        _immediateAckReceived = false;
         var payload = packet.Slice(payloadOffset, payloadLength);
         if (!FrameDecoder.TryDecode(payload, header.Type, ref handler, out bool ackEliciting, out error,
-                datagramsEnabled: _localParameters.MaxDatagramFrameSize is not null))
+                datagramsEnabled: _localParameters.MaxDatagramFrameSize is not null, ackFrequencyEnabled: AcceptsAckFrequency))
         {
             CloseWithError(error, now);
             return true;
         }
         if (Phase is ConnectionPhase.Draining or ConnectionPhase.Closed) return true;
         space.Received.OnPacketReceived(packetNumber, ackEliciting, now);
+        if (ackEliciting) AckElicitingPacketsReceived++;
+        ApplyImmediateAck(space);
         // RFC 9000 §13.4.1: count the codepoint of every packet processed, whether or not we mark our own.
         if (_datagramEcn != 0) space.Received.OnEcnCodepoint(_datagramEcn);
         if (header.Type == QuicPacketType.OneRtt) ConsiderPeerAddressChange(packetNumber, space.Received.LargestReceived, now);

@@ -64,6 +64,7 @@ public sealed partial class QuicConnectionCore
         // The fixed layout only where a kernel can read it; otherwise (and until then) fast-path streams pack as usual.
         Streams.FastPathLayoutActive = _plaintextOneRtt && _handshakeConfirmed && _cids.Destination.Length == 8;
         if (TryWritePathMtuProbe(destination, now, out int probe)) return probe;
+        AdaptAckFrequency(now);
 
         int count = 0, offset = 0;
         bool hasInitial = false, initialAckEliciting = false;
@@ -130,7 +131,7 @@ public sealed partial class QuicConnectionCore
     private int MaxDatagramSize =>
         _peerParameters is { } peer ? (int)Math.Min((ulong)_pmtu.CurrentSize, peer.MaxUdpPayloadSize) : MinimumInitialDatagramSize;
 
-    private long MaxAckDelayFor(PacketSpace space) => space.Space == PacketNumberSpace.ApplicationData ? LocalMaxAckDelay : 0;
+    private long MaxAckDelayFor(PacketSpace space) => space.Space == PacketNumberSpace.ApplicationData ? _localMaxAckDelay : 0;
 
     private int TagLengthFor(in PendingPacket packet) => packet.Keys is null ? 0 : PacketProtection.TagLength;
 
@@ -139,7 +140,7 @@ public sealed partial class QuicConnectionCore
         if (space.ProbesPending > 0 || space.CryptoSend.HasPendingData(ulong.MaxValue)) return true;
         if (space.Space != PacketNumberSpace.ApplicationData) return false;
         if (!_handshakeComplete && _isClient) return CanSendZeroRtt && Streams.HasPendingFrames;
-        return _handshakeDonePending || _pingPending || _pathResponsePending is not null || _pathChallengePending || _cids.HasPendingFrames
+        return _handshakeDonePending || _pingPending || HasAckFrequencyFrames || _pathResponsePending is not null || _pathChallengePending || _cids.HasPendingFrames
             || HasDatagramsToSend || Streams.HasPendingFrames;
     }
 
@@ -173,7 +174,11 @@ public sealed partial class QuicConnectionCore
         {
             ulong? largest = space.Received.LargestReceived;
             int ack = space.Received.WriteAckFrame(frames, now, LocalAckDelayExponent);
-            if (ack > 0) record.LargestAcknowledgedInAck = largest;
+            if (ack > 0)
+            {
+                record.LargestAcknowledgedInAck = largest;
+                AckFramesSent++;
+            }
             written += ack;
         }
         if (wantData) written += WriteAckElicitingFrames(space, frames[written..], record, probe, now, zeroRtt);
@@ -261,6 +266,7 @@ public sealed partial class QuicConnectionCore
             record.Frames.Add(new SentFrame(FrameType.Ping));
             _pingPending = false;
         }
+        written += WriteAckFrequencyFrames(frames[written..], record, probe, now);
         written += _cids.WriteFrames(frames[written..], record.Frames);
         if (_handshakeComplete || !_isClient)
         {

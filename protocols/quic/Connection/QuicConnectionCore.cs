@@ -133,6 +133,8 @@ public sealed partial class QuicConnectionCore : ITlsHandshakeSink, ILossDetecti
             // version is rewritten once it has negotiated).
             VersionInformation = new VersionInformation(version, [.. settings.Versions]),
             SendDraftVersionInformation = settings.Versions.Contains(QuicVersion.V2Draft),
+            // draft-ietf-quic-ack-frequency §3: we accept ACK_FREQUENCY and IMMEDIATE_ACK.
+            MinAckDelay = settings.EnableAckFrequency ? LocalMinAckDelay : null,
         };
         _pmtu = new PathMtuDiscovery(settings.MaxDatagramSize, settings.MaxPathMtuProbeSize);
         _ecnValidation = CreateEcnValidation();

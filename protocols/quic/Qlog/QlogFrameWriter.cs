@@ -5,7 +5,7 @@ namespace FastRelay.Protocols.Quic.Qlog;
 
 /// <summary>
 /// Writes each frame of a packet as a qlog QuicFrame object into an open JSON array. Frame details for ACK, STREAM,
-/// CRYPTO, CONNECTION_CLOSE and the flow-control frames; the type name alone where the content does not help a reader
+/// CRYPTO, CONNECTION_CLOSE, ACK_FREQUENCY and the flow-control frames; the type name alone where the content does not help a reader
 /// (PING, HANDSHAKE_DONE, ...). Data bytes are never written (qlog keeps lengths, not payloads).
 /// </summary>
 internal readonly struct QlogFrameWriter(Utf8JsonWriter json, int ackDelayExponent) : IQuicFrameHandler
@@ -201,4 +201,18 @@ internal readonly struct QlogFrameWriter(Utf8JsonWriter json, int ackDelayExpone
         json.WriteEndObject();
         return default;
     }
+
+    // draft-ietf-quic-ack-frequency §4, §5; field names as the qlog ack-frequency event definitions spell them.
+    public QuicError OnAckFrequency(in AckFrequencyFrame frame)
+    {
+        Start("ack_frequency");
+        json.WriteNumber("sequence_number", frame.SequenceNumber);
+        json.WriteNumber("ack_eliciting_threshold", frame.AckElicitingThreshold);
+        json.WriteNumber("request_max_ack_delay", frame.RequestedMaxAckDelay / 1000.0);
+        json.WriteNumber("reordering_threshold", frame.ReorderingThreshold);
+        json.WriteEndObject();
+        return default;
+    }
+
+    public QuicError OnImmediateAck(in ImmediateAckFrame frame) => Simple("immediate_ack");
 }

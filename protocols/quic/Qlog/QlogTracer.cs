@@ -140,6 +140,8 @@ public sealed class QlogTracer : IConnectionTracer
         _json.WriteNumber("initial_max_streams_bidi", parameters.InitialMaxStreamsBidi);
         _json.WriteNumber("initial_max_streams_uni", parameters.InitialMaxStreamsUni);
         if (parameters.MaxDatagramFrameSize is { } datagram) _json.WriteNumber("max_datagram_frame_size", datagram);
+        // draft-ietf-quic-ack-frequency §3 (µs): present when the endpoint accepts ACK_FREQUENCY and IMMEDIATE_ACK.
+        if (parameters.MinAckDelay is { } minAckDelay) _json.WriteNumber("min_ack_delay", minAckDelay);
         // Not a registered qlog field: our extension parameter 0xBAAD (unencrypted 1-RTT).
         _json.WriteBoolean("disable_1rtt_encryption", parameters.Disable1RttEncryption);
         End();
@@ -332,7 +334,7 @@ public sealed class QlogTracer : IConnectionTracer
             _json.WriteStartArray("frames");
             var writer = new QlogFrameWriter(_json, ackDelayExponent);
             // A payload the decoder rejects (the core closes the connection for it) keeps the frames read before the error.
-            FrameDecoder.TryDecode(_scratch.AsMemory(0, payload.Length), type, ref writer, out _, out _, datagramsEnabled: true);
+            FrameDecoder.TryDecode(_scratch.AsMemory(0, payload.Length), type, ref writer, out _, out _, datagramsEnabled: true, ackFrequencyEnabled: true);
             _json.WriteEndArray();
         }
         End();

@@ -32,6 +32,16 @@ public sealed class ReceivedPacketTracker
     private int _ackElicitingSinceAck;
     private long _firstAckElicitingTime;
 
+    // draft-ietf-quic-ack-frequency-12 §6: what the peer's latest ACK_FREQUENCY asked (defaults: RFC 9000 §13.2's
+    // every-other-packet rule, which is a threshold of 1, and immediate ACKs for any reordering, a threshold of 1).
+    private ulong _ackElicitingThreshold = 1;
+    private ulong _reorderingThreshold = 1;
+    /// <summary>Largest Acknowledged of the last ACK frame written ("Largest Acked" of §6.2).</summary>
+    private ulong? _largestAckedSent;
+    private bool _previousWasCe;
+    /// <summary>Ranges opened since the last ACK frame: they are the ones no ACK has reported yet.</summary>
+    private int _newRangesSinceAck;
+
     public ReceivedPacketTracker(PacketNumberSpace space, int maxRanges = 32)
     {
         if (maxRanges < 1) throw new ArgumentOutOfRangeException(nameof(maxRanges));
@@ -90,8 +100,73 @@ public sealed class ReceivedPacketTracker
         if (!_ackPending) _firstAckElicitingTime = now;
         _ackPending = true;
         _ackElicitingSinceAck++;
-        // Initial and Handshake packets are acknowledged immediately; 1-RTT after every second ack-eliciting packet.
-        if (_space != PacketNumberSpace.ApplicationData || _ackElicitingSinceAck >= 2 || outOfOrder) _immediate = true;
+        // Initial and Handshake packets are acknowledged immediately; 1-RTT once more than the Ack-Eliciting Threshold
+        // arrived since the last ACK (1 by default: every second packet, RFC 9000 §13.2.2; draft §6 otherwise).
+        if (_space != PacketNumberSpace.ApplicationData || (ulong)_ackElicitingSinceAck > _ackElicitingThreshold) _immediate = true;
+        else if (_reorderingThreshold switch
+                 {
+                     0 => false,   // §6.2: reordering alone never elicits an immediate ACK
+                     1 => outOfOrder,
+                     _ => OutsideReorderingWindow(packetNumber),
+                 }) _immediate = true;
+        // §6: with fewer ACKs, new ranges pile up between them; report them before the cap could forget one no ACK
+        // carried yet (ranges already reported may be forgotten: the peer has seen them, §13.2.3).
+        else if (_newRangesSinceAck >= _maxRanges / 2) _immediate = true;
+    }
+
+    /// <summary>
+    /// draft-ietf-quic-ack-frequency-12 §4: the peer's ACK_FREQUENCY (already validated and newer than any before).
+    /// A threshold above what an ACK frame's bookkeeping can count is as good as "never by count": the max_ack_delay
+    /// timer and the range cap still bring ACKs.
+    /// </summary>
+    public void SetAckFrequency(ulong ackElicitingThreshold, ulong reorderingThreshold)
+    {
+        _ackElicitingThreshold = ackElicitingThreshold;
+        _reorderingThreshold = reorderingThreshold;
+        if (_ackPending && (ulong)_ackElicitingSinceAck > _ackElicitingThreshold) _immediate = true;
+    }
+
+    /// <summary>The ack-eliciting threshold in force (1 until the peer's ACK_FREQUENCY says otherwise).</summary>
+    public ulong AckElicitingThreshold => _ackElicitingThreshold;
+
+    /// <summary>The reordering threshold in force (1 until the peer's ACK_FREQUENCY says otherwise).</summary>
+    public ulong ReorderingThreshold => _reorderingThreshold;
+
+    /// <summary>IMMEDIATE_ACK (draft §5) arrived in a packet just recorded: acknowledge with the next datagram.</summary>
+    public void AckImmediately()
+    {
+        if (_ackPending) _immediate = true;
+    }
+
+    /// <summary>
+    /// draft-ietf-quic-ack-frequency-12 §6.2 for a Reordering Threshold T above 1, after an ack-eliciting packet was
+    /// recorded: an ACK is due when the smallest Unreported Missing number (missing, above Largest Acked − T) lies T or
+    /// more below Largest Unacked (the sender can declare it lost once told), or when the packet itself is at or below
+    /// Largest Acked − T (it arrived after the sender may have declared it lost: the ACK lets it see the loss was
+    /// spurious). The walk over the ranges is bounded by the range cap.
+    /// </summary>
+    private bool OutsideReorderingWindow(ulong packetNumber)
+    {
+        ulong threshold = _reorderingThreshold;
+        ulong lowest = _floor;
+        if (_largestAckedSent is ulong largestAcked && largestAcked >= threshold)
+        {
+            ulong reportedMissing = largestAcked - threshold;   // Largest Reported Missing
+            if (packetNumber <= reportedMissing) return true;
+            lowest = Math.Max(lowest, reportedMissing + 1);
+        }
+        if (_largestAckEliciting is not ulong largestUnacked) return false;
+        // Ranges are kept largest first: walk them upwards for the first number at or above `lowest` not received.
+        ulong candidate = lowest;
+        for (int i = _count - 1; i >= 0; i--)
+        {
+            var range = _ranges[i];
+            if (range.Largest < candidate) continue;
+            if (candidate < range.Smallest) return largestUnacked - candidate >= threshold;
+            if (range.Largest == ulong.MaxValue) return false;
+            candidate = range.Largest + 1;
+        }
+        return false;   // nothing missing below the largest received
     }
 
     /// <summary>
@@ -117,6 +192,11 @@ public sealed class ReceivedPacketTracker
     /// </summary>
     public void OnEcnCodepoint(byte codepoint)
     {
+        bool ce = (codepoint & 0x03) == 0x03;
+        // draft-ietf-quic-ack-frequency-12 §6.3: CE is reported at once, but with a threshold above 1 only on the change
+        // from not-CE to CE (a threshold of 1 or 0 keeps RFC 9000 §13.2.1's ACK for every CE-marked packet).
+        if (ce && _ackPending && _space == PacketNumberSpace.ApplicationData && (_ackElicitingThreshold <= 1 || !_previousWasCe)) _immediate = true;
+        _previousWasCe = ce;
         switch (codepoint & 0x03)
         {
             case 0x01: _ect1++; break;
@@ -149,6 +229,8 @@ public sealed class ReceivedPacketTracker
         if (length > destination.Length) return 0;
 
         int written = AckFrame.Write(destination, _ranges.AsSpan(0, _count), delay, ecn);
+        _largestAckedSent = first.Largest;
+        _newRangesSinceAck = 0;
         _ackPending = false;
         _immediate = false;
         _ackElicitingSinceAck = 0;
@@ -209,6 +291,7 @@ public sealed class ReceivedPacketTracker
         Array.Copy(_ranges, i, _ranges, i + 1, _count - i);
         _ranges[i] = new AckRange(pn, pn);
         _count++;
+        _newRangesSinceAck++;
         if (_count > _maxRanges)
         {
             // Forget the oldest range; everything at or below it now counts as a duplicate.

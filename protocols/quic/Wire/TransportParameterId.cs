@@ -1,6 +1,7 @@
 namespace FastRelay.Protocols.Quic.Wire;
 
-/// <summary>Transport parameter ids (RFC 9000 §18.2, RFC 9368 §3, RFC 9221 §3, and the thesis' 0xBAAD).</summary>
+/// <summary>Transport parameter ids (RFC 9000 §18.2, RFC 9368 §3, RFC 9221 §3, draft-ietf-quic-ack-frequency §3, and the
+/// thesis' 0xBAAD).</summary>
 public static class TransportParameterId
 {
     public const ulong OriginalDestinationConnectionId = 0x00;
@@ -34,6 +35,11 @@ public static class TransportParameterId
     /// stacks of the v2-draft era (ngtcp2 0.12) read: same format as 0x11.
     /// </summary>
     public const ulong VersionInformationDraft = 0xff73db;
+    /// <summary>
+    /// min_ack_delay (draft-ietf-quic-ack-frequency-12 §3, provisional codepoint), in µs: the sender accepts ACK_FREQUENCY
+    /// and IMMEDIATE_ACK frames and will not delay an ACK by less than this.
+    /// </summary>
+    public const ulong MinAckDelay = 0xff04de1b;
 
     /// <summary>Reserved ids 31 * N + 27 exercise the ignoring of unknown parameters (RFC 9000 §18.1).</summary>
     public static bool IsReserved(ulong id) => id >= 27 && (id - 27) % 31 == 0;

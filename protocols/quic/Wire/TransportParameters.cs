@@ -49,6 +49,12 @@ public sealed class TransportParameters
     public ulong? MaxDatagramFrameSize { get; set; }
     /// <summary>0xBAAD: leave 1-RTT packets unprotected (only when both sides send it).</summary>
     public bool Disable1RttEncryption { get; set; }
+    /// <summary>
+    /// min_ack_delay in µs (draft-ietf-quic-ack-frequency §3): present when the endpoint accepts ACK_FREQUENCY and
+    /// IMMEDIATE_ACK. Must not exceed <see cref="MaxAckDelay"/> (which is in ms): a peer's that does is a
+    /// TRANSPORT_PARAMETER_ERROR.
+    /// </summary>
+    public ulong? MinAckDelay { get; set; }
 
     public int GetEncodedLength()
     {
@@ -75,6 +81,7 @@ public sealed class TransportParameters
         if (Disable1RttEncryption) length += BytesParameterLength(TransportParameterId.Disable1RttEncryption, 0);
         if (SendDraftVersionInformation && VersionInformation is { } draft)
             length += BytesParameterLength(TransportParameterId.VersionInformationDraft, draft.EncodedLength);
+        if (MinAckDelay is { } minAckDelay) length += VarintParameterLength(TransportParameterId.MinAckDelay, minAckDelay, ulong.MaxValue);
         return length;
     }
 
@@ -131,6 +138,7 @@ public sealed class TransportParameters
             w.WriteVarint((ulong)draft.EncodedLength);
             draft.Write(w.Reserve(draft.EncodedLength));
         }
+        if (MinAckDelay is { } minAckDelay) WriteVarintParameter(ref w, TransportParameterId.MinAckDelay, minAckDelay, ulong.MaxValue);
         return w.Position;
     }
 
@@ -149,6 +157,7 @@ public sealed class TransportParameters
         if (ActiveConnectionIdLimit < 2) throw new InvalidOperationException("active_connection_id_limit below 2");
         if (InitialMaxStreamsBidi > MaxStreamsLimit || InitialMaxStreamsUni > MaxStreamsLimit) throw new InvalidOperationException("initial_max_streams above 2^60");
         if (PreferredAddress is { ConnectionId.Length: 0 }) throw new InvalidOperationException("preferred_address with an empty connection id");
+        if (MinAckDelay > MaxAckDelay * 1000) throw new InvalidOperationException("min_ack_delay above max_ack_delay");
     }
 
     /// <summary>
@@ -161,9 +170,9 @@ public sealed class TransportParameters
         bool requireConnectionIds = true)
     {
         parameters = new TransportParameters();
-        // Duplicate detection for the ids this implementation understands (0x00-0x11, 0x20 and 0xBAAD).
+        // Duplicate detection for the ids this implementation understands (0x00-0x11, 0x20, 0xBAAD and min_ack_delay).
         ulong seen = 0;
-        bool seenBaad = false;
+        bool seenBaad = false, seenMinAckDelay = false;
         VersionInformation? draftVersions = null;
         int position = 0;
         while (position < data.Length)
@@ -184,12 +193,17 @@ public sealed class TransportParameters
             }
             // Unknown ids and reserved ones (31 * N + 27) are ignored.
             bool known = id <= TransportParameterId.VersionInformation || id == TransportParameterId.MaxDatagramFrameSize
-                || id == TransportParameterId.Disable1RttEncryption;
+                || id == TransportParameterId.Disable1RttEncryption || id == TransportParameterId.MinAckDelay;
             if (!known) continue;
             if (id == TransportParameterId.Disable1RttEncryption)
             {
                 if (seenBaad) return Fail("duplicate transport parameter", out error);
                 seenBaad = true;
+            }
+            else if (id == TransportParameterId.MinAckDelay)
+            {
+                if (seenMinAckDelay) return Fail("duplicate transport parameter", out error);
+                seenMinAckDelay = true;
             }
             else
             {
@@ -205,6 +219,9 @@ public sealed class TransportParameters
         }
 
         parameters.VersionInformation ??= draftVersions;
+        // draft-ietf-quic-ack-frequency §3: checked once both are known (they may come in either order); µs against ms.
+        if (parameters.MinAckDelay is { } minAckDelay && minAckDelay > parameters.MaxAckDelay * 1000)
+            return Fail("min_ack_delay greater than max_ack_delay", out error);
         // RFC 9368 §4: a client's chosen version must be among its available versions.
         if (sender == QuicPerspective.Client && parameters.VersionInformation is { } info && !info.Offers(info.ChosenVersion))
             return Fail("version_information: the chosen version is not among the available versions", out error);
@@ -290,6 +307,7 @@ public sealed class TransportParameters
                 ActiveConnectionIdLimit = number;
                 break;
             case TransportParameterId.MaxDatagramFrameSize: MaxDatagramFrameSize = number; break;
+            case TransportParameterId.MinAckDelay: MinAckDelay = number; break;
             default: break;
         }
         return true;

@@ -17,7 +17,7 @@ public class FrameMalformedTests
     }
 
     [Theory]
-    [InlineData("1f")]             // first unassigned type
+    [InlineData("1f")]             // IMMEDIATE_ACK, unknown without the ACK frequency extension (AckFrequency/)
     [InlineData("21")]             // between HANDSHAKE_DONE and DATAGRAM
     [InlineData("32")]
     [InlineData("4040")]           // 0x40, two-byte encoding (minimal)

@@ -44,6 +44,8 @@ internal sealed class CollectingHandler : IQuicFrameHandler
     public QuicError OnConnectionClose(in ConnectionCloseFrame frame) => Add(frame);
     public QuicError OnHandshakeDone(in HandshakeDoneFrame frame) => Add(frame);
     public QuicError OnDatagram(in DatagramFrame frame) => Add(frame);
+    public QuicError OnAckFrequency(in AckFrequencyFrame frame) => Add(frame);
+    public QuicError OnImmediateAck(in ImmediateAckFrame frame) => Add(frame);
 }
 
 /// <summary>A struct handler that only counts: decoding through it must not allocate.</summary>
@@ -78,6 +80,8 @@ internal struct CountingHandler : IQuicFrameHandler
     public QuicError OnConnectionClose(in ConnectionCloseFrame frame) { Count++; return default; }
     public QuicError OnHandshakeDone(in HandshakeDoneFrame frame) { Count++; return default; }
     public QuicError OnDatagram(in DatagramFrame frame) { Count++; return default; }
+    public QuicError OnAckFrequency(in AckFrequencyFrame frame) { Count++; return default; }
+    public QuicError OnImmediateAck(in ImmediateAckFrame frame) { Count++; return default; }
 }
 
 internal static class RandomValues

@@ -33,7 +33,7 @@ public static class QuicFuzzTargets
     {
         var payload = input.ToArray();
         var handler = new WalkingFrameHandler();
-        FrameDecoder.TryDecode(payload, QuicPacketType.OneRtt, ref handler, out _, out _);
+        FrameDecoder.TryDecode(payload, QuicPacketType.OneRtt, ref handler, out _, out _, ackFrequencyEnabled: true);
         FrameDecoder.TryDecode(payload, QuicPacketType.Initial, ref handler, out _, out _);
         FrameDecoder.TryDecode(payload, QuicPacketType.Handshake, ref handler, out _, out _, datagramsEnabled: false);
     }
@@ -120,5 +120,7 @@ public static class QuicFuzzTargets
         public QuicError OnConnectionClose(in ConnectionCloseFrame frame) => QuicError.None;
         public QuicError OnHandshakeDone(in HandshakeDoneFrame frame) => QuicError.None;
         public QuicError OnDatagram(in DatagramFrame frame) => QuicError.None;
+        public QuicError OnAckFrequency(in AckFrequencyFrame frame) => QuicError.None;
+        public QuicError OnImmediateAck(in ImmediateAckFrame frame) => QuicError.None;
     }
 }

@@ -5,12 +5,14 @@ namespace FastRelay.Protocols.Quic.Wire.Frames;
 /// the RFC assigns them: a packet without frames is a PROTOCOL_VIOLATION; a frame type that is not minimally encoded
 /// is a PROTOCOL_VIOLATION (§12.4, "MAY"); an unknown frame type (including DATAGRAM when not negotiated) is a
 /// FRAME_ENCODING_ERROR; a frame not permitted in the packet type is a PROTOCOL_VIOLATION; malformed frame contents
-/// are a FRAME_ENCODING_ERROR. Never throws, never allocates.
+/// are a FRAME_ENCODING_ERROR. ACK_FREQUENCY and IMMEDIATE_ACK are known only with <c>ackFrequencyEnabled</c> (we
+/// advertised min_ack_delay, draft-ietf-quic-ack-frequency §3); otherwise they are unknown types like any other.
+/// Never throws, never allocates.
 /// </summary>
 public static class FrameDecoder
 {
     public static bool TryDecode<THandler>(ReadOnlyMemory<byte> payload, QuicPacketType packetType, ref THandler handler,
-        out bool ackEliciting, out QuicError error, bool datagramsEnabled = true)
+        out bool ackEliciting, out QuicError error, bool datagramsEnabled = true, bool ackFrequencyEnabled = false)
         where THandler : IQuicFrameHandler, allows ref struct
     {
         ackEliciting = false;
@@ -33,7 +35,8 @@ public static class FrameDecoder
                 return false;
             }
             bool isDatagram = type is FrameType.Datagram or FrameType.DatagramWithLength;
-            if (type > FrameType.HandshakeDone && !(isDatagram && datagramsEnabled))
+            bool isAckFrequency = type is FrameType.AckFrequency or FrameType.ImmediateAck;
+            if (type > FrameType.HandshakeDone && !(isDatagram && datagramsEnabled) && !(isAckFrequency && ackFrequencyEnabled))
             {
                 error = QuicError.FrameEncoding(type, "unknown frame type");
                 return false;
@@ -99,6 +102,10 @@ public static class FrameDecoder
                 return HandshakeDoneFrame.TryRead(ref reader, type, out var done, out error) ? handler.OnHandshakeDone(done) : error;
             case FrameType.Datagram or FrameType.DatagramWithLength:
                 return DatagramFrame.TryRead(ref reader, type, out var datagram, out error) ? handler.OnDatagram(datagram) : error;
+            case FrameType.AckFrequency:
+                return AckFrequencyFrame.TryRead(ref reader, type, out var frequency, out error) ? handler.OnAckFrequency(frequency) : error;
+            case FrameType.ImmediateAck:
+                return ImmediateAckFrame.TryRead(ref reader, type, out var immediate, out error) ? handler.OnImmediateAck(immediate) : error;
             default:
                 return QuicError.FrameEncoding(type, "unknown frame type");
         }

@@ -1,6 +1,7 @@
 namespace FastRelay.Protocols.Quic.Wire.Frames;
 
-/// <summary>Frame types of RFC 9000 §19 (Table 3) and DATAGRAM (RFC 9221 §4).</summary>
+/// <summary>Frame types of RFC 9000 §19 (Table 3), DATAGRAM (RFC 9221 §4) and the ACK frequency extension
+/// (draft-ietf-quic-ack-frequency-12 §4, §5).</summary>
 public static class FrameType
 {
     public const ulong Padding = 0x00;
@@ -29,9 +30,13 @@ public static class FrameType
     public const ulong ConnectionClose = 0x1c;
     public const ulong ConnectionCloseApplication = 0x1d;
     public const ulong HandshakeDone = 0x1e;
+    /// <summary>draft-ietf-quic-ack-frequency §5: accepted only when we advertised min_ack_delay.</summary>
+    public const ulong ImmediateAck = 0x1f;
     /// <summary>RFC 9221: DATAGRAM without (0x30) and with (0x31) a Length field.</summary>
     public const ulong Datagram = 0x30;
     public const ulong DatagramWithLength = 0x31;
+    /// <summary>draft-ietf-quic-ack-frequency §4 (a two-byte varint on the wire): accepted only when we advertised min_ack_delay.</summary>
+    public const ulong AckFrequency = 0xaf;
 
     public static bool IsStream(ulong type) => type is >= Stream and <= StreamMax;
 
@@ -42,14 +47,15 @@ public static class FrameType
     /// <summary>
     /// RFC 9000 §12.4 Table 3: which frames each packet type may carry. Initial and Handshake: PADDING, PING, ACK,
     /// CRYPTO, CONNECTION_CLOSE (0x1c). 0-RTT: everything but ACK, CRYPTO, HANDSHAKE_DONE, NEW_TOKEN, PATH_RESPONSE,
-    /// RETIRE_CONNECTION_ID. 1-RTT: everything.
+    /// RETIRE_CONNECTION_ID, and ACK_FREQUENCY / IMMEDIATE_ACK (draft-ietf-quic-ack-frequency §3: min_ack_delay is not
+    /// remembered across connections, so they cannot be sent in 0-RTT). 1-RTT: everything.
     /// </summary>
     public static bool IsAllowedIn(ulong type, QuicPacketType packetType) => packetType switch
     {
         QuicPacketType.Initial or QuicPacketType.Handshake =>
             type is Padding or Ping or Ack or AckEcn or Crypto or ConnectionClose,
         QuicPacketType.ZeroRtt =>
-            type is not (Ack or AckEcn or Crypto or HandshakeDone or NewToken or PathResponse or RetireConnectionId),
+            type is not (Ack or AckEcn or Crypto or HandshakeDone or NewToken or PathResponse or RetireConnectionId or AckFrequency or ImmediateAck),
         QuicPacketType.OneRtt => true,
         _ => false,
     };

@@ -27,4 +27,6 @@ public interface IQuicFrameHandler
     QuicError OnConnectionClose(in ConnectionCloseFrame frame);
     QuicError OnHandshakeDone(in HandshakeDoneFrame frame);
     QuicError OnDatagram(in DatagramFrame frame);
+    QuicError OnAckFrequency(in AckFrequencyFrame frame);
+    QuicError OnImmediateAck(in ImmediateAckFrame frame);
 }

@@ -34,6 +34,11 @@ internal sealed class CorePair : IDisposable
     public int PathMtu { get; set; } = int.MaxValue;
     /// <summary>Rewrites a datagram on its way (toServer, bytes) — the fuzz tests corrupt packets with it.</summary>
     public Action<bool, byte[]>? Mutate { get; set; }
+    /// <summary>
+    /// Hand the receiver one datagram, then let both ends send, before the next: a receiver that reads packets one by
+    /// one (paced traffic) rather than a burst at once (which a real endpoint answers with one ACK per read batch).
+    /// </summary>
+    public bool DeliverOneAtATime { get; init; }
     public QuicConnectionCore Client { get; }
     public QuicConnectionCore? Server { get; private set; }
     public IReadOnlyCollection<ConnectionId> ClientIds => _clientRoutes.Ids;
@@ -97,7 +102,8 @@ internal sealed class CorePair : IDisposable
     private void Deliver()
     {
         var due = _inFlight.Where(d => d.At <= Now).ToList();
-        _inFlight.RemoveAll(d => d.At <= Now);
+        if (DeliverOneAtATime && due.Count > 1) due.RemoveRange(1, due.Count - 1);
+        foreach (var d in due) _inFlight.Remove(d);
         foreach (var (_, toServer, bytes) in due)
         {
             if (toServer)
@@ -177,6 +183,8 @@ internal sealed class ConnectionSettingsBuilder(QuicPerspective perspective)
     public List<string> Alpn { get; set; } = ["test"];
     public X509Certificate2? Certificate { get; set; }
     public bool Disable1RttEncryption { get; set; }
+    /// <summary>Advertise min_ack_delay (the ACK frequency extension).</summary>
+    public bool EnableAckFrequency { get; set; } = true;
     public ulong IdleTimeoutMs { get; set; } = 30_000;
     public ulong StreamWindow { get; set; } = 1 << 20;
     public FastRelay.Protocols.Quic.Recovery.CongestionControlAlgorithm CongestionControl { get; set; }
@@ -199,6 +207,7 @@ internal sealed class ConnectionSettingsBuilder(QuicPerspective perspective)
         Certificate = Certificate,
         SkipCertificateValidation = true,
         Disable1RttEncryption = Disable1RttEncryption,
+        EnableAckFrequency = EnableAckFrequency,
         MaxIdleTimeoutMs = IdleTimeoutMs,
         InitialMaxStreamData = StreamWindow,
         CongestionControl = CongestionControl,

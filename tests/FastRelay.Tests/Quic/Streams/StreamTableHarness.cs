@@ -49,6 +49,8 @@ internal sealed class TableFrameHandler(StreamTable table) : IQuicFrameHandler
     public QuicError OnConnectionClose(in ConnectionCloseFrame frame) => default;
     public QuicError OnHandshakeDone(in HandshakeDoneFrame frame) => default;
     public QuicError OnDatagram(in DatagramFrame frame) => default;
+    public QuicError OnAckFrequency(in AckFrequencyFrame frame) => default;
+    public QuicError OnImmediateAck(in ImmediateAckFrame frame) => default;
 }
 
 /// <summary>

@@ -66,9 +66,11 @@ public sealed class FastPathSubscriberConnection : IDisposable
     /// external numbering on, a slot with <paramref name="address"/>. Returns null when every slot is taken, or when the
     /// kernel makes no copies for the device the subscriber's route leaves through (no egress program there: the relay
     /// was told to attach to other interfaces); the connection then stays on the userspace path, numbering unchanged.
+    /// <paramref name="ackFrequency"/> (null: none) is asked of the subscriber once it is on the fast path.
     /// Call after the handshake is confirmed.
     /// </summary>
-    public static FastPathSubscriberConnection? Activate(MoqKernelPlane plane, QuicConnection connection, FastPathSubscriberAddress address, ILogger log)
+    public static FastPathSubscriberConnection? Activate(MoqKernelPlane plane, QuicConnection connection, FastPathSubscriberAddress address, ILogger log,
+        FastPathAckFrequency? ackFrequency = null)
     {
         if (!CanUse(connection))
             throw new InvalidOperationException("the connection did not negotiate disable_1rtt_encryption with an 8-byte connection id");
@@ -94,6 +96,8 @@ public sealed class FastPathSubscriberConnection : IDisposable
                 plane.CreditCongestionBudget(binding.Slot, delta);
         });
         plane.FollowCredit(slot.Value, binding);
+        // Fewer ACKs from the subscriber: they are the per-packet userspace work left on the fast path (FastPathAckFrequency).
+        ackFrequency?.TryRequest(connection, log);
         return binding;
     }
 

@@ -16,7 +16,11 @@ namespace FastRelay.Protocols.Moq.Relay.FastPath;
 /// <summary>What <see cref="RelayHost"/> needs to run the QUIC kernel fast path: where the generated quic_moq object
 /// is and where it attaches (the relay's UDP port is the host's own).</summary>
 public sealed record RelayFastPathOptions(string ObjectPath, IReadOnlyList<string>? Interfaces = null, string BpfFsRoot = FastRelay.Bpf.BpfFs.DefaultRoot,
-    string Instance = "moq");
+    string Instance = "moq")
+{
+    /// <summary>What each fast-path subscriber connection is asked of its ACKs (null: RFC 9000's default, an ACK per two packets).</summary>
+    public FastPathAckFrequency? AckFrequency { get; init; } = FastPathAckFrequency.Default;
+}
 
 /// <summary>
 /// Wires the fast-path parts into a running <see cref="MoqRelay"/>: every raw-QUIC session whose connection negotiated
@@ -36,6 +40,7 @@ public sealed class RelayFastPath : IDisposable
     private readonly ConcurrentDictionary<IRelayPeer, Peer> _peers = new(ReferenceEqualityComparer.Instance);
     private readonly ConditionalWeakTable<RelayTrack, StrongBox<uint>> _channels = new();
     private readonly object _activationLock = new();
+    private FastPathAckFrequency? _ackFrequency;
     private uint _nextChannel;
     private long _retiredKernelBytes;
     // The figures of subscriber connections that left the fast path, newest last (bounded: a status view, not a log).
@@ -72,7 +77,7 @@ public sealed class RelayFastPath : IDisposable
     {
         var plane = MoqKernelPlane.Start(new FastPathHostOptions(FastRelay.Protocols.Quic.QuicMoqHeaderFastPath.Protocol, options.ObjectPath,
             options.Instance, options.Interfaces, options.BpfFsRoot), (ushort)local.Port, log);
-        return new RelayFastPath(plane, relay, local, log);
+        return new RelayFastPath(plane, relay, local, log) { _ackFrequency = options.AckFrequency };
     }
 
     public MoqKernelPlane Plane => _plane;
@@ -220,7 +225,7 @@ public sealed class RelayFastPath : IDisposable
                 {
                     var address = FastPathSubscriberAddress.Resolve(_local, peer.Connection.RemoteEndPoint, peer.Connection.DestinationConnectionId);
                     lock (_activationLock) // activations must not race for the last slot
-                        peer.Binding = FastPathSubscriberConnection.Activate(_plane, peer.Connection, address, _log);
+                        peer.Binding = FastPathSubscriberConnection.Activate(_plane, peer.Connection, address, _log, _ackFrequency);
                 }
                 catch (Exception e)
                 {
