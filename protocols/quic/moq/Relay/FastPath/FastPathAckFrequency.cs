@@ -15,8 +15,8 @@ namespace FastRelay.Protocols.Moq.Relay.FastPath;
 /// slow start never waits out the delay for one (§8.1: no larger than the packets a window holds). A ceiling: the
 /// connection asks less while its window is smaller (after loss) and follows it back.</param>
 /// <param name="MaxAckDelay">ACK at the latest this long after the first unacknowledged packet. <see cref="Default"/>:
-/// 20 ms, the kernel plane's credit refresh period: the window room the kernel gets is then never more than one refresh
-/// staler for lack of ACKs; it is also below RFC 9000's 25 ms default, so the relay's PTO does not grow.</param>
+/// 20 ms, the kernel plane's credit refresh period (connection credit and the congestion drop threshold; the kernel's
+/// budget itself follows every ACK); it is also below RFC 9000's 25 ms default, so the relay's PTO does not grow.</param>
 /// <param name="ReorderingThreshold">Report a gap at once only this many packets past it. <see cref="Default"/>: 3,
 /// loss detection's packet threshold (§9): a loss is still reported as soon as it can be declared, whatever the other
 /// two say, so recovery of a lost forwarded packet waits no longer than with an ACK per two packets.</param>
