@@ -43,47 +43,14 @@ public sealed class FastPathSubscriberLabTests(GeneratedObjects objects)
     [InlineData(0, false, true)]
     public async Task A_quic_subscriber_reads_a_byte_identical_stream_whose_data_the_kernel_forwarded(int lossPercent, bool silentFirst, bool smallWindow)
     {
-        var prefix = "frmf" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(2));
-        await using var lab = await LabTopology.UpAsync(new LabOptions { Prefix = prefix, Subscribers = 1, RelayInterfaces = 2 });
-        var family = AddressFamily.InterNetwork;
-        var down = lab.RelayDownstream;
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        using var host = await lab.RunInAsync(lab.Relay, () => FastPathHost.Start(
-            new FastPathHostOptions(G.Protocol, objects.ObjectPath(G.Protocol), prefix + "-moq", [lab.RelayUpstream.Name, down.Name], lab.BpfFsPath),
-            NullLogger.Instance));
-        using var plane = new MoqKernelPlane(host.Object, G.UdpPort, NullLogger.Instance);
-
-        // The relay's listener: GRO off (the programs must see datagrams one by one), GSO off on its connections.
-        var relayLocal = new IPEndPoint(down.Address(family), G.UdpPort);
-        var listener = await await lab.RunInAsync(lab.Relay, () => QuicListener.ListenAsync(new QuicListenerOptions
+        await using var setup = await FastPathSubscriberLab.StartAsync(objects, "frmf", timeout.Token, client: smallWindow ? o =>
         {
-            ListenEndPoint = relayLocal, ApplicationProtocols = ["test"], ReceiveCoalescing = false,
-            ConnectionOptions = new QuicServerConnectionOptions
-            {
-                ServerCertificate = LoopbackPair.Certificate.Value, ApplicationProtocols = ["test"], Disable1RttEncryption = true,
-                AllowSegmentationOffload = false,
-            },
-        }).AsTask());
-        await using var _ = listener;
-        var accepting = listener.AcceptConnectionAsync(timeout.Token).AsTask();
-        await using var subscriber = await await lab.RunInAsync(lab.Subscribers[0], () => QuicConnection.ConnectAsync(new QuicClientConnectionOptions
-        {
-            RemoteEndPoint = relayLocal, ApplicationProtocols = ["test"], SkipCertificateValidation = true, Disable1RttEncryption = true,
-            InitialConnectionReceiveWindow = smallWindow ? SmallWindow : 4 << 20,
-            MaxConnectionReceiveWindow = smallWindow ? SmallWindow : 64 << 20,
-        }, timeout.Token).AsTask());
-        await using var relay = await accepting;
-        Assert.True(FastPathSubscriberConnection.CanUse(relay));
-
-        // Numbering moves to the kernel once the handshake is confirmed (HANDSHAKE_DONE acknowledged).
-        var address = await lab.RunInAsync(lab.Relay, () => FastPathSubscriberAddress.Resolve(relayLocal, relay.RemoteEndPoint, relay.DestinationConnectionId));
-        FastPathSubscriberConnection? binding = null;
-        await Eventually.TrueAsync(() =>
-        {
-            try { binding = FastPathSubscriberConnection.Activate(plane, relay, address, NullLogger.Instance); return true; }
-            catch (InvalidOperationException) { return false; }
-        }, "the relay's connection accepts external numbering (handshake confirmed)");
-        using var fastPath = binding!;
+            o.InitialConnectionReceiveWindow = SmallWindow;
+            o.MaxConnectionReceiveWindow = SmallWindow;
+        } : null);
+        var (lab, plane, subscriber, relay, fastPath) = (setup.Lab, setup.Plane, setup.Subscriber, setup.Relay, setup.FastPath);
+        var family = AddressFamily.InterNetwork;
         // Loss on the subscriber's link (its ingress, UDP only, seeded): lost copies are declared lost by the relay's
         // stack, which resends those ranges from its shadow copy.
         if (lossPercent > 0 || silentFirst)

@@ -7,6 +7,7 @@ using FastRelay.Protocols.Quic.Api;
 using FastRelay.Relay;
 using FastRelay.Tests.Infrastructure;
 using FastRelay.Tests.Lab;
+using FastRelay.Tests.Moq.FastPath;
 using FastRelay.Tests.Packets.Protocols;
 using FastRelay.Tests.Quic.Api;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -35,44 +36,12 @@ public sealed class FastPathAckFrequencyLabTests(GeneratedObjects objects, ITest
     [InlineData(true, 10)]
     public async Task The_subscriber_acknowledges_kernel_copies_as_asked(bool request, int lossPercent)
     {
-        var prefix = "fraf" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(2));
-        await using var lab = await LabTopology.UpAsync(new LabOptions { Prefix = prefix, Subscribers = 1, RelayInterfaces = 2 });
-        var family = AddressFamily.InterNetwork;
-        var down = lab.RelayDownstream;
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        using var host = await lab.RunInAsync(lab.Relay, () => FastPathHost.Start(
-            new FastPathHostOptions(G.Protocol, objects.ObjectPath(G.Protocol), prefix + "-moq", [lab.RelayUpstream.Name, down.Name], lab.BpfFsPath),
-            NullLogger.Instance));
-        using var plane = new MoqKernelPlane(host.Object, G.UdpPort, NullLogger.Instance);
-
-        var relayLocal = new IPEndPoint(down.Address(family), G.UdpPort);
-        var listener = await await lab.RunInAsync(lab.Relay, () => QuicListener.ListenAsync(new QuicListenerOptions
-        {
-            ListenEndPoint = relayLocal, ApplicationProtocols = ["test"], ReceiveCoalescing = false,
-            ConnectionOptions = new QuicServerConnectionOptions
-            {
-                ServerCertificate = LoopbackPair.Certificate.Value, ApplicationProtocols = ["test"], Disable1RttEncryption = true,
-                AllowSegmentationOffload = false,
-            },
-        }).AsTask());
-        await using var _ = listener;
-        var accepting = listener.AcceptConnectionAsync(timeout.Token).AsTask();
-        await using var subscriber = await await lab.RunInAsync(lab.Subscribers[0], () => QuicConnection.ConnectAsync(new QuicClientConnectionOptions
-        {
-            RemoteEndPoint = relayLocal, ApplicationProtocols = ["test"], SkipCertificateValidation = true, Disable1RttEncryption = true,
-        }, timeout.Token).AsTask());
-        await using var relay = await accepting;
-
         // A long delay: the threshold, not the timer, decides how often the subscriber acknowledges this slow pacing.
         var asked = request ? new FastPathAckFrequency(4, TimeSpan.FromMilliseconds(500), 3) : null;
-        var address = await lab.RunInAsync(lab.Relay, () => FastPathSubscriberAddress.Resolve(relayLocal, relay.RemoteEndPoint, relay.DestinationConnectionId));
-        FastPathSubscriberConnection? binding = null;
-        await Eventually.TrueAsync(() =>
-        {
-            try { binding = FastPathSubscriberConnection.Activate(plane, relay, address, NullLogger.Instance, asked); return true; }
-            catch (InvalidOperationException) { return false; }
-        }, "the relay's connection accepts external numbering (handshake confirmed)");
-        using var fastPath = binding!;
+        await using var setup = await FastPathSubscriberLab.StartAsync(objects, "fraf", timeout.Token, ackFrequency: asked);
+        var (lab, plane, subscriber, relay, fastPath) = (setup.Lab, setup.Plane, setup.Subscriber, setup.Relay, setup.FastPath);
+        var family = AddressFamily.InterNetwork;
         await Eventually.TrueAsync(() => relay.GetPathStatistics().BytesInFlight == 0, "the request (with its IMMEDIATE_ACK) is acknowledged");
         if (lossPercent > 0) await lab.SetLossAsync(lab.Subscribers[0], lossPercent, seed: 5);
 
