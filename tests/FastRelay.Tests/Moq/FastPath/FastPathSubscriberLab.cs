@@ -102,6 +102,29 @@ internal sealed class FastPathSubscriberLab : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The relay opens the subscriber's copy of upstream stream <paramref name="upstreamStream"/> (of the publisher
+    /// sending to <paramref name="publisherCid"/>) with its own header <paramref name="ownHeader"/>, writes that header,
+    /// and maps it on channel 1; the subscriber reads the whole stream (<c>Reading</c> completes at its FIN).
+    /// </summary>
+    public async Task<(FastPathSubgroupStream Subgroup, Task<byte[]> Reading)> MapSubgroupAsync(ulong upstreamStream, byte[] ownHeader,
+        int upstreamHeaderLength, byte[] publisherCid, CancellationToken cancellationToken)
+    {
+        var stream = await Relay.OpenOutboundStreamAsync(QuicStreamType.Unidirectional, cancellationToken);
+        var subgroup = FastPath.StartSubgroup(stream, upstreamStream, ownHeader, upstreamHeaderLength, ReadOnlyMemory<byte>.Empty, urgency: 1);
+        await subgroup.WritePrefixAsync(cancellationToken);
+        Plane.JoinChannel(FastPath.Slot, 1);
+        Plane.MapUpstreamStream(publisherCid, upstreamStream, 1);
+        var reading = Task.Run(async () =>
+        {
+            var s = await Subscriber.AcceptInboundStreamAsync(cancellationToken);
+            var into = new MemoryStream();
+            await s.CopyToAsync(into, cancellationToken);
+            return into.ToArray();
+        }, cancellationToken);
+        return (subgroup, reading);
+    }
+
     public async ValueTask DisposeAsync()
     {
         FastPath?.Dispose();

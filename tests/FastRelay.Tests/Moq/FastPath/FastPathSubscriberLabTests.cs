@@ -66,18 +66,7 @@ public sealed class FastPathSubscriberLabTests(GeneratedObjects objects)
         // The relay opens the subscriber's subgroup stream with its own (shorter) header and maps the upstream stream.
         byte[] ownHeader = [0x10, 0x05, 0x00, 0x00, 0x80];
         var upstreamBytes = RandomNumberGenerator.GetBytes(Packets * DataLength);
-        var stream = await relay.OpenOutboundStreamAsync(QuicStreamType.Unidirectional, timeout.Token);
-        var subgroup = fastPath.StartSubgroup(stream, UpstreamStream, ownHeader, UpstreamHeaderLength, ReadOnlyMemory<byte>.Empty, urgency: 1);
-        await subgroup.WritePrefixAsync(timeout.Token);
-        plane.JoinChannel(fastPath.Slot, 1);
-        plane.MapUpstreamStream(PublisherCid, UpstreamStream, 1);
-        var reading = Task.Run(async () =>
-        {
-            var s = await subscriber.AcceptInboundStreamAsync(timeout.Token);
-            var into = new MemoryStream();
-            await s.CopyToAsync(into, timeout.Token);
-            return into.ToArray();
-        });
+        var (subgroup, reading) = await setup.MapSubgroupAsync(UpstreamStream, ownHeader, UpstreamHeaderLength, PublisherCid, timeout.Token);
 
         // The publisher's fast-path packets; the relay's stack writes the same bytes as shadow once "received".
         using (var publisher = lab.UdpSocket(lab.Publisher, family))

@@ -47,18 +47,7 @@ public sealed class FastPathAckFrequencyLabTests(GeneratedObjects objects, ITest
 
         byte[] ownHeader = [0x10, 0x05, 0x00, 0x00, 0x80];
         var upstreamBytes = RandomNumberGenerator.GetBytes(Packets * DataLength);
-        var stream = await relay.OpenOutboundStreamAsync(QuicStreamType.Unidirectional, timeout.Token);
-        var subgroup = fastPath.StartSubgroup(stream, UpstreamStream, ownHeader, UpstreamHeaderLength, ReadOnlyMemory<byte>.Empty, urgency: 1);
-        await subgroup.WritePrefixAsync(timeout.Token);
-        plane.JoinChannel(fastPath.Slot, 1);
-        plane.MapUpstreamStream(PublisherCid, UpstreamStream, 1);
-        var reading = Task.Run(async () =>
-        {
-            var s = await subscriber.AcceptInboundStreamAsync(timeout.Token);
-            var into = new MemoryStream();
-            await s.CopyToAsync(into, timeout.Token);
-            return into.ToArray();
-        });
+        var (subgroup, reading) = await setup.MapSubgroupAsync(UpstreamStream, ownHeader, UpstreamHeaderLength, PublisherCid, timeout.Token);
 
         // Paced like media: two packets (an object), then wait until the subscriber has them, or, under loss, a moment.
         long acks = subscriber.AckFramesSent, packets = subscriber.AckElicitingPacketsReceived;
