@@ -23,6 +23,9 @@ public sealed class RelayControlApi : IAsyncDisposable
     /// <summary>The largest request body read: a subscriber with every option is about 300 bytes.</summary>
     public const int MaxBodyBytes = 4096;
 
+    /// <summary>How long the API waits for a request's whole body before it answers 408 and serves the next one.</summary>
+    public static readonly TimeSpan BodyReadTimeout = TimeSpan.FromSeconds(5);
+
     /// <summary>Tokens are at most this long (a generated one is 64 hex digits).</summary>
     public const int MaxTokenLength = 256;
 
@@ -217,8 +220,18 @@ public sealed class RelayControlApi : IAsyncDisposable
         var buffer = new byte[MaxBodyBytes + 1];
         var length = 0;
         int read;
-        while (length < buffer.Length && (read = await request.InputStream.ReadAsync(buffer.AsMemory(length))) > 0)
-            length += read;
+        // A deadline for the whole body: the API serves one request at a time, so a client that trickles its body must
+        // not hold it (HttpListener's stream ignores cancellation tokens, hence WaitAsync).
+        using var deadline = new CancellationTokenSource(BodyReadTimeout);
+        try
+        {
+            while (length < buffer.Length && (read = await request.InputStream.ReadAsync(buffer.AsMemory(length)).AsTask().WaitAsync(deadline.Token)) > 0)
+                length += read;
+        }
+        catch (OperationCanceledException)
+        {
+            throw new ControlRequestException(408, "body", $"not received within {BodyReadTimeout.TotalSeconds:0} s");
+        }
         if (length > MaxBodyBytes)
             throw new ControlRequestException(413, "body", $"more than {MaxBodyBytes} bytes");
         if (length == 0)

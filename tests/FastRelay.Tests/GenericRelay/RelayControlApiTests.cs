@@ -122,6 +122,29 @@ public sealed class RelayControlApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_client_that_trickles_its_body_gets_408_and_the_api_serves_the_next_request()
+    {
+        // Headers promise 100 bytes, 10 come, then nothing: the one-request-at-a-time API must not wait forever.
+        var uri = new Uri(_api.Url);
+        using var slow = new System.Net.Sockets.TcpClient();
+        await slow.ConnectAsync(uri.Host, uri.Port);
+        var stream = slow.GetStream();
+        var head = $"POST {uri.AbsolutePath.TrimEnd('/')}/channels/{Channel}/subscribers HTTP/1.1\r\nHost: {uri.Host}\r\n" +
+                   $"Authorization: Bearer {Token}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"address\"";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(head));
+        var started = DateTime.UtcNow;
+        var answer = new byte[512];
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var n = await stream.ReadAsync(answer, deadline.Token);
+        Assert.StartsWith("HTTP/1.1 408", Encoding.ASCII.GetString(answer, 0, n));
+        Assert.True(DateTime.UtcNow - started >= RelayControlApi.BodyReadTimeout - TimeSpan.FromMilliseconds(500), "answered before the deadline");
+
+        var (status, _) = await Send(HttpMethod.Get, "counters");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal([FileSubscriber.ToString()], Subscribers());
+    }
+
+    [Fact]
     public async Task Api_subscribers_live_beside_the_files_a_reload_keeps_them_and_the_file_keeps_its_own()
     {
         var added = IPEndPoint.Parse("10.1.0.3:9200");
