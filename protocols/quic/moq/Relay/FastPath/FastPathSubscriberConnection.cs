@@ -83,18 +83,10 @@ public sealed class FastPathSubscriberConnection : IDisposable
             throw new InvalidOperationException("fast-path slots ran out while activating (activations must not race)");
         var binding = new FastPathSubscriberConnection(plane, connection, slot.Value, sink, log);
         binding.RefreshCredit();
-        // The congestion budget: on, at the window's room, before the first copy; then credited with every change.
-        var started = false;
-        connection.ObserveFastPathRoom(delta =>
-        {
-            if (!started)
-            {
-                started = true;
-                plane.StartCongestionBudget(binding.Slot, delta);
-            }
-            else
-                plane.CreditCongestionBudget(binding.Slot, delta);
-        });
+        // The congestion budget: on (no stream is mapped yet, so nothing is sent against it), then credited at once with
+        // the window's room and afterwards with every change of it.
+        plane.StartCongestionBudget(binding.Slot);
+        connection.ObserveFastPathRoom(delta => plane.CreditCongestionBudget(binding.Slot, delta));
         plane.FollowCredit(slot.Value, binding);
         // Fewer ACKs from the subscriber: they are the per-packet userspace work left on the fast path (FastPathAckFrequency).
         ackFrequency?.TryRequest(connection, log);
@@ -155,7 +147,7 @@ public sealed class FastPathSubscriberConnection : IDisposable
     {
         lock (_lock)
         {
-            if (NextConnectionCredit(_plane.ConnectionCreditUsed(Slot), out _) is { } credit)
+            if (NextConnectionCredit(_plane.ConnectionCreditUsed(Slot)) is { } credit)
                 _plane.SetConnectionCredit(Slot, credit);
         }
     }
@@ -163,17 +155,13 @@ public sealed class FastPathSubscriberConnection : IDisposable
     /// <summary>
     /// <see cref="RefreshCredit"/> given the kernel's used count, except that the connection credit is returned for the
     /// caller to write (null: unchanged, or the connection left the fast path); the stream limits are written here.
-    /// <paramref name="dropFromLevel"/> is the urgency level from which the kernel must not send (see
-    /// <see cref="SubscriberCongestion"/>), also for the caller to write; null when the connection left the fast path.
     /// </summary>
-    internal ulong? NextConnectionCredit(ulong used, out uint? dropFromLevel)
+    internal ulong? NextConnectionCredit(ulong used)
     {
-        dropFromLevel = null;
         lock (_lock)
         {
             if (_disposed != 0) return null;
             var unregistered = used > (ulong)_sink.RegisteredDataBytes ? used - (ulong)_sink.RegisteredDataBytes : 0;
-            dropFromLevel = Congestion.Update(Connection.GetPathStatistics());
             FastPathCredit credit = default;
             var any = false;
             foreach (var (upstream, subgroup) in _streams)
@@ -191,6 +179,14 @@ public sealed class FastPathSubscriberConnection : IDisposable
             _writtenConnectionCredit = total;
             return total;
         }
+    }
+
+    /// <summary>The urgency level from which the kernel must not send now (see <see cref="SubscriberCongestion"/>), for
+    /// the caller to write; null when the connection left the fast path.</summary>
+    internal uint? NextDropFromLevel()
+    {
+        lock (_lock)
+            return _disposed != 0 ? null : Congestion.Update(Connection.GetPathStatistics());
     }
 
     /// <summary>No more budget credits from the connection (the slot is going, or the plane's memory).</summary>

@@ -222,15 +222,15 @@ public sealed class MoqKernelPlane : IDisposable
     /// <summary>The kernel's count of stream data bytes forwarded on the slot (compare with the limit).</summary>
     public ulong ConnectionCreditUsed(uint slot) => _maps.CreditUsed.Lookup(slot);
 
-    /// <summary>Turns the slot's congestion budget on at <paramref name="bytes"/>, nothing shed (see
-    /// <see cref="SubscriberCongestion"/>); from then on <see cref="CreditCongestionBudget"/> keeps it.</summary>
-    internal void StartCongestionBudget(uint slot, long bytes)
+    /// <summary>Turns the slot's congestion budget on at zero bytes, nothing shed (see <see cref="SubscriberCongestion"/>);
+    /// from then on <see cref="CreditCongestionBudget"/> keeps it, starting with the window's room.</summary>
+    internal void StartCongestionBudget(uint slot)
     {
         lock (_lock)
         {
             Slot(slot);
             ref var budget = ref _budgetMemory[slot];
-            Volatile.Write(ref budget.Bytes, bytes);
+            Volatile.Write(ref budget.Bytes, 0);
             Volatile.Write(ref budget.DropFromLevel, (uint)SubscriberCongestion.Levels);
             Volatile.Write(ref budget.Enabled, 1u);   // last: the kernel starts checking a budget that is already right
         }
@@ -293,12 +293,11 @@ public sealed class MoqKernelPlane : IDisposable
             if (Volatile.Read(ref _creditFollowers[slot]) is not { } follower) continue;
             try
             {
-                var next = follower.NextConnectionCredit(_creditUsed[i], out var dropFromLevel);
-                if (dropFromLevel is { } level)
+                if (follower.NextDropFromLevel() is { } level)
                     lock (_lock)
                         if (_creditFollowers[slot] == follower)
                             Volatile.Write(ref _budgetMemory[slot].DropFromLevel, level);
-                if (next is not { } credit) continue;
+                if (follower.NextConnectionCredit(_creditUsed[i]) is not { } credit) continue;
                 _creditWriteSlots[writes] = slot;
                 _creditWriteFollowers[writes] = follower;
                 _creditWriteValues[writes++] = credit;

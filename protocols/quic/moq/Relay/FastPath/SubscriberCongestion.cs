@@ -28,7 +28,7 @@ public sealed class SubscriberCongestion
     private readonly object _lock = new();
     private int _mostUrgent = Levels;   // lowest urgency seen on this connection
     private int _leastUrgent = -1;      // highest urgency seen
-    private int _dropFrom = Levels;
+    private int _dropFrom = Levels;     // urgency levels at or above this are shed now
     private long _skippedSubgroups;
     // The latest skips: a subgroup's route may be asked twice (at its header and at its first bytes); the second
     // answer must be the first one, or a subgroup counted as skipped would reach the subscriber after all.
@@ -37,9 +37,6 @@ public sealed class SubscriberCongestion
 
     /// <summary>The kernel's urgency for a subgroup of MoQ publisher priority <paramref name="publisherPriority"/>.</summary>
     public static byte UrgencyOf(byte publisherPriority) => (byte)(publisherPriority >> 5);
-
-    /// <summary>Urgency levels at or above this are shed now (<see cref="Levels"/>: none).</summary>
-    public int DropFromLevel => Volatile.Read(ref _dropFrom);
 
     /// <summary>Subgroups not started for this subscriber because its path was congested.</summary>
     public long SkippedSubgroups { get { lock (_lock) return _skippedSubgroups; } }
@@ -70,7 +67,7 @@ public sealed class SubscriberCongestion
         lock (_lock)
         {
             var dropFrom = shed == 0 || _leastUrgent < 0 ? Levels : Math.Max(_leastUrgent + 1 - shed, _mostUrgent + 1);
-            Volatile.Write(ref _dropFrom, dropFrom);
+            _dropFrom = dropFrom;
             return (uint)dropFrom;
         }
     }
