@@ -37,6 +37,8 @@ public sealed class MoqBenchRunner(MoqBenchOptions options, IMoqClientConnector 
             var point = await MeasureAsync(relay, syscalls, fanOut, track, options.WarmupSeconds, options.DurationSeconds, frequency?.Mhz, cancellationToken);
             Progress($"fan-out {fanOut,2}: p50 {point.LatencyP50Us} µs, p99 {point.LatencyP99Us} µs, lost {point.Lost}, relay {point.RelayCpuPercent:0.#} % CPU, " +
                      $"{point.RelayCpuNanosecondsPerByte:0.##} ns/byte");
+            if (point.Expected == 0)
+                Progress($"fan-out {fanOut,2}: the publisher sent nothing in the window (a stalled machine?): this point measures nothing");
             points.Add(point);
         }
 

@@ -43,9 +43,17 @@ public sealed class MoqBenchTests
             // shared cores the publisher can stall for most of a 0.6 s window (8 objects/s was seen) or catch up after a stall,
             // so only "something was sent, and paced rather than flat out" is checked against the 200 asked.
             Assert.Equal(p.Expected, (long)Math.Round(p.PublishedObjectsPerSecond * options.DurationSeconds) * p.FanOut);
-            Assert.True(p.PublishedObjectsPerSecond is > 0 and <= 400, p.ToString());
-            Assert.True(p.Expected > 0);
+            Assert.True(p.PublishedObjectsPerSecond is >= 0 and <= 400, p.ToString());
             Assert.Equal((p.Expected, 0L, 0L, 0L), (p.Delivered, p.Lost, p.Duplicates, p.IntegrityFailures));
+            Assert.True(p.RelayCpuNanoseconds > 0);
+            if (p.Expected == 0)
+            {
+                // Under a loaded CI run the publisher (in this test process, on its thread pool) once sent nothing for the
+                // whole window: such a point reports nothing and no per-object figures rather than invented ones.
+                Assert.Null(p.RelayCpuNanosecondsPerObject);
+                Assert.Null(p.RelayCpuNanosecondsPerByte);
+                continue;
+            }
             // 1.6 Mbit/s at 200 objects/s = 1000 bytes on average over whole groups (one large key object, then deltas). A stall
             // that leaves only a few objects in the window (3,478 bytes seen: mostly a key object) says nothing about sizes.
             if (p.Expected / p.FanOut >= 2 * options.GopFrames)
@@ -53,9 +61,10 @@ public sealed class MoqBenchTests
             else
                 Assert.True(p.MeanObjectBytes > 0);
             Assert.True(p.LatencyP50Us <= p.LatencyP99Us && p.LatencyP99Us <= p.LatencyMaxUs);
-            Assert.True(p.RelayCpuNanoseconds > 0);
             Assert.NotNull(p.RelayCpuNanosecondsPerByte);
         }
+        // A publisher that never sends would give empty windows everywhere: at least one point measured real deliveries.
+        Assert.Contains(report.Points, p => p.Expected > 0);
         // The sweep stops at the first step that was not achieved (under 90% of the rate asked) or lost anything; the loss-free
         // figure is the achieved rate of the last step before it, never a rate asked. Which step a stall on this shared machine
         // breaks is not fixed, so the rule is checked for whatever happened; 100,000 objects/s is never achieved, so the sweep
