@@ -55,9 +55,11 @@ internal static class SharedMaps
         if (flowControl)
         {
             maps.Add(new("fr_credit_limit", "CreditLimits", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "uint", "__u64", 8, "ulong", "FR_MAX_SUBSCRIBERS", maxSubs,
-                "Per slot: stream data bytes the kernel may forward in total (userspace raises it as connection credit arrives)."));
+                "Per slot: stream data bytes the kernel may forward in total (userspace raises it as connection credit arrives; it maps it: BPF_F_MMAPABLE).")
+                { MapFlags = "BPF_F_MMAPABLE" });
             maps.Add(new("fr_credit_used", "CreditUsed", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "uint", "__u64", 8, "ulong", "FR_MAX_SUBSCRIBERS", maxSubs,
-                "Per slot: stream data bytes forwarded (kernel, compare-and-swap, never past the limit); userspace zeroes it on activation."));
+                "Per slot: stream data bytes forwarded (kernel, compare-and-swap, never past the limit); userspace zeroes it on activation and reads it as memory (BPF_F_MMAPABLE).")
+                { MapFlags = "BPF_F_MMAPABLE" });
         }
         if (spec.KernelCachePackets > 0)
             maps.Add(Keyed("fr_cache", "Cache", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "uint", S("fr_cache_entry"),

@@ -65,6 +65,37 @@ public sealed partial class EventFd : SafeHandle
         }
     }
 
+    /// <summary>
+    /// Sleeps until this eventfd is signalled, <paramref name="otherFd"/> is readable, or <paramref name="timeout"/> has
+    /// passed (to the nanosecond; EINTR counts as a timeout). A signal is drained before returning, so one given after
+    /// this returns wakes the next wait. Returns whether <paramref name="otherFd"/> is readable (POLLIN, or an error/hang-up
+    /// the caller meets when it reads).
+    /// </summary>
+    public unsafe bool WaitWith(int otherFd, TimeSpan timeout)
+    {
+        var added = false;
+        try
+        {
+            DangerousAddRef(ref added);
+            var fds = stackalloc LinuxSockets.PollFd[2];
+            fds[0] = new() { Fd = (int)handle, Events = LinuxSockets.PollIn };
+            fds[1] = new() { Fd = otherFd, Events = LinuxSockets.PollIn };
+            var ns = Math.Max(0, (long)(timeout.Ticks * 100));
+            var spec = new LinuxSockets.TimeSpec { Seconds = ns / 1_000_000_000, Nanoseconds = ns % 1_000_000_000 };
+            if (LinuxSockets.ppoll(fds, 2, &spec, null) <= 0) return false;
+            if (fds[0].Revents != 0)
+            {
+                ulong value;
+                _ = read((int)handle, &value, sizeof(ulong));
+            }
+            return fds[1].Revents != 0;
+        }
+        finally
+        {
+            if (added) DangerousRelease();
+        }
+    }
+
     protected override bool ReleaseHandle() => close((int)handle) == 0;
 
     [LibraryImport("libc", SetLastError = true)]

@@ -334,6 +334,23 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
 
     private Action<long>? _fastPathRoomObserver;
     private long _lastFastPathRoom;
+    private Action? _registrationWanted;
+    private int _heldAckRangesSeen;
+
+    /// <summary>
+    /// For the kernel fast path's event consumer: <paramref name="wanted"/> is called when the peer acknowledged packet
+    /// numbers the kernel has not reported yet (the acknowledgment is held until they are registered, so their bytes stay
+    /// in flight), so the consumer can drain its events now instead of at its next idle poll. Called under the
+    /// connection's lock: keep it to a signal. Null stops it.
+    /// </summary>
+    public void OnRegistrationWanted(Action? wanted)
+    {
+        lock (_lock)
+        {
+            _registrationWanted = wanted;
+            _heldAckRangesSeen = _core.HeldAckRanges;
+        }
+    }
 
     /// <summary>
     /// For the kernel fast path's congestion budget (a byte count the kernel debits for every copy it sends):
@@ -601,6 +618,12 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
         SendPendingLocked(now);
         DispatchEventsLocked();
         if (_fastPathRoomObserver is { } observer) ReportFastPathRoomLocked(observer);
+        if (_registrationWanted is { } wanted)
+        {
+            var held = _core.HeldAckRanges;
+            if (held > _heldAckRangesSeen) wanted();
+            _heldAckRangesSeen = held;
+        }
         long timeout = _core.NextTimeout;
         // A full fence before the endpoint reads how long its loop sleeps (see QuicEndpoint.RunLoop).
         Interlocked.Exchange(ref _nextTimeout, timeout);

@@ -31,6 +31,25 @@ public sealed unsafe class EventFdTests
     }
 
     [Fact]
+    public void WaitWith_wakes_for_a_signal_or_the_other_fd_and_drains_the_signal()
+    {
+        using var wake = EventFd.TryCreate() ?? throw new InvalidOperationException("eventfd refused");
+        using var other = EventFd.TryCreate() ?? throw new InvalidOperationException("eventfd refused");
+        // Neither ready: a timeout, the other not readable.
+        Assert.False(wake.WaitWith(other.Fd, TimeSpan.FromMilliseconds(1)));
+        // Signalled: returns at once (30 s would fail the run), the other still not readable, and the signal is drained.
+        wake.Signal();
+        var clock = Stopwatch.StartNew();
+        Assert.False(wake.WaitWith(other.Fd, TimeSpan.FromSeconds(30)));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20));
+        Assert.False(Wait(wake, TimeSpan.Zero));
+        // The other fd readable: reported, and left as it is (its owner consumes it).
+        other.Signal();
+        Assert.True(wake.WaitWith(other.Fd, TimeSpan.FromSeconds(30)));
+        Assert.True(Wait(other, TimeSpan.Zero));
+    }
+
+    [Fact]
     public void A_signal_after_dispose_does_nothing()
     {
         var wake = EventFd.TryCreate() ?? throw new InvalidOperationException("eventfd refused");

@@ -364,20 +364,22 @@ struct {
 	__uint(max_entries, FR_CHANNEL_LOOKUP_ENTRIES);
 } fr_channel_lookup SEC("".maps"");
 
-/* Per slot: stream data bytes the kernel may forward in total (userspace raises it as connection credit arrives). */
+/* Per slot: stream data bytes the kernel may forward in total (userspace raises it as connection credit arrives; it maps it: BPF_F_MMAPABLE). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
 	__type(value, __u64);
 	__uint(max_entries, FR_MAX_SUBSCRIBERS);
+	__uint(map_flags, BPF_F_MMAPABLE);
 } fr_credit_limit SEC("".maps"");
 
-/* Per slot: stream data bytes forwarded (kernel, compare-and-swap, never past the limit); userspace zeroes it on activation. */
+/* Per slot: stream data bytes forwarded (kernel, compare-and-swap, never past the limit); userspace zeroes it on activation and reads it as memory (BPF_F_MMAPABLE). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
 	__type(value, __u64);
 	__uint(max_entries, FR_MAX_SUBSCRIBERS);
+	__uint(map_flags, BPF_F_MMAPABLE);
 } fr_credit_used SEC("".maps"");
 
 /* (slot, upstream stream) → subscriber stream id, offset delta, forward-from and flow-control limit. */
@@ -814,10 +816,10 @@ static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
             /// <summary><c>fr_channel_lookup</c>: Header values (the ChannelKey fields) → channel; written by userspace once it knows what they carry.</summary>
             public global::FastRelay.Bpf.BpfMap<ChannelLookupKey, ChannelKey> ChannelLookup { get; }
 
-            /// <summary><c>fr_credit_limit</c>: Per slot: stream data bytes the kernel may forward in total (userspace raises it as connection credit arrives).</summary>
+            /// <summary><c>fr_credit_limit</c>: Per slot: stream data bytes the kernel may forward in total (userspace raises it as connection credit arrives; it maps it: BPF_F_MMAPABLE).</summary>
             public global::FastRelay.Bpf.BpfMap<uint, ulong> CreditLimits { get; }
 
-            /// <summary><c>fr_credit_used</c>: Per slot: stream data bytes forwarded (kernel, compare-and-swap, never past the limit); userspace zeroes it on activation.</summary>
+            /// <summary><c>fr_credit_used</c>: Per slot: stream data bytes forwarded (kernel, compare-and-swap, never past the limit); userspace zeroes it on activation and reads it as memory (BPF_F_MMAPABLE).</summary>
             public global::FastRelay.Bpf.BpfMap<uint, ulong> CreditUsed { get; }
 
             /// <summary><c>fr_streams</c>: (slot, upstream stream) → subscriber stream id, offset delta, forward-from and flow-control limit.</summary>

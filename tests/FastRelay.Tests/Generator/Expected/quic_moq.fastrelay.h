@@ -311,20 +311,22 @@ struct {
 	__uint(max_entries, FR_CHANNEL_LOOKUP_ENTRIES);
 } fr_channel_lookup SEC(".maps");
 
-/* Per slot: stream data bytes the kernel may forward in total (userspace raises it as connection credit arrives). */
+/* Per slot: stream data bytes the kernel may forward in total (userspace raises it as connection credit arrives; it maps it: BPF_F_MMAPABLE). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
 	__type(value, __u64);
 	__uint(max_entries, FR_MAX_SUBSCRIBERS);
+	__uint(map_flags, BPF_F_MMAPABLE);
 } fr_credit_limit SEC(".maps");
 
-/* Per slot: stream data bytes forwarded (kernel, compare-and-swap, never past the limit); userspace zeroes it on activation. */
+/* Per slot: stream data bytes forwarded (kernel, compare-and-swap, never past the limit); userspace zeroes it on activation and reads it as memory (BPF_F_MMAPABLE). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
 	__type(value, __u64);
 	__uint(max_entries, FR_MAX_SUBSCRIBERS);
+	__uint(map_flags, BPF_F_MMAPABLE);
 } fr_credit_used SEC(".maps");
 
 /* (slot, upstream stream) → subscriber stream id, offset delta, forward-from and flow-control limit. */

@@ -120,7 +120,7 @@ public sealed class FastPathMoqRelayChainCliLabTests(GeneratedObjects generated,
         }
         publisher.EndFeed();
         foreach (var subscriber in subscribers)
-            Assert.True(await subscriber.WaitForExitAsync(MoqLab.ProcessTimeout) == 0, $"{subscriber.Name} failed:\n{subscriber.Log}");
+            Assert.True(await subscriber.WaitForExitAsync(MoqLab.ProcessTimeout) == 0, $"{subscriber.Name} failed:\n{subscriber.Log}\nEDGE:\n{edge.Log}");
         foreach (var name in names)
         {
             var report = lab.SubscriberReport(name);

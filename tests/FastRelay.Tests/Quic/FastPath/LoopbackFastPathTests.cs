@@ -137,4 +137,46 @@ public sealed class LoopbackFastPathTests
         draining.Join();
         Assert.Null(drainFailure);
     }
+
+    /// <summary>The relay's event consumer sleeps between polls: an ACK of numbers the kernel has not reported yet is the
+    /// moment it must drain (the ACK is held and the bytes stay in flight until then), so the connection asks, once per new
+    /// hold, through <see cref="QuicConnection.OnRegistrationWanted"/>.</summary>
+    [Fact]
+    public async Task An_ack_of_numbers_not_reported_yet_asks_for_a_drain_once_per_new_hold()
+    {
+        var kernel = new KernelStandIn();
+        await using var pair = await LoopbackPair.StartAsync(proxy: true,
+            client: c => c.Disable1RttEncryption = true, server: s => s.Disable1RttEncryption = true,
+            configureProxy: p => p.RewriteToClient = d => kernel.Egress(d, Stopwatch.GetTimestamp()));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await Task.Delay(50);   // HANDSHAKE_DONE settled, as in the test above
+        kernel.Activate(pair.Server.BeginExternalPacketNumbering());
+        var asked = 0;
+        pair.Server.OnRegistrationWanted(() => Interlocked.Increment(ref asked));
+
+        var first = Bytes(3000, 62);
+        var second = Bytes(3000, 63);
+        var relayStream = await pair.Server.OpenOutboundStreamAsync(QuicStreamType.Unidirectional, timeout.Token);
+        var reading = Task.Run(async () => await ReadAllAsync(await pair.Client.AcceptInboundStreamAsync(timeout.Token), timeout.Token));
+        // Nothing drains the stand-in's reports: the client's ACKs name numbers the relay has not been told of.
+        await relayStream.WriteAsync(first, timeout.Token);
+        await Eventually.TrueAsync(() => Volatile.Read(ref asked) > 0, "the held ACK asked for a drain");
+        kernel.Drain(pair.Server);
+        await Eventually.TrueAsync(() => pair.Server.GetPathStatistics().BytesInFlight == 0, "the held ACK applied once the numbers were reported");
+
+        // The hold was released: the next one asks again.
+        var before = Volatile.Read(ref asked);
+        await relayStream.WriteAsync(second, completeWrites: true, timeout.Token);
+        await Eventually.TrueAsync(() => Volatile.Read(ref asked) > before, "a new hold asked again");
+        kernel.Drain(pair.Server);
+        var received = await reading;
+        Assert.Equal(first.Concat(second).ToArray(), received);
+        await Eventually.TrueAsync(() => pair.Server.GetPathStatistics().BytesInFlight == 0, "everything acknowledged after the second drain");
+
+        // Stopped: a later hold asks nobody.
+        pair.Server.OnRegistrationWanted(null);
+        var stopped = Volatile.Read(ref asked);
+        await pair.Server.OpenOutboundStreamAsync(QuicStreamType.Unidirectional, timeout.Token);
+        Assert.Equal(stopped, Volatile.Read(ref asked));
+    }
 }

@@ -87,6 +87,7 @@ public sealed class FastPathSubscriberConnection : IDisposable
         // the window's room and afterwards with every change of it.
         plane.StartCongestionBudget(binding.Slot);
         connection.ObserveFastPathRoom(delta => plane.CreditCongestionBudget(binding.Slot, delta));
+        connection.OnRegistrationWanted(plane.WakePump);
         plane.FollowCredit(slot.Value, binding);
         // Fewer ACKs from the subscriber: they are the per-packet userspace work left on the fast path (FastPathAckFrequency).
         ackFrequency?.TryRequest(connection, log);
@@ -190,7 +191,11 @@ public sealed class FastPathSubscriberConnection : IDisposable
     }
 
     /// <summary>No more budget credits from the connection (the slot is going, or the plane's memory).</summary>
-    internal void StopObservingRoom() => Connection.ObserveFastPathRoom(null);
+    internal void StopObservingRoom()
+    {
+        Connection.ObserveFastPathRoom(null);
+        Connection.OnRegistrationWanted(null);
+    }
 
     /// <summary>Leaves the fast path: the slot and every mapping go (the connection itself is the caller's).</summary>
     public void Dispose()

@@ -41,12 +41,13 @@ public sealed record FastPathSubscriberAddress(IPEndPoint Local, IPEndPoint Remo
 /// </summary>
 public sealed class MoqKernelPlane : IDisposable
 {
-    /// <summary>The pump's idle wait. The kernel submits events without wakeup (BPF_RB_NO_WAKEUP: a wakeup per packet
-    /// would cost more than the copy), so the pump polls. An ACK of a forwarded copy that is not registered yet is held
-    /// with its arrival time (the RTT sample stays exact), so this only delays when its bytes leave the congestion
-    /// window: 2 ms of that against 500 wake-ups a second (at 1 ms the pump's sleeps were most of an idle relay's
-    /// syscalls, `bench --profile moq`).</summary>
-    private static readonly TimeSpan PumpIdle = TimeSpan.FromMilliseconds(2);
+    /// <summary>The pump's idle wait, a backstop only. The kernel submits events without wakeup (BPF_RB_NO_WAKEUP: a
+    /// wakeup per packet would cost more than the copy); they are consumed when the relay reads the upstream bytes they
+    /// came with (<see cref="DrainedAsync"/>, on the reader's thread), and the pump is woken at once when a subscriber
+    /// acknowledges numbers not registered yet (QuicConnection.OnRegistrationWanted: the ACK is held with its arrival
+    /// time, so the RTT sample stays exact, but its bytes stay in flight until registration). It polled every 2 ms
+    /// before: 500 wake-ups and some 800 futex calls a second on an idle relay, a fifth of its syscalls.</summary>
+    private static readonly TimeSpan PumpIdle = TimeSpan.FromMilliseconds(20);
 
     private readonly FastPathHost? _ownedHost;
     private readonly G.Maps _maps;
@@ -55,33 +56,36 @@ public sealed class MoqKernelPlane : IDisposable
     private readonly SlotState?[] _slots = new SlotState?[G.MaxSubscribers];
     // The pump reads sinks without the lock: a slot's sink is published before the slot is activated in the kernel.
     private readonly IFastPathDownstream?[] _sinks = new IFastPathDownstream?[G.MaxSubscribers];
-    // Connections whose kernel credit follows their peer's flow control, refreshed together by the pump (FollowCredit).
+    // Connections whose kernel credit follows their peer's flow control, refreshed together by the credit thread (FollowCredit).
     private readonly FastPathSubscriberConnection?[] _creditFollowers = new FastPathSubscriberConnection?[G.MaxSubscribers];
-    private readonly uint[] _creditSlots = new uint[G.MaxSubscribers];
-    private readonly ulong[] _creditUsed = new ulong[G.MaxSubscribers];
-    // One refresh's writes, computed without the lock: slot, the follower it was computed for, the new limit.
-    private readonly uint[] _creditWriteSlots = new uint[G.MaxSubscribers];
-    private readonly FastPathSubscriberConnection[] _creditWriteFollowers = new FastPathSubscriberConnection[G.MaxSubscribers];
-    private readonly ulong[] _creditWriteValues = new ulong[G.MaxSubscribers];
     // fr_budgets mapped into this process: each subscriber connection credits its slot's budget with every change of
     // its congestion window's room (SubscriberCongestion), a memory write where a map update would be a syscall.
     private readonly BpfMappedArray<G.Budget> _budgetMemory;
+    // fr_credit_limit and fr_credit_used mapped too: the credit thread reads every slot's used count and raises limits as
+    // memory (a batch lookup and update, 100 bpf calls a second, before); the status reads them the same way.
+    private readonly BpfMappedArray<ulong> _creditLimitMemory;
+    private readonly BpfMappedArray<ulong> _creditUsedMemory;
     // Its own thread, not the pump's: a pump held up in a sink (a busy connection's lock) must not leave the kernel
     // without credit (measured: kernel shares fell under load when the pump did both).
     private readonly Thread _creditRefresher;
     private readonly Dictionary<uint, List<uint>> _channels = new();
     private readonly Dictionary<(ulong Cid, ulong Stream), uint> _upstreamStreams = new();
     private readonly RingBufferReader _events;
+    // The ring's epoll fd (libbpf's, valid while _events is): readable when a record is submitted with a wakeup.
+    private readonly int _ringEpollFd;
     // Callers waiting until every event submitted before their call has been delivered (DrainedAsync).
     private readonly System.Collections.Concurrent.ConcurrentQueue<TaskCompletionSource> _drainWaiters = new();
     // One consumer at a time (libbpf's ring buffer is single-consumer): the pump, or a DrainedAsync caller that finds it free.
     private readonly object _consumeLock = new();
-    // Set by DrainedAsync when it leaves a waiter for the pump, so the pump does not finish its idle wait first.
-    private readonly ManualResetEventSlim _wake = new(false, spinCount: 1);
+    // Wakes the pump (polled beside the ring's epoll fd): a DrainedAsync waiter left for it, a held ACK, or Dispose.
+    private readonly FastRelay.Net.EventFd _wake = FastRelay.Net.EventFd.TryCreate()
+        ?? throw new PlatformNotSupportedException("the fast path's event pump needs an eventfd");
     private readonly Thread _pump;
     private volatile bool _stopping;
     private long _forwarded, _numbered, _notForwarded, _unknownSlot, _sinkFailures;
     private int _disposed;
+    // 1 while a WakePump signal is on its way to the pump (cleared by the pump before it consumes).
+    private int _wakePending;
 
     private sealed class SlotState(FastPathSubscriberAddress address)
     {
@@ -99,11 +103,14 @@ public sealed class MoqKernelPlane : IDisposable
         _ownedHost = ownedHost;
         _maps = new G.Maps(bpf);
         _budgetMemory = new BpfMappedArray<G.Budget>(_maps.Budgets.Map);
+        _creditLimitMemory = new BpfMappedArray<ulong>(_maps.CreditLimits.Map);
+        _creditUsedMemory = new BpfMappedArray<ulong>(_maps.CreditUsed.Map);
         // The relay's QUIC port: the only UDP port whose packets the programs look at. Copies for a subscriber of the
         // other IP family are translated in the kernel; one that would not fit the subscriber's device is never made, and
         // its range is a coverage gap the subgroup stream sends itself (FastPathSubgroupStream.WriteUpstreamAsync).
         _maps.Config.Update(0, new G.Config { UdpPort = udpPort, Flags = G.ConfigTranslateFamily });
         _events = new RingBufferReader(_maps.Events, OnRecord);
+        _ringEpollFd = _events.EpollFd;
         _pump = new Thread(Pump) { IsBackground = true, Name = "moq-fastpath-events" };
         _pump.Start();
         _creditRefresher = new Thread(RefreshCreditsLoop) { IsBackground = true, Name = "moq-fastpath-credit" };
@@ -176,8 +183,8 @@ public sealed class MoqKernelPlane : IDisposable
             Volatile.Write(ref _sinks[slot], sink);
             _maps.NextPacketNumbers.Update(slot, firstPacketNumber);
             _maps.LastNumbered.Update(slot, 0);
-            _maps.CreditUsed.Update(slot, 0);
-            _maps.CreditLimits.Update(slot, 0);
+            Volatile.Write(ref _creditUsedMemory[slot], 0);
+            Volatile.Write(ref _creditLimitMemory[slot], 0);
             _maps.Budgets.Update(slot, new G.Budget());
             _maps.SubscribersByEndpoint.Update(Endpoint(address.Remote), slot);
             // Active last: from here on the kernel numbers this connection's packets, and the sink is already there.
@@ -201,7 +208,7 @@ public sealed class MoqKernelPlane : IDisposable
                 _maps.Streams.Delete(new G.StreamKey { Slot = slot, UpstreamStreamId = upstream });
             state.UpstreamStreams.Clear();
             _maps.SubscribersByEndpoint.Delete(Endpoint(state.Address.Remote));
-            _maps.CreditLimits.Update(slot, 0);
+            Volatile.Write(ref _creditLimitMemory[slot], 0);
             _slots[slot] = null;
             Volatile.Write(ref _sinks[slot], null);
             _creditFollowers[slot] = null;
@@ -215,12 +222,19 @@ public sealed class MoqKernelPlane : IDisposable
         lock (_lock)
         {
             Slot(slot);
-            _maps.CreditLimits.Update(slot, limit);
+            Volatile.Write(ref _creditLimitMemory[slot], limit);
         }
     }
 
     /// <summary>The kernel's count of stream data bytes forwarded on the slot (compare with the limit).</summary>
-    public ulong ConnectionCreditUsed(uint slot) => _maps.CreditUsed.Lookup(slot);
+    public ulong ConnectionCreditUsed(uint slot) => Volatile.Read(ref _creditUsedMemory[slot]);
+
+    /// <summary>Wakes the event pump now (any thread; after Dispose nothing happens). One signal per pump round: held
+    /// ACKs of many subscribers between two rounds cost one write, not one each.</summary>
+    internal void WakePump()
+    {
+        if (Interlocked.Exchange(ref _wakePending, 1) == 0) _wake.Signal();
+    }
 
     /// <summary>Turns the slot's congestion budget on at zero bytes, nothing shed (see <see cref="SubscriberCongestion"/>);
     /// from then on <see cref="CreditCongestionBudget"/> keeps it, starting with the window's room.</summary>
@@ -254,8 +268,9 @@ public sealed class MoqKernelPlane : IDisposable
     public static readonly TimeSpan CreditRefreshInterval = TimeSpan.FromMilliseconds(20);
 
     /// <summary>From now on the credit thread refreshes <paramref name="follower"/>'s credit every <see cref="CreditRefreshInterval"/>,
-    /// together with every other slot's: one batch read of the kernel's used counters and one batch write of the limits
-    /// that changed (it was a timer, a lookup and an update per subscriber: most of a fan-out-64 relay's syscalls).</summary>
+    /// together with every other slot's: the kernel's used counters and the limits are mapped memory, so a refresh makes
+    /// a syscall only where a stream's limit changed (it was a timer, a lookup and an update per subscriber at first,
+    /// then a batch lookup and update: most of a fan-out-64 relay's syscalls, then a tenth of an idle one's).</summary>
     internal void FollowCredit(uint slot, FastPathSubscriberConnection follower)
     {
         lock (_lock)
@@ -285,22 +300,22 @@ public sealed class MoqKernelPlane : IDisposable
 
     private void RefreshCredits()
     {
-        var count = _maps.CreditUsed.LookupBatch(_creditSlots, _creditUsed);
-        var writes = 0;
-        for (var i = 0; i < count; i++)
+        for (uint slot = 0; slot < _creditFollowers.Length; slot++)
         {
-            var slot = _creditSlots[i];
             if (Volatile.Read(ref _creditFollowers[slot]) is not { } follower) continue;
             try
             {
-                if (follower.NextDropFromLevel() is { } level)
-                    lock (_lock)
-                        if (_creditFollowers[slot] == follower)
-                            Volatile.Write(ref _budgetMemory[slot].DropFromLevel, level);
-                if (follower.NextConnectionCredit(_creditUsed[i]) is not { } credit) continue;
-                _creditWriteSlots[writes] = slot;
-                _creditWriteFollowers[writes] = follower;
-                _creditWriteValues[writes++] = credit;
+                var level = follower.NextDropFromLevel();
+                var credit = follower.NextConnectionCredit(Volatile.Read(ref _creditUsedMemory[slot]));
+                if (level is null && credit is null) continue;
+                // Computed without the plane's lock: a slot whose connection left (and may already serve a new one) in
+                // between is not written, or the new connection would get the old one's credit.
+                lock (_lock)
+                {
+                    if (_creditFollowers[slot] != follower) continue;
+                    if (level is { } l) Volatile.Write(ref _budgetMemory[slot].DropFromLevel, l);
+                    if (credit is { } c) Volatile.Write(ref _creditLimitMemory[slot], c);
+                }
             }
             catch (Exception e) when (e is FastRelay.Protocols.Quic.Api.QuicException or ObjectDisposedException)
             {
@@ -310,21 +325,6 @@ public sealed class MoqKernelPlane : IDisposable
             {
                 _log.LogWarning(e, "fast path: credit refresh of slot {Slot} failed", slot);
             }
-        }
-        if (writes == 0) return;
-        lock (_lock)
-        {
-            // Computed without the lock: a slot whose connection left (and may already serve a new one) in between is
-            // not written, or the new connection would get the old one's credit. Kept entries move to the front.
-            var n = 0;
-            for (var i = 0; i < writes; i++)
-            {
-                if (_creditFollowers[_creditWriteSlots[i]] != _creditWriteFollowers[i]) continue;
-                _creditWriteSlots[n] = _creditWriteSlots[i];
-                _creditWriteValues[n++] = _creditWriteValues[i];
-            }
-            Array.Clear(_creditWriteFollowers, 0, writes);
-            _maps.CreditLimits.UpdateBatch(_creditWriteSlots.AsSpan(0, n), _creditWriteValues.AsSpan(0, n));
         }
     }
 
@@ -534,7 +534,7 @@ public sealed class MoqKernelPlane : IDisposable
         }
         var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _drainWaiters.Enqueue(waiter);
-        _wake.Set();
+        _wake.Signal();
         if (_stopping) waiter.TrySetCanceled();
         return waiter.Task;
     }
@@ -545,6 +545,8 @@ public sealed class MoqKernelPlane : IDisposable
         while (!_stopping)
         {
             int n;
+            // A wake-up asked for from here on is for events this Consume may not see: it signals again.
+            Volatile.Write(ref _wakePending, 0);
             // Waiters that arrived before this Consume are served by it.
             while (_drainWaiters.TryDequeue(out var w)) waiting.Add(w);
             try
@@ -562,14 +564,17 @@ public sealed class MoqKernelPlane : IDisposable
                 _log.LogError(e, "fast path: event pump failed");
                 n = 0;
             }
-            if (n == 0 && _drainWaiters.IsEmpty)
-            {
-                _wake.Wait(PumpIdle);
-                // Before the queue is read again at the top, so a Set after this Reset is for a waiter the loop will see.
-                _wake.Reset();
-            }
+            if (n == 0 && _drainWaiters.IsEmpty) WaitForWork();
         }
         foreach (var w in waiting) w.TrySetCanceled();
+    }
+
+    /// <summary>Sleeps until the eventfd is signalled, the ring's epoll fd is readable (a record submitted with a wakeup)
+    /// or <see cref="PumpIdle"/> has passed. A signal is consumed here, before the queue is read again at the top, so a
+    /// signal that comes later is for a waiter the loop will see.</summary>
+    private void WaitForWork()
+    {
+        if (!_stopping) _wake.WaitWith(_ringEpollFd, PumpIdle);
     }
 
     private void OnRecord(ReadOnlySpan<byte> record)
@@ -613,7 +618,7 @@ public sealed class MoqKernelPlane : IDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _stopping = true;
-        _wake.Set();
+        _wake.Signal();
         _pump.Join();
         _creditRefresher.Join();
         while (_drainWaiters.TryDequeue(out var w)) w.TrySetCanceled();
