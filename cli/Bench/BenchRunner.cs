@@ -39,7 +39,7 @@ public sealed class BenchRunner(BenchOptions options)
             var maxFanOut = options.FanOuts.Max();
             Progress($"lab up: publisher, relay (2 interfaces), {maxFanOut} subscribers");
             await using var lab = await LabTopology.UpAsync(new LabOptions { Subscribers = maxFanOut, RelayInterfaces = 2 }, cancellationToken);
-            await SetSysctl("kernel.bpf_stats_enabled", "1");
+            using var bpfStats = BpfStatsSwitch.TurnOn(Progress);
 
             var samples = new List<BenchSample>();
             var summaries = new List<BenchSummary>();
@@ -56,7 +56,7 @@ public sealed class BenchRunner(BenchOptions options)
                 BenchSweepStep? maxRate = options.RateSweep ? await SweepAsync(lab, tools, path, fanOut, work, cancellationToken) : null;
                 summaries.Add(Summarise(path, fanOut, runs, maxRate));
             }
-            await SetSysctl("kernel.bpf_stats_enabled", "0");
+            bpfStats?.Dispose();
 
             var report = new BenchReport(started, MachineDescription(), Method(), samples, summaries, Ratios(summaries));
             if (options.OutDir is { } outDir)
@@ -315,9 +315,6 @@ public sealed class BenchRunner(BenchOptions options)
 
     private static string MachineDescription() =>
         $"{Environment.ProcessorCount} CPUs, {Environment.OSVersion}, kernel {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}";
-
-    private static async Task SetSysctl(string key, string value) =>
-        await CliWrap.Cli.Wrap("sysctl").WithArguments(["-q", "-w", $"{key}={value}"]).WithValidation(CommandResultValidation.None).ExecuteAsync();
 
     private static string LastJsonLine(StringBuilder output) =>
         output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault(l => l.TrimStart().StartsWith('{'))

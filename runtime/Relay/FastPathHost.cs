@@ -30,6 +30,7 @@ public sealed class FastPathHost : IDisposable
     private readonly List<TcAttachment> _attachments = new();
     private readonly BpfPinDirectory _pins;
     private readonly ILogger _log;
+    private string? _upstreamIngress;
     private int _disposed;
 
     private FastPathHost(BpfObject bpf, BpfPinDirectory pins, ILogger log)
@@ -105,12 +106,26 @@ public sealed class FastPathHost : IDisposable
         foreach (var stale in StaleAttachments.Remove(ifindex, _log))
             _log.LogWarning("removed a stale FastRelay filter on {Device}: {Filter}", device, stale);
         var programs = options.Protocol.Programs;
+        _upstreamIngress = programs[0];
         Attach(programs[0], ifindex, TcDirection.Ingress, options.AttachMode);   // upstream ingress
         Attach(programs[1], ifindex, TcDirection.Ingress, options.AttachMode);   // subscriber ingress
         Attach(programs[2], ifindex, TcDirection.Egress, options.AttachMode);    // subscriber egress
         // Only now may upstream ingress clone to this device: a clone that met no egress program would leave unrewritten.
         Object.Map(EgressDevicesMap).Update((uint)ifindex, 1u);
         _log.LogInformation("fast path attached on {Device} (ifindex {Ifindex}, {Mode})", device, ifindex, _attachments[^1].Mode);
+    }
+
+    /// <summary>
+    /// Kernel time spent in the upstream ingress program so far and its runs (bpf_stats: both stay 0 unless
+    /// kernel.bpf_stats_enabled is 1). Only that program: the egress program runs inside its bpf_clone_redirect calls, so
+    /// its time is already counted here (adding both would count every copy twice). Softirq time, charged to no relay
+    /// thread: what a per-copy CPU figure from the relay's own threads leaves out.
+    /// </summary>
+    public (long RunTimeNs, long Runs) UpstreamIngressRunTime()
+    {
+        if (_upstreamIngress is not { } name) return (0, 0);
+        var info = Object.Program(name).GetInfo();
+        return (info.RunTime.Ticks * 100, (long)info.RunCount);
     }
 
     private void Attach(string program, int ifindex, TcDirection direction, TcAttachMode mode) =>

@@ -2,8 +2,9 @@ using FastRelay.Protocols.Moq.Clients;
 
 namespace FastRelay.Cli.Bench.Moq;
 
-/// <summary>What a fast-path relay's kernel forwarded so far (counters only grow).</summary>
-public readonly record struct KernelForwarded(long Bytes, long Packets);
+/// <summary>What a fast-path relay's kernel forwarded so far (counters only grow), and the kernel time its upstream
+/// ingress program took, clones included, with its runs (0 unless kernel.bpf_stats_enabled is 1).</summary>
+public readonly record struct KernelForwarded(long Bytes, long Packets, long RunTimeNs = 0, long Runs = 0);
 
 /// <summary>The relay under measurement: where to reach it and how much CPU it has used so far.</summary>
 public interface IMoqBenchRelay : IAsyncDisposable

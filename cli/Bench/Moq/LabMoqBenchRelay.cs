@@ -59,7 +59,7 @@ public sealed class LabMoqBenchRelay : IMoqBenchRelay
     public ProcessCpuTime ReadCpu() => ProcessCpuTime.Read(_process.ProcessId);
 
     public KernelForwarded? ReadKernelForwarded() =>
-        FastPath && MoqRelayStatusFile.TryRead(_statusFile)?.FastPath is { } f ? new KernelForwarded(f.KernelForwardedBytes, f.ForwardedPackets) : null;
+        FastPath && MoqRelayStatusFile.TryRead(_statusFile)?.FastPath is { } f ? new KernelForwarded(f.KernelForwardedBytes, f.ForwardedPackets, f.KernelRunTimeNs, f.KernelRuns) : null;
 
     public int? ProcessId => _process.ProcessId;
 

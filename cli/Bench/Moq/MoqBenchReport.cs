@@ -35,6 +35,11 @@ public sealed record MoqBenchPoint
     public long? KernelForwardedBytes { get; init; }
     public long? KernelForwardedPackets { get; init; }
     public double? KernelShare { get; init; }
+    /// <summary>Fast path: kernel time of the upstream ingress program (clones and their rewrite included) per packet the
+    /// kernel forwarded, and the relay's CPU per delivered copy with that kernel time added (softirq time no relay thread
+    /// is charged for). Null where bpf_stats could not be turned on.</summary>
+    public double? KernelNanosecondsPerPacket { get; init; }
+    public double? RelayCpuWithKernelNanosecondsPerObject { get; init; }
     /// <summary>Syscalls the relay process made over the window; per delivered object copy; per packet the kernel forwarded.</summary>
     public long? RelaySyscalls { get; init; }
     public double? RelaySyscallsPerObject { get; init; }

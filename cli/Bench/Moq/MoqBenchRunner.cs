@@ -23,6 +23,9 @@ public sealed class MoqBenchRunner(MoqBenchOptions options, IMoqClientConnector 
         Progress("starting the relay");
         await using var relay = await startRelay(cancellationToken);
         Progress($"relay: {relay.Description} at {relay.Url}");
+        // The fast path's kernel time (its TC programs run in softirq, charged to no relay thread) is counted only while
+        // bpf_stats is on; on for this run, then back as it was.
+        using var bpfStats = relay.FastPath ? FastRelay.Cli.Bench.BpfStatsSwitch.TurnOn(Progress) : null;
         using var syscalls = await StartSyscallCounterAsync(relay, cancellationToken);
 
         var points = new List<MoqBenchPoint>();
@@ -105,6 +108,7 @@ public sealed class MoqBenchRunner(MoqBenchOptions options, IMoqClientConnector 
             if (sent.StoppedBecause is { } why)
                 throw new UserFacingException($"the bench publisher stopped at fan-out {fanOut}: {why}\nrelay log:\n{relay.Log}");
             var (cpuNs, fromUs, toUs, kernel, syscallsByName) = await window;
+            var kernelTimed = kernel is { Runs: > 0 } ? kernel : null;
             var syscallCount = syscallsByName?.Sum(c => c.Count);
             await Task.Delay(TimeSpan.FromSeconds(options.DrainSeconds), cancellationToken);
             stopReading.Cancel();
@@ -145,6 +149,8 @@ public sealed class MoqBenchRunner(MoqBenchOptions options, IMoqClientConnector 
                 KernelForwardedBytes = kernel?.Bytes,
                 KernelForwardedPackets = kernel?.Packets,
                 KernelShare = kernel is { } k && deliveredBytes > 0 ? Math.Round(Math.Min(1, k.Bytes / (double)deliveredBytes), 4) : null,
+                KernelNanosecondsPerPacket = kernelTimed is { Packets: > 0 } kt ? Math.Round(kt.RunTimeNs / (double)kt.Packets, 0) : null,
+                RelayCpuWithKernelNanosecondsPerObject = kernelTimed is { } kc && delivered > 0 ? Math.Round((cpuNs + kc.RunTimeNs) / (double)delivered, 0) : null,
                 RelaySyscalls = syscallCount,
                 RelayTopSyscalls = syscallsByName?.Take(6).ToList(),
                 RelaySyscallsPerObject = syscallCount is { } calls && delivered > 0 ? Math.Round(calls / (double)delivered, 3) : null,
@@ -199,7 +205,8 @@ public sealed class MoqBenchRunner(MoqBenchOptions options, IMoqClientConnector 
         var cpu = ProcessCpuTime.Difference(before, relay.ReadCpu());
         var syscallsAfter = syscalls?.ReadBySyscall();
         var kernelAfter = relay.ReadKernelForwarded();
-        KernelForwarded? kernel = kernelBefore is { } b && kernelAfter is { } a ? new KernelForwarded(a.Bytes - b.Bytes, a.Packets - b.Packets) : null;
+        KernelForwarded? kernel = kernelBefore is { } b && kernelAfter is { } a
+            ? new KernelForwarded(a.Bytes - b.Bytes, a.Packets - b.Packets, a.RunTimeNs - b.RunTimeNs, a.Runs - b.Runs) : null;
         return (cpu, fromUs, toUs, kernel, syscallsBefore is null || syscallsAfter is null ? null : SyscallCounter.Difference(syscallsBefore, syscallsAfter));
     }
 

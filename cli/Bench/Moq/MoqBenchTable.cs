@@ -9,7 +9,7 @@ public static class MoqBenchTable
     public static string Format(MoqBenchReport report, bool markdown = false)
     {
         var text = new StringBuilder();
-        var header = new[] { "fan-out", "objects/s sent", "mean bytes", "delivered", "lost", "p50 µs", "p90 µs", "p99 µs", "max µs", "egress Mbit/s", "relay CPU %", "ns/object", "ns/byte", "cycles/byte", "kernel share", "syscalls/object", "syscalls/kernel packet" };
+        var header = new[] { "fan-out", "objects/s sent", "mean bytes", "delivered", "lost", "p50 µs", "p90 µs", "p99 µs", "max µs", "egress Mbit/s", "relay CPU %", "ns/object", "ns/byte", "cycles/byte", "kernel share", "TC ns/packet", "ns/object +TC", "syscalls/object", "syscalls/kernel packet" };
         var rows = report.Points.Select(p => new[]
         {
             p.FanOut.ToString(CultureInfo.InvariantCulture), F(p.PublishedObjectsPerSecond, "0.#"), F(p.MeanObjectBytes, "0"), p.Delivered.ToString(CultureInfo.InvariantCulture),
@@ -17,6 +17,7 @@ public static class MoqBenchTable
             p.LatencyP99Us.ToString(CultureInfo.InvariantCulture), p.LatencyMaxUs.ToString(CultureInfo.InvariantCulture), F(p.EgressMegabitsPerSecond, "0.##"),
             F(p.RelayCpuPercent, "0.#"), F(p.RelayCpuNanosecondsPerObject, "0"), F(p.RelayCpuNanosecondsPerByte, "0.##"), F(p.RelayCyclesPerByte, "0.#"),
             p.KernelShare is { } k ? k.ToString("P1", CultureInfo.InvariantCulture) : "-",
+            F(p.KernelNanosecondsPerPacket, "0"), F(p.RelayCpuWithKernelNanosecondsPerObject, "0"),
             F(p.RelaySyscallsPerObject, "0.###"), F(p.RelaySyscallsPerKernelPacket, "0.###"),
         }).ToList();
         Table(text, header, rows, markdown);

@@ -48,6 +48,9 @@ public sealed class MoqBenchCompareTests
                         Assert.True(p.GetProperty("kernelShare").GetDouble() >= 0.7, p.ToString());
                         Assert.True(p.GetProperty("kernelForwardedPackets").GetInt64() > 0, p.ToString());
                         Assert.True(p.GetProperty("relaySyscallsPerKernelPacket").GetDouble() > 0, p.ToString());
+                        // The TC programs' own time (bpf_stats, on for the run): some per packet, and added to the relay's.
+                        Assert.True(p.GetProperty("kernelNanosecondsPerPacket").GetDouble() > 0, p.ToString());
+                        Assert.True(p.GetProperty("relayCpuWithKernelNanosecondsPerObject").GetDouble() > p.GetProperty("relayCpuNanosecondsPerObject").GetDouble(), p.ToString());
                     }
                     else
                         Assert.False(p.TryGetProperty("kernelShare", out _), p.ToString());
@@ -56,6 +59,10 @@ public sealed class MoqBenchCompareTests
             var rows = report.GetProperty("rows").EnumerateArray().ToList();
             Assert.Equal([1, 4], rows.Select(r => r.GetProperty("fanOut").GetInt32()));
             Assert.All(rows, r => Assert.True(r.GetProperty("p50Ratio").GetDouble() > 0 && r.GetProperty("cpuPerCopyRatio").GetDouble() > 0, r.ToString()));
+            // The fast path's CPU per copy in the ratio is the one with its kernel time.
+            var fastPoints = report.GetProperty("fastPath").GetProperty("points").EnumerateArray().ToList();
+            Assert.All(rows, r => Assert.Equal(fastPoints.Single(p => p.GetProperty("fanOut").GetInt32() == r.GetProperty("fanOut").GetInt32())
+                .GetProperty("relayCpuWithKernelNanosecondsPerObject").GetDouble(), r.GetProperty("fastPathNsPerObject").GetDouble()));
         }
         finally
         {

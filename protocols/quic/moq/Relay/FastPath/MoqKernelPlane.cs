@@ -141,6 +141,10 @@ public sealed class MoqKernelPlane : IDisposable
     /// <summary>Whether the kernel makes copies for a subscriber whose route leaves through <paramref name="ifindex"/>: only
     /// where the host attached the egress program (<see cref="FastPathHost.ClonesTo"/>). Always true for a plane over an
     /// object it did not attach (tests, or a host the caller owns and answers for).</summary>
+    /// <summary>Kernel time in the upstream ingress program and its runs (see FastPathHost.UpstreamIngressRunTime; zeros
+    /// when the programs belong to someone else or kernel.bpf_stats_enabled is off).</summary>
+    public (long RunTimeNs, long Runs) UpstreamProgramRunTime() => _ownedHost?.UpstreamIngressRunTime() ?? (0, 0);
+
     public bool ClonesTo(int ifindex) => _ownedHost is null || FastPathHost.ClonesTo(_ownedHost.Object, ifindex);
 
     /// <summary>Slots not in use.</summary>

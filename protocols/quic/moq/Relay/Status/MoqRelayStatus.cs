@@ -70,10 +70,12 @@ public sealed record MoqRelayTotals(
 /// <summary>The QUIC kernel fast path (relay run with it on): subscriber connections on a kernel slot, upstream
 /// subgroup streams it carried, object bytes the kernel forwarded (all slots, also departed ones), forwarded and
 /// not-forwarded packet events; and the kernel's own counters (fast-path packets from publishers matched to a channel,
-/// without one, clones made, copies rewritten, copies dropped for want of a stream mapping, copies not forwarded).</summary>
+/// without one, clones made, copies rewritten, copies dropped for want of a stream mapping, copies not forwarded); and
+/// the kernel time of the upstream ingress program, clones included, with its runs (only counted while
+/// kernel.bpf_stats_enabled is 1, as `bench --profile moq` sets it).</summary>
 public sealed record MoqFastPathStatus(int Slots, long TappedStreams, long KernelForwardedBytes, long ForwardedPackets, long NotForwardedPackets,
     long UpstreamMatched = 0, long UpstreamNoChannel = 0, long Clones = 0, long EgressRewritten = 0, long EgressDroppedNoStream = 0, long EgressNotForwarded = 0,
-    IReadOnlyList<MoqFastPathSubscriberStatus>? Subscribers = null);
+    IReadOnlyList<MoqFastPathSubscriberStatus>? Subscribers = null, long KernelRunTimeNs = 0, long KernelRuns = 0);
 
 /// <summary>One subscriber connection that was on a kernel slot (live, or ended: the most recent ones are kept): its
 /// session name and remote address as in the sessions list, stream bytes the kernel forwarded to it, and stream bytes
