@@ -18,7 +18,7 @@ namespace FastRelay.Protocols.Quic.Http3;
 public sealed class Http3Server : IAsyncDisposable
 {
     public const string Alpn = "h3";
-    private const int ChunkSize = 64 * 1024;
+    private const int ChunkSize = 256 * 1024;
 
     private readonly Http3StaticFiles _files;
     private readonly ILogger? _logger;
