@@ -3,8 +3,10 @@
 #   ngtcp2 -> ngtcp2, ours -> ngtcp2, ngtcp2 -> ours, ours -> ours
 # Not a test. Per pairing it prints the median MB/s of RUNS fetches (and their range), the server's and the client's
 # CPU seconds per 100 MB (user + system, all threads; the client's minus what its 1-byte fetch took), and each pairing's ratio against ngtcp2 -> ngtcp2.
-# Goodput is SIZE / (time to fetch the big file - time to fetch a 1-byte file) with the same client process kind, so
-# process start-up (about 0.3 s for .NET, milliseconds for the C client) and the handshake are not counted as transfer.
+# Goodput is SIZE / (time to fetch the big file - time to fetch a 1-byte file) with the same client, so start-up and
+# handshake are not counted as transfer. ngtcp2's client: process wall-clock times (it starts in milliseconds). Ours:
+# the request times `quic get` prints itself, because its process start-up (about 1.2 s of fully optimised JIT, more
+# under load) varied by more than a 100 MB transfer takes and made subtracted wall-clock rates meaningless (negative).
 # Both servers run for the whole script and the pairings take turns fetch by fetch (round robin, RUNS rounds): on a
 # shared machine the load moves within seconds, and pairings measured one after the other measured different loads
 # (ratios from 0.65 to 1.3 for the same build). CPU per 100 MB moves much less with the load than MB/s does.
@@ -74,7 +76,11 @@ fetch() { # $1 = client ngtcp2|ours, $2 = server, $3 = file; prints "seconds ser
   end=$(date +%s.%N)
   c1=$(server_cpu "$2")
   cmp -s "$work/htdocs/$3" "$work/dl/$3" || { echo "$1->$2: corrupt or missing download:"; tail -20 "$work/client.log"; return 1; } >&2
-  echo "$(echo "$end - $start" | bc -l) $(echo "$c1 - $c0" | bc -l) $(awk '{print $1 + $2}' "$work/client.time")"
+  local secs; secs=$(echo "$end - $start" | bc -l)
+  # `quic get` prints "<url>: status 200, <n> bytes, <ms> ms, ...": the request's own time, without the process start.
+  if [ "$1" = ours ]; then secs=$(sed -n 's/^.*: status 200, [0-9]* bytes, \([0-9.]*\) ms.*$/\1/p' "$work/client.log" | head -1 | awk '{print $1 / 1000}'); fi
+  [ -n "$secs" ] || { echo "$1->$2: no request time in the client's output:"; tail -5 "$work/client.log"; return 1; } >&2
+  echo "$secs $(echo "$c1 - $c0" | bc -l) $(awk '{print $1 + $2}' "$work/client.time")"
 }
 
 median() { sort -g | awk '{a[NR] = $1} END {if (NR == 0) print ""; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
@@ -115,7 +121,7 @@ for pairing in $pairings; do
   name="${pairing/>/->}"
   if [ -z "${rates[$pairing]:-}" ]; then printf '%-16s   failed\n' "$name"; continue; fi
   med[$pairing]=$(tr ' ' '\n' <<<"${rates[$pairing]}" | grep . | median)
-  printf '%-16s %9.1f  %-28s %10.2f s %10.2f s   (per 100 MB; start-up + handshake %.3f s not counted)\n' "$name" "${med[$pairing]}" \
+  printf '%-16s %9.1f  %-28s %10.2f s %10.2f s   (per 100 MB; 1-byte fetch %.3f s not counted)\n' "$name" "${med[$pairing]}" \
     "($(printf '%.0f ' ${rates[$pairing]} | sed 's/ $//'))" \
     "$(tr ' ' '\n' <<<"${server_cpus[$pairing]}" | grep . | median)" "$(tr ' ' '\n' <<<"${client_cpus[$pairing]}" | grep . | median)" \
     "${overhead[$pairing]}"
