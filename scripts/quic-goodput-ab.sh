@@ -27,6 +27,7 @@ cleanup() {
 trap cleanup EXIT
 mkdir -p "$work/htdocs" "$work/dl"
 head -c $((100 * 1024 * 1024)) /dev/urandom > "$work/htdocs/bulk.bin"
+head -c $((2 * 1024 * 1024)) /dev/urandom > "$work/htdocs/warm.bin"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" \
   -days 1 -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
 free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -53,17 +54,18 @@ for l in "${labels[@]}"; do
 done
 
 cpu() { awk -v t="$ticks" '{print ($14 + $15) / t}' "/proc/$1/stat"; }
-fetch() { # label -> "MB/s cpu_s"
-  local p="${port[$1]}" c0 c1 t0 t1
-  rm -f "$work/dl/bulk.bin"
+fetch() { # label [file] -> "MB/s cpu_s" (MB/s as if 100 MB)
+  local p="${port[$1]}" file="${2:-bulk.bin}" c0 c1 t0 t1
+  rm -f "$work/dl/$file"
   c0=$(cpu "${pid[$1]}"); t0=$(date +%s.%N)
-  timeout 300 "$client_bin" -q --exit-on-all-streams-close --download "$work/dl" 127.0.0.1 "$p" "https://127.0.0.1:$p/bulk.bin" >"$work/client.log" 2>&1
+  timeout 300 "$client_bin" -q --exit-on-all-streams-close --download "$work/dl" 127.0.0.1 "$p" "https://127.0.0.1:$p/$file" >"$work/client.log" 2>&1
   t1=$(date +%s.%N); c1=$(cpu "${pid[$1]}")
-  cmp -s "$work/htdocs/bulk.bin" "$work/dl/bulk.bin" || { echo "$1: corrupt or missing download" >&2; return 1; }
+  cmp -s "$work/htdocs/$file" "$work/dl/$file" || { echo "$1: corrupt or missing download" >&2; return 1; }
   echo "$(echo "100 / ($t1 - $t0)" | bc -l) $(echo "$c1 - $c0" | bc -l)"
 }
 median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2)}'; }
-for l in "${labels[@]}"; do : >"$work/results-$l"; done
+# Warm-up: our CLI compiles each method fully optimised on its first call (no tiered JIT), a cost of the first transfer.
+for l in "${labels[@]}"; do : >"$work/results-$l"; fetch "$l" warm.bin >/dev/null || true; done
 for _ in $(seq "$rounds"); do
   for l in "${labels[@]}"; do fetch "$l" >>"$work/results-$l" || true; done
 done
