@@ -31,7 +31,8 @@ public static class QuicCommand
             Description = "QUIC versions to offer, most preferred first (v1, v2, v2draft or hex), e.g. v2,v1: the first flight is v1 when listed and a server that speaks v2 switches to it.",
             DefaultValueFactory = _ => "v1",
         };
-        var command = new Command("get", "Download one or more URLs over HTTP/3.") { urls, output, insecure, trust, disable1Rtt, keyUpdate, concurrency, qlogDir, handshakeTimeout, sessionFile, noEarlyData, pmtud, versions };
+        var cc = CongestionControlOption();
+        var command = new Command("get", "Download one or more URLs over HTTP/3.") { urls, output, insecure, trust, disable1Rtt, keyUpdate, concurrency, qlogDir, handshakeTimeout, sessionFile, noEarlyData, pmtud, versions, cc };
         var logging = CliLogging.AddTo(command);
         command.SetAction((parse, cancellationToken) => QuicGetRunner.RunAsync(new QuicGetOptions
         {
@@ -50,9 +51,17 @@ public static class QuicCommand
             EarlyData = !parse.GetValue(noEarlyData),
             MaxPathMtuProbeSize = parse.GetValue(pmtud),
             QuicVersions = ParseVersions(parse.GetValue(versions)!),
+            CongestionControl = parse.GetValue(cc),
         }, Console.Out, cancellationToken));
         return command;
     }
+
+    /// <summary>--cc: the congestion controller of every connection (the library's default, NewReno, unless given).</summary>
+    private static Option<Protocols.Quic.Recovery.CongestionControlAlgorithm> CongestionControlOption() => new("--cc")
+    {
+        Description = "Congestion controller: NewReno (RFC 9002) or Cubic (RFC 9438, ngtcp2's default).",
+        DefaultValueFactory = _ => Protocols.Quic.Recovery.CongestionControlAlgorithm.NewReno,
+    };
 
     /// <summary>"v2,v1" → the version numbers, in order.</summary>
     internal static List<uint> ParseVersions(string text)
@@ -85,7 +94,8 @@ public static class QuicCommand
             Description = "QUIC versions served (v1, v2, v2draft or hex); a client offering several gets the first of its own list that is here.",
             DefaultValueFactory = _ => "v1,v2",
         };
-        var command = new Command("serve", "Serve a directory over HTTP/3 until SIGTERM/SIGINT.") { root, port, address, cert, key, retry, disable1Rtt, qlogDir, noEarlyData, pmtud, versions };
+        var cc = CongestionControlOption();
+        var command = new Command("serve", "Serve a directory over HTTP/3 until SIGTERM/SIGINT.") { root, port, address, cert, key, retry, disable1Rtt, qlogDir, noEarlyData, pmtud, versions, cc };
         var logging = CliLogging.AddTo(command);
         command.SetAction((parse, cancellationToken) => QuicServeRunner.RunAsync(new QuicServeOptions
         {
@@ -102,6 +112,7 @@ public static class QuicCommand
             EarlyData = !parse.GetValue(noEarlyData),
             MaxPathMtuProbeSize = parse.GetValue(pmtud),
             QuicVersions = ParseVersions(parse.GetValue(versions)!),
+            CongestionControl = parse.GetValue(cc),
         }, Console.Out, cancellationToken));
         return command;
     }

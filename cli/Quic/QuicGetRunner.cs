@@ -29,6 +29,7 @@ public sealed class QuicGetOptions
     public bool EarlyData { get; init; } = true;
     /// <summary>Path MTU discovery maximum (0: off).</summary>
     public int MaxPathMtuProbeSize { get; init; }
+    public FastRelay.Protocols.Quic.Recovery.CongestionControlAlgorithm CongestionControl { get; init; }
     /// <summary>QUIC versions to offer, most preferred first (the first flight is v1 when listed).</summary>
     public List<uint> QuicVersions { get; init; } = [Protocols.Quic.Wire.QuicVersion.V1];
 }
@@ -78,6 +79,7 @@ public static class QuicGetRunner
                 SessionTickets = tickets,
                 EnableEarlyData = options.EarlyData,
                 MaxPathMtuProbeSize = options.MaxPathMtuProbeSize,
+                CongestionControl = options.CongestionControl,
                 QuicVersions = options.QuicVersions,
             };
             Http3Client client;

@@ -25,6 +25,7 @@ public sealed class QuicServeOptions
     public bool EarlyData { get; init; } = true;
     /// <summary>Path MTU discovery maximum (0: off).</summary>
     public int MaxPathMtuProbeSize { get; init; }
+    public FastRelay.Protocols.Quic.Recovery.CongestionControlAlgorithm CongestionControl { get; init; }
     /// <summary>QUIC versions served (default v1 and v2).</summary>
     public List<uint> QuicVersions { get; init; } = [Protocols.Quic.Wire.QuicVersion.V1, Protocols.Quic.Wire.QuicVersion.V2];
 }
@@ -65,6 +66,7 @@ public static class QuicServeRunner
                     MaxPathMtuProbeSize = options.MaxPathMtuProbeSize,
                     QuicVersions = options.QuicVersions,
                     QlogDirectory = options.QlogDirectory,
+                    CongestionControl = options.CongestionControl,
                     LoggerFactory = logs,
                 },
             }, stop.Token);

@@ -3,7 +3,7 @@ namespace FastRelay.Protocols.Quic.Streams;
 /// <summary>
 /// Something the application should learn about a stream. Readable/Writable are edge-triggered: a stream signals
 /// Readable once and again only after the application read from it; Writable once after a write was cut short by a
-/// full send buffer and space came back. <see cref="ErrorCode"/> carries the application error code of PeerReset and
+/// full send buffer and a quarter of it came back (SendBuffer.WritableThreshold). <see cref="ErrorCode"/> carries the application error code of PeerReset and
 /// PeerStopSending. LocalOpenAvailable (StreamId 0 = bidirectional, 2 = unidirectional) follows a MAX_STREAMS raise.
 /// </summary>
 public readonly record struct StreamEvent(StreamEventKind Kind, ulong StreamId, ulong ErrorCode = 0);

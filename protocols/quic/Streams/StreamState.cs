@@ -28,7 +28,7 @@ internal sealed class StreamState
     public ulong ResetFinalSize;
     public bool BlockedPending;           // STREAM_DATA_BLOCKED owed
     public ulong BlockedSentAt = ulong.MaxValue;   // limit a STREAM_DATA_BLOCKED was last sent for
-    public bool WantsWritable;            // a write was cut short: signal Writable when space returns
+    public bool WantsWritable;            // a write was cut short: signal Writable when SendBuffer.WritableThreshold is free
     public bool WritesAckedSignaled;
     /// <summary>New data goes one STREAM frame per packet in the kernel fast-path layout (StreamTable.FastPath.cs).</summary>
     public bool FastPathLayout;

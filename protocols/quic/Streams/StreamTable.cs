@@ -419,7 +419,7 @@ public sealed partial class StreamTable
             case FrameType.Stream:
                 if (!_streams.TryGetValue(frame.StreamId, out var s) || s.Send is null) return;
                 s.Send.OnAcked(frame.Offset, frame.Length, frame.Fin);
-                if (s.WantsWritable && !s.ResetSent && s.Send.FreeSpace > 0)
+                if (s.WantsWritable && !s.ResetSent && s.Send.FreeSpace >= s.Send.WritableThreshold)
                 {
                     s.WantsWritable = false;
                     _events.Enqueue(new StreamEvent(StreamEventKind.Writable, s.Id));

@@ -446,6 +446,32 @@ public class StreamTableTests
     }
 
     [Fact]
+    public void WriterCutShortIsWokenOnlyOnceAQuarterOfTheSendBufferIsFree()
+    {
+        // Waking the writer at the first acknowledged byte cost a thread-pool wake-up and a lock fight per ACK.
+        var client = Table(client: true);
+        Assert.True(client.TryOpenStream(bidirectional: true, out ulong id));
+        Assert.Equal(128 * 1024, client.Write(id, new byte[200 * 1024], fin: false));   // the 128 KB buffer is full
+        Assert.Empty(Drain(client).Where(e => e.Kind == StreamEventKind.Writable));
+
+        // The peer's 32 KB stream window lets 32 KB go: a quarter of the buffer, the threshold.
+        var frames = new List<SentFrame>();
+        var packet = new byte[1200];
+        while (client.WriteFrames(packet, frames) > 0) { }
+        var data = frames.Where(f => f.FrameType == FrameType.Stream).ToList();
+        Assert.Equal(32UL * 1024, (ulong)data.Sum(f => (long)f.Length));
+
+        for (int i = 0; i < data.Count - 1; i++)
+        {
+            client.OnFrameAcked(data[i]);
+            Assert.DoesNotContain(Drain(client), e => e.Kind == StreamEventKind.Writable);
+        }
+        client.OnFrameAcked(data[^1]);
+        Assert.Single(Drain(client), e => e.Kind == StreamEventKind.Writable && e.StreamId == id);
+        Assert.Equal(32 * 1024, client.Write(id, new byte[200 * 1024], fin: false));
+    }
+
+    [Fact]
     public void LostControlFramesAreResentWithCurrentValues()
     {
         var server = Table(client: false);
