@@ -1,13 +1,17 @@
 using System.CommandLine;
 using FastRelay.Cli;
+using FastRelay.Cli.Startup;
 
 var root = CliRoot.Create();
 
 try
 {
     args = ConfigFile.Expand(root, args);
+    var parse = root.Parse(args);
+    // The relays and the other traffic-carrying commands run with tiered compilation off (does not return for them).
+    SteadyStateRuntime.RestartIfNeeded(parse);
     // Our own handler below prints user errors without a stack trace; System.CommandLine's would print them as crashes.
-    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+    return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
 catch (UserFacingException e)
 {

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using FastRelay.Cli.Bench;
 using FastRelay.Cli.Bench.Moq;
+using FastRelay.Cli.Startup;
 
 namespace FastRelay.Cli.Commands;
 
@@ -74,6 +75,6 @@ public static class BenchCommand
                 await File.WriteAllTextAsync(file, report.ToJson(), cancellationToken);
             return 0;
         });
-        return command;
+        return SteadyStateRuntime.Mark(command); // carries traffic: tiered compilation off (docs/startup.md)
     }
 }

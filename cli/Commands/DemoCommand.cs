@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using FastRelay.Cli.Relay;
 using FastRelay.Cli.Scenario;
+using FastRelay.Cli.Startup;
 
 namespace FastRelay.Cli.Commands;
 
@@ -35,7 +36,7 @@ public static class DemoCommand
                 ? await RunCustomUdpAsync(asJson, DemoMode(parse.GetValue(mode)), parse.GetValue(duration) ?? 3, parse.GetValue(rate) ?? 1000, progress, cancellationToken)
                 : await RunMoqAsync(asJson, DemoMode(parse.GetValue(mode)), parse.GetValue(duration) ?? 6, parse.GetValue(rate) ?? 30, progress, cancellationToken);
         });
-        return command;
+        return SteadyStateRuntime.Mark(command); // carries traffic: tiered compilation off (docs/startup.md)
     }
 
     /// <summary>The demo builds its own lab, where the fast path always runs: "auto" would only hide a broken one.</summary>

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using FastRelay.Cli.Quic;
 using FastRelay.Protocols.Moq.Clients;
 using Microsoft.Extensions.Logging;
+using FastRelay.Cli.Startup;
 
 namespace FastRelay.Cli.Commands;
 
@@ -207,7 +208,7 @@ public static class MoqCommand
             }
             return 0;
         }));
-        return command;
+        return SteadyStateRuntime.Mark(command); // carries traffic: tiered compilation off (docs/startup.md)
     }
 
     private static Command CreateSubscribe(MoqCommandEnvironment env)
@@ -260,7 +261,7 @@ public static class MoqCommand
             }
             return 0;
         }));
-        return command;
+        return SteadyStateRuntime.Mark(command); // carries traffic: tiered compilation off (docs/startup.md)
     }
 
     private static Stream? OpenOutput(string? path)

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using FastRelay.Protocols.CustomUdp.Clients;
 using FastRelay.Protocols.CustomUdp.Wire;
+using FastRelay.Cli.Startup;
 
 namespace FastRelay.Cli.Commands;
 
@@ -52,7 +53,7 @@ public static class PublishCommand
                 throw new UserFacingException($"the relay at {options.Relay} did not accept the publisher: {report.Rejection}");
             return 0;
         }));
-        return command;
+        return SteadyStateRuntime.Mark(command); // carries traffic: tiered compilation off (docs/startup.md)
     }
 }
 

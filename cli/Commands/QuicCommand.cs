@@ -1,5 +1,6 @@
 using System.CommandLine;
 using FastRelay.Cli.Quic;
+using FastRelay.Cli.Startup;
 
 namespace FastRelay.Cli.Commands;
 
@@ -103,6 +104,6 @@ public static class QuicCommand
             MaxPathMtuProbeSize = parse.GetValue(pmtud),
             QuicVersions = ParseVersions(parse.GetValue(versions)!),
         }, Console.Out, cancellationToken));
-        return command;
+        return SteadyStateRuntime.Mark(command); // carries traffic: tiered compilation off (docs/startup.md)
     }
 }

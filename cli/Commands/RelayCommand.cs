@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using FastRelay.Cli.Relay;
 using FastRelay.Protocols.CustomUdp.Relay;
 using Microsoft.Extensions.Logging;
+using FastRelay.Cli.Startup;
 
 namespace FastRelay.Cli.Commands;
 
@@ -96,7 +97,7 @@ public static class RelayCommand
             }, logs, stop.Token);
             return 0;
         });
-        return command;
+        return SteadyStateRuntime.Mark(command); // carries traffic: tiered compilation off (docs/startup.md)
     }
 
     /// <summary>`relay --profile` serves custom-udp; every other name gets an answer that says where its relay is.</summary>

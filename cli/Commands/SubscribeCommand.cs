@@ -1,6 +1,7 @@
 using System.CommandLine;
 using FastRelay.Protocols.CustomUdp.Clients;
 using FastRelay.Protocols.CustomUdp.Wire;
+using FastRelay.Cli.Startup;
 
 namespace FastRelay.Cli.Commands;
 
@@ -46,6 +47,6 @@ public static class SubscribeCommand
                                               (report.Rejection is null ? " (no REPLY)" : $": {report.Rejection}"));
             return report.IntegrityErrors + report.WrongChannel > 0 ? CorruptionExitCode : 0;
         }));
-        return command;
+        return SteadyStateRuntime.Mark(command); // carries traffic: tiered compilation off (docs/startup.md)
     }
 }
