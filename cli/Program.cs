@@ -2,7 +2,8 @@ using System.CommandLine;
 using FastRelay.Cli;
 using FastRelay.Cli.Startup;
 
-var root = CliRoot.Create();
+// Only the command the first argument names is built whole (CliRoot.Create).
+var root = CliRoot.Create(args.FirstOrDefault());
 
 try
 {

@@ -12,6 +12,12 @@ namespace FastRelay.Cli.Commands;
 /// custom-UDP relay's demo is there by name. The lab is removed afterwards, also on failure.</summary>
 public static class DemoCommand
 {
+    /// <summary>The name and the description are constants so that CliRoot can list this command without building
+    /// it (a command line names one top-level command; only that one is built, docs/startup.md).</summary>
+    public const string Name = "demo";
+
+    public const string Description = "Build a lab, relay a live stream to 3 subscribers, print what each received.";
+
     public const string Moq = "moq";
     public const string CustomUdp = "custom-udp";
 
@@ -27,7 +33,7 @@ public static class DemoCommand
         var duration = new Option<double?>("--duration", "-d") { Description = "Seconds of streaming (default: moq 6, custom-udp 3)." };
         var mode = new Option<RelayMode>("--mode", "-m") { Description = "FastPath or Userspace.", DefaultValueFactory = _ => RelayMode.FastPath };
         var rate = new Option<int?>("--rate") { Description = "moq: objects (frames) per second (default 30); custom-udp: packets per second (default 1000)." };
-        var command = new Command("demo", "Build a lab, relay a live stream to 3 subscribers, print what each received.") { profile, json, duration, mode, rate };
+        var command = new Command(Name, Description) { profile, json, duration, mode, rate };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var asJson = parse.GetValue(json);

@@ -29,6 +29,12 @@ public sealed record MoqCommandEnvironment
 /// </summary>
 public static class MoqCommand
 {
+    /// <summary>The name and the description are constants so that CliRoot can list this command without building
+    /// it (a command line names one top-level command; only that one is built, docs/startup.md).</summary>
+    public const string Name = "moq";
+
+    public const string Description = "Media over QUIC (draft-19): test publisher and subscriber (the relay is `fastrelay moq relay`).";
+
     public const int IntegrityFailureExitCode = 3;
     public const int IncompleteExitCode = 4;
 
@@ -38,7 +44,7 @@ public static class MoqCommand
     public static Command Create(MoqCommandEnvironment? environment = null)
     {
         var env = environment ?? MoqCommandEnvironment.Default;
-        var command = new Command("moq", "Media over QUIC (draft-19): test publisher and subscriber (the relay is `fastrelay moq relay`).")
+        var command = new Command(Name, Description)
         {
             CreatePublish(env),
             CreateSubscribe(env),
