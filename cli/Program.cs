@@ -2,13 +2,18 @@ using System.CommandLine;
 using FastRelay.Cli;
 using FastRelay.Cli.Startup;
 
+StartupTrace.Mark("main");
 // Only the command the first argument names is built whole (CliRoot.Create).
 var root = CliRoot.Create(args.FirstOrDefault());
 
 try
 {
+    StartupTrace.Mark("command tree built");
     args = ConfigFile.Expand(root, args);
     var parse = root.Parse(args);
+    StartupTrace.Mark("parsed");
+    if (parse.Action != parse.CommandResult.Command.Action)
+        StartupTrace.Flush(); // help, version, errors: what runs next is all there is
     // The relays and the other traffic-carrying commands run with tiered compilation off (does not return for them).
     SteadyStateRuntime.RestartIfNeeded(parse);
     // Our own handler below prints user errors without a stack trace; System.CommandLine's would print them as crashes.
