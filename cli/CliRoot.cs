@@ -9,41 +9,51 @@ public static class CliRoot
 {
     public const string Description = "FastRelay: describe a UDP protocol once, relay it from the Linux kernel.";
 
-    /// <summary>The top-level commands, in the order help lists them: name and description (constants), and how to build
-    /// the whole command.</summary>
-    private static readonly (string Name, string Description, Func<Command> Create)[] TopLevel =
+    /// <summary>A top-level command: how to build it whole, and what the root's listing shows of it (name, description
+    /// and the arguments help prints beside the name).</summary>
+    private sealed record TopLevelCommand(string Name, string Description, Func<Command> Create, params Func<Argument>[] Listed)
+    {
+        public Command CreateListing()
+        {
+            var command = new Command(Name, Description);
+            foreach (var argument in Listed)
+                command.Add(argument());
+            return command;
+        }
+    }
+
+    /// <summary>The top-level commands, in the order help lists them.</summary>
+    private static readonly TopLevelCommand[] TopLevel =
     [
-        (GenCommand.Name, GenCommand.Description, GenCommand.Create),
-        (VerifyCommand.Name, VerifyCommand.Description, VerifyCommand.Create),
-        (PublishCommand.Name, PublishCommand.Description, PublishCommand.Create),
-        (SubscribeCommand.Name, SubscribeCommand.Description, SubscribeCommand.Create),
-        (LabCommand.Name, LabCommand.Description, LabCommand.Create),
-        (RelayCommand.Name, RelayCommand.Description, RelayCommand.Create),
-        (StatusCommand.Name, StatusCommand.Description, StatusCommand.Create),
-        (DemoCommand.Name, DemoCommand.Description, DemoCommand.Create),
-        (BenchCommand.Name, BenchCommand.Description, BenchCommand.Create),
-        (QuicCommand.Name, QuicCommand.Description, QuicCommand.Create),
-        (MoqCommand.Name, MoqCommand.Description, () => MoqCommand.Create()),
-        (FuzzCommand.Name, FuzzCommand.Description, FuzzCommand.Create),
+        new(GenCommand.Name, GenCommand.Description, GenCommand.Create),
+        new(VerifyCommand.Name, VerifyCommand.Description, VerifyCommand.Create, VerifyCommand.CreatePathArgument),
+        new(PublishCommand.Name, PublishCommand.Description, PublishCommand.Create),
+        new(SubscribeCommand.Name, SubscribeCommand.Description, SubscribeCommand.Create),
+        new(LabCommand.Name, LabCommand.Description, LabCommand.Create),
+        new(RelayCommand.Name, RelayCommand.Description, RelayCommand.Create),
+        new(StatusCommand.Name, StatusCommand.Description, StatusCommand.Create),
+        new(DemoCommand.Name, DemoCommand.Description, DemoCommand.Create, DemoCommand.CreateProfileArgument),
+        new(BenchCommand.Name, BenchCommand.Description, BenchCommand.Create),
+        new(QuicCommand.Name, QuicCommand.Description, QuicCommand.Create),
+        new(MoqCommand.Name, MoqCommand.Description, () => MoqCommand.Create()),
+        new(FuzzCommand.Name, FuzzCommand.Description, FuzzCommand.Create),
     ];
 
     /// <summary>The whole tree.</summary>
     public static RootCommand Create() => Create(invoked: null);
 
     /// <summary>
-    /// The tree for one command line: the top-level command <paramref name="invoked"/> names (the first argument) is
-    /// built whole, every other one only as its name and description, which is all the root's help, a typo's
-    /// suggestions and the parser need of it. Building every command's options touched most of the CLI's types (and
-    /// loaded the custom-UDP, MoQ and JSON assemblies) on every start. Null, or a first argument that names no
-    /// command (an option, a typo): the whole tree.
+    /// The tree for one command line, given its first argument: the top-level command that names is built whole, every
+    /// other one only as the root's listing shows it (name, description, the arguments beside the name), which is all
+    /// the parser, the root's help and a typo's suggestions need of it. Building every command's options touched most
+    /// of the CLI's types (and loaded the custom-UDP, MoQ and JSON assemblies) on every start. A first argument that
+    /// names no command (`--help`, a typo, none: "") builds no command whole. Null: the whole tree.
     /// </summary>
     public static RootCommand Create(string? invoked)
     {
-        if (invoked is not null && !Array.Exists(TopLevel, c => c.Name == invoked))
-            invoked = null;
         var root = new RootCommand(Description);
-        foreach (var (name, description, create) in TopLevel)
-            root.Add(invoked is null || invoked == name ? create() : new Command(name, description));
+        foreach (var command in TopLevel)
+            root.Add(invoked is null || invoked == command.Name ? command.Create() : command.CreateListing());
         // `moq relay` and `moq status` (the relay's verbs) join the `moq` group MoqCommand made.
         if (invoked is null or MoqCommand.Name)
             MoqRelayCommand.Register(root);

@@ -3,8 +3,8 @@ using FastRelay.Cli;
 using FastRelay.Cli.Startup;
 
 StartupTrace.Mark("main");
-// Only the command the first argument names is built whole (CliRoot.Create).
-var root = CliRoot.Create(args.FirstOrDefault());
+// Only the command the first argument names is built whole (CliRoot.Create); none for `--help` or no arguments.
+var root = CliRoot.Create(args.Length > 0 ? args[0] : "");
 
 try
 {

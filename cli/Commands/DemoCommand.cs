@@ -21,7 +21,8 @@ public static class DemoCommand
     public const string Moq = "moq";
     public const string CustomUdp = "custom-udp";
 
-    public static Command Create()
+    /// <summary>The command's argument; also on the command's entry in the root's listing (CliRoot), which shows it.</summary>
+    public static Argument<string> CreateProfileArgument()
     {
         var profile = new Argument<string>("profile")
         {
@@ -29,6 +30,12 @@ public static class DemoCommand
             DefaultValueFactory = _ => Moq,
         };
         profile.AcceptOnlyFromAmong(Moq, CustomUdp);
+        return profile;
+    }
+
+    public static Command Create()
+    {
+        var profile = CreateProfileArgument();
         var json = new Option<bool>("--json") { Description = "Print the summary as JSON (non-interactive)." };
         var duration = new Option<double?>("--duration", "-d") { Description = "Seconds of streaming (default: moq 6, custom-udp 3)." };
         var mode = new Option<RelayMode>("--mode", "-m") { Description = "FastPath or Userspace.", DefaultValueFactory = _ => RelayMode.FastPath };

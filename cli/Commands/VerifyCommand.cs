@@ -15,9 +15,12 @@ public static class VerifyCommand
 
     public const string Description = "Load every program into the kernel and report the verifier's verdict.";
 
+    /// <summary>The command's argument; also on the command's entry in the root's listing (CliRoot), which shows it.</summary>
+    public static Argument<string> CreatePathArgument() => new("path") { Description = "A directory written by `fastrelay gen` (or a single .bpf.o)." };
+
     public static Command Create()
     {
-        var target = new Argument<string>("path") { Description = "A directory written by `fastrelay gen` (or a single .bpf.o)." };
+        var target = CreatePathArgument();
         var verbose = new Option<bool>("--log") { Description = "Print the verifier log of accepted programs too." };
         var command = new Command(Name, Description) { target, verbose };
         command.SetAction(parse => Run(parse.GetValue(target)!, parse.GetValue(verbose), Console.Out));

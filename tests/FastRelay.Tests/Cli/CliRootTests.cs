@@ -34,11 +34,11 @@ public sealed class CliRootTests
 
         Assert.Equal(whole.Subcommands.Select(c => (c.Name, c.Description)), lazy.Subcommands.Select(c => (c.Name, c.Description)));
         Assert.Equal(Shape(whole.Subcommands.Single(c => c.Name == name)), Shape(lazy.Subcommands.Single(c => c.Name == name)));
-        Assert.All(lazy.Subcommands.Where(c => c.Name != name), c => Assert.Empty(c.Subcommands.Concat<Symbol>(c.Options).Concat(c.Arguments)));
+        Assert.All(lazy.Subcommands.Where(c => c.Name != name), c => Assert.Empty(c.Subcommands.Concat<Symbol>(c.Options)));
     }
 
-    /// <summary>The help a command line prints is the whole tree's: the root's (its first argument names no command, so
-    /// the whole tree is built) and a command's own (built whole).</summary>
+    /// <summary>The help a command line prints is the whole tree's: the root's (every command listed with the arguments
+    /// shown beside its name) and a command's own (built whole).</summary>
     [Theory]
     [InlineData("--help")]
     [InlineData("quic", "--help")]
@@ -50,18 +50,27 @@ public sealed class CliRootTests
         Assert.Equal(await HelpAsync(CliRoot.Create(), args), await HelpAsync(CliRoot.Create(args[0]), args));
     }
 
+    /// <summary>`--help`, a typo or nothing builds no command whole: each is listed as the whole tree lists it (names,
+    /// descriptions, the arguments help shows beside a name), and a typo gets the whole tree's suggestions.</summary>
     [Theory]
     [InlineData("--help")]
     [InlineData("qiuc")]
-    public void A_first_argument_that_names_no_command_builds_the_whole_tree(string invoked)
+    [InlineData("")]
+    public async Task A_first_argument_that_names_no_command_lists_every_command_as_the_whole_tree_does(string invoked)
     {
-        Assert.Equal(Shape(CliRoot.Create()), Shape(CliRoot.Create(invoked)));
+        var whole = CliRoot.Create();
+        var listing = CliRoot.Create(invoked);
+
+        Assert.Equal(whole.Subcommands.Select(c => (c.Name, c.Description, string.Join(",", c.Arguments.Select(a => a.Name)))),
+            listing.Subcommands.Select(c => (c.Name, c.Description, string.Join(",", c.Arguments.Select(a => a.Name)))));
+        Assert.Equal(await HelpAsync(whole, ["qiuc"]), await HelpAsync(listing, ["qiuc"]));
+        Assert.Equal(await HelpAsync(whole, []), await HelpAsync(listing, []));
     }
 
     private static async Task<string> HelpAsync(RootCommand root, string[] args)
     {
         var output = new StringWriter();
-        await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output });
+        await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = output });
         return output.ToString();
     }
 }
