@@ -12,8 +12,6 @@ try
     args = ConfigFile.Expand(root, args);
     var parse = root.Parse(args);
     StartupTrace.Mark("parsed");
-    if (parse.Action != parse.CommandResult.Command.Action)
-        StartupTrace.Flush(); // help, version, errors: what runs next is all there is
     // The relays and the other traffic-carrying commands run with tiered compilation off (does not return for them).
     SteadyStateRuntime.RestartIfNeeded(parse);
     // Our own handler below prints user errors without a stack trace; System.CommandLine's would print them as crashes.
@@ -30,4 +28,8 @@ catch (FastRelay.Bpf.BpfException e) when (e.Errno is 1 or 13) // EPERM, EACCES
     Console.Error.WriteLine($"fastrelay: {e.Message.Split('\n')[0]}");
     Console.Error.WriteLine("fastrelay: the kernel refused: run as root, or with CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (CAP_SYS_ADMIN only to mount bpffs); see docs/operations.md");
     return 1;
+}
+finally
+{
+    StartupTrace.Flush(); // FASTRELAY_STARTUP_TRACE: the milestones not written yet (quic get writes its own at connect)
 }
