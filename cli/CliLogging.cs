@@ -1,4 +1,5 @@
 using System.CommandLine;
+using FastRelay.Cli.Startup;
 using Microsoft.Extensions.Logging;
 
 namespace FastRelay.Cli;
@@ -38,16 +39,35 @@ public sealed class CliLogging
     }
 
     /// <param name="quiet">The level without -v: Information for servers and relays (start-up, peers), Warning for clients.</param>
-    public ILoggerFactory Create(ParseResult parse, LogLevel quiet = LogLevel.Information) =>
+    public DeferredLoggerFactory Create(ParseResult parse, LogLevel quiet = LogLevel.Information) =>
         Create(parse.GetValue(Verbose), parse.GetValue(Format), quiet);
 
-    public static ILoggerFactory Create(bool verbose, LogFormat format, LogLevel quiet = LogLevel.Information) => LoggerFactory.Create(b =>
+    /// <summary>The QUIC stack's categories: kept to warnings unless -v (it logs per connection).</summary>
+    public const string QuicCategoryPrefix = "FastRelay.Protocols.Quic";
+
+    /// <summary>The factory a command logs through. The console logger behind it (dependency injection, options,
+    /// configuration binding: a dozen assemblies and a few hundred JIT-compiled generic instantiations, most of a
+    /// client's start-up before its first packet) is built on the first message that passes the level filter: a client
+    /// at its quiet level usually never builds it (docs/startup.md).</summary>
+    public static DeferredLoggerFactory Create(bool verbose, LogFormat format, LogLevel quiet = LogLevel.Information) =>
+        new(category => MinimumLevel(category, verbose, quiet), () => CreateConsole(verbose, format, quiet));
+
+    /// <summary>The lowest level that reaches the console for <paramref name="category"/>: the rules
+    /// <see cref="CreateConsole"/> gives Microsoft.Extensions.Logging (whose filter rules match category prefixes,
+    /// ignoring case).</summary>
+    public static LogLevel MinimumLevel(string category, bool verbose, LogLevel quiet) =>
+        verbose ? LogLevel.Debug
+        : category.StartsWith(QuicCategoryPrefix, StringComparison.OrdinalIgnoreCase) ? LogLevel.Warning
+        : quiet;
+
+    /// <summary>The console logger itself, built at once.</summary>
+    public static ILoggerFactory CreateConsole(bool verbose, LogFormat format, LogLevel quiet = LogLevel.Information) => LoggerFactory.Create(b =>
     {
         if (format == LogFormat.Json)
             b.AddJsonConsole(o => { o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ"; o.UseUtcTimestamp = true; });
         else
             b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
         b.SetMinimumLevel(verbose ? LogLevel.Debug : quiet);
-        b.AddFilter("FastRelay.Protocols.Quic", verbose ? LogLevel.Debug : LogLevel.Warning);
+        b.AddFilter(QuicCategoryPrefix, verbose ? LogLevel.Debug : LogLevel.Warning);
     });
 }

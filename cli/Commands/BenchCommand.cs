@@ -1,6 +1,7 @@
 using System.CommandLine;
 using FastRelay.Cli.Bench;
 using FastRelay.Cli.Bench.Moq;
+using FastRelay.Cli.Startup;
 
 namespace FastRelay.Cli.Commands;
 
@@ -8,6 +9,12 @@ namespace FastRelay.Cli.Commands;
 /// C reference relay, in one run; medians, ratios, JSON and plots.</summary>
 public static class BenchCommand
 {
+    /// <summary>The name and the description are constants so that CliRoot can list this command without building
+    /// it (a command line names one top-level command; only that one is built, docs/startup.md).</summary>
+    public const string Name = "bench";
+
+    public const string Description = "Measure the fast path against the kernel floor, the userspace relay and a C reference relay.";
+
     public static Command Create()
     {
         var profile = new Option<string>("--profile") { Description = "Profile: custom-udp (kernel floor, fast path, userspace and C relays in a lab) or moq (the MoQ relay: latency and relay CPU per delivered object and byte; see --relay-mode).", DefaultValueFactory = _ => "custom-udp" };
@@ -28,7 +35,7 @@ public static class BenchCommand
         };
         relayMode.AcceptOnlyFromAmong("userspace", "fastpath", "compare");
         var busyPoll = new Option<bool?>("--busy-poll") { Description = "Measuring receivers spin instead of blocking (default: only with 4 or more CPUs)." };
-        var command = new Command("bench", "Measure the fast path against the kernel floor, the userspace relay and a C reference relay.")
+        var command = new Command(Name, Description)
         {
             profile, subscribers, rate, size, duration, repetitions, json, outDir, quick, noSweep, busyPoll, render, relayMode,
         };
@@ -74,6 +81,6 @@ public static class BenchCommand
                 await File.WriteAllTextAsync(file, report.ToJson(), cancellationToken);
             return 0;
         });
-        return command;
+        return SteadyStateRuntime.Mark(command); // carries traffic: tiered compilation off (docs/startup.md)
     }
 }

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using FastRelay.Cli.Relay;
 using FastRelay.Cli.Scenario;
+using FastRelay.Cli.Startup;
 
 namespace FastRelay.Cli.Commands;
 
@@ -11,10 +12,17 @@ namespace FastRelay.Cli.Commands;
 /// custom-UDP relay's demo is there by name. The lab is removed afterwards, also on failure.</summary>
 public static class DemoCommand
 {
+    /// <summary>The name and the description are constants so that CliRoot can list this command without building
+    /// it (a command line names one top-level command; only that one is built, docs/startup.md).</summary>
+    public const string Name = "demo";
+
+    public const string Description = "Build a lab, relay a live stream to 3 subscribers, print what each received.";
+
     public const string Moq = "moq";
     public const string CustomUdp = "custom-udp";
 
-    public static Command Create()
+    /// <summary>The command's argument; also on the command's entry in the root's listing (CliRoot), which shows it.</summary>
+    public static Argument<string> CreateProfileArgument()
     {
         var profile = new Argument<string>("profile")
         {
@@ -22,11 +30,17 @@ public static class DemoCommand
             DefaultValueFactory = _ => Moq,
         };
         profile.AcceptOnlyFromAmong(Moq, CustomUdp);
+        return profile;
+    }
+
+    public static Command Create()
+    {
+        var profile = CreateProfileArgument();
         var json = new Option<bool>("--json") { Description = "Print the summary as JSON (non-interactive)." };
         var duration = new Option<double?>("--duration", "-d") { Description = "Seconds of streaming (default: moq 6, custom-udp 3)." };
         var mode = new Option<RelayMode>("--mode", "-m") { Description = "FastPath or Userspace.", DefaultValueFactory = _ => RelayMode.FastPath };
         var rate = new Option<int?>("--rate") { Description = "moq: objects (frames) per second (default 30); custom-udp: packets per second (default 1000)." };
-        var command = new Command("demo", "Build a lab, relay a live stream to 3 subscribers, print what each received.") { profile, json, duration, mode, rate };
+        var command = new Command(Name, Description) { profile, json, duration, mode, rate };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var asJson = parse.GetValue(json);
@@ -35,7 +49,7 @@ public static class DemoCommand
                 ? await RunCustomUdpAsync(asJson, DemoMode(parse.GetValue(mode)), parse.GetValue(duration) ?? 3, parse.GetValue(rate) ?? 1000, progress, cancellationToken)
                 : await RunMoqAsync(asJson, DemoMode(parse.GetValue(mode)), parse.GetValue(duration) ?? 6, parse.GetValue(rate) ?? 30, progress, cancellationToken);
         });
-        return command;
+        return SteadyStateRuntime.Mark(command); // carries traffic: tiered compilation off (docs/startup.md)
     }
 
     /// <summary>The demo builds its own lab, where the fast path always runs: "auto" would only hide a broken one.</summary>

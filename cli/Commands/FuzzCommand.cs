@@ -11,6 +11,12 @@ namespace FastRelay.Cli.Commands;
 /// model (cli/Fuzz); exit 0 only when nothing differed.</summary>
 public static class FuzzCommand
 {
+    /// <summary>The name and the description are constants so that CliRoot can list this command without building
+    /// it (a command line names one top-level command; only that one is built, docs/startup.md).</summary>
+    public const string Name = "fuzz";
+
+    public const string Description = "Fuzz the kernel programs against the reference model.";
+
     /// <summary>Exit code when the kernel and the model disagreed at least once.</summary>
     public const int MismatchExitCode = 3;
 
@@ -72,7 +78,7 @@ public static class FuzzCommand
                 return 130;
             }
         });
-        return new Command("fuzz", "Fuzz the kernel programs against the reference model.") { bpf };
+        return new Command(Name, Description) { bpf };
     }
 
     /// <summary>Fuzzes <paramref name="protocols"/>, prints the report (a table, or JSON) and returns the exit code: 0 when the

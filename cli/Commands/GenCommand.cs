@@ -8,6 +8,12 @@ namespace FastRelay.Cli.Commands;
 /// <summary>`fastrelay gen`: descriptors → &lt;proto&gt;.fastrelay.h → &lt;proto&gt;.bpf.o + manifest.json.</summary>
 public static class GenCommand
 {
+    /// <summary>The name and the description are constants so that CliRoot can list this command without building
+    /// it (a command line names one top-level command; only that one is built, docs/startup.md).</summary>
+    public const string Name = "gen";
+
+    public const string Description = "Generate the C header from descriptors and compile the TC programs with clang.";
+
     public static Command Create()
     {
         var profiles = new Option<string[]>("--profile", "-p")
@@ -21,7 +27,7 @@ public static class GenCommand
         var templates = new Option<string>("--templates") { Description = "bpf-templates directory.", DefaultValueFactory = _ => GenPipeline.DefaultTemplatesDir };
         var clang = new Option<string?>("--clang") { Description = "clang to use (default: clang on PATH, or $FASTRELAY_CLANG)." };
 
-        var command = new Command("gen", "Generate the C header from descriptors and compile the TC programs with clang.")
+        var command = new Command(Name, Description)
         {
             profiles, assemblies, projects, outDir, templates, clang,
         };

@@ -6,7 +6,13 @@ namespace FastRelay.Cli.Commands;
 /// <summary>`fastrelay lab up|down|list`: the namespace topology used by the demo, the bench and the end-to-end tests.</summary>
 public static class LabCommand
 {
-    public static Command Create() => new("lab", "Create or remove the network-namespace lab (publisher, relay, subscribers, bridge).")
+    /// <summary>The name and the description are constants so that CliRoot can list this command without building
+    /// it (a command line names one top-level command; only that one is built, docs/startup.md).</summary>
+    public const string Name = "lab";
+
+    public const string Description = "Create or remove the network-namespace lab (publisher, relay, subscribers, bridge).";
+
+    public static Command Create() => new(Name, Description)
     {
         CreateUp(),
         CreateDown(),

@@ -1,6 +1,7 @@
 using FastRelay.Cli.Relay;
 using System.CommandLine;
 using FastRelay.Cli.Moq;
+using FastRelay.Cli.Startup;
 
 namespace FastRelay.Cli.Commands;
 
@@ -78,7 +79,7 @@ public static class MoqRelayCommand
                     ? acks : throw new UserFacingException("--fast-path-acks must be THRESHOLD:DELAY_MS (threshold 0..1000, delay 1..16383 ms) or 'off'"),
             }, Console.Out, cancellationToken);
         });
-        return command;
+        return SteadyStateRuntime.Mark(command); // carries traffic: tiered compilation off (docs/startup.md)
     }
 
     public static Command CreateStatus()

@@ -3,12 +3,19 @@ using System.Net;
 using System.Net.Sockets;
 using FastRelay.Protocols.CustomUdp.Clients;
 using FastRelay.Protocols.CustomUdp.Wire;
+using FastRelay.Cli.Startup;
 
 namespace FastRelay.Cli.Commands;
 
 /// <summary>`fastrelay publish`: become a custom-UDP channel's upstream and send paced, verifiable test traffic.</summary>
 public static class PublishCommand
 {
+    /// <summary>The name and the description are constants so that CliRoot can list this command without building
+    /// it (a command line names one top-level command; only that one is built, docs/startup.md).</summary>
+    public const string Name = "publish";
+
+    public const string Description = "Publish custom-UDP test traffic to a relay (PUBLISH handshake, then paced DATA with send timestamps).";
+
     public static Command Create()
     {
         var relay = new Option<string>("--relay", "-r") { Description = "Relay address HOST[:PORT] (IPv6: [ADDR]:PORT; port default 7400).", Required = true };
@@ -19,7 +26,7 @@ public static class PublishCommand
         var priorities = new Option<string>("--priorities") { Description = "Priority of each packet: 0/N (every N-th 0, others over 1..7), P (all P), or a list like 0,3,7 cycled.", DefaultValueFactory = _ => "0/10" };
         var json = new Option<string?>("--json") { Description = "Also write the report as JSON to FILE, or to stdout with '-' (the summary then goes to stderr)." };
 
-        var command = new Command("publish", "Publish custom-UDP test traffic to a relay (PUBLISH handshake, then paced DATA with send timestamps).")
+        var command = new Command(Name, Description)
         {
             relay, channel, rate, size, duration, priorities, json,
         };
@@ -52,7 +59,7 @@ public static class PublishCommand
                 throw new UserFacingException($"the relay at {options.Relay} did not accept the publisher: {report.Rejection}");
             return 0;
         }));
-        return command;
+        return SteadyStateRuntime.Mark(command); // carries traffic: tiered compilation off (docs/startup.md)
     }
 }
 

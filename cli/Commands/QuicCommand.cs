@@ -1,12 +1,19 @@
 using System.CommandLine;
 using FastRelay.Cli.Quic;
+using FastRelay.Cli.Startup;
 
 namespace FastRelay.Cli.Commands;
 
 /// <summary>`fastrelay quic get|serve`: the managed QUIC stack's HTTP/3 client and file server (ngtcp2 interop).</summary>
 public static class QuicCommand
 {
-    public static Command Create() => new("quic", "HTTP/3 over the managed QUIC stack: download files or serve a directory.")
+    /// <summary>The name and the description are constants so that CliRoot can list this command without building
+    /// it (a command line names one top-level command; only that one is built, docs/startup.md).</summary>
+    public const string Name = "quic";
+
+    public const string Description = "HTTP/3 over the managed QUIC stack: download files or serve a directory.";
+
+    public static Command Create() => new(Name, Description)
     {
         CreateGet(),
         CreateServe(),
@@ -114,6 +121,6 @@ public static class QuicCommand
             QuicVersions = ParseVersions(parse.GetValue(versions)!),
             CongestionControl = parse.GetValue(cc),
         }, Console.Out, cancellationToken));
-        return command;
+        return SteadyStateRuntime.Mark(command); // carries traffic: tiered compilation off (docs/startup.md)
     }
 }

@@ -3,12 +3,19 @@ using System.Runtime.InteropServices;
 using FastRelay.Cli.Relay;
 using FastRelay.Protocols.CustomUdp.Relay;
 using Microsoft.Extensions.Logging;
+using FastRelay.Cli.Startup;
 
 namespace FastRelay.Cli.Commands;
 
 /// <summary>`fastrelay relay`: run a relay for a bundled profile until Ctrl-C / SIGTERM.</summary>
 public static class RelayCommand
 {
+    /// <summary>The name and the description are constants so that CliRoot can list this command without building
+    /// it (a command line names one top-level command; only that one is built, docs/startup.md).</summary>
+    public const string Name = "relay";
+
+    public const string Description = "Run a relay: the custom-UDP profile (cookie handshake, fan-out in the kernel or userspace), or the generic host for your own descriptor (--assembly/--project with --config).";
+
     public const string StatusDirectory = "/run/fastrelay";
 
     public static Command Create()
@@ -29,7 +36,7 @@ public static class RelayCommand
         var control = new Option<string?>("--control") { Description = "Generic relay: serve the control API (HTTP/JSON, bearer token) on PORT or HOST:PORT; off by default, keep it on loopback (`relay ctl`)." };
         var controlToken = new Option<string?>("--control-token-file") { Description = "The control API's token (16-256 visible characters); default: a new one written 0600 to /run/fastrelay/NAME.control-token." };
         var metrics = new Option<string?>("--metrics") { Description = "Serve Prometheus metrics on http://ADDRESS/metrics (PORT or HOST:PORT; off by default)." };
-        var command = new SectionedCommand("relay", "Run a relay: the custom-UDP profile (cookie handshake, fan-out in the kernel or userspace), or the generic host for your own descriptor (--assembly/--project with --config).",
+        var command = new SectionedCommand(Name, Description,
             RelayConfigFile.Sections)
         {
             profile, assemblies, projects, protocolName, mode, port, interfaces, name, timeout, objectPath, bpffs, maxSubscribers, metrics, control, controlToken,
@@ -96,7 +103,7 @@ public static class RelayCommand
             }, logs, stop.Token);
             return 0;
         });
-        return command;
+        return SteadyStateRuntime.Mark(command); // carries traffic: tiered compilation off (docs/startup.md)
     }
 
     /// <summary>`relay --profile` serves custom-udp; every other name gets an answer that says where its relay is.</summary>

@@ -8,11 +8,17 @@ namespace FastRelay.Cli.Commands;
 /// <summary>`fastrelay status`: what the running relays report: mode, channels, subscribers and their counters.</summary>
 public static class StatusCommand
 {
+    /// <summary>The name and the description are constants so that CliRoot can list this command without building
+    /// it (a command line names one top-level command; only that one is built, docs/startup.md).</summary>
+    public const string Name = "status";
+
+    public const string Description = "Show running relays: mode, attached programs' counters, subscribers.";
+
     public static Command Create()
     {
         var name = new Option<string?>("--name") { Description = "Only this relay instance." };
         var json = new Option<bool>("--json") { Description = "Print the raw status JSON." };
-        var command = new Command("status", "Show running relays: mode, attached programs' counters, subscribers.") { name, json };
+        var command = new Command(Name, Description) { name, json };
         command.SetAction(parse =>
         {
             var files = Directory.Exists(RelayCommand.StatusDirectory)

@@ -1,12 +1,19 @@
 using System.CommandLine;
 using FastRelay.Protocols.CustomUdp.Clients;
 using FastRelay.Protocols.CustomUdp.Wire;
+using FastRelay.Cli.Startup;
 
 namespace FastRelay.Cli.Commands;
 
 /// <summary>`fastrelay subscribe`: subscribe to a custom-UDP channel, NACK gaps, verify payloads, measure one-way delay.</summary>
 public static class SubscribeCommand
 {
+    /// <summary>The name and the description are constants so that CliRoot can list this command without building
+    /// it (a command line names one top-level command; only that one is built, docs/startup.md).</summary>
+    public const string Name = "subscribe";
+
+    public const string Description = "Subscribe to a custom-UDP relay channel: sequence gaps, NACK/repair, payload integrity and one-way delay (same machine).";
+
     /// <summary>Exit code when payloads failed verification or came from another channel.</summary>
     public const int CorruptionExitCode = 3;
 
@@ -19,7 +26,7 @@ public static class SubscribeCommand
         var historyMs = new Option<uint>("--history-ms") { Description = "Milliseconds of history the relay should replay on acceptance.", DefaultValueFactory = _ => 0 };
         var json = new Option<string?>("--json") { Description = "Also write the report as JSON to FILE, or to stdout with '-' (the summary then goes to stderr)." };
 
-        var command = new Command("subscribe", "Subscribe to a custom-UDP relay channel: sequence gaps, NACK/repair, payload integrity and one-way delay (same machine).")
+        var command = new Command(Name, Description)
         {
             relay, channel, duration, rateLimit, historyMs, json,
         };
@@ -46,6 +53,6 @@ public static class SubscribeCommand
                                               (report.Rejection is null ? " (no REPLY)" : $": {report.Rejection}"));
             return report.IntegrityErrors + report.WrongChannel > 0 ? CorruptionExitCode : 0;
         }));
-        return command;
+        return SteadyStateRuntime.Mark(command); // carries traffic: tiered compilation off (docs/startup.md)
     }
 }

@@ -9,11 +9,20 @@ namespace FastRelay.Cli.Commands;
 /// verdict; with a manifest, also check the object's BTF against the layouts the C# mirrors were generated with.</summary>
 public static class VerifyCommand
 {
+    /// <summary>The name and the description are constants so that CliRoot can list this command without building
+    /// it (a command line names one top-level command; only that one is built, docs/startup.md).</summary>
+    public const string Name = "verify";
+
+    public const string Description = "Load every program into the kernel and report the verifier's verdict.";
+
+    /// <summary>The command's argument; also on the command's entry in the root's listing (CliRoot), which shows it.</summary>
+    public static Argument<string> CreatePathArgument() => new("path") { Description = "A directory written by `fastrelay gen` (or a single .bpf.o)." };
+
     public static Command Create()
     {
-        var target = new Argument<string>("path") { Description = "A directory written by `fastrelay gen` (or a single .bpf.o)." };
+        var target = CreatePathArgument();
         var verbose = new Option<bool>("--log") { Description = "Print the verifier log of accepted programs too." };
-        var command = new Command("verify", "Load every program into the kernel and report the verifier's verdict.") { target, verbose };
+        var command = new Command(Name, Description) { target, verbose };
         command.SetAction(parse => Run(parse.GetValue(target)!, parse.GetValue(verbose), Console.Out));
         return command;
     }

@@ -40,6 +40,7 @@ public static class QuicGetRunner
 {
     public static async Task<int> RunAsync(QuicGetOptions options, TextWriter output, CancellationToken cancellationToken)
     {
+        Startup.StartupTrace.Mark("quic get: running");
         var targets = options.Urls.Select(Parse).ToList();
         var destinations = Destinations(options, targets);
         X509Certificate2Collection? trusted = null;
@@ -87,6 +88,8 @@ public static class QuicGetRunner
             TimeSpan? handshakeTime = null;
             try
             {
+                Startup.StartupTrace.Mark("quic get: connecting");
+                Startup.StartupTrace.Flush();
                 client = await Http3Client.ConnectAsync(connectionOptions, logger, cancellationToken);
                 if (client.QuicConnection is { } started)
                     _ = started.WaitForHandshakeAsync(cancellationToken).ContinueWith(t => { if (t.IsCompletedSuccessfully) handshakeTime = handshakeWatch.Elapsed; },

@@ -17,7 +17,7 @@ public sealed class ReadyToRunTests
 {
     /// <summary>The output directory the ./fastrelay wrapper runs from, in the configuration this test was built in
     /// (the test's own directory is tests/FastRelay.Tests/bin/CONFIG/net10.0/).</summary>
-    private static string CliDirectory { get; } = Path.Combine(RepoPaths.Root, "cli", "bin",
+    internal static string CliDirectory { get; } = Path.Combine(RepoPaths.Root, "cli", "bin",
         new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name, "net10.0");
 
     /// <summary>What every command loads and runs before it does anything: the CLI (command tree, options, logging
@@ -28,27 +28,18 @@ public sealed class ReadyToRunTests
         "Microsoft.Extensions.DependencyInjection.dll",
     ];
 
-    public static TheoryData<string> StartupAssemblies => new(StartupFiles);
-
-    /// <summary>The data path, left to the JIT on purpose (cli/FastRelay.Cli.csproj): precompiled code would be the
-    /// relays' per-packet code for good, and it is a little slower than what the JIT compiles.</summary>
+    /// <summary>The data path, precompiled for the short commands (`quic get` sets up a connection with it); the
+    /// traffic-carrying commands reject these images at run time (SteadyStateRuntimeTests).</summary>
     internal static readonly string[] DataPathFiles =
         ["FastRelay.Runtime.dll", "FastRelay.Protocols.CustomUdp.dll", "FastRelay.Protocols.Quic.dll", "FastRelay.Protocols.Moq.dll"];
 
-    public static TheoryData<string> DataPathAssemblies => new(DataPathFiles);
+    public static TheoryData<string> PrecompiledAssemblies => new([.. StartupFiles, .. DataPathFiles]);
 
     [Theory]
-    [MemberData(nameof(StartupAssemblies))]
+    [MemberData(nameof(PrecompiledAssemblies))]
     public void The_cli_output_holds_a_ReadyToRun_image_of(string file)
     {
         Assert.True(IsReadyToRun(Path.Combine(CliDirectory, file)), $"{file} in {CliDirectory} is IL only (no ReadyToRun header)");
-    }
-
-    [Theory]
-    [MemberData(nameof(DataPathAssemblies))]
-    public void The_data_path_stays_IL_for_the_jit_to_compile_fully_optimised(string file)
-    {
-        Assert.False(IsReadyToRun(Path.Combine(CliDirectory, file)), $"{file} in {CliDirectory} is ReadyToRun-compiled");
     }
 
     [Fact]
@@ -57,25 +48,30 @@ public sealed class ReadyToRunTests
         Assert.True(IsReadyToRun(typeof(QuicCommand).Assembly.Location), typeof(QuicCommand).Assembly.Location + " is IL only");
     }
 
+    /// <summary>The runtimeconfig is the short commands' set-up: tiered compilation on (precompiled code runs as it is,
+    /// the rest is quick-JIT-compiled), dynamic PGO off. The traffic-carrying commands override it when they restart
+    /// (SteadyStateRuntimeTests).</summary>
     [Fact]
-    public void Tiered_compilation_stays_off_so_precompiled_code_is_kept_and_the_rest_is_optimised_at_once()
+    public void The_runtimeconfig_runs_short_commands_with_tiered_compilation_and_without_dynamic_pgo()
     {
         using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(CliDirectory, "fastrelay.runtimeconfig.json")));
         var properties = config.RootElement.GetProperty("runtimeOptions").GetProperty("configProperties");
-        Assert.False(properties.GetProperty("System.Runtime.TieredCompilation").GetBoolean());
+        Assert.True(!properties.TryGetProperty("System.Runtime.TieredCompilation", out var tiered) || tiered.GetBoolean());
+        Assert.False(properties.GetProperty("System.Runtime.TieredPGO").GetBoolean());
     }
 
-    /// <summary>The runtime really runs the precompiled code: `--help` with R2R code allowed JIT-compiles a small fraction
-    /// of the CLI's methods it JIT-compiles with R2R code ignored (DOTNET_ReadyToRun=0, the IL-only start-up). The
-    /// runtime's own JIT summary (DOTNET_JitStdOutFile) names every method it compiles.</summary>
+    /// <summary>The runtime really runs the precompiled code: `relay --help` (which builds the relay command whole; the
+    /// root's help builds no command) with R2R code allowed JIT-compiles a small fraction of the CLI's methods it
+    /// JIT-compiles with R2R code ignored (DOTNET_ReadyToRun=0, the IL-only start-up). The runtime's own JIT summary
+    /// (DOTNET_JitStdOutFile) names every method it compiles.</summary>
     [Fact]
     public async Task Help_runs_precompiled_code_instead_of_jit_compiling_the_cli()
     {
         await AssertHelpRunsPrecompiledCodeAsync("dotnet", Path.Combine(CliDirectory, "fastrelay.dll"));
     }
 
-    /// <summary>Runs `COMMAND [DLL] --help` with R2R code allowed and with it ignored, and asserts the first JIT-compiles at
-    /// most a tenth of the CLI's (FastRelay.Cli) methods the second does.</summary>
+    /// <summary>Runs `COMMAND [DLL] relay --help` with R2R code allowed and with it ignored, and asserts the first
+    /// JIT-compiles at most a tenth of the CLI's (FastRelay.Cli) methods the second does.</summary>
     internal static async Task AssertHelpRunsPrecompiledCodeAsync(string command, string? dll)
     {
         var precompiled = await JitCompiledCliMethodsAsync(command, dll, useReadyToRun: true);
@@ -110,6 +106,7 @@ public sealed class ReadyToRunTests
             var start = new ProcessStartInfo(command) { RedirectStandardOutput = true, RedirectStandardError = true };
             if (dll is not null)
                 start.ArgumentList.Add(dll);
+            start.ArgumentList.Add("relay");
             start.ArgumentList.Add("--help");
             start.Environment["DOTNET_JitDisasmSummary"] = "1";
             start.Environment["DOTNET_JitStdOutFile"] = summary;
@@ -125,9 +122,9 @@ public sealed class ReadyToRunTests
             catch (OperationCanceledException)
             {
                 process.Kill(entireProcessTree: true);
-                throw new TimeoutException($"{command} --help did not exit within 60 s");
+                throw new TimeoutException($"{command} relay --help did not exit within 60 s");
             }
-            Assert.True(process.ExitCode == 0, $"fastrelay --help exited with {process.ExitCode}:\n{await output}{await errors}");
+            Assert.True(process.ExitCode == 0, $"fastrelay relay --help exited with {process.ExitCode}:\n{await output}{await errors}");
             Assert.Contains("Usage:", await output);
             // Lines read "   12: JIT compiled FastRelay.Cli.CliRoot:Create() [FullOpts, IL size=..., code size=...]".
             return File.ReadLines(summary).Where(line => line.Contains("JIT compiled FastRelay.Cli.", StringComparison.Ordinal)).ToList();
@@ -145,13 +142,11 @@ public sealed class ReadyToRunTests
 public sealed class ReadyToRunToolPackageTests(PackagedFeed feed)
 {
     [Fact]
-    public void The_tool_package_holds_the_ReadyToRun_images_the_build_compiled_and_IL_for_the_data_path()
+    public void The_tool_package_holds_the_ReadyToRun_images_the_build_compiled()
     {
         using var package = ZipFile.OpenRead(feed.PackagePath("fastrelay"));
-        foreach (var file in ReadyToRunTests.StartupFiles)
+        foreach (var file in ReadyToRunTests.StartupFiles.Concat(ReadyToRunTests.DataPathFiles))
             Assert.True(IsReadyToRun(package, file), file + " in the tool package is IL only");
-        foreach (var file in ReadyToRunTests.DataPathFiles)
-            Assert.False(IsReadyToRun(package, file), file + " in the tool package is ReadyToRun-compiled");
     }
 
     private static bool IsReadyToRun(ZipArchive package, string file)
