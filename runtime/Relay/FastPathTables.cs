@@ -174,6 +174,17 @@ public sealed class FastPathTables : IFanOutPlane, IDisposable
             stats.Get("dropped_inactive"), stats.Get("received_packets"));
     }
 
+    public ulong NextNumber(int slot)
+    {
+        var next = new byte[8];
+        return _bpf.Map("fr_next_pn").TryLookup(BitConverter.GetBytes((uint)slot), next) ? BitConverter.ToUInt64(next) : 0;
+    }
+
+    /// <summary>Nothing to do: upstream ingress made every copy, the original only comes up for the relay's own use.</summary>
+    public void OnUpstreamDatagram(ReadOnlySpan<byte> datagram, SocketAddress from)
+    {
+    }
+
     /// <summary>fr_stats summed over CPUs, by member name.</summary>
     public IReadOnlyDictionary<string, ulong> KernelCounters() => SumCounters(_bpf.Map("fr_stats"), _features.Struct("fr_stats"));
 

@@ -1,10 +1,13 @@
+using FastRelay.Net;
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using FastRelay.Bpf;
+using FastRelay.Relay;
 using FastRelay.Protocols.CustomUdp.Wire;
 using Microsoft.Extensions.Logging;
 using static FastRelay.Protocols.CustomUdp.CustomUdpHeaderFastPath;
+using IRegistrationSink = FastRelay.Relay.IRegistrationSink;
 
 namespace FastRelay.Protocols.CustomUdp.Relay;
 
@@ -16,13 +19,13 @@ namespace FastRelay.Protocols.CustomUdp.Relay;
 /// translates them into its family (FR_CONFIG_TRANSLATE_FAMILY). Only a packet whose translated copy would not fit the
 /// subscriber's device MTU (IPv4 to IPv6 adds 20 bytes) gets no kernel copy; upstream ingress then passes the original up
 /// and this socket sends it, and the egress program numbers it like any packet of the relay's own stack.
-/// Registrations are drained when the relay core calls <see cref="Flush"/> (it does so on its own receive thread, at
+/// Registrations are drained when the relay core calls <see cref="Tick"/> (it does so on its own receive thread, at
 /// least every 100 ms, and before answering a NACK): a thread of their own cost a wake-up each time.
 /// The kernel keeps the last packets of each channel (fr_cache) and, as the relay needs nothing else from them, drops
 /// the originals it fanned out instead of passing them up: this process then receives only control traffic, originals
 /// of packets a cross-family subscriber gets from this socket (see above) and packets too large for the kernel cache.
 /// </summary>
-public sealed class KernelDataPlane : IDataPlane
+public sealed class KernelDataPlane : IFanOutPlane, IUpstreamHistory, IDisposable
 {
     private readonly Maps _maps;
     private readonly uint _cloneMark;
@@ -80,8 +83,9 @@ public sealed class KernelDataPlane : IDataPlane
         CloneMark = _cloneMark,
     });
 
-    public void SetChannel(ushort channel, IPEndPoint? upstream, IReadOnlyList<int> slots)
+    public void SetChannel(ulong channelId, IPEndPoint? upstream, IReadOnlyList<int> slots)
     {
+        var channel = checked((ushort)channelId);
         var key = new ChannelKey { Id = channel };
         // What the kernel keeps in the entry (rotation, upstream counters) survives the update.
         _maps.Channels.TryLookup(key, out var value);
@@ -99,8 +103,21 @@ public sealed class KernelDataPlane : IDataPlane
         }
     }
 
-    public void Activate(int slot, SubscriberBinding binding)
+    /// <summary>The relay never forgets a channel (its cache ring stays its own); a deleted entry just stops its fan-out.</summary>
+    public bool DeleteChannel(ulong channelId)
     {
+        var channel = checked((ushort)channelId);
+        lock (_crossGate)
+        {
+            _channels.Remove(channel);
+            RebuildCrossFamily();
+        }
+        return _maps.Channels.Delete(new ChannelKey { Id = channel });
+    }
+
+    public void Activate(KernelSubscriber binding)
+    {
+        var slot = binding.Slot;
         var key = (uint)slot;
         // Counters and numbering start fresh; the slot becomes active last, so the kernel never sees a half-written one.
         _maps.NextPacketNumbers.Update(key, 0UL);
@@ -112,7 +129,7 @@ public sealed class KernelDataPlane : IDataPlane
             Active = 0,
             IfIndex = (uint)binding.IfIndex,
             // The kernel gives this slot copies of this channel only, whatever a channel entry it reads mid-update lists.
-            Channel = new ChannelKey { Id = binding.Channel },
+            Channel = new ChannelKey { Id = checked((ushort)binding.Channel) },
             Local = ToEndpoint(binding.Local),
             Remote = ToEndpoint(binding.Remote),
         };
@@ -145,7 +162,23 @@ public sealed class KernelDataPlane : IDataPlane
         _maps.Budgets.Update(key, default);
     }
 
-    public void SetBudget(int slot, BudgetSetting budget)
+    /// <summary>Custom-UDP has no stream ids: nothing to translate.</summary>
+    public void SetStream(int slot, ulong upstreamStream, ulong downstreamStream) =>
+        throw new NotSupportedException("custom-UDP has no stream ids");
+
+    public bool DeleteStream(int slot, ulong upstreamStream) => false;
+
+    public void SetBudget(int slot, long bytes, uint reservePerLevel, uint dropFromLevel, bool enabled = true) =>
+        SetBudget(slot, new BudgetSetting(enabled, bytes, reservePerLevel, dropFromLevel));
+
+    /// <summary>As <see cref="FastRelay.Relay.FastPathTables.RefillBudget"/>: adds to what is left, capped at the burst.</summary>
+    public void RefillBudget(int slot, long bytes, long burst, uint reservePerLevel, uint dropFromLevel)
+    {
+        var have = _maps.Budgets.TryLookup((uint)slot, out var current) ? current.Bytes : 0;
+        SetBudget(slot, Math.Min(burst, Math.Max(have, 0) + bytes), reservePerLevel, dropFromLevel);
+    }
+
+    private void SetBudget(int slot, BudgetSetting budget)
     {
         lock (_crossGate)
         {
@@ -164,8 +197,10 @@ public sealed class KernelDataPlane : IDataPlane
         });
     }
 
-    public void OnUpstreamData(in PacketHeader header, ReadOnlySpan<byte> packet)
+    public void OnUpstreamDatagram(ReadOnlySpan<byte> packet, SocketAddress from)
     {
+        if (!PacketHeader.TryRead(packet, out var header))
+            return;
         // The kernel made every copy that fits. A cross-family subscriber whose translated copy would not fit its device
         // gets the original from this socket; the egress program numbers it. The budget rule is applied here because
         // egress applies it only to its own clones.
@@ -192,10 +227,10 @@ public sealed class KernelDataPlane : IDataPlane
         }
     }
 
-    public SubscriberCounters Counters(int slot)
+    public KernelSubscriberCounters Counters(int slot)
     {
         var stats = _maps.SubscriberStats.TryLookup((uint)slot, out var s) ? s : default;
-        return new SubscriberCounters(stats.ForwardedPackets, stats.ForwardedBytes, stats.DroppedBudget, stats.ReceivedPackets);
+        return new KernelSubscriberCounters(stats.ForwardedPackets, stats.ForwardedBytes, stats.DroppedBudget, stats.DroppedInactive, stats.ReceivedPackets);
     }
 
     private readonly Dictionary<ushort, int> _cacheRings = new();
@@ -212,18 +247,18 @@ public sealed class KernelDataPlane : IDataPlane
     }
 
     /// <summary>The fr_cache entry that holds (or would hold) the packet; false for a channel the relay never set up.</summary>
-    private bool TryCacheIndex(ushort channel, ulong publisherSequence, out uint index)
+    private bool TryCacheIndex(ulong channel, ulong publisherSequence, out uint index)
     {
         index = 0;
         int ring;
         lock (_cacheRings)
-            if (!_cacheRings.TryGetValue(channel, out ring))
+            if (channel > ushort.MaxValue || !_cacheRings.TryGetValue((ushort)channel, out ring))
                 return false;
         index = (uint)(ring * KernelCachePackets + (int)(publisherSequence % KernelCachePackets));
         return true;
     }
 
-    public bool TryCopyCached(ushort channel, ulong publisherSequence, Span<byte> destination, out int length)
+    public bool TryCopy(ulong channel, ulong publisherSequence, Span<byte> destination, out int length)
     {
         length = 0;
         if (!TryCacheIndex(channel, publisherSequence, out var index) || !_maps.Cache.TryLookup(index, out var entry))
@@ -240,7 +275,7 @@ public sealed class KernelDataPlane : IDataPlane
         return true;
     }
 
-    public void AddCachedSince(ushort channel, long sinceNs, List<ulong> into)
+    public void AddSince(ulong channel, long sinceNs, List<ulong> into)
     {
         if (!TryCacheIndex(channel, 0, out var first))
             return;
@@ -250,7 +285,7 @@ public sealed class KernelDataPlane : IDataPlane
                 into.Add(entry.UpstreamPacketNumber);
     }
 
-    public void ForgetCached(ushort channel)
+    public void Forget(ulong channel)
     {
         if (!TryCacheIndex(channel, 0, out var first))
             return;
@@ -259,12 +294,14 @@ public sealed class KernelDataPlane : IDataPlane
             _maps.Cache.Update(first + i, default);
     }
 
-    public (ulong Packets, long LastNs) UpstreamConsumed(ushort channel) =>
-        _maps.Channels.TryLookup(new ChannelKey { Id = channel }, out var value) ? (value.UpstreamPackets, (long)value.LastUpstreamNs) : (0, 0);
+    public (ulong Packets, long LastNs) UpstreamConsumed(ulong channel) =>
+        channel <= ushort.MaxValue && _maps.Channels.TryLookup(new ChannelKey { Id = (ushort)channel }, out var value) ? (value.UpstreamPackets, (long)value.LastUpstreamNs) : (0, 0);
 
-    public ulong NextSequence(int slot) => _maps.NextPacketNumbers.TryLookup((uint)slot, out var next) ? next : 0;
+    public ulong NextNumber(int slot) => _maps.NextPacketNumbers.TryLookup((uint)slot, out var next) ? next : 0;
 
-    public void Flush()
+    /// <summary>Drains the registration ring (the relay calls it at least every
+    /// <see cref="CustomUdpRelay.RegistrationDrainInterval"/> and before it answers a NACK).</summary>
+    public void Tick()
     {
         lock (_eventGate)
             Drain();
@@ -291,7 +328,7 @@ public sealed class KernelDataPlane : IDataPlane
 
     /// <summary>fr_stats summed over CPUs, every counter the generated struct has (read by reflection: a scrape is rare, and
     /// a counter added to the templates appears without a change here).</summary>
-    public IReadOnlyList<KeyValuePair<string, ulong>> KernelCounters()
+    public IReadOnlyDictionary<string, ulong> PlaneCounters()
     {
         var fields = typeof(Stats).GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance)
             .Where(f => f.FieldType == typeof(ulong)).ToArray();
@@ -302,7 +339,7 @@ public sealed class KernelDataPlane : IDataPlane
             for (var i = 0; i < fields.Length; i++)
                 totals[i] += (ulong)fields[i].GetValue(boxed)!;
         }
-        return fields.Select((f, i) => new KeyValuePair<string, ulong>(SnakeCase(f.Name), totals[i])).ToList();
+        return fields.Select((f, i) => (Name: SnakeCase(f.Name), Total: totals[i])).ToDictionary(c => c.Name, c => c.Total);
     }
 
     private static string SnakeCase(string pascal) =>

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 
-namespace FastRelay.Protocols.CustomUdp.Wire;
+namespace FastRelay.Net;
 
 /// <summary>Allocation-free reads of <see cref="SocketAddress"/> (the raw sockaddr that
 /// <c>Socket.ReceiveFrom(Span&lt;byte&gt;, SocketFlags, SocketAddress)</c> fills in).</summary>
