@@ -8,9 +8,12 @@ using Microsoft.Extensions.Logging;
 namespace FastRelay.Protocols.CustomUdp.Relay;
 
 /// <summary>
-/// The custom-UDP relay's userspace: the cookie handshake (nothing is sent to an address before it echoed a cookie),
-/// channel upstreams, subscriber slots and their activation in the data plane, byte budgets from feedback, the
-/// per-channel cache, NACK repair, late-joiner history, keepalive expiry and the status file. DATA copies are made by
+/// The custom-UDP relay's control plane on the generic <see cref="RelayHost"/>: the cookie handshake (nothing is sent to
+/// an address before it echoed a cookie), channel upstreams, byte budgets from feedback, the per-channel cache, NACK
+/// repair, late-joiner history, keepalive expiry and the status file. Who is in which channel is a <see cref="RelayPlan"/>
+/// the relay applies to the host after every handshake, unsubscribe or expiry: the host takes the slots and writes the
+/// plane in the order that never shows a half-made subscriber; its <see cref="SubscriberBinder"/> hook is where the
+/// route learnt in the handshake comes in and the accepting REPLY leaves, before the slot is active. DATA copies are made by
 /// the runtime's fan-out plane (<see cref="IFanOutPlane"/>: the kernel's <see cref="KernelDataPlane"/> or the shared
 /// <see cref="UserspaceFanOut"/>); this class never copies DATA to subscribers itself, except to repair or replay
 /// history. What the kernel keeps of the stream (its cache) it reads through <see cref="IUpstreamHistory"/>.
@@ -23,7 +26,6 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
         public SocketAddressKey? UpstreamKey;
         public SocketAddress? UpstreamAddress; // serialised once: the data path compares without allocating
         public ChannelCache Cache { get; } = cache;
-        public List<int> Slots { get; } = new();
         public ulong UpstreamPackets;
         public long LastUpstreamNs;
     }
@@ -35,6 +37,16 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
     private readonly CookieJar _cookies = new();
     private readonly IFanOutPlane _plane;
     private readonly IUpstreamHistory? _history;
+    private readonly RelayHost _host;
+
+    /// <summary>The subscriber whose handshake is being completed: in the plan while <see cref="RelayHost.Apply"/> runs,
+    /// bound by <see cref="BindJoining"/> when the host takes its slot.</summary>
+    private Joining? _joining;
+
+    private sealed record Joining(ushort Channel, SubscriberPlan Plan, KernelSubscriber Route, Func<int, SubscriberSession> Accept)
+    {
+        public SubscriberSession? Session;
+    }
     private readonly object _gate = new();
     private readonly AutoResetEvent _budgetChanged = new(false);
     private readonly Dictionary<ushort, ChannelState> _channels = new();
@@ -58,6 +70,8 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
         _slots = new SubscriberSession?[options.MaxSubscribers];
         _plane = planeFactory(this);
         _history = _plane as IUpstreamHistory;
+        // The host is not ticked: budgets are the relay's (from each subscriber's FEEDBACK) and it drains the plane itself.
+        _host = new RelayHost(_plane, CustomUdpHeaderFastPath.Protocol, (ushort)options.Port, log, BindJoining);
         _repairs = new RepairWorker<RepairRequest, RepairBuffers>("fastrelay-repair", RepairQueueDepth,
             () => new RepairBuffers(new byte[ChannelCache.SlotBytes + 64], new byte[ChannelCache.SlotBytes]), Repair, log);
     }
@@ -314,7 +328,7 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
         channel.UpstreamKey = key;
         channel.UpstreamAddress = SocketAddresses.For(_socket, channel.Upstream);
         channel.LastUpstreamNs = (long)MonotonicClock.NowNs();
-        _plane.SetChannel(channelId, channel.Upstream, channel.Slots);
+        ApplyPlan();
         _accepted++;
         SendReply(from, channelId, Role.Publisher, ReplyStatus.Accepted);
         _log.LogInformation("channel {Channel}: upstream {Upstream}", channelId, channel.Upstream);
@@ -346,23 +360,49 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
             SendReply(from, channelId, Role.Subscriber, ReplyStatus.RelayFull);
             return;
         }
-        var acceptedNs = (long)MonotonicClock.NowNs();
-        var session = new SubscriberSession(slot, SocketAddresses.Plain(from), key, channelId, new SequenceMap(4096),
-            new RepairBudget(_options.RepairBurstBytes, _options.RepairBytesPerSecond), SessionSecret.New())
+        var endpoint = SocketAddresses.Plain(from);
+        // The slot starts with one period of the advertised rate, written by the host before the slot joins its channel.
+        var plan = new SubscriberPlan(endpoint, Budget: InitialBudget(confirm.RateBytesPerSecond));
+        var joining = new Joining(channelId, plan, binding, taken =>
         {
-            LastHeardNs = acceptedNs,
-            RateBytesPerSecond = confirm.RateBytesPerSecond,
-            Keepalive = new IdleKeepalive(_options.KeepaliveAfter.Ticks * 100, acceptedNs),
-        };
-        _slots[slot] = session;
-        _byEndpoint[key] = session;
-        _accepted++;
-        // The REPLY leaves before the first copy can, so the subscriber knows its numbering starts now.
-        SendReply(from, channelId, Role.Subscriber, ReplyStatus.Accepted, slot, session.Secret);
-        _plane.Activate(binding with { Slot = slot, Channel = channelId });
+            var acceptedNs = (long)MonotonicClock.NowNs();
+            var accepted = new SubscriberSession(taken, endpoint, key, channelId, new SequenceMap(4096),
+                new RepairBudget(_options.RepairBurstBytes, _options.RepairBytesPerSecond), SessionSecret.New())
+            {
+                Plan = plan,
+                LastHeardNs = acceptedNs,
+                RateBytesPerSecond = confirm.RateBytesPerSecond,
+                Keepalive = new IdleKeepalive(_options.KeepaliveAfter.Ticks * 100, acceptedNs),
+            };
+            _slots[taken] = accepted;
+            _byEndpoint[key] = accepted;
+            _accepted++;
+            // The REPLY leaves before the first copy can (the host activates the slot after this), so the subscriber knows
+            // its numbering starts now.
+            SendReply(from, channelId, Role.Subscriber, ReplyStatus.Accepted, taken, accepted.Secret);
+            return accepted;
+        });
+        _joining = joining;
+        try
+        {
+            ApplyPlan();
+        }
+        catch (ArgumentException e)
+        {
+            _log.LogWarning("subscriber {Endpoint} not accepted: {Reason}", from, e.Message);
+        }
+        finally
+        {
+            _joining = null;
+        }
+        if (joining.Session is not { } session)
+        {
+            _refused++;
+            SendReply(from, channelId, Role.Subscriber, ReplyStatus.RelayFull);
+            return;
+        }
+        slot = session.Slot;
         RefreshBudget(session);
-        channel.Slots.Add(slot);
-        _plane.SetChannel(channelId, channel.Upstream, channel.Slots);
         _log.LogInformation("subscriber {Endpoint} accepted on channel {Channel} (slot {Slot})", session.Endpoint, channelId, slot);
         if (confirm.HistoryMs > 0)
             SendHistory(session, channel, confirm.HistoryMs);
@@ -518,16 +558,45 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
         return channel;
     }
 
+    /// <summary>The relay's state as the host's plan: every channel a handshake opened, with its publisher (or
+    /// <see cref="ChannelPlan.NoSender"/> until one joined) and its subscribers, plus the one being accepted.</summary>
+    private void ApplyPlan()
+    {
+        var channels = _channels.OrderBy(c => c.Key).Select(c =>
+        {
+            var members = _slots.Where(s => s is not null && s.Channel == c.Key).Select(s => s!.Plan).ToList();
+            if (_joining is { } joining && joining.Channel == c.Key)
+                members.Add(joining.Plan);
+            return new ChannelPlan(c.Key, c.Value.Upstream ?? ChannelPlan.NoSender, members);
+        }).ToList();
+        _host.Apply(new RelayPlan(channels));
+    }
+
+    /// <summary>The host's <see cref="SubscriberBinder"/>: only a subscriber whose handshake is completing is ever new to
+    /// the host, and its route is the one resolved when its CONFIRM came.</summary>
+    private KernelSubscriber BindJoining(int slot, ulong channel, SubscriberPlan subscriber, CancellationToken cancellationToken)
+    {
+        if (_joining is not { } joining || !joining.Plan.Address.Equals(subscriber.Address))
+            throw new InvalidOperationException($"subscriber {subscriber.Address} of channel {channel} was not accepted by a handshake");
+        joining.Session = joining.Accept(slot);
+        return joining.Route with { Slot = slot, Channel = channel };
+    }
+
+    /// <summary>One budget period of the advertised rate, as <see cref="RefreshBudget"/> writes it; null: unlimited.</summary>
+    private BudgetPlan? InitialBudget(uint rateBytesPerSecond)
+    {
+        if (rateBytesPerSecond == CustomUdpWire.UnlimitedRate)
+            return null;
+        var bytes = (long)(rateBytesPerSecond * _options.BudgetPeriod.TotalSeconds);
+        return new BudgetPlan(rateBytesPerSecond, bytes, (uint)Math.Max(1, bytes / 16), CustomUdpWire.PriorityLevels);
+    }
+
     private void Remove(SubscriberSession session, string why)
     {
-        if (_channels.TryGetValue(session.Channel, out var channel))
-        {
-            channel.Slots.Remove(session.Slot);
-            _plane.SetChannel(session.Channel, channel.Upstream, channel.Slots);
-        }
-        _plane.Deactivate(session.Slot);
         _slots[session.Slot] = null;
         _byEndpoint.Remove(session.Key);
+        // The host takes the slot out of its channel's list first (no new copy), then deactivates and zeroes it.
+        ApplyPlan();
         _removed++;
         _log.LogInformation("subscriber {Endpoint} removed: {Why}", session.Endpoint, why);
     }
@@ -604,7 +673,7 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
             }).ToList();
             // Upstream packets reached this socket or only the kernel; each channel's kernel count is read once.
             var consumed = _channels.ToDictionary(c => c.Key, c => UpstreamConsumed(c.Key).Packets);
-            var channels = _channels.Select(c => new ChannelStatus(c.Key, c.Value.Upstream?.ToString(), c.Value.Slots.Count,
+            var channels = _channels.Select(c => new ChannelStatus(c.Key, c.Value.Upstream?.ToString(), _slots.Count(s => s?.Channel == c.Key),
                 c.Value.UpstreamPackets + consumed[c.Key])).ToList();
             var upstreamPackets = _upstreamPackets + consumed.Values.Aggregate(0UL, (sum, n) => sum + n);
             return new RelayStatus(_options.Name, _plane.Mode, _options.Port, Environment.ProcessId, DateTimeOffset.UtcNow,
@@ -638,7 +707,7 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
         lock (_gate)
             foreach (var session in _slots.Where(s => s is not null).ToList())
                 Remove(session!, "relay stopping");
-        (_plane as IDisposable)?.Dispose();
+        _host.Dispose(); // and with it the plane
         _budgetChanged.Dispose();
     }
 }

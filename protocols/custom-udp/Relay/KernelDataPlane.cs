@@ -98,7 +98,7 @@ public sealed class KernelDataPlane : IFanOutPlane, IUpstreamHistory, IDisposabl
         _maps.Channels.Update(key, value);
         lock (_crossGate)
         {
-            _channels[channel] = (upstream is null ? AddressFamily.Unspecified : SocketAddresses.Plain(upstream).AddressFamily, slots.ToArray());
+            _channels[channel] = (upstream is null || upstream.Port == 0 ? AddressFamily.Unspecified : SocketAddresses.Plain(upstream).AddressFamily, slots.ToArray());
             RebuildCrossFamily();
         }
     }
