@@ -71,7 +71,7 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
         _plane = planeFactory(this);
         _history = _plane as IUpstreamHistory;
         // The host is not ticked: budgets are the relay's (from each subscriber's FEEDBACK) and it drains the plane itself.
-        _host = new RelayHost(_plane, CustomUdpHeaderFastPath.Protocol, (ushort)options.Port, log, BindJoining);
+        _host = new RelayHost(_plane, CustomUdpHeaderFastPath.Protocol, (ushort)options.Port, log, BindJoining, options.MaxSubscribers);
         _repairs = new RepairWorker<RepairRequest, RepairBuffers>("fastrelay-repair", RepairQueueDepth,
             () => new RepairBuffers(new byte[ChannelCache.SlotBytes + 64], new byte[ChannelCache.SlotBytes]), Repair, log);
     }
