@@ -1,5 +1,4 @@
 using FastRelay.Net;
-using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using FastRelay.Bpf;
@@ -12,8 +11,10 @@ using IRegistrationSink = FastRelay.Relay.IRegistrationSink;
 namespace FastRelay.Protocols.CustomUdp.Relay;
 
 /// <summary>
-/// The fast path: copies are made by the generated TC programs; this class only writes the maps they read (through the
-/// generated typed accessors) and pumps their registration events back to the relay core. The ring buffer is drained
+/// The fast path: copies are made by the generated TC programs; the fan-out maps they read are written by the runtime's
+/// <see cref="FastPathTables"/> (the same code as for every generated protocol), and this class adds what the custom-UDP
+/// relay needs on top: the registration events decoded for NACK repair, reads of the kernel cache, and the cross-family
+/// fallback below. The ring buffer is drained
 /// in batches every few milliseconds (events are submitted without wakeup), never per packet.
 /// A subscriber whose address family differs from its channel's upstream gets kernel copies too: the egress program
 /// translates them into its family (FR_CONFIG_TRANSLATE_FAMILY). Only a packet whose translated copy would not fit the
@@ -28,9 +29,8 @@ namespace FastRelay.Protocols.CustomUdp.Relay;
 public sealed class KernelDataPlane : IFanOutPlane, IUpstreamHistory, IDisposable
 {
     private readonly Maps _maps;
-    private readonly uint _cloneMark;
+    private readonly FastPathTables _tables;
     private readonly IRegistrationSink _sink;
-    private readonly RingBufferReader _events;
     private readonly ILogger? _log;
     private readonly object _eventGate = new();
     private readonly Socket _socket;
@@ -61,10 +61,9 @@ public sealed class KernelDataPlane : IFanOutPlane, IUpstreamHistory, IDisposabl
     {
         _socket = socket;
         _maps = new Maps(bpf);
-        _cloneMark = FastRelay.Relay.CloneMarks.ForInstance(bpf.Program(Programs.UpstreamIngress), MarkMagicMask);
         _sink = sink;
         _log = log;
-        _events = new RingBufferReader(_maps.Events, OnEvent);
+        _tables = new FastPathTables(bpf, ProtocolFeatures.Of(Protocol), OnEvent);
     }
 
     public string Mode => "fastpath";
@@ -76,26 +75,14 @@ public sealed class KernelDataPlane : IFanOutPlane, IUpstreamHistory, IDisposabl
     /// (the relay needs nothing from an original the kernel fanned out and cached), copies translated for subscribers of
     /// the other IP family, and this instance's clone tag (another relay on the host must not take its clones for its
     /// own).</summary>
-    public void SetConfig(ushort udpPort) => _maps.Config.Update(0u, new Config
-    {
-        UdpPort = udpPort,
-        Flags = ConfigRegisterRuns | ConfigConsumeCached | ConfigTranslateFamily,
-        CloneMark = _cloneMark,
-    });
+    public void SetConfig(ushort udpPort) => _tables.SetConfig(udpPort, consumeCached: true);
 
     public void SetChannel(ulong channelId, IPEndPoint? upstream, IReadOnlyList<int> slots)
     {
         var channel = checked((ushort)channelId);
-        var key = new ChannelKey { Id = channel };
-        // What the kernel keeps in the entry (rotation, upstream counters) survives the update.
-        _maps.Channels.TryLookup(key, out var value);
-        // No upstream yet: an endpoint no packet can come from (port 0), so nothing fans out.
-        value.Upstream = upstream is null ? new Endpoint { Family = 4 } : ToEndpoint(upstream);
-        value.Count = (uint)Math.Min(slots.Count, MaxSubscribers);
-        for (var i = 0; i < value.Count; i++)
-            value.Slots[i] = (uint)slots[i];
-        value.CacheBase = (uint)(CacheRing(channel) * KernelCachePackets);
-        _maps.Channels.Update(key, value);
+        // No upstream yet: an endpoint no packet can come from (port 0), so nothing fans out. Each channel's cache ring
+        // is assigned by the tables on its first write.
+        _tables.SetChannel(channel, upstream ?? ChannelPlan.NoSender, slots);
         lock (_crossGate)
         {
             _channels[channel] = (upstream is null || upstream.Port == 0 ? AddressFamily.Unspecified : SocketAddresses.Plain(upstream).AddressFamily, slots.ToArray());
@@ -112,33 +99,14 @@ public sealed class KernelDataPlane : IFanOutPlane, IUpstreamHistory, IDisposabl
             _channels.Remove(channel);
             RebuildCrossFamily();
         }
-        return _maps.Channels.Delete(new ChannelKey { Id = channel });
+        return _tables.DeleteChannel(channel);
     }
 
     public void Activate(KernelSubscriber binding)
     {
         var slot = binding.Slot;
-        var key = (uint)slot;
         // Counters and numbering start fresh; the slot becomes active last, so the kernel never sees a half-written one.
-        _maps.NextPacketNumbers.Update(key, 0UL);
-        _maps.LastNumbered.Update(key, 0UL); // the first copy starts a run
-        _maps.SubscriberStats.Update(key, default);
-        _maps.Budgets.Update(key, default);
-        var subscriber = new Subscriber
-        {
-            Active = 0,
-            IfIndex = (uint)binding.IfIndex,
-            // The kernel gives this slot copies of this channel only, whatever a channel entry it reads mid-update lists.
-            Channel = new ChannelKey { Id = checked((ushort)binding.Channel) },
-            Local = ToEndpoint(binding.Local),
-            Remote = ToEndpoint(binding.Remote),
-        };
-        binding.SourceMac.AsSpan(0, 6).CopyTo(subscriber.MacSource);
-        binding.DestinationMac.AsSpan(0, 6).CopyTo(subscriber.MacDestination);
-        _maps.Subscribers.Update(key, subscriber);
-        _maps.SubscribersByEndpoint.Update(ToEndpoint(binding.Remote), key);
-        subscriber.Active = 1;
-        _maps.Subscribers.Update(key, subscriber);
+        _tables.Activate(binding);
         lock (_crossGate)
         {
             _slots[slot] = new CrossFamilySlot(SocketAddresses.Plain(binding.Remote).AddressFamily, SocketAddresses.For(_socket, binding.Remote),
@@ -149,17 +117,13 @@ public sealed class KernelDataPlane : IFanOutPlane, IUpstreamHistory, IDisposabl
 
     public void Deactivate(int slot)
     {
-        var key = (uint)slot;
-        if (_maps.Subscribers.TryLookup(key, out var subscriber))
-            _maps.SubscribersByEndpoint.Delete(subscriber.Remote);
         lock (_crossGate)
         {
             _slots.Remove(slot);
             RebuildCrossFamily();
         }
-        // Zero the whole slot: nothing of a departed subscriber stays in the maps.
-        _maps.Subscribers.Update(key, default);
-        _maps.Budgets.Update(key, default);
+        // The whole slot is zeroed: nothing of a departed subscriber stays in the maps.
+        _tables.Deactivate(slot);
     }
 
     /// <summary>Custom-UDP has no stream ids: nothing to translate.</summary>
@@ -188,13 +152,7 @@ public sealed class KernelDataPlane : IFanOutPlane, IUpstreamHistory, IDisposabl
                 s.Setting = budget;
             }
         }
-        _maps.Budgets.Update((uint)slot, new Budget
-        {
-            Bytes = budget.Bytes,
-            Enabled = budget.Enabled ? 1u : 0u,
-            ReservePerLevel = budget.ReservePerLevel,
-            DropFromLevel = budget.DropFromLevel,
-        });
+        _tables.SetBudget(slot, budget.Bytes, budget.ReservePerLevel, budget.DropFromLevel, budget.Enabled);
     }
 
     public void OnUpstreamDatagram(ReadOnlySpan<byte> packet, SocketAddress from)
@@ -227,33 +185,14 @@ public sealed class KernelDataPlane : IFanOutPlane, IUpstreamHistory, IDisposabl
         }
     }
 
-    public KernelSubscriberCounters Counters(int slot)
-    {
-        var stats = _maps.SubscriberStats.TryLookup((uint)slot, out var s) ? s : default;
-        return new KernelSubscriberCounters(stats.ForwardedPackets, stats.ForwardedBytes, stats.DroppedBudget, stats.DroppedInactive, stats.ReceivedPackets);
-    }
-
-    private readonly Dictionary<ushort, int> _cacheRings = new();
-
-    /// <summary>Each channel gets one of the MaxChannels rings of fr_cache for good (the relay never forgets a channel).</summary>
-    private int CacheRing(ushort channel)
-    {
-        lock (_cacheRings)
-        {
-            if (!_cacheRings.TryGetValue(channel, out var ring))
-                _cacheRings[channel] = ring = _cacheRings.Count;
-            return ring;
-        }
-    }
+    public KernelSubscriberCounters Counters(int slot) => _tables.Counters(slot);
 
     /// <summary>The fr_cache entry that holds (or would hold) the packet; false for a channel the relay never set up.</summary>
     private bool TryCacheIndex(ulong channel, ulong publisherSequence, out uint index)
     {
         index = 0;
-        int ring;
-        lock (_cacheRings)
-            if (channel > ushort.MaxValue || !_cacheRings.TryGetValue((ushort)channel, out ring))
-                return false;
+        if (!_tables.TryCacheRing(channel, out var ring))
+            return false;
         index = (uint)(ring * KernelCachePackets + (int)(publisherSequence % KernelCachePackets));
         return true;
     }
@@ -297,7 +236,7 @@ public sealed class KernelDataPlane : IFanOutPlane, IUpstreamHistory, IDisposabl
     public (ulong Packets, long LastNs) UpstreamConsumed(ulong channel) =>
         channel <= ushort.MaxValue && _maps.Channels.TryLookup(new ChannelKey { Id = (ushort)channel }, out var value) ? (value.UpstreamPackets, (long)value.LastUpstreamNs) : (0, 0);
 
-    public ulong NextNumber(int slot) => _maps.NextPacketNumbers.TryLookup((uint)slot, out var next) ? next : 0;
+    public ulong NextNumber(int slot) => _tables.NextNumber(slot);
 
     /// <summary>Drains the registration ring (the relay calls it at least every
     /// <see cref="CustomUdpRelay.RegistrationDrainInterval"/> and before it answers a NACK).</summary>
@@ -314,7 +253,7 @@ public sealed class KernelDataPlane : IFanOutPlane, IUpstreamHistory, IDisposabl
     /// found it empty has nothing to check (and saves the per-CPU lookup on the idle relay's every wake-up).</summary>
     private void Drain()
     {
-        if (_events.Consume() == 0)
+        if (_tables.DrainEvents() == 0)
             return;
         ulong lost = 0;
         foreach (var perCpu in _maps.Stats.LookupPerCpu(0u))
@@ -353,21 +292,9 @@ public sealed class KernelDataPlane : IFanOutPlane, IUpstreamHistory, IDisposabl
         _sink.OnSent((int)registration.Slot, registration.PacketNumber, registration.UpstreamPacketNumber);
     }
 
-    public static Endpoint ToEndpoint(IPEndPoint endpoint)
-    {
-        var plain = SocketAddresses.Plain(endpoint);
-        var result = new Endpoint
-        {
-            Family = plain.AddressFamily == AddressFamily.InterNetworkV6 ? (byte)6 : (byte)4,
-            Port = BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness((ushort)plain.Port) : (ushort)plain.Port,
-        };
-        plain.Address.TryWriteBytes(result.Address, out _);
-        return result;
-    }
-
     public void Dispose()
     {
         lock (_eventGate)
-            _events.Dispose();
+            _tables.Dispose();
     }
 }
