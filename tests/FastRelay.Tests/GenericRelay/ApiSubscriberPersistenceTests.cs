@@ -105,6 +105,43 @@ public sealed class ApiSubscriberPersistenceTests : IDisposable
         }
     }
 
+    [Fact]
+    public void Saved_subscribers_that_no_longer_fit_the_file_are_not_restored_and_the_state_is_rewritten_without_them()
+    {
+        var protocol = TickHeaderFastPath.Protocol;
+        var features = FastRelay.Relay.ProtocolFeatures.Of(protocol);
+        var state = new ApiSubscriberState(Path.Combine(_work, "relay.api-subscribers.json"), features);
+        IPEndPoint fileOwn = IPEndPoint.Parse("10.1.0.2:9200"), kept = IPEndPoint.Parse("10.1.0.3:9200"),
+            nowInFile = IPEndPoint.Parse("10.1.0.4:9200"), orphan = IPEndPoint.Parse("10.1.0.5:9200");
+        state.Save(new Dictionary<ulong, IReadOnlyList<FastRelay.Relay.SubscriberPlan>>
+        {
+            [Channel] = [new(kept, "kept", [1, 2, 3, 4]), new(nowInFile)],
+            [8] = [new(orphan)],
+        });
+        var plane = new FastRelay.Relay.UserspaceFanOut(FastRelay.Relay.DescriptorFields.Of(typeof(TickHeader)), protocol.MaxSubscribers);
+        using var host = new FastRelay.Relay.RelayHost(plane, protocol, 9100, NullLogger.Instance, (slot, channel, sub, _) =>
+            new FastRelay.Relay.KernelSubscriber(slot, channel, sub.Address, new IPEndPoint(IPAddress.IPv6Any, 9100), 0, new byte[6], new byte[6], sub.ConnectionId));
+        var sources = new FastRelay.Relay.RelayPlanSources(host, state.Save);
+        // The file of this run: channel 7 only, and it lists one of the saved addresses itself now.
+        sources.ApplyFile(new FastRelay.Relay.RelayPlan([new FastRelay.Relay.ChannelPlan(Channel, null,
+            [new FastRelay.Relay.SubscriberPlan(fileOwn), new FastRelay.Relay.SubscriberPlan(nowInFile)], new Dictionary<ulong, ulong> { [1] = 1 })]), out _);
+
+        sources.Restore(state.Load(), out var dropped);
+
+        Assert.Equal(2, dropped.Count);
+        Assert.Contains(dropped, d => d.Contains(nowInFile.ToString()) && d.Contains("the file's entry applies"));
+        Assert.Contains(dropped, d => d.Contains(orphan.ToString()) && d.Contains("not in the configuration file"));
+        Assert.Equal(FastRelay.Relay.SubscriberOwner.Api, sources.OwnerOf(Channel, kept));
+        Assert.Equal(FastRelay.Relay.SubscriberOwner.File, sources.OwnerOf(Channel, nowInFile));
+        Assert.Equal(3, host.Subscribers().Count(s => s.Slot >= 0));
+        // What is on disk now is what runs: the kept one, with its name and connection id, and nothing else.
+        var saved = state.Load();
+        var only = Assert.Single(Assert.Single(saved).Value);
+        Assert.Equal(kept, only.Address);
+        Assert.Equal("kept", only.Name);
+        Assert.Equal(new byte[] { 1, 2, 3, 4 }, only.ConnectionId);
+    }
+
     /// <summary>`fastrelay relay` run in this process until disposed (cancelled, as Ctrl-C does).</summary>
     private sealed class RunningRelay : IAsyncDisposable
     {
