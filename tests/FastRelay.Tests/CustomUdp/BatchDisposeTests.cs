@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using FastRelay.Protocols.CustomUdp.Relay;
 using Xunit;
 
 namespace FastRelay.Tests.CustomUdp;
@@ -10,9 +9,8 @@ namespace FastRelay.Tests.CustomUdp;
 public sealed class BatchDisposeTests
 {
     private static IDisposable Create(string type, params object[] arguments) =>
-        (IDisposable)Activator.CreateInstance(type == "SendBatch"
-                ? typeof(FastRelay.Relay.UserspaceFanOut).Assembly.GetType("FastRelay.Relay.SendBatch", throwOnError: true)!
-                : typeof(CustomUdpRelay).Assembly.GetType($"FastRelay.Protocols.CustomUdp.Relay.{type}", throwOnError: true)!,
+        (IDisposable)Activator.CreateInstance(typeof(FastRelay.Relay.UserspaceFanOut).Assembly.GetType(
+                type == "SendBatch" ? "FastRelay.Relay.SendBatch" : $"FastRelay.Net.{type}", throwOnError: true)!,
             System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic,
             null, arguments, null)!;
 
