@@ -36,6 +36,20 @@ public static class SocketAddresses
         return true;
     }
 
+    /// <summary>The address (16-byte IPv6 form, IPv4 as IPv4-mapped) and port as one dictionary key, read without
+    /// allocating; false for other families.</summary>
+    public static bool TryGetKey(SocketAddress address, out (UInt128 Address, ushort Port) key)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        if (!TryGetAddressAndPort(address, bytes, out var port))
+        {
+            key = default;
+            return false;
+        }
+        key = (BinaryPrimitives.ReadUInt128BigEndian(bytes), port);
+        return true;
+    }
+
     /// <summary>True if both name the same IP address and port (IPv4 equal to its IPv4-mapped IPv6 form; scope id and
     /// flow label ignored). False if either is not IPv4/IPv6.</summary>
     public static bool SameEndpoint(SocketAddress a, SocketAddress b)

@@ -22,6 +22,7 @@ public sealed unsafe class UserspaceFanOut : IFanOutPlane, IDisposable
     private readonly object _gate = new();
     private readonly Slot?[] _slots;
     private readonly Dictionary<ulong, ChannelEntry> _channels = new();
+    private readonly Dictionary<(UInt128 Address, ushort Port), int> _slotByEndpoint = new(); // subscriber ingress in O(1)
     private readonly byte[] _header;
     private Socket? _socket;
     private SendBatch? _batch;
@@ -104,15 +105,22 @@ public sealed unsafe class UserspaceFanOut : IFanOutPlane, IDisposable
     {
         lock (_gate)
         {
+            Deactivate(subscriber.Slot);
             var binding = subscriber with { Remote = SocketAddresses.Plain(subscriber.Remote) };
-            _slots[subscriber.Slot] = new Slot(binding, Serialize(binding.Remote));
+            var slot = _slots[subscriber.Slot] = new Slot(binding, Serialize(binding.Remote));
+            if (SocketAddresses.TryGetKey(slot.Address, out var key))
+                _slotByEndpoint[key] = subscriber.Slot;
         }
     }
 
     public void Deactivate(int slot)
     {
         lock (_gate)
+        {
+            if (_slots[slot] is { } old && SocketAddresses.TryGetKey(old.Address, out var key) && _slotByEndpoint.GetValueOrDefault(key, -1) == slot)
+                _slotByEndpoint.Remove(key);
             _slots[slot] = null;
+        }
     }
 
     public void SetStream(int slot, ulong upstreamStream, ulong downstreamStream)
@@ -282,13 +290,10 @@ public sealed unsafe class UserspaceFanOut : IFanOutPlane, IDisposable
     /// <summary>Datagrams from a subscriber's address are counted for it, never fanned out (the kernel's subscriber ingress).</summary>
     private bool FromSubscriber(SocketAddress source)
     {
-        foreach (var slot in _slots)
-            if (slot is not null && SocketAddresses.SameEndpoint(slot.Address, source))
-            {
-                slot.Received++;
-                return true;
-            }
-        return false;
+        if (!SocketAddresses.TryGetKey(source, out var key) || !_slotByEndpoint.TryGetValue(key, out var index) || _slots[index] is not { } slot)
+            return false;
+        slot.Received++;
+        return true;
     }
 
     /// <summary>In the socket's family once it is known (a dual-stack socket needs IPv4-mapped IPv6).</summary>

@@ -91,6 +91,23 @@ public sealed class UserspaceFanOutTests : IDisposable
         Assert.Equal([(3, 0UL, 1UL)], _sink.Sent);
     }
 
+    [Fact]
+    public async Task A_datagram_from_a_subscriber_is_counted_for_it_and_never_fanned_out()
+    {
+        // Any sender admitted: only the subscriber check keeps its own tick from coming back to it.
+        _plane.SetChannel(Channel, null, [3]);
+        _plane.OnUpstreamDatagram(Tick(0, priority: 7), _receiver.Endpoint.Serialize());
+        Forward(Tick(1, priority: 7));
+        await Eventually.TrueAsync(() => _receiver.Count == 1, "the sender's tick arrives");
+        Assert.Equal(1UL, _plane.Counters(3).ReceivedPackets);
+        Assert.Equal([1UL], _receiver.Snapshot().Select(PayloadMarkOf));
+        // Deactivated: its address is nobody's any more.
+        _plane.Deactivate(3);
+        _plane.OnUpstreamDatagram(Tick(2, priority: 7), _receiver.Endpoint.Serialize());
+        Assert.Equal(0UL, _plane.PlaneCounters()["upstream_foreign_source"]);
+        Assert.Equal(2UL, _plane.PlaneCounters()["upstream_matched"]);
+    }
+
     /// <summary>Hands a datagram to the plane as the relay socket would have received it from the sender.</summary>
     private void Forward(byte[] datagram) => _plane.OnUpstreamDatagram(datagram, ((IPEndPoint)_sender.LocalEndPoint!).Serialize());
 
