@@ -50,8 +50,8 @@ public static class CustomUdpRelayRunner
         FastPathHost? host = null;
         try
         {
-            Func<IRegistrationSink, IDataPlane> plane;
-            Func<IPEndPoint, SubscriberBinding> bind;
+            Func<IRegistrationSink, IFanOutPlane> plane;
+            Func<IPEndPoint, KernelSubscriber> bind;
             if (options.Mode == RelayMode.FastPath)
             {
                 if (options.ObjectPath is { } given)
@@ -71,8 +71,9 @@ public static class CustomUdpRelayRunner
             }
             else
             {
-                plane = sink => new UserspaceDataPlane(socket, options.Relay.MaxSubscribers, sink);
-                bind = remote => new SubscriberBinding(0, remote, new IPEndPoint(IPAddress.Any, options.Relay.Port), 0, new byte[6], new byte[6]);
+                // The runtime's userspace plane, the same one `fastrelay relay --mode userspace` uses for any descriptor.
+                plane = CustomUdpRelay.UserspacePlane(socket, options.Relay.MaxSubscribers);
+                bind = remote => new KernelSubscriber(0, 0, remote, new IPEndPoint(IPAddress.Any, options.Relay.Port), 0, new byte[6], new byte[6]);
             }
 
             var attached = host;
@@ -100,11 +101,11 @@ public static class CustomUdpRelayRunner
 
     /// <summary>The device, relay address and MACs towards a subscriber. The relay has just sent it a CHALLENGE, so the
     /// neighbour entry is normally there; give the kernel a moment when it is still resolving.</summary>
-    private static SubscriberBinding BindThroughKernelTables(IPEndPoint remote, int port, CancellationToken cancellationToken)
+    private static KernelSubscriber BindThroughKernelTables(IPEndPoint remote, int port, CancellationToken cancellationToken)
     {
         var plain = remote.Address.IsIPv4MappedToIPv6 ? remote.Address.MapToIPv4() : remote.Address;
         var route = RouteResolver.ResolveRecentPeer(plain, cancellationToken);
-        return new SubscriberBinding(0, new IPEndPoint(plain, remote.Port), new IPEndPoint(route.Source, port), route.Ifindex,
+        return new KernelSubscriber(0, 0, new IPEndPoint(plain, remote.Port), new IPEndPoint(route.Source, port), route.Ifindex,
             route.DeviceMac.GetAddressBytes(), route.NextHopMac.GetAddressBytes());
     }
 }

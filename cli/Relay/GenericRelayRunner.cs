@@ -106,6 +106,10 @@ public static class GenericRelayRunner
         var plan = options.ConfigPath is { } configPath ? RelayConfigFile.Load(configPath, features) : RelayPlan.Empty;
         if (options.ConfigPath is null)
             log.LogWarning("no --config: the relay has no channels and forwards nothing");
+        // Subscribers the control API added in an earlier run, kept beside the configuration file (read now: a state file
+        // that cannot be read stops the relay before it touches the kernel).
+        var apiState = options.ConfigPath is { } config ? new ApiSubscriberState(ApiSubscriberState.PathFor(config), features) : null;
+        var saved = apiState?.Load() ?? new Dictionary<ulong, IReadOnlyList<SubscriberPlan>>();
 
         using var socket = OpenSocket(port);
         FastPathHost? fastPath = null;
@@ -150,8 +154,15 @@ public static class GenericRelayRunner
         using var disposeFastPath = fastPath;
         receiver.Start();
 
-        var sources = new RelayPlanSources(host);
+        var sources = new RelayPlanSources(host, apiState is null ? null : added => SaveApiState(apiState, added, log));
         sources.ApplyFile(plan, out _, cancellationToken);
+        if (saved.Count > 0)
+        {
+            var restored = sources.Restore(saved, out var notRestored, cancellationToken);
+            foreach (var note in notRestored)
+                log.LogWarning("{Note}", note);
+            log.LogInformation("control API subscribers restored from {StateFile}: {Change}", apiState!.Path, restored);
+        }
         var status = new GenericRelayStatusWriter(options, protocol, fastPath, sources, absorbed);
         await using var control = controlToken is null ? null : RelayControlApi.Start(options.ControlAddress!, controlToken, sources, status.Snapshot, log);
         var writtenToken = control is not null && options.ControlTokenFile is null ? options.ControlTokenPath : null;
@@ -191,6 +202,20 @@ public static class GenericRelayRunner
             // The object this instance built for itself is loaded; its build folder has served its purpose.
             if (builtDirectory is not null)
                 Directory.Delete(builtDirectory, recursive: true);
+        }
+    }
+
+    /// <summary>A state file that cannot be written does not stop the relay: the change is in force, it just would not
+    /// survive a restart, and the log says so.</summary>
+    private static void SaveApiState(ApiSubscriberState state, IReadOnlyDictionary<ulong, IReadOnlyList<SubscriberPlan>> added, ILogger log)
+    {
+        try
+        {
+            state.Save(added);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            log.LogError("control API subscribers not saved to {StateFile} (they are in force, but a restart would lose them): {Problem}", state.Path, e.Message);
         }
     }
 

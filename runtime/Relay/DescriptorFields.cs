@@ -29,6 +29,17 @@ public readonly record struct HeaderInteger(int Offset, int Width, ByteOrder Ord
     }
 }
 
+/// <summary>A <c>[Priority]</c>: bits of one byte, read as the kernel's fr_read_urgency does (0 = most urgent).</summary>
+public readonly record struct HeaderPriority(int Offset, int FirstBit, int Bits, bool HigherIsMoreUrgent)
+{
+    public uint Urgency(ReadOnlySpan<byte> header)
+    {
+        var mask = (1u << Bits) - 1;
+        var value = (uint)(header[Offset] >> FirstBit) & mask;
+        return HigherIsMoreUrgent ? mask - value : value;
+    }
+}
+
 /// <summary>A <c>[Match]</c>: <c>(field &amp; Mask) == Value</c>.</summary>
 public readonly record struct HeaderMatch(HeaderInteger Field, ulong Value, ulong Mask)
 {
@@ -37,8 +48,8 @@ public readonly record struct HeaderMatch(HeaderInteger Field, ulong Value, ulon
 
 /// <summary>
 /// The fields of a descriptor that the userspace copy loop needs, read from the descriptor type's own attributes (the
-/// same input the generator reads): the fast-path matches, the channel, the packet number, the stream id and the
-/// connection id. Only what the generic host serves: integer stream ids, no ChannelKey lookup, no stream offsets.
+/// same input the generator reads): the fast-path matches, the channel, the packet number, the stream id, the
+/// connection id and the priority. Only what the generic host serves: integer stream ids, no ChannelKey lookup, no stream offsets.
 /// </summary>
 public sealed record DescriptorFields(
     IReadOnlyList<HeaderMatch> Matches,
@@ -48,7 +59,8 @@ public sealed record DescriptorFields(
     HeaderInteger? StreamId,
     bool TranslateStreams,
     (int Offset, int Length)? ConnectionId,
-    int PayloadOffset = 0)
+    int PayloadOffset = 0,
+    HeaderPriority? Priority = null)
 {
     /// <summary>Bytes a datagram must have to be copied: the end of the furthest field or the payload start, whichever is
     /// later (the kernel's FR_HEADER_LEN).</summary>
@@ -58,6 +70,16 @@ public sealed record DescriptorFields(
         Matches.Select(m => m.Field.End).DefaultIfEmpty(0).Max(),
         Channel?.End ?? 0, PacketNumber?.End ?? 0, StreamId?.End ?? 0,
         ConnectionId is { } c ? c.Offset + c.Length : 0,
+        Priority is { } p ? p.Offset + 1 : 0,
+    }.Max();
+
+    /// <summary>The bytes a subscriber's copy can differ in (connection id, stream id, packet number): everything after
+    /// them is shared by all copies of a datagram.</summary>
+    public int RewrittenLength => new[]
+    {
+        ConnectionId is { } c ? c.Offset + c.Length : 0,
+        TranslateStreams ? StreamId?.End ?? 0 : 0,
+        RenumberPackets ? PacketNumber?.End ?? 0 : 0,
     }.Max();
 
     public bool IsEligible(ReadOnlySpan<byte> datagram)
@@ -76,6 +98,7 @@ public sealed record DescriptorFields(
         HeaderInteger? channel = null, packetNumber = null, streamId = null;
         bool renumber = false, translateStreams = false;
         (int, int)? connectionId = null;
+        HeaderPriority? priority = null;
         var payload = 0;
         const BindingFlags members = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance;
         foreach (var property in descriptor.GetProperties(members).Cast<MemberInfo>().Concat(descriptor.GetFields(members)))
@@ -106,10 +129,13 @@ public sealed record DescriptorFields(
                     case PayloadAttribute p:
                         payload = p.Offset;
                         break;
+                    case PriorityAttribute p:
+                        priority = new HeaderPriority(p.Offset, p.FirstBit, p.Bits, p.Order == UrgencyOrder.HigherIsMoreUrgent);
+                        break;
                 }
             }
         }
-        return new DescriptorFields(matches, channel, packetNumber, renumber, streamId, translateStreams, connectionId, payload);
+        return new DescriptorFields(matches, channel, packetNumber, renumber, streamId, translateStreams, connectionId, payload, priority);
     }
 
     /// <summary>Width 0 takes the property type's, as the generator does.</summary>

@@ -34,15 +34,22 @@ public sealed class FastPathTables : IFanOutPlane, IDisposable
     private readonly BpfObject _bpf;
     private readonly ProtocolFeatures _features;
     private readonly RingBufferReader _events;
+    private readonly Dictionary<ulong, int> _cacheRings = new();
     private long _registrations;
 
-    public FastPathTables(BpfObject bpf, ProtocolFeatures features)
+    /// <param name="onEvent">Gets every fr_events record as the ring is drained (a protocol that answers repairs by
+    /// number decodes them); null: they are only counted.</param>
+    public FastPathTables(BpfObject bpf, ProtocolFeatures features, RingBufferRecordHandler? onEvent = null)
     {
         _bpf = bpf;
         _features = features;
-        // The programs register breaks in each subscriber's numbering; nothing here uses them, but a full ring only
-        // costs the kernel lost-event counts, so it is drained (on every Tick) and counted.
-        _events = new RingBufferReader(bpf.Map("fr_events"), _ => _registrations++);
+        // The programs register breaks in each subscriber's numbering; a full ring only costs the kernel lost-event
+        // counts, so it is drained (on every Tick) and counted even when nobody reads the records.
+        _events = new RingBufferReader(bpf.Map("fr_events"), record =>
+        {
+            _registrations++;
+            onEvent?.Invoke(record);
+        });
     }
 
     public string Mode => "fastpath";
@@ -50,7 +57,10 @@ public sealed class FastPathTables : IFanOutPlane, IDisposable
     /// <summary>Registration events drained from the kernel so far.</summary>
     public long Registrations => Interlocked.Read(ref _registrations);
 
-    public void Tick() => _events.Consume();
+    public void Tick() => DrainEvents();
+
+    /// <summary>Delivers what the registration ring holds; returns how many records there were.</summary>
+    public int DrainEvents() => _events.Consume();
 
     public IReadOnlyDictionary<string, ulong> PlaneCounters() => KernelCounters();
 
@@ -62,11 +72,13 @@ public sealed class FastPathTables : IFanOutPlane, IDisposable
 
     /// <summary>fr_config: the relay port, registration of numbering breaks only (nothing here needs every copy
     /// registered), translation of copies for subscribers of the other IP family, and this instance's clone tag.</summary>
-    public void SetConfig(ushort udpPort)
+    /// <param name="consumeCached">Let the kernel drop originals it fanned out and kept in its cache (a relay that reads
+    /// the cache instead of receiving them; only with a kernel cache).</param>
+    public void SetConfig(ushort udpPort, bool consumeCached = false)
     {
         var config = Image("fr_config")
             .Set("udp_port", udpPort)
-            .Set("flags", _features.ConfigRegisterRuns | _features.ConfigTranslateFamily)
+            .Set("flags", _features.ConfigRegisterRuns | _features.ConfigTranslateFamily | (consumeCached && _features.KernelCache ? _features.ConfigConsumeCached : 0))
             .Set("clone_mark", CloneMarks.ForInstance(_bpf.Program(Protocol.Programs[0]), _features.MarkMagicMask));
         _bpf.Map("fr_config").Update(BitConverter.GetBytes(0u), config.Bytes);
     }
@@ -85,7 +97,32 @@ public sealed class FastPathTables : IFanOutPlane, IDisposable
         value.Set("count", (uint)slots.Count);
         for (var i = 0; i < slots.Count; i++)
             value.SetUInt32At("slots", i, (uint)slots[i]);
+        if (_features.KernelCache)
+            value.Set("cache_base", (uint)(CacheRing(channel) * _features.CachePackets));
         map.Update(key, value.Bytes);
+    }
+
+    /// <summary>The fr_cache ring a channel got (each channel one of MaxChannels for good: a channel is never moved to
+    /// another ring, so what the kernel cached for it stays where a reader looks).</summary>
+    public int CacheRing(ulong channel)
+    {
+        lock (_cacheRings)
+        {
+            if (!_cacheRings.TryGetValue(channel, out var ring))
+            {
+                if (_cacheRings.Count >= Protocol.MaxChannels)
+                    throw new InvalidOperationException($"{Protocol.Name} has cache rings for {Protocol.MaxChannels} channels");
+                _cacheRings[channel] = ring = _cacheRings.Count;
+            }
+            return ring;
+        }
+    }
+
+    /// <summary>The ring of a channel that has one; false for a channel never written.</summary>
+    public bool TryCacheRing(ulong channel, out int ring)
+    {
+        lock (_cacheRings)
+            return _cacheRings.TryGetValue(channel, out ring);
     }
 
     public bool DeleteChannel(ulong channel) => _bpf.Map("fr_channels").Delete(ChannelKey(channel));
@@ -172,6 +209,17 @@ public sealed class FastPathTables : IFanOutPlane, IDisposable
             return default;
         return new KernelSubscriberCounters(stats.Get("forwarded_packets"), stats.Get("forwarded_bytes"), stats.Get("dropped_budget"),
             stats.Get("dropped_inactive"), stats.Get("received_packets"));
+    }
+
+    public ulong NextNumber(int slot)
+    {
+        var next = new byte[8];
+        return _bpf.Map("fr_next_pn").TryLookup(BitConverter.GetBytes((uint)slot), next) ? BitConverter.ToUInt64(next) : 0;
+    }
+
+    /// <summary>Nothing to do: upstream ingress made every copy, the original only comes up for the relay's own use.</summary>
+    public void OnUpstreamDatagram(ReadOnlySpan<byte> datagram, SocketAddress from)
+    {
     }
 
     /// <summary>fr_stats summed over CPUs, by member name.</summary>

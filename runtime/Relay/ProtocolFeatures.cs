@@ -56,6 +56,10 @@ public sealed partial class ProtocolFeatures
     public int PriorityLevels => (int)Number("FR_PRIORITY_LEVELS");
     public bool KernelCache => Flag("FR_KERNEL_CACHE");
 
+    /// <summary>fr_cache entries per channel (0 without a kernel cache).</summary>
+    public int CachePackets => (int)Number("FR_CACHE_PACKETS");
+    public uint ConfigConsumeCached => (uint)Number("FR_CONFIG_CONSUME_CACHED");
+
     /// <summary>The skb->mark bits of the clone tag (<see cref="CloneMarks"/>).</summary>
     public uint MarkMagicMask => (uint)Number("FR_MARK_MAGIC_MASK");
 

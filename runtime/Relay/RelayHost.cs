@@ -69,7 +69,8 @@ public sealed class RelayHost : IDisposable
     }
 
     /// <summary>A host over any plane; <paramref name="bind"/> finds where a subscriber's copies go.</summary>
-    public RelayHost(IFanOutPlane plane, GeneratedProtocol protocol, ushort port, ILogger log, SubscriberBinder bind)
+    /// <param name="slots">How many subscriber slots the plane has (at most, and by default, the protocol's MaxSubscribers).</param>
+    public RelayHost(IFanOutPlane plane, GeneratedProtocol protocol, ushort port, ILogger log, SubscriberBinder bind, int? slots = null)
     {
         Features = ProtocolFeatures.Of(protocol);
         Refuse(Features);
@@ -77,7 +78,7 @@ public sealed class RelayHost : IDisposable
         _port = port;
         _log = log;
         _bind = bind;
-        _slotUsed = new bool[protocol.MaxSubscribers];
+        _slotUsed = new bool[Math.Clamp(slots ?? protocol.MaxSubscribers, 1, protocol.MaxSubscribers)];
     }
 
     private static FastPathTables KernelPlane(BpfObject bpf, GeneratedProtocol protocol, ushort port)

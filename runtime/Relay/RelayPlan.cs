@@ -19,6 +19,10 @@ public sealed record RelayPlan(IReadOnlyList<ChannelPlan> Channels)
 /// channel sees. A copy of a stream without an entry is not forwarded (the kernel drops it). Null for other protocols.</param>
 public sealed record ChannelPlan(ulong Id, IPEndPoint? Upstream, IReadOnlyList<SubscriberPlan> Subscribers, IReadOnlyDictionary<ulong, ulong>? Streams = null)
 {
+    /// <summary>An upstream no packet can come from (port 0): the channel's subscribers are in place, nothing fans out yet
+    /// (a protocol whose publisher has not joined the channel by its own handshake).</summary>
+    public static IPEndPoint NoSender { get; } = new(IPAddress.IPv6Any, 0);
+
     /// <summary>The stream mappings as a sorted list, for comparing two plans by content.</summary>
     public IReadOnlyList<KeyValuePair<ulong, ulong>> StreamList => (Streams ?? new Dictionary<ulong, ulong>()).OrderBy(kv => kv.Key).ToList();
 }

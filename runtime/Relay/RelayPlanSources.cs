@@ -41,12 +41,15 @@ public sealed class PlanEditException(PlanEditProblem problem, string field, str
 /// options. If the file starts listing the same address in the same channel, the file's entry takes over (the newer,
 /// persistent statement wins), and if the file drops the channel, its run-time subscribers go with it; both are
 /// reported by <see cref="ApplyFile"/>.</item>
-/// <item>Run-time subscribers are not written anywhere: a restarted relay has the file's only.</item>
+/// <item>Run-time subscribers outlive a restart when a store is given: <paramref name="persist"/> is told the whole set
+/// after every change of it (under the lock, so saves never interleave), and <see cref="Restore"/> brings a saved set
+/// back at start, by the same rules as <see cref="Add"/>.</item>
 /// </list>
 /// Every change goes through one lock and ends in one <see cref="RelayHost.Apply"/> of the merged plan, which writes only
 /// what differs.
 /// </summary>
-public sealed class RelayPlanSources(RelayHost host)
+/// <param name="persist">Saves the run-time subscribers (channel → subscribers); null: they live in memory only.</param>
+public sealed class RelayPlanSources(RelayHost host, Action<IReadOnlyDictionary<ulong, IReadOnlyList<SubscriberPlan>>>? persist = null)
 {
     private readonly object _gate = new();
     private readonly Dictionary<ulong, List<SubscriberPlan>> _added = new();
@@ -98,11 +101,67 @@ public sealed class RelayPlanSources(RelayHost host)
                                             $"{host.Features.Protocol.Name} has {host.Features.Protocol.MaxSubscribers} slots (remove some through the API first)");
             var change = host.Apply(Merge(file, kept), cancellationToken);
             _file = file;
+            var changed = notes.Count > 0;
             _added.Clear();
             foreach (var (channel, list) in kept)
                 _added[channel] = list;
+            if (changed)
+                Persist();
             dropped = notes;
             return change;
+        }
+    }
+
+    /// <summary>Brings back run-time subscribers saved by an earlier run (call after the first <see cref="ApplyFile"/>).
+    /// Each is added by the rules of <see cref="Add"/>; one that no longer fits (its channel left the file, the file
+    /// lists its address now, a duplicate, no free slot) is left out and named in <paramref name="dropped"/>, and the
+    /// store is rewritten without it.</summary>
+    public PlanChange Restore(IReadOnlyDictionary<ulong, IReadOnlyList<SubscriberPlan>> saved, out IReadOnlyList<string> dropped,
+        CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            var notes = new List<string>();
+            var added = CopyAdded();
+            var total = _file.Channels.Sum(c => c.Subscribers.Count) + added.Values.Sum(l => l.Count);
+            foreach (var (channel, subscribers) in saved.OrderBy(c => c.Key))
+            {
+                var fileChannel = _file.Channels.FirstOrDefault(c => c.Id == channel);
+                foreach (var subscriber in subscribers)
+                {
+                    var list = added.TryGetValue(channel, out var existing) ? existing : [];
+                    string? problem = fileChannel is null ? $"channel {channel} is not in the configuration file any more"
+                        : fileChannel.Subscribers.Any(s => s.Address.Equals(subscriber.Address)) ? "the configuration file lists it now: the file's entry applies"
+                        : list.Any(s => s.Address.Equals(subscriber.Address)) ? "listed twice"
+                        : total + 1 > host.Features.Protocol.MaxSubscribers ? $"no free slot ({host.Features.Protocol.Name} has {host.Features.Protocol.MaxSubscribers})"
+                        : null;
+                    if (problem is not null)
+                    {
+                        notes.Add($"{subscriber.Address} (added through the API) in channel {channel} not restored: {problem}");
+                        continue;
+                    }
+                    added[channel] = [.. list, subscriber];
+                    total++;
+                }
+            }
+            var change = host.Apply(Merge(_file, added), cancellationToken);
+            _added.Clear();
+            foreach (var (channel, list) in added)
+                _added[channel] = list;
+            if (notes.Count > 0)
+                Persist();
+            dropped = notes;
+            return change;
+        }
+    }
+
+    /// <summary>The run-time subscribers by channel, as a store saves them.</summary>
+    public IReadOnlyDictionary<ulong, IReadOnlyList<SubscriberPlan>> Added
+    {
+        get
+        {
+            lock (_gate)
+                return Snapshot();
         }
     }
 
@@ -187,8 +246,14 @@ public sealed class RelayPlanSources(RelayHost host)
         _added.Clear();
         foreach (var (channel, list) in added)
             _added[channel] = list;
+        Persist();
         return change;
     }
+
+    private IReadOnlyDictionary<ulong, IReadOnlyList<SubscriberPlan>> Snapshot() =>
+        _added.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<SubscriberPlan>)kv.Value.ToList());
+
+    private void Persist() => persist?.Invoke(Snapshot());
 
     private static RelayPlan Merge(RelayPlan file, Dictionary<ulong, List<SubscriberPlan>> added) =>
         new(file.Channels.Select(c => added.TryGetValue(c.Id, out var extra) && extra.Count > 0

@@ -1,3 +1,4 @@
+using FastRelay.Net;
 using System.Net;
 using System.Net.Sockets;
 using FastRelay.Protocols.CustomUdp.Wire;

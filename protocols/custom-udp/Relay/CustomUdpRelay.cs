@@ -1,16 +1,22 @@
+using FastRelay.Net;
 using System.Net;
 using System.Net.Sockets;
 using FastRelay.Protocols.CustomUdp.Wire;
+using FastRelay.Relay;
 using Microsoft.Extensions.Logging;
 
 namespace FastRelay.Protocols.CustomUdp.Relay;
 
 /// <summary>
-/// The custom-UDP relay's userspace: the cookie handshake (nothing is sent to an address before it echoed a cookie),
-/// channel upstreams, subscriber slots and their activation in the data plane, byte budgets from feedback, the
-/// per-channel cache, NACK repair, late-joiner history, keepalive expiry and the status file. DATA copies are made by
-/// the <see cref="IDataPlane"/> (kernel or userspace); this class never copies DATA to subscribers itself, except to
-/// repair or replay history.
+/// The custom-UDP relay's control plane on the generic <see cref="RelayHost"/>: the cookie handshake (nothing is sent to
+/// an address before it echoed a cookie), channel upstreams, byte budgets from feedback, the per-channel cache, NACK
+/// repair, late-joiner history, keepalive expiry and the status file. Who is in which channel is a <see cref="RelayPlan"/>
+/// the relay applies to the host after every handshake, unsubscribe or expiry: the host takes the slots and writes the
+/// plane in the order that never shows a half-made subscriber; its <see cref="SubscriberBinder"/> hook is where the
+/// route learnt in the handshake comes in and the accepting REPLY leaves, before the slot is active. DATA copies are made by
+/// the runtime's fan-out plane (<see cref="IFanOutPlane"/>: the kernel's <see cref="KernelDataPlane"/> or the shared
+/// <see cref="UserspaceFanOut"/>); this class never copies DATA to subscribers itself, except to repair or replay
+/// history. What the kernel keeps of the stream (its cache) it reads through <see cref="IUpstreamHistory"/>.
 /// </summary>
 public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
 {
@@ -20,7 +26,6 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
         public SocketAddressKey? UpstreamKey;
         public SocketAddress? UpstreamAddress; // serialised once: the data path compares without allocating
         public ChannelCache Cache { get; } = cache;
-        public List<int> Slots { get; } = new();
         public ulong UpstreamPackets;
         public long LastUpstreamNs;
     }
@@ -28,9 +33,20 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
     private readonly Socket _socket;
     private readonly RelayOptions _options;
     private readonly ILogger _log;
-    private readonly Func<IPEndPoint, SubscriberBinding> _bind;
+    private readonly Func<IPEndPoint, KernelSubscriber> _bind;
     private readonly CookieJar _cookies = new();
-    private readonly IDataPlane _plane;
+    private readonly IFanOutPlane _plane;
+    private readonly IUpstreamHistory? _history;
+    private readonly RelayHost _host;
+
+    /// <summary>The subscriber whose handshake is being completed: in the plan while <see cref="RelayHost.Apply"/> runs,
+    /// bound by <see cref="BindJoining"/> when the host takes its slot.</summary>
+    private Joining? _joining;
+
+    private sealed record Joining(ushort Channel, SubscriberPlan Plan, KernelSubscriber Route, Func<int, SubscriberSession> Accept)
+    {
+        public SubscriberSession? Session;
+    }
     private readonly object _gate = new();
     private readonly AutoResetEvent _budgetChanged = new(false);
     private readonly Dictionary<ushort, ChannelState> _channels = new();
@@ -41,10 +57,11 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
     private ulong _upstreamPackets, _foreignData, _malformed, _challenges, _accepted, _refused, _removed, _repaired, _nacksDropped, _keepalives;
     private readonly RepairWorker<RepairRequest, RepairBuffers> _repairs;
 
-    /// <param name="planeFactory">Creates the data plane; it gets this relay as its registration sink.</param>
-    /// <param name="bind">How to reach a subscriber (device, MACs, relay address); may throw when it cannot.</param>
-    public CustomUdpRelay(Socket socket, RelayOptions options, Func<IRegistrationSink, IDataPlane> planeFactory,
-        Func<IPEndPoint, SubscriberBinding> bind, ILogger log)
+    /// <param name="planeFactory">Creates the fan-out plane; it gets this relay as its registration sink.</param>
+    /// <param name="bind">How to reach a subscriber (device, MACs, relay address; slot and channel are filled in here);
+    /// may throw when it cannot.</param>
+    public CustomUdpRelay(Socket socket, RelayOptions options, Func<IRegistrationSink, IFanOutPlane> planeFactory,
+        Func<IPEndPoint, KernelSubscriber> bind, ILogger log)
     {
         _socket = socket;
         _options = options;
@@ -52,11 +69,14 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
         _log = log;
         _slots = new SubscriberSession?[options.MaxSubscribers];
         _plane = planeFactory(this);
+        _history = _plane as IUpstreamHistory;
+        // The host is not ticked: budgets are the relay's (from each subscriber's FEEDBACK) and it drains the plane itself.
+        _host = new RelayHost(_plane, CustomUdpHeaderFastPath.Protocol, (ushort)options.Port, log, BindJoining, options.MaxSubscribers);
         _repairs = new RepairWorker<RepairRequest, RepairBuffers>("fastrelay-repair", RepairQueueDepth,
             () => new RepairBuffers(new byte[ChannelCache.SlotBytes + 64], new byte[ChannelCache.SlotBytes]), Repair, log);
     }
 
-    public IDataPlane Plane => _plane;
+    public IFanOutPlane Plane => _plane;
 
     /// <summary>Planned NACKs waiting for the repair worker; beyond this the relay drops NACKs (counted).</summary>
     private const int RepairQueueDepth = 64;
@@ -65,6 +85,11 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
 
     /// <summary>The repair worker's own buffers: the receive thread keeps using the relay's.</summary>
     private sealed record RepairBuffers(byte[] Send, byte[] Scratch);
+
+    /// <summary>The userspace mode's plane: the runtime's <see cref="UserspaceFanOut"/> over the custom-UDP descriptor,
+    /// sending from the relay's own socket and registering every copy with the relay (NACK repair).</summary>
+    public static Func<IRegistrationSink, IFanOutPlane> UserspacePlane(Socket socket, int maxSubscribers) =>
+        sink => new UserspaceFanOut(DescriptorFields.Of(typeof(CustomUdpHeader)), maxSubscribers, socket, sink);
 
     /// <summary>Binds a dual-stack UDP socket on the relay port, sized for bursts.</summary>
     public static Socket OpenSocket(int port)
@@ -109,7 +134,7 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
         _lastDrainNs = now;
         try
         {
-            _plane.Flush();
+            _plane.Tick();
         }
         catch (Exception e) when (e is not ObjectDisposedException)
         {
@@ -223,7 +248,7 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
         var now = (long)MonotonicClock.NowNs();
         channel.LastUpstreamNs = now;
         channel.Cache.Add(header.Sequence, packet, now);
-        _plane.OnUpstreamData(header, packet);
+        _plane.OnUpstreamDatagram(packet, from);
     }
 
     private long _unsolicitedWindowStart;
@@ -283,7 +308,7 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
         var key = SocketAddressKey.From(from);
         // One upstream per channel; a new publisher may take over only once the current one has gone silent (its packets
         // may have reached this socket or only the kernel).
-        var lastHeard = Math.Max(channel.LastUpstreamNs, _plane.UpstreamConsumed(channelId).LastNs);
+        var lastHeard = Math.Max(channel.LastUpstreamNs, UpstreamConsumed(channelId).LastNs);
         var silent = (long)MonotonicClock.NowNs() - lastHeard > _options.SubscriberTimeout.Ticks * 100;
         if (channel.UpstreamKey is { } existing && existing != key && !silent)
         {
@@ -296,14 +321,14 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
             // The new publisher numbers its own packets, possibly from where the old one did: a repair looked up by number
             // must not find the old publisher's packet.
             channel.Cache.Clear();
-            _plane.ForgetCached(channelId);
+            _history?.Forget(channelId);
             _log.LogInformation("channel {Channel}: publisher {Old} replaced, its cached packets forgotten", channelId, channel.Upstream);
         }
         channel.Upstream = SocketAddresses.Plain(from);
         channel.UpstreamKey = key;
         channel.UpstreamAddress = SocketAddresses.For(_socket, channel.Upstream);
         channel.LastUpstreamNs = (long)MonotonicClock.NowNs();
-        _plane.SetChannel(channelId, channel.Upstream, channel.Slots);
+        ApplyPlan();
         _accepted++;
         SendReply(from, channelId, Role.Publisher, ReplyStatus.Accepted);
         _log.LogInformation("channel {Channel}: upstream {Upstream}", channelId, channel.Upstream);
@@ -323,7 +348,7 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
             SendReply(from, channelId, Role.Subscriber, ReplyStatus.RelayFull);
             return;
         }
-        SubscriberBinding binding;
+        KernelSubscriber binding;
         try
         {
             binding = _bind(from);
@@ -335,23 +360,49 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
             SendReply(from, channelId, Role.Subscriber, ReplyStatus.RelayFull);
             return;
         }
-        var acceptedNs = (long)MonotonicClock.NowNs();
-        var session = new SubscriberSession(slot, SocketAddresses.Plain(from), key, channelId, new SequenceMap(4096),
-            new RepairBudget(_options.RepairBurstBytes, _options.RepairBytesPerSecond), SessionSecret.New())
+        var endpoint = SocketAddresses.Plain(from);
+        // The slot starts with one period of the advertised rate, written by the host before the slot joins its channel.
+        var plan = new SubscriberPlan(endpoint, Budget: InitialBudget(confirm.RateBytesPerSecond));
+        var joining = new Joining(channelId, plan, binding, taken =>
         {
-            LastHeardNs = acceptedNs,
-            RateBytesPerSecond = confirm.RateBytesPerSecond,
-            Keepalive = new IdleKeepalive(_options.KeepaliveAfter.Ticks * 100, acceptedNs),
-        };
-        _slots[slot] = session;
-        _byEndpoint[key] = session;
-        _accepted++;
-        // The REPLY leaves before the first copy can, so the subscriber knows its numbering starts now.
-        SendReply(from, channelId, Role.Subscriber, ReplyStatus.Accepted, slot, session.Secret);
-        _plane.Activate(slot, binding with { Channel = channelId });
+            var acceptedNs = (long)MonotonicClock.NowNs();
+            var accepted = new SubscriberSession(taken, endpoint, key, channelId, new SequenceMap(4096),
+                new RepairBudget(_options.RepairBurstBytes, _options.RepairBytesPerSecond), SessionSecret.New())
+            {
+                Plan = plan,
+                LastHeardNs = acceptedNs,
+                RateBytesPerSecond = confirm.RateBytesPerSecond,
+                Keepalive = new IdleKeepalive(_options.KeepaliveAfter.Ticks * 100, acceptedNs),
+            };
+            _slots[taken] = accepted;
+            _byEndpoint[key] = accepted;
+            _accepted++;
+            // The REPLY leaves before the first copy can (the host activates the slot after this), so the subscriber knows
+            // its numbering starts now.
+            SendReply(from, channelId, Role.Subscriber, ReplyStatus.Accepted, taken, accepted.Secret);
+            return accepted;
+        });
+        _joining = joining;
+        try
+        {
+            ApplyPlan();
+        }
+        catch (ArgumentException e)
+        {
+            _log.LogWarning("subscriber {Endpoint} not accepted: {Reason}", from, e.Message);
+        }
+        finally
+        {
+            _joining = null;
+        }
+        if (joining.Session is not { } session)
+        {
+            _refused++;
+            SendReply(from, channelId, Role.Subscriber, ReplyStatus.RelayFull);
+            return;
+        }
+        slot = session.Slot;
         RefreshBudget(session);
-        channel.Slots.Add(slot);
-        _plane.SetChannel(channelId, channel.Upstream, channel.Slots);
         _log.LogInformation("subscriber {Endpoint} accepted on channel {Channel} (slot {Slot})", session.Endpoint, channelId, slot);
         if (confirm.HistoryMs > 0)
             SendHistory(session, channel, confirm.HistoryMs);
@@ -362,7 +413,7 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
         var since = (long)MonotonicClock.NowNs() - historyMs * 1_000_000L;
         // The kernel's cache and this process's hold different packets (the originals the kernel did not keep come here).
         var sequences = channel.Cache.SequencesSince(since);
-        _plane.AddCachedSince(session.Channel, since, sequences);
+        _history?.AddSince(session.Channel, since, sequences);
         sequences.Sort();
         for (var i = 0; i < sequences.Count; i++)
         {
@@ -401,7 +452,7 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
             _budgetChanged.Set(); // the timer refills budgets at once and, for a limited subscriber, every period from now on
         // A quiet channel sends the subscriber nothing; the same REPLY again tells it that it is still subscribed, so it
         // does not start over (IdleKeepalive). Smaller than the FEEDBACK it answers, and only to the subscriber's address.
-        if (session.Keepalive.Due(_plane.NextSequence(session.Slot), now))
+        if (session.Keepalive.Due(_plane.NextNumber(session.Slot), now))
         {
             _keepalives++;
             SendReply(from, session.Channel, Role.Subscriber, ReplyStatus.Accepted, session.Slot, session.Secret);
@@ -425,7 +476,7 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
             session.NackedSequences += (ulong)nack.TotalSequences;
         }
         var planned = new uint[_options.MaxRepairsPerNack];
-        var count = NackPlan.Plan(nack, _plane.NextSequence(session.Slot), RepairWindow, planned);
+        var count = NackPlan.Plan(nack, _plane.NextNumber(session.Slot), RepairWindow, planned);
         if (count > 0 && !_repairs.TryQueue(new RepairRequest(session, planned, count)))
             _nacksDropped++;
     }
@@ -446,8 +497,8 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
             // without it the run before would be extended over numbers that carried other packets. So: the bound first,
             // then drain, and every number below the bound has its break delivered (unless its copy is still between
             // taking the number and submitting the event on another CPU, a window of about a microsecond).
-            var next = _plane.NextSequence(session.Slot) & 0xFFFF_FFFF;
-            _plane.Flush();
+            var next = _plane.NextNumber(session.Slot) & 0xFFFF_FFFF;
+            _plane.Tick();
             foreach (var sequence in request.Sequences.AsSpan(0, request.Count))
             {
                 if (!session.Sequences.TryGet(sequence, next, out var publisherSequence))
@@ -470,8 +521,17 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
 
     /// <summary>A publisher packet from the data plane's cache (the kernel's) or this process's, into <paramref name="scratch"/>.</summary>
     private bool TryCopyCached(ChannelState channel, ushort channelId, ulong publisherSequence, byte[] scratch, out int length) =>
-        _plane.TryCopyCached(channelId, publisherSequence, scratch, out length)
+        (_history?.TryCopy(channelId, publisherSequence, scratch, out length) ?? NotKept(out length))
         || channel.Cache.TryCopy(publisherSequence, scratch, out length);
+
+    private static bool NotKept(out int length)
+    {
+        length = 0;
+        return false;
+    }
+
+    /// <summary>Upstream packets of the channel only the kernel handled (none in userspace mode).</summary>
+    private (ulong Packets, long LastNs) UpstreamConsumed(ushort channel) => _history?.UpstreamConsumed(channel) ?? (0, 0);
 
     /// <summary>Registrations from the data plane: which publisher packet a subscriber got under which number.</summary>
     public void OnSent(int slot, ulong subscriberSequence, ulong publisherSequence)
@@ -498,16 +558,45 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
         return channel;
     }
 
+    /// <summary>The relay's state as the host's plan: every channel a handshake opened, with its publisher (or
+    /// <see cref="ChannelPlan.NoSender"/> until one joined) and its subscribers, plus the one being accepted.</summary>
+    private void ApplyPlan()
+    {
+        var channels = _channels.OrderBy(c => c.Key).Select(c =>
+        {
+            var members = _slots.Where(s => s is not null && s.Channel == c.Key).Select(s => s!.Plan).ToList();
+            if (_joining is { } joining && joining.Channel == c.Key)
+                members.Add(joining.Plan);
+            return new ChannelPlan(c.Key, c.Value.Upstream ?? ChannelPlan.NoSender, members);
+        }).ToList();
+        _host.Apply(new RelayPlan(channels));
+    }
+
+    /// <summary>The host's <see cref="SubscriberBinder"/>: only a subscriber whose handshake is completing is ever new to
+    /// the host, and its route is the one resolved when its CONFIRM came.</summary>
+    private KernelSubscriber BindJoining(int slot, ulong channel, SubscriberPlan subscriber, CancellationToken cancellationToken)
+    {
+        if (_joining is not { } joining || !joining.Plan.Address.Equals(subscriber.Address))
+            throw new InvalidOperationException($"subscriber {subscriber.Address} of channel {channel} was not accepted by a handshake");
+        joining.Session = joining.Accept(slot);
+        return joining.Route with { Slot = slot, Channel = channel };
+    }
+
+    /// <summary>One budget period of the advertised rate, as <see cref="RefreshBudget"/> writes it; null: unlimited.</summary>
+    private BudgetPlan? InitialBudget(uint rateBytesPerSecond)
+    {
+        if (rateBytesPerSecond == CustomUdpWire.UnlimitedRate)
+            return null;
+        var bytes = (long)(rateBytesPerSecond * _options.BudgetPeriod.TotalSeconds);
+        return new BudgetPlan(rateBytesPerSecond, bytes, (uint)Math.Max(1, bytes / 16), CustomUdpWire.PriorityLevels);
+    }
+
     private void Remove(SubscriberSession session, string why)
     {
-        if (_channels.TryGetValue(session.Channel, out var channel))
-        {
-            channel.Slots.Remove(session.Slot);
-            _plane.SetChannel(session.Channel, channel.Upstream, channel.Slots);
-        }
-        _plane.Deactivate(session.Slot);
         _slots[session.Slot] = null;
         _byEndpoint.Remove(session.Key);
+        // The host takes the slot out of its channel's list first (no new copy), then deactivates and zeroes it.
+        ApplyPlan();
         _removed++;
         _log.LogInformation("subscriber {Endpoint} removed: {Why}", session.Endpoint, why);
     }
@@ -562,13 +651,13 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
         {
             // Nothing is debited from an unlimited budget: one write is enough (each is a map update on the fast path).
             if (!session.UnlimitedBudgetSet)
-                _plane.SetBudget(session.Slot, new BudgetSetting(false, 0, 0, 0));
+                _plane.SetBudget(session.Slot, 0, 0, 0, enabled: false);
             session.UnlimitedBudgetSet = true;
             return;
         }
         session.UnlimitedBudgetSet = false;
         var bytes = (long)(session.RateBytesPerSecond * _options.BudgetPeriod.TotalSeconds);
-        _plane.SetBudget(session.Slot, new BudgetSetting(true, bytes, (uint)Math.Max(1, bytes / 16), CustomUdpWire.PriorityLevels));
+        _plane.SetBudget(session.Slot, bytes, (uint)Math.Max(1, bytes / 16), CustomUdpWire.PriorityLevels);
     }
 
     public RelayStatus Status()
@@ -583,8 +672,8 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
                     counters.DroppedBudget, s.Repaired, s.NackedSequences, s.RateBytesPerSecond, (now - s.LastHeardNs) / 1e9);
             }).ToList();
             // Upstream packets reached this socket or only the kernel; each channel's kernel count is read once.
-            var consumed = _channels.ToDictionary(c => c.Key, c => _plane.UpstreamConsumed(c.Key).Packets);
-            var channels = _channels.Select(c => new ChannelStatus(c.Key, c.Value.Upstream?.ToString(), c.Value.Slots.Count,
+            var consumed = _channels.ToDictionary(c => c.Key, c => UpstreamConsumed(c.Key).Packets);
+            var channels = _channels.Select(c => new ChannelStatus(c.Key, c.Value.Upstream?.ToString(), _slots.Count(s => s?.Channel == c.Key),
                 c.Value.UpstreamPackets + consumed[c.Key])).ToList();
             var upstreamPackets = _upstreamPackets + consumed.Values.Aggregate(0UL, (sum, n) => sum + n);
             return new RelayStatus(_options.Name, _plane.Mode, _options.Port, Environment.ProcessId, DateTimeOffset.UtcNow,
@@ -618,7 +707,7 @@ public sealed class CustomUdpRelay : IRegistrationSink, IDisposable
         lock (_gate)
             foreach (var session in _slots.Where(s => s is not null).ToList())
                 Remove(session!, "relay stopping");
-        _plane.Dispose();
+        _host.Dispose(); // and with it the plane
         _budgetChanged.Dispose();
     }
 }

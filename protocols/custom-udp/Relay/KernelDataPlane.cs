@@ -1,33 +1,36 @@
-using System.Buffers.Binary;
+using FastRelay.Net;
 using System.Net;
 using System.Net.Sockets;
 using FastRelay.Bpf;
+using FastRelay.Relay;
 using FastRelay.Protocols.CustomUdp.Wire;
 using Microsoft.Extensions.Logging;
 using static FastRelay.Protocols.CustomUdp.CustomUdpHeaderFastPath;
+using IRegistrationSink = FastRelay.Relay.IRegistrationSink;
 
 namespace FastRelay.Protocols.CustomUdp.Relay;
 
 /// <summary>
-/// The fast path: copies are made by the generated TC programs; this class only writes the maps they read (through the
-/// generated typed accessors) and pumps their registration events back to the relay core. The ring buffer is drained
+/// The fast path: copies are made by the generated TC programs; the fan-out maps they read are written by the runtime's
+/// <see cref="FastPathTables"/> (the same code as for every generated protocol), and this class adds what the custom-UDP
+/// relay needs on top: the registration events decoded for NACK repair, reads of the kernel cache, and the cross-family
+/// fallback below. The ring buffer is drained
 /// in batches every few milliseconds (events are submitted without wakeup), never per packet.
 /// A subscriber whose address family differs from its channel's upstream gets kernel copies too: the egress program
 /// translates them into its family (FR_CONFIG_TRANSLATE_FAMILY). Only a packet whose translated copy would not fit the
 /// subscriber's device MTU (IPv4 to IPv6 adds 20 bytes) gets no kernel copy; upstream ingress then passes the original up
 /// and this socket sends it, and the egress program numbers it like any packet of the relay's own stack.
-/// Registrations are drained when the relay core calls <see cref="Flush"/> (it does so on its own receive thread, at
+/// Registrations are drained when the relay core calls <see cref="Tick"/> (it does so on its own receive thread, at
 /// least every 100 ms, and before answering a NACK): a thread of their own cost a wake-up each time.
 /// The kernel keeps the last packets of each channel (fr_cache) and, as the relay needs nothing else from them, drops
 /// the originals it fanned out instead of passing them up: this process then receives only control traffic, originals
 /// of packets a cross-family subscriber gets from this socket (see above) and packets too large for the kernel cache.
 /// </summary>
-public sealed class KernelDataPlane : IDataPlane
+public sealed class KernelDataPlane : IFanOutPlane, IUpstreamHistory, IDisposable
 {
     private readonly Maps _maps;
-    private readonly uint _cloneMark;
+    private readonly FastPathTables _tables;
     private readonly IRegistrationSink _sink;
-    private readonly RingBufferReader _events;
     private readonly ILogger? _log;
     private readonly object _eventGate = new();
     private readonly Socket _socket;
@@ -58,10 +61,9 @@ public sealed class KernelDataPlane : IDataPlane
     {
         _socket = socket;
         _maps = new Maps(bpf);
-        _cloneMark = FastRelay.Relay.CloneMarks.ForInstance(bpf.Program(Programs.UpstreamIngress), MarkMagicMask);
         _sink = sink;
         _log = log;
-        _events = new RingBufferReader(_maps.Events, OnEvent);
+        _tables = new FastPathTables(bpf, ProtocolFeatures.Of(Protocol), OnEvent);
     }
 
     public string Mode => "fastpath";
@@ -73,55 +75,38 @@ public sealed class KernelDataPlane : IDataPlane
     /// (the relay needs nothing from an original the kernel fanned out and cached), copies translated for subscribers of
     /// the other IP family, and this instance's clone tag (another relay on the host must not take its clones for its
     /// own).</summary>
-    public void SetConfig(ushort udpPort) => _maps.Config.Update(0u, new Config
-    {
-        UdpPort = udpPort,
-        Flags = ConfigRegisterRuns | ConfigConsumeCached | ConfigTranslateFamily,
-        CloneMark = _cloneMark,
-    });
+    public void SetConfig(ushort udpPort) => _tables.SetConfig(udpPort, consumeCached: true);
 
-    public void SetChannel(ushort channel, IPEndPoint? upstream, IReadOnlyList<int> slots)
+    public void SetChannel(ulong channelId, IPEndPoint? upstream, IReadOnlyList<int> slots)
     {
-        var key = new ChannelKey { Id = channel };
-        // What the kernel keeps in the entry (rotation, upstream counters) survives the update.
-        _maps.Channels.TryLookup(key, out var value);
-        // No upstream yet: an endpoint no packet can come from (port 0), so nothing fans out.
-        value.Upstream = upstream is null ? new Endpoint { Family = 4 } : ToEndpoint(upstream);
-        value.Count = (uint)Math.Min(slots.Count, MaxSubscribers);
-        for (var i = 0; i < value.Count; i++)
-            value.Slots[i] = (uint)slots[i];
-        value.CacheBase = (uint)(CacheRing(channel) * KernelCachePackets);
-        _maps.Channels.Update(key, value);
+        var channel = checked((ushort)channelId);
+        // No upstream yet: an endpoint no packet can come from (port 0), so nothing fans out. Each channel's cache ring
+        // is assigned by the tables on its first write.
+        _tables.SetChannel(channel, upstream ?? ChannelPlan.NoSender, slots);
         lock (_crossGate)
         {
-            _channels[channel] = (upstream is null ? AddressFamily.Unspecified : SocketAddresses.Plain(upstream).AddressFamily, slots.ToArray());
+            _channels[channel] = (upstream is null || upstream.Port == 0 ? AddressFamily.Unspecified : SocketAddresses.Plain(upstream).AddressFamily, slots.ToArray());
             RebuildCrossFamily();
         }
     }
 
-    public void Activate(int slot, SubscriberBinding binding)
+    /// <summary>The relay never forgets a channel (its cache ring stays its own); a deleted entry just stops its fan-out.</summary>
+    public bool DeleteChannel(ulong channelId)
     {
-        var key = (uint)slot;
-        // Counters and numbering start fresh; the slot becomes active last, so the kernel never sees a half-written one.
-        _maps.NextPacketNumbers.Update(key, 0UL);
-        _maps.LastNumbered.Update(key, 0UL); // the first copy starts a run
-        _maps.SubscriberStats.Update(key, default);
-        _maps.Budgets.Update(key, default);
-        var subscriber = new Subscriber
+        var channel = checked((ushort)channelId);
+        lock (_crossGate)
         {
-            Active = 0,
-            IfIndex = (uint)binding.IfIndex,
-            // The kernel gives this slot copies of this channel only, whatever a channel entry it reads mid-update lists.
-            Channel = new ChannelKey { Id = binding.Channel },
-            Local = ToEndpoint(binding.Local),
-            Remote = ToEndpoint(binding.Remote),
-        };
-        binding.SourceMac.AsSpan(0, 6).CopyTo(subscriber.MacSource);
-        binding.DestinationMac.AsSpan(0, 6).CopyTo(subscriber.MacDestination);
-        _maps.Subscribers.Update(key, subscriber);
-        _maps.SubscribersByEndpoint.Update(ToEndpoint(binding.Remote), key);
-        subscriber.Active = 1;
-        _maps.Subscribers.Update(key, subscriber);
+            _channels.Remove(channel);
+            RebuildCrossFamily();
+        }
+        return _tables.DeleteChannel(channel);
+    }
+
+    public void Activate(KernelSubscriber binding)
+    {
+        var slot = binding.Slot;
+        // Counters and numbering start fresh; the slot becomes active last, so the kernel never sees a half-written one.
+        _tables.Activate(binding);
         lock (_crossGate)
         {
             _slots[slot] = new CrossFamilySlot(SocketAddresses.Plain(binding.Remote).AddressFamily, SocketAddresses.For(_socket, binding.Remote),
@@ -132,20 +117,32 @@ public sealed class KernelDataPlane : IDataPlane
 
     public void Deactivate(int slot)
     {
-        var key = (uint)slot;
-        if (_maps.Subscribers.TryLookup(key, out var subscriber))
-            _maps.SubscribersByEndpoint.Delete(subscriber.Remote);
         lock (_crossGate)
         {
             _slots.Remove(slot);
             RebuildCrossFamily();
         }
-        // Zero the whole slot: nothing of a departed subscriber stays in the maps.
-        _maps.Subscribers.Update(key, default);
-        _maps.Budgets.Update(key, default);
+        // The whole slot is zeroed: nothing of a departed subscriber stays in the maps.
+        _tables.Deactivate(slot);
     }
 
-    public void SetBudget(int slot, BudgetSetting budget)
+    /// <summary>Custom-UDP has no stream ids: nothing to translate.</summary>
+    public void SetStream(int slot, ulong upstreamStream, ulong downstreamStream) =>
+        throw new NotSupportedException("custom-UDP has no stream ids");
+
+    public bool DeleteStream(int slot, ulong upstreamStream) => false;
+
+    public void SetBudget(int slot, long bytes, uint reservePerLevel, uint dropFromLevel, bool enabled = true) =>
+        SetBudget(slot, new BudgetSetting(enabled, bytes, reservePerLevel, dropFromLevel));
+
+    /// <summary>As <see cref="FastRelay.Relay.FastPathTables.RefillBudget"/>: adds to what is left, capped at the burst.</summary>
+    public void RefillBudget(int slot, long bytes, long burst, uint reservePerLevel, uint dropFromLevel)
+    {
+        var have = _maps.Budgets.TryLookup((uint)slot, out var current) ? current.Bytes : 0;
+        SetBudget(slot, Math.Min(burst, Math.Max(have, 0) + bytes), reservePerLevel, dropFromLevel);
+    }
+
+    private void SetBudget(int slot, BudgetSetting budget)
     {
         lock (_crossGate)
         {
@@ -155,17 +152,13 @@ public sealed class KernelDataPlane : IDataPlane
                 s.Setting = budget;
             }
         }
-        _maps.Budgets.Update((uint)slot, new Budget
-        {
-            Bytes = budget.Bytes,
-            Enabled = budget.Enabled ? 1u : 0u,
-            ReservePerLevel = budget.ReservePerLevel,
-            DropFromLevel = budget.DropFromLevel,
-        });
+        _tables.SetBudget(slot, budget.Bytes, budget.ReservePerLevel, budget.DropFromLevel, budget.Enabled);
     }
 
-    public void OnUpstreamData(in PacketHeader header, ReadOnlySpan<byte> packet)
+    public void OnUpstreamDatagram(ReadOnlySpan<byte> packet, SocketAddress from)
     {
+        if (!PacketHeader.TryRead(packet, out var header))
+            return;
         // The kernel made every copy that fits. A cross-family subscriber whose translated copy would not fit its device
         // gets the original from this socket; the egress program numbers it. The budget rule is applied here because
         // egress applies it only to its own clones.
@@ -192,38 +185,19 @@ public sealed class KernelDataPlane : IDataPlane
         }
     }
 
-    public SubscriberCounters Counters(int slot)
-    {
-        var stats = _maps.SubscriberStats.TryLookup((uint)slot, out var s) ? s : default;
-        return new SubscriberCounters(stats.ForwardedPackets, stats.ForwardedBytes, stats.DroppedBudget, stats.ReceivedPackets);
-    }
-
-    private readonly Dictionary<ushort, int> _cacheRings = new();
-
-    /// <summary>Each channel gets one of the MaxChannels rings of fr_cache for good (the relay never forgets a channel).</summary>
-    private int CacheRing(ushort channel)
-    {
-        lock (_cacheRings)
-        {
-            if (!_cacheRings.TryGetValue(channel, out var ring))
-                _cacheRings[channel] = ring = _cacheRings.Count;
-            return ring;
-        }
-    }
+    public KernelSubscriberCounters Counters(int slot) => _tables.Counters(slot);
 
     /// <summary>The fr_cache entry that holds (or would hold) the packet; false for a channel the relay never set up.</summary>
-    private bool TryCacheIndex(ushort channel, ulong publisherSequence, out uint index)
+    private bool TryCacheIndex(ulong channel, ulong publisherSequence, out uint index)
     {
         index = 0;
-        int ring;
-        lock (_cacheRings)
-            if (!_cacheRings.TryGetValue(channel, out ring))
-                return false;
+        if (!_tables.TryCacheRing(channel, out var ring))
+            return false;
         index = (uint)(ring * KernelCachePackets + (int)(publisherSequence % KernelCachePackets));
         return true;
     }
 
-    public bool TryCopyCached(ushort channel, ulong publisherSequence, Span<byte> destination, out int length)
+    public bool TryCopy(ulong channel, ulong publisherSequence, Span<byte> destination, out int length)
     {
         length = 0;
         if (!TryCacheIndex(channel, publisherSequence, out var index) || !_maps.Cache.TryLookup(index, out var entry))
@@ -240,7 +214,7 @@ public sealed class KernelDataPlane : IDataPlane
         return true;
     }
 
-    public void AddCachedSince(ushort channel, long sinceNs, List<ulong> into)
+    public void AddSince(ulong channel, long sinceNs, List<ulong> into)
     {
         if (!TryCacheIndex(channel, 0, out var first))
             return;
@@ -250,7 +224,7 @@ public sealed class KernelDataPlane : IDataPlane
                 into.Add(entry.UpstreamPacketNumber);
     }
 
-    public void ForgetCached(ushort channel)
+    public void Forget(ulong channel)
     {
         if (!TryCacheIndex(channel, 0, out var first))
             return;
@@ -259,12 +233,14 @@ public sealed class KernelDataPlane : IDataPlane
             _maps.Cache.Update(first + i, default);
     }
 
-    public (ulong Packets, long LastNs) UpstreamConsumed(ushort channel) =>
-        _maps.Channels.TryLookup(new ChannelKey { Id = channel }, out var value) ? (value.UpstreamPackets, (long)value.LastUpstreamNs) : (0, 0);
+    public (ulong Packets, long LastNs) UpstreamConsumed(ulong channel) =>
+        channel <= ushort.MaxValue && _maps.Channels.TryLookup(new ChannelKey { Id = (ushort)channel }, out var value) ? (value.UpstreamPackets, (long)value.LastUpstreamNs) : (0, 0);
 
-    public ulong NextSequence(int slot) => _maps.NextPacketNumbers.TryLookup((uint)slot, out var next) ? next : 0;
+    public ulong NextNumber(int slot) => _tables.NextNumber(slot);
 
-    public void Flush()
+    /// <summary>Drains the registration ring (the relay calls it at least every
+    /// <see cref="CustomUdpRelay.RegistrationDrainInterval"/> and before it answers a NACK).</summary>
+    public void Tick()
     {
         lock (_eventGate)
             Drain();
@@ -277,7 +253,7 @@ public sealed class KernelDataPlane : IDataPlane
     /// found it empty has nothing to check (and saves the per-CPU lookup on the idle relay's every wake-up).</summary>
     private void Drain()
     {
-        if (_events.Consume() == 0)
+        if (_tables.DrainEvents() == 0)
             return;
         ulong lost = 0;
         foreach (var perCpu in _maps.Stats.LookupPerCpu(0u))
@@ -291,7 +267,7 @@ public sealed class KernelDataPlane : IDataPlane
 
     /// <summary>fr_stats summed over CPUs, every counter the generated struct has (read by reflection: a scrape is rare, and
     /// a counter added to the templates appears without a change here).</summary>
-    public IReadOnlyList<KeyValuePair<string, ulong>> KernelCounters()
+    public IReadOnlyDictionary<string, ulong> PlaneCounters()
     {
         var fields = typeof(Stats).GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance)
             .Where(f => f.FieldType == typeof(ulong)).ToArray();
@@ -302,7 +278,7 @@ public sealed class KernelDataPlane : IDataPlane
             for (var i = 0; i < fields.Length; i++)
                 totals[i] += (ulong)fields[i].GetValue(boxed)!;
         }
-        return fields.Select((f, i) => new KeyValuePair<string, ulong>(SnakeCase(f.Name), totals[i])).ToList();
+        return fields.Select((f, i) => (Name: SnakeCase(f.Name), Total: totals[i])).ToDictionary(c => c.Name, c => c.Total);
     }
 
     private static string SnakeCase(string pascal) =>
@@ -316,21 +292,9 @@ public sealed class KernelDataPlane : IDataPlane
         _sink.OnSent((int)registration.Slot, registration.PacketNumber, registration.UpstreamPacketNumber);
     }
 
-    public static Endpoint ToEndpoint(IPEndPoint endpoint)
-    {
-        var plain = SocketAddresses.Plain(endpoint);
-        var result = new Endpoint
-        {
-            Family = plain.AddressFamily == AddressFamily.InterNetworkV6 ? (byte)6 : (byte)4,
-            Port = BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness((ushort)plain.Port) : (ushort)plain.Port,
-        };
-        plain.Address.TryWriteBytes(result.Address, out _);
-        return result;
-    }
-
     public void Dispose()
     {
         lock (_eventGate)
-            _events.Dispose();
+            _tables.Dispose();
     }
 }

@@ -18,7 +18,9 @@ public sealed class RelayMetrics : IDisposable
 
     public RelayMetrics(CustomUdpRelay relay)
     {
-        _metrics = new SnapshotMetrics<Snapshot>(MeterName, () => new Snapshot(relay.Status(), relay.Plane.KernelCounters()));
+        // Only the kernel plane's counters are fr_stats; the userspace plane's own counters are not part of this meter.
+        _metrics = new SnapshotMetrics<Snapshot>(MeterName, () => new Snapshot(relay.Status(),
+            relay.Plane.Mode == "fastpath" ? relay.Plane.PlaneCounters().ToList() : []));
         _metrics.Counter("fastrelay.upstream.packets", "Upstream DATA packets per channel (through the relay socket or only the kernel).",
             s => s.Status.Channels.Select(c => M((long)c.UpstreamPackets, ("channel", c.Channel))));
         _metrics.Gauge("fastrelay.channel.subscribers", "Subscribers per channel.",

@@ -7,6 +7,9 @@ namespace FastRelay.Protocols.CustomUdp.Relay;
 public sealed class SubscriberSession(int slot, IPEndPoint endpoint, SocketAddressKey key, ushort channel, SequenceMap sequences,
     RepairBudget repairBudget, ulong secret)
 {
+    /// <summary>How the relay host holds it (the same record on every plan the relay applies, so the host never rebinds it).</summary>
+    public required FastRelay.Relay.SubscriberPlan Plan { get; init; }
+
     /// <summary>Sent in the REPLY that accepted it; its FEEDBACK, NACK and UNSUBSCRIBE must carry it (<see cref="SessionSecret"/>).</summary>
     public ulong Secret { get; } = secret;
     public int Slot { get; } = slot;

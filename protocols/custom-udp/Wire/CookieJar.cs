@@ -1,3 +1,4 @@
+using FastRelay.Net;
 using System.Buffers.Binary;
 using System.Net;
 using System.Security.Cryptography;

@@ -5,6 +5,7 @@ using FastRelay.Cli.Metrics;
 using FastRelay.Protocols.CustomUdp.Clients;
 using FastRelay.Protocols.CustomUdp.Relay;
 using FastRelay.Tests.Infrastructure;
+using FastRelay.Relay;
 using Microsoft.Extensions.Logging.Abstractions;
 using Xunit;
 
@@ -20,8 +21,8 @@ public sealed partial class RelayMetricsScrapeTests
         using var socket = CustomUdpRelay.OpenSocket(0);
         var port = ((IPEndPoint)socket.LocalEndPoint!).Port;
         var options = new RelayOptions { Name = "metrics-test", Port = port, MaxSubscribers = 4, SubscriberTimeout = TimeSpan.FromSeconds(3) };
-        using var relay = new CustomUdpRelay(socket, options, sink => new UserspaceDataPlane(socket, 4, sink),
-            remote => new SubscriberBinding(0, remote, new IPEndPoint(IPAddress.Any, port), 0, new byte[6], new byte[6]), NullLogger.Instance);
+        using var relay = new CustomUdpRelay(socket, options, CustomUdpRelay.UserspacePlane(socket, 4),
+            remote => new KernelSubscriber(0, 0, remote, new IPEndPoint(IPAddress.Any, port), 0, new byte[6], new byte[6]), NullLogger.Instance);
         using var metrics = new RelayMetrics(relay);
         await using var exporter = PrometheusEndpoint.Start($"127.0.0.1:{FreePorts.Tcp()}", NullLogger.Instance, metrics.Meter);
         using var stop = new CancellationTokenSource();

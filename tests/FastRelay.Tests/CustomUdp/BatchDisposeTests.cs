@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using FastRelay.Protocols.CustomUdp.Relay;
 using Xunit;
 
 namespace FastRelay.Tests.CustomUdp;
@@ -10,7 +9,8 @@ namespace FastRelay.Tests.CustomUdp;
 public sealed class BatchDisposeTests
 {
     private static IDisposable Create(string type, params object[] arguments) =>
-        (IDisposable)Activator.CreateInstance(typeof(CustomUdpRelay).Assembly.GetType($"FastRelay.Protocols.CustomUdp.Relay.{type}", throwOnError: true)!,
+        (IDisposable)Activator.CreateInstance(typeof(FastRelay.Relay.UserspaceFanOut).Assembly.GetType(
+                type == "SendBatch" ? "FastRelay.Relay.SendBatch" : $"FastRelay.Net.{type}", throwOnError: true)!,
             System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic,
             null, arguments, null)!;
 
@@ -19,13 +19,13 @@ public sealed class BatchDisposeTests
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        foreach (var batch in new[] { Create("ReceiveBatch", socket), Create("SendBatch", socket, 8) })
+        foreach (var batch in new[] { Create("ReceiveBatch", socket), Create("SendBatch", socket, 8, 16) })
         {
             batch.Dispose();
             batch.Dispose();
         }
         // Allocate and free a little so that a double free, if any slipped through, meets the allocator now.
         for (var i = 0; i < 100; i++)
-            Create("SendBatch", socket, 8).Dispose();
+            Create("SendBatch", socket, 8, 16).Dispose();
     }
 }

@@ -3,6 +3,7 @@ using System.Net;
 using FastRelay.Protocols.CustomUdp.Clients;
 using FastRelay.Protocols.CustomUdp.Relay;
 using FastRelay.Protocols.CustomUdp.Wire;
+using FastRelay.Relay;
 using Microsoft.Extensions.Logging.Abstractions;
 using Xunit;
 
@@ -49,8 +50,8 @@ public sealed class SessionSecretTests
         using var socket = CustomUdpRelay.OpenSocket(0);
         var port = ((IPEndPoint)socket.LocalEndPoint!).Port;
         var options = new RelayOptions { Port = port, MaxSubscribers = 4 };
-        using var relay = new CustomUdpRelay(socket, options, sink => new UserspaceDataPlane(socket, 4, sink),
-            remote => new SubscriberBinding(Channel, remote, new IPEndPoint(IPAddress.Loopback, port), 0, new byte[6], new byte[6]),
+        using var relay = new CustomUdpRelay(socket, options, CustomUdpRelay.UserspacePlane(socket, 4),
+            remote => new KernelSubscriber(0, Channel, remote, new IPEndPoint(IPAddress.Loopback, port), 0, new byte[6], new byte[6]),
             NullLogger.Instance);
         using var stop = new CancellationTokenSource();
         var running = Task.Factory.StartNew(() => relay.Run(stop.Token), TaskCreationOptions.LongRunning);

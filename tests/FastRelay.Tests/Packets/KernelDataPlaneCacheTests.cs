@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using FastRelay.Protocols.CustomUdp.Relay;
+using FastRelay.Relay;
 using FastRelay.Tests.Infrastructure;
 using FastRelay.Tests.Packets.Fixtures;
 using FastRelay.Tests.Packets.Protocols;
@@ -48,7 +49,7 @@ public sealed class KernelDataPlaneCacheTests(GeneratedObjects objects)
         public byte[]? Copy(ushort channel, ulong sequence)
         {
             var buffer = new byte[2048];
-            return Data.TryCopyCached(channel, sequence, buffer, out var length) ? buffer[..length] : null;
+            return Data.TryCopy(channel, sequence, buffer, out var length) ? buffer[..length] : null;
         }
 
         public void Dispose()
@@ -69,7 +70,7 @@ public sealed class KernelDataPlaneCacheTests(GeneratedObjects objects)
         var perCpu = Enumerable.Range(0, cpus).Select(cpu => new G.Stats { Clones = (ulong)(cpu + 1), EventsLost = 2 }).ToArray();
         plane.Maps.Stats.Map.UpdatePerCpu(0u, perCpu.AsSpan());
 
-        var counters = plane.Data.KernelCounters().ToDictionary(c => c.Key, c => c.Value);
+        var counters = plane.Data.PlaneCounters();
 
         Assert.Equal((ulong)(cpus * (cpus + 1) / 2), counters["clones"]);
         Assert.Equal((ulong)(2 * cpus), counters["events_lost"]);
@@ -107,13 +108,13 @@ public sealed class KernelDataPlaneCacheTests(GeneratedObjects objects)
         plane.Put(5, 9, [9], receivedNs: 3_000, key: G.CacheWriting);
 
         var since = new List<ulong>();
-        plane.Data.AddCachedSince(5, 2_000, since);
+        plane.Data.AddSince(5, 2_000, since);
         Assert.Equal([8UL], since);
 
-        plane.Data.ForgetCached(5);
+        plane.Data.Forget(5);
         Assert.Null(plane.Copy(5, 8));
         since.Clear();
-        plane.Data.AddCachedSince(5, 0, since);
+        plane.Data.AddSince(5, 0, since);
         Assert.Empty(since);
     }
 }

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 
-namespace FastRelay.Protocols.CustomUdp.Wire;
+namespace FastRelay.Net;
 
 /// <summary>Allocation-free reads of <see cref="SocketAddress"/> (the raw sockaddr that
 /// <c>Socket.ReceiveFrom(Span&lt;byte&gt;, SocketFlags, SocketAddress)</c> fills in).</summary>
@@ -33,6 +33,20 @@ public static class SocketAddresses
                 return false;
         }
         port = BinaryPrimitives.ReadUInt16BigEndian(raw[2..]);
+        return true;
+    }
+
+    /// <summary>The address (16-byte IPv6 form, IPv4 as IPv4-mapped) and port as one dictionary key, read without
+    /// allocating; false for other families.</summary>
+    public static bool TryGetKey(SocketAddress address, out (UInt128 Address, ushort Port) key)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        if (!TryGetAddressAndPort(address, bytes, out var port))
+        {
+            key = default;
+            return false;
+        }
+        key = (BinaryPrimitives.ReadUInt128BigEndian(bytes), port);
         return true;
     }
 

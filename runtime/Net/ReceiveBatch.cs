@@ -3,14 +3,14 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using static FastRelay.Net.LinuxSockets;
 
-namespace FastRelay.Protocols.CustomUdp.Relay;
+namespace FastRelay.Net;
 
 /// <summary>
 /// Drains a UDP socket with recvmmsg(2): up to <see cref="Capacity"/> datagrams per system call into preallocated
 /// buffers, each with its sender as a reusable <see cref="SocketAddress"/>. Waiting is a poll(2) with a timeout, so the
 /// receive loop can notice cancellation. Nothing is allocated per datagram.
 /// </summary>
-internal sealed unsafe class ReceiveBatch : IDisposable
+public sealed unsafe class ReceiveBatch : IDisposable
 {
     public const int Capacity = 64;
     private const int DatagramBytes = 65536;

@@ -3,49 +3,53 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using static FastRelay.Net.LinuxSockets;
 
-namespace FastRelay.Protocols.CustomUdp.Relay;
+namespace FastRelay.Relay;
 
 /// <summary>
-/// Copies of one datagram to many destinations in one sendmmsg(2): each copy is its own 16-byte header (the per-copy
-/// sequence) plus the shared payload, so the payload is never copied and a fan-out of N costs one system call, not N.
-/// All native memory is allocated once, for the largest fan-out; adding a copy allocates nothing.
+/// Copies of one datagram to many destinations in one sendmmsg(2): each copy is its own header (the bytes a subscriber's
+/// copy differs in: packet number, connection id, stream id) plus the shared rest, so the rest is never copied and a
+/// fan-out of N costs one system call, not N. All native memory is allocated once, for the largest fan-out and the
+/// longest header; adding a copy allocates nothing.
 /// </summary>
 internal sealed unsafe class SendBatch : IDisposable
 {
-    private const int HeaderBytes = 16;
     private const int AddressBytes = 28; // sockaddr_in6, which also holds an IPv4-mapped destination
 
     private readonly Socket _socket;
     private readonly int _capacity;
+    private readonly int _headerBytes;
     private readonly byte* _headers;
     private readonly byte* _addresses;
     private readonly IoVec* _iov;
     private readonly MMsgHdr* _messages;
     private int _count;
 
-    public SendBatch(Socket socket, int capacity)
+    /// <param name="headerBytes">The longest per-copy header <see cref="Add"/> is given.</param>
+    public SendBatch(Socket socket, int capacity, int headerBytes)
     {
         _socket = socket;
-        _capacity = capacity;
-        _headers = (byte*)NativeMemory.AllocZeroed((nuint)(capacity * HeaderBytes));
+        _capacity = Math.Max(1, capacity);
+        _headerBytes = Math.Max(1, headerBytes);
+        capacity = _capacity;
+        _headers = (byte*)NativeMemory.AllocZeroed((nuint)(capacity * _headerBytes));
         _addresses = (byte*)NativeMemory.AllocZeroed((nuint)(capacity * AddressBytes));
         _iov = (IoVec*)NativeMemory.AllocZeroed((nuint)(capacity * 2 * sizeof(IoVec)));
         _messages = (MMsgHdr*)NativeMemory.AllocZeroed((nuint)(capacity * sizeof(MMsgHdr)));
     }
 
-    /// <summary>Queues one copy: <paramref name="header"/> (16 bytes) replaces the datagram's header, the payload
-    /// after it is the shared <paramref name="payload"/>, which must stay pinned until <see cref="Send"/>.</summary>
+    /// <summary>Queues one copy: <paramref name="header"/> (at most the header length given at construction) is copied,
+    /// the rest is the shared <paramref name="payload"/>, which must stay pinned until <see cref="Send"/>.</summary>
     public void Add(ReadOnlySpan<byte> header, byte* payload, int payloadLength, SocketAddress destination)
     {
         if (_count == _capacity)
             Send();
         var i = _count++;
-        var h = _headers + i * HeaderBytes;
-        header[..HeaderBytes].CopyTo(new Span<byte>(h, HeaderBytes));
+        var h = _headers + i * _headerBytes;
+        header.CopyTo(new Span<byte>(h, _headerBytes));
         var name = _addresses + i * AddressBytes;
         var size = Math.Min(destination.Size, AddressBytes);
         destination.Buffer.Span[..size].CopyTo(new Span<byte>(name, size));
-        _iov[2 * i] = new IoVec { Base = h, Length = HeaderBytes };
+        _iov[2 * i] = new IoVec { Base = h, Length = (nuint)header.Length };
         _iov[2 * i + 1] = new IoVec { Base = payload, Length = (nuint)payloadLength };
         _messages[i] = new MMsgHdr
         {
