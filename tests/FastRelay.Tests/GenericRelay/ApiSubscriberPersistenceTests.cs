@@ -221,15 +221,5 @@ public sealed class ApiSubscriberPersistenceTests : IDisposable
         return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }
 
-    /// <summary>A tick_feed datagram of channel 7, stream 1 (tests/SampleProtocol/TickHeader.cs).</summary>
-    private static byte[] Tick(int sequence)
-    {
-        var packet = new byte[32];
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(packet, 0xFEED);
-        packet[2] = 1;
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(packet.AsSpan(8), (uint)Channel);
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(12), 1);
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(packet.AsSpan(15), (ulong)sequence);
-        return packet;
-    }
+    private static byte[] Tick(int sequence) => TickDatagram.Build((uint)Channel, (ulong)sequence);
 }

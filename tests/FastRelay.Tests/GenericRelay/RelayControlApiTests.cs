@@ -273,17 +273,7 @@ public sealed class RelayControlApiTests : IAsyncLifetime
         return socket;
     }
 
-    /// <summary>A tick_feed datagram of channel 7, stream 1 (tests/SampleProtocol/TickHeader.cs).</summary>
-    private static byte[] Tick(int sequence)
-    {
-        var packet = new byte[32];
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(packet, 0xFEED);
-        packet[2] = 1;
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(packet.AsSpan(8), (uint)Channel);
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(12), 1);
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(packet.AsSpan(24), (ulong)sequence);
-        return packet;
-    }
+    private static byte[] Tick(int sequence) => TickDatagram.Build((uint)Channel, (ulong)sequence);
 
     [Fact]
     public async Task Relay_ctl_commands_drive_the_api_and_print_what_it_answered()

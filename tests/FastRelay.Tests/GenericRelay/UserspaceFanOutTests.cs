@@ -124,16 +124,5 @@ public sealed class UserspaceFanOutTests : IDisposable
     }
 
     /// <summary>A 32-byte tick of channel 7, stream 1; <paramref name="priority"/> in bits 4..6 of byte 3.</summary>
-    private static byte[] Tick(ulong sequence, int priority)
-    {
-        var packet = new byte[32];
-        BinaryPrimitives.WriteUInt16LittleEndian(packet, 0xFEED);
-        packet[2] = 1;
-        packet[3] = (byte)(priority << 4);
-        BinaryPrimitives.WriteUInt32LittleEndian(packet.AsSpan(8), (uint)Channel);
-        BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(12), 1);
-        BinaryPrimitives.WriteUInt64LittleEndian(packet.AsSpan(15), sequence);
-        BinaryPrimitives.WriteUInt64LittleEndian(packet.AsSpan(24), sequence);
-        return packet;
-    }
+    private static byte[] Tick(ulong sequence, int priority) => TickDatagram.Build((uint)Channel, sequence, priority: priority);
 }

@@ -90,20 +90,7 @@ public sealed class WalkthroughRelayLabTests(ITestOutputHelper output)
         }
     }
 
-    /// <summary>The README's tick layout: magic FEED (LE), type 1, priority 7 in bits 4..6, connection id, instrument (LE),
-    /// stream (BE), sequence (LE u64 at 15), payload from 24 (here: the publisher's sequence again, to check order).</summary>
-    private static byte[] Tick(ushort stream, ulong sequence)
-    {
-        var packet = new byte[24 + 16];
-        BinaryPrimitives.WriteUInt16LittleEndian(packet, 0xFEED);
-        packet[2] = 1;
-        packet[3] = 7 << 4;
-        BinaryPrimitives.WriteUInt32BigEndian(packet.AsSpan(4), 0xAAAAAAAA);
-        BinaryPrimitives.WriteUInt32LittleEndian(packet.AsSpan(8), Instrument);
-        BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(12), stream);
-        BinaryPrimitives.WriteUInt64LittleEndian(packet.AsSpan(15), sequence);
-        BinaryPrimitives.WriteUInt64LittleEndian(packet.AsSpan(24), sequence);
-        BinaryPrimitives.WriteUInt64LittleEndian(packet.AsSpan(32), ~sequence);
-        return packet;
-    }
+    /// <summary>The README's tick layout with priority 7 and a fixed connection id; the payload carries the sequence again.</summary>
+    private static byte[] Tick(ushort stream, ulong sequence) =>
+        TickDatagram.Build(Instrument, sequence, stream, priority: 7, connectionId: 0xAAAAAAAA, length: TickDatagram.HeaderLength + 16);
 }
