@@ -214,6 +214,13 @@ public sealed class RetransmissionTests
         Refused("""{ "retransmission": { "format": "moldudp64", "port": 1, "speed": 1 } }""", "retransmission.speed: unknown key");
         Refused("""{ "retransmission": [] }""", "retransmission: expected an object");
         Refused("""{ "retransmission": { "format": "moldudp64", "port": 1 } }""", "renumbers per subscriber", TickFeatures);
+
+        // The example's section is valid, and the command's option reader leaves it to the relay (not an unknown option).
+        var example = Path.Combine(FastRelay.Tests.Infrastructure.RepoPaths.Root, "examples", "moldudp64", "relay.json");
+        var fromExample = RetransmissionConfig.Load(example, MoldFeatures)!;
+        Assert.Equal(("moldudp64", 26478, 262144L), (fromExample.Format.Name, fromExample.Port, fromExample.Options.BurstBytes));
+        var expanded = ConfigFile.Expand(CliRoot.Create(), ["relay", "--config", example]);
+        Assert.DoesNotContain("--retransmission", expanded);
     }
 
     [Fact]
