@@ -26,10 +26,11 @@ public sealed class RequesterBudget(long bytesPerSecond, long burstBytes, Func<l
         if (!_buckets.TryGetValue((channel, subscriber), out var bucket))
             _buckets[(channel, subscriber)] = bucket = new Bucket(burstBytes, now);
         var elapsed = Math.Max(0, now - bucket.At);
-        // Refill in whole milliseconds; the remainder is kept by not moving At past the time accounted for.
-        if (elapsed > 0)
+        var gained = (long)Math.Min((double)bytesPerSecond * elapsed / 1000, burstBytes);
+        // The clock only moves on when it bought at least a byte: requests every millisecond at a low rate still refill.
+        if (gained > 0 || bucket.Bytes >= burstBytes)
         {
-            bucket.Bytes = Math.Min(burstBytes, bucket.Bytes + (long)Math.Min((double)bytesPerSecond * elapsed / 1000, burstBytes));
+            bucket.Bytes = Math.Min(burstBytes, bucket.Bytes + gained);
             bucket.At = now;
         }
         if (bucket.Bytes < bytes)

@@ -161,6 +161,31 @@ public sealed class RetransmissionTests
     }
 
     [Fact]
+    public void A_requesters_budget_refills_at_its_rate_up_to_its_burst_even_when_it_asks_more_often_than_a_byte_a_time()
+    {
+        var now = 0L;
+        var budget = new RequesterBudget(bytesPerSecond: 500, burstBytes: 100, () => now);
+        Assert.True(budget.TryTake(Channel, Subscriber, 100));  // a new requester starts full
+        Assert.False(budget.TryTake(Channel, Subscriber, 1));
+        // Half a byte per millisecond: asking every millisecond for 200 ms buys 100 bytes, not nothing.
+        var taken = 0;
+        for (var i = 0; i < 200; i++)
+        {
+            now++;
+            if (budget.TryTake(Channel, Subscriber, 10))
+                taken += 10;
+        }
+        Assert.Equal(100, taken);
+        now += 1_000_000;
+        Assert.False(budget.TryTake(Channel, Subscriber, 101)); // never more than the burst
+        Assert.True(budget.TryTake(Channel, Subscriber, 100));
+        // Another subscriber has its own bucket; one that left the plan is forgotten.
+        Assert.True(budget.TryTake(Channel, IPEndPoint.Parse("10.1.0.3:26400"), 100));
+        budget.Retain((_, s) => s.Equals(Subscriber));
+        Assert.Equal(1, budget.Count);
+    }
+
+    [Fact]
     public void What_reaches_the_fast_paths_socket_is_kept_only_when_the_kernel_forwards_it_and_a_new_sender_starts_a_new_history()
     {
         var plan = PlanWith(Publisher, Subscriber);
