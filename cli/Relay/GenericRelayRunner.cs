@@ -206,7 +206,10 @@ public static class GenericRelayRunner
             while (!cancellationToken.IsCancellationRequested)
             {
                 if (reload is not null && await reload.WaitAsync(TimeSpan.FromMilliseconds(200), cancellationToken))
+                {
                     Reload(reload.Path, features, sources, log, cancellationToken);
+                    WarnIfRetransmissionChanged(reload.Path, features, retransmission, log);
+                }
                 else if (reload is null)
                     await PauseAsync(cancellationToken);
                 host.Tick(cancellationToken);
@@ -281,6 +284,24 @@ public static class GenericRelayRunner
         foreach (var note in dropped)
             log.LogWarning("control API subscriber dropped by the reload: {Note}", note);
         log.LogInformation("configuration reloaded from {Path}: {Change}", path, change);
+    }
+
+    /// <summary>The retransmission section is read at start only (its port is bound, its history sized): a changed one is
+    /// not applied, and the log says so instead of leaving the operator to think it was.</summary>
+    private static void WarnIfRetransmissionChanged(string path, ProtocolFeatures features, RetransmissionConfig? running, ILogger log)
+    {
+        RetransmissionConfig? now;
+        try
+        {
+            now = RetransmissionConfig.Load(path, features);
+        }
+        catch (UserFacingException e)
+        {
+            log.LogWarning("the retransmission section has a mistake (it is read at start only; the running one stays): {Problem}", e.Message);
+            return;
+        }
+        if (now?.Format.Name != running?.Format.Name || now?.Port != running?.Port || now?.Options != running?.Options)
+            log.LogWarning("the retransmission section changed in {Path}: it is read at start only, restart the relay to apply it", path);
     }
 
     private static Socket OpenSocket(int port)

@@ -20,7 +20,8 @@ namespace FastRelay.Tests.GenericRelay;
 /// <see cref="LabNetwork.SetLossAsync"/>). That receiver finds its gaps by the sequence numbers, as a MoldUDP64 client
 /// does, asks the relay's request port for each (from another port of its address), and gets every missing packet back
 /// byte for byte as the publisher sent it. A request from a host that is not a subscriber and a malformed one are not
-/// answered (the relay's status counts both). The same with `--mode Userspace`.
+/// answered (the relay's status counts both); a changed "retransmission" section is reported as needing a restart. The
+/// same with `--mode Userspace`.
 /// </summary>
 [Collection(EndToEnd.EndToEndCollection.Name)]
 public sealed class MoldUdp64RetransmissionLabTests(ITestOutputHelper output)
@@ -48,15 +49,7 @@ public sealed class MoldUdp64RetransmissionLabTests(ITestOutputHelper output)
         var feed = new MoldUdp64Feed(Session, 1, seed: 14);
         try
         {
-            File.WriteAllText(config, JsonSerializer.Serialize(new
-            {
-                sequence = "passthrough",
-                channels = new[]
-                {
-                    new { id = feed.Channel, upstream = new IPEndPoint(lab.Publisher.IPv4, SenderPort).ToString(), subscribers = receivers.Select(r => r.Endpoint.ToString()).ToArray() },
-                },
-                retransmission = new { format = "moldudp64", port = RequestPort, packetsPerRequest = PacketsPerRequest },
-            }));
+            WriteConfig(config, feed.Channel, new IPEndPoint(lab.Publisher.IPv4, SenderPort), receivers, PacketsPerRequest);
             await using var relay = await GenericRelayProcess.StartAsync(lab, "--assembly", typeof(MoldUdp64Header).Assembly.Location, "--config", config,
                 "--mode", mode.ToString());
             try
@@ -123,6 +116,11 @@ public sealed class MoldUdp64RetransmissionLabTests(ITestOutputHelper output)
                 Assert.Equal((1L, 1L, (long)missing.Count), (counters.NotSubscriber, counters.Malformed, counters.PacketsSent));
                 Assert.Equal(0, strangerAnswers.Count);
                 Assert.Equal(missing.Count, answers.Count);
+
+                // The section is read at start only: a changed one is not applied, and the log says so.
+                WriteConfig(config, feed.Channel, new IPEndPoint(lab.Publisher.IPv4, SenderPort), receivers, PacketsPerRequest / 2);
+                await Eventually.TrueAsync(() => relay.Log.Contains("the retransmission section changed"), "the relay says a changed section needs a restart",
+                    TimeSpan.FromSeconds(20));
             }
             finally
             {
@@ -137,6 +135,17 @@ public sealed class MoldUdp64RetransmissionLabTests(ITestOutputHelper output)
             strangerAnswers.Dispose();
             Directory.Delete(work, recursive: true);
         }
+    }
+
+    private static void WriteConfig(string path, ulong channel, IPEndPoint upstream, IEnumerable<UdpCollector> receivers, int packetsPerRequest)
+    {
+        File.WriteAllText(path + ".new", JsonSerializer.Serialize(new
+        {
+            sequence = "passthrough",
+            channels = new[] { new { id = channel, upstream = upstream.ToString(), subscribers = receivers.Select(r => r.Endpoint.ToString()).ToArray() } },
+            retransmission = new { format = "moldudp64", port = RequestPort, packetsPerRequest },
+        }));
+        File.Move(path + ".new", path, overwrite: true);
     }
 
     private static byte[] Request(string session, ulong first, ushort count)
