@@ -249,6 +249,20 @@ public sealed class RetransmissionTests
     }
 
     [Fact]
+    public void The_status_file_carries_the_services_counters_and_fastrelay_status_prints_them()
+    {
+        var status = new GenericRelayStatus(GenericRelayStatus.KindName, "frrt-x", "fastpath", "moldudp64", typeof(MoldUdp64Header).FullName!, 26477, 1, DateTimeOffset.Now,
+            "passed through", [], [], [], 0, new Dictionary<string, ulong>(),
+            Retransmission: new GenericRetransmissionStatus("moldudp64", 26478, new RetransmissionCounters(15, 1, 1, 13, 20, 2657, 0, 0, 120)));
+        var read = GenericRelayStatus.FromJson(status.ToJson())!;
+        Assert.Equal(status.Retransmission, read.Retransmission);
+        var text = new StringWriter();
+        read.Print(text, running: true);
+        Assert.Contains("retransmission (moldudp64, UDP 26478): 15 requests, 13 answered with 20 packets (2657 bytes); refused: 1 malformed, 1 not from a subscriber", text.ToString());
+        Assert.Contains("120 upstream packets kept", text.ToString());
+    }
+
+    [Fact]
     public void On_loopback_a_request_to_the_request_port_is_answered_with_the_forwarded_packets_byte_for_byte()
     {
         using var relay = new Socket(AddressFamily.InterNetworkV6, SocketType.Dgram, ProtocolType.Udp) { DualMode = true };
