@@ -116,7 +116,7 @@ public static class GenericRelayRunner
             throw new UserFacingException($"{options.ConfigPath}: retransmission.port: {port} is the relay's own port; requests need a port of their own");
 
         using var socket = OpenSocket(port);
-        using var requestSocket = retransmission is null ? null : OpenSocket(retransmission.Port);
+        using var requestSocket = retransmission is null ? null : OpenSocket(retransmission.Port, "choose another retransmission.port");
         var fields = DescriptorFields.Of(ProtocolCatalog.DescriptorType(protocol));
         // Assigned once the host exists: the service reads the running plan (channels, senders, subscribers) per request.
         RelayHost? planSource = null;
@@ -304,7 +304,7 @@ public static class GenericRelayRunner
             log.LogWarning("the retransmission section changed in {Path}: it is read at start only, restart the relay to apply it", path);
     }
 
-    private static Socket OpenSocket(int port)
+    private static Socket OpenSocket(int port, string hint = "another relay? choose --port")
     {
         var socket = new Socket(AddressFamily.InterNetworkV6, SocketType.Dgram, ProtocolType.Udp) { DualMode = true, ReceiveTimeout = 200 };
         try
@@ -314,7 +314,7 @@ public static class GenericRelayRunner
         catch (SocketException e)
         {
             socket.Dispose();
-            throw new UserFacingException($"UDP port {port} is taken: {e.Message} (another relay? choose --port)", e);
+            throw new UserFacingException($"UDP port {port} is taken: {e.Message} ({hint})", e);
         }
         return socket;
     }
