@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using FastRelay.Cli.Gen;
 using FastRelay.Generated;
 using FastRelay.Relay;
+using FastRelay.Relay.Retransmission;
 using Microsoft.Extensions.Logging;
 
 namespace FastRelay.Cli.Relay;
@@ -110,8 +111,17 @@ public static class GenericRelayRunner
         // that cannot be read stops the relay before it touches the kernel).
         var apiState = options.ConfigPath is { } config ? new ApiSubscriberState(ApiSubscriberState.PathFor(config), features) : null;
         var saved = apiState?.Load() ?? new Dictionary<ulong, IReadOnlyList<SubscriberPlan>>();
+        var retransmission = options.ConfigPath is { } retransmissionConfig ? RetransmissionConfig.Load(retransmissionConfig, features) : null;
+        if (retransmission is not null && retransmission.Port == port)
+            throw new UserFacingException($"{options.ConfigPath}: retransmission.port: {port} is the relay's own port; requests need a port of their own");
 
         using var socket = OpenSocket(port);
+        using var requestSocket = retransmission is null ? null : OpenSocket(retransmission.Port, "choose another retransmission.port");
+        var fields = DescriptorFields.Of(ProtocolCatalog.DescriptorType(protocol));
+        // Assigned once the host exists: the service reads the running plan (channels, senders, subscribers) per request.
+        RelayHost? planSource = null;
+        var service = retransmission is null ? null
+            : new RetransmissionService(retransmission.Format, fields, () => planSource?.Plan ?? RelayPlan.Empty, retransmission.Options, protocol.MaxChannels, log);
         FastPathHost? fastPath = null;
         string? builtDirectory = null;
         RelayHost host;
@@ -140,19 +150,28 @@ public static class GenericRelayRunner
                 fastPath.Dispose(); // detach what was attached before the failure
                 throw;
             }
-            receiver = new Thread(() => Absorb(socket, absorbed, cancellationToken)) { IsBackground = true, Name = "fastrelay-absorb" };
+            receiver = new Thread(() => Absorb(socket, absorbed, service, cancellationToken)) { IsBackground = true, Name = "fastrelay-absorb" };
         }
         else
         {
             // The same host over this process's own copy loop: the descriptor's fields come from its attributes.
-            var plane = new UserspaceFanOut(DescriptorFields.Of(ProtocolCatalog.DescriptorType(protocol)), protocol.MaxSubscribers);
+            var plane = new UserspaceFanOut(fields, protocol.MaxSubscribers);
+            if (service is not null)
+                plane.OnAccepted = service.RecordForwarded;
             host = new RelayHost(plane, protocol, (ushort)port, log, (slot, channel, sub, _) =>
                 new KernelSubscriber(slot, channel, sub.Address, new IPEndPoint(IPAddress.IPv6Any, port), 0, new byte[6], new byte[6], sub.ConnectionId));
             receiver = new Thread(() => plane.Run(socket, cancellationToken)) { IsBackground = true, Name = "fastrelay-userspace" };
         }
         using var disposeHost = host;
         using var disposeFastPath = fastPath;
+        planSource = host;
         receiver.Start();
+        var requests = service is null ? null
+            : new Thread(() => service.Run(requestSocket!, cancellationToken)) { IsBackground = true, Name = "fastrelay-retransmit" };
+        requests?.Start();
+        if (service is not null)
+            log.LogInformation("retransmission ({Format}) answers requests on UDP {Port} from the last {Packets} packets of each channel",
+                service.Format.Name, retransmission!.Port, retransmission.Options.PacketsPerChannel);
 
         var sources = new RelayPlanSources(host, apiState is null ? null : added => SaveApiState(apiState, added, log));
         sources.ApplyFile(plan, out _, cancellationToken);
@@ -164,6 +183,8 @@ public static class GenericRelayRunner
             log.LogInformation("control API subscribers restored from {StateFile}: {Change}", apiState!.Path, restored);
         }
         var status = new GenericRelayStatusWriter(options, protocol, fastPath, sources, absorbed);
+        if (service is not null)
+            status.Retransmission = (service, retransmission!.Port);
         await using var control = controlToken is null ? null : RelayControlApi.Start(options.ControlAddress!, controlToken, sources, status.Snapshot, log);
         var writtenToken = control is not null && options.ControlTokenFile is null ? options.ControlTokenPath : null;
         if (control is not null)
@@ -185,7 +206,10 @@ public static class GenericRelayRunner
             while (!cancellationToken.IsCancellationRequested)
             {
                 if (reload is not null && await reload.WaitAsync(TimeSpan.FromMilliseconds(200), cancellationToken))
+                {
                     Reload(reload.Path, features, sources, log, cancellationToken);
+                    WarnIfRetransmissionChanged(reload.Path, features, retransmission, log);
+                }
                 else if (reload is null)
                     await PauseAsync(cancellationToken);
                 host.Tick(cancellationToken);
@@ -198,7 +222,9 @@ public static class GenericRelayRunner
             if (writtenToken is not null)
                 File.Delete(writtenToken); // a generated token is good for this run only
             socket.Close();
+            requestSocket?.Close();
             receiver.Join(TimeSpan.FromSeconds(1));
+            requests?.Join(TimeSpan.FromSeconds(1));
             // The object this instance built for itself is loaded; its build folder has served its purpose.
             if (builtDirectory is not null)
                 Directory.Delete(builtDirectory, recursive: true);
@@ -260,7 +286,25 @@ public static class GenericRelayRunner
         log.LogInformation("configuration reloaded from {Path}: {Change}", path, change);
     }
 
-    private static Socket OpenSocket(int port)
+    /// <summary>The retransmission section is read at start only (its port is bound, its history sized): a changed one is
+    /// not applied, and the log says so instead of leaving the operator to think it was.</summary>
+    private static void WarnIfRetransmissionChanged(string path, ProtocolFeatures features, RetransmissionConfig? running, ILogger log)
+    {
+        RetransmissionConfig? now;
+        try
+        {
+            now = RetransmissionConfig.Load(path, features);
+        }
+        catch (UserFacingException e)
+        {
+            log.LogWarning("the retransmission section has a mistake (it is read at start only; the running one stays): {Problem}", e.Message);
+            return;
+        }
+        if (now?.Format.Name != running?.Format.Name || now?.Port != running?.Port || now?.Options != running?.Options)
+            log.LogWarning("the retransmission section changed in {Path}: it is read at start only, restart the relay to apply it", path);
+    }
+
+    private static Socket OpenSocket(int port, string hint = "another relay? choose --port")
     {
         var socket = new Socket(AddressFamily.InterNetworkV6, SocketType.Dgram, ProtocolType.Udp) { DualMode = true, ReceiveTimeout = 200 };
         try
@@ -270,14 +314,15 @@ public static class GenericRelayRunner
         catch (SocketException e)
         {
             socket.Dispose();
-            throw new UserFacingException($"UDP port {port} is taken: {e.Message} (another relay? choose --port)", e);
+            throw new UserFacingException($"UDP port {port} is taken: {e.Message} ({hint})", e);
         }
         return socket;
     }
 
     /// <summary>Counts and drops what reaches the relay's socket: originals of fanned-out packets (the kernel passes them
-    /// up) and packets the kernel did not forward (no match, no channel, a sender not allowed).</summary>
-    private static void Absorb(Socket socket, AbsorbedCounter counter, CancellationToken cancellationToken)
+    /// up) and packets the kernel did not forward (no match, no channel, a sender not allowed).
+    /// With retransmission on, the originals are offered to its history (which keeps only what the kernel forwarded).</summary>
+    private static void Absorb(Socket socket, AbsorbedCounter counter, RetransmissionService? service, CancellationToken cancellationToken)
     {
         var buffer = new byte[65536];
         EndPoint from = new IPEndPoint(IPAddress.IPv6Any, 0);
@@ -285,8 +330,9 @@ public static class GenericRelayRunner
         {
             try
             {
-                socket.ReceiveFrom(buffer, ref from);
+                var length = socket.ReceiveFrom(buffer, ref from);
                 Interlocked.Increment(ref counter.Packets);
+                service?.OfferUpstream(buffer.AsSpan(0, length), (IPEndPoint)from);
             }
             catch (SocketException e) when (e.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock or SocketError.ConnectionReset or SocketError.Interrupted)
             {

@@ -22,7 +22,8 @@ public sealed record GenericRelayStatus(
     IReadOnlyList<GenericSubscriberStatus> Subscribers,
     long AbsorbedPackets,
     IReadOnlyDictionary<string, ulong> Kernel,
-    GenericControlStatus? Control = null)
+    GenericControlStatus? Control = null,
+    GenericRetransmissionStatus? Retransmission = null)
 {
     public const string KindName = "generic";
 
@@ -59,6 +60,10 @@ public sealed record GenericRelayStatus(
             output.WriteLine($"  {(s.Slot < 0 ? "-" : s.Slot.ToString()),4} {s.Name + (s.Owner == "api" ? " (api)" : ""),-28} {s.Channel,10} {s.Forwarded,10} {s.ForwardedBytes,12} {s.DroppedByBudget,11}" +
                              (s.Problem is null ? "" : $"  waiting: {s.Problem}"));
         output.WriteLine($"  {(Mode == "userspace" ? "copy loop" : "kernel")}: {string.Join(", ", Kernel.Select(k => $"{k.Key} {k.Value}"))}; absorbed by the relay socket: {AbsorbedPackets}");
+        if (Retransmission is { } r)
+            output.WriteLine($"  retransmission ({r.Format}, UDP {r.Port}): {r.Counters.Requests} requests, {r.Counters.Answered} answered with {r.Counters.PacketsSent} packets " +
+                             $"({r.Counters.BytesSent} bytes); refused: {r.Counters.Malformed} malformed, {r.Counters.NotSubscriber} not from a subscriber; " +
+                             $"{r.Counters.NothingKept} found nothing kept, {r.Counters.CutByBudget} cut by budget; {r.Counters.Recorded} upstream packets kept");
     }
 }
 
@@ -67,6 +72,9 @@ public sealed record GenericChannelStatus(ulong Id, string? Upstream, int Subscr
 /// <param name="Owner">"file" (listed in the configuration file) or "api" (added through the control API).</param>
 public sealed record GenericSubscriberStatus(ulong Channel, string Name, string Address, int Slot, string? Problem, ulong Forwarded, ulong ForwardedBytes, ulong DroppedByBudget, ulong Received,
     string Owner = "file", BudgetPlan? Budget = null);
+
+/// <summary>The retransmission service's format, port and counters (with a "retransmission" section only).</summary>
+public sealed record GenericRetransmissionStatus(string Format, int Port, FastRelay.Relay.Retransmission.RetransmissionCounters Counters);
 
 /// <summary>Where the relay's control API listens and which file holds its token (`relay ctl --name` reads both).</summary>
 public sealed record GenericControlStatus(string Url, string TokenFile);
@@ -83,6 +91,9 @@ internal sealed class GenericRelayStatusWriter(GenericRelayOptions options, Gene
 
     /// <summary>Set once the control API listens.</summary>
     public GenericControlStatus? Control { get; set; }
+
+    /// <summary>Set when the configuration turns retransmission on.</summary>
+    public (FastRelay.Relay.Retransmission.RetransmissionService Service, int Port)? Retransmission { get; set; }
 
     /// <summary>The fr_stats counters worth a glance; the rest stay in `bpftool map dump`.</summary>
     private static readonly string[] KernelCounters =
@@ -106,7 +117,8 @@ internal sealed class GenericRelayStatusWriter(GenericRelayOptions options, Gene
                 sources.OwnerOf(s.Channel, s.Plan.Address) == SubscriberOwner.Api ? "api" : "file", s.Plan.Budget)).ToList(),
             Interlocked.Read(ref absorbed.Packets),
             KernelCounters.Where(kernel.ContainsKey).ToDictionary(k => k, k => kernel[k]),
-            Control);
+            Control,
+            Retransmission is var (service, port) ? new GenericRetransmissionStatus(service.Format.Name, port, service.Counters()) : null);
     }
 
     public void WriteIfDue()

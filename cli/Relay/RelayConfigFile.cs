@@ -37,7 +37,7 @@ public static class RelayConfigFile
     public const string ChannelsKey = "channels";
     public const string SequenceKey = "sequence";
 
-    public static readonly string[] Sections = [ChannelsKey, SequenceKey];
+    public static readonly string[] Sections = [ChannelsKey, SequenceKey, RetransmissionConfig.Key];
 
     private static readonly JsonDocumentOptions JsonOptions = new() { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
 

@@ -4,6 +4,9 @@ using FastRelay.Net;
 
 namespace FastRelay.Relay;
 
+/// <summary>An upstream datagram a plane accepted for one of its channels.</summary>
+public delegate void UpstreamAccepted(ReadOnlySpan<byte> datagram);
+
 /// <summary>
 /// The userspace mode of the relay host, for machines without eBPF (and the reference the fast path is compared with):
 /// the relay socket receives every datagram and this plane does what the TC programs do for the kernel plane: the
@@ -60,6 +63,10 @@ public sealed unsafe class UserspaceFanOut : IFanOutPlane, IDisposable
     }
 
     public string Mode => "userspace";
+
+    /// <summary>Told every upstream datagram the plane accepted (matches, channel and allowed sender checked), before its
+    /// copies are made: the retransmission service keeps its history from here. Called under the plane's lock.</summary>
+    public UpstreamAccepted? OnAccepted { get; set; }
 
     /// <summary>The socket copies leave from (dual-mode IPv6 or of the subscribers' family); set once.</summary>
     public void UseSocket(Socket socket)
@@ -239,6 +246,7 @@ public sealed unsafe class UserspaceFanOut : IFanOutPlane, IDisposable
                 return;
             }
             _matched++;
+            OnAccepted?.Invoke(datagram);
             if (entry.Slots.Length == 0 || _batch is null)
                 return;
             var upstreamStream = _fields.StreamId?.Read(datagram) ?? 0;
