@@ -84,7 +84,9 @@ public sealed class MoqBenchTests
         Assert.Contains("12.8", json.GetProperty("anchor").GetString());
         var table = MoqBenchTable.Format(report);
         Assert.Contains("cycles/byte", table);
-        Assert.Contains("highest loss-free rate achieved", table);
+        // The line says what the sweep found: a rate, or that even its first step was not loss-free (a stalled publisher
+        // under a loaded CI run misses 90 % of 100 objects/s; seen).
+        Assert.Contains(report.MaxLossFreeObjectsPerSecond is null ? "none of the sweep's rates was loss-free" : "highest loss-free rate achieved", table);
     }
 
     [Fact]
