@@ -56,7 +56,6 @@ public sealed class BenchRunner(BenchOptions options)
                 BenchSweepStep? maxRate = options.RateSweep ? await SweepAsync(lab, tools, path, fanOut, work, cancellationToken) : null;
                 summaries.Add(Summarise(path, fanOut, runs, maxRate));
             }
-            bpfStats?.Dispose();
 
             var report = new BenchReport(started, MachineDescription(), Method(), samples, summaries, Ratios(summaries));
             if (options.OutDir is { } outDir)

@@ -9,7 +9,6 @@ public sealed class BpfStatsSwitch : IDisposable
 {
     private const string Path = "/proc/sys/kernel/bpf_stats_enabled";
     private readonly string _before;
-    private bool _restored;
 
     private BpfStatsSwitch(string before) => _before = before;
 
@@ -30,8 +29,6 @@ public sealed class BpfStatsSwitch : IDisposable
 
     public void Dispose()
     {
-        if (_restored) return;
-        _restored = true;
         try { File.WriteAllText(Path, _before); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* as it was: nothing to undo */ }
     }

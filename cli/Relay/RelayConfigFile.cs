@@ -92,18 +92,24 @@ public static class RelayConfigFile
     public static BudgetPlan? ParseBudget(JsonElement budget, string source, ProtocolFeatures features) =>
         budget.ValueKind == JsonValueKind.Null ? null : new Reader(source, features).Budget(budget, "");
 
-    private static RelayPlan ParseDocument(string json, string path, ProtocolFeatures features)
+    /// <summary>The file's top-level value (comments and trailing commas allowed), for every section's reader; invalid
+    /// JSON is an error naming the file.</summary>
+    internal static JsonElement ParseRoot(string json, string path)
     {
-        JsonElement root;
         try
         {
             using var document = JsonDocument.Parse(json, JsonOptions);
-            root = document.RootElement.Clone();
+            return document.RootElement.Clone();
         }
         catch (JsonException e)
         {
             throw new UserFacingException($"{path}: not valid JSON: {e.Message}", e);
         }
+    }
+
+    private static RelayPlan ParseDocument(string json, string path, ProtocolFeatures features)
+    {
+        var root = ParseRoot(json, path);
         var reader = new Reader(path, features);
         if (root.ValueKind != JsonValueKind.Object)
             throw reader.Error("(top level)", $"expected a JSON object, found {Kind(root)}");

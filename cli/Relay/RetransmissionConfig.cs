@@ -19,7 +19,6 @@ public sealed record RetransmissionConfig(IRetransmissionFormat Format, int Port
 {
     public const string Key = "retransmission";
     private static readonly string[] Keys = ["format", "port", "packetsPerChannel", "bytesPerChannel", "bytesPerSecond", "burstBytes", "packetsPerRequest"];
-    private static readonly JsonDocumentOptions JsonOptions = new() { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
 
     /// <summary>The section of the file, or null when it has none (retransmission is opt-in).</summary>
     public static RetransmissionConfig? Load(string path, ProtocolFeatures features)
@@ -36,16 +35,7 @@ public sealed record RetransmissionConfig(IRetransmissionFormat Format, int Port
 
     public static RetransmissionConfig? Parse(string json, string path, ProtocolFeatures features)
     {
-        JsonElement root;
-        try
-        {
-            using var document = JsonDocument.Parse(json, JsonOptions);
-            root = document.RootElement.Clone();
-        }
-        catch (JsonException e)
-        {
-            throw new UserFacingException($"{path}: not valid JSON: {e.Message}", e);
-        }
+        var root = RelayConfigFile.ParseRoot(json, path);
         if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty(Key, out var section) || section.ValueKind == JsonValueKind.Null)
             return null;
         UserFacingException Error(string key, string problem) => new($"{path}: {Key}{(key.Length > 0 ? "." + key : "")}: {problem}");
