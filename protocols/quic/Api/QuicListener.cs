@@ -46,6 +46,18 @@ public sealed class QuicListener : IAsyncDisposable, IConnectionAcceptor
     /// <summary>The listening socket's system calls and UDP segmentation offload state (shared by all its connections).</summary>
     public Io.DatagramSocketStatistics SocketStatistics => _endpoint.SocketStatistics;
 
+    /// <summary>
+    /// Runs <paramref name="work"/> on the listener's receive thread at every turn of its loop: at least every 2 ms, at
+    /// once after <see cref="WakeReceiveThread"/>, and always before the datagrams read in that turn reach their
+    /// connections. For work that must happen before a connection processes what it receives (the kernel fast path's
+    /// registration of forwarded packets, before the ACKs that acknowledge them) without a thread of its own. The work
+    /// must be short and must never wait for this thread. Dispose the result to stop it.
+    /// </summary>
+    public IDisposable RunEveryTurn(Action work) => _endpoint.AddTurnWork(work);
+
+    /// <summary>Ends the receive thread's current wait at once, so the <see cref="RunEveryTurn"/> work runs now.</summary>
+    public void WakeReceiveThread() => _endpoint.Wake();
+
     public async ValueTask<QuicConnection> AcceptConnectionAsync(CancellationToken cancellationToken = default)
     {
         try

@@ -59,6 +59,8 @@ internal sealed class QuicEndpoint : IDisposable
     private readonly FastRelay.Net.EventFd? _wake = FastRelay.Net.EventFd.TryCreate();
     // Until when (µs) the loop sleeps; long.MinValue while it is awake (it reads every timer before it sleeps again).
     private long _sleepUntil = long.MinValue;
+    // Work another layer runs on this thread at every turn (AddTurnWork), replaced whole under _routes' lock.
+    private Action[] _turnWork = [];
 
     /// <param name="segmentationOffload">Use UDP GSO where the kernel has it (each connection may still opt out).</param>
     /// <param name="receiveCoalescing">Ask the kernel for UDP GRO (same-flow datagrams read as one, split here).</param>
@@ -182,6 +184,39 @@ internal sealed class QuicEndpoint : IDisposable
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="work"/> on this endpoint's thread at every turn of its loop, after the wait and before the
+    /// datagrams read in that turn are delivered: at least every <see cref="MaxSleepMicros"/> and at once after
+    /// <see cref="Wake"/>. Why: the kernel fast path's registration events are then consumed by the thread that is about
+    /// to process the ACKs they concern, with no thread of their own waking every 2 ms. The work must be short and must
+    /// never wait for this thread. Dispose the result to stop it.
+    /// </summary>
+    public IDisposable AddTurnWork(Action work)
+    {
+        lock (_routes) _turnWork = [.. _turnWork, work];
+        return new TurnWorkRegistration(this, work);
+    }
+
+    private sealed class TurnWorkRegistration(QuicEndpoint endpoint, Action work) : IDisposable
+    {
+        public void Dispose()
+        {
+            lock (endpoint._routes) endpoint._turnWork = Array.FindAll(endpoint._turnWork, w => w != work);
+        }
+    }
+
+    /// <summary>Ends the loop's current wait at once (the turn work runs right after).</summary>
+    public void Wake() => _wake?.Signal();
+
+    private void RunTurnWork()
+    {
+        foreach (var work in Volatile.Read(ref _turnWork))
+        {
+            try { work(); }
+            catch (Exception e) when (e is not ObjectDisposedException || !_disposed) { _log.LogError(e, "endpoint turn work failed"); }
+        }
+    }
+
     private void Run()
     {
         var snapshot = new List<IEndpointConnection>();
@@ -216,6 +251,7 @@ internal sealed class QuicEndpoint : IDisposable
             {
                 bool readable = _moreQueued || WaitReadable(wait);
                 Interlocked.Exchange(ref _sleepUntil, long.MinValue);
+                RunTurnWork();
                 if (readable) ReceiveAvailable();
             }
             catch (ObjectDisposedException) { return; }

@@ -112,6 +112,8 @@ public sealed class RelayHost : IAsyncDisposable
         if (_options.FastPath is { } fastPath)
         {
             _fastPath = RelayFastPath.Start(fastPath, Relay, _listener.LocalEndPoint, _logger);
+            // Registration events are consumed by the thread that processes the subscribers' ACKs, before it does.
+            _fastPath.Plane.ConsumeOnTurnsOf(_listener);
             _logger.LogInformation("MoQ relay {Name}: QUIC kernel fast path on {Interfaces}", _options.Name,
                 fastPath.Interfaces is { Count: > 0 } list ? string.Join(", ", list) : "every interface that is up");
         }

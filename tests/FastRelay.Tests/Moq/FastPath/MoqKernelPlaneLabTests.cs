@@ -136,6 +136,76 @@ public sealed class MoqKernelPlaneLabTests(GeneratedObjects objects)
         }
     }
 
+    /// <summary>
+    /// With a QUIC listener consuming at its turns (what the relay does), the events reach the sink on the listener's
+    /// receive thread, the one that processes the subscribers' ACKs, and the pump thread stays asleep. Three bursts: the
+    /// pump still wakes once a second as a safety net, so it may win one burst by chance, never two.
+    /// </summary>
+    [LabFact(needsClang: true)]
+    public async Task With_a_listener_the_events_are_consumed_on_its_receive_thread()
+    {
+        var prefix = "frmf" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(2));
+        await using var lab = await LabTopology.UpAsync(new LabOptions { Prefix = prefix, Subscribers = 1, RelayInterfaces = 2 });
+        var family = AddressFamily.InterNetwork;
+        var down = lab.RelayDownstream;
+        using var host = await lab.RunInAsync(lab.Relay, () => FastPathHost.Start(
+            new FastPathHostOptions(G.Protocol, objects.ObjectPath(G.Protocol), prefix + "-moq", [lab.RelayUpstream.Name, down.Name], lab.BpfFsPath),
+            NullLogger.Instance));
+        using var plane = new MoqKernelPlane(host.Object, G.UdpPort, NullLogger.Instance);
+        await using var listener = await FastRelay.Protocols.Quic.Api.QuicListener.ListenAsync(new FastRelay.Protocols.Quic.Api.QuicListenerOptions
+        {
+            ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
+            ApplicationProtocols = ["test"],
+            ConnectionOptions = new FastRelay.Protocols.Quic.Api.QuicServerConnectionOptions
+            {
+                ServerCertificate = FastRelay.Tests.Quic.Api.LoopbackPair.Certificate.Value, ApplicationProtocols = ["test"],
+            },
+        });
+        var receiveThread = 0;
+        using var probe = listener.RunEveryTurn(() => Volatile.Write(ref receiveThread, Environment.CurrentManagedThreadId));
+        await Eventually.TrueAsync(() => Volatile.Read(ref receiveThread) != 0, "the listener's loop turns");
+        plane.ConsumeOnTurnsOf(listener);
+
+        var relayLocal = new IPEndPoint(down.Address(family), G.UdpPort);
+        var sub = lab.Subscribers[0];
+        var remote = new IPEndPoint(sub.Address(family), 6200);
+        using var socket = lab.UdpSocket(sub, remote);
+        socket.SendTo(new byte[1], new IPEndPoint(down.Address(family), 9));
+        var address = await lab.RunInAsync(lab.Relay, () => FastPathSubscriberAddress.Resolve(relayLocal, remote, CidOf(0)));
+        var sink = new ThreadRecordingDownstream();
+        var slot = plane.AddSubscriber(address, firstPacketNumber: 100, sink)!.Value;
+        plane.SetConnectionCredit(slot, 1 << 20);
+        plane.JoinChannel(slot, Channel);
+        plane.MapStream(slot, UpstreamStream, StreamOf(0), DeltaOf(0), ForwardFrom, QuicMoqProtocol.MaxVarint, urgency: 1);
+        plane.MapUpstreamStream(PublisherCid, UpstreamStream, Channel);
+
+        using var publisher = lab.UdpSocket(lab.Publisher, family);
+        var relay = new IPEndPoint(lab.RelayUpstream.Address(family), G.UdpPort);
+        var burstsOnReceiveThread = 0;
+        for (var burst = 0; burst < 3; burst++)
+        {
+            sink.Threads.Clear();
+            for (var k = burst * 4; k < burst * 4 + 4; k++)
+                publisher.SendTo(QuicMoqProtocol.Packet(PublisherCid, (uint)(0x500 + k), UpstreamStream, ForwardFrom + (ulong)(k * DataLength), Data(k), fin: false), relay);
+            await Eventually.TrueAsync(() => sink.Threads.Count == 4, $"burst {burst}: four copies registered");
+            if (sink.Threads.All(t => t == Volatile.Read(ref receiveThread))) burstsOnReceiveThread++;
+        }
+        Assert.True(burstsOnReceiveThread >= 2, $"only {burstsOnReceiveThread} of 3 bursts were consumed on the listener's receive thread");
+        Assert.Equal(12, plane.Counters.Forwarded);
+        plane.RemoveSubscriber(slot);
+        plane.UnmapUpstreamStream(PublisherCid, UpstreamStream);
+    }
+
+    /// <summary>Which thread each forwarded copy was registered on.</summary>
+    private sealed class ThreadRecordingDownstream : IFastPathDownstream
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<int> Threads { get; } = new();
+        public void OnNumbered(ulong local, ulong wire, long timeNs) { }
+        public void OnForwarded(ulong wire, long timeNs, int packetBytes, ulong streamId, ulong offset, ulong length, bool fin) =>
+            Threads.Enqueue(Environment.CurrentManagedThreadId);
+        public void OnNotForwarded(ulong streamId, ulong offset, ulong length, bool fin) { }
+    }
+
     private static byte[] CidOf(int i) => [0xE0, 0xE1, 0xE2, 0xE3, 0xE4, 0xE5, 0xE6, (byte)(0xF0 + i)];
 
     /// <summary>Server-initiated unidirectional streams of each subscriber's connection.</summary>

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using FastRelay.Bpf;
 using FastRelay.Net;
+using FastRelay.Protocols.Quic.Api;
 using FastRelay.Relay;
 using Microsoft.Extensions.Logging;
 using G = FastRelay.Protocols.Quic.QuicMoqHeaderFastPath;
@@ -41,13 +42,19 @@ public sealed record FastPathSubscriberAddress(IPEndPoint Local, IPEndPoint Remo
 /// </summary>
 public sealed class MoqKernelPlane : IDisposable
 {
-    /// <summary>The pump's idle wait. The kernel submits events without wakeup (BPF_RB_NO_WAKEUP: a wakeup per packet
-    /// would cost more than the copy); they are also consumed when the relay reads the upstream bytes they came with
-    /// (<see cref="DrainedAsync"/>, on the reader's thread), and the pump is woken at once when a subscriber acknowledges
-    /// numbers not registered yet (QuicConnection.OnRegistrationWanted). At 20 ms `FastPathMoqLossLabTests` failed in
-    /// 2 of about 10 runs (the lossy subscriber missed objects at the track's end): loss recovery of kernel copies needs
-    /// their registration sooner than the held-ACK wake-up alone gives it. Back at 2 ms until that is understood.</summary>
+    /// <summary>The pump's idle wait when no QUIC listener consumes the ring at its turns (<see cref="ConsumeOnTurnsOf"/>).
+    /// The kernel submits events without wakeup (BPF_RB_NO_WAKEUP: a wakeup per packet would cost more than the copy);
+    /// they are also consumed when the relay reads the upstream bytes they came with (<see cref="DrainedAsync"/>, on the
+    /// reader's thread), and the pump is woken at once when a subscriber acknowledges numbers not registered yet
+    /// (QuicConnection.OnRegistrationWanted). At 20 ms `FastPathMoqLossLabTests` failed in 2 of about 10 runs (the lossy
+    /// subscriber missed objects at the track's end): loss recovery of kernel copies needs their registration sooner
+    /// than the held-ACK wake-up alone gives it. So events are consumed at least every 2 ms: here, or by the listener's
+    /// receive thread, whose loop turns at least that often anyway.</summary>
     private static readonly TimeSpan PumpIdle = TimeSpan.FromMilliseconds(2);
+
+    /// <summary>The pump's idle wait while a listener consumes at its turns: a safety net only (the pump then serves
+    /// <see cref="DrainedAsync"/> callers that found the ring busy, and each of them signals it).</summary>
+    private static readonly TimeSpan PumpIdleWhileTurnsConsume = TimeSpan.FromSeconds(1);
 
     private readonly FastPathHost? _ownedHost;
     private readonly G.Maps _maps;
@@ -84,8 +91,11 @@ public sealed class MoqKernelPlane : IDisposable
     private volatile bool _stopping;
     private long _forwarded, _numbered, _notForwarded, _unknownSlot, _sinkFailures;
     private int _disposed;
-    // 1 while a WakePump signal is on its way to the pump (cleared by the pump before it consumes).
+    // 1 while a WakePump signal is on its way (cleared by whoever consumes next, before it consumes).
     private int _wakePending;
+    // Set by ConsumeOnTurnsOf: the listener's receive thread consumes at every turn, and WakePump wakes that thread.
+    private IDisposable? _turnWork;
+    private volatile Action? _wakeTurns;
 
     private sealed class SlotState(FastPathSubscriberAddress address)
     {
@@ -237,7 +247,9 @@ public sealed class MoqKernelPlane : IDisposable
     /// ACKs of many subscribers between two rounds cost one write, not one each.</summary>
     internal void WakePump()
     {
-        if (Interlocked.Exchange(ref _wakePending, 1) == 0) _wake.Signal();
+        if (Interlocked.Exchange(ref _wakePending, 1) != 0) return;
+        if (_wakeTurns is { } wakeTurns) wakeTurns();
+        else _wake.Signal();
     }
 
     /// <summary>Turns the slot's congestion budget on at zero bytes, nothing shed (see <see cref="SubscriberCongestion"/>);
@@ -543,6 +555,35 @@ public sealed class MoqKernelPlane : IDisposable
         return waiter.Task;
     }
 
+    /// <summary>
+    /// Lets <paramref name="listener"/>'s receive thread consume the ring at every turn of its loop, before it delivers
+    /// the datagrams of that turn: the ACKs of kernel copies then find them registered (no held ACK, no wake-up of the
+    /// pump), and the pump no longer wakes every 2 ms to look (measured: about 500 wake-ups a second of an idle relay,
+    /// each a thread switch). The listener's loop turns at least every 2 ms, so registration is as prompt as before.
+    /// </summary>
+    public void ConsumeOnTurnsOf(QuicListener listener)
+    {
+        ThrowIfDisposed();
+        _turnWork = listener.RunEveryTurn(ConsumeOnTurn);
+        _wakeTurns = listener.WakeReceiveThread;
+    }
+
+    private void ConsumeOnTurn()
+    {
+        // Busy: the pump or a DrainedAsync caller is consuming right now, which is as good.
+        if (_stopping || !Monitor.TryEnter(_consumeLock)) return;
+        try
+        {
+            if (_stopping) return;
+            Volatile.Write(ref _wakePending, 0);
+            _events.Consume();
+        }
+        finally
+        {
+            Monitor.Exit(_consumeLock);
+        }
+    }
+
     private void Pump()
     {
         var waiting = new List<TaskCompletionSource>();
@@ -578,7 +619,7 @@ public sealed class MoqKernelPlane : IDisposable
     /// signal that comes later is for a waiter the loop will see.</summary>
     private void WaitForWork()
     {
-        if (!_stopping) _wake.WaitWith(_ringEpollFd, PumpIdle);
+        if (!_stopping) _wake.WaitWith(_ringEpollFd, _wakeTurns is null ? PumpIdle : PumpIdleWhileTurnsConsume);
     }
 
     private void OnRecord(ReadOnlySpan<byte> record)
@@ -622,6 +663,7 @@ public sealed class MoqKernelPlane : IDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _stopping = true;
+        _turnWork?.Dispose();
         _wake.Signal();
         _pump.Join();
         _creditRefresher.Join();
