@@ -10,7 +10,8 @@ namespace FastRelay.Protocols.Moq.Clients;
 /// <summary>
 /// The subscriber tool's subscription on a real session: SUBSCRIBE with the start filter, priority and token, and a
 /// joining FETCH when asked; both object streams merged into one, status objects (End of Group / Track) left out.
-/// An object's receive time is taken when the session hands it over, i.e. once all its bytes arrived.
+/// An object's receive time is when the session had all its bytes (<see cref="MoqObject.ReceivedTimestamp"/>), not when
+/// it reached this reader: the hand-offs between are the application's plumbing, not the network's or the relay's.
 /// </summary>
 internal sealed class SessionTrackSubscription : IMoqTrackSubscription
 {
@@ -68,18 +69,30 @@ internal sealed class SessionTrackSubscription : IMoqTrackSubscription
 
     public async IAsyncEnumerable<ReceivedObject> ReadObjectsAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        if (_fetch is null)
+        {
+            // Only the subscription: read it directly (each queue between the session and here is one more thread
+            // hand-off per object, tens of µs each on a busy machine).
+            await foreach (var obj in _subscription.Objects.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+                if (obj.Status == MoqObjectStatus.Normal) yield return Received(obj, viaFetch: false);
+            yield break;
+        }
         // One queue for both sources, so a slow joining fetch never holds up live objects (nor the other way round).
         var merged = Channel.CreateBounded<(MoqObject Object, bool ViaFetch)>(new BoundedChannelOptions(1024) { SingleReader = true });
-        var pumps = new List<Task> { PumpAsync(_subscription.Objects, false, merged.Writer, cancellationToken) };
-        if (_fetch is not null) pumps.Add(PumpAsync(_fetch.Objects, true, merged.Writer, cancellationToken));
+        var pumps = new List<Task> { PumpAsync(_subscription.Objects, false, merged.Writer, cancellationToken), PumpAsync(_fetch.Objects, true, merged.Writer, cancellationToken) };
         _ = Task.WhenAll(pumps).ContinueWith(t => merged.Writer.TryComplete(t.Exception?.InnerException), TaskScheduler.Default);
 
         await foreach (var (obj, viaFetch) in merged.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
-        {
-            if (obj.Status != MoqObjectStatus.Normal) continue;
-            yield return new ReceivedObject(obj.GroupId, obj.SubgroupId ?? 0, obj.ObjectId, obj.PublisherPriority, obj.Payload,
-                RealtimeClock.NowMicroseconds(_time), viaFetch);
-        }
+            if (obj.Status == MoqObjectStatus.Normal) yield return Received(obj, viaFetch);
+    }
+
+    private ReceivedObject Received(MoqObject obj, bool viaFetch)
+    {
+        var now = RealtimeClock.NowMicroseconds(_time);
+        // The session's timestamp, moved onto the wall clock the publisher stamped with.
+        var receivedAt = obj.ReceivedTimestamp == 0 ? now
+            : now - (long)System.Diagnostics.Stopwatch.GetElapsedTime(obj.ReceivedTimestamp).TotalMicroseconds;
+        return new ReceivedObject(obj.GroupId, obj.SubgroupId ?? 0, obj.ObjectId, obj.PublisherPriority, obj.Payload, receivedAt, viaFetch);
     }
 
     private async Task PumpAsync(ChannelReader<MoqObject> source, bool viaFetch, ChannelWriter<(MoqObject, bool)> target, CancellationToken cancellationToken)

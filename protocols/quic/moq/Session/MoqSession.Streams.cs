@@ -226,6 +226,9 @@ public sealed partial class MoqSession
     /// <summary>Copies an object out of a receive buffer (payload and byte-valued properties).</summary>
     private static MoqObject Own(MoqObject obj) => obj with
     {
+        // Taken as the object completes: what a subscriber measures as its arrival should not include the hand-offs
+        // to the application that follow.
+        ReceivedTimestamp = System.Diagnostics.Stopwatch.GetTimestamp(),
         Payload = obj.Payload.ToArray(),
         Properties = obj.Properties.Count == 0 ? Array.Empty<MoqKeyValuePair>()
             : obj.Properties.Select(p => p.IsBytes ? MoqKeyValuePair.FromBytes(p.Type, p.BytesValue.ToArray()) : p).ToArray(),

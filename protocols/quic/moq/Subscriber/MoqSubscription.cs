@@ -128,7 +128,7 @@ public sealed class MoqSubscription : IAsyncDisposable
     }
 
     /// <summary>Datagrams are unreliable: when the queue is full the object is dropped rather than waited for.</summary>
-    internal void TryDeliverDatagram(MoqObject obj) => _objects.Writer.TryWrite(MoqSubscriptionEvent.ForObject(obj with { Payload = obj.Payload.ToArray() }));
+    internal void TryDeliverDatagram(MoqObject obj) => _objects.Writer.TryWrite(MoqSubscriptionEvent.ForObject(obj with { Payload = obj.Payload.ToArray(), ReceivedTimestamp = System.Diagnostics.Stopwatch.GetTimestamp() }));
 
     internal void OnStreamOpened()
     {

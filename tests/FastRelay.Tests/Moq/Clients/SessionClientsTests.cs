@@ -56,6 +56,36 @@ public sealed class SessionClientsTests
         Assert.Equal(2, server.Refused);
     }
 
+    /// <summary>
+    /// <see cref="ReceivedObject.ReceivedAtMicroseconds"/> is when the session had the whole object, not when the
+    /// application got round to reading it: a reader that looks 1.5 s late still sees the arrival times. (It was the
+    /// read time, which put every queue hand-off of the application into the measured latency.)
+    /// </summary>
+    [Fact]
+    public async Task An_objects_receive_time_is_when_the_session_had_it_not_when_the_reader_asked()
+    {
+        await using var server = await LoopbackForwarder.StartAsync();
+        var connector = new MoqSessionConnector();
+        await using var publisher = await connector.PublishAsync(Endpoint(server), Track, default);
+        await using var subscription = await connector.SubscribeAsync(Endpoint(server), Track, new MoqSubscribeOptions(), default);
+        var track = new SyntheticTrack(new SyntheticTrackOptions { FramesPerSecond = 200, GopFrames = 20, BitrateBitsPerSecond = 1_000_000 });
+        var sent = await SyntheticPublisher.RunAsync(publisher, track, new PublishLimits(Count: 5), server.Url, Track.ToString(), TimeProvider.System, default);
+        Assert.Null(sent.StoppedBecause);
+
+        await Task.Delay(TimeSpan.FromSeconds(1.5)); // nobody reads: the objects wait in the session's queue
+        var readAt = RealtimeClock.NowMicroseconds(TimeProvider.System);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var received = new List<(long SentAt, long ReceivedAt)>();
+        await foreach (var o in subscription.ReadObjectsAsync(timeout.Token))
+        {
+            Assert.True(ObjectPayloadHeader.TryReadUnverified(o.Payload.Span, out var header));
+            received.Add((header.SendTimeMicroseconds, o.ReceivedAtMicroseconds));
+            if (received.Count == 5) break;
+        }
+        // Each arrival is after its send and well before the late read (loopback delivers in far less than 0.5 s).
+        Assert.All(received, r => Assert.InRange(r.ReceivedAt, r.SentAt, readAt - 1_000_000));
+    }
+
     [Fact]
     public async Task Nothing_listening_is_a_clear_connection_error()
     {

@@ -16,6 +16,11 @@ public sealed record MoqObject
     public IReadOnlyList<MoqKeyValuePair> Properties { get; init; } = Array.Empty<MoqKeyValuePair>();
     public ReadOnlyMemory<byte> Payload { get; init; }
 
+    /// <summary>For a received object: when the receiving session had all of it (its last byte read, before it was
+    /// queued for the application), as a <see cref="System.Diagnostics.Stopwatch"/> timestamp; 0 for objects not
+    /// received. Not part of equality.</summary>
+    public long ReceivedTimestamp { get; init; }
+
     public MoqLocation Location => new(GroupId, ObjectId);
 
     public bool Equals(MoqObject? other) =>
