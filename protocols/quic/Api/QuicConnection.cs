@@ -588,9 +588,33 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
     {
         lock (_lock)
         {
-            for (int i = 0; i < datagrams.Length; i++) _core.OnDatagram(datagrams[i], sources[i], now, ecn[i]);
-            AfterChangeLocked(now);
+            _collectingReadWakes = true;
+            try
+            {
+                for (int i = 0; i < datagrams.Length; i++) _core.OnDatagram(datagrams[i], sources[i], now, ecn[i]);
+                AfterChangeLocked(now);
+            }
+            finally { _collectingReadWakes = false; }
         }
+        // Outside the lock: the readers that asked to run on this thread (QuicStream.CompletesReadsOnReceiveThread) run
+        // now, one after the other, until each waits again.
+        if (_deferredReadWakes.Count == 0) return;
+        foreach (var waiter in _deferredReadWakes) waiter.TrySetResult();
+        _deferredReadWakes.Clear();
+    }
+
+    // Read waiters woken while this connection processed received datagrams, completed once its lock is released.
+    // Only the receive thread touches the list, and only inside OnDatagrams (the flag is set under the lock there).
+    private readonly List<TaskCompletionSource> _deferredReadWakes = [];
+    private bool _collectingReadWakes;
+
+    /// <summary>Takes an inline read waiter to complete after the lock is released, when the wake happens while
+    /// received datagrams are processed (on the receive thread, under the lock); false otherwise.</summary>
+    internal bool DeferReadWake(TaskCompletionSource waiter)
+    {
+        if (!_collectingReadWakes || !Monitor.IsEntered(_lock)) return false;
+        _deferredReadWakes.Add(waiter);
+        return true;
     }
 
     long IEndpointConnection.NextTimeout => Volatile.Read(ref _nextTimeout);

@@ -90,8 +90,19 @@ public sealed class QuicMoqTransport : IMoqTransport
 }
 
 /// <summary>One QUIC stream as an <see cref="IMoqStream"/>.</summary>
-internal sealed class QuicMoqStream(QuicStream stream) : IMoqStream
+internal sealed class QuicMoqStream : IMoqStream
 {
+    private readonly QuicStream stream;
+
+    public QuicMoqStream(QuicStream stream)
+    {
+        this.stream = stream;
+        // The peer's unidirectional streams carry objects (subgroups, fetches): their readers only parse and hand on
+        // through queues and awaits, so they may run on the receive thread, one thread hand-off less per read. Request
+        // and control streams stay on the thread pool: their messages reach application handlers.
+        if (stream.Type == QuicStreamType.Unidirectional && stream.CanRead) stream.CompletesReadsOnReceiveThread = true;
+    }
+
     public long Id => stream.Id;
     public bool IsBidirectional => stream.Type == QuicStreamType.Bidirectional;
     public bool CanRead => stream.CanRead;
