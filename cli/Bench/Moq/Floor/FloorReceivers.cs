@@ -57,10 +57,8 @@ internal sealed unsafe class FloorReceivers : IDisposable
         if (_failure is not null) throw new InvalidOperationException("the floor's receivers failed", _failure);
     }
 
-    /// <summary>Datagrams read that were not floor datagrams, and duplicates, over every receiver.</summary>
-    public long Foreign => _receivers.Sum(r => r.Foreign);
+    /// <summary>Datagrams of an object a receiver had already (or with another count than its first), over every receiver.</summary>
     public long Duplicates => _receivers.Sum(r => r.Duplicates);
-    public long Datagrams => _receivers.Sum(r => r.Datagrams);
 
     /// <summary>Objects sent in [from, to) (Stopwatch ticks) that every receiver completed, summed over receivers; their
     /// latencies (µs) go into <paramref name="latency"/>. Only after <see cref="Stop"/>.</summary>
@@ -134,18 +132,12 @@ internal sealed unsafe class FloorReceivers : IDisposable
         private ulong _newest;
 
         public List<(long SendTicks, long LatencyTicks)> Completed { get; } = [];
-        public long Foreign { get; private set; }
         public long Duplicates { get; private set; }
-        public long Datagrams { get; private set; }
 
         public void OnDatagram(ReadOnlySpan<byte> datagram, long receivedTicks)
         {
-            if (!FloorDatagrams.TryReadHeader(datagram, out var h))
-            {
-                Foreign++;
-                return;
-            }
-            Datagrams++;
+            // Anything that is not a floor datagram (nothing else is sent to these ports) is dropped uncounted.
+            if (!FloorDatagrams.TryReadHeader(datagram, out var h)) return;
             if (h.ObjectSequence + PartialWindow < _newest) return; // long forgotten: neither new nor countable
             if (!_objects.TryGetValue(h.ObjectSequence, out var arrived))
             {

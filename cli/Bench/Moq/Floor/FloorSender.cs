@@ -76,10 +76,4 @@ internal sealed class FloorSender
             return (objects, bytes, datagrams);
         }
     }
-
-    /// <summary>Send ticks of every object sent, by sequence (receivers report sequences; the window is placed on send times).</summary>
-    public Dictionary<ulong, long> SendTimes()
-    {
-        lock (_lock) return _sent.ToDictionary(s => s.Sequence, s => s.SendTicks);
-    }
 }
