@@ -27,7 +27,8 @@ public sealed record MoqBenchComparisonRow(
     long? UserspaceAboveFloorP50Us = null,
     long? FastPathAboveFloorP50Us = null,
     double? FastPathKernelNsPerPacket = null,
-    double? FloorKernelNsPerPacket = null);
+    double? FloorKernelNsPerPacket = null,
+    double? FastPathOverFloorKernelNs = null);
 
 /// <summary>`bench --profile moq --relay-mode compare`: both reports and the ratios the thesis-relay issue names
 /// (p50 latency userspace / fast path, relay CPU per delivered copy userspace / fast path — the fast path's with the
@@ -48,7 +49,8 @@ public sealed record MoqBenchComparison(MoqBenchReport Userspace, MoqBenchReport
             Ratio(u.RelayCpuNanosecondsPerObject, f.RelayCpuWithKernelNanosecondsPerObject ?? f.RelayCpuNanosecondsPerObject),
             f.KernelShare, u.RelaySyscallsPerObject, f.RelaySyscallsPerObject, f.RelaySyscallsPerKernelPacket, u.Lost, f.Lost,
             floor?.At(u.FanOut)?.LatencyP50Us, floor?.At(u.FanOut)?.LatencyP99Us, floor?.AddedP50Us(u), floor?.AddedP50Us(f),
-            f.KernelNanosecondsPerPacket, floor?.At(u.FanOut)?.KernelNanosecondsPerPacket)).ToList())
+            f.KernelNanosecondsPerPacket, floor?.At(u.FanOut)?.KernelNanosecondsPerPacket,
+            Ratio(f.KernelNanosecondsPerPacket, floor?.At(u.FanOut)?.KernelNanosecondsPerPacket))).ToList())
         {
             Floor = floor,
             FloorSkipped = floorSkipped,
@@ -72,7 +74,7 @@ public sealed record MoqBenchComparison(MoqBenchReport Userspace, MoqBenchReport
         text.AppendLine();
         text.AppendLine("fast path against userspace, same lab, same run:");
         MoqBenchTable.Table(text, ["fan-out", "p50 µs user", "p50 µs fast", "p50 ratio", "p99 µs user", "p99 µs fast", "ns/copy user", "ns/copy fast (+TC)", "CPU/copy ratio", "kernel share", "syscalls/copy user", "syscalls/copy fast", "syscalls/kernel packet", "lost user", "lost fast",
-            "p50 µs floor", "p99 µs floor", "user − floor p50 µs", "fast − floor p50 µs", "TC ns/packet fast", "TC ns/packet floor"],
+            "p50 µs floor", "p99 µs floor", "user − floor p50 µs", "fast − floor p50 µs", "TC ns/packet fast", "TC ns/packet floor", "TC ratio fast/floor"],
             Rows.Select(r => new[]
             {
                 I(r.FanOut), I(r.UserspaceP50Us), I(r.FastPathP50Us), F(r.P50Ratio, "0.##"), I(r.UserspaceP99Us), I(r.FastPathP99Us),
@@ -81,7 +83,7 @@ public sealed record MoqBenchComparison(MoqBenchReport Userspace, MoqBenchReport
                 F(r.UserspaceSyscallsPerObject, "0.###"), F(r.FastPathSyscallsPerObject, "0.###"), F(r.FastPathSyscallsPerKernelPacket, "0.###"),
                 I(r.UserspaceLost), I(r.FastPathLost),
                 N(r.FloorP50Us), N(r.FloorP99Us), N(r.UserspaceAboveFloorP50Us), N(r.FastPathAboveFloorP50Us),
-                F(r.FastPathKernelNsPerPacket, "0"), F(r.FloorKernelNsPerPacket, "0"),
+                F(r.FastPathKernelNsPerPacket, "0"), F(r.FloorKernelNsPerPacket, "0"), F(r.FastPathOverFloorKernelNs, "0.##"),
             }).ToList(), markdown);
         return text.ToString();
     }

@@ -90,6 +90,8 @@ public sealed class MoqBenchCompareTests
                 Assert.Equal(f.GetProperty("kernelNanosecondsPerPacket").GetDouble(), r.GetProperty("floorKernelNsPerPacket").GetDouble());
                 Assert.Equal(fastPoints.Single(p => p.GetProperty("fanOut").GetInt32() == r.GetProperty("fanOut").GetInt32())
                     .GetProperty("kernelNanosecondsPerPacket").GetDouble(), r.GetProperty("fastPathKernelNsPerPacket").GetDouble());
+                Assert.Equal(Math.Round(r.GetProperty("fastPathKernelNsPerPacket").GetDouble() / r.GetProperty("floorKernelNsPerPacket").GetDouble(), 2),
+                    r.GetProperty("fastPathOverFloorKernelNs").GetDouble());
             }
         }
         finally
