@@ -6,7 +6,9 @@ using FastRelay.Protocols.Moq.Clients;
 namespace FastRelay.Cli.Bench.Moq;
 
 /// <summary>`fastrelay bench --profile moq`: turns the bench command's options into a <see cref="MoqBenchRunner"/> run
-/// against a child `fastrelay moq relay`, prints the table and writes the JSON.</summary>
+/// against a child `fastrelay moq relay` (two in compare mode), then the kernel floor (<see cref="MoqFloorRunner"/>, in the
+/// bench's lab; in userspace mode, whose relay runs on loopback, in a lab of its own) unless --no-floor, prints the tables
+/// and writes the JSON.</summary>
 public static class MoqBenchCommand
 {
     /// <param name="fanOuts">--subscribers, e.g. "1,4,16,64".</param>
