@@ -34,10 +34,12 @@ public static class BenchCommand
             DefaultValueFactory = _ => "userspace",
         };
         relayMode.AcceptOnlyFromAmong("userspace", "fastpath", "compare");
+        var noFloor = new Option<bool>("--no-floor") { Description = "moq: skip the kernel floor (clone_floor.bpf.c fanning the same track out to UDP receivers, no relay process) that otherwise follows the relay run(s)." };
+        var labPrefix = new Option<string?>("--lab-prefix") { Description = "moq: name prefix of the bench's lab namespaces and devices (default fr + 4 random hex digits)." };
         var busyPoll = new Option<bool?>("--busy-poll") { Description = "Measuring receivers spin instead of blocking (default: only with 4 or more CPUs)." };
         var command = new Command(Name, Description)
         {
-            profile, subscribers, rate, size, duration, repetitions, json, outDir, quick, noSweep, busyPoll, render, relayMode,
+            profile, subscribers, rate, size, duration, repetitions, json, outDir, quick, noSweep, busyPoll, render, relayMode, noFloor, labPrefix,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -52,7 +54,8 @@ public static class BenchCommand
                 return await MoqBenchCommand.RunAsync(parse.GetValue(subscribers)!, parse.GetResult(rate) is { Implicit: false } ? parse.GetValue(rate) : null,
                     parse.GetResult(size) is { Implicit: false } ? parse.GetValue(size) : null,
                     parse.GetResult(duration) is { Implicit: false } ? parse.GetValue(duration) : null, parse.GetValue(quick), parse.GetValue(noSweep),
-                    parse.GetValue(json), MoqCommand.DefaultConnector(), Console.Out, cancellationToken, parse.GetValue(relayMode)!);
+                    parse.GetValue(json), MoqCommand.DefaultConnector(), Console.Out, cancellationToken, parse.GetValue(relayMode)!,
+                    parse.GetValue(noFloor), parse.GetValue(labPrefix));
             if (!string.Equals(parse.GetValue(profile), "custom-udp", StringComparison.OrdinalIgnoreCase))
                 throw new UserFacingException("bench supports the custom-udp and moq profiles");
             var fanOuts = parse.GetValue(subscribers)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)

@@ -1,11 +1,14 @@
 using System.Globalization;
+using FastRelay.Cli.Bench.Moq.Floor;
 using FastRelay.Cli.Lab;
 using FastRelay.Protocols.Moq.Clients;
 
 namespace FastRelay.Cli.Bench.Moq;
 
 /// <summary>`fastrelay bench --profile moq`: turns the bench command's options into a <see cref="MoqBenchRunner"/> run
-/// against a child `fastrelay moq relay`, prints the table and writes the JSON.</summary>
+/// against a child `fastrelay moq relay` (two in compare mode), then the kernel floor (<see cref="MoqFloorRunner"/>, in the
+/// bench's lab; in userspace mode, whose relay runs on loopback, in a lab of its own) unless --no-floor, prints the tables
+/// and writes the JSON.</summary>
 public static class MoqBenchCommand
 {
     /// <param name="fanOuts">--subscribers, e.g. "1,4,16,64".</param>
@@ -17,8 +20,10 @@ public static class MoqBenchCommand
     /// <param name="relayMode">userspace: the userspace relay on loopback (pinned to a CPU); fastpath: the relay with the
     /// QUIC kernel fast path in a lab (veths between namespaces, where TC attaches); compare: the userspace relay and
     /// then the fast-path one in the same lab, with the ratios.</param>
+    /// <param name="noFloor">--no-floor: skip the kernel floor that otherwise follows the relay run(s).</param>
+    /// <param name="labPrefix">--lab-prefix: name prefix of the bench's lab (default fr + random hex).</param>
     public static async Task<int> RunAsync(string fanOuts, double? objectsPerSecond, int? meanObjectBytes, double? windowSeconds, bool quick, bool noSweep, string? jsonFile,
-        IMoqClientConnector connector, TextWriter output, CancellationToken cancellationToken, string relayMode = Userspace)
+        IMoqClientConnector connector, TextWriter output, CancellationToken cancellationToken, string relayMode = Userspace, bool noFloor = false, string? labPrefix = null)
     {
         if (relayMode is not (Userspace or FastPath or Compare))
             throw new UserFacingException($"--relay-mode {relayMode}: expected {Userspace}, {FastPath} or {Compare}");
@@ -28,6 +33,8 @@ public static class MoqBenchCommand
                 .Select(s => int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n is >= 1 and <= 256 ? n : throw new UserFacingException($"--subscribers: '{s}' is not a fan-out of 1..256"))
                 .Distinct().Order().ToList(),
             RateSweep = !noSweep,
+            KernelFloor = !noFloor,
+            LabPrefix = labPrefix,
             JsonFile = jsonFile,
             Progress = line => Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {line}"),
         };
@@ -46,13 +53,16 @@ public static class MoqBenchCommand
         {
             var runner = new MoqBenchRunner(options, connector, async ct => await MoqRelayProcess.StartAsync(options.RelayArguments, options.RelayCpu, TimeSpan.FromSeconds(30), ct));
             var report = await runner.RunAsync(cancellationToken);
+            // The userspace relay ran on loopback; the floor needs TC on veths, so it gets a lab of its own.
+            var (floor, skipped) = await FloorInOwnLabAsync(options, cancellationToken);
+            report = report with { Floor = floor, FloorSkipped = skipped };
             output.WriteLine(MoqBenchTable.Format(report));
             json = report.ToJson();
         }
         else
         {
             options.Progress?.Invoke("lab up: publisher, relay (2 interfaces), 1 subscriber host (every subscriber connection in it)");
-            await using var lab = await LabTopology.UpAsync(new LabOptions { Subscribers = 1, RelayInterfaces = 2 }, cancellationToken);
+            await using var lab = await LabTopology.UpAsync(LabFor(options), cancellationToken);
             var status = Directory.CreateTempSubdirectory("fastrelay-moq-bench-").FullName;
             try
             {
@@ -62,12 +72,17 @@ public static class MoqBenchCommand
                 if (relayMode == FastPath)
                 {
                     var report = await Run(fastPath: true);
+                    var (floor, skipped) = await FloorAsync(options, lab, cancellationToken);
+                    report = report with { Floor = floor, FloorSkipped = skipped };
                     output.WriteLine(MoqBenchTable.Format(report));
                     json = report.ToJson();
                 }
                 else
                 {
-                    var comparison = MoqBenchComparison.From(await Run(fastPath: false), await Run(fastPath: true));
+                    var userspace = await Run(fastPath: false);
+                    var fastPath = await Run(fastPath: true);
+                    var (floor, skipped) = await FloorAsync(options, lab, cancellationToken);
+                    var comparison = MoqBenchComparison.From(userspace, fastPath, floor, skipped);
                     output.WriteLine(comparison.Format());
                     json = comparison.ToJson();
                 }
@@ -83,5 +98,39 @@ public static class MoqBenchCommand
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new UserFacingException($"--json {jsonFile}: {e.Message}", e); }
         }
         return 0;
+    }
+
+    private static LabOptions LabFor(MoqBenchOptions options) => new() { Prefix = options.LabPrefix, Subscribers = 1, RelayInterfaces = 2 };
+
+    /// <summary>The kernel floor in the bench's lab, after the relay run(s) there (their relays are gone by then), or why not.</summary>
+    private static async Task<(MoqFloorReport? Floor, string? Skipped)> FloorAsync(MoqBenchOptions options, LabNetwork lab, CancellationToken cancellationToken)
+    {
+        if (!options.KernelFloor) return (null, "--no-floor");
+        try
+        {
+            return (await new MoqFloorRunner(options).RunAsync(lab, cancellationToken), null);
+        }
+        catch (Exception e) when (e is FastRelay.Bpf.BpfException or UserFacingException)
+        {
+            options.Progress?.Invoke($"kernel floor not measured: {e.Message}");
+            return (null, e.Message);
+        }
+    }
+
+    private static async Task<(MoqFloorReport? Floor, string? Skipped)> FloorInOwnLabAsync(MoqBenchOptions options, CancellationToken cancellationToken)
+    {
+        if (!options.KernelFloor) return (null, "--no-floor");
+        LabNetwork lab;
+        try
+        {
+            options.Progress?.Invoke("lab up for the kernel floor: publisher, relay (2 interfaces), 1 subscriber host");
+            lab = await LabTopology.UpAsync(LabFor(options), cancellationToken);
+        }
+        catch (Exception e) when (e is UserFacingException or IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            options.Progress?.Invoke($"kernel floor not measured: no lab ({e.Message})");
+            return (null, "no lab: " + e.Message);
+        }
+        await using (lab) return await FloorAsync(options, lab, cancellationToken);
     }
 }

@@ -31,6 +31,12 @@ public sealed record MoqBenchOptions
     /// <summary>Pin the relay to this CPU (null: let the scheduler place it).</summary>
     public int? RelayCpu { get; init; }
 
+    /// <summary>After the relay run(s), the kernel floor at every fan-out (needs a lab: root, clang).</summary>
+    public bool KernelFloor { get; init; } = true;
+
+    /// <summary>Name prefix of the bench's lab (namespaces, veths, bpffs); null: fr + 4 random hex digits.</summary>
+    public string? LabPrefix { get; init; }
+
     public string? JsonFile { get; init; }
     public Action<string>? Progress { get; init; }
 

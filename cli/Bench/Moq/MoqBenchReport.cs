@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using FastRelay.Cli.Bench.Moq.Floor;
 
 namespace FastRelay.Cli.Bench.Moq;
 
@@ -76,6 +77,12 @@ public sealed record MoqBenchReport(
     double? MaxLossFreeObjectsPerSecond,
     string Anchor)
 {
+    /// <summary>The kernel floor measured after this run, in its lab (null when skipped: see <see cref="FloorSkipped"/>).</summary>
+    public MoqFloorReport? Floor { get; init; }
+
+    /// <summary>Why there is no floor (--no-floor, or no lab could be brought up).</summary>
+    public string? FloorSkipped { get; init; }
+
     public const string MoqDevAnchor = "moq-dev relay: about 12.8-14.8 CPU cycles per egress byte (100 publishers x 8 subscribers, 3 Gbit/s)";
 
     public static readonly JsonSerializerOptions Json = new()

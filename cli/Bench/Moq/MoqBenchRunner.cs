@@ -29,11 +29,7 @@ public sealed class MoqBenchRunner(MoqBenchOptions options, IMoqClientConnector 
         using var syscalls = await StartSyscallCounterAsync(relay, cancellationToken);
 
         var points = new List<MoqBenchPoint>();
-        var track = new SyntheticTrackOptions
-        {
-            BitrateBitsPerSecond = options.BitrateBitsPerSecond, FramesPerSecond = options.ObjectsPerSecond, GopFrames = options.GopFrames,
-            KeyFrameRatio = options.KeyFrameRatio, Layout = SubgroupLayout.PerLayer, Layers = 2,
-        };
+        var track = TrackOptions(options);
         foreach (var fanOut in options.FanOuts)
         {
             Progress($"fan-out {fanOut,2}: {options.ObjectsPerSecond} objects/s, {options.BitrateBitsPerSecond / 1e6:0.###} Mbit/s, {options.DurationSeconds} s window");
@@ -79,6 +75,13 @@ public sealed class MoqBenchRunner(MoqBenchOptions options, IMoqClientConnector 
             frequency?.Mhz, frequency?.Source);
         return new MoqBenchReport(started, Machine(), method, points, sweep, maxLossFree, MoqBenchReport.MoqDevAnchor);
     }
+
+    /// <summary>The measured track of a run (the kernel floor sends the same one).</summary>
+    public static SyntheticTrackOptions TrackOptions(MoqBenchOptions options) => new()
+    {
+        BitrateBitsPerSecond = options.BitrateBitsPerSecond, FramesPerSecond = options.ObjectsPerSecond, GopFrames = options.GopFrames,
+        KeyFrameRatio = options.KeyFrameRatio, Layout = SubgroupLayout.PerLayer, Layers = 2,
+    };
 
     private async Task<MoqBenchPoint> MeasureAsync(IMoqBenchRelay relay, SyscallCounter? syscalls, int fanOut, SyntheticTrackOptions trackOptions, double warmupSeconds,
         double windowSeconds, double? mhz, CancellationToken cancellationToken)

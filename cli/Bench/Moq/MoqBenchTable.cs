@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using FastRelay.Cli.Bench.Moq.Floor;
 
 namespace FastRelay.Cli.Bench.Moq;
 
@@ -23,6 +24,13 @@ public static class MoqBenchTable
         Table(text, header, rows, markdown);
         foreach (var p in report.Points.Where(p => p.RelayTopSyscalls is { Count: > 0 }))
             text.AppendLine($"fan-out {p.FanOut}: relay syscalls {string.Join(", ", p.RelayTopSyscalls!.Select(c => $"{c.Name} {c.Count}"))} (of {p.RelaySyscalls})");
+        if (report.Floor is { } floor)
+        {
+            text.AppendLine();
+            FormatFloor(text, floor, [("relay", report)], markdown);
+        }
+        else if (report.FloorSkipped is { } why)
+            text.AppendLine("kernel floor: skipped (" + why + ")");
         if (report.Sweep.Count > 0)
         {
             text.AppendLine();
@@ -40,6 +48,26 @@ public static class MoqBenchTable
         text.AppendLine($"relay: {report.Method.Relay}; CPU clock {(report.Method.CpuMhz is { } mhz ? $"{mhz:0} MHz ({report.Method.CpuMhzSource})" : "unknown: no cycles")}");
         text.AppendLine("anchor: " + report.Anchor);
         return text.ToString();
+    }
+
+    /// <summary>The kernel-floor rows (one per fan-out, the relay table's columns where they mean the same), with what each
+    /// of <paramref name="relays"/> adds to the floor's p50 at that fan-out, and the floor's notes.</summary>
+    public static void FormatFloor(StringBuilder text, MoqFloorReport floor, IReadOnlyList<(string Label, MoqBenchReport Report)> relays, bool markdown)
+    {
+        text.AppendLine("kernel floor (no relay process):");
+        string[] header = ["fan-out", "objects/s sent", "mean bytes", "datagrams/object", "delivered", "lost", "p50 µs", "p90 µs", "p99 µs", "max µs",
+            "TC ns/packet", "ns/object +TC", .. relays.Select(r => $"{r.Label} p50 − floor p50 µs")];
+        var rows = floor.Points.Select(p => (string[])
+        [
+            p.FanOut.ToString(CultureInfo.InvariantCulture), F(p.PublishedObjectsPerSecond, "0.#"), F(p.MeanObjectBytes, "0"), F(p.DatagramsPerObject, "0.##"),
+            p.Delivered.ToString(CultureInfo.InvariantCulture), p.Lost.ToString(CultureInfo.InvariantCulture), p.LatencyP50Us.ToString(CultureInfo.InvariantCulture),
+            p.LatencyP90Us.ToString(CultureInfo.InvariantCulture), p.LatencyP99Us.ToString(CultureInfo.InvariantCulture), p.LatencyMaxUs.ToString(CultureInfo.InvariantCulture),
+            F(p.KernelNanosecondsPerPacket, "0"), F(p.KernelNanosecondsPerObject, "0"),
+            .. relays.Select(r => r.Report.Points.FirstOrDefault(x => x.FanOut == p.FanOut) is { } relay && floor.AddedP50Us(relay) is { } added
+                ? added.ToString(CultureInfo.InvariantCulture) : "-"),
+        ]).ToList();
+        Table(text, header, rows, markdown);
+        text.AppendLine(MoqFloorReport.Notes + " (its \"ns/object +TC\" is TC time alone)");
     }
 
     internal static void Table(StringBuilder text, string[] header, List<string[]> rows, bool markdown)

@@ -55,6 +55,14 @@ public static class BenchTools
         return CompileBpfAsync(Path.Combine(DefaultBpfSourceDir, SyscallCountSource), Path.Combine(outDir, "syscall_count.bpf.o"), cancellationToken);
     }
 
+    /// <summary>clone_floor.bpf.o (for <see cref="CloneFloor"/>) alone, from the source next to the CLI, into <paramref name="outDir"/>:
+    /// the MoQ bench's floor needs no C tools.</summary>
+    public static Task<string> BuildCloneFloorAsync(string outDir, CancellationToken cancellationToken = default)
+    {
+        Directory.CreateDirectory(outDir);
+        return CompileBpfAsync(Path.Combine(DefaultBpfSourceDir, CloneFloorSource), Path.Combine(outDir, "clone_floor.bpf.o"), cancellationToken);
+    }
+
     /// <summary>The C compiler: $FASTRELAY_CC, else cc, gcc or clang on PATH.</summary>
     public static string FindCCompiler()
     {

@@ -9,9 +9,10 @@ namespace FastRelay.Tests.Cli;
 
 /// <summary>
 /// `fastrelay bench --profile moq --relay-mode compare --quick`: the userspace relay and the fast-path relay measured in
-/// one lab with the same clients (the bench's publisher and subscribers started inside the lab's namespaces), and the
-/// comparison rows. Timings and ratios are not asserted (the machine is shared); that both runs delivered everything,
-/// and that the kernel carried the fast-path run's media, are.
+/// one lab with the same clients (the bench's publisher and subscribers started inside the lab's namespaces), then the
+/// kernel floor in that lab, and the comparison rows. Timings and ratios are not asserted (the machine is shared); that
+/// both runs and the floor delivered everything, that the kernel carried the fast-path run's media, that the floor's
+/// TC program was timed, and that the rows' floor columns are the floor's and the relays' own figures, are.
 /// </summary>
 [Collection(MoqTimingCollection.Name)]
 public sealed class MoqBenchCompareTests
@@ -23,7 +24,8 @@ public sealed class MoqBenchCompareTests
         try
         {
             var root = new RootCommand { BenchCommand.Create() };
-            var exit = await root.Parse(["bench", "--profile", "moq", "--relay-mode", "compare", "--quick", "--json", json])
+            var prefix = "frkf" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(2));
+            var exit = await root.Parse(["bench", "--profile", "moq", "--relay-mode", "compare", "--quick", "--json", json, "--lab-prefix", prefix])
                 .InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
             Assert.Equal(0, exit);
 
@@ -63,6 +65,34 @@ public sealed class MoqBenchCompareTests
             var fastPoints = report.GetProperty("fastPath").GetProperty("points").EnumerateArray().ToList();
             Assert.All(rows, r => Assert.Equal(fastPoints.Single(p => p.GetProperty("fanOut").GetInt32() == r.GetProperty("fanOut").GetInt32())
                 .GetProperty("relayCpuWithKernelNanosecondsPerObject").GetDouble(), r.GetProperty("fastPathNsPerObject").GetDouble()));
+
+            // The kernel floor ran after both, at every fan-out: every object to every receiver, its TC program timed.
+            Assert.False(report.TryGetProperty("floorSkipped", out _));
+            var floor = report.GetProperty("floor").GetProperty("points").EnumerateArray().ToList();
+            Assert.Equal([1, 4], floor.Select(p => p.GetProperty("fanOut").GetInt32()));
+            foreach (var p in floor)
+            {
+                Assert.True(p.GetProperty("expected").GetInt64() > 0, p.ToString());
+                Assert.Equal(p.GetProperty("expected").GetInt64(), p.GetProperty("delivered").GetInt64());
+                Assert.Equal(0, p.GetProperty("lost").GetInt64());
+                Assert.True(p.GetProperty("kernelNanosecondsPerPacket").GetDouble() > 0, p.ToString());
+                Assert.True(p.GetProperty("kernelNanosecondsPerObject").GetDouble() > 0, p.ToString());
+            }
+            // Each row: the floor's p50/p99, each relay's p50 above it, the two TC figures side by side.
+            foreach (var r in rows)
+            {
+                var f = floor.Single(p => p.GetProperty("fanOut").GetInt32() == r.GetProperty("fanOut").GetInt32());
+                var floorP50 = f.GetProperty("latencyP50Us").GetInt64();
+                Assert.Equal(floorP50, r.GetProperty("floorP50Us").GetInt64());
+                Assert.Equal(f.GetProperty("latencyP99Us").GetInt64(), r.GetProperty("floorP99Us").GetInt64());
+                Assert.Equal(r.GetProperty("userspaceP50Us").GetInt64() - floorP50, r.GetProperty("userspaceAboveFloorP50Us").GetInt64());
+                Assert.Equal(r.GetProperty("fastPathP50Us").GetInt64() - floorP50, r.GetProperty("fastPathAboveFloorP50Us").GetInt64());
+                Assert.Equal(f.GetProperty("kernelNanosecondsPerPacket").GetDouble(), r.GetProperty("floorKernelNsPerPacket").GetDouble());
+                Assert.Equal(fastPoints.Single(p => p.GetProperty("fanOut").GetInt32() == r.GetProperty("fanOut").GetInt32())
+                    .GetProperty("kernelNanosecondsPerPacket").GetDouble(), r.GetProperty("fastPathKernelNsPerPacket").GetDouble());
+                Assert.Equal(Math.Round(r.GetProperty("fastPathKernelNsPerPacket").GetDouble() / r.GetProperty("floorKernelNsPerPacket").GetDouble(), 2),
+                    r.GetProperty("fastPathOverFloorKernelNs").GetDouble());
+            }
         }
         finally
         {

@@ -7,7 +7,9 @@ using Xunit;
 namespace FastRelay.Tests.Cli;
 
 /// <summary>`fastrelay bench --profile moq --quick --json out.json` end to end: a child `fastrelay moq relay`, real QUIC
-/// subscribers, a report with every fan-out. Timings are not asserted (the machine is shared); completeness is.</summary>
+/// subscribers, a report with every fan-out. Timings are not asserted (the machine is shared); completeness is. With
+/// --no-floor (the kernel floor needs a lab; MoqBenchCompareTests and MoqFloorLabTests check it), the report says it
+/// was skipped and why.</summary>
 [Collection(MoqTimingCollection.Name)]
 public sealed class MoqBenchQuickTests
 {
@@ -18,7 +20,7 @@ public sealed class MoqBenchQuickTests
         try
         {
             var root = new RootCommand { BenchCommand.Create() };
-            var exit = await root.Parse(["bench", "--profile", "moq", "--quick", "--json", json])
+            var exit = await root.Parse(["bench", "--profile", "moq", "--quick", "--no-floor", "--json", json])
                 .InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 
             Assert.Equal(0, exit);
@@ -38,6 +40,8 @@ public sealed class MoqBenchQuickTests
             }
             Assert.Contains("moq relay", report.GetProperty("method").GetProperty("relay").GetString());
             Assert.Equal(0, report.GetProperty("sweep").GetArrayLength()); // --quick skips the sweep
+            Assert.False(report.TryGetProperty("floor", out _));
+            Assert.Equal("--no-floor", report.GetProperty("floorSkipped").GetString());
         }
         finally
         {
