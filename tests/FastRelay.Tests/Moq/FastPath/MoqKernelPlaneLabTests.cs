@@ -33,13 +33,11 @@ public sealed class MoqKernelPlaneLabTests(GeneratedObjects objects)
     [LabFact(needsClang: true)]
     public async Task Pump_delivers_forwarded_numbered_and_not_forwarded_events_to_the_right_slot()
     {
-        var prefix = "frmf" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(2));
-        await using var lab = await LabTopology.UpAsync(new LabOptions { Prefix = prefix, Subscribers = 2, RelayInterfaces = 2 });
+        var (lab, host) = await StartAsync(subscribers: 2);
+        await using var _ = lab;
+        using var __ = host;
         var family = AddressFamily.InterNetwork;
         var down = lab.RelayDownstream;
-        using var host = await lab.RunInAsync(lab.Relay, () => FastPathHost.Start(
-            new FastPathHostOptions(G.Protocol, objects.ObjectPath(G.Protocol), prefix + "-moq", [lab.RelayUpstream.Name, down.Name], lab.BpfFsPath),
-            NullLogger.Instance));
         using var plane = new MoqKernelPlane(host.Object, G.UdpPort, NullLogger.Instance);
         var relayLocal = new IPEndPoint(down.Address(family), G.UdpPort);
         var sockets = new List<Socket>();
@@ -144,13 +142,11 @@ public sealed class MoqKernelPlaneLabTests(GeneratedObjects objects)
     [LabFact(needsClang: true)]
     public async Task With_a_listener_the_events_are_consumed_on_its_receive_thread()
     {
-        var prefix = "frmf" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(2));
-        await using var lab = await LabTopology.UpAsync(new LabOptions { Prefix = prefix, Subscribers = 1, RelayInterfaces = 2 });
+        var (lab, host) = await StartAsync(subscribers: 1);
+        await using var _ = lab;
+        using var __ = host;
         var family = AddressFamily.InterNetwork;
         var down = lab.RelayDownstream;
-        using var host = await lab.RunInAsync(lab.Relay, () => FastPathHost.Start(
-            new FastPathHostOptions(G.Protocol, objects.ObjectPath(G.Protocol), prefix + "-moq", [lab.RelayUpstream.Name, down.Name], lab.BpfFsPath),
-            NullLogger.Instance));
         using var plane = new MoqKernelPlane(host.Object, G.UdpPort, NullLogger.Instance);
         await using var listener = await FastRelay.Protocols.Quic.Api.QuicListener.ListenAsync(new FastRelay.Protocols.Quic.Api.QuicListenerOptions
         {
@@ -204,6 +200,24 @@ public sealed class MoqKernelPlaneLabTests(GeneratedObjects objects)
         public void OnForwarded(ulong wire, long timeNs, int packetBytes, ulong streamId, ulong offset, ulong length, bool fin) =>
             Threads.Enqueue(Environment.CurrentManagedThreadId);
         public void OnNotForwarded(ulong streamId, ulong offset, ulong length, bool fin) { }
+    }
+
+    /// <summary>A lab (namespaces prefixed frmf) with the generated programs attached in its relay namespace.</summary>
+    private async Task<(LabNetwork Lab, FastPathHost Host)> StartAsync(int subscribers)
+    {
+        var prefix = "frmf" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(2));
+        var lab = await LabTopology.UpAsync(new LabOptions { Prefix = prefix, Subscribers = subscribers, RelayInterfaces = 2 });
+        try
+        {
+            var host = await lab.RunInAsync(lab.Relay, () => FastPathHost.Start(new FastPathHostOptions(G.Protocol, objects.ObjectPath(G.Protocol),
+                prefix + "-moq", [lab.RelayUpstream.Name, lab.RelayDownstream.Name], lab.BpfFsPath), NullLogger.Instance));
+            return (lab, host);
+        }
+        catch
+        {
+            await lab.DisposeAsync();
+            throw;
+        }
     }
 
     private static byte[] CidOf(int i) => [0xE0, 0xE1, 0xE2, 0xE3, 0xE4, 0xE5, 0xE6, (byte)(0xF0 + i)];
