@@ -150,7 +150,7 @@ public sealed class RelayHost : IAsyncDisposable
     {
         if (connection.NegotiatedApplicationProtocol == QuicMoqTransport.Alpn)
         {
-            await ServeTransportAsync(new QuicMoqTransport(connection), connection).ConfigureAwait(false);
+            await ServeTransportAsync(new QuicMoqTransport(connection, objectReadsOnReceiveThread: false), connection).ConfigureAwait(false);
             return;
         }
         if (_webTransport is not null && connection.NegotiatedApplicationProtocol == WebTransportServer.Alpn)
