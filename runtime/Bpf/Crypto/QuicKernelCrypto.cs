@@ -170,7 +170,7 @@ public sealed class QuicKernelCrypto
     {
         var map = _obj.Map(StatsMap);
         ulong Sum(uint index) => map.LookupPerCpu<uint, ulong>(index).Aggregate(0UL, (a, b) => a + b);
-        return new QuicKernelCryptoStats(Sum(0), Sum(1), Sum(2), Sum(3), Sum(4), Sum(5));
+        return new QuicKernelCryptoStats(Sum(0), Sum(1), Sum(2), Sum(3), Sum(4), Sum(5), Sum(6), Sum(7));
     }
 
     private void CheckSlot(int slot, int phase)
@@ -187,8 +187,10 @@ public sealed class QuicKernelCrypto
     }
 }
 
-/// <summary>fr_quic_crypto_stats (enum fr_qc_stat).</summary>
-public sealed record QuicKernelCryptoStats(ulong Sealed, ulong Opened, ulong AuthFailed, ulong NoKeys, ulong Malformed, ulong CryptoError);
+/// <summary>fr_quic_crypto_stats (enum fr_qc_stat). The last two count only in the relay object (fr_quic_relay.h): copies
+/// refused because the tag would take them past the device MTU, and the stack's own sealed packets left untouched.</summary>
+public sealed record QuicKernelCryptoStats(ulong Sealed, ulong Opened, ulong AuthFailed, ulong NoKeys, ulong Malformed, ulong CryptoError,
+    ulong TooBig = 0, ulong StackPassed = 0);
 
 /// <summary>bpf_crypto_ctx_create refused a context; <see cref="Errno"/> is its error (e.g. -EINVAL for an algorithm that
 /// is not an lskcipher, such as ctr(aes) on 6.18).</summary>
