@@ -149,6 +149,14 @@ public sealed class QuicKernelCrypto
         WriteConnection(slot, value[0], phase);
     }
 
+    /// <summary>Forgets the slot's connection (its layout entry zeroed): the slot no longer seals or opens, and a relay slot is
+    /// clear text again when reused. Key sets stay until replaced (nothing reaches them without a connection entry).</summary>
+    public void ClearConnection(int slot)
+    {
+        CheckSlot(slot, 0);
+        _conns.Update(SlotKey(slot), new byte[ConnSize]);
+    }
+
     /// <summary>The largest packet number the kernel sealed or opened (or gave) on the slot.</summary>
     public ulong LargestPacketNumber(int slot)
     {

@@ -21,6 +21,9 @@ public sealed class KernelSealedSlot : ISealedFastPathSlot
     private readonly uint _slot;
     private readonly int _packetNumberOffset;
     private bool _connectionWritten;
+    // After Detach: the connection numbers on its own from here, and its keys stay out of the slot (which may be reused).
+    private bool _detached;
+    private ulong _detachedNext;
 
     /// <param name="nextPacketNumbers">The object's fr_next_pn, mapped (shared by every slot of the object).</param>
     /// <param name="crypto">The object's key writer.</param>
@@ -42,15 +45,41 @@ public sealed class KernelSealedSlot : ISealedFastPathSlot
     /// <summary>Key generations installed so far (the first keys and one per key update).</summary>
     public int KeyInstalls { get; private set; }
 
-    public void Start(ulong firstPacketNumber) => Volatile.Write(ref _nextPacketNumbers[_slot], firstPacketNumber);
+    public void Start(ulong firstPacketNumber)
+    {
+        lock (this)
+            if (!_detached) Volatile.Write(ref _nextPacketNumbers[_slot], firstPacketNumber);
+    }
 
-    public ulong Reserve() => Interlocked.Increment(ref _nextPacketNumbers[_slot]) - 1;
+    public ulong Reserve()
+    {
+        // The lock only orders a Reserve against Detach (uncontended otherwise); the add itself is atomic against the kernel.
+        lock (this)
+            return _detached ? _detachedNext++ : Interlocked.Increment(ref _nextPacketNumbers[_slot]) - 1;
+    }
+
+    /// <summary>
+    /// The slot is going away while the connection may live on: from now on the connection numbers on its own, above every
+    /// number the slot's counter gave (a number must never repeat: it is the AEAD nonce), and its key updates no longer
+    /// reach the kernel. Call before the slot can be reused.
+    /// </summary>
+    public void Detach()
+    {
+        lock (this)
+        {
+            if (_detached) return;
+            _detachedNext = Volatile.Read(ref _nextPacketNumbers[_slot]);
+            _detached = true;
+        }
+    }
 
     /// <summary>Installs the keys in the set of their key phase, then makes that phase the one the kernel seals with: the
     /// other phase's set (the previous generation) is never touched while copies may still use it.</summary>
     public void InstallSendKeys(PacketKeys keys)
     {
         ArgumentNullException.ThrowIfNull(keys);
+        lock (this)
+            if (_detached) return;
         if (!QuicConnectionCore.KernelCanSeal(keys.Suite)) throw new NotSupportedException($"the kernel cannot seal with {keys.Suite}");
         int phase = keys.KeyPhase ? 1 : 0;
         int length = keys.Suite.KeyLength();
