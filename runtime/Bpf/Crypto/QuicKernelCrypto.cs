@@ -27,6 +27,12 @@ public sealed class QuicKernelCrypto
     public const string StatsMap = "fr_quic_crypto_stats";
     public const string CryptoContextStruct = "bpf_crypto_ctx";
 
+    /// <summary>Maps that hold key material or what it protects (the contexts, IVs and GHASH tables, the per-CPU scratch
+    /// with plaintext and keystream): held by the process that loaded them, never pinned.</summary>
+    public static bool HoldsKeyMaterial(string mapName) => mapName is ContextsMap or KeysMap or ScratchMap;
+
+    public const string ScratchMap = "fr_quic_scratch";
+
     /// <summary>The kernel's AES: its best-priority implementation. On this machine's kernel (no AES-NI module) that is
     /// aes-fixed-time, about twice as slow as "ecb(aes-generic)", which is table-based and so not constant-time.</summary>
     public const string DefaultAlgorithm = "ecb(aes)";
