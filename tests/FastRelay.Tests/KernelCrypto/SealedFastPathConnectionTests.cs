@@ -124,6 +124,41 @@ public sealed class SealedFastPathConnectionTests(GeneratedObjects objects)
         Assert.True(stats.StackPassed == 0, "the egress program only saw copies here (the stack's packets went through the in-memory link)");
     }
 
+    [BpfFact]
+    public void A_detached_slot_never_repeats_a_number_and_keeps_later_keys_out_of_the_kernel()
+    {
+        using var s = new RelaySession(objects, Quic);
+        using var counter = new BpfMappedArray<ulong>(s.Object.Map("fr_next_pn"));
+        var crypto = new QuicKernelCrypto(s.Object);
+        var slot = new KernelSealedSlot(counter, crypto, 2, connectionIdLength: 8);
+        using var keys = KernelCryptoFixtures.RandomKeys();
+        slot.InstallSendKeys(keys);
+        slot.Start(100);
+        Assert.Equal(100UL, slot.Reserve());
+        Interlocked.Add(ref counter[2], 5); // the kernel's copies took 101..105
+        Assert.Equal(106UL, slot.Reserve());
+        Assert.Equal(9, ConnectionEntry(s)[0]); // pn offset: the slot seals
+
+        // The slot goes (MoqKernelPlane.RemoveSubscriber) and is reused by another connection whose counter starts low.
+        slot.Detach();
+        crypto.ClearConnection(2);
+        Volatile.Write(ref counter[2], 3);
+        Assert.Equal(107UL, slot.Reserve());
+        Assert.Equal(108UL, slot.Reserve());
+        Assert.Equal(3UL, Volatile.Read(ref counter[2]));
+        using var next = keys.DeriveNextGeneration();
+        slot.InstallSendKeys(next);
+        Assert.Equal(1, slot.KeyInstalls);
+        Assert.Equal(0, ConnectionEntry(s)[0]); // still clear text: the detached connection's key update did not reach it
+    }
+
+    private static byte[] ConnectionEntry(RelaySession s)
+    {
+        var value = new byte[8];
+        Assert.True(s.Object.Map(QuicKernelCrypto.ConnectionsMap).TryLookup(BitConverter.GetBytes(2u), value));
+        return value;
+    }
+
     [Fact]
     public void A_connection_that_negotiated_disable_1rtt_encryption_or_is_numbered_already_gets_no_sealed_slot()
     {
