@@ -115,6 +115,31 @@ public sealed class EncryptedSubscriberEgressTests(GeneratedObjects objects, ITe
     }
 
     [BpfFact]
+    public void A_copy_translated_to_the_subscribers_ip_family_is_sealed_too()
+    {
+        foreach (var subscriberV6 in new[] { true, false })
+        {
+            using var s = new RelaySession(objects, Quic);
+            s.Maps.TranslateFamilies(); // what MoqKernelPlane sets
+            using var keys = KernelCryptoFixtures.RandomKeys();
+            var (sub, _) = EncryptedSubscriber(s, 3, nextPn: 50, keys, v6: subscriberV6);
+            var data = Data(700);
+            // The publisher's packet is of the other family: a new IP header first (fr_family.h), then the tag's room.
+            var upstream = Frames.FromUpstream(Quic, v6: !subscriberV6).Build(QuicMoqProtocol.Packet(UpstreamCid, 9, UpstreamStream, 0, data, fin: false));
+            var clear = QuicMoqProtocol.Packet(sub.ConnectionId, 50, DownstreamStream, 5, data, fin: false);
+            clear[0] = (byte)(clear[0] & ~0x04);
+            var packet = new byte[clear.Length + PacketProtection.TagLength];
+            clear.CopyTo(packet, 0);
+            PacketProtection.Protect(packet, PnOffset, 50, clear.Length - PnOffset - 4, keys);
+            var expected = Frames.ToSubscriber(Frames.FromUpstream(Quic, v6: !subscriberV6), sub).Build(packet);
+
+            var result = s.SubscriberEgress.Run(new PacketFixture($"to IPv{(subscriberV6 ? 6 : 4)}", upstream, TcAct.Ok, expected, s.CloneFor(3)));
+            Assert.Equal(Convert.ToHexString(clear), Convert.ToHexString(StackOpen(UdpPayload(result.Output), keys, 49)));
+            Assert.Equal(1UL, s.Maps.Stats().EgressFamilyTranslated);
+        }
+    }
+
+    [BpfFact]
     public void A_key_update_switches_the_copies_to_the_next_generation_and_key_phase()
     {
         using var s = new RelaySession(objects, Quic);
