@@ -43,8 +43,12 @@ public sealed class SealedFastPathConnectionTests(GeneratedObjects objects)
         return link;
     }
 
-    [BpfFact]
-    public void The_relay_stack_numbers_from_the_kernel_counter_and_the_subscriber_reads_sealed_kernel_copies_across_a_key_update()
+    /// <param name="relayInitiates">Who starts the key update in the middle: the relay (RFC 9001 §6.1), or the subscriber,
+    /// which the relay's stack answers with its own next generation (§6.2).</param>
+    [BpfTheory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void The_relay_stack_numbers_from_the_kernel_counter_and_the_subscriber_reads_sealed_kernel_copies_across_a_key_update(bool relayInitiates)
     {
         using var link = EncryptedLink();
         using var s = new RelaySession(objects, Quic);
@@ -88,8 +92,13 @@ public sealed class SealedFastPathConnectionTests(GeneratedObjects objects)
         {
             if (i == chunks / 2)
             {
-                // A key update by the relay in the middle: the stack installs the next generation in the kernel itself.
-                Assert.True(link.RunUntil(() => link.Relay.TryInitiateKeyUpdate()), "key update allowed");
+                // A key update in the middle: the relay's stack installs its next generation in the kernel itself, before
+                // its first packet under it (initiated, or answering the subscriber's).
+                if (relayInitiates)
+                    Assert.True(link.RunUntil(() => link.Relay.TryInitiateKeyUpdate()), "key update allowed");
+                else
+                    Assert.True(link.RunUntil(() => link.Subscriber.TryInitiateKeyUpdate()) && link.RunUntil(() => slot.KeyInstalls == 2),
+                        "the subscriber's key update answered");
                 Assert.Equal(2, slot.KeyInstalls);
             }
             bool last = i == chunks - 1;
