@@ -262,11 +262,12 @@ int fr_subscriber_egress_seal(struct __sk_buff *skb)
 	return TC_ACT_OK;
 }
 
-/* Entry 0: fr_subscriber_egress_seal, filled in by libbpf when the object loads (nothing for userspace to write). */
+/* Entry 0: fr_subscriber_egress_seal, filled in by libbpf when the object loads (nothing for userspace to write). The key
+ * is given by size, not BTF type: the kernel takes no BTF for a program array (libbpf would warn and retry without). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
 	__uint(max_entries, 1);
-	__type(key, __u32);
+	__uint(key_size, sizeof(__u32));
 	__array(values, int(struct __sk_buff *));
 } fr_enc_progs SEC(".maps") = {
 	.values = { [0] = (void *)&fr_subscriber_egress_seal },
