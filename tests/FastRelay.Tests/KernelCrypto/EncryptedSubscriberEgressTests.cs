@@ -56,14 +56,19 @@ public sealed class EncryptedSubscriberEgressTests(GeneratedObjects objects, ITe
 
     /// <summary>The copy as our stack would send it on the subscriber's connection: the clear-text copy (its connection id,
     /// number, stream, moved offset) sealed by <see cref="PacketProtection.Protect"/>, in the subscriber's frame.</summary>
-    private static (byte[] Frame, byte[] Plain) StackSealedCopy(SubscriberSpec sub, bool v6, ulong pn, ulong offset, byte[] data, PacketKeys keys)
+    private static (byte[] Frame, byte[] Plain) StackSealedCopy(SubscriberSpec sub, bool v6, ulong pn, ulong offset, byte[] data, PacketKeys keys) =>
+        StackSealedCopy(sub, Frames.FromUpstream(Quic, v6), pn, offset, data, keys);
+
+    /// <param name="upstreamLike">The publisher's datagram the copy was made from (family, checksum mode).</param>
+    private static (byte[] Frame, byte[] Plain) StackSealedCopy(SubscriberSpec sub, PacketBuilder upstreamLike, ulong pn, ulong offset, byte[] data,
+        PacketKeys keys)
     {
         var clear = QuicMoqProtocol.Packet(sub.ConnectionId, (uint)pn, DownstreamStream, offset, data, fin: false);
         clear[0] = (byte)((clear[0] & ~0x04) | (keys.KeyPhase ? 0x04 : 0));
         var packet = new byte[clear.Length + PacketProtection.TagLength];
         clear.CopyTo(packet, 0);
         PacketProtection.Protect(packet, PnOffset, pn, clear.Length - PnOffset - 4, keys);
-        return (Frames.ToSubscriber(Frames.FromUpstream(Quic, v6), sub).Build(packet), clear);
+        return (Frames.ToSubscriber(upstreamLike, sub).Build(packet), clear);
     }
 
     /// <summary>Our stack opens the sealed UDP payload: returns the header and plaintext in clear.</summary>
@@ -126,17 +131,27 @@ public sealed class EncryptedSubscriberEgressTests(GeneratedObjects objects, ITe
             var data = Data(700);
             // The publisher's packet is of the other family: a new IP header first (fr_family.h), then the tag's room.
             var upstream = Frames.FromUpstream(Quic, v6: !subscriberV6).Build(QuicMoqProtocol.Packet(UpstreamCid, 9, UpstreamStream, 0, data, fin: false));
-            var clear = QuicMoqProtocol.Packet(sub.ConnectionId, 50, DownstreamStream, 5, data, fin: false);
-            clear[0] = (byte)(clear[0] & ~0x04);
-            var packet = new byte[clear.Length + PacketProtection.TagLength];
-            clear.CopyTo(packet, 0);
-            PacketProtection.Protect(packet, PnOffset, 50, clear.Length - PnOffset - 4, keys);
-            var expected = Frames.ToSubscriber(Frames.FromUpstream(Quic, v6: !subscriberV6), sub).Build(packet);
+            var (expected, clear) = StackSealedCopy(sub, Frames.FromUpstream(Quic, v6: !subscriberV6), 50, 5, data, keys);
 
             var result = s.SubscriberEgress.Run(new PacketFixture($"to IPv{(subscriberV6 ? 6 : 4)}", upstream, TcAct.Ok, expected, s.CloneFor(3)));
             Assert.Equal(Convert.ToHexString(clear), Convert.ToHexString(StackOpen(UdpPayload(result.Output), keys, 49)));
             Assert.Equal(1UL, s.Maps.Stats().EgressFamilyTranslated);
         }
+    }
+
+    [BpfFact]
+    public void An_ipv4_datagram_without_a_udp_checksum_is_sealed_and_keeps_none()
+    {
+        using var s = new RelaySession(objects, Quic);
+        using var keys = KernelCryptoFixtures.RandomKeys();
+        var (sub, _) = EncryptedSubscriber(s, 4, nextPn: 8, keys);
+        var data = Data(333);
+        var noChecksum = Frames.FromUpstream(Quic) with { UdpChecksum = false };
+        var upstream = noChecksum.Build(QuicMoqProtocol.Packet(UpstreamCid, 1, UpstreamStream, 0, data, fin: false));
+        var (expected, _) = StackSealedCopy(sub, noChecksum, 8, 5, data, keys);
+
+        var result = s.SubscriberEgress.Run(new PacketFixture("no UDP checksum", upstream, TcAct.Ok, expected, s.CloneFor(4)));
+        Assert.Equal(0, ParsedFrame.Parse(result.Output).UdpChecksumField(result.Output));
     }
 
     [BpfFact]
