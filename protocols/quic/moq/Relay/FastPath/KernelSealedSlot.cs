@@ -20,6 +20,7 @@ public sealed class KernelSealedSlot : ISealedFastPathSlot
     private readonly QuicKernelCrypto _crypto;
     private readonly uint _slot;
     private readonly int _packetNumberOffset;
+    private readonly object _gate = new();
     private bool _connectionWritten;
     // After Detach: the connection numbers on its own from here, and its keys stay out of the slot (which may be reused).
     private bool _detached;
@@ -47,14 +48,14 @@ public sealed class KernelSealedSlot : ISealedFastPathSlot
 
     public void Start(ulong firstPacketNumber)
     {
-        lock (this)
+        lock (_gate)
             if (!_detached) Volatile.Write(ref _nextPacketNumbers[_slot], firstPacketNumber);
     }
 
     public ulong Reserve()
     {
         // The lock only orders a Reserve against Detach (uncontended otherwise); the add itself is atomic against the kernel.
-        lock (this)
+        lock (_gate)
             return _detached ? _detachedNext++ : Interlocked.Increment(ref _nextPacketNumbers[_slot]) - 1;
     }
 
@@ -65,7 +66,7 @@ public sealed class KernelSealedSlot : ISealedFastPathSlot
     /// </summary>
     public void Detach()
     {
-        lock (this)
+        lock (_gate)
         {
             if (_detached) return;
             _detachedNext = Volatile.Read(ref _nextPacketNumbers[_slot]);
@@ -78,7 +79,7 @@ public sealed class KernelSealedSlot : ISealedFastPathSlot
     public void InstallSendKeys(PacketKeys keys)
     {
         ArgumentNullException.ThrowIfNull(keys);
-        lock (this)
+        lock (_gate)
             if (_detached) return;
         if (!QuicConnectionCore.KernelCanSeal(keys.Suite)) throw new NotSupportedException($"the kernel cannot seal with {keys.Suite}");
         int phase = keys.KeyPhase ? 1 : 0;
