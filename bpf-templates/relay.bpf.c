@@ -197,7 +197,7 @@ int fr_upstream_ingress(struct __sk_buff *skb)
 struct fr_enc_pending {
 	struct fr_event event;
 	__u32 translated;
-	__u32 pad;
+	__u32 phase; /* the key phase read when the number was taken (fr_enc_send_phase) */
 };
 
 struct {
@@ -229,7 +229,7 @@ int fr_subscriber_egress_seal(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	slot = p->event.slot;
 	ss = fr_sub_stats_get(slot);
-	if (fr_enc_seal(skb, slot, p->event.packet_number)) {
+	if (fr_enc_seal(skb, slot, p->event.packet_number, p->phase)) {
 		fr_credit_return(slot, p->event.data_length);
 		FR_COUNT(st, egress_not_forwarded);
 		e = fr_event_reserve(st);
@@ -275,9 +275,9 @@ struct {
 
 /* Hands a numbered, rewritten copy for an encrypted slot to fr_subscriber_egress_seal. Returns only if the tail call
  * could not be made; the copy must then be dropped (it is grown for a tag it does not have). */
-static __always_inline void fr_enc_tail_seal(struct __sk_buff *skb, __u32 slot, __u64 pn, __u64 upstream_pn, __u64 sid,
-					     __u64 upstream_sid, const struct fr_flow *flow, __u32 length, __u8 urgency,
-					     int translated)
+static __always_inline void fr_enc_tail_seal(struct __sk_buff *skb, __u32 slot, __u64 pn, __u32 phase, __u64 upstream_pn,
+					     __u64 sid, __u64 upstream_sid, const struct fr_flow *flow, __u32 length,
+					     __u8 urgency, int translated)
 {
 	struct fr_enc_pending *p;
 	__u32 zero = 0;
@@ -298,6 +298,7 @@ static __always_inline void fr_enc_tail_seal(struct __sk_buff *skb, __u32 slot, 
 	p->event.origin = FR_ORIGIN_FORWARDED;
 	p->event.urgency = urgency;
 	p->translated = translated;
+	p->phase = phase;
 	bpf_tail_call(skb, &fr_enc_progs, 0);
 }
 #endif
@@ -345,6 +346,7 @@ static __always_inline int fr_egress_forwarded(struct __sk_buff *skb, __u32 slot
 #endif
 #if FR_ENCRYPTED_SUBSCRIBERS
 	int sealed = FR_ENC_CLEAR;
+	__u32 phase = 0;
 #endif
 
 	if (fr_parse_udp(skb, &pkt) != FR_PARSE_OK || pkt.dst.port != bpf_htons(relay_port) ||
@@ -479,6 +481,11 @@ static __always_inline int fr_egress_forwarded(struct __sk_buff *skb, __u32 slot
 	upstream_pn = fr_read_packet_number(old_h);
 	pn = upstream_pn;
 #if FR_PN_TRANSLATE
+#if FR_ENCRYPTED_SUBSCRIBERS
+	/* The phase goes with the number (fr_quic_relay.h): read right before it is taken. */
+	if (sealed == FR_ENC_ROOM)
+		phase = fr_enc_send_phase(slot);
+#endif
 	pn = fr_take_packet_number(next_pn);
 	fr_write_packet_number(new_h, pn);
 #endif
@@ -507,7 +514,7 @@ static __always_inline int fr_egress_forwarded(struct __sk_buff *skb, __u32 slot
 	/* Grown for the tag: it leaves sealed with the subscriber's keys (the seal program counts and registers it, with the
 	 * size the subscriber receives: payload and tag) or not at all, never in clear text. */
 	if (sealed == FR_ENC_ROOM) {
-		fr_enc_tail_seal(skb, slot, pn, upstream_pn, sid, upstream_sid, &flow, pkt.payload_len + FR_QC_TAG_LEN,
+		fr_enc_tail_seal(skb, slot, pn, phase, upstream_pn, sid, upstream_sid, &flow, pkt.payload_len + FR_QC_TAG_LEN,
 				 (__u8)urgency, translate);
 		fr_credit_return(slot, flow.data_len);
 		fr_report_not_forwarded(st, slot, &flow, sid, upstream_sid, fr_flow_upstream_pn(old_h), pkt.payload_len,

@@ -34,6 +34,17 @@
 #define FR_ENC_ROOM 1    /* grown by FR_QC_TAG_LEN bytes: the copy must be sealed or dropped, never sent as it is */
 #define FR_ENC_REFUSED 2 /* too big for the device with the tag, or the packet could not be grown: not forwarded */
 
+/* The key phase a copy numbered now is sealed with: read right before its number is taken, not when it is sealed some
+ * microseconds later, so that across a key update (userspace installs the next keys in the other phase, then flips
+ * send_phase) copies change phase in number order up to the few instructions between this read and the number's
+ * fetch-and-add: RFC 9001 §6.4 lets a receiver refuse an old-phase packet numbered above a new-phase one. */
+static __always_inline __u32 fr_enc_send_phase(__u32 slot)
+{
+	struct fr_quic_conn *conn = bpf_map_lookup_elem(&fr_quic_conns, &slot);
+
+	return conn && conn->send_phase ? 1 : 0;
+}
+
 /* The slot seals its packets (userspace wrote its connection entry). */
 static __always_inline int fr_enc_slot(__u32 slot)
 {
@@ -108,10 +119,10 @@ __noinline int fr_enc_make_room(struct __sk_buff *skb, __u32 slot)
 
 /*
  * Seals a copy fr_enc_make_room grew, whose header now carries the subscriber's connection id and the low 32 bits of
- * its packet number `pn`: with the slot's current key phase, in per-CPU scratch, written back with the UDP checksum
- * updated. 0 when sealed; otherwise the copy must be dropped (no keys, a crypto error).
+ * its packet number `pn`: with key phase `phase` (fr_enc_send_phase when the number was taken), in per-CPU scratch,
+ * written back with the UDP checksum updated. 0 when sealed; otherwise the copy must be dropped (no keys, a crypto error).
  */
-__noinline int fr_enc_seal(struct __sk_buff *skb, __u32 slot, __u64 pn)
+__noinline int fr_enc_seal(struct __sk_buff *skb, __u32 slot, __u64 pn, __u32 phase)
 {
 	__u32 quic_off, quic_len;
 	struct fr_quic_conn *conn;
@@ -126,7 +137,7 @@ __noinline int fr_enc_seal(struct __sk_buff *skb, __u32 slot, __u64 pn)
 		return -1;
 	/* The tag's room is not in the checksum yet (its bytes are whatever the grown buffer held). */
 	old_sum = fr_qc_sum(s, quic_len - FR_QC_TAG_LEN, 0);
-	stat = fr_qc_seal_scratch(FR_QC_SCRATCH_SEAL, s, conn, slot, quic_len, pn);
+	stat = fr_qc_seal_scratch(FR_QC_SCRATCH_SEAL, s, conn, slot, quic_len, pn, phase);
 	if (stat) {
 		fr_qc_count(stat);
 		return -1;
