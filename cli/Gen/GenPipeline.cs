@@ -40,8 +40,7 @@ public sealed class GenPipeline(ClangToolchain clang, string templatesDir, TextW
         try
         {
             warnings = await clang.CompileBpfAsync(source, temporaryObject,
-                // crypto/: the packet protection an EncryptedSubscribers descriptor's object includes (unused otherwise).
-                new[] { Path.Combine(templatesDir, "include"), Path.Combine(templatesDir, "crypto"), outDir },
+                new[] { Path.Combine(templatesDir, "include"), outDir },
                 new[] { $"FR_PROTOCOL_HEADER=\"{protocol.HeaderFileName}\"" },
                 cancellationToken);
         }

@@ -80,7 +80,6 @@ public sealed record DescriptorSpec(
     bool PriorityDrop,
     int KernelCachePackets,
     int ChannelLookupEntries,
-    bool EncryptedSubscribers,
     EquatableArray<FieldSpec> Fields,
     LocationInfo? Location);
 

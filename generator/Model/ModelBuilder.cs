@@ -60,7 +60,6 @@ internal static class ModelBuilder
             MessageCount: Single(FieldRole.MessageCount),
             ChannelKeys: channelKeys,
             ChannelLookupEntries: spec.ChannelLookupEntries,
-            EncryptedSubscribers: spec.EncryptedSubscribers,
             ConnectionHeaderLength: System.Math.Min(connectionHeaderLength, headerLength),
             Structs: structs,
             Maps: maps,

@@ -28,7 +28,6 @@ public sealed record ProtocolModel(
     FieldSpec? MessageCount,
     EquatableArray<FieldSpec> ChannelKeys,
     int ChannelLookupEntries,
-    bool EncryptedSubscribers,
     int ConnectionHeaderLength,
     EquatableArray<SharedStruct> Structs,
     EquatableArray<SharedMap> Maps,
