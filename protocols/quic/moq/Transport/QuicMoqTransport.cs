@@ -15,6 +15,7 @@ public sealed class QuicMoqTransport : IMoqTransport
 
     private readonly QuicConnection _connection;
     private ulong? _closeErrorCode;
+    private string? _closeDescription;
 
     public QuicMoqTransport(QuicConnection connection)
     {
@@ -42,6 +43,7 @@ public sealed class QuicMoqTransport : IMoqTransport
     public Task Closed { get; }
     public Task Closing { get; }
     public ulong? CloseErrorCode => _closeErrorCode;
+    public string? CloseDescription => _closeDescription;
 
     public async ValueTask<IMoqStream> OpenStreamAsync(bool bidirectional, CancellationToken cancellationToken = default)
     {
@@ -86,6 +88,9 @@ public sealed class QuicMoqTransport : IMoqTransport
     private void Remember(QuicException e)
     {
         if (e.Kind == QuicErrorKind.ConnectionAborted && e.ApplicationErrorCode is { } code) _closeErrorCode ??= (ulong)code;
+        // The connection's own account (who closed, transport or application, which code, idle timeout, stateless reset).
+        if (e.Kind is QuicErrorKind.ConnectionAborted or QuicErrorKind.TransportError or QuicErrorKind.ConnectionIdle or QuicErrorKind.HandshakeFailed)
+            _closeDescription ??= e.Message;
     }
 }
 
