@@ -451,6 +451,8 @@ public sealed partial class LossDetection
             history.Remove(pn);
             _ackElicitingInFlight[s]--;
             _cc.RemoveFromBytesInFlight(p);
+            // To ECN validation it is lost like any other (a path that drops every marked packet still fails it, §13.4.2.1).
+            if (p.EcnMarked) Ecn?.OnMarkedPacketLost();
             packet = p;
             return true;
         }
