@@ -55,6 +55,66 @@ public sealed class CoreHandshakeLossTests
             $"the probes at {round.Key} µs carry " + string.Join(", ", round.Select(d => Describe(d.Bytes)))));
     }
 
+    /// <summary>
+    /// The other shape of that failure (qlog of both ends): every Handshake packet of the client lost for longer than
+    /// the deadline, Finished and ACKs alike, while its 1-RTT packets in the same datagrams arrive. A 1-RTT packet proves
+    /// the client's keys as a Handshake packet would: the server keeps the connection and the handshake completes once
+    /// the loss ends.
+    /// </summary>
+    [Fact]
+    public void A_client_whose_handshake_packets_are_all_lost_but_whose_1rtt_packets_arrive_still_completes()
+    {
+        using var pair = new CorePair();
+        long lossEnds = pair.Now + 20_000_000;    // twice the server's 10 s handshake deadline
+        int handshakeLost = 0, oneRttThrough = 0;
+        pair.Mutate = (toServer, bytes) =>
+        {
+            if (!toServer || pair.Now >= lossEnds) return;
+            if (CorruptHandshakePackets(bytes) > 0) handshakeLost++;
+            if (HasShortHeaderPacket(bytes)) oneRttThrough++;
+        };
+        ulong? stream = null;
+        Assert.True(pair.RunUntil(() =>
+        {
+            // Something for the client to send in 1-RTT once it has the keys (beside the Finished it sends then).
+            if (stream is null && pair.Client.IsHandshakeComplete && pair.Client.Streams.TryOpenStream(true, out ulong id))
+            {
+                stream = id;
+                pair.Client.Streams.Write(id, new byte[100], true);
+            }
+            return pair.Client.IsHandshakeComplete && pair.Server?.IsHandshakeComplete == true;
+        }, limit: 60_000_000), $"{CoreHandshakeTests.Describe(pair)}; server close: {pair.Server?.CloseInfo}; {handshakeLost} datagrams lost their Handshake packets, {oneRttThrough} carried 1-RTT");
+        Assert.True(pair.Now >= lossEnds, "the handshake completed while the client's Handshake packets were still being lost");
+        Assert.True(oneRttThrough >= 1, "no 1-RTT packet reached the server during the loss: the test proved nothing");
+        Assert.Equal(ConnectionPhase.Established, pair.Server!.Phase);
+    }
+
+    /// <summary>Breaks the AEAD tag of every Handshake packet in the datagram (so the server drops just those packets);
+    /// returns how many.</summary>
+    private static int CorruptHandshakePackets(byte[] datagram)
+    {
+        var packets = new CoalescedPackets(datagram, 8);
+        int start = 0, corrupted = 0;
+        while (packets.TryGetNext(out var header, out var packet))
+        {
+            if (header.IsLongHeader && header.Type == QuicPacketType.Handshake)
+            {
+                datagram[start + packet.Length - 1] ^= 0xff;
+                corrupted++;
+            }
+            start = packets.Offset;
+        }
+        return corrupted;
+    }
+
+    private static bool HasShortHeaderPacket(byte[] datagram)
+    {
+        var packets = new CoalescedPackets(datagram, 8);
+        while (packets.TryGetNext(out var header, out _))
+            if (!header.IsLongHeader) return true;
+        return false;
+    }
+
     [Fact]
     public void A_client_that_never_sends_a_handshake_packet_is_dropped_at_the_deadline()
     {
