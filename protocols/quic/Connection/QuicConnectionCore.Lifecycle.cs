@@ -240,9 +240,13 @@ public sealed partial class QuicConnectionCore
         // copies the kernel sent and keep the ordinary loss path.
         if (space.Space == PacketNumberSpace.ApplicationData && !_externalNumbering && !HasAckElicitingData(space))
         {
-            for (int i = 0; i < count && _loss.TryTakeOldestForProbe(space.Space, out var oldest); i++)
+            // As many of the oldest packets as the probes have room for, at least one: a short response lost in two
+            // packets goes out again whole, not one packet per PTO (each PTO backed off further under heavy loss).
+            int room = count * MaxDatagramSize;
+            for (bool first = true; room > 0 && _loss.TryTakeOldestForProbe(space.Space, first ? int.MaxValue : room, out var oldest); first = false)
             {
                 _log.LogTrace("PTO: resending the frames of {Space} packet {Number}", space.Space, oldest.PacketNumber);
+                room -= oldest.Size;
                 RequeueFrames(oldest);
                 _loss.ReturnPacket(oldest);
             }

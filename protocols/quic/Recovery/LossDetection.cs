@@ -438,7 +438,8 @@ public sealed partial class LossDetection
     /// The caller re-queues the frames and returns the packet with <see cref="ReturnPacket"/>. quic-go's QueueProbePacket
     /// and ngtcp2's reclaim on PTO do the same.
     /// </summary>
-    public bool TryTakeOldestForProbe(PacketNumberSpace space, out SentPacket packet)
+    /// <param name="maxSize">The packet is taken only if it is no bigger (what the probes still have room for).</param>
+    public bool TryTakeOldestForProbe(PacketNumberSpace space, int maxSize, out SentPacket packet)
     {
         int s = (int)space;
         var history = _sent[s];
@@ -448,6 +449,7 @@ public sealed partial class LossDetection
         {
             var p = history.Get(pn);
             if (p is null || ReferenceEquals(p, SentPacketHistory.Skipped) || !p.AckEliciting || !p.InFlight || p.IsPathMtuProbe) continue;
+            if (p.Size > maxSize) return false;
             history.Remove(pn);
             _ackElicitingInFlight[s]--;
             _cc.RemoveFromBytesInFlight(p);

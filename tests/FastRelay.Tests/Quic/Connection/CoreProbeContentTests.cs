@@ -43,4 +43,43 @@ public sealed class CoreProbeContentTests
         Assert.True(afterWrite >= 2, "the data arrived without a probe: the test proved nothing");
         Assert.Equal(payload, received.ToArray());
     }
+
+    /// <summary>
+    /// The response of the failing loop run was three small packets; a probe that resent only the oldest two left the
+    /// third for the next PTO, twice as far off. The probes take as many of the oldest packets as they have room for.
+    /// </summary>
+    [Fact]
+    public void One_round_of_probes_resends_several_small_lost_packets()
+    {
+        var armed = false;
+        var dropCurrent = false;
+        int afterWrite = 0;
+        using var pair = new CorePair { Lose = (toServer, _) => armed && (!toServer || dropCurrent) };
+        pair.Mutate = (toServer, _) => { if (toServer) dropCurrent = armed && afterWrite++ < 3; };
+        Assert.True(pair.Handshake());
+        pair.RunUntil(() => false, limit: 1_000_000);
+        Assert.True(pair.Client.Streams.TryOpenStream(true, out ulong id));
+        armed = true;
+
+        // Three small packets, one per send round, all lost; nothing comes back from the server.
+        var payload = new byte[900];
+        new Random(6).NextBytes(payload);
+        int written = 0;
+        var received = new List<byte>();
+        var fin = false;
+        var done = pair.RunUntil(() =>
+        {
+            if (written < payload.Length)
+            {
+                written += pair.Client.Streams.Write(id, payload.AsSpan(written, 300), written + 300 == payload.Length);
+                return false;
+            }
+            CorePair.Drain(pair.Server!, id, received, out bool f);
+            return fin |= f;
+        }, limit: 10_000_000);
+        Assert.True(done, $"the server got {received.Count} of {payload.Length} bytes; {afterWrite} client datagrams after the writes");
+        Assert.Equal(payload, received.ToArray());
+        // Three lost, then one PTO's probes (at most two datagrams) carried all three packets' data.
+        Assert.True(afterWrite <= 5, $"{afterWrite} client datagrams: the data needed more than one round of probes");
+    }
 }
