@@ -82,6 +82,10 @@ public sealed class Subscriber : IDisposable
     /// <summary>The relay accepted us and we have not gone silent since.</summary>
     public bool IsSubscribed => _phase == Phase.Accepted;
 
+    /// <summary>DATA received plus REPAIRs that filled a gap, so far: readable from any thread while <see cref="Run"/>
+    /// runs, for a caller that stops the subscriber once it has what it waits for (instead of after a guessed time).</summary>
+    public long PacketsDelivered => Volatile.Read(ref _received) + Volatile.Read(ref _repaired);
+
     public Task<SubscriberReport> RunAsync(TimeSpan? duration, CancellationToken cancellationToken = default) =>
         Task.Factory.StartNew(() => Run(duration, cancellationToken), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 

@@ -56,8 +56,8 @@ public sealed class ConnectionSettings
     /// <summary>
     /// Server: a connection whose client has sent no Handshake packet this long after it was created is dropped
     /// silently, so half-open state (a client that vanished, or one that only ever sends Initials) ages out well before
-    /// the idle timeout. A client that has sent a Handshake packet proved its address and keys: only the idle timeout
-    /// applies to it.
+    /// the idle timeout. A client that has sent a Handshake packet proved its address and keys, one whose 1-RTT packet
+    /// opened proved its keys: only the idle timeout applies to it.
     /// </summary>
     public ulong ServerHandshakeTimeoutMs { get; init; } = 10_000;
     public ulong InitialMaxData { get; init; } = 4 << 20;

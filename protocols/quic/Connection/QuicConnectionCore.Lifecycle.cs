@@ -177,6 +177,12 @@ public sealed partial class QuicConnectionCore
             _log.LogDebug("path MTU black hole: back to {Size} bytes", _pmtu.CurrentSize);
         _log.LogTrace("lost: {Space} packet {Number}", packet.Space, packet.PacketNumber);
         TracePacketLost(packet);
+        RequeueFrames(packet);
+    }
+
+    /// <summary>Gives a packet's frames back to their senders (a loss, or a PTO probe that resends them).</summary>
+    private void RequeueFrames(SentPacket packet)
+    {
         foreach (var frame in packet.Frames)
         {
             switch (frame.FrameType)
@@ -214,6 +220,36 @@ public sealed partial class QuicConnectionCore
         {
             // A client without Handshake keys probes with an Initial (RFC 9002 §6.2.2.1, anti-deadlock).
             space = _spaces[0].CanSend ? _spaces[0] : _spaces[2];
+        }
+        Probe(space, count);
+        // RFC 9002 §6.2.4: also probe the other handshake space that has data in flight, in the same datagram, as the
+        // peer may hold the keys of only one. A client drops its Initial keys once it sends a Handshake packet; when
+        // that datagram was lost, a server probing only Initial spent its anti-amplification allowance on packets the
+        // client could not read, had none left for Handshake, and dropped the connection at its handshake deadline.
+        if (space.Space != PacketNumberSpace.ApplicationData)
+        {
+            var other = _spaces[space.Space == PacketNumberSpace.Initial ? 1 : 0];
+            if (other.CanSend && _loss.AckElicitingInFlight(other.Space) > 0) Probe(other, 1);
+        }
+    }
+
+    private void Probe(PacketSpace space, int count)
+    {
+        // Nothing new to send: the probes carry the oldest data in flight again rather than a bare PING (see
+        // LossDetection.TryTakeOldestForProbe). Not with kernel-numbered packets (fast path): their records stand for
+        // copies the kernel sent and keep the ordinary loss path.
+        if (space.Space == PacketNumberSpace.ApplicationData && !_externalNumbering && !HasAckElicitingData(space))
+        {
+            // As many of the oldest packets as the probes have room for, at least one: a short response lost in two
+            // packets goes out again whole, not one packet per PTO (each PTO backed off further under heavy loss).
+            int room = count * MaxDatagramSize;
+            for (bool first = true; room > 0 && _loss.TryTakeOldestForProbe(space.Space, first ? int.MaxValue : room, out var oldest); first = false)
+            {
+                _log.LogTrace("PTO: resending the frames of {Space} packet {Number}", space.Space, oldest.PacketNumber);
+                room -= oldest.Size;
+                RequeueFrames(oldest);
+                _loss.ReturnPacket(oldest);
+            }
         }
         space.ProbesPending = Math.Max(space.ProbesPending, count);
         _log.LogTrace("PTO: {Count} probe(s) in {Space}", count, space.Space);

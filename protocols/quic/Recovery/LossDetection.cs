@@ -429,6 +429,38 @@ public sealed partial class LossDetection
         _lost.Clear();
     }
 
+    /// <summary>
+    /// A PTO with nothing new to send (RFC 9002 §6.2.4: previously sent data MAY be sent): takes the oldest ack-eliciting
+    /// packet in flight in <paramref name="space"/> out of recovery so that its frames can go out again in the probe,
+    /// instead of a bare PING that only earns an ACK and leaves the resend for one more round trip after it (which, with
+    /// PTOs backed off under heavy loss, has been tens of seconds: the ngtcp2 30 %-loss failures). No congestion event:
+    /// a PTO is not a loss signal (§7). A later ACK of the packet finds nothing and is ignored, like one of a lost packet.
+    /// The caller re-queues the frames and returns the packet with <see cref="ReturnPacket"/>. quic-go's QueueProbePacket
+    /// and ngtcp2's reclaim on PTO do the same.
+    /// </summary>
+    /// <param name="maxSize">The packet is taken only if it is no bigger (what the probes still have room for).</param>
+    public bool TryTakeOldestForProbe(PacketNumberSpace space, int maxSize, out SentPacket packet)
+    {
+        int s = (int)space;
+        var history = _sent[s];
+        packet = null!;
+        if (history.IsEmpty) return false;
+        for (ulong pn = history.BasePacketNumber; pn <= history.NewestPacketNumber; pn++)
+        {
+            var p = history.Get(pn);
+            if (p is null || ReferenceEquals(p, SentPacketHistory.Skipped) || !p.AckEliciting || !p.InFlight || p.IsPathMtuProbe) continue;
+            if (p.Size > maxSize) return false;
+            history.Remove(pn);
+            _ackElicitingInFlight[s]--;
+            _cc.RemoveFromBytesInFlight(p);
+            // To ECN validation it is lost like any other (a path that drops every marked packet still fails it, §13.4.2.1).
+            if (p.EcnMarked) Ecn?.OnMarkedPacketLost();
+            packet = p;
+            return true;
+        }
+        return false;
+    }
+
     private int TotalAckElicitingInFlight() => _ackElicitingInFlight[0] + _ackElicitingInFlight[1] + _ackElicitingInFlight[2];
 
     private long GetLossTimeAndSpace(out int space)

@@ -25,11 +25,15 @@ public sealed class LoopbackTests(ITestOutputHelper output)
         private SocketAddress? _publisher;
         private readonly Dictionary<SocketAddress, (uint Next, Dictionary<uint, byte[]> Sent)> _subscribers = new();
         public readonly ConcurrentDictionary<ControlType, int> Seen = new();
-        public int Dropped, Repaired;
+        /// <summary>Sequences given to subscribers' copies (sent or deliberately not), those not sent, repairs sent.</summary>
+        public int Numbered, Dropped, Repaired;
 
         public FakeRelay(IPAddress address)
         {
             _socket = new Socket(address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+            // Like the clients' sockets (ClientSocket): with the 208 KB default, a relay thread stalled ~100 ms on a loaded
+            // machine lost the publisher's DATA in its own socket (it numbered 1981 of 2000), which no NACK can repair.
+            _socket.ReceiveBufferSize = 4 << 20;
             _socket.Bind(new IPEndPoint(address, 0));
             Endpoint = (IPEndPoint)_socket.LocalEndPoint!;
             _thread = new Thread(Loop) { IsBackground = true };
@@ -61,6 +65,7 @@ public sealed class LoopbackTests(ITestOutputHelper output)
                             var copy = packet.ToArray();
                             PacketHeader.WriteSequence(copy, state.Next);
                             state.Sent[state.Next] = copy;
+                            Interlocked.Increment(ref Numbered);
                             if (state.Next % 10 == 5) Interlocked.Increment(ref Dropped);
                             else _socket.SendTo(copy, SocketFlags.None, address);
                             _subscribers[address] = (state.Next + 1, state.Sent);
@@ -116,6 +121,11 @@ public sealed class LoopbackTests(ITestOutputHelper output)
 
     public static TheoryData<string> Loopbacks => new("127.0.0.1", "::1");
 
+    /// <summary>
+    /// Every packet the relay numbered reaches the subscriber once, directly or repaired after a NACK. The subscriber runs
+    /// until it has delivered what the relay numbered (not for a fixed time): on a loaded machine the publisher's pacer
+    /// can skip ahead (a stall of more than 50 ms restarts its schedule), so the counts below follow what was really sent.
+    /// </summary>
     [Theory]
     [MemberData(nameof(Loopbacks))]
     public async Task Gaps_are_nacked_and_repaired_payloads_verify_and_delays_are_measured(string loopback)
@@ -123,7 +133,8 @@ public sealed class LoopbackTests(ITestOutputHelper output)
         if (loopback == "::1" && !Socket.OSSupportsIPv6) return;
         using var relay = new FakeRelay(IPAddress.Parse(loopback));
         using var subscriber = new Subscriber(new SubscriberOptions { Relay = relay.Endpoint, Channel = 5, HistoryMs = 0 });
-        var subscribing = subscriber.RunAsync(TimeSpan.FromSeconds(2.5));
+        using var stop = new CancellationTokenSource();
+        var subscribing = subscriber.RunAsync(null, stop.Token);
         await WaitFor(() => relay.Subscribers == 1, "the subscriber is accepted");
 
         using var publisher = new Publisher(new PublisherOptions
@@ -131,30 +142,44 @@ public sealed class LoopbackTests(ITestOutputHelper output)
             Relay = relay.Endpoint, Channel = 5, RatePps = 2000, PacketSize = 300, Duration = TimeSpan.FromSeconds(1),
         });
         var published = await publisher.RunAsync();
+        // The relay numbered every DATA it received (its socket buffer holds the whole second); a deliberately unsent last
+        // packet leaves no later one to reveal its gap, so the subscriber cannot ask for it.
+        await WaitFor(() => relay.Numbered == published.PacketsSent, "the relay numbers every packet sent");
+        var numbered = relay.Numbered;
+        var trailingDrop = (numbered - 1) % 10 == 5 ? 1 : 0;
+        var expected = numbered - trailingDrop;
+        var delivered = await WaitUntil(() => subscriber.PacketsDelivered >= expected, TimeSpan.FromSeconds(20));
+        stop.Cancel();
         var report = await subscribing;
         output.WriteLine(published.ToSummary());
         output.WriteLine(report.ToSummary());
+        Assert.True(delivered, $"the subscriber delivered {report.Received} + {report.Repaired} repaired of {expected} within 20 s\n{report.ToSummary()}");
 
         Assert.True(published.Accepted);
-        Assert.Equal(published.PacketsSent / 10, published.PerPriority[0]); // every 10th packet priority 0
-        Assert.InRange(published.PacketsSent, 1900, 2000);                  // 2000 unless the pacer had to skip ahead
-        Assert.True(report.Subscribed, report.ToSummary());
         var sent = published.PacketsSent;
-        Assert.Equal(sent / 10, relay.Dropped);                            // sequences 5, 15, 25, … never sent
+        // 2000 in the second; fewer only when the pacer restarted its schedule after falling behind (it never bursts).
+        if (published.ScheduleResets == 0) Assert.Equal(2000, sent);
+        else Assert.InRange(sent, 1, 1999);
+        Assert.Equal((sent + 9) / 10, published.PerPriority[0]);             // packets 0, 10, 20, … priority 0
+        Assert.True(report.Subscribed, report.ToSummary());
+        Assert.Equal((numbered + 4) / 10, relay.Dropped);                   // sequences 5, 15, 25, … never sent
         // Every packet arrived once, directly or repaired; a sequence lost on loopback under load is repaired too.
-        var trailingDrop = (sent - 1) % 10 == 5 ? 1 : 0; // a lost last packet leaves no later one to reveal the gap
-        Assert.Equal(sent - trailingDrop, report.Received + report.Repaired);
-        Assert.True(report.Repaired >= relay.Dropped, report.ToSummary());
+        Assert.Equal(expected, report.Received + report.Repaired);
+        Assert.True(report.Repaired >= relay.Dropped - trailingDrop, report.ToSummary());
         Assert.Equal(report.Repaired + report.Reordered, report.GapsDetected);
         Assert.Equal(0, report.UnrepairedGaps);
         Assert.Equal((0L, 0L, 0L, 0L), (report.IntegrityErrors, report.WrongChannel, report.Malformed, report.NegativeDelays));
         Assert.Equal(0, report.NotSentByRelay);
-        Assert.True(report.NacksSent > 0 && report.FeedbackSent >= 10, report.ToSummary());
+        Assert.True(report.NacksSent > 0, report.ToSummary());
         Assert.Equal(report.Received, report.Delay.Count);
         Assert.True(report.Delay.P50Us > 0 && report.Delay.P50Us <= report.Delay.P99Us && report.Delay.P99Us <= report.Delay.MaxUs);
         Assert.True(report.Delay.P50Us < 50_000, report.ToSummary()); // loopback: well under 50 ms even on a busy CI box
         await WaitFor(() => relay.Subscribers == 0, "UNSUBSCRIBE on stop");
         Assert.Equal(1, relay.Seen.GetValueOrDefault(ControlType.Unsubscribe));
+        // FEEDBACK went out (at acceptance, then periodically) and every one reached the relay: it handled the UNSUBSCRIBE
+        // sent after them. How many depends on how long the run took, which is not the point here.
+        Assert.True(report.FeedbackSent >= 2, report.ToSummary());
+        Assert.Equal(report.FeedbackSent, relay.Seen.GetValueOrDefault(ControlType.Feedback));
 
         using var json = JsonDocument.Parse(report.ToJson());
         Assert.Equal(report.Received, json.RootElement.GetProperty("received").GetInt64());
@@ -218,6 +243,19 @@ public sealed class LoopbackTests(ITestOutputHelper output)
         Assert.False(published.Accepted);
         Assert.Equal("NoReply", published.Rejection);
         Assert.InRange(published.HandshakeAttempts, 2, 4);
+    }
+
+    /// <summary>Waits for <paramref name="condition"/> up to <paramref name="within"/>; false when it did not come (the
+    /// caller's assertions then say what was missing).</summary>
+    private static async Task<bool> WaitUntil(Func<bool> condition, TimeSpan within)
+    {
+        var deadline = DateTime.UtcNow + within;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) return false;
+            await Task.Delay(10);
+        }
+        return true;
     }
 
     private static async Task WaitFor(Func<bool> condition, string what)

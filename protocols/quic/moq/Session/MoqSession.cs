@@ -199,7 +199,10 @@ public sealed partial class MoqSession : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _transportGone, 1) != 0) return;
         ulong? code = _transport.CloseErrorCode;
-        var error = code is { } c ? new MoqError((MoqSessionError)c, "connection closed") : new MoqError(MoqSessionError.NoError, "connection closed");
+        // Without an application code the close may still have been a transport error or an idle timeout: the reason says
+        // which, so that "closed NoError" in a report does not hide it.
+        var reason = _transport.CloseDescription ?? "connection closed";
+        var error = code is { } c ? new MoqError((MoqSessionError)c, reason) : new MoqError(MoqSessionError.NoError, reason);
         _ = DrainThenTerminateAsync(error);
     }
 

@@ -51,6 +51,13 @@ public interface IMoqTransport : IAsyncDisposable
     /// implementations need not change.
     /// </summary>
     ulong? CloseErrorCode => null;
+
+    /// <summary>
+    /// How the transport closed, in words, once known (e.g. "connection closed: local transport error 0xa: ..."): a close
+    /// without an application code (a transport error, an idle timeout, a stateless reset) otherwise reads as a clean one.
+    /// Null when unknown. Defaults to null.
+    /// </summary>
+    string? CloseDescription => null;
 }
 
 public enum MoqTransportKind { Quic, WebTransport }

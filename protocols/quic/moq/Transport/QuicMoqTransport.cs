@@ -16,6 +16,7 @@ public sealed class QuicMoqTransport : IMoqTransport
     private readonly QuicConnection _connection;
     private readonly bool _objectReadsOnReceiveThread;
     private ulong? _closeErrorCode;
+    private string? _closeDescription;
 
     /// <param name="objectReadsOnReceiveThread">The peer's unidirectional streams (objects) are read on the connection's
     /// receive thread (<see cref="QuicStream.CompletesReadsOnReceiveThread"/>): one thread hand-off less per read, right
@@ -49,6 +50,7 @@ public sealed class QuicMoqTransport : IMoqTransport
     public Task Closed { get; }
     public Task Closing { get; }
     public ulong? CloseErrorCode => _closeErrorCode;
+    public string? CloseDescription => _closeDescription;
 
     public async ValueTask<IMoqStream> OpenStreamAsync(bool bidirectional, CancellationToken cancellationToken = default)
     {
@@ -93,6 +95,9 @@ public sealed class QuicMoqTransport : IMoqTransport
     private void Remember(QuicException e)
     {
         if (e.Kind == QuicErrorKind.ConnectionAborted && e.ApplicationErrorCode is { } code) _closeErrorCode ??= (ulong)code;
+        // The connection's own account (who closed, transport or application, which code, idle timeout, stateless reset).
+        if (e.Kind is QuicErrorKind.ConnectionAborted or QuicErrorKind.TransportError or QuicErrorKind.ConnectionIdle or QuicErrorKind.HandshakeFailed)
+            _closeDescription ??= e.Message;
     }
 }
 
