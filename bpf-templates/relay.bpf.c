@@ -28,6 +28,12 @@
 #include "fr_cache.h"
 #include "fr_channel.h"
 #include "fr_flow.h"
+#ifndef FR_ENCRYPTED_SUBSCRIBERS
+#define FR_ENCRYPTED_SUBSCRIBERS 0
+#endif
+#if FR_ENCRYPTED_SUBSCRIBERS
+#include "fr_quic_relay.h"
+#endif
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -178,6 +184,125 @@ int fr_upstream_ingress(struct __sk_buff *skb)
 	return TC_ACT_OK;
 }
 
+#if FR_ENCRYPTED_SUBSCRIBERS
+/* ------------------------------------------------------------------------------------------------------ */
+/* Sealing a copy for an encrypted subscriber slot (fr_quic_relay.h)                                       */
+/* ------------------------------------------------------------------------------------------------------ */
+#if !FR_HAS_PACKET_NUMBER || !FR_PN_TRANSLATE || !FR_HAS_STREAM_OFFSET
+#error "FR_ENCRYPTED_SUBSCRIBERS needs a translated packet number and stream offsets (a QUIC STREAM layout)"
+#endif
+
+/* What fr_subscriber_egress hands to fr_subscriber_egress_seal through the tail call: the copy's registration as it will
+ * be sent when sealing succeeds. Per CPU: the tail call runs at once on the same CPU, with bottom halves off. */
+struct fr_enc_pending {
+	struct fr_event event;
+	__u32 translated;
+	__u32 phase; /* the key phase read when the number was taken (fr_enc_send_phase) */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fr_enc_pending);
+} fr_enc_pending SEC(".maps");
+
+/*
+ * The second half of an encrypted slot's copy, reached only by tail call from fr_subscriber_egress once the copy is
+ * rewritten, grown for the tag and numbered. A tail call, not a function call: the seal's working frames (~384 bytes of
+ * stack) do not fit under the egress program's own 336 in one 512-byte stack, and the verifier checks the seal once here,
+ * not on every path of the egress program. Sealed: the copy leaves and is registered. Not sealed (no keys, a crypto
+ * error): dropped, credit returned and reported not forwarded; its number is a gap the subscriber never sees (QUIC
+ * allows gaps), and no byte of it leaves in clear text.
+ */
+SEC("tc")
+int fr_subscriber_egress_seal(struct __sk_buff *skb)
+{
+	struct fr_stats *st = fr_stats_get();
+	struct fr_enc_pending *p;
+	struct fr_sub_stats *ss;
+	struct fr_event *e;
+	__u32 zero = 0, slot;
+
+	p = bpf_map_lookup_elem(&fr_enc_pending, &zero);
+	if (!p)
+		return TC_ACT_SHOT;
+	slot = p->event.slot;
+	ss = fr_sub_stats_get(slot);
+	if (fr_enc_seal(skb, slot, p->event.packet_number, p->phase)) {
+		fr_credit_return(slot, p->event.data_length);
+		FR_COUNT(st, egress_not_forwarded);
+		e = fr_event_reserve(st);
+		if (e) {
+			__u64 ts = e->timestamp_ns;
+
+			__builtin_memcpy(e, &p->event, sizeof(*e));
+			e->timestamp_ns = ts;
+			e->packet_number = 0; /* as for every copy not sent */
+			e->length -= FR_QC_TAG_LEN;
+			e->origin = FR_ORIGIN_NOT_FORWARDED;
+			e->reason = FR_NOT_FORWARDED_REWRITE_FAILED;
+			fr_event_submit(e);
+		}
+		return TC_ACT_SHOT;
+	}
+	FR_COUNT(st, egress_rewritten);
+	if (p->translated)
+		FR_COUNT(st, egress_family_translated);
+	FR_COUNT(ss, forwarded_packets);
+	FR_COUNT_ADD(ss, forwarded_bytes, p->event.length);
+	e = fr_event_reserve(st);
+	if (e) {
+		__u64 ts = e->timestamp_ns;
+
+		__builtin_memcpy(e, &p->event, sizeof(*e));
+		e->timestamp_ns = ts;
+		fr_event_submit(e);
+	}
+	return TC_ACT_OK;
+}
+
+/* Entry 0: fr_subscriber_egress_seal, filled in by libbpf when the object loads (nothing for userspace to write). The key
+ * is given by size, not BTF type: the kernel takes no BTF for a program array (libbpf would warn and retry without). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__array(values, int(struct __sk_buff *));
+} fr_enc_progs SEC(".maps") = {
+	.values = { [0] = (void *)&fr_subscriber_egress_seal },
+};
+
+/* Hands a numbered, rewritten copy for an encrypted slot to fr_subscriber_egress_seal. Returns only if the tail call
+ * could not be made; the copy must then be dropped (it is grown for a tag it does not have). */
+static __always_inline void fr_enc_tail_seal(struct __sk_buff *skb, __u32 slot, __u64 pn, __u32 phase, __u64 upstream_pn,
+					     __u64 sid, __u64 upstream_sid, const struct fr_flow *flow, __u32 length,
+					     __u8 urgency, int translated)
+{
+	struct fr_enc_pending *p;
+	__u32 zero = 0;
+
+	p = bpf_map_lookup_elem(&fr_enc_pending, &zero);
+	if (!p)
+		return;
+	__builtin_memset(p, 0, sizeof(*p));
+	p->event.packet_number = pn;
+	p->event.upstream_packet_number = upstream_pn;
+	p->event.stream_id = sid;
+	p->event.upstream_stream_id = upstream_sid;
+	p->event.stream_offset = flow->offset;
+	p->event.data_length = flow->data_len;
+	p->event.fin = flow->fin;
+	p->event.slot = slot;
+	p->event.length = length;
+	p->event.origin = FR_ORIGIN_FORWARDED;
+	p->event.urgency = urgency;
+	p->translated = translated;
+	p->phase = phase;
+	bpf_tail_call(skb, &fr_enc_progs, 0);
+}
+#endif
+
 /* ------------------------------------------------------------------------------------------------------ */
 /* Subscriber egress                                                                                       */
 /* ------------------------------------------------------------------------------------------------------ */
@@ -218,6 +343,10 @@ static __always_inline int fr_egress_forwarded(struct __sk_buff *skb, __u32 slot
 #if FR_HAS_STREAM_OFFSET
 	struct fr_flow flow;
 	int placed;
+#endif
+#if FR_ENCRYPTED_SUBSCRIBERS
+	int sealed = FR_ENC_CLEAR;
+	__u32 phase = 0;
 #endif
 
 	if (fr_parse_udp(skb, &pkt) != FR_PARSE_OK || pkt.dst.port != bpf_htons(relay_port) ||
@@ -323,7 +452,12 @@ static __always_inline int fr_egress_forwarded(struct __sk_buff *skb, __u32 slot
 	if (rc == FR_FAMILY_TOO_BIG)
 		FR_COUNT(st, egress_family_too_big);
 	if (rc || bpf_skb_pull_data(skb, pkt.payload_off + FR_HEADER_LEN) || fr_rewrite_l2(skb, sub) ||
-	    (!translate && fr_rewrite_l3(skb, &pkt, sub))) {
+	    (!translate && fr_rewrite_l3(skb, &pkt, sub))
+#if FR_ENCRYPTED_SUBSCRIBERS
+	    /* An encrypted slot's copy grows by the AEAD tag here, before it takes a number (fr_quic_relay.h). */
+	    || (sealed = fr_enc_make_room(skb, slot)) == FR_ENC_REFUSED
+#endif
+	    ) {
 #if FR_HAS_STREAM_OFFSET
 		fr_credit_return(slot, flow.data_len);
 		fr_report_not_forwarded(st, slot, &flow, sid, upstream_sid, fr_flow_upstream_pn(old_h), pkt.payload_len,
@@ -333,7 +467,11 @@ static __always_inline int fr_egress_forwarded(struct __sk_buff *skb, __u32 slot
 	}
 
 	/* From here on the copy leaves. */
+#if FR_ENCRYPTED_SUBSCRIBERS
+	fr_budget_debit(budget, pkt.payload_len + (sealed == FR_ENC_ROOM ? FR_QC_TAG_LEN : 0));
+#else
 	fr_budget_debit(budget, pkt.payload_len);
+#endif
 
 	__builtin_memcpy(new_h, old_h, sizeof(new_h));
 #if FR_HAS_CONNECTION_ID
@@ -343,6 +481,11 @@ static __always_inline int fr_egress_forwarded(struct __sk_buff *skb, __u32 slot
 	upstream_pn = fr_read_packet_number(old_h);
 	pn = upstream_pn;
 #if FR_PN_TRANSLATE
+#if FR_ENCRYPTED_SUBSCRIBERS
+	/* The phase goes with the number (fr_quic_relay.h): read right before it is taken. */
+	if (sealed == FR_ENC_ROOM)
+		phase = fr_enc_send_phase(slot);
+#endif
 	pn = fr_take_packet_number(next_pn);
 	fr_write_packet_number(new_h, pn);
 #endif
@@ -367,6 +510,18 @@ static __always_inline int fr_egress_forwarded(struct __sk_buff *skb, __u32 slot
 #endif
 		return TC_ACT_SHOT;
 	}
+#if FR_ENCRYPTED_SUBSCRIBERS
+	/* Grown for the tag: it leaves sealed with the subscriber's keys (the seal program counts and registers it, with the
+	 * size the subscriber receives: payload and tag) or not at all, never in clear text. */
+	if (sealed == FR_ENC_ROOM) {
+		fr_enc_tail_seal(skb, slot, pn, phase, upstream_pn, sid, upstream_sid, &flow, pkt.payload_len + FR_QC_TAG_LEN,
+				 (__u8)urgency, translate);
+		fr_credit_return(slot, flow.data_len);
+		fr_report_not_forwarded(st, slot, &flow, sid, upstream_sid, fr_flow_upstream_pn(old_h), pkt.payload_len,
+					FR_NOT_FORWARDED_REWRITE_FAILED);
+		return TC_ACT_SHOT;
+	}
+#endif
 
 	FR_COUNT(st, egress_rewritten);
 	if (translate)
@@ -431,6 +586,14 @@ static __always_inline int fr_egress_userspace(struct __sk_buff *skb, __u16 rela
 	next_pn = bpf_map_lookup_elem(&fr_next_pn, &slot);
 	if (!sub || !next_pn || !sub->active)
 		return TC_ACT_UNSPEC;
+#if FR_ENCRYPTED_SUBSCRIBERS
+	/* The stack sealed this packet under a number it took from fr_next_pn itself: renumbering would break its tag, and
+	 * the stack knows the number, so no event either. */
+	if (fr_enc_slot(slot)) {
+		fr_qc_count(FR_QC_STACK_PASSED);
+		return TC_ACT_UNSPEC;
+	}
+#endif
 	/* Numbered on the subscriber's own device, the route's output device; below it (a bridge port, a VLAN's lower
 	 * device) the same packet passes again already numbered (fr_device.h). */
 	if (!fr_on_subscriber_device(skb, sub))

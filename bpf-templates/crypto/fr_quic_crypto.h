@@ -73,6 +73,8 @@ enum fr_qc_stat {
 	FR_QC_NO_KEYS,      /* no context / table for the connection's key set */
 	FR_QC_MALFORMED,    /* too short to sample, too long, header past FR_QC_MAX_HEADER */
 	FR_QC_CRYPTO_ERROR, /* a kfunc returned an error */
+	FR_QC_TOO_BIG,      /* relay: a copy that would exceed its device's MTU with the tag (or could not grow): not forwarded */
+	FR_QC_STACK_PASSED, /* relay: a packet the stack sealed itself (numbered from fr_next_pn), left untouched */
 	FR_QC_STAT_COUNT,
 };
 

@@ -134,11 +134,12 @@ static __always_inline int fr_qc_fix_udp_csum(struct __sk_buff *skb, __u32 quic_
 
 /*
  * Seals the packet in scratch (header in clear with its packet number field already holding the low bytes of `pn`,
- * plaintext, 16 bytes of room for the tag) with connection `slot`'s current key set: sets a short header's key phase
- * bit, encrypts, appends the tag, applies header protection. Returns 0 or an FR_QC_* statistic to count.
+ * plaintext, 16 bytes of room for the tag) with connection `slot`'s key set of key phase `phase` (0/1; the caller reads
+ * conn->send_phase, the relay when it takes the packet number): sets a short header's key phase bit, encrypts, appends
+ * the tag, applies header protection. Returns 0 or an FR_QC_* statistic to count.
  */
 static __always_inline int fr_qc_seal_scratch(__u32 scratch, struct fr_qc_scratch *s, struct fr_quic_conn *conn,
-					      __u32 slot, __u32 quic_len, __u64 pn)
+					      __u32 slot, __u32 quic_len, __u64 pn, __u32 phase)
 {
 	__u32 pn_offset = conn->pn_offset, pn_len, header_len, key_index;
 	struct fr_quic_key_set *keys;
@@ -148,13 +149,13 @@ static __always_inline int fr_qc_seal_scratch(__u32 scratch, struct fr_qc_scratc
 
 	first = s->pkt[0];
 	if (!(first & 0x80)) /* short header: the key phase bit is the connection's current one */
-		first = (first & ~0x04) | (conn->send_phase ? 0x04 : 0);
+		first = (first & ~0x04) | (phase ? 0x04 : 0);
 	s->pkt[0] = first;
 	pn_len = (first & 0x03) + 1;
 	header_len = pn_offset + pn_len;
 	if (header_len > FR_QC_MAX_HEADER || header_len + FR_QC_TAG_LEN > quic_len)
 		return FR_QC_MALFORMED;
-	key_index = slot * 2 + ((first & 0x80) ? 0 : conn->send_phase);
+	key_index = slot * 2 + ((first & 0x80) ? 0 : (phase ? 1 : 0));
 	ctxs = bpf_map_lookup_elem(&fr_quic_ctxs, &key_index);
 	keys = bpf_map_lookup_elem(&fr_quic_keys, &key_index);
 	if (!ctxs || !keys || !keys->ready)

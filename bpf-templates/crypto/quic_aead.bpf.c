@@ -37,7 +37,7 @@ int quic_seal(struct __sk_buff *skb)
 	/* The full packet number from the field (these programs are given packets numbered by someone else). */
 	pn_len = (s->pkt[0] & 0x03) + 1;
 	pn = fr_qc_decode_pn(*largest, fr_qc_read_pn(s, conn->pn_offset, pn_len), pn_len);
-	stat = fr_qc_seal_scratch(FR_QC_SCRATCH_SEAL, s, conn, slot, quic_len, pn);
+	stat = fr_qc_seal_scratch(FR_QC_SCRATCH_SEAL, s, conn, slot, quic_len, pn, conn->send_phase);
 	if (stat) {
 		fr_qc_count(stat);
 		return TC_ACT_OK;

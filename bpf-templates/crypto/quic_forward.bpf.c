@@ -193,7 +193,7 @@ int quic_fwd_egress(struct __sk_buff *skb)
 	/* The kernel numbers the subscriber's connection: the next number after the largest it gave. */
 	pn = __sync_fetch_and_add(largest, 1) + 1;
 	fr_qc_write_pn(s, conn->pn_offset, (s->pkt[0] & 0x03) + 1, pn);
-	stat = fr_qc_seal_scratch(FR_QC_SCRATCH_SEAL, s, conn, sub->slot, quic_len, pn);
+	stat = fr_qc_seal_scratch(FR_QC_SCRATCH_SEAL, s, conn, sub->slot, quic_len, pn, conn->send_phase);
 	if (stat) {
 		fr_qc_count(stat);
 		fr_qc_fwd_count(FR_QC_FWD_SEAL_FAILED);

@@ -40,7 +40,8 @@ public sealed class GenPipeline(ClangToolchain clang, string templatesDir, TextW
         try
         {
             warnings = await clang.CompileBpfAsync(source, temporaryObject,
-                new[] { Path.Combine(templatesDir, "include"), outDir },
+                // crypto/: the packet protection an EncryptedSubscribers descriptor's object includes (unused otherwise).
+                new[] { Path.Combine(templatesDir, "include"), Path.Combine(templatesDir, "crypto"), outDir },
                 new[] { $"FR_PROTOCOL_HEADER=\"{protocol.HeaderFileName}\"" },
                 cancellationToken);
         }

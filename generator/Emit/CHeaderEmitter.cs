@@ -92,6 +92,9 @@ internal static class CHeaderEmitter
                 .Line("#define FR_HAS_MESSAGE_COUNT 1")
                 .Line($"#define FR_MESSAGE_COUNT_OFFSET {count.Offset}")
                 .Line($"#define FR_MESSAGE_COUNT_LEN {count.Width}");
+        if (m.EncryptedSubscribers)
+            w.Line("/* Subscriber slots may be fully encrypted QUIC connections: their copies are sealed (bpf-templates/crypto). */")
+                .Line("#define FR_ENCRYPTED_SUBSCRIBERS 1");
         foreach (var (c, _, value, comment) in NotForwardedReasons)
             w.Line($"#define {c} {value} /* {comment} */");
         w

@@ -70,7 +70,13 @@ internal static class CSharpEmitter
             .Line($"public const int CachePacketBytes = {SharedStructs.CachePacketBytes};")
             .Line("/// <summary><c>CacheEntry.UpstreamPacketNumber</c> while the kernel writes the entry.</summary>")
             .Line("public const ulong CacheWriting = ulong.MaxValue;")
-            .Line()
+            .Line();
+        // Only opted-in descriptors get it: every other protocol's generated code stays as it was.
+        if (m.EncryptedSubscribers)
+            w.Line("/// <summary>The object seals copies for encrypted subscriber slots (FR_ENCRYPTED_SUBSCRIBERS); fr_next_pn is mappable.</summary>")
+                .Line("public const bool EncryptedSubscribers = true;")
+                .Line();
+        w
             .Line("/// <summary>Names of the TC programs in the compiled object.</summary>")
             .Open("public static class Programs");
         foreach (var p in m.Programs)

@@ -80,6 +80,7 @@ public sealed record DescriptorSpec(
     bool PriorityDrop,
     int KernelCachePackets,
     int ChannelLookupEntries,
+    bool EncryptedSubscribers,
     EquatableArray<FieldSpec> Fields,
     LocationInfo? Location);
 

@@ -60,6 +60,7 @@ internal static class ModelBuilder
             MessageCount: Single(FieldRole.MessageCount),
             ChannelKeys: channelKeys,
             ChannelLookupEntries: spec.ChannelLookupEntries,
+            EncryptedSubscribers: spec.EncryptedSubscribers,
             ConnectionHeaderLength: System.Math.Min(connectionHeaderLength, headerLength),
             Structs: structs,
             Maps: maps,

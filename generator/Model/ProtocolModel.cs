@@ -28,6 +28,7 @@ public sealed record ProtocolModel(
     FieldSpec? MessageCount,
     EquatableArray<FieldSpec> ChannelKeys,
     int ChannelLookupEntries,
+    bool EncryptedSubscribers,
     int ConnectionHeaderLength,
     EquatableArray<SharedStruct> Structs,
     EquatableArray<SharedMap> Maps,

@@ -34,8 +34,14 @@ internal static class SharedMaps
                 "Subscriber slots; only userspace activates one."),
             new("fr_sub_by_endpoint", "SubscribersByEndpoint", "BPF_MAP_TYPE_HASH", "struct fr_endpoint", S("fr_endpoint").Size, "Endpoint",
                 "__u32", 4, "uint", "FR_MAX_SUBSCRIBERS", maxSubs, "A subscriber's endpoint → its slot (egress numbering, ingress liveness)."),
-            new("fr_next_pn", "NextPacketNumbers", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "uint", "__u64", 8, "ulong",
-                "FR_MAX_SUBSCRIBERS", maxSubs, "Next packet number per slot; the kernel is the numbering authority."),
+            spec.EncryptedSubscribers
+                // Mappable: for an encrypted slot the stack takes its numbers from this counter (an atomic add on the mapped
+                // memory) before it seals, since a sealed packet cannot be renumbered.
+                ? new("fr_next_pn", "NextPacketNumbers", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "uint", "__u64", 8, "ulong",
+                    "FR_MAX_SUBSCRIBERS", maxSubs, "Next packet number per slot: one counter for the kernel's copies and the stack's packets (userspace maps it: BPF_F_MMAPABLE).")
+                    { MapFlags = "BPF_F_MMAPABLE" }
+                : new("fr_next_pn", "NextPacketNumbers", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "uint", "__u64", 8, "ulong",
+                    "FR_MAX_SUBSCRIBERS", maxSubs, "Next packet number per slot; the kernel is the numbering authority."),
             new("fr_last_numbered", "LastNumbered", "BPF_MAP_TYPE_ARRAY", "__u32", 4, "uint", "__u64", 8, "ulong",
                 "FR_MAX_SUBSCRIBERS", maxSubs, "Per slot: the last packet numbered (FR_CONFIG_REGISTER_RUNS); userspace zeroes it on activation."),
             // Mappable: the QUIC fast path credits a budget with every ACK its subscriber sends (memory, not a syscall).

@@ -60,6 +60,7 @@ internal static class DescriptorParser
             PriorityDrop: NamedBool("PriorityDrop", false),
             KernelCachePackets: NamedInt("KernelCachePackets", 0),
             ChannelLookupEntries: NamedInt("ChannelLookupEntries", 4096),
+            EncryptedSubscribers: NamedBool("EncryptedSubscribers", false),
             Fields: fields.OrderBy(f => f.Offset).ThenBy(f => f.Role).ToEquatableArray(),
             Location: LocationInfo.From(protocolAttribute.ApplicationSyntaxReference));
 

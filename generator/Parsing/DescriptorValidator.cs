@@ -174,6 +174,8 @@ internal static class DescriptorValidator
             yield return Diagnostic(DescriptorDiagnostics.MissingRole, fin.Location, $"FinFlag '{fin.MemberName}'", "StreamOffset");
         if (spec.KernelCachePackets > 0 && !firstOfRole.ContainsKey(FieldRole.PacketNumber))
             yield return Diagnostic(DescriptorDiagnostics.MissingRole, spec.Location, $"KernelCachePackets = {spec.KernelCachePackets}", "PacketNumber");
+        if (spec.EncryptedSubscribers && !(firstOfRole.TryGetValue(FieldRole.PacketNumber, out var numbered) && numbered.Translate))
+            yield return Diagnostic(DescriptorDiagnostics.MissingRole, spec.Location, "EncryptedSubscribers", "PacketNumber(Translate = true)");
         if (firstOfRole.TryGetValue(FieldRole.MessageCount, out var count))
         {
             if (!firstOfRole.TryGetValue(FieldRole.PacketNumber, out var number))

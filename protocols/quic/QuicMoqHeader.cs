@@ -22,8 +22,12 @@ namespace FastRelay.Protocols.Quic;
 /// makes when a subgroup starts, never per packet: userspace either installs a subscriber's stream mapping (with the
 /// subgroup's urgency for the budget) or does not (not installed = not forwarded), so a subscriber never gets a stream
 /// with a hole in it. Connection ids carry no meaning, as RFC 9000 intends.</para>
+/// <para>Subscribers need not have negotiated 0xBAAD (<c>EncryptedSubscribers</c>): a copy for a subscriber connection with
+/// full 1-RTT protection is built in this layout and then sealed with that connection's keys in the egress program
+/// (docs/quic-encrypted-fast-path.md). The upstream always sends this clear-text layout.</para>
 /// </summary>
-[FastRelayProtocol("quic_moq", UdpPort = 4433, MaxSubscribers = 64, MaxChannels = 64, PriorityDrop = true, ChannelLookupEntries = 4096)]
+[FastRelayProtocol("quic_moq", UdpPort = 4433, MaxSubscribers = 64, MaxChannels = 64, PriorityDrop = true, ChannelLookupEntries = 4096,
+    EncryptedSubscribers = true)]
 public sealed partial record QuicMoqHeader
 {
     /// <summary>Short header, fixed bit set, reserved bits clear, 4-byte packet number (RFC 9000 §17.3.1); spin and key

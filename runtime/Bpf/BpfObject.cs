@@ -95,6 +95,7 @@ public sealed unsafe partial class BpfObject : IDisposable
     {
         using var lease = new Lease(Handle);
         if (_loadAttempted) throw new InvalidOperationException($"BPF object '{Name}' was already loaded (libbpf allows one attempt)");
+        if (_options.RestoreKptrTags) Crypto.KptrTypeTags.TagMembersPointingTo(this, Crypto.QuicKernelCrypto.CryptoContextStruct);
         var logs = new Dictionary<BpfProgram, nint>();
         using var capture = LibBpfLog.CaptureWarnings();
         try

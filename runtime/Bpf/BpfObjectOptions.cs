@@ -17,4 +17,10 @@ public sealed record BpfObjectOptions
     /// 1/2: full verifier trace for every program (kept in <see cref="BpfProgram.VerifierLog"/>); 4: statistics.
     /// With a level set, a log larger than <see cref="VerifierLogSize"/> fails even an acceptable program (ENOSPC).</summary>
     public uint VerifierLogLevel { get; init; }
+
+    /// <summary>Before loading, restore the kptr type tags clang 14 drops on members pointing to
+    /// <c>struct bpf_crypto_ctx</c> (<see cref="Crypto.KptrTypeTags"/>): any object that keeps crypto contexts (the
+    /// crypto templates, a relay object built with EncryptedSubscribers) then loads through every ordinary loader. An
+    /// object without such members is not changed. False only to show what the repair does.</summary>
+    public bool RestoreKptrTags { get; init; } = true;
 }

@@ -23,25 +23,44 @@ public static partial class ProgramVerifier
 
     private static ProgramVerdict VerifyOne(string path, BpfObjectOptions? options, string name, string section)
     {
-        using var obj = BpfObject.Open(path, options);
-        foreach (var p in obj.Programs) p.Autoload = p.Name == name;
-        try
+        // Programs a statically initialised program array names (a tail call's target, e.g. fr_subscriber_egress_seal)
+        // must be loaded too, or libbpf cannot fill the array and refuses the whole object: added one by one as libbpf
+        // names them, a bounded number of times.
+        var companions = new HashSet<string>();
+        for (int attempt = 0; ; attempt++)
         {
-            obj.Load();
-            var program = obj.Program(name);
-            var info = program.GetInfo();
-            return new ProgramVerdict(name, section, true, info.Instructions, info.VerifiedInstructions, program.VerifierLog, null);
-        }
-        catch (BpfLoadException e)
-        {
-            return new ProgramVerdict(name, section, false, null, ProcessedInstructions(e.VerifierLog), e.VerifierLog, e.Message);
-        }
-        catch (BpfException e)
-        {
-            // Failed before the verifier ran (map creation, relocation): no log, but the reason.
-            return new ProgramVerdict(name, section, false, null, null, null, e.Message);
+            using var obj = BpfObject.Open(path, options);
+            foreach (var p in obj.Programs) p.Autoload = p.Name == name || companions.Contains(p.Name);
+            try
+            {
+                obj.Load();
+                var program = obj.Program(name);
+                var info = program.GetInfo();
+                return new ProgramVerdict(name, section, true, info.Instructions, info.VerifiedInstructions, program.VerifierLog, null);
+            }
+            catch (BpfLoadException e) when (e.ProgramName == name || !companions.Contains(e.ProgramName))
+            {
+                return new ProgramVerdict(name, section, false, null, ProcessedInstructions(e.VerifierLog), e.VerifierLog, e.Message);
+            }
+            catch (BpfLoadException e)
+            {
+                return new ProgramVerdict(name, section, false, null, null, null, $"its tail-call target '{e.ProgramName}' was rejected: {e.Message}");
+            }
+            catch (BpfException e) when (attempt < 8 && ProgramArrayTarget().Match(e.Message) is { Success: true } m && companions.Add(m.Groups[1].Value))
+            {
+                // Try again with that program loaded as well.
+            }
+            catch (BpfException e)
+            {
+                // Failed before the verifier ran (map creation, relocation): no log, but the reason.
+                return new ProgramVerdict(name, section, false, null, null, null, e.Message);
+            }
         }
     }
+
+    /// <summary>libbpf's warning when a program array's initial slot names a program that was not loaded.</summary>
+    [GeneratedRegex(@"failed to initialize slot \[\d+\] to prog '([^']+)'")]
+    private static partial Regex ProgramArrayTarget();
 
     [GeneratedRegex(@"processed (\d+) insns")]
     private static partial Regex Processed();

@@ -32,4 +32,10 @@ public sealed class FastRelayProtocolAttribute(string name) : Attribute
     /// <summary>Entries of the channel lookup map (fields marked <see cref="FieldAttribute.ChannelKey"/>): how many header
     /// values (e.g. upstream streams) may be assigned to channels at once. 1..1048576; used only with such fields.</summary>
     public int ChannelLookupEntries { get; set; } = 4096;
+
+    /// <summary>Subscriber slots may be QUIC connections with full 1-RTT protection: the egress program seals their copies
+    /// with AES-GCM keys userspace installs (bpf-templates/crypto, docs/quic-encrypted-fast-path.md), and the packet number
+    /// counter (fr_next_pn) is mapped into userspace so the stack takes its numbers from it before sealing its own packets.
+    /// Needs a translated <see cref="PacketNumberAttribute"/> field. Memory: about 128 KiB of key tables per slot.</summary>
+    public bool EncryptedSubscribers { get; set; }
 }

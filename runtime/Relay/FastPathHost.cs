@@ -65,7 +65,8 @@ public sealed class FastPathHost : IDisposable
             bpf = BpfObject.Open(options.ObjectPath);
             bpf.Load();
             BtfLayoutCheck.Verify(bpf, options.Protocol.Structs);
-            pins.PinMaps(bpf);
+            // Key material (an object with encrypted subscriber slots) stays with this process: never pinned where others can open it.
+            pins.PinMaps(bpf, filter: m => !FastRelay.Bpf.Crypto.QuicKernelCrypto.HoldsKeyMaterial(m.Name));
             host = new FastPathHost(bpf, pins, log);
             var plan = AttachPlan.For(options.Interfaces ?? DefaultInterfaces(), LinkTable.Read());
             foreach (var note in plan.Notes)

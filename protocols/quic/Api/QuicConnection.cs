@@ -306,6 +306,20 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
     }
 
     /// <summary>
+    /// An encrypted connection goes on the fast path (issue 16): its 1-RTT numbers come from <paramref name="slot"/>'s
+    /// counter shared with the kernel, and its send keys are installed in the kernel now and at every key update. False
+    /// (nothing changed) for a suite the kernel cannot seal with or a connection that negotiated disable_1rtt_encryption.
+    /// </summary>
+    public bool TryBeginSealedFastPath(ISealedFastPathSlot slot, out ulong firstPacketNumber)
+    {
+        lock (_lock)
+        {
+            ThrowIfClosedLocked();
+            return _core.TryBeginSealedFastPath(slot, out firstPacketNumber);
+        }
+    }
+
+    /// <summary>
     /// The flow-control credit the kernel may use on a stream of this connection (what the relay glue writes into the
     /// kernel's maps after each drain): the peer's MAX_STREAM_DATA and MAX_DATA, and how far they are used. The stream
     /// figures are 0 for a stream that is unknown or already complete and released.

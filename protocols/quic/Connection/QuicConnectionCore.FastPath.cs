@@ -1,3 +1,4 @@
+using FastRelay.Protocols.Quic.Crypto;
 using FastRelay.Protocols.Quic.Recovery;
 using FastRelay.Protocols.Quic.Wire;
 using FastRelay.Protocols.Quic.Wire.Frames;
@@ -65,6 +66,67 @@ public sealed partial class QuicConnectionCore
             _log.LogDebug("external packet numbering from {First}", app.NextPacketNumber);
         }
         return app.NextPacketNumber;
+    }
+
+    private ISealedFastPathSlot? _sealedSlot;
+
+    /// <summary>1-RTT numbers are taken from a counter shared with the kernel, before sealing (<see cref="TryBeginSealedFastPath"/>).</summary>
+    public bool IsNumberedBeforeSealing => _sealedSlot is not null;
+
+    /// <summary>Cipher suites the kernel can seal with (AES-GCM through the BPF crypto kfuncs); a connection of another
+    /// suite (ChaCha20-Poly1305) stays with userspace.</summary>
+    public static bool KernelCanSeal(CipherSuite suite) => suite is CipherSuite.Aes128GcmSha256 or CipherSuite.Aes256GcmSha384;
+
+    /// <summary>
+    /// Relay side, a connection with full 1-RTT protection (issue 16): from the next 1-RTT packet on, its numbers come from
+    /// <paramref name="slot"/>'s counter, which the kernel also numbers its sealed copies from (one gapless sequence: a
+    /// sealed packet cannot be renumbered afterwards), and its send keys are installed in the kernel now and at every key
+    /// update. Our own packets are registered at once (we know their numbers); the kernel's copies through
+    /// <see cref="RegisterForwardedPacket"/> as on the clear-text path. False (nothing changed) when the suite is not one
+    /// the kernel can seal with, the connection negotiated disable_1rtt_encryption (use
+    /// <see cref="BeginExternalPacketNumbering"/>), or it is already numbered externally. Requires a confirmed handshake.
+    /// </summary>
+    public bool TryBeginSealedFastPath(ISealedFastPathSlot slot, out ulong firstPacketNumber)
+    {
+        ArgumentNullException.ThrowIfNull(slot);
+        var app = _spaces[2];
+        firstPacketNumber = 0;
+        if (!_handshakeConfirmed) throw new InvalidOperationException("the sealed fast path starts after the handshake is confirmed");
+        if (_plaintextOneRtt || _externalNumbering || app.WriteKeys is not { } keys || !KernelCanSeal(keys.Suite)) return false;
+        // Keys first: if the kernel refuses them, the connection stays as it was.
+        slot.InstallSendKeys(keys);
+        firstPacketNumber = app.NextPacketNumber;
+        slot.Start(firstPacketNumber);
+        _sealedSlot = slot;
+        _externalNumbering = true;
+        _loss.BeginExternalNumbering(firstPacketNumber);
+        _largestWire = firstPacketNumber == 0 ? null : firstPacketNumber - 1;
+        _log.LogDebug("sealed fast path: 1-RTT numbers from the kernel's counter from {First}", firstPacketNumber);
+        return true;
+    }
+
+    /// <summary>A 1-RTT packet is about to be built: on a sealed fast-path connection its number is taken from the counter
+    /// shared with the kernel now. A number taken for a packet that is then not built is a gap, which QUIC allows
+    /// (RFC 9000 §12.3: numbers need not be consecutive).</summary>
+    private void ReserveOneRttNumber(PacketSpace space)
+    {
+        if (_sealedSlot is { } slot && space.Space == PacketNumberSpace.ApplicationData) space.NextPacketNumber = slot.Reserve();
+    }
+
+    /// <summary>New 1-RTT write keys (a key update, either side): the kernel seals with them before our first packet under them.</summary>
+    private void OnWriteKeysChanged(PacketKeys keys)
+    {
+        if (_sealedSlot is not { } slot) return;
+        try
+        {
+            slot.InstallSendKeys(keys);
+        }
+        catch (Exception e)
+        {
+            // The kernel keeps sealing its copies with the previous generation; the peer drops them once it has discarded
+            // those keys, and they are then declared lost and sent again by us. Degraded, not broken.
+            _log.LogError(e, "installing key generation {Generation} in the kernel failed", keys.Generation);
+        }
     }
 
     /// <summary>
@@ -156,6 +218,12 @@ public sealed partial class QuicConnectionCore
         if (!_externalNumbering || record.Space != PacketNumberSpace.ApplicationData)
         {
             _loss.OnPacketSent(record, now);
+            return;
+        }
+        if (_sealedSlot is not null)
+        {
+            // Numbered before sealing: the wire number is already the packet's own.
+            RegisterWire(record, now, countedInFlight: false);
             return;
         }
         uint key = (uint)record.PacketNumber;

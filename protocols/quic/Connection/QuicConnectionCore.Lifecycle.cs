@@ -120,6 +120,7 @@ public sealed partial class QuicConnectionCore
         var next = app.WriteKeys.DeriveNextGeneration();
         RetireOneRttKeys(app.WriteKeys);
         app.WriteKeys = next;
+        OnWriteKeysChanged(next);
         _writePhaseFirstPacketNumber = app.NextPacketNumber;
         _writePhaseAcknowledged = false;
         _pingPending = true; // make sure a packet in the new phase goes out

@@ -39,6 +39,7 @@ public sealed partial class QuicConnectionCore
             return false;
         }
         var keys = _plaintextOneRtt ? null : space.WriteKeys;
+        ReserveOneRttNumber(space);
         ulong packetNumber = space.NextPacketNumber++;
         var buffer = destination[..size];
         int headerLength = PacketHeaderWriter.WriteShortHeader(buffer, _cids.Destination.Span, packetNumber, PacketNumberLength, space.WriteKeys!.KeyPhase);

@@ -259,6 +259,7 @@ public sealed partial class QuicConnectionCore
             var next = app.WriteKeys.DeriveNextGeneration();
             RetireOneRttKeys(app.WriteKeys);
             app.WriteKeys = next;
+            OnWriteKeysChanged(next);
             _writePhaseFirstPacketNumber = app.NextPacketNumber;
             _writePhaseAcknowledged = false;
             TraceKeyUpdate(write: true, next.Generation, remote: true);

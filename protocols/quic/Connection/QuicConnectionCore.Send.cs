@@ -154,6 +154,7 @@ public sealed partial class QuicConnectionCore
 
         bool oneRtt = space.Space == PacketNumberSpace.ApplicationData && !zeroRtt;
         var keys = zeroRtt ? _zeroRttKeys : oneRtt && _plaintextOneRtt ? null : space.WriteKeys;
+        if (oneRtt) ReserveOneRttNumber(space);
         ulong packetNumber = space.NextPacketNumber;
         var buffer = datagram[start..];
         var longType = zeroRtt ? QuicPacketType.ZeroRtt : space.Space == PacketNumberSpace.Initial ? QuicPacketType.Initial : QuicPacketType.Handshake;
@@ -308,6 +309,7 @@ public sealed partial class QuicConnectionCore
             bool oneRtt = s == 2;
             var keys = oneRtt && _plaintextOneRtt ? null : space.WriteKeys;
             var buffer = datagram[offset..];
+            if (oneRtt) ReserveOneRttNumber(space);
             ulong pn = space.NextPacketNumber++;
             int headerLength = oneRtt
                 ? PacketHeaderWriter.WriteShortHeader(buffer, _cids.Destination.Span, pn, PacketNumberLength, space.WriteKeys!.KeyPhase)

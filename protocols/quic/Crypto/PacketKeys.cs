@@ -12,6 +12,8 @@ namespace FastRelay.Protocols.Quic.Crypto;
 public sealed class PacketKeys : IDisposable
 {
     private readonly byte[] _secret;
+    // The header protection key, shared by every generation (RFC 9001 §6.1): kept only so the kernel can be given it.
+    private readonly byte[] _hpKey;
     private readonly bool _ownsHeaderProtection;
 
     public CipherSuite Suite { get; }
@@ -22,8 +24,9 @@ public sealed class PacketKeys : IDisposable
     /// <summary>The QUIC version whose labels made these keys (and make the next generation).</summary>
     public uint Version { get; }
 
-    private PacketKeys(CipherSuite suite, byte[] secret, PacketAead aead, HeaderProtection hp, bool ownsHp, ulong generation, uint version)
+    private PacketKeys(CipherSuite suite, byte[] secret, byte[] hpKey, PacketAead aead, HeaderProtection hp, bool ownsHp, ulong generation, uint version)
     {
+        _hpKey = hpKey;
         Suite = suite;
         Version = version;
         _secret = secret;
@@ -46,7 +49,7 @@ public sealed class PacketKeys : IDisposable
         QuicKeyDerivation.DerivePacketKeys(suite, secret, key, iv, hp, version);
         try
         {
-            return new PacketKeys(suite, secret.ToArray(), new PacketAead(suite, key[..suite.KeyLength()], iv),
+            return new PacketKeys(suite, secret.ToArray(), hp[..suite.HeaderProtectionKeyLength()].ToArray(), new PacketAead(suite, key[..suite.KeyLength()], iv),
                 HeaderProtection.Create(suite, hp[..suite.HeaderProtectionKeyLength()]), ownsHp: true, generation: 0, version);
         }
         finally
@@ -81,7 +84,22 @@ public sealed class PacketKeys : IDisposable
         HkdfLabel.ExpandLabel(hash, next, labels.IvLabel, default, iv);
         var aead = new PacketAead(Suite, key[..Suite.KeyLength()], iv);
         CryptographicOperations.ZeroMemory(key);
-        return new PacketKeys(Suite, next, aead, HeaderProtection, ownsHp: false, Generation + 1, Version);
+        return new PacketKeys(Suite, next, _hpKey.ToArray(), aead, HeaderProtection, ownsHp: false, Generation + 1, Version);
+    }
+
+    /// <summary>
+    /// The raw AEAD key, IV and header protection key, for the one place that needs them outside this class: the kernel's
+    /// packet protection of an encrypted fast-path connection (keys travel to it through bpf(2) maps only). Spans of
+    /// <see cref="CipherSuiteInfo.KeyLength"/>, 12 and <see cref="CipherSuiteInfo.HeaderProtectionKeyLength"/> bytes;
+    /// the caller zeroes them.
+    /// </summary>
+    public void ExportKeys(Span<byte> key, Span<byte> iv, Span<byte> headerProtectionKey)
+    {
+        Span<byte> unusedHp = stackalloc byte[32];
+        // Key and IV of any generation come from its secret with the "quic key" / "quic iv" labels (what DeriveNextGeneration does).
+        QuicKeyDerivation.DerivePacketKeys(Suite, _secret, key, iv, unusedHp, Version);
+        CryptographicOperations.ZeroMemory(unusedHp);
+        _hpKey.CopyTo(headerProtectionKey);
     }
 
     /// <summary>Disposes the AEAD; the header protection only if these keys created it (not a key-update generation).</summary>
@@ -89,6 +107,7 @@ public sealed class PacketKeys : IDisposable
     {
         Aead.Dispose();
         if (_ownsHeaderProtection) HeaderProtection.Dispose();
+        CryptographicOperations.ZeroMemory(_hpKey); // each generation holds its own copy
         CryptographicOperations.ZeroMemory(_secret);
     }
 }

@@ -53,7 +53,7 @@ public sealed partial class QuicConnectionCore
     {
         if (!_tracer.IsEnabled) return;
         int length = packet.HeaderLength + packet.PayloadLength + TagLengthFor(packet);
-        if (_externalNumbering && space == PacketNumberSpace.ApplicationData)
+        if (_externalNumbering && _sealedSlot is null && space == PacketNumberSpace.ApplicationData)
         {
             // The kernel gives the wire number later: the event waits for it (ConfirmPacketNumber), qlog shows wire numbers.
             _awaitingTrace[(uint)packet.Record.PacketNumber] = datagram.Slice(packet.Start + packet.HeaderLength, packet.PayloadLength).ToArray();

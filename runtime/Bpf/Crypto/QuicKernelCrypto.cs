@@ -27,6 +27,12 @@ public sealed class QuicKernelCrypto
     public const string StatsMap = "fr_quic_crypto_stats";
     public const string CryptoContextStruct = "bpf_crypto_ctx";
 
+    /// <summary>Maps that hold key material or what it protects (the contexts, IVs and GHASH tables, the per-CPU scratch
+    /// with plaintext and keystream): held by the process that loaded them, never pinned.</summary>
+    public static bool HoldsKeyMaterial(string mapName) => mapName is ContextsMap or KeysMap or ScratchMap;
+
+    public const string ScratchMap = "fr_quic_scratch";
+
     /// <summary>The kernel's AES: its best-priority implementation. On this machine's kernel (no AES-NI module) that is
     /// aes-fixed-time, about twice as slow as "ecb(aes-generic)", which is table-based and so not constant-time.</summary>
     public const string DefaultAlgorithm = "ecb(aes)";
@@ -149,6 +155,14 @@ public sealed class QuicKernelCrypto
         WriteConnection(slot, value[0], phase);
     }
 
+    /// <summary>Forgets the slot's connection (its layout entry zeroed): the slot no longer seals or opens, and a relay slot is
+    /// clear text again when reused. Key sets stay until replaced (nothing reaches them without a connection entry).</summary>
+    public void ClearConnection(int slot)
+    {
+        CheckSlot(slot, 0);
+        _conns.Update(SlotKey(slot), new byte[ConnSize]);
+    }
+
     /// <summary>The largest packet number the kernel sealed or opened (or gave) on the slot.</summary>
     public ulong LargestPacketNumber(int slot)
     {
@@ -170,7 +184,7 @@ public sealed class QuicKernelCrypto
     {
         var map = _obj.Map(StatsMap);
         ulong Sum(uint index) => map.LookupPerCpu<uint, ulong>(index).Aggregate(0UL, (a, b) => a + b);
-        return new QuicKernelCryptoStats(Sum(0), Sum(1), Sum(2), Sum(3), Sum(4), Sum(5));
+        return new QuicKernelCryptoStats(Sum(0), Sum(1), Sum(2), Sum(3), Sum(4), Sum(5), Sum(6), Sum(7));
     }
 
     private void CheckSlot(int slot, int phase)
@@ -187,8 +201,10 @@ public sealed class QuicKernelCrypto
     }
 }
 
-/// <summary>fr_quic_crypto_stats (enum fr_qc_stat).</summary>
-public sealed record QuicKernelCryptoStats(ulong Sealed, ulong Opened, ulong AuthFailed, ulong NoKeys, ulong Malformed, ulong CryptoError);
+/// <summary>fr_quic_crypto_stats (enum fr_qc_stat). The last two count only in the relay object (fr_quic_relay.h): copies
+/// refused because the tag would take them past the device MTU, and the stack's own sealed packets left untouched.</summary>
+public sealed record QuicKernelCryptoStats(ulong Sealed, ulong Opened, ulong AuthFailed, ulong NoKeys, ulong Malformed, ulong CryptoError,
+    ulong TooBig = 0, ulong StackPassed = 0);
 
 /// <summary>bpf_crypto_ctx_create refused a context; <see cref="Errno"/> is its error (e.g. -EINVAL for an algorithm that
 /// is not an lskcipher, such as ctr(aes) on 6.18).</summary>

@@ -39,6 +39,9 @@ namespace FastRelay.Protocols.Quic
         /// <summary><c>CacheEntry.UpstreamPacketNumber</c> while the kernel writes the entry.</summary>
         public const ulong CacheWriting = ulong.MaxValue;
 
+        /// <summary>The object seals copies for encrypted subscriber slots (FR_ENCRYPTED_SUBSCRIBERS); fr_next_pn is mappable.</summary>
+        public const bool EncryptedSubscribers = true;
+
         /// <summary>Names of the TC programs in the compiled object.</summary>
         public static class Programs
         {
@@ -98,6 +101,8 @@ namespace FastRelay.Protocols.Quic
 #define FR_ORIGIN_FORWARDED 1
 #define FR_ORIGIN_USERSPACE 2
 #define FR_ORIGIN_NOT_FORWARDED 3
+/* Subscriber slots may be fully encrypted QUIC connections: their copies are sealed (bpf-templates/crypto). */
+#define FR_ENCRYPTED_SUBSCRIBERS 1
 #define FR_NOT_FORWARDED_STRADDLES_FORWARD_FROM 1 /* the data starts before forward_from and ends after it */
 #define FR_NOT_FORWARDED_STREAM_LIMIT 2 /* it would pass the mapping's limit (the subscriber's stream flow control) */
 #define FR_NOT_FORWARDED_CONNECTION_CREDIT 3 /* the subscriber's connection credit does not cover it */
@@ -307,12 +312,13 @@ struct {
 	__uint(max_entries, FR_MAX_SUBSCRIBERS);
 } fr_sub_by_endpoint SEC("".maps"");
 
-/* Next packet number per slot; the kernel is the numbering authority. */
+/* Next packet number per slot: one counter for the kernel's copies and the stack's packets (userspace maps it: BPF_F_MMAPABLE). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
 	__type(value, __u64);
 	__uint(max_entries, FR_MAX_SUBSCRIBERS);
+	__uint(map_flags, BPF_F_MMAPABLE);
 } fr_next_pn SEC("".maps"");
 
 /* Per slot: the last packet numbered (FR_CONFIG_REGISTER_RUNS); userspace zeroes it on activation. */
@@ -795,7 +801,7 @@ static __always_inline void fr_write_connection_id(__u8 *h, const __u8 *cid)
             /// <summary><c>fr_sub_by_endpoint</c>: A subscriber's endpoint → its slot (egress numbering, ingress liveness).</summary>
             public global::FastRelay.Bpf.BpfMap<Endpoint, uint> SubscribersByEndpoint { get; }
 
-            /// <summary><c>fr_next_pn</c>: Next packet number per slot; the kernel is the numbering authority.</summary>
+            /// <summary><c>fr_next_pn</c>: Next packet number per slot: one counter for the kernel's copies and the stack's packets (userspace maps it: BPF_F_MMAPABLE).</summary>
             public global::FastRelay.Bpf.BpfMap<uint, ulong> NextPacketNumbers { get; }
 
             /// <summary><c>fr_last_numbered</c>: Per slot: the last packet numbered (FR_CONFIG_REGISTER_RUNS); userspace zeroes it on activation.</summary>

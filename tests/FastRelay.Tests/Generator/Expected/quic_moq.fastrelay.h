@@ -45,6 +45,8 @@
 #define FR_ORIGIN_FORWARDED 1
 #define FR_ORIGIN_USERSPACE 2
 #define FR_ORIGIN_NOT_FORWARDED 3
+/* Subscriber slots may be fully encrypted QUIC connections: their copies are sealed (bpf-templates/crypto). */
+#define FR_ENCRYPTED_SUBSCRIBERS 1
 #define FR_NOT_FORWARDED_STRADDLES_FORWARD_FROM 1 /* the data starts before forward_from and ends after it */
 #define FR_NOT_FORWARDED_STREAM_LIMIT 2 /* it would pass the mapping's limit (the subscriber's stream flow control) */
 #define FR_NOT_FORWARDED_CONNECTION_CREDIT 3 /* the subscriber's connection credit does not cover it */
@@ -254,12 +256,13 @@ struct {
 	__uint(max_entries, FR_MAX_SUBSCRIBERS);
 } fr_sub_by_endpoint SEC(".maps");
 
-/* Next packet number per slot; the kernel is the numbering authority. */
+/* Next packet number per slot: one counter for the kernel's copies and the stack's packets (userspace maps it: BPF_F_MMAPABLE). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
 	__type(value, __u64);
 	__uint(max_entries, FR_MAX_SUBSCRIBERS);
+	__uint(map_flags, BPF_F_MMAPABLE);
 } fr_next_pn SEC(".maps");
 
 /* Per slot: the last packet numbered (FR_CONFIG_REGISTER_RUNS); userspace zeroes it on activation. */

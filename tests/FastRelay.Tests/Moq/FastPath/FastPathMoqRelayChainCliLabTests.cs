@@ -81,10 +81,10 @@ public sealed class FastPathMoqRelayChainCliLabTests(GeneratedObjects generated,
         Assert.True(link.KernelShare >= 0.9, $"origin → edge: the kernel forwarded only {link.KernelShare:P1} ({link.KernelBytes} kernel, {link.UserspaceBytes} relay bytes)");
 
         // Hop 2, the edge: its upstream's subgroup streams were tapped like a local publisher's and cloned to both
-        // fast-path subscribers; the encrypted one never had a slot (served by the edge's own delivery, checked above).
+        // fast-path subscribers and to the encrypted one (sealed with its keys in the kernel).
         var edgeFast = (await lab.WaitForStatusAsync("edge", s => s.FastPath is { TappedStreams: > 0, Slots: 0 }, "the edge's final fast-path counts")).FastPath!;
         output.WriteLine($"edge: {Describe(edgeFast)}");
-        Assert.Equal(2, edgeFast.Subscribers!.Count);
+        Assert.Equal(3, edgeFast.Subscribers!.Count);
         Assert.All(edgeFast.Subscribers, s => Assert.True(s.KernelShare >= 0.9, $"edge → {s.Remote}: the kernel forwarded only {s.KernelShare:P1} ({s.KernelBytes} kernel, {s.UserspaceBytes} relay bytes)"));
         Assert.True(edgeFast.UpstreamMatched > 0, "the edge's kernel matched packets arriving from the origin");
 

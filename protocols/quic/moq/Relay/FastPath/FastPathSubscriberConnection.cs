@@ -5,9 +5,10 @@ namespace FastRelay.Protocols.Moq.Relay.FastPath;
 
 /// <summary>
 /// One downstream (subscriber) QUIC connection on the kernel fast path: its slot, external packet numbering, the
-/// credit the kernel may use on it, and the subgroup streams it receives through the kernel. Only a connection that
-/// negotiated disable_1rtt_encryption (0xBAAD) with an 8-byte connection id qualifies (<see cref="CanUse"/>); any other
-/// stays entirely on the userspace path.
+/// credit the kernel may use on it, and the subgroup streams it receives through the kernel. A connection that
+/// negotiated disable_1rtt_encryption (0xBAAD) with an 8-byte connection id qualifies (<see cref="CanUse"/>), and so does
+/// one with full 1-RTT protection when the kernel can seal for it (<see cref="CanSeal"/>: an AES-GCM suite, an object with
+/// encrypted slots); any other stays entirely on the userspace path.
 /// </summary>
 public sealed class FastPathSubscriberConnection : IDisposable
 {
@@ -61,6 +62,11 @@ public sealed class FastPathSubscriberConnection : IDisposable
     public static bool CanUse(QuicConnection connection) =>
         connection.Is1RttEncryptionDisabled && connection.DestinationConnectionId.Length == 8;
 
+    /// <summary>An encrypted connection (no 0xBAAD) with an 8-byte connection id: the kernel may seal copies for it
+    /// (docs/quic-encrypted-fast-path.md). Whether its cipher suite allows it is known only at activation.</summary>
+    public static bool CanSeal(QuicConnection connection) =>
+        !connection.Is1RttEncryptionDisabled && connection.DestinationConnectionId.Length == 8;
+
     /// <summary>
     /// Puts the connection on the fast path: segmentation offload off (the kernel rewrites packets one by one),
     /// external numbering on, a slot with <paramref name="address"/>. Returns null when every slot is taken, or when the
@@ -72,15 +78,27 @@ public sealed class FastPathSubscriberConnection : IDisposable
     public static FastPathSubscriberConnection? Activate(MoqKernelPlane plane, QuicConnection connection, FastPathSubscriberAddress address, ILogger log,
         FastPathAckFrequency? ackFrequency = null)
     {
-        if (!CanUse(connection))
+        bool sealing = !CanUse(connection);
+        if (sealing && !(CanSeal(connection) && plane.CanSeal))
             throw new InvalidOperationException("the connection did not negotiate disable_1rtt_encryption with an 8-byte connection id");
         if (plane.FreeSlots == 0 || !plane.ClonesTo(address.IfIndex)) return null;
-        connection.AllowSegmentationOffload = false;
         var sink = new QuicConnectionDownstream(connection);
-        var first = connection.BeginExternalPacketNumbering() + NumberingMargin;
-        var slot = plane.AddSubscriber(address, first, sink);
-        if (slot is null)
-            throw new InvalidOperationException("fast-path slots ran out while activating (activations must not race)");
+        uint? slot;
+        if (sealing)
+        {
+            // The stack numbers its own packets from the slot's counter and seals them itself; the kernel leaves them alone,
+            // so segmentation offload may stay as it is. Null: a suite the kernel cannot seal with (userspace serves it).
+            slot = plane.AddSealedSubscriber(address, connection, sink);
+            if (slot is null) return null;
+        }
+        else
+        {
+            connection.AllowSegmentationOffload = false;
+            var first = connection.BeginExternalPacketNumbering() + NumberingMargin;
+            slot = plane.AddSubscriber(address, first, sink);
+            if (slot is null)
+                throw new InvalidOperationException("fast-path slots ran out while activating (activations must not race)");
+        }
         var binding = new FastPathSubscriberConnection(plane, connection, slot.Value, sink, log);
         binding.RefreshCredit();
         // The congestion budget: on (no stream is mapped yet, so nothing is sent against it), then credited at once with

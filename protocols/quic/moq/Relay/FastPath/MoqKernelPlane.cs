@@ -2,6 +2,8 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using FastRelay.Bpf;
+using FastRelay.Bpf.Crypto;
+using FastRelay.Protocols.Quic.Api;
 using FastRelay.Net;
 using FastRelay.Protocols.Quic.Api;
 using FastRelay.Relay;
@@ -72,6 +74,10 @@ public sealed class MoqKernelPlane : IDisposable
     // memory (a batch lookup and update, 100 bpf calls a second, before); the status reads them the same way.
     private readonly BpfMappedArray<ulong> _creditLimitMemory;
     private readonly BpfMappedArray<ulong> _creditUsedMemory;
+    // Encrypted subscriber slots (an object built with EncryptedSubscribers): the key writer and fr_next_pn mapped, from
+    // which a sealed connection's stack takes its numbers (KernelSealedSlot). Null for an object without them.
+    private readonly QuicKernelCrypto? _crypto;
+    private readonly BpfMappedArray<ulong>? _nextPacketNumberMemory;
     // Its own thread, not the pump's: a pump held up in a sink (a busy connection's lock) must not leave the kernel
     // without credit (measured: kernel shares fell under load when the pump did both).
     private readonly Thread _creditRefresher;
@@ -102,6 +108,8 @@ public sealed class MoqKernelPlane : IDisposable
         public FastPathSubscriberAddress Address { get; } = address;
         public uint? Channel { get; set; }
         public HashSet<ulong> UpstreamStreams { get; } = new();
+        /// <summary>A sealed slot's numbering and keys, detached when the slot goes (the connection may outlive it).</summary>
+        public KernelSealedSlot? Sealed { get; set; }
     }
 
     /// <summary>Uses the maps of an already loaded object (tests, or a host the caller owns).</summary>
@@ -115,6 +123,11 @@ public sealed class MoqKernelPlane : IDisposable
         _budgetMemory = new BpfMappedArray<G.Budget>(_maps.Budgets.Map);
         _creditLimitMemory = new BpfMappedArray<ulong>(_maps.CreditLimits.Map);
         _creditUsedMemory = new BpfMappedArray<ulong>(_maps.CreditUsed.Map);
+        if (bpf.Maps.Any(m => m.Name == QuicKernelCrypto.ConnectionsMap))
+        {
+            _crypto = new QuicKernelCrypto(bpf);
+            _nextPacketNumberMemory = new BpfMappedArray<ulong>(_maps.NextPacketNumbers.Map);
+        }
         // The relay's QUIC port: the only UDP port whose packets the programs look at. Copies for a subscriber of the
         // other IP family are translated in the kernel; one that would not fit the subscriber's device is never made, and
         // its range is a coverage gap the subgroup stream sends itself (FastPathSubgroupStream.WriteUpstreamAsync).
@@ -208,6 +221,64 @@ public sealed class MoqKernelPlane : IDisposable
         }
     }
 
+    /// <summary>The kernel can seal copies for connections with full 1-RTT protection (the object has encrypted slots).</summary>
+    public bool CanSeal => _crypto is not null;
+
+    /// <summary>
+    /// Gives a connection with full 1-RTT protection a sealed slot (docs/quic-encrypted-fast-path.md): before the slot is
+    /// active, the connection's stack installs its send keys in the kernel and takes its packet numbers from the slot's
+    /// counter from then on (<see cref="QuicConnection.TryBeginSealedFastPath"/>). Null when every slot is taken, the
+    /// object has no encrypted slots, or the connection's suite is not one the kernel seals with (it stays with userspace).
+    /// </summary>
+    public uint? AddSealedSubscriber(FastPathSubscriberAddress address, QuicConnection connection, IFastPathDownstream sink)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        ArgumentNullException.ThrowIfNull(connection);
+        ArgumentNullException.ThrowIfNull(sink);
+        if (address.ConnectionId.Length != 8)
+            throw new ArgumentException("a fast-path connection id is 8 bytes", nameof(address));
+        if (_crypto is null || _nextPacketNumberMemory is null) return null;
+        uint slot;
+        lock (_lock)
+        {
+            ThrowIfDisposed();
+            var free = Array.IndexOf(_slots, null);
+            if (free < 0) return null;
+            slot = (uint)free;
+            _slots[slot] = new SlotState(address); // held, not active yet
+        }
+        // Outside the plane's lock: the connection takes its own lock to switch its numbering and keys.
+        bool sealing = false;
+        var sealedSlot = new KernelSealedSlot(_nextPacketNumberMemory, _crypto, slot, address.ConnectionId.Length);
+        try
+        {
+            sealing = connection.TryBeginSealedFastPath(sealedSlot, out _);
+        }
+        finally
+        {
+            if (!sealing)
+            {
+                _crypto.ClearConnection((int)slot);
+                lock (_lock) _slots[slot] = null;
+            }
+        }
+        if (!sealing) return null;
+        lock (_lock)
+        {
+            if (_slots[slot] is { } held) held.Sealed = sealedSlot;
+            Volatile.Write(ref _sinks[slot], sink);
+            _maps.LastNumbered.Update(slot, 0);
+            Volatile.Write(ref _creditUsedMemory[slot], 0);
+            Volatile.Write(ref _creditLimitMemory[slot], 0);
+            _maps.Budgets.Update(slot, new G.Budget());
+            _maps.SubscribersByEndpoint.Update(Endpoint(address.Remote), slot);
+            // Active last (fr_next_pn and the keys are in place): from here on the kernel seals copies for this connection.
+            _maps.Subscribers.Update(slot, SubscriberEntry(address, active: true, channel: 0));
+            _log.LogDebug("fast path: sealed slot {Slot} for {Remote}", slot, address.Remote);
+            return slot;
+        }
+    }
+
     /// <summary>Removes a slot and everything that refers to it: its stream mappings, its channel membership, its
     /// endpoint. Events still in the ring for it are dropped (the connection is going away).</summary>
     public void RemoveSubscriber(uint slot)
@@ -222,6 +293,10 @@ public sealed class MoqKernelPlane : IDisposable
                 _maps.Streams.Delete(new G.StreamKey { Slot = slot, UpstreamStreamId = upstream });
             state.UpstreamStreams.Clear();
             _maps.SubscribersByEndpoint.Delete(Endpoint(state.Address.Remote));
+            // A sealed slot is clear text again when it is reused (no connection entry: nothing is sealed for it), and its
+            // connection no longer numbers from the slot's counter nor installs keys there.
+            state.Sealed?.Detach();
+            _crypto?.ClearConnection((int)slot);
             Volatile.Write(ref _creditLimitMemory[slot], 0);
             _slots[slot] = null;
             Volatile.Write(ref _sinks[slot], null);
@@ -675,6 +750,10 @@ public sealed class MoqKernelPlane : IDisposable
         foreach (var follower in _creditFollowers)
             follower?.StopObservingRoom();
         _budgetMemory.Dispose();
+        lock (_lock)
+            foreach (var state in _slots)
+                state?.Sealed?.Detach(); // before the counters' memory goes: connections may still send
+        _nextPacketNumberMemory?.Dispose();
         _ownedHost?.Dispose();
     }
 }

@@ -84,11 +84,18 @@ public sealed class RelayFastPath : IDisposable
 
     /// <summary>
     /// A session is being set up over <paramref name="connection"/>: returns the subgroup tap to give it, or null when the
-    /// connection cannot use the fast path (encrypted 1-RTT, other connection id length).
+    /// connection cannot be an upstream of the fast path (encrypted 1-RTT, other connection id length). An encrypted
+    /// connection is still registered as a possible subscriber when the kernel can seal for it: its copies leave sealed
+    /// with its keys (docs/quic-encrypted-fast-path.md); as a publisher it gets no tap (opening in the kernel is not wired).
+    /// <paramref name="upstreamLink"/>: our own link to an upstream relay, never a subscriber of ours.
     /// </summary>
-    public IMoqSubgroupTap? Attach(IRelayPeer peer, QuicConnection connection)
+    public IMoqSubgroupTap? Attach(IRelayPeer peer, QuicConnection connection, bool upstreamLink = false)
     {
-        if (!FastPathSubscriberConnection.CanUse(connection)) return null;
+        if (!FastPathSubscriberConnection.CanUse(connection))
+        {
+            if (!upstreamLink && FastPathSubscriberConnection.CanSeal(connection) && _plane.CanSeal) _peers[peer] = new Peer(connection);
+            return null;
+        }
         var state = new Peer(connection);
         _peers[peer] = state;
         return new FastPathUpstreamTap(_plane, connection.InitialLocalConnectionId, header => Route(state, header), _log,

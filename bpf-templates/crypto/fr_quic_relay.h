@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Encrypted subscriber slots of the relay (issue 16, docs/quic-encrypted-fast-path.md "Wiring into the relay"): a
+ * subscriber connection with full 1-RTT protection gets the kernel's copy of a clear-text fast-path packet sealed with
+ * its own keys. relay.bpf.c includes this header when the descriptor opts in (FR_ENCRYPTED_SUBSCRIBERS); the upstream
+ * stays clear text (0xBAAD, the operator's own side) and is authenticated by construction as on the clear-text path.
+ *
+ * A slot is encrypted when userspace has written its fr_quic_conns entry (pn_offset != 0) before activating it. For
+ * such a slot the egress program:
+ *   - grows each copy by the tag's 16 bytes BEFORE the copy takes a packet number (fr_enc_make_room), refusing a copy
+ *     that would then exceed the device MTU, so a refused copy takes no number;
+ *   - seals it AFTER the clear-text rewrite has written the subscriber's connection id, the kernel's number, the stream id
+ *     and offset (fr_enc_seal): AEAD with nonce = IV xor that number, tag, header protection, key phase bit;
+ *   - leaves the relay stack's own packets untouched (the stack took their numbers from the mapped fr_next_pn and
+ *     sealed them itself: nothing may be renumbered after sealing).
+ * Both steps are global functions: the verifier checks each once on its own (the seal is ~61k instructions), instead of
+ * again on every path of the egress program that reaches it.
+ *
+ * Include after the generated header and fr_common.h.
+ */
+#ifndef FR_QUIC_RELAY_H
+#define FR_QUIC_RELAY_H
+
+/* One key set per slot and key phase. */
+#define FR_QC_MAX_SLOTS FR_MAX_SUBSCRIBERS
+
+#include "fr_crypto_kfuncs.h"
+#include "fr_quic_crypto.h"
+#include "fr_quic_packet.h"
+#include "fr_quic_install.h"
+
+/* Returned by fr_enc_make_room. */
+#define FR_ENC_CLEAR 0   /* not an encrypted slot: the copy is sent as it is */
+#define FR_ENC_ROOM 1    /* grown by FR_QC_TAG_LEN bytes: the copy must be sealed or dropped, never sent as it is */
+#define FR_ENC_REFUSED 2 /* too big for the device with the tag, or the packet could not be grown: not forwarded */
+
+/* The key phase a copy numbered now is sealed with: read right before its number is taken, not when it is sealed some
+ * microseconds later, so that across a key update (userspace installs the next keys in the other phase, then flips
+ * send_phase) copies change phase in number order up to the few instructions between this read and the number's
+ * fetch-and-add: RFC 9001 §6.4 lets a receiver refuse an old-phase packet numbered above a new-phase one. */
+static __always_inline __u32 fr_enc_send_phase(__u32 slot)
+{
+	struct fr_quic_conn *conn = bpf_map_lookup_elem(&fr_quic_conns, &slot);
+
+	return conn && conn->send_phase ? 1 : 0;
+}
+
+/* The slot seals its packets (userspace wrote its connection entry). */
+static __always_inline int fr_enc_slot(__u32 slot)
+{
+	struct fr_quic_conn *conn = bpf_map_lookup_elem(&fr_quic_conns, &slot);
+
+	return conn && conn->pn_offset;
+}
+
+/* Adds delta to a 16-bit big-endian length at off, with the IPv4 header checksum (l3_csum_off != 0) or only the value. */
+static __always_inline int fr_enc_add_len(struct __sk_buff *skb, __u32 off, __u16 delta, __u32 l3_csum_off)
+{
+	__be16 old_len, new_len;
+
+	if (bpf_skb_load_bytes(skb, off, &old_len, sizeof(old_len)))
+		return -1;
+	new_len = bpf_htons(bpf_ntohs(old_len) + delta);
+	if (l3_csum_off && bpf_l3_csum_replace(skb, l3_csum_off, old_len, new_len, sizeof(new_len)))
+		return -1;
+	return bpf_skb_store_bytes(skb, off, &new_len, sizeof(new_len), 0) ? -1 : 0;
+}
+
+/*
+ * For a copy to `slot`, rewritten up to its protocol header: FR_ENC_CLEAR for a clear-text slot (nothing changed);
+ * otherwise room for the tag at the end of the UDP payload: FR_ENC_ROOM, or FR_ENC_REFUSED when the grown packet
+ * would exceed the device's MTU or could not be grown. The IP length and the UDP length move by 16 and both checksums
+ * follow (the UDP checksum's pseudo-header and header length; the 16 new bytes are not counted until fr_enc_seal has
+ * written them, which fixes the checksum for them). An IPv4 datagram without a checksum keeps 0.
+ */
+__noinline int fr_enc_make_room(struct __sk_buff *skb, __u32 slot)
+{
+	__u32 quic_off, quic_len, mtu_len = 0, udp_off, udp_len, l3 = sizeof(struct ethhdr);
+	__be16 old_len, new_len;
+	__u16 proto;
+
+	if (!skb || !fr_enc_slot(slot))
+		return FR_ENC_CLEAR;
+	if (fr_qc_udp_payload(skb, &quic_off, &quic_len) || quic_len + FR_QC_TAG_LEN > FR_QC_MAX_PACKET) {
+		fr_qc_count(FR_QC_MALFORMED);
+		return FR_ENC_REFUSED;
+	}
+	/* skb->len + 16 against the device this copy leaves by (ifindex 0: skb->dev, the subscriber's). */
+	if (bpf_check_mtu(skb, 0, &mtu_len, FR_QC_TAG_LEN, 0) != BPF_MTU_CHK_RET_SUCCESS) {
+		fr_qc_count(FR_QC_TOO_BIG);
+		return FR_ENC_REFUSED;
+	}
+	if (bpf_skb_load_bytes(skb, offsetof(struct ethhdr, h_proto), &proto, sizeof(proto)))
+		return FR_ENC_REFUSED;
+	udp_off = quic_off - sizeof(struct udphdr);
+	udp_len = quic_len + sizeof(struct udphdr);
+	if (bpf_skb_change_tail(skb, skb->len + FR_QC_TAG_LEN, 0)) {
+		fr_qc_count(FR_QC_TOO_BIG);
+		return FR_ENC_REFUSED;
+	}
+	/* From here the copy is longer than its headers say: every failure must drop it (FR_ENC_REFUSED does). */
+	if (proto == bpf_htons(ETH_P_IP)) {
+		if (fr_enc_add_len(skb, l3 + offsetof(struct iphdr, tot_len), FR_QC_TAG_LEN, l3 + offsetof(struct iphdr, check)))
+			return FR_ENC_REFUSED;
+	} else if (fr_enc_add_len(skb, l3 + offsetof(struct ipv6hdr, payload_len), FR_QC_TAG_LEN, 0)) {
+		return FR_ENC_REFUSED;
+	}
+	/* The UDP length is in the checksum twice: the header field and the pseudo-header. */
+	old_len = bpf_htons((__u16)udp_len);
+	new_len = bpf_htons((__u16)(udp_len + FR_QC_TAG_LEN));
+	if (bpf_skb_store_bytes(skb, udp_off + offsetof(struct udphdr, len), &new_len, sizeof(new_len), 0) ||
+	    bpf_l4_csum_replace(skb, udp_off + offsetof(struct udphdr, check), old_len, new_len,
+				sizeof(new_len) | BPF_F_MARK_MANGLED_0) ||
+	    bpf_l4_csum_replace(skb, udp_off + offsetof(struct udphdr, check), old_len, new_len,
+				sizeof(new_len) | BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0))
+		return FR_ENC_REFUSED;
+	return FR_ENC_ROOM;
+}
+
+/*
+ * Seals a copy fr_enc_make_room grew, whose header now carries the subscriber's connection id and the low 32 bits of
+ * its packet number `pn`: with key phase `phase` (fr_enc_send_phase when the number was taken), in per-CPU scratch,
+ * written back with the UDP checksum updated. 0 when sealed; otherwise the copy must be dropped (no keys, a crypto error).
+ */
+__noinline int fr_enc_seal(struct __sk_buff *skb, __u32 slot, __u64 pn, __u32 phase)
+{
+	__u32 quic_off, quic_len;
+	struct fr_quic_conn *conn;
+	struct fr_qc_scratch *s;
+	__s64 old_sum, new_sum;
+	__u64 *largest;
+	int stat;
+
+	if (!skb || fr_qc_prepare(skb, slot, FR_QC_SCRATCH_SEAL, &s, &conn, &largest, &quic_off, &quic_len))
+		return -1;
+	if (quic_len < FR_QC_TAG_LEN)
+		return -1;
+	/* The tag's room is not in the checksum yet (its bytes are whatever the grown buffer held). */
+	old_sum = fr_qc_sum(s, quic_len - FR_QC_TAG_LEN, 0);
+	stat = fr_qc_seal_scratch(FR_QC_SCRATCH_SEAL, s, conn, slot, quic_len, pn, phase);
+	if (stat) {
+		fr_qc_count(stat);
+		return -1;
+	}
+	new_sum = fr_qc_sum(s, quic_len, 0);
+	if (quic_len > FR_QC_MAX_PACKET || bpf_skb_store_bytes(skb, quic_off, s->pkt, quic_len, 0) ||
+	    fr_qc_fix_udp_csum(skb, quic_off, old_sum, new_sum)) {
+		fr_qc_count(FR_QC_CRYPTO_ERROR);
+		return -1;
+	}
+	/* The decoding reference of the connection (not used to number: fr_next_pn does), kept for diagnostics. */
+	fr_qc_raise_largest(largest, pn);
+	fr_qc_count(FR_QC_SEALED);
+	return 0;
+}
+
+#endif /* FR_QUIC_RELAY_H */

@@ -1,0 +1,111 @@
+using System.Security.Cryptography;
+using FastRelay.Bpf;
+using FastRelay.Bpf.Crypto;
+using FastRelay.Protocols.Quic.Connection;
+using FastRelay.Protocols.Quic.Crypto;
+
+namespace FastRelay.Protocols.Moq.Relay.FastPath;
+
+/// <summary>
+/// One encrypted subscriber slot of the relay's kernel programs (an object built with EncryptedSubscribers,
+/// docs/quic-encrypted-fast-path.md): the QUIC stack's <see cref="ISealedFastPathSlot"/> on the kernel's maps. Numbers
+/// come from the slot's <c>fr_next_pn</c> entry, mapped into this process (the same atomic add as the kernel's
+/// <c>__sync_fetch_and_add</c>, no syscall per packet); keys go into the kernel through <see cref="QuicKernelCrypto"/>
+/// (maps and the syscall program only). The first keys also write the slot's connection entry, which is what makes the
+/// egress program treat the slot as encrypted: install them before the slot is activated.
+/// </summary>
+public sealed class KernelSealedSlot : ISealedFastPathSlot
+{
+    private readonly BpfMappedArray<ulong> _nextPacketNumbers;
+    private readonly QuicKernelCrypto _crypto;
+    private readonly uint _slot;
+    private readonly int _packetNumberOffset;
+    private readonly object _gate = new();
+    private bool _connectionWritten;
+    // After Detach: the connection numbers on its own from here, and its keys stay out of the slot (which may be reused).
+    private bool _detached;
+    private ulong _detachedNext;
+
+    /// <param name="nextPacketNumbers">The object's fr_next_pn, mapped (shared by every slot of the object).</param>
+    /// <param name="crypto">The object's key writer.</param>
+    /// <param name="connectionIdLength">The subscriber's connection id length as the kernel writes it (the descriptor's, 8).</param>
+    public KernelSealedSlot(BpfMappedArray<ulong> nextPacketNumbers, QuicKernelCrypto crypto, uint slot, int connectionIdLength)
+    {
+        ArgumentNullException.ThrowIfNull(nextPacketNumbers);
+        ArgumentNullException.ThrowIfNull(crypto);
+        if (slot >= (uint)nextPacketNumbers.Count || slot >= (uint)crypto.MaxSlots) throw new ArgumentOutOfRangeException(nameof(slot));
+        if (connectionIdLength is < 1 or > 20) throw new ArgumentOutOfRangeException(nameof(connectionIdLength));
+        _nextPacketNumbers = nextPacketNumbers;
+        _crypto = crypto;
+        _slot = slot;
+        _packetNumberOffset = 1 + connectionIdLength;
+    }
+
+    public uint Slot => _slot;
+
+    /// <summary>Key generations installed so far (the first keys and one per key update).</summary>
+    public int KeyInstalls { get; private set; }
+
+    public void Start(ulong firstPacketNumber)
+    {
+        lock (_gate)
+            if (!_detached) Volatile.Write(ref _nextPacketNumbers[_slot], firstPacketNumber);
+    }
+
+    public ulong Reserve()
+    {
+        // The lock only orders a Reserve against Detach (uncontended otherwise); the add itself is atomic against the kernel.
+        lock (_gate)
+            return _detached ? _detachedNext++ : Interlocked.Increment(ref _nextPacketNumbers[_slot]) - 1;
+    }
+
+    /// <summary>
+    /// The slot is going away while the connection may live on: from now on the connection numbers on its own, above every
+    /// number the slot's counter gave (a number must never repeat: it is the AEAD nonce), and its key updates no longer
+    /// reach the kernel. Call before the slot can be reused.
+    /// </summary>
+    public void Detach()
+    {
+        lock (_gate)
+        {
+            if (_detached) return;
+            _detachedNext = Volatile.Read(ref _nextPacketNumbers[_slot]);
+            _detached = true;
+        }
+    }
+
+    /// <summary>Installs the keys in the set of their key phase, then makes that phase the one the kernel seals with: the
+    /// other phase's set (the previous generation) is never touched while copies may still use it.</summary>
+    public void InstallSendKeys(PacketKeys keys)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        lock (_gate)
+            if (_detached) return;
+        if (!QuicConnectionCore.KernelCanSeal(keys.Suite)) throw new NotSupportedException($"the kernel cannot seal with {keys.Suite}");
+        int phase = keys.KeyPhase ? 1 : 0;
+        int length = keys.Suite.KeyLength();
+        Span<byte> key = stackalloc byte[32], iv = stackalloc byte[12], hp = stackalloc byte[32];
+        try
+        {
+            keys.ExportKeys(key[..length], iv, hp[..keys.Suite.HeaderProtectionKeyLength()]);
+            _crypto.InstallKeys((int)_slot, phase, key[..length], iv, hp[..keys.Suite.HeaderProtectionKeyLength()]);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(key);
+            CryptographicOperations.ZeroMemory(iv);
+            CryptographicOperations.ZeroMemory(hp);
+        }
+        if (!_connectionWritten)
+        {
+            // The decoding reference is unused for sealing (the number comes with each copy); 0 is fine.
+            _crypto.SetConnection((int)_slot, _packetNumberOffset, phase, 0);
+            _connectionWritten = true;
+        }
+        else
+        {
+            _crypto.SetSendPhase((int)_slot, phase);
+        }
+        KeyInstalls++;
+    }
+}
