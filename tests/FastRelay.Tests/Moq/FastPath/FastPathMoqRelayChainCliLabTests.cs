@@ -47,9 +47,10 @@ public sealed class FastPathMoqRelayChainCliLabTests(GeneratedObjects generated,
         await edge.WaitForLogAsync(l => MoqLab.AcceptedSubscriptions(l) >= subscribers.Count, "SUBSCRIBE from every subscriber", MoqLab.StepTimeout);
         await origin.WaitForLogAsync(l => MoqLab.AcceptedSubscriptions(l) >= 1, "the edge relay's SUBSCRIBE", MoqLab.StepTimeout);
         // Kernel slots are activated when a SUBSCRIBE is accepted, off the request's thread: the edge's link at the
-        // origin, the two fast-path subscribers at the edge. Media that starts before them goes through userspace.
+        // origin; at the edge the two fast-path subscribers and the encrypted one (a sealed slot). Media that starts
+        // before them goes through userspace.
         await lab.WaitForStatusAsync("origin", s => s.FastPath is { Slots: 1 }, "a kernel slot for the edge relay");
-        await lab.WaitForStatusAsync("edge", s => s.FastPath is { Slots: 2 }, "kernel slots for both fast-path subscribers");
+        await lab.WaitForStatusAsync("edge", s => s.FastPath is { Slots: 3 }, "kernel slots for the three subscribers (one sealed)");
 
         for (var i = 0; i < objects.Count; i++)
         {
