@@ -3,7 +3,6 @@ using System.Net;
 using System.Net.Sockets;
 using FastRelay.Bpf;
 using FastRelay.Bpf.Crypto;
-using FastRelay.Protocols.Quic.Api;
 using FastRelay.Net;
 using FastRelay.Protocols.Quic.Api;
 using FastRelay.Relay;
