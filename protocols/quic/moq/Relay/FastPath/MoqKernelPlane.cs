@@ -206,15 +206,8 @@ public sealed class MoqKernelPlane : IDisposable
             if (free < 0) return null;
             var slot = (uint)free;
             _slots[slot] = new SlotState(address);
-            Volatile.Write(ref _sinks[slot], sink);
             _maps.NextPacketNumbers.Update(slot, firstPacketNumber);
-            _maps.LastNumbered.Update(slot, 0);
-            Volatile.Write(ref _creditUsedMemory[slot], 0);
-            Volatile.Write(ref _creditLimitMemory[slot], 0);
-            _maps.Budgets.Update(slot, new G.Budget());
-            _maps.SubscribersByEndpoint.Update(Endpoint(address.Remote), slot);
-            // Active last: from here on the kernel numbers this connection's packets, and the sink is already there.
-            _maps.Subscribers.Update(slot, SubscriberEntry(address, active: true, channel: 0));
+            ActivateSlotLocked(slot, address, sink);
             _log.LogDebug("fast path: slot {Slot} for {Remote}", slot, address.Remote);
             return slot;
         }
@@ -265,17 +258,24 @@ public sealed class MoqKernelPlane : IDisposable
         lock (_lock)
         {
             if (_slots[slot] is { } held) held.Sealed = sealedSlot;
-            Volatile.Write(ref _sinks[slot], sink);
-            _maps.LastNumbered.Update(slot, 0);
-            Volatile.Write(ref _creditUsedMemory[slot], 0);
-            Volatile.Write(ref _creditLimitMemory[slot], 0);
-            _maps.Budgets.Update(slot, new G.Budget());
-            _maps.SubscribersByEndpoint.Update(Endpoint(address.Remote), slot);
-            // Active last (fr_next_pn and the keys are in place): from here on the kernel seals copies for this connection.
-            _maps.Subscribers.Update(slot, SubscriberEntry(address, active: true, channel: 0));
+            // fr_next_pn and the keys are in place: from activation on the kernel seals copies for this connection.
+            ActivateSlotLocked(slot, address, sink);
             _log.LogDebug("fast path: sealed slot {Slot} for {Remote}", slot, address.Remote);
             return slot;
         }
+    }
+
+    /// <summary>The activation both kinds of slot share (under the plane's lock, numbering already set): the sink, zero
+    /// credit and budget, the endpoint, and the slot active last, so the kernel never acts for a slot without them.</summary>
+    private void ActivateSlotLocked(uint slot, FastPathSubscriberAddress address, IFastPathDownstream sink)
+    {
+        Volatile.Write(ref _sinks[slot], sink);
+        _maps.LastNumbered.Update(slot, 0);
+        Volatile.Write(ref _creditUsedMemory[slot], 0);
+        Volatile.Write(ref _creditLimitMemory[slot], 0);
+        _maps.Budgets.Update(slot, new G.Budget());
+        _maps.SubscribersByEndpoint.Update(Endpoint(address.Remote), slot);
+        _maps.Subscribers.Update(slot, SubscriberEntry(address, active: true, channel: 0));
     }
 
     /// <summary>Removes a slot and everything that refers to it: its stream mappings, its channel membership, its
