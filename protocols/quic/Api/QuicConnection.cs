@@ -350,12 +350,15 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
     private long _lastFastPathRoom;
     private Action? _registrationWanted;
     private int _heldAckRangesSeen;
+    private ulong _sentForNumberingSeen;
 
     /// <summary>
     /// For the kernel fast path's event consumer: <paramref name="wanted"/> is called when the peer acknowledged packet
     /// numbers the kernel has not reported yet (the acknowledgment is held until they are registered, so their bytes stay
-    /// in flight), so the consumer can drain its events now instead of at its next idle poll. Called under the
-    /// connection's lock: keep it to a signal. Null stops it.
+    /// in flight), and when this connection sent packets of its own that wait for the kernel's number (until the report
+    /// is consumed such a packet is in no sent history: if it is lost, nothing but the report arms its recovery), so the
+    /// consumer can drain its events now instead of at its next idle poll. Called under the connection's lock: keep it
+    /// to a signal. Null stops it.
     /// </summary>
     public void OnRegistrationWanted(Action? wanted)
     {
@@ -363,6 +366,7 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
         {
             _registrationWanted = wanted;
             _heldAckRangesSeen = _core.HeldAckRanges;
+            _sentForNumberingSeen = _core.PacketsSentForNumbering;
         }
     }
 
@@ -659,8 +663,10 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
         if (_registrationWanted is { } wanted)
         {
             var held = _core.HeldAckRanges;
-            if (held > _heldAckRangesSeen) wanted();
+            var sentForNumbering = _core.PacketsSentForNumbering;
+            if (held > _heldAckRangesSeen || sentForNumbering != _sentForNumberingSeen) wanted();
             _heldAckRangesSeen = held;
+            _sentForNumberingSeen = sentForNumbering;
         }
         long timeout = _core.NextTimeout;
         // A full fence before the endpoint reads how long its loop sleeps (see QuicEndpoint.RunLoop).

@@ -48,6 +48,10 @@ public sealed partial class QuicConnectionCore
     /// <summary>Our 1-RTT packets sent whose wire number has not been reported yet.</summary>
     public int PacketsAwaitingNumber => _awaitingNumber.Count;
 
+    /// <summary>How many of our 1-RTT packets were ever sent to wait for a wire number (only grows): a rise tells the
+    /// kernel's event consumer that a numbering report is in its ring now, since TC egress ran inside the send call.</summary>
+    public ulong PacketsSentForNumbering { get; private set; }
+
     /// <summary>
     /// Relay side: from the next 1-RTT packet on, the kernel numbers this connection's packets. Returns the number the
     /// kernel's counter must start at (every smaller number was ours and stays as it was). Requires an established
@@ -232,6 +236,7 @@ public sealed partial class QuicConnectionCore
         _loss.OnPacketAwaitingNumber(record, now);
         _awaitingNumber[key] = record;
         _awaitingOrder.Enqueue((key, now));
+        PacketsSentForNumbering++;
     }
 
     private void AbandonOldestAwaiting()

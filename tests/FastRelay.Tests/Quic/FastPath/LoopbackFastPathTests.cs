@@ -25,6 +25,12 @@ public sealed class LoopbackFastPathTests
         return b;
     }
 
+    private static bool DrainedAndAcknowledged(KernelStandIn kernel, QuicConnection relay)
+    {
+        kernel.Drain(relay);
+        return relay.GetPathStatistics().BytesInFlight == 0;
+    }
+
     private static async Task<byte[]> ReadAllAsync(QuicStream stream, CancellationToken token)
     {
         var into = new MemoryStream();
@@ -157,7 +163,8 @@ public sealed class LoopbackFastPathTests
 
     /// <summary>The relay's event consumer sleeps between polls: an ACK of numbers the kernel has not reported yet is the
     /// moment it must drain (the ACK is held and the bytes stay in flight until then), so the connection asks, once per new
-    /// hold, through <see cref="QuicConnection.OnRegistrationWanted"/>.</summary>
+    /// hold, through <see cref="QuicConnection.OnRegistrationWanted"/> (it also asks when it sends packets for numbering:
+    /// <see cref="A_packet_of_our_own_sent_for_numbering_asks_for_a_drain_without_any_ack"/>).</summary>
     [Fact]
     public async Task An_ack_of_numbers_not_reported_yet_asks_for_a_drain_once_per_new_hold()
     {
@@ -178,22 +185,51 @@ public sealed class LoopbackFastPathTests
         // Nothing drains the stand-in's reports: the client's ACKs name numbers the relay has not been told of.
         await relayStream.WriteAsync(first, timeout.Token);
         await Eventually.TrueAsync(() => Volatile.Read(ref asked) > 0, "the held ACK asked for a drain");
-        kernel.Drain(pair.Server);
-        await Eventually.TrueAsync(() => pair.Server.GetPathStatistics().BytesInFlight == 0, "the held ACK applied once the numbers were reported");
+        // A drain per ask, as the relay's consumer does (the sends ask too, before the stand-in saw all their packets).
+        await Eventually.TrueAsync(() => DrainedAndAcknowledged(kernel, pair.Server), "the held ACK applied once the numbers were reported");
 
         // The hold was released: the next one asks again.
         var before = Volatile.Read(ref asked);
         await relayStream.WriteAsync(second, completeWrites: true, timeout.Token);
         await Eventually.TrueAsync(() => Volatile.Read(ref asked) > before, "a new hold asked again");
-        kernel.Drain(pair.Server);
+        await Eventually.TrueAsync(() => DrainedAndAcknowledged(kernel, pair.Server), "everything acknowledged after the second drain");
         var received = await reading;
         Assert.Equal(first.Concat(second).ToArray(), received);
-        await Eventually.TrueAsync(() => pair.Server.GetPathStatistics().BytesInFlight == 0, "everything acknowledged after the second drain");
 
         // Stopped: a later hold asks nobody.
         pair.Server.OnRegistrationWanted(null);
         var stopped = Volatile.Read(ref asked);
         await pair.Server.OpenOutboundStreamAsync(QuicStreamType.Unidirectional, timeout.Token);
         Assert.Equal(stopped, Volatile.Read(ref asked));
+    }
+
+    /// <summary>A packet of the relay's own on a kernel-numbered connection is in no sent history until the kernel's
+    /// report of its number is consumed: if it is lost, nothing but that report arms its recovery. So the connection asks
+    /// for a drain when it sends one, not only when an ACK names it (here every ACK from the client is dropped).</summary>
+    [Fact]
+    public async Task A_packet_of_our_own_sent_for_numbering_asks_for_a_drain_without_any_ack()
+    {
+        var kernel = new KernelStandIn();
+        var dropAcks = false;
+        await using var pair = await LoopbackPair.StartAsync(proxy: true,
+            client: c => c.Disable1RttEncryption = true, server: s => s.Disable1RttEncryption = true,
+            configureProxy: p =>
+            {
+                p.RewriteToClient = d => kernel.Egress(d, Stopwatch.GetTimestamp());
+                p.DropToServer = _ => Volatile.Read(ref dropAcks);
+            });
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await Task.Delay(50);   // HANDSHAKE_DONE settled, as in the tests above
+        kernel.Activate(pair.Server.BeginExternalPacketNumbering());
+        Volatile.Write(ref dropAcks, true);
+        var asked = 0;
+        pair.Server.OnRegistrationWanted(() => Interlocked.Increment(ref asked));
+
+        var relayStream = await pair.Server.OpenOutboundStreamAsync(QuicStreamType.Unidirectional, timeout.Token);
+        await relayStream.WriteAsync(Bytes(3000, 64), timeout.Token);
+
+        // No ACK reaches the relay, so no held ACK can be what asks: the send alone does.
+        await Eventually.TrueAsync(() => Volatile.Read(ref asked) > 0, "the send asked for a drain");
+        Assert.True(kernel.Drain(pair.Server) > 0, "the stand-in numbered the packets the drain was asked for");
     }
 }

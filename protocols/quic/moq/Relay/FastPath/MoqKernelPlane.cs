@@ -644,17 +644,15 @@ public sealed class MoqKernelPlane : IDisposable
 
     private void ConsumeOnTurn()
     {
-        // Busy: the pump or a DrainedAsync caller is consuming right now, which is as good.
-        if (_stopping || !Monitor.TryEnter(_consumeLock)) return;
-        try
+        if (_stopping) return;
+        // Waits out a consume in progress (the pump's or a DrainedAsync caller's: short, bounded by the ring, and never
+        // waiting for this thread) instead of leaving it to that one: it may have read the ring's end before the events
+        // this turn was woken for, and with the wake-up already spent they then waited for the loop's next idle turn.
+        lock (_consumeLock)
         {
             if (_stopping) return;
             Volatile.Write(ref _wakePending, 0);
             _events.Consume();
-        }
-        finally
-        {
-            Monitor.Exit(_consumeLock);
         }
     }
 
