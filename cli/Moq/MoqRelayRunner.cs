@@ -165,6 +165,17 @@ public static class MoqRelayRunner
         }
         await using (host)
         {
+            // SIGUSR1: the status file now (the bench reads its window's edges this way; an operator may
+            // too). Registered before the listening line, which is what callers wait for.
+            using var statusNow = PosixSignalRegistration.Create(StatusSignal, c =>
+            {
+                c.Cancel = true;
+                _ = Task.Run(() =>
+                {
+                    try { host.WriteStatusNow(); }
+                    catch (Exception e) when (e is IOException or UnauthorizedAccessException) { output.WriteLine($"status file: {e.Message}"); }
+                });
+            });
             var mode = host.FastPath is { } kernel
                 ? $"fast path on {string.Join(", ", kernel.Plane.Interfaces)}"
                 : auto ? $"userspace: fast path off ({fastPathOff})" : "userspace";
@@ -182,6 +193,9 @@ public static class MoqRelayRunner
         output.WriteLine("stopped");
         return 0;
     }
+
+    /// <summary>SIGUSR1 (10 on Linux): rewrite the status file now. .NET names no such signal; a raw number is accepted.</summary>
+    public const PosixSignal StatusSignal = (PosixSignal)10;
 
     private static async Task<FastRelay.Protocols.Moq.Relay.FastPath.RelayFastPathOptions> FastPathOptionsAsync(MoqRelayCliOptions options, CancellationToken cancellationToken) =>
         new(options.ObjectPath ?? await FastRelay.Cli.Gen.GenPipeline.BuildForRelayAsync(FastRelay.Protocols.Quic.QuicMoqHeaderFastPath.Protocol, options.Name, null, cancellationToken),

@@ -15,6 +15,9 @@ public static partial class ProcessSignals
 
     private const int SigKill = 9;
 
+    /// <summary>SIGUSR1: a `moq relay` rewrites its status file now (MoqRelayRunner.StatusSignal).</summary>
+    public static void RequestStatus(int pid) => Kill(pid, (int)FastRelay.Cli.Moq.MoqRelayRunner.StatusSignal);
+
     [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "kill")]
     private static partial int Kill(int pid, int signal);
 }

@@ -193,17 +193,17 @@ public sealed class MoqBenchRunner(MoqBenchOptions options, IMoqClientConnector 
     }
 
     /// <summary>Places the window (CLOCK_REALTIME µs) a warm-up after the first send and reads the relay's CPU and
-    /// syscalls at its edges (and, on the fast path, the kernel's forwarded bytes and packets, from the relay's status
-    /// file: those edges are up to one status interval off the window's).</summary>
+    /// syscalls at its edges (and, on the fast path, the kernel's forwarded bytes and packets, from the status file the
+    /// relay rewrites when asked: outside the CPU window at both edges, so the rewrites are not counted as relay work).</summary>
     private static async Task<(long CpuNs, long FromUs, long ToUs, KernelForwarded? Kernel, IReadOnlyList<SyscallCount>? Syscalls)> MeasureWindowAsync(IMoqBenchRelay relay,
         SyscallCounter? syscalls, Task<long> firstSendUs, double warmupSeconds, double windowSeconds, CancellationToken cancellationToken)
     {
         var fromUs = await firstSendUs.WaitAsync(cancellationToken) + (long)(warmupSeconds * 1e6);
         var toUs = fromUs + (long)(windowSeconds * 1e6);
         await DelayUntil(fromUs, cancellationToken);
+        var kernelBefore = relay.ReadKernelForwarded();
         var before = relay.ReadCpu();
         var syscallsBefore = syscalls?.ReadBySyscall();
-        var kernelBefore = relay.ReadKernelForwarded();
         await DelayUntil(toUs, cancellationToken);
         var cpu = ProcessCpuTime.Difference(before, relay.ReadCpu());
         var syscallsAfter = syscalls?.ReadBySyscall();

@@ -272,13 +272,29 @@ public sealed class RelayHost : IAsyncDisposable
         }
     }
 
-    /// <summary>Writes the snapshot atomically (temp file + rename), so a reader never sees half a file.</summary>
+    /// <summary>Rewrites the status file now, between the timer's rewrites (the CLI does it on SIGUSR1: a reader that
+    /// wants the figures of one instant, such as the bench at its window's edges, asks instead of making every relay
+    /// rewrite the file many times a second). False when the host has no status file.</summary>
+    public bool WriteStatusNow()
+    {
+        if (_options.StatusFile is not { } file) return false;
+        WriteStatus(file);
+        return true;
+    }
+
+    /// <summary>Writes the snapshot atomically (temp file + rename), so a reader never sees half a file. One writer at a
+    /// time: the timer's and an asked-for rewrite share the temp file.</summary>
     private void WriteStatus(string file)
     {
-        var temp = file + ".tmp";
-        File.WriteAllText(temp, Snapshot().ToJson());
-        File.Move(temp, file, overwrite: true);
+        lock (_statusWriteLock)
+        {
+            var temp = file + ".tmp";
+            File.WriteAllText(temp, Snapshot().ToJson());
+            File.Move(temp, file, overwrite: true);
+        }
     }
+
+    private readonly object _statusWriteLock = new();
 
     public async ValueTask DisposeAsync()
     {

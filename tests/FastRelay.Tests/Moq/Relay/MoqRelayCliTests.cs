@@ -37,6 +37,35 @@ public class MoqRelayCliTests
         Directory.Delete(dir, recursive: true);
     }
 
+    /// <summary>SIGUSR1 asks for the status file now (the bench reads its window's edges so), long before the timer's
+    /// next rewrite.</summary>
+    [Fact]
+    public async Task SigusrOneRewritesTheStatusFileAtOnce()
+    {
+        var dir = Directory.CreateTempSubdirectory("moq-relay-cli-").FullName;
+        var file = Path.Combine(dir, "t2.json");
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var output = new SyncWriter();
+        var run = MoqRelayRunner.RunAsync(new MoqRelayCliOptions { Port = 0, StatusDirectory = dir, Name = "t2", AuthToken = "secret", StatusInterval = TimeSpan.FromSeconds(60) },
+            output, stop.Token);
+        try
+        {
+            // The handler is registered once the relay says where it listens.
+            await FastRelay.Tests.Infrastructure.Eventually.TrueAsync(() => File.Exists(file) && output.Text.Contains("listening on"), "the first status file");
+            var first = File.GetLastWriteTimeUtc(file);
+            await Task.Delay(20);
+            FastRelay.Cli.Scenario.ProcessSignals.RequestStatus(Environment.ProcessId);
+            await FastRelay.Tests.Infrastructure.Eventually.TrueAsync(() => File.Exists(file) && File.GetLastWriteTimeUtc(file) > first,
+                "the status file rewritten on SIGUSR1", TimeSpan.FromSeconds(10));
+        }
+        finally
+        {
+            stop.Cancel();
+            Assert.Equal(0, await run);
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData("--address")]
     [InlineData("--upstream")]
