@@ -37,7 +37,8 @@ public sealed record MoqBenchComparisonRow(
 /// <summary>`bench --encrypted`: one fan-out of the clear-text fast path (subscribers with 0xBAAD) beside the sealed one
 /// (the row's fast path, whose subscribers kept full protection): its p50/p99, its CPU per copy with TC, its TC time per
 /// kernel packet and kernel share, what sealing adds (p50 difference, CPU and TC ratios sealed / clear), and the sealed
-/// run's seal counters (copies sealed, copies refused for want of room for the tag).</summary>
+/// run's seal counters (copies sealed, copies refused for want of room for the tag, copies dropped because sealing
+/// failed).</summary>
 public sealed record MoqBenchClearTextColumns(
     long ClearP50Us,
     long ClearP99Us,
@@ -49,7 +50,8 @@ public sealed record MoqBenchClearTextColumns(
     double? SealedOverClearCpuPerCopy,
     double? SealedOverClearKernelNs,
     long? SealedCopies,
-    long? SealTooBig);
+    long? SealTooBig,
+    long? SealFailed = null);
 
 /// <summary>`bench --profile moq --relay-mode compare`: both reports and the ratios the thesis-relay issue names
 /// (p50 latency userspace / fast path, relay CPU per delivered copy userspace / fast path — the fast path's with the
@@ -94,7 +96,8 @@ public sealed record MoqBenchComparison(MoqBenchReport Userspace, MoqBenchReport
         clear.LatencyP50Us, clear.LatencyP99Us, clear.RelayCpuWithKernelNanosecondsPerObject ?? clear.RelayCpuNanosecondsPerObject,
         clear.KernelNanosecondsPerPacket, clear.KernelShare, clear.Lost, sealedRun.LatencyP50Us - clear.LatencyP50Us,
         Ratio(sealedRun.RelayCpuWithKernelNanosecondsPerObject ?? sealedRun.RelayCpuNanosecondsPerObject, clear.RelayCpuWithKernelNanosecondsPerObject ?? clear.RelayCpuNanosecondsPerObject),
-        Ratio(sealedRun.KernelNanosecondsPerPacket, clear.KernelNanosecondsPerPacket), sealedRun.KernelSealedCopies, sealedRun.KernelSealTooBig);
+        Ratio(sealedRun.KernelNanosecondsPerPacket, clear.KernelNanosecondsPerPacket), sealedRun.KernelSealedCopies, sealedRun.KernelSealTooBig,
+        sealedRun.KernelSealFailed);
 
     private static double? Ratio(double? a, double? b) => a is { } x && b is { } y && y > 0 ? Math.Round(x / y, 2) : null;
 
@@ -136,7 +139,7 @@ public sealed record MoqBenchComparison(MoqBenchReport Userspace, MoqBenchReport
             text.AppendLine("encrypted subscribers: userspace relay, sealed fast path and the clear-text fast path, same lab, same run:");
             MoqBenchTable.Table(text, ["fan-out", "p50 µs user", "p50 µs sealed", "p50 µs clear", "p99 µs user", "p99 µs sealed", "p99 µs clear",
                     "ns/copy user", "ns/copy sealed +TC", "ns/copy clear +TC", "TC ns/packet sealed", "TC ns/packet clear", "kernel share sealed", "kernel share clear",
-                    "sealed − clear p50 µs", "CPU/copy sealed/clear", "TC sealed/clear", "copies sealed", "refused: no room for tag", "lost user/sealed/clear"],
+                    "sealed − clear p50 µs", "CPU/copy sealed/clear", "TC sealed/clear", "copies sealed", "refused: no room for tag", "seal failed", "lost user/sealed/clear"],
                 Rows.Where(r => r.ClearText is not null).Select(r =>
                 {
                     var c = r.ClearText!;
@@ -146,7 +149,7 @@ public sealed record MoqBenchComparison(MoqBenchReport Userspace, MoqBenchReport
                         F(r.UserspaceNsPerObject, "0"), F(r.FastPathNsPerObject, "0"), F(c.ClearNsPerObject, "0"),
                         F(r.FastPathKernelNsPerPacket, "0"), F(c.ClearKernelNsPerPacket, "0"), P(r.KernelShare), P(c.ClearKernelShare),
                         I(c.SealedMinusClearP50Us), F(c.SealedOverClearCpuPerCopy, "0.##"), F(c.SealedOverClearKernelNs, "0.##"),
-                        N(c.SealedCopies), N(c.SealTooBig), $"{I(r.UserspaceLost)}/{I(r.FastPathLost)}/{I(c.ClearLost)}",
+                        N(c.SealedCopies), N(c.SealTooBig), N(c.SealFailed), $"{I(r.UserspaceLost)}/{I(r.FastPathLost)}/{I(c.ClearLost)}",
                     };
                 }).ToList(), markdown);
         }

@@ -41,6 +41,8 @@ public sealed record MoqBenchPoint
     /// Null where the relay's object has no seal (or its counters could not be read).</summary>
     public long? KernelSealedCopies { get; init; }
     public long? KernelSealTooBig { get; init; }
+    /// <summary>Copies dropped after taking a number because sealing failed (no keys, malformed, kernel crypto error).</summary>
+    public long? KernelSealFailed { get; init; }
     /// <summary>Fast path: kernel time of the upstream ingress program (clones and their rewrite included) per packet the
     /// kernel forwarded, and the relay's CPU per delivered copy with that kernel time added (softirq time no relay thread
     /// is charged for). Null where bpf_stats could not be turned on.</summary>

@@ -159,6 +159,7 @@ public sealed class MoqBenchRunner(MoqBenchOptions options, IMoqClientConnector 
                 KernelShare = kernel is { } k && deliveredBytes > 0 ? Math.Round(Math.Min(1, k.Bytes / (double)deliveredBytes), 4) : null,
                 KernelSealedCopies = kernel?.Seals?.Sealed,
                 KernelSealTooBig = kernel?.Seals?.TooBig,
+                KernelSealFailed = kernel?.Seals?.Failed,
                 KernelNanosecondsPerPacket = kernelTimed is { Packets: > 0 } kt ? Math.Round(kt.RunTimeNs / (double)kt.Packets, 0) : null,
                 RelayCpuWithKernelNanosecondsPerObject = kernelTimed is { } kc && delivered > 0 ? Math.Round((cpuNs + kc.RunTimeNs) / (double)delivered, 0) : null,
                 RelaySyscalls = syscallCount,
@@ -217,7 +218,7 @@ public sealed class MoqBenchRunner(MoqBenchOptions options, IMoqClientConnector 
         var kernelAfter = relay.ReadKernelForwarded();
         KernelForwarded? kernel = kernelBefore is { } b && kernelAfter is { } a
             ? new KernelForwarded(a.Bytes - b.Bytes, a.Packets - b.Packets, a.RunTimeNs - b.RunTimeNs, a.Runs - b.Runs,
-                a.Seals is { } sa && b.Seals is { } sb ? new SealCounts(sa.Sealed - sb.Sealed, sa.TooBig - sb.TooBig) : null) : null;
+                a.Seals is { } sa && b.Seals is { } sb ? new SealCounts(sa.Sealed - sb.Sealed, sa.TooBig - sb.TooBig, sa.Failed - sb.Failed) : null) : null;
         return (cpu, fromUs, toUs, kernel, syscallsBefore is null || syscallsAfter is null ? null : SyscallCounter.Difference(syscallsBefore, syscallsAfter));
     }
 

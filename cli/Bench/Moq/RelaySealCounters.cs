@@ -5,8 +5,10 @@ using System.Text;
 namespace FastRelay.Cli.Bench.Moq;
 
 /// <summary>The relay kernel's seal counters (fr_quic_crypto_stats, summed over CPUs): copies sealed for encrypted
-/// subscribers, and copies refused because the 16-byte tag would take them past the device MTU.</summary>
-public readonly record struct SealCounts(long Sealed, long TooBig);
+/// subscribers; copies refused because the 16-byte tag would take them past the device MTU (before taking a number: the
+/// relay's stack sends that range); and copies dropped after taking a number because sealing failed (no keys, malformed,
+/// a kernel crypto error: the subscriber sees a gap, the stack resends the range once it is declared lost).</summary>
+public readonly record struct SealCounts(long Sealed, long TooBig, long Failed = 0);
 
 /// <summary>
 /// Reads the seal counters of a `moq relay` child process's kernel programs from outside the process. The relay does not
@@ -18,8 +20,9 @@ public readonly record struct SealCounts(long Sealed, long TooBig);
 /// </summary>
 public sealed unsafe partial class RelaySealCounters : IDisposable
 {
-    // enum fr_qc_stat (bpf-templates/crypto/fr_quic_crypto.h): FR_QC_SEALED = 0, FR_QC_TOO_BIG = 6, FR_QC_STAT_COUNT = 8.
-    private const uint SealedIndex = 0, TooBigIndex = 6, StatCount = 8;
+    // enum fr_qc_stat (bpf-templates/crypto/fr_quic_crypto.h): FR_QC_SEALED = 0, FR_QC_NO_KEYS = 3, FR_QC_MALFORMED = 4,
+    // FR_QC_CRYPTO_ERROR = 5, FR_QC_TOO_BIG = 6, FR_QC_STAT_COUNT = 8.
+    private const uint SealedIndex = 0, NoKeysIndex = 3, MalformedIndex = 4, CryptoErrorIndex = 5, TooBigIndex = 6, StatCount = 8;
     private const int PerCpuArray = 6; // BPF_MAP_TYPE_PERCPU_ARRAY
     // The kernel keeps 15 characters of a map's name (BPF_OBJ_NAME_LEN 16 with the NUL): "fr_quic_crypto_stats" arrives cut.
     private const string NamePrefix = "fr_quic_crypto_";
@@ -57,7 +60,7 @@ public sealed unsafe partial class RelaySealCounters : IDisposable
     public SealCounts Read()
     {
         ObjectDisposedException.ThrowIf(_fd < 0, this);
-        return new(Sum(SealedIndex), Sum(TooBigIndex));
+        return new(Sum(SealedIndex), Sum(TooBigIndex), Sum(NoKeysIndex) + Sum(MalformedIndex) + Sum(CryptoErrorIndex));
     }
 
     private long Sum(uint index)

@@ -69,6 +69,8 @@ public sealed class MoqBenchEncryptedTests(ITestOutputHelper output)
                         // from the relay's status file, whose window edges can lag the map's by a late status write.
                         Assert.True(sealedCopies > 0, p.ToString());
                         Assert.True(sealedCopies >= p.GetProperty("kernelForwardedPackets").GetInt64() / 2, p.ToString());
+                        // Keys are installed before a slot is activated: no copy ever took a number and then failed to seal.
+                        Assert.Equal(0, p.GetProperty("kernelSealFailed").GetInt64());
                     }
                     else
                         Assert.Equal(0, sealedCopies); // 0xBAAD subscribers: the same object, nothing sealed
@@ -93,6 +95,7 @@ public sealed class MoqBenchEncryptedTests(ITestOutputHelper output)
                     c.GetProperty("sealedOverClearCpuPerCopy").GetDouble());
                 Assert.Equal(sealedRun.GetProperty("kernelSealedCopies").GetInt64(), c.GetProperty("sealedCopies").GetInt64());
                 Assert.Equal(sealedRun.GetProperty("kernelSealTooBig").GetInt64(), c.GetProperty("sealTooBig").GetInt64());
+                Assert.Equal(sealedRun.GetProperty("kernelSealFailed").GetInt64(), c.GetProperty("sealFailed").GetInt64());
             }
             // The floor ran after the three relays.
             Assert.Equal([1, 4], report.GetProperty("floor").GetProperty("points").EnumerateArray().Select(p => p.GetProperty("fanOut").GetInt32()));
