@@ -36,10 +36,14 @@ public static class BenchCommand
         relayMode.AcceptOnlyFromAmong("userspace", "fastpath", "compare");
         var noFloor = new Option<bool>("--no-floor") { Description = "moq: skip the kernel floor (clone_floor.bpf.c fanning the same track out to UDP receivers, no relay process) that otherwise follows the relay run(s)." };
         var labPrefix = new Option<string?>("--lab-prefix") { Description = "moq: name prefix of the bench's lab namespaces and devices (default fr + 4 random hex digits)." };
+        var encrypted = new Option<bool>("--encrypted")
+        {
+            Description = "moq: subscribers with full 1-RTT protection (no 0xBAAD): the userspace relay and the fast-path relay, which seals each kernel copy with its subscriber's keys, then the clear-text fast path, all in one lab (implies --relay-mode compare); the publisher offers the clear-text fast path.",
+        };
         var busyPoll = new Option<bool?>("--busy-poll") { Description = "Measuring receivers spin instead of blocking (default: only with 4 or more CPUs)." };
         var command = new Command(Name, Description)
         {
-            profile, subscribers, rate, size, duration, repetitions, json, outDir, quick, noSweep, busyPoll, render, relayMode, noFloor, labPrefix,
+            profile, subscribers, rate, size, duration, repetitions, json, outDir, quick, noSweep, busyPoll, render, relayMode, noFloor, labPrefix, encrypted,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -54,8 +58,12 @@ public static class BenchCommand
                 return await MoqBenchCommand.RunAsync(parse.GetValue(subscribers)!, parse.GetResult(rate) is { Implicit: false } ? parse.GetValue(rate) : null,
                     parse.GetResult(size) is { Implicit: false } ? parse.GetValue(size) : null,
                     parse.GetResult(duration) is { Implicit: false } ? parse.GetValue(duration) : null, parse.GetValue(quick), parse.GetValue(noSweep),
-                    parse.GetValue(json), MoqCommand.DefaultConnector(), Console.Out, cancellationToken, parse.GetValue(relayMode)!,
-                    parse.GetValue(noFloor), parse.GetValue(labPrefix));
+                    parse.GetValue(json), MoqCommand.DefaultConnector(), Console.Out, cancellationToken,
+                    // --encrypted runs the compare mode's relays (and a third): it picks that mode unless another was named.
+                    parse.GetValue(encrypted) && parse.GetResult(relayMode) is null or { Implicit: true } ? MoqBenchCommand.Compare : parse.GetValue(relayMode)!,
+                    parse.GetValue(noFloor), parse.GetValue(labPrefix), parse.GetValue(encrypted));
+            if (parse.GetValue(encrypted))
+                throw new UserFacingException("--encrypted belongs to --profile moq (encrypted MoQ subscribers on the QUIC fast path)");
             if (!string.Equals(parse.GetValue(profile), "custom-udp", StringComparison.OrdinalIgnoreCase))
                 throw new UserFacingException("bench supports the custom-udp and moq profiles");
             var fanOuts = parse.GetValue(subscribers)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)

@@ -3,8 +3,9 @@ using FastRelay.Protocols.Moq.Clients;
 namespace FastRelay.Cli.Bench.Moq;
 
 /// <summary>What a fast-path relay's kernel forwarded so far (counters only grow), and the kernel time its upstream
-/// ingress program took, clones included, with its runs (0 unless kernel.bpf_stats_enabled is 1).</summary>
-public readonly record struct KernelForwarded(long Bytes, long Packets, long RunTimeNs = 0, long Runs = 0);
+/// ingress program took, clones included, with its runs (0 unless kernel.bpf_stats_enabled is 1); and, where the relay's
+/// object seals copies for encrypted subscribers, its seal counters (null otherwise).</summary>
+public readonly record struct KernelForwarded(long Bytes, long Packets, long RunTimeNs = 0, long Runs = 0, SealCounts? Seals = null);
 
 /// <summary>The relay under measurement: where to reach it and how much CPU it has used so far.</summary>
 public interface IMoqBenchRelay : IAsyncDisposable
@@ -17,6 +18,11 @@ public interface IMoqBenchRelay : IAsyncDisposable
 
     /// <summary>The relay runs the QUIC kernel fast path: the bench's clients offer it too (--fast-path).</summary>
     bool FastPath => false;
+
+    /// <summary>The subscribers keep full 1-RTT protection (they do not offer 0xBAAD) while the publisher offers the
+    /// clear-text fast path as an operator's own publisher does (`bench --encrypted`): on a fast-path relay each subscriber
+    /// gets a sealed kernel slot; a userspace relay declines the publisher's offer, so there every connection is encrypted.</summary>
+    bool EncryptedSubscribers => false;
 
     /// <summary>Stream bytes and packets the kernel forwarded so far (fast path only; null otherwise or when unreadable).</summary>
     KernelForwarded? ReadKernelForwarded() => null;

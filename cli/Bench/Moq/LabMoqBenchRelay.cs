@@ -10,10 +10,12 @@ namespace FastRelay.Cli.Bench.Moq;
 /// A `fastrelay moq relay` process in a lab's relay namespace, reached by the bench publisher on the upstream interface
 /// and by its subscribers on the downstream one: with <c>fastpath</c> the QUIC kernel fast path is attached to both
 /// interfaces and every bench client offers it; with <c>userspace</c> the same relay, clients and paths without it, so
-/// the two are compared on the same veths. Its CPU is read from /proc (same PID namespace); the kernel's forwarded bytes
-/// from its status file, which it rewrites when asked (SIGUSR1) at the window's edges: a status rewrite every 50 ms, as
-/// before, was about a tenth of the fast-path relay's CPU at fan-out 64 (a snapshot of every subscriber's figures and
-/// its JSON), measured as if the relay spent it on copies.
+/// the two are compared on the same veths. With <c>encryptedSubscribers</c> (`bench --encrypted`) the publisher still
+/// offers the clear-text fast path while the subscribers keep full 1-RTT protection: the fast-path relay seals their kernel
+/// copies. Its CPU is read from /proc (same PID namespace); the kernel's forwarded bytes from its status file, which it
+/// rewrites when asked (SIGUSR1) at the window's edges: a status rewrite every 50 ms, as before, was about a tenth of the
+/// fast-path relay's CPU at fan-out 64 (a snapshot of every subscriber's figures and its JSON), measured as if the relay
+/// spent it on copies; the kernel's seal counters from the relay's own map (<see cref="RelaySealCounters"/>).
 /// </summary>
 public sealed class LabMoqBenchRelay : IMoqBenchRelay
 {
@@ -21,11 +23,15 @@ public sealed class LabMoqBenchRelay : IMoqBenchRelay
     private readonly MoqLabProcess _process;
     private readonly string _statusFile;
 
-    private LabMoqBenchRelay(MoqLabProcess process, LabNetwork lab, bool fastPath, string statusFile)
+    private readonly Lock _sealsLock = new();
+    private RelaySealCounters? _seals;
+
+    private LabMoqBenchRelay(MoqLabProcess process, LabNetwork lab, bool fastPath, bool encryptedSubscribers, string statusFile)
     {
         _process = process;
         _statusFile = statusFile;
         FastPath = fastPath;
+        EncryptedSubscribers = encryptedSubscribers;
         Url = MoqUrl.Parse($"moqt://{lab.RelayUpstream.IPv4}:{Port}/");
         SubscriberUrl = MoqUrl.Parse($"moqt://{lab.RelayDownstream.IPv4}:{Port}/");
     }
@@ -33,19 +39,22 @@ public sealed class LabMoqBenchRelay : IMoqBenchRelay
     public MoqUrl Url { get; }
     public MoqUrl SubscriberUrl { get; }
     public bool FastPath { get; }
-    public string Description => $"`fastrelay moq relay --mode {(FastPath ? "fastpath" : "userspace")}` process {_process.ProcessId} in lab namespace";
+    public bool EncryptedSubscribers { get; }
+    public string Description => $"`fastrelay moq relay --mode {(FastPath ? "fastpath" : "userspace")}` process {_process.ProcessId} in lab namespace" +
+                                 (EncryptedSubscribers ? ", encrypted subscribers (full 1-RTT protection), clear-text fast-path publisher" : "");
     public string Log => _process.Log;
 
-    public static async Task<LabMoqBenchRelay> StartAsync(LabNetwork lab, bool fastPath, string statusDirectory, CancellationToken cancellationToken)
+    public static async Task<LabMoqBenchRelay> StartAsync(LabNetwork lab, bool fastPath, string statusDirectory, CancellationToken cancellationToken,
+        bool encryptedSubscribers = false)
     {
-        var name = $"bench-{(fastPath ? "fastpath" : "userspace")}-{Environment.ProcessId}";
+        var name = $"bench-{(fastPath ? "fastpath" : "userspace")}{(encryptedSubscribers ? "-encrypted" : "")}-{Environment.ProcessId}";
         string[] mode = fastPath
             ? ["--mode", "fastpath", "--interface", lab.RelayUpstream.Name, "--interface", lab.RelayDownstream.Name, "--bpffs", lab.BpfFsPath]
             : ["--mode", "userspace"];
         var process = MoqLabProcess.Start(lab, lab.Relay, "relay",
             ["relay", "--address", "0.0.0.0", "--port", Port.ToString(CultureInfo.InvariantCulture), "--name", name, "--status-dir", statusDirectory,
              .. mode]);
-        var relay = new LabMoqBenchRelay(process, lab, fastPath, Path.Combine(statusDirectory, name + ".json"));
+        var relay = new LabMoqBenchRelay(process, lab, fastPath, encryptedSubscribers, Path.Combine(statusDirectory, name + ".json"));
         try
         {
             await process.WaitForLogAsync(l => l.Contains("listening on"), "'listening on'", TimeSpan.FromSeconds(90), cancellationToken);
@@ -64,7 +73,8 @@ public sealed class LabMoqBenchRelay : IMoqBenchRelay
     {
         if (!FastPath) return null;
         FreshStatus();
-        return MoqRelayStatusFile.TryRead(_statusFile)?.FastPath is { } f ? new KernelForwarded(f.KernelForwardedBytes, f.ForwardedPackets, f.KernelRunTimeNs, f.KernelRuns) : null;
+        return MoqRelayStatusFile.TryRead(_statusFile)?.FastPath is { } f
+            ? new KernelForwarded(f.KernelForwardedBytes, f.ForwardedPackets, f.KernelRunTimeNs, f.KernelRuns, ReadSeals()) : null;
     }
 
     /// <summary>Asks the relay for its status now and waits (at most 2 s) until the file was rewritten.</summary>
@@ -80,7 +90,21 @@ public sealed class LabMoqBenchRelay : IMoqBenchRelay
         }
     }
 
+    /// <summary>The seal counters, looked up among the relay's fds at the first read (its programs are loaded by then).</summary>
+    private SealCounts? ReadSeals()
+    {
+        lock (_sealsLock)
+        {
+            _seals ??= RelaySealCounters.Find(_process.ProcessId);
+            return _seals?.Read();
+        }
+    }
+
     public int? ProcessId => _process.ProcessId;
 
-    public ValueTask DisposeAsync() => _process.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        lock (_sealsLock) _seals?.Dispose();
+        await _process.DisposeAsync();
+    }
 }

@@ -22,11 +22,17 @@ public static class MoqBenchCommand
     /// then the fast-path one in the same lab, with the ratios.</param>
     /// <param name="noFloor">--no-floor: skip the kernel floor that otherwise follows the relay run(s).</param>
     /// <param name="labPrefix">--lab-prefix: name prefix of the bench's lab (default fr + random hex).</param>
+    /// <param name="encrypted">--encrypted (compare mode only): the subscribers keep full 1-RTT protection in the userspace
+    /// and the fast-path runs (the fast path seals their kernel copies), and a third run in the same lab measures the
+    /// clear-text fast path (subscribers with 0xBAAD); the publisher offers the clear-text fast path in all three.</param>
     public static async Task<int> RunAsync(string fanOuts, double? objectsPerSecond, int? meanObjectBytes, double? windowSeconds, bool quick, bool noSweep, string? jsonFile,
-        IMoqClientConnector connector, TextWriter output, CancellationToken cancellationToken, string relayMode = Userspace, bool noFloor = false, string? labPrefix = null)
+        IMoqClientConnector connector, TextWriter output, CancellationToken cancellationToken, string relayMode = Userspace, bool noFloor = false, string? labPrefix = null,
+        bool encrypted = false)
     {
         if (relayMode is not (Userspace or FastPath or Compare))
             throw new UserFacingException($"--relay-mode {relayMode}: expected {Userspace}, {FastPath} or {Compare}");
+        if (encrypted && relayMode != Compare)
+            throw new UserFacingException($"--encrypted measures three relays in one lab (the --relay-mode {Compare} runs plus the clear-text fast path): it cannot be combined with --relay-mode {relayMode}");
         var options = new MoqBenchOptions
         {
             FanOuts = fanOuts.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
@@ -67,8 +73,8 @@ public static class MoqBenchCommand
             try
             {
                 var namespaced = new NamespacedMoqConnector(connector, lab.Publisher.Namespace, lab.Subscribers[0].Namespace);
-                Task<MoqBenchReport> Run(bool fastPath) =>
-                    new MoqBenchRunner(options, namespaced, async ct => await LabMoqBenchRelay.StartAsync(lab, fastPath, status, ct)).RunAsync(cancellationToken);
+                Task<MoqBenchReport> Run(bool fastPath, bool encryptedSubscribers = false) =>
+                    new MoqBenchRunner(options, namespaced, async ct => await LabMoqBenchRelay.StartAsync(lab, fastPath, status, ct, encryptedSubscribers)).RunAsync(cancellationToken);
                 if (relayMode == FastPath)
                 {
                     var report = await Run(fastPath: true);
@@ -79,10 +85,12 @@ public static class MoqBenchCommand
                 }
                 else
                 {
-                    var userspace = await Run(fastPath: false);
-                    var fastPath = await Run(fastPath: true);
+                    // --encrypted: the same two runs with encrypted subscribers, then the clear-text fast path as the plain mode's.
+                    var userspace = await Run(fastPath: false, encrypted);
+                    var fastPath = await Run(fastPath: true, encrypted);
+                    var clearText = encrypted ? await Run(fastPath: true) : null;
                     var (floor, skipped) = await FloorAsync(options, lab, cancellationToken);
-                    var comparison = MoqBenchComparison.From(userspace, fastPath, floor, skipped);
+                    var comparison = MoqBenchComparison.From(userspace, fastPath, floor, skipped, clearText);
                     output.WriteLine(comparison.Format());
                     json = comparison.ToJson();
                 }

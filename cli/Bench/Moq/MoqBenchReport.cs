@@ -36,6 +36,13 @@ public sealed record MoqBenchPoint
     public long? KernelForwardedBytes { get; init; }
     public long? KernelForwardedPackets { get; init; }
     public double? KernelShare { get; init; }
+    /// <summary>Fast path with encrypted subscribers: copies the kernel sealed over the window (its fr_quic_crypto_stats),
+    /// and copies it refused because the 16-byte tag would take them past the device MTU (the relay's stack sent those).
+    /// Null where the relay's object has no seal (or its counters could not be read).</summary>
+    public long? KernelSealedCopies { get; init; }
+    public long? KernelSealTooBig { get; init; }
+    /// <summary>Copies dropped after taking a number because sealing failed (no keys, malformed, kernel crypto error).</summary>
+    public long? KernelSealFailed { get; init; }
     /// <summary>Fast path: kernel time of the upstream ingress program (clones and their rewrite included) per packet the
     /// kernel forwarded, and the relay's CPU per delivered copy with that kernel time added (softirq time no relay thread
     /// is charged for). Null where bpf_stats could not be turned on.</summary>

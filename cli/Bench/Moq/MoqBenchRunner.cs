@@ -66,7 +66,10 @@ public sealed class MoqBenchRunner(MoqBenchOptions options, IMoqClientConnector 
             relay.Description, options.ObjectsPerSecond, options.BitrateBitsPerSecond, options.GopFrames, options.KeyFrameRatio,
             options.WarmupSeconds, options.DurationSeconds,
             Transport: $"raw QUIC (ALPN moqt-19), publisher to {relay.Url}, subscribers to {relay.SubscriberUrl}" +
-                       (relay.FastPath ? ", every client offering the kernel fast path (0xBAAD, 1-RTT in clear)" : "") +
+                       (relay.EncryptedSubscribers
+                           ? ", the publisher offering the kernel fast path (0xBAAD, 1-RTT in clear; a userspace relay declines it), every subscriber with full 1-RTT protection (AES-GCM)" +
+                             (relay.FastPath ? ": the kernel seals each copy with its subscriber's keys" : "")
+                           : relay.FastPath ? ", every client offering the kernel fast path (0xBAAD, 1-RTT in clear)" : "") +
                        "; each subscriber its own connection; publisher and subscribers in the bench process",
             Latency: "object one-way latency: subscriber CLOCK_REALTIME when the object completed minus the publisher's CLOCK_REALTIME stamp taken just before the write, pooled over all subscribers",
             Cpu: "relay CPU over the measured window from /proc/PID/task/*/schedstat (utime+stime if threads exited); per delivered object and per delivered payload byte (objects x subscribers)",
@@ -86,8 +89,10 @@ public sealed class MoqBenchRunner(MoqBenchOptions options, IMoqClientConnector 
     private async Task<MoqBenchPoint> MeasureAsync(IMoqBenchRelay relay, SyscallCounter? syscalls, int fanOut, SyntheticTrackOptions trackOptions, double warmupSeconds,
         double windowSeconds, double? mhz, CancellationToken cancellationToken)
     {
-        var endpoint = new MoqClientEndpoint { Url = relay.Url, Insecure = true, FastPath = relay.FastPath };
-        var subscriberEndpoint = endpoint with { Url = relay.SubscriberUrl };
+        // The publisher offers the clear-text fast path whenever the run is about it (a userspace relay declines); the
+        // subscribers offer it only when they are not the encrypted ones being measured.
+        var endpoint = new MoqClientEndpoint { Url = relay.Url, Insecure = true, FastPath = relay.FastPath || relay.EncryptedSubscribers };
+        var subscriberEndpoint = endpoint with { Url = relay.SubscriberUrl, FastPath = relay.FastPath && !relay.EncryptedSubscribers };
         var track = MoqTrackName.FromText("bench", $"f{fanOut}-r{trackOptions.FramesPerSecond}-{Guid.NewGuid():N}"[..24]);
         var synthetic = new SyntheticTrack(trackOptions);
 
@@ -152,6 +157,9 @@ public sealed class MoqBenchRunner(MoqBenchOptions options, IMoqClientConnector 
                 KernelForwardedBytes = kernel?.Bytes,
                 KernelForwardedPackets = kernel?.Packets,
                 KernelShare = kernel is { } k && deliveredBytes > 0 ? Math.Round(Math.Min(1, k.Bytes / (double)deliveredBytes), 4) : null,
+                KernelSealedCopies = kernel?.Seals?.Sealed,
+                KernelSealTooBig = kernel?.Seals?.TooBig,
+                KernelSealFailed = kernel?.Seals?.Failed,
                 KernelNanosecondsPerPacket = kernelTimed is { Packets: > 0 } kt ? Math.Round(kt.RunTimeNs / (double)kt.Packets, 0) : null,
                 RelayCpuWithKernelNanosecondsPerObject = kernelTimed is { } kc && delivered > 0 ? Math.Round((cpuNs + kc.RunTimeNs) / (double)delivered, 0) : null,
                 RelaySyscalls = syscallCount,
@@ -209,7 +217,8 @@ public sealed class MoqBenchRunner(MoqBenchOptions options, IMoqClientConnector 
         var syscallsAfter = syscalls?.ReadBySyscall();
         var kernelAfter = relay.ReadKernelForwarded();
         KernelForwarded? kernel = kernelBefore is { } b && kernelAfter is { } a
-            ? new KernelForwarded(a.Bytes - b.Bytes, a.Packets - b.Packets, a.RunTimeNs - b.RunTimeNs, a.Runs - b.Runs) : null;
+            ? new KernelForwarded(a.Bytes - b.Bytes, a.Packets - b.Packets, a.RunTimeNs - b.RunTimeNs, a.Runs - b.Runs,
+                a.Seals is { } sa && b.Seals is { } sb ? new SealCounts(sa.Sealed - sb.Sealed, sa.TooBig - sb.TooBig, sa.Failed - sb.Failed) : null) : null;
         return (cpu, fromUs, toUs, kernel, syscallsBefore is null || syscallsAfter is null ? null : SyscallCounter.Difference(syscallsBefore, syscallsAfter));
     }
 

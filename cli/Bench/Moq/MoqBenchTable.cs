@@ -22,6 +22,9 @@ public static class MoqBenchTable
             F(p.RelaySyscallsPerObject, "0.###"), F(p.RelaySyscallsPerKernelPacket, "0.###"),
         }).ToList();
         Table(text, header, rows, markdown);
+        foreach (var p in report.Points.Where(p => p.KernelSealedCopies is > 0 || p.KernelSealTooBig is > 0 || p.KernelSealFailed is > 0))
+            text.AppendLine($"fan-out {p.FanOut}: kernel copies sealed for encrypted subscribers {p.KernelSealedCopies}, refused (no room for the 16-byte tag) " +
+                            $"{p.KernelSealTooBig}, dropped because sealing failed {p.KernelSealFailed}");
         foreach (var p in report.Points.Where(p => p.RelayTopSyscalls is { Count: > 0 }))
             text.AppendLine($"fan-out {p.FanOut}: relay syscalls {string.Join(", ", p.RelayTopSyscalls!.Select(c => $"{c.Name} {c.Count}"))} (of {p.RelaySyscalls})");
         if (report.Floor is { } floor)

@@ -22,6 +22,15 @@ public sealed partial class QuicConnectionCore
     public const int FastPathStreamOffsetOffset = 22;
     public const int FastPathDataOffset = 30;
 
+    /// <summary>
+    /// Bytes a fast-path object packet leaves free below the path's datagram size: a relay that serves a subscriber with
+    /// full 1-RTT protection seals the kernel's copy of the packet and appends the AEAD tag (16 bytes; the copy's other
+    /// fields keep their sizes), so a copy of a packet filled to the MTU would not fit that subscriber's path and would be
+    /// refused (counted as TooBig) and sent by the relay's stack instead. Always left, since the publisher cannot know
+    /// which subscribers are encrypted: 1.1 % of a 1452-byte datagram (docs/quic-encrypted-fast-path.md).
+    /// </summary>
+    public const int FastPathTagRoom = PacketProtection.TagLength;
+
     /// <summary>Packets waiting for their wire number at most: beyond it the oldest is taken as never sent.</summary>
     public const int MaxPacketsAwaitingNumber = 4096;
     /// <summary>How long a packet may wait for its wire number, and an ACK of an unregistered number may be held (µs).</summary>
@@ -296,7 +305,9 @@ public sealed partial class QuicConnectionCore
         var record = _loss.RentPacket();
         record.PacketNumber = packetNumber;
         record.Space = PacketNumberSpace.ApplicationData;
-        int written = Streams.WriteFastPathFrame(datagram[headerLength..], record.Frames);
+        // The frame's data runs to the end of the packet, so the room for a sealing relay's tag is kept by ending it early.
+        int written = datagram.Length - headerLength > FastPathTagRoom
+            ? Streams.WriteFastPathFrame(datagram[headerLength..^FastPathTagRoom], record.Frames) : 0;
         if (written == 0)
         {
             _loss.ReturnPacket(record);

@@ -15,6 +15,9 @@ public sealed class PacketKeys : IDisposable
     // The header protection key, shared by every generation (RFC 9001 §6.1): kept only so the kernel can be given it.
     private readonly byte[] _hpKey;
     private readonly bool _ownsHeaderProtection;
+    // Set by Dispose, which zeroes the secret and the header protection key: an export after it would hand the kernel keys
+    // derived from zeros without a word, so it throws instead.
+    private volatile bool _disposed;
 
     public CipherSuite Suite { get; }
     public PacketAead Aead { get; }
@@ -91,10 +94,15 @@ public sealed class PacketKeys : IDisposable
     /// The raw AEAD key, IV and header protection key, for the one place that needs them outside this class: the kernel's
     /// packet protection of an encrypted fast-path connection (keys travel to it through bpf(2) maps only). Spans of
     /// <see cref="CipherSuiteInfo.KeyLength"/>, 12 and <see cref="CipherSuiteInfo.HeaderProtectionKeyLength"/> bytes;
-    /// the caller zeroes them.
+    /// the caller zeroes them. Any number of exports of a live generation give the same bytes (the secret and the header
+    /// protection key are only read: a connection that goes on a sealed slot again exports its keys again); a disposed
+    /// (retired) generation throws <see cref="ObjectDisposedException"/>.
     /// </summary>
     public void ExportKeys(Span<byte> key, Span<byte> iv, Span<byte> headerProtectionKey)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (key.Length != Suite.KeyLength() || iv.Length != CipherSuiteInfo.IvLength || headerProtectionKey.Length != Suite.HeaderProtectionKeyLength())
+            throw new ArgumentException($"{Suite} exports a {Suite.KeyLength()}-byte key, a {CipherSuiteInfo.IvLength}-byte IV and a {Suite.HeaderProtectionKeyLength()}-byte header protection key");
         Span<byte> unusedHp = stackalloc byte[32];
         // Key and IV of any generation come from its secret with the "quic key" / "quic iv" labels (what DeriveNextGeneration does).
         QuicKeyDerivation.DerivePacketKeys(Suite, _secret, key, iv, unusedHp, Version);
@@ -105,6 +113,7 @@ public sealed class PacketKeys : IDisposable
     /// <summary>Disposes the AEAD; the header protection only if these keys created it (not a key-update generation).</summary>
     public void Dispose()
     {
+        _disposed = true;
         Aead.Dispose();
         if (_ownsHeaderProtection) HeaderProtection.Dispose();
         CryptographicOperations.ZeroMemory(_hpKey); // each generation holds its own copy
