@@ -55,6 +55,8 @@ public static class MoqRelayStatusPrinter
         if (s.FastPath is { } f)
             output.WriteLine($"  kernel fast path: {f.Slots} subscriber slot(s), {f.TappedStreams} subgroup streams tapped, {f.KernelForwardedBytes} bytes forwarded " +
                 $"in {f.ForwardedPackets} packets, {f.NotForwardedPackets} not forwarded (left to userspace)");
+        if (s.FastPath?.Seal is { } seal)
+            output.WriteLine($"  sealed for encrypted subscribers: {seal.Sealed} copies, {seal.TooBig} refused (no room for the tag), {seal.Failed} failed");
         if (s.FastPath?.Subscribers is { Count: > 0 } subscribers)
         {
             output.WriteLine($"  {"fast-path subscriber",-20} {"remote",-24} {"state",-5} {"kernel bytes",12} {"relay bytes",12} {"kernel",7}");

@@ -7,6 +7,10 @@ namespace FastRelay.Cli.Bench.Moq;
 /// object seals copies for encrypted subscribers, its seal counters (null otherwise).</summary>
 public readonly record struct KernelForwarded(long Bytes, long Packets, long RunTimeNs = 0, long Runs = 0, SealCounts? Seals = null);
 
+/// <summary>The kernel's seal counters (the relay's status, <c>FastPath.Seal</c>): copies sealed for encrypted subscribers,
+/// refused for want of room for the tag, and dropped because sealing failed.</summary>
+public readonly record struct SealCounts(long Sealed, long TooBig, long Failed = 0);
+
 /// <summary>The relay under measurement: where to reach it and how much CPU it has used so far.</summary>
 public interface IMoqBenchRelay : IAsyncDisposable
 {

@@ -15,16 +15,13 @@ namespace FastRelay.Cli.Bench.Moq;
 /// copies. Its CPU is read from /proc (same PID namespace); the kernel's forwarded bytes from its status file, which it
 /// rewrites when asked (SIGUSR1) at the window's edges: a status rewrite every 50 ms, as before, was about a tenth of the
 /// fast-path relay's CPU at fan-out 64 (a snapshot of every subscriber's figures and its JSON), measured as if the relay
-/// spent it on copies; the kernel's seal counters from the relay's own map (<see cref="RelaySealCounters"/>).
+/// spent it on copies; the kernel's seal counters from the same status.
 /// </summary>
 public sealed class LabMoqBenchRelay : IMoqBenchRelay
 {
     private const int Port = 4443;
     private readonly MoqLabProcess _process;
     private readonly string _statusFile;
-
-    private readonly Lock _sealsLock = new();
-    private RelaySealCounters? _seals;
 
     private LabMoqBenchRelay(MoqLabProcess process, LabNetwork lab, bool fastPath, bool encryptedSubscribers, string statusFile)
     {
@@ -74,7 +71,8 @@ public sealed class LabMoqBenchRelay : IMoqBenchRelay
         if (!FastPath) return null;
         FreshStatus();
         return MoqRelayStatusFile.TryRead(_statusFile)?.FastPath is { } f
-            ? new KernelForwarded(f.KernelForwardedBytes, f.ForwardedPackets, f.KernelRunTimeNs, f.KernelRuns, ReadSeals()) : null;
+            ? new KernelForwarded(f.KernelForwardedBytes, f.ForwardedPackets, f.KernelRunTimeNs, f.KernelRuns,
+                f.Seal is { } seal ? new SealCounts(seal.Sealed, seal.TooBig, seal.Failed) : null) : null;
     }
 
     /// <summary>Asks the relay for its status now and waits (at most 2 s) until the file was rewritten.</summary>
@@ -90,21 +88,7 @@ public sealed class LabMoqBenchRelay : IMoqBenchRelay
         }
     }
 
-    /// <summary>The seal counters, looked up among the relay's fds at the first read (its programs are loaded by then).</summary>
-    private SealCounts? ReadSeals()
-    {
-        lock (_sealsLock)
-        {
-            _seals ??= RelaySealCounters.Find(_process.ProcessId);
-            return _seals?.Read();
-        }
-    }
-
     public int? ProcessId => _process.ProcessId;
 
-    public async ValueTask DisposeAsync()
-    {
-        lock (_sealsLock) _seals?.Dispose();
-        await _process.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => _process.DisposeAsync();
 }

@@ -75,5 +75,10 @@ public sealed class FastPathMoqSealedSubscriberLabTests(GeneratedObjects generat
         // kernel tag flipped: 167 packets lost for the encrypted subscriber (its kernel share fell to 59 %, latency p50 52 ms
         // instead of 0.7 ms) and this assertion failed; with real seals none are lost on the clean lab link.
         Assert.All(fast.Subscribers, s => Assert.True(s.PacketsLost < 25, $"{s.Session} {s.Remote}: {s.PacketsLost} packets lost"));
+        // The status carries the kernel's own seal counters: the encrypted subscriber's copies were sealed there, and none
+        // failed after taking a number.
+        Assert.NotNull(fast.Seal);
+        Assert.True(fast.Seal!.Sealed > 0, $"{fast.Seal}");
+        Assert.Equal(0, fast.Seal.Failed);
     }
 }

@@ -176,6 +176,10 @@ public sealed class MoqKernelPlane : IDisposable
     public FastPathPumpCounters Counters => new(Interlocked.Read(ref _forwarded), Interlocked.Read(ref _numbered),
         Interlocked.Read(ref _notForwarded), Interlocked.Read(ref _unknownSlot), Interlocked.Read(ref _sinkFailures));
 
+    /// <summary>The kernel's seal counters (sealed copies for encrypted subscribers, refusals, failures), summed over
+    /// CPUs; null when the object cannot seal (no <c>EncryptedSubscribers</c> in the descriptor).</summary>
+    public QuicKernelCryptoStats? SealStats() => _crypto?.ReadStats();
+
     /// <summary>The kernel's relay-wide counters, summed over CPUs.</summary>
     public G.Stats KernelStats()
     {

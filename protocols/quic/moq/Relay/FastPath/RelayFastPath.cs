@@ -155,9 +155,10 @@ public sealed class RelayFastPath : IDisposable
         var c = _plane.Counters;
         var k = _plane.KernelStats();
         var (runTimeNs, runs) = _plane.UpstreamProgramRunTime();
+        var seal = _plane.SealStats() is { } q ? new MoqSealStatus((long)q.Sealed, (long)q.TooBig, (long)(q.NoKeys + q.Malformed + q.CryptoError)) : null;
         return new MoqFastPathStatus((int)slots, Interlocked.Read(ref _tappedStreams), live + Interlocked.Read(ref _retiredKernelBytes),
             c.Forwarded, c.NotForwarded, (long)k.UpstreamMatched, (long)k.UpstreamNoChannel, (long)k.Clones, (long)k.EgressRewritten,
-            (long)k.EgressDroppedNoStream, (long)k.EgressNotForwarded, subscribers, runTimeNs, runs);
+            (long)k.EgressDroppedNoStream, (long)k.EgressNotForwarded, subscribers, runTimeNs, runs, seal);
     }
 
     private static MoqFastPathSubscriberStatus Figures(IRelayPeer peer, FastPathSubscriberConnection binding, bool live) =>

@@ -75,7 +75,14 @@ public sealed record MoqRelayTotals(
 /// kernel.bpf_stats_enabled is 1, as `bench --profile moq` sets it).</summary>
 public sealed record MoqFastPathStatus(int Slots, long TappedStreams, long KernelForwardedBytes, long ForwardedPackets, long NotForwardedPackets,
     long UpstreamMatched = 0, long UpstreamNoChannel = 0, long Clones = 0, long EgressRewritten = 0, long EgressDroppedNoStream = 0, long EgressNotForwarded = 0,
-    IReadOnlyList<MoqFastPathSubscriberStatus>? Subscribers = null, long KernelRunTimeNs = 0, long KernelRuns = 0);
+    IReadOnlyList<MoqFastPathSubscriberStatus>? Subscribers = null, long KernelRunTimeNs = 0, long KernelRuns = 0,
+    MoqSealStatus? Seal = null);
+
+/// <summary>The kernel's sealing of copies for encrypted subscribers (null where the relay's object cannot seal): copies
+/// sealed; copies refused before they took a number because the 16-byte tag would take them past the device MTU (the
+/// relay's stack sends those ranges); copies dropped after they took a number because sealing failed (no keys, a
+/// malformed copy, a kernel crypto error: the subscriber sees a gap, the stack resends the range once it is lost).</summary>
+public sealed record MoqSealStatus(long Sealed, long TooBig, long Failed);
 
 /// <summary>One subscriber connection that was on a kernel slot (live, or ended: the most recent ones are kept): its
 /// session name and remote address as in the sessions list, stream bytes the kernel forwarded to it, and stream bytes
