@@ -192,6 +192,9 @@ public sealed class RelayHost : IAsyncDisposable
     {
         var adapter = new RelaySessionAdapter(Relay, _logger);
         var tap = quic is not null ? _fastPath?.Attach(adapter, quic) : null;
+        // A browser's session: a subscriber the kernel may serve (its streams carry the WebTransport header first).
+        if (quic is null && transport is WebTransportMoqTransport webTransport)
+            _fastPath?.AttachWebTransport(adapter, webTransport.Session);
         MoqSession session;
         try
         {

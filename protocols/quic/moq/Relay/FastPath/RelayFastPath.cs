@@ -8,6 +8,7 @@ using FastRelay.Protocols.Moq.Relay.Tracks;
 using FastRelay.Protocols.Moq.Session;
 using FastRelay.Protocols.Moq.Wire.Data;
 using FastRelay.Protocols.Quic.Api;
+using FastRelay.Protocols.Quic.Http3.WebTransport;
 using FastRelay.Relay;
 using Microsoft.Extensions.Logging;
 
@@ -100,6 +101,23 @@ public sealed class RelayFastPath : IDisposable
         _peers[peer] = state;
         return new FastPathUpstreamTap(_plane, connection.InitialLocalConnectionId, header => Route(state, header), _log,
             (header, tapped) => Claim(state, header, tapped));
+    }
+
+    /// <summary>
+    /// A browser's (WebTransport) session is being set up: its connection is registered as a possible subscriber when the
+    /// kernel can write for it (a sealed slot for full 1-RTT protection, a clear one for 0xBAAD), its subgroup streams
+    /// then opened as WebTransport streams of <paramref name="session"/>. Never an upstream: a WebTransport publisher's
+    /// streams carry the WebTransport header, which the subgroup tap does not parse, so its tracks are served by userspace.
+    /// A second session on the same HTTP/3 connection finds the connection numbered already and stays in userspace.
+    /// </summary>
+    public void AttachWebTransport(IRelayPeer peer, WebTransportSession session)
+    {
+        var connection = session.Connection;
+        if (FastPathSubscriberConnection.CanUse(connection) || (FastPathSubscriberConnection.CanSeal(connection) && _plane.CanSeal))
+            _peers[peer] = new Peer(connection, FastPathStreamOpener.WebTransport(session));
+        else
+            _log.LogDebug("fast path: WebTransport subscriber {Remote} stays on userspace (connection id of {Length} bytes)",
+                connection.RemoteEndPoint, connection.DestinationConnectionId.Length);
     }
 
     /// <summary>The session is set up: its subscriptions (by alias) route its subgroup streams.</summary>
@@ -233,7 +251,7 @@ public sealed class RelayFastPath : IDisposable
                 {
                     var address = FastPathSubscriberAddress.Resolve(_local, peer.Connection.RemoteEndPoint, peer.Connection.DestinationConnectionId);
                     lock (_activationLock) // activations must not race for the last slot
-                        peer.Binding = FastPathSubscriberConnection.Activate(_plane, peer.Connection, address, _log, _ackFrequency);
+                        peer.Binding = FastPathSubscriberConnection.Activate(_plane, peer.Connection, address, _log, _ackFrequency, peer.Streams);
                 }
                 catch (Exception e)
                 {
@@ -259,9 +277,10 @@ public sealed class RelayFastPath : IDisposable
         _plane.Dispose();
     }
 
-    private sealed class Peer(QuicConnection connection)
+    private sealed class Peer(QuicConnection connection, FastPathStreamOpener? streams = null)
     {
         public QuicConnection Connection { get; } = connection;
+        public FastPathStreamOpener Streams { get; } = streams ?? FastPathStreamOpener.Quic(connection);
         public MoqSession? Session { get; set; }
         public FastPathSubscriberConnection? Binding { get; set; }
         public uint Channel { get; set; }
