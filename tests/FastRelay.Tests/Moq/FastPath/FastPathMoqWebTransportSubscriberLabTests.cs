@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using FastRelay.Tests.Infrastructure;
 using FastRelay.Tests.Lab;
 using FastRelay.Tests.Moq.Lab;
@@ -70,6 +71,7 @@ public sealed class FastPathMoqWebTransportSubscriberLabTests(GeneratedObjects g
         // Both had a (sealed) slot, the WebTransport one included, and most of each one's stream bytes were kernel copies
         // (96.1 % for the WebTransport subscriber, 97.0 % for the raw-QUIC one in the first run).
         Assert.Contains("over WebTransport", relay.Log);
+        Assert.Equal(2, Regex.Matches(relay.Log, @"on slot \d+ \(sealed, 8-byte connection id\)").Count);
         Assert.Equal(2, fast.Subscribers.Count);
         Assert.Contains(fast.Subscribers, s => s.Remote.StartsWith(net.Subscribers[0].IPv4 + ":", StringComparison.Ordinal));
         Assert.All(fast.Subscribers, s => Assert.True(s.KernelShare >= 0.7, $"{s.Session} {s.Remote}: {s.KernelShare:P1} ({s.KernelBytes} kernel, {s.UserspaceBytes} relay bytes)"));

@@ -263,7 +263,8 @@ public sealed class RelayFastPath : IDisposable
                     return null;
                 }
                 peer.Channel = channel;
-                _log.LogInformation("fast path: subscriber {Remote} on slot {Slot}", peer.Connection.RemoteEndPoint, peer.Binding.Slot);
+                _log.LogInformation("fast path: subscriber {Remote} on slot {Slot} ({Kind}, {Length}-byte connection id)", peer.Connection.RemoteEndPoint,
+                    peer.Binding.Slot, FastPathSubscriberConnection.CanUse(peer.Connection) ? "clear text" : "sealed", peer.Connection.DestinationConnectionId.Length);
             }
             return peer.Channel == channel ? peer.Binding : null;
         }
