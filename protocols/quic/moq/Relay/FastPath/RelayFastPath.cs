@@ -26,11 +26,12 @@ public sealed record RelayFastPathOptions(string ObjectPath, IReadOnlyList<strin
 /// <summary>
 /// Wires the fast-path parts into a running <see cref="MoqRelay"/>: every raw-QUIC session whose connection negotiated
 /// disable_1rtt_encryption (with an 8-byte connection id) gets a <see cref="FastPathUpstreamTap"/> (it may publish) and
-/// may be put on the fast path as a subscriber. For each upstream subgroup stream the route comes from the relay's own
+/// may be put on the fast path as a subscriber; an encrypted session (raw QUIC or a browser's WebTransport session) may
+/// be a subscriber on a sealed slot. For each upstream subgroup stream the route comes from the relay's own
 /// state: the publisher session's subscription by track alias → the relay's track → its subscribers on such
 /// connections (activated on first use; one track per subscriber connection, the kernel's limit) whose filter takes
 /// the whole subgroup. Those (subgroup, subscriber) pairs are claimed on the track, so the relay's own delivery skips
-/// exactly them and keeps serving everyone else (WebTransport, encrypted, filtered, other-track subscribers).
+/// exactly them and keeps serving everyone else (filtered, other-track subscribers, connections the kernel cannot write for).
 /// </summary>
 public sealed class RelayFastPath : IDisposable
 {
