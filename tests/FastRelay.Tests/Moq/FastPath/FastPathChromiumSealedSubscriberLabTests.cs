@@ -28,8 +28,10 @@ public sealed class LabChromiumFactAttribute : FactAttribute
 /// protection, subscribes through `moq relay --mode fastpath` in a lab namespace; the browser and its page server run in
 /// a subscriber host, so its traffic crosses the veth the relay's TC programs sit on (not loopback). Chromium gives itself
 /// a zero-length connection id: the kernel's copies for it are sealed with its keys and cut to that length
-/// (fr_enc_cid_cut). `moq publish --fast-path` (clear text, the operator's side) feeds the track. Every frame arrives
-/// intact, and the kernel forwarded at least 90 % of the browser's subgroup stream bytes (the relay's own counters).
+/// (fr_enc_cid_cut). `moq publish --fast-path` (clear text, the operator's side) feeds the track; our own `moq subscribe`
+/// (raw QUIC, encrypted, 8-byte connection id) in a second subscriber host is the second encrypted subscriber. Every
+/// frame arrives intact at both, and the kernel forwarded at least 90 % of the browser's subgroup stream bytes (the
+/// relay's own counters).
 /// </summary>
 [Collection(GeneratedObjectsCollection.Name)]
 public sealed partial class FastPathChromiumSealedSubscriberLabTests(GeneratedObjects generated, ITestOutputHelper output)
@@ -39,7 +41,7 @@ public sealed partial class FastPathChromiumSealedSubscriberLabTests(GeneratedOb
     [LabChromiumFact]
     public async Task A_chromium_moq_net_subscriber_receives_every_frame_from_kernel_sealed_copies()
     {
-        await using var lab = await MoqLab.UpAsync("frcw", subscribers: 1, output, relayInterfaces: 2);
+        await using var lab = await MoqLab.UpAsync("frcw", subscribers: 2, output, relayInterfaces: 2);
         var net = lab.Network;
         const int count = 200;
         var relay = await lab.StartRelayAsync(net.Relay, "relay", "--mode", "fastpath",
@@ -64,11 +66,19 @@ public sealed partial class FastPathChromiumSealedSubscriberLabTests(GeneratedOb
         if (page.IsCompleted) await page; // it failed: show why
 
         // @moq/net reads one subgroup per group: --subgroups per-group. One group more than the page reads (the
-        // publisher's ending resets streams still in flight). 2 KB objects: two packets each.
+        // publisher's ending resets streams still in flight). 2 KB objects: two packets each. The first object waits
+        // for the relay's SUBSCRIBE (the browser's), then 4 s for the second subscriber: our own client over raw QUIC,
+        // encrypted too (8-byte connection id), in the other subscriber host.
         var publisher = lab.StartClient(net.Publisher, "publisher", "publish", MoqLab.UrlOf(net.RelayUpstream.IPv4), "-k", "-n", MoqLab.Namespace,
             "-t", MoqLab.TrackName, "--fast-path", "--fps", "50", "--gop", Gop.ToString(), "--bitrate", "800k", "--subgroups", "per-group",
-            "--count", (count + Gop).ToString(), "--delay", "2");
+            "--count", (count + Gop).ToString(), "--wait-for-subscriber", "--delay", "4");
+        await relay.WaitForLogAsync(l => l.Contains("publishes namespace"), "PUBLISH_NAMESPACE", MoqLab.StepTimeout);
+        var ours = lab.StartSubscriber(net.Subscribers[1], "ours", MoqLab.UrlOf(net.RelayDownstream.IPv4), count, "--start", "absolute 0/0");
         Assert.True(await publisher.WaitForExitAsync(MoqLab.ProcessTimeout) == 0, "publisher failed:\n" + publisher.Log);
+        Assert.True(await ours.WaitForExitAsync(MoqLab.ProcessTimeout) == 0, "our subscriber failed:\n" + ours.Log);
+        var report = lab.SubscriberReport("ours");
+        output.WriteLine($"ours: {report.Verified} verified, latency p50 {report.Latency.P50Us} µs p99 {report.Latency.P99Us} µs");
+        Assert.Equal((count, 0, 0, 0), (report.Verified, report.IntegrityFailures, report.MissingObjects, report.Duplicates));
 
         var result = await page;
         var frames = BrowserFrames.Check(result.GetProperty("frames"));
@@ -87,14 +97,18 @@ public sealed partial class FastPathChromiumSealedSubscriberLabTests(GeneratedOb
         foreach (var s in fast.Subscribers!)
             output.WriteLine($"{s.Session} {s.Remote}: kernel share {s.KernelShare:P1} ({s.KernelBytes} kernel, {s.UserspaceBytes} relay bytes), " +
                              $"{s.PacketsLost} packets lost");
-        // A sealed slot for Chromium's zero-length connection id (checked with tcpdump once: its Initial's source id is empty).
+        // A sealed slot for Chromium's zero-length connection id (checked with tcpdump once: its Initial's source id is
+        // empty), and one for our client's 8-byte id.
         Assert.Contains("(sealed, 0-byte connection id)", relay.Log);
-        var browser = Assert.Single(fast.Subscribers);
-        Assert.StartsWith(net.Subscribers[0].IPv4 + ":", browser.Remote);
+        Assert.Contains("(sealed, 8-byte connection id)", relay.Log);
+        Assert.Equal(2, fast.Subscribers!.Count);
+        var browser = Assert.Single(fast.Subscribers, s => s.Remote.StartsWith(net.Subscribers[0].IPv4 + ":", StringComparison.Ordinal));
+        var client = Assert.Single(fast.Subscribers, s => s.Remote.StartsWith(net.Subscribers[1].IPv4 + ":", StringComparison.Ordinal));
+        Assert.True(client.KernelShare >= 0.7, $"our client's kernel share {client.KernelShare:P1}");
         Assert.True(browser.KernelShare >= 0.9, $"kernel share {browser.KernelShare:P1} ({browser.KernelBytes} kernel, {browser.UserspaceBytes} relay bytes)");
         // Every group the page read was a tapped subgroup stream (a stream the tap never took would be served by the relay's
-        // own delivery and counted in neither figure above), and in packets, from the kernel's counters (the browser is
-        // the only subscriber): of the copies made for it, the kernel sent, rather than handed back to the relay.
+        // own delivery and counted in neither figure above), and in packets, from the kernel's counters (both
+        // subscribers' together): of the copies made, the kernel sent, rather than handed back to the relay.
         Assert.True(fast.TappedStreams >= count / Gop, $"{fast.TappedStreams} subgroup streams tapped for {count / Gop} groups");
         var packetShare = (double)fast.ForwardedPackets / (fast.ForwardedPackets + fast.NotForwardedPackets);
         output.WriteLine($"kernel packet share {packetShare:P1}: {fast.ForwardedPackets} sealed copies sent, {fast.NotForwardedPackets} handed back");

@@ -55,7 +55,8 @@ public sealed class FastPathSubscriberConnection : IDisposable
     private long _userspaceStreamBytes;
 
     /// <summary>Subgroup stream bytes of this connection's fast-path streams the relay sent itself: each stream's own
-    /// header, bytes received before its mapping, and ranges the kernel never saw.</summary>
+    /// header (with a WebTransport stream's header before it), bytes received before its mapping, and ranges the kernel
+    /// never saw.</summary>
     public long UserspaceStreamBytes => Interlocked.Read(ref _userspaceStreamBytes);
 
     /// <summary>Stream bytes the kernel forwarded on this connection (the connection credit it used).</summary>
@@ -275,8 +276,12 @@ public sealed class FastPathSubgroupStream
         ownHeader.CopyTo(prefix);
         receivedAfterHeader.CopyTo(prefix.AsMemory(ownHeader.Length));
         _prefix = prefix;
+        _framingLength = framingLength;
         _nextOffset = (ulong)(framingLength + prefix.Length);
     }
+
+    // The transport's stream header the opener already wrote (WebTransport): userspace bytes too.
+    private readonly int _framingLength;
 
     public QuicStream Stream { get; }
     public ulong UpstreamStreamId { get; }
@@ -287,7 +292,7 @@ public sealed class FastPathSubgroupStream
         if (_prefixWritten) return;
         _prefixWritten = true;
         await Stream.WriteAsync(_prefix, cancellationToken).ConfigureAwait(false);
-        _owner.CountUserspaceBytes(_prefix.Length);
+        _owner.CountUserspaceBytes(_framingLength + _prefix.Length);
     }
 
     /// <summary>
