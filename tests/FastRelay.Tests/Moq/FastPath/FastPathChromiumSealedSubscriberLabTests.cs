@@ -33,8 +33,10 @@ public sealed class LabChromiumFactAttribute : FactAttribute
 /// frame arrives intact at both, and the kernel forwarded at least 90 % of the browser's subgroup stream bytes (the
 /// relay's own counters).
 /// </summary>
-[Collection(GeneratedObjectsCollection.Name)]
-public sealed partial class FastPathChromiumSealedSubscriberLabTests(GeneratedObjects generated, ITestOutputHelper output)
+// One browser at a time (see ChromiumCollection); the relay object is built for this class alone (a class fixture:
+// a test class belongs to one collection).
+[Collection(ChromiumCollection.Name)]
+public sealed partial class FastPathChromiumSealedSubscriberLabTests(GeneratedObjects generated, ITestOutputHelper output) : IClassFixture<GeneratedObjects>
 {
     private const int Gop = 25;
 
