@@ -55,9 +55,9 @@ public sealed class FastPathSubscriberConnection : IDisposable
     private long _userspaceStreamBytes;
 
     /// <summary>Subgroup stream bytes of this connection's fast-path streams the relay sent itself: each stream's own
-    /// header (with a WebTransport stream's header before it), bytes received before its mapping, and ranges the kernel
-    /// never saw.</summary>
-    public long UserspaceStreamBytes => Interlocked.Read(ref _userspaceStreamBytes);
+    /// header (with a WebTransport stream's header before it), bytes received before its mapping, ranges the kernel
+    /// never saw, and copies the kernel handed back (not forwarded: too big, no credit, over budget).</summary>
+    public long UserspaceStreamBytes => Interlocked.Read(ref _userspaceStreamBytes) + _sink.NotForwardedDataBytes;
 
     /// <summary>Stream bytes the kernel forwarded on this connection (the connection credit it used).</summary>
     public long KernelForwardedBytes => (long)_plane.ConnectionCreditUsed(Slot);

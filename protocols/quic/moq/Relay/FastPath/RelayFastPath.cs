@@ -35,6 +35,14 @@ public sealed record RelayFastPathOptions(string ObjectPath, IReadOnlyList<strin
 /// </summary>
 public sealed class RelayFastPath : IDisposable
 {
+    /// <summary>
+    /// The largest UDP payload a fast-path relay asks its peers to send it (QUIC max_udp_payload_size): our stack's
+    /// default datagram (1452 bytes, Ethernet over IPv6) less the AEAD tag, so a kernel copy sealed for an encrypted
+    /// subscriber, which grows by up to 16 bytes, still fits a 1500-byte MTU on either family. Without it every
+    /// full-size copy over IPv6 was too big to seal and went back to the relay's stack (9 % kernel share for a browser).
+    /// </summary>
+    public const int MaxReceiveUdpPayloadSize = 1452 - 16;
+
     private readonly MoqKernelPlane _plane;
     private readonly MoqRelay _relay;
     private readonly IPEndPoint _local;
