@@ -117,16 +117,25 @@ public sealed class RelayFastPath : IDisposable
     /// kernel can write for it (a sealed slot for full 1-RTT protection, a clear one for 0xBAAD), its subgroup streams
     /// then opened as WebTransport streams of <paramref name="session"/>. Never an upstream: a WebTransport publisher's
     /// streams carry the WebTransport header, which the subgroup tap does not parse, so its tracks are served by userspace.
-    /// A second session on the same HTTP/3 connection finds the connection numbered already and stays in userspace.
+    /// A slot is per connection: a second session on the same HTTP/3 connection stays in userspace (two slots for one
+    /// connection would number its packets from two counters).
     /// </summary>
     public void AttachWebTransport(IRelayPeer peer, WebTransportSession session)
     {
         var connection = session.Connection;
-        if (FastPathSubscriberConnection.CanUse(connection) || (FastPathSubscriberConnection.CanSeal(connection) && _plane.CanSeal))
-            _peers[peer] = new Peer(connection, FastPathStreamOpener.WebTransport(session));
-        else
+        if (!FastPathSubscriberConnection.CanUse(connection) && !(FastPathSubscriberConnection.CanSeal(connection) && _plane.CanSeal))
+        {
             _log.LogDebug("fast path: WebTransport subscriber {Remote} stays on userspace (connection id of {Length} bytes)",
                 connection.RemoteEndPoint, connection.DestinationConnectionId.Length);
+            return;
+        }
+        lock (_activationLock) // two sessions of one connection arriving at once must not both register
+        {
+            if (_peers.Values.Any(p => ReferenceEquals(p.Connection, connection)))
+                _log.LogDebug("fast path: another WebTransport session on {Remote}'s connection stays on userspace", connection.RemoteEndPoint);
+            else
+                _peers[peer] = new Peer(connection, FastPathStreamOpener.WebTransport(session));
+        }
     }
 
     /// <summary>The session is set up: its subscriptions (by alias) route its subgroup streams.</summary>
