@@ -239,7 +239,7 @@ int fr_subscriber_egress_seal(struct __sk_buff *skb)
 			__builtin_memcpy(e, &p->event, sizeof(*e));
 			e->timestamp_ns = ts;
 			e->packet_number = 0; /* as for every copy not sent */
-			e->length -= FR_QC_TAG_LEN;
+			e->length -= fr_enc_growth(slot);
 			e->origin = FR_ORIGIN_NOT_FORWARDED;
 			e->reason = FR_NOT_FORWARDED_REWRITE_FAILED;
 			fr_event_submit(e);
@@ -468,7 +468,7 @@ static __always_inline int fr_egress_forwarded(struct __sk_buff *skb, __u32 slot
 
 	/* From here on the copy leaves. */
 #if FR_ENCRYPTED_SUBSCRIBERS
-	fr_budget_debit(budget, pkt.payload_len + (sealed == FR_ENC_ROOM ? FR_QC_TAG_LEN : 0));
+	fr_budget_debit(budget, pkt.payload_len + (sealed == FR_ENC_ROOM ? fr_enc_growth(slot) : 0));
 #else
 	fr_budget_debit(budget, pkt.payload_len);
 #endif
@@ -514,7 +514,7 @@ static __always_inline int fr_egress_forwarded(struct __sk_buff *skb, __u32 slot
 	/* Grown for the tag: it leaves sealed with the subscriber's keys (the seal program counts and registers it, with the
 	 * size the subscriber receives: payload and tag) or not at all, never in clear text. */
 	if (sealed == FR_ENC_ROOM) {
-		fr_enc_tail_seal(skb, slot, pn, phase, upstream_pn, sid, upstream_sid, &flow, pkt.payload_len + FR_QC_TAG_LEN,
+		fr_enc_tail_seal(skb, slot, pn, phase, upstream_pn, sid, upstream_sid, &flow, pkt.payload_len + fr_enc_growth(slot),
 				 (__u8)urgency, translate);
 		fr_credit_return(slot, flow.data_len);
 		fr_report_not_forwarded(st, slot, &flow, sid, upstream_sid, fr_flow_upstream_pn(old_h), pkt.payload_len,

@@ -53,6 +53,29 @@ static __always_inline int fr_enc_slot(__u32 slot)
 	return conn && conn->pn_offset;
 }
 
+/*
+ * A subscriber whose connection id is shorter than the descriptor's (Chromium gives itself none: its short headers carry
+ * a 0-byte DCID) gets its copies `cut` bytes shorter: the kernel's clear-text rewrite writes the descriptor's FR_CID_LEN
+ * bytes (the first ones the subscriber's id, the rest padding), and the seal, which rebuilds the packet in scratch anyway,
+ * leaves the padding out. pn_offset (1 + the subscriber's id length, written by userspace) says how long the id is.
+ * 0..FR_CID_LEN; a longer id (no room to grow in the middle) never gets an encrypted slot from userspace.
+ */
+static __always_inline __u32 fr_enc_cid_cut(const struct fr_quic_conn *conn)
+{
+	__u32 full = FR_CID_OFFSET + FR_CID_LEN;
+
+	return conn->pn_offset >= FR_CID_OFFSET && conn->pn_offset <= full ? full - conn->pn_offset : 0;
+}
+
+/* What an encrypted slot's copy grows by: the tag, less the connection id bytes it loses (fr_enc_cid_cut): 16 for the
+ * descriptor's id length, 8 for a subscriber with none. */
+static __always_inline __u32 fr_enc_growth(__u32 slot)
+{
+	struct fr_quic_conn *conn = bpf_map_lookup_elem(&fr_quic_conns, &slot);
+
+	return conn ? FR_QC_TAG_LEN - fr_enc_cid_cut(conn) : FR_QC_TAG_LEN;
+}
+
 /* Adds delta to a 16-bit big-endian length at off, with the IPv4 header checksum (l3_csum_off != 0) or only the value. */
 static __always_inline int fr_enc_add_len(struct __sk_buff *skb, __u32 off, __u16 delta, __u32 l3_csum_off)
 {
@@ -68,25 +91,27 @@ static __always_inline int fr_enc_add_len(struct __sk_buff *skb, __u32 off, __u1
 
 /*
  * For a copy to `slot`, rewritten up to its protocol header: FR_ENC_CLEAR for a clear-text slot (nothing changed);
- * otherwise room for the tag at the end of the UDP payload: FR_ENC_ROOM, or FR_ENC_REFUSED when the grown packet
- * would exceed the device's MTU or could not be grown. The IP length and the UDP length move by 16 and both checksums
- * follow (the UDP checksum's pseudo-header and header length; the 16 new bytes are not counted until fr_enc_seal has
- * written them, which fixes the checksum for them). An IPv4 datagram without a checksum keeps 0.
+ * otherwise room for the tag at the end of the UDP payload, less the connection id bytes the seal will leave out
+ * (fr_enc_growth): FR_ENC_ROOM, or FR_ENC_REFUSED when the grown packet would exceed the device's MTU or could not be
+ * grown. The IP length and the UDP length move by the growth and both checksums follow (the UDP checksum's
+ * pseudo-header and header length; the new bytes are not counted until fr_enc_seal has written the packet, which fixes
+ * the checksum for them). An IPv4 datagram without a checksum keeps 0.
  */
 __noinline int fr_enc_make_room(struct __sk_buff *skb, __u32 slot)
 {
-	__u32 quic_off, quic_len, mtu_len = 0, udp_off, udp_len, l3 = sizeof(struct ethhdr);
+	__u32 quic_off, quic_len, mtu_len = 0, udp_off, udp_len, l3 = sizeof(struct ethhdr), growth;
 	__be16 old_len, new_len;
 	__u16 proto;
 
 	if (!skb || !fr_enc_slot(slot))
 		return FR_ENC_CLEAR;
-	if (fr_qc_udp_payload(skb, &quic_off, &quic_len) || quic_len + FR_QC_TAG_LEN > FR_QC_MAX_PACKET) {
+	growth = fr_enc_growth(slot);
+	if (fr_qc_udp_payload(skb, &quic_off, &quic_len) || quic_len + growth > FR_QC_MAX_PACKET) {
 		fr_qc_count(FR_QC_MALFORMED);
 		return FR_ENC_REFUSED;
 	}
-	/* skb->len + 16 against the device this copy leaves by (ifindex 0: skb->dev, the subscriber's). */
-	if (bpf_check_mtu(skb, 0, &mtu_len, FR_QC_TAG_LEN, 0) != BPF_MTU_CHK_RET_SUCCESS) {
+	/* skb->len + growth against the device this copy leaves by (ifindex 0: skb->dev, the subscriber's). */
+	if (bpf_check_mtu(skb, 0, &mtu_len, (__s32)growth, 0) != BPF_MTU_CHK_RET_SUCCESS) {
 		fr_qc_count(FR_QC_TOO_BIG);
 		return FR_ENC_REFUSED;
 	}
@@ -94,20 +119,20 @@ __noinline int fr_enc_make_room(struct __sk_buff *skb, __u32 slot)
 		return FR_ENC_REFUSED;
 	udp_off = quic_off - sizeof(struct udphdr);
 	udp_len = quic_len + sizeof(struct udphdr);
-	if (bpf_skb_change_tail(skb, skb->len + FR_QC_TAG_LEN, 0)) {
+	if (bpf_skb_change_tail(skb, skb->len + growth, 0)) {
 		fr_qc_count(FR_QC_TOO_BIG);
 		return FR_ENC_REFUSED;
 	}
 	/* From here the copy is longer than its headers say: every failure must drop it (FR_ENC_REFUSED does). */
 	if (proto == bpf_htons(ETH_P_IP)) {
-		if (fr_enc_add_len(skb, l3 + offsetof(struct iphdr, tot_len), FR_QC_TAG_LEN, l3 + offsetof(struct iphdr, check)))
+		if (fr_enc_add_len(skb, l3 + offsetof(struct iphdr, tot_len), (__u16)growth, l3 + offsetof(struct iphdr, check)))
 			return FR_ENC_REFUSED;
-	} else if (fr_enc_add_len(skb, l3 + offsetof(struct ipv6hdr, payload_len), FR_QC_TAG_LEN, 0)) {
+	} else if (fr_enc_add_len(skb, l3 + offsetof(struct ipv6hdr, payload_len), (__u16)growth, 0)) {
 		return FR_ENC_REFUSED;
 	}
 	/* The UDP length is in the checksum twice: the header field and the pseudo-header. */
 	old_len = bpf_htons((__u16)udp_len);
-	new_len = bpf_htons((__u16)(udp_len + FR_QC_TAG_LEN));
+	new_len = bpf_htons((__u16)(udp_len + growth));
 	if (bpf_skb_store_bytes(skb, udp_off + offsetof(struct udphdr, len), &new_len, sizeof(new_len), 0) ||
 	    bpf_l4_csum_replace(skb, udp_off + offsetof(struct udphdr, check), old_len, new_len,
 				sizeof(new_len) | BPF_F_MARK_MANGLED_0) ||
@@ -118,13 +143,13 @@ __noinline int fr_enc_make_room(struct __sk_buff *skb, __u32 slot)
 }
 
 /*
- * Seals a copy fr_enc_make_room grew, whose header now carries the subscriber's connection id and the low 32 bits of
- * its packet number `pn`: with key phase `phase` (fr_enc_send_phase when the number was taken), in per-CPU scratch,
- * written back with the UDP checksum updated. 0 when sealed; otherwise the copy must be dropped (no keys, a crypto error).
+ * Seals a copy fr_enc_make_room grew, whose header now carries the subscriber's connection id (padded to the
+ * descriptor's length, fr_enc_cid_cut) and the low 32 bits of its packet number `pn`: with key phase `phase`
+ * (fr_enc_send_phase when the number was taken), in per-CPU scratch, written back with the UDP checksum updated. 0 when sealed; otherwise the copy must be dropped (no keys, a crypto error).
  */
 __noinline int fr_enc_seal(struct __sk_buff *skb, __u32 slot, __u64 pn, __u32 phase)
 {
-	__u32 quic_off, quic_len;
+	__u32 quic_off, quic_len, cut, growth;
 	struct fr_quic_conn *conn;
 	struct fr_qc_scratch *s;
 	__s64 old_sum, new_sum;
@@ -133,10 +158,23 @@ __noinline int fr_enc_seal(struct __sk_buff *skb, __u32 slot, __u64 pn, __u32 ph
 
 	if (!skb || fr_qc_prepare(skb, slot, FR_QC_SCRATCH_SEAL, &s, &conn, &largest, &quic_off, &quic_len))
 		return -1;
-	if (quic_len < FR_QC_TAG_LEN)
+	cut = fr_enc_cid_cut(conn);
+	growth = FR_QC_TAG_LEN - cut;
+	if (quic_len < FR_QC_TAG_LEN + FR_CID_OFFSET + FR_CID_LEN + 1)
 		return -1;
-	/* The tag's room is not in the checksum yet (its bytes are whatever the grown buffer held). */
-	old_sum = fr_qc_sum(s, quic_len - FR_QC_TAG_LEN, 0);
+	/* The grown room is not in the checksum yet (its bytes are whatever the grown buffer held). */
+	old_sum = fr_qc_sum(s, quic_len - growth, 0);
+	if (cut) {
+		/* A shorter connection id: everything after the descriptor's id moves up to the subscriber's id's end, and the
+		 * packet is then exactly quic_len long again with the tag (growth + cut = 16). Loaded from the packet, which
+		 * still has it at the old place; the first pn_offset bytes (first byte, the subscriber's id) stay. */
+		__u32 from = FR_CID_OFFSET + FR_CID_LEN, at = conn->pn_offset & 15, n = quic_len - growth - from;
+
+		if (n < 1 || n > FR_QC_MAX_PACKET - FR_QC_TAG_LEN || bpf_skb_load_bytes(skb, quic_off + from, &s->pkt[at], n)) {
+			fr_qc_count(FR_QC_MALFORMED);
+			return -1;
+		}
+	}
 	stat = fr_qc_seal_scratch(FR_QC_SCRATCH_SEAL, s, conn, slot, quic_len, pn, phase);
 	if (stat) {
 		fr_qc_count(stat);

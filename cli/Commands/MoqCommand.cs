@@ -55,7 +55,7 @@ public static class MoqCommand
 
     private sealed class EndpointOptions
     {
-        public readonly Argument<string> Url = new("url") { Description = "moqt://HOST:PORT/PATH: raw QUIC, ALPN moqt-19 (https:// WebTransport URLs are not supported by the CLI yet)." };
+        public readonly Argument<string> Url = new("url") { Description = "moqt://HOST:PORT/PATH: raw QUIC, ALPN moqt-19; https://HOST:PORT/PATH: WebTransport (HTTP/3, WT-Protocol moqt-19), as browsers connect." };
         public readonly Option<string> Namespace = new("--namespace", "-n") { Description = "Track namespace, fields separated by '/' (e.g. live/cam1).", Required = true };
         public readonly Option<string> Track = new("--track", "-t") { Description = "Track name.", Required = true };
         public readonly Option<bool> Insecure = new("--insecure", "-k") { Description = "Do not validate the relay's certificate." };
@@ -79,8 +79,6 @@ public static class MoqCommand
             MoqUrl url;
             try { url = MoqUrl.Parse(parse.GetValue(Url)!); }
             catch (FormatException e) { throw new UserFacingException(e.Message, e); }
-            if (url.Transport == MoqUrlTransport.WebTransport)
-                throw new UserFacingException($"{url}: WebTransport (https://) is not supported by the command line yet; use moqt://{url.Uri.Authority}{url.PathAndQuery} (raw QUIC)");
             if (parse.GetValue(TrustCert) is { } pem && !File.Exists(pem))
                 throw new UserFacingException($"--trust-cert {pem} does not exist");
             var timeout = parse.GetValue(HandshakeTimeout);

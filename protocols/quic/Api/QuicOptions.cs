@@ -38,6 +38,12 @@ public abstract class QuicConnectionOptions
     /// <summary>Path MTU discovery: the largest UDP payload to probe for (also bounded by the peer's max_udp_payload_size). 0 (default): off, datagrams stay ≤ 1452 bytes.</summary>
     public int MaxPathMtuProbeSize { get; set; }
     /// <summary>
+    /// The max_udp_payload_size this end advertises (RFC 9000 §18.2: the largest UDP payload the peer may send it, at
+    /// least 1200); null: 65527, whatever the receive path takes. A relay whose kernel seals copies of the packets it
+    /// receives asks for datagrams short enough that each copy can grow by the AEAD tag within the path MTU.
+    /// </summary>
+    public int? MaxReceiveUdpPayloadSize { get; set; }
+    /// <summary>
     /// Send runs of equal-sized packets as UDP GSO super-packets where the kernel supports it (one system call and one
     /// trip through the stack per run). On by default; off for connections whose packets the kernel fast path rewrites
     /// one by one. <see cref="QuicConnection.AllowSegmentationOffload"/> changes it on a live connection.

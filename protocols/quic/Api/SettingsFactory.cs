@@ -89,6 +89,9 @@ internal static class SettingsFactory
             InitialVersion = afterVersionNegotiation?.Version ?? (client is null ? Wire.QuicVersion.V1 : InitialVersion(client)),
             AbandonedVersion = afterVersionNegotiation?.Abandoned,
             MaxPathMtuProbeSize = options.MaxPathMtuProbeSize,
+            AdvertisedMaxUdpPayloadSize = options.MaxReceiveUdpPayloadSize is { } receive
+                ? (ulong)Math.Clamp(receive, 1200, (int)Wire.TransportParameters.DefaultMaxUdpPayloadSize)
+                : Wire.TransportParameters.DefaultMaxUdpPayloadSize,
             ResumptionTicket = resumption.Ticket,
             EnableEarlyData = resumption.EarlyData,
             TicketReceived = resumption.Received,

@@ -46,7 +46,6 @@ public sealed class MoqCommandTests : IDisposable
     [InlineData("fastrelay: --framing: 'chunks'", "moq", "publish", "moqt://127.0.0.1:1/", "-n", "a", "-t", "v", "--input", "-", "--framing", "chunks")]
     [InlineData("does not exist", "moq", "publish", "moqt://127.0.0.1:1/", "-n", "a", "-t", "v", "--input", "/nonexistent/file.mp4")]
     [InlineData("the scheme must be moqt://", "moq", "subscribe", "http://127.0.0.1:1/", "-n", "a", "-t", "v")]
-    [InlineData("WebTransport (https://) is not supported by the command line yet", "moq", "subscribe", "https://127.0.0.1:1/", "-n", "a", "-t", "v")]
     [InlineData("--namespace/--track: 'a//b'", "moq", "subscribe", "moqt://127.0.0.1:1/", "-n", "a//b", "-t", "v")]
     [InlineData("fastrelay: --start: 'yesterday'", "moq", "subscribe", "moqt://127.0.0.1:1/", "-n", "a", "-t", "v", "--start", "yesterday")]
     [InlineData("--trust-cert /nonexistent.pem does not exist", "moq", "subscribe", "moqt://127.0.0.1:1/", "-n", "a", "-t", "v", "--trust-cert", "/nonexistent.pem")]

@@ -23,7 +23,7 @@ namespace FastRelay.Tests.KernelCrypto;
 /// and opens with the stack. The stack's own packets on such a slot are left untouched.
 /// </summary>
 [Collection(GeneratedObjectsCollection.Name)]
-public sealed class EncryptedSubscriberEgressTests(GeneratedObjects objects, ITestOutputHelper output)
+public sealed partial class EncryptedSubscriberEgressTests(GeneratedObjects objects, ITestOutputHelper output)
 {
     private const uint Channel = 7;
     private const ulong UpstreamStream = 2;

@@ -3,12 +3,13 @@ using FastRelay.Protocols.Moq.Session;
 using FastRelay.Protocols.Moq.Transport;
 using FastRelay.Protocols.Moq.Wire;
 using FastRelay.Protocols.Quic.Api;
+using FastRelay.Protocols.Quic.Http3.WebTransport;
 
 namespace FastRelay.Protocols.Moq.Clients;
 
 /// <summary>
 /// One client QUIC connection (ALPN moqt-19) with its MoQ session set up: what both tools start with. The URL's
-/// authority and path go into SETUP (draft-19 §"Native QUIC").
+/// authority and path go into SETUP (draft-19 §"Native QUIC"). An https:// URL opens a WebTransport session instead.
 /// </summary>
 internal static class MoqClientConnection
 {
@@ -18,14 +19,14 @@ internal static class MoqClientConnection
 
     public static async Task<MoqSession> ConnectAsync(MoqClientEndpoint endpoint, Publisher.IMoqRequestHandler? handler, CancellationToken cancellationToken)
     {
-        if (endpoint.Url.Transport != MoqUrlTransport.Quic)
-            throw new MoqClientException($"{endpoint.Url}: only moqt:// (raw QUIC) is supported by this client");
         X509Certificate2Collection? trusted = null;
         if (endpoint.TrustCertificatePath is { } pem)
         {
             trusted = [];
             trusted.ImportFromPemFile(pem);
         }
+        if (endpoint.Url.Transport == MoqUrlTransport.WebTransport)
+            return await ConnectWebTransportAsync(endpoint, handler, trusted, cancellationToken).ConfigureAwait(false);
         var options = new QuicClientConnectionOptions
         {
             RemoteEndPoint = await endpoint.Url.ResolveAsync(cancellationToken).ConfigureAwait(false),
@@ -48,19 +49,59 @@ internal static class MoqClientConnection
         {
             throw new MoqClientException($"QUIC connection to {endpoint.Url} failed: {e.Message}", e);
         }
-        var transport = new QuicMoqTransport(connection);
+        return await SetUpAsync(new QuicMoqTransport(connection), endpoint, new MoqSessionOptions
+        {
+            Authority = endpoint.Url.Authority,
+            Path = endpoint.Url.PathAndQuery,
+            Handler = handler,
+            SetupTimeout = endpoint.HandshakeTimeout,
+            Implementation = "FastRelay moq client",
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// https://: a WebTransport session (HTTP/3 extended CONNECT, WT-Protocol moqt-19), what a browser opens. Authority
+    /// and path travel in the CONNECT, not in SETUP. The connection has full 1-RTT protection (no 0xBAAD, whatever
+    /// <see cref="MoqClientEndpoint.FastPath"/> says): a relay's kernel can only reach it through sealed slots.
+    /// </summary>
+    private static async Task<MoqSession> ConnectWebTransportAsync(MoqClientEndpoint endpoint, Publisher.IMoqRequestHandler? handler,
+        X509Certificate2Collection? trusted, CancellationToken cancellationToken)
+    {
+        WebTransportSession session;
+        try
+        {
+            session = await WebTransportClient.ConnectAsync(endpoint.Url.Uri, new WebTransportClientOptions
+            {
+                Protocols = [QuicMoqTransport.Alpn],
+                RequireProtocol = true,
+                SkipCertificateValidation = endpoint.Insecure,
+                TrustedCertificates = trusted,
+                Timeout = endpoint.HandshakeTimeout,
+                LoggerFactory = endpoint.LoggerFactory,
+                ConfigureQuic = q => q.MaxInboundUnidirectionalStreams = InboundUnidirectionalStreams,
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is WebTransportException or QuicException)
+        {
+            throw new MoqClientException($"WebTransport session to {endpoint.Url} failed: {e.Message}", e);
+        }
+        return await SetUpAsync(new WebTransportMoqTransport(session), endpoint, new MoqSessionOptions
+        {
+            Handler = handler,
+            SetupTimeout = endpoint.HandshakeTimeout,
+            Implementation = "FastRelay moq client",
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>MoQ SETUP on a connected transport, within the handshake timeout; the transport goes if it fails.</summary>
+    private static async Task<MoqSession> SetUpAsync(IMoqTransport transport, MoqClientEndpoint endpoint, MoqSessionOptions options,
+        CancellationToken cancellationToken)
+    {
         try
         {
             using var setupTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             setupTimeout.CancelAfter(endpoint.HandshakeTimeout);
-            return await MoqSession.ConnectAsync(transport, new MoqSessionOptions
-            {
-                Authority = endpoint.Url.Authority,
-                Path = endpoint.Url.PathAndQuery,
-                Handler = handler,
-                SetupTimeout = endpoint.HandshakeTimeout,
-                Implementation = "FastRelay moq client",
-            }, setupTimeout.Token).ConfigureAwait(false);
+            return await MoqSession.ConnectAsync(transport, options, setupTimeout.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {

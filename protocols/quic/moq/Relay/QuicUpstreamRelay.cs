@@ -58,6 +58,8 @@ internal sealed class QuicUpstreamRelay(Uri address, RelayHostOptions options, R
                 LoggerFactory = options.Relay.LoggerFactory,
                 // Only a fast-path edge offers it; an origin without the fast path ignores it and the link stays encrypted.
                 Disable1RttEncryption = fastPath is not null,
+                // The origin's packets on this link are sealed for the edge's encrypted subscribers: room for the tag.
+                MaxReceiveUdpPayloadSize = fastPath is not null ? FastPath.RelayFastPath.MaxReceiveUdpPayloadSize : null,
                 // No FastPathUnidirectionalStreams: in a chain the edge subscribes over this link. A track published at the
                 // edge that the origin subscribes to goes the other way through the edge's own kernel (the link is a
                 // fast-path peer here too, so the origin's connection can get a slot like any subscriber's).

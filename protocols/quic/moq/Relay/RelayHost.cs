@@ -105,6 +105,8 @@ public sealed class RelayHost : IAsyncDisposable
                 LoggerFactory = _options.Relay.LoggerFactory,
                 // Offered only with the fast path; effective only with peers that offer it too (everyone else stays encrypted).
                 Disable1RttEncryption = _options.FastPath is not null,
+                // Room in every datagram a publisher sends us for the tag the kernel adds to a sealed copy of it.
+                MaxReceiveUdpPayloadSize = _options.FastPath is not null ? RelayFastPath.MaxReceiveUdpPayloadSize : null,
             },
             // The relay's stack must see each upstream packet as the kernel did (one per datagram) for the coverage check.
             ReceiveCoalescing = _options.FastPath is null,
@@ -192,6 +194,9 @@ public sealed class RelayHost : IAsyncDisposable
     {
         var adapter = new RelaySessionAdapter(Relay, _logger);
         var tap = quic is not null ? _fastPath?.Attach(adapter, quic) : null;
+        // A browser's session: a subscriber the kernel may serve (its streams carry the WebTransport header first).
+        if (quic is null && transport is WebTransportMoqTransport webTransport)
+            _fastPath?.AttachWebTransport(adapter, webTransport.Session);
         MoqSession session;
         try
         {

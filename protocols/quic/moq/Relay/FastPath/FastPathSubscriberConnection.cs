@@ -31,10 +31,12 @@ public sealed class FastPathSubscriberConnection : IDisposable
     private ulong _writtenConnectionCredit = ulong.MaxValue;
     private int _disposed;
 
-    private FastPathSubscriberConnection(MoqKernelPlane plane, QuicConnection connection, uint slot, QuicConnectionDownstream sink, ILogger log)
+    private FastPathSubscriberConnection(MoqKernelPlane plane, QuicConnection connection, uint slot, QuicConnectionDownstream sink, ILogger log,
+        FastPathStreamOpener streams)
     {
         _plane = plane;
         Connection = connection;
+        Streams = streams;
         Slot = slot;
         _sink = sink;
         _log = log;
@@ -43,6 +45,9 @@ public sealed class FastPathSubscriberConnection : IDisposable
     public QuicConnection Connection { get; }
     public uint Slot { get; }
 
+    /// <summary>How this subscriber's subgroup streams are opened: raw QUIC, or WebTransport streams of a browser's session.</summary>
+    public FastPathStreamOpener Streams { get; }
+
     /// <summary>Its congestion controller's say over the kernel (budget, drop threshold) and over which subgroups start.</summary>
     public SubscriberCongestion Congestion { get; } = new();
     public MoqKernelPlane Plane => _plane;
@@ -50,8 +55,9 @@ public sealed class FastPathSubscriberConnection : IDisposable
     private long _userspaceStreamBytes;
 
     /// <summary>Subgroup stream bytes of this connection's fast-path streams the relay sent itself: each stream's own
-    /// header, bytes received before its mapping, and ranges the kernel never saw.</summary>
-    public long UserspaceStreamBytes => Interlocked.Read(ref _userspaceStreamBytes);
+    /// header (with a WebTransport stream's header before it), bytes received before its mapping, ranges the kernel
+    /// never saw, and copies the kernel handed back (not forwarded: too big, no credit, over budget).</summary>
+    public long UserspaceStreamBytes => Interlocked.Read(ref _userspaceStreamBytes) + _sink.NotForwardedDataBytes;
 
     /// <summary>Stream bytes the kernel forwarded on this connection (the connection credit it used).</summary>
     public long KernelForwardedBytes => (long)_plane.ConnectionCreditUsed(Slot);
@@ -62,10 +68,11 @@ public sealed class FastPathSubscriberConnection : IDisposable
     public static bool CanUse(QuicConnection connection) =>
         connection.Is1RttEncryptionDisabled && connection.DestinationConnectionId.Length == 8;
 
-    /// <summary>An encrypted connection (no 0xBAAD) with an 8-byte connection id: the kernel may seal copies for it
-    /// (docs/quic-encrypted-fast-path.md). Whether its cipher suite allows it is known only at activation.</summary>
+    /// <summary>An encrypted connection (no 0xBAAD) with a connection id of at most 8 bytes (browsers use none): the kernel
+    /// may seal copies for it (docs/quic-encrypted-fast-path.md). Whether its cipher suite allows it is known only at
+    /// activation.</summary>
     public static bool CanSeal(QuicConnection connection) =>
-        !connection.Is1RttEncryptionDisabled && connection.DestinationConnectionId.Length == 8;
+        !connection.Is1RttEncryptionDisabled && connection.DestinationConnectionId.Length <= KernelSealedSlot.MaxConnectionIdLength;
 
     /// <summary>
     /// Puts the connection on the fast path: segmentation offload off (the kernel rewrites packets one by one),
@@ -75,12 +82,13 @@ public sealed class FastPathSubscriberConnection : IDisposable
     /// <paramref name="ackFrequency"/> (null: none) is asked of the subscriber once it is on the fast path.
     /// Call after the handshake is confirmed.
     /// </summary>
+    /// <paramref name="streams"/> (null: the connection's own QUIC streams) opens its subgroup streams.
     public static FastPathSubscriberConnection? Activate(MoqKernelPlane plane, QuicConnection connection, FastPathSubscriberAddress address, ILogger log,
-        FastPathAckFrequency? ackFrequency = null)
+        FastPathAckFrequency? ackFrequency = null, FastPathStreamOpener? streams = null)
     {
         bool sealing = !CanUse(connection);
         if (sealing && !(CanSeal(connection) && plane.CanSeal))
-            throw new InvalidOperationException("the connection did not negotiate disable_1rtt_encryption with an 8-byte connection id");
+            throw new InvalidOperationException("the connection did not negotiate disable_1rtt_encryption with an 8-byte connection id, and the kernel cannot seal for it");
         if (plane.FreeSlots == 0 || !plane.ClonesTo(address.IfIndex)) return null;
         var sink = new QuicConnectionDownstream(connection);
         uint? slot;
@@ -99,7 +107,7 @@ public sealed class FastPathSubscriberConnection : IDisposable
             if (slot is null)
                 throw new InvalidOperationException("fast-path slots ran out while activating (activations must not race)");
         }
-        var binding = new FastPathSubscriberConnection(plane, connection, slot.Value, sink, log);
+        var binding = new FastPathSubscriberConnection(plane, connection, slot.Value, sink, log, streams ?? FastPathStreamOpener.Quic(connection));
         binding.RefreshCredit();
         // The congestion budget: on (no stream is mapped yet, so nothing is sent against it), then credited at once with
         // the window's room and afterwards with every change of it.
@@ -117,18 +125,22 @@ public sealed class FastPathSubscriberConnection : IDisposable
     /// the relay opened on this connection). <paramref name="ownHeader"/> is the subgroup header the relay writes for this
     /// subscriber (its track alias); <paramref name="upstreamHeaderLength"/> the length of the publisher's;
     /// <paramref name="receivedAfterHeader"/> the upstream bytes after the header already received (userspace sends
-    /// those; the kernel forwards from there on). Not calling this for a subgroup is the priority decision "userspace
-    /// serves or skips it".
+    /// those; the kernel forwards from there on); <paramref name="framingLength"/> the bytes of transport framing already
+    /// written at the stream's start (a WebTransport stream header, <see cref="FastPathOpenedStream"/>). Not calling this
+    /// for a subgroup is the priority decision "userspace serves or skips it".
     /// </summary>
     public FastPathSubgroupStream StartSubgroup(QuicStream stream, ulong upstreamStreamId, ReadOnlyMemory<byte> ownHeader, int upstreamHeaderLength,
-        ReadOnlyMemory<byte> receivedAfterHeader, byte urgency)
+        ReadOnlyMemory<byte> receivedAfterHeader, byte urgency, int framingLength = 0, Action<ulong>? reset = null)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(framingLength);
         var forwardFrom = (ulong)(upstreamHeaderLength + receivedAfterHeader.Length);
-        var delta = (long)ownHeader.Length - upstreamHeaderLength;
+        // Upstream offset + delta = downstream offset: the framing and our header stand where the publisher's header stood.
+        var delta = (long)framingLength + ownHeader.Length - upstreamHeaderLength;
         // Shadow from the downstream offset where the kernel takes over; must precede any write there and the mapping.
-        stream.BeginKernelForwarding(ownHeader.Length + receivedAfterHeader.Length);
+        stream.BeginKernelForwarding(framingLength + ownHeader.Length + receivedAfterHeader.Length);
         var limit = Connection.GetFastPathCredit(stream.Id).StreamLimit;
-        var subgroup = new FastPathSubgroupStream(this, stream, upstreamStreamId, ownHeader, receivedAfterHeader);
+        var subgroup = new FastPathSubgroupStream(this, stream, upstreamStreamId, ownHeader, receivedAfterHeader, framingLength,
+            reset ?? (code => stream.Abort(QuicAbortDirection.Write, (long)code)));
         _sink.TrackCoverage((ulong)stream.Id);
         lock (_lock)
         {
@@ -139,6 +151,12 @@ public sealed class FastPathSubscriberConnection : IDisposable
         }
         return subgroup;
     }
+
+    /// <summary><see cref="StartSubgroup(QuicStream, ulong, ReadOnlyMemory{byte}, int, ReadOnlyMemory{byte}, byte, int, Action{ulong})"/>
+    /// on a stream <see cref="Streams"/> opened.</summary>
+    public FastPathSubgroupStream StartSubgroup(FastPathOpenedStream opened, ulong upstreamStreamId, ReadOnlyMemory<byte> ownHeader, int upstreamHeaderLength,
+        ReadOnlyMemory<byte> receivedAfterHeader, byte urgency) =>
+        StartSubgroup(opened.Stream, upstreamStreamId, ownHeader, upstreamHeaderLength, receivedAfterHeader, urgency, opened.FramingLength, opened.Reset);
 
     internal void EndSubgroup(ulong upstreamStreamId)
     {
@@ -245,18 +263,25 @@ public sealed class FastPathSubgroupStream
     private bool _prefixWritten;
     private ulong _nextOffset;
 
+    private readonly Action<ulong> _reset;
+
     internal FastPathSubgroupStream(FastPathSubscriberConnection owner, QuicStream stream, ulong upstreamStreamId, ReadOnlyMemory<byte> ownHeader,
-        ReadOnlyMemory<byte> receivedAfterHeader)
+        ReadOnlyMemory<byte> receivedAfterHeader, int framingLength, Action<ulong> reset)
     {
         _owner = owner;
+        _reset = reset;
         Stream = stream;
         UpstreamStreamId = upstreamStreamId;
         var prefix = new byte[ownHeader.Length + receivedAfterHeader.Length];
         ownHeader.CopyTo(prefix);
         receivedAfterHeader.CopyTo(prefix.AsMemory(ownHeader.Length));
         _prefix = prefix;
-        _nextOffset = (ulong)prefix.Length;
+        _framingLength = framingLength;
+        _nextOffset = (ulong)(framingLength + prefix.Length);
     }
+
+    // The transport's stream header the opener already wrote (WebTransport): userspace bytes too.
+    private readonly int _framingLength;
 
     public QuicStream Stream { get; }
     public ulong UpstreamStreamId { get; }
@@ -267,7 +292,7 @@ public sealed class FastPathSubgroupStream
         if (_prefixWritten) return;
         _prefixWritten = true;
         await Stream.WriteAsync(_prefix, cancellationToken).ConfigureAwait(false);
-        _owner.CountUserspaceBytes(_prefix.Length);
+        _owner.CountUserspaceBytes(_framingLength + _prefix.Length);
     }
 
     /// <summary>
@@ -311,4 +336,8 @@ public sealed class FastPathSubgroupStream
 
     /// <summary>The upstream stream was reset: the kernel forwards nothing more; resetting the downstream is the caller's.</summary>
     public void Abandon() => _owner.EndSubgroup(UpstreamStreamId);
+
+    /// <summary>Resets the downstream stream with a MoQ stream error code, in its transport's code space (WebTransport
+    /// maps it into HTTP/3's).</summary>
+    public void Reset(ulong code) => _reset(code);
 }

@@ -128,8 +128,9 @@ public sealed class FastPathUpstreamTap(MoqKernelPlane plane, byte[] upstreamCon
                     // arrived before these mappings) is found by coverage and sent by the relay itself.
                     var writer = new MoqWriter(32);
                     (header with { TrackAlias = s.TrackAlias }).Write(writer);
-                    var stream = await s.Connection.Connection.OpenOutboundStreamAsync(QuicStreamType.Unidirectional).ConfigureAwait(false);
-                    var subgroup = s.Connection.StartSubgroup(stream, _streamId, writer.ToArray(), upstreamHeaderLength, ReadOnlyMemory<byte>.Empty, s.Urgency);
+                    // A browser's stream starts with the WebTransport stream header its opener wrote (the offset shift).
+                    var opened = await s.Connection.Streams.OpenUnidirectionalAsync().ConfigureAwait(false);
+                    var subgroup = s.Connection.StartSubgroup(opened, _streamId, writer.ToArray(), upstreamHeaderLength, ReadOnlyMemory<byte>.Empty, s.Urgency);
                     await subgroup.WritePrefixAsync(CancellationToken.None).ConfigureAwait(false);
                     streams.Add(subgroup);
                 }
@@ -157,7 +158,7 @@ public sealed class FastPathUpstreamTap(MoqKernelPlane plane, byte[] upstreamCon
                     foreach (var subgroup in streams)
                     {
                         subgroup.Abandon();
-                        try { subgroup.Stream.Abort(QuicAbortDirection.Write, (long)MoqStreamResetCode.Cancelled); } catch (QuicException) { }
+                        try { subgroup.Reset((ulong)MoqStreamResetCode.Cancelled); } catch (QuicException) { }
                     }
             }
         }

@@ -23,8 +23,12 @@ public interface IFastPathDownstream
 public sealed class QuicConnectionDownstream(QuicConnection connection) : IFastPathDownstream
 {
     private long _registeredDataBytes;
+    private long _notForwardedDataBytes;
 
     public QuicConnection Connection { get; } = connection;
+
+    /// <summary>Stream data bytes of mapped copies the kernel handed back (not forwarded): the connection sends them.</summary>
+    public long NotForwardedDataBytes => Interlocked.Read(ref _notForwardedDataBytes);
 
     /// <summary>Stream data bytes of forwarded copies registered with the connection so far: the kernel's used
     /// credit minus this is what it forwarded but the connection does not know of yet (credit refresh).</summary>
@@ -42,6 +46,7 @@ public sealed class QuicConnectionDownstream(QuicConnection connection) : IFastP
     public void OnNotForwarded(ulong streamId, ulong offset, ulong length, bool fin)
     {
         Connection.ReportNotForwarded(streamId, offset, length, fin);
+        Interlocked.Add(ref _notForwardedDataBytes, (long)length);
         Cover(streamId, offset, length);
     }
 

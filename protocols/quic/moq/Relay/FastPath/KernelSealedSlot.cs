@@ -28,13 +28,14 @@ public sealed class KernelSealedSlot : ISealedFastPathSlot
 
     /// <param name="nextPacketNumbers">The object's fr_next_pn, mapped (shared by every slot of the object).</param>
     /// <param name="crypto">The object's key writer.</param>
-    /// <param name="connectionIdLength">The subscriber's connection id length as the kernel writes it (the descriptor's, 8).</param>
+    /// <param name="connectionIdLength">The subscriber's connection id length, 0..8: the seal leaves the descriptor's
+    /// 8-byte field that many bytes long (Chromium's is 0; fr_enc_cid_cut in bpf-templates/crypto/fr_quic_relay.h).</param>
     public KernelSealedSlot(BpfMappedArray<ulong> nextPacketNumbers, QuicKernelCrypto crypto, uint slot, int connectionIdLength)
     {
         ArgumentNullException.ThrowIfNull(nextPacketNumbers);
         ArgumentNullException.ThrowIfNull(crypto);
         if (slot >= (uint)nextPacketNumbers.Count || slot >= (uint)crypto.MaxSlots) throw new ArgumentOutOfRangeException(nameof(slot));
-        if (connectionIdLength is < 1 or > 20) throw new ArgumentOutOfRangeException(nameof(connectionIdLength));
+        if (connectionIdLength is < 0 or > MaxConnectionIdLength) throw new ArgumentOutOfRangeException(nameof(connectionIdLength));
         _nextPacketNumbers = nextPacketNumbers;
         _crypto = crypto;
         _slot = slot;
@@ -42,6 +43,9 @@ public sealed class KernelSealedSlot : ISealedFastPathSlot
     }
 
     public uint Slot => _slot;
+
+    /// <summary>The longest subscriber connection id a sealed copy can carry: the descriptor's field (ids are only cut, never grown).</summary>
+    public const int MaxConnectionIdLength = 8;
 
     /// <summary>Key generations installed so far (the first keys and one per key update).</summary>
     public int KeyInstalls { get; private set; }

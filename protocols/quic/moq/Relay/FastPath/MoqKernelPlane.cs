@@ -14,7 +14,8 @@ namespace FastRelay.Protocols.Moq.Relay.FastPath;
 /// <summary>A subscriber slot's addressing, as the kernel rewrites copies towards it.</summary>
 /// <param name="Local">The relay endpoint the subscriber talks to (the copies' source).</param>
 /// <param name="Remote">The subscriber's endpoint.</param>
-/// <param name="ConnectionId">The 8-byte connection id the relay sends to (written into every copy).</param>
+/// <param name="ConnectionId">The connection id the relay sends to (written into every copy): 8 bytes, or 0..8 for a sealed
+/// slot (padded here, cut by the seal).</param>
 public sealed record FastPathSubscriberAddress(IPEndPoint Local, IPEndPoint Remote, byte[] ConnectionId, int IfIndex, byte[] SourceMac, byte[] DestinationMac)
 {
     /// <summary>Device and MACs from the kernel's route and neighbour tables (of the calling thread's namespace).
@@ -231,8 +232,9 @@ public sealed class MoqKernelPlane : IDisposable
         ArgumentNullException.ThrowIfNull(address);
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(sink);
-        if (address.ConnectionId.Length != 8)
-            throw new ArgumentException("a fast-path connection id is 8 bytes", nameof(address));
+        // Shorter ids are padded in the slot's entry and cut by the seal (browsers use none).
+        if (address.ConnectionId.Length > KernelSealedSlot.MaxConnectionIdLength)
+            throw new ArgumentException("a sealed slot's connection id is at most 8 bytes", nameof(address));
         if (_crypto is null || _nextPacketNumberMemory is null) return null;
         uint slot;
         lock (_lock)

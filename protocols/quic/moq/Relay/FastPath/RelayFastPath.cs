@@ -8,6 +8,7 @@ using FastRelay.Protocols.Moq.Relay.Tracks;
 using FastRelay.Protocols.Moq.Session;
 using FastRelay.Protocols.Moq.Wire.Data;
 using FastRelay.Protocols.Quic.Api;
+using FastRelay.Protocols.Quic.Http3.WebTransport;
 using FastRelay.Relay;
 using Microsoft.Extensions.Logging;
 
@@ -25,14 +26,23 @@ public sealed record RelayFastPathOptions(string ObjectPath, IReadOnlyList<strin
 /// <summary>
 /// Wires the fast-path parts into a running <see cref="MoqRelay"/>: every raw-QUIC session whose connection negotiated
 /// disable_1rtt_encryption (with an 8-byte connection id) gets a <see cref="FastPathUpstreamTap"/> (it may publish) and
-/// may be put on the fast path as a subscriber. For each upstream subgroup stream the route comes from the relay's own
+/// may be put on the fast path as a subscriber; an encrypted session (raw QUIC or a browser's WebTransport session) may
+/// be a subscriber on a sealed slot. For each upstream subgroup stream the route comes from the relay's own
 /// state: the publisher session's subscription by track alias → the relay's track → its subscribers on such
 /// connections (activated on first use; one track per subscriber connection, the kernel's limit) whose filter takes
 /// the whole subgroup. Those (subgroup, subscriber) pairs are claimed on the track, so the relay's own delivery skips
-/// exactly them and keeps serving everyone else (WebTransport, encrypted, filtered, other-track subscribers).
+/// exactly them and keeps serving everyone else (filtered, other-track subscribers, connections the kernel cannot write for).
 /// </summary>
 public sealed class RelayFastPath : IDisposable
 {
+    /// <summary>
+    /// The largest UDP payload a fast-path relay asks its peers to send it (QUIC max_udp_payload_size): our stack's
+    /// default datagram (1452 bytes, Ethernet over IPv6) less the AEAD tag, so a kernel copy sealed for an encrypted
+    /// subscriber, which grows by up to 16 bytes, still fits a 1500-byte MTU on either family. Without it every
+    /// full-size copy over IPv6 was too big to seal and went back to the relay's stack (9 % kernel share for a browser).
+    /// </summary>
+    public const int MaxReceiveUdpPayloadSize = 1452 - 16;
+
     private readonly MoqKernelPlane _plane;
     private readonly MoqRelay _relay;
     private readonly IPEndPoint _local;
@@ -100,6 +110,32 @@ public sealed class RelayFastPath : IDisposable
         _peers[peer] = state;
         return new FastPathUpstreamTap(_plane, connection.InitialLocalConnectionId, header => Route(state, header), _log,
             (header, tapped) => Claim(state, header, tapped));
+    }
+
+    /// <summary>
+    /// A browser's (WebTransport) session is being set up: its connection is registered as a possible subscriber when the
+    /// kernel can write for it (a sealed slot for full 1-RTT protection, a clear one for 0xBAAD), its subgroup streams
+    /// then opened as WebTransport streams of <paramref name="session"/>. Never an upstream: a WebTransport publisher's
+    /// streams carry the WebTransport header, which the subgroup tap does not parse, so its tracks are served by userspace.
+    /// A slot is per connection: a second session on the same HTTP/3 connection stays in userspace (two slots for one
+    /// connection would number its packets from two counters).
+    /// </summary>
+    public void AttachWebTransport(IRelayPeer peer, WebTransportSession session)
+    {
+        var connection = session.Connection;
+        if (!FastPathSubscriberConnection.CanUse(connection) && !(FastPathSubscriberConnection.CanSeal(connection) && _plane.CanSeal))
+        {
+            _log.LogDebug("fast path: WebTransport subscriber {Remote} stays on userspace (connection id of {Length} bytes)",
+                connection.RemoteEndPoint, connection.DestinationConnectionId.Length);
+            return;
+        }
+        lock (_activationLock) // two sessions of one connection arriving at once must not both register
+        {
+            if (_peers.Values.Any(p => ReferenceEquals(p.Connection, connection)))
+                _log.LogDebug("fast path: another WebTransport session on {Remote}'s connection stays on userspace", connection.RemoteEndPoint);
+            else
+                _peers[peer] = new Peer(connection, FastPathStreamOpener.WebTransport(session));
+        }
     }
 
     /// <summary>The session is set up: its subscriptions (by alias) route its subgroup streams.</summary>
@@ -234,7 +270,7 @@ public sealed class RelayFastPath : IDisposable
                 {
                     var address = FastPathSubscriberAddress.Resolve(_local, peer.Connection.RemoteEndPoint, peer.Connection.DestinationConnectionId);
                     lock (_activationLock) // activations must not race for the last slot
-                        peer.Binding = FastPathSubscriberConnection.Activate(_plane, peer.Connection, address, _log, _ackFrequency);
+                        peer.Binding = FastPathSubscriberConnection.Activate(_plane, peer.Connection, address, _log, _ackFrequency, peer.Streams);
                 }
                 catch (Exception e)
                 {
@@ -246,7 +282,8 @@ public sealed class RelayFastPath : IDisposable
                     return null;
                 }
                 peer.Channel = channel;
-                _log.LogInformation("fast path: subscriber {Remote} on slot {Slot}", peer.Connection.RemoteEndPoint, peer.Binding.Slot);
+                _log.LogInformation("fast path: subscriber {Remote} on slot {Slot} ({Kind}, {Length}-byte connection id)", peer.Connection.RemoteEndPoint,
+                    peer.Binding.Slot, FastPathSubscriberConnection.CanUse(peer.Connection) ? "clear text" : "sealed", peer.Connection.DestinationConnectionId.Length);
             }
             return peer.Channel == channel ? peer.Binding : null;
         }
@@ -260,9 +297,10 @@ public sealed class RelayFastPath : IDisposable
         _plane.Dispose();
     }
 
-    private sealed class Peer(QuicConnection connection)
+    private sealed class Peer(QuicConnection connection, FastPathStreamOpener? streams = null)
     {
         public QuicConnection Connection { get; } = connection;
+        public FastPathStreamOpener Streams { get; } = streams ?? FastPathStreamOpener.Quic(connection);
         public MoqSession? Session { get; set; }
         public FastPathSubscriberConnection? Binding { get; set; }
         public uint Channel { get; set; }

@@ -21,6 +21,9 @@ public sealed record ChromiumPage
     /// <summary>Told the browser's process id and profile directory once it started (the harness's own tests check
     /// that both are gone afterwards).</summary>
     public Action<int, string>? OnStarted { get; init; }
+    /// <summary>A network namespace (a name under /run/netns) to run the browser and its page server in, e.g. a lab host
+    /// whose traffic to a relay crosses a veth the relay's TC programs sit on; null: the test's own namespace.</summary>
+    public string? NetworkNamespace { get; init; }
 }
 
 /// <summary>
@@ -51,12 +54,16 @@ public static class ChromiumHarness
         using var http = new PageServer(page, output);
         string profile = Directory.CreateTempSubdirectory("fastrelay-chromium-").FullName;
         using var process = new Process();
-        process.StartInfo = new ProcessStartInfo(ChromiumPath)
+        // In a namespace: nsenter enters only its network namespace and then executes Chromium itself (same process id).
+        process.StartInfo = new ProcessStartInfo(page.NetworkNamespace is null ? ChromiumPath : "nsenter")
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,
             UseShellExecute = false,
         };
+        if (page.NetworkNamespace is { } netns)
+            foreach (var argument in (string[])[$"--net=/run/netns/{netns}", "--", ChromiumPath])
+                process.StartInfo.ArgumentList.Add(argument);
         foreach (var argument in (string[])[
             "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--enable-quic", $"--user-data-dir={profile}",
@@ -168,7 +175,7 @@ public static class ChromiumHarness
     /// <summary>Loopback HTTP/1.1: GET / (page), /harness.js, /test.js, /moq.js; POST /log and /result.</summary>
     private sealed class PageServer : IDisposable
     {
-        private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+        private readonly TcpListener _listener;
         private readonly ChromiumPage _page;
         private readonly ITestOutputHelper? _output;
         private readonly TaskCompletionSource<JsonElement> _result = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -178,8 +185,18 @@ public static class ChromiumHarness
         {
             _page = page;
             _output = output;
-            _listener.Start();
+            // Bound in the browser's namespace (its loopback): a socket stays in the namespace it was created in.
+            _listener = page.NetworkNamespace is { } netns
+                ? FastRelay.Cli.Lab.NetnsThread.Run(netns, () => StartListener())
+                : StartListener();
             _ = AcceptAsync();
+        }
+
+        private static TcpListener StartListener()
+        {
+            var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            return listener;
         }
 
         public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
