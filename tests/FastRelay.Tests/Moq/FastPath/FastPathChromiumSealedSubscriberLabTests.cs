@@ -52,11 +52,7 @@ public sealed partial class FastPathChromiumSealedSubscriberLabTests(GeneratedOb
         await using var lab = await MoqLab.UpAsync("frcw", subscribers: 2, output, relayInterfaces: 2);
         var net = lab.Network;
         const int count = 200;
-        var relay = await lab.StartRelayOnAsync(net.Relay, "relay", ipv6 ? "::" : "0.0.0.0", "--mode", "fastpath",
-            "--interface", net.RelayUpstream.Name, "--interface", net.RelayDownstream.Name,
-            "--bpffs", net.BpfFsPath, "--object", generated.ObjectPath(G.Protocol));
-        await relay.WaitForLogAsync(l => l.Contains("; fast path on ") || l.Contains("fast path off"), "the mode on the 'listening on' line", MoqLab.StepTimeout);
-        Assert.Contains("; fast path on ", relay.Log);
+        var relay = await lab.StartFastPathRelayAsync(generated.ObjectPath(G.Protocol), ipv6 ? "::" : "0.0.0.0");
         // The relay's self-signed certificate (ECDSA P-256, 10 days): what serverCertificateHashes pins.
         var hash = CertificateHash().Match(relay.Log).Groups[1].Value;
         Assert.False(string.IsNullOrEmpty(hash), "no certificate hash in the relay's log");
@@ -99,12 +95,7 @@ public sealed partial class FastPathChromiumSealedSubscriberLabTests(GeneratedOb
         Assert.Equal(0, frames.Checker.MissingObjects);
         Assert.Equal(Enumerable.Range(0, count).Select(i => (ulong)i), frames.Sequences);
 
-        var status = await lab.WaitForStatusAsync("relay", s => s.FastPath is { TappedStreams: > 0, Slots: 0 }, "the fast path's final counts");
-        var fast = status.FastPath!;
-        output.WriteLine($"kernel: {fast}");
-        foreach (var s in fast.Subscribers!)
-            output.WriteLine($"{s.Session} {s.Remote}: kernel share {s.KernelShare:P1} ({s.KernelBytes} kernel, {s.UserspaceBytes} relay bytes), " +
-                             $"{s.PacketsLost} packets lost");
+        var fast = await lab.FinalFastPathStatusAsync();
         // A sealed slot for Chromium's zero-length connection id (checked with tcpdump once: its Initial's source id is
         // empty), and one for our client's 8-byte id.
         Assert.Contains("(sealed, 0-byte connection id)", relay.Log);

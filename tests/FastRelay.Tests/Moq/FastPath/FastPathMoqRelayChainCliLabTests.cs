@@ -38,8 +38,7 @@ public sealed class FastPathMoqRelayChainCliLabTests(GeneratedObjects generated,
         var edge = await lab.StartRelayOnAsync(edgeHost, "edge", "0.0.0.0", "--mode", "fastpath",
             "--interface", edgeHost.InterfaceName, "--bpffs", net.BpfFsPath, "--object", quicMoq,
             "--upstream", $"moqt://{net.RelayDownstream.IPv4}:{MoqLab.Port}", "--upstream-insecure");
-        var publisher = lab.StartPublisher(MoqLab.UrlOf(net.RelayUpstream.IPv4), Gop, Rate, "--fast-path");
-        await origin.WaitForLogAsync(l => l.Contains("publishes namespace"), "PUBLISH_NAMESPACE", MoqLab.StepTimeout);
+        var publisher = await lab.StartFastPathPublisherAsync(origin, Gop, Rate);
 
         string[] names = ["fast0", "fast1", "encrypted"];
         var subscribers = names.Select((name, i) => lab.StartSubscriber(net.Subscribers[i], name, MoqLab.UrlOf(edgeHost.IPv4), objects.Count,
@@ -107,8 +106,7 @@ public sealed class FastPathMoqRelayChainCliLabTests(GeneratedObjects generated,
         var edge = await lab.StartRelayOnAsync(edgeHost, "edge", "0.0.0.0", "--mode", "fastpath",
             "--interface", edgeHost.InterfaceName, "--bpffs", net.BpfFsPath, "--object", generated.ObjectPath(G.Protocol),
             "--upstream", $"moqt://{net.RelayDownstream.IPv4}:{MoqLab.Port}", "--upstream-insecure");
-        var publisher = lab.StartPublisher(MoqLab.UrlOf(net.RelayUpstream.IPv4), Gop, Rate, "--fast-path");
-        await origin.WaitForLogAsync(l => l.Contains("publishes namespace"), "PUBLISH_NAMESPACE", MoqLab.StepTimeout);
+        var publisher = await lab.StartFastPathPublisherAsync(origin, Gop, Rate);
         string[] names = ["fast", "encrypted"];
         var subscribers = names.Select((name, i) => lab.StartSubscriber(net.Subscribers[i], name, MoqLab.UrlOf(edgeHost.IPv4), objects.Count,
             i == 0 ? ["--start", "absolute 0/0", "--fast-path"] : ["--start", "absolute 0/0"])).ToList();

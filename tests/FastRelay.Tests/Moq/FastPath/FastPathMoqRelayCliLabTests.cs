@@ -39,8 +39,7 @@ public sealed class FastPathMoqRelayCliLabTests(GeneratedObjects generated, ITes
         // The stdout line (the logger's own "listening on" line may come first).
         await relay.WaitForLogAsync(l => l.Contains("; fast path on ") || l.Contains("fast path off"), "the mode on the 'listening on' line", MoqLab.StepTimeout);
         Assert.Contains($"; fast path on {net.RelayUpstream.Name}, {net.RelayDownstream.Name})", relay.Log);
-        var publisher = lab.StartPublisher(MoqLab.UrlOf(net.RelayUpstream.IPv4), Gop, Rate, "--fast-path");
-        await relay.WaitForLogAsync(l => l.Contains("publishes namespace"), "PUBLISH_NAMESPACE", MoqLab.StepTimeout);
+        var publisher = await lab.StartFastPathPublisherAsync(relay, Gop, Rate);
 
         string[] names = ["fast0", "fast1", "encrypted"];
         string RelayUrl(int i) => mixedFamilies && i == 1 ? $"moqt://[{net.RelayDownstream.IPv6}]:{MoqLab.Port}/" : MoqLab.UrlOf(net.RelayDownstream.IPv4);
@@ -117,8 +116,7 @@ public sealed class FastPathMoqRelayCliLabTests(GeneratedObjects generated, ITes
         Assert.Contains("; userspace: fast path off (", relay.Log);
         Assert.Contains(notAnObject, relay.Log);
 
-        var publisher = lab.StartPublisher(MoqLab.UrlOf(net.RelayUpstream.IPv4), Gop, Rate, "--fast-path");
-        await relay.WaitForLogAsync(l => l.Contains("publishes namespace"), "PUBLISH_NAMESPACE", MoqLab.StepTimeout);
+        var publisher = await lab.StartFastPathPublisherAsync(relay, Gop, Rate);
         var subscriber = lab.StartSubscriber(net.Subscribers[0], "fast0", MoqLab.UrlOf(net.RelayDownstream.IPv4), objects.Count,
             "--start", "absolute 0/0", "--fast-path");
         await relay.WaitForLogAsync(l => MoqLab.AcceptedSubscriptions(l) >= 1, "SUBSCRIBE", MoqLab.StepTimeout);

@@ -26,13 +26,8 @@ public sealed class FastPathMoqSealedSubscriberLabTests(GeneratedObjects generat
         await using var lab = await MoqLab.UpAsync("frcz", subscribers: 2, output, relayInterfaces: 2);
         var net = lab.Network;
         var objects = new LabTrackObjects(300, seed: 16, minBytes: 600, maxBytes: 3000);
-        var relay = await lab.StartRelayAsync(net.Relay, "relay", "--mode", "fastpath",
-            "--interface", net.RelayUpstream.Name, "--interface", net.RelayDownstream.Name,
-            "--bpffs", net.BpfFsPath, "--object", generated.ObjectPath(G.Protocol));
-        await relay.WaitForLogAsync(l => l.Contains("; fast path on ") || l.Contains("fast path off"), "the mode on the 'listening on' line", MoqLab.StepTimeout);
-        Assert.Contains("; fast path on ", relay.Log);
-        var publisher = lab.StartPublisher(MoqLab.UrlOf(net.RelayUpstream.IPv4), Gop, 150, "--fast-path");
-        await relay.WaitForLogAsync(l => l.Contains("publishes namespace"), "PUBLISH_NAMESPACE", MoqLab.StepTimeout);
+        var relay = await lab.StartFastPathRelayAsync(generated.ObjectPath(G.Protocol));
+        var publisher = await lab.StartFastPathPublisherAsync(relay, Gop, 150);
 
         string[] names = ["encrypted", "clear"];
         var subscribers = names.Select((name, i) => lab.StartSubscriber(net.Subscribers[i], name, MoqLab.UrlOf(net.RelayDownstream.IPv4), objects.Count,
@@ -61,12 +56,7 @@ public sealed class FastPathMoqSealedSubscriberLabTests(GeneratedObjects generat
             Assert.Equal(objects.Count, objects.VerifyOutput(File.ReadAllBytes(lab.OutputPath(name)), 0, name).Count);
         }
 
-        var status = await lab.WaitForStatusAsync("relay", s => s.FastPath is { TappedStreams: > 0, Slots: 0 }, "the fast path's final counts");
-        var fast = status.FastPath!;
-        output.WriteLine($"kernel: {fast}");
-        foreach (var s in fast.Subscribers!)
-            output.WriteLine($"{s.Session} {s.Remote}: kernel share {s.KernelShare:P1} ({s.KernelBytes} kernel, {s.UserspaceBytes} relay bytes), " +
-                             $"{s.PacketsLost} packets lost");
+        var fast = await lab.FinalFastPathStatusAsync();
         // Both subscribers had a slot, and most of each one's stream bytes left as kernel copies (99.5 % each here).
         Assert.Equal(2, fast.Subscribers.Count);
         Assert.All(fast.Subscribers, s => Assert.True(s.KernelShare >= 0.7, $"{s.Session} {s.Remote}: {s.KernelShare:P1} ({s.KernelBytes} kernel, {s.UserspaceBytes} relay bytes)"));

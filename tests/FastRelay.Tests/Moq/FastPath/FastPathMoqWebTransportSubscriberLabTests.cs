@@ -27,13 +27,8 @@ public sealed class FastPathMoqWebTransportSubscriberLabTests(GeneratedObjects g
         await using var lab = await MoqLab.UpAsync("frcw", subscribers: 2, output, relayInterfaces: 2);
         var net = lab.Network;
         var objects = new LabTrackObjects(300, seed: 17, minBytes: 600, maxBytes: 3000);
-        var relay = await lab.StartRelayAsync(net.Relay, "relay", "--mode", "fastpath",
-            "--interface", net.RelayUpstream.Name, "--interface", net.RelayDownstream.Name,
-            "--bpffs", net.BpfFsPath, "--object", generated.ObjectPath(G.Protocol));
-        await relay.WaitForLogAsync(l => l.Contains("; fast path on ") || l.Contains("fast path off"), "the mode on the 'listening on' line", MoqLab.StepTimeout);
-        Assert.Contains("; fast path on ", relay.Log);
-        var publisher = lab.StartPublisher(MoqLab.UrlOf(net.RelayUpstream.IPv4), Gop, 150, "--fast-path");
-        await relay.WaitForLogAsync(l => l.Contains("publishes namespace"), "PUBLISH_NAMESPACE", MoqLab.StepTimeout);
+        var relay = await lab.StartFastPathRelayAsync(generated.ObjectPath(G.Protocol));
+        var publisher = await lab.StartFastPathPublisherAsync(relay, Gop, 150);
 
         string[] names = ["webtransport", "quic"];
         string[] urls = [$"https://{net.RelayDownstream.IPv4}:{MoqLab.Port}/moq", MoqLab.UrlOf(net.RelayDownstream.IPv4)];
@@ -62,12 +57,7 @@ public sealed class FastPathMoqWebTransportSubscriberLabTests(GeneratedObjects g
             Assert.Equal(objects.Count, objects.VerifyOutput(File.ReadAllBytes(lab.OutputPath(name)), 0, name).Count);
         }
 
-        var status = await lab.WaitForStatusAsync("relay", s => s.FastPath is { TappedStreams: > 0, Slots: 0 }, "the fast path's final counts");
-        var fast = status.FastPath!;
-        output.WriteLine($"kernel: {fast}");
-        foreach (var s in fast.Subscribers!)
-            output.WriteLine($"{s.Session} {s.Remote}: kernel share {s.KernelShare:P1} ({s.KernelBytes} kernel, {s.UserspaceBytes} relay bytes), " +
-                             $"{s.PacketsLost} packets lost");
+        var fast = await lab.FinalFastPathStatusAsync();
         // Both had a (sealed) slot, the WebTransport one included, and most of each one's stream bytes were kernel copies
         // (96.1 % for the WebTransport subscriber, 97.0 % for the raw-QUIC one in the first run).
         Assert.Contains("over WebTransport", relay.Log);

@@ -75,6 +75,35 @@ internal sealed class MoqLab : IAsyncDisposable
         return relay;
     }
 
+    /// <summary>`moq relay --mode fastpath` in the relay host with the kernel fast path attached to both relay interfaces
+    /// (the quic_moq object at <paramref name="objectPath"/>, built once for the test class), listening on
+    /// <paramref name="address"/>; returns once it said its mode, and fails the test if the fast path is off.</summary>
+    public async Task<MoqLabProcess> StartFastPathRelayAsync(string objectPath, string address = "0.0.0.0")
+    {
+        var relay = await StartRelayOnAsync(Network.Relay, "relay", address, "--mode", "fastpath",
+            "--interface", Network.RelayUpstream.Name, "--interface", Network.RelayDownstream.Name,
+            "--bpffs", Network.BpfFsPath, "--object", objectPath);
+        await WaitForFastPathAsync(relay);
+        return relay;
+    }
+
+    /// <summary>Waits for the mode on <paramref name="relay"/>'s 'listening on' line and fails the test unless it is
+    /// the fast path.</summary>
+    public static async Task WaitForFastPathAsync(MoqLabProcess relay)
+    {
+        await relay.WaitForLogAsync(l => l.Contains("; fast path on ") || l.Contains("fast path off"), "the mode on the 'listening on' line", StepTimeout);
+        Assert.Contains("; fast path on ", relay.Log);
+    }
+
+    /// <summary><see cref="StartPublisher"/> with `--fast-path` to the relay's upstream address; returns once
+    /// <paramref name="relay"/> saw its PUBLISH_NAMESPACE.</summary>
+    public async Task<MoqLabProcess> StartFastPathPublisherAsync(MoqLabProcess relay, int gop, int rate)
+    {
+        var publisher = StartPublisher(UrlOf(Network.RelayUpstream.IPv4), gop, rate, "--fast-path");
+        await relay.WaitForLogAsync(l => l.Contains("publishes namespace"), "PUBLISH_NAMESPACE", StepTimeout);
+        return publisher;
+    }
+
     /// <summary>`moq publish` of objects the test writes to its stdin (length-prefixed, stamped, a group every
     /// <paramref name="gop"/> objects, at most <paramref name="rate"/> per second).</summary>
     public MoqLabProcess StartPublisher(string url, int gop, int rate, params string[] extra) =>
@@ -110,6 +139,19 @@ internal sealed class MoqLab : IAsyncDisposable
     public static int AcceptedSubscriptions(string relayLog) => MoqRelayLog.AcceptedSubscriptions(relayLog);
 
     /// <summary>Polls the relay's status file (rewritten every second) until <paramref name="condition"/> holds.</summary>
+    /// <summary>The fast-path relay's figures once every slot is gone (its subscribers left), with each fast-path
+    /// subscriber's kernel share, bytes and losses written to the test's output.</summary>
+    public async Task<MoqFastPathStatus> FinalFastPathStatusAsync(string relayName = "relay")
+    {
+        var status = await WaitForStatusAsync(relayName, s => s.FastPath is { TappedStreams: > 0, Slots: 0 }, "the fast path's final counts");
+        var fast = status.FastPath!;
+        _output.WriteLine($"kernel: {fast}");
+        foreach (var s in fast.Subscribers ?? [])
+            _output.WriteLine($"{s.Session} {s.Remote}: kernel share {s.KernelShare:P1} ({s.KernelBytes} kernel, {s.UserspaceBytes} relay bytes), " +
+                              $"{s.PacketsLost} packets lost");
+        return fast;
+    }
+
     public async Task<MoqRelayStatus> WaitForStatusAsync(string relayName, Func<MoqRelayStatus, bool> condition, string what)
     {
         var (status, met) = await MoqRelayStatusFile.WaitAsync(StatusFile(relayName), condition, StepTimeout);
