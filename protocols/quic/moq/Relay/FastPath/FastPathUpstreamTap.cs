@@ -94,8 +94,11 @@ public sealed class FastPathUpstreamTap(MoqKernelPlane plane, byte[] upstreamCon
     {
         private readonly FastPathUpstreamTap _owner;
         private readonly ulong _streamId;
+        // Synchronous continuations: a chunk is written to the subscribers' streams on the thread that read it from the
+        // upstream (until the first wait), instead of one more thread-pool hand-off per upstream chunk (fast-path relay at
+        // fan-out 1: futex calls per 5 s window 7,600 → 5,300-6,200; a wait for room or for the pump still frees it).
         private readonly Channel<(byte[]? Bytes, bool Finished)> _queue =
-            Channel.CreateBounded<(byte[]?, bool)>(new BoundedChannelOptions(MaxQueuedChunks) { SingleReader = true, SingleWriter = true });
+            Channel.CreateBounded<(byte[]?, bool)>(new BoundedChannelOptions(MaxQueuedChunks) { SingleReader = true, SingleWriter = true, AllowSynchronousContinuations = true });
 
         public UpstreamSubgroup(FastPathUpstreamTap owner, ulong streamId, MoqSubgroupHeader header, int upstreamHeaderLength, FastPathTrackRoute target)
         {
