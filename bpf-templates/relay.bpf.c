@@ -197,7 +197,7 @@ int fr_upstream_ingress(struct __sk_buff *skb)
 struct fr_enc_pending {
 	struct fr_event event;
 	__u32 translated;
-	__u32 phase; /* the key phase read when the number was taken (fr_enc_send_phase) */
+	__u32 phase; /* the key phase taken with the number (bit 63 of fr_next_pn, fr_quic_relay.h) */
 };
 
 struct {
@@ -481,12 +481,13 @@ static __always_inline int fr_egress_forwarded(struct __sk_buff *skb, __u32 slot
 	upstream_pn = fr_read_packet_number(old_h);
 	pn = upstream_pn;
 #if FR_PN_TRANSLATE
-#if FR_ENCRYPTED_SUBSCRIBERS
-	/* The phase goes with the number (fr_quic_relay.h): read right before it is taken. */
-	if (sealed == FR_ENC_ROOM)
-		phase = fr_enc_send_phase(slot);
-#endif
 	pn = fr_take_packet_number(next_pn);
+#if FR_ENCRYPTED_SUBSCRIBERS
+	/* The phase comes with the number, in one atomic operation (fr_quic_relay.h). */
+	if (sealed == FR_ENC_ROOM)
+		phase = (__u32)(pn >> FR_ENC_PHASE_SHIFT);
+	pn &= FR_ENC_NUMBER_MASK;
+#endif
 	fr_write_packet_number(new_h, pn);
 #endif
 #endif

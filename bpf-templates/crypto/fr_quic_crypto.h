@@ -62,7 +62,8 @@ struct fr_quic_key_set {
  * may rewrite it whole at any time without losing a kernel update). */
 struct fr_quic_conn {
 	__u8 pn_offset;   /* bytes before the packet number: 1 + DCID length for a short header */
-	__u8 send_phase;  /* key phase of packets sealed now (0/1): userspace flips it after installing the next keys */
+	__u8 send_phase;  /* key phase of packets sealed now (0/1): userspace flips it after installing the next keys (the
+	                   * relay's sealed slots take the phase with the number instead: bit 63 of fr_next_pn) */
 	__u8 pad[6];
 };
 

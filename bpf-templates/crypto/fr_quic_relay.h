@@ -34,16 +34,14 @@
 #define FR_ENC_ROOM 1    /* grown by FR_QC_TAG_LEN bytes: the copy must be sealed or dropped, never sent as it is */
 #define FR_ENC_REFUSED 2 /* too big for the device with the tag, or the packet could not be grown: not forwarded */
 
-/* The key phase a copy numbered now is sealed with: read right before its number is taken, not when it is sealed some
- * microseconds later, so that across a key update (userspace installs the next keys in the other phase, then flips
- * send_phase) copies change phase in number order up to the few instructions between this read and the number's
- * fetch-and-add: RFC 9001 §6.4 lets a receiver refuse an old-phase packet numbered above a new-phase one. */
-static __always_inline __u32 fr_enc_send_phase(__u32 slot)
-{
-	struct fr_quic_conn *conn = bpf_map_lookup_elem(&fr_quic_conns, &slot);
-
-	return conn && conn->send_phase ? 1 : 0;
-}
+/* An encrypted slot's fr_next_pn entry carries the key phase its copies are sealed with in bit 63, beside the next packet
+ * number (QUIC numbers stay below 2^62): the copy's number and its phase come from one fetch-and-add. At a key update
+ * userspace installs the next keys in the other phase and then flips that bit (an atomic compare-and-swap on the mapped
+ * word), so every number taken after the flip has the new phase and every one before it the old: copies change phase in
+ * number order even when two CPUs number copies across the flip (RFC 9001 §6.4 lets a receiver refuse an old-phase
+ * packet numbered above a new-phase one). A clear-text slot never has the bit set. */
+#define FR_ENC_PHASE_SHIFT 63
+#define FR_ENC_NUMBER_MASK ((1ULL << 62) - 1)
 
 /* The slot seals its packets (userspace wrote its connection entry). */
 static __always_inline int fr_enc_slot(__u32 slot)
@@ -145,7 +143,7 @@ __noinline int fr_enc_make_room(struct __sk_buff *skb, __u32 slot)
 /*
  * Seals a copy fr_enc_make_room grew, whose header now carries the subscriber's connection id (padded to the
  * descriptor's length, fr_enc_cid_cut) and the low 32 bits of its packet number `pn`: with key phase `phase`
- * (fr_enc_send_phase when the number was taken), in per-CPU scratch, written back with the UDP checksum updated. 0 when sealed; otherwise the copy must be dropped (no keys, a crypto error).
+ * (taken with the number from fr_next_pn), in per-CPU scratch, written back with the UDP checksum updated. 0 when sealed; otherwise the copy must be dropped (no keys, a crypto error).
  */
 __noinline int fr_enc_seal(struct __sk_buff *skb, __u32 slot, __u64 pn, __u32 phase)
 {

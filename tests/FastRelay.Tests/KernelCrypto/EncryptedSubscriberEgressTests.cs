@@ -2,6 +2,7 @@ using System.Text.RegularExpressions;
 using FastRelay.Bpf;
 using FastRelay.Bpf.Crypto;
 using FastRelay.Cli.Fuzz;
+using FastRelay.Protocols.Moq.Relay.FastPath;
 using FastRelay.Protocols.Quic.Crypto;
 using FastRelay.Tests.Infrastructure;
 using FastRelay.Tests.Packets;
@@ -50,8 +51,19 @@ public sealed partial class EncryptedSubscriberEgressTests(GeneratedObjects obje
         // Written before the slot is active: from its first packet on, the slot is an encrypted one.
         crypto.SetConnection((int)slot, PnOffset, keys?.KeyPhase == true ? 1 : 0, nextPn == 0 ? 0 : nextPn - 1);
         var sub = s.AddSubscriber(slot, v6: v6, nextPacketNumber: nextPn, channel: Channel, ifIndex: ifIndex);
+        if (keys?.KeyPhase == true) SendWithPhase(s, crypto, slot, 1);
         MapSlot(s, slot);
         return (sub, crypto);
+    }
+
+    /// <summary>What the relay's stack does once the keys of <paramref name="phase"/> are installed (KernelSealedSlot):
+    /// the connection entry's send phase, and bit 63 of the slot's counter, which is what the egress program seals with.</summary>
+    private static void SendWithPhase(RelaySession s, QuicKernelCrypto crypto, uint slot, int phase)
+    {
+        crypto.SetSendPhase((int)slot, phase);
+        var counter = s.Maps.NextPacketNumber(slot);
+        KernelSealedSlot.SetPhaseBit(ref counter, phase == 1 ? KernelSealedSlot.PhaseBit : 0);
+        s.Maps.SetNextPacketNumber(slot, counter);
     }
 
     /// <summary>The copy as our stack would send it on the subscriber's connection: the clear-text copy (its connection id,
@@ -169,11 +181,32 @@ public sealed partial class EncryptedSubscriberEgressTests(GeneratedObjects obje
         // What the relay's stack does at a key update: the next generation into the other phase (header protection keys
         // stay the first generation's, RFC 9001 §6), then the send phase flips.
         KernelCryptoFixtures.Install(crypto, 2, 1, second, hpFrom: first);
-        crypto.SetSendPhase(2, 1);
+        SendWithPhase(s, crypto, 2, 1);
         var (after, _) = StackSealedCopy(sub, false, 8, 305, data, second);
         // Byte-exact: the second generation's AEAD, its key phase bit (under header protection) and number 8.
         s.SubscriberEgress.Run(new PacketFixture("phase 1", Upstream(false, 2, 300, data), TcAct.Ok, after, s.CloneFor(2)));
-        Assert.Equal(9UL, s.Maps.NextPacketNumber(2));
+        Assert.Equal(9UL | KernelSealedSlot.PhaseBit, s.Maps.NextPacketNumber(2));
+    }
+
+    /// <summary>The phase a copy is sealed with comes with its number, from bit 63 of the slot's counter (one atomic
+    /// operation: copies change phase in number order even when two CPUs number copies across a key update), not from
+    /// the connection entry: with the entry still at phase 0 and the counter's bit at 1, the copy is sealed with the
+    /// phase-1 keys and carries the number without the bit.</summary>
+    [BpfFact]
+    public void The_key_phase_is_taken_with_the_number_from_the_counter_not_from_the_connection_entry()
+    {
+        using var s = new RelaySession(objects, Quic);
+        using var first = KernelCryptoFixtures.RandomKeys();
+        using var second = first.DeriveNextGeneration();
+        var (sub, crypto) = EncryptedSubscriber(s, 2, nextPn: 20, first);
+        KernelCryptoFixtures.Install(crypto, 2, 1, second, hpFrom: first);
+        s.Maps.SetNextPacketNumber(2, 20 | KernelSealedSlot.PhaseBit);   // the entry's send phase stays 0
+        var data = Data(200);
+
+        var (expected, _) = StackSealedCopy(sub, false, 20, 5, data, second);
+        s.SubscriberEgress.Run(new PacketFixture("phase from the counter", Upstream(false, 1, 0, data), TcAct.Ok, expected, s.CloneFor(2)));
+        Assert.Equal(21UL | KernelSealedSlot.PhaseBit, s.Maps.NextPacketNumber(2));
+        Assert.Equal(20UL, s.TakeEvents().Single().PacketNumber);
     }
 
     [BpfFact]

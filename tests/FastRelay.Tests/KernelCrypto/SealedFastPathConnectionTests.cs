@@ -124,7 +124,9 @@ public sealed class SealedFastPathConnectionTests(GeneratedObjects objects)
         // One sequence: the kernel's numbers are distinct, above the first, and the counter moved past them and the stack's.
         Assert.Equal(chunks, numbers.Distinct().Count());
         Assert.All(numbers, n => Assert.True(n >= first));
-        ulong next = Volatile.Read(ref counter[Slot]);
+        // The key update flipped the counter's phase bit (the phase the kernel seals its copies with, taken with the number).
+        Assert.Equal(KernelSealedSlot.PhaseBit, Volatile.Read(ref counter[Slot]) & KernelSealedSlot.PhaseBit);
+        ulong next = Volatile.Read(ref counter[Slot]) & KernelSealedSlot.NumberMask;
         Assert.True(next > numbers.Max());
         // Every other number of [first, next) was taken by the relay's stack for its own packets (ACKs, the key update's PING).
         Assert.True(next - first > (ulong)chunks, $"the stack took no number of its own: counter {first}..{next}, {chunks} copies");

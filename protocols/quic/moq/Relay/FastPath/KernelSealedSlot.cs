@@ -10,7 +10,9 @@ namespace FastRelay.Protocols.Moq.Relay.FastPath;
 /// One encrypted subscriber slot of the relay's kernel programs (an object built with EncryptedSubscribers,
 /// docs/quic-encrypted-fast-path.md): the QUIC stack's <see cref="ISealedFastPathSlot"/> on the kernel's maps. Numbers
 /// come from the slot's <c>fr_next_pn</c> entry, mapped into this process (the same atomic add as the kernel's
-/// <c>__sync_fetch_and_add</c>, no syscall per packet); keys go into the kernel through <see cref="QuicKernelCrypto"/>
+/// <c>__sync_fetch_and_add</c>, no syscall per packet), whose bit 63 is the key phase the kernel seals copies with
+/// (<see cref="PhaseBit"/>: a copy's number and phase come from one atomic operation, so copies change phase in number
+/// order across a key update); keys go into the kernel through <see cref="QuicKernelCrypto"/>
 /// (maps and the syscall program only). The first keys also write the slot's connection entry, which is what makes the
 /// egress program treat the slot as encrypted: install them before the slot is activated.
 /// </summary>
@@ -25,6 +27,15 @@ public sealed class KernelSealedSlot : ISealedFastPathSlot
     // After Detach: the connection numbers on its own from here, and its keys stay out of the slot (which may be reused).
     private bool _detached;
     private ulong _detachedNext;
+    // The send phase as the counter's bit 63 (0 or PhaseBit): kept in the counter from Start and every InstallSendKeys.
+    private ulong _phaseBit;
+
+    /// <summary>Bit 63 of a sealed slot's <c>fr_next_pn</c> entry: the key phase copies numbered now are sealed with
+    /// (bpf-templates/crypto/fr_quic_relay.h, FR_ENC_PHASE_SHIFT).</summary>
+    public const ulong PhaseBit = 1UL << 63;
+
+    /// <summary>The packet number part of the entry (QUIC numbers are below 2^62).</summary>
+    public const ulong NumberMask = (1UL << 62) - 1;
 
     /// <param name="nextPacketNumbers">The object's fr_next_pn, mapped (shared by every slot of the object).</param>
     /// <param name="crypto">The object's key writer.</param>
@@ -53,14 +64,14 @@ public sealed class KernelSealedSlot : ISealedFastPathSlot
     public void Start(ulong firstPacketNumber)
     {
         lock (_gate)
-            if (!_detached) Volatile.Write(ref _nextPacketNumbers[_slot], firstPacketNumber);
+            if (!_detached) Volatile.Write(ref _nextPacketNumbers[_slot], (firstPacketNumber & NumberMask) | _phaseBit);
     }
 
     public ulong Reserve()
     {
         // The lock only orders a Reserve against Detach (uncontended otherwise); the add itself is atomic against the kernel.
         lock (_gate)
-            return _detached ? _detachedNext++ : Interlocked.Increment(ref _nextPacketNumbers[_slot]) - 1;
+            return _detached ? _detachedNext++ : (Interlocked.Increment(ref _nextPacketNumbers[_slot]) - 1) & NumberMask;
     }
 
     /// <summary>
@@ -73,7 +84,7 @@ public sealed class KernelSealedSlot : ISealedFastPathSlot
         lock (_gate)
         {
             if (_detached) return;
-            _detachedNext = Volatile.Read(ref _nextPacketNumbers[_slot]);
+            _detachedNext = Volatile.Read(ref _nextPacketNumbers[_slot]) & NumberMask;
             _detached = true;
         }
     }
@@ -108,8 +119,26 @@ public sealed class KernelSealedSlot : ISealedFastPathSlot
         }
         else
         {
-            _crypto.SetSendPhase((int)_slot, phase);
+            _crypto.SetSendPhase((int)_slot, phase);   // the entry's copy, for diagnostics: the kernel reads the counter's bit
+        }
+        lock (_gate)
+        {
+            if (_detached) return;
+            _phaseBit = phase == 1 ? PhaseBit : 0;
+            SetPhaseBit(ref _nextPacketNumbers[_slot], _phaseBit);
         }
         KeyInstalls++;
+    }
+
+    /// <summary>Sets bit 63 of <paramref name="counter"/> to <paramref name="phaseBit"/> without losing a number the kernel
+    /// takes meanwhile (its fetch-and-add and this compare-and-swap are both atomic on the word).</summary>
+    public static void SetPhaseBit(ref ulong counter, ulong phaseBit)
+    {
+        while (true)
+        {
+            var old = Volatile.Read(ref counter);
+            var flipped = (old & ~PhaseBit) | phaseBit;
+            if (old == flipped || Interlocked.CompareExchange(ref counter, flipped, old) == old) return;
+        }
     }
 }
