@@ -483,10 +483,12 @@ static __always_inline int fr_egress_forwarded(struct __sk_buff *skb, __u32 slot
 #if FR_PN_TRANSLATE
 	pn = fr_take_packet_number(next_pn);
 #if FR_ENCRYPTED_SUBSCRIBERS
-	/* The phase comes with the number, in one atomic operation (fr_quic_relay.h). */
-	if (sealed == FR_ENC_ROOM)
+	/* A sealed slot's phase comes with the number, in one atomic operation (fr_quic_relay.h); a clear-text slot's
+	 * counter is a plain number, as before. */
+	if (sealed == FR_ENC_ROOM) {
 		phase = (__u32)(pn >> FR_ENC_PHASE_SHIFT);
-	pn &= FR_ENC_NUMBER_MASK;
+		pn &= FR_ENC_NUMBER_MASK;
+	}
 #endif
 	fr_write_packet_number(new_h, pn);
 #endif
