@@ -10,15 +10,15 @@ namespace FastRelay.Tests.Quic.Api;
 /// credit and drop threshold every 20 ms from the listener's turns; before this timer that refresh ran only when the loop
 /// happened to turn (a datagram, a connection timer, or the loop's safety-net sleep of 2 ms), so with a longer safety net
 /// it ran mostly at datagram arrivals and sampled the subscribers' backlog at its peaks (issue 11). With no traffic at
-/// all, the only turns are the asked-for ones and the safety net's (one a second): each asked-for turn must come near its
-/// time, far sooner than the safety net would bring it.
+/// all, the only turns are the asked-for ones and the safety net's (every 100 ms): the asked-for turns must come near
+/// their time, sooner than the safety net would bring them (about 80 ms late for a turn asked 20 ms ahead).
 /// </summary>
 public sealed class ListenerTurnTimerTests
 {
     private const long AskAheadMicros = 20_000;
-    // Half the safety-net sleep (QuicEndpoint.MaxSleepMicros, 1 s): a turn only the safety net brought is later than
-    // this; a loaded two-core machine delays a timer by tens of milliseconds, not by this.
-    private const long LatestAcceptableMicros = 500_000;
+    // Half the safety-net sleep (QuicEndpoint.MaxSleepMicros, 100 ms): a turn only the safety net brought is later than
+    // this. Judged on the median of ten: a loaded two-core machine delays some timers by tens of milliseconds, not most.
+    private const long LatestAcceptableMedianMicros = 50_000;
 
     [Fact]
     public async Task Turns_asked_for_come_at_their_time_with_no_traffic()
@@ -56,6 +56,8 @@ public sealed class ListenerTurnTimerTests
 
         var observed = lateness.ToArray();
         Assert.Equal(10, observed.Length);
-        Assert.All(observed, late => Assert.InRange(late, 0, LatestAcceptableMicros));
+        Assert.All(observed, late => Assert.True(late >= 0));
+        Array.Sort(observed);
+        Assert.InRange(observed[observed.Length / 2], 0, LatestAcceptableMedianMicros);
     }
 }

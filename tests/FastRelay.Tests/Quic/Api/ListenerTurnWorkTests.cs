@@ -8,7 +8,7 @@ namespace FastRelay.Tests.Quic.Api;
 /// <summary>
 /// <see cref="QuicListener.RunEveryTurn"/>: work another layer runs on the listener's receive thread (the kernel fast
 /// path consumes its registration events there). It must run with no traffic at all (here woken by
-/// <see cref="QuicListener.WakeReceiveThread"/>; the loop's safety-net sleep is 1 s), on the receive thread, not on the
+/// <see cref="QuicListener.WakeReceiveThread"/>; the loop's safety-net sleep is 100 ms), on the receive thread, not on the
 /// caller's, and never again once its registration is disposed.
 /// </summary>
 public sealed class ListenerTurnWorkTests
