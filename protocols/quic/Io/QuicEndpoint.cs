@@ -37,13 +37,14 @@ internal sealed class QuicEndpoint : IDisposable
     /// few milliseconds later, with everything acknowledged, was skipped on that stale sample. Fixed at the root: the
     /// refresh is a timer of this loop (TurnBy, MoqKernelPlane.RefreshCreditsIfDue), and a backlog sheds only when it
     /// persisted from one refresh to the next. At 1 s, before: 6 of 6 runs failed (5 of them traced); timer alone: 7 of 8
-    /// passed; persistence alone: 8 of 8; both: 8 of 8 (then 7 of 8 more: both subscribers, the clean one too, missed
-    /// the same group; unexplained, not the drop threshold, which never sheds for the clean link), and 77 of 77 in the
-    /// fast-path and listener test folders, 1,218 of 1,218 in the rest of the QUIC and MoQ tests. Set to 100 ms: 10
-    /// wake-ups a second instead of 500, while a wake-up still missing somewhere (that unexplained failure may be one)
-    /// costs at most 100 ms, well inside the subscribers' 2 s linger; raise it to 1 s to hunt such dependencies (the loss
-    /// test is a good reproducer). The eventfd and ppoll's nanosecond timeout already removed the sub-millisecond
-    /// spinning (Socket.Poll rounds µs down to whole ms: 3,164 polls in a 2 s window became 1,098).
+    /// passed; persistence alone: 8 of 8; both: 8 of 8, then 7 of 8 more (the failure was another one: both subscribers,
+    /// the clean one too, missed the same group; unexplained, hardly the drop threshold, as the clean link lost nothing),
+    /// and at 1 s the fast-path and listener test folders (77) and the rest of the QUIC and MoQ tests (1,218) all passed.
+    /// Set to 100 ms: 10 wake-ups a second instead of 500, while a wake-up still missing somewhere (that unexplained
+    /// failure may be one) costs at most 100 ms, well inside the subscribers' 2 s linger; raise it to 1 s to hunt such
+    /// dependencies (the loss test is a good reproducer). At 100 ms the loss test passed 8 of 8. The eventfd and ppoll's
+    /// nanosecond timeout already removed the sub-millisecond spinning (Socket.Poll rounds µs down to whole ms: 3,164
+    /// polls in a 2 s window became 1,098).
     /// </summary>
     private const int MaxSleepMicros = 100_000;
     private const int SocketBufferBytes = 4 << 20;
