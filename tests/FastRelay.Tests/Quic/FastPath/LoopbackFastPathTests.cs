@@ -230,6 +230,9 @@ public sealed class LoopbackFastPathTests
 
         // No ACK reaches the relay, so no held ACK can be what asks: the send alone does.
         await Eventually.TrueAsync(() => Volatile.Read(ref asked) > 0, "the send asked for a drain");
+        // The stand-in numbers on the proxy's thread, after the send returned (the real kernel's TC egress runs inside
+        // the send call, so its report is in the ring by then): under load a drain right away could run before it.
+        await Eventually.TrueAsync(() => kernel.PendingEvents > 0, "the stand-in numbered the relay's packets");
         Assert.True(kernel.Drain(pair.Server) > 0, "the stand-in numbered the packets the drain was asked for");
     }
 }
