@@ -47,13 +47,19 @@ public sealed class QuicListener : IAsyncDisposable, IConnectionAcceptor
     public Io.DatagramSocketStatistics SocketStatistics => _endpoint.SocketStatistics;
 
     /// <summary>
-    /// Runs <paramref name="work"/> on the listener's receive thread at every turn of its loop: at least every 2 ms, at
-    /// once after <see cref="WakeReceiveThread"/>, and always before the datagrams read in that turn reach their
+    /// Runs <paramref name="work"/> on the listener's receive thread at every turn of its loop: with every datagram batch
+    /// and connection timer, at once after <see cref="WakeReceiveThread"/>, by the time asked with <see cref="RunTurnBy"/>,
+    /// at the latest after the loop's safety-net sleep (100 ms), and always before the datagrams read in that turn reach their
     /// connections. For work that must happen before a connection processes what it receives (the kernel fast path's
     /// registration of forwarded packets, before the ACKs that acknowledge them) without a thread of its own. The work
     /// must be short and must never wait for this thread. Dispose the result to stop it.
     /// </summary>
     public IDisposable RunEveryTurn(Action work) => _endpoint.AddTurnWork(work);
+
+    /// <summary>The receive thread's next turn (so the <see cref="RunEveryTurn"/> work) comes by <paramref name="micros"/>
+    /// (µs of <see cref="Io.QuicClock"/>) at the latest, whatever else wakes it or not. A request lasts one turn: periodic
+    /// work asks again from every turn.</summary>
+    public void RunTurnBy(long micros) => _endpoint.TurnBy(micros);
 
     /// <summary>Ends the receive thread's current wait at once, so the <see cref="RunEveryTurn"/> work runs now.</summary>
     public void WakeReceiveThread() => _endpoint.Wake();

@@ -50,8 +50,9 @@ public sealed class MoqKernelPlane : IDisposable
     /// reader's thread), and the pump is woken at once when a subscriber acknowledges numbers not registered yet
     /// (QuicConnection.OnRegistrationWanted). At 20 ms `FastPathMoqLossLabTests` failed in 2 of about 10 runs (the lossy
     /// subscriber missed objects at the track's end): loss recovery of kernel copies needs their registration sooner
-    /// than the held-ACK wake-up alone gives it. So events are consumed at least every 2 ms: here, or by the listener's
-    /// receive thread, whose loop turns at least that often anyway.</summary>
+    /// than the held-ACK wake-up alone gives it. So events are consumed at least every 2 ms here; with a listener, at its
+    /// turns, which come with every datagram and timer and at every wake-up asked for (a packet of ours waiting for its
+    /// number, a held ACK).</summary>
     private static readonly TimeSpan PumpIdle = TimeSpan.FromMilliseconds(2);
 
     /// <summary>The pump's idle wait while a listener consumes at its turns: a safety net only (the pump then serves
@@ -102,6 +103,8 @@ public sealed class MoqKernelPlane : IDisposable
     // Set by ConsumeOnTurnsOf: the listener's receive thread consumes at every turn, and WakePump wakes that thread.
     private IDisposable? _turnWork;
     private volatile Action? _wakeTurns;
+    // Asks the listener's loop for a turn by a time (µs): the credit refresh's timer (set with _wakeTurns).
+    private volatile Action<long>? _turnBy;
 
     private sealed class SlotState(FastPathSubscriberAddress address)
     {
@@ -401,14 +404,24 @@ public sealed class MoqKernelPlane : IDisposable
     /// waiting for those locks).</summary>
     private void RefreshCreditsIfDue()
     {
-        var now = System.Diagnostics.Stopwatch.GetTimestamp();
-        if (now < _nextCreditRefresh) return;
-        _nextCreditRefresh = now + (long)(CreditRefreshInterval.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
-        TryRefreshCredits();
+        var now = FastRelay.Protocols.Quic.Io.QuicClock.NowMicros;
+        if (now >= _nextCreditRefresh)
+        {
+            _nextCreditRefresh = now + (long)CreditRefreshInterval.TotalMicroseconds;
+            TryRefreshCredits();
+        }
+        // The next refresh is a timer of the listener's loop, not left to whichever turn comes first: turns come with
+        // datagrams, so a refresh that waited for one sampled a subscriber's backlog mostly right after an upstream
+        // object arrived (at its peak), and the drop threshold it set held until the next such turn: the subgroups that
+        // started meanwhile were skipped (issue 11: FastPathMoqLossLabTests lost whole groups once the loop stopped
+        // turning every 2 ms). Asked at every turn (a request lasts one); not while no subscriber follows the credit.
+        if (_creditFollowersSeen && _turnBy is { } turnBy) turnBy(_nextCreditRefresh);
     }
 
-    // When a listener's turn refreshes next (Stopwatch ticks; that thread only).
+    // When a listener's turn refreshes next (µs of QuicClock; that thread only).
     private long _nextCreditRefresh;
+    // The last refresh had a subscriber to refresh (so the listener's loop keeps a timer for the next one).
+    private volatile bool _creditFollowersSeen;
     // One refresh at a time: the credit thread's last round may overlap the first turn's when the turns take over.
     private readonly object _creditRefreshLock = new();
 
@@ -430,9 +443,11 @@ public sealed class MoqKernelPlane : IDisposable
 
     private void RefreshCredits()
     {
+        bool followers = false;
         for (uint slot = 0; slot < _creditFollowers.Length; slot++)
         {
             if (Volatile.Read(ref _creditFollowers[slot]) is not { } follower) continue;
+            followers = true;
             try
             {
                 var level = follower.NextDropFromLevel();
@@ -456,6 +471,7 @@ public sealed class MoqKernelPlane : IDisposable
                 _log.LogWarning(e, "fast path: credit refresh of slot {Slot} failed", slot);
             }
         }
+        _creditFollowersSeen = followers;
     }
 
     /// <summary>Makes the slot a member of <paramref name="channel"/> (one channel per slot: the kernel checks copies
@@ -673,13 +689,15 @@ public sealed class MoqKernelPlane : IDisposable
     /// Lets <paramref name="listener"/>'s receive thread consume the ring at every turn of its loop, before it delivers
     /// the datagrams of that turn: the ACKs of kernel copies then find them registered (no held ACK, no wake-up of the
     /// pump), and the pump no longer wakes every 2 ms to look (measured: about 500 wake-ups a second of an idle relay,
-    /// each a thread switch). The listener's loop turns at least every 2 ms, so registration is as prompt as before.
-    /// The same turns refresh the kernel's credit and drop thresholds (<see cref="CreditRefreshInterval"/>), and the
-    /// plane's credit thread ends.
+    /// each a thread switch). The listener's loop turns with every datagram and timer and is woken for what waits on a
+    /// registration, so registration is as prompt as before. The same turns refresh the kernel's credit and drop
+    /// thresholds every <see cref="CreditRefreshInterval"/>, on a timer of that loop (<see cref="QuicListener.RunTurnBy"/>),
+    /// and the plane's credit thread ends.
     /// </summary>
     public void ConsumeOnTurnsOf(QuicListener listener)
     {
         ThrowIfDisposed();
+        _turnBy = listener.RunTurnBy;
         _turnWork = listener.RunEveryTurn(ConsumeOnTurn);
         _wakeTurns = listener.WakeReceiveThread;
     }

@@ -14,11 +14,15 @@ namespace FastRelay.Protocols.Moq.Relay.FastPath;
 /// <item>a drop threshold: urgency levels at or above it are not started. The relay asks <see cref="Admits"/> when a
 /// subgroup's stream starts and skips the whole subgroup for this subscriber when it says no (MoQ decides drops per
 /// subgroup, at its start). The kernel gets the same threshold for streams already mapped (their copies are then sent
-/// by userspace, as for budget). The plane's credit thread recomputes it every 20 ms (<see cref="Update"/>).</item>
+/// by userspace, as for budget). The plane recomputes it every 20 ms (<see cref="Update"/>), on a timer of the listener's loop.</item>
 /// </list>
 /// The signal is the connection's backlog: stream bytes it holds but could not send yet (new, lost or refused by the
-/// kernel). Each half congestion window of backlog sheds one more urgency level, least urgent first; the most urgent
-/// level seen on the connection is never shed.
+/// kernel), as far as it persisted from one refresh to the next (the smaller of the two samples). Each half congestion
+/// window of that backlog sheds one more urgency level, least urgent first; the most urgent level seen on the connection
+/// is never shed. Why persisted: right after an object arrives, a connection whose window shrank under loss holds most
+/// of it for a few round trips — a backlog of several half windows that is gone long before the next object. Sampled
+/// alone, that instant shed the subgroups starting in the next 20 ms, each a group's worth of objects (issue 11: the
+/// 5 %-loss subscriber of `FastPathMoqLossLabTests` lost whole groups whenever a refresh met such an instant).
 /// </summary>
 public sealed class SubscriberCongestion
 {
@@ -29,6 +33,7 @@ public sealed class SubscriberCongestion
     private int _mostUrgent = Levels;   // lowest urgency seen on this connection
     private int _leastUrgent = -1;      // highest urgency seen
     private int _dropFrom = Levels;     // urgency levels at or above this are shed now
+    private long _previousUnsent;       // the backlog the previous Update saw
     private long _skippedSubgroups;
     // The latest skips: a subgroup's route may be asked twice (at its header and at its first bytes); the second
     // answer must be the first one, or a subgroup counted as skipped would reach the subscriber after all.
@@ -58,14 +63,17 @@ public sealed class SubscriberCongestion
         }
     }
 
-    /// <summary>Recomputes the drop threshold from the connection's backlog (its budget bytes are kept exact by the
+    /// <summary>Recomputes the drop threshold from the connection's backlog, this sample and the previous one (called
+    /// every refresh interval; its budget bytes are kept exact by the
     /// connection itself: <c>QuicConnection.ObserveFastPathRoom</c>).</summary>
     public uint Update(QuicPathStatistics path)
     {
         var window = Math.Max(path.CongestionWindow, 1);
-        var shed = (int)Math.Min(Levels, path.UnsentBytes / Math.Max(window / 2, 1));
         lock (_lock)
         {
+            var persisted = Math.Min(path.UnsentBytes, _previousUnsent);
+            _previousUnsent = path.UnsentBytes;
+            var shed = (int)Math.Min(Levels, persisted / Math.Max(window / 2, 1));
             var dropFrom = shed == 0 || _leastUrgent < 0 ? Levels : Math.Max(_leastUrgent + 1 - shed, _mostUrgent + 1);
             _dropFrom = dropFrom;
             return (uint)dropFrom;
