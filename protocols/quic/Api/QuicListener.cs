@@ -49,7 +49,7 @@ public sealed class QuicListener : IAsyncDisposable, IConnectionAcceptor
     /// <summary>
     /// Runs <paramref name="work"/> on the listener's receive thread at every turn of its loop: with every datagram batch
     /// and connection timer, at once after <see cref="WakeReceiveThread"/>, by the time asked with <see cref="RunTurnBy"/>,
-    /// at the latest after the loop's safety-net sleep (100 ms), and always before the datagrams read in that turn reach their
+    /// at the latest after the loop's safety-net sleep (20 ms), and always before the datagrams read in that turn reach their
     /// connections. For work that must happen before a connection processes what it receives (the kernel fast path's
     /// registration of forwarded packets, before the ACKs that acknowledge them) without a thread of its own. The work
     /// must be short and must never wait for this thread. Dispose the result to stop it.

@@ -41,12 +41,19 @@ internal sealed class QuicEndpoint : IDisposable
     /// the clean one too, missed the same group; unexplained, hardly the drop threshold, as the clean link lost nothing),
     /// and at 1 s the fast-path and listener test folders (77) and the rest of the QUIC and MoQ tests (1,218) all passed.
     /// Set to 100 ms: 10 wake-ups a second instead of 500, while a wake-up still missing somewhere (that unexplained
-    /// failure may be one) costs at most 100 ms, well inside the subscribers' 2 s linger; raise it to 1 s to hunt such
-    /// dependencies (the loss test is a good reproducer). At 100 ms: the loss test 16 of 16, the folders above all. The eventfd and ppoll's
+    /// failure may be one) costs at most that, well inside the subscribers' 2 s linger; raise it to 1 s to hunt such
+    /// dependencies (the loss test is a good reproducer). At 100 ms: the loss test 16 of 16, the folders above all.
+    /// Then set to 20 ms (end of session 11): a longer sleep has its own cost, because a timer another thread arms earlier
+    /// than the loop's wake-up is an eventfd write and read plus a wake-up (<see cref="TimerArmed"/>), and a sender arms
+    /// one with every send (the PTO, 20-30 ms out). At 100 ms the userspace MoQ relay made 8,830 eventfd writes per 5 s
+    /// window at fan-out 64 and spent about a tenth more CPU at fan-out 16 than at 2 ms (A/B, `bench --profile moq
+    /// --relay-mode userspace`); at 20 ms those timers are mostly beyond the sleep, no eventfd churn shows, and the
+    /// relay's ppoll at fan-out 1 is a third of what 2 ms gave (1,022 against about 3,000 per window). The loss test
+    /// passed 3 of 3 at 20 ms with the fixes above. The eventfd and ppoll's
     /// nanosecond timeout already removed the sub-millisecond spinning (Socket.Poll rounds µs down to whole ms: 3,164
     /// polls in a 2 s window became 1,098).
     /// </summary>
-    private const int MaxSleepMicros = 100_000;
+    private const int MaxSleepMicros = 20_000;
     private const int SocketBufferBytes = 4 << 20;
 
     private readonly Socket _socket;
