@@ -67,8 +67,6 @@ internal sealed class QuicEndpoint : IDisposable
     private readonly AddressValidationTokens? _tokens;
     private readonly ILogger _log;
     private readonly Thread _thread;
-    // Wake() from the loop's own thread: the next turn polls without waiting (read and written by that thread only).
-    private bool _turnAsked;
     private readonly byte[] _replyBuffer = new byte[1500];
     // Where the datagram being routed came from (a DatagramSocket slot's address: valid until the next receive).
     private SocketAddress _from;
@@ -249,11 +247,11 @@ internal sealed class QuicEndpoint : IDisposable
     }
 
     /// <summary>Ends the loop's current wait at once (the turn work runs right after). Asked from the loop's own thread
-    /// (a connection that changed while it delivered datagrams or ran timers), the next turn simply does not wait: no
-    /// eventfd write for a wake-up nobody sleeps through.</summary>
+    /// (a connection that changed while it delivered datagrams or ran timers), it is a turn due now (<see cref="TurnBy"/>):
+    /// the next turn simply does not wait, with no eventfd write for a wake-up nobody sleeps through.</summary>
     public void Wake()
     {
-        if (Thread.CurrentThread == _thread) _turnAsked = true;
+        if (Thread.CurrentThread == _thread) TurnBy(QuicClock.NowMicros);
         else _wake?.Signal();
     }
 
@@ -299,11 +297,6 @@ internal sealed class QuicEndpoint : IDisposable
             long wait = deadline <= now ? 0 : deadline - now;
             try
             {
-                if (_turnAsked)
-                {
-                    _turnAsked = false;
-                    wait = 0;
-                }
                 bool readable = _moreQueued || WaitReadable(wait);
                 Interlocked.Exchange(ref _sleepUntil, long.MinValue);
                 // This is the turn TurnBy asked for (or an earlier one): the work asks again for its next.
