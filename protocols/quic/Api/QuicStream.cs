@@ -163,6 +163,8 @@ public sealed class QuicStream : Stream
                 if (_writeError is not null) throw _writeError;
                 if (_writeCompleted) throw new InvalidOperationException("writes were already completed on this stream");
                 _connection.ThrowIfClosedLocked();
+                // A relay's shadow write (kernel fast path) gives this connection nothing to send: no send pass after it.
+                bool silent = _connection.Core.Streams.IsSilentShadowWrite((ulong)Id, first.Length + second.Length, completeWrites);
                 if (!first.IsEmpty) first = first[_connection.Core.Streams.Write((ulong)Id, first.Span, false)..];
                 // The second buffer only once the first is all in: the bytes stay in order.
                 if (first.IsEmpty && !second.IsEmpty) second = second[_connection.Core.Streams.Write((ulong)Id, second.Span, false)..];
@@ -172,7 +174,7 @@ public sealed class QuicStream : Stream
                     _connection.Core.Streams.Write((ulong)Id, ReadOnlySpan<byte>.Empty, true);
                     _writeCompleted = true;
                 }
-                _connection.AfterChangeLocked(QuicClock.NowMicros);
+                _connection.AfterChangeLocked(QuicClock.NowMicros, sendPass: !silent);
                 if (buffer.IsEmpty) return;
                 _writeWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 wait = _writeWaiter.Task;

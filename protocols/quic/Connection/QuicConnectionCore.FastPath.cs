@@ -65,8 +65,13 @@ public sealed partial class QuicConnectionCore
     /// Relay side: from the next 1-RTT packet on, the kernel numbers this connection's packets. Returns the number the
     /// kernel's counter must start at (every smaller number was ours and stays as it was). Requires an established
     /// connection with disable_1rtt_encryption negotiated (an encrypted packet's number cannot be rewritten).
+    /// <paramref name="margin"/>: the kernel starts this far past the stack's next number, because until the kernel's slot
+    /// is active a packet of the stack leaves with its own number. Those numbers count as ours: the peer may acknowledge
+    /// them, and such an ACK is not one of a packet never sent (it was: it is recovered as lost, never numbered). Without
+    /// that, a packet sent in that moment closed the connection a second later (PROTOCOL_VIOLATION, "not registered in
+    /// time"), seen under load in the lab tests.
     /// </summary>
-    public ulong BeginExternalPacketNumbering()
+    public ulong BeginExternalPacketNumbering(ulong margin = 0)
     {
         if (!_plaintextOneRtt) throw new InvalidOperationException("external packet numbering needs disable_1rtt_encryption on both ends");
         if (!_handshakeConfirmed) throw new InvalidOperationException("external packet numbering starts after the handshake is confirmed");
@@ -74,12 +79,16 @@ public sealed partial class QuicConnectionCore
         if (!_externalNumbering)
         {
             _externalNumbering = true;
-            _loss.BeginExternalNumbering(app.NextPacketNumber);
+            _externalFirst = app.NextPacketNumber + margin;
+            _loss.BeginExternalNumbering(_externalFirst);
             _largestWire = app.NextPacketNumber == 0 ? null : app.NextPacketNumber - 1;
-            _log.LogDebug("external packet numbering from {First}", app.NextPacketNumber);
+            _log.LogDebug("external packet numbering from {First} (the stack's own up to {Next})", _externalFirst, app.NextPacketNumber);
         }
-        return app.NextPacketNumber;
+        return _externalFirst;
     }
+
+    // Where the kernel's numbering starts (the stack's next number when it began, plus the margin).
+    private ulong _externalFirst;
 
     private ISealedFastPathSlot? _sealedSlot;
 

@@ -107,6 +107,16 @@ public sealed class SendBuffer
         return n;
     }
 
+    /// <summary>
+    /// Whether writing <paramref name="length"/> bytes (and a FIN when <paramref name="fin"/>) next gives userspace nothing
+    /// to send: shadow data at or past where the kernel took over (a FIN after it is the kernel's too), while no lost or
+    /// handed-back range waits for bytes (the kernel can be ahead of the writer: such a range becomes sendable when its
+    /// bytes arrive). The relay writes every upstream chunk to every fast-path subscriber's stream this way.
+    /// </summary>
+    public bool IsSilentShadowWrite(int length, bool fin) =>
+        _kernelFrom != ulong.MaxValue && WrittenLength >= _kernelFrom && (length > 0 || !fin || WrittenLength > _kernelFrom)
+        && !HasRetransmission && !_discarded;
+
     /// <summary>FIN after what was written.</summary>
     public void Finish() => _finished = true;
 

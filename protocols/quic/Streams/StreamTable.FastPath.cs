@@ -86,6 +86,10 @@ public sealed partial class StreamTable
         return 0;
     }
 
+    /// <summary><see cref="SendBuffer.IsSilentShadowWrite"/> of a stream the application may write (false for any other).</summary>
+    public bool IsSilentShadowWrite(ulong streamId, int length, bool fin) =>
+        _streams.TryGetValue(streamId, out var s) && s.Send is { } sb && !s.ResetSent && !s.Removed && sb.IsSilentShadowWrite(length, fin);
+
     /// <summary>
     /// Relay side: the stream's bytes from <paramref name="forwardFrom"/> on are sent by the kernel; what the
     /// application writes there is kept as the copy for retransmission but not sent (see <see cref="SendBuffer.BeginKernelForwarding"/>).

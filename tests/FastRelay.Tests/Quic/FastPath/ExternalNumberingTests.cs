@@ -205,6 +205,46 @@ public sealed class ExternalNumberingTests
         Assert.Equal(0x0aUL, link.Relay.CloseInfo!.Value.ErrorCode);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_packet_the_stack_sent_before_the_kernel_took_over_may_be_acknowledged_inside_the_margin(bool marginCountsAsOurs)
+    {
+        var link = new RelayLink() { DrainEveryStep = true };
+        using var owned = link;
+        Assert.True(link.Handshake(), "handshake");
+        // The kernel starts 16 past the stack's next number either way; false is how the relay did it before: the stack
+        // was not told, so it did not count those 16 numbers as its own.
+        const ulong margin = 16;
+        ulong first = marginCountsAsOurs ? link.Relay.BeginExternalPacketNumbering(margin) : link.Relay.BeginExternalPacketNumbering() + margin;
+        // The relay's slot is not active yet: a packet of the stack leaves with its own number (the stand-in passes it
+        // untouched, as the egress program does for a connection without a slot) and the subscriber acknowledges it.
+        Assert.True(link.Relay.Streams.TryOpenStream(bidirectional: false, out ulong id));
+        var early = Bytes(100, 80);
+        link.Relay.Streams.Write(id, early, fin: false);
+        link.Advance(3 * link.OneWayDelay);
+        Assert.Empty(link.Kernel.WireNumbers);
+        link.Kernel.Activate(first);
+        var late = Bytes(100, 81);
+        link.Relay.Streams.Write(id, late, fin: true);
+        link.Advance(2 * QuicConnectionCore.MaxExternalNumberingDelay);
+        if (!marginCountsAsOurs)
+        {
+            // Without the margin counted as ours that ACK is one of a number never sent: the relay closes (the old flake).
+            Assert.Equal(0x0aUL, link.Relay.CloseInfo!.Value.ErrorCode);
+            return;
+        }
+        Assert.Equal(ConnectionPhase.Established, link.Relay.Phase);
+        Assert.Equal(0, link.Relay.HeldAckRanges);
+        Assert.Equal(first, link.Kernel.WireNumbers.Min());   // the kernel's numbers begin past the margin
+        // Every byte arrived: the early packet (never numbered) was recovered as lost and sent again under a kernel number.
+        var buffer = new byte[400];
+        int n = link.Subscriber.Streams.Read(id, buffer, out bool fin);
+        Assert.True(fin);
+        Assert.Equal(early.Concat(late), buffer[..n]);
+        Assert.Equal(0, link.Relay.CongestionControl.BytesInFlight);
+    }
+
     [Fact]
     public void A_range_the_kernel_did_not_forward_is_sent_by_userspace()
     {

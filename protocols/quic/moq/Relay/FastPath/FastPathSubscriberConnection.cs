@@ -16,7 +16,8 @@ public sealed class FastPathSubscriberConnection : IDisposable
     /// The kernel's counter starts this far past the stack's next number. Between switching the stack to external
     /// numbering and activating the slot, a packet of the stack can leave with its own number; starting the kernel
     /// beyond those keeps every wire number unique (QUIC allows gaps; a duplicate would be discarded by the peer). Such
-    /// a packet is never confirmed and is recovered as lost.
+    /// a packet is never confirmed and is recovered as lost; the peer's ACK of it is accepted (the stack counts the
+    /// margin's numbers as its own).
     /// </summary>
     public const ulong NumberingMargin = 16;
 
@@ -102,7 +103,7 @@ public sealed class FastPathSubscriberConnection : IDisposable
         else
         {
             connection.AllowSegmentationOffload = false;
-            var first = connection.BeginExternalPacketNumbering() + NumberingMargin;
+            var first = connection.BeginExternalPacketNumbering(NumberingMargin);
             slot = plane.AddSubscriber(address, first, sink);
             if (slot is null)
                 throw new InvalidOperationException("fast-path slots ran out while activating (activations must not race)");

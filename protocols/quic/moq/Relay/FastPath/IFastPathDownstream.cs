@@ -17,9 +17,15 @@ public interface IFastPathDownstream
 
     /// <summary>A mapped copy the kernel did not send: userspace must send that range itself.</summary>
     void OnNotForwarded(ulong streamId, ulong offset, ulong length, bool fin);
+
+    /// <summary>The pump finished a batch (one consume of the ring) in which this sink got events: what follows them
+    /// once (sending, timers) may run now. Called on the pump's thread after the batch's last event.</summary>
+    void OnBatchEnd() { }
 }
 
-/// <summary>The production sink: a downstream QUIC connection with external packet numbering on.</summary>
+/// <summary>The production sink: a downstream QUIC connection with external packet numbering on. Each event only records
+/// in the connection; the send pass, events and timer run once per batch (<see cref="OnBatchEnd"/>,
+/// <see cref="QuicConnection.CompleteDeferredChange"/>).</summary>
 public sealed class QuicConnectionDownstream(QuicConnection connection) : IFastPathDownstream
 {
     private long _registeredDataBytes;
@@ -34,21 +40,23 @@ public sealed class QuicConnectionDownstream(QuicConnection connection) : IFastP
     /// credit minus this is what it forwarded but the connection does not know of yet (credit refresh).</summary>
     public long RegisteredDataBytes => Interlocked.Read(ref _registeredDataBytes);
 
-    public void OnNumbered(ulong local, ulong wire, long timeNs) => Connection.ConfirmPacketNumber(local, wire, timeNs);
+    public void OnNumbered(ulong local, ulong wire, long timeNs) => Connection.ConfirmPacketNumber(local, wire, timeNs, deferAfterChange: true);
 
     public void OnForwarded(ulong wire, long timeNs, int packetBytes, ulong streamId, ulong offset, ulong length, bool fin)
     {
-        Connection.RegisterForwardedPacket(wire, timeNs, packetBytes, streamId, offset, length, fin);
+        Connection.RegisterForwardedPacket(wire, timeNs, packetBytes, streamId, offset, length, fin, deferAfterChange: true);
         Interlocked.Add(ref _registeredDataBytes, (long)length);
         Cover(streamId, offset, length);
     }
 
     public void OnNotForwarded(ulong streamId, ulong offset, ulong length, bool fin)
     {
-        Connection.ReportNotForwarded(streamId, offset, length, fin);
+        Connection.ReportNotForwarded(streamId, offset, length, fin, deferAfterChange: true);
         Interlocked.Add(ref _notForwardedDataBytes, (long)length);
         Cover(streamId, offset, length);
     }
+
+    public void OnBatchEnd() => Connection.CompleteDeferredChange();
 
     // Per mapped stream: the downstream ranges the kernel accounted for (forwarded or reported). A shadow range the
     // relay wrote that stays outside them was never seen by the kernel (it reached the relay in an ordinary packet: a

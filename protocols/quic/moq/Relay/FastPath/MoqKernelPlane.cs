@@ -660,7 +660,7 @@ public sealed class MoqKernelPlane : IDisposable
         {
             try
             {
-                _events.Consume();
+                ConsumeEvents();
                 return Task.CompletedTask;
             }
             catch (ObjectDisposedException) when (_stopping)
@@ -712,7 +712,7 @@ public sealed class MoqKernelPlane : IDisposable
         {
             if (_stopping) return;
             Volatile.Write(ref _wakePending, 0);
-            _events.Consume();
+            ConsumeEvents();
         }
         RefreshCreditsIfDue();
     }
@@ -729,7 +729,7 @@ public sealed class MoqKernelPlane : IDisposable
             while (_drainWaiters.TryDequeue(out var w)) waiting.Add(w);
             try
             {
-                lock (_consumeLock) n = _events.Consume();
+                lock (_consumeLock) n = ConsumeEvents();
                 foreach (var w in waiting) w.TrySetResult();
                 waiting.Clear();
             }
@@ -755,6 +755,40 @@ public sealed class MoqKernelPlane : IDisposable
         if (!_stopping) _wake.WaitWith(_ringEpollFd, _wakeTurns is null ? PumpIdle : PumpIdleWhileTurnsConsume);
     }
 
+    // Sinks that got events in the batch being consumed (under _consumeLock): each is told once when it ends. Per slot,
+    // 1 + its sink's index in the list (0: none yet); a slot given a new sink within the batch adds that one too.
+    private readonly List<IFastPathDownstream> _batchSinks = new();
+    private readonly List<uint> _batchSlots = new();
+    private readonly int[] _batchIndex = new int[G.MaxSubscribers];
+
+    /// <summary>One batch: every event available now, then <see cref="IFastPathDownstream.OnBatchEnd"/> for each sink
+    /// that got one (also when a handler failed: what it recorded still gets its send pass). Under _consumeLock.</summary>
+    private int ConsumeEvents()
+    {
+        try
+        {
+            return _events.Consume();
+        }
+        finally
+        {
+            for (var i = 0; i < _batchSinks.Count; i++)
+            {
+                _batchIndex[_batchSlots[i]] = 0;
+                try
+                {
+                    _batchSinks[i].OnBatchEnd();
+                }
+                catch (Exception e)
+                {
+                    Interlocked.Increment(ref _sinkFailures);
+                    _log.LogDebug(e, "fast path: slot {Slot} refused the end of a batch", _batchSlots[i]);
+                }
+            }
+            _batchSinks.Clear();
+            _batchSlots.Clear();
+        }
+    }
+
     private void OnRecord(ReadOnlySpan<byte> record)
     {
         var r = G.EventReader.Decode(record);
@@ -763,6 +797,12 @@ public sealed class MoqKernelPlane : IDisposable
         {
             Interlocked.Increment(ref _unknownSlot);
             return;
+        }
+        if (_batchIndex[r.Slot] is var at && (at == 0 || !ReferenceEquals(_batchSinks[at - 1], sink)))
+        {
+            _batchSlots.Add(r.Slot);
+            _batchSinks.Add(sink);
+            _batchIndex[r.Slot] = _batchSinks.Count;
         }
         try
         {
