@@ -115,6 +115,15 @@ public sealed class MoqKernelPlaneLabTests(GeneratedObjects objects)
             Assert.True(refused[^1].Fin);
             Assert.Equal((ulong)(9 * DataLength), plane.ConnectionCreditUsed(slots[1]));
 
+            // Each batch the pump consumed ended, for every sink that got events in it, with one OnBatchEnd after its
+            // last event (where the connection runs its send pass once): never without a new event, never missing at the end.
+            foreach (var sink in sinks)
+            {
+                await Eventually.TrueAsync(() => sink.BatchEnds.LastOrDefault() == sink.Events.Count, "the last batch of a sink ended after its last event");
+                var ends = sink.BatchEnds.ToList();
+                Assert.True(ends.Zip(ends.Skip(1)).All(p => p.Second > p.First) && ends[0] > 0, string.Join(",", ends));
+            }
+
             var pump = plane.Counters;
             Assert.Equal(Packets + 9, pump.Forwarded);
             Assert.Equal(Packets - 9, pump.NotForwarded);

@@ -29,4 +29,9 @@ internal sealed class RecordingDownstream : IFastPathDownstream
     }
 
     public void OnNotForwarded(ulong streamId, ulong offset, ulong length, bool fin) => Events.Enqueue(new NotForwarded(streamId, offset, length, fin));
+
+    /// <summary>For each end of a batch the pump announced: how many events this sink had by then.</summary>
+    public ConcurrentQueue<int> BatchEnds { get; } = new();
+
+    public void OnBatchEnd() => BatchEnds.Enqueue(Events.Count);
 }

@@ -20,6 +20,40 @@ public class SendBufferTests
         Assert.Equal(4000, buffer.FreeSpace);
     }
 
+    /// <summary>The relay skips its send pass after a write this calls silent: every case where the write does make
+    /// something sendable must say so, or those bytes would wait for an unrelated event.</summary>
+    [Fact]
+    public void A_shadow_write_is_silent_only_when_it_gives_userspace_nothing_to_send()
+    {
+        var ordinary = new SendBuffer(10_000);
+        Assert.False(ordinary.IsSilentShadowWrite(100, fin: false));   // not a shadow stream: its data is ours to send
+
+        var shadow = new SendBuffer(10_000);
+        shadow.Write(new byte[10]);                          // the header, ours
+        shadow.BeginKernelForwarding(10);
+        var dst = new byte[100];
+        Assert.True(shadow.TryTakeNext(dst, ulong.MaxValue, out _, out _, out _));
+        Assert.True(shadow.IsSilentShadowWrite(1000, fin: false));
+        Assert.False(shadow.IsSilentShadowWrite(0, fin: true));  // FIN at forward-from: final size 10, the stack's FIN
+        Assert.True(shadow.IsSilentShadowWrite(1000, fin: true)); // a FIN after kernel data is the kernel's
+        Assert.Equal(1000, shadow.Write(new byte[1000]));
+        Assert.False(shadow.HasPendingData(ulong.MaxValue));
+        Assert.True(shadow.IsSilentShadowWrite(0, fin: true));
+
+        // The kernel handed back a range whose bytes are not written yet: the next write makes it sendable.
+        shadow.OnNotForwarded(1010, 500, fin: false);
+        Assert.False(shadow.IsSilentShadowWrite(500, fin: false));
+        shadow.Write(new byte[500]);
+        Assert.True(shadow.HasPendingData(ulong.MaxValue));
+
+        // And the same for a range declared lost before it was written.
+        var lost = new SendBuffer(10_000);
+        lost.BeginKernelForwarding(0);
+        lost.OnSentExternally(0, 100, false);   // the kernel's copy, registered
+        lost.OnLost(0, 100, false);
+        Assert.False(lost.IsSilentShadowWrite(100, fin: false));
+    }
+
     [Fact]
     public void FlowLimitCapsNewDataButNotRetransmissions()
     {
