@@ -55,8 +55,7 @@ public sealed class MoqKernelPlane : IDisposable
     /// number, a held ACK).</summary>
     private static readonly TimeSpan PumpIdle = TimeSpan.FromMilliseconds(2);
 
-    /// <summary>The pump's idle wait while a listener consumes at its turns: a safety net only (the pump then serves
-    /// <see cref="DrainedAsync"/> callers that found the ring busy, and each of them signals it).</summary>
+    /// <summary>The pump's idle wait while a listener consumes at its turns: a safety net only.</summary>
     private static readonly TimeSpan PumpIdleWhileTurnsConsume = TimeSpan.FromSeconds(1);
 
     private readonly FastPathHost? _ownedHost;
@@ -87,9 +86,7 @@ public sealed class MoqKernelPlane : IDisposable
     private readonly RingBufferReader _events;
     // The ring's epoll fd (libbpf's, valid while _events is): readable when a record is submitted with a wakeup.
     private readonly int _ringEpollFd;
-    // Callers waiting until every event submitted before their call has been delivered (DrainedAsync).
-    private readonly System.Collections.Concurrent.ConcurrentQueue<TaskCompletionSource> _drainWaiters = new();
-    // One consumer at a time (libbpf's ring buffer is single-consumer): the pump, or a DrainedAsync caller that finds it free.
+    // One consumer at a time (libbpf's ring buffer is single-consumer): the pump, the listener's turn or a DrainedAsync caller.
     private readonly object _consumeLock = new();
     // Wakes the pump (polled beside the ring's epoll fd): a DrainedAsync waiter left for it, a held ACK, or Dispose.
     private readonly FastRelay.Net.EventFd _wake = FastRelay.Net.EventFd.TryCreate()
@@ -654,9 +651,12 @@ public sealed class MoqKernelPlane : IDisposable
     /// </summary>
     public Task DrainedAsync()
     {
-        // Usually the pump is idle: consume here, on the caller's thread, instead of a wake-up and a hand-off back per
-        // upstream chunk (two futex calls and a thread switch each).
-        if (!_stopping && Monitor.TryEnter(_consumeLock))
+        if (_stopping) return Task.FromCanceled(new CancellationToken(true));
+        // Consumed here, on the caller's thread, waiting out a consume in progress (short: bounded by the ring; the callers
+        // hold no connection lock, which a consumer takes). Handing a busy ring's wait to the pump instead cost an eventfd
+        // signal, a wake-up of the pump and a thread-pool hand-off back, for every upstream chunk that met the listener's
+        // receive thread consuming at its turn (which every upstream datagram starts).
+        lock (_consumeLock)
         {
             try
             {
@@ -673,16 +673,7 @@ public sealed class MoqKernelPlane : IDisposable
                 _log.LogError(e, "fast path: event consume failed");
                 return Task.CompletedTask;
             }
-            finally
-            {
-                Monitor.Exit(_consumeLock);
-            }
         }
-        var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _drainWaiters.Enqueue(waiter);
-        _wake.Signal();
-        if (_stopping) waiter.TrySetCanceled();
-        return waiter.Task;
     }
 
     /// <summary>
@@ -719,19 +710,14 @@ public sealed class MoqKernelPlane : IDisposable
 
     private void Pump()
     {
-        var waiting = new List<TaskCompletionSource>();
         while (!_stopping)
         {
             int n;
             // A wake-up asked for from here on is for events this Consume may not see: it signals again.
             Volatile.Write(ref _wakePending, 0);
-            // Waiters that arrived before this Consume are served by it.
-            while (_drainWaiters.TryDequeue(out var w)) waiting.Add(w);
             try
             {
                 lock (_consumeLock) n = ConsumeEvents();
-                foreach (var w in waiting) w.TrySetResult();
-                waiting.Clear();
             }
             catch (ObjectDisposedException) when (_stopping)
             {
@@ -742,9 +728,8 @@ public sealed class MoqKernelPlane : IDisposable
                 _log.LogError(e, "fast path: event pump failed");
                 n = 0;
             }
-            if (n == 0 && _drainWaiters.IsEmpty) WaitForWork();
+            if (n == 0) WaitForWork();
         }
-        foreach (var w in waiting) w.TrySetCanceled();
     }
 
     /// <summary>Sleeps until the eventfd is signalled, the ring's epoll fd is readable (a record submitted with a wakeup)
@@ -840,7 +825,6 @@ public sealed class MoqKernelPlane : IDisposable
         _wake.Signal();
         _pump.Join();
         _creditRefresher.Join();
-        while (_drainWaiters.TryDequeue(out var w)) w.TrySetCanceled();
         lock (_consumeLock) _events.Dispose();
         _wake.Dispose();
         // No connection may credit a budget after the memory is gone: every follower stops observing first (a stop
