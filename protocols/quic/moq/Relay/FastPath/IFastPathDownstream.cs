@@ -18,18 +18,19 @@ public interface IFastPathDownstream
     /// <summary>A mapped copy the kernel did not send: userspace must send that range itself.</summary>
     void OnNotForwarded(ulong streamId, ulong offset, ulong length, bool fin);
 
-    /// <summary>The pump finished a batch (one consume of the ring) in which this sink got events: what follows them
-    /// once (sending, timers) may run now. Called on the pump's thread after the batch's last event.</summary>
+    /// <summary>A batch (one consume of the ring) in which this sink got events ended: a sink that collects them applies
+    /// them now, together. Called by the consuming thread after the batch's last event, before the consume returns.</summary>
     void OnBatchEnd() { }
 }
 
-/// <summary>The production sink: a downstream QUIC connection with external packet numbering on. Each event only records
-/// in the connection; the send pass, events and timer run once per batch (<see cref="OnBatchEnd"/>,
-/// <see cref="QuicConnection.CompleteDeferredChange"/>).</summary>
+/// <summary>The production sink: a downstream QUIC connection with external packet numbering on. Events are collected
+/// and handed to the connection once per batch (<see cref="OnBatchEnd"/>, <see cref="QuicConnection.ApplyKernelReports"/>):
+/// one lock and one send pass per connection and batch instead of per event. Only the pump calls it, one batch at a time.</summary>
 public sealed class QuicConnectionDownstream(QuicConnection connection) : IFastPathDownstream
 {
     private long _registeredDataBytes;
     private long _notForwardedDataBytes;
+    private readonly List<KernelReport> _batch = new();
 
     public QuicConnection Connection { get; } = connection;
 
@@ -40,23 +41,35 @@ public sealed class QuicConnectionDownstream(QuicConnection connection) : IFastP
     /// credit minus this is what it forwarded but the connection does not know of yet (credit refresh).</summary>
     public long RegisteredDataBytes => Interlocked.Read(ref _registeredDataBytes);
 
-    public void OnNumbered(ulong local, ulong wire, long timeNs) => Connection.ConfirmPacketNumber(local, wire, timeNs, deferAfterChange: true);
+    public void OnNumbered(ulong local, ulong wire, long timeNs) => _batch.Add(KernelReport.Numbered(local, wire, timeNs));
 
-    public void OnForwarded(ulong wire, long timeNs, int packetBytes, ulong streamId, ulong offset, ulong length, bool fin)
+    public void OnForwarded(ulong wire, long timeNs, int packetBytes, ulong streamId, ulong offset, ulong length, bool fin) =>
+        _batch.Add(KernelReport.Forwarded(wire, timeNs, packetBytes, streamId, offset, length, fin));
+
+    public void OnNotForwarded(ulong streamId, ulong offset, ulong length, bool fin) => _batch.Add(KernelReport.NotForwarded(streamId, offset, length, fin));
+
+    public void OnBatchEnd()
     {
-        Connection.RegisterForwardedPacket(wire, timeNs, packetBytes, streamId, offset, length, fin, deferAfterChange: true);
-        Interlocked.Add(ref _registeredDataBytes, (long)length);
-        Cover(streamId, offset, length);
+        try
+        {
+            Connection.ApplyKernelReports(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_batch));
+            long registered = 0, notForwarded = 0;
+            lock (_coverage)
+                foreach (var r in _batch)
+                {
+                    if (r.Kind == KernelReportKind.Numbered) continue;
+                    if (r.Kind == KernelReportKind.Forwarded) registered += (long)r.Length;
+                    else notForwarded += (long)r.Length;
+                    CoverLocked(r.StreamId, r.Offset, r.Length);
+                }
+            Interlocked.Add(ref _registeredDataBytes, registered);
+            Interlocked.Add(ref _notForwardedDataBytes, notForwarded);
+        }
+        finally
+        {
+            _batch.Clear();
+        }
     }
-
-    public void OnNotForwarded(ulong streamId, ulong offset, ulong length, bool fin)
-    {
-        Connection.ReportNotForwarded(streamId, offset, length, fin, deferAfterChange: true);
-        Interlocked.Add(ref _notForwardedDataBytes, (long)length);
-        Cover(streamId, offset, length);
-    }
-
-    public void OnBatchEnd() => Connection.CompleteDeferredChange();
 
     // Per mapped stream: the downstream ranges the kernel accounted for (forwarded or reported). A shadow range the
     // relay wrote that stays outside them was never seen by the kernel (it reached the relay in an ordinary packet: a
@@ -67,13 +80,9 @@ public sealed class QuicConnectionDownstream(QuicConnection connection) : IFastP
 
     internal void StopCoverage(ulong streamId) { lock (_coverage) _coverage.Remove(streamId); }
 
-    private void Cover(ulong streamId, ulong offset, ulong length)
+    private void CoverLocked(ulong streamId, ulong offset, ulong length)
     {
-        if (length == 0) return;
-        lock (_coverage)
-        {
-            if (_coverage.TryGetValue(streamId, out var ranges)) ranges.Add((offset, offset + length));
-        }
+        if (length > 0 && _coverage.TryGetValue(streamId, out var ranges)) ranges.Add((offset, offset + length));
     }
 
     /// <summary>The parts of [start, end) of a tracked stream the kernel has not accounted for; forgets ranges below
