@@ -56,6 +56,7 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Lib)] internal static partial int bpf_map__get_next_key(nint map, void* cur, void* next, nuint keySize);
     [LibraryImport(Lib)] internal static partial int bpf_map_lookup_batch(int fd, void* inBatch, void* outBatch, void* keys, void* values, uint* count, void* opts);
     [LibraryImport(Lib)] internal static partial int bpf_map_update_batch(int fd, void* keys, void* values, uint* count, void* opts);
+    [LibraryImport(Lib)] internal static partial int bpf_map_delete_batch(int fd, void* keys, uint* count, void* opts);
 
     // ---- BTF ----
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]

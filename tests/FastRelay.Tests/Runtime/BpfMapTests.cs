@@ -85,6 +85,56 @@ public sealed class BpfMapTests(CompiledFixtures fixtures)
     }
 
     [BpfFact]
+    public void Batch_delete_removes_every_key_and_skips_the_absent_ones()
+    {
+        using var obj = BpfObject.Load(fixtures.Object(CompiledFixtures.Runtime));
+        var map = obj.Map("fx_records");
+        for (var k = 1u; k <= 6; k++)
+            map.Update(k, FxRecord.Create(1, k, 1, TagA));
+
+        // All present: every one goes (the others stay).
+        Assert.Equal(2, map.DeleteBatch<uint>([2u, 4u]));
+        Assert.Equal([1u, 3u, 5u, 6u], map.GetKeys<uint>().Order());
+
+        // The kernel stops a batch at an absent key (ENOENT); the keys after it must still be deleted, the absent ones
+        // not counted: 4 (gone already) and 9 (never there) sit between keys that are there.
+        Assert.Equal(3, map.DeleteBatch<uint>([1u, 4u, 3u, 9u, 6u]));
+        Assert.Equal([5u], map.GetKeys<uint>());
+        Assert.Equal(0, map.DeleteBatch<uint>([7u]));
+        Assert.Equal(0, map.DeleteBatch<uint>([]));
+
+        // An array map's elements cannot be deleted: that is the batch's refusal, not an absent key.
+        Assert.Throws<BpfException>(() => obj.Map("fx_verdicts").DeleteBatch<uint>([0u]));
+    }
+
+    [BpfFact]
+    public void Try_update_batch_writes_until_the_kernel_refuses_an_element_and_says_which()
+    {
+        using var obj = BpfObject.Load(fixtures.Object(CompiledFixtures.Runtime));
+        var map = obj.Map("fx_records");
+        var max = (uint)map.MaxEntries;
+        // One entry short of full.
+        for (var k = 0u; k < max - 1; k++)
+            map.Update(k, FxRecord.Create(1, k, 1, TagA));
+
+        // An existing key (room not needed), a new one (the last room), a new one (full: E2BIG), another existing one.
+        ReadOnlySpan<uint> keys = [0u, 1000u, 1001u, 1u];
+        ReadOnlySpan<FxRecord> values = [FxRecord.Create(2, 10, 1, TagA), FxRecord.Create(2, 11, 1, TagA), FxRecord.Create(2, 12, 1, TagA), FxRecord.Create(2, 13, 1, TagA)];
+        var written = map.TryUpdateBatch(keys, values, out var errno);
+        Assert.Equal(2, written);
+        Assert.Equal(7, errno); // E2BIG
+        Assert.Equal(10u, map.Lookup<uint, FxRecord>(0u).Id);
+        Assert.Equal(11u, map.Lookup<uint, FxRecord>(1000u).Id);
+        Assert.False(map.TryLookup(1001u, out FxRecord _));
+        Assert.Equal(1u, map.Lookup<uint, FxRecord>(1u).Id); // after the refused one: not attempted
+
+        // The rest after the refused element, on its own: an update of an existing key needs no room.
+        Assert.Equal(1, map.TryUpdateBatch(keys[3..], values[3..], out errno));
+        Assert.Equal(0, errno);
+        Assert.Equal(13u, map.Lookup<uint, FxRecord>(1u).Id);
+    }
+
+    [BpfFact]
     public void Typed_wrapper_checks_sizes_at_construction()
     {
         using var obj = BpfObject.Load(fixtures.Object(CompiledFixtures.Runtime));

@@ -133,22 +133,13 @@ public sealed class FastPathSubscriberConnection : IDisposable
     public FastPathSubgroupStream StartSubgroup(QuicStream stream, ulong upstreamStreamId, ReadOnlyMemory<byte> ownHeader, int upstreamHeaderLength,
         ReadOnlyMemory<byte> receivedAfterHeader, byte urgency, int framingLength = 0, Action<ulong>? reset = null)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(framingLength);
-        var forwardFrom = (ulong)(upstreamHeaderLength + receivedAfterHeader.Length);
-        // Upstream offset + delta = downstream offset: the framing and our header stand where the publisher's header stood.
-        var delta = (long)framingLength + ownHeader.Length - upstreamHeaderLength;
-        // Shadow from the downstream offset where the kernel takes over; must precede any write there and the mapping.
-        stream.BeginKernelForwarding(framingLength + ownHeader.Length + receivedAfterHeader.Length);
-        var limit = Connection.GetFastPathCredit(stream.Id).StreamLimit;
-        var subgroup = new FastPathSubgroupStream(this, stream, upstreamStreamId, ownHeader, receivedAfterHeader, framingLength,
-            reset ?? (code => stream.Abort(QuicAbortDirection.Write, (long)code)));
-        _sink.TrackCoverage((ulong)stream.Id);
+        var (subgroup, mapping) = PrepareSubgroup(stream, upstreamStreamId, ownHeader, upstreamHeaderLength, receivedAfterHeader, urgency, framingLength, reset);
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed != 0, this);
-            _plane.MapStream(Slot, upstreamStreamId, (ulong)stream.Id, delta, forwardFrom, limit, urgency);
+            _plane.MapStream(Slot, upstreamStreamId, mapping.DownstreamStreamId, mapping.OffsetDelta, mapping.ForwardFrom, mapping.Limit, urgency);
             _streams[upstreamStreamId] = subgroup;
-            _writtenStreamLimits[upstreamStreamId] = limit;
+            _writtenStreamLimits[upstreamStreamId] = mapping.Limit;
         }
         return subgroup;
     }
@@ -159,17 +150,133 @@ public sealed class FastPathSubscriberConnection : IDisposable
         ReadOnlyMemory<byte> receivedAfterHeader, byte urgency) =>
         StartSubgroup(opened.Stream, upstreamStreamId, ownHeader, upstreamHeaderLength, receivedAfterHeader, urgency, opened.FramingLength, opened.Reset);
 
-    internal void EndSubgroup(ulong upstreamStreamId)
+    /// <summary>One subscriber's stream in <see cref="StartSubgroups"/>: its connection, the stream its opener opened, the
+    /// relay's own subgroup header for it (its track alias) and the subgroup's urgency.</summary>
+    public readonly record struct SubgroupStart(FastPathSubscriberConnection Connection, FastPathOpenedStream Opened, ReadOnlyMemory<byte> OwnHeader, byte Urgency);
+
+    /// <summary>
+    /// <see cref="StartSubgroup(FastPathOpenedStream, ulong, ReadOnlyMemory{byte}, int, ReadOnlyMemory{byte}, byte)"/> for
+    /// every subscriber of one upstream subgroup stream, the kernel mappings written together in one batch
+    /// (<see cref="MoqKernelPlane.MapStreams"/>: one bpf call for all of them, not one each). Per subscriber as there: the
+    /// shadow begins and coverage is tracked before the mapping; the caller writes each prefix after this returns.
+    /// Result i is null when subscriber i left the fast path (its binding was disposed): the caller resets that stream.
+    /// A stream the kernel did not map (fr_streams full) is still returned: nothing of it is forwarded, so coverage finds
+    /// every range uncovered and the relay sends the whole stream itself (userspace), as for bytes the kernel never saw.
+    /// </summary>
+    public static FastPathSubgroupStream?[] StartSubgroups(ulong upstreamStreamId, int upstreamHeaderLength, IReadOnlyList<SubgroupStart> starts)
+    {
+        var result = new FastPathSubgroupStream?[starts.Count];
+        var mappings = new MoqKernelPlane.StreamMapping[starts.Count];
+        for (var i = 0; i < starts.Count; i++)
+        {
+            var s = starts[i];
+            if (Volatile.Read(ref s.Connection._disposed) != 0) continue;
+            try
+            {
+                (result[i], mappings[i]) = s.Connection.PrepareSubgroup(s.Opened.Stream, upstreamStreamId, s.OwnHeader, upstreamHeaderLength,
+                    ReadOnlyMemory<byte>.Empty, s.Urgency, s.Opened.FramingLength, s.Opened.Reset);
+            }
+            catch (Exception e) when (e is QuicException or InvalidOperationException)
+            {
+                // Its connection closed meanwhile: it leaves this subgroup, the others go on.
+                s.Connection._log.LogDebug(e, "fast path: slot {Slot} left before upstream stream {Stream} started", s.Connection.Slot, upstreamStreamId);
+            }
+        }
+        var mapped = new bool[starts.Count];
+        // One batch per plane (a relay has one; subscribers of different planes each get theirs).
+        foreach (var plane in starts.Select(s => s.Connection._plane).Distinct())
+        {
+            var batch = new List<MoqKernelPlane.StreamMapping>();
+            var at = new List<int>();
+            for (var i = 0; i < starts.Count; i++)
+                if (result[i] is not null && starts[i].Connection._plane == plane)
+                {
+                    batch.Add(mappings[i]);
+                    at.Add(i);
+                }
+            var done = new bool[batch.Count];
+            plane.MapStreams(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(batch), done);
+            for (var j = 0; j < at.Count; j++)
+                mapped[at[j]] = done[j];
+        }
+        for (var i = 0; i < starts.Count; i++)
+            if (result[i] is { } subgroup && !starts[i].Connection.Register(subgroup, mapped[i], mappings[i].Limit))
+                result[i] = null;
+        return result;
+    }
+
+    /// <summary>What every start does before its mapping: the shadow from the downstream offset where the kernel takes
+    /// over, the subgroup stream, coverage tracking; returns the mapping to write (owner: this connection's sink).</summary>
+    private (FastPathSubgroupStream Subgroup, MoqKernelPlane.StreamMapping Mapping) PrepareSubgroup(QuicStream stream, ulong upstreamStreamId,
+        ReadOnlyMemory<byte> ownHeader, int upstreamHeaderLength, ReadOnlyMemory<byte> receivedAfterHeader, byte urgency, int framingLength, Action<ulong>? reset)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(framingLength);
+        var forwardFrom = (ulong)(upstreamHeaderLength + receivedAfterHeader.Length);
+        // Upstream offset + delta = downstream offset: the framing and our header stand where the publisher's header stood.
+        var delta = (long)framingLength + ownHeader.Length - upstreamHeaderLength;
+        // Shadow from the downstream offset where the kernel takes over; must precede any write there and the mapping.
+        stream.BeginKernelForwarding(framingLength + ownHeader.Length + receivedAfterHeader.Length);
+        var limit = Connection.GetFastPathCredit(stream.Id).StreamLimit;
+        var subgroup = new FastPathSubgroupStream(this, stream, upstreamStreamId, ownHeader, receivedAfterHeader, framingLength,
+            reset ?? (code => stream.Abort(QuicAbortDirection.Write, (long)code)));
+        _sink.TrackCoverage((ulong)stream.Id);
+        return (subgroup, new MoqKernelPlane.StreamMapping(Slot, _sink, upstreamStreamId, (ulong)stream.Id, delta, forwardFrom, limit, urgency));
+    }
+
+    /// <summary>After <see cref="StartSubgroups"/>' batch: the connection's record of a mapped subgroup (its stream limit as
+    /// written). False when the connection left the fast path meanwhile (its Dispose removed the slot's mappings).</summary>
+    private bool Register(FastPathSubgroupStream subgroup, bool mapped, ulong limit)
     {
         lock (_lock)
         {
-            if (_streams.Remove(upstreamStreamId, out var subgroup))
+            if (_disposed != 0)
             {
-                _writtenStreamLimits.Remove(upstreamStreamId);
-                _plane.UnmapStream(Slot, upstreamStreamId);
                 _sink.StopCoverage((ulong)subgroup.Stream.Id);
+                return false;
+            }
+            subgroup.Mapped = mapped;
+            // Only a mapped stream is the connection's to refresh and unmap; an unmapped one is all userspace's.
+            if (mapped)
+            {
+                _streams[subgroup.UpstreamStreamId] = subgroup;
+                _writtenStreamLimits[subgroup.UpstreamStreamId] = limit;
+            }
+            return true;
+        }
+    }
+
+    /// <summary>The subgroup stream ended (or was abandoned): its record, its kernel mapping and its coverage go.</summary>
+    internal static void EndSubgroup(FastPathSubgroupStream subgroup) => EndSubgroups([subgroup]);
+
+    /// <summary>
+    /// <see cref="EndSubgroup"/> for the subgroup streams of one upstream stream (any connections), with one map write for
+    /// all their mappings (<see cref="MoqKernelPlane.UnmapStreams"/>): each connection's record goes under its lock as
+    /// there, then the batch delete, then coverage stops. A connection that left meanwhile has nothing left to remove (its
+    /// Dispose took the slot's mappings), and the plane leaves alone a slot that serves another connection by then.
+    /// </summary>
+    internal static void EndSubgroups(IReadOnlyList<FastPathSubgroupStream> subgroups)
+    {
+        List<(MoqKernelPlane Plane, MoqKernelPlane.StreamUnmapping Unmapping)>? unmap = null;
+        foreach (var subgroup in subgroups)
+        {
+            var owner = subgroup.Owner;
+            lock (owner._lock)
+            {
+                // Only this very subgroup's record (another stream of the connection may have the same upstream id).
+                if (owner._streams.TryGetValue(subgroup.UpstreamStreamId, out var held) && held == subgroup)
+                {
+                    owner._streams.Remove(subgroup.UpstreamStreamId);
+                    owner._writtenStreamLimits.Remove(subgroup.UpstreamStreamId);
+                    (unmap ??= []).Add((owner._plane, new MoqKernelPlane.StreamUnmapping(owner.Slot, owner._sink, subgroup.UpstreamStreamId)));
+                }
             }
         }
+        if (unmap is not null)
+            foreach (var group in unmap.GroupBy(u => u.Plane))
+                group.Key.UnmapStreams(group.Select(u => u.Unmapping).ToArray());
+        // After the mappings went: events of the stream's last copies are still covered until then.
+        foreach (var subgroup in subgroups)
+            subgroup.Owner._sink.StopCoverage((ulong)subgroup.Stream.Id);
     }
 
     internal QuicConnectionDownstream Sink => _sink;
@@ -286,6 +393,11 @@ public sealed class FastPathSubgroupStream
 
     public QuicStream Stream { get; }
     public ulong UpstreamStreamId { get; }
+    internal FastPathSubscriberConnection Owner => _owner;
+
+    /// <summary>The kernel forwards the stream (false: its mapping was refused, fr_streams full, and the relay sends all
+    /// of it itself).</summary>
+    public bool Mapped { get; internal set; } = true;
 
     /// <summary>Sends the header and the bytes received before the mapping (userspace's part of the stream).</summary>
     public async ValueTask WritePrefixAsync(CancellationToken cancellationToken)
@@ -325,6 +437,14 @@ public sealed class FastPathSubgroupStream
     /// them itself; a FIN ends the subgroup's mapping.</summary>
     public void SendUncovered(ShadowChunk chunk)
     {
+        SendUncoveredRanges(chunk);
+        if (chunk.Fin) FastPathSubscriberConnection.EndSubgroup(this);
+    }
+
+    /// <summary><see cref="SendUncovered"/> without ending the mapping at a FIN: for a caller that ends the subgroup
+    /// streams of one upstream stream together (<see cref="FastPathSubscriberConnection.EndSubgroups"/>).</summary>
+    internal void SendUncoveredRanges(ShadowChunk chunk)
+    {
         var streamId = (ulong)Stream.Id;
         var gaps = _owner.Sink.Uncovered(streamId, chunk.Start, chunk.End);
         foreach (var (s, e) in gaps)
@@ -332,11 +452,10 @@ public sealed class FastPathSubgroupStream
         if (chunk.Start == chunk.End && chunk.Fin)
             _owner.Connection.ReportNotForwarded(streamId, chunk.Start, 0, true);   // a FIN of its own: no packet carried it
         if (gaps.Count > 0) _owner.CountUserspaceBytes(gaps.Sum(g => (long)(g.End - g.Start)));
-        if (chunk.Fin) _owner.EndSubgroup(UpstreamStreamId);
     }
 
     /// <summary>The upstream stream was reset: the kernel forwards nothing more; resetting the downstream is the caller's.</summary>
-    public void Abandon() => _owner.EndSubgroup(UpstreamStreamId);
+    public void Abandon() => FastPathSubscriberConnection.EndSubgroup(this);
 
     /// <summary>Resets the downstream stream with a MoQ stream error code, in its transport's code space (WebTransport
     /// maps it into HTTP/3's).</summary>

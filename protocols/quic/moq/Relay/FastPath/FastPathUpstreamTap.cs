@@ -125,17 +125,45 @@ public sealed class FastPathUpstreamTap(MoqKernelPlane plane, byte[] upstreamCon
             var finished = false;
             try
             {
+                // Every subscriber's stream first, then all the mappings in one batch (one bpf call, not one per subscriber).
+                // A subscriber whose stream cannot be opened (its connection is closing) is left out; the others go on.
+                var starts = new List<FastPathSubscriberConnection.SubgroupStart>(target.Subscribers.Count);
                 foreach (var s in target.Subscribers)
                 {
-                    // Everything after the header goes through the shadow path: what the kernel did not see (bytes that
-                    // arrived before these mappings) is found by coverage and sent by the relay itself.
                     var writer = new MoqWriter(32);
                     (header with { TrackAlias = s.TrackAlias }).Write(writer);
-                    // A browser's stream starts with the WebTransport stream header its opener wrote (the offset shift).
-                    var opened = await s.Connection.Streams.OpenUnidirectionalAsync().ConfigureAwait(false);
-                    var subgroup = s.Connection.StartSubgroup(opened, _streamId, writer.ToArray(), upstreamHeaderLength, ReadOnlyMemory<byte>.Empty, s.Urgency);
-                    await subgroup.WritePrefixAsync(CancellationToken.None).ConfigureAwait(false);
-                    streams.Add(subgroup);
+                    try
+                    {
+                        // A browser's stream starts with the WebTransport stream header its opener wrote (the offset shift).
+                        var opened = await s.Connection.Streams.OpenUnidirectionalAsync().ConfigureAwait(false);
+                        starts.Add(new(s.Connection, opened, writer.ToArray(), s.Urgency));
+                    }
+                    catch (Exception e) when (e is QuicException or InvalidOperationException)
+                    {
+                        _owner.LogSubscriberFailure(e, _streamId, s.Connection.Slot);
+                    }
+                }
+                // Everything after the header goes through the shadow path: what the kernel did not see (bytes that
+                // arrived before these mappings) is found by coverage and sent by the relay itself.
+                var started = FastPathSubscriberConnection.StartSubgroups(_streamId, upstreamHeaderLength, starts);
+                for (var i = 0; i < started.Length; i++)
+                {
+                    if (started[i] is { } subgroup) streams.Add(subgroup);
+                    else Reset(starts[i].Opened);   // its subscriber left the fast path meanwhile
+                }
+                // The prefixes (our headers) after the mappings, as before: a stream whose write fails leaves alone.
+                for (var i = 0; i < streams.Count;)
+                {
+                    try
+                    {
+                        await streams[i].WritePrefixAsync(CancellationToken.None).ConfigureAwait(false);
+                        i++;
+                    }
+                    catch (Exception e) when (e is QuicException or InvalidOperationException)
+                    {
+                        _owner.LogSubscriberFailure(e, _streamId, streams[i].Owner.Slot);
+                        Drop(streams, i);
+                    }
                 }
                 await foreach (var (bytes, fin) in _queue.Reader.ReadAllAsync().ConfigureAwait(false))
                 {
@@ -157,28 +185,59 @@ public sealed class FastPathUpstreamTap(MoqKernelPlane plane, byte[] upstreamCon
             finally
             {
                 _owner.EndUpstream(_streamId);
-                if (!finished)
+                if (!finished && streams.Count > 0)
+                {
+                    // Every mapping in one batch, then the resets.
+                    try { FastPathSubscriberConnection.EndSubgroups(streams); }
+                    catch (Exception e) { _owner.LogFailure(e, _streamId); }
                     foreach (var subgroup in streams)
-                    {
-                        subgroup.Abandon();
                         try { subgroup.Reset((ulong)MoqStreamResetCode.Cancelled); } catch (QuicException) { }
-                    }
+                }
             }
+        }
+
+        private static void Reset(FastPathOpenedStream opened)
+        {
+            try { opened.Reset((ulong)MoqStreamResetCode.Cancelled); } catch (Exception e) when (e is QuicException or InvalidOperationException) { }
         }
     }
 
+    /// <summary>Takes stream <paramref name="i"/> out of the subgroup (its subscriber's stream failed): its mapping goes
+    /// and it is reset; the other subscribers' streams go on.</summary>
+    private static void Drop(List<FastPathSubgroupStream> streams, int i)
+    {
+        var subgroup = streams[i];
+        streams.RemoveAt(i);
+        subgroup.Abandon();
+        try { subgroup.Reset((ulong)MoqStreamResetCode.Cancelled); } catch (Exception e) when (e is QuicException or InvalidOperationException) { }
+    }
+
     /// <summary>One upstream chunk to every subscriber's stream: every shadow write, then one wait for the event pump
-    /// (the kernel cloned the chunk's packets for all of them at once), then each stream's coverage check.</summary>
+    /// (the kernel cloned the chunk's packets for all of them at once), then each stream's coverage check; at the FIN,
+    /// every stream's mapping goes in one batch. A stream whose write fails (its subscriber's connection closed, the
+    /// subscriber stopped reading it) leaves the subgroup alone.</summary>
     private async Task WriteToAllAsync(List<FastPathSubgroupStream> streams, ReadOnlyMemory<byte> bytes, bool fin)
     {
         if (streams.Count == 0) return;
-        var chunks = new ShadowChunk[streams.Count];
+        var chunks = new ShadowChunk?[streams.Count];
         for (var i = 0; i < streams.Count; i++)
-            chunks[i] = await streams[i].WriteShadowAsync(bytes, fin, CancellationToken.None).ConfigureAwait(false);
+        {
+            try { chunks[i] = await streams[i].WriteShadowAsync(bytes, fin, CancellationToken.None).ConfigureAwait(false); }
+            catch (Exception e) when (e is QuicException or InvalidOperationException)
+            {
+                LogSubscriberFailure(e, streams[i].UpstreamStreamId, streams[i].Owner.Slot);
+            }
+        }
         await plane.DrainedAsync().ConfigureAwait(false);
         for (var i = 0; i < streams.Count; i++)
-            streams[i].SendUncovered(chunks[i]);
+            if (chunks[i] is { } chunk) streams[i].SendUncoveredRanges(chunk);
+        for (var i = streams.Count - 1; i >= 0; i--)
+            if (chunks[i] is null) Drop(streams, i);
+        if (fin) FastPathSubscriberConnection.EndSubgroups(streams);
     }
+
+    private void LogSubscriberFailure(Exception e, ulong streamId, uint slot) =>
+        log.LogDebug(e, "fast path: slot {Slot} left upstream subgroup stream {Stream}; the other subscribers go on", slot, streamId);
 
     private void EndUpstream(ulong streamId) => plane.UnmapUpstreamStream(upstreamConnectionId, streamId);
 

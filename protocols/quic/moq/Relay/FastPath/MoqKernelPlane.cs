@@ -514,9 +514,12 @@ public sealed class MoqKernelPlane : IDisposable
         {
             _maps.ChannelLookup.Delete(key);
             _upstreamStreams.Remove((BinaryPrimitives.ReadUInt64BigEndian(upstreamConnectionId), upstreamStreamId));
+            // Subscribers' mappings still there (normally none: each subgroup stream ended its own), in one batch delete.
+            List<G.StreamKey>? left = null;
             for (uint slot = 0; slot < _slots.Length; slot++)
                 if (_slots[slot] is { } state && state.UpstreamStreams.Remove(upstreamStreamId))
-                    _maps.Streams.Delete(new G.StreamKey { Slot = slot, UpstreamStreamId = upstreamStreamId });
+                    (left ??= []).Add(new G.StreamKey { Slot = slot, UpstreamStreamId = upstreamStreamId });
+            if (left is not null) _maps.Streams.Map.DeleteBatch<G.StreamKey>(left.ToArray());
         }
     }
 
@@ -539,6 +542,112 @@ public sealed class MoqKernelPlane : IDisposable
                 StreamId = downstreamStreamId, OffsetDelta = offsetDelta, ForwardFrom = forwardFrom, Limit = limit, Urgency = urgency,
             });
             state.UpstreamStreams.Add(upstreamStreamId);
+        }
+    }
+
+    /// <summary>One slot's stream in <see cref="MapStreams"/>: <see cref="MapStream"/>'s arguments, and the sink the slot
+    /// must still have (null: any). A subscriber that left, whose slot may already serve another, is not mapped.</summary>
+    public readonly record struct StreamMapping(uint Slot, IFastPathDownstream? Owner, ulong UpstreamStreamId, ulong DownstreamStreamId,
+        long OffsetDelta, ulong ForwardFrom, ulong Limit, byte Urgency);
+
+    /// <summary>One slot's stream in <see cref="UnmapStreams"/>, with the sink the slot must still have (null: any).</summary>
+    public readonly record struct StreamUnmapping(uint Slot, IFastPathDownstream? Owner, ulong UpstreamStreamId);
+
+    /// <summary>
+    /// <see cref="MapStream"/> for many slots with one map write (BPF_MAP_UPDATE_BATCH): every subscriber's stream of a new
+    /// upstream subgroup at once (one bpf call per subscriber was about 250 a second at fan-out 64). Each mapping is
+    /// decided on its own, and <paramref name="mapped"/>[i] says whether mapping i is in the kernel: not when its slot is
+    /// free or serves another sink than <c>Owner</c> (the subscriber left), when fr_streams is full, when the same
+    /// (slot, upstream stream) came earlier in the batch, or when the kernel refused it; the others are mapped anyway.
+    /// An unmapped stream is userspace's to send (the priority decision of <see cref="MapStream"/>).
+    /// </summary>
+    public void MapStreams(ReadOnlySpan<StreamMapping> mappings, Span<bool> mapped)
+    {
+        if (mapped.Length < mappings.Length) throw new ArgumentException("one result per mapping", nameof(mapped));
+        mapped[..mappings.Length].Clear();
+        if (mappings.IsEmpty) return;
+        var keys = new G.StreamKey[mappings.Length];
+        var values = new G.StreamValue[mappings.Length];
+        var from = new int[mappings.Length];            // batch position → mapping index
+        var added = new bool[mappings.Length];          // the plane's record of it was added for this batch (undone if refused)
+        var states = new SlotState[mappings.Length];
+        lock (_lock)
+        {
+            ThrowIfDisposed();
+            var total = TotalStreamMappingsLocked();
+            var max = _maps.Streams.Map.MaxEntries;
+            var seen = new HashSet<(uint, ulong)>();
+            var n = 0;
+            for (var i = 0; i < mappings.Length; i++)
+            {
+                var m = mappings[i];
+                if (m.Slot >= _slots.Length || _slots[m.Slot] is not { } state) continue;
+                if (m.Owner is not null && !ReferenceEquals(Volatile.Read(ref _sinks[m.Slot]), m.Owner)) continue;
+                if (!seen.Add((m.Slot, m.UpstreamStreamId))) continue;
+                var isNew = !state.UpstreamStreams.Contains(m.UpstreamStreamId);
+                if (isNew)
+                {
+                    if (total >= max) continue;   // fr_streams is full
+                    total++;
+                    state.UpstreamStreams.Add(m.UpstreamStreamId);
+                }
+                keys[n] = new G.StreamKey { Slot = m.Slot, UpstreamStreamId = m.UpstreamStreamId };
+                values[n] = new G.StreamValue
+                {
+                    StreamId = m.DownstreamStreamId, OffsetDelta = m.OffsetDelta, ForwardFrom = m.ForwardFrom, Limit = m.Limit, Urgency = m.Urgency,
+                };
+                from[n] = i;
+                added[n] = isNew;
+                states[n] = state;
+                n++;
+            }
+            var at = 0;
+            try
+            {
+                while (at < n)
+                {
+                    // In order until the kernel refuses one; that one stays unmapped, the rest go in one more call.
+                    var written = _maps.Streams.Map.TryUpdateBatch<G.StreamKey, G.StreamValue>(keys.AsSpan(at, n - at), values.AsSpan(at, n - at), out var errno);
+                    for (var j = at; j < at + written; j++)
+                        mapped[from[j]] = true;
+                    at += written;
+                    if (at == n) break;
+                    _log.LogDebug("fast path: slot {Slot}'s mapping of upstream stream {Stream} refused (errno {Errno}); userspace sends it",
+                        keys[at].Slot, keys[at].UpstreamStreamId, errno);
+                    if (added[at]) states[at].UpstreamStreams.Remove(keys[at].UpstreamStreamId);
+                    at++;
+                }
+            }
+            catch
+            {
+                // The batch itself was refused: nothing from here on is in the kernel.
+                for (var j = at; j < n; j++)
+                    if (added[j]) states[j].UpstreamStreams.Remove(keys[j].UpstreamStreamId);
+                throw;
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="UnmapStream"/> for many slots with one map write (BPF_MAP_DELETE_BATCH): every subscriber's stream of an
+    /// upstream subgroup that ended. A mapping the plane does not hold (never made, already gone with its slot or its
+    /// upstream stream) or whose slot now serves another sink than <c>Owner</c> is left alone.
+    /// </summary>
+    public void UnmapStreams(ReadOnlySpan<StreamUnmapping> unmappings)
+    {
+        if (unmappings.IsEmpty) return;
+        var keys = new G.StreamKey[unmappings.Length];
+        var n = 0;
+        lock (_lock)
+        {
+            foreach (var u in unmappings)
+            {
+                if (u.Slot >= _slots.Length || _slots[u.Slot] is not { } state) continue;
+                if (u.Owner is not null && !ReferenceEquals(Volatile.Read(ref _sinks[u.Slot]), u.Owner)) continue;
+                if (state.UpstreamStreams.Remove(u.UpstreamStreamId))
+                    keys[n++] = new G.StreamKey { Slot = u.Slot, UpstreamStreamId = u.UpstreamStreamId };
+            }
+            if (n > 0) _maps.Streams.Map.DeleteBatch<G.StreamKey>(keys.AsSpan(0, n));
         }
     }
 
