@@ -3,6 +3,7 @@ using System.Net;
 using FastRelay.Cli.Lab;
 using FastRelay.Cli.Scenario;
 using FastRelay.Protocols.Moq.Clients;
+using FastRelay.Protocols.Moq.Relay.Status;
 
 namespace FastRelay.Cli.Bench.Moq;
 
@@ -69,23 +70,47 @@ public sealed class LabMoqBenchRelay : IMoqBenchRelay
     public KernelForwarded? ReadKernelForwarded()
     {
         if (!FastPath) return null;
-        FreshStatus();
-        return MoqRelayStatusFile.TryRead(_statusFile)?.FastPath is { } f
+        return FreshStatus().FastPath is { } f
             ? new KernelForwarded(f.KernelForwardedBytes, f.ForwardedPackets, f.KernelRunTimeNs, f.KernelRuns,
                 f.Seal is { } seal ? new SealCounts(seal.Sealed, seal.TooBig, seal.Failed) : null) : null;
     }
 
-    /// <summary>Asks the relay for its status now and waits (at most 2 s) until the file was rewritten.</summary>
-    private void FreshStatus()
+    /// <summary>How long the relay may take to answer a status request before the bench gives up on the window.</summary>
+    private static readonly TimeSpan StatusAnswerLimit = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// Asks the relay for its status now and returns the first status it wrote from a snapshot taken after the request
+    /// (its <c>Updated</c>, stamped before the kernel's counters are read, is not before the request). A rewrite that
+    /// merely lands after the request is not enough: the relay's own 1 s timer may have started its snapshot earlier, and
+    /// on a loaded machine that snapshot was seen 0.6-0.7 s older than the request. A relay that does not answer within
+    /// <see cref="StatusAnswerLimit"/> fails the run: a stale status would misplace the window's edge (the kernel's
+    /// bytes of the missing stretch counted as the relay's own), not a figure to report.
+    /// </summary>
+    private MoqRelayStatus FreshStatus()
     {
-        var before = File.Exists(_statusFile) ? File.GetLastWriteTimeUtc(_statusFile) : DateTime.MinValue;
+        var asked = DateTimeOffset.UtcNow;
+        var lastWrite = File.Exists(_statusFile) ? File.GetLastWriteTimeUtc(_statusFile) : DateTime.MinValue;
         ProcessSignals.RequestStatus(_process.ProcessId);
-        var deadline = Environment.TickCount64 + 2000;
+        var deadline = Environment.TickCount64 + (long)StatusAnswerLimit.TotalMilliseconds;
+        var nextParse = Environment.TickCount64 + 50;
+        MoqRelayStatus? last = null;
         while (Environment.TickCount64 < deadline)
         {
-            if (File.Exists(_statusFile) && File.GetLastWriteTimeUtc(_statusFile) != before) return;
+            // A new file time says to parse it again (cheap to check); every 50 ms it is parsed anyway, since two writes
+            // within one tick of the file system's coarse clock keep one time. The status's own time says whether it is fresh.
+            var written = File.Exists(_statusFile) ? File.GetLastWriteTimeUtc(_statusFile) : DateTime.MinValue;
+            if ((written != lastWrite || Environment.TickCount64 >= nextParse) && MoqRelayStatusFile.TryRead(_statusFile) is { } status)
+            {
+                lastWrite = written;
+                nextParse = Environment.TickCount64 + 50;
+                last = status;
+                if (status.Updated >= asked) return status;
+            }
             Thread.Sleep(2);
         }
+        throw new UserFacingException($"the bench's `moq relay` (process {_process.ProcessId}) did not write a status of after {asked:HH:mm:ss.fff} within " +
+            $"{StatusAnswerLimit.TotalSeconds:0} s of being asked (SIGUSR1; newest status: {(last is null ? "none read" : last.Updated.ToString("HH:mm:ss.fff"))}): " +
+            $"the kernel's counters at the window's edge are unknown\nrelay log:\n{_process.Log}");
     }
 
     public int? ProcessId => _process.ProcessId;

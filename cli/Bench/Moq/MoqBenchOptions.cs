@@ -15,6 +15,9 @@ public sealed record MoqBenchOptions
     /// <summary>Objects sent before the measured window (connections settle, the relay's JIT is done).</summary>
     public double WarmupSeconds { get; init; } = 1;
     public double DurationSeconds { get; init; } = 5;
+    /// <summary>Before the first fan-out, one unmeasured pass at fan-out 1 of a warm-up and this long, so a relay process
+    /// that just started is not measured paying its start-up costs (0: none).</summary>
+    public double RelayWarmupSeconds { get; init; } = 2;
     /// <summary>How long subscribers keep reading after the window, so objects sent at its end still count.</summary>
     public double DrainSeconds { get; init; } = 1;
 
@@ -47,6 +50,7 @@ public sealed record MoqBenchOptions
         WarmupSeconds = 0.5,
         DurationSeconds = 2,
         DrainSeconds = 0.5,
+        RelayWarmupSeconds = 1,
         RateSweep = false,
     };
 }

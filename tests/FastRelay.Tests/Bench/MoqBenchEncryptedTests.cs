@@ -57,7 +57,9 @@ public sealed class MoqBenchEncryptedTests(ITestOutputHelper output)
                         Assert.False(p.TryGetProperty("kernelShare", out _), p.ToString());
                         continue;
                     }
-                    // A broken fast path carries nothing (see MoqBenchCompareTests for the 0.7 under load).
+                    // A broken fast path carries nothing (see MoqBenchCompareTests for the 0.7 under load). Fan-out 1 is
+                    // measured after the bench's unmeasured warm-up pass: a relay that had just started, starved of CPU,
+                    // sent most of its first point's bytes itself (0.02-0.69), the sealed and the clear-text one alike.
                     Assert.True(p.GetProperty("kernelShare").GetDouble() >= 0.7, p.ToString());
                     Assert.True(p.GetProperty("kernelNanosecondsPerPacket").GetDouble() > 0, p.ToString());
                     var sealedCopies = p.GetProperty("kernelSealedCopies").GetInt64();

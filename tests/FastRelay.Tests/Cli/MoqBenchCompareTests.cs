@@ -46,7 +46,9 @@ public sealed class MoqBenchCompareTests
                     {
                         // A broken fast path carries nothing; a working one 97-100 % on a quiet machine. Under a loaded
                         // test run a group's first packets can race its stream mapping (userspace sends those), and a
-                        // 2 s window holds few groups: 0.79-0.89 was seen at load 20-37.
+                        // 2 s window holds few groups: 0.79-0.89 was seen at load 20-37. The first point is no
+                        // exception: the bench warms the relay up with an unmeasured pass first (RelayWarmupSeconds);
+                        // without it a just-started relay's first point had 0.02-0.69 with both CPUs busy.
                         Assert.True(p.GetProperty("kernelShare").GetDouble() >= 0.7, p.ToString());
                         Assert.True(p.GetProperty("kernelForwardedPackets").GetInt64() > 0, p.ToString());
                         Assert.True(p.GetProperty("relaySyscallsPerKernelPacket").GetDouble() > 0, p.ToString());
