@@ -25,6 +25,9 @@ fi
 
 # bpffs and tracefs are needed to pin maps and read verifier output; mount them when a fresh machine lacks them.
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf 2>/dev/null || true
+# tracefs: the MoQ bench's syscall counter attaches to raw_syscalls:sys_enter (libbpf reads the tracepoint's id there);
+# without it the bench reports no syscall figures and SyscallCounterTests fail.
+mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null || true
 
 # Browser tests (headless Chromium + @moq/net): exact versions from tests/browser/package-lock.json, test-only folder.
 # Node.js comes from Debian's archive when the machine has none; npm ci runs again only when the lock file changed.
