@@ -103,7 +103,5 @@ public sealed class MoqKernelPlaneBatchTests(GeneratedObjects objects)
         Assert.Equal(max, plane.KernelEntryCounts().Streams);
     }
 
-    private static FastPathSubscriberAddress Address(int port) => new(
-        new IPEndPoint(IPAddress.Parse("10.9.0.1"), G.UdpPort), new IPEndPoint(IPAddress.Parse("10.9.0.2"), port),
-        [9, 9, 9, 9, 9, 9, 9, (byte)port], 1, new byte[6], new byte[6]);
+    private static FastPathSubscriberAddress Address(int port) => MapOnlyAddress.At(port);
 }

@@ -106,7 +106,5 @@ public sealed class MoqKernelPlaneChurnTests(GeneratedObjects objects)
         Assert.Throws<InvalidOperationException>(() => plane.MapUpstreamStream(publisher, 6, 9));
     }
 
-    private static FastPathSubscriberAddress Address(int port) => new(
-        new IPEndPoint(IPAddress.Parse("10.9.0.1"), G.UdpPort), new IPEndPoint(IPAddress.Parse("10.9.0.2"), port),
-        [9, 9, 9, 9, 9, 9, 9, (byte)port], 1, new byte[6], new byte[6]);
+    private static FastPathSubscriberAddress Address(int port) => MapOnlyAddress.At(port);
 }
