@@ -23,9 +23,9 @@ public abstract class QuicConnectionOptions
     /// <summary>
     /// Kernel fast path, publisher side: every unidirectional stream this end opens sends its new data in the fast-path
     /// layout (as <see cref="QuicStream.UseFastPathLayout"/> does for one stream). Effective only with
-    /// <see cref="Disable1RttEncryption"/> negotiated by both ends. Such packets end 16 bytes short of the path's datagram
-    /// size (<see cref="Connection.QuicConnectionCore.FastPathTagRoom"/>), so a relay can seal their copies for encrypted
-    /// subscribers on a path of the same MTU.
+    /// <see cref="Disable1RttEncryption"/> negotiated by both ends. Such packets fill the datagram size the path and the
+    /// peer allow; a relay that seals their copies for encrypted subscribers asks for datagrams short enough for the tag
+    /// (<see cref="MaxReceiveUdpPayloadSize"/>).
     /// </summary>
     public bool FastPathUnidirectionalStreams { get; set; }
     /// <summary>Advertise max_datagram_frame_size (RFC 9221); null disables DATAGRAM frames.</summary>

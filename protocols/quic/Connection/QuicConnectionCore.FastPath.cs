@@ -22,15 +22,6 @@ public sealed partial class QuicConnectionCore
     public const int FastPathStreamOffsetOffset = 22;
     public const int FastPathDataOffset = 30;
 
-    /// <summary>
-    /// Bytes a fast-path object packet leaves free below the path's datagram size: a relay that serves a subscriber with
-    /// full 1-RTT protection seals the kernel's copy of the packet and appends the AEAD tag (16 bytes; the copy's other
-    /// fields keep their sizes), so a copy of a packet filled to the MTU would not fit that subscriber's path and would be
-    /// refused (counted as TooBig) and sent by the relay's stack instead. Always left, since the publisher cannot know
-    /// which subscribers are encrypted: 1.1 % of a 1452-byte datagram (docs/quic-encrypted-fast-path.md).
-    /// </summary>
-    public const int FastPathTagRoom = PacketProtection.TagLength;
-
     /// <summary>Packets waiting for their wire number at most: beyond it the oldest is taken as never sent.</summary>
     public const int MaxPacketsAwaitingNumber = 4096;
     /// <summary>How long a packet may wait for its wire number, and an ACK of an unregistered number may be held (µs).</summary>
@@ -314,9 +305,11 @@ public sealed partial class QuicConnectionCore
         var record = _loss.RentPacket();
         record.PacketNumber = packetNumber;
         record.Space = PacketNumberSpace.ApplicationData;
-        // The frame's data runs to the end of the packet, so the room for a sealing relay's tag is kept by ending it early.
-        int written = datagram.Length - headerLength > FastPathTagRoom
-            ? Streams.WriteFastPathFrame(datagram[headerLength..^FastPathTagRoom], record.Frames) : 0;
+        // The frame's data runs to the end of the datagram. Room for the tag a sealing relay appends to its copies is the
+        // relay's to ask for: it advertises a max_udp_payload_size 16 bytes short (RelayFastPath.MaxReceiveUdpPayloadSize),
+        // which bounds this datagram. Leaving it here as well (session 11) cost 16 bytes more per packet on such a relay
+        // and 16 bytes on every other.
+        int written = datagram.Length > headerLength ? Streams.WriteFastPathFrame(datagram[headerLength..], record.Frames) : 0;
         if (written == 0)
         {
             _loss.ReturnPacket(record);

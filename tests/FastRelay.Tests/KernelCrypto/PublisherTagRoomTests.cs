@@ -1,6 +1,7 @@
 using FastRelay.Bpf;
 using FastRelay.Bpf.Crypto;
 using FastRelay.Cli.Fuzz;
+using FastRelay.Protocols.Moq.Relay.FastPath;
 using FastRelay.Protocols.Quic.Connection;
 using FastRelay.Protocols.Quic.Crypto;
 using FastRelay.Tests.Infrastructure;
@@ -15,12 +16,14 @@ using G = FastRelay.Protocols.Quic.QuicMoqHeaderFastPath;
 namespace FastRelay.Tests.KernelCrypto;
 
 /// <summary>
-/// Room for the tag (issue 16, docs/quic-encrypted-fast-path.md): our fast-path publisher fills its object packets to
-/// the path's datagram size less 16 bytes (<see cref="QuicConnectionCore.FastPathTagRoom"/>), so that a relay can seal
-/// the kernel's copy of its fullest packet for an encrypted subscriber on a path of the same MTU. The publisher's real
-/// packets (our QUIC stack, in memory, fast-path layout negotiated) go through the relay object's egress program to a
-/// sealed slot on a device whose MTU is the publisher's path MTU: every copy, the full-size ones included, leaves sealed,
-/// and none is refused (TooBig stays 0). Without the room the full-size copies would be 16 bytes too long.
+/// Room for the tag (issue 16, docs/quic-encrypted-fast-path.md): a fast-path relay advertises a max_udp_payload_size
+/// 16 bytes short of our stack's datagram size (<see cref="RelayFastPath.MaxReceiveUdpPayloadSize"/>), our fast-path
+/// publisher fills its object packets to exactly that, and so the relay can seal the kernel's copy of its fullest packet
+/// for an encrypted subscriber on a path of the same MTU. The publisher's real packets (our QUIC stack, in memory,
+/// fast-path layout negotiated) go through the relay object's egress program to a sealed slot on a device whose MTU is
+/// the publisher's path MTU: every copy, the full-size ones included, leaves sealed, and none is refused (TooBig stays
+/// 0). A relay that does not ask gets full datagrams (the publisher keeps no room of its own: it did until session 12,
+/// 16 bytes more than needed beside the relay's limit), whose full-size copies are then 16 bytes too long to seal.
 /// </summary>
 [Collection(GeneratedObjectsCollection.Name)]
 public sealed class PublisherTagRoomTests(GeneratedObjects objects)
@@ -37,10 +40,14 @@ public sealed class PublisherTagRoomTests(GeneratedObjects objects)
 
     /// <summary>A stream of <paramref name="bytes"/> sent by a fast-path publisher (both ends with 0xBAAD), as it left the
     /// publisher: its fast-path packets, and the stream's id.</summary>
-    private static (List<byte[]> Packets, ulong StreamId) PublisherPackets(int bytes)
+    private static (List<byte[]> Packets, ulong StreamId) PublisherPackets(int bytes, bool relayAsksForRoom)
     {
         var wire = new List<byte[]>();
-        using var pair = new CorePair(c => c.Disable1RttEncryption = true, s => s.Disable1RttEncryption = true)
+        using var pair = new CorePair(c => c.Disable1RttEncryption = true, s =>
+        {
+            s.Disable1RttEncryption = true;
+            if (relayAsksForRoom) s.MaxUdpPayloadSize = (ulong)RelayFastPath.MaxReceiveUdpPayloadSize;
+        })
         {
             Mutate = (toServer, datagram) => { if (toServer) wire.Add(datagram.ToArray()); },
         };
@@ -62,13 +69,16 @@ public sealed class PublisherTagRoomTests(GeneratedObjects objects)
         return (wire.Where(IsFastPathPacket).ToList(), id);
     }
 
-    [BpfFact]
-    public void The_copy_of_a_full_size_publisher_packet_is_sealed_on_a_path_of_the_same_mtu_not_refused()
+    [BpfTheory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void The_copy_of_a_full_size_publisher_packet_is_sealed_on_a_path_of_the_same_mtu_when_the_relay_asked_for_room(bool relayAsksForRoom)
     {
-        var (packets, streamId) = PublisherPackets(20_000);
-        // Most packets are full: the publisher filled them to the path less the tag's room, never further.
+        var (packets, streamId) = PublisherPackets(20_000, relayAsksForRoom);
+        // Most packets are full: the publisher filled them to what the relay allows (the path's datagram otherwise).
         var fullest = packets.Max(p => p.Length);
-        Assert.Equal(PathDatagramBytes - QuicConnectionCore.FastPathTagRoom, fullest);
+        Assert.Equal(relayAsksForRoom ? RelayFastPath.MaxReceiveUdpPayloadSize : PathDatagramBytes, fullest);
+        Assert.Equal(PathDatagramBytes - PacketProtection.TagLength, RelayFastPath.MaxReceiveUdpPayloadSize);
         Assert.True(packets.Count(p => p.Length == fullest) >= 10, $"{packets.Count(p => p.Length == fullest)} full-size packets of {packets.Count}");
 
         using var device = RedirectDevice.Create("frce", mtu: PathMtu);
@@ -89,6 +99,16 @@ public sealed class PublisherTagRoomTests(GeneratedObjects objects)
         maps.ChannelLookup.Update(channel, new G.ChannelKey { Id = Channel });
         var onDevice = s.CloneFor(Slot) with { Ifindex = device.IfIndex };
 
+        if (!relayAsksForRoom)
+        {
+            // Without the relay's limit a full-size copy has no room for the tag on this path: refused, not sealed.
+            var full = packets.First(p => p.Length == fullest);
+            s.SubscriberEgress.TestRun(Frames.FromUpstream(QuicMoqProtocol.Instance).Build(full), onDevice);
+            Assert.Equal(RegistrationView.NotForwarded, Assert.Single(s.TakeEvents()).Origin);
+            Assert.Equal(1UL, crypto.ReadStats().TooBig);
+            Assert.Equal(0UL, crypto.ReadStats().Sealed);
+            return;
+        }
         foreach (var packet in packets)
         {
             var run = s.SubscriberEgress.TestRun(Frames.FromUpstream(QuicMoqProtocol.Instance).Build(packet), onDevice);

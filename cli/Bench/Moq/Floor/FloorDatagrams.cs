@@ -18,8 +18,8 @@ public readonly record struct FloorDatagramHeader(ulong ObjectSequence, int Inde
 /// fast-path packets our publisher sends (protocols/quic/QuicMoqHeader.cs): each packet is a 30-byte fixed header
 /// (short header with an 8-byte connection id and a 4-byte packet number, then a STREAM frame header with 8-byte stream
 /// id and offset) followed by up to <see cref="MaxStreamBytesPerDatagram"/> bytes of the subgroup stream, filled to the
-/// connection's datagram size (1452: ConnectionSettings.MaxDatagramSize, which the bench's clients keep) less the 16 bytes
-/// the publisher leaves for a sealing relay's tag (QuicConnectionCore.FastPathTagRoom): 1436. The stream
+/// datagram size a fast-path relay asks its peers for (RelayFastPath.MaxReceiveUdpPayloadSize: 1452, the stack's
+/// default, less the 16 bytes of a sealing relay's tag): 1436. The stream
 /// bytes of an object are its MoQ object header (object id delta and payload length, QUIC-style varints) and its
 /// payload. What this leaves out, and says so: the subgroup header at the start of each subgroup stream (a few bytes,
 /// once a subgroup), and the packets a congestion window or a retransmission would cut differently.
@@ -32,9 +32,8 @@ public static class FloorDatagrams
     /// <summary>The fast-path packet's fixed header: first byte, 8-byte connection id, 4-byte packet number, STREAM frame header.</summary>
     public const int PacketHeaderBytes = 1 + 8 + 4 + StreamTable.FastPathFrameHeaderLength;
 
-    /// <summary>The UDP payload of our publisher's fullest fast-path packet: the connections' datagram size
-    /// (ConnectionSettings.MaxDatagramSize's default, 1452) less the room it leaves for a tag.</summary>
-    public const int MaxDatagramBytes = 1452 - QuicConnectionCore.FastPathTagRoom;
+    /// <summary>The UDP payload of our publisher's fullest fast-path packet to a fast-path relay: what the relay asks for.</summary>
+    public const int MaxDatagramBytes = FastRelay.Protocols.Moq.Relay.FastPath.RelayFastPath.MaxReceiveUdpPayloadSize;
 
     public const int MaxStreamBytesPerDatagram = MaxDatagramBytes - PacketHeaderBytes;
 
