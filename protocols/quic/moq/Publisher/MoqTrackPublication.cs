@@ -93,6 +93,23 @@ public sealed class MoqTrackPublication
     }
 
     /// <summary>
+    /// A subgroup stream of this subscription that was opened on the connection outside <see cref="OpenSubgroupAsync"/>
+    /// (a relay's kernel fast path opens its subscribers' streams itself): counted in PUBLISH_DONE's Stream Count, which
+    /// the subscriber waits for before it takes the subscription as complete. Uncounted, a stream still on its way when
+    /// PUBLISH_DONE arrived was dropped with all its objects (a whole last group, seen under load in the fast-path lab
+    /// tests). False when PUBLISH_DONE was already sent.
+    /// </summary>
+    public bool CountStreamOpenedElsewhere()
+    {
+        lock (_lock)
+        {
+            if (_finished) return false;
+            _streamCount++;
+            return true;
+        }
+    }
+
+    /// <summary>
     /// PUBLISH_DONE with the number of streams opened, then FIN. Close or reset all subgroup streams first (the draft
     /// requires PUBLISH_DONE to come after the last stream was opened).
     /// </summary>

@@ -23,6 +23,42 @@ public class MoqSubscribeSessionTests
         Assert.False(pair.Server.IsClient);
     }
 
+    /// <summary>
+    /// A relay's kernel fast path opens its subscribers' subgroup streams on the connection itself; PUBLISH_DONE must
+    /// count those too, or a subscriber takes the subscription as complete while such a stream is still on its way and
+    /// drops it (the last group, under load). Here the publication counts one stream it never opens: the subscriber,
+    /// told of two streams, keeps the subscription open after seeing one, where with the count of one it ends at once.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_stream_opened_elsewhere_is_counted_in_publish_done_and_waited_for(bool countedElsewhere)
+    {
+        var published = new TaskCompletionSource<MoqTrackPublication>();
+        var handler = new DelegateHandler { Subscribe = async request => published.SetResult(await request.AcceptAsync()) };
+        await using var pair = await MoqSessionPair.StartAsync(handler);
+        var subscription = await pair.Client.SubscribeAsync(Track);
+        var publication = await published.Task;
+        var stream = await publication.OpenSubgroupAsync(0, 0);
+        await stream.WriteObjectAsync(0, new byte[] { 1 });
+        await stream.CompleteAsync();
+        if (countedElsewhere) Assert.True(publication.CountStreamOpenedElsewhere());
+        await publication.FinishAsync(MoqPublishDoneCode.TrackEnded, "done");
+        Assert.False(publication.CountStreamOpenedElsewhere()); // after PUBLISH_DONE nothing more is counted
+
+        var done = await subscription.Done.WaitAsync(MoqSessionPair.Timeout);
+        Assert.Equal(countedElsewhere ? 2UL : 1UL, done!.StreamCount);
+        var reading = Task.Run(async () =>
+        {
+            var n = 0;
+            await foreach (var _ in subscription.ReadObjectsAsync()) n++;
+            return n;
+        });
+        var finishedEarly = await Task.WhenAny(reading, Task.Delay(300)) == reading;
+        Assert.Equal(!countedElsewhere, finishedEarly);
+        Assert.Equal(1, await reading.WaitAsync(MoqSessionPair.Timeout)); // the linger ends the wait for a stream that never comes
+    }
+
     [Fact]
     public async Task ObjectsAcrossGroupsAndSubgroupsArriveWithTheirMetadata()
     {

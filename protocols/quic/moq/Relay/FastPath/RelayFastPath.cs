@@ -241,6 +241,10 @@ public sealed class RelayFastPath : IDisposable
     {
         if (!publisher.PendingClaims.TryRemove(header, out var claim) || !tapped) return;
         claim.Track.ClaimForFastPath(header.GroupId, SubgroupOf(header), claim.Subscriptions);
+        // The tap opens each of these subscribers' streams itself: their PUBLISH_DONE must count them (counted now, at the
+        // upstream stream's header, so before the upstream track can end; a stream the tap then fails to open leaves its
+        // subscriber waiting out PUBLISH_DONE's linger, as for any counted stream that never comes).
+        foreach (var s in claim.Subscriptions) s.Port.CountStreamOpenedElsewhere();
         Interlocked.Increment(ref _tappedStreams);
     }
 

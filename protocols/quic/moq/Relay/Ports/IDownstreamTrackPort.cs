@@ -21,6 +21,10 @@ public interface IDownstreamTrackPort
 
     /// <summary>PUBLISH_DONE with a status code, then the request stream ends. Called once, after the last stream closed.</summary>
     void Finish(MoqPublishDoneCode statusCode, string reason);
+
+    /// <summary>A subgroup stream of this subscription was opened outside <see cref="OpenSubgroupAsync"/> (the kernel fast
+    /// path's tap): PUBLISH_DONE counts it. A port without a stream count ignores it.</summary>
+    void CountStreamOpenedElsewhere() { }
 }
 
 /// <summary>One downstream SUBGROUP stream, written by one relay task at a time.</summary>

@@ -34,6 +34,11 @@ internal sealed class PublicationPort : IDownstreamTrackPort
     public bool TrySendDatagram(in RelayObject obj) =>
         _publication.Task.IsCompletedSuccessfully && _publication.Task.Result.TrySendDatagram(RelayObjects.ToSession(obj));
 
+    public void CountStreamOpenedElsewhere()
+    {
+        if (_publication.Task.IsCompletedSuccessfully) _publication.Task.Result.CountStreamOpenedElsewhere();
+    }
+
     public void Finish(MoqPublishDoneCode statusCode, string reason)
     {
         if (_publication.Task.IsCompletedSuccessfully)
