@@ -101,7 +101,15 @@ public sealed class BpfPinDirectory : IDisposable
         logger ??= NullLogger.Instance;
         var path = BpfFs.InstancePath(instance, root);
         BpfFs.EnsureMounted(root, logger);
-        Directory.CreateDirectory(path);
+        try
+        {
+            Directory.CreateDirectory(path);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // The last other instance removed the shared fastrelay directory between our check and our mkdir: once more.
+            Directory.CreateDirectory(path);
+        }
         var dir = new BpfPinDirectory(path, Lock(path, instance), logger);
         if (!keepExisting)
         {
@@ -159,7 +167,8 @@ public sealed class BpfPinDirectory : IDisposable
         return pinned;
     }
 
-    /// <summary>Unlinks every pin in the directory and the directory itself. Idempotent.</summary>
+    /// <summary>Unlinks every pin in the directory and the directory itself, and the shared <c>fastrelay</c> directory
+    /// above it when no other instance is left in it (nothing of ours stays in the bpffs). Idempotent.</summary>
     public void RemovePins()
     {
         if (Interlocked.Exchange(ref _removed, 1) != 0) return;
@@ -168,6 +177,15 @@ public sealed class BpfPinDirectory : IDisposable
             File.Delete(pin);
         Directory.Delete(Path);
         _logger.LogInformation("Removed pins at {Path}", Path);
+        var parent = System.IO.Path.GetDirectoryName(Path);
+        try
+        {
+            if (parent is not null && Directory.Exists(parent) && Directory.GetFileSystemEntries(parent).Length == 0) Directory.Delete(parent);
+        }
+        catch (IOException)
+        {
+            // Another instance created its directory meanwhile (not empty), or removed the parent first: both fine.
+        }
     }
 
     /// <summary><see cref="RemovePins"/>, logging failures instead of throwing.</summary>

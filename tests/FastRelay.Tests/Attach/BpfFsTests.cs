@@ -39,6 +39,34 @@ public sealed class BpfFsTests(CompiledFixtures fixtures)
         }
     }
 
+    /// <summary>The shared fastrelay directory goes with the last instance in it (tests and relays left it behind, empty),
+    /// and stays while another instance lives there. On a bpffs of its own, so instances of parallel tests do not count.</summary>
+    [BpfFact]
+    public void The_shared_directory_goes_with_the_last_instance_in_it()
+    {
+        var root = Path.Combine(Path.GetTempPath(), Instance());
+        try
+        {
+            BpfFs.EnsureMounted(root);
+            var shared = Path.Combine(root, BpfFs.FastRelayDirectory);
+            var first = BpfPinDirectory.Create(Instance(), root);
+            using (BpfPinDirectory.Create(Instance(), root))
+            {
+                first.Dispose();
+                Assert.False(Directory.Exists(first.Path));
+                Assert.True(Directory.Exists(shared)); // the other instance still lives there
+            }
+            Assert.False(Directory.Exists(shared));
+            using (var again = BpfPinDirectory.Create(Instance(), root)) Assert.True(Directory.Exists(again.Path));
+            Assert.False(Directory.Exists(shared));
+        }
+        finally
+        {
+            while (File.ReadAllText("/proc/self/mounts").Contains($" {root} bpf ")) VethLab.Run("umount", root);
+            Directory.Delete(root);
+        }
+    }
+
     [BpfFact]
     public void Maps_pinned_by_name_and_explicitly_are_visible_to_bpftool_with_btf_and_removed_on_shutdown()
     {
