@@ -530,19 +530,13 @@ public sealed class MoqKernelPlane : IDisposable
     /// <paramref name="limit"/> (the subscriber's MAX_STREAM_DATA). Not mapping a stream is the priority decision
     /// "userspace serves or skips this subgroup".
     /// </summary>
+    /// <exception cref="InvalidOperationException">fr_streams is full (or the kernel refused the mapping).</exception>
     public void MapStream(uint slot, ulong upstreamStreamId, ulong downstreamStreamId, long offsetDelta, ulong forwardFrom, ulong limit, byte urgency)
     {
-        lock (_lock)
-        {
-            var state = Slot(slot);
-            if (!state.UpstreamStreams.Contains(upstreamStreamId) && _maps.Streams.Map.MaxEntries <= TotalStreamMappingsLocked())
-                throw new InvalidOperationException("fr_streams is full");
-            _maps.Streams.Update(new G.StreamKey { Slot = slot, UpstreamStreamId = upstreamStreamId }, new G.StreamValue
-            {
-                StreamId = downstreamStreamId, OffsetDelta = offsetDelta, ForwardFrom = forwardFrom, Limit = limit, Urgency = urgency,
-            });
-            state.UpstreamStreams.Add(upstreamStreamId);
-        }
+        lock (_lock) Slot(slot);   // a slot not in use is the caller's mistake, not a full map
+        Span<bool> mapped = stackalloc bool[1];
+        MapStreams([new StreamMapping(slot, null, upstreamStreamId, downstreamStreamId, offsetDelta, forwardFrom, limit, urgency)], mapped);
+        if (!mapped[0]) throw new InvalidOperationException($"fr_streams is full (or refused slot {slot}'s mapping of upstream stream {upstreamStreamId})");
     }
 
     /// <summary>One slot's stream in <see cref="MapStreams"/>: <see cref="MapStream"/>'s arguments, and the sink the slot
@@ -665,14 +659,7 @@ public sealed class MoqKernelPlane : IDisposable
         }
     }
 
-    public void UnmapStream(uint slot, ulong upstreamStreamId)
-    {
-        lock (_lock)
-        {
-            if (_slots[slot] is { } state && state.UpstreamStreams.Remove(upstreamStreamId))
-                _maps.Streams.Delete(new G.StreamKey { Slot = slot, UpstreamStreamId = upstreamStreamId });
-        }
-    }
+    public void UnmapStream(uint slot, ulong upstreamStreamId) => UnmapStreams([new StreamUnmapping(slot, null, upstreamStreamId)]);
 
     /// <summary>Entries in the kernel's hash maps, for leak checks: endpoints, channels, channel lookups, stream mappings.</summary>
     public (int Endpoints, int Channels, int ChannelLookups, int Streams) KernelEntryCounts() =>
@@ -851,8 +838,7 @@ public sealed class MoqKernelPlane : IDisposable
 
     // Sinks that got events in the batch being consumed (under _consumeLock): each is told once when it ends. Per slot,
     // 1 + its sink's index in the list (0: none yet); a slot given a new sink within the batch adds that one too.
-    private readonly List<IFastPathDownstream> _batchSinks = new();
-    private readonly List<uint> _batchSlots = new();
+    private readonly List<(uint Slot, IFastPathDownstream Sink)> _batchSinks = new();
     private readonly int[] _batchIndex = new int[G.MaxSubscribers];
 
     /// <summary>One batch: every event available now, then <see cref="IFastPathDownstream.OnBatchEnd"/> for each sink
@@ -865,21 +851,20 @@ public sealed class MoqKernelPlane : IDisposable
         }
         finally
         {
-            for (var i = 0; i < _batchSinks.Count; i++)
+            foreach (var (slot, sink) in _batchSinks)
             {
-                _batchIndex[_batchSlots[i]] = 0;
+                _batchIndex[slot] = 0;
                 try
                 {
-                    _batchSinks[i].OnBatchEnd();
+                    sink.OnBatchEnd();
                 }
                 catch (Exception e)
                 {
                     Interlocked.Increment(ref _sinkFailures);
-                    _log.LogDebug(e, "fast path: slot {Slot} refused the end of a batch", _batchSlots[i]);
+                    _log.LogDebug(e, "fast path: slot {Slot} refused the end of a batch", slot);
                 }
             }
             _batchSinks.Clear();
-            _batchSlots.Clear();
         }
     }
 
@@ -892,10 +877,9 @@ public sealed class MoqKernelPlane : IDisposable
             Interlocked.Increment(ref _unknownSlot);
             return;
         }
-        if (_batchIndex[r.Slot] is var at && (at == 0 || !ReferenceEquals(_batchSinks[at - 1], sink)))
+        if (_batchIndex[r.Slot] is var at && (at == 0 || !ReferenceEquals(_batchSinks[at - 1].Sink, sink)))
         {
-            _batchSlots.Add(r.Slot);
-            _batchSinks.Add(sink);
+            _batchSinks.Add((r.Slot, sink));
             _batchIndex[r.Slot] = _batchSinks.Count;
         }
         try
