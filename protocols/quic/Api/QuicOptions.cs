@@ -38,6 +38,12 @@ public abstract class QuicConnectionOptions
     /// <summary>Path MTU discovery: the largest UDP payload to probe for (also bounded by the peer's max_udp_payload_size). 0 (default): off, datagrams stay ≤ 1452 bytes.</summary>
     public int MaxPathMtuProbeSize { get; set; }
     /// <summary>
+    /// How long a finished path MTU search waits before probing again above the size it settled on (RFC 8899 §5.1.1
+    /// PMTU_RAISE_TIMER, 600 s by default). A search on a congested path can settle low (probes lost to congestion
+    /// count as too big); a shorter interval finds the real size sooner at the cost of more probes.
+    /// </summary>
+    public TimeSpan PathMtuRaiseInterval { get; set; } = Recovery.PathMtuDiscovery.DefaultRaiseInterval;
+    /// <summary>
     /// The max_udp_payload_size this end advertises (RFC 9000 §18.2: the largest UDP payload the peer may send it, at
     /// least 1200); null: 65527, whatever the receive path takes. A relay whose kernel seals copies of the packets it
     /// receives asks for datagrams short enough that each copy can grow by the AEAD tag within the path MTU.

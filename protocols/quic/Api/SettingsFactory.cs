@@ -89,6 +89,7 @@ internal static class SettingsFactory
             InitialVersion = afterVersionNegotiation?.Version ?? (client is null ? Wire.QuicVersion.V1 : InitialVersion(client)),
             AbandonedVersion = afterVersionNegotiation?.Abandoned,
             MaxPathMtuProbeSize = options.MaxPathMtuProbeSize,
+            PathMtuRaiseInterval = options.PathMtuRaiseInterval,
             AdvertisedMaxUdpPayloadSize = options.MaxReceiveUdpPayloadSize is { } receive
                 ? (ulong)Math.Clamp(receive, 1200, (int)Wire.TransportParameters.DefaultMaxUdpPayloadSize)
                 : Wire.TransportParameters.DefaultMaxUdpPayloadSize,

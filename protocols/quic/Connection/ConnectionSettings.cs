@@ -84,6 +84,9 @@ public sealed class ConnectionSettings
     /// </summary>
     public int MaxPathMtuProbeSize { get; init; }
 
+    /// <summary>Wait before a finished path MTU search probes again (RFC 8899 PMTU_RAISE_TIMER).</summary>
+    public TimeSpan PathMtuRaiseInterval { get; init; } = Recovery.PathMtuDiscovery.DefaultRaiseInterval;
+
     /// <summary>max_udp_payload_size we advertise (what our receive path takes; the endpoint reads up to 64 KiB).</summary>
     public ulong AdvertisedMaxUdpPayloadSize { get; init; } = TransportParameters.DefaultMaxUdpPayloadSize;
 

@@ -9,7 +9,7 @@ namespace FastRelay.Protocols.Quic.Recovery;
 ///   and the smallest size that failed.</item>
 /// <item>A probe is one ack-eliciting packet of exactly the probe size (PING + PADDING). Acknowledged: that size is
 ///   confirmed and used. Lost <see cref="MaxProbes"/> times: that size is too big. The search ends when the interval is
-///   below <see cref="SearchResolution"/> bytes, and starts again after <see cref="RaiseInterval"/> (the path may grow).</item>
+///   below <see cref="SearchResolution"/> bytes, and starts again after the raise interval (600 s by default: the path may grow).</item>
 /// <item>Black hole (RFC 8899 §4.3): <see cref="BlackHoleLosses"/> packets above <see cref="BasePlpmtu"/> lost, each sent after
 ///   the newest such packet that was acknowledged → fall back to 1200 bytes and search again. A burst of congestion loss
 ///   does not count: packets sent after the lost ones got through at the same size.</item>
@@ -22,7 +22,10 @@ public sealed class PathMtuDiscovery
     public const int MaxProbes = 3;
     public const int SearchResolution = 16;
     public const int BlackHoleLosses = 6;
-    public static readonly long RaiseInterval = 600_000_000; // 600 s (RFC 8899 §5.1.1 PMTU_RAISE_TIMER)
+    /// <summary>RFC 8899 §5.1.1 PMTU_RAISE_TIMER.</summary>
+    public static readonly TimeSpan DefaultRaiseInterval = TimeSpan.FromSeconds(600);
+
+    private readonly long _raiseInterval;
 
     private readonly int _localMax;
     private int _maxProbe;
@@ -37,8 +40,10 @@ public sealed class PathMtuDiscovery
 
     /// <param name="current">Size in use before any probe (≥ 1200).</param>
     /// <param name="localMax">Largest UDP payload this end is willing to probe (0 disables discovery).</param>
-    public PathMtuDiscovery(int current, int localMax)
+    /// <param name="raiseInterval">Microseconds between the end of a search and the next one (default 600 s).</param>
+    public PathMtuDiscovery(int current, int localMax, long raiseInterval = 600_000_000)
     {
+        _raiseInterval = Math.Max(1, raiseInterval);
         CurrentSize = Math.Max(BasePlpmtu, current);
         _localMax = localMax;
     }
@@ -132,6 +137,6 @@ public sealed class PathMtuDiscovery
     private void EndSearch(long now)
     {
         _searching = false;
-        _nextSearch = now + RaiseInterval;
+        _nextSearch = now + _raiseInterval;
     }
 }

@@ -65,7 +65,23 @@ public sealed class PathMtuDiscoveryTests
         while (d.TryGetProbeSize(++now, out int s)) d.OnProbeLost(s);
         Assert.Equal(1452, d.CurrentSize);
         Assert.False(d.TryGetProbeSize(now + 1, out _));
-        Assert.True(d.TryGetProbeSize(now + PathMtuDiscovery.RaiseInterval + 1, out _));
+        Assert.True(d.TryGetProbeSize(now + (long)PathMtuDiscovery.DefaultRaiseInterval.TotalMicroseconds + 1, out _));
+    }
+
+    [Fact]
+    public void A_search_that_settled_low_tries_the_maximum_again_after_the_configured_raise_interval()
+    {
+        var d = new PathMtuDiscovery(1452, 9000, raiseInterval: 2_000_000);
+        d.Start(65527, 0);
+        long now = 0;
+        // Every probe lost (as congestion can make them): the search settles at the starting size.
+        while (d.TryGetProbeSize(++now, out int s)) d.OnProbeLost(s);
+        Assert.Equal(1452, d.CurrentSize);
+        Assert.False(d.TryGetProbeSize(now + 1_999_999, out _));
+        Assert.True(d.TryGetProbeSize(now + 2_000_000, out int again));
+        Assert.Equal(9000, again);
+        d.OnProbeAcknowledged(again);
+        Assert.Equal(9000, d.CurrentSize);
     }
 
     [Fact]
