@@ -45,6 +45,9 @@ public sealed partial class QuicConnectionCore
     /// <summary>Ranges of acknowledged wire numbers held until the kernel reports them.</summary>
     public int HeldAckRanges => _loss.HeldAckRangeCount;
 
+    /// <summary>Registrations that found their number already acknowledged (see <see cref="LossDetection.HeldAcksApplied"/>).</summary>
+    public long HeldAcksApplied => _loss.HeldAcksApplied;
+
     /// <summary>Our 1-RTT packets sent whose wire number has not been reported yet.</summary>
     public int PacketsAwaitingNumber => _awaitingNumber.Count;
 

@@ -42,6 +42,10 @@ public sealed partial class LossDetection
     /// <summary>Acknowledged wire numbers still waiting for their registration.</summary>
     public int HeldAckRangeCount => _external?.Held.Count ?? 0;
 
+    /// <summary>How many registrations found their number already acknowledged (only grows): the one way a registration
+    /// frees congestion window, so a caller that sees it unchanged knows registering made nothing newly sendable.</summary>
+    public long HeldAcksApplied { get; private set; }
+
     /// <summary>When the oldest held acknowledgment was received (long.MaxValue: none held).</summary>
     public long OldestHeldAck
     {
@@ -257,6 +261,7 @@ public sealed partial class LossDetection
             _cc.OnPacketAcked(p, Math.Max(_lastNow, h.RttAckTime));
             sink.OnPacketAcked(p);
             Release(p);
+            HeldAcksApplied++;
             if (e.Registered.Contains(h.Smallest, h.Largest + 1)) e.Held.RemoveAt(i);
             if (PeerCompletedAddressValidation) _ptoCount = 0;
             return;

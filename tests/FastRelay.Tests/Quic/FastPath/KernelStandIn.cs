@@ -116,6 +116,18 @@ internal sealed class KernelStandIn
             f => relay.RegisterForwardedPacket(f.Wire, f.Time, f.Bytes, f.StreamId, f.Offset, f.Length, f.Fin),
             nf => relay.ReportNotForwarded(nf.StreamId, nf.Offset, nf.Length, nf.Fin));
 
+    /// <summary>Every queued event in one <see cref="FastRelay.Protocols.Quic.Api.QuicConnection.ApplyKernelReports"/>
+    /// call, as the relay's consumer hands over a ring batch (times in kernel ns).</summary>
+    public int DrainBatch(FastRelay.Protocols.Quic.Api.QuicConnection relay)
+    {
+        var batch = new List<FastRelay.Protocols.Quic.Api.KernelReport>();
+        Drain(int.MaxValue, u => batch.Add(FastRelay.Protocols.Quic.Api.KernelReport.Numbered(u.Local, u.Wire, u.Time)),
+            f => batch.Add(FastRelay.Protocols.Quic.Api.KernelReport.Forwarded(f.Wire, f.Time, f.Bytes, f.StreamId, f.Offset, f.Length, f.Fin)),
+            nf => batch.Add(FastRelay.Protocols.Quic.Api.KernelReport.NotForwarded(nf.StreamId, nf.Offset, nf.Length, nf.Fin)));
+        relay.ApplyKernelReports(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(batch));
+        return batch.Count;
+    }
+
     private int Drain(int max, Action<Numbered> numbered, Action<Forwarded> forwarded, Action<NotForwarded> notForwarded)
     {
         lock (_lock)

@@ -203,6 +203,43 @@ public sealed class LoopbackFastPathTests
         Assert.Equal(stopped, Volatile.Read(ref asked));
     }
 
+    /// <summary>A batch of reports skips its send pass unless it changed what the connection may send: a registration whose
+    /// number the peer had already acknowledged frees congestion window. Here the relay's whole window waits on such held
+    /// ACKs (nothing drains until the connection asks); if the batch that applies them did not send, the blocked rest of the
+    /// stream would wait for a datagram or timer that never comes (the peer has acknowledged everything it received).</summary>
+    [Fact]
+    public async Task A_report_batch_that_applies_held_acks_sends_what_waited_for_the_window()
+    {
+        var kernel = new KernelStandIn();
+        await using var pair = await LoopbackPair.StartAsync(proxy: true,
+            client: c => c.Disable1RttEncryption = true, server: s => s.Disable1RttEncryption = true,
+            configureProxy: p => p.RewriteToClient = d => kernel.Egress(d, Stopwatch.GetTimestamp()));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await Task.Delay(50);   // HANDSHAKE_DONE settled, as in the tests above
+        kernel.Activate(pair.Server.BeginExternalPacketNumbering());
+        var asked = 0;
+        pair.Server.OnRegistrationWanted(() => Interlocked.Increment(ref asked));
+        var bytes = Bytes(400_000, 64);   // many initial windows: most of it waits for window freed by held ACKs
+        var relayStream = await pair.Server.OpenOutboundStreamAsync(QuicStreamType.Unidirectional, timeout.Token);
+        var reading = Task.Run(async () => await ReadAllAsync(await pair.Client.AcceptInboundStreamAsync(timeout.Token), timeout.Token));
+        var writing = relayStream.WriteAsync(bytes, completeWrites: true, timeout.Token).AsTask();
+        int drainedAt = 0, batches = 0;
+        while (!reading.IsCompleted && !timeout.IsCancellationRequested)
+        {
+            // Drain only when asked (a held ACK or a packet sent for numbering), one batch per ask, like the relay's consumer.
+            int now = Volatile.Read(ref asked);
+            if (now != drainedAt)
+            {
+                drainedAt = now;
+                if (kernel.DrainBatch(pair.Server) > 0) batches++;
+            }
+            await Task.WhenAny(reading, Task.Delay(1));
+        }
+        Assert.Equal(bytes, await reading);
+        await writing;
+        Assert.True(batches > 1, $"{batches} batches: the window was refilled by applied held ACKs more than once");
+    }
+
     /// <summary>A packet of the relay's own on a kernel-numbered connection is in no sent history until the kernel's
     /// report of its number is consumed: if it is lost, nothing but that report arms its recovery. So the connection asks
     /// for a drain when it sends one, not only when an ACK names it (here every ACK from the client is dropped).</summary>
