@@ -71,7 +71,7 @@ public sealed partial class MoqSession
     internal MoqSubscription AcceptPublished(MoqRequestStream stream, MoqPublish publish)
     {
         var subscription = new MoqSubscription(this, stream, publish.RequestId, publish.Track, publish.TrackAlias, publish.Parameters,
-            publish.TrackProperties, fromPublish: true, _options.ObjectQueueLength);
+            publish.TrackProperties, fromPublish: true, _options.ObjectQueueLength, _options.InlineSubscriptionDelivery);
         RegisterSubscription(subscription);
         return subscription;
     }

@@ -61,6 +61,14 @@ public sealed record MoqSessionOptions
     /// <summary>Objects queued per subscription or fetch before the data streams stop being read (back pressure).</summary>
     public int ObjectQueueLength { get; init; } = 1024;
 
+    /// <summary>
+    /// A subscription's reader (<see cref="Subscriber.MoqSubscription.Events"/>) continues on the thread that queued the
+    /// object, instead of being handed to the thread pool: right for a reader that only hands objects on without blocking,
+    /// such as a relay's, which saves a wake-up (and the pool's wake of a second worker) per object. Off by default: an
+    /// application's reader may do anything, and would then run on the connection's receive thread.
+    /// </summary>
+    public bool InlineSubscriptionDelivery { get; init; }
+
     /// <summary>How long a data stream whose Track Alias or Request ID is not yet known waits for it before it is abandoned.</summary>
     public TimeSpan UnknownAliasWait { get; init; } = TimeSpan.FromSeconds(2);
 

@@ -30,7 +30,8 @@ public sealed partial class MoqSession
             stream.Cancel(MoqStreamResetCode.Cancelled);
             throw new MoqRequestException(new MoqRequestError(MoqRequestErrorCode.UnsupportedExtension, "the track has a mandatory property we do not understand"));
         }
-        var subscription = new MoqSubscription(this, stream, request.RequestId, track, ok.TrackAlias, ok.Parameters, ok.TrackProperties, fromPublish: false, _options.ObjectQueueLength);
+        var subscription = new MoqSubscription(this, stream, request.RequestId, track, ok.TrackAlias, ok.Parameters, ok.TrackProperties, fromPublish: false, _options.ObjectQueueLength,
+            _options.InlineSubscriptionDelivery);
         RegisterSubscription(subscription);
         ReaderStarted();
         _ = GuardAsync(() => RunSubscriptionAsync(subscription));

@@ -29,7 +29,7 @@ public sealed class MoqSubscription : IAsyncDisposable
     private bool _cancelled;
 
     internal MoqSubscription(MoqSession session, MoqRequestStream stream, ulong requestId, MoqFullTrackName track, ulong trackAlias,
-        MoqMessageParameters parameters, IReadOnlyList<MoqKeyValuePair> trackProperties, bool fromPublish, int queueLength)
+        MoqMessageParameters parameters, IReadOnlyList<MoqKeyValuePair> trackProperties, bool fromPublish, int queueLength, bool inlineDelivery = false)
     {
         Session = session;
         Stream = stream;
@@ -41,7 +41,10 @@ public sealed class MoqSubscription : IAsyncDisposable
         IsFromPublish = fromPublish;
         var priority = trackProperties.FirstOrDefault(p => p.Type == DefaultPublisherPriorityProperty);
         PublisherPriority = priority.Type == DefaultPublisherPriorityProperty && priority.IntValue <= 255 ? (byte)priority.IntValue : (byte)128;
-        _objects = Channel.CreateBounded<MoqSubscriptionEvent>(new BoundedChannelOptions(queueLength) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+        _objects = Channel.CreateBounded<MoqSubscriptionEvent>(new BoundedChannelOptions(queueLength)
+        {
+            SingleReader = true, FullMode = BoundedChannelFullMode.Wait, AllowSynchronousContinuations = inlineDelivery,
+        });
         Objects = new ObjectsOnlyReader(_objects.Reader);
     }
 
