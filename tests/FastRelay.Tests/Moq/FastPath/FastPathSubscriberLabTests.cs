@@ -136,4 +136,42 @@ public sealed class FastPathSubscriberLabTests(GeneratedObjects objects)
         Console.WriteLine($"fast path share: {pump.Forwarded * DataLength} of {received.Length} stream bytes forwarded by the kernel " +
             $"({100.0 * pump.Forwarded * DataLength / received.Length:0.0}%), {forwardedBytes} UDP payload bytes; relay stack packets numbered: {pump.Numbered}");
     }
+
+    /// <summary>Our publisher ends a subgroup with a FIN in a packet of its own (after the last object), which the kernel
+    /// forwards like data; the tap then writes a FIN-only shadow chunk. The relay's stack must not send that FIN again:
+    /// it did for every subscriber and subgroup (a fifth of the relay's sendmsg calls at fan-out 64) until the kernel's
+    /// FIN was counted as covered.</summary>
+    [LabFact(needsClang: true)]
+    public async Task A_fin_the_kernel_forwarded_in_a_packet_of_its_own_is_not_sent_again_by_the_relay()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await using var setup = await FastPathSubscriberLab.StartAsync(objects, "frmn", timeout.Token);
+        var (lab, plane, subscriber, relay) = (setup.Lab, setup.Plane, setup.Subscriber, setup.Relay);
+        const int packets = 5;
+        byte[] ownHeader = [0x10, 0x05, 0x00, 0x00, 0x80];
+        var upstreamBytes = RandomNumberGenerator.GetBytes(packets * DataLength);
+        var (subgroup, reading) = await setup.MapSubgroupAsync(UpstreamStream, ownHeader, UpstreamHeaderLength, PublisherCid, timeout.Token);
+        using var publisher = lab.UdpSocket(lab.Publisher, AddressFamily.InterNetwork);
+        var relayUpstream = new IPEndPoint(lab.RelayUpstream.Address(AddressFamily.InterNetwork), G.UdpPort);
+        for (var k = 0; k < packets; k++)
+        {
+            publisher.SendTo(QuicMoqProtocol.Packet(PublisherCid, (uint)k, UpstreamStream, (ulong)(UpstreamHeaderLength + k * DataLength),
+                upstreamBytes.AsSpan(k * DataLength, DataLength), fin: false), relayUpstream);
+            await subgroup.WriteUpstreamAsync(upstreamBytes.AsMemory(k * DataLength, DataLength), fin: false, timeout.Token);
+        }
+        await Eventually.TrueAsync(() => plane.Counters.Forwarded == packets && relay.GetPathStatistics().BytesInFlight == 0,
+            "every copy forwarded and acknowledged");
+        var before = subscriber.AckElicitingPacketsReceived;
+
+        publisher.SendTo(QuicMoqProtocol.Packet(PublisherCid, packets, UpstreamStream, (ulong)(UpstreamHeaderLength + packets * DataLength),
+            ReadOnlySpan<byte>.Empty, fin: true), relayUpstream);
+        await subgroup.WriteUpstreamAsync(ReadOnlyMemory<byte>.Empty, fin: true, timeout.Token);
+        Assert.Equal(ownHeader.Concat(upstreamBytes).ToArray(), await reading);
+        await Eventually.TrueAsync(() => plane.Counters.Forwarded == packets + 1 && relay.GetPathStatistics().BytesInFlight == 0,
+            "the FIN's copy forwarded and acknowledged");
+        // One ack-eliciting packet since: the kernel's copy of the FIN. (The relay's own packets to this subscriber are
+        // otherwise ACK-only: it sends nothing else ack-eliciting on a quiet connection.)
+        Assert.Equal(1, subscriber.AckElicitingPacketsReceived - before);
+        Assert.False(subscriber.Closing.IsCompleted, "the subscriber's QUIC stack saw no violation");
+    }
 }
