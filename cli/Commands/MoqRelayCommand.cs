@@ -36,11 +36,12 @@ public static class MoqRelayCommand
         var interfaces = new Option<string[]>("--interface", "-i") { Description = "Fast path: interface to attach to; repeatable. Default: every interface that is up, except lo.", AllowMultipleArgumentsPerToken = true };
         var bpffs = new Option<string>("--bpffs") { Description = "Fast path: bpffs root for pinned maps.", DefaultValueFactory = _ => FastRelay.Bpf.BpfFs.DefaultRoot };
         var objectPath = new Option<string?>("--object") { Description = "Fast path: use this compiled quic_moq object instead of generating one." };
+        var qlogDir = new Option<string?>("--qlog-dir") { Description = "Write a qlog trace per QUIC connection to DIR/<ODCID>_server.sqlog (_client for --upstream); a fast-path connection's shows the kernel's copies and their ACKs." };
         var fastPathAcks = new Option<string>("--fast-path-acks") { Description = "Fast path: ask each fast-path subscriber (QUIC ACK frequency extension) for an ACK per THRESHOLD+1 packets or DELAY_MS after the first unacknowledged one, as THRESHOLD:DELAY_MS; 'off' leaves RFC 9000's ACK per two packets.", DefaultValueFactory = _ => "4:20" };
         var command = new Command("relay", "Run a MoQ relay (draft-19): publishers and subscribers over raw QUIC (moqt://) and WebTransport (https://) on one port.")
         {
             port, address, cert, key, upstream, upstreamToken, upstreamInsecure, upstreamTrust, auth, authToken, name, statusDir, statusInterval, webTransport,
-            cacheMb, trackCacheMb, queueKb, web, metrics, mode, interfaces, bpffs, objectPath, fastPathAcks,
+            cacheMb, trackCacheMb, queueKb, web, metrics, mode, interfaces, bpffs, objectPath, fastPathAcks, qlogDir,
         };
         var logging = CliLogging.AddTo(command);
         command.Add(ConfigFile.CreateOption());
@@ -75,6 +76,7 @@ public static class MoqRelayCommand
                 Interfaces = parse.GetValue(interfaces) is { Length: > 0 } list ? list : null,
                 BpfFsRoot = parse.GetValue(bpffs)!,
                 ObjectPath = parse.GetValue(objectPath),
+                QlogDirectory = parse.GetValue(qlogDir),
                 FastPathAckFrequency = FastRelay.Protocols.Moq.Relay.FastPath.FastPathAckFrequency.TryParse(parse.GetValue(fastPathAcks)!, out var acks)
                     ? acks : throw new UserFacingException("--fast-path-acks must be THRESHOLD:DELAY_MS (threshold 0..1000, delay 1..16383 ms) or 'off'"),
             }, Console.Out, cancellationToken);

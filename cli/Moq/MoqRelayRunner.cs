@@ -55,6 +55,8 @@ public sealed record MoqRelayCliOptions
     /// <summary>Fast path: what each fast-path subscriber is asked of its ACKs (null: RFC 9000's default).</summary>
     public FastRelay.Protocols.Moq.Relay.FastPath.FastPathAckFrequency? FastPathAckFrequency { get; init; } =
         FastRelay.Protocols.Moq.Relay.FastPath.FastPathAckFrequency.Default;
+    /// <summary>Directory for one qlog file per QUIC connection (created if missing); null: no qlog.</summary>
+    public string? QlogDirectory { get; init; }
 }
 
 /// <summary>
@@ -109,6 +111,7 @@ public static class MoqRelayRunner
             throw new UserFacingException($"--status-dir {options.StatusDirectory}: {e.Message}", e);
         }
 
+        FastRelay.Cli.Quic.QuicLogging.PrepareQlogDirectory(options.QlogDirectory);
         using var logs = CliLogging.Create(options.Verbose, options.LogFormat);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
@@ -140,6 +143,7 @@ public static class MoqRelayRunner
             UpstreamTrust = trust,
             WebTransportPath = options.WebTransportPath,
             FastPath = fastPath,
+            QlogDirectory = options.QlogDirectory,
         }, stop.Token);
 
         var auto = options.Mode == FastRelay.Cli.Relay.RelayMode.Auto;

@@ -216,7 +216,9 @@ public sealed partial class QuicConnectionCore
     private void TraceForwarded(SentPacket record, long sentTime, ulong streamId, ulong offset, ulong length, bool fin)
     {
         if (length > (ulong)record.Size) return;   // not a plausible copy: nothing sensible to describe
-        var frame = new byte[StreamFrame.GetOverhead(streamId, offset, (int)length, hasLength: false, streamIdLength: 8) + (int)length];
+        // The copy's layout: type, then stream id and offset as 8-byte varints both (GetOverhead sizes the offset by its
+        // value, which left a FIN-only copy's frame too short for the offset and threw mid-batch, session 13).
+        var frame = new byte[FastPathDataOffset - FastPathFrameOffset + (int)length];
         frame[0] = (byte)(FrameType.Stream | StreamFrame.OffBit | (fin ? StreamFrame.FinBit : 0u));
         QuicVarint.Write(frame.AsSpan(1), streamId, 8);
         QuicVarint.Write(frame.AsSpan(9), offset, 8);

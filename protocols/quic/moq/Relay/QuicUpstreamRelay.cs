@@ -56,6 +56,7 @@ internal sealed class QuicUpstreamRelay(Uri address, RelayHostOptions options, R
                 MaxInboundUnidirectionalStreams = options.MaxInboundUnidirectionalStreams,
                 MaxInboundBidirectionalStreams = options.MaxInboundBidirectionalStreams,
                 LoggerFactory = options.Relay.LoggerFactory,
+                QlogDirectory = options.QlogDirectory,
                 // Only a fast-path edge offers it; an origin without the fast path ignores it and the link stays encrypted.
                 Disable1RttEncryption = fastPath is not null,
                 // The origin's packets on this link are sealed for the edge's encrypted subscribers: room for the tag.

@@ -103,6 +103,7 @@ public sealed class RelayHost : IAsyncDisposable
                 MaxInboundBidirectionalStreams = _options.MaxInboundBidirectionalStreams,
                 MaxDatagramFrameSize = _webTransport is null ? null : WebTransportSettings.MaxDatagramFrameSize,
                 LoggerFactory = _options.Relay.LoggerFactory,
+                QlogDirectory = _options.QlogDirectory,
                 // Offered only with the fast path; effective only with peers that offer it too (everyone else stays encrypted).
                 Disable1RttEncryption = _options.FastPath is not null,
                 // Room in every datagram a publisher sends us for the tag the kernel adds to a sealed copy of it.

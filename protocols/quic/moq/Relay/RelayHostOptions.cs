@@ -48,6 +48,10 @@ public sealed record RelayHostOptions
     /// </summary>
     public FastPath.RelayFastPathOptions? FastPath { get; init; }
 
+    /// <summary>Directory for one qlog file per QUIC connection (accepted and upstream); null: no qlog. On a fast-path
+    /// connection the trace shows the kernel's copies under their wire numbers and the ACKs that acknowledged them.</summary>
+    public string? QlogDirectory { get; init; }
+
     /// <summary>Streams a peer may open: MoQ opens one unidirectional stream per subgroup and one bidirectional per request.</summary>
     public int MaxInboundUnidirectionalStreams { get; init; } = 256;
     public int MaxInboundBidirectionalStreams { get; init; } = 256;

@@ -33,9 +33,10 @@ public sealed class FastPathMoqRelayCliLabTests(GeneratedObjects generated, ITes
         var objects = new LabTrackObjects(300, seed: 11, minBytes: 600, maxBytes: 3000);
         // IPv4: no --mode, so `auto` (the default) must choose the fast path on a non-loopback listener by itself.
         string[] mode = mixedFamilies ? ["--mode", "fastpath"] : [];
+        var qlogDir = Path.Combine(lab.Work, "qlog");
         var relay = await lab.StartRelayOnAsync(net.Relay, "relay", mixedFamilies ? "::" : "0.0.0.0", [.. mode,
             "--interface", net.RelayUpstream.Name, "--interface", net.RelayDownstream.Name,
-            "--bpffs", net.BpfFsPath, "--object", generated.ObjectPath(G.Protocol)]);
+            "--bpffs", net.BpfFsPath, "--object", generated.ObjectPath(G.Protocol), "--qlog-dir", qlogDir]);
         // The stdout line (the logger's own "listening on" line may come first).
         await relay.WaitForLogAsync(l => l.Contains("; fast path on ") || l.Contains("fast path off"), "the mode on the 'listening on' line", MoqLab.StepTimeout);
         Assert.Contains($"; fast path on {net.RelayUpstream.Name}, {net.RelayDownstream.Name})", relay.Log);
@@ -95,6 +96,30 @@ public sealed class FastPathMoqRelayCliLabTests(GeneratedObjects generated, ITes
         Assert.All(fast.Subscribers, s => Assert.True(s.KernelShare >= 0.7, $"{s.Session} {s.Remote}: {s.KernelShare:P1} ({s.KernelBytes} kernel, {s.UserspaceBytes} relay bytes)"));
         // Object headers make the stream a little longer than the payloads; a fourth subscriber's worth would be +33 %.
         Assert.True(share < 1.1, $"the kernel forwarded {share:P1}: more than the three subscribers' media");
+
+        // The relay's qlog of each subscriber's connection: the packets that carried the subscriber's media (most of them
+        // the kernel's copies, registered under the wire numbers the kernel gave them) and the subscriber's ACK frames,
+        // which the relay processed, acknowledging them. A copy the relay never learned of would appear in no packet_sent;
+        // an ACK the relay could not match would have closed the connection (an ACK of a packet never sent).
+        var media = new List<(string File, List<ulong> Sent, int Unacked)>();
+        foreach (var file in Directory.GetFiles(qlogDir, "*_server.sqlog"))
+        {
+            var trace = FastRelay.Tests.Quic.Qlog.QlogReader.Parse(File.ReadAllBytes(file));
+            var sent = trace.Named("transport:packet_sent")
+                .Where(e => FastRelay.Tests.Quic.Qlog.QlogReader.Frames(e).Any(f => f.GetProperty("frame_type").GetString() == "stream"
+                    && f.TryGetProperty("length", out var length) && length.GetInt64() >= 500))
+                .Select(e => FastRelay.Tests.Quic.Qlog.QlogReader.PacketId(e)).Where(p => p.Type == "1RTT").Select(p => p.Number).ToList();
+            if (sent.Count < objects.Count) continue;   // the publisher's connection: the relay sends it no media
+            var acked = trace.Named("transport:packet_received").SelectMany(FastRelay.Tests.Quic.Qlog.QlogReader.Frames)
+                .Where(f => f.GetProperty("frame_type").GetString() == "ack")
+                .SelectMany(f => f.GetProperty("acked_ranges").EnumerateArray())
+                .Select(r => (Low: r[0].GetUInt64(), High: r.GetArrayLength() > 1 ? r[1].GetUInt64() : r[0].GetUInt64())).ToList();
+            media.Add((Path.GetFileName(file), sent, sent.Count(pn => !acked.Any(r => r.Low <= pn && pn <= r.High))));
+        }
+        foreach (var (file, sent, unacked) in media) output.WriteLine($"qlog {file}: {sent.Count} media packets sent, {unacked} not acknowledged");
+        Assert.Equal(3, media.Count);
+        // The subscribers left only after their last object: at most the ACKs of the last few packets went unlogged.
+        Assert.All(media, m => Assert.True(m.Unacked <= 10, $"{m.File}: {m.Unacked} of {m.Sent.Count} media packets never acknowledged in the relay's qlog"));
     }
 
     /// <summary>

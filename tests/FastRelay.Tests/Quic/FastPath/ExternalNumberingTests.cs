@@ -305,6 +305,40 @@ public sealed class ExternalNumberingTests
         Assert.Empty(trace.Named("recovery:packet_lost"));
     }
 
+    /// <summary>Our publisher ends a subgroup with a FIN in a packet of its own, so kernel copies can carry no data. The
+    /// qlog of such a copy (and of any copy, whose offset is an 8-byte varint on the wire whatever its value) must
+    /// describe it exactly, and tracing must never stop its registration: a too-short frame buffer threw there, in the
+    /// middle of a ring batch, and the subscriber's next ACK closed the connection (never registered).</summary>
+    [Fact]
+    public void Relay_qlog_describes_a_fin_only_kernel_copy_and_registers_it()
+    {
+        var qlog = new MemoryStream();
+        var (link, id) = Start(relayQlog: qlog);
+        var stream = Bytes(HeaderLength + ChunkLength, 51);
+        link.Relay.Streams.BeginKernelForwarding(id, HeaderLength);
+        link.Relay.Streams.Write(id, stream.AsSpan(0, HeaderLength), fin: false);
+        link.Advance(30_000);
+        Assert.True(Forward(link, id, HeaderLength, stream.AsSpan(HeaderLength), fin: false));
+        link.Relay.Streams.Write(id, stream.AsSpan(HeaderLength), fin: false);
+        link.Advance(2_000);
+        Assert.True(Forward(link, id, HeaderLength + ChunkLength, ReadOnlySpan<byte>.Empty, fin: true));
+        var finCopy = link.Kernel.WireNumbers[^1];
+        link.Relay.Streams.Write(id, ReadOnlySpan<byte>.Empty, fin: true);
+        Assert.True(link.RunUntil(() => link.Relay.Streams.OpenStreamCount == 0), "relay stream not completed (the FIN copy registered and acknowledged)");
+        Assert.Equal(ConnectionPhase.Established, link.Relay.Phase);
+        link.Dispose();
+
+        var trace = FastRelay.Tests.Quic.Qlog.QlogReader.Parse(qlog);
+        var copies = trace.Named("transport:packet_sent").Where(e => FastRelay.Tests.Quic.Qlog.QlogReader.PacketId(e).Number >= link.Kernel.WireNumbers[0])
+            .SelectMany(e => FastRelay.Tests.Quic.Qlog.QlogReader.Frames(e).Select(f => (Number: FastRelay.Tests.Quic.Qlog.QlogReader.PacketId(e).Number, Frame: f)))
+            .Where(x => x.Frame.GetProperty("frame_type").GetString() == "stream").ToList();
+        var data = Assert.Single(copies, x => x.Frame.GetProperty("offset").GetUInt64() == HeaderLength);
+        Assert.Equal(ChunkLength, data.Frame.GetProperty("length").GetInt32());
+        var fin = Assert.Single(copies, x => x.Number == finCopy);
+        Assert.Equal(0, fin.Frame.GetProperty("length").GetInt32());
+        Assert.True(fin.Frame.GetProperty("fin").GetBoolean());
+    }
+
     [Fact]
     public void A_number_the_kernel_gave_to_a_packet_the_stack_does_not_track_can_be_acknowledged()
     {
