@@ -31,6 +31,23 @@ public sealed class LoopbackFastPathTests
         return relay.GetPathStatistics().BytesInFlight == 0;
     }
 
+    /// <summary>A 0xBAAD pair through the proxy, the stand-in numbering the relay's (server's) packets on their way, and
+    /// numbering moved to it once HANDSHAKE_DONE settled (the relay switches on a quiet, confirmed connection).</summary>
+    private static async Task<LoopbackPair> StartKernelNumberedAsync(KernelStandIn kernel, Action<UdpCapturingProxy>? proxy = null)
+    {
+        var pair = await LoopbackPair.StartAsync(proxy: true,
+            client: c => c.Disable1RttEncryption = true, server: s => s.Disable1RttEncryption = true,
+            configureProxy: p =>
+            {
+                p.RewriteToClient = d => kernel.Egress(d, Stopwatch.GetTimestamp());
+                proxy?.Invoke(p);
+            });
+        Assert.True(pair.Server.Is1RttEncryptionDisabled);
+        await Task.Delay(50);
+        kernel.Activate(pair.Server.BeginExternalPacketNumbering());
+        return pair;
+    }
+
     private static async Task<byte[]> ReadAllAsync(QuicStream stream, CancellationToken token)
     {
         var into = new MemoryStream();
@@ -93,13 +110,8 @@ public sealed class LoopbackFastPathTests
     public async Task Relay_connection_numbered_by_the_kernel_delivers_a_shadow_stream_with_forwarded_copies()
     {
         var kernel = new KernelStandIn();
-        await using var pair = await LoopbackPair.StartAsync(proxy: true,
-            client: c => c.Disable1RttEncryption = true, server: s => s.Disable1RttEncryption = true,
-            configureProxy: p => p.RewriteToClient = d => kernel.Egress(d, Stopwatch.GetTimestamp()));
+        await using var pair = await StartKernelNumberedAsync(kernel);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        Assert.True(pair.Server.Is1RttEncryptionDisabled);
-        await Task.Delay(50);   // let HANDSHAKE_DONE settle: the relay switches numbering on a quiet, confirmed connection
-        kernel.Activate(pair.Server.BeginExternalPacketNumbering());
         // A dedicated thread, like the relay's ring-buffer reader: on the thread pool, tests running in parallel can
         // starve it for longer than the ACK hold time.
         Exception? drainFailure = null;
@@ -169,12 +181,8 @@ public sealed class LoopbackFastPathTests
     public async Task An_ack_of_numbers_not_reported_yet_asks_for_a_drain_once_per_new_hold()
     {
         var kernel = new KernelStandIn();
-        await using var pair = await LoopbackPair.StartAsync(proxy: true,
-            client: c => c.Disable1RttEncryption = true, server: s => s.Disable1RttEncryption = true,
-            configureProxy: p => p.RewriteToClient = d => kernel.Egress(d, Stopwatch.GetTimestamp()));
+        await using var pair = await StartKernelNumberedAsync(kernel);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await Task.Delay(50);   // HANDSHAKE_DONE settled, as in the test above
-        kernel.Activate(pair.Server.BeginExternalPacketNumbering());
         var asked = 0;
         pair.Server.OnRegistrationWanted(() => Interlocked.Increment(ref asked));
 
@@ -211,12 +219,8 @@ public sealed class LoopbackFastPathTests
     public async Task A_report_batch_that_applies_held_acks_sends_what_waited_for_the_window()
     {
         var kernel = new KernelStandIn();
-        await using var pair = await LoopbackPair.StartAsync(proxy: true,
-            client: c => c.Disable1RttEncryption = true, server: s => s.Disable1RttEncryption = true,
-            configureProxy: p => p.RewriteToClient = d => kernel.Egress(d, Stopwatch.GetTimestamp()));
+        await using var pair = await StartKernelNumberedAsync(kernel);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await Task.Delay(50);   // HANDSHAKE_DONE settled, as in the tests above
-        kernel.Activate(pair.Server.BeginExternalPacketNumbering());
         var asked = 0;
         pair.Server.OnRegistrationWanted(() => Interlocked.Increment(ref asked));
         var bytes = Bytes(400_000, 64);   // many initial windows: most of it waits for window freed by held ACKs
@@ -248,16 +252,8 @@ public sealed class LoopbackFastPathTests
     {
         var kernel = new KernelStandIn();
         var dropAcks = false;
-        await using var pair = await LoopbackPair.StartAsync(proxy: true,
-            client: c => c.Disable1RttEncryption = true, server: s => s.Disable1RttEncryption = true,
-            configureProxy: p =>
-            {
-                p.RewriteToClient = d => kernel.Egress(d, Stopwatch.GetTimestamp());
-                p.DropToServer = _ => Volatile.Read(ref dropAcks);
-            });
+        await using var pair = await StartKernelNumberedAsync(kernel, p => p.DropToServer = _ => Volatile.Read(ref dropAcks));
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await Task.Delay(50);   // HANDSHAKE_DONE settled, as in the tests above
-        kernel.Activate(pair.Server.BeginExternalPacketNumbering());
         Volatile.Write(ref dropAcks, true);
         var asked = 0;
         pair.Server.OnRegistrationWanted(() => Interlocked.Increment(ref asked));
