@@ -83,7 +83,7 @@ internal sealed class QuicUpstreamRelay(Uri address, RelayHostOptions options, R
             MoqSession session;
             try
             {
-                session = await MoqSession.ConnectAsync(new QuicMoqTransport(connection, objectReadsOnReceiveThread: tap is not null), sessionOptions, cancellationToken).ConfigureAwait(false);
+                session = await MoqSession.ConnectAsync(new QuicMoqTransport(connection, objectReadsOnReceiveThread: false), sessionOptions, cancellationToken).ConfigureAwait(false);
             }
             catch
             {

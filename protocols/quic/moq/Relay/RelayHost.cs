@@ -153,13 +153,12 @@ public sealed class RelayHost : IAsyncDisposable
     {
         if (connection.NegotiatedApplicationProtocol == QuicMoqTransport.Alpn)
         {
-            // A publisher whose subgroups the kernel fans out (0xBAAD on a fast-path relay) is read on the receive thread: a
-            // chunk then costs the relay parsing, caching and silent shadow writes, and one thread hand-off less (A/B,
-            // session 13, fan-out 16/64: syscalls -17/-25 %, CPU per copy -12/-5 %, kernel share unchanged). A publisher whose
-            // fan-out is userspace's stays on the thread pool, where its subscribers' sends run beside the receiving (inline,
-            // the userspace relay's CPU per copy rose 10-17 % and p50 16-22 % at fan-out 16/64).
-            bool kernelFanOut = _fastPath is not null && connection.Is1RttEncryptionDisabled;
-            await ServeTransportAsync(new QuicMoqTransport(connection, objectReadsOnReceiveThread: kernelFanOut), connection).ConfigureAwait(false);
+            // Object streams are read on the thread pool, not on the receive thread. Inline, a fast-path publisher's chunks
+            // cost one thread hand-off less (session 13 A/B at fan-out 16/64: syscalls -17/-25 %), but the receive thread,
+            // busy with a key object's chunks, answered the subscribers' ACKs later: in `fastrelay demo` the kernel left
+            // twice as many copies to userspace (budget) and p99 rose from 3-25 ms to 60-90 ms in 6 runs of 6. A userspace
+            // fan-out inline cost the userspace relay 10-17 % CPU per copy and 16-22 % p50 at fan-out 16/64.
+            await ServeTransportAsync(new QuicMoqTransport(connection, objectReadsOnReceiveThread: false), connection).ConfigureAwait(false);
             return;
         }
         if (_webTransport is not null && connection.NegotiatedApplicationProtocol == WebTransportServer.Alpn)

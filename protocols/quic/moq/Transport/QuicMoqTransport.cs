@@ -20,8 +20,8 @@ public sealed class QuicMoqTransport : IMoqTransport
 
     /// <param name="objectReadsOnReceiveThread">The peer's unidirectional streams (objects) are read on the connection's
     /// receive thread (<see cref="QuicStream.CompletesReadsOnReceiveThread"/>): one thread hand-off less per read, right
-    /// for a subscriber, and for a fast-path relay's upstream whose fan-out the kernel does. A relay whose fan-out is its own
-    /// passes false: its subscribers' sends then run on the thread pool beside the receiving.</param>
+    /// for a subscriber. A relay passes false: its receive thread also serves every subscriber's ACKs and the kernel's
+    /// registrations, and a burst of upstream chunks on it delays them (see RelayHost).</param>
     public QuicMoqTransport(QuicConnection connection, bool objectReadsOnReceiveThread = true)
     {
         _connection = connection;
