@@ -127,6 +127,25 @@ internal sealed class MoqLab : IAsyncDisposable
     public string ReportPath(string name) => Path.Combine(Work, name + ".json");
     public string OutputPath(string name) => Path.Combine(Work, name + ".bin");
 
+    /// <summary>Asserts that subscriber <paramref name="name"/> got every object from index <paramref name="from"/> on,
+    /// intact, once and in its report and output file (groups of <paramref name="gop"/>); returns its report.</summary>
+    public MoqSubscriberReport AssertSubscriberComplete(LabTrackObjects objects, string name, int from, int gop)
+    {
+        var report = SubscriberReport(name);
+        _output.WriteLine($"{name}: {report.Verified} verified, {report.ViaFetch} via fetch, groups {report.FirstGroup}..{report.LastGroup}, " +
+                          $"{report.Reordered} reordered, latency p50 {report.Latency.P50Us} µs p99 {report.Latency.P99Us} µs");
+        Assert.Equal(objects.Count - from, report.Verified);
+        Assert.Equal(objects.Count - from, report.Objects);
+        Assert.Equal(0, report.IntegrityFailures);
+        Assert.Equal(0, report.Unstamped);
+        Assert.Equal(0, report.MissingObjects);
+        Assert.Equal(0, report.Duplicates);
+        Assert.Equal((ulong)((objects.Count - 1) / gop), report.LastGroup);
+        var arrival = objects.VerifyOutput(File.ReadAllBytes(OutputPath(name)), from, name);
+        Assert.Equal(objects.Count - from, arrival.Count);
+        return report;
+    }
+
     public MoqSubscriberReport SubscriberReport(string name) =>
         JsonSerializer.Deserialize(File.ReadAllText(ReportPath(name)), MoqClientJsonContext.Default.MoqSubscriberReport)
         ?? throw new InvalidDataException($"{name}: empty report");

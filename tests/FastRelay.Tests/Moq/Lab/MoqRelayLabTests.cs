@@ -179,20 +179,6 @@ public sealed class MoqRelayLabTests(ITestOutputHelper output)
 
     /// <summary>The subscriber got objects [from, Count) exactly: its checker saw each intact, once, none missing, and
     /// its --output splits back into exactly those objects byte for byte.</summary>
-    private MoqSubscriberReport AssertComplete(MoqLab lab, LabTrackObjects objects, string name, int from)
-    {
-        var report = lab.SubscriberReport(name);
-        output.WriteLine($"{name}: {report.Verified} verified, {report.ViaFetch} via fetch, groups {report.FirstGroup}..{report.LastGroup}, " +
-                         $"{report.Reordered} reordered, latency p50 {report.Latency.P50Us} µs p99 {report.Latency.P99Us} µs");
-        Assert.Equal(objects.Count - from, report.Verified);
-        Assert.Equal(objects.Count - from, report.Objects);
-        Assert.Equal(0, report.IntegrityFailures);
-        Assert.Equal(0, report.Unstamped);
-        Assert.Equal(0, report.MissingObjects);
-        Assert.Equal(0, report.Duplicates);
-        Assert.Equal((ulong)((objects.Count - 1) / Gop), report.LastGroup);
-        var arrival = objects.VerifyOutput(File.ReadAllBytes(lab.OutputPath(name)), from, name);
-        Assert.Equal(objects.Count - from, arrival.Count);
-        return report;
-    }
+    private static MoqSubscriberReport AssertComplete(MoqLab lab, LabTrackObjects objects, string name, int from) =>
+        lab.AssertSubscriberComplete(objects, name, from, Gop);
 }
