@@ -136,8 +136,7 @@ public sealed partial class QuicConnectionCore : ITlsHandshakeSink, ILossDetecti
             // draft-ietf-quic-ack-frequency §3: we accept ACK_FREQUENCY and IMMEDIATE_ACK.
             MinAckDelay = settings.EnableAckFrequency ? LocalMinAckDelay : null,
         };
-        _pmtu = new PathMtuDiscovery(settings.MaxDatagramSize, settings.MaxPathMtuProbeSize,
-            (long)settings.PathMtuRaiseInterval.TotalMicroseconds);
+        _pmtu = new PathMtuDiscovery(settings.MaxDatagramSize, settings.MaxPathMtuProbeSize, settings.PathMtuRaiseInterval);
         _ecnValidation = CreateEcnValidation();
         // The flow-control and stream limits we advertise are the ones the stream table enforces.
         streamSettings.ApplyTo(_localParameters);

@@ -40,10 +40,10 @@ public sealed class PathMtuDiscovery
 
     /// <param name="current">Size in use before any probe (≥ 1200).</param>
     /// <param name="localMax">Largest UDP payload this end is willing to probe (0 disables discovery).</param>
-    /// <param name="raiseInterval">Microseconds between the end of a search and the next one (default 600 s).</param>
-    public PathMtuDiscovery(int current, int localMax, long raiseInterval = 600_000_000)
+    /// <param name="raiseInterval">Between the end of a search and the next one (null: <see cref="DefaultRaiseInterval"/>).</param>
+    public PathMtuDiscovery(int current, int localMax, TimeSpan? raiseInterval = null)
     {
-        _raiseInterval = Math.Max(1, raiseInterval);
+        _raiseInterval = Math.Max(1, (long)(raiseInterval ?? DefaultRaiseInterval).TotalMicroseconds);
         CurrentSize = Math.Max(BasePlpmtu, current);
         _localMax = localMax;
     }

@@ -85,12 +85,14 @@ public sealed class SendBuffer
     /// <summary>
     /// The kernel did not forward [offset, offset+length) although it was mapped (no credit, budget, priority):
     /// userspace sends it itself, like lost data — but needing flow-control credit where it lies above
-    /// <see cref="HighestSent"/> (the kernel never counted it). Parts not written yet go once they are.
+    /// <see cref="HighestSent"/> (the kernel never counted it). Parts not written yet go once they are. A FIN that already
+    /// went out (a kernel copy carried it: a relay's tap reports the upstream's FIN-only end as not forwarded when it cannot
+    /// tell) is not sent again; if that copy is lost, loss detection resends it.
     /// </summary>
     public void OnNotForwarded(ulong offset, ulong length, bool fin)
     {
         if (_discarded) return;
-        if (fin && !_finAcked) _finLost = true;
+        if (fin && !_finAcked && !_finSent) _finLost = true;
         AddUnacknowledged(offset, offset + length);
     }
 

@@ -78,8 +78,7 @@ internal sealed class QuicUpstreamRelay(Uri address, RelayHostOptions options, R
             var path = string.IsNullOrEmpty(address.PathAndQuery) || address.PathAndQuery == "/" ? null : address.PathAndQuery;
             // Null when the origin did not agree to 0xBAAD: then this link is served by userspace, as without the fast path.
             var tap = shared ? fastPath!.Attach(peer, connection, upstreamLink: true) : null;
-            var sessionOptions = options.Session with { Handler = peer, Path = path, Authority = address.Authority, InlineSubscriptionDelivery = true };
-            if (tap is not null) sessionOptions = sessionOptions with { SubgroupTap = tap };
+            var sessionOptions = options.RelaySession with { Handler = peer, Path = path, Authority = address.Authority, SubgroupTap = tap };
             MoqSession session;
             try
             {

@@ -206,9 +206,7 @@ public sealed class RelayHost : IAsyncDisposable
         MoqSession session;
         try
         {
-            // The relay's pumps only hand objects to its tracks (a lock and a queue per subscriber session): inline.
-            var inline = _options.Session with { Handler = adapter, InlineSubscriptionDelivery = true };
-            var options = tap is null ? inline : inline with { SubgroupTap = tap };
+            var options = _options.RelaySession with { Handler = adapter, SubgroupTap = tap };
             session = await MoqSession.AcceptAsync(transport, options, _stop.Token).ConfigureAwait(false);
         }
         catch (Exception e)

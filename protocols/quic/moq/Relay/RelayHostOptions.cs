@@ -20,6 +20,11 @@ public sealed record RelayHostOptions
     /// <summary>Session limits and timeouts for every session (the relay sets the handler).</summary>
     public MoqSessionOptions Session { get; init; } = new();
 
+    /// <summary><see cref="Session"/> as the relay runs every session, accepted or upstream: its pumps only hand objects to
+    /// its tracks (a lock and a queue per subscriber session), so subscription objects are delivered inline, without a
+    /// thread-pool hand-off per object.</summary>
+    internal MoqSessionOptions RelaySession => Session with { InlineSubscriptionDelivery = true };
+
     /// <summary>Rewritten every <see cref="StatusInterval"/> with <see cref="Status.MoqRelayStatus"/> JSON; null: none.</summary>
     public string? StatusFile { get; init; }
 

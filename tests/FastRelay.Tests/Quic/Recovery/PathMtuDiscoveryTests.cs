@@ -71,7 +71,7 @@ public sealed class PathMtuDiscoveryTests
     [Fact]
     public void A_search_that_settled_low_tries_the_maximum_again_after_the_configured_raise_interval()
     {
-        var d = new PathMtuDiscovery(1452, 9000, raiseInterval: 2_000_000);
+        var d = new PathMtuDiscovery(1452, 9000, raiseInterval: TimeSpan.FromSeconds(2));
         d.Start(65527, 0);
         long now = 0;
         // Every probe lost (as congestion can make them): the search settles at the starting size.

@@ -54,6 +54,33 @@ public class SendBufferTests
         Assert.False(lost.IsSilentShadowWrite(100, fin: false));
     }
 
+    /// <summary>A relay's tap hands back an upstream FIN that came alone; when the kernel's copy of that FIN-only packet
+    /// already carried it the stream must not send it again (one needless packet per subscriber and subgroup), and when no
+    /// copy did the stream must send it.</summary>
+    [Fact]
+    public void A_handed_back_fin_is_sent_only_if_no_kernel_copy_carried_it()
+    {
+        SendBuffer Shadow()
+        {
+            var b = new SendBuffer(10_000);
+            b.BeginKernelForwarding(0);
+            b.Write(new byte[100]);
+            b.OnSentExternally(0, 100, fin: false);
+            b.Finish();
+            return b;
+        }
+        var carried = Shadow();
+        carried.OnSentExternally(100, 0, fin: true);   // the kernel's FIN-only copy
+        carried.OnNotForwarded(100, 0, fin: true);
+        Assert.False(carried.HasRetransmission);
+        carried.OnLost(100, 0, fin: true);             // that copy lost: now the stream sends the FIN
+        Assert.True(carried.HasRetransmission);
+
+        var notCarried = Shadow();
+        notCarried.OnNotForwarded(100, 0, fin: true);
+        Assert.True(notCarried.HasRetransmission);
+    }
+
     [Fact]
     public void FlowLimitCapsNewDataButNotRetransmissions()
     {

@@ -449,10 +449,10 @@ public sealed class FastPathSubgroupStream
         var gaps = _owner.Sink.Uncovered(streamId, chunk.Start, chunk.End);
         foreach (var (s, e) in gaps)
             _owner.Connection.ReportNotForwarded(streamId, s, e - s, chunk.Fin && e == chunk.End);
-        // A FIN of its own (the upstream's FIN came after its last data): sent by userspace unless the kernel's copy of the
-        // publisher's FIN-only packet carried it. Reported regardless, it cost one FIN packet per subscriber and subgroup
-        // that the subscriber already had (at fan-out 64 a fifth of the relay's sendmsg calls).
-        if (chunk.Start == chunk.End && chunk.Fin && !_owner.Sink.FinCovered(streamId))
+        // A FIN of its own (the upstream's FIN came after its last data): the stream sends it unless the kernel's copy of the
+        // publisher's FIN-only packet already did (SendBuffer.OnNotForwarded; before, one FIN packet per subscriber and
+        // subgroup that the subscriber already had: at fan-out 64 a fifth of the relay's sendmsg calls).
+        if (chunk.Start == chunk.End && chunk.Fin)
             _owner.Connection.ReportNotForwarded(streamId, chunk.Start, 0, true);
         if (gaps.Count > 0) _owner.CountUserspaceBytes(gaps.Sum(g => (long)(g.End - g.Start)));
     }

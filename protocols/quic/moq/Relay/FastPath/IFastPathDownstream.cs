@@ -60,7 +60,7 @@ public sealed class QuicConnectionDownstream(QuicConnection connection) : IFastP
                     if (r.Kind == KernelReportKind.Numbered) continue;
                     if (r.Kind == KernelReportKind.Forwarded) registered += (long)r.Length;
                     else notForwarded += (long)r.Length;
-                    CoverLocked(r.StreamId, r.Offset, r.Length, r.Fin);
+                    CoverLocked(r.StreamId, r.Offset, r.Length);
                 }
             Interlocked.Add(ref _registeredDataBytes, registered);
             Interlocked.Add(ref _notForwardedDataBytes, notForwarded);
@@ -75,32 +75,14 @@ public sealed class QuicConnectionDownstream(QuicConnection connection) : IFastP
     // relay wrote that stays outside them was never seen by the kernel (it reached the relay in an ordinary packet: a
     // publisher's retransmission, or data that arrived before the mapping): the relay must send it itself.
     private readonly Dictionary<ulong, List<(ulong Start, ulong End)>> _coverage = new();
-    // Tracked streams whose FIN the kernel accounted for (a copy carried it, or it was reported not forwarded).
-    private readonly HashSet<ulong> _finCovered = new();
 
     internal void TrackCoverage(ulong streamId) { lock (_coverage) _coverage[streamId] = new(); }
 
-    internal void StopCoverage(ulong streamId)
-    {
-        lock (_coverage)
-        {
-            _coverage.Remove(streamId);
-            _finCovered.Remove(streamId);
-        }
-    }
+    internal void StopCoverage(ulong streamId) { lock (_coverage) _coverage.Remove(streamId); }
 
-    private void CoverLocked(ulong streamId, ulong offset, ulong length, bool fin)
+    private void CoverLocked(ulong streamId, ulong offset, ulong length)
     {
-        if (!_coverage.TryGetValue(streamId, out var ranges)) return;
-        if (length > 0) ranges.Add((offset, offset + length));
-        if (fin) _finCovered.Add(streamId);
-    }
-
-    /// <summary>Whether the kernel accounted for the FIN of a tracked stream: its copy carried it (the publisher's FIN
-    /// came in a packet of its own, which the kernel forwards like data), or it reported it not forwarded.</summary>
-    internal bool FinCovered(ulong streamId)
-    {
-        lock (_coverage) return _finCovered.Contains(streamId);
+        if (length > 0 && _coverage.TryGetValue(streamId, out var ranges)) ranges.Add((offset, offset + length));
     }
 
     /// <summary>The parts of [start, end) of a tracked stream the kernel has not accounted for; forgets ranges below
