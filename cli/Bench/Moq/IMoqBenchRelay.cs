@@ -4,8 +4,10 @@ namespace FastRelay.Cli.Bench.Moq;
 
 /// <summary>What a fast-path relay's kernel forwarded so far (counters only grow), and the kernel time its upstream
 /// ingress program took, clones included, with its runs (0 unless kernel.bpf_stats_enabled is 1); and, where the relay's
-/// object seals copies for encrypted subscribers, its seal counters (null otherwise).</summary>
-public readonly record struct KernelForwarded(long Bytes, long Packets, long RunTimeNs = 0, long Runs = 0, SealCounts? Seals = null);
+/// object seals copies for encrypted subscribers, its seal counters (null otherwise). <paramref name="SnapshotUs"/> is when the
+/// relay took the snapshot (CLOCK_REALTIME µs, 0 when unknown): a relay answering late under load moves the counters' edge
+/// by up to a second, and a share of a 2 s window must be taken over the stretch the counters really cover.</summary>
+public readonly record struct KernelForwarded(long Bytes, long Packets, long RunTimeNs = 0, long Runs = 0, SealCounts? Seals = null, long SnapshotUs = 0);
 
 /// <summary>The kernel's seal counters (the relay's status, <c>FastPath.Seal</c>): copies sealed for encrypted subscribers,
 /// refused for want of room for the tag, and dropped because sealing failed.</summary>

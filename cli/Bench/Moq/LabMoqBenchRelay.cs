@@ -70,9 +70,11 @@ public sealed class LabMoqBenchRelay : IMoqBenchRelay
     public KernelForwarded? ReadKernelForwarded()
     {
         if (!FastPath) return null;
-        return FreshStatus().FastPath is { } f
+        var status = FreshStatus();
+        return status.FastPath is { } f
             ? new KernelForwarded(f.KernelForwardedBytes, f.ForwardedPackets, f.KernelRunTimeNs, f.KernelRuns,
-                f.Seal is { } seal ? new SealCounts(seal.Sealed, seal.TooBig, seal.Failed) : null) : null;
+                f.Seal is { } seal ? new SealCounts(seal.Sealed, seal.TooBig, seal.Failed) : null,
+                (status.Updated - DateTimeOffset.UnixEpoch).Ticks / TimeSpan.TicksPerMicrosecond) : null;
     }
 
     /// <summary>How long the relay may take to answer a status request before the bench gives up on the window.</summary>

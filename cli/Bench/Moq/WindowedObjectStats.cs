@@ -40,4 +40,13 @@ internal sealed class WindowedObjectStats
         }
         return (delivered, bytes);
     }
+
+    /// <summary>Bytes of the intact objects sent in [from, to): what a counter read at those two instants should compare with.</summary>
+    public long BytesSentBetween(long fromUs, long toUs)
+    {
+        long bytes = 0;
+        foreach (var (sendUs, _, size) in _objects)
+            if (sendUs >= fromUs && sendUs < toUs) bytes += size;
+        return bytes;
+    }
 }

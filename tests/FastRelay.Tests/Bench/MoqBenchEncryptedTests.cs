@@ -48,20 +48,20 @@ public sealed class MoqBenchEncryptedTests(ITestOutputHelper output)
                     // Every subscriber connected and got every object of the window, intact: the encrypted ones opened every
                     // sealed copy (a copy they cannot authenticate is dropped and shows as late or lost objects).
                     Assert.Equal(p.GetProperty("fanOut").GetInt32(), p.GetProperty("subscribersConnected").GetInt32());
-                    Assert.True(p.GetProperty("expected").GetInt64() > 0, p.ToString());
+                    Assert.True(p.GetProperty("expected").GetInt64() > 0, $"{run}: {p}");
                     Assert.Equal(p.GetProperty("expected").GetInt64(), p.GetProperty("delivered").GetInt64());
                     Assert.Equal(0, p.GetProperty("lost").GetInt64());
                     Assert.Equal(0, p.GetProperty("integrityFailures").GetInt64());
                     if (!fastPath)
                     {
-                        Assert.False(p.TryGetProperty("kernelShare", out _), p.ToString());
+                        Assert.False(p.TryGetProperty("kernelShare", out _), $"{run}: {p}");
                         continue;
                     }
                     // A broken fast path carries nothing (see MoqBenchCompareTests for the 0.7 under load). Fan-out 1 is
                     // measured after the bench's unmeasured warm-up pass: a relay that had just started, starved of CPU,
                     // sent most of its first point's bytes itself (0.02-0.69), the sealed and the clear-text one alike.
-                    Assert.True(p.GetProperty("kernelShare").GetDouble() >= 0.7, p.ToString());
-                    Assert.True(p.GetProperty("kernelNanosecondsPerPacket").GetDouble() > 0, p.ToString());
+                    Assert.True(p.GetProperty("kernelShare").GetDouble() >= 0.7, $"{run}: {p}");
+                    Assert.True(p.GetProperty("kernelNanosecondsPerPacket").GetDouble() > 0, $"{run}: {p}");
                     var sealedCopies = p.GetProperty("kernelSealedCopies").GetInt64();
                     if (encrypted)
                     {
@@ -70,8 +70,8 @@ public sealed class MoqBenchEncryptedTests(ITestOutputHelper output)
                         // 1,070 and 68,367 for 68,367 in the documented run). Only half is asked: the forwarded count comes
                         // from the relay's status file (rewritten on SIGUSR1 at the window's edges) and the seal counts
                         // from the map, read a few milliseconds apart.
-                        Assert.True(sealedCopies > 0, p.ToString());
-                        Assert.True(sealedCopies >= p.GetProperty("kernelForwardedPackets").GetInt64() / 2, p.ToString());
+                        Assert.True(sealedCopies > 0, $"{run}: {p}");
+                        Assert.True(sealedCopies >= p.GetProperty("kernelForwardedPackets").GetInt64() / 2, $"{run}: {p}");
                         // Keys are installed before a slot is activated: no copy ever took a number and then failed to seal.
                         Assert.Equal(0, p.GetProperty("kernelSealFailed").GetInt64());
                     }
