@@ -65,9 +65,7 @@ public static class FuzzCommand
                 Programs = chosen,
             };
             // Ctrl+C / SIGTERM end the run through its token, so the veth and the objects are removed on the way out.
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
-            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
+            using var stop = StopSignals.Link(cancellationToken);
             try
             {
                 return await RunAsync(selected, options, parse.GetValue(json), Console.Out, Console.Error, stop.Token);

@@ -182,22 +182,24 @@ public static class MoqCommand
             var limits = new PublishLimits(seconds is { } run ? TimeSpan.FromSeconds(run) : null, parse.GetValue(count));
 
             using var logs = common.Logging.Create(parse, Microsoft.Extensions.Logging.LogLevel.Warning);
+            // SIGTERM / Ctrl+C end the run as its own end would: the report, then the session closed (the relay frees its state).
+            using var stop = StopSignals.Link(cancellationToken);
             var endpoint = common.Endpoint(parse, logs);
             var track = common.TrackName(parse);
-            await using var publisher = await Connect(() => env.Connector(logs).PublishAsync(endpoint, track, cancellationToken), endpoint);
+            await using var publisher = await Connect(() => env.Connector(logs).PublishAsync(endpoint, track, stop.Token), endpoint);
             if (parse.GetValue(waitForSubscriber))
-                await Task.WhenAny(publisher.FirstSubscription, publisher.Closed).WaitAsync(cancellationToken);
-            if (delaySeconds > 0) await Task.Delay(TimeSpan.FromSeconds(delaySeconds), env.Time, cancellationToken);
+                await Task.WhenAny(publisher.FirstSubscription, publisher.Closed).WaitAsync(stop.Token);
+            if (delaySeconds > 0) await Task.Delay(TimeSpan.FromSeconds(delaySeconds), env.Time, stop.Token);
 
             MoqPublisherReport report;
             if (synthetic is not null)
-                report = await SyntheticPublisher.RunAsync(publisher, synthetic, limits, endpoint.Url.ToString(), track.ToString(), env.Time, cancellationToken);
+                report = await SyntheticPublisher.RunAsync(publisher, synthetic, limits, endpoint.Url.ToString(), track.ToString(), env.Time, stop.Token);
             else
             {
                 await using var stream = inputPath == "-" ? env.OpenStandardInput() : File.OpenRead(inputPath!);
                 try
                 {
-                    report = await InputPublisher.RunAsync(publisher, stream, inputOptions!, limits, endpoint.Url.ToString(), track.ToString(), env.Time, cancellationToken);
+                    report = await InputPublisher.RunAsync(publisher, stream, inputOptions!, limits, endpoint.Url.ToString(), track.ToString(), env.Time, stop.Token);
                 }
                 catch (InvalidDataException e)
                 {
@@ -244,14 +246,16 @@ public static class MoqCommand
                 throw new UserFacingException("--output - and --json - cannot both use stdout");
 
             using var logs = common.Logging.Create(parse, Microsoft.Extensions.Logging.LogLevel.Warning);
+            // SIGTERM / Ctrl+C end the run as its own end would: the report, then the session closed (the relay frees its state).
+            using var stop = StopSignals.Link(cancellationToken);
             var endpoint = common.Endpoint(parse, logs);
             var track = common.TrackName(parse);
             var options = new MoqSubscribeOptions { Start = startAt, JoiningFetchGroups = parse.GetValue(fetch), SubscriberPriority = subscriberPriority };
             await using var sink = OpenOutput(outputPath);
-            await using var subscription = await Connect(() => env.Connector(logs).SubscribeAsync(endpoint, track, options, cancellationToken), endpoint);
+            await using var subscription = await Connect(() => env.Connector(logs).SubscribeAsync(endpoint, track, options, stop.Token), endpoint);
             var report = await TrackSubscriber.RunAsync(subscription, new SubscribeLimits(seconds is { } run ? TimeSpan.FromSeconds(run) : null, parse.GetValue(expect)),
                 endpoint.Url.ToString(), track.ToString(), startAt + (options.JoiningFetchGroups > 0 ? $" + fetch {options.JoiningFetchGroups}" : ""),
-                env.Time, cancellationToken, sink is null ? null : (o, verdict) => WritePayload(sink, o, verdict));
+                env.Time, stop.Token, sink is null ? null : (o, verdict) => WritePayload(sink, o, verdict));
             Output(env, report.ToSummary(), report.ToJson(), parse.GetValue(common.Json), summaryToError: outputPath == "-");
             if (report.IntegrityFailures > 0)
             {

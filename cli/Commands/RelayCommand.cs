@@ -56,8 +56,7 @@ public static class RelayCommand
             Directory.CreateDirectory(StatusDirectory);
             using var logs = logging.Create(parse);
             FastRelay.Bpf.LibBpfLog.Use(logs);
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
+            using var stop = StopSignals.Link(cancellationToken);
             var relayMode = parse.GetValue(mode) is var chosenMode && chosenMode != RelayMode.Auto ? chosenMode
                 : throw new UserFacingException("--mode auto is `moq relay`'s; `fastrelay relay` takes FastPath or Userspace");
             if (generic)

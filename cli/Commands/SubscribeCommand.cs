@@ -43,9 +43,7 @@ public static class SubscribeCommand
             };
             using var subscriber = new Subscriber(options);
             // SIGTERM ends the run like Ctrl+C: UNSUBSCRIBE, then the report (scenarios stop their subscribers this way).
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(
-                System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
+            using var stop = StopSignals.Link(cancellationToken);
             var report = await subscriber.RunAsync(seconds is { } run ? TimeSpan.FromSeconds(run) : null, stop.Token);
             ClientCommands.Output(report.ToSummary(), report.ToJson(), parse.GetValue(json));
             if (!report.Subscribed)

@@ -113,9 +113,7 @@ public static class MoqRelayRunner
 
         FastRelay.Cli.Quic.QuicLogging.PrepareQlogDirectory(options.QlogDirectory);
         using var logs = CliLogging.Create(options.Verbose, options.LogFormat);
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
+        using var stop = StopSignals.Link(cancellationToken);
 
         var relayOptions = new RelayOptions
         {

@@ -45,9 +45,7 @@ public static class QuicServeRunner
 
         using var logs = CliLogging.Create(options.Verbose, options.LogFormat, Microsoft.Extensions.Logging.LogLevel.Warning);
         var logger = logs.CreateLogger("quic-serve");
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
+        using var stop = StopSignals.Link(cancellationToken);
 
         await using var server = new Http3Server(options.Root, logger);
         try

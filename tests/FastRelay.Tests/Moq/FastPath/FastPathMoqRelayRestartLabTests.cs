@@ -54,7 +54,11 @@ public sealed class FastPathMoqRelayRestartLabTests(GeneratedObjects generated, 
         var status = await lab.WaitForStatusAsync("relay", s => s.FastPath is { Slots: 0, Subscribers.Count: > 0 }, "the second subscriber's final figures");
         var figures = Assert.Single(status.FastPath!.Subscribers!);
         output.WriteLine(figures.ToString());
-        Assert.True(figures.KernelShare >= 0.9, $"after the restart the kernel forwarded only {figures.KernelShare:P1}: {figures}");
+        // Relay over stale pins that kept the old channel, slot or mappings would leave the kernel forwarding nothing for the
+        // new subscriber (0 %). The run's 4 groups are few: a loaded machine delaying the first group's mapping makes its key
+        // object the relay's (86.6 % was seen once in a full suite run, 97-100 % otherwise), so the bar is the majority; the
+        // demo's test and FastPathMoqRelayCliLabTests hold the kernel share of a fresh relay to its own bars.
+        Assert.True(figures.KernelShare >= 0.5, $"after the restart the kernel forwarded only {figures.KernelShare:P1}: {figures}");
 
         await second.StopAsync();
         Assert.False(Directory.Exists(pins) && Directory.GetFiles(pins).Length > 0, "a clean stop removes the pins");
