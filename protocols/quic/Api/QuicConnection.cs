@@ -745,6 +745,11 @@ public sealed class QuicConnection : IAsyncDisposable, IEndpointConnection, ICon
     private void FlushSendBatch(int used, int count, SocketAddress to, byte ecn)
     {
         if (count == 0) return;
+        // Numbered at egress (the kernel fast path's clear text): kept for a send coalescing scope open on this thread, if
+        // any, to leave with other connections' datagrams in one call (SendCoalescing says why only these).
+        if (_core.IsExternallyNumbered && !_core.IsNumberedBeforeSealing
+            && SendCoalescing.TryKeep(_endpoint, _sendBuffer.AsSpan(0, used), _sendLengths.AsSpan(0, count), to, ecn))
+            return;
         _endpoint.SendBatch(_sendBuffer.AsSpan(0, used), _sendLengths.AsSpan(0, count), to, AllowSegmentationOffload, ecn);
     }
 

@@ -434,6 +434,104 @@ public sealed unsafe class DatagramSocket : IDisposable
         }
     }
 
+    /// <summary>
+    /// Sends the datagrams laid end to end in <paramref name="buffer"/> (at most <see cref="MaxBatch"/>), datagram i to
+    /// <paramref name="to"/>[i] with ECN codepoint <paramref name="ecn"/>[i], in order and in one sendmmsg: the datagrams
+    /// of several connections sharing this socket (<see cref="SendCoalescing"/>). Never segmented. What the kernel would
+    /// not take is a lost datagram, as in <see cref="SendBatch"/>.
+    /// </summary>
+    public void SendEach(ReadOnlySpan<byte> buffer, ReadOnlySpan<int> lengths, ReadOnlySpan<SocketAddress> to, ReadOnlySpan<byte> ecn)
+    {
+        if (lengths.Length > MaxBatch) throw new ArgumentOutOfRangeException(nameof(lengths));
+        if (to.Length != lengths.Length || ecn.Length != lengths.Length) throw new ArgumentException("one address and one ECN codepoint per datagram");
+        if (lengths.Length == 0) return;
+        if (!_nativeSend || lengths.Length == 1)
+        {
+            int at = 0;
+            for (int i = 0; i < lengths.Length; i++)
+            {
+                SendBatch(buffer.Slice(at, lengths[i]), lengths.Slice(i, 1), to[i], allowSegmentation: false, ecn[i]);
+                at += lengths[i];
+            }
+            return;
+        }
+        var messages = stackalloc LinuxSockets.MMsgHdr[MaxBatch];
+        var vectors = stackalloc LinuxSockets.IoVec[MaxBatch];
+        byte* controls = stackalloc byte[MaxBatch * SendControlSpace];
+        byte* names = stackalloc byte[MaxBatch * NameSize];
+        fixed (byte* data = buffer)
+        {
+            int offset = 0;
+            for (int i = 0; i < lengths.Length; i++)
+            {
+                var address = to[i];
+                if (address.Size > NameSize) throw new ArgumentException($"address {i} is {address.Size} bytes");
+                address.Buffer.Span[..address.Size].CopyTo(new Span<byte>(names + i * NameSize, NameSize));
+                vectors[i] = new LinuxSockets.IoVec { Base = data + offset, Length = (nuint)lengths[i] };
+                messages[i] = new LinuxSockets.MMsgHdr
+                {
+                    Header = new LinuxSockets.MsgHdr { Name = names + i * NameSize, NameLength = (uint)address.Size, Iov = vectors + i, IovLength = 1 },
+                };
+                byte mark = (byte)(ecn[i] & 0x03);
+                if (mark != 0)
+                {
+                    bool ipv4Header = address.Family == AddressFamily.InterNetwork || IsV4Mapped(address);
+                    byte* control = controls + i * SendControlSpace;
+                    new Span<byte>(control, SendControlSpace).Clear();
+                    var cmsg = (LinuxSockets.CMsgHdr*)control;
+                    cmsg->Length = LinuxSockets.CMsgLength(sizeof(int));
+                    cmsg->Level = ipv4Header ? LinuxUdp.SolIp : LinuxUdp.SolIpv6;
+                    cmsg->Type = ipv4Header ? LinuxUdp.IpTos : LinuxUdp.Ipv6Tclass;
+                    *(int*)(control + sizeof(LinuxSockets.CMsgHdr)) = mark;
+                    messages[i].Header.Control = control;
+                    messages[i].Header.ControlLength = (nuint)LinuxSockets.SmallCMsgSpace;
+                }
+                offset += lengths[i];
+            }
+            int done = 0, count = lengths.Length;
+            while (done < count)
+            {
+                int sent;
+                bool added = false;
+                try
+                {
+                    _socket.SafeHandle.DangerousAddRef(ref added);
+                    Interlocked.Increment(ref _sendCalls);
+                    sent = LinuxSockets.sendmmsg((int)_socket.SafeHandle.DangerousGetHandle(), messages + done, (uint)(count - done), 0);
+                }
+                catch (ObjectDisposedException)
+                {
+                    return;
+                }
+                finally
+                {
+                    if (added) _socket.SafeHandle.DangerousRelease();
+                }
+                if (sent > 0)
+                {
+                    done += sent;
+                    continue;
+                }
+                int errno = LinuxUdp.LastError;
+                if (errno == LinuxUdp.EIntr) continue;
+                // This datagram is lost (recovery resends it); the others still go.
+                if (errno is LinuxUdp.EAgain or LinuxUdp.ENoBufs or LinuxUdp.EConnRefused or LinuxUdp.EMsgSize or LinuxUdp.EPerm
+                    or LinuxUdp.ENetUnreach or LinuxUdp.EHostUnreach or LinuxUdp.EInval)
+                {
+                    done++;
+                    continue;
+                }
+                if (errno is LinuxUdp.ENoSys or LinuxUdp.EOpNotSupp)
+                {
+                    _nativeSend = false;
+                    int at = (int)((byte*)messages[done].Header.Iov->Base - data);
+                    SendEach(buffer[at..], lengths[done..], to[done..], ecn[done..]);
+                }
+                return; // or a closed socket
+            }
+        }
+    }
+
     private void RefuseSegmentation(int errno)
     {
         if (!_segmentation) return;

@@ -173,6 +173,10 @@ internal sealed class QuicEndpoint : IDisposable
     public void SendBatch(ReadOnlySpan<byte> buffer, ReadOnlySpan<int> lengths, SocketAddress to, bool allowSegmentation, byte ecn = 0) =>
         _io.SendBatch(buffer, lengths, to, allowSegmentation, ecn);
 
+    /// <summary>Datagrams of several connections, each to its own address, in one call (<see cref="DatagramSocket.SendEach"/>).</summary>
+    public void SendEach(ReadOnlySpan<byte> buffer, ReadOnlySpan<int> lengths, ReadOnlySpan<SocketAddress> to, ReadOnlySpan<byte> ecn) =>
+        _io.SendEach(buffer, lengths, to, ecn);
+
     /// <summary>The socket reports received ECN codepoints and can mark what it sends (Linux, native calls).</summary>
     public bool SupportsEcn => _io.ReadsEcn && _io.MarksEcn;
 
@@ -301,19 +305,25 @@ internal sealed class QuicEndpoint : IDisposable
                 Interlocked.Exchange(ref _sleepUntil, long.MinValue);
                 // This is the turn TurnBy asked for (or an earlier one): the work asks again for its next.
                 Interlocked.Exchange(ref _turnDue, long.MaxValue);
-                RunTurnWork();
-                if (readable) ReceiveAvailable();
+                // What the turn makes the fast path's kernel-numbered connections send (ACKs of subscribers' packets,
+                // data their ACKs let go) leaves at its end, all connections' in one call (SendCoalescing).
+                using (SendCoalescing.Begin())
+                {
+                    RunTurnWork();
+                    if (readable) ReceiveAvailable();
+                }
             }
             catch (ObjectDisposedException) { return; }
             catch (SocketException e) when (_disposed || e.SocketErrorCode == SocketError.ConnectionReset) { if (_disposed) return; }
 
             now = QuicClock.NowMicros;
-            foreach (var c in snapshot)
-            {
-                if (c.NextTimeout > now) continue;
-                try { c.OnTimeout(now); }
-                catch (Exception e) { _log.LogError(e, "connection timer failed"); }
-            }
+            using (SendCoalescing.Begin())
+                foreach (var c in snapshot)
+                {
+                    if (c.NextTimeout > now) continue;
+                    try { c.OnTimeout(now); }
+                    catch (Exception e) { _log.LogError(e, "connection timer failed"); }
+                }
         }
     }
 

@@ -45,12 +45,14 @@ public sealed class CoreRobustnessTests
             }
             closed++;
             var info = pair.Server.CloseInfo!.Value;
-            Assert.False(info.ByPeer, $"seed {seed}: {info}");
+            // A corrupted frame can read as a CONNECTION_CLOSE of the client's: the server then closes as asked (seen at
+            // about 1 seed in 4,000; the packets' random connection ids and tokens make each run's corruptions its own).
+            if (info.ByPeer) continue;
             Assert.True(ExpectedErrors.Contains((QuicTransportError)info.ErrorCode), $"seed {seed}: {info}");
             // The client hears about it: the close frame travels in the (plaintext) 1-RTT space.
             pair.Mutate = null;
             Assert.True(pair.RunUntil(() => pair.Client.CloseInfo is not null, limit: 2_000_000), $"seed {seed}: client never saw {info}");
-            Assert.Equal(info.ErrorCode, pair.Client.CloseInfo!.Value.ErrorCode);
+            Assert.True(info.ErrorCode == pair.Client.CloseInfo!.Value.ErrorCode, $"seed {seed}: server closed with {info}, the client saw {pair.Client.CloseInfo}");
         }
         // Both outcomes occur: the corruption reached the parsers, and not every corruption is fatal (e.g. in data bytes).
         Assert.True(closed > 20, $"closed {closed}, survived {survived}");

@@ -55,6 +55,48 @@ public sealed class LoopbackFastPathTests
         return into.ToArray();
     }
 
+    [Fact]
+    public async Task In_a_send_coalescing_scope_a_kernel_numbered_connection_sends_at_its_end_and_an_encrypted_one_at_once()
+    {
+        var kernel = new KernelStandIn();
+        await using var numbered = await StartKernelNumberedAsync(kernel);
+        await using var encrypted = await LoopbackPair.StartAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var draining = Task.Factory.StartNew(() =>
+        {
+            while (!timeout.IsCancellationRequested)
+            {
+                kernel.Drain(numbered.Server);
+                Thread.Sleep(1);
+            }
+        }, TaskCreationOptions.LongRunning);
+        var numberedStream = await numbered.Server.OpenOutboundStreamAsync(QuicStreamType.Unidirectional, timeout.Token);
+        var encryptedStream = await encrypted.Server.OpenOutboundStreamAsync(QuicStreamType.Unidirectional, timeout.Token);
+        var header = Bytes(40, 71);
+        var other = Bytes(40, 72);
+        var readNumbered = Task.Run(async () => await ReadAllAsync(await numbered.Client.AcceptInboundStreamAsync(timeout.Token), timeout.Token));
+        var readEncrypted = Task.Run(async () => await ReadAllAsync(await encrypted.Client.AcceptInboundStreamAsync(timeout.Token), timeout.Token));
+
+        int keptBefore, keptAfterNumbered, keptAfterEncrypted;
+        using (var scope = Protocols.Quic.Io.SendCoalescing.Begin())
+        {
+            // Writes that need no wait complete on this thread, their send pass inside the call.
+            keptBefore = scope.Kept;
+            Assert.True(numberedStream.WriteAsync(header, completeWrites: true, timeout.Token).IsCompletedSuccessfully);
+            keptAfterNumbered = scope.Kept;
+            Assert.True(encryptedStream.WriteAsync(other, completeWrites: true, timeout.Token).IsCompletedSuccessfully);
+            keptAfterEncrypted = scope.Kept;
+        }
+        // The numbered connection's packet waited for the scope's end (its number is written on the way out); the
+        // encrypted one's, numbered already, left at once: held back it could arrive after a later packet of its own.
+        Assert.True(keptAfterNumbered > keptBefore, $"kept {keptBefore} then {keptAfterNumbered}");
+        Assert.Equal(keptAfterNumbered, keptAfterEncrypted);
+        Assert.Equal(header, await readNumbered);
+        Assert.Equal(other, await readEncrypted);
+        timeout.Cancel();
+        await draining;
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

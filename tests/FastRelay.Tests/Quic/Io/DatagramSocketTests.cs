@@ -207,4 +207,51 @@ public sealed class DatagramSocketTests
             Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(5));
         }
     }
+
+    [Theory]
+    [InlineData(AddressFamily.InterNetwork)]
+    [InlineData(AddressFamily.InterNetworkV6)]
+    public async Task Datagrams_to_several_addresses_leave_in_one_call_each_at_its_own_address_with_its_own_ecn_mark(AddressFamily family)
+    {
+        var (sender, _) = Open(family, segmentation: true, coalescing: false);
+        var receivers = Enumerable.Range(0, 3).Select(_ => Open(family, segmentation: false, coalescing: false)).ToList();
+        using (sender)
+        try
+        {
+            // Seven datagrams of varied sizes, to the three receivers in turn, the ECN mark varying too (0, ECT(1), ECT(0)).
+            int[] lengths = [1200, 40, 1350, 600, 1200, 1200, 99];
+            var datagrams = lengths.Select((length, i) => Datagram(i, length)).ToList();
+            var to = lengths.Select((_, i) => receivers[i % 3].EndPoint.Serialize()).ToArray();
+            var ecn = lengths.Select((_, i) => (byte)(i % 3)).ToArray();
+            var calls = sender.SendCalls;
+            sender.SendEach(datagrams.SelectMany(d => d).ToArray(), lengths, to, ecn);
+            Assert.Equal(calls + 1, sender.SendCalls);
+            Assert.Equal(0, sender.SegmentedMessages); // never segmented, even where sizes repeat
+
+            for (int r = 0; r < 3; r++)
+            {
+                var (receiver, _) = receivers[r];
+                var expected = Enumerable.Range(0, lengths.Length).Where(i => i % 3 == r).ToList();
+                var got = new List<(byte[] Data, byte Ecn)>();
+                var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+                while (got.Count < expected.Count)
+                {
+                    Assert.True(DateTime.UtcNow < deadline, $"receiver {r}: {got.Count} of {expected.Count} datagrams");
+                    int slots = receiver.Receive();
+                    if (slots == 0) { await Task.Delay(1); continue; }
+                    for (int s = 0; s < slots; s++)
+                    {
+                        var (data, _, mark) = receiver.Received(s);
+                        got.Add((data.ToArray(), mark));
+                    }
+                }
+                Assert.Equal(expected.Select(i => datagrams[i]), got.Select(g => g.Data));
+                if (receiver.ReadsEcn) Assert.Equal(expected.Select(i => ecn[i]), got.Select(g => g.Ecn));
+            }
+        }
+        finally
+        {
+            foreach (var (receiver, _) in receivers) receiver.Dispose();
+        }
+    }
 }

@@ -3,6 +3,7 @@ using FastRelay.Protocols.Moq.Session;
 using FastRelay.Protocols.Moq.Wire;
 using FastRelay.Protocols.Moq.Wire.Data;
 using FastRelay.Protocols.Quic.Api;
+using FastRelay.Protocols.Quic.Io;
 using Microsoft.Extensions.Logging;
 
 namespace FastRelay.Protocols.Moq.Relay.FastPath;
@@ -151,19 +152,36 @@ public sealed class FastPathUpstreamTap(MoqKernelPlane plane, byte[] upstreamCon
                     if (started[i] is { } subgroup) streams.Add(subgroup);
                     else Reset(starts[i].Opened);   // its subscriber left the fast path meanwhile
                 }
-                // The prefixes (our headers) after the mappings, as before: a stream whose write fails leaves alone.
-                for (var i = 0; i < streams.Count;)
+                // The prefixes (our headers) after the mappings, as before: a stream whose write fails leaves alone. One
+                // small packet per subscriber: they leave together, in one sendmmsg, at the end (SendCoalescing). A write
+                // that has to wait (a full send buffer) sends what was kept first and waits outside the scope.
+                var sends = SendCoalescing.Begin();
+                try
                 {
-                    try
+                    for (var i = 0; i < streams.Count;)
                     {
-                        await streams[i].WritePrefixAsync(CancellationToken.None).ConfigureAwait(false);
-                        i++;
+                        try
+                        {
+                            var write = streams[i].WritePrefixAsync(CancellationToken.None);
+                            if (write.IsCompleted) write.GetAwaiter().GetResult();
+                            else
+                            {
+                                sends.Dispose();
+                                await write.ConfigureAwait(false);
+                                sends = SendCoalescing.Begin();
+                            }
+                            i++;
+                        }
+                        catch (Exception e) when (e is QuicException or InvalidOperationException)
+                        {
+                            _owner.LogSubscriberFailure(e, _streamId, streams[i].Owner.Slot);
+                            Drop(streams, i);
+                        }
                     }
-                    catch (Exception e) when (e is QuicException or InvalidOperationException)
-                    {
-                        _owner.LogSubscriberFailure(e, _streamId, streams[i].Owner.Slot);
-                        Drop(streams, i);
-                    }
+                }
+                finally
+                {
+                    sends.Dispose();
                 }
                 await foreach (var (bytes, fin) in _queue.Reader.ReadAllAsync().ConfigureAwait(false))
                 {
@@ -229,10 +247,14 @@ public sealed class FastPathUpstreamTap(MoqKernelPlane plane, byte[] upstreamCon
             }
         }
         await plane.DrainedAsync().ConfigureAwait(false);
-        for (var i = 0; i < streams.Count; i++)
-            if (chunks[i] is { } chunk) streams[i].SendUncoveredRanges(chunk);
-        for (var i = streams.Count - 1; i >= 0; i--)
-            if (chunks[i] is null) Drop(streams, i);
+        // What the kernel did not carry, for every subscriber: their packets leave together (SendCoalescing).
+        using (SendCoalescing.Begin())
+        {
+            for (var i = 0; i < streams.Count; i++)
+                if (chunks[i] is { } chunk) streams[i].SendUncoveredRanges(chunk);
+            for (var i = streams.Count - 1; i >= 0; i--)
+                if (chunks[i] is null) Drop(streams, i);
+        }
         if (fin) FastPathSubscriberConnection.EndSubgroups(streams);
     }
 
