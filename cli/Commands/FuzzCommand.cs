@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using FastRelay.Cli.Fuzz;
 using FastRelay.Cli.Gen;

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Runtime.InteropServices;
 using FastRelay.Cli.Relay;
 using FastRelay.Protocols.CustomUdp.Relay;
 using Microsoft.Extensions.Logging;

@@ -1,6 +1,5 @@
 using FastRelay.Protocols.Quic.Tls.Certificates;
 using System.Net;
-using System.Runtime.InteropServices;
 using System.Security.Cryptography.X509Certificates;
 using FastRelay.Protocols.Quic.Api;
 using FastRelay.Protocols.Quic.Http3;

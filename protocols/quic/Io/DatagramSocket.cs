@@ -380,22 +380,7 @@ public sealed unsafe class DatagramSocket : IDisposable
             int done = 0;
             while (done < count)
             {
-                int sent;
-                bool added = false;
-                try
-                {
-                    _socket.SafeHandle.DangerousAddRef(ref added);
-                    Interlocked.Increment(ref _sendCalls);
-                    sent = LinuxSockets.sendmmsg((int)_socket.SafeHandle.DangerousGetHandle(), messages + done, (uint)(count - done), 0);
-                }
-                catch (ObjectDisposedException)
-                {
-                    return;
-                }
-                finally
-                {
-                    if (added) _socket.SafeHandle.DangerousRelease();
-                }
+                if (SendMessages(messages + done, count - done) is not { } sent) return;
                 if (sent > 0)
                 {
                     for (int m = done; m < done + sent; m++)
@@ -491,22 +476,7 @@ public sealed unsafe class DatagramSocket : IDisposable
             int done = 0, count = lengths.Length;
             while (done < count)
             {
-                int sent;
-                bool added = false;
-                try
-                {
-                    _socket.SafeHandle.DangerousAddRef(ref added);
-                    Interlocked.Increment(ref _sendCalls);
-                    sent = LinuxSockets.sendmmsg((int)_socket.SafeHandle.DangerousGetHandle(), messages + done, (uint)(count - done), 0);
-                }
-                catch (ObjectDisposedException)
-                {
-                    return;
-                }
-                finally
-                {
-                    if (added) _socket.SafeHandle.DangerousRelease();
-                }
+                if (SendMessages(messages + done, count - done) is not { } sent) return;
                 if (sent > 0)
                 {
                     done += sent;
@@ -529,6 +499,27 @@ public sealed unsafe class DatagramSocket : IDisposable
                 }
                 return; // or a closed socket
             }
+        }
+    }
+
+    /// <summary>One sendmmsg of <paramref name="count"/> messages: how many the kernel took (errno in LinuxUdp.LastError
+    /// when not positive), or null when the socket was disposed meanwhile.</summary>
+    private int? SendMessages(LinuxSockets.MMsgHdr* messages, int count)
+    {
+        bool added = false;
+        try
+        {
+            _socket.SafeHandle.DangerousAddRef(ref added);
+            Interlocked.Increment(ref _sendCalls);
+            return LinuxSockets.sendmmsg((int)_socket.SafeHandle.DangerousGetHandle(), messages, (uint)count, 0);
+        }
+        catch (ObjectDisposedException)
+        {
+            return null;
+        }
+        finally
+        {
+            if (added) _socket.SafeHandle.DangerousRelease();
         }
     }
 
