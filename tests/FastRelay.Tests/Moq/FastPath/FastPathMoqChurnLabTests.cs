@@ -62,6 +62,14 @@ public sealed class FastPathMoqChurnLabTests(GeneratedObjects generated, ITestOu
             var name = $"churn{k}";
             var churner = lab.StartSubscriber(net.Subscribers[1], name, MoqLab.UrlOf(net.RelayDownstream.IPv4), wanted, "--fast-path");
             await lab.WaitForStatusAsync("relay", s => s.FastPath is { Slots: 2 }, $"{name}'s slot");
+            // Active in the kernel too (the address resolved) before the next group's subgroup starts: under load that
+            // can take a while, and a subgroup routed before it would reach the churner from userspace alone.
+            var activeBy = DateTime.UtcNow + MoqLab.StepTimeout;
+            while ((await KernelStateAsync(pins)).Active.Count < 2)
+            {
+                Assert.True(DateTime.UtcNow < activeBy, $"{name}'s slot never became active in the kernel");
+                await Task.Delay(20);
+            }
             await FeedUntil(halfOfNext);
             var left = System.Diagnostics.Stopwatch.StartNew();
             if (k % 2 == 1)
