@@ -125,9 +125,11 @@ public sealed class SendCoalescing : IDisposable
             {
                 endpoint.SendEach(_buffer.AsSpan(offset, bytes), _lengths.AsSpan(start, end - start), _to.AsSpan(start, end - start), _ecn.AsSpan(start, end - start));
             }
-            catch (ObjectDisposedException)
+            catch (Exception e) when (e is ObjectDisposedException or System.Net.Sockets.SocketException)
             {
-                // That endpoint closed meanwhile: its datagrams are lost like any on a closed socket; the others still go.
+                // That endpoint closed meanwhile, or its socket refused: the datagrams are lost, as they would have been sent
+                // one connection at a time (recovery resends); the other endpoints' still go, and the scope's owner (a
+                // receive loop) goes on.
             }
             offset += bytes;
             start = end;

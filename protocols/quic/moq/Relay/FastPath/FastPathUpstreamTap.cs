@@ -166,9 +166,11 @@ public sealed class FastPathUpstreamTap(MoqKernelPlane plane, byte[] upstreamCon
                             if (write.IsCompleted) write.GetAwaiter().GetResult();
                             else
                             {
+                                // Ended on this thread before the wait, begun anew on the thread the wait ends on (also when
+                                // it throws): a scope is only ever ended by the thread that began it.
                                 sends.Dispose();
-                                await write.ConfigureAwait(false);
-                                sends = SendCoalescing.Begin();
+                                try { await write.ConfigureAwait(false); }
+                                finally { sends = SendCoalescing.Begin(); }
                             }
                             i++;
                         }
