@@ -306,7 +306,7 @@ internal sealed class QuicEndpoint : IDisposable
                 // This is the turn TurnBy asked for (or an earlier one): the work asks again for its next.
                 Interlocked.Exchange(ref _turnDue, long.MaxValue);
                 // Sends go as they are made, not coalesced over the turn (SendCoalescing): tried in session 14, the
-                // fast-path demo's p99 rose from 11-31 ms to 38-76 ms and more copies fell to userspace.
+                // fast-path demo's p99 rose (median 31 -> 68 ms) and more copies fell to userspace (benchmarks.md).
                 RunTurnWork();
                 if (readable) ReceiveAvailable();
             }
