@@ -42,11 +42,8 @@ public sealed class FastPathMoqChurnLabTests(GeneratedObjects generated, ITestOu
         var fed = 0;
         async Task FeedUntil(int end)
         {
-            for (; fed < end; fed++)
-            {
-                publisher.Feed(objects.Framed(fed, fed + 1));
-                await Task.Delay(5);
-            }
+            await MoqLab.FeedPacedAsync(publisher, objects, fed, end);
+            fed = Math.Max(fed, end);
         }
 
         await FeedUntil(Gop);

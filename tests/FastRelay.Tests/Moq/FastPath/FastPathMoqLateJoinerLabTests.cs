@@ -34,20 +34,12 @@ public sealed class FastPathMoqLateJoinerLabTests(GeneratedObjects generated, IT
 
         // Paced like media (see FastPathMoqRelayCliLabTests): two groups and a half, then the late joiner, then the rest.
         const int beforeJoin = 2 * Gop + Gop / 2;
-        for (var i = 0; i < beforeJoin; i++)
-        {
-            publisher.Feed(objects.Framed(i, i + 1));
-            await Task.Delay(5);
-        }
+        await MoqLab.FeedPacedAsync(publisher, objects, 0, beforeJoin);
         await lab.WaitForStatusAsync("relay", s => s.Totals.ObjectsIn >= beforeJoin, $"{beforeJoin} objects in");
         var late = lab.StartSubscriber(net.Subscribers[1], "late", MoqLab.UrlOf(net.RelayDownstream.IPv4), objects.Count - 2 * Gop,
             "--fetch", "1", "--fast-path");
         await lab.WaitForStatusAsync("relay", s => s.Totals.FetchesServed >= 1, "the joining FETCH");
-        for (var i = beforeJoin; i < objects.Count; i++)
-        {
-            publisher.Feed(objects.Framed(i, i + 1));
-            await Task.Delay(5);
-        }
+        await MoqLab.FeedPacedAsync(publisher, objects, beforeJoin, objects.Count);
         publisher.EndFeed();
 
         Assert.True(await early.WaitForExitAsync(MoqLab.ProcessTimeout) == 0, "early failed:\n" + early.Log);

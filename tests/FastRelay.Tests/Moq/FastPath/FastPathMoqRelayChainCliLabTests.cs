@@ -51,11 +51,7 @@ public sealed class FastPathMoqRelayChainCliLabTests(GeneratedObjects generated,
         await lab.WaitForStatusAsync("origin", s => s.FastPath is { Slots: 1 }, "a kernel slot for the edge relay");
         await lab.WaitForStatusAsync("edge", s => s.FastPath is { Slots: 3 }, "kernel slots for the three subscribers (one sealed)");
 
-        for (var i = 0; i < objects.Count; i++)
-        {
-            publisher.Feed(objects.Framed(i, i + 1));
-            await Task.Delay(5);
-        }
+        await MoqLab.FeedPacedAsync(publisher, objects, 0, objects.Count);
         publisher.EndFeed();
         foreach (var subscriber in subscribers)
             Assert.True(await subscriber.WaitForExitAsync(MoqLab.ProcessTimeout) == 0, $"{subscriber.Name} failed:\n{subscriber.Log}");
@@ -112,11 +108,7 @@ public sealed class FastPathMoqRelayChainCliLabTests(GeneratedObjects generated,
             i == 0 ? ["--start", "absolute 0/0", "--fast-path"] : ["--start", "absolute 0/0"])).ToList();
         await edge.WaitForLogAsync(l => MoqLab.AcceptedSubscriptions(l) >= subscribers.Count, "SUBSCRIBE from every subscriber", MoqLab.StepTimeout);
         await origin.WaitForLogAsync(l => MoqLab.AcceptedSubscriptions(l) >= 1, "the edge relay's SUBSCRIBE", MoqLab.StepTimeout);
-        for (var i = 0; i < objects.Count; i++)
-        {
-            publisher.Feed(objects.Framed(i, i + 1));
-            await Task.Delay(5);
-        }
+        await MoqLab.FeedPacedAsync(publisher, objects, 0, objects.Count);
         publisher.EndFeed();
         foreach (var subscriber in subscribers)
             Assert.True(await subscriber.WaitForExitAsync(MoqLab.ProcessTimeout) == 0, $"{subscriber.Name} failed:\n{subscriber.Log}\nEDGE:\n{edge.Log}");

@@ -50,11 +50,7 @@ public sealed class FastPathMoqRelayCliLabTests(GeneratedObjects generated, ITes
 
         // Media pace comes from here: the publisher's own --input-rate counts from its start, so objects written long
         // after it would all be "late" and leave in one burst (which outruns the mappings: correct, but userspace).
-        for (var i = 0; i < objects.Count; i++)
-        {
-            publisher.Feed(objects.Framed(i, i + 1));
-            await Task.Delay(5);
-        }
+        await MoqLab.FeedPacedAsync(publisher, objects, 0, objects.Count);
         publisher.EndFeed();
         foreach (var subscriber in subscribers)
             Assert.True(await subscriber.WaitForExitAsync(MoqLab.ProcessTimeout) == 0, $"{subscriber.Name} failed:\n{subscriber.Log}");

@@ -36,11 +36,7 @@ public sealed class FastPathMoqWebTransportSubscriberLabTests(GeneratedObjects g
         await relay.WaitForLogAsync(l => MoqLab.AcceptedSubscriptions(l) >= subscribers.Count, "SUBSCRIBE from every subscriber", MoqLab.StepTimeout);
 
         // Paced like media (see FastPathMoqRelayCliLabTests): each group's subgroup is mapped before most of its objects.
-        for (var i = 0; i < objects.Count; i++)
-        {
-            publisher.Feed(objects.Framed(i, i + 1));
-            await Task.Delay(5);
-        }
+        await MoqLab.FeedPacedAsync(publisher, objects, 0, objects.Count);
         publisher.EndFeed();
         foreach (var subscriber in subscribers)
             Assert.True(await subscriber.WaitForExitAsync(MoqLab.ProcessTimeout) == 0, $"{subscriber.Name} failed:\n{subscriber.Log}");

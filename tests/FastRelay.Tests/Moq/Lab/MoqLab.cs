@@ -124,6 +124,17 @@ internal sealed class MoqLab : IAsyncDisposable
     public MoqLabProcess StartClient(LabHost host, string name, params string[] args) =>
         Track(MoqLabProcess.Start(Network, host, name, args));
 
+    /// <summary>Objects [<paramref name="from"/>, <paramref name="to"/>) to a `--input -` publisher, paced like media (one
+    /// every 5 ms or more): unpaced, a burst far past new connections' windows leaves most copies to userspace.</summary>
+    public static async Task FeedPacedAsync(MoqLabProcess publisher, LabTrackObjects objects, int from, int to)
+    {
+        for (var i = from; i < to; i++)
+        {
+            publisher.Feed(objects.Framed(i, i + 1));
+            await Task.Delay(5);
+        }
+    }
+
     public string ReportPath(string name) => Path.Combine(Work, name + ".json");
     public string OutputPath(string name) => Path.Combine(Work, name + ".bin");
 
