@@ -4,6 +4,9 @@ namespace FastRelay.Bpf;
 
 public sealed unsafe partial class BpfProgram
 {
+    /// <summary>How often a repeated test run interrupted by a signal is run again before the error is the caller's.</summary>
+    private const int MaxInterruptedTestRuns = 20;
+
     /// <summary>
     /// Runs the program once (or <paramref name="repeat"/> times) on <paramref name="packet"/> with BPF_PROG_TEST_RUN.
     /// For tc programs the packet starts at the Ethernet header. Side effects are real: maps change, ring buffer
@@ -33,7 +36,19 @@ public sealed unsafe partial class BpfProgram
                 CtxSizeOut = (uint)sizeof(SkBuff),
                 Repeat = repeat,
             };
-            BpfError.Check(LibBpf.bpf_prog_test_run_opts(Fd, &opts), $"test run of {Name}");
+            // A repeated run stops with EINTR when a signal is pending between repetitions (the runtime signals its threads,
+            // e.g. to suspend them for a collection; a CI run failed on it once). Run again, a bounded number of times:
+            // the kernel checks only between repetitions, so a single run is never interrupted; a repeated one runs its
+            // repetitions again from the start (their side effects too: a timing run's, which the caller did not count).
+            int result;
+            for (int attempt = 0; ; attempt++)
+            {
+                result = LibBpf.bpf_prog_test_run_opts(Fd, &opts);
+                if (result != -LibC.EINTR || attempt == MaxInterruptedTestRuns) break;
+                opts.DataSizeOut = (uint)output.Length;
+                opts.CtxSizeOut = (uint)sizeof(SkBuff);
+            }
+            BpfError.Check(result, $"test run of {Name}");
             return new BpfTestRunResult(
                 (int)opts.Retval,
                 output.AsSpan(0, (int)Math.Min(opts.DataSizeOut, (uint)output.Length)).ToArray(),
